@@ -1,0 +1,93 @@
+"""Enumerations shared by every codec, the engine and the gateware.
+
+Values are small integers so the gateware can compare them in a few LUTs and
+index coverage arrays with them; protocols that spell a value as a letter
+(ITCH's 'B'/'S') map it in their own table module.
+"""
+
+from enum import IntEnum
+
+__all__ = [
+    "Side", "OrderType", "TimeInForce", "RejectReason", "CancelReason",
+    "MassCancelScope", "AdminAction", "ALL_SYMBOLS",
+]
+
+# Symbol id that addresses every symbol in admin and mass-cancel commands.
+ALL_SYMBOLS = 0xFFFF
+
+
+class _Described(IntEnum):
+    """An IntEnum whose members carry a sentence for people, set beside the value."""
+
+    def __new__(cls, value, text=""):
+        member = int.__new__(cls, value)
+        member._value_ = value
+        member.text = text
+        return member
+
+
+class Side(IntEnum):
+    BUY  = 0
+    SELL = 1
+
+
+class OrderType(IntEnum):
+    LIMIT      = 0
+    MARKET     = 1
+    STOP       = 2   # becomes a market order when triggered
+    STOP_LIMIT = 3   # becomes a limit order when triggered
+
+
+class TimeInForce(IntEnum):
+    DAY = 0          # rests until END_OF_DAY
+    GTC = 1          # rests until cancelled
+    IOC = 2          # fills what it can now; the remainder is cancelled
+    FOK = 3          # fills completely now or not at all
+
+
+class RejectReason(_Described):
+    UNKNOWN_SYMBOL            = 1,  "symbol is not listed"
+    INVALID_QUANTITY          = 2,  "quantity must be a positive whole number of shares"
+    QUANTITY_NOT_LOT_MULTIPLE = 3,  "quantity is not a multiple of the symbol's lot size"
+    QUANTITY_TOO_LARGE        = 4,  "quantity does not fit the 32-bit quantity field"
+    INVALID_PRICE             = 5,  "limit price must be a positive integer number of price units"
+    PRICE_NOT_ON_TICK         = 6,  "price is not a multiple of the symbol's tick size"
+    PRICE_OUTSIDE_BAND        = 7,  "price is outside the symbol's price band"
+    PRICE_NOT_ALLOWED         = 8,  "market and stop orders carry no limit price"
+    INVALID_STOP_PRICE        = 9,  "stop price is missing, off the tick grid or outside the band"
+    INVALID_SIDE              = 10, "side is neither buy nor sell"
+    INVALID_ORDER_TYPE        = 11, "order type is not limit, market, stop or stop-limit"
+    INVALID_TIME_IN_FORCE     = 12, "time in force is not DAY, GTC, IOC or FOK"
+    DUPLICATE_ORDER_ID        = 13, "order id has already been used"
+    UNKNOWN_ORDER             = 14, "no order has this id"
+    ORDER_NOT_LIVE            = 15, "order is already filled, cancelled or expired"
+    NOT_OWNER                 = 16, "order belongs to another user"
+    SYMBOL_HALTED             = 17, "trading in the symbol is halted"
+    NOT_REPLACEABLE           = 18, "a stop order waiting for its trigger cannot be replaced"
+    INVALID_SCOPE             = 19, "mass-cancel scope is not user, symbol or user-and-symbol"
+    INVALID_ADMIN_ACTION      = 20, "admin action is not halt, resume, end-of-day or kill"
+    UNKNOWN_COMMAND           = 21, "command type is not known"
+    INVALID_ORDER_ID          = 22, "order id must be a positive 64-bit integer"
+
+
+class CancelReason(_Described):
+    USER          = 1, "cancelled at the owner's request"
+    IOC_REMAINDER = 2, "unfilled remainder of an IOC or market order"
+    FOK_KILL      = 3, "fill-or-kill order could not be filled in full"
+    SELF_TRADE    = 4, "would have traded with an order of the same user"
+    HALT          = 5, "cancelled by a kill switch or halt"
+    MASS_CANCEL   = 6, "cancelled by a mass cancel"
+    EXPIRED       = 7, "DAY order expired at end of day"
+
+
+class MassCancelScope(IntEnum):
+    USER        = 0  # every order of the user, all symbols
+    SYMBOL      = 1  # every order in the symbol, all users
+    USER_SYMBOL = 2  # the user's orders in one symbol
+
+
+class AdminAction(IntEnum):
+    HALT       = 0   # reject new orders; resting orders stay and may be cancelled
+    RESUME     = 1
+    END_OF_DAY = 2   # expire DAY orders and stops
+    KILL       = 3   # halt and cancel every resting and pending order

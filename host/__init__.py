@@ -1,0 +1,1 @@
+"""The host side of Gatebook: the golden-model engine and everything around it."""

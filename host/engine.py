@@ -1,0 +1,397 @@
+"""The golden-model matching engine.
+
+`MatchingEngine.apply(command)` takes one sequenced command tuple (see
+gatebook.wire.internal), changes the books and returns the events it caused,
+in order; subscribed listeners receive the same list. The engine reads no
+clock and no randomness: sequence numbers and timestamps come inside the
+commands, so the same commands always give the same events and the same
+`state_hash()`. Nothing raises out of `apply`: bad input becomes a REJECTED
+event with a reason and leaves the books as they were.
+
+Rules that a venue must state, stated:
+
+- Executions are at the resting order's price; time priority is FIFO within a
+  level. A replace that lowers quantity at the same price keeps priority; any
+  other replace re-enters the order at the back (and may match).
+- Market orders and the unfilled part of IOC orders never rest (cancel reason
+  IOC_REMAINDER). FOK is checked against the book before any fill.
+- A stop triggers on a trade print at or through its stop price (buy: print
+  >= stop; sell: print <= stop), or at entry when the last print already
+  satisfies it. Stops triggered by one print are released buy side first,
+  nearest stop price first, then time; all stops triggered while a command
+  runs are processed after it, in trigger order, and may trigger more
+  (a cascade), all under the same sequence number. A triggered stop takes
+  time priority at that moment.
+- Self-trade prevention, when enabled, cancels the incoming order's remainder
+  (cancel newest) where it would meet an order of the same user.
+- Validation order, first failure wins: order id, duplicate id, symbol, side,
+  order type, time in force, quantity, limit price, stop price, halt.
+"""
+
+import hashlib
+import struct
+from types import SimpleNamespace
+
+from gatebook.wire.enums import (ALL_SYMBOLS, AdminAction, CancelReason, MassCancelScope,
+                                 OrderType, RejectReason, TimeInForce)
+from gatebook.wire.internal import (ACCEPTED, ADMIN, CANCEL, CANCELLED, DONE, MASS_CANCEL,
+                                    NEW_ORDER, REJECTED, REPLACE, REPLACED, STOP_TRIGGERED)
+
+from .book import BUY, NO_LIMIT, Book, Order
+
+__all__ = ["MatchingEngine"]
+
+_NEW_ORDER, _CANCEL, _REPLACE = NEW_ORDER.code, CANCEL.code, REPLACE.code
+_MASS_CANCEL, _ADMIN = MASS_CANCEL.code, ADMIN.code
+_ACCEPTED, _REJECTED, _CANCELLED = ACCEPTED.code, REJECTED.code, CANCELLED.code
+_REPLACED, _STOP_TRIGGERED, _DONE = REPLACED.code, STOP_TRIGGERED.code, DONE.code
+
+_LIMIT, _MARKET, _STOP, _STOP_LIMIT = (int(t) for t in OrderType)
+_DAY, _GTC, _IOC, _FOK = (int(t) for t in TimeInForce)
+# Plain ints, so events compare and encode the same whoever built them.
+_R = SimpleNamespace(**{reason.name: int(reason) for reason in RejectReason})
+_C = SimpleNamespace(**{reason.name: int(reason) for reason in CancelReason})
+
+_U32 = 0xFFFF_FFFF
+_U64 = (1 << 64) - 1
+
+
+class MatchingEngine:
+    """Books for a set of symbols, driven by sequenced commands.
+
+    Parameters
+    ----------
+    symbols : iterable of SymbolSpec
+        The listed symbols.
+    self_trade_prevention : bool
+        Cancel an incoming order's remainder where it would trade with an
+        order of the same user.
+    """
+
+    def __init__(self, symbols, *, self_trade_prevention=False):
+        self.orders = {}                    # order id -> live Order (resting or pending stop)
+        self.books = {}
+        for spec in symbols:
+            if spec.symbol_id in self.books:
+                raise ValueError(f"symbol id {spec.symbol_id} listed twice")
+            self.books[spec.symbol_id] = Book(spec, self.orders)
+        self.self_trade_prevention = self_trade_prevention
+        self.used_ids = set()               # every order id ever accepted
+        self.match_id = 0
+        self.last_seq = 0
+        self._listeners = []
+        self._handlers = {
+            _NEW_ORDER: self._new_order,
+            _CANCEL: self._cancel,
+            _REPLACE: self._replace,
+            _MASS_CANCEL: self._mass_cancel,
+            _ADMIN: self._admin,
+        }
+
+    # -- the seam ---------------------------------------------------------
+
+    def subscribe(self, listener):
+        """Call `listener(events)` with each command's event list, in order."""
+        self._listeners.append(listener)
+
+    def apply(self, command):
+        """Process one sequenced command; return its events."""
+        events = []
+        try:
+            handler = self._handlers[command[0]]
+        except (KeyError, IndexError, TypeError):
+            self._reject_malformed(command, _R.UNKNOWN_COMMAND, events)
+        else:
+            try:
+                handler(command, events.append)
+            except (TypeError, ValueError):
+                # Only unpacking a command of the wrong shape gets here: every
+                # handler validates before it changes any state.
+                if events:
+                    raise
+                self._reject_malformed(command, _R.UNKNOWN_COMMAND, events)
+            else:
+                self.last_seq = command[1]
+        for listener in self._listeners:
+            listener(events)
+        return events
+
+    def _reject_malformed(self, command, reason, events):
+        fields = tuple(command) if isinstance(command, (tuple, list)) else ()
+        seq = fields[1] if len(fields) > 1 and type(fields[1]) is int else 0
+        ts = fields[2] if len(fields) > 2 and type(fields[2]) is int else 0
+        code = fields[0] if fields and type(fields[0]) is int and 0 <= fields[0] <= 0xFF else 0
+        events.append((_REJECTED, seq, ts, code, 0, 0, 0, reason))
+
+    # -- new orders -------------------------------------------------------
+
+    def _new_order(self, command, out):
+        (_, seq, ts, symbol, order_id, user, side, order_type, tif,
+         price, stop_price, qty) = command
+        book = self.books.get(symbol)
+        reason = self._check_new_order(book, order_id, side, order_type, tif, price, stop_price, qty)
+        if reason:
+            out((_REJECTED, seq, ts, _NEW_ORDER, symbol if type(symbol) is int else 0,
+                 order_id if type(order_id) is int and 0 <= order_id <= _U64 else 0,
+                 user if type(user) is int else 0, reason))
+            return
+        self.used_ids.add(order_id)
+        out((_ACCEPTED,) + command[1:])
+        order = Order(order_id, user, symbol, side, order_type, tif, price, stop_price, qty, seq)
+        if order_type >= _STOP:
+            last = book.last_trade_price
+            if last and (last >= stop_price if side == BUY else last <= stop_price):
+                book.triggered.append((order, last))
+            else:
+                book.add_stop(order)
+        else:
+            self._execute(book, order, out, seq, ts)
+        if book.triggered:
+            self._release_stops(book, out, seq, ts)
+
+    def _check_new_order(self, book, order_id, side, order_type, tif, price, stop_price, qty):
+        if type(order_id) is not int or not 0 < order_id <= _U64:
+            return _R.INVALID_ORDER_ID
+        if order_id in self.used_ids:
+            return _R.DUPLICATE_ORDER_ID
+        if book is None:
+            return _R.UNKNOWN_SYMBOL
+        if side != 0 and side != 1 or type(side) is not int:
+            return _R.INVALID_SIDE
+        if type(order_type) is not int or not 0 <= order_type <= 3:
+            return _R.INVALID_ORDER_TYPE
+        if type(tif) is not int or not 0 <= tif <= 3:
+            return _R.INVALID_TIME_IN_FORCE
+        spec = book.spec
+        reason = _check_qty(spec, qty)
+        if reason:
+            return reason
+        if order_type == _LIMIT or order_type == _STOP_LIMIT:
+            reason = _check_price(spec, price)
+            if reason:
+                return reason
+        elif price != 0:
+            return _R.PRICE_NOT_ALLOWED
+        if order_type >= _STOP:
+            if _check_price(spec, stop_price):
+                return _R.INVALID_STOP_PRICE
+        elif stop_price != 0:
+            return _R.INVALID_STOP_PRICE
+        if book.halted:
+            return _R.SYMBOL_HALTED
+        return 0
+
+    def _execute(self, book, order, out, seq, ts):
+        """Match a limit or market order now; rest or cancel what is left."""
+        tif = order.tif
+        market = order.order_type == _MARKET or order.order_type == _STOP
+        if market:
+            threshold = NO_LIMIT
+        else:
+            threshold = -order.price if order.side == BUY else order.price
+        stp = self.self_trade_prevention
+        if tif == _FOK:
+            available = book.crossing_qty(order.side, threshold, order.qty, order.user, stp)
+            if available < order.qty:
+                out((_CANCELLED, seq, ts, book.symbol, order.order_id, order.user,
+                     order.qty, _C.FOK_KILL))
+                return
+        opposite_keys = book.keys[1 - order.side]
+        if opposite_keys and opposite_keys[-1] >= threshold:
+            remaining, self.match_id, self_trade = book.match(
+                order, threshold, stp, self.match_id, out, seq, ts)
+            if self_trade:
+                out((_CANCELLED, seq, ts, book.symbol, order.order_id, order.user,
+                     remaining, _C.SELF_TRADE))
+                return
+            if not remaining:
+                return
+            order.qty = remaining
+        if market or tif == _IOC or tif == _FOK:
+            out((_CANCELLED, seq, ts, book.symbol, order.order_id, order.user,
+                 order.qty, _C.IOC_REMAINDER))
+        else:
+            book.rest(order, out, seq, ts)
+
+    def _release_stops(self, book, out, seq, ts):
+        """Run triggered stops, in trigger order, until no more trigger."""
+        triggered = book.triggered
+        position = 0
+        while position < len(triggered):
+            order, trigger_price = triggered[position]
+            position += 1
+            out((_STOP_TRIGGERED, seq, ts, book.symbol, order.order_id, order.user,
+                 order.stop_price, trigger_price))
+            order.seq = seq
+            self._execute(book, order, out, seq, ts)
+        triggered.clear()
+
+    # -- cancel and replace -----------------------------------------------
+
+    def _find_own(self, order_id, user):
+        """(order, 0) for a live order of `user`, else (None, reject reason)."""
+        order = self.orders.get(order_id)
+        if order is None:
+            if type(order_id) is int and order_id in self.used_ids:
+                return None, _R.ORDER_NOT_LIVE
+            return None, _R.UNKNOWN_ORDER
+        if order.user != user:
+            return None, _R.NOT_OWNER
+        return order, 0
+
+    def _cancel(self, command, out):
+        _, seq, ts, order_id, user = command
+        order, reason = self._find_own(order_id, user)
+        if reason:
+            out((_REJECTED, seq, ts, _CANCEL, 0, _clean_id(order_id), _clean_u32(user), reason))
+            return
+        self._remove(order, _C.USER, out, seq, ts)
+
+    def _remove(self, order, reason, out, seq, ts):
+        book = self.books[order.symbol]
+        out((_CANCELLED, seq, ts, order.symbol, order.order_id, order.user, order.qty, reason))
+        if order.pending_stop:
+            book.drop_stop(order)
+        else:
+            book.unrest(order, out, seq, ts)
+
+    def _replace(self, command, out):
+        _, seq, ts, order_id, user, price, qty = command
+        order, reason = self._find_own(order_id, user)
+        symbol = 0
+        if not reason:
+            book = self.books[order.symbol]
+            symbol = order.symbol
+            if order.pending_stop:
+                reason = _R.NOT_REPLACEABLE
+            else:
+                reason = _check_qty(book.spec, qty) or _check_price(book.spec, price)
+                if not reason and book.halted:
+                    reason = _R.SYMBOL_HALTED
+        if reason:
+            out((_REJECTED, seq, ts, _REPLACE, symbol, _clean_id(order_id), _clean_u32(user), reason))
+            return
+        if price == order.price and qty <= order.qty:
+            out((_REPLACED, seq, ts, symbol, order_id, user, price, qty, 1))
+            book.reduce(order, qty, out, seq, ts)
+            return
+        out((_REPLACED, seq, ts, symbol, order_id, user, price, qty, 0))
+        book.unrest(order, out, seq, ts)
+        fresh = Order(order_id, user, symbol, order.side, order.order_type, order.tif,
+                      price, order.stop_price, qty, seq)
+        self._execute(book, fresh, out, seq, ts)
+        if book.triggered:
+            self._release_stops(book, out, seq, ts)
+
+    # -- mass cancel and admin --------------------------------------------
+
+    def _mass_cancel(self, command, out):
+        _, seq, ts, scope, user, symbol = command
+        if scope == MassCancelScope.USER:
+            chosen = [o for o in self.orders.values() if o.user == user]
+        elif scope == MassCancelScope.SYMBOL or scope == MassCancelScope.USER_SYMBOL:
+            if symbol not in self.books:
+                out((_REJECTED, seq, ts, _MASS_CANCEL, _clean_u16(symbol), 0, _clean_u32(user),
+                     _R.UNKNOWN_SYMBOL))
+                return
+            chosen = [o for o in self.orders.values() if o.symbol == symbol
+                      and (scope == MassCancelScope.SYMBOL or o.user == user)]
+        else:
+            out((_REJECTED, seq, ts, _MASS_CANCEL, _clean_u16(symbol), 0, _clean_u32(user),
+                 _R.INVALID_SCOPE))
+            return
+        for order in chosen:
+            self._remove(order, _C.MASS_CANCEL, out, seq, ts)
+        out((_DONE, seq, ts, _MASS_CANCEL, len(chosen)))
+
+    def _admin(self, command, out):
+        _, seq, ts, action, symbol = command
+        if symbol == ALL_SYMBOLS:
+            books = list(self.books.values())
+        elif symbol in self.books:
+            books = [self.books[symbol]]
+        else:
+            out((_REJECTED, seq, ts, _ADMIN, _clean_u16(symbol), 0, 0, _R.UNKNOWN_SYMBOL))
+            return
+        chosen_symbols = {book.symbol for book in books}
+        if action == AdminAction.HALT or action == AdminAction.KILL:
+            for book in books:
+                book.halted = True
+            chosen = [] if action == AdminAction.HALT else \
+                [o for o in self.orders.values() if o.symbol in chosen_symbols]
+            reason = _C.HALT
+        elif action == AdminAction.RESUME:
+            for book in books:
+                book.halted = False
+            chosen = []
+        elif action == AdminAction.END_OF_DAY:
+            chosen = [o for o in self.orders.values()
+                      if o.symbol in chosen_symbols and o.tif == _DAY]
+            reason = _C.EXPIRED
+        else:
+            out((_REJECTED, seq, ts, _ADMIN, _clean_u16(symbol), 0, 0, _R.INVALID_ADMIN_ACTION))
+            return
+        for order in chosen:
+            self._remove(order, reason, out, seq, ts)
+        out((_DONE, seq, ts, _ADMIN, len(chosen)))
+
+    # -- state ------------------------------------------------------------
+
+    def state_hash(self):
+        """A digest of everything that decides future events.
+
+        Two engines with equal hashes produce the same events for the same
+        commands: the books (every live order in priority order), pending
+        stops, halts, last trade prices, the match id counter and the set of
+        order ids already used.
+        """
+        digest = hashlib.blake2b(digest_size=16)
+        pack = struct.Struct("<QIQBBBIIQ").pack
+        digest.update(struct.pack("<QQQ", self.match_id, self.last_seq, len(self.used_ids)))
+        for symbol in sorted(self.books):
+            book = self.books[symbol]
+            digest.update(struct.pack("<HBI", symbol, book.halted, book.last_trade_price))
+            for side in (0, 1):
+                for price, orders in book.orders_at(side):
+                    digest.update(struct.pack("<BI", side, price))
+                    for o in orders:
+                        digest.update(pack(o.order_id, o.user, o.seq, o.side, o.order_type,
+                                           o.tif, o.price, o.stop_price, o.qty))
+                for o in book.live_stops(side):
+                    digest.update(b"S" + pack(o.order_id, o.user, o.seq, o.side, o.order_type,
+                                              o.tif, o.price, o.stop_price, o.qty))
+        for order_id in sorted(self.used_ids):
+            digest.update(order_id.to_bytes(8, "little"))
+        return digest.hexdigest()
+
+
+def _check_qty(spec, qty):
+    if type(qty) is not int or qty <= 0:
+        return _R.INVALID_QUANTITY
+    if qty > _U32:
+        return _R.QUANTITY_TOO_LARGE
+    if qty % spec.lot_size:
+        return _R.QUANTITY_NOT_LOT_MULTIPLE
+    return 0
+
+
+def _check_price(spec, price):
+    if type(price) is not int or price <= 0:
+        return _R.INVALID_PRICE
+    if price % spec.tick_size:
+        return _R.PRICE_NOT_ON_TICK
+    if not spec.price_min <= price <= spec.price_max:
+        return _R.PRICE_OUTSIDE_BAND
+    return 0
+
+
+def _clean_id(value):
+    return value if type(value) is int and 0 <= value <= _U64 else 0
+
+
+def _clean_u32(value):
+    return value if type(value) is int and 0 <= value <= _U32 else 0
+
+
+def _clean_u16(value):
+    return value if type(value) is int and 0 <= value <= 0xFFFF else 0

@@ -1,0 +1,42 @@
+"""Per-symbol trading parameters."""
+
+from dataclasses import dataclass
+
+__all__ = ["SymbolSpec", "DEFAULT_SYMBOLS"]
+
+
+@dataclass(frozen=True)
+class SymbolSpec:
+    """What the exchange needs to know to validate orders in one symbol.
+
+    Prices are in 1/10000 currency units (ITCH Price(4)); `tick_size` is the
+    price grid in those units, so a one-cent tick is 100.
+    """
+
+    symbol_id: int          # ITCH stock locate; 1..0xFFFE
+    name:      str          # up to 8 ASCII characters
+    tick_size: int = 100
+    lot_size:  int = 1
+    price_min: int = 100            # lowest accepted limit or stop price
+    price_max: int = 10_000_000     # highest accepted limit or stop price ($1000.00)
+
+    def __post_init__(self):
+        if not 1 <= self.symbol_id < 0xFFFF:
+            raise ValueError(f"{self.name}: symbol id {self.symbol_id} outside 1..65534")
+        if not self.name or len(self.name) > 8 or not self.name.isascii():
+            raise ValueError(f"symbol name {self.name!r} must be 1..8 ASCII characters")
+        if self.tick_size < 1 or self.lot_size < 1:
+            raise ValueError(f"{self.name}: tick and lot size must be positive")
+        if not 0 < self.price_min <= self.price_max < 1 << 32:
+            raise ValueError(f"{self.name}: price band {self.price_min}..{self.price_max} is empty "
+                             "or does not fit 32 bits")
+
+
+# The embedded defaults the demo and the benchmark run on.
+DEFAULT_SYMBOLS = (
+    SymbolSpec(1, "GATE",  tick_size=100, lot_size=1,   price_min=10_0000, price_max=200_0000),
+    SymbolSpec(2, "AAPL",  tick_size=100, lot_size=1,   price_min=50_0000, price_max=500_0000),
+    SymbolSpec(3, "MSFT",  tick_size=100, lot_size=1,   price_min=50_0000, price_max=900_0000),
+    SymbolSpec(4, "PENNY", tick_size=1,   lot_size=100, price_min=1,       price_max=1_0000),
+    SymbolSpec(5, "BRKA",  tick_size=10000, lot_size=1, price_min=1_000_0000, price_max=9_000_0000),
+)
