@@ -1,0 +1,1 @@
+"""Subcommands of the `gatebook` command that drive the host."""
