@@ -1,0 +1,22 @@
+"""Packets in and out of Gatebook: DPDK through cffi, or kernel sockets.
+
+`dpdk_bridge.eal.Eal` and `dpdk_bridge.port.Port` bind Debian's libdpdk
+(built by `python -m dpdk_bridge.build`, which `scripts/bootstrap` runs);
+`dpdk_bridge.udp` carries order and market-data datagrams over either a DPDK
+port or a kernel UDP socket behind one interface. Nothing here falls back
+silently: asking for DPDK where it is missing raises `DpdkUnavailable`.
+"""
+
+from .errors import DpdkError, DpdkUnavailable
+
+__all__ = ["DpdkError", "DpdkUnavailable", "dpdk_available"]
+
+
+def dpdk_available():
+    """(True, "") when the DPDK bridge can be loaded, else (False, the reason)."""
+    from .build import load
+    try:
+        load()
+    except DpdkUnavailable as error:
+        return False, str(error)
+    return True, ""

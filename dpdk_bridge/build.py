@@ -1,0 +1,128 @@
+"""Compile the cffi extension against Debian's libdpdk and load it.
+
+The extension is built out of tree, into a cache directory keyed by a hash of
+everything that goes into it (declarations, C source, pkg-config flags, Python
+and cffi versions), so:
+
+- `scripts/bootstrap` builds it right after `pip install -e .[test]` by running
+  `python -m dpdk_bridge.build`; the first import then finds it ready;
+- an editable install picks up edits to `_csrc.py` on the next import (a new
+  hash means a new build), with no reinstall;
+- a machine without libdpdk-dev still installs and runs Gatebook: only
+  importing the bridge's DPDK side fails, with pkg-config's own words.
+
+A build at import runs in a child Python, so compiler output and setuptools'
+deprecation warnings stay out of the importing process (pytest runs with
+warnings as errors), and a concurrent build by another process is harmless:
+each compiles in its own temporary directory and renames the result in place.
+"""
+
+import hashlib
+import importlib.machinery
+import importlib.util
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+from ._csrc import CDEF, MODULE_NAME, SOURCE
+from .errors import DpdkUnavailable
+
+__all__ = ["pkg_config", "cache_dir", "build", "load"]
+
+_PACKAGE = "libdpdk"
+
+
+def pkg_config():
+    """(cflags, libs) for libdpdk, or DpdkUnavailable saying why not."""
+    if shutil.which("pkg-config") is None:
+        raise DpdkUnavailable("pkg-config is not installed, so libdpdk cannot be found "
+                              "(Debian: apt-get install pkg-config libdpdk-dev)")
+    flags = []
+    for option in ("--cflags", "--libs"):
+        done = subprocess.run(["pkg-config", option, _PACKAGE], capture_output=True, text=True)
+        if done.returncode != 0:
+            said = " ".join(done.stderr.split())
+            raise DpdkUnavailable(f"pkg-config finds no {_PACKAGE} ({said}); "
+                                  f"on Debian: apt-get install libdpdk-dev")
+        flags.append(done.stdout.split())
+    return flags[0], flags[1]
+
+
+def cache_dir(cflags, libs):
+    """The directory the extension for these flags lives in."""
+    import cffi
+    root = os.environ.get("GATEBOOK_CACHE_DIR") or os.path.join(
+        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "gatebook")
+    key = hashlib.sha256("\0".join([
+        CDEF, SOURCE, " ".join(cflags), " ".join(libs), sys.version, cffi.__version__,
+    ]).encode()).hexdigest()[:16]
+    return Path(root) / f"dpdk_bridge-{key}"
+
+
+def _built(directory):
+    for suffix in importlib.machinery.EXTENSION_SUFFIXES:
+        path = directory / f"{MODULE_NAME}{suffix}"
+        if path.exists():
+            return path
+    return None
+
+
+def build(verbose=False):
+    """Compile the extension unless it is already cached; return its path."""
+    import cffi
+    cflags, libs = pkg_config()
+    target = cache_dir(cflags, libs)
+    path = _built(target)
+    if path is not None:
+        return path
+    ffi = cffi.FFI()
+    ffi.cdef(CDEF)
+    ffi.set_source(MODULE_NAME, SOURCE, extra_compile_args=cflags + ["-O2", "-w"],
+                   extra_link_args=libs)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix="build-", dir=target.parent))
+    try:
+        built = Path(ffi.compile(tmpdir=str(work), verbose=verbose))
+        staged = Path(tempfile.mkdtemp(prefix="stage-", dir=target.parent))
+        shutil.copy2(built, staged / built.name)
+        try:
+            os.rename(staged, target)
+        except OSError:                    # another process finished first
+            shutil.rmtree(staged, ignore_errors=True)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    return _built(target)
+
+
+def load():
+    """The compiled module (its `ffi` and `lib`), building it first if needed."""
+    cflags, libs = pkg_config()
+    path = _built(cache_dir(cflags, libs))
+    if path is None:
+        done = subprocess.run([sys.executable, "-m", "dpdk_bridge.build"],
+                              capture_output=True, text=True)
+        if done.returncode != 0:
+            raise DpdkUnavailable("building the DPDK bridge failed:\n"
+                                  + (done.stderr or done.stdout)[-4000:])
+        path = _built(cache_dir(cflags, libs))
+    spec = importlib.util.spec_from_file_location(MODULE_NAME, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def main():
+    try:
+        path = build(verbose="-v" in sys.argv)
+    except DpdkUnavailable as error:
+        print(f"dpdk_bridge: DPDK unavailable, only the kernel-socket backend will run: {error}")
+        return 0
+    print(f"dpdk_bridge: built {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

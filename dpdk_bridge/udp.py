@@ -1,0 +1,208 @@
+"""UDP datagrams over a DPDK port or a kernel socket, behind one interface.
+
+# Ref: RFC 768 (UDP), RFC 791 (IPv4, header checksum per RFC 1071),
+#      RFC 826 (ARP), RFC 1112 section 6.4 (IPv4 multicast to Ethernet MAC).
+
+The exchange reads order datagrams and writes replies and market data as
+`(payload, (ip, port))` pairs and never learns which backend carries them:
+
+- `DpdkUdp` frames and parses Ethernet/IPv4/UDP itself on a `Port`, answers
+  ARP for its address, and replies to a peer at the MAC it last heard it from;
+- `SocketUdp` is a non-blocking kernel UDP socket.
+
+`open_udp` picks one by name; it never swaps one for the other on its own.
+"""
+
+import errno
+import ipaddress
+import socket
+import struct
+
+__all__ = ["DatagramPort", "DpdkUdp", "SocketUdp", "open_udp", "BACKENDS"]
+
+BACKENDS = ("dpdk", "socket")
+
+_ETH = struct.Struct("!6s6sH")
+_IP = struct.Struct("!BBHHHBBH4s4s")
+_UDP = struct.Struct("!HHHH")
+_ARP = struct.Struct("!HHBBH6s4s6s4s")
+_ETH_IPV4, _ETH_ARP = 0x0800, 0x0806
+_BROADCAST = b"\xff" * 6
+
+
+def _checksum(header):
+    total = sum(struct.unpack(f"!{len(header) // 2}H", header))
+    while total >> 16:
+        total = (total & 0xFFFF) + (total >> 16)
+    return ~total & 0xFFFF
+
+
+def _mac_bytes(text):
+    return bytes.fromhex(text.replace(":", ""))
+
+
+class DatagramPort:
+    """What the exchange needs from a transport: bursts of datagrams."""
+
+    backend = "abstract"
+
+    def recv(self, max_datagrams=32):
+        """Up to `max_datagrams` received `(payload, (ip, port))` pairs; never blocks."""
+        raise NotImplementedError
+
+    def send(self, datagrams):
+        """Send `(payload, (ip, port))` pairs; return how many left."""
+        raise NotImplementedError
+
+    def close(self):
+        raise NotImplementedError
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+class SocketUdp(DatagramPort):
+    """A kernel UDP socket bound to `(ip, port)` (port 0: any free port)."""
+
+    backend = "socket"
+
+    def __init__(self, ip="127.0.0.1", port=0):
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 << 20)
+        self.sock.bind((ip, port))
+        self.sock.setblocking(False)
+        self.address = self.sock.getsockname()
+
+    def recv(self, max_datagrams=32):
+        out = []
+        recvfrom = self.sock.recvfrom
+        try:
+            for _ in range(max_datagrams):
+                out.append(recvfrom(65535))
+        except BlockingIOError:
+            pass
+        return out
+
+    def send(self, datagrams):
+        sent = 0
+        for payload, peer in datagrams:
+            try:
+                self.sock.sendto(payload, peer)
+            except BlockingIOError:
+                break
+            except OSError as error:
+                if error.errno != errno.ENOBUFS:
+                    raise
+                break
+            sent += 1
+        return sent
+
+    def close(self):
+        self.sock.close()
+
+
+class DpdkUdp(DatagramPort):
+    """UDP on `(ip, port)` over a DPDK `Port` whose MAC is `mac` (default the port's)."""
+
+    backend = "dpdk"
+
+    def __init__(self, port, ip, udp_port, mac=None, burst=32):
+        self.port = port
+        self.address = (ip, udp_port)
+        self._ip = socket.inet_aton(ip)
+        self._mac = _mac_bytes(mac or port.mac)
+        self._peers = {}               # ip bytes -> mac bytes, learned from traffic
+        self._rx = port.burst(burst)
+        self._ip_id = 0
+        self.bad = 0                   # frames that were not ours or not valid
+
+    def recv(self, max_datagrams=32):
+        out, replies = [], []
+        port_number = self.address[1]
+        while len(out) < max_datagrams and self.port.rx_burst(self._rx):
+            for index in range(self._rx.count):
+                frame = self._rx.packet(index)
+                if len(frame) < 14:
+                    self.bad += 1
+                    continue
+                kind = int.from_bytes(frame[12:14], "big")
+                if kind == _ETH_ARP:
+                    reply = self._arp(bytes(frame))
+                    if reply:
+                        replies.append(reply)
+                    continue
+                datagram = self._udp(frame, kind, port_number)
+                if datagram is None:
+                    self.bad += 1
+                else:
+                    out.append(datagram)
+        if replies:
+            self.port.send(replies)
+        return out
+
+    def _udp(self, frame, kind, port_number):
+        if kind != _ETH_IPV4 or len(frame) < 42:
+            return None
+        first = frame[14]
+        ihl = (first & 0x0F) * 4
+        if first >> 4 != 4 or ihl < 20 or frame[23] != socket.IPPROTO_UDP:
+            return None
+        total = int.from_bytes(frame[16:18], "big")
+        udp = 14 + ihl
+        if total + 14 > len(frame) or udp + 8 > len(frame):
+            return None
+        src_port, dst_port, length, _ = _UDP.unpack_from(frame, udp)
+        if dst_port != port_number or length < 8 or udp + length > 14 + total:
+            return None
+        src_ip = bytes(frame[26:30])
+        self._peers[src_ip] = bytes(frame[6:12])
+        return bytes(frame[udp + 8:udp + length]), (socket.inet_ntoa(src_ip), src_port)
+
+    def _arp(self, frame):
+        if len(frame) < 42:
+            return None
+        _, _, _, _, op, sha, spa, _, tpa = _ARP.unpack_from(frame, 14)
+        self._peers[spa] = sha
+        if op != 1 or tpa != self._ip:
+            return None
+        return (_ETH.pack(sha, self._mac, _ETH_ARP)
+                + _ARP.pack(1, _ETH_IPV4, 6, 4, 2, self._mac, self._ip, sha, spa))
+
+    def _dest_mac(self, ip):
+        first = ip[0]
+        if 224 <= first <= 239:        # multicast: 01:00:5e + low 23 bits of the group
+            return b"\x01\x00\x5e" + bytes([ip[1] & 0x7F, ip[2], ip[3]])
+        return self._peers.get(ip, _BROADCAST)
+
+    def frame(self, payload, peer):
+        """The Ethernet frame carrying `payload` to `peer` = (ip, port)."""
+        dst = socket.inet_aton(peer[0])
+        self._ip_id = (self._ip_id + 1) & 0xFFFF
+        header = _IP.pack(0x45, 0, 28 + len(payload), self._ip_id, 0x4000, 64,
+                          socket.IPPROTO_UDP, 0, self._ip, dst)
+        header = header[:10] + _checksum(header).to_bytes(2, "big") + header[12:]
+        return (_ETH.pack(self._dest_mac(dst), self._mac, _ETH_IPV4) + header
+                + _UDP.pack(self.address[1], peer[1], 8 + len(payload), 0) + payload)
+
+    def send(self, datagrams):
+        return self.port.send([self.frame(payload, peer) for payload, peer in datagrams])
+
+    def close(self):
+        self.port.close()
+
+
+def open_udp(backend, ip="127.0.0.1", port=0, devargs=None, mac=None):
+    """A `DatagramPort` on the named backend. `dpdk` needs `devargs` (a vdev or
+    PCI address) and raises DpdkUnavailable where DPDK is missing."""
+    if backend == "socket":
+        return SocketUdp(ip, port)
+    if backend == "dpdk":
+        if devargs is None:
+            raise ValueError("the dpdk backend needs devargs (e.g. net_tap0 or a PCI address)")
+        ipaddress.IPv4Address(ip)
+        from .eal import Eal
+        return DpdkUdp(Eal.start().attach(devargs), ip, port, mac)
+    raise ValueError(f"unknown backend {backend!r}; choose one of {BACKENDS}")
