@@ -1,0 +1,112 @@
+"""Gatebook's binary order-entry protocol over UDP, modelled on NASDAQ OUCH.
+
+# Ref: NASDAQ OUCH 4.2 specification, sections 2 (inbound: Enter Order 'O',
+#      Replace Order 'U', Cancel Order 'X') and 3 (outbound: Accepted 'A',
+#      Replaced 'U', Canceled 'C', Executed 'E', Rejected 'J'); the session
+#      header borrows MoldUDP64's sequence-number-of-first-message idea
+#      (NASDAQ MoldUDP64 1.00), since OUCH itself relies on SoupBinTCP.
+
+Every datagram is one SESSION_HEADER followed by `message_count` messages,
+back to back; each message is fixed-width and its leading type byte says
+which. Clients number their messages from 1 per session and per direction;
+the exchange numbers its replies to each session the same way, so either end
+detects a gap (sequence ahead of the expected) or a duplicate (behind it).
+
+Departures from OUCH 4.2, all to map one-to-one onto Gatebook's commands and
+events: order tokens are 64-bit integers (the client's order id) rather than
+14 ASCII characters; side, order type and time in force are the internal
+enums' values; there is a stop price for stop orders; a cancel carries no
+"intended shares" (it removes the whole order); an Executed also carries the
+order's open quantity after the fill. Big-endian, as every NASDAQ protocol.
+"""
+
+from .enums import CancelReason, OrderType, RejectReason, Side, TimeInForce
+from .layout import ALPHA, PRICE4, Field, Message, Protocol
+
+__all__ = [
+    "SESSION_HEADER", "ENTER_ORDER", "REPLACE_ORDER", "CANCEL_ORDER", "INBOUND",
+    "ACCEPTED", "REPLACED", "CANCELED", "EXECUTED", "REJECTED", "OUTBOUND",
+    "UDP_PORT", "ADDED_LIQUIDITY", "REMOVED_LIQUIDITY",
+]
+
+# The exchange's order-entry UDP port; clients send to it, replies come from it.
+UDP_PORT = 15000
+
+ADDED_LIQUIDITY, REMOVED_LIQUIDITY = "A", "R"      # Executed.liquidity_flag
+
+SESSION_HEADER = Message("ouch_session_header", None, (
+    Field("session",         4, doc="session id the exchange assigned the client"),
+    Field("sequence_number", 8, doc="sequence number of the first message in the datagram"),
+    Field("message_count",   2, doc="messages that follow; 0 is a heartbeat"),
+))
+
+_TOKEN     = Field("order_token", 8, doc="the client's order id, unique within its session")
+_STOCK     = Field("stock",       8, ALPHA)
+_SHARES    = Field("shares",      4)
+_PRICE     = Field("price",       4, PRICE4, doc="limit price; 0 for market and stop orders")
+_STOP      = Field("stop_price",  4, PRICE4, doc="trigger price of stop orders, else 0")
+_TIMESTAMP = Field("timestamp",   8, doc="nanoseconds since the epoch, exchange clock")
+_REF       = Field("order_ref",   8, doc="the exchange's order reference number")
+
+# -- inbound: client to exchange ----------------------------------------------
+
+ENTER_ORDER = Message("enter_order", ord("O"), (
+    _TOKEN, _STOCK,
+    Field("side",          1, enum=Side),
+    Field("order_type",    1, enum=OrderType),
+    Field("time_in_force", 1, enum=TimeInForce),
+    _SHARES, _PRICE, _STOP,
+))
+
+REPLACE_ORDER = Message("replace_order", ord("U"), (
+    Field("existing_order_token",    8),
+    Field("replacement_order_token", 8, doc="may equal the existing token"),
+    Field("shares", 4, doc="new open quantity"),
+    _PRICE,
+))
+
+CANCEL_ORDER = Message("cancel_order", ord("X"), (_TOKEN,))
+
+INBOUND = Protocol("gatebook-ouch-inbound", "big", (ENTER_ORDER, REPLACE_ORDER, CANCEL_ORDER))
+
+# -- outbound: exchange to client ---------------------------------------------
+
+ACCEPTED = Message("accepted", ord("A"), (
+    _TIMESTAMP, _TOKEN, _STOCK,
+    Field("side",          1, enum=Side),
+    Field("order_type",    1, enum=OrderType),
+    Field("time_in_force", 1, enum=TimeInForce),
+    _SHARES, _PRICE, _STOP, _REF,
+))
+
+REPLACED = Message("replaced", ord("U"), (
+    _TIMESTAMP,
+    Field("replacement_order_token", 8),
+    Field("previous_order_token",    8),
+    Field("shares", 4, doc="new open quantity"),
+    _PRICE, _REF,
+    Field("kept_priority", 1, doc="1 when time priority was kept"),
+))
+
+CANCELED = Message("canceled", ord("C"), (
+    _TIMESTAMP, _TOKEN,
+    Field("decrement_shares", 4, doc="shares removed from the book"),
+    Field("reason",           1, enum=CancelReason),
+))
+
+EXECUTED = Message("executed", ord("E"), (
+    _TIMESTAMP, _TOKEN,
+    Field("executed_shares", 4),
+    Field("execution_price", 4, PRICE4),
+    Field("liquidity_flag",  1, ALPHA, doc="A added (resting), R removed (aggressor)"),
+    Field("match_number",    8),
+    Field("leaves_shares",   4, doc="the order's open quantity after this fill"),
+))
+
+REJECTED = Message("rejected", ord("J"), (
+    _TIMESTAMP, _TOKEN,
+    Field("reason", 1, enum=RejectReason),
+))
+
+OUTBOUND = Protocol("gatebook-ouch-outbound", "big",
+                    (ACCEPTED, REPLACED, CANCELED, EXECUTED, REJECTED))
