@@ -19,43 +19,51 @@ the engine passes in; it knows nothing of listeners, logs or networks.
 from bisect import bisect_left, insort
 from collections import deque
 from heapq import heappop, heappush
+from typing import NamedTuple
 
 from gatebook.wire.enums import Side
 from gatebook.wire.internal import EXECUTED, LEVEL, TRADE
 
-__all__ = ["Order", "Level", "Book", "BUY", "SELL"]
+__all__ = ["new_order", "RestingOrder", "Level", "Book", "BUY", "SELL", "NO_LIMIT"]
 
 BUY, SELL = int(Side.BUY), int(Side.SELL)
 _EXECUTED, _TRADE, _LEVEL = EXECUTED.code, TRADE.code, LEVEL.code
 
 
-class Order:
-    """A live order: resting in a level or waiting as a stop.
+# A live order is a list indexed by these constants, not an object: a list
+# literal is about eight times cheaper to make than a __slots__ instance, and
+# the engine makes one per order. Code outside host/ sees orders only through
+# the RestingOrder snapshots the views return.
+(ORDER_ID, USER, SYMBOL, SIDE, ORDER_TYPE, TIF, PRICE, STOP_PRICE, QTY, SEQ,
+ PENDING_STOP) = range(11)
+# QTY is the open quantity; 0 marks an entry left dead in a level's deque.
+# SEQ is the sequence number that gave the order its time priority. An order
+# that loses priority is re-entered as a new list, since the old one may still
+# sit dead in its deque.
 
-    An order that loses time priority (a replace that changes price or adds
-    quantity) is re-entered as a new Order object, because the old object may
-    still sit dead in a level's deque.
-    """
 
-    __slots__ = ("order_id", "user", "symbol", "side", "order_type", "tif",
-                 "price", "stop_price", "qty", "seq", "pending_stop")
+def new_order(order_id, user, symbol, side, order_type, tif, price, stop_price, qty, seq):
+    """A live-order list; the hot path writes the same literal inline."""
+    return [order_id, user, symbol, side, order_type, tif, price, stop_price, qty, seq, False]
 
-    def __init__(self, order_id, user, symbol, side, order_type, tif, price, stop_price, qty, seq):
-        self.order_id = order_id
-        self.user = user
-        self.symbol = symbol
-        self.side = side
-        self.order_type = order_type
-        self.tif = tif
-        self.price = price
-        self.stop_price = stop_price
-        self.qty = qty          # open quantity; 0 marks a dead entry
-        self.seq = seq          # sequence number that gave it time priority
-        self.pending_stop = False
 
-    def __repr__(self):
-        return (f"Order(id={self.order_id}, user={self.user}, side={Side(self.side).name}, "
-                f"price={self.price}, qty={self.qty})")
+class RestingOrder(NamedTuple):
+    """A read-only snapshot of one live order, for views and tests."""
+
+    order_id:   int
+    user:       int
+    symbol:     int
+    side:       int
+    order_type: int
+    tif:        int
+    price:      int
+    stop_price: int
+    qty:        int
+    seq:        int
+
+    @classmethod
+    def of(cls, order):
+        return cls(*order[:PENDING_STOP])
 
 
 class Level:
@@ -80,10 +88,10 @@ class Book:
     def __init__(self, spec, registry):
         self.spec = spec
         self.symbol = spec.symbol_id
-        self.registry = registry            # order id -> live Order, shared by all books
+        self.registry = registry            # order id -> live order list, shared by all books
         self.levels = ({}, {})              # per side: key -> Level
         self.keys = ([], [])                # per side: level keys, ascending; best last
-        self.stops = ([], [])               # per side: heap of (trigger key, seq, Order)
+        self.stops = ([], [])               # per side: heap of (trigger key, seq, order id, order)
         self.pending_stops = 0
         self.triggered = []                 # stops triggered since the engine last drained it
         self.last_trade_price = 0
@@ -92,43 +100,43 @@ class Book:
     # -- resting orders ---------------------------------------------------
 
     def rest(self, order, out, seq, ts):
-        side = order.side
-        key = order.price if side == BUY else -order.price
+        side = order[SIDE]
+        key = order[PRICE] if side == BUY else -order[PRICE]
         levels = self.levels[side]
         level = levels.get(key)
         if level is None:
-            level = levels[key] = Level(order.price)
+            level = levels[key] = Level(order[PRICE])
             insort(self.keys[side], key)
         level.orders.append(order)
-        level.qty += order.qty
+        level.qty += order[QTY]
         level.count += 1
-        self.registry[order.order_id] = order
-        out((_LEVEL, seq, ts, self.symbol, side, order.price, level.qty, level.count))
+        self.registry[order[ORDER_ID]] = order
+        out((_LEVEL, seq, ts, self.symbol, side, order[PRICE], level.qty, level.count))
 
     def unrest(self, order, out, seq, ts):
         """Take a resting order out of its level (cancel, or a replace that loses priority)."""
-        side = order.side
-        key = order.price if side == BUY else -order.price
+        side = order[SIDE]
+        key = order[PRICE] if side == BUY else -order[PRICE]
         levels = self.levels[side]
         level = levels[key]
-        level.qty -= order.qty
+        level.qty -= order[QTY]
         level.count -= 1
-        order.qty = 0
-        del self.registry[order.order_id]
-        out((_LEVEL, seq, ts, self.symbol, side, order.price, level.qty, level.count))
+        order[QTY] = 0
+        del self.registry[order[ORDER_ID]]
+        out((_LEVEL, seq, ts, self.symbol, side, order[PRICE], level.qty, level.count))
         if not level.count:
             del levels[key]
             keys = self.keys[side]
             del keys[bisect_left(keys, key)]
         elif len(level.orders) > 2 * level.count + 16:
-            level.orders = deque(entry for entry in level.orders if entry.qty)
+            level.orders = deque(entry for entry in level.orders if entry[QTY])
 
     def reduce(self, order, new_qty, out, seq, ts):
         """Lower a resting order's open quantity in place, keeping its priority."""
-        level = self.levels[order.side][order.price if order.side == BUY else -order.price]
-        level.qty -= order.qty - new_qty
-        order.qty = new_qty
-        out((_LEVEL, seq, ts, self.symbol, order.side, order.price, level.qty, level.count))
+        level = self.levels[order[SIDE]][order[PRICE] if order[SIDE] == BUY else -order[PRICE]]
+        level.qty -= order[QTY] - new_qty
+        order[QTY] = new_qty
+        out((_LEVEL, seq, ts, self.symbol, order[SIDE], order[PRICE], level.qty, level.count))
 
     # -- matching ---------------------------------------------------------
 
@@ -149,10 +157,10 @@ class Book:
                 found += level.qty
             else:
                 for resting in level.orders:
-                    if resting.qty:
-                        if resting.user == user:
+                    if resting[QTY]:
+                        if resting[USER] == user:
                             return found
-                        found += resting.qty
+                        found += resting[QTY]
                         if found >= wanted:
                             return found
             if found >= wanted:
@@ -166,15 +174,15 @@ class Book:
         remaining quantity, the last match id used, and whether matching stopped
         at an order of the same user.
         """
-        side = taker.side
+        side = taker[SIDE]
         opposite = 1 - side
         keys = self.keys[opposite]
         levels = self.levels[opposite]
         registry = self.registry
         symbol = self.symbol
-        taker_id = taker.order_id
-        taker_user = taker.user
-        remaining = taker.qty
+        taker_id = taker[ORDER_ID]
+        taker_user = taker[USER]
+        remaining = taker[QTY]
         self_trade = False
         while keys and keys[-1] >= threshold:
             key = keys[-1]
@@ -184,26 +192,26 @@ class Book:
             qty_before = level.qty
             while True:
                 resting = queue[0]
-                open_qty = resting.qty
+                open_qty = resting[QTY]
                 if not open_qty:
                     queue.popleft()
                     continue
-                if self_trade_prevention and resting.user == taker_user:
+                if self_trade_prevention and resting[USER] == taker_user:
                     self_trade = True
                     break
                 fill = remaining if remaining < open_qty else open_qty
                 remaining -= fill
                 open_qty -= fill
-                resting.qty = open_qty
+                resting[QTY] = open_qty
                 level.qty -= fill
                 match_id += 1
                 out((_EXECUTED, seq, ts, symbol, match_id, price, fill, side, taker_id,
-                     taker_user, remaining, resting.order_id, resting.user, open_qty))
+                     taker_user, remaining, resting[ORDER_ID], resting[USER], open_qty))
                 out((_TRADE, seq, ts, symbol, match_id, price, fill, side))
                 if not open_qty:
                     queue.popleft()
                     level.count -= 1
-                    del registry[resting.order_id]
+                    del registry[resting[ORDER_ID]]
                     if not level.count:
                         break
                 if not remaining:
@@ -228,18 +236,18 @@ class Book:
         Buy stops trigger when a print is at or above the stop price, sell stops
         at or below; the heap key puts the first to trigger on top.
         """
-        key = order.stop_price if order.side == BUY else -order.stop_price
-        order.pending_stop = True
-        heappush(self.stops[order.side], (key, order.seq, order.order_id, order))
+        key = order[STOP_PRICE] if order[SIDE] == BUY else -order[STOP_PRICE]
+        order[PENDING_STOP] = True
+        heappush(self.stops[order[SIDE]], (key, order[SEQ], order[ORDER_ID], order))
         self.pending_stops += 1
-        self.registry[order.order_id] = order
+        self.registry[order[ORDER_ID]] = order
 
     def drop_stop(self, order):
         """Forget a pending stop (cancel); its heap entry is skipped when reached."""
-        order.qty = 0
-        order.pending_stop = False
+        order[QTY] = 0
+        order[PENDING_STOP] = False
         self.pending_stops -= 1
-        del self.registry[order.order_id]
+        del self.registry[order[ORDER_ID]]
 
     def collect_triggers(self, price):
         """Move every stop that a print at `price` triggers onto `self.triggered`.
@@ -251,15 +259,16 @@ class Book:
             heap = self.stops[side]
             while heap and heap[0][0] <= key_limit:
                 order = heappop(heap)[3]
-                if order.pending_stop:
-                    order.pending_stop = False
+                if order[PENDING_STOP]:
+                    order[PENDING_STOP] = False
                     self.pending_stops -= 1
-                    del self.registry[order.order_id]
+                    del self.registry[order[ORDER_ID]]
                     self.triggered.append((order, price))
 
     def live_stops(self, side):
-        """Pending stops of one side in trigger order."""
-        return [entry[3] for entry in sorted(self.stops[side]) if entry[3].pending_stop]
+        """Pending stops of one side in trigger order, as RestingOrder snapshots."""
+        return [RestingOrder.of(entry[3]) for entry in sorted(self.stops[side])
+                if entry[3][PENDING_STOP]]
 
     # -- views ------------------------------------------------------------
 
@@ -279,7 +288,8 @@ class Book:
         return [(levels[key].price, levels[key].qty, levels[key].count) for key in chosen]
 
     def orders_at(self, side):
-        """[(price, [Order, ...]), ...] best level first, each level in time priority."""
+        """[(price, [RestingOrder, ...]), ...] best level first, each level in time priority."""
         levels = self.levels[side]
-        return [(levels[key].price, [order for order in levels[key].orders if order.qty])
+        return [(levels[key].price, [RestingOrder.of(order) for order in levels[key].orders
+                                     if order[QTY]])
                 for key in reversed(self.keys[side])]

@@ -37,7 +37,8 @@ from gatebook.wire.enums import (ALL_SYMBOLS, AdminAction, CancelReason, MassCan
 from gatebook.wire.internal import (ACCEPTED, ADMIN, CANCEL, CANCELLED, DONE, MASS_CANCEL,
                                     NEW_ORDER, REJECTED, REPLACE, REPLACED, STOP_TRIGGERED)
 
-from .book import BUY, NO_LIMIT, Book, Order
+from .book import (BUY, NO_LIMIT, ORDER_ID, ORDER_TYPE, PENDING_STOP, PRICE, QTY, SEQ, SIDE,
+                   STOP_PRICE, SYMBOL, TIF, USER, Book, new_order)
 
 __all__ = ["MatchingEngine"]
 
@@ -51,6 +52,7 @@ _DAY, _GTC, _IOC, _FOK = (int(t) for t in TimeInForce)
 # Plain ints, so events compare and encode the same whoever built them.
 _R = SimpleNamespace(**{reason.name: int(reason) for reason in RejectReason})
 _C = SimpleNamespace(**{reason.name: int(reason) for reason in CancelReason})
+_CANCEL_USER = _C.USER
 
 _U32 = 0xFFFF_FFFF
 _U64 = (1 << 64) - 1
@@ -69,7 +71,7 @@ class MatchingEngine:
     """
 
     def __init__(self, symbols, *, self_trade_prevention=False):
-        self.orders = {}                    # order id -> live Order (resting or pending stop)
+        self.orders = {}                    # order id -> live order list (resting or pending stop)
         self.books = {}
         for spec in symbols:
             if spec.symbol_id in self.books:
@@ -129,15 +131,56 @@ class MatchingEngine:
         (_, seq, ts, symbol, order_id, user, side, order_type, tif,
          price, stop_price, qty) = command
         book = self.books.get(symbol)
-        reason = self._check_new_order(book, order_id, side, order_type, tif, price, stop_price, qty)
+        # The checks are inline rather than in a helper because they run for
+        # every order; their order is the documented "first failure wins".
+        if type(order_id) is not int or not 0 < order_id <= _U64:
+            reason = _R.INVALID_ORDER_ID
+        elif order_id in self.used_ids:
+            reason = _R.DUPLICATE_ORDER_ID
+        elif book is None:
+            reason = _R.UNKNOWN_SYMBOL
+        elif type(side) is not int or side != 0 and side != 1:
+            reason = _R.INVALID_SIDE
+        elif type(order_type) is not int or not 0 <= order_type <= 3:
+            reason = _R.INVALID_ORDER_TYPE
+        elif type(tif) is not int or not 0 <= tif <= 3:
+            reason = _R.INVALID_TIME_IN_FORCE
+        elif type(qty) is not int or qty <= 0:
+            reason = _R.INVALID_QUANTITY
+        elif qty > _U32:
+            reason = _R.QUANTITY_TOO_LARGE
+        elif qty % book.spec.lot_size:
+            reason = _R.QUANTITY_NOT_LOT_MULTIPLE
+        elif order_type == _LIMIT or order_type == _STOP_LIMIT:
+            reason = _check_price(book.spec, price)
+        elif price != 0:
+            reason = _R.PRICE_NOT_ALLOWED
+        else:
+            reason = 0
+        if not reason:
+            if order_type >= _STOP:
+                if _check_price(book.spec, stop_price):
+                    reason = _R.INVALID_STOP_PRICE
+            elif stop_price != 0:
+                reason = _R.INVALID_STOP_PRICE
+            if not reason and book.halted:
+                reason = _R.SYMBOL_HALTED
         if reason:
             out((_REJECTED, seq, ts, _NEW_ORDER, symbol if type(symbol) is int else 0,
                  order_id if type(order_id) is int and 0 <= order_id <= _U64 else 0,
                  user if type(user) is int else 0, reason))
             return
         self.used_ids.add(order_id)
-        out((_ACCEPTED,) + command[1:])
-        order = Order(order_id, user, symbol, side, order_type, tif, price, stop_price, qty, seq)
+        out((_ACCEPTED, seq, ts, symbol, order_id, user, side, order_type, tif,
+             price, stop_price, qty))
+        order = [order_id, user, symbol, side, order_type, tif, price, stop_price, qty, seq, False]
+        if order_type == _LIMIT and tif <= _GTC:
+            # The commonest order of all, a resting limit that does not cross,
+            # skips _execute's general path.
+            keys = book.keys[1 - side]
+            if not keys or keys[-1] < (-price if side == BUY else price):
+                book.rest(order, out, seq, ts)
+                return
         if order_type >= _STOP:
             last = book.last_trade_price
             if last and (last >= stop_price if side == BUY else last <= stop_price):
@@ -149,67 +192,35 @@ class MatchingEngine:
         if book.triggered:
             self._release_stops(book, out, seq, ts)
 
-    def _check_new_order(self, book, order_id, side, order_type, tif, price, stop_price, qty):
-        if type(order_id) is not int or not 0 < order_id <= _U64:
-            return _R.INVALID_ORDER_ID
-        if order_id in self.used_ids:
-            return _R.DUPLICATE_ORDER_ID
-        if book is None:
-            return _R.UNKNOWN_SYMBOL
-        if side != 0 and side != 1 or type(side) is not int:
-            return _R.INVALID_SIDE
-        if type(order_type) is not int or not 0 <= order_type <= 3:
-            return _R.INVALID_ORDER_TYPE
-        if type(tif) is not int or not 0 <= tif <= 3:
-            return _R.INVALID_TIME_IN_FORCE
-        spec = book.spec
-        reason = _check_qty(spec, qty)
-        if reason:
-            return reason
-        if order_type == _LIMIT or order_type == _STOP_LIMIT:
-            reason = _check_price(spec, price)
-            if reason:
-                return reason
-        elif price != 0:
-            return _R.PRICE_NOT_ALLOWED
-        if order_type >= _STOP:
-            if _check_price(spec, stop_price):
-                return _R.INVALID_STOP_PRICE
-        elif stop_price != 0:
-            return _R.INVALID_STOP_PRICE
-        if book.halted:
-            return _R.SYMBOL_HALTED
-        return 0
-
     def _execute(self, book, order, out, seq, ts):
         """Match a limit or market order now; rest or cancel what is left."""
-        tif = order.tif
-        market = order.order_type == _MARKET or order.order_type == _STOP
+        tif = order[TIF]
+        market = order[ORDER_TYPE] == _MARKET or order[ORDER_TYPE] == _STOP
         if market:
             threshold = NO_LIMIT
         else:
-            threshold = -order.price if order.side == BUY else order.price
+            threshold = -order[PRICE] if order[SIDE] == BUY else order[PRICE]
         stp = self.self_trade_prevention
         if tif == _FOK:
-            available = book.crossing_qty(order.side, threshold, order.qty, order.user, stp)
-            if available < order.qty:
-                out((_CANCELLED, seq, ts, book.symbol, order.order_id, order.user,
-                     order.qty, _C.FOK_KILL))
+            available = book.crossing_qty(order[SIDE], threshold, order[QTY], order[USER], stp)
+            if available < order[QTY]:
+                out((_CANCELLED, seq, ts, book.symbol, order[ORDER_ID], order[USER],
+                     order[QTY], _C.FOK_KILL))
                 return
-        opposite_keys = book.keys[1 - order.side]
+        opposite_keys = book.keys[1 - order[SIDE]]
         if opposite_keys and opposite_keys[-1] >= threshold:
             remaining, self.match_id, self_trade = book.match(
                 order, threshold, stp, self.match_id, out, seq, ts)
             if self_trade:
-                out((_CANCELLED, seq, ts, book.symbol, order.order_id, order.user,
+                out((_CANCELLED, seq, ts, book.symbol, order[ORDER_ID], order[USER],
                      remaining, _C.SELF_TRADE))
                 return
             if not remaining:
                 return
-            order.qty = remaining
+            order[QTY] = remaining
         if market or tif == _IOC or tif == _FOK:
-            out((_CANCELLED, seq, ts, book.symbol, order.order_id, order.user,
-                 order.qty, _C.IOC_REMAINDER))
+            out((_CANCELLED, seq, ts, book.symbol, order[ORDER_ID], order[USER],
+                 order[QTY], _C.IOC_REMAINDER))
         else:
             book.rest(order, out, seq, ts)
 
@@ -220,9 +231,9 @@ class MatchingEngine:
         while position < len(triggered):
             order, trigger_price = triggered[position]
             position += 1
-            out((_STOP_TRIGGERED, seq, ts, book.symbol, order.order_id, order.user,
-                 order.stop_price, trigger_price))
-            order.seq = seq
+            out((_STOP_TRIGGERED, seq, ts, book.symbol, order[ORDER_ID], order[USER],
+                 order[STOP_PRICE], trigger_price))
+            order[SEQ] = seq
             self._execute(book, order, out, seq, ts)
         triggered.clear()
 
@@ -235,12 +246,17 @@ class MatchingEngine:
             if type(order_id) is int and order_id in self.used_ids:
                 return None, _R.ORDER_NOT_LIVE
             return None, _R.UNKNOWN_ORDER
-        if order.user != user:
+        if order[USER] != user:
             return None, _R.NOT_OWNER
         return order, 0
 
     def _cancel(self, command, out):
         _, seq, ts, order_id, user = command
+        order = self.orders.get(order_id)
+        if order is not None and order[USER] == user and not order[PENDING_STOP]:
+            out((_CANCELLED, seq, ts, order[SYMBOL], order_id, user, order[QTY], _CANCEL_USER))
+            self.books[order[SYMBOL]].unrest(order, out, seq, ts)
+            return
         order, reason = self._find_own(order_id, user)
         if reason:
             out((_REJECTED, seq, ts, _CANCEL, 0, _clean_id(order_id), _clean_u32(user), reason))
@@ -248,9 +264,9 @@ class MatchingEngine:
         self._remove(order, _C.USER, out, seq, ts)
 
     def _remove(self, order, reason, out, seq, ts):
-        book = self.books[order.symbol]
-        out((_CANCELLED, seq, ts, order.symbol, order.order_id, order.user, order.qty, reason))
-        if order.pending_stop:
+        book = self.books[order[SYMBOL]]
+        out((_CANCELLED, seq, ts, order[SYMBOL], order[ORDER_ID], order[USER], order[QTY], reason))
+        if order[PENDING_STOP]:
             book.drop_stop(order)
         else:
             book.unrest(order, out, seq, ts)
@@ -260,9 +276,9 @@ class MatchingEngine:
         order, reason = self._find_own(order_id, user)
         symbol = 0
         if not reason:
-            book = self.books[order.symbol]
-            symbol = order.symbol
-            if order.pending_stop:
+            book = self.books[order[SYMBOL]]
+            symbol = order[SYMBOL]
+            if order[PENDING_STOP]:
                 reason = _R.NOT_REPLACEABLE
             else:
                 reason = _check_qty(book.spec, qty) or _check_price(book.spec, price)
@@ -271,14 +287,14 @@ class MatchingEngine:
         if reason:
             out((_REJECTED, seq, ts, _REPLACE, symbol, _clean_id(order_id), _clean_u32(user), reason))
             return
-        if price == order.price and qty <= order.qty:
+        if price == order[PRICE] and qty <= order[QTY]:
             out((_REPLACED, seq, ts, symbol, order_id, user, price, qty, 1))
             book.reduce(order, qty, out, seq, ts)
             return
         out((_REPLACED, seq, ts, symbol, order_id, user, price, qty, 0))
         book.unrest(order, out, seq, ts)
-        fresh = Order(order_id, user, symbol, order.side, order.order_type, order.tif,
-                      price, order.stop_price, qty, seq)
+        fresh = new_order(order_id, user, symbol, order[SIDE], order[ORDER_TYPE], order[TIF],
+                      price, order[STOP_PRICE], qty, seq)
         self._execute(book, fresh, out, seq, ts)
         if book.triggered:
             self._release_stops(book, out, seq, ts)
@@ -288,14 +304,14 @@ class MatchingEngine:
     def _mass_cancel(self, command, out):
         _, seq, ts, scope, user, symbol = command
         if scope == MassCancelScope.USER:
-            chosen = [o for o in self.orders.values() if o.user == user]
+            chosen = [o for o in self.orders.values() if o[USER] == user]
         elif scope == MassCancelScope.SYMBOL or scope == MassCancelScope.USER_SYMBOL:
             if symbol not in self.books:
                 out((_REJECTED, seq, ts, _MASS_CANCEL, _clean_u16(symbol), 0, _clean_u32(user),
                      _R.UNKNOWN_SYMBOL))
                 return
-            chosen = [o for o in self.orders.values() if o.symbol == symbol
-                      and (scope == MassCancelScope.SYMBOL or o.user == user)]
+            chosen = [o for o in self.orders.values() if o[SYMBOL] == symbol
+                      and (scope == MassCancelScope.SYMBOL or o[USER] == user)]
         else:
             out((_REJECTED, seq, ts, _MASS_CANCEL, _clean_u16(symbol), 0, _clean_u32(user),
                  _R.INVALID_SCOPE))
@@ -318,7 +334,7 @@ class MatchingEngine:
             for book in books:
                 book.halted = True
             chosen = [] if action == AdminAction.HALT else \
-                [o for o in self.orders.values() if o.symbol in chosen_symbols]
+                [o for o in self.orders.values() if o[SYMBOL] in chosen_symbols]
             reason = _C.HALT
         elif action == AdminAction.RESUME:
             for book in books:
@@ -326,7 +342,7 @@ class MatchingEngine:
             chosen = []
         elif action == AdminAction.END_OF_DAY:
             chosen = [o for o in self.orders.values()
-                      if o.symbol in chosen_symbols and o.tif == _DAY]
+                      if o[SYMBOL] in chosen_symbols and o[TIF] == _DAY]
             reason = _C.EXPIRED
         else:
             out((_REJECTED, seq, ts, _ADMIN, _clean_u16(symbol), 0, 0, _R.INVALID_ADMIN_ACTION))
@@ -355,11 +371,11 @@ class MatchingEngine:
                 for price, orders in book.orders_at(side):
                     digest.update(struct.pack("<BI", side, price))
                     for o in orders:
-                        digest.update(pack(o.order_id, o.user, o.seq, o.side, o.order_type,
-                                           o.tif, o.price, o.stop_price, o.qty))
+                        digest.update(pack(o[ORDER_ID], o[USER], o[SEQ], o[SIDE], o[ORDER_TYPE],
+                                           o[TIF], o[PRICE], o[STOP_PRICE], o[QTY]))
                 for o in book.live_stops(side):
-                    digest.update(b"S" + pack(o.order_id, o.user, o.seq, o.side, o.order_type,
-                                              o.tif, o.price, o.stop_price, o.qty))
+                    digest.update(b"S" + pack(o[ORDER_ID], o[USER], o[SEQ], o[SIDE], o[ORDER_TYPE],
+                                              o[TIF], o[PRICE], o[STOP_PRICE], o[QTY]))
         for order_id in sorted(self.used_ids):
             digest.update(order_id.to_bytes(8, "little"))
         return digest.hexdigest()
