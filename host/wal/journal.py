@@ -1,0 +1,134 @@
+"""The exchange with a log: sequencer, engine and log writer as one crash-safe unit.
+
+Opening a `JournaledExchange` recovers its directory first, so the engine
+starts exactly where the last acknowledged command left it and the sequencer
+continues at the next number. `submit` stamps a command, applies it and
+queues it for the log; the caller's `on_ack(seq)` fires (on the writer's
+thread) once every command up to `seq` may be acknowledged under the
+durability policy. Events are computed at once, but an exchange must hold
+them back from clients until that acknowledgement.
+
+Once the log fails (disk full, I/O error) `submit` raises LogFailure for
+good: the engine already holds commands the log will never have, so the
+only way on is a restart, which recovers from what is on disk.
+"""
+
+import os
+import threading
+
+from gatebook.wire import internal
+from gatebook.wire.codec import ProtocolCodec, WireError
+from host.clock import WallClock
+from host.sequencer import Sequencer
+from host.symbols import DEFAULT_SYMBOLS
+
+from .recovery import recover
+from .snapshot import capture, encode, list_snapshots, write_snapshot
+from .writer import Durability, LogFailure, LogWriter
+
+__all__ = ["JournaledExchange"]
+
+_encode_command = ProtocolCodec(internal.COMMANDS).encode
+
+
+class JournaledExchange:
+    """A matching engine whose every command is logged before it is acknowledged.
+
+    Parameters
+    ----------
+    directory : str
+        The log directory (created if missing, recovered if not empty).
+    symbols : iterable of SymbolSpec
+    policy : Durability or str
+        strict (default), batched or none; see writer.py.
+    clock : callable returning int nanoseconds
+    on_ack : callable(seq) or None
+        Called from the writer thread as acknowledgements become allowed.
+    snapshot_every : int
+        Take a snapshot every this many commands; 0 never.
+    keep_snapshots : int
+        Older snapshot files are deleted (the log still holds everything).
+    accept_corruption : bool
+        Passed to recovery: cut the log at a corrupt record in the middle.
+    writer_options : dict
+        More LogWriter arguments (batch_ms, segment_bytes, on_batch, max_pending).
+    """
+
+    def __init__(self, directory, symbols=DEFAULT_SYMBOLS, *, policy=Durability.STRICT,
+                 clock=None, on_ack=None, snapshot_every=0, keep_snapshots=2,
+                 accept_corruption=False, **writer_options):
+        self.directory = directory
+        self.engine, self.recovery = recover(directory, symbols, accept_corruption=accept_corruption)
+        self.sequencer = Sequencer(clock or WallClock(), self.recovery.last_seq + 1)
+        self.writer = LogWriter(directory, policy, on_durable=on_ack,
+                                resume=self.recovery.resume, **writer_options)
+        self.snapshot_every = snapshot_every
+        self.keep_snapshots = keep_snapshots
+        self._since_snapshot = 0
+        self._last_ts = 0
+        self._snapshot_thread = None
+        self.snapshot_error = None
+
+    def submit(self, code, *fields):
+        """Sequence, apply and log one command; return (seq, events).
+
+        Raises WireError for a command the log cannot encode (nothing is
+        sequenced) and LogFailure once the log has failed.
+        """
+        failure = self.writer.failure
+        if failure:
+            raise failure
+        sequencer = self.sequencer
+        command = sequencer.stamp(code, *fields)
+        try:
+            command_bytes = _encode_command(command)
+        except WireError:
+            sequencer.next_seq -= 1             # keep the sequence gapless
+            raise
+        events = self.engine.apply(command)
+        self.writer.append(command[1], command[2], command_bytes, events)
+        self._last_ts = command[2]
+        if self.snapshot_every:
+            self._since_snapshot += 1
+            if self._since_snapshot >= self.snapshot_every:
+                self.snapshot()
+        return command[1], events
+
+    def snapshot(self, wait=False):
+        """Capture the engine now; write the file once the log is durable that far.
+
+        Returns False when the previous snapshot is still being written (this
+        one is skipped rather than queued).
+        """
+        if self._snapshot_thread is not None and self._snapshot_thread.is_alive():
+            return False
+        self._since_snapshot = 0
+        state = capture(self.engine, self._last_ts)
+        self._snapshot_thread = threading.Thread(target=self._write_snapshot, args=(state,),
+                                                 name="gatebook-snapshot", daemon=True)
+        self._snapshot_thread.start()
+        if wait:
+            self._snapshot_thread.join()
+            if self.snapshot_error:
+                raise self.snapshot_error
+        return True
+
+    def _write_snapshot(self, state):
+        try:
+            self.writer.wait_acked(state.last_seq)
+            write_snapshot(self.directory, encode(state), state.last_seq)
+            for _, path in list_snapshots(self.directory)[self.keep_snapshots:]:
+                os.unlink(path)
+        except (OSError, LogFailure) as error:
+            # A missing snapshot costs recovery time, never data: note it and go on.
+            self.snapshot_error = error
+
+    @property
+    def acked_seq(self):
+        return self.writer.acked_seq
+
+    def close(self):
+        """Write and sync everything queued; raise LogFailure if that failed."""
+        if self._snapshot_thread is not None:
+            self._snapshot_thread.join()
+        self.writer.close()

@@ -1,0 +1,298 @@
+"""Crash recovery: the newest valid snapshot, then a replay of the log after it.
+
+Every record is checked (CRC, kind, sequence continuity) as it is read. The
+first invalid record ends the valid log, and where it sits decides what
+happens:
+
+- in the tail (the last segment, with no valid record anywhere after it): a
+  torn write, a flipped bit or a zero-filled end from a crash. The bytes from
+  there on are saved under `damaged/` and the segment is cut back to the last
+  valid record, with a warning on the `gatebook.wal` logger;
+- anywhere else: acknowledged records would be lost, so recovery refuses,
+  raising CorruptLog that names the segment and offset, unless the caller
+  passes `accept_corruption=True` (then the same save-and-cut applies there,
+  and later segments move to `damaged/` whole).
+
+Nothing is deleted: cut bytes are kept for a person to look at.
+"""
+
+import logging
+import os
+import time
+from dataclasses import dataclass, field
+
+from gatebook.wire import internal
+from gatebook.wire.codec import ProtocolCodec
+from host.engine import MatchingEngine
+from host.symbols import DEFAULT_SYMBOLS
+
+from .format import (INPUT, OUTPUT, SEGMENT_HEADER_SIZE, SegmentScan, decode_segment_header,
+                     encode_record, find_valid_record)
+from .segments import AppendFile, list_segments, sync_directory
+from .snapshot import SnapshotError, list_snapshots, read_snapshot, restore
+
+__all__ = ["CorruptLog", "Repair", "RecoveryReport", "recover"]
+
+log = logging.getLogger("gatebook.wal")
+_decode_command = ProtocolCodec(internal.COMMANDS).decode
+_encode_event = ProtocolCodec(internal.EVENTS).encode
+
+
+class CorruptLog(Exception):
+    """A damaged record with valid records after it: recovery will not guess."""
+
+    def __init__(self, segment, offset, reason):
+        self.segment, self.offset, self.reason = segment, offset, reason
+        super().__init__(
+            f"{segment}: corrupt record at offset {offset} ({reason}) with valid records "
+            f"after it; refusing to drop them. Inspect the segment (`gatebook log dump`), "
+            f"or pass --accept-corruption to cut the log at this record.")
+
+
+@dataclass
+class Repair:
+    segment: str
+    offset: int
+    reason: str
+    bytes_cut: int
+    saved_to: str
+
+    def line(self):
+        return (f"truncated {os.path.basename(self.segment)} at offset {self.offset}: "
+                f"{self.reason}; {self.bytes_cut} bytes saved to {self.saved_to}")
+
+
+@dataclass
+class RecoveryReport:
+    directory: str
+    segments: list = field(default_factory=list)
+    records: int = 0
+    inputs: int = 0
+    outputs: int = 0
+    first_seq: int = 0
+    last_seq: int = 0            # of the recovered state
+    log_end_seq: int = 0         # of the last INPUT record in the log
+    snapshot: str = ""
+    snapshot_seq: int = 0
+    rejected_snapshots: list = field(default_factory=list)
+    replayed: int = 0
+    verified: int = 0
+    repairs: list = field(default_factory=list)
+    notes: list = field(default_factory=list)
+    state_hash: str = ""
+    seconds: float = 0.0
+    resume: tuple = None         # (segment number, path, next seq) for LogWriter
+
+    def lines(self):
+        names = [os.path.basename(path) for path in self.segments]
+        yield f"log directory: {self.directory}"
+        yield (f"segments: {len(names)}" + (f" ({names[0]} .. {names[-1]})" if names else ""))
+        yield (f"records: {self.records} ({self.inputs} inputs, {self.outputs} outputs read)")
+        yield f"sequence: {self.first_seq} .. {self.last_seq}" if self.last_seq else "sequence: empty log"
+        yield (f"snapshot: {os.path.basename(self.snapshot)} (seq {self.snapshot_seq})"
+               if self.snapshot else "snapshot: none used, replayed from the start")
+        for line in self.rejected_snapshots:
+            yield f"snapshot rejected: {line}"
+        yield (f"replayed: {self.replayed} commands in {self.seconds:.3f} s"
+               + (f", {self.verified} output records matched the replay" if self.verified else ""))
+        yield from (f"tail: {repair.line()}" for repair in self.repairs) if self.repairs else ["tail: clean"]
+        yield from (f"note: {note}" for note in self.notes)
+        yield f"next seq: {self.last_seq + 1}"
+        yield f"state hash: {self.state_hash}"
+
+
+def recover(directory, symbols=DEFAULT_SYMBOLS, *, accept_corruption=False, use_snapshots=True,
+            verify_outputs=False, repair=True, self_trade_prevention=False):
+    """Rebuild the engine from `directory`; return (engine, RecoveryReport).
+
+    `repair=False` reads without changing any file (damage in the tail is
+    then only reported). An empty or missing directory gives an empty engine.
+    """
+    started = time.perf_counter()
+    os.makedirs(directory, exist_ok=True)
+    excluded, repairs = [], []
+    while True:
+        report = RecoveryReport(directory)
+        engine = _start_engine(directory, symbols, report, excluded, use_snapshots,
+                               self_trade_prevention)
+        last = _replay(directory, engine, report, accept_corruption, verify_outputs, repair)
+        repairs += report.repairs
+        if not report.snapshot or report.snapshot_seq <= report.log_end_seq:
+            break
+        # The log was cut short behind this snapshot: the snapshot holds commands
+        # the log no longer has, so it cannot be the base. Use an older one.
+        log.warning("%s is ahead of the log (log ends at seq %d); not using it",
+                    report.snapshot, report.log_end_seq)
+        excluded.append(report.snapshot)
+    report.repairs = repairs
+    report.rejected_snapshots += [f"{os.path.basename(path)} is ahead of the log" for path in excluded]
+    report.records = report.inputs + report.outputs
+    _settle_resume(directory, report)
+    if repair and last is not None:
+        _rewrite_missing_output(report, *last)
+    report.state_hash = engine.state_hash()
+    report.seconds = time.perf_counter() - started
+    return engine, report
+
+
+def _start_engine(directory, symbols, report, excluded, use_snapshots, self_trade_prevention):
+    for seq, path in list_snapshots(directory) if use_snapshots else ():
+        if path in excluded:
+            continue
+        try:
+            engine = restore(read_snapshot(path), symbols)
+        except SnapshotError as error:
+            log.warning("snapshot rejected: %s", error)
+            report.rejected_snapshots.append(str(error))
+            continue
+        report.snapshot, report.snapshot_seq = path, seq
+        report.last_seq = seq
+        return engine
+    return MatchingEngine(symbols, self_trade_prevention=self_trade_prevention)
+
+
+def _replay(directory, engine, report, accept_corruption, verify_outputs, repair):
+    """Read and apply every needed segment.
+
+    Returns (command, events) of the last command when its OUTPUT record is
+    missing (the crash fell between the two records), else None.
+    """
+    segments = list_segments(directory)
+    skip_to = _first_needed_segment(segments, report.snapshot_seq)
+    snapshot_seq = report.snapshot_seq
+    next_seq = None
+    output_seen = True
+    command = events = None
+    apply = engine.apply
+    report.segments = [path for _, path in segments]
+    for index in range(skip_to, len(segments)):
+        number, path = segments[index]
+        with open(path, "rb") as file:
+            data = file.read()
+        try:
+            header_number, first_seq = decode_segment_header(data)
+            if header_number != number:
+                raise ValueError(f"header says segment {header_number}")
+            if next_seq is not None and first_seq != next_seq:
+                raise ValueError(f"starts at seq {first_seq}, expected {next_seq}")
+        except ValueError as error:
+            _damaged(report, segments, index, data, 0, str(error), accept_corruption, repair)
+            break
+        if next_seq is None:
+            next_seq = report.first_seq = first_seq
+            if first_seq > snapshot_seq + 1:
+                raise CorruptLog(path, 0, f"the log starts at seq {first_seq} and no snapshot "
+                                          f"holds seqs {snapshot_seq + 1}..{first_seq - 1}")
+        scan = SegmentScan(data, next_seq)
+        scan.output_seen = output_seen
+        for seq, _, kind, payload, offset in scan:
+            if kind == INPUT:
+                report.inputs += 1
+                if seq > snapshot_seq:
+                    command = _decode_command(payload)
+                    if command[1] != seq:
+                        raise CorruptLog(path, offset, f"record seq {seq} holds command seq {command[1]}")
+                    events = apply(command)
+                    report.replayed += 1
+                else:
+                    command = None
+            else:
+                report.outputs += 1
+                if verify_outputs and command is not None:
+                    if payload != b"".join(map(_encode_event, events)):
+                        raise CorruptLog(path, offset, f"replaying seq {seq} gives other events "
+                                                       f"than its OUTPUT record holds")
+                    report.verified += 1
+                command = None
+        next_seq, output_seen = scan.next_seq, scan.output_seen
+        report.log_end_seq = next_seq - 1
+        report.last_seq = max(report.last_seq, next_seq - 1)
+        report.resume = (number, path, next_seq)
+        if scan.damage is not None:
+            offset, reason = scan.damage
+            _damaged(report, segments, index, data, offset, reason, accept_corruption, repair)
+            break
+    return (command, events) if command is not None and not output_seen else None
+
+
+def _first_needed_segment(segments, snapshot_seq):
+    """Index of the segment holding seq snapshot_seq + 1: earlier ones need no reading."""
+    needed = 0
+    for index in range(1, len(segments)):
+        with open(segments[index][1], "rb") as file:
+            try:
+                _, first_seq = decode_segment_header(file.read(SEGMENT_HEADER_SIZE))
+            except ValueError:
+                break
+        if first_seq > snapshot_seq + 1:
+            break
+        needed = index
+    return needed
+
+
+def _damaged(report, segments, index, data, offset, reason, accept_corruption, repair):
+    """Cut a damaged tail; refuse (or, with the flag, cut) damage anywhere else."""
+    path = segments[index][1]
+    in_tail = index == len(segments) - 1 and find_valid_record(data, offset + 1) is None
+    if not in_tail:
+        if not accept_corruption:
+            raise CorruptLog(path, offset, reason)
+        reason += " (cut by --accept-corruption)"
+    _cut(report, path, data, offset, reason, repair)
+    if not in_tail:
+        for _, later in segments[index + 1:]:
+            with open(later, "rb") as file:
+                _cut(report, later, file.read(), 0, "follows a cut corrupt record", repair)
+
+
+def _cut(report, path, data, offset, reason, repair):
+    """Save data[offset:] under damaged/ and cut the segment there (offset 0: move it whole)."""
+    directory = os.path.dirname(path)
+    saved = os.path.join(directory, "damaged", f"{os.path.basename(path)}.at-{offset}")
+    report.repairs.append(Repair(path, offset, reason, len(data) - offset,
+                                 saved if repair else "(nothing changed: read-only)"))
+    log.warning("%s: %s at offset %d; %s", path, reason, offset,
+                "cutting the log there" if repair else "read-only, left as is")
+    if not repair:
+        return
+    os.makedirs(os.path.dirname(saved), exist_ok=True)
+    with open(saved, "wb") as file:
+        file.write(data[offset:])
+        file.flush()
+        os.fsync(file.fileno())
+    sync_directory(os.path.dirname(saved))
+    if offset == 0:
+        os.unlink(path)
+    else:
+        with open(path, "r+b") as file:
+            file.truncate(offset)
+            os.fsync(file.fileno())
+    sync_directory(directory)
+
+
+def _settle_resume(directory, report):
+    """Where the writer continues: the last segment read, or a new one if it was removed."""
+    if report.resume and os.path.exists(report.resume[1]):
+        return
+    remaining = list_segments(directory)
+    number = remaining[-1][0] + 1 if remaining else 0
+    report.resume = (number, None, report.last_seq + 1)
+    if not remaining and report.segments:
+        report.notes.append(f"no readable segment left; the log restarts at seq {report.last_seq + 1}")
+
+
+def _rewrite_missing_output(report, command, events):
+    """The crash fell between a command's INPUT and OUTPUT records: write the OUTPUT."""
+    number, path, next_seq = report.resume
+    if path is None:
+        return
+    file = AppendFile(path, create=False)
+    try:
+        file.write(encode_record(command[1], command[2], OUTPUT,
+                                 b"".join(map(_encode_event, events))))
+        file.sync()
+    finally:
+        file.close()
+    report.outputs += 1
+    report.records += 1
+    report.notes.append(f"seq {command[1]} had no OUTPUT record; wrote it from the replay")

@@ -1,0 +1,157 @@
+"""Segment files: naming, listing and appending.
+
+A log directory holds `segment-NNNNNNNN.wal` files numbered from 0 with no
+gaps. Only the last one is ever appended to; a segment is closed (synced)
+before the next is created, and the directory is synced after a create so
+the new name survives a power cut.
+"""
+
+import errno
+import os
+import re
+
+from .format import SEGMENT_HEADER_SIZE, encode_segment_header
+
+__all__ = ["SEGMENT_PATTERN", "segment_name", "list_segments", "sync_directory",
+           "AppendFile", "SegmentAppender"]
+
+SEGMENT_PATTERN = re.compile(r"segment-(\d{8})\.wal")
+
+
+def segment_name(number):
+    return f"segment-{number:08d}.wal"
+
+
+def list_segments(directory):
+    """[(number, path), ...] in order; raise ValueError if a number is missing."""
+    found = sorted((int(match.group(1)), os.path.join(directory, name))
+                   for name in os.listdir(directory)
+                   if (match := SEGMENT_PATTERN.fullmatch(name)))
+    for index, (number, path) in enumerate(found):
+        if number != found[0][0] + index:
+            raise ValueError(f"{directory}: segment {found[0][0] + index} is missing "
+                             f"(next present is {os.path.basename(path)})")
+    return found
+
+
+def sync_directory(directory):
+    fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+# fdatasync writes the data and the file size, all that appending needs.
+_datasync = getattr(os, "fdatasync", os.fsync)
+
+
+class AppendFile:
+    """An append-only file descriptor that writes all it is given or raises.
+
+    A short write (the disk filled mid-way) is retried for the remainder; the
+    retry then fails with ENOSPC, and `rewind` lets the caller take the partial
+    batch back off the end so no half record is left behind.
+    """
+
+    def __init__(self, path, create):
+        flags = os.O_WRONLY | os.O_APPEND | (os.O_CREAT | os.O_EXCL if create else 0)
+        self.path = path
+        self.fd = os.open(path, flags, 0o644)
+        self.size = os.fstat(self.fd).st_size
+
+    def write(self, data):
+        view = memoryview(data)
+        while view:
+            written = os.write(self.fd, view)
+            if written <= 0:            # not expected from a regular file, but never spin
+                raise OSError(errno.EIO, f"write returned {written}", self.path)
+            self.size += written
+            view = view[written:]
+
+    def sync(self):
+        _datasync(self.fd)
+
+    def rewind(self, size):
+        os.ftruncate(self.fd, size)
+        self.size = size
+
+    def close(self):
+        if self.fd >= 0:
+            os.close(self.fd)
+            self.fd = -1
+
+
+class SegmentAppender:
+    """Appends batches of encoded records to a log directory, rolling segments by size.
+
+    Parameters
+    ----------
+    directory : str
+    segment_bytes : int
+        A segment is closed and a new one started before a batch would take it
+        past this size (a batch is never split, so one batch may exceed it).
+    number, path : int, str or None
+        The segment to continue (recovery has validated and trimmed it); None
+        starts segment `number` fresh.
+    """
+
+    def __init__(self, directory, segment_bytes, number=0, path=None, next_seq=1):
+        self.directory = directory
+        self.segment_bytes = segment_bytes
+        self.number = number
+        if path is None:
+            self.file = self._create(number, next_seq)
+        else:
+            self.file = AppendFile(path, create=False)
+
+    def _create(self, number, first_seq):
+        path = os.path.join(self.directory, segment_name(number))
+        file = AppendFile(path, create=True)
+        try:
+            file.write(encode_segment_header(number, first_seq))
+            file.sync()
+            sync_directory(self.directory)
+        except OSError:
+            # A segment that cannot hold its own header must not be left behind
+            # for recovery to puzzle over.
+            file.close()
+            os.unlink(path)
+            sync_directory(self.directory)
+            raise
+        return file
+
+    def append(self, batch, first_seq):
+        """Write one batch (one write call); roll first if the segment is full.
+
+        On an OSError the partial batch is cut off again before re-raising, so
+        the file ends at a record boundary whatever the disk did.
+        """
+        file = self.file
+        if file.size + len(batch) > self.segment_bytes and file.size > SEGMENT_HEADER_SIZE:
+            file.sync()
+            fresh = self._create(self.number + 1, first_seq)
+            file.close()
+            self.file = file = fresh
+            self.number += 1
+        before = file.size
+        try:
+            file.write(batch)
+        except OSError:
+            try:
+                file.rewind(before)
+            except OSError:
+                pass                    # recovery trims a torn tail anyway
+            raise
+
+    def sync(self):
+        self.file.sync()
+
+    @property
+    def position(self):
+        """(segment number, bytes in it)."""
+        return self.number, self.file.size
+
+    def close(self):
+        self.file.close()
+

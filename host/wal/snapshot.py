@@ -1,0 +1,195 @@
+"""Engine snapshots: everything `state_hash` covers, tagged with the last sequence number.
+
+A snapshot is taken between two commands on the matching thread, so it is
+consistent by construction: `capture` copies the engine's public state into
+plain tuples (the only part that pauses matching), and `encode` plus
+`write_snapshot` can then run on any thread. Restoring rests the orders again
+level by level in time order and pushes the stops back with their original
+sequence numbers, which gives the same priorities and the same `state_hash`;
+then it puts the engine's order registry back in its captured order, which
+`state_hash` does not cover but the order of mass-cancel events depends on.
+
+The snapshot file is written under a temporary name, fdatasync'ed, renamed
+and the directory synced, so a crash leaves either the whole snapshot or
+none. A snapshot is only ever written once the log is durable up to its
+`last_seq` (see journal.py), so recovery never finds one ahead of its log
+unless the log itself was cut short.
+"""
+
+import os
+import re
+import struct
+import zlib
+from dataclasses import dataclass
+
+from gatebook.wire.codec import RecordCodec
+from gatebook.wire.wal import (FORMAT_VERSION, SNAPSHOT, SNAPSHOT_BOOK, SNAPSHOT_HEADER,
+                               SNAPSHOT_MAGIC, SNAPSHOT_ORDER, SNAPSHOT_USED_ID)
+from host.book import new_order
+from host.engine import MatchingEngine
+
+from .format import struct_of
+from .segments import sync_directory
+
+__all__ = ["SnapshotState", "SnapshotError", "capture", "encode", "decode", "restore",
+           "write_snapshot", "read_snapshot", "list_snapshots", "snapshot_name"]
+
+_HEADER = RecordCodec(SNAPSHOT_HEADER, SNAPSHOT.byte_order)
+_BOOK = struct_of(SNAPSHOT_BOOK, SNAPSHOT.byte_order)
+_ORDER = struct_of(SNAPSHOT_ORDER, SNAPSHOT.byte_order)
+_ID_FORMAT = struct_of(SNAPSHOT_USED_ID, SNAPSHOT.byte_order).format   # "<Q"
+_SNAPSHOT_PATTERN = re.compile(r"snapshot-(\d{20})\.snap")
+
+
+class SnapshotError(ValueError):
+    """A snapshot file that cannot be used; the message names the file and why."""
+
+
+@dataclass
+class SnapshotState:
+    last_seq: int
+    last_ts: int
+    match_id: int
+    self_trade_prevention: bool
+    books: list             # [(symbol, halted, last_trade_price, [order tuple], [stop tuple])]
+    used_ids: list          # ascending
+    live_ids: list          # the engine's registry order
+
+
+def _order_tuple(order):
+    return (order.order_id, order.user, order.side, order.order_type, order.tif,
+            order.price, order.stop_price, order.qty, order.seq)
+
+
+def capture(engine, last_ts=0):
+    """Copy the engine's state; call between commands, on the matching thread."""
+    books = []
+    for symbol in sorted(engine.books):
+        book = engine.books[symbol]
+        orders = [_order_tuple(order) for side in (0, 1)
+                  for _, level in book.orders_at(side) for order in level]
+        stops = [_order_tuple(order) for side in (0, 1) for order in book.live_stops(side)]
+        books.append((symbol, book.halted, book.last_trade_price, orders, stops))
+    return SnapshotState(engine.last_seq, last_ts, engine.match_id,
+                         engine.self_trade_prevention, books, sorted(engine.used_ids),
+                         list(engine.orders))
+
+
+def encode(state):
+    parts = []
+    for symbol, halted, last_trade_price, orders, stops in state.books:
+        parts.append(_BOOK.pack(symbol, halted, last_trade_price, len(orders), len(stops)))
+        parts.extend(_ORDER.pack(*order) for order in orders)
+        parts.extend(_ORDER.pack(*order) for order in stops)
+    ids, live = state.used_ids, state.live_ids
+    parts.append(_ids_struct(len(ids)).pack(*ids))
+    parts.append(_ids_struct(len(live)).pack(*live))
+    body = b"".join(parts)
+    fields = (SNAPSHOT_MAGIC, FORMAT_VERSION, state.last_seq, state.last_ts, state.match_id,
+              len(state.books), len(ids), len(live), int(state.self_trade_prevention), len(body))
+    head = _HEADER.encode(fields + (0,))[:-4]
+    return _HEADER.encode(fields + (zlib.crc32(body, zlib.crc32(head)),)) + body
+
+
+def _ids_struct(count):
+    """`count` SNAPSHOT_USED_ID records as one struct: a million ids pack in one call."""
+    return struct.Struct(_ID_FORMAT[0] + str(count) + _ID_FORMAT[1:])
+
+
+def decode(data, name="snapshot"):
+    """SnapshotState from a snapshot file's bytes; SnapshotError if it is not whole and valid."""
+    if len(data) < _HEADER.size:
+        raise SnapshotError(f"{name}: {len(data)} bytes, shorter than its header")
+    try:
+        (magic, version, last_seq, last_ts, match_id, book_count, id_count, live_count, stp,
+         body_length, crc) = _HEADER.decode(bytes(data[:_HEADER.size]))
+    except ValueError as error:
+        raise SnapshotError(f"{name}: header unreadable: {error}") from None
+    if magic != SNAPSHOT_MAGIC or version != FORMAT_VERSION:
+        raise SnapshotError(f"{name}: not a version {FORMAT_VERSION} Gatebook snapshot")
+    body = memoryview(data)[_HEADER.size:]
+    if len(body) != body_length:
+        raise SnapshotError(f"{name}: body is {len(body)} bytes, header says {body_length}")
+    if crc != zlib.crc32(body, zlib.crc32(data[:_HEADER.size - 4])):
+        raise SnapshotError(f"{name}: CRC mismatch")
+    books, offset = [], 0
+    for _ in range(book_count):
+        symbol, halted, last_trade_price, order_count, stop_count = _BOOK.unpack_from(body, offset)
+        offset += _BOOK.size
+        entries = [_ORDER.unpack_from(body, offset + index * _ORDER.size)
+                   for index in range(order_count + stop_count)]
+        offset += (order_count + stop_count) * _ORDER.size
+        books.append((symbol, bool(halted), last_trade_price, entries[:order_count],
+                      entries[order_count:]))
+    if offset + 8 * (id_count + live_count) != len(body):
+        raise SnapshotError(f"{name}: body length does not match its counts")
+    ids = list(_ids_struct(id_count).unpack_from(body, offset))
+    live = list(_ids_struct(live_count).unpack_from(body, offset + 8 * id_count))
+    return SnapshotState(last_seq, last_ts, match_id, bool(stp), books, ids, live)
+
+
+def restore(state, symbols):
+    """A new engine holding exactly the captured state."""
+    engine = MatchingEngine(symbols, self_trade_prevention=state.self_trade_prevention)
+    discard = [].append                     # rest() reports level changes; nobody listens here
+    for symbol, halted, last_trade_price, orders, stops in state.books:
+        book = engine.books.get(symbol)
+        if book is None:
+            raise SnapshotError(f"snapshot at seq {state.last_seq} holds symbol {symbol}, "
+                                f"which this exchange does not list")
+        book.halted = halted
+        book.last_trade_price = last_trade_price
+        for order_id, user, side, order_type, tif, price, stop_price, qty, seq in orders:
+            book.rest(new_order(order_id, user, symbol, side, order_type, tif, price,
+                                stop_price, qty, seq), discard, 0, 0)
+        for order_id, user, side, order_type, tif, price, stop_price, qty, seq in stops:
+            book.add_stop(new_order(order_id, user, symbol, side, order_type, tif, price,
+                                    stop_price, qty, seq))
+    registry = engine.orders                # shared with the books: reorder it in place
+    if sorted(registry) != sorted(state.live_ids):
+        raise SnapshotError(f"snapshot at seq {state.last_seq}: live order list does not "
+                            f"match its books")
+    ordered = [(order_id, registry[order_id]) for order_id in state.live_ids]
+    registry.clear()
+    registry.update(ordered)
+    engine.used_ids = set(state.used_ids)
+    engine.match_id = state.match_id
+    engine.last_seq = state.last_seq
+    return engine
+
+
+def snapshot_name(last_seq):
+    return f"snapshot-{last_seq:020d}.snap"
+
+
+def write_snapshot(directory, data, last_seq):
+    """Write encoded snapshot bytes atomically; return the path."""
+    path = os.path.join(directory, snapshot_name(last_seq))
+    temporary = path + ".partial"
+    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+    try:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view):]
+        os.fsync(fd)
+    except OSError:
+        os.close(fd)
+        os.unlink(temporary)            # a full disk must not also keep half a snapshot
+        raise
+    os.close(fd)
+    os.replace(temporary, path)
+    sync_directory(directory)
+    return path
+
+
+def read_snapshot(path):
+    with open(path, "rb") as file:
+        return decode(file.read(), os.path.basename(path))
+
+
+def list_snapshots(directory):
+    """[(last_seq, path), ...] newest first."""
+    found = [(int(match.group(1)), os.path.join(directory, name))
+             for name in os.listdir(directory)
+             if (match := _SNAPSHOT_PATTERN.fullmatch(name))]
+    return sorted(found, reverse=True)

@@ -1,0 +1,230 @@
+"""The group-commit log writer: a thread that owns the segment files.
+
+The matching thread hands each command over as (seq, ts, encoded command,
+event tuples) and goes on matching; it never waits for a disk. The writer
+takes everything queued since its last batch, encodes the events, writes
+the whole batch with one `write` and, as the policy says, one `fdatasync`:
+
+========  ==========================================  =======================
+policy    an acknowledgement may leave when...         a crash loses
+========  ==========================================  =======================
+strict    its batch is written and fdatasync'ed        nothing acknowledged
+batched   its batch is written (fdatasync every N ms)  power cut: <= N ms of
+                                                       acks; process crash:
+                                                       nothing acknowledged
+none      its batch is written (fdatasync never,       power cut: everything
+          except at segment roll and close)            since the last roll
+========  ==========================================  =======================
+
+A killed process loses nothing the kernel already has, so under every policy
+acknowledged commands survive SIGKILL; the policies differ on power loss.
+
+Any OSError (ENOSPC, EIO, a failed fdatasync) is final: the writer cuts the
+half-written batch off the file, stops, and every later `append` raises
+`LogFailure`. It never retries an fdatasync, because after a failed one
+Linux may have dropped the dirty pages it could not write.
+"""
+
+import enum
+import errno
+import threading
+import time
+
+from hdrh.histogram import HdrHistogram
+
+from gatebook.wire import internal
+from gatebook.wire.codec import ProtocolCodec
+
+from .format import INPUT, OUTPUT, encode_record
+from .segments import SegmentAppender
+
+__all__ = ["Durability", "LogFailure", "LogWriter"]
+
+_encode_event = ProtocolCodec(internal.EVENTS).encode
+
+
+class Durability(enum.Enum):
+    STRICT = "strict"
+    BATCHED = "batched"
+    NONE = "none"
+
+
+class LogFailure(RuntimeError):
+    """The log cannot take more records; the exchange must stop accepting orders."""
+
+
+class LogWriter:
+    """Writes commands and their events to a log directory from its own thread.
+
+    Parameters
+    ----------
+    directory : str
+    policy : Durability or str
+    batch_ms : float
+        `batched` only: the longest a written batch waits for its fdatasync.
+    segment_bytes : int
+    on_durable : callable(seq) or None
+        Called from the writer thread once every command up to `seq` may be
+        acknowledged under the policy.
+    on_batch : callable(batch, first_seq, last_seq) or None
+        Called with each batch's bytes at the same moment (replication).
+    resume : (segment number, path, next seq) or None
+        Where recovery left the log; None starts a new log at seq 1.
+    max_pending : int
+        Commands queued before `append` blocks (backpressure, bounded memory).
+    """
+
+    def __init__(self, directory, policy=Durability.STRICT, *, batch_ms=2.0,
+                 segment_bytes=64 << 20, on_durable=None, on_batch=None, resume=None,
+                 max_pending=65536):
+        self.directory = directory
+        self.policy = Durability(policy)
+        self.batch_seconds = batch_ms / 1000
+        self.on_durable = on_durable
+        self.on_batch = on_batch
+        self.max_pending = max_pending
+        number, path, next_seq = resume or (0, None, 1)
+        self._appender = SegmentAppender(directory, segment_bytes, number, path, next_seq)
+        self.written_seq = self.synced_seq = self.acked_seq = next_seq - 1
+        self.failure = None
+        self.batches = self.syncs = self.records = self.bytes = 0
+        self.sync_micros = HdrHistogram(1, 60_000_000, 3)
+        self._pending = []
+        self._closing = False
+        self._last_sync = time.monotonic()
+        self._cond = threading.Condition()
+        self._thread = threading.Thread(target=self._run, name="gatebook-log-writer", daemon=True)
+        self._thread.start()
+
+    # -- the matching thread's side ------------------------------------------
+
+    def append(self, seq, ts, command_bytes, events):
+        """Queue one command (already encoded) and its events; raise LogFailure once failed."""
+        with self._cond:
+            while len(self._pending) >= self.max_pending and not self.failure:
+                self._cond.wait()
+            if self.failure:
+                raise self.failure
+            if not self._pending:
+                self._cond.notify_all()
+            self._pending.append((seq, ts, command_bytes, events))
+
+    def append_records(self, first_seq, last_seq, records):
+        """Queue records already encoded (a follower copying its primary's log)."""
+        self.append(last_seq, first_seq, records, None)
+
+    def wait_acked(self, seq, timeout=None):
+        """Block until `seq` may be acknowledged; False on timeout. Raises LogFailure."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        with self._cond:
+            while self.acked_seq < seq:
+                if self.failure:
+                    raise self.failure
+                remaining = None if deadline is None else deadline - time.monotonic()
+                if remaining is not None and remaining <= 0:
+                    return False
+                self._cond.wait(remaining)
+        return True
+
+    def close(self):
+        """Write and sync everything queued, then stop. Raises LogFailure if that failed."""
+        with self._cond:
+            self._closing = True
+            self._cond.notify_all()
+        self._thread.join()
+        self._appender.close()
+        if self.failure:
+            raise self.failure
+
+    @property
+    def position(self):
+        return self._appender.position
+
+    # -- the writer thread ---------------------------------------------------
+
+    def _run(self):
+        try:
+            while True:
+                with self._cond:
+                    while not (self._pending or self._closing or self._sync_due()):
+                        self._cond.wait(self._sync_wait())
+                    items, self._pending = self._pending, []
+                    closing = self._closing
+                    self._cond.notify_all()         # producers blocked on a full queue
+                if items:
+                    self._write(items)
+                if self.written_seq > self.synced_seq and (
+                        closing or self.policy is Durability.STRICT or self._sync_due()):
+                    self._sync()
+                self._publish()
+                if closing and not items:
+                    return
+        except OSError as error:
+            self._fail(error)
+        except Exception as error:      # an encoding bug: stop rather than log garbage
+            self._fail(error)
+
+    def _write(self, items):
+        parts = []
+        for seq, ts, command_bytes, events in items:
+            if events is None:                      # append_records: (last, first, records)
+                parts.append(command_bytes)
+                continue
+            parts.append(encode_record(seq, ts, INPUT, command_bytes))
+            parts.append(encode_record(seq, ts, OUTPUT, b"".join(map(_encode_event, events))))
+        batch = b"".join(parts)
+        first = items[0][1] if items[0][3] is None else items[0][0]
+        last = items[-1][0]
+        self._appender.append(batch, first)
+        self.written_seq = last
+        self.batches += 1
+        self.records += 2 * len(items)
+        self.bytes += len(batch)
+        if self.on_batch is not None:
+            self.on_batch(batch, first, last)
+
+    def _sync(self):
+        started = time.perf_counter_ns()
+        self._appender.sync()
+        self.sync_micros.record_value(max(1, (time.perf_counter_ns() - started) // 1000))
+        self.synced_seq = self.written_seq
+        self.syncs += 1
+        self._last_sync = time.monotonic()
+
+    def _publish(self):
+        ackable = self.synced_seq if self.policy is Durability.STRICT else self.written_seq
+        if ackable > self.acked_seq:
+            with self._cond:
+                self.acked_seq = ackable
+                self._cond.notify_all()
+            if self.on_durable is not None:
+                self.on_durable(ackable)
+
+    def _sync_due(self):
+        return (self.policy is Durability.BATCHED and self.written_seq > self.synced_seq
+                and time.monotonic() - self._last_sync >= self.batch_seconds)
+
+    def _sync_wait(self):
+        if self.policy is Durability.BATCHED and self.written_seq > self.synced_seq:
+            return max(0.0, self._last_sync + self.batch_seconds - time.monotonic())
+        return None
+
+    def _fail(self, error):
+        number, size = self._appender.position
+        if isinstance(error, OSError) and error.errno == errno.ENOSPC:
+            what = "log disk full (ENOSPC)"
+        elif isinstance(error, OSError):
+            what = f"log write failed ({errno.errorcode.get(error.errno, error.errno)}: {error.strerror})"
+        else:
+            what = f"log writer stopped ({type(error).__name__}: {error})"
+        failure = LogFailure(
+            f"{what} at segment-{number:08d}.wal offset {size} in {self.directory}: "
+            f"accepting no more commands. Every acknowledged command (up to seq {self.acked_seq}) "
+            f"is on disk; commands after it were never acknowledged. Fix the disk, then run "
+            f"`gatebook recover --dir {self.directory}`.")
+        failure.__cause__ = error
+        with self._cond:
+            self.failure = failure
+            self._pending = []
+            self._cond.notify_all()
+
