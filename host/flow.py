@@ -49,8 +49,12 @@ class FlowMix:
 STANDARD_MIX = FlowMix()
 
 
-def generate_flow(count, seed=1, mix=STANDARD_MIX, specs=DEFAULT_SYMBOLS, clock=None, first_order_id=1):
-    """`count` stamped commands, the same ones for the same arguments."""
+def generate_flow(count, seed=1, mix=STANDARD_MIX, specs=DEFAULT_SYMBOLS, clock=None,
+                  first_order_id=1, progress=None):
+    """`count` stamped commands, the same ones for the same arguments.
+
+    `progress(done, total)`, if given, is called every 50,000 commands.
+    """
     rng = random.Random(seed)
     sequencer = Sequencer(clock or ManualClock(start=1_700_000_000_000_000_000, step=250))
     by_id = {spec.symbol_id: spec for spec in specs}
@@ -71,6 +75,8 @@ def generate_flow(count, seed=1, mix=STANDARD_MIX, specs=DEFAULT_SYMBOLS, clock=
         while applied < len(commands):
             shadow.apply(commands[applied])
             applied += 1
+            if progress and applied % 50_000 == 0:
+                progress(applied, count)
         index = len(commands)
         if mix.mass_cancel_every and index and index % mix.mass_cancel_every == 0:
             spec = rng.choice(symbols)
