@@ -15,6 +15,8 @@ SUBCOMMAND_MODULES = (
     "host.cli.demo",
     "host.cli.bench",
     "host.cli.book",
+    "host.cli.log",
+    "host.cli.bench_log",
 )
 
 

@@ -51,7 +51,7 @@ def seeded_commands(seed, count=None, symbols=DEFAULT_SYMBOLS[:3], first_order_i
             yield (_REPLACE, order_id, user, mids[symbol] + rng.randint(-5, 5) * tick,
                    rng.randint(1, 10) * 100)
             continue
-        if roll < 0.331:
+        if 0.33 <= roll < 0.331:
             yield (_MASS_CANCEL, _BY_USER, rng.randint(1, 50), 0)
             continue
         if rng.random() < 0.05:

@@ -1,0 +1,67 @@
+"""Read a log directory record by record, changing nothing (`gatebook log dump`, catch-up).
+
+Unlike recovery this never cuts or moves a file: it yields the valid records
+in order and then says where and why reading stopped, if it stopped early.
+"""
+
+import os
+
+from gatebook.wire import internal
+from gatebook.wire.codec import ProtocolCodec
+
+from .format import INPUT, SegmentScan, decode_segment_header
+from .segments import list_segments
+
+__all__ = ["LogReader", "decode_payload"]
+
+_COMMANDS = ProtocolCodec(internal.COMMANDS)
+_EVENTS = ProtocolCodec(internal.EVENTS)
+
+
+def decode_payload(kind, payload):
+    """The internal record tuples a log record holds: one command, or its events."""
+    if kind == INPUT:
+        return [_COMMANDS.decode(payload)]
+    return list(_EVENTS.decode_stream(payload))
+
+
+class LogReader:
+    """Iterate (segment path, Record) over a log directory from `from_seq` on.
+
+    After iteration `problem` is None when every segment ended cleanly, else
+    "<segment>: <reason> at offset <n>" for the first invalid record.
+    """
+
+    def __init__(self, directory, from_seq=1):
+        self.directory = directory
+        self.from_seq = from_seq
+        self.problem = None
+        self.end = None             # (segment number, path, offset) after the last valid record
+
+    def __iter__(self):
+        next_seq = None
+        output_seen = True
+        segments = list_segments(self.directory)
+        for number, path in segments:
+            with open(path, "rb") as file:
+                data = file.read()
+            try:
+                _, first_seq = decode_segment_header(data)
+            except ValueError as error:
+                self.problem = f"{os.path.basename(path)}: {error} at offset 0"
+                return
+            if next_seq is not None and first_seq != next_seq:
+                self.problem = (f"{os.path.basename(path)}: starts at seq {first_seq}, "
+                                f"expected {next_seq} at offset 0")
+                return
+            scan = SegmentScan(data, first_seq)
+            scan.output_seen = output_seen
+            for record in scan:
+                if record.seq >= self.from_seq:
+                    yield path, record
+            next_seq, output_seen = scan.next_seq, scan.output_seen
+            self.end = (number, path, scan.end)
+            if scan.damage is not None:
+                self.problem = (f"{os.path.basename(path)}: {scan.damage.reason} "
+                                f"at offset {scan.damage.offset}")
+                return
