@@ -1,0 +1,1 @@
+"""Gateware of the FPGA matching pipeline (Amaranth); see docs/hardware.md."""

@@ -1,0 +1,383 @@
+"""The matching core: one symbol's window, commands in, events out.
+
+Commands arrive on `i` as `hdl.layouts.COMMAND` (the internal command records
+plus the link records LOAD, OWN and HOST); events leave on `o` as
+`hdl.layouts.EVENT`, one record per clock at most, in exactly the order the
+golden model (host/engine.py) emits them. The contract, including every punt
+rule, is docs/hardware.md; in short:
+
+- a command is accepted, and every decision about it is taken, in one clock:
+  the windows answer "where is this order id", "how much could this order
+  trade" and "is there room" combinationally, so a command that the core
+  cannot finish inside its window is punted before any event is written;
+- accepted orders then cost one clock per event: ACCEPTED, EXECUTED+TRADE
+  per fill, one LEVEL per touched level, then LEVEL (rest) or CANCELLED;
+- the next command is accepted in the clock that writes the last event of
+  the previous one, so the initiation interval is the number of events.
+
+Match ids are lane-local (they count from 0 and the host's merger restamps
+them exchange-wide); timestamps and sequence numbers come in the commands.
+"""
+
+from amaranth.hdl import Module, Mux, Signal
+from amaranth.lib import stream, wiring
+from amaranth.lib.wiring import In, Out
+
+from gatebook.wire import internal, link
+from gatebook.wire.enums import ALL_SYMBOLS, CancelReason, OrderType, Side, TimeInForce
+from gatebook.wire.link import PuntReason
+
+from .layouts import COMMAND, ENTRY, EVENT
+from .window import Window, WindowOp
+
+__all__ = ["Matcher"]
+
+_BUY, _SELL = int(Side.BUY), int(Side.SELL)
+_MARKET = int(OrderType.MARKET)
+_STOP = int(OrderType.STOP)
+
+
+class Matcher(wiring.Component):
+    """The matching core for one hardware-owned symbol.
+
+    Parameters
+    ----------
+    depth : int
+        Orders per side in the window (N).
+
+    Attributes
+    ----------
+    i : In(stream.Signature(COMMAND))
+        Sequenced commands and link records.
+    o : Out(stream.Signature(EVENT))
+        Events, FLUSH and PUNT records.
+    """
+
+    i: In(stream.Signature(COMMAND))
+    o: Out(stream.Signature(EVENT))
+
+    def __init__(self, depth=16):
+        self.depth = depth
+        super().__init__()
+
+    def elaborate(self, platform):
+        m = Module()
+        m.submodules.bids = bids = Window(self.depth, Side.BUY)
+        m.submodules.asks = asks = Window(self.depth, Side.SELL)
+        wins = (bids, asks)
+
+        # -- ownership and per-symbol state ----------------------------------
+        owned      = Signal()
+        symbol     = Signal(16)
+        bid_deep   = Signal(32)
+        ask_deep   = Signal(32)
+        last_price = Signal(32)
+        match_id   = Signal(64)
+
+        # -- the command in progress --------------------------------------------
+        cmd        = Signal(COMMAND)
+        no         = cmd.new_order
+        rem        = Signal(32)           # aggressor's open quantity
+        market     = Signal()
+        rests      = Signal()             # a remainder rests (limit DAY/GTC)
+        kill       = Signal()             # FOK that cannot fill
+        punt_why   = Signal(8)
+        punt_hand  = Signal()
+        punt_sym   = Signal(16)
+        punt_last  = Signal(32)
+        fill_qty   = Signal(32)
+        fill_price = Signal(32)
+        lvl_side   = Signal()
+        lvl_price  = Signal(32)
+        lvl_fill   = Signal()             # the LEVEL closes a level the aggressor traded
+        cxl_side   = Signal()
+        cxl_index  = Signal(range(self.depth))
+        cxl_entry  = Signal(ENTRY)
+        cancel_why = Signal(8)
+
+        def win(side, attr):
+            return Mux(side, getattr(asks, attr), getattr(bids, attr))
+
+        def win_do(side, op, **operands):
+            for value, w in enumerate(wins):
+                with m.If(side == value):
+                    m.d.comb += w.op.eq(op)
+                    for name, operand in operands.items():
+                        m.d.comb += getattr(w, name).eq(operand)
+
+        # -- decisions, taken on the command at the input -----------------------
+        p = self.i.payload
+        pn = p.new_order
+        in_side = pn.side[0]
+        in_market = pn.order_type == _MARKET
+        for w in wins:
+            m.d.comb += [w.limit.eq(pn.price), w.market.eq(in_market),
+                         w.find_id.eq(p.cancel.order_id), w.level_price.eq(lvl_price)]
+        opp_cross = Mux(in_side, bids.cross_qty, asks.cross_qty)
+        short = opp_cross < pn.qty
+        opp_deep = Mux(in_side, bid_deep, ask_deep)
+        own_deep = Mux(in_side, ask_deep, bid_deep)
+        reach_deep = (opp_deep != 0) & (in_market | Mux(in_side, opp_deep >= pn.price,
+                                                        opp_deep <= pn.price))
+        in_rests = ~in_market & ((pn.tif == TimeInForce.DAY) | (pn.tif == TimeInForce.GTC))
+        own_full = Mux(in_side, asks.full, bids.full)
+        behind_deep = (own_deep != 0) & Mux(in_side, pn.price >= own_deep, pn.price <= own_deep)
+        found_side = ~bids.found              # meaningful when either found
+        found_any = bids.found | asks.found
+        found_entry = ENTRY(Mux(bids.found, bids.found_entry.as_value(),
+                                asks.found_entry.as_value()))
+        found_index = Mux(bids.found, bids.found_index, asks.found_index)
+        hp = p.host
+        host_hand = hp.handover[0] & owned & ((hp.symbol == symbol) | (hp.symbol == ALL_SYMBOLS))
+
+        # Which state the command at the input starts in ("IDLE": no event).
+        start = Signal(range(5))   # 0 idle, 1 accepted, 2 cancel, 3 punt, 4 flush
+        why = Signal(8)
+        with m.Switch(p.code):
+            with m.Case(internal.NEW_ORDER.code):
+                with m.If(~owned | (pn.symbol != symbol)):
+                    m.d.comb += [start.eq(3), why.eq(PuntReason.NOT_OWNED)]
+                with m.Elif(pn.order_type >= _STOP):
+                    m.d.comb += [start.eq(4), why.eq(PuntReason.STOP)]
+                with m.Elif(short & reach_deep):
+                    m.d.comb += [start.eq(4), why.eq(PuntReason.SWEEP)]
+                with m.Elif(short & in_rests & own_full):
+                    m.d.comb += [start.eq(4), why.eq(PuntReason.WINDOW_FULL)]
+                with m.Elif(short & in_rests & behind_deep):
+                    m.d.comb += [start.eq(4), why.eq(PuntReason.BEYOND_WINDOW)]
+                with m.Else():
+                    m.d.comb += start.eq(1)
+            with m.Case(internal.CANCEL.code):
+                with m.If(~found_any):
+                    m.d.comb += [start.eq(3), why.eq(PuntReason.NOT_IN_WINDOW)]
+                with m.Elif(found_entry.user != p.cancel.user):
+                    m.d.comb += [start.eq(3), why.eq(PuntReason.NOT_OWNER)]
+                with m.Else():
+                    m.d.comb += start.eq(2)
+            with m.Case(internal.REPLACE.code):
+                # Even a replace of one of the host's deeper orders may move it into
+                # the window, so the whole symbol goes with it.
+                with m.If(owned):
+                    m.d.comb += [start.eq(4), why.eq(PuntReason.REPLACE)]
+                with m.Else():
+                    m.d.comb += [start.eq(3), why.eq(PuntReason.NOT_OWNED)]
+            with m.Case(link.LOAD.code, link.OWN.code):
+                m.d.comb += start.eq(0)
+            with m.Case(link.HOST.code):
+                m.d.comb += [start.eq(Mux(host_hand, 4, 3)), why.eq(PuntReason.HOST)]
+            with m.Default():       # mass cancel, admin, unknown: the host's, with the book
+                m.d.comb += [start.eq(Mux(owned, 4, 3)), why.eq(PuntReason.HOST)]
+
+        final = Signal()          # this clock writes the command's last event
+        accept = Signal()
+        m.d.comb += [
+            accept.eq(self.i.valid & self.i.ready),
+        ]
+
+        with m.If(accept):
+            m.d.sync += [
+                cmd.eq(p), rem.eq(pn.qty), market.eq(in_market),
+                rests.eq(in_rests), kill.eq(short & (pn.tif == TimeInForce.FOK)),
+                punt_why.eq(why), punt_hand.eq(start == 4),
+                punt_sym.eq(Mux(start == 4, symbol, 0)),
+                punt_last.eq(Mux(start == 4, last_price, 0)),
+                cxl_side.eq(found_side), cxl_index.eq(found_index), cxl_entry.eq(found_entry),
+            ]
+            with m.If(start == 4):
+                m.d.sync += owned.eq(0)
+            with m.If(p.code == link.LOAD.code):
+                entry = Signal(ENTRY)
+                m.d.comb += [entry[name].eq(p.load[name]) for name in ENTRY.members]
+                win_do(p.load.side[0], WindowOp.INSERT, entry=entry)
+            with m.If(p.code == link.OWN.code):
+                op = p.own
+                m.d.sync += [owned.eq(1), symbol.eq(op.symbol), bid_deep.eq(op.bid_deep),
+                             ask_deep.eq(op.ask_deep), last_price.eq(op.last_price)]
+
+        def go_start():
+            with m.If(accept):
+                with m.Switch(start):
+                    with m.Case(0):
+                        m.next = "IDLE"
+                    with m.Case(1):
+                        m.next = "ACCEPTED"
+                    with m.Case(2):
+                        m.next = "CANCEL"
+                    with m.Case(3):
+                        m.next = "PUNT"
+                    with m.Case(4):
+                        m.next = "FLUSH"
+
+        # -- events --------------------------------------------------------------
+        o = self.o.payload
+        xfer = self.o.valid & self.o.ready
+        side = no.side[0]
+        opp = ~side
+        opp_head = ENTRY(Mux(side, bids.head.as_value(), asks.head.as_value()))
+        opp_head_valid = Mux(side, bids.head_valid, asks.head_valid)
+        opp_crosses = opp_head_valid & (market | Mux(side, opp_head.price >= no.price,
+                                                     opp_head.price <= no.price))
+        own_entry = Signal(ENTRY)
+        m.d.comb += [
+            own_entry.order_id.eq(no.order_id), own_entry.user.eq(no.user),
+            own_entry.order_type.eq(no.order_type), own_entry.tif.eq(no.tif),
+            own_entry.price.eq(no.price), own_entry.stop_price.eq(no.stop_price),
+            own_entry.qty.eq(rem), own_entry.prio_seq.eq(no.seq),
+        ]
+
+        def common(record):
+            m.d.comb += [record.seq.eq(cmd.cancel.seq), record.ts.eq(cmd.cancel.ts)]
+
+        def after_taking():
+            """Next step once the aggressor has traded all it can at one level, or never."""
+            with m.If(rem == 0):
+                m.d.comb += final.eq(1)
+                m.next = "IDLE"
+                go_start()
+            with m.Elif(opp_crosses):
+                m.next = "FILL"
+            with m.Elif(rests):
+                win_do(side, WindowOp.INSERT, entry=own_entry)
+                m.d.sync += [lvl_side.eq(side), lvl_price.eq(no.price), lvl_fill.eq(0)]
+                m.next = "LEVEL"
+            with m.Else():
+                m.d.sync += cancel_why.eq(CancelReason.IOC_REMAINDER)
+                m.next = "REMAINDER"
+
+        with m.FSM():
+            with m.State("IDLE"):
+                m.d.comb += self.i.ready.eq(1)
+                go_start()
+
+            with m.State("ACCEPTED"):
+                m.d.comb += [self.o.valid.eq(1), o.accepted.eq(no.as_value()),
+                             o.accepted.code.eq(internal.ACCEPTED.code)]
+                with m.If(xfer):
+                    with m.If(kill):
+                        m.d.sync += cancel_why.eq(CancelReason.FOK_KILL)
+                        m.next = "REMAINDER"
+                    with m.Else():
+                        after_taking()
+
+            with m.State("FILL"):
+                fill = Mux(rem < opp_head.qty, rem, opp_head.qty)
+                ex = o.executed
+                common(ex)
+                m.d.comb += [
+                    self.o.valid.eq(1), ex.code.eq(internal.EXECUTED.code),
+                    ex.symbol.eq(no.symbol), ex.match_id.eq(match_id + 1),
+                    ex.price.eq(opp_head.price), ex.qty.eq(fill),
+                    ex.aggressor_side.eq(side), ex.aggressor_id.eq(no.order_id),
+                    ex.aggressor_user.eq(no.user), ex.aggressor_leaves.eq(rem - fill),
+                    ex.resting_id.eq(opp_head.order_id), ex.resting_user.eq(opp_head.user),
+                    ex.resting_leaves.eq(opp_head.qty - fill),
+                ]
+                with m.If(xfer):
+                    m.d.sync += [rem.eq(rem - fill), match_id.eq(match_id + 1),
+                                 fill_qty.eq(fill), fill_price.eq(opp_head.price),
+                                 last_price.eq(opp_head.price)]
+                    with m.If(fill == opp_head.qty):
+                        win_do(opp, WindowOp.REMOVE, index=0)
+                    with m.Else():
+                        win_do(opp, WindowOp.SET_QTY, index=0, qty=opp_head.qty - fill)
+                    m.next = "TRADE"
+
+            with m.State("TRADE"):
+                tr = o.trade
+                common(tr)
+                m.d.comb += [
+                    self.o.valid.eq(1), tr.code.eq(internal.TRADE.code),
+                    tr.symbol.eq(no.symbol), tr.match_id.eq(match_id), tr.price.eq(fill_price),
+                    tr.qty.eq(fill_qty), tr.aggressor_side.eq(side),
+                ]
+                with m.If(xfer):
+                    with m.If((rem == 0) | ~opp_head_valid | (opp_head.price != fill_price)):
+                        m.d.sync += [lvl_side.eq(opp), lvl_price.eq(fill_price), lvl_fill.eq(1)]
+                        m.next = "LEVEL"
+                    with m.Else():
+                        m.next = "FILL"
+
+            with m.State("LEVEL"):
+                lv = o.level
+                common(lv)
+                m.d.comb += [
+                    self.o.valid.eq(1), lv.code.eq(internal.LEVEL.code),
+                    lv.symbol.eq(symbol), lv.side.eq(lvl_side), lv.price.eq(lvl_price),
+                    lv.qty.eq(win(lvl_side, "level_qty")),
+                    lv.orders.eq(win(lvl_side, "level_orders")),
+                ]
+                with m.If(xfer):
+                    with m.If(lvl_fill):
+                        after_taking()
+                    with m.Else():
+                        m.d.comb += final.eq(1)
+                        m.next = "IDLE"
+                        go_start()
+
+            with m.State("REMAINDER"):
+                cx = o.cancelled
+                common(cx)
+                m.d.comb += [
+                    self.o.valid.eq(1), cx.code.eq(internal.CANCELLED.code),
+                    cx.symbol.eq(no.symbol), cx.order_id.eq(no.order_id), cx.user.eq(no.user),
+                    cx.qty.eq(rem), cx.reason.eq(cancel_why),
+                ]
+                with m.If(xfer):
+                    m.d.comb += final.eq(1)
+                    m.next = "IDLE"
+                    go_start()
+
+            with m.State("CANCEL"):
+                cx = o.cancelled
+                common(cx)
+                m.d.comb += [
+                    self.o.valid.eq(1), cx.code.eq(internal.CANCELLED.code),
+                    cx.symbol.eq(symbol), cx.order_id.eq(cxl_entry.order_id),
+                    cx.user.eq(cxl_entry.user), cx.qty.eq(cxl_entry.qty),
+                    cx.reason.eq(CancelReason.USER),
+                ]
+                with m.If(xfer):
+                    win_do(cxl_side, WindowOp.REMOVE, index=cxl_index)
+                    m.d.sync += [lvl_side.eq(cxl_side), lvl_price.eq(cxl_entry.price),
+                                 lvl_fill.eq(0)]
+                    m.next = "LEVEL"
+
+            with m.State("FLUSH"):
+                flush_side = ~bids.head_valid
+                head = ENTRY(Mux(flush_side, asks.head.as_value(), bids.head.as_value()))
+                fl = o.flush
+                common(fl)
+                m.d.comb += [
+                    fl.code.eq(link.FLUSH.code),
+                    fl.symbol.eq(punt_sym), fl.side.eq(flush_side),
+                    fl.order_id.eq(head.order_id), fl.user.eq(head.user),
+                    fl.order_type.eq(head.order_type), fl.tif.eq(head.tif),
+                    fl.price.eq(head.price), fl.stop_price.eq(head.stop_price),
+                    fl.qty.eq(head.qty), fl.prio_seq.eq(head.prio_seq),
+                ]
+                with m.If(bids.head_valid | asks.head_valid):
+                    m.d.comb += self.o.valid.eq(1)
+                    with m.If(xfer):
+                        win_do(flush_side, WindowOp.REMOVE, index=0)
+                with m.Else():
+                    m.next = "PUNT"
+
+            with m.State("PUNT"):
+                pu = o.punt
+                common(pu)
+                m.d.comb += [
+                    self.o.valid.eq(1), pu.code.eq(link.PUNT.code),
+                    pu.symbol.eq(punt_sym), pu.reason.eq(punt_why),
+                    pu.handover.eq(punt_hand), pu.last_price.eq(punt_last),
+                ]
+                with m.If(xfer):
+                    m.d.comb += final.eq(1)
+                    m.next = "IDLE"
+                    go_start()
+
+        # The clock that writes a command's last event also accepts the next command.
+        with m.If(final):
+            m.d.comb += self.i.ready.eq(1)
+
+        return m
+

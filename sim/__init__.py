@@ -1,0 +1,1 @@
+"""Simulation benches for the gateware (cocotb and Amaranth's simulator)."""

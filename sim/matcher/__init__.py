@@ -1,0 +1,1 @@
+"""Bench of the matching core (hdl.matcher): scoreboard, cocotb tests, cycle report."""

@@ -1,0 +1,239 @@
+"""Scoreboard for the matching core: the golden model plays host and reference.
+
+Transport-agnostic (STYLE principle 5): the Amaranth-simulator tests and the
+cocotb bench both drive a `Scoreboard` with record tuples. It does the host's
+three jobs around one hardware lane that owns one symbol:
+
+- `route(command)`: the front end. The golden engine applies the command at
+  once (it is the reference); a new order it rejects, and every mass-cancel
+  and admin command, goes to the lane as a HOST marker, everything else as is.
+- `observe(record)`: every record the lane writes, in order. Events of a
+  command the lane handled must equal the golden events (match ids compared
+  after restamping: the lane's own ids must count up by one). A PUNT hands
+  the command to the host, whose events are the golden ones by construction;
+  with a handover, the FLUSH records before it must equal the golden book's
+  best orders as they stood before the command.
+- `reload()`: once nothing is in flight and the symbol is the host's, LOAD
+  records for its best whole levels (at most `depth` orders a side) and OWN.
+
+A mismatch raises `ScoreboardError` naming the command's sequence number.
+"""
+
+from collections import Counter, deque
+
+from gatebook.wire import internal, link
+from gatebook.wire.enums import ALL_SYMBOLS, MassCancelScope
+from host.engine import MatchingEngine
+
+__all__ = ["Scoreboard", "ScoreboardError", "Feeder"]
+
+_NEW, _CANCEL, _REPLACE = internal.NEW_ORDER.code, internal.CANCEL.code, internal.REPLACE.code
+_MASS, _ADMIN = internal.MASS_CANCEL.code, internal.ADMIN.code
+_REJECTED, _EXECUTED, _TRADE = internal.REJECTED.code, internal.EXECUTED.code, internal.TRADE.code
+_FLUSH, _PUNT = link.FLUSH.code, link.PUNT.code
+
+
+class ScoreboardError(AssertionError):
+    def __init__(self, seq, message):
+        super().__init__(f"seq {seq}: {message}")
+        self.seq = seq
+
+
+class Scoreboard:
+    """Reference, front end and host for one lane owning `symbol`.
+
+    Parameters
+    ----------
+    symbols : iterable of SymbolSpec
+        The listed symbols.
+    symbol : int
+        The symbol the lane owns (from the start, with an empty book).
+    depth : int
+        Window size of the lane, orders per side.
+    """
+
+    def __init__(self, symbols, symbol, depth):
+        self.ref = MatchingEngine(symbols)
+        self.symbol = symbol
+        self.depth = depth
+        self.owned = False
+        self.deep = [0, 0]
+        self.in_flight = deque()        # [seq, expected events, snapshot, position]
+        self.flushed = []
+        self.lane_match_id = 0
+        self.commands = 0
+        self.coverage = Counter()       # (command, outcome) -> count
+        self.punts = Counter()          # PuntReason -> count
+
+    # -- the front end ---------------------------------------------------------
+
+    def start(self):
+        """The records that give the lane the symbol, empty, at the start."""
+        self.owned = True
+        return [(link.OWN.code, self.symbol, 0, 0, 0)]
+
+    def route(self, command):
+        """Apply `command` to the reference; return the record the lane gets."""
+        snapshot = self._snapshot()
+        events = self.ref.apply(command)
+        self.commands += 1
+        code, seq, ts = command[0], command[1], command[2]
+        self.in_flight.append([seq, events, snapshot, 0, code])
+        if code == _NEW and events[0][0] == _REJECTED:
+            return (link.HOST.code, seq, ts, command[3], 0)
+        if code == _MASS:
+            scope, symbol = command[3], command[5]
+            symbol = ALL_SYMBOLS if scope == MassCancelScope.USER else symbol
+            return (link.HOST.code, seq, ts, symbol, 1)
+        if code == _ADMIN:
+            return (link.HOST.code, seq, ts, command[4], 1)
+        return command
+
+    def reload(self):
+        """LOAD and OWN records that give the symbol back to the lane, or []."""
+        if self.owned or self.in_flight:
+            return []
+        book = self.ref.books[self.symbol]
+        if book.halted or book.pending_stops:
+            return []
+        records, deep = [], [0, 0]
+        for side in (0, 1):
+            taken = 0
+            for price, orders in book.orders_at(side):
+                if taken + len(orders) > self.depth:
+                    deep[side] = price
+                    break
+                taken += len(orders)
+                records += [(link.LOAD.code, self.symbol) + _entry(o) for o in orders]
+        self.owned = True
+        self.deep = deep
+        return records + [(link.OWN.code, self.symbol, deep[0], deep[1],
+                           book.last_trade_price)]
+
+    # -- the lane's output -----------------------------------------------------
+
+    def observe(self, record):
+        """Check one record the lane wrote."""
+        if not self.in_flight:
+            raise ScoreboardError(record[1], f"record with nothing in flight: {record}")
+        entry = self.in_flight[0]
+        seq, expected, snapshot, position, code = entry
+        if record[1] != seq:
+            raise ScoreboardError(seq, f"expected a record of seq {seq}, got {record}")
+        kind = record[0]
+        if kind == _FLUSH:
+            self.flushed.append(record)
+            return
+        if kind == _PUNT:
+            self._punt(entry, record)
+            return
+        if position >= len(expected):
+            raise ScoreboardError(seq, f"extra event {record}")
+        want = expected[position]
+        got = record
+        if kind in (_EXECUTED, _TRADE):
+            if kind == _EXECUTED:
+                self.lane_match_id += 1
+            if record[4] != self.lane_match_id:
+                raise ScoreboardError(seq, f"lane match id {record[4]}, expected "
+                                           f"{self.lane_match_id}: {record}")
+            got = record[:4] + (want[4],) + record[5:] if len(want) > 4 else record
+        if got != want:
+            raise ScoreboardError(seq, f"event {position}: got {got}, expected {want}")
+        entry[3] = position + 1
+        if position + 1 == len(expected):
+            self.coverage[(code, _outcome(expected))] += 1
+            self.in_flight.popleft()
+
+    def _punt(self, entry, record):
+        seq, expected, snapshot, position, code = entry
+        if position:
+            raise ScoreboardError(seq, f"PUNT after {position} events: {record}")
+        reason, handover, last_price = record[4], record[5], record[6]
+        self.punts[link.PuntReason(reason)] += 1
+        self.coverage[(code, "punt")] += 1
+        if handover:
+            if not self.owned:
+                raise ScoreboardError(seq, "handover of a symbol the lane does not own")
+            books, last = snapshot
+            for side in (0, 1):
+                got = [r[3:] for r in self.flushed if r[4] == side]
+                want = [(self.symbol, side) + e for e in books[side]]
+                if got != want[:len(got)] or (not self.deep[side] and len(got) != len(want)):
+                    raise ScoreboardError(seq, f"flushed side {side}: {got}, book {want}")
+            if last_price != last:
+                raise ScoreboardError(seq, f"last price {last_price}, book {last}")
+            self.owned = False
+        elif self.flushed:
+            raise ScoreboardError(seq, "FLUSH without handover")
+        self.flushed = []
+        self.in_flight.popleft()
+
+    def _snapshot(self):
+        book = self.ref.books[self.symbol]
+        if not self.owned:
+            return None
+        sides = []
+        for side in (0, 1):
+            orders = []
+            for _, level in book.orders_at(side):
+                orders.extend(_entry(o)[1:] for o in level)
+                if len(orders) >= self.depth:
+                    break
+            sides.append(orders[:self.depth])
+        return sides, book.last_trade_price
+
+    def done(self):
+        """True when every routed command has been resolved."""
+        return not self.in_flight
+
+
+def _entry(order):
+    """A window entry of a golden-model Order, as the LOAD/FLUSH tables order it."""
+    return (order.side, order.order_id, order.user, order.order_type, order.tif,
+            order.price, order.stop_price, order.qty, order.seq)
+
+
+def _outcome(events):
+    kinds = [e[0] for e in events]
+    if kinds[0] == _REJECTED:
+        return "reject"
+    if _EXECUTED in kinds:
+        return "fill"
+    return "other"
+
+
+class Feeder:
+    """What a lane's input driver sends next: the flow, routed, with reloads between.
+
+    The driver calls `peek()` for the record to present (None: nothing yet),
+    `sent()` once the lane accepted it, and stops when `finished()`. While
+    the symbol is the host's, the feeder waits for the lane to drain and then
+    reloads it, so a flow exercises the fast path again after every handover.
+    """
+
+    def __init__(self, scoreboard, commands):
+        self.scoreboard = scoreboard
+        self.commands = iter(commands)
+        self.queue = deque(scoreboard.start())
+        self.exhausted = False
+
+    def peek(self):
+        sb = self.scoreboard
+        if not self.queue and not sb.owned:
+            if sb.in_flight:
+                return None
+            self.queue.extend(sb.reload())
+        if not self.queue and not self.exhausted:
+            command = next(self.commands, None)
+            if command is None:
+                self.exhausted = True
+            else:
+                self.queue.append(sb.route(command))
+        return self.queue[0] if self.queue else None
+
+    def sent(self):
+        self.queue.popleft()
+
+    def finished(self):
+        return self.exhausted and not self.queue and self.scoreboard.done()
