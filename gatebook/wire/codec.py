@@ -53,38 +53,57 @@ class RecordCodec:
         self._little = little
         assert self._struct.size == self.size, (message.name, self._struct.size, self.size)
         self._plain = not self._split and not self._alpha
+        self._code = message.code
+        self._arity = self._has_code + len(message.fields)
 
     def encode(self, record):
-        """Bytes for `record` (a tuple in table order, type code first if any)."""
-        if self._plain:
-            try:
+        """Bytes for `record` (a tuple in table order, type code first if any).
+
+        Raises `WireError` for a record of the wrong length or type code, an
+        integer out of range, or an ALPHA value that is not ASCII text.
+        """
+        try:
+            if self._has_code and record[0] != self._code:
+                raise WireError(f"{self.message.name}: type code {record[0]!r}, "
+                                f"expected {self._code:#04x}")
+            if self._plain:
                 return self._struct.pack(*record)
-            except struct.error as error:
-                raise WireError(f"{self.message.name}: {error}") from None
+            if len(record) != self._arity:
+                raise WireError(f"{self.message.name}: {len(record)} values, "
+                                f"expected {self._arity}")
+            return self._struct.pack(*self._flatten(record))
+        except (struct.error, TypeError, IndexError) as error:
+            raise WireError(f"{self.message.name}: {error}") from None
+
+    def _flatten(self, record):
+        """`record` as the values of the struct: ALPHA padded, split fields split."""
         values = list(record[1:] if self._has_code else record)
         for index, width in self._alpha:
             text = values[index]
-            raw = text.encode("ascii") if isinstance(text, str) else bytes(text)
+            name = self.message.fields[index].name
+            # Never bytes(value) on anything else: bytes(1) is one NUL, so an
+            # integer (Side.SELL) would go out as "\0" instead of failing.
+            if isinstance(text, str) and text.isascii():
+                raw = text.encode("ascii")
+            elif isinstance(text, (bytes, bytearray)) and text.isascii():
+                raw = bytes(text)
+            else:
+                raise WireError(f"{self.message.name}.{name}: {text!r} is not ASCII text")
             if len(raw) > width:
-                raise WireError(f"{self.message.name}.{self.message.fields[index].name}: "
+                raise WireError(f"{self.message.name}.{name}: "
                                 f"{text!r} is longer than {width} bytes")
             values[index] = raw.ljust(width, b" ")
-        flat = []
+        flat = [self._code] if self._has_code else []
         for index, value in enumerate(values):
             if index in self._split:
-                high, low = value >> 32, value & 0xFFFF_FFFF
-                if high >> 16:
+                if not isinstance(value, int) or not 0 <= value < 1 << 48:
                     raise WireError(f"{self.message.name}.{self.message.fields[index].name}: "
-                                    f"{value} does not fit 48 bits")
+                                    f"{value!r} does not fit 48 bits")
+                high, low = value >> 32, value & 0xFFFF_FFFF
                 flat.extend((low, high) if self._little else (high, low))
             else:
                 flat.append(value)
-        try:
-            if self._has_code:
-                return self._struct.pack(record[0], *flat)
-            return self._struct.pack(*flat)
-        except struct.error as error:
-            raise WireError(f"{self.message.name}: {error}") from None
+        return flat
 
     def decode(self, data):
         """The record tuple in `data`, which must be exactly one message long."""
@@ -130,7 +149,8 @@ class ProtocolCodec:
         try:
             codec = self.by_code[record[0]]
         except (KeyError, IndexError, TypeError):
-            raise WireError(f"{self.protocol.name}: unknown record type {record[:1]!r}") from None
+            raise WireError(f"{self.protocol.name}: no message type for record "
+                            f"{record!r:.60}") from None
         return codec.encode(record)
 
     def decode(self, data):
