@@ -17,6 +17,7 @@ SUBCOMMAND_MODULES = (
     "host.cli.book",
     "host.cli.log",
     "host.cli.bench_log",
+    "host.cli.dissectors",
 )
 
 

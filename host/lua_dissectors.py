@@ -1,0 +1,233 @@
+"""Wireshark Lua dissectors generated from the wire tables.
+
+# Ref: Wireshark 4.0 Lua API reference (Proto, ProtoField, TreeItem,
+#      DissectorTable); gatebook/wire/itch50.py, moldudp64.py, ouch.py.
+
+`generate()` returns one Lua script with three protocols:
+
+- `gb_moldudp64`: MoldUDP64 on `MOLDUDP64_PORT`, each message block handed to
+- `gb_itch50`: ITCH 5.0 (Debian's tshark only knows the older ASCII ITCH),
+  also offered to Wireshark's own MoldUDP64 through "Decode As":
+  `tshark -d udp.port==26400,moldudp64 -d moldudp64.payload,gb_itch50`;
+- `gb_ouch`: the order-entry protocol on `OUCH_PORT`; datagrams *to* the port
+  are inbound messages, datagrams *from* it outbound.
+
+Field filter names are `<proto>.<message>.<field>`, e.g.
+`gb_itch50.add_order.price`, `gb_ouch.enter_order.shares`. Load with
+`tshark -X lua_script:gatebook.lua`, or copy to Wireshark's plugin folder.
+"""
+
+from gatebook.wire import itch50, moldudp64, ouch
+from gatebook.wire.layout import ALPHA, PRICE4
+
+from .net_defaults import MOLDUDP64_PORT, OUCH_PORT
+
+__all__ = ["generate", "write", "FILENAME"]
+
+FILENAME = "gatebook.lua"
+
+_UINT_TYPES = {1: "uint8", 2: "uint16", 4: "uint32", 6: "uint64", 8: "uint64"}
+
+
+def _lua_string(text):
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", " ") + '"'
+
+
+def _title(name):
+    return " ".join(part.capitalize() for part in name.split("_"))
+
+
+def _valstring(enum):
+    return "{" + ", ".join(f"[{int(member)}]={_lua_string(member.name)}" for member in enum) + "}"
+
+
+class _Emitter:
+    """Builds the Lua for one protocol's fields and per-message dissect functions."""
+
+    def __init__(self, proto, byte_order):
+        self.proto, self.byte_order = proto, byte_order
+        self.fields, self.lines = [], []
+
+    def field(self, key, field):
+        """Declare `field` as `F_<proto>["<key>"]`; return the Lua expression for it."""
+        abbrev = f"{self.proto}.{key}"
+        desc = _lua_string(field.doc) if field.doc else "nil"
+        label = _lua_string(_title(field.name))
+        if field.kind == ALPHA:
+            decl = f"ProtoField.string({_lua_string(abbrev)}, {label}, base.ASCII, {desc})"
+        else:
+            kind = _UINT_TYPES[field.width]
+            values = _valstring(field.enum) if field.enum is not None else "nil"
+            decl = f"ProtoField.{kind}({_lua_string(abbrev)}, {label}, base.DEC, {values}, nil, {desc})"
+        self.fields.append(f'F_{self.proto}[{_lua_string(key)}] = {decl}')
+        return f'F_{self.proto}[{_lua_string(key)}]'
+
+    def add_field(self, out, key, field, offset):
+        """Lua lines adding `field` at `offset` (relative to `off`) to `tree`."""
+        ref = self.field(key, field)
+        rng = f"tvb(off + {offset}, {field.width})"
+        add = "add_le" if self.byte_order == "little" else "add"
+        if field.kind == ALPHA:
+            out.append(f"    tree:add({ref}, {rng}, ({rng}:string():gsub(' +$', '')))")
+        elif field.width in (6, 8):
+            getter = "le_uint64" if self.byte_order == "little" else "uint64"
+            out.append(f"    tree:{add}({ref}, {rng}, {rng}:{getter}())")
+        elif field.kind == PRICE4:
+            getter = "le_uint" if self.byte_order == "little" else "uint"
+            out.append(f"    tree:{add}({ref}, {rng}):append_text("
+                       f"string.format(' (%.4f)', {rng}:{getter}() / 10000))")
+        else:
+            out.append(f"    tree:{add}({ref}, {rng})")
+
+    def message_functions(self, protocol, table):
+        """`<table>[code] = {name=..., size=..., dissect=function(tvb, off, tree)}`."""
+        for message in protocol.messages:
+            out = [f"{table}[{message.code}] = {{name = {_lua_string(message.name)}, "
+                   f"size = {message.size}, dissect = function(tvb, off, tree)"]
+            offset = 1
+            for field in message.fields:
+                self.add_field(out, f"{message.name}.{field.name}", field, offset)
+                offset += field.width
+            out.append("end}")
+            self.lines += out
+
+
+def _type_field(emitter, protocols):
+    names = {}
+    for protocol in protocols:
+        for message in protocol.messages:
+            names.setdefault(message.code, []).append(message.name)
+    values = "{" + ", ".join(f"[{code}]={_lua_string(chr(code) + ' ' + '/'.join(n))}"
+                             for code, n in sorted(names.items())) + "}"
+    emitter.fields.append(f'F_{emitter.proto}["type"] = ProtoField.uint8('
+                          f'"{emitter.proto}.type", "Message Type", base.HEX, {values})')
+
+
+_MESSAGES_LOOP = """
+local function gb_messages(tvb, pinfo, tree, off, stop, msgs, proto, type_field, names)
+    while off < stop do
+        local code = tvb(off, 1):uint()
+        local m = msgs[code]
+        local problem = nil
+        if m == nil then
+            problem = string.format("unknown message type 0x%02x", code)
+        elseif off + m.size > stop then
+            problem = string.format("%s truncated: %d of %d bytes", m.name, stop - off, m.size)
+        end
+        if problem ~= nil then
+            local bad = tree:add(proto, tvb(off, stop - off))
+            bad:append_text(", " .. problem)
+            bad:add_proto_expert_info(gb_bad, problem)
+            names[#names + 1] = "MALFORMED"
+            return off
+        end
+        local sub = tree:add(proto, tvb(off, m.size))
+        sub:append_text(", " .. m.name)
+        sub:add(type_field, tvb(off, 1))
+        m.dissect(tvb, off, sub)
+        names[#names + 1] = m.name
+        off = off + m.size
+    end
+    return off
+end
+"""
+
+
+def generate():
+    """The Lua source of Gatebook's dissectors."""
+    itch = _Emitter("gb_itch50", itch50.ITCH50.byte_order)
+    itch.message_functions(itch50.ITCH50, "ITCH")
+    _type_field(itch, [itch50.ITCH50])
+    mold = _Emitter("gb_moldudp64", moldudp64.MOLDUDP64.byte_order)
+    header = []
+    offset = 0
+    for field in moldudp64.HEADER.fields:
+        mold.add_field(header, field.name, field, offset)
+        offset += field.width
+    block_field = moldudp64.BLOCK_LENGTH.fields[0]
+    block_ref = mold.field(block_field.name, block_field)
+    entry = _Emitter("gb_ouch", ouch.INBOUND.byte_order)
+    entry.message_functions(ouch.INBOUND, "OUCH_IN")
+    entry.message_functions(ouch.OUTBOUND, "OUCH_OUT")
+    _type_field(entry, [ouch.INBOUND, ouch.OUTBOUND])
+    session = []
+    offset = 0
+    for field in ouch.SESSION_HEADER.fields:
+        entry.add_field(session, field.name, field, offset)
+        offset += field.width
+    hdr_size, mold_size = ouch.SESSION_HEADER.size, moldudp64.HEADER.size
+    return "\n".join([
+        "-- Gatebook Wireshark dissectors: ITCH 5.0 in MoldUDP64, and the order-entry protocol.",
+        "-- GENERATED from gatebook/wire/*.py by `gatebook dissectors`; do not edit.",
+        'local p_itch = Proto("gb_itch50", "Gatebook ITCH 5.0")',
+        'local p_mold = Proto("gb_moldudp64", "Gatebook MoldUDP64")',
+        'local p_ouch = Proto("gb_ouch", "Gatebook order entry (OUCH-like)")',
+        'local gb_bad = ProtoExpert.new("gb.malformed", "Malformed Gatebook message", '
+        "expert.group.MALFORMED, expert.severity.ERROR)",
+        "p_itch.experts = {gb_bad}",
+        "F_gb_itch50, F_gb_moldudp64, F_gb_ouch = {}, {}, {}",
+        "ITCH, OUCH_IN, OUCH_OUT = {}, {}, {}",
+        *itch.fields, *mold.fields, *entry.fields,
+        "local function values(t) local out = {} for _, v in pairs(t) do out[#out + 1] = v end return out end",
+        "p_itch.fields = values(F_gb_itch50)",
+        "p_mold.fields = values(F_gb_moldudp64)",
+        "p_ouch.fields = values(F_gb_ouch)",
+        *itch.lines, *entry.lines,
+        _MESSAGES_LOOP,
+        "function p_itch.dissector(tvb, pinfo, tree)",
+        "    local names = {}",
+        '    gb_messages(tvb, pinfo, tree, 0, tvb:len(), ITCH, p_itch, F_gb_itch50["type"], names)',
+        '    pinfo.cols.protocol = "ITCH50"',
+        "    return tvb:len()",
+        "end",
+        "function p_mold.dissector(tvb, pinfo, root)",
+        f"    if tvb:len() < {mold_size} then return 0 end",
+        '    pinfo.cols.protocol = "MoldUDP64/ITCH50"',
+        f"    local tree = root:add(p_mold, tvb(0, {mold_size}))",
+        "    local off = 0",
+        *header,
+        f"    local count = tvb({mold_size - 2}, 2):uint()",
+        "    local names = {}",
+        f"    off = {mold_size}",
+        "    local n = 0",
+        f"    while n < count and count ~= {moldudp64.END_OF_SESSION_COUNT} and off + 2 <= tvb:len() do",
+        "        local len = tvb(off, 2):uint()",
+        f"        tree:add({block_ref}, tvb(off, 2))",
+        "        gb_messages(tvb, pinfo, root, off + 2, math.min(off + 2 + len, tvb:len()), ITCH, p_itch,",
+        '                    F_gb_itch50["type"], names)',
+        "        off = off + 2 + len",
+        "        n = n + 1",
+        "    end",
+        '    pinfo.cols.info = string.format("MoldUDP64 seq=%s n=%d %s", '
+        f"tvb({moldudp64.HEADER.fields[0].width}, 8):uint64(), count, table.concat(names, \",\"))",
+        "    return tvb:len()",
+        "end",
+        "function p_ouch.dissector(tvb, pinfo, root)",
+        f"    if tvb:len() < {hdr_size} then return 0 end",
+        f"    local inbound = pinfo.dst_port == {OUCH_PORT}",
+        '    pinfo.cols.protocol = "GB-OUCH"',
+        f"    local tree = root:add(p_ouch, tvb(0, {hdr_size}), inbound and "
+        '"session header (inbound)" or "session header (outbound)")',
+        "    local off = 0",
+        *session,
+        "    local names = {}",
+        f"    gb_messages(tvb, pinfo, root, {hdr_size}, tvb:len(), inbound and OUCH_IN or OUCH_OUT, p_ouch,",
+        '                F_gb_ouch["type"], names)',
+        '    pinfo.cols.info = string.format("%s session=%d seq=%s %s", inbound and "in" or "out", '
+        f"tvb(0, 4):uint(), tvb(4, 8):uint64(), table.concat(names, \",\"))",
+        "    return tvb:len()",
+        "end",
+        'local udp = DissectorTable.get("udp.port")',
+        f"udp:add({MOLDUDP64_PORT}, p_mold)",
+        f"udp:add({OUCH_PORT}, p_ouch)",
+        'local mold_payload = DissectorTable.get("moldudp64.payload")',
+        "if mold_payload ~= nil then mold_payload:add_for_decode_as(p_itch) end",
+        "",
+    ])
+
+
+def write(path):
+    """Write the dissectors to `path`; return the path."""
+    with open(path, "w") as out:
+        out.write(generate())
+    return path
