@@ -129,12 +129,17 @@ def directed():
 
 
 def window_pressure(depth):
-    """Fill one side past the window, then trade through it: WINDOW_FULL, BEYOND_WINDOW, SWEEP."""
+    """Fill one side past the window, then trade through it: WINDOW_FULL, BEYOND_WINDOW, SWEEP.
+
+    The command right after a handover always reaches the lane before it has
+    the symbol back (NOT_OWNED), so a harmless cancel stands there.
+    """
     f = Flow()
-    ids = [f.order(BUY, _p(10000 - i), 10, user=1 + i % 3) for i in range(depth + 2)]
+    ids = [f.order(BUY, _p(10000 - i), 10, user=1 + i % 3) for i in range(depth + 1)]
+    f.cancel(999_999)                                   # punted: the symbol is in transit
+    f.cancel(ids[0])                                    # after the reload: frees a slot
     f.order(BUY, _p(10000 - depth - 5), 10, user=2)     # behind the host's deeper bids
-    f.order(BUY, _p(10001), 10, user=2)                  # better than all: fits if room
-    f.cancel(ids[0])
+    f.order(BUY, _p(10001), 10, user=2)                 # better than all: rests in the window
     f.order(SELL, _p(9990), 15 * depth, user=4, tif=IOC)   # through the window: sweep
     f.order(SELL, _p(10000), 5, user=4)
     f.market(BUY, 3, user=4)

@@ -1,0 +1,52 @@
+"""hdl.matcher.Matcher against the golden model, on Amaranth's simulator.
+
+The same flows and scoreboard as the cocotb bench (sim/matcher), without
+Verilog: directed scenarios, window pressure that forces every punt, and
+short seeded random flows with random valid/ready stalls.
+"""
+
+import pytest
+
+from gatebook.wire.link import PuntReason
+from sim.flows import directed, random_flow, window_pressure
+from sim.matcher.amaranth_bench import run_flow
+
+SCENARIOS = directed()
+
+
+@pytest.mark.parametrize("name", sorted(SCENARIOS))
+def test_directed(name):
+    sb = run_flow(SCENARIOS[name], depth=4, stall=0.25, seed=1)
+    assert sb.done() and sb.commands == len(SCENARIOS[name])
+
+
+def test_fast_path_never_punts():
+    for name in ("rest_and_cancel", "limit_cross", "market_ioc_fok"):
+        assert not run_flow(SCENARIOS[name], depth=4).punts, name
+
+
+def test_every_punt_reason():
+    seen = set()
+    for name, flow in SCENARIOS.items():
+        seen |= set(run_flow(flow, depth=4).punts)
+    seen |= set(run_flow(window_pressure(4), depth=4).punts)
+    assert seen == set(PuntReason)
+
+
+@pytest.mark.parametrize("depth", [2, 8])
+def test_window_pressure(depth):
+    sb = run_flow(window_pressure(depth), depth=depth, stall=0.2, seed=depth)
+    assert {PuntReason.WINDOW_FULL, PuntReason.BEYOND_WINDOW, PuntReason.SWEEP} <= set(sb.punts)
+
+
+@pytest.mark.parametrize("seed", [11, 12, 13])
+def test_random_flow(seed):
+    sb = run_flow(random_flow(seed, 250), depth=4 * (seed - 10), seed=seed, stall=0.3)
+    assert sb.done()
+
+
+@pytest.mark.long
+def test_random_flows_long():
+    """Twenty flows of 3000 commands over window depths 2..16 (about a minute)."""
+    for seed in range(100, 120):
+        run_flow(random_flow(seed, 3000), depth=(2, 4, 8, 16)[seed % 4], seed=seed, stall=0.3)

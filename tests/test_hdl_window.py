@@ -1,0 +1,102 @@
+"""hdl.window.Window against a list model, on Amaranth's simulator."""
+
+import random
+
+import pytest
+from amaranth.sim import Simulator
+
+from gatebook.wire.enums import Side
+from hdl.window import Window, WindowOp
+
+
+class WindowModel:
+    """The window as a Python list, best first; ties keep arrival order."""
+
+    def __init__(self, depth, side):
+        self.depth, self.side, self.entries = depth, side, []
+
+    def key(self, price):
+        return -price if self.side == Side.BUY else price
+
+    def insert(self, entry):
+        at = next((i for i, e in enumerate(self.entries)
+                   if self.key(entry["price"]) < self.key(e["price"])), len(self.entries))
+        self.entries.insert(at, entry)
+
+    def crosses(self, price, limit):
+        return price >= limit if self.side == Side.BUY else price <= limit
+
+
+def _entry(rng, order_id):
+    return {"order_id": order_id, "user": rng.randrange(1, 4), "order_type": 0, "tif": 1,
+            "price": rng.randrange(100, 106), "stop_price": 0, "qty": rng.randrange(1, 50),
+            "prio_seq": order_id}
+
+
+@pytest.mark.parametrize("side", list(Side), ids=lambda s: s.name)
+@pytest.mark.parametrize("depth", [1, 4])
+def test_window_random_ops(side, depth):
+    dut = Window(depth, side)
+    model = WindowModel(depth, side)
+    rng = random.Random(depth * 2 + side)
+
+    async def bench(ctx):
+        next_id = 1
+        for _ in range(400):
+            # Queries, checked against the model before any update.
+            ids = [e["order_id"] for e in model.entries]
+            find = rng.choice(ids + [9999]) if ids else 9999
+            level = rng.randrange(100, 106)
+            limit = rng.randrange(99, 107)
+            market = rng.random() < 0.1
+            ctx.set(dut.find_id, find)
+            ctx.set(dut.level_price, level)
+            ctx.set(dut.limit, limit)
+            ctx.set(dut.market, market)
+            assert ctx.get(dut.count) == len(model.entries)
+            assert ctx.get(dut.full) == (len(model.entries) == depth)
+            assert ctx.get(dut.head_valid) == bool(model.entries)
+            if model.entries:
+                assert ctx.get(dut.head.order_id) == model.entries[0]["order_id"]
+            assert ctx.get(dut.found) == (find in ids)
+            if find in ids:
+                assert ctx.get(dut.found_index) == ids.index(find)
+                assert ctx.get(dut.found_entry.qty) == model.entries[ids.index(find)]["qty"]
+            at_level = [e for e in model.entries if e["price"] == level]
+            assert ctx.get(dut.level_qty) == sum(e["qty"] for e in at_level)
+            assert ctx.get(dut.level_orders) == len(at_level)
+            assert ctx.get(dut.cross_qty) == sum(e["qty"] for e in model.entries
+                                                 if market or model.crosses(e["price"], limit))
+            # One update.
+            choice = rng.random()
+            op = WindowOp.NOP
+            if choice < 0.45 and len(model.entries) < depth:
+                entry = _entry(rng, next_id)
+                next_id += 1
+                op = WindowOp.INSERT
+                for name, value in entry.items():
+                    ctx.set(getattr(dut.entry, name), value)
+                model.insert(entry)
+            elif choice < 0.75 and model.entries:
+                index = rng.randrange(len(model.entries))
+                op = WindowOp.REMOVE
+                ctx.set(dut.index, index)
+                del model.entries[index]
+            elif choice < 0.95 and model.entries:
+                index = rng.randrange(len(model.entries))
+                qty = rng.randrange(1, 50)
+                op = WindowOp.SET_QTY
+                ctx.set(dut.index, index)
+                ctx.set(dut.qty, qty)
+                model.entries[index]["qty"] = qty
+            elif choice >= 0.95:
+                op = WindowOp.CLEAR
+                model.entries.clear()
+            ctx.set(dut.op, op)
+            await ctx.tick()
+            ctx.set(dut.op, WindowOp.NOP)
+
+    sim = Simulator(dut)
+    sim.add_clock(1e-8)
+    sim.add_testbench(bench)
+    sim.run()
