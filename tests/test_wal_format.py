@@ -1,0 +1,92 @@
+"""Log record layout, CRC and the validity rules, byte for byte."""
+
+import zlib
+
+import pytest
+
+from gatebook.wire import wal
+from gatebook.wire.codec import ProtocolCodec, RecordCodec
+from host.wal.format import (HEADER_SIZE, INPUT, OUTPUT, SEGMENT_HEADER_SIZE, TRAILER_SIZE,
+                             SegmentScan, decode_segment_header, encode_record,
+                             encode_segment_header, find_valid_record)
+
+
+def test_crc_is_crc32_iso_hdlc():
+    # The catalogue check value of CRC-32/ISO-HDLC (the zlib/Ethernet CRC).
+    assert zlib.crc32(b"123456789") == 0xCBF43926
+
+
+def test_record_golden_vector():
+    record = encode_record(0x0102030405060708, 0x1112131415161718, INPUT, b"\xAA\xBB")
+    head = bytes.fromhex("02000000" "0807060504030201" "1817161514131211" "49")
+    assert record[:HEADER_SIZE] == head
+    assert record[HEADER_SIZE:-TRAILER_SIZE] == b"\xAA\xBB"
+    assert record[-TRAILER_SIZE:] == zlib.crc32(head + b"\xAA\xBB").to_bytes(4, "little")
+    assert len(record) == 21 + 2 + 4
+
+
+def test_tables_give_the_sizes_the_format_uses():
+    assert RecordCodec(wal.RECORD_HEADER, "little").size == HEADER_SIZE == 21
+    assert RecordCodec(wal.SEGMENT_HEADER, "little").size == SEGMENT_HEADER_SIZE == 26
+    replication = ProtocolCodec(wal.REPLICATION)
+    assert replication.decode(replication.encode((ord("A"), 7))) == (ord("A"), 7)
+
+
+def test_segment_header_round_trip_and_damage():
+    header = encode_segment_header(3, 1234)
+    assert decode_segment_header(header) == (3, 1234)
+    damaged = bytearray(header)
+    damaged[12] ^= 1
+    with pytest.raises(ValueError, match="CRC"):
+        decode_segment_header(bytes(damaged))
+    with pytest.raises(ValueError, match="torn"):
+        decode_segment_header(header[:10])
+    with pytest.raises(ValueError, match="magic"):
+        decode_segment_header(b"NOTALOG!" + header[8:])
+
+
+def _segment(*records):
+    return encode_segment_header(0, 1) + b"".join(records)
+
+
+def test_scan_reads_inputs_and_outputs_in_order():
+    data = _segment(encode_record(1, 10, INPUT, b"a"), encode_record(1, 10, OUTPUT, b"bb"),
+                    encode_record(2, 11, INPUT, b"c"))
+    scan = SegmentScan(data, 1)
+    assert [(r.seq, r.kind, r.payload) for r in scan] == [(1, INPUT, b"a"), (1, OUTPUT, b"bb"),
+                                                          (2, INPUT, b"c")]
+    assert scan.damage is None and scan.end == len(data) and scan.next_seq == 3
+
+
+@pytest.mark.parametrize("mutate, reason", [
+    (lambda d: d[:-3], "torn record"),
+    (lambda d: d[:-30], "torn record header"),
+    (lambda d: d[:-1] + bytes((d[-1] ^ 0x10,)), "CRC mismatch"),
+    (lambda d: d[:-45] + bytes(45), "unknown record kind"),     # zero-filled tail
+])
+def test_scan_stops_at_the_first_invalid_record(mutate, reason):
+    good = _segment(encode_record(1, 10, INPUT, b"a" * 20))
+    last = encode_record(2, 11, INPUT, b"b" * 20)
+    data = mutate(good + last)
+    scan = SegmentScan(data, 1)
+    assert [r.seq for r in scan] == [1]
+    assert scan.damage.offset == len(good)
+    assert reason in scan.damage.reason
+
+
+def test_scan_rejects_sequence_gaps_and_stray_outputs():
+    gap = _segment(encode_record(1, 0, INPUT, b""), encode_record(3, 0, INPUT, b""))
+    scan = SegmentScan(gap, 1)
+    assert len(list(scan)) == 1 and "expected 2" in scan.damage.reason
+    double = _segment(encode_record(1, 0, INPUT, b""), encode_record(1, 0, OUTPUT, b""),
+                      encode_record(1, 0, OUTPUT, b""))
+    scan = SegmentScan(double, 1)
+    assert len(list(scan)) == 2 and "OUTPUT" in scan.damage.reason
+
+
+def test_find_valid_record_tells_tail_from_middle():
+    first, second = encode_record(1, 0, INPUT, b"x" * 10), encode_record(2, 0, INPUT, b"y" * 10)
+    data = bytearray(_segment(first, second))
+    data[SEGMENT_HEADER_SIZE + 25] ^= 0xFF                 # damage the first record's payload
+    assert find_valid_record(bytes(data), SEGMENT_HEADER_SIZE + 1) == SEGMENT_HEADER_SIZE + len(first)
+    assert find_valid_record(bytes(data) + bytes(4096), SEGMENT_HEADER_SIZE + len(first) + 1) is None

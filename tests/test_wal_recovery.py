@@ -1,0 +1,160 @@
+"""Recovery: snapshots plus replay give the reference state; damage is cut or refused."""
+
+import logging
+import os
+import shutil
+
+import pytest
+
+from host.clock import ManualClock
+from host.wal.format import SEGMENT_HEADER_SIZE, SegmentScan, decode_segment_header
+from host.wal.journal import JournaledExchange
+from host.wal.loadgen import START_NS, STEP_NS, seeded_commands
+from host.wal.recovery import CorruptLog, recover
+from host.wal.snapshot import list_snapshots
+
+from wal_helpers import flip_bit, reference_hash, segments, write_log
+
+COUNT = 3000
+
+
+@pytest.fixture(scope="module")
+def pristine(tmp_path_factory):
+    """A 3000-command log over several 128 KiB segments, and its final hash."""
+    directory = str(tmp_path_factory.mktemp("pristine"))
+    final = write_log(directory, COUNT, segment_bytes=128 << 10)
+    return directory, final
+
+
+@pytest.fixture
+def log_copy(pristine, tmp_path):
+    source, final = pristine
+    target = tmp_path / "log"
+    target.mkdir()
+    for name in os.listdir(source):
+        shutil.copyfile(os.path.join(source, name), target / name)
+    return str(target), final
+
+
+def test_clean_log_recovers_the_reference_state(log_copy):
+    directory, final = log_copy
+    assert final == reference_hash(COUNT)
+    engine, report = recover(directory, verify_outputs=True)
+    assert engine.state_hash() == final
+    assert (report.inputs, report.outputs, report.last_seq) == (COUNT, COUNT, COUNT)
+    assert report.verified == COUNT and not report.repairs and len(report.segments) > 2
+
+
+@pytest.mark.parametrize("damage", ["torn", "flipped", "zero-filled"])
+def test_damaged_tail_is_cut_to_the_last_valid_record(log_copy, damage, caplog):
+    directory, _ = log_copy
+    last = segments(directory)[-1]
+    size = os.path.getsize(last)
+    if damage == "torn":
+        os.truncate(last, size - 7)                     # the final OUTPUT record loses its end
+    elif damage == "flipped":
+        flip_bit(last, size - 30, bit=3)                # inside the final OUTPUT record
+    else:
+        with open(last, "ab") as file:
+            file.write(bytes(8192))
+    with caplog.at_level(logging.WARNING, logger="gatebook.wal"):
+        engine, report = recover(directory)
+    assert len(report.repairs) == 1
+    repair = report.repairs[0]
+    assert repair.segment == last and os.path.exists(repair.saved_to)
+    assert any("cutting the log there" in message and os.path.basename(last) in message
+               for message in caplog.messages)
+    # Only the final command's OUTPUT record was damaged (or nothing, for the
+    # zero fill): its INPUT survives, so every command is still there, and
+    # recovery rewrote the OUTPUT record from the replay.
+    assert report.last_seq == COUNT
+    assert engine.state_hash() == reference_hash(COUNT)
+    again, second = recover(directory, verify_outputs=True)
+    assert not second.repairs and second.outputs == COUNT and again.state_hash() == engine.state_hash()
+
+
+def test_torn_input_loses_only_that_unacknowledged_command(log_copy):
+    directory, _ = log_copy
+    last = segments(directory)[-1]
+    # Cut inside the final INPUT record: walk back over the final OUTPUT record.
+    with open(last, "rb") as file:
+        data = file.read()
+    records = list(SegmentScan(data, decode_segment_header(data)[1]))
+    final_input = [r for r in records if r.kind == ord("I")][-1]
+    os.truncate(last, final_input.offset + 10)
+    engine, report = recover(directory)
+    assert report.last_seq == COUNT - 1
+    assert engine.state_hash() == reference_hash(COUNT - 1)
+
+
+def test_corrupt_record_in_the_middle_is_refused_then_cut_by_flag(log_copy):
+    directory, _ = log_copy
+    first = segments(directory)[0]
+    offset = SEGMENT_HEADER_SIZE + 5000
+    flip_bit(first, offset)
+    before = {name: os.path.getsize(os.path.join(directory, name)) for name in os.listdir(directory)}
+    with pytest.raises(CorruptLog) as refused:
+        recover(directory)
+    assert refused.value.segment == first and "segment-00000000.wal" in str(refused.value)
+    assert refused.value.offset <= offset and "offset" in str(refused.value)
+    after = {name: os.path.getsize(os.path.join(directory, name)) for name in os.listdir(directory)}
+    assert after == before                              # refusing changes nothing
+    engine, report = recover(directory, accept_corruption=True)
+    assert report.last_seq < COUNT
+    assert engine.state_hash() == reference_hash(report.last_seq)
+    assert len(segments(directory)) == 1
+    saved = os.listdir(os.path.join(directory, "damaged"))
+    assert len(saved) == len(before)                    # the cut tail and every later segment
+
+
+def test_corrupt_record_in_the_middle_of_the_last_segment_is_refused(log_copy):
+    directory, _ = log_copy
+    last = segments(directory)[-1]
+    flip_bit(last, SEGMENT_HEADER_SIZE + 100)
+    with pytest.raises(CorruptLog, match="with valid records after it"):
+        recover(directory)
+
+
+def test_writing_resumes_after_a_cut_tail(log_copy):
+    directory, _ = log_copy
+    os.truncate(segments(directory)[-1], os.path.getsize(segments(directory)[-1]) - 3)
+    # Reopen (recovery cuts the tail and rewrites the OUTPUT), then continue the stream.
+    exchange = JournaledExchange(directory, clock=ManualClock(START_NS + COUNT * STEP_NS, STEP_NS))
+    assert exchange.sequencer.next_seq == COUNT + 1
+    assert exchange.engine.state_hash() == reference_hash(COUNT)
+    for command in list(seeded_commands(1, COUNT + 500))[COUNT:]:
+        exchange.submit(*command)
+    exchange.close()
+    engine, report = recover(directory, verify_outputs=True)
+    assert engine.state_hash() == reference_hash(COUNT + 500) == exchange.engine.state_hash()
+
+
+def test_snapshots_shorten_replay_and_give_the_same_state(tmp_path):
+    directory = str(tmp_path)
+    final = write_log(directory, COUNT, snapshot_every=700, segment_bytes=128 << 10)
+    snapshots = list_snapshots(directory)
+    assert 1 <= len(snapshots) <= 2
+    engine, report = recover(directory, verify_outputs=True)
+    assert report.snapshot == snapshots[0][1] and report.replayed == COUNT - snapshots[0][0]
+    assert engine.state_hash() == final
+
+
+def test_a_damaged_snapshot_is_rejected_and_an_older_one_or_the_log_used(tmp_path):
+    directory = str(tmp_path)
+    final = write_log(directory, COUNT, snapshot_every=700)
+    newest = list_snapshots(directory)[0][1]
+    flip_bit(newest, 100)
+    engine, report = recover(directory)
+    assert report.rejected_snapshots and "CRC" in report.rejected_snapshots[0]
+    assert engine.state_hash() == final
+
+
+def test_a_snapshot_ahead_of_a_cut_log_is_not_used(tmp_path):
+    directory = str(tmp_path)
+    write_log(directory, COUNT, snapshot_every=COUNT)  # one snapshot, at the very end
+    assert list_snapshots(directory)[0][0] == COUNT
+    last = segments(directory)[-1]
+    os.truncate(last, os.path.getsize(last) - 2000)     # lose the last few commands
+    engine, report = recover(directory)
+    assert not report.snapshot and report.rejected_snapshots
+    assert engine.state_hash() == reference_hash(report.last_seq)

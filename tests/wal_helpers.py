@@ -1,0 +1,42 @@
+"""Shared helpers for the write-ahead-log tests: seeded logs and their reference states."""
+
+import os
+
+from host.clock import ManualClock
+from host.engine import MatchingEngine
+from host.symbols import DEFAULT_SYMBOLS
+from host.wal.journal import JournaledExchange
+from host.wal.loadgen import START_NS, STEP_NS, seeded_commands, stamped
+from host.wal.segments import list_segments
+
+__all__ = ["write_log", "reference_hash", "segments", "flip_bit"]
+
+
+def write_log(directory, count, seed=1, **options):
+    """Run `count` seeded commands through a JournaledExchange; return its final state hash."""
+    exchange = JournaledExchange(directory, clock=ManualClock(START_NS, STEP_NS), **options)
+    for command in seeded_commands(seed, count):
+        exchange.submit(*command)
+    exchange.close()
+    return exchange.engine.state_hash()
+
+
+def reference_hash(count, seed=1):
+    """State hash after the first `count` commands of the seeded stream, replayed from scratch."""
+    engine = MatchingEngine(DEFAULT_SYMBOLS)
+    for command in stamped(seeded_commands(seed, count)):
+        engine.apply(command)
+    return engine.state_hash()
+
+
+def segments(directory):
+    return [path for _, path in list_segments(directory)]
+
+
+def flip_bit(path, offset, bit=0):
+    with open(path, "r+b") as file:
+        file.seek(offset)
+        byte = file.read(1)[0]
+        file.seek(offset)
+        file.write(bytes((byte ^ (1 << bit),)))
+    return os.path.getsize(path)
