@@ -88,6 +88,9 @@ class Book:
     def __init__(self, spec, registry):
         self.spec = spec
         self.symbol = spec.symbol_id
+        # Copied from the spec so validation reads one attribute, not two.
+        self.tick_size, self.lot_size = spec.tick_size, spec.lot_size
+        self.price_min, self.price_max = spec.price_min, spec.price_max
         self.registry = registry            # order id -> live order list, shared by all books
         self.levels = ({}, {})              # per side: key -> Level
         self.keys = ([], [])                # per side: level keys, ascending; best last
@@ -101,17 +104,17 @@ class Book:
 
     def rest(self, order, out, seq, ts):
         side = order[SIDE]
-        key = order[PRICE] if side == BUY else -order[PRICE]
-        levels = self.levels[side]
-        level = levels.get(key)
+        price = order[PRICE]
+        key = -price if side else price
+        level = self.levels[side].get(key)
         if level is None:
-            level = levels[key] = Level(order[PRICE])
+            level = self.levels[side][key] = Level(price)
             insort(self.keys[side], key)
         level.orders.append(order)
-        level.qty += order[QTY]
-        level.count += 1
+        qty = level.qty = level.qty + order[QTY]
+        count = level.count = level.count + 1
         self.registry[order[ORDER_ID]] = order
-        out((_LEVEL, seq, ts, self.symbol, side, order[PRICE], level.qty, level.count))
+        out((_LEVEL, seq, ts, self.symbol, side, price, qty, count))
 
     def unrest(self, order, out, seq, ts):
         """Take a resting order out of its level (cancel, or a replace that loses priority)."""

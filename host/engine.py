@@ -149,10 +149,17 @@ class MatchingEngine:
             reason = _R.INVALID_QUANTITY
         elif qty > _U32:
             reason = _R.QUANTITY_TOO_LARGE
-        elif qty % book.spec.lot_size:
+        elif qty % book.lot_size:
             reason = _R.QUANTITY_NOT_LOT_MULTIPLE
         elif order_type == _LIMIT or order_type == _STOP_LIMIT:
-            reason = _check_price(book.spec, price)
+            if type(price) is not int or price <= 0:
+                reason = _R.INVALID_PRICE
+            elif price % book.tick_size:
+                reason = _R.PRICE_NOT_ON_TICK
+            elif not book.price_min <= price <= book.price_max:
+                reason = _R.PRICE_OUTSIDE_BAND
+            else:
+                reason = 0
         elif price != 0:
             reason = _R.PRICE_NOT_ALLOWED
         else:
