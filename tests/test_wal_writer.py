@@ -1,0 +1,74 @@
+"""The group-commit writer: what each policy acknowledges, and when."""
+
+import pytest
+
+from gatebook.wire import internal
+from gatebook.wire.codec import WireError
+from host.wal.journal import JournaledExchange
+from host.wal.loadgen import seeded_commands
+from host.wal.recovery import recover
+from host.wal.writer import Durability, LogWriter
+
+_PRICE = 1_000_000
+
+
+def _commands(count):
+    return list(seeded_commands(3, count))
+
+
+def _run(directory, policy, count=2000, **options):
+    seen = []
+    exchange = JournaledExchange(directory, policy=policy, **options)
+    writer = exchange.writer
+    exchange.writer.on_durable = lambda seq: seen.append((seq, writer.synced_seq, writer.written_seq))
+    for command in _commands(count):
+        exchange.submit(*command)
+    exchange.close()
+    return exchange, seen
+
+
+def test_strict_acknowledges_only_synced_commands(tmp_path):
+    exchange, seen = _run(str(tmp_path), "strict")
+    assert seen and all(seq <= synced for seq, synced, _ in seen)
+    assert seen[-1][0] == 2000 and exchange.writer.syncs == exchange.writer.batches
+    assert exchange.writer.batches < 2000           # group commit: many commands per fdatasync
+
+
+def test_batched_acknowledges_written_commands_and_syncs_on_its_timer(tmp_path):
+    exchange, seen = _run(str(tmp_path), "batched", batch_ms=1)
+    assert all(seq <= written for seq, _, written in seen)
+    assert exchange.writer.syncs >= 1 and exchange.writer.synced_seq == 2000
+
+
+def test_none_syncs_only_when_closing(tmp_path):
+    exchange, seen = _run(str(tmp_path), "none")
+    assert exchange.writer.syncs == 1 and seen[-1][0] == 2000
+
+
+def test_wait_acked_blocks_until_durable(tmp_path):
+    writer = LogWriter(str(tmp_path), Durability.STRICT)
+    exchange_commands = JournaledExchange(str(tmp_path / "other"))
+    seq, events = exchange_commands.submit(*_commands(1)[0])
+    exchange_commands.close()
+    writer.append(1, 5, b"", events)
+    assert writer.wait_acked(1, timeout=5)
+    assert not writer.wait_acked(2, timeout=0.05)
+    writer.close()
+
+
+def test_a_command_the_log_cannot_encode_is_refused_without_a_sequence_gap(tmp_path):
+    exchange = JournaledExchange(str(tmp_path))
+    good = (internal.NEW_ORDER.code, 1, 1, 7, 0, 0, 1, _PRICE, 0, 100)
+    exchange.submit(*good)
+    with pytest.raises(WireError):
+        exchange.submit(internal.NEW_ORDER.code, 1, 2, 7, 0, 0, 1, _PRICE, 0, 1 << 40)
+    seq, _ = exchange.submit(internal.CANCEL.code, 1, 7)
+    assert seq == 2
+    exchange.close()
+    engine, report = recover(str(tmp_path), verify_outputs=True)
+    assert report.last_seq == 2 and engine.state_hash() == exchange.engine.state_hash()
+
+
+def test_policy_names_are_checked():
+    with pytest.raises(ValueError):
+        Durability("sometimes")
