@@ -119,19 +119,19 @@ class Book:
     def unrest(self, order, out, seq, ts):
         """Take a resting order out of its level (cancel, or a replace that loses priority)."""
         side = order[SIDE]
-        key = order[PRICE] if side == BUY else -order[PRICE]
-        levels = self.levels[side]
-        level = levels[key]
-        level.qty -= order[QTY]
-        level.count -= 1
+        price = order[PRICE]
+        key = -price if side else price
+        level = self.levels[side][key]
+        qty = level.qty = level.qty - order[QTY]
+        count = level.count = level.count - 1
         order[QTY] = 0
         del self.registry[order[ORDER_ID]]
-        out((_LEVEL, seq, ts, self.symbol, side, order[PRICE], level.qty, level.count))
-        if not level.count:
-            del levels[key]
+        out((_LEVEL, seq, ts, self.symbol, side, price, qty, count))
+        if not count:
+            del self.levels[side][key]
             keys = self.keys[side]
             del keys[bisect_left(keys, key)]
-        elif len(level.orders) > 2 * level.count + 16:
+        elif len(level.orders) > 2 * count + 16:
             level.orders = deque(entry for entry in level.orders if entry[QTY])
 
     def reduce(self, order, new_qty, out, seq, ts):
@@ -192,7 +192,8 @@ class Book:
             level = levels[key]
             price = level.price
             queue = level.orders
-            qty_before = level.qty
+            level_qty = qty_before = level.qty
+            count = level.count
             while True:
                 resting = queue[0]
                 open_qty = resting[QTY]
@@ -206,23 +207,25 @@ class Book:
                 remaining -= fill
                 open_qty -= fill
                 resting[QTY] = open_qty
-                level.qty -= fill
+                level_qty -= fill
                 match_id += 1
                 out((_EXECUTED, seq, ts, symbol, match_id, price, fill, side, taker_id,
                      taker_user, remaining, resting[ORDER_ID], resting[USER], open_qty))
                 out((_TRADE, seq, ts, symbol, match_id, price, fill, side))
                 if not open_qty:
                     queue.popleft()
-                    level.count -= 1
+                    count -= 1
                     del registry[resting[ORDER_ID]]
-                    if not level.count:
+                    if not count:
                         break
                 if not remaining:
                     break
-            if level.qty != qty_before:
-                out((_LEVEL, seq, ts, symbol, opposite, price, level.qty, level.count))
+            if level_qty != qty_before:
+                level.qty = level_qty
+                level.count = count
+                out((_LEVEL, seq, ts, symbol, opposite, price, level_qty, count))
                 self.last_trade_price = price
-                if not level.count:
+                if not count:
                     keys.pop()
                     del levels[key]
                 if self.pending_stops:
