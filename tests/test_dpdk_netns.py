@@ -1,0 +1,135 @@
+"""DPDK against the real kernel: net_af_packet on a veth pair whose peer sits
+in a network namespace this test creates, and net_tap with a raw socket.
+
+Traffic stays on interfaces the test made: the veth's DPDK end has no address
+and no IPv6, its peer lives in the test's namespace with an address from the
+benchmarking range (RFC 2544, 198.18.0.0/15).
+"""
+
+import itertools
+import os
+import socket
+import subprocess
+import sys
+import textwrap
+import time
+
+import pytest
+
+from dpdk_bridge import dpdk_available
+
+_available, _why = dpdk_available()
+pytestmark = pytest.mark.skipif(not _available, reason=f"DPDK unavailable: {_why}")
+_names = itertools.count(50)
+_TAG = f"{os.getpid() % 100000}"
+
+
+def _ip(*args, check=True):
+    return subprocess.run(["ip", *args], capture_output=True, text=True, check=check)
+
+
+def _can_make_namespaces():
+    if os.geteuid() != 0:
+        return "needs root to create network namespaces and veth pairs"
+    name = f"gbprobe{_TAG}"
+    try:
+        done = _ip("netns", "add", name, check=False)
+    except FileNotFoundError:
+        return "iproute2's `ip` is not installed"
+    if done.returncode != 0:
+        return f"cannot create a network namespace here: {done.stderr.strip()}"
+    _ip("netns", "del", name, check=False)
+    return None
+
+
+@pytest.fixture(scope="module")
+def eal():
+    from dpdk_bridge.eal import Eal
+    return Eal.start()
+
+
+@pytest.fixture
+def veth_netns():
+    why = _can_make_namespaces()
+    if why:
+        pytest.skip(why)
+    ns, ours, peer = f"gbtest{_TAG}", f"gbA{_TAG}", f"gbB{_TAG}"
+    _ip("netns", "add", ns)
+    try:
+        _ip("link", "add", ours, "type", "veth", "peer", "name", peer)
+        subprocess.run(["sysctl", "-q", "-w", f"net.ipv6.conf.{ours}.disable_ipv6=1"],
+                       capture_output=True)
+        _ip("link", "set", peer, "netns", ns)
+        _ip("-n", ns, "addr", "add", "198.18.0.2/24", "dev", peer)
+        _ip("-n", ns, "link", "set", peer, "up")
+        _ip("-n", ns, "link", "set", "lo", "up")
+        _ip("link", "set", ours, "up")
+        yield ns, ours
+    finally:
+        _ip("link", "del", ours, check=False)
+        _ip("netns", "del", ns, check=False)
+
+
+_CLIENT = textwrap.dedent("""
+    import socket, sys
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sock.bind(("198.18.0.2", 0))
+    sock.settimeout(5)
+    got = []
+    for i in range(20):
+        sock.sendto(b"order %d" % i, ("198.18.0.1", 7000))
+        got.append(sock.recvfrom(2048)[0].decode())
+    print("|".join(got))
+""")
+
+
+def test_af_packet_udp_echo_with_a_kernel_in_a_namespace(eal, veth_netns):
+    from dpdk_bridge.udp import DpdkUdp
+    ns, iface = veth_netns
+    port = eal.attach(f"net_af_packet{next(_names)},iface={iface}")
+    udp = DpdkUdp(port, "198.18.0.1", 7000)
+    client = subprocess.Popen(["ip", "netns", "exec", ns, sys.executable, "-c", _CLIENT],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        echoed, deadline = 0, time.monotonic() + 10
+        while echoed < 20 and time.monotonic() < deadline and client.poll() is None:
+            datagrams = udp.recv()
+            for payload, peer in datagrams:
+                assert peer[0] == "198.18.0.2"
+            echoed += udp.send([(b"ack " + payload, peer) for payload, peer in datagrams])
+            if not datagrams:
+                time.sleep(0.0005)
+        out, err = client.communicate(timeout=10)
+    finally:
+        if client.poll() is None:
+            client.kill()
+        udp.close()
+    assert client.returncode == 0, err
+    assert out.strip().split("|") == [f"ack order {i}" for i in range(20)]
+
+
+def test_tap_frames_both_ways(eal):
+    if os.geteuid() != 0:
+        pytest.skip("needs root for net_tap and raw sockets")
+    iface = f"gbtap{_TAG}"
+    port = eal.attach(f"net_tap{next(_names)},iface={iface}")
+    try:
+        subprocess.run(["sysctl", "-q", "-w", f"net.ipv6.conf.{iface}.disable_ipv6=1"],
+                       capture_output=True)
+        _ip("link", "set", iface, "up")
+        raw = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(0x88B5))
+        raw.bind((iface, 0))
+        raw.settimeout(2)
+        # 0x88B5 is the IEEE 802 "local experimental" EtherType: no stack answers it.
+        frame = bytes.fromhex("020000000002" "020000000001" "88b5") + b"to dpdk".ljust(46, b".")
+        raw.send(frame)
+        got, deadline = [], time.monotonic() + 5
+        while not got and time.monotonic() < deadline:
+            got = [p for p in port.recv() if p[12:14] == b"\x88\xb5"]
+        assert got == [frame]
+        reply = bytes.fromhex("020000000001" "020000000002" "88b5") + b"from dpdk".ljust(46, b".")
+        assert port.send([reply]) == 1
+        assert raw.recv(2048) == reply
+        raw.close()
+    finally:
+        port.close()
