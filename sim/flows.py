@@ -178,9 +178,9 @@ def random_flow(seed, count, *, mid=_p(10000), spread=6):
             f.replace(order_id, price, qty, owner)
         elif r < 0.96:
             f.order(side, price, qty, user=user, symbol=OTHER)
-        elif r < 0.98:
+        elif r < 0.99:
             f.order(side, price + 1, qty, user=user)        # off tick: rejected
-        else:
-            f.order(side, 0, qty, user=user, order_type=STOP,
-                    stop_price=mid + _p(rng.randrange(-spread, spread + 1)))
+        else:       # a stop, which later cancels may take out again
+            live.append((f.order(side, 0, qty, user=user, order_type=STOP,
+                                 stop_price=mid + _p(rng.randrange(-spread, spread + 1))), user))
     return f.commands

@@ -18,11 +18,13 @@ from .scoreboard import Feeder, Scoreboard
 __all__ = ["run_flow"]
 
 
-def run_flow(commands, *, depth=4, seed=0, stall=0.0, max_cycles=200_000, vcd=None):
+def run_flow(commands, *, depth=4, seed=0, stall=0.0, max_cycles=200_000, vcd=None,
+             trace=None):
     """Drive `commands` through a fresh Matcher; return the scoreboard after the last event.
 
     `stall` is the probability of holding back valid (between records) and
-    ready (any clock). Raises ScoreboardError on the first mismatch.
+    ready (any clock). Raises ScoreboardError on the first mismatch. With a
+    `trace` list, every transfer is appended to it as (cycle, "i" or "o", record).
     """
     dut = Matcher(depth)
     codec = MatcherCodec(dut)
@@ -46,10 +48,15 @@ def run_flow(commands, *, depth=4, seed=0, stall=0.0, max_cycles=200_000, vcd=No
             _, _, i_ready, o_valid, o_payload = await ctx.tick().sample(
                 dut.i.ready, dut.o.valid, dut.o.payload.as_value())
             if presenting and i_ready:
+                if trace is not None:
+                    trace.append((cycles, "i", record))
                 feeder.sent()
                 presenting = False
             if o_valid and ready:
-                sb.observe(codec.events.decode(o_payload))
+                event = codec.events.decode(o_payload)
+                if trace is not None:
+                    trace.append((cycles, "o", event))
+                sb.observe(event)
             cycles += 1
             if cycles > max_cycles:
                 raise TimeoutError(f"no progress after {cycles} cycles")

@@ -1,0 +1,111 @@
+"""Cycle figures of the matching core, measured on Amaranth's simulator.
+
+`python -m sim.matcher.cycles [depth ...]` prints, per window depth and per
+kind of command: events written, initiation interval (clocks between
+accepted commands, in a back-to-back run without stalls: the clock that
+writes a command's last event accepts the next) and latency (clocks
+from the clock a command is accepted to the clock its first event is
+written). The clock counts are those of the RTL, so Icarus and Verilator
+give the same numbers; only a board build adds nanoseconds.
+"""
+
+import sys
+from statistics import mean
+
+from gatebook.wire import link
+
+from ..flows import BUY, FOK, IOC, SELL, Flow, _p
+from .amaranth_bench import run_flow
+
+__all__ = ["measure", "table"]
+
+
+def _kinds(depth):
+    """[(name, setup commands, measured commands)]: each measured run starts from setup."""
+    n = min(depth, 12)
+    kinds = []
+
+    f = Flow()
+    for i in range(n):
+        f.order(BUY if i % 2 else SELL, _p(10000 + (i // 2 + 1) * (1 if i % 2 == 0 else -1)), 10)
+    kinds.append(("resting add", [], f.commands))
+
+    g = Flow(first_seq=f.seq)
+    g.next_id = f.next_id
+    for order_id in range(1, n + 1):
+        g.cancel(order_id)
+    kinds.append(("cancel", f.commands, g.commands))
+
+    f = Flow()
+    for i in range(n):
+        f.order(SELL, _p(10001), 10, user=2)
+    g = Flow(first_seq=f.seq)
+    g.next_id = f.next_id
+    for i in range(n):
+        g.order(BUY, _p(10001), 10, tif=IOC)
+    kinds.append(("cross, 1 fill", f.commands, g.commands))
+
+    f = Flow()
+    for i in range(n):
+        f.order(SELL, _p(10001 + i // 2), 10, user=2)
+    g = Flow(first_seq=f.seq)
+    g.next_id = f.next_id
+    g.order(BUY, _p(20000), 10 * n)
+    kinds.append((f"sweep, {n} fills / {(n + 1) // 2} levels", f.commands, g.commands))
+
+    f = Flow()
+    f.order(SELL, _p(10001), 10, user=2)
+    g = Flow(first_seq=f.seq)
+    g.next_id = f.next_id
+    for i in range(n):
+        g.order(BUY, _p(10001), 20, tif=FOK)
+    kinds.append(("FOK kill", f.commands, g.commands))
+
+    g = Flow()
+    for i in range(n):
+        g.order(BUY, _p(10001), 20, tif=IOC)
+    kinds.append(("IOC, nothing to hit", [], g.commands))
+
+    g = Flow()
+    for i in range(n):
+        g.cancel(10_000 + i)
+    kinds.append(("punt (cancel not in window)", [], g.commands))
+    return kinds
+
+
+def measure(depth):
+    """{kind: (events per command, II, latency)} for one window depth."""
+    results = {}
+    for name, setup, measured in _kinds(depth):
+        trace = []
+        run_flow(setup + measured, depth=depth, trace=trace)
+        wanted = {command[1] for command in measured}
+        accepted, first, last = {}, {}, {}
+        events = 0
+        for cycle, direction, record in trace:
+            if record[0] in (link.OWN.code, link.LOAD.code) or record[1] not in wanted:
+                continue
+            seq = record[1]
+            if direction == "i":
+                accepted[seq] = cycle
+            else:
+                events += 1
+                first.setdefault(seq, cycle)
+                last[seq] = cycle
+        order = sorted(accepted)
+        # The next command is accepted in the clock that writes the last event.
+        results[name] = (events / len(order), mean(last[s] - accepted[s] for s in order),
+                         mean(first[s] - accepted[s] for s in order))
+    return results
+
+
+def table(depths=(4, 16)):
+    lines = [f"{'depth':>5}  {'command':<32} {'events':>6} {'II':>6} {'latency':>7}"]
+    for depth in depths:
+        for name, (events, ii, latency) in measure(depth).items():
+            lines.append(f"{depth:>5}  {name:<32} {events:>6.1f} {ii:>6.1f} {latency:>7.1f}")
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    print(table(tuple(int(a) for a in sys.argv[1:]) or (4, 16)))
