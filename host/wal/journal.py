@@ -50,18 +50,27 @@ class JournaledExchange:
         Older snapshot files are deleted (the log still holds everything).
     accept_corruption : bool
         Passed to recovery: cut the log at a corrupt record in the middle.
+    recovered : (engine, last seq, resume point) or None
+        Skip recovery and continue from this state (a promoted follower,
+        whose engine is already current).
     writer_options : dict
         More LogWriter arguments (batch_ms, segment_bytes, on_batch, max_pending).
     """
 
     def __init__(self, directory, symbols=DEFAULT_SYMBOLS, *, policy=Durability.STRICT,
                  clock=None, on_ack=None, snapshot_every=0, keep_snapshots=2,
-                 accept_corruption=False, **writer_options):
+                 accept_corruption=False, recovered=None, **writer_options):
         self.directory = directory
-        self.engine, self.recovery = recover(directory, symbols, accept_corruption=accept_corruption)
-        self.sequencer = Sequencer(clock or WallClock(), self.recovery.last_seq + 1)
-        self.writer = LogWriter(directory, policy, on_durable=on_ack,
-                                resume=self.recovery.resume, **writer_options)
+        if recovered is None:
+            self.engine, self.recovery = recover(directory, symbols,
+                                                 accept_corruption=accept_corruption)
+            last_seq, resume = self.recovery.last_seq, self.recovery.resume
+        else:
+            self.engine, last_seq, resume = recovered
+            self.recovery = None
+        self.sequencer = Sequencer(clock or WallClock(), last_seq + 1)
+        self.writer = LogWriter(directory, policy, on_durable=on_ack, resume=resume,
+                                **writer_options)
         self.snapshot_every = snapshot_every
         self.keep_snapshots = keep_snapshots
         self._since_snapshot = 0

@@ -140,6 +140,10 @@ class LogWriter:
     def position(self):
         return self._appender.position
 
+    def resume_point(self):
+        """(segment number, path, next seq): where another writer continues this log."""
+        return self._appender.number, self._appender.file.path, self.written_seq + 1
+
     # -- the writer thread ---------------------------------------------------
 
     def _run(self):
