@@ -137,7 +137,7 @@ class MatchingEngine:
             reason = _R.INVALID_ORDER_ID
         elif order_id in self.used_ids:
             reason = _R.DUPLICATE_ORDER_ID
-        elif book is None:
+        elif book is None or type(symbol) is not int:
             reason = _R.UNKNOWN_SYMBOL
         elif type(side) is not int or side != 0 and side != 1:
             reason = _R.INVALID_SIDE
@@ -160,7 +160,7 @@ class MatchingEngine:
                 reason = _R.PRICE_OUTSIDE_BAND
             else:
                 reason = 0
-        elif price != 0:
+        elif type(price) is not int or price:
             reason = _R.PRICE_NOT_ALLOWED
         else:
             reason = 0
@@ -168,14 +168,13 @@ class MatchingEngine:
             if order_type >= _STOP:
                 if _check_price(book.spec, stop_price):
                     reason = _R.INVALID_STOP_PRICE
-            elif stop_price != 0:
+            elif type(stop_price) is not int or stop_price:
                 reason = _R.INVALID_STOP_PRICE
             if not reason and book.halted:
                 reason = _R.SYMBOL_HALTED
         if reason:
-            out((_REJECTED, seq, ts, _NEW_ORDER, symbol if type(symbol) is int else 0,
-                 order_id if type(order_id) is int and 0 <= order_id <= _U64 else 0,
-                 user if type(user) is int else 0, reason))
+            out((_REJECTED, seq, ts, _NEW_ORDER, _clean_u16(symbol), _clean_id(order_id),
+                 _clean_u32(user), reason))
             return
         self.used_ids.add(order_id)
         out((_ACCEPTED, seq, ts, symbol, order_id, user, side, order_type, tif,
@@ -261,7 +260,10 @@ class MatchingEngine:
         _, seq, ts, order_id, user = command
         order = self.orders.get(order_id)
         if order is not None and order[USER] == user and not order[PENDING_STOP]:
-            out((_CANCELLED, seq, ts, order[SYMBOL], order_id, user, order[QTY], _CANCEL_USER))
+            # The event names the order by its own fields, which are clean
+            # integers whatever equal value the command carried.
+            out((_CANCELLED, seq, ts, order[SYMBOL], order[ORDER_ID], order[USER], order[QTY],
+                 _CANCEL_USER))
             self.books[order[SYMBOL]].unrest(order, out, seq, ts)
             return
         order, reason = self._find_own(order_id, user)
@@ -294,6 +296,7 @@ class MatchingEngine:
         if reason:
             out((_REJECTED, seq, ts, _REPLACE, symbol, _clean_id(order_id), _clean_u32(user), reason))
             return
+        order_id, user = order[ORDER_ID], order[USER]     # clean ints, as in _cancel
         if price == order[PRICE] and qty <= order[QTY]:
             out((_REPLACED, seq, ts, symbol, order_id, user, price, qty, 1))
             book.reduce(order, qty, out, seq, ts)
@@ -301,7 +304,7 @@ class MatchingEngine:
         out((_REPLACED, seq, ts, symbol, order_id, user, price, qty, 0))
         book.unrest(order, out, seq, ts)
         fresh = new_order(order_id, user, symbol, order[SIDE], order[ORDER_TYPE], order[TIF],
-                      price, order[STOP_PRICE], qty, seq)
+                          price, order[STOP_PRICE], qty, seq)
         self._execute(book, fresh, out, seq, ts)
         if book.triggered:
             self._release_stops(book, out, seq, ts)
@@ -366,11 +369,12 @@ class MatchingEngine:
         Two engines with equal hashes produce the same events for the same
         commands: the books (every live order in priority order), pending
         stops, halts, last trade prices, the match id counter and the set of
-        order ids already used.
+        order ids already used. The last sequence number is left out: it
+        decides nothing, and a rejected command must leave the hash as it was.
         """
         digest = hashlib.blake2b(digest_size=16)
         pack = struct.Struct("<QIQBBBIIQ").pack
-        digest.update(struct.pack("<QQQ", self.match_id, self.last_seq, len(self.used_ids)))
+        digest.update(struct.pack("<QQ", self.match_id, len(self.used_ids)))
         for symbol in sorted(self.books):
             book = self.books[symbol]
             digest.update(struct.pack("<HBI", symbol, book.halted, book.last_trade_price))
