@@ -18,7 +18,7 @@ import ipaddress
 import socket
 import struct
 
-__all__ = ["DatagramPort", "DpdkUdp", "SocketUdp", "open_udp", "BACKENDS"]
+__all__ = ["DatagramPort", "DpdkUdp", "SocketUdp", "open_udp", "udp_frame", "BACKENDS"]
 
 BACKENDS = ("dpdk", "socket")
 
@@ -39,6 +39,16 @@ def _checksum(header):
 
 def _mac_bytes(text):
     return bytes.fromhex(text.replace(":", ""))
+
+
+def udp_frame(dst_mac, src_mac, src_ip, dst_ip, src_port, dst_port, payload, ip_id=0):
+    """An Ethernet/IPv4/UDP frame (MACs and IPs as bytes; UDP checksum 0, which
+    IPv4 allows; IPv4 header checksum computed)."""
+    header = _IP.pack(0x45, 0, 28 + len(payload), ip_id, 0x4000, 64,
+                      socket.IPPROTO_UDP, 0, src_ip, dst_ip)
+    header = header[:10] + _checksum(header).to_bytes(2, "big") + header[12:]
+    return (_ETH.pack(dst_mac, src_mac, _ETH_IPV4) + header
+            + _UDP.pack(src_port, dst_port, 8 + len(payload), 0) + payload)
 
 
 class DatagramPort:
@@ -181,11 +191,8 @@ class DpdkUdp(DatagramPort):
         """The Ethernet frame carrying `payload` to `peer` = (ip, port)."""
         dst = socket.inet_aton(peer[0])
         self._ip_id = (self._ip_id + 1) & 0xFFFF
-        header = _IP.pack(0x45, 0, 28 + len(payload), self._ip_id, 0x4000, 64,
-                          socket.IPPROTO_UDP, 0, self._ip, dst)
-        header = header[:10] + _checksum(header).to_bytes(2, "big") + header[12:]
-        return (_ETH.pack(self._dest_mac(dst), self._mac, _ETH_IPV4) + header
-                + _UDP.pack(self.address[1], peer[1], 8 + len(payload), 0) + payload)
+        return udp_frame(self._dest_mac(dst), self._mac, self._ip, dst,
+                         self.address[1], peer[1], payload, self._ip_id)
 
     def send(self, datagrams):
         return self.port.send([self.frame(payload, peer) for payload, peer in datagrams])

@@ -18,6 +18,7 @@ SUBCOMMAND_MODULES = (
     "host.cli.log",
     "host.cli.bench_log",
     "host.cli.dissectors",
+    "host.cli.inject",
 )
 
 

@@ -1,0 +1,131 @@
+"""Order flows for `gatebook inject`: scripted, random and deliberately bad.
+
+# Ref: gatebook/wire/ouch.py (message and field names a script uses).
+
+A script has one message per line, `SESSION MESSAGE field=value ...`, with
+the message and field names of the order-entry tables; enum fields take
+member names (`side=SELL`), price fields take decimals (`price=100.25`) or
+integer units, unset fields are 0 or blank. Each line becomes one datagram,
+numbered per session from 1:
+
+    7 enter_order order_token=1 stock=GATE side=BUY shares=100 price=100.00
+    7 cancel_order order_token=1
+
+The result of every builder is a list of `(session, payload)` datagrams, the
+same shape `host.order_entry.flow_datagrams` returns.
+"""
+
+import random
+import socket
+from decimal import Decimal
+
+from gatebook.wire import ouch
+from gatebook.wire.layout import ALPHA, PRICE4
+
+from .ouch_session import encode_datagram
+
+__all__ = ["script_datagrams", "bad_datagrams", "mix_in", "to_frames", "ScriptError"]
+
+_MESSAGES = ouch.INBOUND.by_name()
+
+
+class ScriptError(ValueError):
+    """A script line that does not name a message or its fields correctly."""
+
+
+def _parse_value(field, text):
+    if field.kind == ALPHA:
+        return text
+    if field.enum is not None and not text.isdigit():
+        try:
+            return int(field.enum[text.upper()])
+        except KeyError:
+            raise ScriptError(f"{field.name}: {text!r} is not one of "
+                              f"{', '.join(m.name for m in field.enum)}") from None
+    if field.kind == PRICE4 and "." in text:
+        return int(Decimal(text) * 10000)
+    return int(text, 0)
+
+
+def script_datagrams(text):
+    """Datagrams for a script (see the module docstring)."""
+    out, sequences = [], {}
+    for number, line in enumerate(text.splitlines(), 1):
+        words = line.split("#", 1)[0].split()
+        if not words:
+            continue
+        try:
+            session, message = int(words[0]), _MESSAGES[words[1]]
+        except (ValueError, IndexError, KeyError):
+            raise ScriptError(f"line {number}: expected SESSION MESSAGE field=value ..., "
+                              f"MESSAGE one of {', '.join(_MESSAGES)}") from None
+        values = {field.name: ("" if field.kind == ALPHA else 0) for field in message.fields}
+        for word in words[2:]:
+            name, _, value = word.partition("=")
+            if name not in values:
+                raise ScriptError(f"line {number}: {message.name} has no field {name!r}")
+            try:
+                values[name] = _parse_value(message.field(name), value)
+            except (ValueError, ArithmeticError) as error:
+                raise ScriptError(f"line {number}: {error}") from None
+        record = (message.code, *(values[field.name] for field in message.fields))
+        sequence = sequences.get(session, 1)
+        sequences[session] = sequence + 1
+        out.append((session, encode_datagram(session, sequence, [record])))
+    return out
+
+
+def bad_datagrams(count, seed=1):
+    """`count` datagrams the ingress must refuse: truncated, oversized, garbage
+    and scapy-fuzzed ones, in a seeded mix."""
+    from scapy.packet import fuzz
+
+    from .scapy_layers import EnterOrder, OuchInbound
+    rng = random.Random(seed)
+    saved = random.getstate()           # scapy's fuzz() draws from the global generator
+    random.seed(seed)
+    try:
+        return _bad(count, rng, fuzz, EnterOrder, OuchInbound)
+    finally:
+        random.setstate(saved)
+
+
+def _bad(count, rng, fuzz, EnterOrder, OuchInbound):
+    good = encode_datagram(1, 1, [(ouch.ENTER_ORDER.code, 1, "GATE", 0, 0, 0, 100, 1_000_000, 0)])
+    out = []
+    for index in range(count):
+        kind = index % 4
+        if kind == 0:
+            payload = good[:rng.randrange(len(good))]
+        elif kind == 1:
+            payload = good + bytes(rng.randrange(256) for _ in range(rng.randrange(1, 64)))
+        elif kind == 2:
+            payload = bytes(rng.randrange(256) for _ in range(rng.randrange(1, 200)))
+        else:
+            payload = bytes(fuzz(OuchInbound() / EnterOrder()))
+        out.append((0, payload))
+    return out
+
+
+def mix_in(datagrams, extra, seed=1):
+    """`datagrams` with `extra` spread among them at seeded places; the order
+    of each list is kept."""
+    rng = random.Random(seed)
+    slots = sorted(rng.sample(range(len(datagrams) + len(extra)), len(extra)))
+    out, good, bad = [], iter(datagrams), iter(extra)
+    marks = set(slots)
+    for position in range(len(datagrams) + len(extra)):
+        out.append(next(bad) if position in marks else next(good))
+    return out
+
+
+def to_frames(datagrams, src=("127.0.0.1", 0), dst=("127.0.0.1", ouch.UDP_PORT),
+              src_mac="02:00:00:00:00:01", dst_mac="02:00:00:00:00:02"):
+    """Ethernet frames carrying the datagrams; source port 0 means one port per
+    session (base 20000), so replies can find their session's client."""
+    from dpdk_bridge.udp import udp_frame
+    smac, dmac = bytes.fromhex(src_mac.replace(":", "")), bytes.fromhex(dst_mac.replace(":", ""))
+    sip, dip = socket.inet_aton(src[0]), socket.inet_aton(dst[0])
+    return [udp_frame(dmac, smac, sip, dip, src[1] or 20000 + session % 40000, dst[1],
+                      payload, index & 0xFFFF)
+            for index, (session, payload) in enumerate(datagrams)]
