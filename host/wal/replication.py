@@ -20,7 +20,7 @@ import threading
 import time
 
 from gatebook.wire.codec import ProtocolCodec
-from gatebook.wire.wal import APPLIED, HEARTBEAT, HELLO, RECORD_HEADER, RECORDS, REPLICATION, WAL
+from gatebook.wire.wal import APPLIED, HEARTBEAT, RECORD_HEADER, RECORDS, REPLICATION, WAL
 
 from .format import HEADER_SIZE, SEGMENT_HEADER_SIZE, TRAILER_SIZE, decode_segment_header, struct_of
 from .segments import list_segments, segment_name
@@ -28,7 +28,7 @@ from .segments import list_segments, segment_name
 __all__ = ["ReplicationServer", "LogTail", "FRAMES", "recv_exact", "read_frame"]
 
 FRAMES = ProtocolCodec(REPLICATION)
-_HELLO, _HEARTBEAT, _RECORDS, _APPLIED = HELLO.code, HEARTBEAT.code, RECORDS.code, APPLIED.code
+_HEARTBEAT, _RECORDS, _APPLIED = HEARTBEAT.code, RECORDS.code, APPLIED.code
 unpack_header = struct_of(RECORD_HEADER, WAL.byte_order).unpack_from
 _FRAME_SIZE = {codec.message.code: codec.size for codec in FRAMES.by_code.values()}
 
