@@ -131,7 +131,7 @@ class Matcher(wiring.Component):
         host_hand = hp.handover[0] & owned & ((hp.symbol == symbol) | (hp.symbol == ALL_SYMBOLS))
 
         # Which state the command at the input starts in ("IDLE": no event).
-        start = Signal(range(5))   # 0 idle, 1 accepted, 2 cancel, 3 punt, 4 flush
+        start = Signal(range(6))   # 0 idle, 1 accepted, 2 cancel, 3 punt, 4 flush, 5 replace
         why = Signal(8)
         with m.Switch(p.code):
             with m.Case(internal.NEW_ORDER.code):
@@ -155,9 +155,15 @@ class Matcher(wiring.Component):
                 with m.Else():
                     m.d.comb += start.eq(2)
             with m.Case(internal.REPLACE.code):
-                # Even a replace of one of the host's deeper orders may move it into
-                # the window, so the whole symbol goes with it.
-                with m.If(owned):
+                rp = p.replace
+                with m.If(found_any & (found_entry.user != rp.user)):
+                    m.d.comb += [start.eq(3), why.eq(PuntReason.NOT_OWNER)]
+                with m.Elif(found_any & (rp.price == found_entry.price) & (rp.qty != 0)
+                            & (rp.qty <= found_entry.qty)):
+                    m.d.comb += start.eq(5)        # quantity decrease: keeps priority
+                # Any other replace, even of one of the host's deeper orders, may move
+                # an order into the window, so the whole symbol goes with it.
+                with m.Elif(owned):
                     m.d.comb += [start.eq(4), why.eq(PuntReason.REPLACE)]
                 with m.Else():
                     m.d.comb += [start.eq(3), why.eq(PuntReason.NOT_OWNED)]
@@ -207,6 +213,8 @@ class Matcher(wiring.Component):
                         m.next = "PUNT"
                     with m.Case(4):
                         m.next = "FLUSH"
+                    with m.Case(5):
+                        m.next = "REPLACED"
 
         # -- events --------------------------------------------------------------
         o = self.o.payload
@@ -338,6 +346,21 @@ class Matcher(wiring.Component):
                 ]
                 with m.If(xfer):
                     win_do(cxl_side, WindowOp.REMOVE, index=cxl_index)
+                    m.d.sync += [lvl_side.eq(cxl_side), lvl_price.eq(cxl_entry.price),
+                                 lvl_fill.eq(0)]
+                    m.next = "LEVEL"
+
+            with m.State("REPLACED"):
+                rd = o.replaced
+                common(rd)
+                m.d.comb += [
+                    self.o.valid.eq(1), rd.code.eq(internal.REPLACED.code),
+                    rd.symbol.eq(symbol), rd.order_id.eq(cxl_entry.order_id),
+                    rd.user.eq(cxl_entry.user), rd.price.eq(cxl_entry.price),
+                    rd.qty.eq(cmd.replace.qty), rd.kept_priority.eq(1),
+                ]
+                with m.If(xfer):
+                    win_do(cxl_side, WindowOp.SET_QTY, index=cxl_index, qty=cmd.replace.qty)
                     m.d.sync += [lvl_side.eq(cxl_side), lvl_price.eq(cxl_entry.price),
                                  lvl_fill.eq(0)]
                     m.next = "LEVEL"

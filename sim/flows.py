@@ -111,6 +111,18 @@ def directed():
     f.cancel(f.next_id - 1, user=2)              # cancel of that host order
     scenarios["host_rejects"] = f.commands
 
+    f = Flow()                                   # quantity-decrease replaces in the lane
+    o1 = f.order(BUY, _p(10000), 50)
+    o2 = f.order(BUY, _p(10000), 30, user=2)
+    f.replace(o1, _p(10000), 20)                 # decrease: keeps priority
+    f.replace(o1, _p(10000), 20)                 # same quantity: keeps priority
+    f.replace(o2, _p(10000), 10, user=3)         # not the owner: host rejects
+    f.replace(o2, _p(10000), 15, user=2)         # decrease
+    f.replace(o1, _p(10000), 0)                  # invalid quantity: front end's
+    f.order(SELL, _p(10000), 25, user=4)         # fills o1 first: priority was kept
+    f.replace(o2, _p(10000), 40, user=2)         # increase: loses priority, handed over
+    scenarios["replace_decrease"] = f.commands
+
     f = Flow()                                   # punts with handover, then reloads
     o1 = f.order(BUY, _p(10000), 10)
     o2 = f.order(SELL, _p(10010), 10, user=2)
@@ -163,7 +175,8 @@ def random_flow(seed, count, *, mid=_p(10000), spread=6):
         price = mid + _p(rng.randrange(-spread, spread + 1))
         qty = rng.choice((1, 5, 10, 10, 20, 50))
         if r < 0.50:
-            live.append((f.order(side, price, qty, user=user, tif=rng.choice((DAY, GTC))), user))
+            tif = rng.choice((DAY, GTC))
+            live.append((f.order(side, price, qty, user=user, tif=tif), user, price, qty))
         elif r < 0.58:
             f.order(side, price, qty, user=user, tif=IOC)
         elif r < 0.62:
@@ -171,16 +184,20 @@ def random_flow(seed, count, *, mid=_p(10000), spread=6):
         elif r < 0.66:
             f.market(side, qty, user=user, tif=rng.choice((IOC, DAY)))
         elif r < 0.92 and live:
-            order_id, owner = live.pop(rng.randrange(len(live)))
+            order_id, owner, _, _ = live.pop(rng.randrange(len(live)))
             f.cancel(order_id, owner if rng.random() < 0.9 else owner % 4 + 1)
-        elif r < 0.94 and live:
-            order_id, owner = live[rng.randrange(len(live))]
-            f.replace(order_id, price, qty, owner)
+        elif r < 0.95 and live:
+            order_id, owner, old_price, old_qty = live[rng.randrange(len(live))]
+            if rng.random() < 0.7:          # mostly decreases (of the entered quantity)
+                f.replace(order_id, old_price, rng.randrange(old_qty + 1), owner)
+            else:
+                f.replace(order_id, price, qty, owner)
         elif r < 0.96:
             f.order(side, price, qty, user=user, symbol=OTHER)
         elif r < 0.99:
             f.order(side, price + 1, qty, user=user)        # off tick: rejected
         else:       # a stop, which later cancels may take out again
             live.append((f.order(side, 0, qty, user=user, order_type=STOP,
-                                 stop_price=mid + _p(rng.randrange(-spread, spread + 1))), user))
+                                 stop_price=mid + _p(rng.randrange(-spread, spread + 1))),
+                         user, 0, qty))
     return f.commands

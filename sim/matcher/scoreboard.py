@@ -22,7 +22,7 @@ A mismatch raises `ScoreboardError` naming the command's sequence number.
 from collections import Counter, deque
 
 from gatebook.wire import internal, link
-from gatebook.wire.enums import ALL_SYMBOLS, MassCancelScope
+from gatebook.wire.enums import ALL_SYMBOLS, MassCancelScope, RejectReason
 from host.engine import MatchingEngine
 
 __all__ = ["Scoreboard", "ScoreboardError", "Feeder"]
@@ -31,6 +31,11 @@ _NEW, _CANCEL, _REPLACE = internal.NEW_ORDER.code, internal.CANCEL.code, interna
 _MASS, _ADMIN = internal.MASS_CANCEL.code, internal.ADMIN.code
 _REJECTED, _EXECUTED, _TRADE = internal.REJECTED.code, internal.EXECUTED.code, internal.TRADE.code
 _FLUSH, _PUNT = link.FLUSH.code, link.PUNT.code
+# Reject reasons that depend only on the command and the symbol's SymbolSpec.
+_STATELESS = {int(r) for r in (
+    RejectReason.INVALID_QUANTITY, RejectReason.QUANTITY_TOO_LARGE,
+    RejectReason.QUANTITY_NOT_LOT_MULTIPLE, RejectReason.INVALID_PRICE,
+    RejectReason.PRICE_NOT_ON_TICK, RejectReason.PRICE_OUTSIDE_BAND)}
 
 
 class ScoreboardError(AssertionError):
@@ -81,6 +86,10 @@ class Scoreboard:
         self.in_flight.append([seq, events, snapshot, 0, code])
         if code == _NEW and events[0][0] == _REJECTED:
             return (link.HOST.code, seq, ts, command[3], 0)
+        if code == _REPLACE and events[0][0] == _REJECTED and events[0][7] in _STATELESS:
+            # The front end checks a replace's quantity and price against the
+            # order's symbol (the lane has no divider for the lot size).
+            return (link.HOST.code, seq, ts, events[0][4], 0)
         if code == _MASS:
             scope, symbol = command[3], command[5]
             symbol = ALL_SYMBOLS if scope == MassCancelScope.USER else symbol
