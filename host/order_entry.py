@@ -45,6 +45,8 @@ class Gateway:
         self.order_ids = {}                 # (session, token) -> exchange order id
         self.owners = {}                    # exchange order id -> (session, token)
         self.next_order_id = 1
+        self.origins = {}                   # command seq -> (session, token, previous token)
+        self.peers = {}                     # session -> address it last sent from
         self.bad = Counter()                # reason -> datagrams refused
         self.bad_log = deque(maxlen=log_size)    # (peer, reason) of the latest refusals
         self.gap_log = deque(maxlen=log_size)    # (session, first, last) never received
@@ -61,6 +63,8 @@ class Gateway:
         except WireError as error:
             self._refuse(peer, f"undecodable: {error}")
             return []
+        if peer is not None:
+            self.peers[session] = peer
         verdict = self.tracker.check(session, sequence, len(records))
         if verdict.missing:
             self.gap_log.append((session, *verdict.missing))
@@ -87,16 +91,22 @@ class Gateway:
             _, token, stock, side, order_type, tif, shares, price, stop = record
             # A reused token reaches the engine with its first order's id: a duplicate.
             order_id = self._order_id(session, token, new=True)
-            return stamp.new_order(self.symbol_ids.get(stock, 0), order_id, session, side,
-                                   order_type, tif, price, shares, stop)
+            command = stamp.new_order(self.symbol_ids.get(stock, 0), order_id, session, side,
+                                      order_type, tif, price, shares, stop)
+            self.origins[command[1]] = (session, token, token)
+            return command
         if code == _CANCEL:
-            return stamp.cancel(self._order_id(session, record[1]), session)
+            command = stamp.cancel(self._order_id(session, record[1]), session)
+            self.origins[command[1]] = (session, record[1], record[1])
+            return command
         _, existing, replacement, shares, price = record
         order_id = self._order_id(session, existing)
         if order_id and replacement != existing:
             self.order_ids[(session, replacement)] = order_id
             self.owners[order_id] = (session, replacement)
-        return stamp.replace(order_id, session, price, shares)
+        command = stamp.replace(order_id, session, price, shares)
+        self.origins[command[1]] = (session, replacement, existing)
+        return command
 
     def token_of(self, order_id):
         """(session, client token) of an exchange order id, for replies."""

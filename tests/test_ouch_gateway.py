@@ -5,7 +5,7 @@ import random
 
 from scapy.packet import fuzz
 
-from gatebook.wire import internal
+from gatebook.wire import internal, ouch
 from host import scapy_layers as layers
 from host.clock import ManualClock
 from host.engine import MatchingEngine
@@ -95,3 +95,43 @@ def test_bad_datagrams_are_counted_with_reasons_and_valid_orders_still_answered(
     assert len(gateway.bad_log) == min(refused, 1000)
     assert any("truncated" in reason for _, reason in gateway.bad_log)
     assert any("header says" in reason for _, reason in gateway.bad_log)
+
+
+def test_replies_for_each_side_of_a_script():
+    from host.order_replies import Replier
+    from host.ouch_session import OUTBOUND_CODEC, decode_datagram
+    gateway, engine = _gateway(), MatchingEngine(DEFAULT_SYMBOLS)
+    replier = Replier(gateway, DEFAULT_SYMBOLS)
+    flow = [
+        (7, encode_datagram(7, 1, [(ord("O"), 1, "GATE", 0, 0, 1, 100, 100_0000, 0)])),
+        (8, encode_datagram(8, 1, [(ord("O"), 9, "GATE", 1, 0, 0, 40, 100_0000, 0)])),
+        (7, encode_datagram(7, 2, [(ord("U"), 1, 2, 30, 100_0000)])),
+        (7, encode_datagram(7, 3, [(ord("X"), 2)])),
+        (7, encode_datagram(7, 4, [(ord("X"), 2)])),
+        (8, encode_datagram(8, 2, [(ord("O"), 10, "NOPE", 1, 0, 0, 40, 100_0000, 0)])),
+    ]
+    sent = []
+    for session, payload in flow:
+        for command in gateway.datagram(payload, peer=("127.0.0.1", 20000 + session)):
+            sent += replier.datagrams(engine.apply(command))
+    decoded = [(peer[1], *decode_datagram(payload, OUTBOUND_CODEC)) for payload, peer in sent]
+    names = [(port, seq, [ouch.OUTBOUND.by_code()[r[0]].name for r in records])
+             for port, _, seq, records in decoded]
+    assert names == [
+        (20007, 1, ["accepted"]),
+        (20008, 1, ["accepted", "executed"]), (20007, 2, ["executed"]),
+        (20007, 3, ["replaced"]),
+        (20007, 4, ["canceled"]),
+        (20007, 5, ["rejected"]),
+        (20008, 3, ["rejected"]),                 # numbers count messages
+    ]
+    executed_aggressor = decoded[1][3][1]
+    assert executed_aggressor[2:] == (9, 40, 100_0000, "R", 1, 0)        # token 9 filled
+    executed_resting = decoded[2][3][0]
+    assert executed_resting[2:] == (1, 40, 100_0000, "A", 1, 60)
+    replaced = decoded[3][3][0]
+    assert replaced[2:4] == (2, 1) and replaced[4] == 30                   # new, previous token
+    assert decoded[4][3][0][2:] == (2, 30, 1)                              # canceled 30, USER
+    assert decoded[5][3][0][2:] == (2, 15)                                 # ORDER_NOT_LIVE
+    assert decoded[6][3][0][2:] == (10, 1)                                 # UNKNOWN_SYMBOL
+    assert not gateway.origins                                             # nothing left behind
