@@ -50,3 +50,25 @@ def test_random_flows_long():
     """Twenty flows of 3000 commands over window depths 2..16 (about a minute)."""
     for seed in range(100, 120):
         run_flow(random_flow(seed, 3000), depth=(2, 4, 8, 16)[seed % 4], seed=seed, stall=0.3)
+
+
+def test_functional_coverage(capsys):
+    """Random flows reach every command x outcome x window-state bin the lane can."""
+    from collections import Counter
+
+    from sim.matcher.scoreboard import coverage_table
+    coverage = Counter()
+    for seed, depth in ((1, 2), (2, 2), (3, 4), (4, 8)):
+        coverage.update(run_flow(random_flow(seed, 300), depth=depth, seed=seed).coverage)
+    reached = {(kind, outcome) for kind, outcome, _ in coverage}
+    wanted = {(kind, outcome) for kind in ("limit", "IOC", "market")
+              for outcome in ("full fill", "partial fill", "handover")}
+    wanted |= {("FOK", "full fill"), ("FOK", "kill"), ("IOC", "no fill"), ("limit", "rest"),
+               ("cancel", "done"), ("cancel", "punt"), ("replace", "done"),
+               ("replace", "handover"), ("stop", "handover")}
+    assert wanted <= reached, wanted - reached
+    for state in ("empty", "partial", "full"):
+        assert coverage[("limit", "rest", state)], state
+    assert coverage[("limit", "handover", "full")]
+    with capsys.disabled():
+        print("\n" + coverage_table(coverage))

@@ -22,10 +22,10 @@ A mismatch raises `ScoreboardError` naming the command's sequence number.
 from collections import Counter, deque
 
 from gatebook.wire import internal, link
-from gatebook.wire.enums import ALL_SYMBOLS, MassCancelScope, RejectReason
+from gatebook.wire.enums import ALL_SYMBOLS, CancelReason, MassCancelScope, RejectReason
 from host.engine import MatchingEngine
 
-__all__ = ["Scoreboard", "ScoreboardError", "Feeder"]
+__all__ = ["Scoreboard", "ScoreboardError", "Feeder", "coverage_table"]
 
 _NEW, _CANCEL, _REPLACE = internal.NEW_ORDER.code, internal.CANCEL.code, internal.REPLACE.code
 _MASS, _ADMIN = internal.MASS_CANCEL.code, internal.ADMIN.code
@@ -67,7 +67,7 @@ class Scoreboard:
         self.flushed = []
         self.lane_match_id = 0
         self.commands = 0
-        self.coverage = Counter()       # (command, outcome) -> count
+        self.coverage = Counter()       # (command kind, outcome, window state) -> count
         self.punts = Counter()          # PuntReason -> count
 
     # -- the front end ---------------------------------------------------------
@@ -79,11 +79,11 @@ class Scoreboard:
 
     def route(self, command):
         """Apply `command` to the reference; return the record the lane gets."""
-        snapshot = self._snapshot()
+        snapshot, window = self._snapshot(), self._window()
         events = self.ref.apply(command)
         self.commands += 1
         code, seq, ts = command[0], command[1], command[2]
-        self.in_flight.append([seq, events, snapshot, 0, code])
+        self.in_flight.append([seq, events, snapshot, 0, (_kind(command), window)])
         if code == _NEW and events[0][0] == _REJECTED:
             return (link.HOST.code, seq, ts, command[3], 0)
         if code == _REPLACE and events[0][0] == _REJECTED and events[0][7] in _STATELESS:
@@ -151,7 +151,7 @@ class Scoreboard:
             raise ScoreboardError(seq, f"event {position}: got {got}, expected {want}")
         entry[3] = position + 1
         if position + 1 == len(expected):
-            self.coverage[(code, _outcome(expected))] += 1
+            self.coverage[(code[0], _outcome(expected), code[1])] += 1
             self.in_flight.popleft()
 
     def _punt(self, entry, record):
@@ -160,7 +160,7 @@ class Scoreboard:
             raise ScoreboardError(seq, f"PUNT after {position} events: {record}")
         reason, handover, last_price = record[4], record[5], record[6]
         self.punts[link.PuntReason(reason)] += 1
-        self.coverage[(code, "punt")] += 1
+        self.coverage[(code[0], "handover" if handover else "punt", code[1])] += 1
         if handover:
             if not self.owned:
                 raise ScoreboardError(seq, "handover of a symbol the lane does not own")
@@ -177,6 +177,20 @@ class Scoreboard:
             raise ScoreboardError(seq, "FLUSH without handover")
         self.flushed = []
         self.in_flight.popleft()
+
+    def _window(self):
+        """'empty', 'partial' or 'full' for the lane's window now, or 'host'."""
+        if not self.owned:
+            return "host"
+        counts = []
+        book = self.ref.books[self.symbol]
+        for side in (0, 1):
+            deep = self.deep[side]
+            counts.append(sum(len(orders) for price, orders in book.orders_at(side)
+                              if not deep or (price > deep if side == 0 else price < deep)))
+        if not any(counts):
+            return "empty"
+        return "full" if max(counts) >= self.depth else "partial"
 
     def _snapshot(self):
         book = self.ref.books[self.symbol]
@@ -203,13 +217,43 @@ def _entry(order):
             order.price, order.stop_price, order.qty, order.seq)
 
 
+_KINDS = {(0, 0): "limit", (0, 1): "limit", (0, 2): "IOC", (0, 3): "FOK"}
+
+
+def _kind(command):
+    code = command[0]
+    if code == _NEW:
+        order_type, tif = command[7], command[8]
+        if order_type == 1:
+            return "market"
+        return "stop" if order_type >= 2 else _KINDS.get((0, tif), "limit")
+    return {_CANCEL: "cancel", _REPLACE: "replace", _MASS: "mass cancel",
+            _ADMIN: "admin"}.get(code, "other")
+
+
 def _outcome(events):
+    """What the golden model did with a command the lane handled."""
     kinds = [e[0] for e in events]
     if kinds[0] == _REJECTED:
         return "reject"
-    if _EXECUTED in kinds:
-        return "fill"
-    return "other"
+    fills = [e for e in events if e[0] == _EXECUTED]
+    if fills:
+        return "full fill" if fills[-1][10] == 0 else "partial fill"
+    last = events[-1]
+    if last[0] == internal.CANCELLED.code and kinds[0] == internal.ACCEPTED.code:
+        return "kill" if last[7] == CancelReason.FOK_KILL else "no fill"
+    return "rest" if kinds[0] == internal.ACCEPTED.code else "done"
+
+
+def coverage_table(coverage):
+    """Text table: one row per command kind and outcome, counts per window state."""
+    states = ("empty", "partial", "full", "host")
+    rows = sorted({(kind, outcome) for kind, outcome, _ in coverage})
+    lines = [f"{'command':<12} {'outcome':<13}" + "".join(f"{s:>9}" for s in states)]
+    for kind, outcome in rows:
+        lines.append(f"{kind:<12} {outcome:<13}" +
+                     "".join(f"{coverage.get((kind, outcome, s), 0):>9}" for s in states))
+    return "\n".join(lines)
 
 
 class Feeder:

@@ -12,6 +12,7 @@ command's sequence number and the FST file.
 
 import os
 import random
+from collections import Counter
 import shutil
 from pathlib import Path
 
@@ -24,7 +25,7 @@ from hdl.driver import MatcherCodec
 from hdl.matcher import Matcher
 from host.symbols import DEFAULT_SYMBOLS
 from sim.flows import SYMBOL, directed, random_flow, window_pressure
-from sim.matcher.scoreboard import Feeder, Scoreboard, ScoreboardError
+from sim.matcher.scoreboard import Feeder, Scoreboard, ScoreboardError, coverage_table
 
 __all__ = ["TB", "test_matcher", "build_and_run"]
 
@@ -113,10 +114,14 @@ async def run_test_window_pressure(dut):
 async def run_test_random(dut):
     tb = TB(dut)
     count = int(os.environ.get("GATEBOOK_RANDOM_COMMANDS", "600"))
+    coverage = Counter()
     for seed in (1, 2):
         sb = await tb.run(random_flow(seed, count), seed=seed)
+        coverage.update(sb.coverage)
         dut._log.info("random seed %d: %d commands, %d cycles, punts %s", seed, sb.commands,
                       tb.cycles, dict(sb.punts))
+    dut._log.info("functional coverage (command x outcome x window state):\n%s",
+                  coverage_table(coverage))
 
 
 # -- the pytest side ---------------------------------------------------------------
