@@ -11,7 +11,6 @@ after READY), acknowledges only what the standby has logged too, and paces
 itself (a short sleep every 50 commands) so the standby keeps up.
 """
 
-import itertools
 import os
 import sys
 import time
@@ -40,9 +39,11 @@ def main(directory, policy, seed, snapshot_every="0", segment_bytes=str(64 << 20
     if mode == "replicate":
         server = ReplicationServer(exchange, heartbeat_interval=0.1, synchronous=True)
         port = f" {server.address[1]}"
+    stream = seeded_commands(int(seed))
+    for _ in range(next_seq - 1):               # position the stream before saying READY
+        next(stream)
     out.write(f"READY {next_seq}{port}\n")
     out.flush()
-    stream = itertools.islice(seeded_commands(int(seed)), next_seq - 1, None)
     for count, command in enumerate(stream):
         exchange.submit(*command)
         if port and count % 50 == 49:
