@@ -19,6 +19,7 @@ SUBCOMMAND_MODULES = (
     "host.cli.bench_log",
     "host.cli.dissectors",
     "host.cli.inject",
+    "host.cli.bench_net",
 )
 
 

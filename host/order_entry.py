@@ -19,7 +19,7 @@ from collections import Counter, deque
 from gatebook.wire import internal, ouch
 from gatebook.wire.codec import WireError
 
-from .ouch_session import SessionTracker, decode_datagram, encode_datagram
+from .ouch_session import SessionTracker, encode_datagram, split_datagram
 
 __all__ = ["Gateway", "flow_datagrams"]
 
@@ -40,7 +40,7 @@ class Gateway:
 
     def __init__(self, sequencer, symbols, log_size=1000):
         self.sequencer = sequencer
-        self.symbol_ids = {spec.name: spec.symbol_id for spec in symbols}
+        self.symbol_ids = {spec.name.encode().ljust(8): spec.symbol_id for spec in symbols}
         self.tracker = SessionTracker()
         self.order_ids = {}                 # (session, token) -> exchange order id
         self.owners = {}                    # exchange order id -> (session, token)
@@ -59,7 +59,7 @@ class Gateway:
     def datagram(self, payload, peer=None):
         """Stamped commands for the new messages in one datagram (maybe none)."""
         try:
-            session, sequence, records = decode_datagram(payload)
+            session, sequence, records = split_datagram(payload)
         except WireError as error:
             self._refuse(peer, f"undecodable: {error}")
             return []

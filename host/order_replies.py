@@ -9,18 +9,19 @@ accepted, replaced, canceled or rejected message for the command's sender,
 and an executed message for each side of every fill, resting side included.
 Market-data events (trade, level, stop triggered, done) have no private reply.
 `Replier.datagrams(events)` frames them, numbering each session's replies
-from 1, and addresses them to the session's last-seen peer.
+from 1, and addresses them to the session's last-seen peer. Records keep ALPHA
+fields as padded bytes (`ouch_session.raw_struct`), the cheap form to pack.
 """
 
 from gatebook.wire import internal, ouch
 
-from .ouch_session import OUTBOUND_CODEC, encode_datagram
+from .ouch_session import HEADER_STRUCT, RAW_OUTBOUND
 
 __all__ = ["Replier"]
 
 _A, _J, _E = internal.ACCEPTED.code, internal.REJECTED.code, internal.EXECUTED.code
 _C, _R = internal.CANCELLED.code, internal.REPLACED.code
-_ADDED, _REMOVED = ord(ouch.ADDED_LIQUIDITY), ord(ouch.REMOVED_LIQUIDITY)
+_ADDED, _REMOVED = ouch.ADDED_LIQUIDITY.encode(), ouch.REMOVED_LIQUIDITY.encode()
 
 
 class Replier:
@@ -28,7 +29,7 @@ class Replier:
 
     def __init__(self, gateway, symbols):
         self.gateway = gateway
-        self.names = {spec.symbol_id: spec.name for spec in symbols}
+        self.names = {spec.symbol_id: spec.name.encode().ljust(8) for spec in symbols}
         self.sequences = {}                 # session -> next outbound sequence number
 
     def replies(self, events):
@@ -41,7 +42,7 @@ class Replier:
                 _, _, ts, symbol, order_id, user, side, order_type, tif, price, stop, qty = event
                 owner = gateway.token_of(order_id)
                 if owner:
-                    out.append((owner[0], (ouch.ACCEPTED.code, ts, owner[1], self.names.get(symbol, ""),
+                    out.append((owner[0], (ouch.ACCEPTED.code, ts, owner[1], self.names.get(symbol, b" " * 8),
                                            side, order_type, tif, qty, price, stop, order_id)))
             elif code == _J:
                 if origin:
@@ -54,7 +55,7 @@ class Replier:
                     owner = gateway.token_of(order_id)
                     if owner:
                         out.append((owner[0], (ouch.EXECUTED.code, ts, owner[1], qty, price,
-                                               chr(flag), match, leaves)))
+                                               flag, match, leaves)))
             elif code == _C:
                 _, _, ts, _, order_id, _, qty, reason = event
                 owner = gateway.token_of(order_id)
@@ -80,5 +81,6 @@ class Replier:
             first = self.sequences.get(session, 1)
             self.sequences[session] = first + len(records)
             if peer is not None:
-                out.append((encode_datagram(session, first, records, OUTBOUND_CODEC), peer))
+                out.append((HEADER_STRUCT.pack(session, first, len(records)) + b"".join(
+                    [RAW_OUTBOUND[record[0]].pack(*record) for record in records]), peer))
         return out

@@ -1,0 +1,155 @@
+"""Packet-path benchmarks: DPDK burst copies, DPDK ingress into the engine,
+and orders end to end over the kernel-socket backend.
+
+Each function returns a dict of measured figures; `gatebook bench-net`
+prints them side by side. All traffic is a pcap file or loopback.
+"""
+
+import os
+import subprocess
+import sys
+import tempfile
+import time
+
+from .clock import ManualClock
+from .engine import MatchingEngine
+from .flow import generate_flow
+from .inject import to_frames
+from .order_entry import Gateway, flow_datagrams
+from .order_replies import Replier
+from .sequencer import Sequencer
+from .symbols import DEFAULT_SYMBOLS
+
+__all__ = ["order_datagrams", "write_order_pcap", "bench_copy", "bench_ingress",
+           "bench_socket_end_to_end", "client_main"]
+
+
+def order_datagrams(orders, seed=1):
+    """(session, payload) datagrams carrying a standard flow of `orders` commands."""
+    return flow_datagrams(generate_flow(orders, seed=seed), DEFAULT_SYMBOLS)
+
+
+def write_order_pcap(path, datagrams):
+    from scapy.utils import PcapWriter
+    writer = PcapWriter(path, linktype=1, sync=False)
+    for frame in to_frames(datagrams):
+        writer.write(frame)
+    writer.close()
+    return path
+
+
+_port_names = iter(range(200, 10**6))
+
+
+def bench_copy(pcap, burst, packets, frames_in_pcap):
+    """Packets/s of `rx_burst` alone: net_pcap replays the file from memory
+    (`infinite_rx`, which holds every frame in an mbuf, so keep the file small)
+    and each burst is copied into one buffer."""
+    from dpdk_bridge.eal import Eal
+    port = Eal.start().attach(f"net_pcap{next(_port_names)},rx_pcap={pcap},infinite_rx=1",
+                              pool_size=frames_in_pcap + 4096)
+    try:
+        buf, got = port.burst(burst), 0
+        rx = port.rx_burst
+        start = time.perf_counter()
+        while got < packets:
+            got += rx(buf)
+        seconds = time.perf_counter() - start
+    finally:
+        port.close()
+    return {"packets": got, "seconds": seconds, "pps": got / seconds}
+
+
+def bench_ingress(pcap, burst, expected):
+    """Packets/s from a net_pcap replay through UDP parsing, the order-entry
+    gateway and the golden-model engine, with replies encoded (not sent)."""
+    from dpdk_bridge.eal import Eal
+    from dpdk_bridge.udp import DpdkUdp
+    udp = DpdkUdp(Eal.start().attach(f"net_pcap{next(_port_names)},rx_pcap={pcap}"),
+                  "127.0.0.1", 15000, burst=burst)
+    gateway = Gateway(Sequencer(ManualClock()), DEFAULT_SYMBOLS)
+    engine, replier = MatchingEngine(DEFAULT_SYMBOLS), Replier(gateway, DEFAULT_SYMBOLS)
+    packets = replies = idle = 0
+    start = time.perf_counter()
+    try:
+        while packets < expected and idle < 1000:
+            datagrams = udp.recv(burst)
+            idle = 0 if datagrams else idle + 1
+            packets += len(datagrams)
+            for payload, peer in datagrams:
+                for command in gateway.datagram(payload, peer):
+                    replies += len(replier.datagrams(engine.apply(command)))
+        seconds = time.perf_counter() - start
+    finally:
+        udp.close()
+    return {"packets": packets, "orders": gateway.messages, "replies": replies,
+            "seconds": seconds, "pps": packets / seconds, "bad": sum(gateway.bad.values())}
+
+
+def bench_socket_end_to_end(datagrams, window=64, timeout=60):
+    """Orders/s through a kernel UDP socket on loopback: a client process sends
+    `window` orders at a time and waits for each one's reply; this process
+    receives, matches and replies."""
+    from dpdk_bridge.udp import SocketUdp
+    gateway = Gateway(Sequencer(ManualClock()), DEFAULT_SYMBOLS)
+    engine, replier = MatchingEngine(DEFAULT_SYMBOLS), Replier(gateway, DEFAULT_SYMBOLS)
+    with SocketUdp() as server, tempfile.NamedTemporaryFile(suffix=".bin") as flow:
+        for _, payload in datagrams:
+            flow.write(len(payload).to_bytes(2, "big") + payload)
+        flow.flush()
+        client = subprocess.Popen(
+            [sys.executable, "-c", "from host.net_bench import client_main; client_main()",
+             str(server.address[1]), flow.name, str(window)],
+            stdout=subprocess.PIPE, text=True, cwd=os.path.dirname(os.path.dirname(__file__)))
+        deadline = time.monotonic() + timeout
+        start = None
+        while gateway.messages < len(datagrams) and time.monotonic() < deadline:
+            got = server.recv(64)
+            if got and start is None:
+                start = time.perf_counter()
+            for payload, peer in got:
+                for command in gateway.datagram(payload, peer):
+                    server.send(replier.datagrams(engine.apply(command)))
+        seconds = time.perf_counter() - (start or time.perf_counter())
+        out, _ = client.communicate(timeout=30)
+    answered = int(out.split()[0]) if out.strip() else 0
+    return {"orders": gateway.messages, "answered": answered, "seconds": seconds,
+            "orders_per_s": gateway.messages / seconds if seconds else 0.0}
+
+
+def client_main():
+    """The client process of `bench_socket_end_to_end` (argv: port, flow file, window)."""
+    import socket
+    from collections import Counter
+
+    from .ouch_session import OUTBOUND_CODEC, decode_datagram
+    port, path, window = int(sys.argv[1]), sys.argv[2], int(sys.argv[3])
+    with open(path, "rb") as flow:
+        data = flow.read()
+    payloads, at = [], 0
+    while at < len(data):
+        size = int.from_bytes(data[at:at + 2], "big")
+        payloads.append(data[at + 2:at + 2 + size])
+        at += 2 + size
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 << 20)
+    sock.settimeout(2)
+    answered = 0
+    for start in range(0, len(payloads), window):
+        waiting = Counter()     # (session, token) -> replies still due
+        for payload in payloads[start:start + window]:
+            session, _, records = decode_datagram(payload)
+            waiting[session, records[0][1 if records[0][0] != ord("U") else 2]] += 1
+            sock.sendto(payload, ("127.0.0.1", port))
+        while +waiting:
+            try:
+                reply = sock.recv(65535)
+            except socket.timeout:
+                break
+            session, _, records = decode_datagram(reply, OUTBOUND_CODEC)
+            for record in records:
+                key = (session, record[2])
+                if waiting[key] > 0 and record[0] != ord("E"):
+                    waiting[key] -= 1
+                    answered += 1
+    print(answered)

@@ -1,0 +1,21 @@
+"""`gatebook bench-net` on a small flow: every row measured, every order answered."""
+
+import re
+
+from gatebook.cli import main
+
+
+def test_bench_net_prints_every_path(capsys):
+    assert main(["bench-net", "--orders", "3000", "--copy-packets", "200000",
+                 "--socket-orders", "600"]) == 0
+    out = capsys.readouterr().out
+    rows = {line[:52].strip(): line[52:].split() for line in out.splitlines()[1:-1]}
+    from dpdk_bridge import dpdk_available
+    if dpdk_available()[0]:
+        copy = [line for line in out.splitlines() if "burst copy only" in line]
+        ingress = [line for line in out.splitlines() if "-> engine" in line]
+        assert [line.split()[-3] for line in copy + ingress] == ["32", "256", "32", "256"]
+        for line in copy + ingress:
+            assert int(line.split()[-2].replace(",", "")) > 0
+    assert int(rows["kernel UDP socket, loopback round trip (window 64)"][-1].replace(",", "")) > 0
+    assert re.search(r"answered 600 of 600", out)
