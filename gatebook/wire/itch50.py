@@ -15,7 +15,7 @@ __all__ = [
     "SYSTEM_EVENT", "STOCK_DIRECTORY", "STOCK_TRADING_ACTION", "ADD_ORDER",
     "ADD_ORDER_MPID", "ORDER_EXECUTED", "ORDER_EXECUTED_WITH_PRICE",
     "ORDER_CANCEL", "ORDER_DELETE", "ORDER_REPLACE", "TRADE", "ITCH50",
-    "BUY", "SELL",
+    "BINARYFILE_LENGTH", "BINARYFILE", "BUY", "SELL",
 ]
 
 BUY, SELL = "B", "S"       # Buy/Sell Indicator values
@@ -102,3 +102,9 @@ ITCH50 = Protocol("itch-5.0", "big", (
     ORDER_EXECUTED, ORDER_EXECUTED_WITH_PRICE, ORDER_CANCEL, ORDER_DELETE,
     ORDER_REPLACE, TRADE,
 ))
+
+# NASDAQ's historical ITCH files ("BinaryFILE") put this before every message.
+BINARYFILE_LENGTH = Message("binaryfile_length", None, (
+    Field("message_length", 2),
+))
+BINARYFILE = Protocol("itch-5.0-binaryfile", "big", (BINARYFILE_LENGTH,))

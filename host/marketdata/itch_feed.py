@@ -1,0 +1,218 @@
+"""Engine events to NASDAQ TotalView-ITCH 5.0 messages.
+
+# Ref: NASDAQ TotalView-ITCH 5.0 specification, sections 4.1 (system event),
+#      4.2.1 (stock directory), 4.2.2 (trading action), 4.3 (add order),
+#      4.4 (order executed), 4.5 (order cancel, delete, replace).
+
+`ItchFeed` is an engine listener. For each command's events it produces the
+ITCH messages a full-depth subscriber needs to rebuild every book order by
+order, as record tuples of gatebook.wire.itch50 (encode them with
+`ProtocolCodec(ITCH50)`):
+
+- an order appears (Add Order) only when it comes to rest, with the shares
+  left after its own fills: aggressors, IOC, FOK and market orders never show;
+- each execution against a resting order is an Order Executed on that order;
+- a cancel is an Order Delete; a replace that keeps priority is an Order
+  Cancel of the difference; a replace that loses priority is an Order Replace
+  when the order rests again untouched, else an Order Delete before its fills
+  and an Add Order if it rests;
+- the session opens with system events, the stock directory and a Stock
+  Trading Action per symbol.
+
+ITCH order reference numbers are the feed's own, one per displayed order,
+because an Order Replace needs a new number and our order ids are the
+clients'. Timestamps are nanoseconds since midnight UTC of the event.
+"""
+
+from gatebook.wire import internal, itch50
+from gatebook.wire.enums import OrderType, Side
+
+__all__ = ["ItchFeed", "NANOSECONDS_PER_DAY"]
+
+NANOSECONDS_PER_DAY = 86_400 * 1_000_000_000
+
+_ACCEPTED, _EXECUTED, _CANCELLED = internal.ACCEPTED.code, internal.EXECUTED.code, internal.CANCELLED.code
+_REPLACED, _STOP_TRIGGERED, _LEVEL = internal.REPLACED.code, internal.STOP_TRIGGERED.code, internal.LEVEL.code
+_NAMES = {message.code: message.field_names for message in internal.EVENTS.messages}
+_ITCH_SIDE = {int(Side.BUY): itch50.BUY, int(Side.SELL): itch50.SELL}
+
+
+def _builder(message):
+    """A keyword constructor for `message`'s record tuple, in table order."""
+    names = message.field_names
+
+    def build(**fields):
+        return (message.code,) + tuple(fields[name] for name in names)
+    return build
+
+
+_system_event = _builder(itch50.SYSTEM_EVENT)
+_directory = _builder(itch50.STOCK_DIRECTORY)
+_trading_action = _builder(itch50.STOCK_TRADING_ACTION)
+_add = _builder(itch50.ADD_ORDER)
+_executed = _builder(itch50.ORDER_EXECUTED)
+_cancel = _builder(itch50.ORDER_CANCEL)
+_delete = _builder(itch50.ORDER_DELETE)
+_replace = _builder(itch50.ORDER_REPLACE)
+
+
+class _InFlight:
+    """The order being matched right now: the command's own, or a triggered stop."""
+
+    __slots__ = ("order_id", "symbol", "side", "price", "qty", "old_ref", "filled", "unrest_pending")
+
+    def __init__(self, order_id, symbol, side, price, qty, old_ref=None):
+        self.order_id, self.symbol, self.side, self.price, self.qty = order_id, symbol, side, price, qty
+        self.old_ref = old_ref              # displayed ref it replaces, until published
+        self.filled = False
+        self.unrest_pending = old_ref is not None   # the replace's own LEVEL for the old slot
+
+
+class ItchFeed:
+    """Turns engine event lists into ITCH 5.0 record tuples.
+
+    Parameters
+    ----------
+    specs : iterable of SymbolSpec
+        The listed symbols, for the stock directory.
+    sink : callable
+        Called with the list of ITCH records produced for each command (not
+        called when a command produces none).
+    """
+
+    def __init__(self, specs, sink):
+        self.specs = {spec.symbol_id: spec for spec in specs}
+        self.sink = sink
+        self.displayed = {}      # order id -> [ref, open shares, side]
+        self.stops = {}          # order id -> (symbol, side, order type, limit price, qty)
+        self.next_ref = 1
+        self.tracking = 0
+
+    # -- session messages -------------------------------------------------
+
+    def start_of_day(self, ts):
+        """System events and the stock directory that open a session."""
+        out = [self._system(ts, "O"), self._system(ts, "S")]
+        for symbol, spec in sorted(self.specs.items()):
+            out.append(_directory(
+                stock_locate=symbol, tracking_number=0, timestamp=ts % NANOSECONDS_PER_DAY,
+                stock=spec.name, market_category="Q", financial_status_indicator="N",
+                round_lot_size=spec.lot_size, round_lots_only="N", issue_classification="C",
+                issue_sub_type="Z", authenticity="P", short_sale_threshold="N", ipo_flag="N",
+                luld_reference_price_tier="1", etp_flag="N", etp_leverage_factor=0,
+                inverse_indicator="N"))
+            out.append(self._action(symbol, ts, "T"))
+        out.append(self._system(ts, "Q"))
+        return out
+
+    def end_of_day(self, ts):
+        return [self._system(ts, "M"), self._system(ts, "E"), self._system(ts, "C")]
+
+    def _system(self, ts, code):
+        return _system_event(stock_locate=0, tracking_number=0,
+                             timestamp=ts % NANOSECONDS_PER_DAY, event_code=code)
+
+    def _action(self, symbol, ts, state):
+        return _trading_action(stock_locate=symbol, tracking_number=0,
+                               timestamp=ts % NANOSECONDS_PER_DAY,
+                               stock=self.specs[symbol].name, trading_state=state,
+                               reserved="", reason="")
+
+    # -- the listener -----------------------------------------------------
+
+    def __call__(self, events):
+        out = []
+        flight = None
+        for event in events:
+            code = event[0]
+            fields = dict(zip(_NAMES[code], event[1:]))
+            ts = fields["ts"] % NANOSECONDS_PER_DAY
+            if code == _ACCEPTED:
+                if fields["order_type"] == OrderType.LIMIT:
+                    flight = _InFlight(fields["order_id"], fields["symbol"], fields["side"],
+                                       fields["price"], fields["qty"])
+                elif fields["order_type"] in (OrderType.STOP, OrderType.STOP_LIMIT):
+                    self.stops[fields["order_id"]] = (fields["symbol"], fields["side"],
+                                                      fields["order_type"], fields["price"],
+                                                      fields["qty"])
+                else:
+                    flight = None
+            elif code == _STOP_TRIGGERED:
+                symbol, side, order_type, price, qty = self.stops.pop(fields["order_id"])
+                flight = (_InFlight(fields["order_id"], symbol, side, price, qty)
+                          if order_type == OrderType.STOP_LIMIT else None)
+            elif code == _EXECUTED:
+                if flight is not None and flight.order_id == fields["aggressor_id"]:
+                    self._publish_old_slot_deleted(flight, fields["symbol"], ts, out)
+                    flight.filled = True
+                    flight.qty = fields["aggressor_leaves"]
+                ref_and_qty = self.displayed[fields["resting_id"]]
+                out.append(_executed(stock_locate=fields["symbol"], tracking_number=self._track(),
+                                     timestamp=ts, order_ref=ref_and_qty[0],
+                                     executed_shares=fields["qty"], match_number=fields["match_id"]))
+                if fields["resting_leaves"]:
+                    ref_and_qty[1] = fields["resting_leaves"]
+                else:
+                    del self.displayed[fields["resting_id"]]
+            elif code == _CANCELLED:
+                order_id = fields["order_id"]
+                if flight is not None and flight.order_id == order_id:
+                    self._publish_old_slot_deleted(flight, fields["symbol"], ts, out)
+                    flight = None
+                elif order_id in self.displayed:
+                    ref = self.displayed.pop(order_id)[0]
+                    out.append(_delete(stock_locate=fields["symbol"], tracking_number=self._track(),
+                                       timestamp=ts, order_ref=ref))
+                else:
+                    self.stops.pop(order_id, None)
+            elif code == _REPLACED:
+                order_id = fields["order_id"]
+                ref, shares, side = self.displayed[order_id]
+                if fields["kept_priority"]:
+                    if fields["qty"] < shares:
+                        out.append(_cancel(stock_locate=fields["symbol"],
+                                           tracking_number=self._track(), timestamp=ts,
+                                           order_ref=ref, cancelled_shares=shares - fields["qty"]))
+                        self.displayed[order_id][1] = fields["qty"]
+                else:
+                    del self.displayed[order_id]
+                    flight = _InFlight(order_id, fields["symbol"], side,
+                                       fields["price"], fields["qty"], old_ref=ref)
+            elif code == _LEVEL and flight is not None and fields["side"] == flight.side \
+                    and fields["symbol"] == flight.symbol:
+                if flight.unrest_pending:
+                    flight.unrest_pending = False      # the replaced order leaving its old slot
+                elif fields["price"] == flight.price:
+                    self._publish_rest(flight, ts, out)
+                    flight = None
+        if out:
+            self.sink(out)
+
+    def _publish_old_slot_deleted(self, flight, symbol, ts, out):
+        if flight.old_ref is not None:
+            out.append(_delete(stock_locate=symbol, tracking_number=self._track(),
+                               timestamp=ts, order_ref=flight.old_ref))
+            flight.old_ref = None
+
+    def _publish_rest(self, flight, ts, out):
+        ref = self._new_ref()
+        if flight.old_ref is not None and not flight.filled:
+            out.append(_replace(stock_locate=flight.symbol, tracking_number=self._track(),
+                                timestamp=ts, original_order_ref=flight.old_ref,
+                                new_order_ref=ref, shares=flight.qty, price=flight.price))
+        else:
+            self._publish_old_slot_deleted(flight, flight.symbol, ts, out)
+            out.append(_add(stock_locate=flight.symbol, tracking_number=self._track(),
+                            timestamp=ts, order_ref=ref, side=_ITCH_SIDE[flight.side],
+                            shares=flight.qty, stock=self.specs[flight.symbol].name,
+                            price=flight.price))
+        self.displayed[flight.order_id] = [ref, flight.qty, flight.side]
+
+    def _new_ref(self):
+        ref = self.next_ref
+        self.next_ref += 1
+        return ref
+
+    def _track(self):
+        self.tracking = (self.tracking + 1) & 0xFFFF
+        return self.tracking
