@@ -32,6 +32,7 @@ struct gb_link {
 
 int  rte_eal_init(int argc, char **argv);
 int  rte_eal_cleanup(void);
+const char *rte_eal_get_runtime_dir(void);
 const char *rte_strerror(int errnum);
 int  gb_errno(void);
 int  gb_log_begin(void);

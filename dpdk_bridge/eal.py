@@ -111,5 +111,10 @@ class Eal:
             return
         for port in list(self.ports.values()):
             port.close()
+        runtime = self.ffi.string(self.lib.rte_eal_get_runtime_dir()).decode()
         self.lib.rte_eal_cleanup()
         self.alive = False
+        try:
+            os.rmdir(runtime)          # the EAL leaves its (empty) runtime directory
+        except OSError:
+            pass
