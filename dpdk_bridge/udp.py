@@ -75,14 +75,26 @@ class DatagramPort:
 
 
 class SocketUdp(DatagramPort):
-    """A kernel UDP socket bound to `(ip, port)` (port 0: any free port)."""
+    """A kernel UDP socket bound to `(ip, port)` (port 0: any free port), or,
+    with `group`, a subscriber to that multicast group on the interface of `ip`."""
 
     backend = "socket"
 
-    def __init__(self, ip="127.0.0.1", port=0):
+    def __init__(self, ip="127.0.0.1", port=0, group=None):
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 << 20)
-        self.sock.bind((ip, port))
+        if group is not None:            # a market-data subscriber: bind the group's port
+            self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            self.sock.bind((group, port))
+            self.sock.setsockopt(socket.IPPROTO_IP, socket.IP_ADD_MEMBERSHIP,
+                                 socket.inet_aton(group) + socket.inet_aton(ip))
+        else:
+            self.sock.bind((ip, port))
+        # Multicast we send leaves by our own address's interface, one hop at most.
+        if ip != "0.0.0.0":
+            self.sock.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_IF, socket.inet_aton(ip))
+        self.sock.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_TTL, 1)
+        self.sock.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_LOOP, 1)
         self.sock.setblocking(False)
         self.address = self.sock.getsockname()
 

@@ -20,6 +20,7 @@ SUBCOMMAND_MODULES = (
     "host.cli.dissectors",
     "host.cli.inject",
     "host.cli.bench_net",
+    "host.cli.run",
 )
 
 

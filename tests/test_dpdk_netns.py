@@ -133,3 +133,58 @@ def test_tap_frames_both_ways(eal):
         raw.close()
     finally:
         port.close()
+
+
+_ORDER_CLIENT = textwrap.dedent("""
+    import socket
+    from scapy.layers.inet import UDP
+    from host.scapy_layers import (Accepted, CancelOrder, Canceled, EnterOrder, ItchAddOrder,
+                                   MoldUDP64, OuchInbound, OuchOutbound)
+    orders = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    orders.bind(("198.18.0.2", 40000))
+    orders.settimeout(5)
+    feed = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    feed.bind(("198.18.0.2", 26400))
+    feed.settimeout(5)
+    enter = OuchInbound(session=3, sequence_number=1) / EnterOrder(
+        order_token=11, stock="GATE", side="BUY", shares=100, price=1_000_000)
+    orders.sendto(bytes(enter), ("198.18.0.1", 15000))
+    accepted = OuchOutbound(orders.recv(2048))
+    orders.sendto(bytes(OuchInbound(session=3, sequence_number=2) / CancelOrder(order_token=11)),
+                  ("198.18.0.1", 15000))
+    canceled = OuchOutbound(orders.recv(2048))
+    adds = []
+    while not adds:
+        packet = MoldUDP64(feed.recv(2048))
+        adds = [b.message for b in packet.messages if isinstance(b.message, ItchAddOrder)]
+    print(accepted[Accepted].order_token, accepted[Accepted].shares, accepted[Accepted].order_ref,
+          canceled[Canceled].decrement_shares, adds[0].shares, adds[0].price,
+          adds[0].stock.strip().decode())
+""")
+
+
+def test_exchange_over_af_packet_scapy_order_to_execution_report(eal, veth_netns):
+    from dpdk_bridge.udp import DpdkUdp
+    from host.clock import ManualClock
+    from host.exchange_server import Exchange
+    from host.symbols import DEFAULT_SYMBOLS
+    ns, iface = veth_netns
+    udp = DpdkUdp(eal.attach(f"net_af_packet{next(_names)},iface={iface}"), "198.18.0.1", 15000)
+    exchange = Exchange(udp, DEFAULT_SYMBOLS, ManualClock(1_700_000_000_000_000_000, 1000),
+                        md_destination=("198.18.0.2", 26400))
+    client = subprocess.Popen(["ip", "netns", "exec", ns, sys.executable, "-c", _ORDER_CLIENT],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                              cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    try:
+        deadline = time.monotonic() + 20
+        while client.poll() is None and time.monotonic() < deadline:
+            if not exchange.poll():
+                time.sleep(0.0005)
+        out, err = client.communicate(timeout=10)
+    finally:
+        if client.poll() is None:
+            client.kill()
+        udp.close()
+    assert client.returncode == 0, err
+    assert out.split() == ["11", "100", "1", "100", "100", "1000000", "GATE"]
+    assert exchange.gateway.messages == 2 and exchange.counts["replies"] == 2

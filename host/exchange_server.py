@@ -1,0 +1,121 @@
+"""The fast lane: order datagrams in, execution reports and market data out.
+
+# Ref: docs/network.md; NASDAQ MoldUDP64 1.00 (market-data framing).
+
+One loop over a `DatagramPort` (DPDK or kernel socket, chosen by the caller):
+each burst of order datagrams goes through the gateway (decode, sequence
+check, command), the engine, the replier (execution reports to each sender)
+and the ITCH feed (market data, packed into MoldUDP64 and sent to the feed's
+destination, normally a multicast group). Nothing here knows which backend
+carries the packets.
+"""
+
+import time
+from collections import Counter
+
+from gatebook.wire import itch50, mold
+from gatebook.wire.codec import ProtocolCodec
+
+from .engine import MatchingEngine
+from .marketdata.itch_feed import ItchFeed
+from .order_entry import Gateway
+from .order_replies import Replier
+from .sequencer import Sequencer
+
+__all__ = ["Exchange"]
+
+_ITCH = ProtocolCodec(itch50.ITCH50)
+_MAX_MOLD_PAYLOAD = 1400          # keep MoldUDP64 packets under a 1500-byte MTU
+
+
+class Exchange:
+    """Gateway, engine, replies and market data over one datagram port.
+
+    Parameters
+    ----------
+    port : dpdk_bridge.udp.DatagramPort
+        Receives orders and sends replies (and market data, unless `md_port`).
+    symbols : iterable of SymbolSpec
+    clock : callable returning int nanoseconds (the sequencer's)
+    md_destination : (ip, port) or None
+        Where MoldUDP64 market data goes; None sends none.
+    md_port : DatagramPort or None
+        Sends market data, when it should leave by another port.
+    session : str
+        The MoldUDP64 session name (10 characters at most).
+    """
+
+    def __init__(self, port, symbols, clock, md_destination=None, md_port=None,
+                 session="GATEBOOK01"):
+        self.port, self.md_port = port, md_port or port
+        self.md_destination, self.session = md_destination, session
+        self.gateway = Gateway(Sequencer(clock), symbols)
+        self.engine = MatchingEngine(symbols)
+        self.replier = Replier(self.gateway, symbols)
+        self._itch = []
+        self.feed = ItchFeed(symbols, self._itch.extend)
+        self.engine.subscribe(self.feed)
+        self.md_sequence = 1
+        self.counts = Counter()       # datagrams_in, orders, replies, md_packets, md_messages
+        self._clock = clock
+        if md_destination is not None:
+            self._publish(self.feed.start_of_day(clock()))
+
+    def poll(self, burst=32):
+        """Handle at most `burst` received datagrams; return how many came."""
+        datagrams = self.port.recv(burst)
+        if not datagrams:
+            return 0
+        replies = []
+        gateway, engine, replier = self.gateway, self.engine, self.replier
+        for payload, peer in datagrams:
+            for command in gateway.datagram(payload, peer):
+                replies += replier.datagrams(engine.apply(command))
+        self.counts["datagrams_in"] += len(datagrams)
+        self.counts["orders"] = gateway.messages
+        if replies:
+            self.counts["replies"] += self.port.send(replies)
+        if self._itch:
+            self._publish(self._itch)
+            self._itch.clear()
+        return len(datagrams)
+
+    def _publish(self, records):
+        if self.md_destination is None:
+            return
+        packets, batch, size = [], [], 0
+        for record in records:
+            message = _ITCH.encode(record)
+            if size + len(message) + 2 > _MAX_MOLD_PAYLOAD and batch:
+                packets.append(self._packet(batch))
+                batch, size = [], 0
+            batch.append(message)
+            size += len(message) + 2
+        if batch:
+            packets.append(self._packet(batch))
+        self.counts["md_packets"] += self.md_port.send(
+            [(packet, self.md_destination) for packet in packets])
+
+    def _packet(self, messages):
+        packet = mold.build(self.session, self.md_sequence, messages)
+        self.md_sequence += len(messages)
+        self.counts["md_messages"] += len(messages)
+        return packet
+
+    def run(self, seconds=None, max_orders=None, burst=32, idle_sleep=0.0002):
+        """Poll until `seconds` pass or `max_orders` orders were handled."""
+        deadline = None if seconds is None else time.monotonic() + seconds
+        while True:
+            if max_orders is not None and self.gateway.messages >= max_orders:
+                break
+            if deadline is not None and time.monotonic() >= deadline:
+                break
+            if not self.poll(burst) and idle_sleep:
+                time.sleep(idle_sleep)
+
+    def close(self, end_of_day=True):
+        """Send the end-of-day system events and MoldUDP64's end of session."""
+        if self.md_destination is not None and end_of_day:
+            self._publish(self.feed.end_of_day(self._clock()))
+            self.md_port.send([(mold.end_of_session(self.session, self.md_sequence),
+                                self.md_destination)])

@@ -1,0 +1,91 @@
+"""The fast lane on the kernel-socket backend: orders in over loopback UDP,
+execution reports back to each sender, ITCH 5.0 in MoldUDP64 to a multicast
+group on loopback."""
+
+import subprocess
+import sys
+import time
+
+from dpdk_bridge.udp import SocketUdp
+from gatebook.wire import itch50, mold, ouch
+from gatebook.wire.codec import ProtocolCodec
+from host.clock import ManualClock
+from host.exchange_server import Exchange
+from host.inject import script_datagrams
+from host.ouch_session import OUTBOUND_CODEC, decode_datagram
+from host.symbols import DEFAULT_SYMBOLS
+
+GROUP = "239.192.26.1"
+SCRIPT = """
+7 enter_order order_token=1 stock=GATE side=BUY shares=100 price=100.00
+8 enter_order order_token=1 stock=GATE side=SELL shares=40 price=100.00
+7 cancel_order order_token=1
+8 enter_order order_token=2 stock=NOPE side=SELL shares=40 price=100.00
+"""
+
+
+def _drain(sock, want, pump, seconds=5):
+    got, deadline = [], time.monotonic() + seconds
+    while len(got) < want and time.monotonic() < deadline:
+        pump()
+        got += sock.recv(64)
+    return got
+
+
+def test_orders_replies_and_market_data_over_loopback():
+    md_port = 26400 + 7                 # a test's own port, so no other feed is heard
+    with SocketUdp() as server, SocketUdp() as client_7, SocketUdp() as client_8, \
+            SocketUdp("127.0.0.1", md_port, group=GROUP) as subscriber:
+        exchange = Exchange(server, DEFAULT_SYMBOLS, ManualClock(1_700_000_000_000_000_000, 1000),
+                            md_destination=(GROUP, md_port))
+        clients = {7: client_7, 8: client_8}
+        for session, payload in script_datagrams(SCRIPT):
+            clients[session].send([(payload, server.address)])
+        clients[8].send([(b"\x00garbage", server.address), (b"", server.address)])
+        pump = lambda: exchange.poll()                                  # noqa: E731
+        replies_7 = _drain(client_7, 3, pump)
+        replies_8 = _drain(client_8, 2, pump)
+        exchange.close()
+        packets = _drain(subscriber, 100, pump, seconds=1)     # all there are
+    names = lambda replies: [ouch.OUTBOUND.by_code()[r[0]].name           # noqa: E731
+                             for payload, _ in replies
+                             for r in decode_datagram(payload, OUTBOUND_CODEC)[2]]
+    assert names(replies_7) == ["accepted", "executed", "canceled"]
+    assert names(replies_8) == ["accepted", "executed", "rejected"]
+    assert sum(exchange.gateway.bad.values()) == 2 and exchange.gateway.messages == 4
+    itch = ProtocolCodec(itch50.ITCH50)
+    messages = [itch.decode(m) for p, _ in packets if not mold.parse(p).is_end_of_session
+                for m in mold.parse(p).messages]
+    kinds = [itch50.ITCH50.by_code()[m[0]].name for m in messages]
+    assert kinds[:2] == ["system_event", "system_event"] and "stock_directory" in kinds
+    trading = kinds[kinds.index("system_event", 2):]
+    assert ["add_order", "order_executed", "order_delete"] == [
+        k for k in trading if k in ("add_order", "order_executed", "order_delete")]
+    add = messages[kinds.index("add_order")]
+    assert add[5:] == ("B", 100, "GATE", 100_0000)
+    sequences = [mold.parse(p).sequence_number for p, _ in packets]
+    assert sequences == sorted(sequences) and mold.parse(packets[-1][0]).is_end_of_session
+
+
+def test_cli_run_prints_its_backend_and_a_summary():
+    with SocketUdp() as probe:
+        port = probe.address[1]                 # a free port, released for the server
+    server = subprocess.Popen([sys.executable, "-m", "gatebook.cli", "run", "--listen",
+                               f"127.0.0.1:{port}", "--md", "none", "--max-orders", "2",
+                               "--seconds", "20"],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        first = server.stdout.readline()
+        assert first.startswith("run: backend socket, orders on 127.0.0.1:")
+        with SocketUdp() as client:
+            client.send([(b"junk", ("127.0.0.1", port))])
+            for _, payload in script_datagrams(SCRIPT)[:2]:
+                client.send([(payload, ("127.0.0.1", port))])
+            replies = _drain(client, 2, lambda: time.sleep(0.01))
+        out, err = server.communicate(timeout=20)
+    finally:
+        if server.poll() is None:
+            server.kill()
+    assert server.returncode == 0, err
+    assert len(replies) == 3           # 7 accepted; 8 accepted+executed; 7 executed
+    assert "3 datagrams, 2 orders" in out and "refused 1 datagrams: undecodable" in out
