@@ -20,7 +20,7 @@ them exchange-wide); timestamps and sequence numbers come in the commands.
 """
 
 from amaranth.hdl import Module, Mux, Signal
-from amaranth.lib import stream, wiring
+from amaranth.lib import enum, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from gatebook.wire import internal, link
@@ -32,9 +32,18 @@ from .window import Window, WindowOp
 
 __all__ = ["Matcher"]
 
-_BUY, _SELL = int(Side.BUY), int(Side.SELL)
 _MARKET = int(OrderType.MARKET)
 _STOP = int(OrderType.STOP)
+
+
+class _Start(enum.Enum, shape=3):
+    """The state a command starts in, decided in the clock that accepts it."""
+    NONE     = 0   # LOAD, OWN: done in that clock, no event
+    ACCEPTED = 1   # a new order the lane processes
+    CANCEL   = 2   # a cancel of a window order
+    PUNT     = 3   # PUNT without handover
+    FLUSH    = 4   # FLUSH the window, then PUNT with handover
+    REPLACED = 5   # a quantity decrease of a window order
 
 
 class Matcher(wiring.Component):
@@ -131,48 +140,50 @@ class Matcher(wiring.Component):
         host_hand = hp.handover[0] & owned & ((hp.symbol == symbol) | (hp.symbol == ALL_SYMBOLS))
 
         # Which state the command at the input starts in ("IDLE": no event).
-        start = Signal(range(6))   # 0 idle, 1 accepted, 2 cancel, 3 punt, 4 flush, 5 replace
+        start = Signal(_Start)
         why = Signal(8)
         with m.Switch(p.code):
             with m.Case(internal.NEW_ORDER.code):
                 with m.If(~owned | (pn.symbol != symbol)):
-                    m.d.comb += [start.eq(3), why.eq(PuntReason.NOT_OWNED)]
+                    m.d.comb += [start.eq(_Start.PUNT), why.eq(PuntReason.NOT_OWNED)]
                 with m.Elif(pn.order_type >= _STOP):
-                    m.d.comb += [start.eq(4), why.eq(PuntReason.STOP)]
+                    m.d.comb += [start.eq(_Start.FLUSH), why.eq(PuntReason.STOP)]
                 with m.Elif(short & reach_deep):
-                    m.d.comb += [start.eq(4), why.eq(PuntReason.SWEEP)]
+                    m.d.comb += [start.eq(_Start.FLUSH), why.eq(PuntReason.SWEEP)]
                 with m.Elif(short & in_rests & own_full):
-                    m.d.comb += [start.eq(4), why.eq(PuntReason.WINDOW_FULL)]
+                    m.d.comb += [start.eq(_Start.FLUSH), why.eq(PuntReason.WINDOW_FULL)]
                 with m.Elif(short & in_rests & behind_deep):
-                    m.d.comb += [start.eq(4), why.eq(PuntReason.BEYOND_WINDOW)]
+                    m.d.comb += [start.eq(_Start.FLUSH), why.eq(PuntReason.BEYOND_WINDOW)]
                 with m.Else():
-                    m.d.comb += start.eq(1)
+                    m.d.comb += start.eq(_Start.ACCEPTED)
             with m.Case(internal.CANCEL.code):
                 with m.If(~found_any):
-                    m.d.comb += [start.eq(3), why.eq(PuntReason.NOT_IN_WINDOW)]
+                    m.d.comb += [start.eq(_Start.PUNT), why.eq(PuntReason.NOT_IN_WINDOW)]
                 with m.Elif(found_entry.user != p.cancel.user):
-                    m.d.comb += [start.eq(3), why.eq(PuntReason.NOT_OWNER)]
+                    m.d.comb += [start.eq(_Start.PUNT), why.eq(PuntReason.NOT_OWNER)]
                 with m.Else():
-                    m.d.comb += start.eq(2)
+                    m.d.comb += start.eq(_Start.CANCEL)
             with m.Case(internal.REPLACE.code):
                 rp = p.replace
                 with m.If(found_any & (found_entry.user != rp.user)):
-                    m.d.comb += [start.eq(3), why.eq(PuntReason.NOT_OWNER)]
+                    m.d.comb += [start.eq(_Start.PUNT), why.eq(PuntReason.NOT_OWNER)]
                 with m.Elif(found_any & (rp.price == found_entry.price) & (rp.qty != 0)
                             & (rp.qty <= found_entry.qty)):
-                    m.d.comb += start.eq(5)        # quantity decrease: keeps priority
+                    m.d.comb += start.eq(_Start.REPLACED)   # quantity decrease: keeps priority
                 # Any other replace, even of one of the host's deeper orders, may move
                 # an order into the window, so the whole symbol goes with it.
                 with m.Elif(owned):
-                    m.d.comb += [start.eq(4), why.eq(PuntReason.REPLACE)]
+                    m.d.comb += [start.eq(_Start.FLUSH), why.eq(PuntReason.REPLACE)]
                 with m.Else():
-                    m.d.comb += [start.eq(3), why.eq(PuntReason.NOT_OWNED)]
+                    m.d.comb += [start.eq(_Start.PUNT), why.eq(PuntReason.NOT_OWNED)]
             with m.Case(link.LOAD.code, link.OWN.code):
-                m.d.comb += start.eq(0)
+                m.d.comb += start.eq(_Start.NONE)
             with m.Case(link.HOST.code):
-                m.d.comb += [start.eq(Mux(host_hand, 4, 3)), why.eq(PuntReason.HOST)]
+                m.d.comb += [start.eq(Mux(host_hand, _Start.FLUSH, _Start.PUNT)),
+                             why.eq(PuntReason.HOST)]
             with m.Default():       # mass cancel, admin, unknown: the host's, with the book
-                m.d.comb += [start.eq(Mux(owned, 4, 3)), why.eq(PuntReason.HOST)]
+                m.d.comb += [start.eq(Mux(owned, _Start.FLUSH, _Start.PUNT)),
+                             why.eq(PuntReason.HOST)]
 
         final = Signal()          # this clock writes the command's last event
         accept = Signal()
@@ -184,12 +195,12 @@ class Matcher(wiring.Component):
             m.d.sync += [
                 cmd.eq(p), rem.eq(pn.qty), market.eq(in_market),
                 rests.eq(in_rests), kill.eq(short & (pn.tif == TimeInForce.FOK)),
-                punt_why.eq(why), punt_hand.eq(start == 4),
-                punt_sym.eq(Mux(start == 4, symbol, 0)),
-                punt_last.eq(Mux(start == 4, last_price, 0)),
+                punt_why.eq(why), punt_hand.eq(start == _Start.FLUSH),
+                punt_sym.eq(Mux(start == _Start.FLUSH, symbol, 0)),
+                punt_last.eq(Mux(start == _Start.FLUSH, last_price, 0)),
                 cxl_side.eq(found_side), cxl_index.eq(found_index), cxl_entry.eq(found_entry),
             ]
-            with m.If(start == 4):
+            with m.If(start == _Start.FLUSH):
                 m.d.sync += owned.eq(0)
             with m.If(p.code == link.LOAD.code):
                 entry = Signal(ENTRY)
@@ -203,17 +214,17 @@ class Matcher(wiring.Component):
         def go_start():
             with m.If(accept):
                 with m.Switch(start):
-                    with m.Case(0):
+                    with m.Case(_Start.NONE):
                         m.next = "IDLE"
-                    with m.Case(1):
+                    with m.Case(_Start.ACCEPTED):
                         m.next = "ACCEPTED"
-                    with m.Case(2):
+                    with m.Case(_Start.CANCEL):
                         m.next = "CANCEL"
-                    with m.Case(3):
+                    with m.Case(_Start.PUNT):
                         m.next = "PUNT"
-                    with m.Case(4):
+                    with m.Case(_Start.FLUSH):
                         m.next = "FLUSH"
-                    with m.Case(5):
+                    with m.Case(_Start.REPLACED):
                         m.next = "REPLACED"
 
         # -- events --------------------------------------------------------------

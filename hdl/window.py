@@ -11,8 +11,8 @@ order id (a small CAM), what rests at this price (a level's aggregate) and
 how many shares would an aggressor with this limit reach.
 """
 
-from amaranth.hdl import Cat, Elaboratable, Module, Signal, unsigned
-from amaranth.lib import data, enum, wiring
+from amaranth.hdl import Module, Mux, Signal
+from amaranth.lib import enum, wiring
 from amaranth.lib.wiring import In, Out
 
 from gatebook.wire.enums import Side
@@ -133,9 +133,9 @@ class Window(wiring.Component):
         crossing = [valid[i] & (self.market | ~self.better(self.limit, entries[i].price))
                     for i in range(n)]
         m.d.comb += [
-            self.level_qty.eq(_sum([e.qty * hit for e, hit in zip(entries, at_level)])),
+            self.level_qty.eq(_sum([Mux(hit, e.qty, 0) for e, hit in zip(entries, at_level)])),
             self.level_orders.eq(_sum(at_level)),
-            self.cross_qty.eq(_sum([e.qty * hit for e, hit in zip(entries, crossing)])),
+            self.cross_qty.eq(_sum([Mux(hit, e.qty, 0) for e, hit in zip(entries, crossing)])),
             self.head.eq(entries[0]),
             self.head_valid.eq(valid[0]),
             self.count.eq(_sum([valid[i] for i in range(n)])),

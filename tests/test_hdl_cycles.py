@@ -15,6 +15,7 @@ def test_cycle_figures(capsys):
         assert ii == events, name          # one event per clock, no bubbles
     assert figures["resting add"][1] == 2
     assert figures["cancel"][1] == 2
+    assert figures["replace, quantity decrease"][1] == 2
     assert figures["cross, 1 fill"][1] == 4
     with capsys.disabled():
         print("\n" + table((8,)))

@@ -12,8 +12,8 @@ command's sequence number and the FST file.
 
 import os
 import random
-from collections import Counter
 import shutil
+from collections import Counter
 from contextlib import contextmanager
 from pathlib import Path
 
