@@ -314,14 +314,14 @@ class MatchingEngine:
     def _mass_cancel(self, command, out):
         _, seq, ts, scope, user, symbol = command
         if scope == MassCancelScope.USER:
-            chosen = [o for o in self.orders.values() if o[USER] == user]
+            chosen = self._live_orders(lambda o: o[USER] == user)
         elif scope == MassCancelScope.SYMBOL or scope == MassCancelScope.USER_SYMBOL:
             if symbol not in self.books:
                 out((_REJECTED, seq, ts, _MASS_CANCEL, _clean_u16(symbol), 0, _clean_u32(user),
                      _R.UNKNOWN_SYMBOL))
                 return
-            chosen = [o for o in self.orders.values() if o[SYMBOL] == symbol
-                      and (scope == MassCancelScope.SYMBOL or o[USER] == user)]
+            chosen = self._live_orders(lambda o: o[SYMBOL] == symbol
+                                       and (scope == MassCancelScope.SYMBOL or o[USER] == user))
         else:
             out((_REJECTED, seq, ts, _MASS_CANCEL, _clean_u16(symbol), 0, _clean_u32(user),
                  _R.INVALID_SCOPE))
@@ -344,15 +344,14 @@ class MatchingEngine:
             for book in books:
                 book.halted = True
             chosen = [] if action == AdminAction.HALT else \
-                [o for o in self.orders.values() if o[SYMBOL] in chosen_symbols]
+                self._live_orders(lambda o: o[SYMBOL] in chosen_symbols)
             reason = _C.HALT
         elif action == AdminAction.RESUME:
             for book in books:
                 book.halted = False
             chosen = []
         elif action == AdminAction.END_OF_DAY:
-            chosen = [o for o in self.orders.values()
-                      if o[SYMBOL] in chosen_symbols and o[TIF] == _DAY]
+            chosen = self._live_orders(lambda o: o[SYMBOL] in chosen_symbols and o[TIF] == _DAY)
             reason = _C.EXPIRED
         else:
             out((_REJECTED, seq, ts, _ADMIN, _clean_u16(symbol), 0, 0, _R.INVALID_ADMIN_ACTION))
@@ -361,7 +360,30 @@ class MatchingEngine:
             self._remove(order, reason, out, seq, ts)
         out((_DONE, seq, ts, _ADMIN, len(chosen)))
 
+    def _live_orders(self, wanted):
+        """Live orders for which `wanted(order)` holds, in time priority, then id.
+
+        An order set up by a snapshot and one built by the original commands
+        must be cancelled in the same order, so this never follows the
+        registry's insertion order.
+        """
+        return sorted((o for o in self.orders.values() if wanted(o)),
+                      key=lambda o: (o[SEQ], o[ORDER_ID]))
+
     # -- state ------------------------------------------------------------
+
+    def restore_resting(self, order):
+        """Put a resting order back at the back of its level; emits no events.
+
+        For recovery from a snapshot: `order` is a RestingOrder as
+        `Book.orders_at` gives them, restored best level first and each level
+        in time priority.
+        """
+        self.books[order.symbol].rest(_order_list(order), _discard, order.seq, 0)
+
+    def restore_stop(self, order):
+        """Put a pending stop back (a RestingOrder as `Book.live_stops` gives them)."""
+        self.books[order.symbol].add_stop(_order_list(order))
 
     def state_hash(self):
         """A digest of everything that decides future events.
@@ -390,6 +412,15 @@ class MatchingEngine:
         for order_id in sorted(self.used_ids):
             digest.update(order_id.to_bytes(8, "little"))
         return digest.hexdigest()
+
+
+def _order_list(order):
+    return new_order(order.order_id, order.user, order.symbol, order.side, order.order_type,
+                     order.tif, order.price, order.stop_price, order.qty, order.seq)
+
+
+def _discard(event):
+    pass
 
 
 def _check_qty(spec, qty):

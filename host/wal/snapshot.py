@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from gatebook.wire.codec import RecordCodec
 from gatebook.wire.wal import (FORMAT_VERSION, SNAPSHOT, SNAPSHOT_BOOK, SNAPSHOT_HEADER,
                                SNAPSHOT_MAGIC, SNAPSHOT_ORDER, SNAPSHOT_USED_ID)
-from host.book import new_order
+from host.book import RestingOrder
 from host.engine import MatchingEngine
 
 from .format import struct_of
@@ -131,7 +131,6 @@ def decode(data, name="snapshot"):
 def restore(state, symbols):
     """A new engine holding exactly the captured state."""
     engine = MatchingEngine(symbols, self_trade_prevention=state.self_trade_prevention)
-    discard = [].append                     # rest() reports level changes; nobody listens here
     for symbol, halted, last_trade_price, orders, stops in state.books:
         book = engine.books.get(symbol)
         if book is None:
@@ -140,11 +139,11 @@ def restore(state, symbols):
         book.halted = halted
         book.last_trade_price = last_trade_price
         for order_id, user, side, order_type, tif, price, stop_price, qty, seq in orders:
-            book.rest(new_order(order_id, user, symbol, side, order_type, tif, price,
-                                stop_price, qty, seq), discard, 0, 0)
+            engine.restore_resting(RestingOrder(order_id, user, symbol, side, order_type, tif,
+                                                price, stop_price, qty, seq))
         for order_id, user, side, order_type, tif, price, stop_price, qty, seq in stops:
-            book.add_stop(new_order(order_id, user, symbol, side, order_type, tif, price,
-                                    stop_price, qty, seq))
+            engine.restore_stop(RestingOrder(order_id, user, symbol, side, order_type, tif,
+                                             price, stop_price, qty, seq))
     registry = engine.orders                # shared with the books: reorder it in place
     if sorted(registry) != sorted(state.live_ids):
         raise SnapshotError(f"snapshot at seq {state.last_seq}: live order list does not "
