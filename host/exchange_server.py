@@ -43,18 +43,20 @@ class Exchange:
         Sends market data, when it should leave by another port.
     session : str
         The MoldUDP64 session name (10 characters at most).
+    engine : object with `apply(command) -> events`, optional
+        The matcher: by default the golden model in this process; a
+        `host.link.LinkEngine` puts the pipeline at the end of a link.
     """
 
     def __init__(self, port, symbols, clock, md_destination=None, md_port=None,
-                 session="GATEBOOK01"):
+                 session="GATEBOOK01", engine=None):
         self.port, self.md_port = port, md_port or port
         self.md_destination, self.session = md_destination, session
         self.gateway = Gateway(Sequencer(clock), symbols)
-        self.engine = MatchingEngine(symbols)
+        self.engine = engine if engine is not None else MatchingEngine(symbols)
         self.replier = Replier(self.gateway, symbols)
         self._itch = []
         self.feed = ItchFeed(symbols, self._itch.extend)
-        self.engine.subscribe(self.feed)
         self.md_sequence = 1
         self.counts = Counter()       # datagrams_in, orders, replies, md_packets, md_messages
         self._clock = clock
@@ -67,10 +69,12 @@ class Exchange:
         if not datagrams:
             return 0
         replies = []
-        gateway, engine, replier = self.gateway, self.engine, self.replier
+        gateway, engine, replier, feed = self.gateway, self.engine, self.replier, self.feed
         for payload, peer in datagrams:
             for command in gateway.datagram(payload, peer):
-                replies += replier.datagrams(engine.apply(command))
+                events = engine.apply(command)
+                feed(events)
+                replies += replier.datagrams(events)
         self.counts["datagrams_in"] += len(datagrams)
         self.counts["orders"] = gateway.messages
         if replies:
