@@ -211,3 +211,36 @@ def test_scapy_order_through_dpdk_host_link_pipeline_and_back(eal, link_netns):
     # token 1 rested (adds liquidity), token 2 took it; both see the fill at the resting price
     assert out.strip() == "[(1, 100, 1000000, 'A', 0), (2, 100, 1000000, 'R', 0)]"
     assert exchange.gateway.messages == 2
+
+
+def test_cli_run_matches_through_a_kernel_link(link_netns):
+    from dpdk_bridge.udp import SocketUdp
+    from host.inject import script_datagrams
+    ns, pairs = link_netns
+    bridge, far_mac = _start_bridge(ns, pairs[1][1])
+    with SocketUdp() as probe:
+        port = probe.address[1]
+    server = subprocess.Popen([sys.executable, "-m", "gatebook.cli", "run", "--listen",
+                               f"127.0.0.1:{port}", "--md", "none", "--max-orders", "2",
+                               "--seconds", "20", "--link-iface", pairs[1][0],
+                               "--link-peer", far_mac],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=_REPO)
+    try:
+        assert f"matching: pipeline at {far_mac} via {pairs[1][0]}" in server.stdout.readline()
+        with SocketUdp() as client:
+            for _, payload in script_datagrams(
+                    "5 enter_order order_token=1 stock=GATE side=SELL shares=10 price=100.00\n"
+                    "6 enter_order order_token=1 stock=GATE side=BUY shares=10 price=100.00\n"):
+                client.send([(payload, ("127.0.0.1", port))])
+            replies, deadline = [], time.monotonic() + 10
+            while len(replies) < 3 and time.monotonic() < deadline:
+                replies += client.recv()
+                time.sleep(0.01)
+        out, err = server.communicate(timeout=20)
+    finally:
+        for process in (server, bridge):
+            if process.poll() is None:
+                process.terminate()
+            process.communicate(timeout=10)
+    assert server.returncode == 0, err
+    assert len(replies) == 3 and "2 orders" in out

@@ -35,6 +35,12 @@ def register(subparsers):
     parser.add_argument("--seconds", type=float, help="stop after this long (default: until Ctrl-C)")
     parser.add_argument("--max-orders", type=int, help="stop after this many orders")
     parser.add_argument("--burst", type=int, default=32, help="datagrams per poll (default 32)")
+    link = parser.add_argument_group("matching pipeline at the end of a packet link "
+                                     "(default: the golden model in this process)")
+    where = link.add_mutually_exclusive_group()
+    where.add_argument("--link-dpdk", metavar="DEVARGS", help="link frames through this DPDK device")
+    where.add_argument("--link-iface", metavar="IFACE", help="link frames through a kernel interface")
+    link.add_argument("--link-peer", metavar="MAC", help="the pipeline's MAC address")
     parser.set_defaults(run=run_exchange)
 
 
@@ -49,11 +55,28 @@ def run_exchange(args):
     except (DpdkUnavailable, DpdkError, OSError) as error:
         print(f"gatebook run: cannot open the {args.backend} backend: {error}", file=sys.stderr)
         return 1
+    engine, matcher = None, "golden model in-process"
+    if args.link_dpdk or args.link_iface:
+        if not args.link_peer:
+            print("gatebook run: a link needs --link-peer MAC", file=sys.stderr)
+            port.close()
+            return 2
+        from ..link import LinkEngine, PacketLink
+        if args.link_dpdk:
+            from dpdk_bridge.eal import Eal
+            link_port = Eal.start().attach(args.link_dpdk)
+        else:
+            from dpdk_bridge.raw import RawSocketPort
+            from gatebook.wire.link_frame import ETHERTYPE
+            link_port = RawSocketPort(args.link_iface, ETHERTYPE)
+        engine = LinkEngine(PacketLink(link_port, args.link_peer))
+        matcher = f"pipeline at {args.link_peer} via {args.link_dpdk or args.link_iface}"
     md = None if args.md == "none" else _address(args.md)
     where = f" on {args.dpdk}" if args.backend == "dpdk" else ""
     print(f"run: backend {args.backend}{where}, orders on {args.listen[0]}:{args.listen[1]}, "
-          f"market data to {'nowhere' if md is None else f'{md[0]}:{md[1]}'}", flush=True)
-    exchange = Exchange(port, DEFAULT_SYMBOLS, WallClock(), md_destination=md)
+          f"market data to {'nowhere' if md is None else f'{md[0]}:{md[1]}'}; "
+          f"matching: {matcher}", flush=True)
+    exchange = Exchange(port, DEFAULT_SYMBOLS, WallClock(), md_destination=md, engine=engine)
     try:
         exchange.run(seconds=args.seconds, max_orders=args.max_orders, burst=args.burst)
     except KeyboardInterrupt:
@@ -61,6 +84,8 @@ def run_exchange(args):
     finally:
         exchange.close()
         port.close()
+        if engine is not None:
+            engine.link.close()
     gateway, counts = exchange.gateway, exchange.counts
     print(f"run: {counts['datagrams_in']:,} datagrams, {gateway.messages:,} orders, "
           f"{counts['replies']:,} reply datagrams, {counts['md_packets']:,} MoldUDP64 packets "
