@@ -10,15 +10,18 @@
   also offered to Wireshark's own MoldUDP64 through "Decode As":
   `tshark -d udp.port==26400,moldudp64 -d moldudp64.payload,gb_itch50`;
 - `gb_ouch`: the order-entry protocol on `OUCH_PORT`; datagrams *to* the port
-  are inbound messages, datagrams *from* it outbound.
+  are inbound messages, datagrams *from* it outbound;
+- `gb_link`: host <-> pipeline link frames on EtherType 0x88B5 (channel 0
+  commands, channel 1 events), little-endian records.
 
 Field filter names are `<proto>.<message>.<field>`, e.g.
 `gb_itch50.add_order.price`, `gb_ouch.enter_order.shares`. Load with
 `tshark -X lua_script:gatebook.lua`, or copy to Wireshark's plugin folder.
 """
 
-from gatebook.wire import itch50, moldudp64, ouch
-from gatebook.wire.layout import ALPHA, PRICE4
+from gatebook.wire import internal, itch50, link, moldudp64, ouch
+from gatebook.wire import link_frame as lf
+from gatebook.wire.layout import ALPHA, PRICE4, Protocol
 
 from .net_defaults import MOLDUDP64_PORT, OUCH_PORT
 
@@ -104,8 +107,10 @@ def _type_field(emitter, protocols):
 
 
 _MESSAGES_LOOP = """
-local function gb_messages(tvb, pinfo, tree, off, stop, msgs, proto, type_field, names)
-    while off < stop do
+local function gb_messages(tvb, pinfo, tree, off, stop, msgs, proto, type_field, names, limit)
+    local n = 0
+    while off < stop and (limit == nil or n < limit) do
+        n = n + 1
         local code = tvb(off, 1):uint()
         local m = msgs[code]
         local problem = nil
@@ -156,23 +161,38 @@ def generate():
         entry.add_field(session, field.name, field, offset)
         offset += field.width
     hdr_size, mold_size = ouch.SESSION_HEADER.size, moldudp64.HEADER.size
+    commands = Protocol("link-commands", "little",
+                        internal.COMMANDS.messages + link.LINK_COMMANDS.messages)
+    events = Protocol("link-events", "little", internal.EVENTS.messages + link.LINK_EVENTS.messages)
+    linkp = _Emitter("gb_link", "little")
+    linkp.message_functions(commands, "LINK_CMD")
+    linkp.message_functions(events, "LINK_EVT")
+    _type_field(linkp, [commands, events])
+    frame_header = []
+    offset = 0
+    for field in lf.FRAME_HEADER.fields:
+        linkp.add_field(frame_header, field.name, field, offset)
+        offset += field.width
+    link_size = lf.FRAME_HEADER.size
     return "\n".join([
         "-- Gatebook Wireshark dissectors: ITCH 5.0 in MoldUDP64, and the order-entry protocol.",
         "-- GENERATED from gatebook/wire/*.py by `gatebook dissectors`; do not edit.",
         'local p_itch = Proto("gb_itch50", "Gatebook ITCH 5.0")',
         'local p_mold = Proto("gb_moldudp64", "Gatebook MoldUDP64")',
         'local p_ouch = Proto("gb_ouch", "Gatebook order entry (OUCH-like)")',
+        'local p_link = Proto("gb_link", "Gatebook host-pipeline link")',
         'local gb_bad = ProtoExpert.new("gb.malformed", "Malformed Gatebook message", '
         "expert.group.MALFORMED, expert.severity.ERROR)",
         "p_itch.experts = {gb_bad}",
-        "F_gb_itch50, F_gb_moldudp64, F_gb_ouch = {}, {}, {}",
-        "ITCH, OUCH_IN, OUCH_OUT = {}, {}, {}",
-        *itch.fields, *mold.fields, *entry.fields,
+        "F_gb_itch50, F_gb_moldudp64, F_gb_ouch, F_gb_link = {}, {}, {}, {}",
+        "ITCH, OUCH_IN, OUCH_OUT, LINK_CMD, LINK_EVT = {}, {}, {}, {}, {}",
+        *itch.fields, *mold.fields, *entry.fields, *linkp.fields,
         "local function values(t) local out = {} for _, v in pairs(t) do out[#out + 1] = v end return out end",
         "p_itch.fields = values(F_gb_itch50)",
         "p_mold.fields = values(F_gb_moldudp64)",
         "p_ouch.fields = values(F_gb_ouch)",
-        *itch.lines, *entry.lines,
+        "p_link.fields = values(F_gb_link)",
+        *itch.lines, *entry.lines, *linkp.lines,
         _MESSAGES_LOOP,
         "function p_itch.dissector(tvb, pinfo, tree)",
         "    local names = {}",
@@ -217,6 +237,21 @@ def generate():
         f"tvb(0, 4):uint(), tvb(4, 8):uint64(), table.concat(names, \",\"))",
         "    return tvb:len()",
         "end",
+        "function p_link.dissector(tvb, pinfo, root)",
+        f"    if tvb:len() < {link_size} then return 0 end",
+        '    pinfo.cols.protocol = "GB-LINK"',
+        f"    local tree = root:add(p_link, tvb(0, {link_size}))",
+        "    local off = 0",
+        *frame_header,
+        "    local channel = tvb(3, 1):uint()",
+        "    local names = {}",
+        f"    gb_messages(tvb, pinfo, root, {link_size}, tvb:len(), channel == {lf.COMMANDS} and LINK_CMD "
+        'or LINK_EVT, p_link, F_gb_link["type"], names, tvb(16, 2):le_uint())',
+        '    pinfo.cols.info = string.format("%s frame=%d done=%s %s", channel == 0 and "commands" '
+        'or "events", tvb(4, 4):le_uint(), tvb(8, 8):le_uint64(), table.concat(names, ","))',
+        "    return tvb:len()",
+        "end",
+        f'DissectorTable.get("ethertype"):add({lf.ETHERTYPE}, p_link)',
         'local udp = DissectorTable.get("udp.port")',
         f"udp:add({MOLDUDP64_PORT}, p_mold)",
         f"udp:add({OUCH_PORT}, p_ouch)",

@@ -144,3 +144,36 @@ def test_truncated_message_is_flagged_not_crashed(tmp_path):
     assert "Expert Info (Error/Malformed): cancel_order truncated: 6 of 9 bytes" in out
     assert "rejected truncated: 17 of 18 bytes" in out
     assert "MALFORMED" in _tshark(tmp_path)
+
+
+def test_link_frames_decode_field_by_field(tmp_path):
+    from gatebook.wire import internal, link
+    from gatebook.wire import link_frame as lf
+    from gatebook.wire.layout import Protocol
+    from host.engine import MatchingEngine
+    from host.flow import generate_flow
+    from host.link import pack_frames
+    from host.symbols import DEFAULT_SYMBOLS
+    from scapy.utils import PcapWriter
+    main(["dissectors", "-o", str(tmp_path)])
+    flow = generate_flow(40, seed=3)
+    engine = MatchingEngine(DEFAULT_SYMBOLS)
+    groups = [(command[1], engine.apply(command)) for command in flow]
+    a, b = "02:00:00:00:00:0a", "02:00:00:00:00:0b"
+    frames = pack_frames(b, a, lf.COMMANDS, 0, [(0, flow)]) + pack_frames(a, b, lf.EVENTS, 0, groups)
+    done = pack_frames(a, b, lf.EVENTS, len(frames), [(9, [(internal.DONE.code, 9, 5, 77, 0)])])[0]
+    frames.append(done.ljust(60, b"\x00"))            # Ethernet pads short frames on the wire
+    writer = PcapWriter(str(tmp_path / "flow.pcap"), linktype=1)
+    for frame in frames:
+        writer.write(frame)
+    writer.close()
+    got = _fields(json.loads(_tshark(tmp_path, "-T", "json"), object_pairs_hook=list), {})
+    commands = Protocol("c", "little", internal.COMMANDS.messages + link.LINK_COMMANDS.messages)
+    events = Protocol("e", "little", internal.EVENTS.messages + link.LINK_EVENTS.messages)
+    expected = _expected("gb_link", commands, flow)
+    expected.update(_expected("gb_link", events, [e for _, evs in groups for e in evs]
+                              + [(internal.DONE.code, 9, 5, 77, 0)]))
+    for name, values in expected.items():
+        assert got.get(name) == values, name
+    assert "MALFORMED" not in _tshark(tmp_path)
+    assert got["gb_link.channel"][0] == "0" and got["gb_link.channel"][-1] == "1"
