@@ -13,7 +13,6 @@ import itertools
 from array import array
 from dataclasses import dataclass
 
-from .errors import DpdkError
 
 __all__ = ["Burst", "Link", "Port", "SLOT", "MAX_BURST"]
 
