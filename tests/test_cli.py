@@ -83,3 +83,8 @@ def test_bench_prints_a_table():
     assert re.search(r"run\s+orders/s\s+events/s\s+p50 us\s+p99 us\s+p99.9 us", out)
     assert re.search(r"^\s+1\s+[\d,]+\s+[\d,]+\s+[\d.]+", out, re.MULTILINE)
     assert "state hash" in out
+
+
+def test_bench_counts_pipeline_cycles():
+    out = gatebook("bench", "--orders", "500", "--repeat", "1", "--hw-sim", "4").stdout
+    assert re.search(r"^\s+4\s+resting add\s+2\.0\s+\d+\.\d\s+\d+\.\d", out, re.MULTILINE)

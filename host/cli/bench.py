@@ -21,6 +21,9 @@ def register(subparsers):
                         help="runs; the table shows each and the best (default 3)")
     parser.add_argument("--no-gc-control", action="store_true",
                         help="leave the garbage collector at Python's defaults")
+    parser.add_argument("--hw-sim", nargs="*", type=int, metavar="DEPTH",
+                        help="also count clock cycles of the matching pipeline in simulation, "
+                             "per window depth (default depths 4 and 16)")
     parser.set_defaults(run=run_bench)
 
 
@@ -45,4 +48,9 @@ def run_bench(args):
             best = result
     print(f"best {best.orders_per_second:,.0f} orders/s, {best.events / best.commands:.2f} events "
           f"per command; state hash {best.state_hash}")
+    if args.hw_sim is not None:
+        from sim.matcher.cycles import table        # needs Amaranth; only imported when asked
+        print("\nmatching pipeline, Amaranth simulation (clock cycles; II = cycles between "
+              "accepted commands, latency = command in to first event out)")
+        print(table(tuple(args.hw_sim) or (4, 16)))
     return 0 if best.commands else 1
