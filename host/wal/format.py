@@ -22,7 +22,7 @@ from gatebook.wire.wal import (FORMAT_VERSION, RECORD_HEADER, RECORD_TRAILER, SE
 __all__ = [
     "INPUT", "OUTPUT", "HEADER_SIZE", "TRAILER_SIZE", "SEGMENT_HEADER_SIZE", "MAX_PAYLOAD",
     "struct_of", "encode_record", "encode_segment_header", "decode_segment_header",
-    "Record", "Damage", "SegmentScan", "find_valid_record",
+    "Record", "Damage", "ScanEnd", "check_records", "SegmentScan", "find_valid_record",
 ]
 
 INPUT, OUTPUT = int(RecordKind.INPUT), int(RecordKind.OUTPUT)
@@ -38,10 +38,13 @@ def struct_of(message, byte_order):
     """A struct.Struct for a fixed-width table message, for `unpack_from` on a buffer.
 
     The codec in gatebook.wire decodes whole byte strings; the log reader walks
-    a mapped segment by offset, so it wants the struct itself. The layout is
-    the table's, checked against the codec's size.
+    a segment by offset, so it wants the struct itself. A message with a type
+    code gets its type byte first, as on the wire. The layout is the table's,
+    checked against the codec's size.
     """
     chars = ["<" if byte_order == "little" else ">"]
+    if message.code is not None:
+        chars.append("B")           # the type byte, as the codec writes it
     for field in message.fields:
         chars.append(f"{field.width}s" if field.kind != "uint" else _STRUCT_CHAR[field.width])
     packer = struct.Struct("".join(chars))
@@ -60,6 +63,9 @@ _pack_trailer = _TRAILER.pack
 _unpack_header = _HEADER.unpack_from
 _unpack_trailer = _TRAILER.unpack_from
 _crc32 = zlib.crc32
+# CRC-32 of a message followed by its own CRC (little-endian) is this constant.
+_RESIDUE = _crc32(b"\0" + _pack_trailer(_crc32(b"\0")))
+assert _RESIDUE == 0x2144DF1C
 _KIND_BYTE = re.compile(re.escape(bytes((INPUT,))) + b"|" + re.escape(bytes((OUTPUT,))))
 
 
@@ -106,6 +112,94 @@ class Damage(NamedTuple):
     reason: str
 
 
+class ScanEnd(NamedTuple):
+    end:         int            # offset just past the last valid record
+    next_seq:    int            # the sequence number the next INPUT must carry
+    output_seen: bool           # whether the last INPUT already has its OUTPUT
+    outputs:     int            # valid OUTPUT records seen
+    damage:      object         # None for a clean end of data, else a Damage
+
+
+def check_records(data, next_seq, start=SEGMENT_HEADER_SIZE, output_seen=False, found=None,
+                  keep_outputs=True):
+    """Check every record of `data` from `start` on, stopping at the first invalid one.
+
+    The one definition of a valid record (the reader, recovery and the
+    follower all use it). It walks the headers in a tight loop and creates
+    no per-record objects: the CRC is checked over a memoryview slice of the
+    whole record including its trailer, which for a correct CRC-32 always
+    leaves the same residue, so the trailer needs no unpacking.
+
+    Parameters
+    ----------
+    data : bytes-like
+        A segment file, or (start=0) records as a follower receives them.
+    next_seq : int
+        The sequence number the first INPUT must carry.
+    output_seen : bool
+        Whether the INPUT before `start` already has its OUTPUT record.
+    found : list or None
+        If given, receives two ints per valid record, its offset and the
+        offset just past it: every record's, or INPUT records' only when
+        `keep_outputs` is false (recovery's replay needs nothing else).
+
+    Returns
+    -------
+    ScanEnd
+    """
+    view = memoryview(data)
+    end_of_file = len(view)
+    offset = start
+    expected = next_seq
+    unpack_header, crc32, residue = _unpack_header, _crc32, _RESIDUE
+    keep = found.append if found is not None else None
+    keep_output = keep if keep_outputs else None
+    outputs = 0
+    last_header = end_of_file - HEADER_SIZE
+    damage = None
+    while offset < end_of_file:
+        if offset > last_header:
+            damage = Damage(offset, f"torn record header ({end_of_file - offset} bytes)")
+            break
+        length, seq, _, kind = unpack_header(view, offset)
+        stop = offset + HEADER_SIZE + length + TRAILER_SIZE
+        if (stop > end_of_file or length > MAX_PAYLOAD or crc32(view[offset:stop]) != residue
+                or (kind != INPUT and kind != OUTPUT)):
+            damage = _why_invalid(view, offset, kind, length, stop)
+            break
+        if kind == INPUT:
+            if seq != expected:
+                damage = Damage(offset, f"INPUT seq {seq}, expected {expected}")
+                break
+            expected += 1
+            output_seen = False
+            if keep is not None:
+                keep(offset)
+                keep(stop)
+        elif seq != expected - 1 or output_seen:
+            damage = Damage(offset, f"OUTPUT seq {seq} does not follow INPUT {expected - 1}")
+            break
+        else:
+            output_seen = True
+            outputs += 1
+            if keep_output is not None:
+                keep_output(offset)
+                keep_output(stop)
+        offset = stop
+    return ScanEnd(offset, expected, output_seen, outputs, damage)
+
+
+def _why_invalid(view, offset, kind, length, stop):
+    """The reason a record failed the fast check, in the order a person would look."""
+    if kind != INPUT and kind != OUTPUT:
+        return Damage(offset, f"unknown record kind {kind:#04x}")
+    if length > MAX_PAYLOAD:
+        return Damage(offset, f"implausible payload length {length}")
+    if stop > len(view):
+        return Damage(offset, f"torn record: needs {stop - offset} bytes, {len(view) - offset} left")
+    return Damage(offset, "CRC mismatch")
+
+
 class SegmentScan:
     """Iterate the valid records of one segment's bytes, stopping at the first invalid one.
 
@@ -119,7 +213,8 @@ class SegmentScan:
     After iteration, `end` is the offset just past the last valid record,
     `damage` is None for a clean end of file or a `Damage` saying where and
     why reading stopped, and `next_seq` is the sequence number the next INPUT
-    must carry.
+    must carry. The records are checked by `check_records` before the first
+    one is yielded.
     """
 
     def __init__(self, data, next_seq, start=SEGMENT_HEADER_SIZE):
@@ -130,44 +225,15 @@ class SegmentScan:
         self.output_seen = False    # whether the last INPUT already has its OUTPUT
 
     def __iter__(self):
-        data, end_of_file = self.data, len(self.data)
-        view = memoryview(data)
-        offset = self.end
-        expected = self.next_seq
-        output_seen = self.output_seen
-        while offset < end_of_file:
-            if offset + HEADER_SIZE > end_of_file:
-                self.damage = Damage(offset, f"torn record header ({end_of_file - offset} bytes)")
-                break
-            length, seq, ts, kind = _unpack_header(data, offset)
-            if kind != INPUT and kind != OUTPUT:
-                self.damage = Damage(offset, f"unknown record kind {kind:#04x}")
-                break
-            if length > MAX_PAYLOAD:
-                self.damage = Damage(offset, f"implausible payload length {length}")
-                break
-            stop = offset + HEADER_SIZE + length
-            if stop + TRAILER_SIZE > end_of_file:
-                self.damage = Damage(offset, f"torn record: needs {stop + TRAILER_SIZE - offset} "
-                                             f"bytes, {end_of_file - offset} left")
-                break
-            if _unpack_trailer(data, stop)[0] != _crc32(view[offset:stop]):
-                self.damage = Damage(offset, "CRC mismatch")
-                break
-            if kind == INPUT:
-                if seq != expected:
-                    self.damage = Damage(offset, f"INPUT seq {seq}, expected {expected}")
-                    break
-                expected += 1
-                output_seen = False
-            elif seq != expected - 1 or output_seen:
-                self.damage = Damage(offset, f"OUTPUT seq {seq} does not follow INPUT {expected - 1}")
-                break
-            else:
-                output_seen = True
-            yield Record(seq, ts, kind, data[offset + HEADER_SIZE:stop], offset)
-            offset = stop + TRAILER_SIZE
-            self.end, self.next_seq, self.output_seen = offset, expected, output_seen
+        found = []
+        self.end, self.next_seq, self.output_seen, _, self.damage = check_records(
+            self.data, self.next_seq, self.end, self.output_seen, found)
+        data = self.data
+        positions = iter(found)
+        for offset, stop in zip(positions, positions):
+            _, seq, ts, kind = _unpack_header(data, offset)
+            yield Record(seq, ts, kind, bytes(data[offset + HEADER_SIZE:stop - TRAILER_SIZE]),
+                         offset)
 
 
 def find_valid_record(data, start):

@@ -16,25 +16,30 @@ happens:
 Nothing is deleted: cut bytes are kept for a person to look at.
 """
 
+import itertools
 import logging
 import os
+import struct
 import time
 from dataclasses import dataclass, field
 
 from gatebook.wire import internal
 from gatebook.wire.codec import ProtocolCodec
 from host.engine import MatchingEngine
+from host.runtime import quiet_gc
 from host.symbols import DEFAULT_SYMBOLS
 
-from .format import (INPUT, OUTPUT, SEGMENT_HEADER_SIZE, SegmentScan, decode_segment_header,
-                     encode_record, find_valid_record)
+from .format import (HEADER_SIZE, INPUT, OUTPUT, SEGMENT_HEADER_SIZE, TRAILER_SIZE, check_records,
+                     decode_segment_header, encode_record, find_valid_record, struct_of)
 from .segments import AppendFile, list_segments, sync_directory
 from .snapshot import SnapshotError, list_snapshots, read_snapshot, restore
 
 __all__ = ["CorruptLog", "Repair", "RecoveryReport", "recover"]
 
 log = logging.getLogger("gatebook.wal")
-_decode_command = ProtocolCodec(internal.COMMANDS).decode
+# Type byte -> unpack of that command's struct (exactly its size, or struct.error).
+_unpack_command = {message.code: struct_of(message, internal.COMMANDS.byte_order).unpack
+                   for message in internal.COMMANDS.messages}
 _encode_event = ProtocolCodec(internal.EVENTS).encode
 
 
@@ -115,7 +120,8 @@ def recover(directory, symbols=DEFAULT_SYMBOLS, *, accept_corruption=False, use_
         report = RecoveryReport(directory)
         engine = _start_engine(directory, symbols, report, excluded, use_snapshots,
                                self_trade_prevention)
-        last = _replay(directory, engine, report, accept_corruption, verify_outputs, repair)
+        with quiet_gc():
+            last = _replay(directory, engine, report, accept_corruption, verify_outputs, repair)
         repairs += report.repairs
         if not report.snapshot or report.snapshot_seq <= report.log_end_seq:
             break
@@ -159,11 +165,9 @@ def _replay(directory, engine, report, accept_corruption, verify_outputs, repair
     """
     segments = list_segments(directory)
     skip_to = _first_needed_segment(segments, report.snapshot_seq)
-    snapshot_seq = report.snapshot_seq
     next_seq = None
     output_seen = True
-    command = events = None
-    apply = engine.apply
+    last = (None, None)
     report.segments = [path for _, path in segments]
     for index in range(skip_to, len(segments)):
         number, path = segments[index]
@@ -180,39 +184,95 @@ def _replay(directory, engine, report, accept_corruption, verify_outputs, repair
             break
         if next_seq is None:
             next_seq = report.first_seq = first_seq
-            if first_seq > snapshot_seq + 1:
+            if first_seq > report.snapshot_seq + 1:
                 raise CorruptLog(path, 0, f"the log starts at seq {first_seq} and no snapshot "
-                                          f"holds seqs {snapshot_seq + 1}..{first_seq - 1}")
-        scan = SegmentScan(data, next_seq)
-        scan.output_seen = output_seen
-        for seq, _, kind, payload, offset in scan:
-            if kind == INPUT:
-                report.inputs += 1
-                if seq > snapshot_seq:
-                    command = _decode_command(payload)
-                    if command[1] != seq:
-                        raise CorruptLog(path, offset, f"record seq {seq} holds command seq {command[1]}")
-                    events = apply(command)
-                    report.replayed += 1
-                else:
-                    command = None
-            else:
-                report.outputs += 1
-                if verify_outputs and command is not None:
-                    if payload != b"".join(map(_encode_event, events)):
-                        raise CorruptLog(path, offset, f"replaying seq {seq} gives other events "
-                                                       f"than its OUTPUT record holds")
-                    report.verified += 1
-                command = None
-        next_seq, output_seen = scan.next_seq, scan.output_seen
+                                          f"holds seqs {report.snapshot_seq + 1}..{first_seq - 1}")
+        found = []
+        end, after, output_seen, outputs, damage = check_records(
+            data, next_seq, SEGMENT_HEADER_SIZE, output_seen, found, keep_outputs=verify_outputs)
+        report.inputs += after - next_seq
+        report.outputs += outputs
+        replay = _replay_verified if verify_outputs else _replay_inputs
+        last = replay(engine, report, path, data, found, next_seq, last)
+        next_seq = after
         report.log_end_seq = next_seq - 1
         report.last_seq = max(report.last_seq, next_seq - 1)
         report.resume = (number, path, next_seq)
-        if scan.damage is not None:
-            offset, reason = scan.damage
-            _damaged(report, segments, index, data, offset, reason, accept_corruption, repair)
+        if damage is not None:
+            _damaged(report, segments, index, data, damage.offset, damage.reason,
+                     accept_corruption, repair)
             break
+    command, events = last
     return (command, events) if command is not None and not output_seen else None
+
+
+def _decode(view, offset, stop, seq, path):
+    """The command in the INPUT record at view[offset:stop], which must carry `seq`."""
+    payload = offset + HEADER_SIZE
+    try:
+        command = _unpack_command[view[payload]](view[payload:stop - TRAILER_SIZE])
+    except (KeyError, IndexError, struct.error):
+        raise CorruptLog(path, offset, f"INPUT record seq {seq} holds no valid command") from None
+    if command[1] != seq:
+        raise CorruptLog(path, offset, f"record seq {seq} holds command seq {command[1]}")
+    return command
+
+
+def _replay_inputs(engine, report, path, data, found, first_seq, last):
+    """Apply the INPUT records at `found` (offset, end pairs) newer than the snapshot.
+
+    The hot loop of recovery: one struct unpack and one `engine.apply` per
+    command, no per-record objects besides the command tuple itself.
+    """
+    skip = max(0, report.snapshot_seq + 1 - first_seq)
+    if skip * 2 >= len(found):
+        return (None, None) if found else last
+    view = memoryview(data)
+    apply = engine.apply
+    unpack = _unpack_command
+    seq = first_seq + skip
+    command = events = None
+    positions = iter(found)
+    if skip:
+        positions = itertools.islice(positions, 2 * skip, None)
+    for offset, stop in zip(positions, positions):
+        payload = offset + HEADER_SIZE
+        try:
+            command = unpack[view[payload]](view[payload:stop - TRAILER_SIZE])
+        except (KeyError, IndexError, struct.error):
+            _decode(view, offset, stop, seq, path)          # raises, naming the record
+        if command[1] != seq:
+            _decode(view, offset, stop, seq, path)
+        events = apply(command)
+        seq += 1
+    report.replayed += seq - first_seq - skip
+    return command, events
+
+
+def _replay_verified(engine, report, path, data, found, first_seq, last):
+    """Apply INPUT records newer than the snapshot, comparing each OUTPUT record with the replay."""
+    view = memoryview(data)
+    snapshot_seq = report.snapshot_seq
+    command, events = last
+    seq = first_seq
+    positions = iter(found)
+    for offset, stop in zip(positions, positions):
+        if view[offset + HEADER_SIZE - 1] == INPUT:
+            if seq > snapshot_seq:
+                command = _decode(view, offset, stop, seq, path)
+                events = engine.apply(command)
+                report.replayed += 1
+            else:
+                command = None
+            seq += 1
+        else:
+            if command is not None:
+                if view[offset + HEADER_SIZE:stop - TRAILER_SIZE] != b"".join(map(_encode_event, events)):
+                    raise CorruptLog(path, offset, f"replaying seq {seq - 1} gives other events "
+                                                   f"than its OUTPUT record holds")
+                report.verified += 1
+            command = None
+    return command, events
 
 
 def _first_needed_segment(segments, snapshot_seq):
