@@ -3,6 +3,7 @@
 import logging
 import os
 import shutil
+import sys
 
 import pytest
 
@@ -34,6 +35,20 @@ def log_copy(pristine, tmp_path):
     for name in os.listdir(source):
         shutil.copyfile(os.path.join(source, name), target / name)
     return str(target), final
+
+
+def test_test_logs_span_segments_however_the_writer_is_scheduled(tmp_path):
+    # The intermittent failure of the test below: on a busy machine the writer
+    # thread ran late, took the whole stream as one or two batches, and the
+    # log came out as one or two segments. A long GIL switch interval forces
+    # that schedule; write_log bounds its batches, so the layout holds.
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(0.1)
+    try:
+        write_log(str(tmp_path), COUNT, segment_bytes=128 << 10)
+    finally:
+        sys.setswitchinterval(interval)
+    assert len(segments(str(tmp_path))) > 2
 
 
 def test_clean_log_recovers_the_reference_state(log_copy):

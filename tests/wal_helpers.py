@@ -12,11 +12,22 @@ from host.wal.segments import list_segments
 __all__ = ["write_log", "reference_hash", "segments", "flip_bit"]
 
 
-def write_log(directory, count, seed=1, **options):
-    """Run `count` seeded commands through a JournaledExchange; return its final state hash."""
+def write_log(directory, count, seed=1, ack_every=250, **options):
+    """Run `count` seeded commands through a JournaledExchange; return its final state hash.
+
+    Every `ack_every` commands it waits for the writer to catch up, so no
+    batch holds more than that many commands and the segment layout (how
+    many segments, roughly where they roll) does not depend on how the OS
+    happened to schedule the writer thread. Without this a busy machine let
+    the matching thread queue the whole stream into one or two batches, and
+    a 3000-command log that normally spans 3-5 segments came out as one or
+    two (the writer never splits a batch).
+    """
     exchange = JournaledExchange(directory, clock=ManualClock(START_NS, STEP_NS), **options)
     for command in seeded_commands(seed, count):
-        exchange.submit(*command)
+        seq, _ = exchange.submit(*command)
+        if ack_every and seq % ack_every == 0:
+            exchange.writer.wait_acked(seq)
     exchange.close()
     return exchange.engine.state_hash()
 
