@@ -1,0 +1,380 @@
+"""The hybrid exchange: the golden engine on the host, hot symbols in hardware lanes.
+
+`HybridExchange` owns a `MatchingEngine` for every symbol the host owns and
+for the orders deeper than a lane's window, and one or more lanes behind
+`LaneLink`s, each with a home symbol. For every stamped command, in sequence
+order (docs/hardware.md, "Ownership, punts and order"):
+
+- the front end (`FrontEnd`) predicts validation and finds a cancel's or
+  replace's symbol; a command whose symbol a lane owns goes to that lane (a
+  rejected order, a failing replace, a mass cancel or an admin command as a
+  HOST marker), anything else is the host's;
+- each command waits in one in-flight queue, in sequence order, until every
+  lane it went to has answered: with its events, or with a PUNT (after the
+  window's FLUSH records when the symbol's ownership comes back with it);
+- the merger takes commands off the head of that queue: it rebuilds a
+  handed-over symbol's book from the FLUSH records, processes punted and
+  host-owned commands on the engine exactly there, restamps a lane's local
+  match ids exchange-wide (the engine's counter is the exchange's), and
+  hands every command's events to the subscribers in sequence order;
+- before a command touches a lane's home symbol while the host owns it, the
+  policy may load it back: the host waits until nothing touching the symbol is
+  in flight, moves its best whole levels out of the engine's book into LOAD
+  records and sends OWN.
+
+So the merged event stream, and `state_hash()` (which takes every window
+back first), are exactly the pure software engine's on the same commands;
+tests/test_hybrid_equivalence.py checks that.
+"""
+
+from collections import Counter, deque
+
+from gatebook.wire import internal, link
+from gatebook.wire.enums import ALL_SYMBOLS, AdminAction, MassCancelScope, RejectReason
+from gatebook.wire.link import PuntReason
+from host.engine import MatchingEngine
+
+from .engine_port import (adopt_window, count_lane_execution, flushed_order, note_lane_order,
+                          take_window)
+from .frontend import FrontEnd
+from .link import LinkError
+from .policy import FitsWindow
+
+__all__ = ["HybridExchange"]
+
+_NEW, _CANCEL, _REPLACE = internal.NEW_ORDER.code, internal.CANCEL.code, internal.REPLACE.code
+_MASS, _ADMIN = internal.MASS_CANCEL.code, internal.ADMIN.code
+_ACCEPTED, _EXECUTED, _TRADE = internal.ACCEPTED.code, internal.EXECUTED.code, internal.TRADE.code
+_LEVEL, _CANCELLED, _REJECTED = internal.LEVEL.code, internal.CANCELLED.code, internal.REJECTED.code
+_LOAD, _OWN, _HOST = link.LOAD.code, link.OWN.code, link.HOST.code
+_FLUSH, _PUNT = link.FLUSH.code, link.PUNT.code
+_NOT_OWNER = int(PuntReason.NOT_OWNER)
+_SYMBOL_SCOPES = (int(MassCancelScope.SYMBOL), int(MassCancelScope.USER_SYMBOL))
+_ADMIN_ACTIONS = {int(a) for a in AdminAction}
+RECLAIM_SEQ = 0     # a HOST marker with this seq takes a window back without a command
+
+
+class _Lane:
+    __slots__ = ("index", "link", "home", "symbol", "pending", "flushed", "match_next",
+                 "idle", "loads", "handovers")
+
+    def __init__(self, index, lane_link, home):
+        self.index = index
+        self.link = lane_link
+        self.home = home
+        self.symbol = None          # the symbol the host last gave it, until it comes back
+        self.pending = deque()      # entries sent to the lane, in order, not yet answered
+        self.flushed = []           # FLUSH records before the next PUNT
+        self.match_next = 1         # the lane's next local match id
+        self.idle = 0               # commands for `home` since it came back
+        self.loads = 0
+        self.handovers = 0
+
+
+class _Entry:
+    __slots__ = ("command", "seq", "lanes", "events", "punts", "touched", "reclaim")
+
+    def __init__(self, command, seq, touched, reclaim=False):
+        self.command = command
+        self.seq = seq
+        self.lanes = set()          # lanes that have not answered yet
+        self.events = []            # events a lane wrote for it
+        self.punts = []             # (lane, PUNT record, FLUSH records before it)
+        self.touched = touched      # symbols whose book this command may read or change
+        self.reclaim = reclaim
+
+
+class HybridExchange:
+    """Host plus lanes, with the golden engine's interface: commands in, events out.
+
+    Parameters
+    ----------
+    symbols : iterable of SymbolSpec
+        The listed symbols.
+    links : sequence of LaneLink
+        The lanes.
+    homes : sequence of int
+        The symbol each lane (same index) matches when the host loads it.
+    policy : object with ``should_load(book, depth, idle_commands)``
+        When to load a home symbol back (default `FitsWindow()`).
+    window : int
+        Commands in flight before `submit` waits for the lanes.
+    """
+
+    def __init__(self, symbols, links, homes, *, policy=None, window=256):
+        symbols = tuple(symbols)
+        if len(links) != len(homes) or len(set(homes)) != len(homes):
+            raise ValueError("one distinct home symbol per lane")
+        self.engine = MatchingEngine(symbols)
+        self.front = FrontEnd(symbols)
+        self.lanes = [_Lane(i, lane_link, home) for i, (lane_link, home)
+                      in enumerate(zip(links, homes))]
+        self.home_lane = {lane.home: lane for lane in self.lanes}
+        self.owner = {}             # symbol -> lane, as the router sees it
+        self.policy = policy or FitsWindow()
+        self.window = window
+        self.queue = deque()        # entries in sequence order
+        self.touching = Counter()   # symbol -> entries in the queue that touch it
+        self.punts = Counter()      # PuntReason -> count
+        self.lane_commands = 0      # commands a lane processed itself
+        self._listeners = []
+
+    # -- the seam ---------------------------------------------------------
+
+    def subscribe(self, listener):
+        """Call `listener(events)` with each command's events, in sequence order."""
+        self._listeners.append(listener)
+
+    def submit(self, command):
+        """Route one sequenced command; its events reach the subscribers in order."""
+        symbols = self._symbols_of(command)
+        for symbol in symbols:
+            lane = self.home_lane.get(symbol)
+            if lane is not None and lane.symbol is None:
+                self._maybe_load(lane)
+        entry = _Entry(command, command[1], symbols)
+        self._route(entry)
+        self.queue.append(entry)
+        for symbol in symbols:
+            self.touching[symbol] += 1
+        self._merge()
+        if len(self.queue) >= self.window:
+            self._pump()
+
+    def run(self, commands):
+        """Submit every command, then wait for the last event."""
+        for command in commands:
+            self.submit(command)
+        self.drain()
+
+    def drain(self):
+        """Wait until every submitted command's events have been delivered."""
+        while self.queue:
+            self._pump()
+
+    def state_hash(self):
+        """The engine's state hash after taking every window back (no events)."""
+        self.reclaim()
+        return self.engine.state_hash()
+
+    def reclaim(self):
+        """Take every window back into the engine's books, then wait for it."""
+        for lane in self.lanes:
+            symbol = lane.symbol
+            if symbol is None:
+                continue
+            entry = _Entry(None, RECLAIM_SEQ, (symbol,), reclaim=True)
+            self._send(lane, entry, (_HOST, RECLAIM_SEQ, 0, symbol, 1), handover=symbol)
+            self.queue.append(entry)
+            self.touching[symbol] += 1
+        self.drain()
+
+    def close(self):
+        for lane in self.lanes:
+            lane.link.close()
+
+    # -- routing ----------------------------------------------------------
+
+    def _symbols_of(self, command):
+        """The symbols whose books `command` may touch (as the front end knows them)."""
+        code = command[0]
+        if code == _NEW:
+            return (command[3],) if command[3] in self.front.specs else ()
+        if code == _CANCEL or code == _REPLACE:
+            symbol = self.front.order_symbol.get(command[3])
+            return () if symbol is None else (symbol,)
+        if code == _MASS:
+            if command[3] == MassCancelScope.USER:
+                return tuple(self.front.specs)
+            if command[3] in _SYMBOL_SCOPES and command[5] in self.front.specs:
+                return (command[5],)
+            return ()
+        if code == _ADMIN and command[3] in _ADMIN_ACTIONS:
+            if command[4] == ALL_SYMBOLS:
+                return tuple(self.front.specs)
+            return (command[4],) if command[4] in self.front.specs else ()
+        return ()
+
+    def _route(self, entry):
+        command = entry.command
+        code, seq, ts = command[0], command[1], command[2]
+        accepted = self.front.advance(command)
+        if code == _MASS or code == _ADMIN:
+            target = ALL_SYMBOLS if len(entry.touched) > 1 else None
+            for symbol in entry.touched:
+                lane = self.owner.get(symbol)
+                if lane is not None:
+                    marker = (_HOST, seq, ts, target or symbol, 1)
+                    self._send(lane, entry, marker, handover=symbol)
+            return
+        if not entry.touched:
+            return
+        symbol = entry.touched[0]
+        lane = self.owner.get(symbol)
+        if lane is not None:
+            lane.idle += 1
+            if code == _NEW and not accepted:
+                self._send(lane, entry, (_HOST, seq, ts, symbol, 0))
+            elif code == _REPLACE and self.front.replace_checks_fail(command):
+                self._send(lane, entry, (_HOST, seq, ts, symbol, 1), handover=symbol)
+            else:
+                self._send(lane, entry, command)
+        else:
+            home = self.home_lane.get(symbol)
+            if home is not None:
+                home.idle += 1
+
+    def _send(self, lane, entry, record, handover=None):
+        entry.lanes.add(lane)
+        lane.pending.append(entry)
+        lane.link.send([record])
+        if handover is not None and self.owner.get(handover) is lane:
+            # The lane gives the symbol back at this record, whatever it holds.
+            del self.owner[handover]
+            lane.symbol = None
+            lane.idle = 0
+
+    def _maybe_load(self, lane):
+        symbol = lane.home
+        book = self.engine.books[symbol]
+        if self.front.halted[symbol] or book.halted or book.pending_stops:
+            return
+        if not self.policy.should_load(book, lane.link.depth, lane.idle):
+            return
+        while self.touching[symbol]:
+            self._pump()
+        if book.halted or book.pending_stops:
+            return
+        orders, deep = take_window(self.engine, symbol, lane.link.depth)
+        lane.link.send([(_LOAD, symbol, o.side, o.order_id, o.user, o.order_type, o.tif,
+                         o.price, o.stop_price, o.qty, o.seq) for o in orders]
+                       + [(_OWN, symbol, deep[0], deep[1], book.last_trade_price)])
+        self.owner[symbol] = lane
+        lane.symbol = symbol
+        lane.loads += 1
+
+    # -- the lanes' output --------------------------------------------------
+
+    def _pump(self):
+        """Let every lane with work run, take in what they wrote, merge."""
+        progressed = False
+        for lane in self.lanes:
+            if not lane.pending:
+                continue
+            for record in lane.link.run():
+                self._receive(lane, record)
+                progressed = True
+        if not self._merge() and not progressed and self.queue:
+            raise LinkError(f"seq {self.queue[0].seq}: no lane made progress")
+
+    def _receive(self, lane, record):
+        if not lane.pending:
+            raise LinkError(f"lane {lane.index}: record with nothing in flight: {record}")
+        entry = lane.pending[0]
+        if record[1] != entry.seq:
+            raise LinkError(f"lane {lane.index}: record for seq {record[1]} while seq "
+                            f"{entry.seq} is in flight: {record}")
+        kind = record[0]
+        if kind == _FLUSH:
+            lane.flushed.append(record)
+            return
+        if kind == _PUNT:
+            if entry.events:
+                raise LinkError(f"seq {entry.seq}: PUNT after events: {record}")
+            if lane.flushed and not record[5]:
+                raise LinkError(f"seq {entry.seq}: FLUSH without handover")
+            entry.punts.append((lane, record, lane.flushed))
+            lane.flushed = []
+            self._answered(lane, entry)
+            return
+        if kind == _EXECUTED:
+            if record[4] != lane.match_next:
+                raise LinkError(f"seq {entry.seq}: lane {lane.index} match id {record[4]}, "
+                                f"expected {lane.match_next}")
+            lane.match_next += 1
+        entry.events.append(record)
+        if _finished(entry.command, entry.events):
+            self._answered(lane, entry)
+
+    def _answered(self, lane, entry):
+        lane.pending.popleft()
+        entry.lanes.discard(lane)
+
+    def _merge(self):
+        """Process and deliver every finished command at the head of the queue."""
+        merged = False
+        queue = self.queue
+        while queue and not queue[0].lanes:
+            entry = queue.popleft()
+            merged = True
+            events = self._resolve(entry)
+            for symbol in entry.touched:
+                self.touching[symbol] -= 1
+            if events is not None:
+                for listener in self._listeners:
+                    listener(events)
+        return merged
+
+    def _resolve(self, entry):
+        engine = self.engine
+        reject = False
+        for lane, punt, flushed in entry.punts:
+            self.punts[PuntReason(punt[4])] += 1
+            if punt[5]:
+                symbol = punt[3]
+                adopt_window(engine, symbol, [flushed_order(r) for r in flushed], punt[6])
+                lane.handovers += 1
+                if lane.symbol == symbol:
+                    lane.symbol = None
+                    lane.idle = 0
+                if self.owner.get(symbol) is lane:
+                    del self.owner[symbol]
+            reject = reject or punt[4] == _NOT_OWNER
+        if entry.reclaim:
+            return None
+        command = entry.command
+        if entry.events:
+            self.lane_commands += 1
+            return self._restamp(entry.events)
+        if reject:
+            # The lane found the order in its window under another user; the
+            # engine, which does not hold window orders, would not know it.
+            return [(_REJECTED, command[1], command[2], command[0], 0, command[3], command[4],
+                     int(RejectReason.NOT_OWNER))]
+        return engine.apply(command)
+
+    def _restamp(self, events):
+        out = []
+        lane_id = exchange_id = None
+        for event in events:
+            kind = event[0]
+            if kind == _EXECUTED:
+                lane_id = event[4]
+                exchange_id = count_lane_execution(self.engine)
+                event = event[:4] + (exchange_id,) + event[5:]
+            elif kind == _TRADE:
+                if event[4] != lane_id:
+                    raise LinkError(f"seq {event[1]}: TRADE {event[4]} after EXECUTED {lane_id}")
+                event = event[:4] + (exchange_id,) + event[5:]
+            elif kind == _ACCEPTED:
+                note_lane_order(self.engine, event[4])
+            out.append(event)
+        return out
+
+
+def _finished(command, events):
+    """True when `events` are all a lane writes for `command` (docs/hardware.md)."""
+    last = events[-1]
+    kind = last[0]
+    if command[0] != _NEW:
+        return kind == _LEVEL                   # CANCELLED or REPLACED, then LEVEL
+    if kind == _CANCELLED:
+        return True                             # FOK kill, IOC or market remainder
+    if kind != _LEVEL:
+        return False
+    if last[4] == command[6]:
+        return True                             # the remainder rested
+    for event in reversed(events):
+        if event[0] == _EXECUTED:
+            return event[10] == 0               # the aggressor's last fill filled it
+    return False

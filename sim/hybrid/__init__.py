@@ -1,0 +1,1 @@
+"""Links from the hybrid host (host/hybrid) to simulated lanes."""
