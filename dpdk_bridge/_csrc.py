@@ -11,6 +11,10 @@ into or out of one caller buffer of fixed-stride slots: one Python call per
 burst, never one Python object per packet.
 """
 
+import re
+
+from ._cgen import C_DECLARATIONS, C_TABLES
+
 __all__ = ["CDEF", "SOURCE", "MODULE_NAME"]
 
 MODULE_NAME = "_gatebook_dpdk"
@@ -67,7 +71,12 @@ uint16_t gb_rx_burst(uint16_t port, uint16_t queue, uint8_t *buf, uint32_t slot,
 int  gb_tx_burst(uint16_t port, uint16_t queue, struct rte_mempool *pool,
                  const uint8_t *buf, uint32_t slot, const uint16_t *lens,
                  uint16_t n_pkts);
-"""
+uint16_t gb_ouch_rx(uint16_t port, uint16_t queue, uint8_t *buf, uint32_t slot,
+                    uint16_t *lens, uint16_t max_pkts, uint16_t udp_port,
+                    struct gb_rx_desc *out);
+uint16_t gb_ouch_split(const uint8_t *buf, uint32_t slot, const uint16_t *lens,
+                       uint16_t n, uint16_t udp_port, struct gb_rx_desc *out);
+""" + re.sub(r"^(#define \w+) .*$", r"\1 ...", C_DECLARATIONS, flags=re.M)
 
 SOURCE = r"""
 #include <errno.h>
@@ -83,6 +92,7 @@ SOURCE = r"""
 #include <rte_mempool.h>
 
 #define GB_MAX_BURST 1024
+""" + C_DECLARATIONS + C_TABLES + r"""
 
 struct gb_stats {
     uint64_t ipackets, opackets, ibytes, obytes;
@@ -269,5 +279,105 @@ static int gb_tx_burst(uint16_t port, uint16_t queue, struct rte_mempool *pool,
     if (sent < n_pkts)
         rte_pktmbuf_free_bulk(pkts + sent, n_pkts - sent);
     return sent;
+}
+
+static inline uint16_t gb_be16(const uint8_t *p) { return (uint16_t)(p[0] << 8 | p[1]); }
+static inline uint32_t gb_be32(const uint8_t *p)
+{
+    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+static inline uint64_t gb_be64(const uint8_t *p)
+{
+    return (uint64_t)gb_be32(p) << 32 | gb_be32(p + 4);
+}
+
+/* Check one order-entry payload (session header, then the messages it counts)
+   exactly as host/ouch_session.split_datagram does, and fill d. */
+static void gb_ouch_frame(const uint8_t *p, uint32_t size, struct gb_rx_desc *d)
+{
+    uint32_t at = GB_OUCH_HEADER_SIZE;
+    uint16_t count, k;
+    if (size < GB_OUCH_HEADER_SIZE) {
+        d->status = GB_RX_SHORT;
+        d->detail1 = size;
+        return;
+    }
+    d->session = gb_be32(p + GB_OUCH_HEADER_SESSION_OFF);
+    d->sequence = gb_be64(p + GB_OUCH_HEADER_SEQUENCE_NUMBER_OFF);
+    d->count = count = gb_be16(p + GB_OUCH_HEADER_MESSAGE_COUNT_OFF);
+    for (k = 0; k < count; k++) {
+        uint16_t width;
+        if (at >= size) {
+            d->status = GB_RX_TOO_FEW; d->detail1 = count; d->detail2 = k;
+            return;
+        }
+        width = gb_ouch_in_size[p[at]];
+        if (width == 0) {
+            d->status = GB_RX_UNKNOWN_TYPE; d->detail1 = p[at]; d->detail2 = at;
+            return;
+        }
+        if (at + width > size) {
+            d->status = GB_RX_TRUNCATED; d->detail1 = p[at]; d->detail2 = at;
+            return;
+        }
+        at += width;
+    }
+    if (at != size) {
+        d->status = GB_RX_TOO_MANY; d->detail1 = count; d->detail2 = size - at;
+        return;
+    }
+    d->status = GB_RX_DATAGRAM;
+}
+
+/* One descriptor per frame of a received burst: Ethernet, IPv4 and UDP checked
+   as dpdk_bridge/udp.py's DpdkUdp does (ARP handed back to Python, anything
+   not UDP to udp_port marked NOT_OURS), then the order-entry framing. */
+static uint16_t gb_ouch_split(const uint8_t *buf, uint32_t slot, const uint16_t *lens,
+                              uint16_t n, uint16_t udp_port, struct gb_rx_desc *out)
+{
+    for (uint16_t i = 0; i < n; i++) {
+        const uint8_t *f = buf + (size_t)i * slot;
+        uint32_t len = lens[i] < slot ? lens[i] : slot;
+        struct gb_rx_desc *d = out + i;
+        uint32_t ihl, total, udp, length;
+        uint16_t kind;
+        memset(d, 0, sizeof *d);
+        d->frame = i;
+        d->status = GB_RX_NOT_OURS;
+        if (len < 14)
+            continue;
+        kind = gb_be16(f + 12);
+        if (kind == 0x0806) {
+            d->status = GB_RX_ARP;
+            continue;
+        }
+        if (kind != 0x0800 || len < 42)
+            continue;
+        ihl = (uint32_t)(f[14] & 0x0F) * 4;
+        if (f[14] >> 4 != 4 || ihl < 20 || f[23] != 17)
+            continue;
+        total = gb_be16(f + 16);
+        udp = 14 + ihl;
+        if (total + 14 > len || udp + 8 > len)
+            continue;
+        length = gb_be16(f + udp + 4);
+        if (gb_be16(f + udp + 2) != udp_port || length < 8 || udp + length > 14 + total)
+            continue;
+        d->src_mac = (uint64_t)gb_be16(f + 6) << 32 | gb_be32(f + 8);
+        d->src_ip = gb_be32(f + 26);
+        d->src_port = gb_be16(f + udp);
+        d->offset = (uint32_t)((size_t)i * slot + udp + 8 + GB_OUCH_HEADER_SIZE);
+        gb_ouch_frame(f + udp + 8, length - 8, d);
+    }
+    return n;
+}
+
+/* gb_rx_burst, then gb_ouch_split on what came: one C call per burst. */
+static uint16_t gb_ouch_rx(uint16_t port, uint16_t queue, uint8_t *buf, uint32_t slot,
+                           uint16_t *lens, uint16_t max_pkts, uint16_t udp_port,
+                           struct gb_rx_desc *out)
+{
+    uint16_t n = gb_rx_burst(port, queue, buf, slot, lens, max_pkts);
+    return gb_ouch_split(buf, slot, lens, n, udp_port, out);
 }
 """

@@ -60,29 +60,49 @@ class Exchange:
         self.md_sequence = 1
         self.counts = Counter()       # datagrams_in, orders, replies, md_packets, md_messages
         self._clock = clock
+        self._fast = hasattr(port, "recv_ouch")
         if md_destination is not None:
             self._publish(self.feed.start_of_day(clock()))
 
     def poll(self, burst=32):
-        """Handle at most `burst` received datagrams; return how many came."""
-        datagrams = self.port.recv(burst)
-        if not datagrams:
-            return 0
-        replies = []
+        """Handle at most `burst` received datagrams; return how many came.
+
+        A port with an order-entry fast path (`DpdkUdp.recv_ouch`) hands over
+        the whole burst buffer split in C, up to its own burst size; any other
+        port gives `(payload, peer)` pairs that the gateway frames one by one.
+        """
         gateway, engine, replier, feed = self.gateway, self.engine, self.replier, self.feed
-        for payload, peer in datagrams:
-            for command in gateway.datagram(payload, peer):
-                events = engine.apply(command)
+        if self._fast:
+            data, frames = self.port.recv_ouch()
+            received = len(frames)
+        else:
+            datagrams = self.port.recv(burst)
+            received = len(datagrams)
+        if not received:
+            return 0
+        apply, add = engine.apply, replier.add
+        if self._fast:
+            for command in gateway.commands(data, frames):
+                events = apply(command)
                 feed(events)
-                replies += replier.datagrams(events)
-        self.counts["datagrams_in"] += len(datagrams)
+                add(events)
+        else:
+            for payload, peer in datagrams:
+                frame = gateway.frame(payload, peer)
+                if frame is not None:
+                    for command in gateway.commands(payload, (frame,)):
+                        events = apply(command)
+                        feed(events)
+                        add(events)
+        self.counts["datagrams_in"] += received
         self.counts["orders"] = gateway.messages
+        replies = replier.flush()
         if replies:
             self.counts["replies"] += self.port.send(replies)
         if self._itch:
             self._publish(self._itch)
             self._itch.clear()
-        return len(datagrams)
+        return received
 
     def _publish(self, records):
         if self.md_destination is None:

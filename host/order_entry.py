@@ -17,13 +17,29 @@ internal commands into the datagrams clients would have sent.
 from collections import Counter, deque
 
 from gatebook.wire import internal, ouch
-from gatebook.wire.codec import WireError
 
-from .ouch_session import SessionTracker, encode_datagram, split_datagram
+from .ouch_session import (HEADER_STRUCT, RAW_INBOUND, SessionTracker, encode_datagram,
+                           frame_datagram, refusal)
 
 __all__ = ["Gateway", "flow_datagrams"]
 
 _ENTER, _REPLACE, _CANCEL = ouch.ENTER_ORDER.code, ouch.REPLACE_ORDER.code, ouch.CANCEL_ORDER.code
+_NEW_ORDER, _CANCEL_CMD, _REPLACE_CMD = (internal.NEW_ORDER.code, internal.CANCEL.code,
+                                         internal.REPLACE.code)
+_ENTER_STRUCT, _REPLACE_STRUCT, _CANCEL_STRUCT = (RAW_INBOUND[_ENTER], RAW_INBOUND[_REPLACE],
+                                                  RAW_INBOUND[_CANCEL])
+_ENTER_SIZE, _REPLACE_SIZE, _CANCEL_SIZE = (_ENTER_STRUCT.size, _REPLACE_STRUCT.size,
+                                           _CANCEL_STRUCT.size)
+_SIZES = {code: layout.size for code, layout in RAW_INBOUND.items()}
+_HEADER = HEADER_STRUCT.size
+
+# The commands are built here as the Sequencer builds them (code, seq, ts, then
+# the fields in internal.py's order), inline because this is the hot path;
+# tests/test_ouch_gateway.py checks them against the flow they carry.
+assert internal.NEW_ORDER.field_names == ("seq", "ts", "symbol", "order_id", "user", "side", "order_type",
+                                          "tif", "price", "stop_price", "qty")
+assert internal.CANCEL.field_names == ("seq", "ts", "order_id", "user")
+assert internal.REPLACE.field_names == ("seq", "ts", "order_id", "user", "price", "qty")
 
 
 class Gateway:
@@ -52,61 +68,92 @@ class Gateway:
         self.gap_log = deque(maxlen=log_size)    # (session, first, last) never received
         self.messages = 0
 
-    def _refuse(self, peer, reason):
-        self.bad[reason.split(":", 1)[0]] += 1
-        self.bad_log.append((peer, reason))
+    def refuse(self, peer, reason, kind="undecodable"):
+        """Count a refused datagram under `kind` and log `reason`."""
+        self.bad[kind] += 1
+        self.bad_log.append((peer, f"{kind}: {reason}"))
+
+    def frame(self, payload, peer=None):
+        """The frame tuple `commands` takes for one datagram, or None when it is
+        refused (counted and logged here)."""
+        session, sequence, count, error = frame_datagram(payload)
+        if error is not None:
+            self.refuse(peer, refusal(*error))
+            return None
+        return session, sequence, count, _HEADER, peer, None
 
     def datagram(self, payload, peer=None):
         """Stamped commands for the new messages in one datagram (maybe none)."""
-        try:
-            session, sequence, records = split_datagram(payload)
-        except WireError as error:
-            self._refuse(peer, f"undecodable: {error}")
-            return []
-        if peer is not None:
-            self.peers[session] = peer
-        verdict = self.tracker.check(session, sequence, len(records))
-        if verdict.missing:
-            self.gap_log.append((session, *verdict.missing))
-        commands = []
-        for record in records[verdict.skip:]:
-            commands.append(self._command(session, record))
-        self.messages += len(commands)
-        return commands
+        frame = self.frame(payload, peer)
+        return [] if frame is None else list(self.commands(payload, (frame,)))
 
-    def _order_id(self, session, token, new=False):
-        key = (session, token)
-        order_id = self.order_ids.get(key)
-        if order_id is None and new:
-            order_id = self.next_order_id
-            self.next_order_id += 1
-            self.order_ids[key] = order_id
-            self.owners[order_id] = key
-        return order_id or 0        # 0: the engine answers "unknown order"
+    def commands(self, data, frames):
+        """Stamped commands, one at a time, for the messages of `frames` in `data`.
 
-    def _command(self, session, record):
-        code = record[0]
-        stamp = self.sequencer
-        if code == _ENTER:
-            _, token, stock, side, order_type, tif, shares, price, stop = record
-            # A reused token reaches the engine with its first order's id: a duplicate.
-            order_id = self._order_id(session, token, new=True)
-            command = stamp.new_order(self.symbol_ids.get(stock, 0), order_id, session, side,
-                                      order_type, tif, price, shares, stop)
-            self.origins[command[1]] = (session, token, token)
-            return command
-        if code == _CANCEL:
-            command = stamp.cancel(self._order_id(session, record[1]), session)
-            self.origins[command[1]] = (session, record[1], record[1])
-            return command
-        _, existing, replacement, shares, price = record
-        order_id = self._order_id(session, existing)
-        if order_id and replacement != existing:
-            self.order_ids[(session, replacement)] = order_id
-            self.owners[order_id] = (session, replacement)
-        command = stamp.replace(order_id, session, price, shares)
-        self.origins[command[1]] = (session, replacement, existing)
-        return command
+        `data` is one buffer (a datagram, or a whole received burst); each frame
+        is `(session, sequence_number, count, offset, peer, error)` for a
+        datagram whose messages start at `offset` and whose framing has been
+        checked (`frame`, or the DPDK ingress in C). A frame with an `error`
+        (a `ouch_session.REFUSALS` name and two integers) is refused instead.
+        This generator changes the gateway's state (order ids, tokens) just
+        before it yields each command, so the caller should apply each command
+        before taking the next: replies then see the tokens as they were.
+        """
+        expected, peers, symbol_ids = self.tracker.expected, self.peers, self.symbol_ids
+        order_ids, owners, origins, stamp = self.order_ids, self.owners, self.origins, self.sequencer
+        clock = stamp.clock
+        enter, replace, cancel = (_ENTER_STRUCT.unpack_from, _REPLACE_STRUCT.unpack_from,
+                                  _CANCEL_STRUCT.unpack_from)
+        for session, sequence, count, at, peer, error in frames:
+            if error is not None:
+                self.refuse(peer, refusal(*error))
+                continue
+            if peer is not None:
+                peers[session] = peer
+            if expected.get(session, 1) == sequence:
+                expected[session] = sequence + count
+            else:
+                verdict = self.tracker.check(session, sequence, count)
+                if verdict.missing:
+                    self.gap_log.append((session, *verdict.missing))
+                for _ in range(verdict.skip):
+                    at += _SIZES[data[at]]
+                count -= verdict.skip
+            for _ in range(count):
+                code = data[at]
+                seq = stamp.next_seq
+                stamp.next_seq = seq + 1
+                if code == _ENTER:
+                    _, token, stock, side, order_type, tif, shares, price, stop = enter(data, at)
+                    at += _ENTER_SIZE
+                    key = (session, token)
+                    order_id = order_ids.get(key)
+                    if order_id is None:
+                        # A reused token reaches the engine with its first order's id: a duplicate.
+                        order_id = self.next_order_id
+                        self.next_order_id = order_id + 1
+                        order_ids[key] = order_id
+                        owners[order_id] = key
+                    origins[seq] = (session, token, token)
+                    self.messages += 1
+                    yield (_NEW_ORDER, seq, clock(), symbol_ids.get(stock, 0), order_id, session,
+                           side, order_type, tif, price, stop, shares)
+                elif code == _CANCEL:
+                    token = cancel(data, at)[1]
+                    at += _CANCEL_SIZE
+                    origins[seq] = (session, token, token)
+                    self.messages += 1
+                    yield _CANCEL_CMD, seq, clock(), order_ids.get((session, token), 0), session
+                else:
+                    _, existing, replacement, shares, price = replace(data, at)
+                    at += _REPLACE_SIZE
+                    order_id = order_ids.get((session, existing), 0)
+                    if order_id and replacement != existing:
+                        order_ids[(session, replacement)] = order_id
+                        owners[order_id] = (session, replacement)
+                    origins[seq] = (session, replacement, existing)
+                    self.messages += 1
+                    yield _REPLACE_CMD, seq, clock(), order_id, session, price, shares
 
     def token_of(self, order_id):
         """(session, client token) of an exchange order id, for replies."""

@@ -19,7 +19,8 @@ from gatebook.wire.layout import ALPHA
 
 __all__ = ["HEADER_CODEC", "INBOUND_CODEC", "OUTBOUND_CODEC", "encode_datagram",
            "decode_datagram", "SessionTracker", "Verdict", "raw_struct", "HEADER_STRUCT",
-           "RAW_INBOUND", "RAW_OUTBOUND", "split_datagram"]
+           "RAW_INBOUND", "RAW_OUTBOUND", "split_datagram", "frame_datagram", "REFUSALS",
+           "refusal"]
 
 HEADER_CODEC   = RecordCodec(ouch.SESSION_HEADER, "big")
 INBOUND_CODEC  = ProtocolCodec(ouch.INBOUND)
@@ -42,28 +43,63 @@ RAW_INBOUND   = {m.code: raw_struct(m) for m in ouch.INBOUND.messages}
 RAW_OUTBOUND  = {m.code: raw_struct(m) for m in ouch.OUTBOUND.messages}
 
 
+# Why a datagram is refused, by name; the DPDK ingress (dpdk_bridge, in C) uses
+# the same names, so both paths log the same words. Arguments: two integers.
+REFUSALS = {
+    "SHORT":        "datagram of {0} bytes is shorter than the "
+                    f"{HEADER_STRUCT.size}-byte session header",
+    "UNKNOWN_TYPE": "unknown message type {0:#04x} at offset {1}",
+    "TRUNCATED":    "message {0:#04x} truncated at offset {1}",
+    "TOO_FEW":      "header says {0} messages, datagram holds {1}",
+    "TOO_MANY":     "header says {0} messages, datagram has {1} bytes more",
+}
+
+
+def refusal(name, first=0, second=0):
+    """The logged reason for refusal `name` (a REFUSALS key)."""
+    return REFUSALS[name].format(first, second)
+
+
+_IN_SIZES = {m.code: m.size for m in ouch.INBOUND.messages}
+
+
+def frame_datagram(data, sizes=_IN_SIZES):
+    """(session, sequence_number, count, None) of an exact datagram, or
+    (0, 0, 0, (refusal name, first, second)) saying why it is not one.
+    Its messages start at offset `HEADER_STRUCT.size`."""
+    size = len(data)
+    if size < HEADER_STRUCT.size:
+        return 0, 0, 0, ("SHORT", size, 0)
+    session, sequence, count = HEADER_STRUCT.unpack_from(data)
+    at = HEADER_STRUCT.size
+    for held in range(count):
+        if at >= size:
+            return 0, 0, 0, ("TOO_FEW", count, held)
+        width = sizes.get(data[at])
+        if width is None:
+            return 0, 0, 0, ("UNKNOWN_TYPE", data[at], at)
+        if at + width > size:
+            return 0, 0, 0, ("TRUNCATED", data[at], at)
+        at += width
+    if at != size:
+        return 0, 0, 0, ("TOO_MANY", count, size - at)
+    return session, sequence, count, None
+
+
 def split_datagram(data, structs=RAW_INBOUND):
     """(session, sequence_number, raw records) of a datagram, ALPHA fields as
     padded bytes; WireError, in the same words as `decode_datagram`, if it
     is not exactly a header and the messages it counts."""
-    size = len(data)
-    if size < HEADER_STRUCT.size:
-        raise WireError(f"datagram of {size} bytes is shorter than the "
-                        f"{HEADER_STRUCT.size}-byte session header")
-    session, sequence, count = HEADER_STRUCT.unpack_from(data)
+    sizes = _IN_SIZES if structs is RAW_INBOUND else {
+        code: layout.size for code, layout in structs.items()}
+    session, sequence, count, error = frame_datagram(data, sizes)
+    if error is not None:
+        raise WireError(refusal(*error))
     records, at = [], HEADER_STRUCT.size
     for _ in range(count):
-        if at >= size:
-            raise WireError(f"header says {count} messages, datagram holds {len(records)}")
-        layout = structs.get(data[at])
-        if layout is None:
-            raise WireError(f"unknown message type {data[at]:#04x} at offset {at}")
-        if at + layout.size > size:
-            raise WireError(f"message {data[at]:#04x} truncated at offset {at}")
+        layout = structs[data[at]]
         records.append(layout.unpack_from(data, at))
         at += layout.size
-    if at != size:
-        raise WireError(f"header says {count} messages, datagram has {size - at} bytes more")
     return session, sequence, records
 
 

@@ -1,0 +1,123 @@
+"""C declarations for the bridge's helpers, derived from the wire tables.
+
+# Ref: gatebook/wire/ouch.py (the order-entry tables); STYLE.md principle 1.
+
+The ingress helper `gb_ouch_rx` splits a received burst into order-entry
+datagrams in C. It needs the session header's field offsets and each inbound
+message's type code and size; this module writes them as `#define`s and a
+size-by-type-code array from `gatebook.wire.ouch`, so nothing in C is typed
+by hand. The same `#define`s go into the cffi declarations, so Python reads
+them back as `lib.GB_OUCH_...` and a test checks them against the tables.
+
+`RX_DESC` is the layout of the per-frame descriptor the helper writes: one
+table gives the C struct (`struct gb_rx_desc`) and the Python `struct.Struct`
+that reads a whole burst of descriptors with `iter_unpack`.
+"""
+
+import struct
+
+from gatebook.wire import ouch
+from gatebook.wire.layout import ALPHA
+
+__all__ = ["RX_DESC", "RX_DESC_STRUCT", "RX_STATUS", "ouch_defines", "rx_desc_struct_c",
+           "field_offsets", "C_DECLARATIONS"]
+
+# (name, bytes, signed, meaning); widest first, so C adds no padding.
+RX_DESC = (
+    ("sequence", 8, False, "session header: sequence number of the first message"),
+    ("src_mac",  8, False, "sender's MAC, 6 bytes as a big-endian integer"),
+    ("session",  4, False, "session header: session id"),
+    ("src_ip",   4, False, "sender's IPv4 address as an integer"),
+    ("offset",   4, False, "first message's offset in the burst buffer"),
+    ("status",   4, True,  "RX_STATUS: datagram, ARP frame, not ours, or why it is refused"),
+    ("detail1",  4, False, "refusals: size, type byte or message count"),
+    ("detail2",  4, False, "refusals: offset, messages held or bytes left over"),
+    ("src_port", 2, False, "sender's UDP port"),
+    ("count",    2, False, "session header: message count"),
+    ("frame",    2, False, "frame index in the burst"),
+    ("pad",      2, False, ""),
+)
+
+# What a descriptor's status says about its frame.
+RX_STATUS = {
+    "DATAGRAM":     0,   # an exact order-entry datagram for our port
+    "ARP":          1,   # an ARP frame: Python answers it
+    "NOT_OURS":     2,   # not IPv4/UDP to our port, or its lengths do not add up
+    "SHORT":       -1,   # detail1 = datagram size
+    "UNKNOWN_TYPE": -2,  # detail1 = type byte, detail2 = offset
+    "TRUNCATED":   -3,   # detail1 = type byte, detail2 = offset
+    "TOO_FEW":     -4,   # detail1 = count in the header, detail2 = messages held
+    "TOO_MANY":    -5,   # detail1 = count in the header, detail2 = bytes left over
+}
+
+_C_INT = {(1, False): "uint8_t", (2, False): "uint16_t", (4, False): "uint32_t",
+          (8, False): "uint64_t", (4, True): "int32_t"}
+_PY_INT = {(1, False): "B", (2, False): "H", (4, False): "I", (8, False): "Q", (4, True): "i"}
+
+RX_DESC_STRUCT = struct.Struct("=" + "".join(_PY_INT[width, signed]
+                                             for _, width, signed, _ in RX_DESC))
+
+
+def field_offsets(message):
+    """{field name: byte offset} of `message` (after its type byte, if it has one)."""
+    offsets, at = {}, int(message.code is not None)
+    for field in message.fields:
+        offsets[field.name] = at
+        at += field.width
+    return offsets
+
+
+def _symbol(*parts):
+    return "_".join(["GB_OUCH", *parts]).upper()
+
+
+def ouch_defines():
+    """`#define` lines: the session header's and each order-entry message's code,
+    size, and per-field offset and width, from `gatebook.wire.ouch`."""
+    lines = []
+    for message in (ouch.SESSION_HEADER, *ouch.INBOUND.messages, *ouch.OUTBOUND.messages):
+        stem = "header" if message is ouch.SESSION_HEADER else message.name
+        if message in ouch.OUTBOUND.messages:
+            stem = f"out_{stem}"
+        if message.code is not None:
+            lines.append(f"#define {_symbol(stem, 'code')} {message.code}")
+        lines.append(f"#define {_symbol(stem, 'size')} {message.size}")
+        offsets = field_offsets(message)
+        for field in message.fields:
+            lines.append(f"#define {_symbol(stem, field.name, 'off')} {offsets[field.name]}")
+            lines.append(f"#define {_symbol(stem, field.name, 'width')} {field.width}")
+    return "\n".join(lines) + "\n"
+
+
+def _inbound_sizes_c():
+    sizes = ["0"] * 256
+    for message in ouch.INBOUND.messages:
+        sizes[message.code] = _symbol(message.name, "size")
+    rows = [", ".join(sizes[at:at + 16]) for at in range(0, 256, 16)]
+    return ("/* bytes of each inbound message by its type byte; 0: no such message */\n"
+            "static const uint16_t gb_ouch_in_size[256] = {\n    "
+            + ",\n    ".join(rows) + "\n};\n")
+
+
+def rx_desc_struct_c():
+    """`struct gb_rx_desc` and the status constants, from RX_DESC and RX_STATUS."""
+    body = "".join(f"    {_C_INT[width, signed]:9s} {name};\n"
+                   for name, width, signed, _ in RX_DESC)
+    statuses = "".join(f"#define GB_RX_{name} {value}\n" for name, value in RX_STATUS.items())
+    return f"struct gb_rx_desc {{\n{body}}};\n{statuses}"
+
+
+def _check_tables():
+    # The C reader assumes what the tables say today; say so loudly if they change.
+    header = ouch.SESSION_HEADER
+    assert header.field_names == ("session", "sequence_number", "message_count"), header
+    assert all(field.kind != ALPHA for field in header.fields)
+    assert ouch.INBOUND.byte_order == "big"
+
+
+_check_tables()
+
+# For both cdef and set_source: integer constants and the descriptor struct.
+C_DECLARATIONS = ouch_defines() + rx_desc_struct_c()
+# For set_source only.
+C_TABLES = _inbound_sizes_c()
