@@ -9,9 +9,10 @@ is the one the hardware lane owns; symbol 2 stands for everything else.
 import random
 
 from gatebook.wire import internal
-from gatebook.wire.enums import AdminAction, MassCancelScope, OrderType, Side, TimeInForce
+from gatebook.wire.enums import ALL_SYMBOLS, AdminAction, MassCancelScope, OrderType, Side, TimeInForce
 
-__all__ = ["Flow", "cents", "directed", "window_pressure", "random_flow", "SYMBOL", "OTHER"]
+__all__ = ["Flow", "cents", "directed", "window_pressure", "random_flow", "hybrid_flow",
+           "SYMBOL", "OTHER"]
 
 SYMBOL, OTHER = 1, 2
 BUY, SELL = int(Side.BUY), int(Side.SELL)
@@ -200,4 +201,116 @@ def random_flow(seed, count, *, mid=cents(10000), spread=6):
             live.append((f.order(side, 0, qty, user=user, order_type=STOP,
                                  stop_price=mid + cents(rng.randrange(-spread, spread + 1))),
                          user, 0, qty))
+    return f.commands
+
+
+def hybrid_flow(seed, count, *, symbols=(SYMBOL, OTHER, 3), mid=cents(10000), spread=5,
+                target=12):
+    """An adversarial seeded flow over several symbols, for the hybrid host.
+
+    Around `target` live orders per symbol (so a window of 8-16 fits the book
+    often and overflows it often), with bursts that stack one side deeper than
+    any window and then sweep it, stops that later prints trigger or cancels
+    take out, halts and resumes, kills and end of day, mass cancels of every
+    scope, replaces of every kind (decrease, increase, new price, invalid,
+    another user's), cancels of dead, unknown and foreign orders, and rejects
+    of every validation rule (duplicate id, unknown symbol, off tick, band,
+    quantity).
+    """
+    rng = random.Random(seed)
+    f = Flow()
+    live = {s: [] for s in symbols}          # symbol -> [(id, user, price, qty)]
+    dead = []
+    for _ in range(count):
+        symbol = rng.choice(symbols)
+        book = live[symbol]
+        side = rng.randrange(2)
+        user = rng.randrange(1, 5)
+        price = mid + cents(rng.randrange(-spread, spread + 1))
+        qty = rng.choice((1, 5, 10, 10, 20, 50))
+        r = rng.random()
+        crowded = len(book) > target
+        if r < 0.40 and not crowded:
+            tif = rng.choice((DAY, GTC))
+            book.append((f.order(side, price, qty, user=user, tif=tif, symbol=symbol),
+                         user, price, qty))
+        elif r < 0.40 or (r < 0.62 and book):
+            entry = book.pop(rng.randrange(len(book)))
+            dead.append(entry)
+            f.cancel(entry[0], entry[1] if rng.random() < 0.92 else entry[1] % 4 + 1)
+        elif r < 0.68:
+            big = rng.random() < 0.25                 # may reach the host's deeper orders
+            f.order(side, price, 4 * target * qty if big else qty, user=user, tif=IOC,
+                    symbol=symbol)
+        elif r < 0.72:
+            f.order(side, price, rng.choice((qty, 4 * qty)), user=user, tif=FOK, symbol=symbol)
+        elif r < 0.75:
+            f.market(side, qty, user=user, tif=rng.choice((IOC, DAY)), symbol=symbol)
+        elif r < 0.80 and book:
+            order_id, owner, old_price, old_qty = book[rng.randrange(len(book))]
+            choice = rng.random()
+            if choice < 0.5:
+                f.replace(order_id, old_price, rng.randrange(1, old_qty + 1), owner)
+            elif choice < 0.75:
+                f.replace(order_id, price, qty, owner)
+            elif choice < 0.85:
+                f.replace(order_id, old_price, rng.choice((0, 1)), owner % 4 + 1)
+            else:
+                f.replace(order_id, old_price + rng.choice((0, 1)), rng.choice((0, qty)), owner)
+        elif r < 0.83:                        # a burst deeper than any window, then a sweep
+            for i in range(rng.randrange(4, 20)):
+                p = mid + cents(spread + i // 3) * (1 if side else -1)
+                book.append((f.order(side, p, 10, user=1 + i % 4, symbol=symbol),
+                             1 + i % 4, p, 10))
+            if rng.random() < 0.6:             # hits the burst's side from the other one
+                through = mid - cents(3 * spread) if side == BUY else mid + cents(3 * spread)
+                if rng.random() < 0.5:
+                    f.market(1 - side, rng.randrange(50, 400), user=user, tif=IOC, symbol=symbol)
+                else:
+                    f.order(1 - side, through, rng.randrange(50, 400), user=user,
+                            tif=rng.choice((IOC, GTC)), symbol=symbol)
+        elif r < 0.86:
+            stop = mid + cents(rng.randrange(-spread, spread + 1))
+            book.append((f.order(side, 0, qty, user=user, order_type=STOP, stop_price=stop,
+                                 symbol=symbol), user, 0, qty))
+        elif r < 0.88 and dead:
+            f.cancel(rng.choice(dead)[0], user)
+        elif r < 0.89:
+            f.cancel(10_000_000 + rng.randrange(100), user)
+        elif r < 0.94:                        # rejects of every validation rule
+            kind = rng.randrange(6)
+            if kind == 0 and dead:
+                f.order(side, price, qty, user=user, symbol=symbol, order_id=rng.choice(dead)[0])
+            elif kind == 1:
+                f.order(side, price, qty, user=user, symbol=77)
+            elif kind == 2:
+                f.order(side, price + 1, qty, user=user, symbol=symbol)
+            elif kind == 3:
+                f.order(side, cents(9_999_999), qty, user=user, symbol=symbol)
+            elif kind == 4:
+                f.order(side, price, 0, user=user, symbol=symbol)
+            else:
+                f.order(side, price, qty, user=user, symbol=symbol, stop_price=price)
+        elif r < 0.96:
+            scope = rng.choice(list(MassCancelScope))
+            f.mass_cancel(int(scope), user=user, symbol=symbol)
+            gone = [e for s in symbols for e in live[s] if
+                    (scope == MassCancelScope.USER and e[1] == user)
+                    or (s == symbol and scope == MassCancelScope.SYMBOL)
+                    or (s == symbol and scope == MassCancelScope.USER_SYMBOL and e[1] == user)]
+            for s in symbols:
+                live[s] = [e for e in live[s] if e not in gone]
+            book = live[symbol]
+            dead.extend(gone)
+        elif r < 0.985:
+            f.admin(int(AdminAction.HALT), symbol)
+            f.order(side, price, qty, user=user, symbol=symbol)        # rejected: halted
+            f.admin(int(AdminAction.RESUME), symbol)
+        elif r < 0.993:
+            f.admin(int(AdminAction.END_OF_DAY), rng.choice((symbol, ALL_SYMBOLS)))
+        else:
+            f.admin(int(AdminAction.KILL), symbol)
+            dead.extend(book)
+            book.clear()
+            f.admin(int(AdminAction.RESUME), symbol)
     return f.commands
