@@ -23,6 +23,7 @@ from host.sequencer import Sequencer
 from host.symbols import DEFAULT_SYMBOLS
 
 from .recovery import recover
+from .segments import PRUNE_MODES, prune_segments
 from .snapshot import capture, encode, list_snapshots, write_snapshot
 from .writer import Durability, LogFailure, LogWriter
 
@@ -45,9 +46,18 @@ class JournaledExchange:
     on_ack : callable(seq) or None
         Called from the writer thread as acknowledgements become allowed.
     snapshot_every : int
-        Take a snapshot every this many commands; 0 never.
+        Take a snapshot every this many commands (default 50,000: recovery
+        then replays at most that many, about 0.3 s); 0 never.
     keep_snapshots : int
         Older snapshot files are deleted (the log still holds everything).
+    prune : str
+        What happens to segments that hold only commands before the oldest
+        kept snapshot, once a snapshot is durable: "keep" (the default; the
+        log stays the complete audit trail), "archive" (moved to
+        `archive_dir`) or "delete".
+    archive_dir : str or None
+        Where "archive" moves them (default LOGDIR/archive; another file
+        system is fine: they are copied and fsync'ed before removal).
     accept_corruption : bool
         Passed to recovery: cut the log at a corrupt record in the middle.
     recovered : (engine, last seq, resume point) or None
@@ -58,8 +68,9 @@ class JournaledExchange:
     """
 
     def __init__(self, directory, symbols=DEFAULT_SYMBOLS, *, policy=Durability.STRICT,
-                 clock=None, on_ack=None, snapshot_every=0, keep_snapshots=2,
-                 accept_corruption=False, recovered=None, **writer_options):
+                 clock=None, on_ack=None, snapshot_every=50_000, keep_snapshots=2,
+                 prune="keep", archive_dir=None, accept_corruption=False, recovered=None,
+                 **writer_options):
         self.directory = directory
         if recovered is None:
             self.engine, self.recovery = recover(directory, symbols,
@@ -72,7 +83,12 @@ class JournaledExchange:
         self.writer = LogWriter(directory, policy, on_durable=on_ack, resume=resume,
                                 **writer_options)
         self.snapshot_every = snapshot_every
-        self.keep_snapshots = keep_snapshots
+        self.keep_snapshots = max(1, keep_snapshots)
+        if prune not in PRUNE_MODES:
+            raise ValueError(f"prune must be one of {', '.join(PRUNE_MODES)}, not {prune!r}")
+        self.prune = prune
+        self.archive_dir = archive_dir or os.path.join(directory, "archive")
+        self.pruned = []                    # segment paths deleted or archived so far
         self._since_snapshot = 0
         self._last_ts = 0
         self._snapshot_thread = None
@@ -126,8 +142,15 @@ class JournaledExchange:
         try:
             self.writer.wait_acked(state.last_seq)
             write_snapshot(self.directory, encode(state), state.last_seq)
-            for _, path in list_snapshots(self.directory)[self.keep_snapshots:]:
+            kept = list_snapshots(self.directory)
+            for _, path in kept[self.keep_snapshots:]:
                 os.unlink(path)
+            if self.prune != "keep":
+                # Recovery may fall back to the oldest kept snapshot (the newest
+                # damaged, or ahead of a cut log), so only what precedes that goes.
+                oldest = kept[:self.keep_snapshots][-1][0]
+                self.pruned += prune_segments(self.directory, oldest, self.prune,
+                                              self.archive_dir)
         except (OSError, LogFailure) as error:
             # A missing snapshot costs recovery time, never data: note it and go on.
             self.snapshot_error = error

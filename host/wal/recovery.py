@@ -31,7 +31,7 @@ from host.symbols import DEFAULT_SYMBOLS
 
 from .format import (HEADER_SIZE, INPUT, OUTPUT, SEGMENT_HEADER_SIZE, TRAILER_SIZE, check_records,
                      decode_segment_header, encode_record, find_valid_record, struct_of)
-from .segments import AppendFile, list_segments, sync_directory
+from .segments import SEGMENT_PATTERN, AppendFile, list_segments, segment_name, sync_directory
 from .snapshot import SnapshotError, list_snapshots, read_snapshot, restore
 
 __all__ = ["CorruptLog", "Repair", "RecoveryReport", "recover"]
@@ -71,6 +71,7 @@ class Repair:
 class RecoveryReport:
     directory: str
     segments: list = field(default_factory=list)
+    read: list = field(default_factory=list)        # the segments recovery read
     records: int = 0
     inputs: int = 0
     outputs: int = 0
@@ -91,7 +92,12 @@ class RecoveryReport:
     def lines(self):
         names = [os.path.basename(path) for path in self.segments]
         yield f"log directory: {self.directory}"
-        yield (f"segments: {len(names)}" + (f" ({names[0]} .. {names[-1]})" if names else ""))
+        yield (f"segments: {len(names)}" + (f" ({names[0]} .. {names[-1]})" if names else "")
+               + (f", read {len(self.read)} from {os.path.basename(self.read[0])} on"
+                  if self.read else ""))
+        pruned = _pruned_line(self.directory, self.segments)
+        if pruned:
+            yield f"pruned: {pruned}"
         yield (f"records: {self.records} ({self.inputs} inputs, {self.outputs} outputs read)")
         yield f"sequence: {self.first_seq} .. {self.last_seq}" if self.last_seq else "sequence: empty log"
         yield (f"snapshot: {os.path.basename(self.snapshot)} (seq {self.snapshot_seq})"
@@ -107,11 +113,16 @@ class RecoveryReport:
 
 
 def recover(directory, symbols=DEFAULT_SYMBOLS, *, accept_corruption=False, use_snapshots=True,
-            verify_outputs=False, repair=True, self_trade_prevention=False):
+            verify_outputs=False, repair=True, self_trade_prevention=False, snapshot_limit=None):
     """Rebuild the engine from `directory`; return (engine, RecoveryReport).
 
-    `repair=False` reads without changing any file (damage in the tail is
-    then only reported). An empty or missing directory gives an empty engine.
+    By default every record read is checked (CRC, kind, sequence) and INPUT
+    records after the snapshot are replayed; `verify_outputs=True` also
+    compares every OUTPUT record after the snapshot with the replay's events
+    (about a third slower). `repair=False` reads without changing any file
+    (damage in the tail is then only reported). `snapshot_limit` ignores
+    snapshots newer than that seq (benchmarks, investigations). An empty or
+    missing directory gives an empty engine.
     """
     started = time.perf_counter()
     os.makedirs(directory, exist_ok=True)
@@ -119,7 +130,7 @@ def recover(directory, symbols=DEFAULT_SYMBOLS, *, accept_corruption=False, use_
     while True:
         report = RecoveryReport(directory)
         engine = _start_engine(directory, symbols, report, excluded, use_snapshots,
-                               self_trade_prevention)
+                               self_trade_prevention, snapshot_limit)
         with quiet_gc():
             last = _replay(directory, engine, report, accept_corruption, verify_outputs, repair)
         repairs += report.repairs
@@ -141,9 +152,10 @@ def recover(directory, symbols=DEFAULT_SYMBOLS, *, accept_corruption=False, use_
     return engine, report
 
 
-def _start_engine(directory, symbols, report, excluded, use_snapshots, self_trade_prevention):
+def _start_engine(directory, symbols, report, excluded, use_snapshots, self_trade_prevention,
+                  snapshot_limit):
     for seq, path in list_snapshots(directory) if use_snapshots else ():
-        if path in excluded:
+        if path in excluded or (snapshot_limit is not None and seq > snapshot_limit):
             continue
         try:
             engine = restore(read_snapshot(path), symbols)
@@ -173,6 +185,7 @@ def _replay(directory, engine, report, accept_corruption, verify_outputs, repair
         number, path = segments[index]
         with open(path, "rb") as file:
             data = file.read()
+        report.read.append(path)
         try:
             header_number, first_seq = decode_segment_header(data)
             if header_number != number:
@@ -273,6 +286,20 @@ def _replay_verified(engine, report, path, data, found, first_seq, last):
                 report.verified += 1
             command = None
     return command, events
+
+
+def _pruned_line(directory, segments):
+    """What happened to the segments before the first one present, if any were pruned."""
+    first = SEGMENT_PATTERN.fullmatch(os.path.basename(segments[0])) if segments else None
+    if not first or int(first.group(1)) == 0:
+        return ""
+    number = int(first.group(1))
+    archive = os.path.join(directory, "archive")
+    archived = (sum(1 for name in os.listdir(archive) if SEGMENT_PATTERN.fullmatch(name))
+                if os.path.isdir(archive) else 0)
+    where = (f"{archived} of them in {archive}" if archived
+             else "not in LOGDIR/archive (deleted, or archived elsewhere)")
+    return (f"{segment_name(0)} .. {segment_name(number - 1)} (before the snapshot), {where}")
 
 
 def _first_needed_segment(segments, snapshot_seq):

@@ -1,21 +1,24 @@
 """Segment files: naming, listing and appending.
 
 A log directory holds `segment-NNNNNNNN.wal` files numbered from 0 with no
-gaps. Only the last one is ever appended to; a segment is closed (synced)
-before the next is created, and the directory is synced after a create so
-the new name survives a power cut.
+gaps (or, once pruned, from the oldest segment still needed). Only the last
+one is ever appended to; a segment is closed (synced) before the next is
+created, and the directory is synced after a create so the new name survives
+a power cut.
 """
 
 import errno
 import os
 import re
+import shutil
 
-from .format import SEGMENT_HEADER_SIZE, encode_segment_header
+from .format import SEGMENT_HEADER_SIZE, decode_segment_header, encode_segment_header
 
-__all__ = ["SEGMENT_PATTERN", "segment_name", "list_segments", "sync_directory",
-           "AppendFile", "SegmentAppender"]
+__all__ = ["SEGMENT_PATTERN", "PRUNE_MODES", "segment_name", "list_segments", "first_seq_of",
+           "prune_segments", "sync_directory", "AppendFile", "SegmentAppender"]
 
 SEGMENT_PATTERN = re.compile(r"segment-(\d{8})\.wal")
+PRUNE_MODES = ("keep", "archive", "delete")
 
 
 def segment_name(number):
@@ -32,6 +35,64 @@ def list_segments(directory):
             raise ValueError(f"{directory}: segment {found[0][0] + index} is missing "
                              f"(next present is {os.path.basename(path)})")
     return found
+
+
+def first_seq_of(path):
+    """The first sequence number a segment holds (its header's); ValueError if unreadable."""
+    with open(path, "rb") as file:
+        return decode_segment_header(file.read(SEGMENT_HEADER_SIZE))[1]
+
+
+def prune_segments(directory, snapshot_seq, mode, archive_dir=None):
+    """Delete or archive every segment holding only seqs up to `snapshot_seq`; return their paths.
+
+    A segment qualifies when the next segment starts at or before
+    `snapshot_seq + 1` (a command's two records never span segments). The
+    last segment, the one being appended to, never does. "archive" moves the
+    files to `archive_dir` (a rename on the same file system; else a copy,
+    fsync'ed, then the original removed), oldest first, so a crash part way
+    leaves the log with no gap. Callers must only pass the seq of a snapshot
+    that is durable.
+    """
+    if mode not in PRUNE_MODES:
+        raise ValueError(f"prune mode must be one of {', '.join(PRUNE_MODES)}, not {mode!r}")
+    if mode == "keep":
+        return []
+    segments = list_segments(directory)
+    pruned = []
+    for (_, path), (_, following) in zip(segments, segments[1:]):
+        try:
+            if first_seq_of(following) > snapshot_seq + 1:
+                break
+        except ValueError:
+            break                       # recovery will have something to say about it
+        if mode == "delete":
+            os.unlink(path)
+        else:
+            _archive(path, archive_dir or os.path.join(directory, "archive"))
+        pruned.append(path)
+    if pruned:
+        sync_directory(directory)
+    return pruned
+
+
+def _archive(path, archive_dir):
+    os.makedirs(archive_dir, exist_ok=True)
+    target = os.path.join(archive_dir, os.path.basename(path))
+    try:
+        os.rename(path, target)
+    except OSError as error:
+        if error.errno != errno.EXDEV:
+            raise
+        temporary = target + ".partial"
+        shutil.copyfile(path, temporary)
+        with open(temporary, "rb+") as file:
+            os.fsync(file.fileno())
+        os.replace(temporary, target)
+        sync_directory(archive_dir)
+        os.unlink(path)
+        return
+    sync_directory(archive_dir)
 
 
 def sync_directory(directory):

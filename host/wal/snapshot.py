@@ -52,7 +52,7 @@ class SnapshotState:
     match_id: int
     self_trade_prevention: bool
     books: list             # [(symbol, halted, last_trade_price, [order tuple], [stop tuple])]
-    used_ids: list          # ascending
+    used_ids: list          # any order when captured; encode and decode keep them ascending
     live_ids: list          # the engine's registry order
 
 
@@ -62,7 +62,11 @@ def _order_tuple(order):
 
 
 def capture(engine, last_ts=0):
-    """Copy the engine's state; call between commands, on the matching thread."""
+    """Copy the engine's state; call between commands, on the matching thread.
+
+    Only copies: sorting the used ids (the bulk of a big snapshot) is left to
+    `encode`, off the matching thread.
+    """
     books = []
     for symbol in sorted(engine.books):
         book = engine.books[symbol]
@@ -71,7 +75,7 @@ def capture(engine, last_ts=0):
         stops = [_order_tuple(order) for side in (0, 1) for order in book.live_stops(side)]
         books.append((symbol, book.halted, book.last_trade_price, orders, stops))
     return SnapshotState(engine.last_seq, last_ts, engine.match_id,
-                         engine.self_trade_prevention, books, sorted(engine.used_ids),
+                         engine.self_trade_prevention, books, list(engine.used_ids),
                          list(engine.orders))
 
 
@@ -81,7 +85,7 @@ def encode(state):
         parts.append(_BOOK.pack(symbol, halted, last_trade_price, len(orders), len(stops)))
         parts.extend(_ORDER.pack(*order) for order in orders)
         parts.extend(_ORDER.pack(*order) for order in stops)
-    ids, live = state.used_ids, state.live_ids
+    ids, live = sorted(state.used_ids), state.live_ids
     parts.append(_ids_struct(len(ids)).pack(*ids))
     parts.append(_ids_struct(len(live)).pack(*live))
     body = b"".join(parts)

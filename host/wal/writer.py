@@ -63,6 +63,8 @@ class LogWriter:
     batch_ms : float
         `batched` only: the longest a written batch waits for its fdatasync.
     segment_bytes : int
+        Roll to a new segment past this size (default 16 MiB, about 80,000
+        commands: recovery checks the whole segment its snapshot falls in).
     on_durable : callable(seq) or None
         Called from the writer thread once every command up to `seq` may be
         acknowledged under the policy.
@@ -75,7 +77,7 @@ class LogWriter:
     """
 
     def __init__(self, directory, policy=Durability.STRICT, *, batch_ms=2.0,
-                 segment_bytes=64 << 20, on_durable=None, on_batch=None, resume=None,
+                 segment_bytes=16 << 20, on_durable=None, on_batch=None, resume=None,
                  max_pending=65536):
         self.directory = directory
         self.policy = Durability(policy)
