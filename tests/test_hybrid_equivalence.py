@@ -1,0 +1,127 @@
+"""Hybrid equivalence, the acceptance test of the design (issue 3, docs/hardware.md).
+
+host/hybrid's `HybridExchange` with `hdl.matcher.Matcher` lanes on Amaranth's
+simulator, against the pure software engine on the same flows: every event
+and the state hash (every few hundred commands and at the end) must be equal.
+Random valid/ready stalls on every lane; directed scenarios, window pressure,
+seeded random flows, and adversarial multi-symbol flows with two lanes and
+with random reload policies, which between them force every punt reason,
+handover and reload. The long variants (Verilator harness, 1M orders) are in
+tests/test_hybrid_long.py.
+"""
+
+import os
+
+import pytest
+
+from gatebook.wire import internal
+from gatebook.wire.link import PuntReason
+from host.hybrid import RandomReload
+from sim.flows import OTHER, SYMBOL, directed, hybrid_flow, random_flow, window_pressure
+from sim.hybrid.amaranth_link import AmaranthLink
+from sim.hybrid.equivalence import EquivalenceError, check_equivalence
+
+SCENARIOS = directed()
+
+
+def stalling(stall=0.25, seed=0):
+    return lambda depth, index, vcd: AmaranthLink(depth, stall=stall, seed=seed + index, vcd=vcd)
+
+
+@pytest.mark.parametrize("name", sorted(SCENARIOS))
+def test_directed(name):
+    hybrid = check_equivalence(SCENARIOS[name], stalling(), depths=[4], homes=[SYMBOL],
+                               window=1, name=name)
+    assert hybrid.lane_commands, "the lane must process some of every scenario"
+
+
+def test_fast_path_stays_in_the_lane():
+    """Scenarios the lane can do alone: every command is the lane's (the HOST is the hash's)."""
+    for name in ("rest_and_cancel", "limit_cross", "market_ioc_fok"):
+        hybrid = check_equivalence(SCENARIOS[name], stalling(), depths=[4], homes=[SYMBOL],
+                                   window=1, name=name)
+        assert hybrid.lane_commands == len(SCENARIOS[name]), name
+
+
+@pytest.mark.parametrize("depth", [2, 8])
+def test_window_pressure(depth):
+    hybrid = check_equivalence(window_pressure(depth), stalling(seed=depth), depths=[depth],
+                               homes=[SYMBOL], window=1, name=f"pressure_d{depth}")
+    assert {PuntReason.WINDOW_FULL, PuntReason.BEYOND_WINDOW,
+            PuntReason.SWEEP} <= set(hybrid.punts)
+    assert hybrid.lanes[0].loads >= 3
+
+
+@pytest.mark.parametrize("seed,depth", [(11, 4), (12, 16)])
+def test_random_flow(seed, depth):
+    commands = random_flow(seed, 600)
+    hybrid = check_equivalence(commands, stalling(0.3, seed), depths=[depth], homes=[SYMBOL],
+                               window=8, hash_every=200, name=f"random_{seed}")
+    assert hybrid.lane_commands > len(commands) // 10
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_adversarial_two_lanes(seed):
+    """Two lanes (depths 8 and 16, homes GATE and AAPL) and the host's MSFT, all at once."""
+    commands = hybrid_flow(seed, 1000)
+    hybrid = check_equivalence(commands, stalling(0.25, seed), depths=[8, 16],
+                               homes=[SYMBOL, OTHER], window=4, hash_every=250,
+                               name=f"adversarial_{seed}")
+    for lane in hybrid.lanes:
+        assert lane.loads >= 10 and lane.handovers >= 10
+    assert hybrid.lane_commands > len(commands) // 4
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_adversarial_random_reloads(seed):
+    """One shallow lane, loads at random moments: migrations land everywhere in the flow."""
+    commands = hybrid_flow(seed + 10, 700, symbols=(3,))
+    hybrid = check_equivalence(commands, stalling(0.3, seed), depths=[4], homes=[3],
+                               window=8, hash_every=175, policy=RandomReload(seed, p=0.3),
+                               name=f"reloads_{seed}")
+    assert hybrid.lanes[0].loads >= 20
+
+
+def test_every_punt_reason():
+    """The directed scenarios, window pressure and one adversarial flow reach every reason."""
+    seen = set()
+    for name, commands in SCENARIOS.items():
+        seen |= set(check_equivalence(commands, stalling(0), depths=[4], homes=[SYMBOL],
+                                      window=1, name=name).punts)
+    seen |= set(check_equivalence(window_pressure(2), stalling(0), depths=[2], homes=[SYMBOL],
+                                  window=1).punts)
+    seen |= set(check_equivalence(hybrid_flow(1, 500), stalling(0), depths=[8], homes=[SYMBOL],
+                                  window=8).punts)
+    assert seen == set(PuntReason), set(PuntReason) - seen
+
+
+class _Corrupting:
+    """An AmaranthLink that changes the open shares of one LEVEL event of `seq`."""
+
+    def __init__(self, inner, seq):
+        self.inner, self.seq, self.depth = inner, seq, inner.depth
+
+    def send(self, records):
+        self.inner.send(records)
+
+    def run(self):
+        out = self.inner.run()
+        return [r[:6] + (r[6] + 1,) + r[7:]
+                if r[0] == internal.LEVEL.code and r[1] == self.seq else r for r in out]
+
+    def close(self):
+        self.inner.close()
+
+
+def test_a_difference_names_the_seq_and_writes_waves(tmp_path):
+    commands = SCENARIOS["limit_cross"]
+    bad_seq = commands[4][1]
+
+    def make(depth, index, vcd):
+        return _Corrupting(AmaranthLink(depth, vcd=vcd), bad_seq)
+    with pytest.raises(EquivalenceError) as caught:
+        check_equivalence(commands, make, depths=[4], homes=[SYMBOL], window=1,
+                          wave_dir=str(tmp_path), name="broken")
+    assert caught.value.seq == bad_seq
+    assert f"seq {bad_seq}:" in str(caught.value)
+    assert caught.value.waves and all(os.path.getsize(w) > 1000 for w in caught.value.waves)
