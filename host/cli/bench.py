@@ -24,6 +24,10 @@ def register(subparsers):
     parser.add_argument("--hw-sim", nargs="*", type=int, metavar="DEPTH",
                         help="also count clock cycles of the matching pipeline in simulation, "
                              "per window depth (default depths 4 and 16)")
+    parser.add_argument("--log", nargs="?", type=int, const=1_000_000, metavar="N",
+                        help="then benchmark the write-ahead log: append per durability policy, "
+                             "fsync latency, recovery of an N-command log (default 1,000,000), "
+                             "snapshots (`gatebook bench-log` has more options)")
     parser.set_defaults(run=run_bench)
 
 
@@ -53,4 +57,9 @@ def run_bench(args):
         print("\nmatching pipeline, Amaranth simulation (clock cycles; II = cycles between "
               "accepted commands, latency = command in to first event out)")
         print(table(tuple(args.hw_sim) or (4, 16)))
+    if args.log:
+        from .bench_log import run_log_bench
+        print()
+        run_log_bench(seed=args.seed, recovery_orders=args.log, orders=min(args.log, 200_000),
+                      paced=min(args.log, 2_000), snapshot_every=min(args.log // 4, 50_000))
     return 0 if best.commands else 1

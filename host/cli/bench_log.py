@@ -10,7 +10,11 @@ afterwards; --dir puts it on the disk you care about):
    under the policy, plus fdatasync latency per batch (p50/p99, HdrHistogram);
    then the same with one command in flight at a time (ack latency p50/p99);
 2. recovery of an N-command log (--recovery-orders; the issue's figure is
-   1,000,000): scan only, full replay, and replay from a snapshot;
+   1,000,000) written with the exchange's default snapshots: reading and
+   checking every record only, a full replay without snapshots (and with
+   --verify, comparing every OUTPUT record), then the production path: the
+   newest snapshot plus its tail, and the snapshot before it plus the
+   longest tail the cadence allows;
 3. snapshot of the engine that log leaves: capture (the pause on the matching
    thread), encode, write+fsync, and its size.
 """
@@ -30,12 +34,13 @@ from ..engine import MatchingEngine
 from ..symbols import DEFAULT_SYMBOLS
 from ..wal.journal import JournaledExchange
 from ..wal.loadgen import START_NS, STEP_NS, seeded_commands, stamped
-from ..wal.reader import LogReader
+from ..wal.format import check_records, decode_segment_header
 from ..wal.recovery import recover
-from ..wal.snapshot import capture, encode, write_snapshot
+from ..wal.segments import list_segments
+from ..wal.snapshot import capture, encode, list_snapshots, write_snapshot
 from ..wal.writer import Durability, LogWriter
 
-__all__ = ["register"]
+__all__ = ["register", "run_log_bench"]
 
 _encode_command = ProtocolCodec(internal.COMMANDS).encode
 
@@ -45,11 +50,23 @@ def register(subparsers):
         "bench-log", help="benchmark the write-ahead log: append, fsync, recovery, snapshots",
         description=__doc__.split("\n\n", 1)[1],
         formatter_class=argparse.RawDescriptionHelpFormatter)
+    _add_options(parser)
+    parser.set_defaults(run=run_bench_log)
+
+
+def _add_options(parser):
     parser.add_argument("--orders", type=int, default=200_000, metavar="N",
                         help="commands appended per policy (default 200,000)")
     parser.add_argument("--recovery-orders", type=int, default=200_000, metavar="N",
                         help="commands in the recovered log (default 200,000; the design "
                              "target is quoted for 1,000,000)")
+    parser.add_argument("--snapshot-every", type=int, default=50_000, metavar="N",
+                        help="snapshot cadence of the recovered log (default 50,000, the "
+                             "exchange's default; 0 for none)")
+    parser.add_argument("--segment-mib", type=int, default=16, metavar="MIB",
+                        help="segment size of the recovered log (default 16, the writer's default)")
+    parser.add_argument("--verify", action="store_true",
+                        help="also time `recover --verify` (every OUTPUT record compared)")
     parser.add_argument("--paced", type=int, default=2_000, metavar="N",
                         help="commands sent one at a time, each waiting for its ack (default 2,000)")
     parser.add_argument("--batch-ms", type=float, default=2.0,
@@ -58,7 +75,18 @@ def register(subparsers):
                         help="comma-separated policies to measure (default all three)")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--dir", help="scratch directory (its disk is what gets measured)")
-    parser.set_defaults(run=run_bench_log)
+
+
+def run_log_bench(**options):
+    """Run the log benchmark with its defaults, or these options (`gatebook bench --log`)."""
+    parser = argparse.ArgumentParser()
+    _add_options(parser)
+    args = parser.parse_args([])
+    for name, value in options.items():
+        if not hasattr(args, name):
+            raise TypeError(f"bench-log has no option {name!r}")
+        setattr(args, name, value)
+    return run_bench_log(args)
 
 
 def run_bench_log(args):
@@ -132,42 +160,76 @@ def _bench_paced(args, scratch, flow):
 def _bench_recovery(args, scratch):
     directory = os.path.join(scratch, "recovery")
     count = args.recovery_orders
-    print(f"\nrecovery: building a {count:,}-command log (policy none; not timed) ...", flush=True)
-    exchange = JournaledExchange(directory, policy=Durability.NONE,
-                                 clock=ManualClock(START_NS, STEP_NS))
+    every = args.snapshot_every
+    print(f"\nrecovery: building a {count:,}-command log (policy none, snapshots every "
+          f"{every:,} commands, {args.segment_mib} MiB segments; not timed) ...", flush=True)
+    exchange = JournaledExchange(directory, policy=Durability.NONE, snapshot_every=every,
+                                 clock=ManualClock(START_NS, STEP_NS),
+                                 segment_bytes=args.segment_mib << 20)
     for command in seeded_commands(args.seed, count):
         exchange.submit(*command)
     exchange.close()
-    size = sum(os.path.getsize(os.path.join(directory, name)) for name in os.listdir(directory))
+    size = sum(os.path.getsize(path) for _, path in list_segments(directory))
     expected = exchange.engine.state_hash()
+    snapshots = list_snapshots(directory)
 
     started = time.perf_counter()
-    records = sum(1 for _ in LogReader(directory))
+    records = _check_every_record(directory)
     scan = time.perf_counter() - started
+    rows = [("read + CRC-check every record", scan, count)]
     engine, report = recover(directory, use_snapshots=False)
     assert engine.state_hash() == expected, "recovery gave another state"
+    rows.append(("recover: full replay (default checks)", report.seconds, report.replayed))
+    if args.verify:
+        engine, verified = recover(directory, use_snapshots=False, verify_outputs=True)
+        assert engine.state_hash() == expected and verified.verified == count
+        rows.append(("recover --verify: full replay + OUTPUTs", verified.seconds, verified.replayed))
+    # The production path: a snapshot plus the commands after it. The newest
+    # snapshot is the best case; the one before it leaves the longest tail the
+    # cadence allows (a crash just before a snapshot was due).
+    for label, limit in (("newest snapshot", None),
+                         ("snapshot before it", snapshots[0][0] - 1 if snapshots else 0)):
+        if len(snapshots) < (1 if limit is None else 2):
+            break
+        engine, tail = recover(directory, snapshot_limit=limit)
+        assert engine.state_hash() == expected, f"recovery from the {label} gave another state"
+        rows.append((f"recover: {label} (seq {tail.snapshot_seq:,}) + tail", tail.seconds,
+                     tail.replayed))
 
     started = time.perf_counter()
     state = capture(engine, 0)
     captured = time.perf_counter() - started
     data = encode(state)
     encoded = time.perf_counter() - started - captured
-    write_snapshot(directory, data, state.last_seq)
+    write_snapshot(scratch, data, state.last_seq)
     written = time.perf_counter() - started - captured - encoded
-    engine, from_snapshot = recover(directory)
-    assert engine.state_hash() == expected, "recovery from the snapshot gave another state"
     live = len(engine.orders)
 
     print(f"log: {report.inputs:,} commands, {records:,} records, {size / 1e6:.1f} MB "
-          f"in {len(report.segments)} segments")
-    print(f"{'step':<40} {'seconds':>9} {'per command':>12}")
-    for label, seconds in (("read + CRC-check every record", scan),
-                           ("recover: full replay", report.seconds),
-                           ("recover: snapshot at the end, no replay", from_snapshot.seconds)):
-        print(f"{label:<40} {seconds:>9.3f} {seconds / count * 1e6:>9.2f} us")
+          f"in {len(report.segments)} segments, {len(snapshots)} snapshots kept "
+          f"({', '.join(f'seq {seq:,}' for seq, _ in snapshots)})")
+    print(f"{'step':<50} {'seconds':>8} {'replayed':>9} {'per command':>12}")
+    for label, seconds, replayed in rows:
+        per = f"{seconds / replayed * 1e6:>9.2f} us" if replayed == count else f"{'-':>12}"
+        print(f"{label:<50} {seconds:>8.3f} {replayed:>9,} {per}")
     print(f"\nsnapshot of that state ({live:,} live orders, {len(state.used_ids):,} used ids):")
     print(f"  capture (matching paused) {captured * 1e3:8.1f} ms")
     print(f"  encode (background)       {encoded * 1e3:8.1f} ms")
     print(f"  write + fsync             {written * 1e3:8.1f} ms")
     print(f"  size                      {len(data) / 1e6:8.2f} MB")
     print(f"state hash: {expected}")
+
+
+def _check_every_record(directory):
+    """Read every segment and check every record as recovery does, applying nothing."""
+    records, next_seq, output_seen = 0, None, True
+    for _, path in list_segments(directory):
+        with open(path, "rb") as file:
+            data = file.read()
+        _, first_seq = decode_segment_header(data)
+        end = check_records(data, first_seq if next_seq is None else next_seq,
+                            output_seen=output_seen)
+        assert end.damage is None, end.damage
+        records += end.next_seq - first_seq + end.outputs
+        next_seq, output_seen = end.next_seq, end.output_seen
+    return records
