@@ -128,12 +128,14 @@ SNAPSHOT = Protocol("gatebook-snapshot", "little",
 
 HELLO = Message("hello", ord("H"), (
     Field("next_seq", 8, doc="first sequence number the follower still needs"),
+    Field("epoch",    4, doc="the follower's log epoch (1 until a failover; see host/wal/epoch.py)"),
 ), doc="Follower to primary, once per connection.")
 
 HEARTBEAT = Message("heartbeat", ord("B"), (
     Field("durable_seq", 8, doc="the primary's last durable sequence number"),
     Field("ts",          8, doc="the primary's wall clock, nanoseconds"),
-), doc="Primary to follower, every heartbeat interval even when idle.")
+    Field("epoch",       4, doc="the primary's log epoch"),
+), doc="Primary to follower: first thing after HELLO, then every heartbeat interval when idle.")
 
 RECORDS = Message("records", ord("R"), (
     Field("length", 4, doc="bytes of log records that follow"),

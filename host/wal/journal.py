@@ -23,6 +23,7 @@ from host.sequencer import Sequencer
 from host.symbols import DEFAULT_SYMBOLS
 
 from .recovery import recover
+from .epoch import read_epoch
 from .segments import PRUNE_MODES, prune_segments
 from .snapshot import capture, encode, list_snapshots, write_snapshot
 from .writer import Durability, LogFailure, LogWriter
@@ -79,6 +80,8 @@ class JournaledExchange:
         else:
             self.engine, last_seq, resume = recovered
             self.recovery = None
+        self.epoch = read_epoch(directory)
+        self.fenced = None                  # a Fenced error once a newer primary is known
         self.sequencer = Sequencer(clock or WallClock(), last_seq + 1)
         self.writer = LogWriter(directory, policy, on_durable=on_ack, resume=resume,
                                 **writer_options)
@@ -98,9 +101,10 @@ class JournaledExchange:
         """Sequence, apply and log one command; return (seq, events).
 
         Raises WireError for a command the log cannot encode (nothing is
-        sequenced) and LogFailure once the log has failed.
+        sequenced), LogFailure once the log has failed and epoch.Fenced once
+        a newer primary is known.
         """
-        failure = self.writer.failure
+        failure = self.writer.failure or self.fenced
         if failure:
             raise failure
         sequencer = self.sequencer
@@ -118,6 +122,10 @@ class JournaledExchange:
             if self._since_snapshot >= self.snapshot_every:
                 self.snapshot()
         return command[1], events
+
+    def fence(self, error):
+        """A newer primary exists (`error` is a Fenced saying which): accept no more commands."""
+        self.fenced = error
 
     def snapshot(self, wait=False):
         """Capture the engine now; write the file once the log is durable that far.

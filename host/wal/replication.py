@@ -5,13 +5,16 @@ the follower's HELLO `next_seq` on, so a follower that connects late (or
 reconnects) catches up from disk with no special path. It only ever sends
 records the primary's own policy has made durable, so a follower never holds
 a command the primary could lose. When idle it sends HEARTBEATs; the
-follower promotes itself when they stop (standby.py).
+follower promotes itself when they stop (standby.py). Every connection
+starts with the epoch handshake of epoch.py: a follower of a newer epoch
+fences this primary.
 
 With `synchronous=True` (what a venue wants for failover without loss) an
 acknowledgement leaves only once the follower has also logged the command:
-then every acknowledged command survives the loss of either machine. No
-fencing is done here: a network partition with both sides alive needs an
-external arbiter before promotion (see docs/durability.md).
+then every acknowledged command survives the loss of either machine. The
+epochs fence an old primary that comes back; they do not settle a network
+partition with both sides alive, which needs an external arbiter before
+promotion (see docs/durability.md).
 """
 
 import os
@@ -22,6 +25,7 @@ import time
 from gatebook.wire.codec import ProtocolCodec
 from gatebook.wire.wal import APPLIED, HEARTBEAT, RECORD_HEADER, RECORDS, REPLICATION, WAL
 
+from .epoch import Fenced
 from .format import HEADER_SIZE, SEGMENT_HEADER_SIZE, TRAILER_SIZE, decode_segment_header, struct_of
 from .segments import list_segments, segment_name
 
@@ -65,9 +69,13 @@ class LogTail:
         self.directory = directory
         self.start_seq = start_seq
         self.number, self.offset = 0, SEGMENT_HEADER_SIZE
-        for number, path in list_segments(directory):
+        for index, (number, path) in enumerate(list_segments(directory)):
             with open(path, "rb") as file:
                 _, first_seq = decode_segment_header(file.read(SEGMENT_HEADER_SIZE))
+            if index == 0 and start_seq < first_seq:
+                raise ConnectionError(f"the follower needs seq {start_seq}, but this log now "
+                                      f"starts at {first_seq} (older segments were pruned); "
+                                      f"give the follower a copy of a snapshot first")
             if first_seq <= start_seq:
                 self.number = number
 
@@ -138,6 +146,8 @@ class ReplicationServer:
         self._release()
 
     def _release(self):
+        if self.exchange.fenced:
+            return                      # a newer primary exists: acknowledge nothing more
         ackable = min(self.local_seq, self.applied_seq) if self.synchronous else self.local_seq
         if ackable > self.acked:
             self.acked = ackable
@@ -161,7 +171,15 @@ class ReplicationServer:
                 sock.close()
 
     def _stream(self, sock):
-        (_, next_seq), _ = read_frame(sock)
+        (_, next_seq, epoch), _ = read_frame(sock)
+        own = self.exchange.epoch
+        # The epoch goes first, so a follower knows whose history it is offered.
+        sock.sendall(FRAMES.encode((_HEARTBEAT, self.local_seq, time.time_ns(), own)))
+        if epoch > own:
+            self.exchange.fence(Fenced(
+                f"a peer at epoch {epoch} connected to this primary (epoch {own}): a failover "
+                f"happened and this exchange is stale; accepting no more commands"))
+            return
         tail = LogTail(self.directory, next_seq)
         threading.Thread(target=self._read_applied, args=(sock,), daemon=True).start()
         last_sent = time.monotonic()
@@ -171,7 +189,7 @@ class ReplicationServer:
                 sock.sendall(FRAMES.encode((_RECORDS, len(records))) + records)
                 last_sent = time.monotonic()
             elif time.monotonic() - last_sent >= self.heartbeat_interval:
-                sock.sendall(FRAMES.encode((_HEARTBEAT, self.local_seq, time.time_ns())))
+                sock.sendall(FRAMES.encode((_HEARTBEAT, self.local_seq, time.time_ns(), own)))
                 last_sent = time.monotonic()
             with self._cond:
                 self._cond.wait(self.heartbeat_interval / 4)

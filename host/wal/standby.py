@@ -9,7 +9,8 @@ appends the records to its own log; once they are durable there it answers
 APPLIED. When nothing (records or heartbeats) has arrived for
 `heartbeat_timeout` seconds it stops following and `promote()` turns it into
 a JournaledExchange that continues the sequence at the next number, on the
-same engine, with no replay.
+same engine, with no replay, one epoch higher (epoch.py): it refuses to follow
+a primary of an older epoch, and fences one that connects to it.
 """
 
 import socket
@@ -20,6 +21,7 @@ from gatebook.wire.codec import ProtocolCodec
 from gatebook.wire.wal import APPLIED, HELLO, RECORDS
 from host.symbols import DEFAULT_SYMBOLS
 
+from .epoch import Fenced, read_epoch, write_epoch
 from .format import INPUT, SegmentScan
 from .journal import JournaledExchange
 from .recovery import recover
@@ -56,13 +58,15 @@ class Follower:
         self.symbols = symbols
         self.heartbeat_timeout = heartbeat_timeout
         self.engine, self.recovery = recover(directory, symbols)
+        self.epoch = read_epoch(directory)
+        self.primary_epoch = None           # known once the primary's first HEARTBEAT arrives
         self.next_seq = self.recovery.last_seq + 1
         self.last_ts = 0
         self.writer = LogWriter(directory, policy, resume=self.recovery.resume,
                                 on_durable=self._durable)
         self.sock = socket.create_connection(primary, timeout=connect_timeout)
         self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        self.sock.sendall(FRAMES.encode((HELLO.code, self.next_seq)))
+        self.sock.sendall(FRAMES.encode((HELLO.code, self.next_seq, self.epoch)))
         self.last_heard = time.monotonic()
         self.primary_durable = 0
         self.silent_since = None
@@ -93,9 +97,21 @@ class Follower:
                 continue
             self.last_heard = now
             if frame[0] == RECORDS.code:
+                if self.primary_epoch is None:
+                    raise ConnectionError("the primary sent records before its epoch")
                 self._apply(records)
             else:
                 self.primary_durable = frame[1]
+                self._check_epoch(frame[3])
+
+    def _check_epoch(self, epoch):
+        if epoch < self.epoch:
+            raise Fenced(f"the primary is at epoch {epoch}, this log at {self.epoch}: it is a "
+                         f"stale primary from before a failover; refusing to follow it")
+        if epoch > self.epoch:
+            write_epoch(self.directory, epoch)      # following a newer history now
+            self.epoch = epoch
+        self.primary_epoch = epoch
 
     def _apply(self, records):
         scan = SegmentScan(records, self.next_seq, start=0)
@@ -116,9 +132,15 @@ class Follower:
         self.writer.append_records(first, self.next_seq - 1, records)
 
     def promote(self, **options):
-        """Stop following; return a JournaledExchange continuing at the next sequence number."""
+        """Stop following; return a JournaledExchange continuing at the next sequence number.
+
+        The directory's epoch goes up by one first (durably), so the old
+        primary, should it come back, is fenced by the handshake.
+        """
         self.sock.close()
         self.writer.close()
+        self.epoch += 1
+        write_epoch(self.directory, self.epoch)
         resume = self.writer.resume_point()
         return JournaledExchange(self.directory, self.symbols,
                                  recovered=(self.engine, self.next_seq - 1, resume),

@@ -1,0 +1,86 @@
+"""Epochs: a promoted follower is one epoch ahead, and an old primary that comes back is fenced."""
+
+import shutil
+import threading
+import time
+
+import pytest
+
+from host.clock import ManualClock
+from host.wal.epoch import Fenced, check_peer, read_epoch
+from host.wal.journal import JournaledExchange
+from host.wal.loadgen import START_NS, STEP_NS, seeded_commands
+from host.wal.recovery import recover
+from host.wal.replication import ReplicationServer
+from host.wal.standby import Follower
+
+from wal_helpers import reference_hash
+
+
+def _submit(exchange, commands):
+    for command in commands:
+        seq, _ = exchange.submit(*command)
+    exchange.writer.wait_acked(seq)
+    return seq
+
+
+def _follow_in_thread(follower):
+    result = {}
+
+    def run():
+        try:
+            result["silence"] = follower.follow()
+        except Exception as error:          # handed to the test thread
+            result["error"] = error
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    return thread, result
+
+
+def test_an_old_primary_that_comes_back_accepts_no_orders(tmp_path):
+    a_dir, b_dir, c_dir = (str(tmp_path / name) for name in "abc")
+    stream = seeded_commands(5)
+    primary = JournaledExchange(a_dir, clock=ManualClock(START_NS, STEP_NS))
+    server = ReplicationServer(primary, heartbeat_interval=0.05, synchronous=True)
+    follower = Follower(b_dir, server.address, heartbeat_timeout=0.4)
+    thread, result = _follow_in_thread(follower)
+    acked = _submit(primary, (next(stream) for _ in range(300)))
+    deadline = time.monotonic() + 10
+    while server.acked < acked and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert server.acked == acked                        # the follower logged every one
+    server.close()                                      # the primary falls silent ...
+    primary.close()
+    thread.join(5)
+    assert "silence" in result, result
+    promoted = follower.promote(clock=ManualClock(START_NS + acked * STEP_NS, STEP_NS))
+    assert (read_epoch(a_dir), read_epoch(b_dir), promoted.epoch) == (1, 2, 2)
+    last = _submit(promoted, (next(stream) for _ in range(20)))
+    assert last == acked + 20
+    new_server = ReplicationServer(promoted, heartbeat_interval=0.05, synchronous=False)
+    shutil.copytree(b_dir, c_dir)                       # a standby of the new primary, epoch 2
+
+    # ... and comes back from its own directory, still at epoch 1.
+    old = JournaledExchange(a_dir, clock=ManualClock(START_NS + acked * STEP_NS, STEP_NS))
+    assert old.epoch == 1
+    # Asking its standby's address first, it learns of the failover.
+    with pytest.raises(Fenced, match="epoch 2"):
+        check_peer(a_dir, new_server.address)
+    # Not asking, it fences itself as soon as a newer-epoch standby connects,
+    # and that standby refuses to follow it.
+    old_server = ReplicationServer(old, heartbeat_interval=0.05, synchronous=True)
+    stale_follower = Follower(c_dir, old_server.address, heartbeat_timeout=0.4)
+    thread, result = _follow_in_thread(stale_follower)
+    thread.join(5)
+    assert isinstance(result.get("error"), Fenced) and "stale primary" in str(result["error"])
+    with pytest.raises(Fenced, match="epoch 2"):
+        old.submit(*next(stream))
+    old_server.close()
+    old.close()
+    stale_follower.sock.close()
+    stale_follower.writer.close()
+    new_server.close()
+    promoted.close()
+    engine, report = recover(b_dir, verify_outputs=True)
+    assert report.last_seq == last and engine.state_hash() == reference_hash(last, seed=5)
+    assert check_peer(a_dir, ("127.0.0.1", 9)) is None  # nothing listening: nothing known
