@@ -1,6 +1,10 @@
 """Epochs: a promoted follower is one epoch ahead, and an old primary that comes back is fenced."""
 
+import os
 import shutil
+import signal
+import subprocess
+import sys
 import threading
 import time
 
@@ -84,3 +88,34 @@ def test_an_old_primary_that_comes_back_accepts_no_orders(tmp_path):
     engine, report = recover(b_dir, verify_outputs=True)
     assert report.last_seq == last and engine.state_hash() == reference_hash(last, seed=5)
     assert check_peer(a_dir, ("127.0.0.1", 9)) is None  # nothing listening: nothing known
+
+
+def test_gatebook_standby_follows_a_primary_process_and_promotes_when_it_dies(tmp_path):
+    here = os.path.dirname(__file__)
+    primary_dir, standby_dir = str(tmp_path / "primary"), str(tmp_path / "standby")
+    primary = subprocess.Popen([sys.executable, os.path.join(here, "wal_driver.py"), primary_dir,
+                                "strict", "9", "0", str(1 << 20), "replicate"],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    standby = None
+    try:
+        ready = primary.stdout.readline().split()
+        assert ready[:2] == ["READY", "1"], primary.stderr.read()
+        standby = subprocess.Popen(
+            [sys.executable, "-m", "gatebook.cli", "standby", "--connect", f"127.0.0.1:{ready[2]}",
+             "--dir", standby_dir, "--heartbeat-timeout", "0.4"],
+            cwd=os.path.join(here, ".."), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        assert standby.stdout.readline().startswith("following 127.0.0.1:")
+        time.sleep(0.5)
+        primary.send_signal(signal.SIGKILL)
+        out, err = standby.communicate(timeout=30)
+        assert standby.returncode == 0, err
+        promoted = next(line for line in out.splitlines() if line.startswith("promoted:"))
+        assert "epoch 2" in promoted and read_epoch(standby_dir) == 2
+        last = int(promoted.rsplit("seq ", 1)[1]) - 1
+        assert last > 50 and f"state hash: {reference_hash(last, seed=9)}" in out
+    finally:
+        for process in (primary, standby):
+            if process is not None and process.poll() is None:
+                process.kill()
+            if process is not None:
+                process.communicate(timeout=10)

@@ -1,4 +1,4 @@
-"""`gatebook recover` and `gatebook log dump`: the log directory, for people and tools."""
+"""`gatebook recover`, `gatebook log dump` and `gatebook standby`: the log directory, for people and tools."""
 
 import json
 import logging
@@ -9,7 +9,9 @@ from gatebook.wire.records import as_dict, describe
 
 from ..wal.format import INPUT
 from ..wal.reader import LogReader, decode_payload
+from ..wal.epoch import Fenced
 from ..wal.recovery import CorruptLog, recover
+from ..wal.standby import Follower
 
 __all__ = ["register"]
 
@@ -46,6 +48,27 @@ def register(subparsers):
                       help="start at this sequence number")
     dump.add_argument("--limit", type=int, default=0, metavar="N", help="stop after N records")
     dump.set_defaults(run=run_dump)
+
+    standby = subparsers.add_parser(
+        "standby", help="follow a primary's log as a hot standby; promote when it falls silent",
+        description="Recovers LOGDIR, connects to the primary's replication address, applies "
+                    "every record to a shadow engine (checking every OUTPUT record against it) "
+                    "and logs it under --policy. When no heartbeat arrives for "
+                    "--heartbeat-timeout seconds it promotes LOGDIR: the log's epoch goes up by "
+                    "one (so the old primary is fenced should it come back) and the command "
+                    "exits 0, saying the sequence number to continue from; start the exchange "
+                    "on LOGDIR. Exit status 3: the primary is of an older epoch (stale); 4: "
+                    "silent with --no-promote.")
+    standby.add_argument("--connect", required=True, metavar="HOST:PORT",
+                         help="the primary's replication address")
+    standby.add_argument("--dir", required=True, metavar="LOGDIR", help="this standby's own log")
+    standby.add_argument("--heartbeat-timeout", type=float, default=1.0, metavar="SECONDS",
+                         help="silence that counts as the primary's death (default 1 s)")
+    standby.add_argument("--policy", default="strict", choices=("strict", "batched", "none"),
+                         help="this standby's own durability policy (default strict)")
+    standby.add_argument("--no-promote", action="store_true",
+                         help="on silence, exit (status 4) without promoting")
+    standby.set_defaults(run=run_standby)
 
 
 def run_recover(args):
@@ -95,4 +118,51 @@ def run_dump(args):
             print(json.dumps({"error": message}))
         print(f"gatebook log dump: {message}", file=sys.stderr)
         return 1
+    return 0
+
+
+def run_standby(args):
+    host, _, port = args.connect.rpartition(":")
+    if not host or not port.isdigit():
+        print(f"gatebook standby: --connect wants HOST:PORT, not {args.connect!r}", file=sys.stderr)
+        return 2
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    os.makedirs(args.dir, exist_ok=True)
+    try:
+        follower = Follower(args.dir, (host.strip("[]"), int(port)),
+                            heartbeat_timeout=args.heartbeat_timeout, policy=args.policy)
+    except CorruptLog as error:
+        print(f"gatebook standby: {error}", file=sys.stderr)
+        return 3
+    except OSError as error:
+        print(f"gatebook standby: cannot reach the primary at {args.connect}: {error}",
+              file=sys.stderr)
+        return 2
+    print(f"following {args.connect} into {args.dir} from seq {follower.next_seq} "
+          f"(epoch {follower.epoch})", flush=True)
+    try:
+        silence = follower.follow()
+    except Fenced as error:
+        follower.sock.close()
+        follower.writer.close()
+        print(f"gatebook standby: {error}", file=sys.stderr)
+        return 3
+    except KeyboardInterrupt:
+        follower.sock.close()
+        follower.writer.close()
+        print(f"stopped at seq {follower.next_seq - 1}; state hash "
+              f"{follower.engine.state_hash()}", flush=True)
+        return 130
+    last_seq = follower.next_seq - 1
+    print(f"primary silent for {silence:.3f} s at seq {last_seq} (its last durable seq it "
+          f"announced: {follower.primary_durable})", flush=True)
+    if args.no_promote:
+        follower.sock.close()
+        follower.writer.close()
+        return 4
+    exchange = follower.promote(snapshot_every=0)
+    exchange.close()
+    print(f"promoted: {args.dir} is the log now, epoch {exchange.epoch}; the exchange continues "
+          f"at seq {last_seq + 1}", flush=True)
+    print(f"state hash: {exchange.engine.state_hash()}", flush=True)
     return 0
