@@ -130,6 +130,8 @@ class VerilatorLink(LaneLink):
                 for k in range(0, len(data), size)]
 
     def close(self):
-        if self._process.poll() is None:
-            self._process.stdin.close()
-            self._process.wait(timeout=60)
+        process = self._process
+        if process.stdin and not process.stdin.closed:
+            process.stdin.close()
+        process.wait(timeout=60)
+        process.stdout.close()
