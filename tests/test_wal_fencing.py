@@ -16,7 +16,7 @@ from host.wal.journal import JournaledExchange
 from host.wal.loadgen import START_NS, STEP_NS, seeded_commands
 from host.wal.recovery import recover
 from host.wal.replication import ReplicationServer
-from host.wal.standby import Follower
+from host.wal.standby import Follower, Refused
 
 from wal_helpers import reference_hash
 
@@ -70,19 +70,41 @@ def test_an_old_primary_that_comes_back_accepts_no_orders(tmp_path):
     # Asking its standby's address first, it learns of the failover.
     with pytest.raises(Fenced, match="epoch 2"):
         check_peer(a_dir, new_server.address)
-    # Not asking, it fences itself as soon as a newer-epoch standby connects,
-    # and that standby refuses to follow it.
+    # Not asking, it takes orders (never acknowledged: no standby applies them)
+    # until a newer-epoch standby connects; then it fences itself, and that
+    # standby refuses to follow it.
     old_server = ReplicationServer(old, heartbeat_interval=0.05, synchronous=True)
+    stale = _submit(old, (next(stream) for _ in range(5)))
+    assert stale == acked + 5 and old_server.acked == acked
     stale_follower = Follower(c_dir, old_server.address, heartbeat_timeout=0.4)
     thread, result = _follow_in_thread(stale_follower)
     thread.join(5)
     assert isinstance(result.get("error"), Fenced) and "stale primary" in str(result["error"])
     with pytest.raises(Fenced, match="epoch 2"):
         old.submit(*next(stream))
+    assert old_server.acked == acked                    # nothing more was acknowledged
     old_server.close()
     old.close()
     stale_follower.sock.close()
     stale_follower.writer.close()
+    # Its directory now holds a tail the new primary never had: as a standby
+    # of the new primary it is refused, not merged.
+    diverged = Follower(a_dir, new_server.address, heartbeat_timeout=0.4)
+    thread, result = _follow_in_thread(diverged)
+    thread.join(5)
+    assert isinstance(result.get("error"), Refused) and "diverged" in str(result["error"])
+    diverged.sock.close()
+    diverged.writer.close()
+    # A standby whose log is a prefix of the new primary's follows it.
+    fresh = Follower(str(tmp_path / "d"), new_server.address, heartbeat_timeout=0.4)
+    thread, result = _follow_in_thread(fresh)
+    deadline = time.monotonic() + 10
+    while fresh.next_seq <= last and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert fresh.next_seq == last + 1 and fresh.epoch == 2
+    fresh.sock.close()
+    thread.join(5)
+    fresh.writer.close()
     new_server.close()
     promoted.close()
     engine, report = recover(b_dir, verify_outputs=True)

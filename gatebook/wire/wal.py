@@ -44,7 +44,7 @@ __all__ = [
     "RecordKind", "SEGMENT_MAGIC", "SNAPSHOT_MAGIC", "FORMAT_VERSION",
     "SEGMENT_HEADER", "RECORD_HEADER", "RECORD_TRAILER", "WAL",
     "SNAPSHOT_HEADER", "SNAPSHOT_BOOK", "SNAPSHOT_ORDER", "SNAPSHOT_USED_ID", "SNAPSHOT",
-    "HELLO", "HEARTBEAT", "RECORDS", "APPLIED", "REPLICATION",
+    "HELLO", "HEARTBEAT", "RECORDS", "APPLIED", "RefuseReason", "REFUSE", "REPLICATION",
 ]
 
 SEGMENT_MAGIC = "GBWAL"
@@ -129,6 +129,8 @@ SNAPSHOT = Protocol("gatebook-snapshot", "little",
 HELLO = Message("hello", ord("H"), (
     Field("next_seq", 8, doc="first sequence number the follower still needs"),
     Field("epoch",    4, doc="the follower's log epoch (1 until a failover; see host/wal/epoch.py)"),
+    Field("last_crc", 4, doc="CRC field of the follower's INPUT record of seq next_seq - 1 "
+                             "(0 for an empty log): the primary checks it holds the same record"),
 ), doc="Follower to primary, once per connection.")
 
 HEARTBEAT = Message("heartbeat", ord("B"), (
@@ -145,4 +147,17 @@ APPLIED = Message("applied", ord("A"), (
     _SEQ,
 ), doc="Follower to primary: every record up to `seq` is applied and logged.")
 
-REPLICATION = Protocol("gatebook-replication", "little", (HELLO, HEARTBEAT, RECORDS, APPLIED))
+
+class RefuseReason(IntEnum):
+    DIVERGED = 1    # the follower's log is not a prefix of the primary's
+    PRUNED   = 2    # the primary no longer has the records the follower needs
+
+
+REFUSE = Message("refuse", ord("X"), (
+    Field("reason", 1, enum=RefuseReason),
+    _SEQ,
+), doc="Primary to follower, then the connection closes: it will not be served. `seq` is "
+       "the follower's last seq (DIVERGED) or the primary's first (PRUNED).")
+
+REPLICATION = Protocol("gatebook-replication", "little",
+                       (HELLO, HEARTBEAT, RECORDS, APPLIED, REFUSE))

@@ -11,7 +11,7 @@ from ..wal.format import INPUT
 from ..wal.reader import LogReader, decode_payload
 from ..wal.epoch import Fenced
 from ..wal.recovery import CorruptLog, recover
-from ..wal.standby import Follower
+from ..wal.standby import Follower, Refused
 
 __all__ = ["register"]
 
@@ -57,7 +57,9 @@ def register(subparsers):
                     "--heartbeat-timeout seconds it promotes LOGDIR: the log's epoch goes up by "
                     "one (so the old primary is fenced should it come back) and the command "
                     "exits 0, saying the sequence number to continue from; start the exchange "
-                    "on LOGDIR. Exit status 3: the primary is of an older epoch (stale); 4: "
+                    "on LOGDIR. Exit status 3: the primary is of an older epoch (stale), or "
+                    "refuses this directory (its log diverged from the primary's, or the "
+                    "primary pruned what it needs); 4: "
                     "silent with --no-promote.")
     standby.add_argument("--connect", required=True, metavar="HOST:PORT",
                          help="the primary's replication address")
@@ -142,7 +144,7 @@ def run_standby(args):
           f"(epoch {follower.epoch})", flush=True)
     try:
         silence = follower.follow()
-    except Fenced as error:
+    except (Fenced, Refused) as error:
         follower.sock.close()
         follower.writer.close()
         print(f"gatebook standby: {error}", file=sys.stderr)

@@ -70,7 +70,7 @@ def check_peer(directory, peer, timeout=2.0):
             sock.settimeout(timeout)
             # The handshake of a follower that needs nothing old: a primary
             # answers every HELLO with a HEARTBEAT carrying its epoch first.
-            sock.sendall(FRAMES.encode((HELLO.code, 1 << 62, epoch)))
+            sock.sendall(FRAMES.encode((HELLO.code, 1 << 62, epoch, 0)))
             frame, _ = read_frame(sock)
     except OSError:
         return None

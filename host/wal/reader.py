@@ -9,10 +9,10 @@ import os
 from gatebook.wire import internal
 from gatebook.wire.codec import ProtocolCodec
 
-from .format import INPUT, SegmentScan, decode_segment_header
-from .segments import list_segments
+from .format import INPUT, TRAILER_SIZE, SegmentScan, check_records, decode_segment_header
+from .segments import first_seq_of, list_segments
 
-__all__ = ["LogReader", "decode_payload"]
+__all__ = ["LogReader", "decode_payload", "input_crc"]
 
 _COMMANDS = ProtocolCodec(internal.COMMANDS)
 _EVENTS = ProtocolCodec(internal.EVENTS)
@@ -65,3 +65,33 @@ class LogReader:
                 self.problem = (f"{os.path.basename(path)}: {scan.damage.reason} "
                                 f"at offset {scan.damage.offset}")
                 return
+
+
+def input_crc(directory, seq):
+    """The CRC field of the INPUT record of `seq` (a fingerprint of that command), or None.
+
+    The replication handshake compares the follower's with the primary's to
+    make sure the follower's log is a prefix of the primary's. Reads one
+    segment; None when the log does not hold `seq` (or a record before it in
+    that segment is invalid).
+    """
+    chosen = None
+    for _, path in list_segments(directory):
+        try:
+            first = first_seq_of(path)
+        except ValueError:
+            break
+        if first > seq:
+            break
+        chosen = path, first
+    if chosen is None:
+        return None
+    path, first = chosen
+    with open(path, "rb") as file:
+        data = file.read()
+    found = []
+    check_records(data, first, output_seen=True, found=found, keep_outputs=False)
+    index = 2 * (seq - first) + 1
+    if index >= len(found):
+        return None
+    return int.from_bytes(data[found[index] - TRAILER_SIZE:found[index]], "little")

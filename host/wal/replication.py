@@ -23,16 +23,18 @@ import threading
 import time
 
 from gatebook.wire.codec import ProtocolCodec
-from gatebook.wire.wal import APPLIED, HEARTBEAT, RECORD_HEADER, RECORDS, REPLICATION, WAL
+from gatebook.wire.wal import (APPLIED, HEARTBEAT, RECORD_HEADER, RECORDS, REFUSE, REPLICATION,
+                               WAL, RefuseReason)
 
 from .epoch import Fenced
+from .reader import input_crc
 from .format import HEADER_SIZE, SEGMENT_HEADER_SIZE, TRAILER_SIZE, decode_segment_header, struct_of
 from .segments import list_segments, segment_name
 
 __all__ = ["ReplicationServer", "LogTail", "FRAMES", "recv_exact", "read_frame"]
 
 FRAMES = ProtocolCodec(REPLICATION)
-_HEARTBEAT, _RECORDS, _APPLIED = HEARTBEAT.code, RECORDS.code, APPLIED.code
+_HEARTBEAT, _RECORDS, _APPLIED, _REFUSE = HEARTBEAT.code, RECORDS.code, APPLIED.code, REFUSE.code
 unpack_header = struct_of(RECORD_HEADER, WAL.byte_order).unpack_from
 _FRAME_SIZE = {codec.message.code: codec.size for codec in FRAMES.by_code.values()}
 
@@ -75,7 +77,7 @@ class LogTail:
             if index == 0 and start_seq < first_seq:
                 raise ConnectionError(f"the follower needs seq {start_seq}, but this log now "
                                       f"starts at {first_seq} (older segments were pruned); "
-                                      f"give the follower a copy of a snapshot first")
+                                      f"give the follower a copy of a snapshot first", first_seq)
             if first_seq <= start_seq:
                 self.number = number
 
@@ -171,7 +173,7 @@ class ReplicationServer:
                 sock.close()
 
     def _stream(self, sock):
-        (_, next_seq, epoch), _ = read_frame(sock)
+        (_, next_seq, epoch, last_crc), _ = read_frame(sock)
         own = self.exchange.epoch
         # The epoch goes first, so a follower knows whose history it is offered.
         sock.sendall(FRAMES.encode((_HEARTBEAT, self.local_seq, time.time_ns(), own)))
@@ -180,7 +182,16 @@ class ReplicationServer:
                 f"a peer at epoch {epoch} connected to this primary (epoch {own}): a failover "
                 f"happened and this exchange is stale; accepting no more commands"))
             return
-        tail = LogTail(self.directory, next_seq)
+        # The follower's log must be a prefix of ours: same record at its last seq.
+        if next_seq > 1 and (next_seq - 1 > self.exchange.writer.written_seq
+                             or input_crc(self.directory, next_seq - 1) != last_crc):
+            sock.sendall(FRAMES.encode((_REFUSE, int(RefuseReason.DIVERGED), next_seq - 1)))
+            return
+        try:
+            tail = LogTail(self.directory, next_seq)
+        except ConnectionError as error:
+            sock.sendall(FRAMES.encode((_REFUSE, int(RefuseReason.PRUNED), error.args[1])))
+            return
         threading.Thread(target=self._read_applied, args=(sock,), daemon=True).start()
         last_sent = time.monotonic()
         while not self._closed:

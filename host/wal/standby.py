@@ -18,17 +18,18 @@ import time
 
 from gatebook.wire import internal
 from gatebook.wire.codec import ProtocolCodec
-from gatebook.wire.wal import APPLIED, HELLO, RECORDS
+from gatebook.wire.wal import APPLIED, HELLO, RECORDS, REFUSE, RefuseReason
 from host.symbols import DEFAULT_SYMBOLS
 
 from .epoch import Fenced, read_epoch, write_epoch
 from .format import INPUT, SegmentScan
 from .journal import JournaledExchange
+from .reader import input_crc
 from .recovery import recover
 from .replication import FRAMES, read_frame
 from .writer import Durability, LogWriter
 
-__all__ = ["Follower", "ShadowMismatch"]
+__all__ = ["Follower", "ShadowMismatch", "Refused"]
 
 _decode_command = ProtocolCodec(internal.COMMANDS).decode
 _encode_event = ProtocolCodec(internal.EVENTS).encode
@@ -36,6 +37,21 @@ _encode_event = ProtocolCodec(internal.EVENTS).encode
 
 class ShadowMismatch(RuntimeError):
     """The follower's engine produced other events than the primary logged."""
+
+
+class Refused(RuntimeError):
+    """The primary will not serve this follower (its log diverged, or is too old to catch up)."""
+
+
+_REFUSALS = {
+    RefuseReason.DIVERGED: lambda seq: (
+        f"the primary refuses this follower: its log holds another record at seq {seq} (or "
+        f"none): this directory's history diverged from the primary's (an old primary's "
+        f"unacknowledged tail?). Cut it back or start from an empty directory."),
+    RefuseReason.PRUNED: lambda seq: (
+        f"the primary's log now starts at seq {seq} (older segments pruned): copy a snapshot "
+        f"and the segments after it into this directory first."),
+}
 
 
 class Follower:
@@ -66,7 +82,8 @@ class Follower:
                                 on_durable=self._durable)
         self.sock = socket.create_connection(primary, timeout=connect_timeout)
         self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        self.sock.sendall(FRAMES.encode((HELLO.code, self.next_seq, self.epoch)))
+        last_crc = input_crc(directory, self.next_seq - 1) if self.next_seq > 1 else 0
+        self.sock.sendall(FRAMES.encode((HELLO.code, self.next_seq, self.epoch, last_crc or 0)))
         self.last_heard = time.monotonic()
         self.primary_durable = 0
         self.silent_since = None
@@ -96,6 +113,8 @@ class Follower:
                     return now - self.last_heard
                 continue
             self.last_heard = now
+            if frame[0] == REFUSE.code:
+                raise Refused(_REFUSALS[frame[1]](frame[2]))
             if frame[0] == RECORDS.code:
                 if self.primary_epoch is None:
                     raise ConnectionError("the primary sent records before its epoch")
