@@ -13,10 +13,28 @@ from dataclasses import dataclass
 
 from hdrh.histogram import HdrHistogram
 
+from gatebook.wire.internal import CANCEL, EXECUTED, LEVEL, NEW_ORDER, REPLACE
+
 from .engine import MatchingEngine
 from .runtime import quiet_gc
 
-__all__ = ["BenchResult", "run_benchmark", "latency_histogram", "time_each"]
+__all__ = ["BenchResult", "run_benchmark", "latency_histogram", "time_each", "KINDS"]
+
+# What a command turned out to be, for the latency table by kind.
+KINDS = ("new order, rests", "new order, trades", "new order, other", "cancel", "replace", "other")
+_EXECUTED, _LEVEL = EXECUTED.code, LEVEL.code
+_NEW_ORDER, _CANCEL, _REPLACE = NEW_ORDER.code, CANCEL.code, REPLACE.code
+
+
+def classify(command, events):
+    """Index into KINDS."""
+    code = command[0]
+    if code == _NEW_ORDER:
+        codes = {event[0] for event in events}
+        if _EXECUTED in codes:
+            return 1
+        return 0 if _LEVEL in codes else 2
+    return 3 if code == _CANCEL else 4 if code == _REPLACE else 5
 
 
 @dataclass
@@ -27,6 +45,7 @@ class BenchResult:
     histogram: HdrHistogram
     peak_rss_mib: float
     state_hash: str
+    by_kind: dict           # KINDS entry -> HdrHistogram of that kind's latencies
 
     @property
     def orders_per_second(self):
@@ -59,19 +78,26 @@ def run_benchmark(commands, specs, *, self_trade_prevention=False, gc_control=Tr
         del engine
 
         engine = MatchingEngine(specs, self_trade_prevention=self_trade_prevention)
-        samples, _ = time_each(engine.apply, commands)
+        kinds = bytearray(len(commands))
+        samples, _ = time_each(engine.apply, commands, kinds=kinds)
     histogram = latency_histogram()
-    for value in samples:
+    by_kind = {}
+    for value, kind in zip(samples, kinds):
         histogram.record_value(max(1, value))
+        name = KINDS[kind]
+        if name not in by_kind:
+            by_kind[name] = latency_histogram()
+        by_kind[name].record_value(max(1, value))
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    return BenchResult(len(commands), counted[0], seconds, histogram, peak, state_hash)
+    return BenchResult(len(commands), counted[0], seconds, histogram, peak, state_hash, by_kind)
 
 
-def time_each(apply, commands, progress=None):
+def time_each(apply, commands, progress=None, kinds=None):
     """Call `apply` on each command, timing each call; returns (ns samples, total seconds).
 
     The total includes the clock reads, so it is a little slower than an
-    untimed run.
+    untimed run. With `kinds` (a bytearray as long as `commands`), each
+    command's KINDS index is stored there, worked out outside the timed call.
     """
     clock = time.perf_counter_ns
     samples = array("q", bytes(8 * len(commands)))
@@ -79,8 +105,10 @@ def time_each(apply, commands, progress=None):
     started = clock()
     for command in commands:
         begin = clock()
-        apply(command)
+        events = apply(command)
         samples[index] = clock() - begin
+        if kinds is not None:
+            kinds[index] = classify(command, events)
         index += 1
         if progress is not None and not index % 50_000:
             progress(index, len(commands))

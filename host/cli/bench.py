@@ -2,7 +2,7 @@
 
 import platform
 
-from ..bench import run_benchmark
+from ..bench import KINDS, run_benchmark
 from ..flow import STANDARD_MIX
 from ..symbols import DEFAULT_SYMBOLS
 from .common import add_flow_options, load_commands
@@ -41,8 +41,10 @@ def run_bench(args):
               f"{'p99.9 us':>8} {'max us':>8} {'peak MiB':>8}")
     print(header)
     best = None
+    runs = []
     for run in range(1, args.repeat + 1):
         result = run_benchmark(commands, DEFAULT_SYMBOLS, gc_control=not args.no_gc_control)
+        runs.append(result)
         h = result.histogram
         print(f"{run:>4} {result.orders_per_second:>10,.0f} {result.events_per_second:>11,.0f} "
               f"{h.get_value_at_percentile(50) / 1000:>7.2f} {h.get_value_at_percentile(99) / 1000:>7.2f} "
@@ -52,6 +54,14 @@ def run_bench(args):
             best = result
     print(f"best {best.orders_per_second:,.0f} orders/s, {best.events / best.commands:.2f} events "
           f"per command; state hash {best.state_hash}")
+    print(f"\nlatency by kind of command (run {runs.index(best) + 1})")
+    print(f"{'kind':<18} {'count':>8} {'p50 us':>7} {'p99 us':>7} {'p99.9 us':>8}")
+    for kind in KINDS:
+        h = best.by_kind.get(kind)
+        if h is not None:
+            print(f"{kind:<18} {h.get_total_count():>8,} {h.get_value_at_percentile(50) / 1000:>7.2f} "
+                  f"{h.get_value_at_percentile(99) / 1000:>7.2f} "
+                  f"{h.get_value_at_percentile(99.9) / 1000:>8.2f}")
     if args.hw_sim is not None:
         from sim.matcher.cycles import table        # needs Amaranth; only imported when asked
         print("\nmatching pipeline, Amaranth simulation (clock cycles; II = cycles between "
