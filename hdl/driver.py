@@ -62,10 +62,29 @@ class StreamCodec:
 
 
 class MatcherCodec:
-    """Both directions of a `hdl.matcher.Matcher` (or anything with its `i`/`o` streams)."""
+    """Both directions of a `hdl.matcher.Matcher` (or anything with its `i`/`o` streams).
+
+    `commands` packs the input records; an output beat carries one or two event
+    records (`decode_beat`), each decoded by `events`.
+    """
 
     def __init__(self, component):
         members = component.signature.members
         self.commands = StreamCodec(members["i"].signature.members["payload"].shape)
-        self.events = StreamCodec(members["o"].signature.members["payload"].shape)
+        beat = members["o"].signature.members["payload"].shape
+        self.events = StreamCodec(beat["first"].shape)
+        self.second = StreamCodec(beat["second"].shape)
+        self.beat_width = beat.size
+        self._second = beat["second"].offset
+        self._pair = beat["pair"].offset
+        self._mask = (1 << self.events.width) - 1
+        self._second_mask = (1 << self.second.width) - 1
         self.depth = getattr(component, "depth", None)
+
+    def decode_beat(self, value):
+        """The records of one event-port beat (`hdl.layouts.EVENT_PAIR`): one or two."""
+        value = int(value)
+        first = self.events.decode(value & self._mask)
+        if not (value >> self._pair) & 1:
+            return [first]
+        return [first, self.second.decode((value >> self._second) & self._second_mask)]

@@ -16,7 +16,7 @@ from gatebook.wire import internal, link
 
 __all__ = [
     "struct_layout", "union_layout", "entry_layout",
-    "COMMAND", "EVENT", "ENTRY",
+    "COMMAND", "EVENT", "EVENT_PAIR", "ENTRY",
 ]
 
 
@@ -59,6 +59,15 @@ COMMAND = union_layout(internal.NEW_ORDER, internal.CANCEL, internal.REPLACE,
 EVENT = union_layout(internal.ACCEPTED, internal.REJECTED, internal.EXECUTED,
                      internal.CANCELLED, internal.REPLACED, internal.TRADE, internal.LEVEL,
                      internal.DONE, link.FLUSH, link.PUNT)
+# One beat of the event port: one record, or two (`pair` = 1) when a command's
+# events fit one clock: ACCEPTED+LEVEL (a resting add), ACCEPTED+CANCELLED (a FOK
+# kill, an IOC with nothing to hit), CANCELLED+LEVEL, REPLACED+LEVEL. The second
+# record is only ever a LEVEL or a CANCELLED, so its slot is that narrow.
+EVENT_PAIR = data.StructLayout({
+    "first":  EVENT,
+    "second": union_layout(internal.LEVEL, internal.CANCELLED),
+    "pair":   unsigned(1),
+})
 
 
 def entry_layout():

@@ -27,7 +27,7 @@ from gatebook.wire import internal, link
 from gatebook.wire.enums import ALL_SYMBOLS, CancelReason, OrderType, Side, TimeInForce
 from gatebook.wire.link import PuntReason
 
-from .layouts import COMMAND, ENTRY, EVENT
+from .layouts import COMMAND, ENTRY, EVENT_PAIR
 from .window import Window, WindowOp
 
 __all__ = ["Matcher"]
@@ -39,11 +39,13 @@ _STOP = int(OrderType.STOP)
 class _Start(enum.Enum, shape=3):
     """The state a command starts in, decided in the clock that accepts it."""
     NONE     = 0   # LOAD, OWN: done in that clock, no event
-    ACCEPTED = 1   # a new order the lane processes
-    CANCEL   = 2   # a cancel of a window order
+    ACCEPTED = 1   # a new order that trades in the window
+    CANCEL   = 2   # a cancel of a window order (removed in the accepting clock)
     PUNT     = 3   # PUNT without handover
     FLUSH    = 4   # FLUSH the window, then PUNT with handover
-    REPLACED = 5   # a quantity decrease of a window order
+    REPLACED = 5   # a quantity decrease of a window order (set in the accepting clock)
+    ADDED    = 6   # a new order that rests without trading (inserted in the accepting clock)
+    KILLED   = 7   # a FOK that cannot fill, an IOC or market order with nothing to hit
 
 
 class Matcher(wiring.Component):
@@ -58,12 +60,13 @@ class Matcher(wiring.Component):
     ----------
     i : In(stream.Signature(COMMAND))
         Sequenced commands and link records.
-    o : Out(stream.Signature(EVENT))
-        Events, FLUSH and PUNT records.
+    o : Out(stream.Signature(EVENT_PAIR))
+        Events, FLUSH and PUNT records; two in one beat (`pair`) when a
+        command's events fit one clock.
     """
 
     i: In(stream.Signature(COMMAND))
-    o: Out(stream.Signature(EVENT))
+    o: Out(stream.Signature(EVENT_PAIR))
 
     def __init__(self, depth=16):
         self.depth = depth
@@ -89,7 +92,6 @@ class Matcher(wiring.Component):
         rem        = Signal(32)           # aggressor's open quantity
         market     = Signal()
         rests      = Signal()             # a remainder rests (limit DAY/GTC)
-        kill       = Signal()             # FOK that cannot fill
         punt_why   = Signal(8)
         punt_hand  = Signal()
         punt_sym   = Signal(16)
@@ -99,8 +101,6 @@ class Matcher(wiring.Component):
         lvl_side   = Signal()
         lvl_price  = Signal(32)
         lvl_fill   = Signal()             # the LEVEL closes a level the aggressor traded
-        cxl_side   = Signal()
-        cxl_index  = Signal(range(self.depth))
         cxl_entry  = Signal(ENTRY)
         cancel_why = Signal(8)
 
@@ -154,6 +154,10 @@ class Matcher(wiring.Component):
                     m.d.comb += [start.eq(_Start.FLUSH), why.eq(PuntReason.WINDOW_FULL)]
                 with m.Elif(short & in_rests & behind_deep):
                     m.d.comb += [start.eq(_Start.FLUSH), why.eq(PuntReason.BEYOND_WINDOW)]
+                with m.Elif(short & (pn.tif == TimeInForce.FOK)):
+                    m.d.comb += start.eq(_Start.KILLED)
+                with m.Elif(opp_cross == 0):
+                    m.d.comb += start.eq(Mux(in_rests, _Start.ADDED, _Start.KILLED))
                 with m.Else():
                     m.d.comb += start.eq(_Start.ACCEPTED)
             with m.Case(internal.CANCEL.code):
@@ -194,14 +198,36 @@ class Matcher(wiring.Component):
         with m.If(accept):
             m.d.sync += [
                 cmd.eq(p), rem.eq(pn.qty), market.eq(in_market),
-                rests.eq(in_rests), kill.eq(short & (pn.tif == TimeInForce.FOK)),
+                rests.eq(in_rests),
                 punt_why.eq(why), punt_hand.eq(start == _Start.FLUSH),
                 punt_sym.eq(Mux(start == _Start.FLUSH, symbol, 0)),
                 punt_last.eq(Mux(start == _Start.FLUSH, last_price, 0)),
-                cxl_side.eq(found_side), cxl_index.eq(found_index), cxl_entry.eq(found_entry),
+                cxl_entry.eq(found_entry),
             ]
             with m.If(start == _Start.FLUSH):
                 m.d.sync += owned.eq(0)
+            # Commands whose events fit one beat change the window in the clock that
+            # accepts them, so their LEVEL reads the new level and the next command,
+            # accepted in the clock of that beat, already sees the change.
+            with m.If(start == _Start.ADDED):
+                added = Signal(ENTRY)
+                m.d.comb += [
+                    added.order_id.eq(pn.order_id), added.user.eq(pn.user),
+                    added.order_type.eq(pn.order_type), added.tif.eq(pn.tif),
+                    added.price.eq(pn.price), added.stop_price.eq(pn.stop_price),
+                    added.qty.eq(pn.qty), added.prio_seq.eq(pn.seq),
+                ]
+                win_do(in_side, WindowOp.INSERT, entry=added)
+                m.d.sync += [lvl_side.eq(in_side), lvl_price.eq(pn.price)]
+            with m.If(start == _Start.KILLED):
+                m.d.sync += cancel_why.eq(Mux(pn.tif == TimeInForce.FOK, CancelReason.FOK_KILL,
+                                              CancelReason.IOC_REMAINDER))
+            with m.If(start == _Start.CANCEL):
+                win_do(found_side, WindowOp.REMOVE, index=found_index)
+                m.d.sync += [lvl_side.eq(found_side), lvl_price.eq(found_entry.price)]
+            with m.If(start == _Start.REPLACED):
+                win_do(found_side, WindowOp.SET_QTY, index=found_index, qty=p.replace.qty)
+                m.d.sync += [lvl_side.eq(found_side), lvl_price.eq(found_entry.price)]
             with m.If(p.code == link.LOAD.code):
                 entry = Signal(ENTRY)
                 m.d.comb += [entry[name].eq(p.load[name]) for name in ENTRY.members]
@@ -226,9 +252,15 @@ class Matcher(wiring.Component):
                         m.next = "FLUSH"
                     with m.Case(_Start.REPLACED):
                         m.next = "REPLACED"
+                    with m.Case(_Start.ADDED):
+                        m.next = "ADDED"
+                    with m.Case(_Start.KILLED):
+                        m.next = "KILLED"
 
         # -- events --------------------------------------------------------------
-        o = self.o.payload
+        o = self.o.payload.first
+        o2 = self.o.payload.second
+        pair = self.o.payload.pair
         xfer = self.o.valid & self.o.ready
         side = no.side[0]
         opp = ~side
@@ -246,6 +278,22 @@ class Matcher(wiring.Component):
 
         def common(record):
             m.d.comb += [record.seq.eq(cmd.cancel.seq), record.ts.eq(cmd.cancel.ts)]
+
+        def level_event(record):
+            """The LEVEL of (lvl_side, lvl_price) as the window holds it now."""
+            common(record)
+            m.d.comb += [
+                record.code.eq(internal.LEVEL.code),
+                record.symbol.eq(symbol), record.side.eq(lvl_side), record.price.eq(lvl_price),
+                record.qty.eq(win(lvl_side, "level_qty")),
+                record.orders.eq(win(lvl_side, "level_orders")),
+            ]
+
+        def last_beat():
+            with m.If(xfer):
+                m.d.comb += final.eq(1)
+                m.next = "IDLE"
+                go_start()
 
         def after_taking():
             """Next step once the aggressor has traded all it can at one level, or never."""
@@ -272,11 +320,25 @@ class Matcher(wiring.Component):
                 m.d.comb += [self.o.valid.eq(1), o.accepted.eq(no.as_value()),
                              o.accepted.code.eq(internal.ACCEPTED.code)]
                 with m.If(xfer):
-                    with m.If(kill):
-                        m.d.sync += cancel_why.eq(CancelReason.FOK_KILL)
-                        m.next = "REMAINDER"
-                    with m.Else():
-                        after_taking()
+                    after_taking()
+
+            with m.State("ADDED"):
+                m.d.comb += [self.o.valid.eq(1), pair.eq(1), o.accepted.eq(no.as_value()),
+                             o.accepted.code.eq(internal.ACCEPTED.code)]
+                level_event(o2.level)
+                last_beat()
+
+            with m.State("KILLED"):
+                cx = o2.cancelled
+                common(cx)
+                m.d.comb += [
+                    self.o.valid.eq(1), pair.eq(1), o.accepted.eq(no.as_value()),
+                    o.accepted.code.eq(internal.ACCEPTED.code),
+                    cx.code.eq(internal.CANCELLED.code), cx.symbol.eq(no.symbol),
+                    cx.order_id.eq(no.order_id), cx.user.eq(no.user), cx.qty.eq(rem),
+                    cx.reason.eq(cancel_why),
+                ]
+                last_beat()
 
             with m.State("FILL"):
                 fill = Mux(rem < opp_head.qty, rem, opp_head.qty)
@@ -317,14 +379,8 @@ class Matcher(wiring.Component):
                         m.next = "FILL"
 
             with m.State("LEVEL"):
-                lv = o.level
-                common(lv)
-                m.d.comb += [
-                    self.o.valid.eq(1), lv.code.eq(internal.LEVEL.code),
-                    lv.symbol.eq(symbol), lv.side.eq(lvl_side), lv.price.eq(lvl_price),
-                    lv.qty.eq(win(lvl_side, "level_qty")),
-                    lv.orders.eq(win(lvl_side, "level_orders")),
-                ]
+                level_event(o.level)
+                m.d.comb += self.o.valid.eq(1)
                 with m.If(xfer):
                     with m.If(lvl_fill):
                         after_taking()
@@ -350,31 +406,25 @@ class Matcher(wiring.Component):
                 cx = o.cancelled
                 common(cx)
                 m.d.comb += [
-                    self.o.valid.eq(1), cx.code.eq(internal.CANCELLED.code),
+                    self.o.valid.eq(1), pair.eq(1), cx.code.eq(internal.CANCELLED.code),
                     cx.symbol.eq(symbol), cx.order_id.eq(cxl_entry.order_id),
                     cx.user.eq(cxl_entry.user), cx.qty.eq(cxl_entry.qty),
                     cx.reason.eq(CancelReason.USER),
                 ]
-                with m.If(xfer):
-                    win_do(cxl_side, WindowOp.REMOVE, index=cxl_index)
-                    m.d.sync += [lvl_side.eq(cxl_side), lvl_price.eq(cxl_entry.price),
-                                 lvl_fill.eq(0)]
-                    m.next = "LEVEL"
+                level_event(o2.level)
+                last_beat()
 
             with m.State("REPLACED"):
                 rd = o.replaced
                 common(rd)
                 m.d.comb += [
-                    self.o.valid.eq(1), rd.code.eq(internal.REPLACED.code),
+                    self.o.valid.eq(1), pair.eq(1), rd.code.eq(internal.REPLACED.code),
                     rd.symbol.eq(symbol), rd.order_id.eq(cxl_entry.order_id),
                     rd.user.eq(cxl_entry.user), rd.price.eq(cxl_entry.price),
                     rd.qty.eq(cmd.replace.qty), rd.kept_priority.eq(1),
                 ]
-                with m.If(xfer):
-                    win_do(cxl_side, WindowOp.SET_QTY, index=cxl_index, qty=cmd.replace.qty)
-                    m.d.sync += [lvl_side.eq(cxl_side), lvl_price.eq(cxl_entry.price),
-                                 lvl_fill.eq(0)]
-                    m.next = "LEVEL"
+                level_event(o2.level)
+                last_beat()
 
             with m.State("FLUSH"):
                 flush_side = ~bids.head_valid

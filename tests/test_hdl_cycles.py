@@ -1,8 +1,10 @@
 """Cycle figures of the matching core (printed with -s; see sim/matcher/cycles.py).
 
-Guards the figures docs/hardware.md quotes: one event per clock, the next
-command accepted in the clock of the last event, first event one clock
-after a command is accepted.
+Guards the figures docs/hardware.md quotes: one beat of one or two event
+records per clock, the next command accepted in the clock of the last beat
+(so II = beats), first event one clock after a command is accepted; resting
+adds, cancels, quantity-decrease replaces, FOK kills and IOCs with nothing
+to hit fit one beat (II = 1); a fill costs two beats (EXECUTED, TRADE).
 """
 
 from sim.matcher.cycles import measure, table
@@ -10,12 +12,14 @@ from sim.matcher.cycles import measure, table
 
 def test_cycle_figures(capsys):
     figures = measure(8)
-    for name, (events, ii, latency) in figures.items():
+    for name, (events, beats, ii, latency) in figures.items():
         assert latency == 1, name
-        assert ii == events, name          # one event per clock, no bubbles
-    assert figures["resting add"][1] == 2
-    assert figures["cancel"][1] == 2
-    assert figures["replace, quantity decrease"][1] == 2
-    assert figures["cross, 1 fill"][1] == 4
+        assert ii == beats, name           # one beat per clock, no bubbles
+        assert events / 2 <= beats <= events, name
+    for name in ("resting add", "cancel", "replace, quantity decrease", "FOK kill",
+                 "IOC, nothing to hit", "punt (cancel not in window)"):
+        assert figures[name][2] == 1, name
+    assert figures["resting add"][0] == 2 and figures["cancel"][0] == 2
+    assert figures["cross, 1 fill"][2] == 4
     with capsys.disabled():
         print("\n" + table((8,)))

@@ -52,3 +52,22 @@ def test_payload_bytes_are_the_wire_bytes(union, message):
     wire = codec.RecordCodec(message, "little").encode(record)
     assert value.to_bytes(union.size // 8, "little")[:message.size] == wire
     assert stream.decode(value) == record
+
+
+def test_event_beat_carries_one_or_two_records():
+    """`o` beats: `first` at bit 0, `second` (a LEVEL or CANCELLED) after it, then `pair`."""
+    from hdl.driver import MatcherCodec
+    from hdl.layouts import EVENT_PAIR
+    from hdl.matcher import Matcher
+
+    codec = MatcherCodec(Matcher(2))
+    assert EVENT_PAIR["first"].offset == 0
+    assert EVENT_PAIR["second"].offset == EVENT.size
+    assert codec.beat_width == EVENT_PAIR.size
+    accepted = (internal.ACCEPTED.code, 7, 70, 1, 99, 3, 0, 0, 1, 10_000, 0, 10)
+    level = (internal.LEVEL.code, 7, 70, 1, 0, 10_000, 25, 2)
+    one = codec.events.encode(accepted)
+    two = one | codec.second.encode(level) << EVENT_PAIR["second"].offset \
+        | 1 << EVENT_PAIR["pair"].offset
+    assert codec.decode_beat(one) == [accepted]
+    assert codec.decode_beat(two) == [accepted, level]

@@ -82,7 +82,7 @@ class AmaranthLink(LaneLink):
 
     async def _bench(self, ctx):
         dut, rng, stall = self.dut, self._rng, self._stall
-        decode = self.codec.events.decode
+        decode = self.codec.decode_beat
         inbox, presenting = self.inbox, False
         while True:
             if inbox and not presenting:
@@ -101,6 +101,6 @@ class AmaranthLink(LaneLink):
                 inbox.popleft()
                 presenting = False
             if o_valid and ready:
-                self.outbox.append(decode(o_payload))
+                self.outbox.extend(decode(o_payload))
             elif i_ready and not (o_valid or taken or inbox):
                 self._quiet = True      # IDLE, nothing accepted, nothing queued

@@ -55,7 +55,7 @@ def build_harness(dut, *, trace=False):
     """Build (or reuse) the harness for the Matcher `dut`; return its path."""
     depth = dut.depth
     codec = MatcherCodec(dut)
-    in_words, out_words = (codec.commands.width + 31) // 32, (codec.events.width + 31) // 32
+    in_words, out_words = (codec.commands.width + 31) // 32, (codec.beat_width + 31) // 32
     text = verilog.convert(dut, name=TOPLEVEL)
     key = hashlib.sha256(text.encode() + HARNESS.read_bytes() + bytes([trace])).hexdigest()
     build = ROOT / "build" / "sim" / f"hybrid_verilator_d{depth}{'_trace' if trace else ''}"
@@ -100,7 +100,7 @@ class VerilatorLink(LaneLink):
         dut = Matcher(depth)
         self.codec = MatcherCodec(dut)
         self._in_bytes = 4 * ((self.codec.commands.width + 31) // 32)
-        self._out_bytes = 4 * ((self.codec.events.width + 31) // 32)
+        self._out_bytes = 4 * ((self.codec.beat_width + 31) // 32)
         binary = build_harness(dut, trace=bool(vcd))
         self._process = subprocess.Popen(
             [str(binary), str(int(stall * 1000)), str(seed), vcd or "-"],
@@ -125,9 +125,9 @@ class VerilatorLink(LaneLink):
         count, self.cycles = struct.unpack("<IQ", header)
         size = self._out_bytes
         data = process.stdout.read(count * size)
-        decode, from_bytes = self.codec.events.decode, int.from_bytes
-        return [decode(from_bytes(data[k:k + size], "little"))
-                for k in range(0, len(data), size)]
+        decode, from_bytes = self.codec.decode_beat, int.from_bytes
+        return [event for k in range(0, len(data), size)
+                for event in decode(from_bytes(data[k:k + size], "little"))]
 
     def close(self):
         process = self._process

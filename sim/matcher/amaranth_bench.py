@@ -53,10 +53,10 @@ def run_flow(commands, *, depth=4, seed=0, stall=0.0, max_cycles=200_000, vcd=No
                 feeder.sent()
                 presenting = False
             if o_valid and ready:
-                event = codec.events.decode(o_payload)
-                if trace is not None:
-                    trace.append((cycles, "o", event))
-                sb.observe(event)
+                for event in codec.decode_beat(o_payload):
+                    if trace is not None:
+                        trace.append((cycles, "o", event))
+                    sb.observe(event)
             cycles += 1
             if cycles > max_cycles:
                 raise TimeoutError(f"no progress after {cycles} cycles")

@@ -1,11 +1,11 @@
 """Cycle figures of the matching core, measured on Amaranth's simulator.
 
 `python -m sim.matcher.cycles [depth ...]` prints, per window depth and per
-kind of command: events written, initiation interval (clocks between
-accepted commands, in a back-to-back run without stalls: the clock that
-writes a command's last event accepts the next) and latency (clocks
-from the clock a command is accepted to the clock its first event is
-written). The clock counts are those of the RTL, so Icarus and Verilator
+kind of command: events written, beats of the event port they take (a beat
+carries one or two records), initiation interval (clocks between accepted
+commands, in a back-to-back run without stalls: the clock that writes a
+command's last beat accepts the next) and latency (clocks from the clock a
+command is accepted to the clock its first event is written). The clock counts are those of the RTL, so Icarus and Verilator
 give the same numbers; only a board build adds nanoseconds.
 """
 
@@ -80,14 +80,14 @@ def _kinds(depth):
 
 
 def measure(depth):
-    """{kind: (events per command, II, latency)} for one window depth."""
+    """{kind: (events per command, beats per command, II, latency)} for one window depth."""
     results = {}
     for name, setup, measured in _kinds(depth):
         trace = []
         run_flow(setup + measured, depth=depth, trace=trace)
         wanted = {command[1] for command in measured}
         accepted, first, last = {}, {}, {}
-        events = 0
+        events, beats = 0, set()
         for cycle, direction, record in trace:
             if record[0] in (link.OWN.code, link.LOAD.code) or record[1] not in wanted:
                 continue
@@ -96,20 +96,22 @@ def measure(depth):
                 accepted[seq] = cycle
             else:
                 events += 1
+                beats.add(cycle)
                 first.setdefault(seq, cycle)
                 last[seq] = cycle
         order = sorted(accepted)
         # The next command is accepted in the clock that writes the last event.
-        results[name] = (events / len(order), mean(last[s] - accepted[s] for s in order),
+        results[name] = (events / len(order), len(beats) / len(order), mean(last[s] - accepted[s] for s in order),
                          mean(first[s] - accepted[s] for s in order))
     return results
 
 
 def table(depths=(4, 16)):
-    lines = [f"{'depth':>5}  {'command':<32} {'events':>6} {'II':>6} {'latency':>7}"]
+    lines = [f"{'depth':>5}  {'command':<32} {'events':>6} {'beats':>6} {'II':>6} {'latency':>7}"]
     for depth in depths:
-        for name, (events, ii, latency) in measure(depth).items():
-            lines.append(f"{depth:>5}  {name:<32} {events:>6.1f} {ii:>6.1f} {latency:>7.1f}")
+        for name, (events, beats, ii, latency) in measure(depth).items():
+            lines.append(f"{depth:>5}  {name:<32} {events:>6.1f} {beats:>6.1f} {ii:>6.1f} "
+                         f"{latency:>7.1f}")
     return "\n".join(lines)
 
 

@@ -82,7 +82,8 @@ class TB:
                     feeder.sent()
                     presenting = False
                 if ready and dut.o__valid.value:
-                    sb.observe(codec.events.decode(dut.o__payload.value.to_unsigned()))
+                    for event in codec.decode_beat(dut.o__payload.value.to_unsigned()):
+                        sb.observe(event)
                 self.cycles += 1
                 if self.cycles - start > max_cycles:
                     raise TimeoutError(f"no progress after {max_cycles} cycles; "
