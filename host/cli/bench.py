@@ -71,5 +71,5 @@ def run_bench(args):
         from .bench_log import run_log_bench
         print()
         run_log_bench(seed=args.seed, recovery_orders=args.log, orders=min(args.log, 200_000),
-                      paced=min(args.log, 2_000), snapshot_every=min(args.log // 4, 50_000))
+                      paced=min(args.log // 20, 2_000), snapshot_every=min(args.log // 4, 50_000))
     return 0 if best.commands else 1
