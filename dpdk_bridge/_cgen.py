@@ -26,16 +26,16 @@ __all__ = ["RX_DESC", "RX_DESC_STRUCT", "RX_STATUS", "ouch_defines", "rx_desc_st
 RX_DESC = (
     ("sequence", 8, False, "session header: sequence number of the first message"),
     ("src_mac",  8, False, "sender's MAC, 6 bytes as a big-endian integer"),
+    ("peer",     8, False, "sender's IPv4 address << 16 | UDP port"),
     ("session",  4, False, "session header: session id"),
     ("src_ip",   4, False, "sender's IPv4 address as an integer"),
     ("offset",   4, False, "first message's offset in the burst buffer"),
     ("status",   4, True,  "RX_STATUS: datagram, ARP frame, not ours, or why it is refused"),
     ("detail1",  4, False, "refusals: size, type byte or message count"),
     ("detail2",  4, False, "refusals: offset, messages held or bytes left over"),
-    ("src_port", 2, False, "sender's UDP port"),
     ("count",    2, False, "session header: message count"),
     ("frame",    2, False, "frame index in the burst"),
-    ("pad",      2, False, ""),
+    ("pad",      4, False, ""),
 )
 
 # What a descriptor's status says about its frame.

@@ -365,7 +365,7 @@ static uint16_t gb_ouch_split(const uint8_t *buf, uint32_t slot, const uint16_t 
             continue;
         d->src_mac = (uint64_t)gb_be16(f + 6) << 32 | gb_be32(f + 8);
         d->src_ip = gb_be32(f + 26);
-        d->src_port = gb_be16(f + udp);
+        d->peer = (uint64_t)d->src_ip << 16 | gb_be16(f + udp);
         d->offset = (uint32_t)((size_t)i * slot + udp + 8 + GB_OUCH_HEADER_SIZE);
         gb_ouch_frame(f + udp + 8, length - 8, d);
     }

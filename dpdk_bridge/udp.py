@@ -136,13 +136,12 @@ class DpdkUdp(DatagramPort):
         self.address = (ip, udp_port)
         self._ip = socket.inet_aton(ip)
         self._mac = _mac_bytes(mac or port.mac)
-        self._peers = {}               # ip bytes -> mac bytes, learned from traffic
+        self._peers = {}               # ip (int) -> mac (int), learned from traffic
         self._rx = port.burst(burst)
         self._ip_id = 0
         self.bad = 0                   # frames that were not ours or not valid
         self._desc = None              # order-entry fast path: descriptors, made on first use
         self._peer_of = {}             # (ip << 16 | port) -> (ip text, port)
-        self._mac_of = {}              # ip int -> mac int last heard from it
 
     def recv_ouch(self):
         """Order-entry fast path: one C call receives a burst and splits it.
@@ -168,19 +167,20 @@ class DpdkUdp(DatagramPort):
         rx.count = n
         if not n:
             return rx.data, ()
-        frames, peer_of, mac_of = [], self._peer_of, self._mac_of
-        for (sequence, mac, session, ip, offset, status, first, second, src_port, count,
-             index, _) in self._desc_iter(memoryview(self._desc)[:n * self._desc_size]):
-            if status <= 0:
-                peer = peer_of.get(ip << 16 | src_port)
+        frames, peer_of, macs, refusals = [], self._peer_of, self._peers, self._refusals
+        for (sequence, mac, key, session, ip, offset, status, first, second, count, index,
+             _) in self._desc_iter(memoryview(self._desc)[:n * self._desc_size]):
+            if status == 0:
+                peer = peer_of.get(key)
                 if peer is None:
-                    peer = peer_of[ip << 16 | src_port] = (socket.inet_ntoa(ip.to_bytes(4, "big")),
-                                                          src_port)
-                if mac_of.get(ip) != mac:
-                    mac_of[ip] = mac
-                    self._peers[ip.to_bytes(4, "big")] = mac.to_bytes(6, "big")
+                    peer = self._new_peer(key)
+                macs[ip] = mac
+                frames.append((session, sequence, count, offset, peer, None))
+            elif status < 0:
+                peer = peer_of.get(key) or self._new_peer(key)
+                macs[ip] = mac
                 frames.append((session, sequence, count, offset, peer,
-                               None if status == 0 else (self._refusals[status], first, second)))
+                               (refusals[status], first, second)))
             elif status == 1:
                 reply = self._arp(bytes(rx.packet(index)))
                 if reply:
@@ -188,6 +188,11 @@ class DpdkUdp(DatagramPort):
             else:
                 self.bad += 1
         return rx.data, frames
+
+    def _new_peer(self, key):
+        peer = self._peer_of[key] = (socket.inet_ntoa((key >> 16).to_bytes(4, "big")),
+                                     key & 0xFFFF)
+        return peer
 
     def recv(self, max_datagrams=32):
         out, replies = [], []
@@ -228,16 +233,14 @@ class DpdkUdp(DatagramPort):
         if dst_port != port_number or length < 8 or udp + length > 14 + total:
             return None
         src_ip = bytes(frame[26:30])
-        self._peers[src_ip] = bytes(frame[6:12])
-        self._mac_of.pop(int.from_bytes(src_ip, "big"), None)
+        self._peers[int.from_bytes(src_ip, "big")] = int.from_bytes(frame[6:12], "big")
         return bytes(frame[udp + 8:udp + length]), (socket.inet_ntoa(src_ip), src_port)
 
     def _arp(self, frame):
         if len(frame) < 42:
             return None
         _, _, _, _, op, sha, spa, _, tpa = _ARP.unpack_from(frame, 14)
-        self._peers[spa] = sha
-        self._mac_of.pop(int.from_bytes(spa, "big"), None)
+        self._peers[int.from_bytes(spa, "big")] = int.from_bytes(sha, "big")
         if op != 1 or tpa != self._ip:
             return None
         return (_ETH.pack(sha, self._mac, _ETH_ARP)
@@ -247,7 +250,8 @@ class DpdkUdp(DatagramPort):
         first = ip[0]
         if 224 <= first <= 239:        # multicast: 01:00:5e + low 23 bits of the group
             return b"\x01\x00\x5e" + bytes([ip[1] & 0x7F, ip[2], ip[3]])
-        return self._peers.get(ip, _BROADCAST)
+        mac = self._peers.get(int.from_bytes(ip, "big"))
+        return _BROADCAST if mac is None else mac.to_bytes(6, "big")
 
     def frame(self, payload, peer):
         """The Ethernet frame carrying `payload` to `peer` = (ip, port)."""

@@ -11,16 +11,16 @@ import sys
 import tempfile
 import time
 
-from .clock import ManualClock
 from .engine import MatchingEngine
 from .flow import generate_flow
 from .inject import to_frames
 from .order_entry import Gateway, flow_datagrams
 from .order_replies import Replier
+from .runtime import quiet_gc
 from .sequencer import Sequencer
 from .symbols import DEFAULT_SYMBOLS
 
-__all__ = ["order_datagrams", "write_order_pcap", "bench_copy", "bench_ingress",
+__all__ = ["order_datagrams", "write_order_pcap", "bench_copy", "bench_ingress", "gateway_commands", "bench_engine",
            "bench_socket_end_to_end", "client_main"]
 
 
@@ -61,29 +61,58 @@ def bench_copy(pcap, burst, packets, frames_in_pcap):
 
 
 def bench_ingress(pcap, burst, expected):
-    """Packets/s from a net_pcap replay through UDP parsing, the order-entry
-    gateway and the golden-model engine, with replies encoded (not sent)."""
+    """Packets/s from a net_pcap replay through UDP parsing and the session
+    framing (one C call per burst), the order-entry gateway and the
+    golden-model engine, with replies packed and framed per burst (not sent).
+    `gateway_commands` gives the same commands, for `bench_engine`."""
     from dpdk_bridge.eal import Eal
     from dpdk_bridge.udp import DpdkUdp
     udp = DpdkUdp(Eal.start().attach(f"net_pcap{next(_port_names)},rx_pcap={pcap}"),
                   "127.0.0.1", 15000, burst=burst)
-    gateway = Gateway(Sequencer(ManualClock()), DEFAULT_SYMBOLS)
+    gateway = Gateway(Sequencer(time.time_ns), DEFAULT_SYMBOLS)
     engine, replier = MatchingEngine(DEFAULT_SYMBOLS), Replier(gateway, DEFAULT_SYMBOLS)
     packets = replies = idle = 0
-    start = time.perf_counter()
+    apply, add, flush, commands_of = engine.apply, replier.add, replier.flush, gateway.commands
+    recv = udp.recv_ouch
     try:
-        while packets < expected and idle < 1000:
-            datagrams = udp.recv(burst)
-            idle = 0 if datagrams else idle + 1
-            packets += len(datagrams)
-            for payload, peer in datagrams:
-                for command in gateway.datagram(payload, peer):
-                    replies += len(replier.datagrams(engine.apply(command)))
-        seconds = time.perf_counter() - start
+        with quiet_gc():
+            start = time.perf_counter()
+            while packets < expected and idle < 1000:
+                data, frames = recv()
+                if not frames:
+                    idle += 1
+                    continue
+                idle = 0
+                packets += len(frames)
+                for command in commands_of(data, frames):
+                    add(apply(command))
+                replies += len(flush())
+            seconds = time.perf_counter() - start
     finally:
         udp.close()
     return {"packets": packets, "orders": gateway.messages, "replies": replies,
             "seconds": seconds, "pps": packets / seconds, "bad": sum(gateway.bad.values())}
+
+
+def gateway_commands(datagrams):
+    """The commands the gateway makes of `datagrams` ((session, payload) pairs)."""
+    gateway = Gateway(Sequencer(time.time_ns), DEFAULT_SYMBOLS)
+    return [command for _, payload in datagrams for command in gateway.datagram(payload)]
+
+
+def bench_engine(commands, repeat=3):
+    """Commands/s of the golden-model engine alone on `commands`, the best of
+    `repeat` runs on a fresh engine each (as `gatebook bench`)."""
+    best = 0.0
+    for _ in range(repeat):
+        engine = MatchingEngine(DEFAULT_SYMBOLS)
+        apply = engine.apply
+        with quiet_gc():
+            start = time.perf_counter()
+            for command in commands:
+                apply(command)
+            best = max(best, len(commands) / (time.perf_counter() - start))
+    return {"commands": len(commands), "commands_per_s": best}
 
 
 def bench_socket_end_to_end(datagrams, window=64, timeout=60):
@@ -91,7 +120,7 @@ def bench_socket_end_to_end(datagrams, window=64, timeout=60):
     `window` orders at a time and waits for each one's reply; this process
     receives, matches and replies."""
     from dpdk_bridge.udp import SocketUdp
-    gateway = Gateway(Sequencer(ManualClock()), DEFAULT_SYMBOLS)
+    gateway = Gateway(Sequencer(time.time_ns), DEFAULT_SYMBOLS)
     engine, replier = MatchingEngine(DEFAULT_SYMBOLS), Replier(gateway, DEFAULT_SYMBOLS)
     with SocketUdp() as server, tempfile.NamedTemporaryFile(suffix=".bin") as flow:
         for _, payload in datagrams:
@@ -108,8 +137,12 @@ def bench_socket_end_to_end(datagrams, window=64, timeout=60):
             if got and start is None:
                 start = time.perf_counter()
             for payload, peer in got:
-                for command in gateway.datagram(payload, peer):
-                    server.send(replier.datagrams(engine.apply(command)))
+                frame = gateway.frame(payload, peer)
+                if frame is not None:
+                    for command in gateway.commands(payload, (frame,)):
+                        replier.add(engine.apply(command))
+            if got:
+                server.send(replier.flush())
         seconds = time.perf_counter() - (start or time.perf_counter())
         out, _ = client.communicate(timeout=30)
     answered = int(out.split()[0]) if out.strip() else 0

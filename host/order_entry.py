@@ -119,6 +119,7 @@ class Gateway:
                 for _ in range(verdict.skip):
                     at += _SIZES[data[at]]
                 count -= verdict.skip
+            self.messages += count
             for _ in range(count):
                 code = data[at]
                 seq = stamp.next_seq
@@ -135,14 +136,12 @@ class Gateway:
                         order_ids[key] = order_id
                         owners[order_id] = key
                     origins[seq] = (session, token, token)
-                    self.messages += 1
                     yield (_NEW_ORDER, seq, clock(), symbol_ids.get(stock, 0), order_id, session,
                            side, order_type, tif, price, stop, shares)
                 elif code == _CANCEL:
                     token = cancel(data, at)[1]
                     at += _CANCEL_SIZE
                     origins[seq] = (session, token, token)
-                    self.messages += 1
                     yield _CANCEL_CMD, seq, clock(), order_ids.get((session, token), 0), session
                 else:
                     _, existing, replacement, shares, price = replace(data, at)
@@ -152,7 +151,6 @@ class Gateway:
                         order_ids[(session, replacement)] = order_id
                         owners[order_id] = (session, replacement)
                     origins[seq] = (session, replacement, existing)
-                    self.messages += 1
                     yield _REPLACE_CMD, seq, clock(), order_id, session, price, shares
 
     def token_of(self, order_id):

@@ -21,27 +21,21 @@ __all__ = ["Replier", "MAX_PAYLOAD"]
 
 _A, _J, _E = internal.ACCEPTED.code, internal.REJECTED.code, internal.EXECUTED.code
 _C, _R = internal.CANCELLED.code, internal.REPLACED.code
+_LEVEL, _TRADE = internal.LEVEL.code, internal.TRADE.code      # market data: no reply
 _ADDED, _REMOVED = ouch.ADDED_LIQUIDITY.encode(), ouch.REMOVED_LIQUIDITY.encode()
 _ACCEPTED, _REJECTED, _EXECUTED, _CANCELED, _REPLACED = (
     ouch.ACCEPTED.code, ouch.REJECTED.code, ouch.EXECUTED.code, ouch.CANCELED.code,
     ouch.REPLACED.code)
-_PACK = {code: layout.pack for code, layout in RAW_OUTBOUND.items()}
-_SIZE = {code: layout.size for code, layout in RAW_OUTBOUND.items()}
-_HEADER = HEADER_STRUCT.size
+_PACK_A, _PACK_J, _PACK_E, _PACK_C, _PACK_R = (RAW_OUTBOUND[code].pack for code in (
+    _ACCEPTED, _REJECTED, _EXECUTED, _CANCELED, _REPLACED))
+_WIDEST = max(layout.size for layout in RAW_OUTBOUND.values())
+_HEADER, _HEADER_PACK = HEADER_STRUCT.size, HEADER_STRUCT.pack
+
+_BLANK = b" " * 8
 
 # Replies to one session in one datagram stay under this many payload bytes, so
 # they fit one 1500-byte Ethernet frame with IPv4 and UDP headers.
 MAX_PAYLOAD = 1472
-
-
-class _Outbox:
-    """One session's replies waiting to be framed."""
-
-    __slots__ = ("session", "next_seq", "parts", "count", "size")
-
-    def __init__(self, session):
-        self.session, self.next_seq = session, 1
-        self.parts, self.count, self.size = [], 0, _HEADER
 
 
 class Replier:
@@ -49,7 +43,7 @@ class Replier:
 
     `add(events)` packs each command's replies as they come; `flush()` frames
     everything added since the last flush, one datagram per session (more if
-    it would pass `MAX_PAYLOAD`), so a burst of orders costs one header per
+    it would pass `max_payload`), so a burst of orders costs one header per
     session, not one per reply. `datagrams(events)` is both for one command.
     """
 
@@ -57,11 +51,13 @@ class Replier:
         self.gateway = gateway
         self.names = {spec.symbol_id: spec.name.encode().ljust(8) for spec in symbols}
         self.max_payload = max_payload
-        self.boxes = {}                     # session -> _Outbox
-        self._dirty = []                    # boxes holding replies, in first-reply order
+        self.pending = {}                   # session -> packed replies not yet framed
+        self.sequences = {}                 # session -> next outbound sequence number
+        self._dirty = []                    # sessions with pending replies, first-reply order
 
     def replies(self, events):
-        """(session, outbound record) pairs for one command's events."""
+        """(session, outbound record) pairs for one command's events (the
+        readable form of what `add` packs)."""
         gateway, out = self.gateway, []
         origin = gateway.origins.pop(events[0][1], None) if events else None
         for event in events:
@@ -70,7 +66,7 @@ class Replier:
                 _, _, ts, symbol, order_id, user, side, order_type, tif, price, stop, qty = event
                 owner = gateway.token_of(order_id)
                 if owner:
-                    out.append((owner[0], (_ACCEPTED, ts, owner[1], self.names.get(symbol, b" " * 8),
+                    out.append((owner[0], (_ACCEPTED, ts, owner[1], self.names.get(symbol, _BLANK),
                                            side, order_type, tif, qty, price, stop, order_id)))
             elif code == _J:
                 if origin:
@@ -99,40 +95,97 @@ class Replier:
         return out
 
     def add(self, events):
-        """Pack the replies to one command's events; `flush` frames them."""
-        boxes, dirty, limit = self.boxes, self._dirty, self.max_payload
-        for session, record in self.replies(events):
-            box = boxes.get(session)
-            if box is None:
-                box = boxes[session] = _Outbox(session)
-            code = record[0]
-            if box.size + _SIZE[code] > limit and box.count:
-                dirty.append(self._frame(box))
-            if not box.count:
-                dirty.append(box)
-            box.parts.append(_PACK[code](*record))
-            box.count += 1
-            box.size += _SIZE[code]
-
-    def _frame(self, box):
-        """Frame `box`'s replies as one datagram (payload, peer) and empty it."""
-        first = box.next_seq
-        box.next_seq = first + box.count
-        payload = HEADER_STRUCT.pack(box.session, first, box.count) + b"".join(box.parts)
-        box.parts, box.count, box.size = [], 0, _HEADER
-        return payload, self.gateway.peers.get(box.session)
+        """Pack the replies to one command's events (as `replies` says them);
+        `flush` frames them. Packs straight from the events: the hot path."""
+        if not events:
+            return
+        gateway, pending, dirty = self.gateway, self.pending, self._dirty
+        owner_of = gateway.owners.get
+        origin = gateway.origins.pop(events[0][1], None)
+        for event in events:
+            code = event[0]
+            if code == _LEVEL or code == _TRADE:
+                continue
+            if code == _A:
+                _, _, ts, symbol, order_id, _, side, order_type, tif, price, stop, qty = event
+                owner = owner_of(order_id)
+                if not owner:
+                    continue
+                session = owner[0]
+                part = _PACK_A(_ACCEPTED, ts, owner[1], self.names.get(symbol, _BLANK), side,
+                               order_type, tif, qty, price, stop, order_id)
+            elif code == _E:
+                (_, _, ts, _, match, price, qty, _, agg_id, _, agg_leaves,
+                 rest_id, _, rest_leaves) = event
+                owner = owner_of(agg_id)
+                if owner:
+                    box = pending.get(owner[0])
+                    if not box:
+                        if box is None:
+                            box = pending[owner[0]] = []
+                        dirty.append(owner[0])
+                    box.append(_PACK_E(_EXECUTED, ts, owner[1], qty, price, _REMOVED, match,
+                                       agg_leaves))
+                owner = owner_of(rest_id)
+                if not owner:
+                    continue
+                session = owner[0]
+                part = _PACK_E(_EXECUTED, ts, owner[1], qty, price, _ADDED, match, rest_leaves)
+            elif code == _C:
+                _, _, ts, _, order_id, _, qty, reason = event
+                owner = owner_of(order_id)
+                if not owner:
+                    continue
+                session = owner[0]
+                part = _PACK_C(_CANCELED, ts, owner[1], qty, reason)
+            elif code == _R:
+                _, _, ts, _, order_id, _, price, qty, kept = event
+                owner = owner_of(order_id)
+                if not owner:
+                    continue
+                session = owner[0]
+                part = _PACK_R(_REPLACED, ts, owner[1], origin[2] if origin else owner[1], qty,
+                               price, order_id, kept)
+            elif code == _J:
+                if not origin:
+                    continue
+                session = origin[0]
+                part = _PACK_J(_REJECTED, event[2], origin[1], event[7])
+            else:
+                continue
+            box = pending.get(session)
+            if not box:
+                if box is None:
+                    box = pending[session] = []
+                dirty.append(session)
+            box.append(part)
 
     def flush(self):
         """(payload, peer) datagrams of every reply added since the last flush.
         A session with no known peer still numbers its replies, but gets none."""
-        out = []
-        for item in self._dirty:
-            if type(item) is not tuple:
-                if not item.count:
-                    continue
-                item = self._frame(item)
-            if item[1] is not None:
-                out.append(item)
+        out, pending, sequences = [], self.pending, self.sequences
+        peer_of, limit = self.gateway.peers.get, self.max_payload - _HEADER
+        for session in self._dirty:
+            parts = pending[session]
+            first = sequences.get(session, 1)
+            peer = peer_of(session)
+            if len(parts) * _WIDEST <= limit:
+                batches = (parts,)
+            else:
+                batches, batch, size = [], [], 0
+                for part in parts:
+                    if size + len(part) > limit:
+                        batches.append(batch)
+                        batch, size = [], 0
+                    batch.append(part)
+                    size += len(part)
+                batches.append(batch)
+            for batch in batches:
+                if peer is not None:
+                    out.append((_HEADER_PACK(session, first, len(batch)) + b"".join(batch), peer))
+                first += len(batch)
+            sequences[session] = first
+            parts.clear()
         self._dirty = []
         return out
 
@@ -140,4 +193,3 @@ class Replier:
         """(payload, peer) per session with replies to one command's events."""
         self.add(events)
         return self.flush()
-

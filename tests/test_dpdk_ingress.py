@@ -1,0 +1,142 @@
+"""The order-entry fast path: C declarations generated from the wire tables, and
+bursts split in C exactly as the Python framing splits single datagrams."""
+
+import itertools
+import random
+import socket
+import struct
+
+import pytest
+
+from dpdk_bridge import dpdk_available
+from gatebook.wire import ouch
+from gatebook.wire.layout import ALPHA
+from host.clock import ManualClock
+from host.flow import generate_flow
+from host.inject import bad_datagrams
+from host.order_entry import Gateway, flow_datagrams
+from host.ouch_session import HEADER_STRUCT, encode_datagram, frame_datagram, refusal
+from host.sequencer import Sequencer
+from host.symbols import DEFAULT_SYMBOLS
+
+_available, _why = dpdk_available()
+needs_dpdk = pytest.mark.skipif(not _available, reason=f"DPDK unavailable: {_why}")
+_names = itertools.count(500)
+_ALL = (ouch.SESSION_HEADER, *ouch.INBOUND.messages, *ouch.OUTBOUND.messages)
+
+
+def _stem(message):
+    if message is ouch.SESSION_HEADER:
+        return "HEADER"
+    prefix = "OUT_" if message in ouch.OUTBOUND.messages else ""
+    return prefix + message.name.upper()
+
+
+def _struct_offsets(message):
+    # Independent of dpdk_bridge._cgen: offsets from struct.calcsize over the
+    # big-endian prefix of the message, type byte included.
+    chars, out = ">" + ("B" if message.code is not None else ""), {}
+    for field in message.fields:
+        out[field.name] = struct.calcsize(chars)
+        chars += f"{field.width}s" if field.kind == ALPHA else {1: "B", 2: "H", 4: "I", 8: "Q"}[
+            field.width]
+    return out, struct.calcsize(chars)
+
+
+@needs_dpdk
+@pytest.mark.parametrize("message", _ALL, ids=lambda m: m.name)
+def test_compiled_offsets_equal_the_tables(message):
+    from dpdk_bridge.build import load
+    lib = load().lib
+    stem = _stem(message)
+    offsets, size = _struct_offsets(message)
+    assert getattr(lib, f"GB_OUCH_{stem}_SIZE") == size == message.size
+    if message.code is not None:
+        assert getattr(lib, f"GB_OUCH_{stem}_CODE") == message.code
+    for field in message.fields:
+        name = f"GB_OUCH_{stem}_{field.name.upper()}"
+        assert (getattr(lib, f"{name}_OFF"), getattr(lib, f"{name}_WIDTH")) == (
+            offsets[field.name], field.width), name
+
+
+@needs_dpdk
+def test_descriptor_struct_is_the_python_layout():
+    from dpdk_bridge._cgen import RX_DESC, RX_DESC_STRUCT, RX_STATUS
+    from dpdk_bridge.build import load
+    module = load()
+    ffi, lib = module.ffi, module.lib
+    assert ffi.sizeof("struct gb_rx_desc") == RX_DESC_STRUCT.size
+    at = 0
+    for name, width, _, _ in RX_DESC:
+        assert ffi.offsetof("struct gb_rx_desc", name) == at, name
+        at += width
+    assert {name: getattr(lib, f"GB_RX_{name}") for name in RX_STATUS} == RX_STATUS
+
+
+def _datagrams():
+    rng = random.Random(5)
+    good = flow_datagrams(generate_flow(400, seed=3), DEFAULT_SYMBOLS, batch=3)
+    out = [payload for _, payload in good]
+    out += [payload for _, payload in bad_datagrams(60, seed=8)]
+    enter = (ord("O"), 1, "GATE", 0, 0, 0, 100, 100_0000, 0)
+    out += [encode_datagram(9, 1, []),                        # heartbeat
+            encode_datagram(9, 1, [enter]),
+            encode_datagram(9, 1, [enter]),                   # duplicate
+            encode_datagram(9, 5, [(ord("X"), 1)]),           # gap 2..4
+            encode_datagram(9, 6, [enter])[:-1],              # truncated
+            encode_datagram(9, 6, [enter]) + b"\0",           # a byte too many
+            HEADER_STRUCT.pack(9, 6, 2) + encode_datagram(9, 6, [enter])[14:],  # too few
+            b"", b"\x00" * 13]
+    rng.shuffle(out)
+    return out
+
+
+@needs_dpdk
+def test_c_split_refuses_and_decodes_exactly_as_python():
+    from dpdk_bridge.eal import Eal
+    from dpdk_bridge.udp import DpdkUdp, udp_frame
+    payloads = _datagrams()
+    me, client = socket.inet_aton("198.18.0.1"), socket.inet_aton("198.18.0.2")
+    mac = b"\x02\x00\x00\x00\x00\x07"
+    frames = [udp_frame(mac, mac, client, me, 40000 + index % 7, 15000, payload)
+              for index, payload in enumerate(payloads)]
+    strays = [udp_frame(mac, mac, client, me, 40000, 15001, payloads[0]),   # another port
+              b"\x00" * 13, frames[0][:30]]                                 # short, cut
+    udp = DpdkUdp(Eal.start().attach(f"net_ring{next(_names)}"), "198.18.0.1", 15000,
+                  mac="02:00:00:00:00:01", burst=64)
+    python, fast = (Gateway(Sequencer(ManualClock(start=1)), DEFAULT_SYMBOLS) for _ in range(2))
+    expected, got = [], []
+    try:
+        stream = frames[:10] + strays + frames[10:]
+        for start in range(0, len(stream), 50):
+            assert udp.port.send(stream[start:start + 50]) == len(stream[start:start + 50])
+            data, split = udp.recv_ouch()
+            while split:
+                for _, _, _, _, peer, _ in split:
+                    assert peer[0] == "198.18.0.2" and 40000 <= peer[1] < 40007
+                got += list(fast.commands(data, split))
+                data, split = udp.recv_ouch()
+        for index, payload in enumerate(payloads):
+            expected += python.datagram(payload, ("198.18.0.2", 40000 + index % 7))
+    finally:
+        udp.close()
+    assert udp.bad == len(strays)
+    assert len(got) > 300
+    assert got == expected
+    assert fast.bad == python.bad and fast.bad["undecodable"] >= 60
+    assert list(fast.bad_log) == list(python.bad_log)
+    assert list(fast.gap_log) == list(python.gap_log) and fast.gap_log
+    assert fast.tracker.duplicates == python.tracker.duplicates > 0
+    assert fast.peers == python.peers
+
+
+@pytest.mark.parametrize("data", [b"", b"\x00" * 13,
+                                  HEADER_STRUCT.pack(1, 1, 1) + b"Z",
+                                  HEADER_STRUCT.pack(1, 1, 1) + b"X\x00",
+                                  HEADER_STRUCT.pack(1, 1, 2) + b"X" + bytes(8),
+                                  HEADER_STRUCT.pack(1, 1, 0) + b"!"])
+def test_python_framing_names_each_refusal(data):
+    session, sequence, count, error = frame_datagram(data)
+    assert error is not None and (session, sequence, count) == (0, 0, 0)
+    text = refusal(*error)
+    assert text and ("session header" in text or "offset" in text or "header says" in text)
