@@ -8,9 +8,12 @@ import sys
 import pytest
 
 from host.clock import ManualClock
-from host.wal.format import SEGMENT_HEADER_SIZE, SegmentScan, decode_segment_header
+from gatebook.wire import internal
+from gatebook.wire.codec import ProtocolCodec
+from host.wal.format import (INPUT, SEGMENT_HEADER_SIZE, SegmentScan, decode_segment_header,
+                             encode_record, encode_segment_header)
 from host.wal.journal import JournaledExchange
-from host.wal.loadgen import START_NS, STEP_NS, seeded_commands
+from host.wal.loadgen import START_NS, STEP_NS, seeded_commands, stamped
 from host.wal.recovery import CorruptLog, recover
 from host.wal.snapshot import list_snapshots
 
@@ -173,3 +176,21 @@ def test_a_snapshot_ahead_of_a_cut_log_is_not_used(tmp_path):
     engine, report = recover(directory)
     assert not report.snapshot and report.rejected_snapshots
     assert engine.state_hash() == reference_hash(report.last_seq)
+
+
+@pytest.mark.parametrize("verify", [False, True])
+def test_a_valid_record_holding_no_valid_command_is_refused_by_name(tmp_path, verify):
+    # CRC-valid records a buggy writer could leave: an unknown command type,
+    # a command of the wrong size, a command stamped with another seq.
+    good = list(stamped(seeded_commands(1, 2)))
+    encode = ProtocolCodec(internal.COMMANDS).encode
+    for payload, reason in ((b"\xff" * 20, "holds no valid command"),
+                            (encode(good[1])[:-1], "holds no valid command"),
+                            (encode(good[1]), "holds command seq 2")):
+        directory = tmp_path / f"{reason[:5]}{len(payload)}"
+        directory.mkdir()
+        with open(directory / "segment-00000000.wal", "wb") as file:
+            file.write(encode_segment_header(0, 1) + encode_record(1, 0, INPUT, payload))
+        with pytest.raises(CorruptLog, match=reason) as refused:
+            recover(str(directory), verify_outputs=verify)
+        assert refused.value.offset == SEGMENT_HEADER_SIZE
