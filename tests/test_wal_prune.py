@@ -65,3 +65,16 @@ def test_prune_never_takes_the_segment_being_written(tmp_path):
     last = segments(directory)[-1]
     pruned = prune_segments(directory, COUNT, "delete")
     assert segments(directory) == [last] and last not in pruned
+
+
+def test_gatebook_log_prune_archives_what_no_snapshot_needs(tmp_path, capsys):
+    directory = str(tmp_path / "log")
+    final = _log(directory)
+    oldest = list_snapshots(directory)[-1][0]
+    assert main(["log", "prune", "--dir", directory, "--archive"]) == 0
+    out = capsys.readouterr().out
+    assert f"oldest usable snapshot: seq {oldest}" in out and "moved to" in out
+    assert first_seq_of(segments(directory)[0]) <= oldest + 1
+    assert os.listdir(os.path.join(directory, "archive"))
+    engine, _ = recover(directory, verify_outputs=True)
+    assert engine.state_hash() == final

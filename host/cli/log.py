@@ -10,6 +10,8 @@ from gatebook.wire.records import as_dict, describe
 from ..wal.format import INPUT
 from ..wal.reader import LogReader, decode_payload
 from ..wal.epoch import Fenced
+from ..wal.segments import prune_segments
+from ..wal.snapshot import SnapshotError, list_snapshots, read_snapshot
 from ..wal.recovery import CorruptLog, recover
 from ..wal.standby import Follower, Refused
 
@@ -48,6 +50,18 @@ def register(subparsers):
                       help="start at this sequence number")
     dump.add_argument("--limit", type=int, default=0, metavar="N", help="stop after N records")
     dump.set_defaults(run=run_dump)
+    prune = actions.add_parser(
+        "prune", help="archive or delete segments no snapshot recovery needs",
+        description="Recovers LOGDIR read-only first, then archives (or deletes) the segments "
+                    "that hold only commands before the oldest valid snapshot the log reaches, "
+                    "as JournaledExchange(prune=...) does after each snapshot. The segment "
+                    "being written is never touched.")
+    prune.add_argument("--dir", required=True, metavar="LOGDIR")
+    how = prune.add_mutually_exclusive_group(required=True)
+    how.add_argument("--archive", nargs="?", const="", metavar="DIR",
+                     help="move them to DIR (default LOGDIR/archive)")
+    how.add_argument("--delete", action="store_true", help="delete them")
+    prune.set_defaults(run=run_prune)
 
     standby = subparsers.add_parser(
         "standby", help="follow a primary's log as a hot standby; promote when it falls silent",
@@ -167,4 +181,37 @@ def run_standby(args):
     print(f"promoted: {args.dir} is the log now, epoch {exchange.epoch}; the exchange continues "
           f"at seq {last_seq + 1}", flush=True)
     print(f"state hash: {exchange.engine.state_hash()}", flush=True)
+    return 0
+
+
+def run_prune(args):
+    if not os.path.isdir(args.dir):
+        print(f"gatebook log prune: {args.dir} is not a directory", file=sys.stderr)
+        return 2
+    try:
+        _, report = recover(args.dir, repair=False)
+    except (CorruptLog, ValueError) as error:
+        print(f"gatebook log prune: the log does not recover cleanly, pruning nothing: {error}",
+              file=sys.stderr)
+        return 3
+    usable = []
+    for seq, path in list_snapshots(args.dir):
+        if seq > report.log_end_seq:
+            continue                    # ahead of the log: recovery would not use it
+        try:
+            read_snapshot(path)
+        except SnapshotError:
+            continue
+        usable.append(seq)
+    if not usable:
+        print("gatebook log prune: no valid snapshot within the log; nothing can go",
+              file=sys.stderr)
+        return 1
+    oldest = min(usable)
+    mode = "delete" if args.delete else "archive"
+    pruned = prune_segments(args.dir, oldest, mode, args.archive or None)
+    where = "deleted" if args.delete else f"moved to {args.archive or os.path.join(args.dir, 'archive')}"
+    names = [os.path.basename(path) for path in pruned]
+    print(f"oldest usable snapshot: seq {oldest}")
+    print(f"pruned: {len(names)} segment(s) {where}" + (f" ({names[0]} .. {names[-1]})" if names else ""))
     return 0
