@@ -19,7 +19,7 @@ import struct
 from gatebook.wire import ouch
 from gatebook.wire.layout import ALPHA
 
-__all__ = ["RX_DESC", "RX_DESC_STRUCT", "RX_STATUS", "ouch_defines", "rx_desc_struct_c",
+__all__ = ["RX_DESC", "RX_DESC_STRUCT", "TX_DESC", "TX_DESC_STRUCT", "RX_STATUS", "ouch_defines", "rx_desc_struct_c",
            "field_offsets", "C_DECLARATIONS"]
 
 # (name, bytes, signed, meaning); widest first, so C adds no padding.
@@ -38,6 +38,14 @@ RX_DESC = (
     ("pad",      4, False, ""),
 )
 
+# One datagram for `gb_udp_tx` to frame and send; payload i sits in slot i.
+TX_DESC = (
+    ("dst_mac",  8, False, "destination MAC, 6 bytes as a big-endian integer"),
+    ("dst_ip",   4, False, "destination IPv4 address as an integer"),
+    ("dst_port", 2, False, "destination UDP port"),
+    ("len",      2, False, "payload bytes"),
+)
+
 # What a descriptor's status says about its frame.
 RX_STATUS = {
     "DATAGRAM":     0,   # an exact order-entry datagram for our port
@@ -54,8 +62,12 @@ _C_INT = {(1, False): "uint8_t", (2, False): "uint16_t", (4, False): "uint32_t",
           (8, False): "uint64_t", (4, True): "int32_t"}
 _PY_INT = {(1, False): "B", (2, False): "H", (4, False): "I", (8, False): "Q", (4, True): "i"}
 
-RX_DESC_STRUCT = struct.Struct("=" + "".join(_PY_INT[width, signed]
-                                             for _, width, signed, _ in RX_DESC))
+def _py_struct(table):
+    return struct.Struct("=" + "".join(_PY_INT[width, signed] for _, width, signed, _ in table))
+
+
+RX_DESC_STRUCT = _py_struct(RX_DESC)
+TX_DESC_STRUCT = _py_struct(TX_DESC)
 
 
 def field_offsets(message):
@@ -99,12 +111,17 @@ def _inbound_sizes_c():
             + ",\n    ".join(rows) + "\n};\n")
 
 
+def _struct_c(name, table):
+    body = "".join(f"    {_C_INT[width, signed]:9s} {field};\n"
+                   for field, width, signed, _ in table)
+    return f"struct {name} {{\n{body}}};\n"
+
+
 def rx_desc_struct_c():
-    """`struct gb_rx_desc` and the status constants, from RX_DESC and RX_STATUS."""
-    body = "".join(f"    {_C_INT[width, signed]:9s} {name};\n"
-                   for name, width, signed, _ in RX_DESC)
+    """`struct gb_rx_desc`, `struct gb_tx_desc` and the status constants, from
+    RX_DESC, TX_DESC and RX_STATUS."""
     statuses = "".join(f"#define GB_RX_{name} {value}\n" for name, value in RX_STATUS.items())
-    return f"struct gb_rx_desc {{\n{body}}};\n{statuses}"
+    return _struct_c("gb_rx_desc", RX_DESC) + _struct_c("gb_tx_desc", TX_DESC) + statuses
 
 
 def _check_tables():

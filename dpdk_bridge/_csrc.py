@@ -74,6 +74,10 @@ int  gb_tx_burst(uint16_t port, uint16_t queue, struct rte_mempool *pool,
 uint16_t gb_ouch_rx(uint16_t port, uint16_t queue, uint8_t *buf, uint32_t slot,
                     uint16_t *lens, uint16_t max_pkts, uint16_t udp_port,
                     struct gb_rx_desc *out);
+int  gb_udp_tx(uint16_t port, uint16_t queue, struct rte_mempool *pool,
+               const uint8_t *payloads, uint32_t slot, const struct gb_tx_desc *desc,
+               uint16_t n, const uint8_t *src_mac6, uint32_t src_ip, uint16_t src_port,
+               uint16_t ip_id);
 uint16_t gb_ouch_split(const uint8_t *buf, uint32_t slot, const uint16_t *lens,
                        uint16_t n, uint16_t udp_port, struct gb_rx_desc *out);
 """ + re.sub(r"^(#define \w+) .*$", r"\1 ...", C_DECLARATIONS, flags=re.M)
@@ -332,7 +336,11 @@ static void gb_ouch_frame(const uint8_t *p, uint32_t size, struct gb_rx_desc *d)
 /* One descriptor per frame of a received burst: Ethernet, IPv4 and UDP checked
    as dpdk_bridge/udp.py's DpdkUdp does (ARP handed back to Python, anything
    not UDP to udp_port marked NOT_OURS), then the order-entry framing. */
-static uint16_t gb_ouch_split(const uint8_t *buf, uint32_t slot, const uint16_t *lens,
+static int  gb_udp_tx(uint16_t port, uint16_t queue, struct rte_mempool *pool,
+               const uint8_t *payloads, uint32_t slot, const struct gb_tx_desc *desc,
+               uint16_t n, const uint8_t *src_mac6, uint32_t src_ip, uint16_t src_port,
+               uint16_t ip_id);
+uint16_t gb_ouch_split(const uint8_t *buf, uint32_t slot, const uint16_t *lens,
                               uint16_t n, uint16_t udp_port, struct gb_rx_desc *out)
 {
     for (uint16_t i = 0; i < n; i++) {
@@ -379,5 +387,66 @@ static uint16_t gb_ouch_rx(uint16_t port, uint16_t queue, uint8_t *buf, uint32_t
 {
     uint16_t n = gb_rx_burst(port, queue, buf, slot, lens, max_pkts);
     return gb_ouch_split(buf, slot, lens, n, udp_port, out);
+}
+
+/* Frame n datagrams as Ethernet/IPv4/UDP (as dpdk_bridge/udp.py's udp_frame:
+   DF set, TTL 64, UDP checksum 0, IPv4 header checksum computed; the IP ids
+   count up from ip_id) and transmit them. Payload i is desc[i].len bytes at
+   payloads + i * slot. Returns how many the driver took (the rest are
+   freed), -ENOBUFS when the pool is empty, -EMSGSIZE when a frame does not
+   fit an mbuf. */
+static int gb_udp_tx(uint16_t port, uint16_t queue, struct rte_mempool *pool,
+                     const uint8_t *payloads, uint32_t slot, const struct gb_tx_desc *desc,
+                     uint16_t n, const uint8_t *src_mac6, uint32_t src_ip, uint16_t src_port,
+                     uint16_t ip_id)
+{
+    struct rte_mbuf *pkts[GB_MAX_BURST];
+    uint16_t sent;
+    if (n > GB_MAX_BURST)
+        n = GB_MAX_BURST;
+    if (n == 0)
+        return 0;
+    if (rte_pktmbuf_alloc_bulk(pool, pkts, n) != 0)
+        return -ENOBUFS;
+    for (uint16_t i = 0; i < n; i++) {
+        const struct gb_tx_desc *d = desc + i;
+        uint32_t len = d->len < slot ? d->len : slot;
+        uint8_t *f = (uint8_t *)rte_pktmbuf_append(pkts[i], (uint16_t)(42 + len));
+        uint32_t sum = 0;
+        if (f == NULL) {
+            rte_pktmbuf_free_bulk(pkts, n);
+            return -EMSGSIZE;
+        }
+        for (int b = 0; b < 6; b++)
+            f[b] = (uint8_t)(d->dst_mac >> (40 - 8 * b));
+        memcpy(f + 6, src_mac6, 6);
+        f[12] = 0x08; f[13] = 0x00;
+        uint8_t *ip = f + 14;
+        uint16_t total = (uint16_t)(28 + len), id = (uint16_t)(ip_id + i);
+        ip[0] = 0x45; ip[1] = 0;
+        ip[2] = total >> 8; ip[3] = total & 0xFF;
+        ip[4] = id >> 8; ip[5] = id & 0xFF;
+        ip[6] = 0x40; ip[7] = 0;
+        ip[8] = 64; ip[9] = 17; ip[10] = 0; ip[11] = 0;
+        ip[12] = src_ip >> 24; ip[13] = src_ip >> 16; ip[14] = src_ip >> 8; ip[15] = src_ip;
+        ip[16] = d->dst_ip >> 24; ip[17] = d->dst_ip >> 16; ip[18] = d->dst_ip >> 8;
+        ip[19] = d->dst_ip;
+        for (int w = 0; w < 20; w += 2)
+            sum += (uint32_t)ip[w] << 8 | ip[w + 1];
+        while (sum >> 16)
+            sum = (sum & 0xFFFF) + (sum >> 16);
+        sum = ~sum & 0xFFFF;
+        ip[10] = sum >> 8; ip[11] = sum & 0xFF;
+        uint8_t *u = f + 34;
+        u[0] = src_port >> 8; u[1] = src_port & 0xFF;
+        u[2] = d->dst_port >> 8; u[3] = d->dst_port & 0xFF;
+        u[4] = (8 + len) >> 8; u[5] = (8 + len) & 0xFF;
+        u[6] = 0; u[7] = 0;
+        memcpy(f + 42, payloads + (size_t)i * slot, len);
+    }
+    sent = rte_eth_tx_burst(port, queue, pkts, n);
+    if (sent < n)
+        rte_pktmbuf_free_bulk(pkts + sent, n - sent);
+    return sent;
 }
 """

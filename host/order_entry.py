@@ -36,10 +36,16 @@ _HEADER = HEADER_STRUCT.size
 # The commands are built here as the Sequencer builds them (code, seq, ts, then
 # the fields in internal.py's order), inline because this is the hot path;
 # tests/test_ouch_gateway.py checks them against the flow they carry.
-assert internal.NEW_ORDER.field_names == ("seq", "ts", "symbol", "order_id", "user", "side", "order_type",
-                                          "tif", "price", "stop_price", "qty")
-assert internal.CANCEL.field_names == ("seq", "ts", "order_id", "user")
-assert internal.REPLACE.field_names == ("seq", "ts", "order_id", "user", "price", "qty")
+_BUILT = {
+    internal.NEW_ORDER: ("seq", "ts", "symbol", "order_id", "user", "side", "order_type", "tif",
+                         "price", "stop_price", "qty"),
+    internal.CANCEL:    ("seq", "ts", "order_id", "user"),
+    internal.REPLACE:   ("seq", "ts", "order_id", "user", "price", "qty"),
+}
+for _message, _fields in _BUILT.items():
+    if _message.field_names != _fields:
+        raise ImportError(f"host.order_entry builds {_message.name} as {_fields}; "
+                          f"the table now says {_message.field_names}")
 
 
 class Gateway:
@@ -61,7 +67,7 @@ class Gateway:
         self.order_ids = {}                 # (session, token) -> exchange order id
         self.owners = {}                    # exchange order id -> (session, token)
         self.next_order_id = 1
-        self.origins = {}                   # command seq -> (session, token, previous token)
+        self.origins = {}                   # command seq -> (session, token[, previous token])
         self.peers = {}                     # session -> address it last sent from
         self.bad = Counter()                # reason -> datagrams refused
         self.bad_log = deque(maxlen=log_size)    # (peer, reason) of the latest refusals
@@ -135,14 +141,14 @@ class Gateway:
                         self.next_order_id = order_id + 1
                         order_ids[key] = order_id
                         owners[order_id] = key
-                    origins[seq] = (session, token, token)
+                    origins[seq] = key
                     yield (_NEW_ORDER, seq, clock(), symbol_ids.get(stock, 0), order_id, session,
                            side, order_type, tif, price, stop, shares)
                 elif code == _CANCEL:
-                    token = cancel(data, at)[1]
+                    key = (session, cancel(data, at)[1])
                     at += _CANCEL_SIZE
-                    origins[seq] = (session, token, token)
-                    yield _CANCEL_CMD, seq, clock(), order_ids.get((session, token), 0), session
+                    origins[seq] = key
+                    yield _CANCEL_CMD, seq, clock(), order_ids.get(key, 0), session
                 else:
                     _, existing, replacement, shares, price = replace(data, at)
                     at += _REPLACE_SIZE

@@ -7,10 +7,14 @@
 `MatchingEngine.apply` returned) and gives `(session, record)` pairs: an
 accepted, replaced, canceled or rejected message for the command's sender,
 and an executed message for each side of every fill, resting side included.
-Market-data events (trade, level, stop triggered, done) have no private reply.
-`Replier.datagrams(events)` frames them, numbering each session's replies
-from 1, and addresses them to the session's last-seen peer. Records keep ALPHA
-fields as padded bytes (`ouch_session.raw_struct`), the cheap form to pack.
+Market-data events (trade, level, stop triggered) have no private reply.
+
+On the hot path, `Replier.add(events)` packs the same messages straight from
+the events, and `Replier.flush()` frames everything added since the last
+flush: one datagram per session (split to stay under `MAX_PAYLOAD`), each
+session's replies numbered from 1, addressed to its last-seen peer. The
+exchange flushes once per received burst. Records keep ALPHA fields as padded
+bytes (`ouch_session.raw_struct`), the cheap form to pack.
 """
 
 from gatebook.wire import internal, ouch
@@ -88,7 +92,7 @@ class Replier:
             elif code == _R:
                 _, _, ts, _, order_id, _, price, qty, kept = event
                 owner = gateway.token_of(order_id)
-                previous = origin[2] if origin else owner[1] if owner else 0
+                previous = origin[-1] if origin else owner[1] if owner else 0
                 if owner:
                     out.append((owner[0], (_REPLACED, ts, owner[1], previous, qty,
                                            price, order_id, kept)))
@@ -144,7 +148,7 @@ class Replier:
                 if not owner:
                     continue
                 session = owner[0]
-                part = _PACK_R(_REPLACED, ts, owner[1], origin[2] if origin else owner[1], qty,
+                part = _PACK_R(_REPLACED, ts, owner[1], origin[-1] if origin else owner[1], qty,
                                price, order_id, kept)
             elif code == _J:
                 if not origin:

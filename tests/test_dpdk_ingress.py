@@ -140,3 +140,29 @@ def test_python_framing_names_each_refusal(data):
     assert error is not None and (session, sequence, count) == (0, 0, 0)
     text = refusal(*error)
     assert text and ("session header" in text or "offset" in text or "header says" in text)
+
+
+@needs_dpdk
+def test_burst_send_frames_exactly_as_udp_frame():
+    from dpdk_bridge.eal import Eal
+    from dpdk_bridge.udp import DpdkUdp, udp_frame
+    udp = DpdkUdp(Eal.start().attach(f"net_ring{next(_names)}"), "198.18.0.1", 15000,
+                  mac="02:00:00:00:00:01", burst=8)
+    known = b"\x02\x00\x00\x00\x00\x09"
+    udp._peers[int.from_bytes(socket.inet_aton("198.18.0.9"), "big")] = int.from_bytes(known, "big")
+    peers = [("198.18.0.9", 40001), ("198.18.0.77", 40002), ("239.192.26.1", 26400)]
+    datagrams = [(bytes([index]) * (index * 37 % 1400 + 1), peers[index % 3])
+                 for index in range(20)]                    # more than one burst of 8
+    macs = {peers[0][0]: known, peers[1][0]: b"\xff" * 6,
+            peers[2][0]: b"\x01\x00\x5e\x40\x1a\x01"}
+    try:
+        assert udp.send(datagrams) == 20
+        frames = udp.port.recv(64)
+        with pytest.raises(ValueError, match="does not fit"):
+            udp.send([(bytes(2048), peers[0])])
+    finally:
+        udp.close()
+    me = socket.inet_aton("198.18.0.1")
+    assert frames == [udp_frame(macs[ip], b"\x02\x00\x00\x00\x00\x01", me, socket.inet_aton(ip),
+                                15000, port, payload, index + 1)
+                      for index, (payload, (ip, port)) in enumerate(datagrams)]
