@@ -59,13 +59,14 @@ COMMAND = union_layout(internal.NEW_ORDER, internal.CANCEL, internal.REPLACE,
 EVENT = union_layout(internal.ACCEPTED, internal.REJECTED, internal.EXECUTED,
                      internal.CANCELLED, internal.REPLACED, internal.TRADE, internal.LEVEL,
                      internal.DONE, link.FLUSH, link.PUNT)
-# One beat of the event port: one record, or two (`pair` = 1) when a command's
-# events fit one clock: ACCEPTED+LEVEL (a resting add), ACCEPTED+CANCELLED (a FOK
-# kill, an IOC with nothing to hit), CANCELLED+LEVEL, REPLACED+LEVEL. The second
-# record is only ever a LEVEL or a CANCELLED, so its slot is that narrow.
+# One beat of the event port: one record, or two (`pair` = 1) where two fit one
+# clock: ACCEPTED+LEVEL (a resting add), ACCEPTED+CANCELLED (a FOK kill, an IOC
+# with nothing to hit), CANCELLED+LEVEL, REPLACED+LEVEL, EXECUTED+TRADE (a fill).
+# The second record is only ever a LEVEL, CANCELLED or TRADE, so its slot is that
+# narrow.
 EVENT_PAIR = data.StructLayout({
     "first":  EVENT,
-    "second": union_layout(internal.LEVEL, internal.CANCELLED),
+    "second": union_layout(internal.LEVEL, internal.CANCELLED, internal.TRADE),
     "pair":   unsigned(1),
 })
 

@@ -2,7 +2,7 @@
 
 Commands arrive on `i` as `hdl.layouts.COMMAND` (the internal command records
 plus the link records LOAD, OWN and HOST); events leave on `o` as
-`hdl.layouts.EVENT`, one record per clock at most, in exactly the order the
+`hdl.layouts.EVENT_PAIR` beats of one or two records, in exactly the order the
 golden model (host/engine.py) emits them. The contract, including every punt
 rule, is docs/hardware.md; in short:
 
@@ -10,10 +10,17 @@ rule, is docs/hardware.md; in short:
   the windows answer "where is this order id", "how much could this order
   trade" and "is there room" combinationally, so a command that the core
   cannot finish inside its window is punted before any event is written;
-- accepted orders then cost one clock per event: ACCEPTED, EXECUTED+TRADE
-  per fill, one LEVEL per touched level, then LEVEL (rest) or CANCELLED;
-- the next command is accepted in the clock that writes the last event of
-  the previous one, so the initiation interval is the number of events.
+- a command whose events fit one beat — a resting add (ACCEPTED+LEVEL), a
+  cancel or quantity decrease (CANCELLED/REPLACED+LEVEL), a FOK kill or an
+  IOC with nothing to hit (ACCEPTED+CANCELLED) — changes the window in the
+  clock that accepts it, so its LEVEL reads the new level and the next
+  command, accepted in the clock of that beat, sees the change: II = 1;
+- an order that trades writes ACCEPTED, one beat per fill (EXECUTED+TRADE),
+  one LEVEL per level it touched, then LEVEL (rest) or CANCELLED;
+- the next command is accepted in the clock that writes the last beat of the
+  previous one, so the initiation interval is the number of beats. No window
+  changes in a command's last beat, which is what lets the next command's
+  decision read the windows in that clock.
 
 Match ids are lane-local (they count from 0 and the host's merger restamps
 them exchange-wide); timestamps and sequence numbers come in the commands.
@@ -96,7 +103,6 @@ class Matcher(wiring.Component):
         punt_hand  = Signal()
         punt_sym   = Signal(16)
         punt_last  = Signal(32)
-        fill_qty   = Signal(32)
         fill_price = Signal(32)
         lvl_side   = Signal()
         lvl_price  = Signal(32)
@@ -340,43 +346,45 @@ class Matcher(wiring.Component):
                 ]
                 last_beat()
 
-            with m.State("FILL"):
+            def fill_beat():
+                """EXECUTED and TRADE of one fill against the opposite head, in one beat."""
                 fill = Mux(rem < opp_head.qty, rem, opp_head.qty)
-                ex = o.executed
+                ex, tr = o.executed, o2.trade
                 common(ex)
+                common(tr)
                 m.d.comb += [
-                    self.o.valid.eq(1), ex.code.eq(internal.EXECUTED.code),
+                    self.o.valid.eq(1), pair.eq(1), ex.code.eq(internal.EXECUTED.code),
                     ex.symbol.eq(no.symbol), ex.match_id.eq(match_id + 1),
                     ex.price.eq(opp_head.price), ex.qty.eq(fill),
                     ex.aggressor_side.eq(side), ex.aggressor_id.eq(no.order_id),
                     ex.aggressor_user.eq(no.user), ex.aggressor_leaves.eq(rem - fill),
                     ex.resting_id.eq(opp_head.order_id), ex.resting_user.eq(opp_head.user),
                     ex.resting_leaves.eq(opp_head.qty - fill),
+                    tr.code.eq(internal.TRADE.code), tr.symbol.eq(no.symbol),
+                    tr.match_id.eq(match_id + 1), tr.price.eq(opp_head.price), tr.qty.eq(fill),
+                    tr.aggressor_side.eq(side),
                 ]
                 with m.If(xfer):
                     m.d.sync += [rem.eq(rem - fill), match_id.eq(match_id + 1),
-                                 fill_qty.eq(fill), fill_price.eq(opp_head.price),
-                                 last_price.eq(opp_head.price)]
+                                 fill_price.eq(opp_head.price), last_price.eq(opp_head.price),
+                                 lvl_side.eq(opp), lvl_price.eq(opp_head.price), lvl_fill.eq(1)]
                     with m.If(fill == opp_head.qty):
                         win_do(opp, WindowOp.REMOVE, index=0)
                     with m.Else():
                         win_do(opp, WindowOp.SET_QTY, index=0, qty=opp_head.qty - fill)
-                    m.next = "TRADE"
+                    m.next = "MORE"
 
-            with m.State("TRADE"):
-                tr = o.trade
-                common(tr)
-                m.d.comb += [
-                    self.o.valid.eq(1), tr.code.eq(internal.TRADE.code),
-                    tr.symbol.eq(no.symbol), tr.match_id.eq(match_id), tr.price.eq(fill_price),
-                    tr.qty.eq(fill_qty), tr.aggressor_side.eq(side),
-                ]
-                with m.If(xfer):
-                    with m.If((rem == 0) | ~opp_head_valid | (opp_head.price != fill_price)):
-                        m.d.sync += [lvl_side.eq(opp), lvl_price.eq(fill_price), lvl_fill.eq(1)]
-                        m.next = "LEVEL"
-                    with m.Else():
-                        m.next = "FILL"
+            with m.State("FILL"):               # the first fill at a level
+                fill_beat()
+
+            with m.State("MORE"):               # after a fill: the level's next order, or its LEVEL
+                with m.If((rem != 0) & opp_head_valid & (opp_head.price == fill_price)):
+                    fill_beat()
+                with m.Else():
+                    level_event(o.level)
+                    m.d.comb += self.o.valid.eq(1)
+                    with m.If(xfer):
+                        after_taking()
 
             with m.State("LEVEL"):
                 level_event(o.level)

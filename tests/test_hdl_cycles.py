@@ -4,7 +4,8 @@ Guards the figures docs/hardware.md quotes: one beat of one or two event
 records per clock, the next command accepted in the clock of the last beat
 (so II = beats), first event one clock after a command is accepted; resting
 adds, cancels, quantity-decrease replaces, FOK kills and IOCs with nothing
-to hit fit one beat (II = 1); a fill costs two beats (EXECUTED, TRADE).
+to hit fit one beat (II = 1); a fill is one beat (EXECUTED+TRADE), and a level
+it empties or leaves one more (LEVEL).
 """
 
 from sim.matcher.cycles import measure, table
@@ -20,6 +21,8 @@ def test_cycle_figures(capsys):
                  "IOC, nothing to hit", "punt (cancel not in window)"):
         assert figures[name][2] == 1, name
     assert figures["resting add"][0] == 2 and figures["cancel"][0] == 2
-    assert figures["cross, 1 fill"][2] == 4
+    assert figures["cross, 1 fill"][2] == 3          # ACCEPTED | EXECUTED+TRADE | LEVEL
+    events, beats, ii, _ = figures["sweep, 8 fills / 4 levels"]
+    assert ii == 1 + 8 + 4                           # one clock per fill and per level
     with capsys.disabled():
         print("\n" + table((8,)))

@@ -55,12 +55,16 @@ def test_payload_bytes_are_the_wire_bytes(union, message):
 
 
 def test_event_beat_carries_one_or_two_records():
-    """`o` beats: `first` at bit 0, `second` (a LEVEL or CANCELLED) after it, then `pair`."""
+    """`o` beats: `first` at bit 0, `second` (LEVEL, CANCELLED or TRADE) after it, then `pair`."""
+    from amaranth.hdl import Fragment
+
     from hdl.driver import MatcherCodec
     from hdl.layouts import EVENT_PAIR
     from hdl.matcher import Matcher
 
-    codec = MatcherCodec(Matcher(2))
+    dut = Matcher(2)
+    codec = MatcherCodec(dut)
+    Fragment.get(dut, None)             # elaborated, so Amaranth does not warn it went unused
     assert EVENT_PAIR["first"].offset == 0
     assert EVENT_PAIR["second"].offset == EVENT.size
     assert codec.beat_width == EVENT_PAIR.size
