@@ -120,7 +120,7 @@ def recover(directory, symbols=DEFAULT_SYMBOLS, *, accept_corruption=False, use_
     By default every record read is checked (CRC, kind, sequence) and INPUT
     records after the snapshot are replayed; `verify_outputs=True` also
     compares every OUTPUT record after the snapshot with the replay's events
-    (about a third slower). `repair=False` reads without changing any file
+    (about twice the time of the replay). `repair=False` reads without changing any file
     (damage in the tail is then only reported). `snapshot_limit` ignores
     snapshots newer than that seq (benchmarks, investigations). An empty or
     missing directory gives an empty engine.
