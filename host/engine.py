@@ -24,8 +24,8 @@ Rules that a venue must state, stated:
   time priority at that moment.
 - Self-trade prevention, when enabled, cancels the incoming order's remainder
   (cancel newest) where it would meet an order of the same user.
-- Validation order, first failure wins: order id, duplicate id, symbol, side,
-  order type, time in force, quantity, limit price, stop price, halt.
+- Validation order, first failure wins: order id, user, duplicate id, symbol,
+  side, order type, time in force, quantity, limit price, stop price, halt.
 """
 
 import hashlib
@@ -35,7 +35,8 @@ from types import SimpleNamespace
 from gatebook.wire.enums import (ALL_SYMBOLS, AdminAction, CancelReason, MassCancelScope,
                                  OrderType, RejectReason, TimeInForce)
 from gatebook.wire.internal import (ACCEPTED, ADMIN, CANCEL, CANCELLED, DONE, MASS_CANCEL,
-                                    NEW_ORDER, REJECTED, REPLACE, REPLACED, STOP_TRIGGERED)
+                                    NEW_ORDER, REJECTED, REPLACE, REPLACED, STOP_TRIGGERED,
+                                    TRADING_STATE)
 
 from .book import (BUY, NO_LIMIT, ORDER_ID, ORDER_TYPE, PENDING_STOP, PRICE, QTY, SEQ, SIDE,
                    STOP_PRICE, SYMBOL, TIF, USER, Book, new_order)
@@ -46,6 +47,7 @@ _NEW_ORDER, _CANCEL, _REPLACE = NEW_ORDER.code, CANCEL.code, REPLACE.code
 _MASS_CANCEL, _ADMIN = MASS_CANCEL.code, ADMIN.code
 _ACCEPTED, _REJECTED, _CANCELLED = ACCEPTED.code, REJECTED.code, CANCELLED.code
 _REPLACED, _STOP_TRIGGERED, _DONE = REPLACED.code, STOP_TRIGGERED.code, DONE.code
+_TRADING_STATE = TRADING_STATE.code
 
 _LIMIT, _MARKET, _STOP, _STOP_LIMIT = (int(t) for t in OrderType)
 _DAY, _GTC, _IOC, _FOK = (int(t) for t in TimeInForce)
@@ -135,6 +137,8 @@ class MatchingEngine:
         # every order; their order is the documented "first failure wins".
         if type(order_id) is not int or not 0 < order_id <= _U64:
             reason = _R.INVALID_ORDER_ID
+        elif type(user) is not int or not 0 <= user <= _U32:
+            reason = _R.INVALID_USER
         elif order_id in self.used_ids:
             reason = _R.DUPLICATE_ORDER_ID
         elif book is None or type(symbol) is not int:
@@ -341,14 +345,12 @@ class MatchingEngine:
             return
         chosen_symbols = {book.symbol for book in books}
         if action == AdminAction.HALT or action == AdminAction.KILL:
-            for book in books:
-                book.halted = True
+            self._set_halted(books, True, out, seq, ts)
             chosen = [] if action == AdminAction.HALT else \
                 self._live_orders(lambda o: o[SYMBOL] in chosen_symbols)
             reason = _C.HALT
         elif action == AdminAction.RESUME:
-            for book in books:
-                book.halted = False
+            self._set_halted(books, False, out, seq, ts)
             chosen = []
         elif action == AdminAction.END_OF_DAY:
             chosen = self._live_orders(lambda o: o[SYMBOL] in chosen_symbols and o[TIF] == _DAY)
@@ -359,6 +361,13 @@ class MatchingEngine:
         for order in chosen:
             self._remove(order, reason, out, seq, ts)
         out((_DONE, seq, ts, _ADMIN, len(chosen)))
+
+    @staticmethod
+    def _set_halted(books, halted, out, seq, ts):
+        for book in books:
+            if book.halted != halted:
+                book.halted = halted
+                out((_TRADING_STATE, seq, ts, book.symbol, int(halted)))
 
     def _live_orders(self, wanted):
         """Live orders for which `wanted(order)` holds, in time priority, then id.

@@ -152,6 +152,9 @@ class Exchange:
         return self.event(W.REJECTED, command=self.command[0], symbol=symbol, order_id=order_id,
                           user=user, reason=int(reason))
 
+    def trading_state(self, symbol, halted):
+        return self.event(W.TRADING_STATE, symbol=symbol, halted=halted)
+
     def done(self, affected):
         return self.event(W.DONE, command=self.command[0], affected=affected)
 

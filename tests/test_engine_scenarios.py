@@ -451,7 +451,8 @@ def test_mass_cancel_by_user_and_symbol():
 
 def test_halt_rejects_orders_allows_cancels_then_resume():
     ex = _three_users_two_symbols()
-    assert_events(ex.admin(AdminAction.HALT, GATE), [ex.done(0)])
+    assert_events(ex.admin(AdminAction.HALT, GATE), [ex.trading_state(GATE, halted=1), ex.done(0)])
+    assert_events(ex.admin(AdminAction.HALT, GATE), [ex.done(0)])     # no change, no state event
     assert_events(ex.buy(6, qty=1, price=P99, user=2), [
         ex.rejected(RejectReason.SYMBOL_HALTED, symbol=GATE, order_id=6, user=2)])
     assert_events(ex.replace(3, P99, 1), [
@@ -459,13 +460,15 @@ def test_halt_rejects_orders_allows_cancels_then_resume():
     assert_events(ex.cancel(3), [ex.cancelled(3, 3, CancelReason.USER), ex.level(BUY, P99, 1, 1)])
     assert_events(ex.buy(7, qty=1, price=P99, user=2, symbol=AAPL),
                   [ex.accepted(), ex.level(BUY, P99, 1, 1, symbol=AAPL)])
-    assert_events(ex.admin(AdminAction.RESUME, GATE), [ex.done(0)])
+    assert_events(ex.admin(AdminAction.RESUME, GATE), [ex.trading_state(GATE, halted=0), ex.done(0)])
     assert_events(ex.buy(6, qty=1, price=P99, user=2), [ex.accepted(), ex.level(BUY, P99, 2, 2)])
 
 
 def test_kill_cancels_everything_with_reason_halt_and_halts():
     ex = _three_users_two_symbols()
-    assert_events(ex.admin(AdminAction.KILL, ALL_SYMBOLS), [
+    got = ex.admin(AdminAction.KILL, ALL_SYMBOLS)
+    halts = [ex.trading_state(symbol, halted=1) for symbol in ex.engine.books]   # listing order
+    assert_events(got, halts + [
         ex.cancelled(1, 1, CancelReason.HALT), ex.level(BUY, P99, 3, 1),
         ex.cancelled(2, 2, CancelReason.HALT), ex.level(SELL, P102, 0, 0, symbol=AAPL),
         ex.cancelled(3, 3, CancelReason.HALT), ex.level(BUY, P99, 0, 0),

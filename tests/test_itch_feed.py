@@ -4,7 +4,7 @@ import pytest
 
 from gatebook.wire import internal, itch50, mold
 from gatebook.wire.codec import ProtocolCodec
-from gatebook.wire.enums import OrderType, Side, TimeInForce
+from gatebook.wire.enums import AdminAction, OrderType, Side, TimeInForce
 from host.engine import MatchingEngine
 from host.flow import STANDARD_MIX, FlowMix, generate_flow
 from host.marketdata.itch_book import ItchBook
@@ -121,3 +121,14 @@ def test_aggressors_market_ioc_fok_and_stops_never_show():
     assert send(seq.new_order(7, 4, 2, int(Side.BUY), int(OrderType.LIMIT), int(TimeInForce.FOK),
                               10_000, 100)) == []
     rig.assert_books_equal()
+
+
+def test_halt_and_resume_are_trading_actions():
+    rig, seq, send, order = scenario()
+    state = 1 + itch50.STOCK_TRADING_ACTION.field_names.index("trading_state")
+    halted = send(seq.admin(int(AdminAction.HALT), 7))
+    assert message_names(halted) == ["stock_trading_action"] and halted[0][state] == "H"
+    assert rig.subscriber.states[7] == "H"
+    resumed = send(seq.admin(int(AdminAction.RESUME), 7))
+    assert message_names(resumed) == ["stock_trading_action"] and resumed[0][state] == "T"
+    assert rig.subscriber.states[7] == "T"

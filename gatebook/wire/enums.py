@@ -68,6 +68,7 @@ class RejectReason(_Described):
     INVALID_ADMIN_ACTION      = 20, "admin action is not halt, resume, end-of-day or kill"
     UNKNOWN_COMMAND           = 21, "command type is not known"
     INVALID_ORDER_ID          = 22, "order id must be a positive 64-bit integer"
+    INVALID_USER              = 23, "user must be a 32-bit unsigned integer"
 
 
 class CancelReason(_Described):
@@ -89,5 +90,5 @@ class MassCancelScope(IntEnum):
 class AdminAction(IntEnum):
     HALT       = 0   # reject new orders; resting orders stay and may be cancelled
     RESUME     = 1
-    END_OF_DAY = 2   # expire DAY orders and stops
+    END_OF_DAY = 2   # expire DAY orders, resting or waiting as stops; GTC stays
     KILL       = 3   # halt and cancel every resting and pending order

@@ -20,7 +20,7 @@ from .layout import Field, Message, Protocol
 __all__ = [
     "NEW_ORDER", "CANCEL", "REPLACE", "MASS_CANCEL", "ADMIN", "COMMANDS",
     "ACCEPTED", "REJECTED", "EXECUTED", "CANCELLED", "REPLACED",
-    "STOP_TRIGGERED", "TRADE", "LEVEL", "DONE", "EVENTS",
+    "STOP_TRIGGERED", "TRADE", "LEVEL", "TRADING_STATE", "DONE", "EVENTS",
 ]
 
 _SEQ    = Field("seq",    8, doc="sequence number of the command")
@@ -124,6 +124,11 @@ LEVEL = Message("level", ord("L"), (
     Field("orders", 4, doc="number of orders at the level"),
 ), doc="A price level's aggregate changed (L2).")
 
+TRADING_STATE = Message("trading_state", ord("T"), (
+    _SEQ, _TS, _SYMBOL,
+    Field("halted", 1, doc="1 when trading in the symbol stops, 0 when it resumes"),
+), doc="A symbol halted or resumed (admin HALT, KILL or RESUME); only changes are sent.")
+
 DONE = Message("done", ord("K"), (
     _SEQ, _TS,
     Field("command",  1, doc="type byte of the completed command"),
@@ -131,5 +136,6 @@ DONE = Message("done", ord("K"), (
 ), doc="Closes a mass cancel or admin command, so every command yields at least one event.")
 
 EVENTS = Protocol("gatebook-events", "little", (
-    ACCEPTED, REJECTED, EXECUTED, CANCELLED, REPLACED, STOP_TRIGGERED, TRADE, LEVEL, DONE,
+    ACCEPTED, REJECTED, EXECUTED, CANCELLED, REPLACED, STOP_TRIGGERED, TRADE, LEVEL,
+    TRADING_STATE, DONE,
 ))

@@ -17,7 +17,7 @@ order, as record tuples of gatebook.wire.itch50 (encode them with
   when the order rests again untouched, else an Order Delete before its fills
   and an Add Order if it rests;
 - the session opens with system events, the stock directory and a Stock
-  Trading Action per symbol.
+  Trading Action per symbol; halts and resumes are Stock Trading Actions too.
 
 ITCH order reference numbers are the feed's own, one per displayed order,
 because an Order Replace needs a new number and our order ids are the
@@ -33,6 +33,7 @@ NANOSECONDS_PER_DAY = 86_400 * 1_000_000_000
 
 _ACCEPTED, _EXECUTED, _CANCELLED = internal.ACCEPTED.code, internal.EXECUTED.code, internal.CANCELLED.code
 _REPLACED, _STOP_TRIGGERED, _LEVEL = internal.REPLACED.code, internal.STOP_TRIGGERED.code, internal.LEVEL.code
+_TRADING_STATE = internal.TRADING_STATE.code
 _NAMES = {message.code: message.field_names for message in internal.EVENTS.messages}
 _ITCH_SIDE = {int(Side.BUY): itch50.BUY, int(Side.SELL): itch50.SELL}
 
@@ -178,6 +179,9 @@ class ItchFeed:
                     del self.displayed[order_id]
                     flight = _InFlight(order_id, fields["symbol"], side,
                                        fields["price"], fields["qty"], old_ref=ref)
+            elif code == _TRADING_STATE:
+                out.append(self._action(fields["symbol"], fields["ts"],
+                                        "H" if fields["halted"] else "T"))
             elif code == _LEVEL and flight is not None and fields["side"] == flight.side \
                     and fields["symbol"] == flight.symbol:
                 if flight.unrest_pending:
