@@ -313,9 +313,10 @@ class DpdkUdp(DatagramPort):
         self.port.close()
 
 
-def open_udp(backend, ip="127.0.0.1", port=0, devargs=None, mac=None):
+def open_udp(backend, ip="127.0.0.1", port=0, devargs=None, mac=None, burst=32):
     """A `DatagramPort` on the named backend. `dpdk` needs `devargs` (a vdev or
-    PCI address) and raises DpdkUnavailable where DPDK is missing."""
+    PCI address) and raises DpdkUnavailable where DPDK is missing; `burst` sizes
+    its receive and send bursts."""
     if backend == "socket":
         return SocketUdp(ip, port)
     if backend == "dpdk":
@@ -323,5 +324,5 @@ def open_udp(backend, ip="127.0.0.1", port=0, devargs=None, mac=None):
             raise ValueError("the dpdk backend needs devargs (e.g. net_tap0 or a PCI address)")
         ipaddress.IPv4Address(ip)
         from .eal import Eal
-        return DpdkUdp(Eal.start().attach(devargs), ip, port, mac)
+        return DpdkUdp(Eal.start().attach(devargs), ip, port, mac, burst=burst)
     raise ValueError(f"unknown backend {backend!r}; choose one of {BACKENDS}")

@@ -51,8 +51,8 @@ def run_exchange(args):
         return 2
     from dpdk_bridge import DpdkError, DpdkUnavailable
     try:
-        port = open_udp(args.backend, *args.listen, devargs=args.dpdk)
-    except (DpdkUnavailable, DpdkError, OSError) as error:
+        port = open_udp(args.backend, *args.listen, devargs=args.dpdk, burst=args.burst)
+    except (DpdkUnavailable, DpdkError, OSError, ValueError) as error:
         print(f"gatebook run: cannot open the {args.backend} backend: {error}", file=sys.stderr)
         return 1
     engine, matcher = None, "golden model in-process"
