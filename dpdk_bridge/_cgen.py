@@ -11,7 +11,8 @@ them back as `lib.GB_OUCH_...` and a test checks them against the tables.
 
 `RX_DESC` is the layout of the per-frame descriptor the helper writes: one
 table gives the C struct (`struct gb_rx_desc`) and the Python `struct.Struct`
-that reads a whole burst of descriptors with `iter_unpack`.
+that reads a whole burst of descriptors with `iter_unpack`. `TX_DESC` does
+the same for `gb_udp_tx`, which frames and sends a burst of replies.
 """
 
 import struct
@@ -19,8 +20,8 @@ import struct
 from gatebook.wire import ouch
 from gatebook.wire.layout import ALPHA
 
-__all__ = ["RX_DESC", "RX_DESC_STRUCT", "TX_DESC", "TX_DESC_STRUCT", "RX_STATUS", "ouch_defines", "rx_desc_struct_c",
-           "field_offsets", "C_DECLARATIONS"]
+__all__ = ["RX_DESC", "RX_DESC_STRUCT", "TX_DESC", "TX_DESC_STRUCT", "RX_STATUS",
+           "ouch_defines", "rx_desc_struct_c", "field_offsets", "C_DECLARATIONS", "C_TABLES"]
 
 # (name, bytes, signed, meaning); widest first, so C adds no padding.
 RX_DESC = (

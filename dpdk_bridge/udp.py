@@ -274,7 +274,7 @@ class DpdkUdp(DatagramPort):
             self._tx_pack = TX_DESC_STRUCT.pack_into
             self._tx_size = TX_DESC_STRUCT.size
             self._src_mac = self.port._ffi.from_buffer("uint8_t[]", bytearray(self._mac))
-        tx, lib, size, slot = self._tx, self.port._lib, self._tx.size, self._tx.slot
+        tx, size, slot = self._tx, self._tx.size, self._tx.slot
         data, desc, pack, step = tx.data, self._tx_desc, self._tx_pack, self._tx_size
         limit = min(slot, 0xFFFF) - 42
         ips, peers, sent, index = self._ip_of, self._peers, 0, 0

@@ -20,7 +20,8 @@ from .runtime import quiet_gc
 from .sequencer import Sequencer
 from .symbols import DEFAULT_SYMBOLS
 
-__all__ = ["order_datagrams", "write_order_pcap", "bench_copy", "bench_ingress", "gateway_commands", "bench_engine",
+__all__ = ["order_datagrams", "write_order_pcap", "bench_copy", "bench_ingress",
+           "gateway_commands", "bench_engine",
            "bench_socket_end_to_end", "client_main"]
 
 

@@ -106,7 +106,8 @@ class Gateway:
         before taking the next: replies then see the tokens as they were.
         """
         expected, peers, symbol_ids = self.tracker.expected, self.peers, self.symbol_ids
-        order_ids, owners, origins, stamp = self.order_ids, self.owners, self.origins, self.sequencer
+        order_ids, owners, origins = self.order_ids, self.owners, self.origins
+        stamp = self.sequencer
         clock = stamp.clock
         enter, replace, cancel = (_ENTER_STRUCT.unpack_from, _REPLACE_STRUCT.unpack_from,
                                   _CANCEL_STRUCT.unpack_from)
