@@ -1,4 +1,4 @@
-"""Log record layout, CRC and the validity rules, byte for byte."""
+"""Log record layout, CRC and validity rules, byte for byte (vectors: tests/vectors/wal.txt)."""
 
 import zlib
 
@@ -6,9 +6,12 @@ import pytest
 
 from gatebook.wire import wal
 from gatebook.wire.codec import ProtocolCodec, RecordCodec
+from gatebook.wire.wal import REPLICATION
 from host.wal.format import (HEADER_SIZE, INPUT, OUTPUT, SEGMENT_HEADER_SIZE, TRAILER_SIZE,
-                             SegmentScan, decode_segment_header, encode_record,
+                             SegmentScan, check_records, decode_segment_header, encode_record,
                              encode_segment_header, find_valid_record)
+
+from wire_vectors import load
 
 
 def test_crc_is_crc32_iso_hdlc():
@@ -90,3 +93,33 @@ def test_find_valid_record_tells_tail_from_middle():
     data[SEGMENT_HEADER_SIZE + 25] ^= 0xFF                 # damage the first record's payload
     assert find_valid_record(bytes(data), SEGMENT_HEADER_SIZE + 1) == SEGMENT_HEADER_SIZE + len(first)
     assert find_valid_record(bytes(data) + bytes(4096), SEGMENT_HEADER_SIZE + len(first) + 1) is None
+
+
+VECTORS = load("wal.txt")
+_FRAMES = ProtocolCodec(REPLICATION)
+
+
+@pytest.mark.parametrize("vector", [v for v in VECTORS.values() if v.message in
+                                    {m.name for m in REPLICATION.messages}], ids=repr)
+def test_replication_frames_match_the_golden_vectors(vector):
+    message = next(m for m in REPLICATION.messages if m.name == vector.message)
+    fields = (message.code,) + tuple(vector.fields.values())
+    assert tuple(vector.fields) == message.field_names
+    assert _FRAMES.decode(vector.data) == fields and _FRAMES.encode(fields) == vector.data
+
+
+def test_segment_header_and_record_match_the_golden_vectors():
+    header = VECTORS["first_segment"]
+    assert encode_segment_header(0, 1) == header.data
+    assert decode_segment_header(header.data) == (0, 1)
+    assert header.fields["crc"] == zlib.crc32(header.data[:-4])
+    record = VECTORS["input_record"]
+    fields = record.fields
+    payload = record.data[HEADER_SIZE:-4]
+    assert encode_record(fields["seq"], fields["ts"], fields["kind"], payload) == record.data
+    assert len(payload) == fields["length"] and fields["kind"] == INPUT
+    assert fields["crc"] == int.from_bytes(record.data[-4:], "little")
+    command = load("internal.txt")["new_order_limit"]
+    assert payload == command.data                     # the record holds the command's bytes
+    end = check_records(header.data + record.data, 1)
+    assert end.damage is None and end.next_seq == 2
