@@ -30,6 +30,7 @@ Rules that a venue must state, stated:
 
 import hashlib
 import struct
+from operator import itemgetter
 from types import SimpleNamespace
 
 from gatebook.wire.enums import (ALL_SYMBOLS, AdminAction, CancelReason, MassCancelScope,
@@ -318,14 +319,16 @@ class MatchingEngine:
     def _mass_cancel(self, command, out):
         _, seq, ts, scope, user, symbol = command
         if scope == MassCancelScope.USER:
-            chosen = self._live_orders(lambda o: o[USER] == user)
+            chosen = _in_priority([o for o in self.orders.values() if o[USER] == user])
         elif scope == MassCancelScope.SYMBOL or scope == MassCancelScope.USER_SYMBOL:
             if symbol not in self.books:
                 out((_REJECTED, seq, ts, _MASS_CANCEL, _clean_u16(symbol), 0, _clean_u32(user),
                      _R.UNKNOWN_SYMBOL))
                 return
-            chosen = self._live_orders(lambda o: o[SYMBOL] == symbol
-                                       and (scope == MassCancelScope.SYMBOL or o[USER] == user))
+            chosen = [o for o in self.orders.values() if o[SYMBOL] == symbol]
+            if scope == MassCancelScope.USER_SYMBOL:
+                chosen = [o for o in chosen if o[USER] == user]
+            chosen = _in_priority(chosen)
         else:
             out((_REJECTED, seq, ts, _MASS_CANCEL, _clean_u16(symbol), 0, _clean_u32(user),
                  _R.INVALID_SCOPE))
@@ -347,13 +350,14 @@ class MatchingEngine:
         if action == AdminAction.HALT or action == AdminAction.KILL:
             self._set_halted(books, True, out, seq, ts)
             chosen = [] if action == AdminAction.HALT else \
-                self._live_orders(lambda o: o[SYMBOL] in chosen_symbols)
+                _in_priority([o for o in self.orders.values() if o[SYMBOL] in chosen_symbols])
             reason = _C.HALT
         elif action == AdminAction.RESUME:
             self._set_halted(books, False, out, seq, ts)
             chosen = []
         elif action == AdminAction.END_OF_DAY:
-            chosen = self._live_orders(lambda o: o[SYMBOL] in chosen_symbols and o[TIF] == _DAY)
+            chosen = _in_priority([o for o in self.orders.values()
+                                   if o[TIF] == _DAY and o[SYMBOL] in chosen_symbols])
             reason = _C.EXPIRED
         else:
             out((_REJECTED, seq, ts, _ADMIN, _clean_u16(symbol), 0, 0, _R.INVALID_ADMIN_ACTION))
@@ -368,16 +372,6 @@ class MatchingEngine:
             if book.halted != halted:
                 book.halted = halted
                 out((_TRADING_STATE, seq, ts, book.symbol, int(halted)))
-
-    def _live_orders(self, wanted):
-        """Live orders for which `wanted(order)` holds, in time priority, then id.
-
-        An order set up by a snapshot and one built by the original commands
-        must be cancelled in the same order, so this never follows the
-        registry's insertion order.
-        """
-        return sorted((o for o in self.orders.values() if wanted(o)),
-                      key=lambda o: (o[SEQ], o[ORDER_ID]))
 
     # -- state ------------------------------------------------------------
 
@@ -418,9 +412,20 @@ class MatchingEngine:
                 for o in book.live_stops(side):
                     digest.update(b"S" + pack(o[ORDER_ID], o[USER], o[SEQ], o[SIDE], o[ORDER_TYPE],
                                               o[TIF], o[PRICE], o[STOP_PRICE], o[QTY]))
-        for order_id in sorted(self.used_ids):
-            digest.update(order_id.to_bytes(8, "little"))
+        used = sorted(self.used_ids)
+        digest.update(struct.pack(f"<{len(used)}Q", *used))
         return digest.hexdigest()
+
+
+def _in_priority(orders):
+    """`orders` in time priority, then id: the order mass cancels, kills and
+    expiries go in. Never the registry's insertion order, which a snapshot-
+    restored engine does not share and `state_hash()` does not cover."""
+    orders.sort(key=_PRIORITY)
+    return orders
+
+
+_PRIORITY = itemgetter(SEQ, ORDER_ID)
 
 
 def _order_list(order):
