@@ -8,13 +8,20 @@ check, command), the engine, the replier (execution reports to each sender)
 and the ITCH feed (market data, packed into MoldUDP64 and sent to the feed's
 destination, normally a multicast group). Nothing here knows which backend
 carries the packets.
+
+With a journal (host/wal/journal.py) the engine is the journaled exchange:
+the gateway stamps commands with the journal's sequencer, every command is
+logged, and each burst's execution reports and market data wait in order
+until the journal's acknowledgement says the burst's last command is durable
+under its policy (and, with synchronous replication, on the standby too).
 """
 
+import threading
 import time
-from collections import Counter
+from collections import Counter, deque
 
 from gatebook.wire import itch50, mold
-from gatebook.wire.codec import ProtocolCodec
+from gatebook.wire.codec import ProtocolCodec, WireError
 
 from .engine import MatchingEngine
 from .marketdata.itch_feed import ItchFeed
@@ -22,10 +29,33 @@ from .order_entry import Gateway
 from .order_replies import Replier
 from .sequencer import Sequencer
 
-__all__ = ["Exchange"]
+__all__ = ["Exchange", "Acknowledgements"]
 
 _ITCH = ProtocolCodec(itch50.ITCH50)
 _MAX_MOLD_PAYLOAD = 1400          # keep MoldUDP64 packets under a 1500-byte MTU
+
+
+class Acknowledgements:
+    """The highest sequence number that may be acknowledged: a journal's `on_ack`.
+
+    Called (with a sequence number) from the log writer's or the replication
+    thread; the exchange loop reads `seq` and may `wait` for it to move.
+    """
+
+    def __init__(self, seq=0):
+        self.seq = seq
+        self._cond = threading.Condition()
+
+    def __call__(self, seq):
+        with self._cond:
+            if seq > self.seq:
+                self.seq = seq
+                self._cond.notify_all()
+
+    def wait(self, seq, timeout):
+        """True once `seq` may be acknowledged, False after `timeout` seconds."""
+        with self._cond:
+            return self._cond.wait_for(lambda: self.seq >= seq, timeout)
 
 
 class Exchange:
@@ -46,14 +76,32 @@ class Exchange:
     engine : object with `apply(command) -> events`, optional
         The matcher: by default the golden model in this process; a
         `host.link.LinkEngine` puts the pipeline at the end of a link.
+    journal : host.wal.JournaledExchange, optional
+        Log every command: the journal is the engine and its sequencer
+        stamps the commands (it continues the recovered sequence). Needs
+        `acks`, the journal's `on_ack`.
+    acks : Acknowledgements, optional
+        With a journal: replies and market data of a burst leave only once
+        `acks.seq` reaches the burst's last sequence number.
     """
 
     def __init__(self, port, symbols, clock, md_destination=None, md_port=None,
-                 session="GATEBOOK01", engine=None):
+                 session="GATEBOOK01", engine=None, journal=None, acks=None):
         self.port, self.md_port = port, md_port or port
         self.md_destination, self.session = md_destination, session
-        self.gateway = Gateway(Sequencer(clock), symbols)
+        if journal is not None and (engine is not None or acks is None):
+            raise ValueError("a journal is the engine, and needs the acknowledgements it feeds")
+        self.journal, self.acks = journal, acks
+        self.gateway = Gateway(journal.sequencer if journal else Sequencer(clock), symbols)
+        if journal is not None:
+            engine = journal
+            # Order ids continue after every id the recovered engine has seen.
+            # (Client tokens of orders from before the restart are not in the
+            # log: see docs/network.md.)
+            self.gateway.next_order_id = max(journal.engine.used_ids, default=0) + 1
         self.engine = engine if engine is not None else MatchingEngine(symbols)
+        self._held = deque()          # (last seq, reply datagrams, ITCH records) awaiting acks
+        self.unacknowledged = 0       # commands whose output was dropped at close, never acked
         self.replier = Replier(self.gateway, symbols)
         self._itch = []
         self.feed = ItchFeed(symbols, self._itch.extend)
@@ -81,28 +129,62 @@ class Exchange:
         if not received:
             return 0
         apply, add = engine.apply, replier.add
-        if self._fast:
-            for command in gateway.commands(data, frames):
-                events = apply(command)
-                feed(events)
-                add(events)
-        else:
-            for payload, peer in datagrams:
-                frame = gateway.frame(payload, peer)
-                if frame is not None:
-                    for command in gateway.commands(payload, (frame,)):
+        try:
+            if self._fast:
+                for command in gateway.commands(data, frames):
+                    try:
                         events = apply(command)
-                        feed(events)
-                        add(events)
-        self.counts["datagrams_in"] += received
-        self.counts["orders"] = gateway.messages
-        replies = replier.flush()
-        if replies:
-            self.counts["replies"] += self.port.send(replies)
-        if self._itch:
-            self._publish(self._itch)
-            self._itch.clear()
+                    except WireError as error:
+                        self._unloggable(command, None, error)
+                        continue
+                    feed(events)
+                    add(events)
+            else:
+                for payload, peer in datagrams:
+                    frame = gateway.frame(payload, peer)
+                    if frame is not None:
+                        for command in gateway.commands(payload, (frame,)):
+                            try:
+                                events = apply(command)
+                            except WireError as error:
+                                self._unloggable(command, peer, error)
+                                continue
+                            feed(events)
+                            add(events)
+        finally:
+            # Also when the journal fails mid-burst (LogFailure): what was
+            # applied before is held like any output and leaves only if acked.
+            self.counts["datagrams_in"] += received
+            self.counts["orders"] = gateway.messages
+            replies = replier.flush()
+            if self.acks is None:
+                if replies:
+                    self.counts["replies"] += self.port.send(replies)
+                if self._itch:
+                    self._publish(self._itch)
+                    self._itch.clear()
+            else:
+                if replies or self._itch:
+                    self._held.append((gateway.sequencer.next_seq - 1, replies, self._itch[:]))
+                    self._itch.clear()
+                self.release()
         return received
+
+    def _unloggable(self, command, peer, error):
+        # Only a journal raises this, before the engine saw the command and
+        # after giving its sequence number back: the command never happened.
+        self.gateway.origins.pop(command[1], None)
+        self.gateway.refuse(peer, f"command cannot be logged: {error}", "unloggable")
+
+    def release(self):
+        """Send the held replies and market data whose commands are acknowledged."""
+        held, acked = self._held, self.acks.seq
+        while held and held[0][0] <= acked:
+            _, replies, itch = held.popleft()
+            if replies:
+                self.counts["replies"] += self.port.send(replies)
+            if itch:
+                self._publish(itch)
 
     def _publish(self, records):
         if self.md_destination is None:
@@ -134,11 +216,26 @@ class Exchange:
                 break
             if deadline is not None and time.monotonic() >= deadline:
                 break
-            if not self.poll(burst) and idle_sleep:
-                time.sleep(idle_sleep)
+            if not self.poll(burst):
+                if self._held:
+                    self.acks.wait(self._held[0][0], idle_sleep or 0.001)
+                    self.release()
+                elif idle_sleep:
+                    time.sleep(idle_sleep)
 
-    def close(self, end_of_day=True):
-        """Send the end-of-day system events and MoldUDP64's end of session."""
+    def close(self, end_of_day=True, drain_seconds=1.0):
+        """Send the end-of-day system events and MoldUDP64's end of session.
+
+        With a journal, held output first waits up to `drain_seconds` for its
+        acknowledgement; what is still not acknowledged then is dropped
+        (counted in `unacknowledged`): those commands were never acknowledged.
+        """
+        if self._held:
+            self.acks.wait(self._held[-1][0], drain_seconds)
+            self.release()
+            if self._held:
+                self.unacknowledged = self._held[-1][0] - self.acks.seq
+                self._held.clear()
         if self.md_destination is not None and end_of_day:
             self._publish(self.feed.end_of_day(self._clock()))
             self.md_port.send([(mold.end_of_session(self.session, self.md_sequence),

@@ -1,9 +1,10 @@
-"""`gatebook run`: the exchange on a DPDK port or a kernel UDP socket."""
+"""`gatebook run`: the exchange on a DPDK port or a kernel UDP socket, optionally journaled."""
 
+import logging
 import sys
 
 from ..clock import WallClock
-from ..exchange_server import Exchange
+from ..exchange_server import Acknowledgements, Exchange
 from ..net_defaults import MOLDUDP64_GROUP, MOLDUDP64_PORT, OUCH_PORT
 from ..symbols import DEFAULT_SYMBOLS
 
@@ -41,7 +42,71 @@ def register(subparsers):
     where.add_argument("--link-dpdk", metavar="DEVARGS", help="link frames through this DPDK device")
     where.add_argument("--link-iface", metavar="IFACE", help="link frames through a kernel interface")
     link.add_argument("--link-peer", metavar="MAC", help="the pipeline's MAC address")
+    log = parser.add_argument_group(
+        "write-ahead log (docs/durability.md)",
+        "With --log every command is logged, and its execution reports and market data leave "
+        "only once it is durable. An existing LOGDIR is recovered first and its sequence "
+        "continued. When the log fails (disk full, I/O error) or a newer primary is found, "
+        "run stops taking orders and exits with status 3.")
+    log.add_argument("--log", metavar="LOGDIR", help="log every command into LOGDIR")
+    log.add_argument("--durability", choices=("strict", "batched", "none"),
+                     help="when a report may leave: strict (after fdatasync; the default), "
+                          "batched (after the write, fdatasync every 2 ms), none")
+    log.add_argument("--snapshot-every", type=int, default=50_000, metavar="N",
+                     help="snapshot the engine every N commands (default 50,000; 0 never)")
+    log.add_argument("--standby-listen", type=_address, metavar="HOST:PORT",
+                     help="serve the log to a hot standby (`gatebook standby --connect`); "
+                          "synchronous: a report leaves only once the standby logged it too")
+    log.add_argument("--standby", type=_address, metavar="HOST:PORT",
+                     help="before taking orders, ask this replication address (the standby "
+                          "that may have promoted itself) for its epoch; exit 3 if newer")
     parser.set_defaults(run=run_exchange)
+
+
+def _open_journal(args, clock):
+    """(journal, acks, replication server) for --log, or an exit status."""
+    from ..wal import CorruptLog, JournaledExchange
+    from ..wal.epoch import Fenced, check_peer
+    from ..wal.replication import ReplicationServer
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    acks = Acknowledgements()
+    policy = args.durability or "strict"
+    try:
+        journal = JournaledExchange(args.log, DEFAULT_SYMBOLS, policy=policy, clock=clock,
+                                    on_ack=acks, snapshot_every=args.snapshot_every)
+    except (CorruptLog, ValueError, OSError) as error:
+        print(f"gatebook run: cannot recover {args.log}: {error}", file=sys.stderr)
+        return 3
+    acks(journal.acked_seq)             # everything recovered is on disk
+    report = journal.recovery
+    if report.last_seq:
+        used = (f"snapshot seq {report.snapshot_seq} + " if report.snapshot else "") + \
+            f"{report.replayed} commands replayed in {report.seconds:.3f} s"
+        print(f"run: recovered {args.log}: last seq {report.last_seq} ({used}), "
+              f"epoch {journal.epoch}, state hash {report.state_hash}", flush=True)
+        for repair in report.repairs:
+            print(f"run: tail: {repair.line()}", flush=True)
+    else:
+        print(f"run: new log in {args.log}", flush=True)
+    server = None
+    try:
+        if args.standby:
+            epoch = check_peer(args.log, args.standby)
+            where = f"{args.standby[0]}:{args.standby[1]}"
+            print(f"run: standby {where}: " + ("nothing answers" if epoch is None else
+                  f"epoch {epoch}, not newer than ours ({journal.epoch})"), flush=True)
+        if args.standby_listen:
+            server = ReplicationServer(journal, *args.standby_listen, synchronous=True)
+            print(f"run: serving the log to a standby on {server.address[0]}:"
+                  f"{server.address[1]} (synchronous: reports wait for the standby too)",
+                  flush=True)
+    except (Fenced, OSError) as error:
+        print(f"gatebook run: {error}", file=sys.stderr)
+        journal.close()
+        return 3
+    print(f"run: logging every command ({policy}); next seq {journal.sequencer.next_seq}",
+          flush=True)
+    return journal, acks, server
 
 
 def run_exchange(args):
@@ -49,11 +114,28 @@ def run_exchange(args):
     if args.backend == "dpdk" and not args.dpdk:
         print("gatebook run: --backend dpdk needs --dpdk DEVARGS", file=sys.stderr)
         return 2
+    if not args.log and (args.durability or args.standby or args.standby_listen):
+        print("gatebook run: --durability, --standby and --standby-listen need --log LOGDIR",
+              file=sys.stderr)
+        return 2
+    if args.log and (args.link_dpdk or args.link_iface):
+        print("gatebook run: --log journals the in-process engine; it does not go with a "
+              "--link-* pipeline", file=sys.stderr)
+        return 2
+    clock = WallClock()
+    journal = acks = replication = None
+    if args.log:
+        opened = _open_journal(args, clock)
+        if isinstance(opened, int):
+            return opened
+        journal, acks, replication = opened
     from dpdk_bridge import DpdkError, DpdkUnavailable
     try:
         port = open_udp(args.backend, *args.listen, devargs=args.dpdk, burst=args.burst)
     except (DpdkUnavailable, DpdkError, OSError, ValueError) as error:
         print(f"gatebook run: cannot open the {args.backend} backend: {error}", file=sys.stderr)
+        if journal is not None:
+            _close_journal(journal, replication)
         return 1
     engine, matcher = None, "golden model in-process"
     if args.link_dpdk or args.link_iface:
@@ -76,16 +158,35 @@ def run_exchange(args):
     print(f"run: backend {args.backend}{where}, orders on {args.listen[0]}:{args.listen[1]}, "
           f"market data to {'nowhere' if md is None else f'{md[0]}:{md[1]}'}; "
           f"matching: {matcher}", flush=True)
-    exchange = Exchange(port, DEFAULT_SYMBOLS, WallClock(), md_destination=md, engine=engine)
+    exchange = Exchange(port, DEFAULT_SYMBOLS, clock, md_destination=md, engine=engine,
+                        journal=journal, acks=acks)
+    failure = None
     try:
         exchange.run(seconds=args.seconds, max_orders=args.max_orders, burst=args.burst)
     except KeyboardInterrupt:
         pass
+    except Exception as error:
+        from ..wal import LogFailure
+        from ..wal.epoch import Fenced
+        if not isinstance(error, (LogFailure, Fenced)):
+            raise
+        # The engine holds commands the log will never have: take no more
+        # orders. Reports already acknowledged still leave (close releases
+        # them); a restart recovers from what is on disk.
+        failure = error
+        print(f"gatebook run: {error}", file=sys.stderr, flush=True)
     finally:
+        if journal is not None:
+            closing = _close_journal(journal, None)
+            if closing is not None and failure is None:
+                print(f"gatebook run: {closing}", file=sys.stderr, flush=True)
+                failure = closing
         exchange.close()
         port.close()
         if engine is not None:
             engine.link.close()
+        if replication is not None:
+            replication.close()
     gateway, counts = exchange.gateway, exchange.counts
     print(f"run: {counts['datagrams_in']:,} datagrams, {gateway.messages:,} orders, "
           f"{counts['replies']:,} reply datagrams, {counts['md_packets']:,} MoldUDP64 packets "
@@ -95,4 +196,21 @@ def run_exchange(args):
         print(f"run: refused {count} datagrams: {reason}")
     for peer, reason in list(gateway.bad_log)[-5:]:
         print(f"run:   e.g. from {peer}: {reason}")
-    return 0
+    if journal is not None:
+        print(f"run: log {args.log}: acknowledged up to seq {acks.seq}"
+              + (f"; {exchange.unacknowledged} commands never acknowledged, their reports "
+                 f"not sent" if exchange.unacknowledged else ""))
+    return 3 if failure is not None else 0
+
+
+def _close_journal(journal, replication):
+    """Sync and close the log; the LogFailure if that failed (said on stderr)."""
+    from ..wal import LogFailure
+    failure = None
+    try:
+        journal.close()
+    except LogFailure as error:
+        failure = error
+    if replication is not None:
+        replication.close()
+    return failure

@@ -107,12 +107,26 @@ class JournaledExchange:
         failure = self.writer.failure or self.fenced
         if failure:
             raise failure
+        command = self.sequencer.stamp(code, *fields)
+        return command[1], self.apply(command)
+
+    def apply(self, command):
+        """Log and apply one command already stamped by `self.sequencer`; return its events.
+
+        The engine interface (`apply(command) -> events`) for callers that
+        stamp commands themselves, as the order-entry gateway does with this
+        exchange's sequencer. The command must carry the sequencer's latest
+        number; on WireError that number is given back (the log stays gapless).
+        """
+        failure = self.writer.failure or self.fenced
+        if failure:
+            raise failure
         sequencer = self.sequencer
-        command = sequencer.stamp(code, *fields)
         try:
             command_bytes = _encode_command(command)
         except WireError:
-            sequencer.next_seq -= 1             # keep the sequence gapless
+            if command[1] == sequencer.next_seq - 1:
+                sequencer.next_seq -= 1         # keep the sequence gapless
             raise
         events = self.engine.apply(command)
         self.writer.append(command[1], command[2], command_bytes, events)
@@ -121,7 +135,7 @@ class JournaledExchange:
             self._since_snapshot += 1
             if self._since_snapshot >= self.snapshot_every:
                 self.snapshot()
-        return command[1], events
+        return events
 
     def fence(self, error):
         """A newer primary exists (`error` is a Fenced saying which): accept no more commands."""
