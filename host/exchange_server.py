@@ -24,7 +24,7 @@ from gatebook.wire import itch50, mold
 from gatebook.wire.codec import ProtocolCodec, WireError
 
 from .engine import MatchingEngine
-from .marketdata.itch_feed import ItchFeed
+from .marketdata.itch_feed import NANOSECONDS_PER_DAY, ItchFeed
 from .order_entry import Gateway
 from .order_replies import Replier
 from .sequencer import Sequencer
@@ -33,6 +33,37 @@ __all__ = ["Exchange", "Acknowledgements"]
 
 _ITCH = ProtocolCodec(itch50.ITCH50)
 _MAX_MOLD_PAYLOAD = 1400          # keep MoldUDP64 packets under a 1500-byte MTU
+
+
+def _resume_feed(feed, engine, ts):
+    """Teach `feed` the recovered engine's book; return the ITCH records that show it.
+
+    A restarted exchange opens a new MoldUDP64 session (numbered from 1), so
+    its subscribers learn the book from an Add Order per resting order (best
+    level first, time priority within a level), after the start of day, and a
+    Stock Trading Action per halted symbol. Pending stops are remembered, not
+    shown, as the feed does for stops it sees accepted.
+    """
+    from .book import BUY, SELL
+    add, action = itch50.ADD_ORDER, itch50.STOCK_TRADING_ACTION
+    itch_side = {BUY: itch50.BUY, SELL: itch50.SELL}
+    stamp = ts % NANOSECONDS_PER_DAY
+    out = []
+    for symbol, book in sorted(engine.books.items()):
+        name = feed.specs[symbol].name if symbol in feed.specs else book.spec.name
+        if book.halted:
+            out.append((action.code, symbol, 0, stamp, name, "H", "", ""))
+        for side in (BUY, SELL):
+            for price, orders in book.orders_at(side):
+                for order in orders:
+                    ref = feed._new_ref()
+                    feed.displayed[order.order_id] = [ref, order.qty, side]
+                    out.append((add.code, symbol, feed._track(), stamp, ref, itch_side[side],
+                                order.qty, name, price))
+            for order in book.live_stops(side):
+                feed.stops[order.order_id] = (symbol, side, order.order_type, order.price,
+                                              order.qty)
+    return out
 
 
 class Acknowledgements:
@@ -109,8 +140,11 @@ class Exchange:
         self.counts = Counter()       # datagrams_in, orders, replies, md_packets, md_messages
         self._clock = clock
         self._fast = hasattr(port, "recv_ouch")
+        opening = self.feed.start_of_day(clock()) if md_destination is not None else []
+        if journal is not None:
+            opening += _resume_feed(self.feed, journal.engine, clock())
         if md_destination is not None:
-            self._publish(self.feed.start_of_day(clock()))
+            self._publish(opening)
 
     def poll(self, burst=32):
         """Handle at most `burst` received datagrams; return how many came.
