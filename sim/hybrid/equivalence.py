@@ -13,7 +13,6 @@ the wave files.
 """
 
 import os
-from collections import Counter
 
 from host.engine import MatchingEngine
 from host.hybrid import HybridExchange
@@ -84,10 +83,3 @@ def check_equivalence(commands, make_link, *, wave_dir="build/sim/hybrid", name=
             raise EquivalenceError(seq, str(again), waves) from first
         raise
 
-
-def punt_histogram(hybrids):
-    """Punts of several runs, summed."""
-    total = Counter()
-    for hybrid in hybrids:
-        total.update(hybrid.punts)
-    return total
