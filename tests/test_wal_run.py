@@ -13,11 +13,18 @@ and engine fed the same datagrams in order):
 - the recovered state hash equals the reference's after those commands;
 - a restarted `gatebook run` on the same directory says so, and new orders
   get the next sequence numbers and the reports the reference predicts.
+
+The failover test runs `gatebook run --standby-listen` with a real
+`gatebook standby` process: no report leaves before the standby has logged
+its command too, the standby promotes when the primary is SIGKILLed and
+holds every order reported, and the old primary, restarted with `--standby`
+pointing at the new one, refuses to take orders.
 """
 
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -26,7 +33,6 @@ from dpdk_bridge.udp import SocketUdp
 from host.clock import ManualClock
 from host.engine import MatchingEngine
 from host.flow import generate_flow
-from host.inject import script_datagrams
 from host.order_entry import Gateway, flow_datagrams
 from host.order_replies import Replier
 from host.ouch_session import OUTBOUND_CODEC, decode_datagram
@@ -42,7 +48,12 @@ def _free_port():
         return probe.address[1]
 
 
-def _start(directory, port, *extra):
+def _free_tcp_port():
+    with socket.create_server(("127.0.0.1", 0)) as probe:
+        return probe.getsockname()[1]
+
+
+def _start(directory, port, *extra, until="run: backend"):
     child = subprocess.Popen(
         [sys.executable, "-m", "gatebook.cli", "run", "--listen", f"127.0.0.1:{port}",
          "--md", "none", "--log", directory, "--seconds", "30", *extra],
@@ -50,9 +61,11 @@ def _start(directory, port, *extra):
     lines = []
     while True:
         line = child.stdout.readline()
+        if not line and until is None:
+            return child, lines
         assert line, (lines, child.stderr.read())
         lines.append(line)
-        if line.startswith("run: backend"):
+        if until is not None and line.startswith(until):
             return child, lines
 
 
@@ -193,3 +206,76 @@ def test_sigkill_mid_flow_then_restart_on_the_same_log(tmp_path):
     inputs = [json.loads(line)["seq"] for line in dumped.splitlines()
               if json.loads(line)["kind"] == "INPUT"]
     assert inputs == list(range(last_seq + 1, last_seq + 41))
+
+
+def _check_reports(received, directory):
+    """Recover `directory`; every report received must come from its commands."""
+    engine, report = recover(directory, verify_outputs=True)
+    reference = Reference()
+    expected, _ = reference.feed(SENT, report.last_seq)
+    got, want = _by_session(_records(received)), _by_session(expected)
+    for session, records in got.items():
+        assert records == want[session][:len(records)], (
+            f"session {session}: a report left for a command {directory} does not hold")
+    assert engine.state_hash() == reference.engine.state_hash()
+    return report
+
+
+SENT = flow_datagrams(generate_flow(600, seed=8), DEFAULT_SYMBOLS)
+
+
+def test_run_with_a_standby_reports_only_what_both_logged_and_fails_over(tmp_path):
+    primary_dir, standby_dir = str(tmp_path / "primary"), str(tmp_path / "standby")
+    port, replication = _free_port(), _free_tcp_port()
+    primary, lines = _start(primary_dir, port, "--standby-listen", f"127.0.0.1:{replication}")
+    assert any("synchronous" in line for line in lines), lines
+    standby = new_primary = old = None
+    try:
+        with SocketUdp() as client:
+            server = ("127.0.0.1", port)
+            client.send([(payload, server) for _, payload in SENT[:50]])
+            # Synchronous replication with no standby yet: nothing is acknowledged.
+            received = _drain(client, lambda got: False, seconds=0.5)
+            assert received == []
+            standby = subprocess.Popen(
+                [sys.executable, "-m", "gatebook.cli", "standby", "--connect",
+                 f"127.0.0.1:{replication}", "--dir", standby_dir, "--heartbeat-timeout", "0.5"],
+                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO)
+            assert standby.stdout.readline().startswith("following 127.0.0.1:")
+            want = len(Reference().feed(SENT[:50], 50)[0])
+            received = _drain(client, lambda got: len(_records(got)) >= want)
+            assert len(_records(received)) == want, "the standby's acknowledgements released nothing"
+            for start in range(50, len(SENT), 100):
+                client.send([(payload, server) for _, payload in SENT[start:start + 100]])
+            before = len(received)
+            received += _drain(client, lambda got: len(got) >= 1)
+            assert len(received) > before
+            primary.send_signal(signal.SIGKILL)
+            primary.communicate()
+            received += _drain(client, lambda got: False, seconds=0.2)
+        out, err = standby.communicate(timeout=20)
+        assert standby.returncode == 0, err
+        assert "promoted:" in out and "epoch 2" in out, out
+        report = _check_reports(received, standby_dir)
+        assert report.last_seq >= 50 and f"continues at seq {report.last_seq + 1}" in out
+
+        # The promoted directory runs as the new primary; the old one, started
+        # with --standby naming it, learns of epoch 2 and takes no orders.
+        new_primary, lines = _start(standby_dir, port, "--standby-listen",
+                                    f"127.0.0.1:{replication}")
+        assert f"last seq {report.last_seq} " in "".join(lines) and "epoch 2" in "".join(lines)
+        old, lines = _start(primary_dir, _free_port(), "--standby", f"127.0.0.1:{replication}",
+                            until=None)
+        _, err = old.communicate(timeout=20)
+        assert old.returncode == 3, (lines, err)
+        assert "epoch 2" in err and "must not accept orders" in err, err
+        assert not any(line.startswith("run: backend") for line in lines)
+        new_primary.send_signal(signal.SIGINT)
+        out, err = new_primary.communicate(timeout=20)
+        assert new_primary.returncode == 0, err
+        assert f"acknowledged up to seq {report.last_seq}" in out, out
+    finally:
+        for process in (primary, standby, new_primary, old):
+            if process is not None and process.poll() is None:
+                process.kill()
+                process.communicate()
