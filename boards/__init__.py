@@ -1,0 +1,24 @@
+"""FPGA boards a matching lane can be built for: one small module per board.
+
+Each board module (as in amaranth-boards, where a variant only sets `device`)
+names the board, says where its platform class comes from and which pins the
+top (`boards.top.BoardTop`) uses. `gatebook build --board NAME` builds one.
+"""
+
+import importlib
+
+__all__ = ["BOARDS", "board"]
+
+# Board name on the command line -> module in this package.
+BOARDS = {
+    "ulx3s-85f": "boards.ulx3s_85f",
+}
+
+
+def board(name):
+    """The board module called `name` (a key of `BOARDS`)."""
+    try:
+        module = BOARDS[name]
+    except KeyError:
+        raise ValueError(f"unknown board {name!r}; known: {', '.join(sorted(BOARDS))}") from None
+    return importlib.import_module(module)

@@ -1,0 +1,17 @@
+"""Radiona ULX3S with the LFE5U-85F (ECP5, 84k LUT4s, 208 DP16KD BRAMs, 25 MHz oscillator).
+
+The largest ULX3S: a depth-16 lane is about 8.7k flip-flops of window plus a
+comparator per entry, which fits with room for the stimulus and later a host link.
+"""
+
+__all__ = ["NAME", "DESCRIPTION", "LEDS", "platform"]
+
+NAME = "ulx3s-85f"
+DESCRIPTION = "Radiona ULX3S, Lattice ECP5 LFE5U-85F-6BG381C, 25 MHz clock"
+LEDS = 8                     # resources "led" 0..7
+
+
+def platform():
+    """A fresh `amaranth_boards.ulx3s.ULX3S_85F_Platform` (needs the `boards` extra)."""
+    from amaranth_boards.ulx3s import ULX3S_85F_Platform
+    return ULX3S_85F_Platform()

@@ -1,0 +1,24 @@
+"""A real board build with the PyPI open toolchain (minutes: opt in with --run-long)."""
+
+import pytest
+
+from boards import BOARDS
+from host.cli.build import build, find_tools, format_summary, parse_report
+
+pytestmark = [
+    pytest.mark.long,
+    pytest.mark.skipif(find_tools() is None,
+                       reason="yowasp FPGA tools not installed (pip install -e '.[boards]')"),
+]
+
+
+@pytest.mark.parametrize("name", sorted(BOARDS))
+def test_smallest_lane_places_and_routes(name, tmp_path):
+    report = build(name, 2, tmp_path / name, quiet=True)
+    again = parse_report(tmp_path / name / "top.report.json")
+    assert again["utilisation"] == report["utilisation"]
+    assert report["utilisation"]["TRELLIS_FF"][0] > 2 * 2 * 272     # the window is registers
+    (clock, (achieved, constraint)), = report["fmax"].items()
+    assert achieved > 0 and constraint > 0
+    assert (tmp_path / name / "top.bit").stat().st_size > 0
+    assert "Fmax" in format_summary(report, {"resting add": (2.0, 1.0, 1.0, 1.0)})
