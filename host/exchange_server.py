@@ -132,7 +132,6 @@ class Exchange:
             self.gateway.next_order_id = max(journal.engine.used_ids, default=0) + 1
         self.engine = engine if engine is not None else MatchingEngine(symbols)
         self._held = deque()          # (last seq, reply datagrams, ITCH records) awaiting acks
-        self.unacknowledged = 0       # commands whose output was dropped at close, never acked
         self.replier = Replier(self.gateway, symbols)
         self._itch = []
         self.feed = ItchFeed(symbols, self._itch.extend)
@@ -261,15 +260,13 @@ class Exchange:
         """Send the end-of-day system events and MoldUDP64's end of session.
 
         With a journal, held output first waits up to `drain_seconds` for its
-        acknowledgement; what is still not acknowledged then is dropped
-        (counted in `unacknowledged`): those commands were never acknowledged.
+        acknowledgement; what is still not acknowledged then is dropped:
+        those commands were never acknowledged.
         """
         if self._held:
             self.acks.wait(self._held[-1][0], drain_seconds)
             self.release()
-            if self._held:
-                self.unacknowledged = self._held[-1][0] - self.acks.seq
-                self._held.clear()
+            self._held.clear()
         if self.md_destination is not None and end_of_day:
             self._publish(self.feed.end_of_day(self._clock()))
             self.md_port.send([(mold.end_of_session(self.session, self.md_sequence),

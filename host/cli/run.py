@@ -197,9 +197,10 @@ def run_exchange(args):
     for peer, reason in list(gateway.bad_log)[-5:]:
         print(f"run:   e.g. from {peer}: {reason}")
     if journal is not None:
+        last = journal.sequencer.next_seq - 1
         print(f"run: log {args.log}: acknowledged up to seq {acks.seq}"
-              + (f"; {exchange.unacknowledged} commands never acknowledged, their reports "
-                 f"not sent" if exchange.unacknowledged else ""))
+              + (f"; seq {acks.seq + 1}..{last} never acknowledged, their reports not sent"
+                 if last > acks.seq else ""))
     return 3 if failure is not None else 0
 
 
