@@ -125,3 +125,23 @@ def test_a_difference_names_the_seq_and_writes_waves(tmp_path):
     assert caught.value.seq == bad_seq
     assert f"seq {bad_seq}:" in str(caught.value)
     assert caught.value.waves and all(os.path.getsize(w) > 1000 for w in caught.value.waves)
+
+
+def test_malformed_commands_are_the_engines():
+    """Short, unknown and ill-typed commands reach the engine, which rejects them, in order."""
+    from sim.flows import BUY, SELL, Flow, cents
+    f = Flow()
+    f.order(BUY, cents(10000), 10)
+    good = list(f.commands)
+    seq = f.seq
+    bad = [(internal.NEW_ORDER.code, seq), (0x7F, seq + 1, 0),
+           (internal.NEW_ORDER.code, seq + 2, 0, SYMBOL, 77, 1, BUY, 0, 1, "100", 0, 10),
+           (internal.CANCEL.code, seq + 3, 0, [1], 1),
+           (internal.ADMIN.code, seq + 4, 0, 1)]
+    f = Flow(first_seq=seq + 5)
+    f.next_id = 2
+    f.order(SELL, cents(10000), 5, user=2)
+    f.cancel(1)
+    hybrid = check_equivalence(good + bad + f.commands, stalling(), depths=[4], homes=[SYMBOL],
+                               window=2, name="malformed")
+    assert hybrid.lane_commands >= 3

@@ -52,6 +52,10 @@ _NOT_OWNER = int(PuntReason.NOT_OWNER)
 _SYMBOL_SCOPES = (int(MassCancelScope.SYMBOL), int(MassCancelScope.USER_SYMBOL))
 _ADMIN_ACTIONS = {int(a) for a in AdminAction}
 RECLAIM_SEQ = 0     # a HOST marker with this seq takes a window back without a command
+# Commands before which the host may load their symbol (a mass cancel or an admin
+# command would only hand it straight back).
+_LOADS_BEFORE = (_NEW, _CANCEL, _REPLACE)
+_ARITY = {message.code: len(message.fields) + 1 for message in internal.COMMANDS.messages}
 
 
 class _Lane:
@@ -128,11 +132,12 @@ class HybridExchange:
     def submit(self, command):
         """Route one sequenced command; its events reach the subscribers in order."""
         symbols = self._symbols_of(command)
-        for symbol in symbols:
-            lane = self.home_lane.get(symbol)
-            if lane is not None and lane.symbol is None:
-                self._maybe_load(lane)
-        entry = _Entry(command, command[1], symbols)
+        if command[0] in _LOADS_BEFORE:
+            for symbol in symbols:
+                lane = self.home_lane.get(symbol)
+                if lane is not None and lane.symbol is None:
+                    self._maybe_load(lane)
+        entry = _Entry(command, command[1] if len(command) > 1 else 0, symbols)
         self._route(entry)
         self.queue.append(entry)
         for symbol in symbols:
@@ -176,12 +181,20 @@ class HybridExchange:
     # -- routing ----------------------------------------------------------
 
     def _symbols_of(self, command):
-        """The symbols whose books `command` may touch (as the front end knows them)."""
-        code = command[0]
+        """The symbols whose books `command` may touch (as the front end knows them).
+
+        A malformed command touches none: the engine rejects it.
+        """
+        code = command[0] if command else None
+        if len(command) != _ARITY.get(code, -1):
+            return ()
         if code == _NEW:
             return (command[3],) if command[3] in self.front.specs else ()
         if code == _CANCEL or code == _REPLACE:
-            symbol = self.front.order_symbol.get(command[3])
+            try:
+                symbol = self.front.order_symbol.get(command[3])
+            except TypeError:                   # an unhashable order id
+                return ()
             return () if symbol is None else (symbol,)
         if code == _MASS:
             if command[3] == MassCancelScope.USER:
@@ -197,8 +210,10 @@ class HybridExchange:
 
     def _route(self, entry):
         command = entry.command
-        code, seq, ts = command[0], command[1], command[2]
         accepted = self.front.advance(command)
+        if not entry.touched:
+            return                              # the host's, malformed ones included
+        code, seq, ts = command[0], command[1], command[2]
         if code == _MASS or code == _ADMIN:
             target = ALL_SYMBOLS if len(entry.touched) > 1 else None
             for symbol in entry.touched:
@@ -206,8 +221,6 @@ class HybridExchange:
                 if lane is not None:
                     marker = (_HOST, seq, ts, target or symbol, 1)
                     self._send(lane, entry, marker, handover=symbol)
-            return
-        if not entry.touched:
             return
         symbol = entry.touched[0]
         lane = self.owner.get(symbol)

@@ -43,13 +43,16 @@ class FrontEnd:
 
     def advance(self, command):
         """Take `command` into account; for a new order, return True if it is accepted."""
-        code = command[0]
+        code = command[0] if command else None
         if code == _NEW:
-            if self.rejects(command):
+            try:
+                if self.rejects(command):
+                    return False
+            except (TypeError, ValueError):     # malformed: the engine rejects it too
                 return False
             self.order_symbol[command[4]] = command[3]
             return True
-        if code == _ADMIN:
+        if code == _ADMIN and len(command) == 5:
             action, symbol = command[3], command[4]
             halt = _HALTS.get(action)
             if halt is not None:
