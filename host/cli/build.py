@@ -140,11 +140,18 @@ def parse_report(path):
             continue
         logic = sum(s["delay"] for s in steps if s.get("type") in ("logic", "clk-to-q", "setup"))
         routing = sum(s["delay"] for s in steps if s.get("type") == "routing")
+        cells = [s for s in steps if s.get("type") == "logic"]
+        through = []                 # yosys names a LUT after the flip-flop whose input it feeds
+        for s in cells:
+            name = s["to"]["cell"].split("_TRELLIS")[0].split("$")[0]
+            if name and (not through or through[-1] != name):
+                through.append(name)
         critical.append({
             "clock": p.get("from"),
             "start": steps[0]["from"]["cell"], "end": steps[-1]["to"]["cell"],
-            "logic_levels": sum(1 for s in steps if s.get("type") == "logic"),
-            "logic_ns": logic, "routing_ns": routing,
+            "carry_hops": sum(1 for s in cells if s["to"]["port"] == "FCO"),
+            "logic_levels": sum(1 for s in cells if s["to"]["port"] != "FCO"),
+            "logic_ns": logic, "routing_ns": routing, "through": through,
         })
     return {"utilisation": utilisation, "fmax": fmax, "critical": critical}
 
@@ -170,8 +177,11 @@ def format_summary(report, cycles=None):
     lines.append(f"  Fmax {achieved:.1f} MHz (period {period:.2f} ns) for clock {name}, "
                  f"constraint {constraint:.0f} MHz")
     for c in report["critical"][:1]:
-        lines.append(f"  critical path: {c['start']} -> {c['end']}, {c['logic_levels']} logic "
-                     f"levels, {c['logic_ns']:.1f} ns logic + {c['routing_ns']:.1f} ns routing")
+        lines.append(f"  critical path: {c['start']} -> {c['end']}: {c['logic_levels']} LUT/mux "
+                     f"levels and {c['carry_hops']} carry hops, {c['logic_ns']:.1f} ns logic + "
+                     f"{c['routing_ns']:.1f} ns routing")
+        lines.append(f"    through (cells named after the register they feed): "
+                     f"{' > '.join(c['through'])}")
     if cycles:
         lines.append(f"  {'command':<32} {'II clk':>6} {'II ns':>7} {'lat clk':>7} {'lat ns':>7}")
         for kind, (_events, _beats, ii, latency) in cycles.items():
