@@ -40,6 +40,7 @@ from dpdk_bridge.udp import SocketUdp
 from host.clock import ManualClock
 from host.engine import MatchingEngine
 from host.flow import generate_flow
+from host.inject import script_datagrams
 from host.order_entry import Gateway, flow_datagrams
 from host.order_replies import Replier
 from host.ouch_session import OUTBOUND_CODEC, decode_datagram
@@ -338,3 +339,80 @@ def test_run_stops_on_a_full_disk_and_everything_reported_is_logged(tiny_disk, t
     report = _check_reports_of(sent, received, copy)
     assert 0 < acked <= report.last_seq < len(sent)
     assert received, "no report before the disk filled"
+
+
+class _ListPort:
+    """A datagram port over lists: what `recv` hands out, what `send` got."""
+
+    def __init__(self):
+        self.inbox, self.sent = [], []
+
+    def recv(self, burst=32):
+        out, self.inbox = self.inbox[:burst], self.inbox[burst:]
+        return out
+
+    def send(self, datagrams):
+        self.sent += datagrams
+        return len(datagrams)
+
+
+def _itch(datagrams, md):
+    """ITCH records of the MoldUDP64 packets among `datagrams` sent to `md`."""
+    from gatebook.wire import itch50, mold
+    from gatebook.wire.codec import ProtocolCodec
+    codec = ProtocolCodec(itch50.ITCH50)
+    return [codec.decode(message) for payload, peer in datagrams if peer == md
+            for message in mold.parse(payload).messages]
+
+
+def test_a_restarted_feed_shows_the_recovered_book_and_trades_against_it(tmp_path):
+    from gatebook.wire import itch50
+    from host.exchange_server import Acknowledgements, Exchange
+    from host.wal import JournaledExchange
+    directory, md = str(tmp_path / "log"), ("239.192.26.1", 26499)
+    datagrams = [(payload, ("127.0.0.1", 20000 + session)) for session, payload in SENT[:200]]
+
+    def open_exchange():
+        acks, port = Acknowledgements(), _ListPort()
+        journal = JournaledExchange(directory, DEFAULT_SYMBOLS, on_ack=acks)
+        acks(journal.acked_seq)
+        return journal, Exchange(port, DEFAULT_SYMBOLS, ManualClock(1, 1), md_destination=md,
+                                 journal=journal, acks=acks), port
+
+    journal, exchange, port = open_exchange()
+    port.inbox = datagrams[:150]
+    exchange.run(max_orders=150, idle_sleep=0.0005)
+    journal.close()
+    exchange.close(end_of_day=False)
+    books = {symbol: [book.orders_at(side) for side in (0, 1)]
+             for symbol, book in journal.engine.books.items()}
+
+    journal, exchange, port = open_exchange()
+    adds = [m for m in _itch(port.sent, md) if m[0] == itch50.ADD_ORDER.code]
+    shown = sorted((m[1], m[5], m[8], m[6]) for m in adds)      # symbol, side, price, shares
+    resting = sorted((symbol, itch50.BUY if side == 0 else itch50.SELL, price, order.qty)
+                     for symbol, sides in books.items() for side, levels in enumerate(sides)
+                     for price, orders in levels for order in orders)
+    assert shown == resting and len(resting) > 10
+    # A new session sells into the best recovered bid of one symbol: the
+    # execution names the Add Order the restarted feed showed for it.
+    symbol, levels = next((symbol, sides[0]) for symbol, sides in sorted(books.items())
+                          if sides[0])
+    price, (best, *_) = levels[0]
+    ref = next(m[4] for m in adds if m[1] == symbol and m[5] == itch50.BUY and m[8] == price)
+    name = next(spec.name for spec in DEFAULT_SYMBOLS if spec.symbol_id == symbol)
+    crafted = script_datagrams(f"999 enter_order order_token=1 stock={name} side=SELL "
+                               f"shares={best.qty} price={price}")
+    port.sent.clear()
+    port.inbox = [(payload, ("127.0.0.1", 21999)) for _, payload in crafted] + datagrams[150:]
+    exchange.run(max_orders=51, idle_sleep=0.0005)
+    journal.close()
+    exchange.close(end_of_day=False)
+    executed = [m for m in _itch(port.sent, md) if m[0] == itch50.ORDER_EXECUTED.code]
+    assert executed[0][4] == ref and executed[0][5] == best.qty
+    engine, _ = recover(directory)
+    reference = Reference()
+    reference.feed(SENT[:150], 150)
+    reference.restart()
+    reference.feed(crafted + SENT[150:200], 51)
+    assert engine.state_hash() == reference.engine.state_hash()
