@@ -286,7 +286,7 @@ def test_run_with_a_standby_reports_only_what_both_logged_and_fails_over(tmp_pat
         assert old.returncode == 3, (lines, err)
         assert "epoch 2" in err and "must not accept orders" in err, err
         assert not any(line.startswith("run: backend") for line in lines)
-        new_primary.send_signal(signal.SIGINT)
+        new_primary.send_signal(signal.SIGTERM)
         out, err = new_primary.communicate(timeout=20)
         assert new_primary.returncode == 0, err
         assert f"acknowledged up to seq {report.last_seq}" in out, out
