@@ -134,13 +134,14 @@ class MatchingEngine:
         (_, seq, ts, symbol, order_id, user, side, order_type, tif,
          price, stop_price, qty) = command
         book = self.books.get(symbol)
+        used_ids = self.used_ids
         # The checks are inline rather than in a helper because they run for
         # every order; their order is the documented "first failure wins".
         if type(order_id) is not int or not 0 < order_id <= _U64:
             reason = _R.INVALID_ORDER_ID
         elif type(user) is not int or not 0 <= user <= _U32:
             reason = _R.INVALID_USER
-        elif order_id in self.used_ids:
+        elif order_id in used_ids:
             reason = _R.DUPLICATE_ORDER_ID
         elif book is None or type(symbol) is not int:
             reason = _R.UNKNOWN_SYMBOL
@@ -181,7 +182,7 @@ class MatchingEngine:
             out((_REJECTED, seq, ts, _NEW_ORDER, _clean_u16(symbol), _clean_id(order_id),
                  _clean_u32(user), reason))
             return
-        self.used_ids.add(order_id)
+        used_ids.add(order_id)
         out((_ACCEPTED, seq, ts, symbol, order_id, user, side, order_type, tif,
              price, stop_price, qty))
         order = [order_id, user, symbol, side, order_type, tif, price, stop_price, qty, seq, False]
