@@ -58,7 +58,7 @@ COMMAND = union_layout(internal.NEW_ORDER, internal.CANCEL, internal.REPLACE,
                        internal.MASS_CANCEL, internal.ADMIN, link.LOAD, link.OWN, link.HOST)
 EVENT = union_layout(internal.ACCEPTED, internal.REJECTED, internal.EXECUTED,
                      internal.CANCELLED, internal.REPLACED, internal.TRADE, internal.LEVEL,
-                     internal.DONE, link.FLUSH, link.PUNT)
+                     internal.DONE, link.FLUSH, link.SPILL, link.PUNT)
 # One beat of the event port: one record, or two (`pair` = 1) where two fit one
 # clock: ACCEPTED+LEVEL (a resting add), ACCEPTED+CANCELLED (a FOK kill, an IOC
 # with nothing to hit), CANCELLED+LEVEL, REPLACED+LEVEL, EXECUTED+TRADE (a fill).

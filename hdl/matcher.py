@@ -43,7 +43,7 @@ _MARKET = int(OrderType.MARKET)
 _STOP = int(OrderType.STOP)
 
 
-class _Start(enum.Enum, shape=3):
+class _Start(enum.Enum, shape=4):
     """The state a command starts in, decided in the clock that accepts it."""
     NONE     = 0   # LOAD, OWN: done in that clock, no event
     ACCEPTED = 1   # a new order that trades in the window
@@ -53,6 +53,7 @@ class _Start(enum.Enum, shape=3):
     REPLACED = 5   # a quantity decrease of a window order (set in the accepting clock)
     ADDED    = 6   # a new order that rests without trading (inserted in the accepting clock)
     KILLED   = 7   # a FOK that cannot fill, an IOC or market order with nothing to hit
+    EVICT    = 8   # a new order that rests better than a full side's worst level: SPILL it
 
 
 class Matcher(wiring.Component):
@@ -62,6 +63,10 @@ class Matcher(wiring.Component):
     ----------
     depth : int
         Orders per side in the window (N).
+    evict : bool
+        When an order that does not trade would rest in a full side, better
+        than its worst level, give that level to the host (SPILL records) and
+        keep the symbol, instead of handing the symbol over (WINDOW_FULL).
 
     Attributes
     ----------
@@ -75,8 +80,9 @@ class Matcher(wiring.Component):
     i: In(stream.Signature(COMMAND))
     o: Out(stream.Signature(EVENT_PAIR))
 
-    def __init__(self, depth=16):
+    def __init__(self, depth=16, *, evict=True):
         self.depth = depth
+        self.evict = evict
         super().__init__()
 
     def elaborate(self, platform):
@@ -109,6 +115,7 @@ class Matcher(wiring.Component):
         lvl_fill   = Signal()             # the LEVEL closes a level the aggressor traded
         cxl_entry  = Signal(ENTRY)
         cancel_why = Signal(8)
+        evict_price = Signal(32)
 
         def win(side, attr):
             return Mux(side, getattr(asks, attr), getattr(bids, attr))
@@ -136,6 +143,11 @@ class Matcher(wiring.Component):
                                                         opp_deep <= pn.price))
         in_rests = ~in_market & ((pn.tif == TimeInForce.DAY) | (pn.tif == TimeInForce.GTC))
         own_full = Mux(in_side, asks.full, bids.full)
+        own_tail = ENTRY(Mux(in_side, asks.tail.as_value(), bids.tail.as_value()))
+        evictable = (opp_cross == 0) & Mux(in_side, pn.price < own_tail.price,
+                                           pn.price > own_tail.price)
+        if not self.evict:
+            evictable = 0
         behind_deep = (own_deep != 0) & Mux(in_side, pn.price >= own_deep, pn.price <= own_deep)
         found_side = ~bids.found              # meaningful when either found
         found_any = bids.found | asks.found
@@ -156,6 +168,8 @@ class Matcher(wiring.Component):
                     m.d.comb += [start.eq(_Start.FLUSH), why.eq(PuntReason.STOP)]
                 with m.Elif(short & reach_deep):
                     m.d.comb += [start.eq(_Start.FLUSH), why.eq(PuntReason.SWEEP)]
+                with m.Elif(short & in_rests & own_full & evictable):
+                    m.d.comb += start.eq(_Start.EVICT)
                 with m.Elif(short & in_rests & own_full):
                     m.d.comb += [start.eq(_Start.FLUSH), why.eq(PuntReason.WINDOW_FULL)]
                 with m.Elif(short & in_rests & behind_deep):
@@ -225,6 +239,14 @@ class Matcher(wiring.Component):
                 ]
                 win_do(in_side, WindowOp.INSERT, entry=added)
                 m.d.sync += [lvl_side.eq(in_side), lvl_price.eq(pn.price)]
+            with m.If(start == _Start.EVICT):
+                # The worst level becomes the first price the host holds on this side.
+                m.d.sync += [lvl_side.eq(in_side), lvl_price.eq(pn.price),
+                             evict_price.eq(own_tail.price)]
+                with m.If(in_side):
+                    m.d.sync += ask_deep.eq(own_tail.price)
+                with m.Else():
+                    m.d.sync += bid_deep.eq(own_tail.price)
             with m.If(start == _Start.KILLED):
                 m.d.sync += cancel_why.eq(Mux(pn.tif == TimeInForce.FOK, CancelReason.FOK_KILL,
                                               CancelReason.IOC_REMAINDER))
@@ -262,6 +284,8 @@ class Matcher(wiring.Component):
                         m.next = "ADDED"
                     with m.Case(_Start.KILLED):
                         m.next = "KILLED"
+                    with m.Case(_Start.EVICT):
+                        m.next = "EVICT"
 
         # -- events --------------------------------------------------------------
         o = self.o.payload.first
@@ -333,6 +357,29 @@ class Matcher(wiring.Component):
                              o.accepted.code.eq(internal.ACCEPTED.code)]
                 level_event(o2.level)
                 last_beat()
+
+            with m.State("EVICT"):
+                # One SPILL per clock from the worst end while it is at the evicted
+                # price; then a clock that inserts the order, then its ADDED beat.
+                tail = ENTRY(Mux(side, asks.tail.as_value(), bids.tail.as_value()))
+                tail_index = Mux(side, asks.tail_index, bids.tail_index)
+                tail_valid = Mux(side, asks.head_valid, bids.head_valid)
+                with m.If(tail_valid & (tail.price == evict_price)):
+                    sp = o.spill
+                    common(sp)
+                    m.d.comb += [
+                        self.o.valid.eq(1), sp.code.eq(link.SPILL.code),
+                        sp.symbol.eq(symbol), sp.side.eq(side),
+                        sp.order_id.eq(tail.order_id), sp.user.eq(tail.user),
+                        sp.order_type.eq(tail.order_type), sp.tif.eq(tail.tif),
+                        sp.price.eq(tail.price), sp.stop_price.eq(tail.stop_price),
+                        sp.qty.eq(tail.qty), sp.prio_seq.eq(tail.prio_seq),
+                    ]
+                    with m.If(xfer):
+                        win_do(side, WindowOp.REMOVE, index=tail_index)
+                with m.Else():
+                    win_do(side, WindowOp.INSERT, entry=own_entry)
+                    m.next = "ADDED"
 
             with m.State("KILLED"):
                 cx = o2.cancelled

@@ -53,6 +53,8 @@ class Window(wiring.Component):
         `cross_qty` is the shares of this window it could trade with.
     head, head_valid, count, full : Out
         The best entry and the occupancy.
+    tail, tail_index : Out
+        The worst entry and its index (meaningful when `head_valid`), for eviction.
     """
 
     def __init__(self, depth, side):
@@ -77,6 +79,8 @@ class Window(wiring.Component):
             "cross_qty":    Out(32 + depth.bit_length()),
             "head":         Out(ENTRY),
             "head_valid":   Out(1),
+            "tail":         Out(ENTRY),
+            "tail_index":   Out(range(depth)),
             "count":        Out(range(depth + 1)),
             "full":         Out(1),
         })
@@ -127,6 +131,12 @@ class Window(wiring.Component):
             with m.If(valid[i] & (entries[i].order_id == self.find_id)):
                 m.d.comb += [self.found.eq(1), self.found_index.eq(i),
                              self.found_entry.eq(entries[i])]
+
+        # The worst entry: the last valid one (valid entries are a prefix).
+        for i in range(n):
+            last = valid[i] & (~valid[i + 1] if i + 1 < n else 1)
+            with m.If(last):
+                m.d.comb += [self.tail.eq(entries[i]), self.tail_index.eq(i)]
 
         # Level aggregate and crossing quantity: masked sums over every entry.
         at_level = [valid[i] & (entries[i].price == self.level_price) for i in range(n)]

@@ -11,7 +11,8 @@ import random
 from gatebook.wire import internal
 from gatebook.wire.enums import ALL_SYMBOLS, AdminAction, MassCancelScope, OrderType, Side, TimeInForce
 
-__all__ = ["Flow", "cents", "directed", "window_pressure", "random_flow", "hybrid_flow",
+__all__ = ["Flow", "cents", "directed", "window_pressure", "eviction", "random_flow",
+           "hybrid_flow",
            "SYMBOL", "OTHER"]
 
 SYMBOL, OTHER = 1, 2
@@ -156,6 +157,25 @@ def window_pressure(depth):
     f.order(SELL, cents(9990), 15 * depth, user=4, tif=IOC)   # through the window: sweep
     f.order(SELL, cents(10000), 5, user=4)
     f.market(BUY, 3, user=4)
+    return f.commands
+
+
+def eviction(depth):
+    """A full bid side, then better bids: each evicts the worst level and the lane keeps the symbol.
+
+    The evicted orders are the host's from then on: an order at their price
+    rests behind the window (BEYOND_WINDOW), a sell that reaches them sweeps
+    (SWEEP), a cancel of one is the host's (NOT_IN_WINDOW).
+    """
+    f = Flow()
+    ids = [f.order(BUY, cents(10000 - i // 2), 10, user=1 + i % 3) for i in range(depth)]
+    f.order(BUY, cents(10001), 10, user=2)                  # evicts the worst level (1 or 2)
+    f.order(BUY, cents(10002), 20, user=3)                  # evicts again
+    f.cancel(ids[-1], user=1 + (depth - 1) % 3)             # an evicted order: the host's
+    f.order(SELL, cents(10010), 5, user=4)                  # the other side still works
+    f.order(SELL, cents(10002), 5, user=4)                  # trades in the window
+    f.order(BUY, cents(10003), 10, user=1)
+    f.order(SELL, cents(9000), 30 * depth, user=4, tif=IOC)  # reaches the host's bids: sweep
     return f.commands
 
 

@@ -8,7 +8,7 @@ short seeded random flows with random valid/ready stalls.
 import pytest
 
 from gatebook.wire.link import PuntReason
-from sim.flows import directed, random_flow, window_pressure
+from sim.flows import directed, eviction, random_flow, window_pressure
 from sim.matcher.amaranth_bench import run_flow
 
 SCENARIOS = directed()
@@ -37,6 +37,18 @@ def test_every_punt_reason():
 def test_window_pressure(depth):
     sb = run_flow(window_pressure(depth), depth=depth, stall=0.2, seed=depth)
     assert {PuntReason.WINDOW_FULL, PuntReason.BEYOND_WINDOW, PuntReason.SWEEP} <= set(sb.punts)
+
+
+@pytest.mark.parametrize("depth", [2, 4, 8])
+def test_eviction(depth):
+    """A full side gives its worst level to the host and keeps the symbol."""
+    sb = run_flow(eviction(depth), depth=depth, stall=0.25, seed=depth)
+    assert sb.evictions >= 2
+    assert PuntReason.WINDOW_FULL not in sb.punts
+    assert {PuntReason.NOT_IN_WINDOW, PuntReason.SWEEP} <= set(sb.punts)
+    # Built without eviction, the same flow hands the symbol over instead.
+    sb = run_flow(eviction(depth), depth=depth, evict=False)
+    assert sb.evictions == 0 and PuntReason.WINDOW_FULL in sb.punts
 
 
 @pytest.mark.parametrize("seed", [11, 12, 13])

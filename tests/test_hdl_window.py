@@ -58,6 +58,8 @@ def test_window_random_ops(side, depth):
             assert ctx.get(dut.head_valid) == bool(model.entries)
             if model.entries:
                 assert ctx.get(dut.head.order_id) == model.entries[0]["order_id"]
+                assert ctx.get(dut.tail.order_id) == model.entries[-1]["order_id"]
+                assert ctx.get(dut.tail_index) == len(model.entries) - 1
             assert ctx.get(dut.found) == (find in ids)
             if find in ids:
                 assert ctx.get(dut.found_index) == ids.index(find)

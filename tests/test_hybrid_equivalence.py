@@ -17,7 +17,7 @@ import pytest
 from gatebook.wire import internal
 from gatebook.wire.link import PuntReason
 from host.hybrid import RandomReload
-from sim.flows import OTHER, SYMBOL, directed, hybrid_flow, random_flow, window_pressure
+from sim.flows import OTHER, SYMBOL, directed, eviction, hybrid_flow, random_flow, window_pressure
 from sim.hybrid.amaranth_link import AmaranthLink
 from sim.hybrid.equivalence import EquivalenceError, check_equivalence
 
@@ -52,6 +52,15 @@ def test_window_pressure(depth):
     assert hybrid.lanes[0].loads >= 3
 
 
+@pytest.mark.parametrize("depth", [2, 8])
+def test_eviction(depth):
+    """Spilled levels join the engine's book exactly; the lane keeps the symbol."""
+    hybrid = check_equivalence(eviction(depth), stalling(seed=depth), depths=[depth],
+                               homes=[SYMBOL], window=1, name=f"eviction_d{depth}")
+    assert hybrid.evictions >= 2
+    assert PuntReason.WINDOW_FULL not in hybrid.punts
+
+
 @pytest.mark.parametrize("seed,depth", [(11, 4), (12, 16)])
 def test_random_flow(seed, depth):
     commands = random_flow(seed, 600)
@@ -70,6 +79,7 @@ def test_adversarial_two_lanes(seed):
     for lane in hybrid.lanes:
         assert lane.loads >= 10 and lane.handovers >= 10
     assert hybrid.lane_commands > len(commands) // 4
+    assert hybrid.evictions
 
 
 @pytest.mark.parametrize("seed", [1, 2, 3])

@@ -15,6 +15,9 @@ Commands to the pipeline:
         the pipeline answers PUNT in order, flushing first if asked to.
 Events from the pipeline:
   FLUSH one window order handed back to the host, best first, bids then asks;
+  SPILL one order of the worst whole level of a full window side, given to the
+        host so an order that rests better fits (eviction; newest first); the
+        symbol stays the pipeline's;
   PUNT  the command with this seq is the host's to process (the host keeps
         every command in flight, so it is not sent back); with `handover`
         set, the flushed window and the symbol's ownership came with it.
@@ -28,7 +31,7 @@ from enum import IntEnum
 from .layout import Field, Message, Protocol
 
 __all__ = [
-    "PuntReason", "LOAD", "OWN", "HOST", "FLUSH", "PUNT",
+    "PuntReason", "LOAD", "OWN", "HOST", "FLUSH", "SPILL", "PUNT",
     "LINK_COMMANDS", "LINK_EVENTS", "ENTRY_FIELDS",
 ]
 
@@ -81,6 +84,10 @@ HOST = Message("host", ord("h"), (
 
 FLUSH = Message("flush", ord("f"), (_SEQ, _TS) + ENTRY_FIELDS)
 
+SPILL = Message("spill", ord("s"), (_SEQ, _TS) + ENTRY_FIELDS,
+                doc="An evicted window order; the level's orders come newest first, before "
+                    "the events of the command that made room, and the host keeps them.")
+
 PUNT = Message("punt", ord("p"), (
     _SEQ, _TS, _SYMBOL,
     Field("reason",     1, enum=PuntReason),
@@ -89,4 +96,4 @@ PUNT = Message("punt", ord("p"), (
 ))
 
 LINK_COMMANDS = Protocol("gatebook-link-commands", "little", (LOAD, OWN, HOST))
-LINK_EVENTS = Protocol("gatebook-link-events", "little", (FLUSH, PUNT))
+LINK_EVENTS = Protocol("gatebook-link-events", "little", (FLUSH, SPILL, PUNT))

@@ -10,7 +10,8 @@ nothing else in host/hybrid touches engine internals.
 
 from host.book import RestingOrder
 
-__all__ = ["take_window", "adopt_window", "count_lane_execution", "note_lane_order"]
+__all__ = ["take_window", "adopt_window", "adopt_spill", "count_lane_execution",
+           "note_lane_order", "flushed_order"]
 
 
 def _discard(event):
@@ -50,6 +51,16 @@ def adopt_window(engine, symbol, orders, last_price):
     for order in orders:
         engine.restore_resting(order)
     engine.books[symbol].last_trade_price = last_price
+
+
+def adopt_spill(engine, orders):
+    """Take a level a lane evicted (its orders in time priority) into the engine's book.
+
+    Every order the host kept on that side is strictly worse than the lane's
+    worst level, so the level becomes the host's best, exactly as it was.
+    """
+    for order in orders:
+        engine.restore_resting(order)
 
 
 def count_lane_execution(engine):

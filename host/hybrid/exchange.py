@@ -34,8 +34,8 @@ from gatebook.wire.enums import ALL_SYMBOLS, AdminAction, MassCancelScope, Rejec
 from gatebook.wire.link import PuntReason
 from host.engine import MatchingEngine
 
-from .engine_port import (adopt_window, count_lane_execution, flushed_order, note_lane_order,
-                          take_window)
+from .engine_port import (adopt_spill, adopt_window, count_lane_execution, flushed_order,
+                          note_lane_order, take_window)
 from .frontend import FrontEnd
 from .link import LinkError
 from .policy import FitsWindow
@@ -47,7 +47,7 @@ _MASS, _ADMIN = internal.MASS_CANCEL.code, internal.ADMIN.code
 _ACCEPTED, _EXECUTED, _TRADE = internal.ACCEPTED.code, internal.EXECUTED.code, internal.TRADE.code
 _LEVEL, _CANCELLED, _REJECTED = internal.LEVEL.code, internal.CANCELLED.code, internal.REJECTED.code
 _LOAD, _OWN, _HOST = link.LOAD.code, link.OWN.code, link.HOST.code
-_FLUSH, _PUNT = link.FLUSH.code, link.PUNT.code
+_FLUSH, _SPILL, _PUNT = link.FLUSH.code, link.SPILL.code, link.PUNT.code
 _NOT_OWNER = int(PuntReason.NOT_OWNER)
 _SYMBOL_SCOPES = (int(MassCancelScope.SYMBOL), int(MassCancelScope.USER_SYMBOL))
 _ADMIN_ACTIONS = {int(a) for a in AdminAction}
@@ -76,7 +76,7 @@ class _Lane:
 
 
 class _Entry:
-    __slots__ = ("command", "seq", "lanes", "events", "punts", "touched", "reclaim")
+    __slots__ = ("command", "seq", "lanes", "events", "punts", "spills", "touched", "reclaim")
 
     def __init__(self, command, seq, touched, reclaim=False):
         self.command = command
@@ -84,6 +84,7 @@ class _Entry:
         self.lanes = set()          # lanes that have not answered yet
         self.events = []            # events a lane wrote for it
         self.punts = []             # (lane, PUNT record, FLUSH records before it)
+        self.spills = []            # SPILL records before its events (an eviction)
         self.touched = touched      # symbols whose book this command may read or change
         self.reclaim = reclaim
 
@@ -121,6 +122,7 @@ class HybridExchange:
         self.touching = Counter()   # symbol -> entries in the queue that touch it
         self.punts = Counter()      # PuntReason -> count
         self.lane_commands = 0      # commands a lane processed itself
+        self.evictions = 0          # orders lanes spilled to make room
         self._listeners = []
 
     # -- the seam ---------------------------------------------------------
@@ -291,6 +293,11 @@ class HybridExchange:
         if kind == _FLUSH:
             lane.flushed.append(record)
             return
+        if kind == _SPILL:
+            if entry.events:
+                raise LinkError(f"seq {entry.seq}: SPILL after events: {record}")
+            entry.spills.append(record)
+            return
         if kind == _PUNT:
             if entry.events:
                 raise LinkError(f"seq {entry.seq}: PUNT after events: {record}")
@@ -347,6 +354,10 @@ class HybridExchange:
             return None
         command = entry.command
         if entry.events:
+            if entry.spills:
+                # The worst level of a full side, newest first: the host's best now.
+                adopt_spill(engine, [flushed_order(r) for r in reversed(entry.spills)])
+                self.evictions += len(entry.spills)
             self.lane_commands += 1
             return self._restamp(entry.events)
         if reject:

@@ -26,7 +26,7 @@ from gatebook.wire import internal, link
 from hdl.driver import MatcherCodec
 from hdl.matcher import Matcher
 from host.hybrid.link import LaneLink, LinkError
-from sim.flows import SYMBOL, directed, hybrid_flow, window_pressure
+from sim.flows import SYMBOL, directed, eviction, hybrid_flow, window_pressure
 from sim.hybrid.equivalence import run_hybrid
 
 LOAD_CODE, CANCEL_CODE = link.LOAD.code, internal.CANCEL.code
@@ -125,6 +125,7 @@ class CocotbLink(LaneLink):
 def _flows(depth):
     flows = [(name, commands, 1) for name, commands in sorted(directed().items())]
     flows.append(("window_pressure", window_pressure(depth), 1))
+    flows.append(("eviction", eviction(depth), 1))
     count = int(os.environ.get("GATEBOOK_HYBRID_COMMANDS", "500"))
     flows.append(("adversarial", hybrid_flow(int(os.environ.get("GATEBOOK_SEED", "3")), count,
                                              symbols=(SYMBOL, 3)), 4))

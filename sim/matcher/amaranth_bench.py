@@ -19,14 +19,14 @@ __all__ = ["run_flow"]
 
 
 def run_flow(commands, *, depth=4, seed=0, stall=0.0, max_cycles=200_000, vcd=None,
-             trace=None):
+             trace=None, evict=True):
     """Drive `commands` through a fresh Matcher; return the scoreboard after the last event.
 
     `stall` is the probability of holding back valid (between records) and
     ready (any clock). Raises ScoreboardError on the first mismatch. With a
     `trace` list, every transfer is appended to it as (cycle, "i" or "o", record).
     """
-    dut = Matcher(depth)
+    dut = Matcher(depth, evict=evict)
     codec = MatcherCodec(dut)
     sb = Scoreboard(DEFAULT_SYMBOLS, SYMBOL, depth)
     feeder = Feeder(sb, commands)

@@ -30,7 +30,7 @@ __all__ = ["Scoreboard", "ScoreboardError", "Feeder", "coverage_table"]
 _NEW, _CANCEL, _REPLACE = internal.NEW_ORDER.code, internal.CANCEL.code, internal.REPLACE.code
 _MASS, _ADMIN = internal.MASS_CANCEL.code, internal.ADMIN.code
 _REJECTED, _EXECUTED, _TRADE = internal.REJECTED.code, internal.EXECUTED.code, internal.TRADE.code
-_FLUSH, _PUNT = link.FLUSH.code, link.PUNT.code
+_FLUSH, _SPILL, _PUNT = link.FLUSH.code, link.SPILL.code, link.PUNT.code
 # Reject reasons that depend only on the command and the symbol's SymbolSpec.
 _STATELESS = {int(r) for r in (
     RejectReason.INVALID_QUANTITY, RejectReason.QUANTITY_TOO_LARGE,
@@ -65,10 +65,12 @@ class Scoreboard:
         self.deep = [0, 0]
         self.in_flight = deque()        # [seq, expected events, snapshot, position]
         self.flushed = []
+        self.spilled = []               # SPILL records of the command in progress
         self.lane_match_id = 0
         self.commands = 0
         self.coverage = Counter()       # (command kind, outcome, window state) -> count
         self.punts = Counter()          # PuntReason -> count
+        self.evictions = 0              # orders a full window side spilled to the host
 
     # -- the front end ---------------------------------------------------------
 
@@ -136,6 +138,9 @@ class Scoreboard:
         if kind == _PUNT:
             self._punt(entry, record)
             return
+        if kind == _SPILL:
+            self._spill(entry, record)
+            return
         if position >= len(expected):
             raise ScoreboardError(seq, f"extra event {record}")
         want = expected[position]
@@ -149,10 +154,27 @@ class Scoreboard:
             got = record[:4] + (want[4],) + record[5:] if len(want) > 4 else record
         if got != want:
             raise ScoreboardError(seq, f"event {position}: got {got}, expected {want}")
+        if self.spilled:
+            self._spilled_whole_level(entry)
         entry[3] = position + 1
         if position + 1 == len(expected):
             self.coverage[(code[0], _outcome(expected), code[1])] += 1
             self.in_flight.popleft()
+
+    def _spill(self, entry, record):
+        """An evicted order: the next one from the worst end of the side, as it stood."""
+        seq, expected, snapshot, position, code = entry
+        if position or snapshot is None:
+            raise ScoreboardError(seq, f"SPILL after events or while the host owns: {record}")
+        side, price = record[4], record[9]
+        window = snapshot[0][side]
+        spilled = sum(1 for r in self.spilled if r[4] == side)
+        want = (self.symbol, side) + window[-1 - spilled] if spilled < len(window) else None
+        if record[3:] != want:
+            raise ScoreboardError(seq, f"spilled {record[3:]}, window's worst {want}")
+        self.spilled.append(record)
+        self.deep[side] = price
+        self.evictions += 1
 
     def _punt(self, entry, record):
         seq, expected, snapshot, position, code = entry
@@ -177,6 +199,16 @@ class Scoreboard:
             raise ScoreboardError(seq, "FLUSH without handover")
         self.flushed = []
         self.in_flight.popleft()
+
+    def _spilled_whole_level(self, entry):
+        """The spill before a command's first event was one whole level of the window."""
+        seq, snapshot = entry[0], entry[2]
+        side, price = self.spilled[0][4], self.spilled[0][9]
+        level = [e for e in snapshot[0][side] if e[4] == price]
+        if any(r[9] != price for r in self.spilled) or len(level) != len(self.spilled):
+            raise ScoreboardError(seq, f"spilled {len(self.spilled)} orders, the window's "
+                                       f"level at {price} has {len(level)}")
+        self.spilled = []
 
     def _window(self):
         """'empty', 'partial' or 'full' for the lane's window now, or 'host'."""

@@ -25,7 +25,7 @@ from cocotb.simtime import get_sim_time
 from hdl.driver import MatcherCodec
 from hdl.matcher import Matcher
 from host.symbols import DEFAULT_SYMBOLS
-from sim.flows import SYMBOL, directed, random_flow, window_pressure
+from sim.flows import SYMBOL, directed, eviction, random_flow, window_pressure
 from sim.matcher.scoreboard import Feeder, Scoreboard, ScoreboardError, coverage_table
 
 __all__ = ["TB", "test_matcher", "build_and_run"]
@@ -110,6 +110,8 @@ async def run_test_window_pressure(dut):
     tb = TB(dut)
     sb = await tb.run(window_pressure(tb.depth), seed=7)
     assert sb.punts, "window pressure must force punts"
+    sb = await tb.run(eviction(tb.depth), seed=8)
+    assert sb.evictions, "a full side must spill its worst level"
 
 
 @cocotb.test()
