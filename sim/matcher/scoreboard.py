@@ -12,7 +12,9 @@ three jobs around one hardware lane that owns one symbol:
   after restamping: the lane's own ids must count up by one). A PUNT hands
   the command to the host, whose events are the golden ones by construction;
   with a handover, the FLUSH records before it must equal the golden book's
-  best orders as they stood before the command.
+  best orders as they stood before the command. SPILL records (an eviction)
+  must be the window's worst whole level, from the worst end; the host's
+  deeper price on that side becomes theirs.
 - `reload()`: once nothing is in flight and the symbol is the host's, LOAD
   records for its best whole levels (at most `depth` orders a side) and OWN.
 
