@@ -17,6 +17,9 @@ rule, is docs/hardware.md; in short:
   command, accepted in the clock of that beat, sees the change: II = 1;
 - an order that trades writes ACCEPTED, one beat per fill (EXECUTED+TRADE),
   one LEVEL per level it touched, then LEVEL (rest) or CANCELLED;
+- an order that trades nothing and would rest better than a full side's worst
+  level evicts that level first: one SPILL per order from the worst end, and
+  the side's deep price becomes the evicted price (`evict=True`);
 - the next command is accepted in the clock that writes the last beat of the
   previous one, so the initiation interval is the number of beats. No window
   changes in a command's last beat, which is what lets the next command's
