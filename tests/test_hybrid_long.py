@@ -49,6 +49,7 @@ def test_million_orders(capsys):
               f"{hybrid.lane_commands:,} processed in the lanes, "
               f"{sum(lane.loads for lane in hybrid.lanes):,} loads, "
               f"{sum(lane.handovers for lane in hybrid.lanes):,} handovers, "
+              f"{hybrid.evictions:,} orders evicted, "
               f"{sum(lane.link.cycles for lane in hybrid.lanes):,} lane clocks, "
               f"{seconds:.0f} s")
     assert hybrid.lane_commands > len(commands) // 5
