@@ -118,8 +118,13 @@ def build(board_name, depth, out, seed=1, quiet=False):
             if not quiet:
                 _progress([out / "top.rpt", out / "top.tim"], started, state)
     if process.returncode:
-        raise RuntimeError(f"the build failed (exit {process.returncode}); see {out}/build.log, "
-                           f"{out}/top.rpt (yosys) and {out}/top.tim (nextpnr)")
+        errors = [line.strip() for log in ("top.rpt", "top.tim", "build.log") if (out / log).exists()
+                  for line in (out / log).read_text(errors="replace").splitlines()
+                  if line.startswith("ERROR")]
+        raise RuntimeError(f"the build failed (exit {process.returncode})"
+                           + (f": {errors[0]}" if errors else "")
+                           + f"; see {out}/build.log, {out}/top.rpt (yosys) and {out}/top.tim "
+                             f"(nextpnr)")
     report = parse_report(out / "top.report.json")
     report["seconds"] = time.monotonic() - started
     report["board"] = board_name
