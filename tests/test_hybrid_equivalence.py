@@ -147,8 +147,10 @@ def test_malformed_commands_are_the_engines():
     bad = [(internal.NEW_ORDER.code, seq), (0x7F, seq + 1, 0),
            (internal.NEW_ORDER.code, seq + 2, 0, SYMBOL, 77, 1, BUY, 0, 1, "100", 0, 10),
            (internal.CANCEL.code, seq + 3, 0, [1], 1),
-           (internal.ADMIN.code, seq + 4, 0, 1)]
-    f = Flow(first_seq=seq + 5)
+           (internal.ADMIN.code, seq + 4, 0, 1),
+           (internal.NEW_ORDER.code, seq + 5, 0, SYMBOL, 78, -1, BUY, 0, 1, cents(10000), 0, 10),
+           (internal.NEW_ORDER.code, seq + 6, 0, SYMBOL, 79, 1, True, 0, 1, cents(10000), 0, 10)]
+    f = Flow(first_seq=seq + 7)
     f.next_id = 2
     f.order(SELL, cents(10000), 5, user=2)
     f.cancel(1)

@@ -10,8 +10,8 @@ accepted order id belongs to.
 The prediction needs only what validation reads: the symbol specs, the ids
 accepted so far and the halt flags, which it tracks from the commands
 themselves (validation is the engine's, host/engine.py `_new_order`: order
-id, duplicate id, symbol, side, order type, time in force, quantity, limit
-price, stop price, halt; first failure wins). A wrong prediction cannot go
+id, user, duplicate id, symbol, side, order type, time in force, quantity,
+limit price, stop price, halt; first failure wins). A wrong prediction cannot go
 unnoticed: the hybrid-equivalence tests compare every event with the engine.
 """
 
@@ -64,26 +64,37 @@ class FrontEnd:
         return None
 
     def rejects(self, command):
-        """True when the engine would reject this new order (no state is changed)."""
-        (_, _, _, symbol, order_id, _, side, order_type, tif, price, stop_price, qty) = command
-        spec = self.specs.get(symbol)
+        """True when the engine would reject this new order (no state is changed).
+
+        The same checks, with the same type strictness, as the engine's.
+        """
+        (_, _, _, symbol, order_id, user, side, order_type, tif, price, stop_price, qty) = command
         if type(order_id) is not int or not 0 < order_id <= _U64:
             return True
-        if order_id in self.order_symbol or spec is None:
+        if type(user) is not int or not 0 <= user <= _U32:
             return True
-        if side not in (0, 1) or not 0 <= order_type <= 3 or not 0 <= tif <= 3:
+        if order_id in self.order_symbol or type(symbol) is not int:
+            return True
+        spec = self.specs.get(symbol)
+        if spec is None:
+            return True
+        if type(side) is not int or side not in (0, 1):
+            return True
+        if type(order_type) is not int or not 0 <= order_type <= 3:
+            return True
+        if type(tif) is not int or not 0 <= tif <= 3:
             return True
         if type(qty) is not int or not 0 < qty <= _U32 or qty % spec.lot_size:
             return True
         if order_type == _LIMIT or order_type == _STOP_LIMIT:
             if not self.price_ok(spec, price):
                 return True
-        elif price != 0:
+        elif type(price) is not int or price:
             return True
         if order_type >= _STOP:
             if not self.price_ok(spec, stop_price):
                 return True
-        elif stop_price != 0:
+        elif type(stop_price) is not int or stop_price:
             return True
         return self.halted[symbol]
 
