@@ -42,7 +42,7 @@ from gatebook.wire.internal import (ACCEPTED, ADMIN, CANCEL, CANCELLED, DONE, MA
 from .book import (BUY, NO_LIMIT, ORDER_ID, ORDER_TYPE, PENDING_STOP, PRICE, QTY, SEQ, SIDE,
                    STOP_PRICE, SYMBOL, TIF, USER, Book, new_order)
 
-__all__ = ["MatchingEngine"]
+__all__ = ["MatchingEngine", "new_order_reject_reason", "replace_reject_reason"]
 
 _NEW_ORDER, _CANCEL, _REPLACE = NEW_ORDER.code, CANCEL.code, REPLACE.code
 _MASS_CANCEL, _ADMIN = MASS_CANCEL.code, ADMIN.code
@@ -135,49 +135,9 @@ class MatchingEngine:
          price, stop_price, qty) = command
         book = self.books.get(symbol)
         used_ids = self.used_ids
-        # The checks are inline rather than in a helper because they run for
-        # every order; their order is the documented "first failure wins".
-        if type(order_id) is not int or not 0 < order_id <= _U64:
-            reason = _R.INVALID_ORDER_ID
-        elif type(user) is not int or not 0 <= user <= _U32:
-            reason = _R.INVALID_USER
-        elif order_id in used_ids:
-            reason = _R.DUPLICATE_ORDER_ID
-        elif book is None or type(symbol) is not int:
-            reason = _R.UNKNOWN_SYMBOL
-        elif type(side) is not int or side != 0 and side != 1:
-            reason = _R.INVALID_SIDE
-        elif type(order_type) is not int or not 0 <= order_type <= 3:
-            reason = _R.INVALID_ORDER_TYPE
-        elif type(tif) is not int or not 0 <= tif <= 3:
-            reason = _R.INVALID_TIME_IN_FORCE
-        elif type(qty) is not int or qty <= 0:
-            reason = _R.INVALID_QUANTITY
-        elif qty > _U32:
-            reason = _R.QUANTITY_TOO_LARGE
-        elif qty % book.lot_size:
-            reason = _R.QUANTITY_NOT_LOT_MULTIPLE
-        elif order_type == _LIMIT or order_type == _STOP_LIMIT:
-            if type(price) is not int or price <= 0:
-                reason = _R.INVALID_PRICE
-            elif price % book.tick_size:
-                reason = _R.PRICE_NOT_ON_TICK
-            elif not book.price_min <= price <= book.price_max:
-                reason = _R.PRICE_OUTSIDE_BAND
-            else:
-                reason = 0
-        elif type(price) is not int or price:
-            reason = _R.PRICE_NOT_ALLOWED
-        else:
-            reason = 0
-        if not reason:
-            if order_type >= _STOP:
-                if _check_price(book.spec, stop_price):
-                    reason = _R.INVALID_STOP_PRICE
-            elif type(stop_price) is not int or stop_price:
-                reason = _R.INVALID_STOP_PRICE
-            if not reason and book.halted:
-                reason = _R.SYMBOL_HALTED
+        reason = new_order_reject_reason(book, book is not None and book.halted, used_ids,
+                                         symbol, order_id, user, side, order_type, tif,
+                                         price, stop_price, qty)
         if reason:
             out((_REJECTED, seq, ts, _NEW_ORDER, _clean_u16(symbol), _clean_id(order_id),
                  _clean_u32(user), reason))
@@ -296,7 +256,7 @@ class MatchingEngine:
             if order[PENDING_STOP]:
                 reason = _R.NOT_REPLACEABLE
             else:
-                reason = _check_qty(book.spec, qty) or _check_price(book.spec, price)
+                reason = replace_reject_reason(book, price, qty)
                 if not reason and book.halted:
                     reason = _R.SYMBOL_HALTED
         if reason:
@@ -416,6 +376,65 @@ class MatchingEngine:
         used = sorted(self.used_ids)
         digest.update(struct.pack(f"<{len(used)}Q", *used))
         return digest.hexdigest()
+
+
+def new_order_reject_reason(spec, halted, used_ids, symbol, order_id, user, side, order_type,
+                            tif, price, stop_price, qty):
+    """Why a new order would be rejected (a RejectReason value), or 0; changes nothing.
+
+    The engine's one definition of new-order validation, also used by anything
+    that must predict it (the hybrid host's front end). `spec` is the
+    symbol's SymbolSpec or Book (anything with tick_size, lot_size,
+    price_min and price_max), None when the symbol is not listed; `halted`
+    and `used_ids` are the state to judge against. The first failing check
+    wins, in the order docs/matching.md states.
+    """
+    if type(order_id) is not int or not 0 < order_id <= _U64:
+        return _R.INVALID_ORDER_ID
+    if type(user) is not int or not 0 <= user <= _U32:
+        return _R.INVALID_USER
+    if order_id in used_ids:
+        return _R.DUPLICATE_ORDER_ID
+    if spec is None or type(symbol) is not int:
+        return _R.UNKNOWN_SYMBOL
+    if type(side) is not int or side != 0 and side != 1:
+        return _R.INVALID_SIDE
+    if type(order_type) is not int or not 0 <= order_type <= 3:
+        return _R.INVALID_ORDER_TYPE
+    if type(tif) is not int or not 0 <= tif <= 3:
+        return _R.INVALID_TIME_IN_FORCE
+    if type(qty) is not int or qty <= 0:
+        return _R.INVALID_QUANTITY
+    if qty > _U32:
+        return _R.QUANTITY_TOO_LARGE
+    if qty % spec.lot_size:
+        return _R.QUANTITY_NOT_LOT_MULTIPLE
+    if order_type == _LIMIT or order_type == _STOP_LIMIT:
+        if type(price) is not int or price <= 0:
+            return _R.INVALID_PRICE
+        if price % spec.tick_size:
+            return _R.PRICE_NOT_ON_TICK
+        if not spec.price_min <= price <= spec.price_max:
+            return _R.PRICE_OUTSIDE_BAND
+    elif type(price) is not int or price:
+        return _R.PRICE_NOT_ALLOWED
+    if order_type >= _STOP:
+        if _check_price(spec, stop_price):
+            return _R.INVALID_STOP_PRICE
+    elif type(stop_price) is not int or stop_price:
+        return _R.INVALID_STOP_PRICE
+    if halted:
+        return _R.SYMBOL_HALTED
+    return 0
+
+
+def replace_reject_reason(spec, price, qty):
+    """Why a replace's new price and quantity fail the symbol's checks, or 0.
+
+    Only the stateless checks; `_replace` adds the order's own (owner, pending
+    stop, halt). `spec` as for `new_order_reject_reason`.
+    """
+    return _check_qty(spec, qty) or _check_price(spec, price)
 
 
 def _in_priority(orders):

@@ -7,22 +7,21 @@ sequence order, before anything is processed, the front end predicts what
 the golden engine's validation would say and remembers which symbol each
 accepted order id belongs to.
 
-The prediction needs only what validation reads: the symbol specs, the ids
-accepted so far and the halt flags, which it tracks from the commands
-themselves (validation is the engine's, host/engine.py `_new_order`: order
-id, user, duplicate id, symbol, side, order type, time in force, quantity,
-limit price, stop price, halt; first failure wins). A wrong prediction cannot go
-unnoticed: the hybrid-equivalence tests compare every event with the engine.
+The prediction calls the engine's own validation (`new_order_reject_reason`
+and `replace_reject_reason` in host/engine.py), so the rules exist once; the
+front end supplies the state they are judged against (the symbol specs, the
+ids accepted so far and the halt flags, tracked from the commands
+themselves). The hybrid-equivalence tests compare every event with the engine.
 """
 
 from gatebook.wire import internal
-from gatebook.wire.enums import ALL_SYMBOLS, AdminAction, OrderType
+from gatebook.wire.enums import ALL_SYMBOLS, AdminAction
+
+from ..engine import new_order_reject_reason, replace_reject_reason
 
 __all__ = ["FrontEnd"]
 
 _NEW, _ADMIN = internal.NEW_ORDER.code, internal.ADMIN.code
-_U32, _U64 = 0xFFFF_FFFF, (1 << 64) - 1
-_LIMIT, _STOP_LIMIT, _STOP = int(OrderType.LIMIT), int(OrderType.STOP_LIMIT), int(OrderType.STOP)
 _HALTS = {int(AdminAction.HALT): True, int(AdminAction.KILL): True,
           int(AdminAction.RESUME): False, int(AdminAction.END_OF_DAY): None}
 
@@ -66,37 +65,14 @@ class FrontEnd:
     def rejects(self, command):
         """True when the engine would reject this new order (no state is changed).
 
-        The same checks, with the same type strictness, as the engine's.
+        The engine's own validation (`new_order_reject_reason`), judged against
+        the front end's state: the ids accepted so far and the halts.
         """
         (_, _, _, symbol, order_id, user, side, order_type, tif, price, stop_price, qty) = command
-        if type(order_id) is not int or not 0 < order_id <= _U64:
-            return True
-        if type(user) is not int or not 0 <= user <= _U32:
-            return True
-        if order_id in self.order_symbol or type(symbol) is not int:
-            return True
         spec = self.specs.get(symbol)
-        if spec is None:
-            return True
-        if type(side) is not int or side not in (0, 1):
-            return True
-        if type(order_type) is not int or not 0 <= order_type <= 3:
-            return True
-        if type(tif) is not int or not 0 <= tif <= 3:
-            return True
-        if type(qty) is not int or not 0 < qty <= _U32 or qty % spec.lot_size:
-            return True
-        if order_type == _LIMIT or order_type == _STOP_LIMIT:
-            if not self.price_ok(spec, price):
-                return True
-        elif type(price) is not int or price:
-            return True
-        if order_type >= _STOP:
-            if not self.price_ok(spec, stop_price):
-                return True
-        elif type(stop_price) is not int or stop_price:
-            return True
-        return self.halted[symbol]
+        halted = spec is not None and self.halted[symbol]
+        return bool(new_order_reject_reason(spec, halted, self.order_symbol, symbol, order_id,
+                                            user, side, order_type, tif, price, stop_price, qty))
 
     def replace_checks_fail(self, command):
         """True when a replace's quantity or price fails its symbol's stateless checks.
@@ -106,11 +82,4 @@ class FrontEnd:
         """
         order_id, price, qty = command[3], command[5], command[6]
         spec = self.specs[self.order_symbol[order_id]]
-        return not (type(qty) is int and 0 < qty <= _U32 and not qty % spec.lot_size
-                    and self.price_ok(spec, price))
-
-    @staticmethod
-    def price_ok(spec, price):
-        return (type(price) is int and price > 0 and not price % spec.tick_size
-                and spec.price_min <= price <= spec.price_max)
-
+        return bool(replace_reject_reason(spec, price, qty))
