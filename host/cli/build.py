@@ -113,10 +113,15 @@ def build(board_name, depth, out, seed=1, quiet=False):
     with open(out / "build.log", "wb") as log:
         process = subprocess.Popen(["sh", "build_top.sh"], cwd=out, env=env, stdout=log,
                                    stderr=subprocess.STDOUT)
-        while process.poll() is None:
-            time.sleep(1)
-            if not quiet:
-                _progress([out / "top.rpt", out / "top.tim"], started, state)
+        try:
+            while process.poll() is None:
+                time.sleep(1)
+                if not quiet:
+                    _progress([out / "top.rpt", out / "top.tim"], started, state)
+        except BaseException:            # Ctrl-C, a test's timeout: leave no tool running
+            process.kill()
+            process.wait()
+            raise
     if process.returncode:
         errors = [line.strip() for log in ("top.rpt", "top.tim", "build.log") if (out / log).exists()
                   for line in (out / log).read_text(errors="replace").splitlines()
