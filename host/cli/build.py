@@ -11,6 +11,7 @@ import json
 import os
 import pathlib
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -112,14 +113,14 @@ def build(board_name, depth, out, seed=1, quiet=False):
     state = {"seen": set(), "beat": started, "read": {}, "last": ""}
     with open(out / "build.log", "wb") as log:
         process = subprocess.Popen(["sh", "build_top.sh"], cwd=out, env=env, stdout=log,
-                                   stderr=subprocess.STDOUT)
+                                   stderr=subprocess.STDOUT, start_new_session=True)
         try:
             while process.poll() is None:
                 time.sleep(1)
                 if not quiet:
                     _progress([out / "top.rpt", out / "top.tim"], started, state)
         except BaseException:            # Ctrl-C, a test's timeout: leave no tool running
-            process.kill()
+            os.killpg(process.pid, signal.SIGKILL)   # sh and the tool it runs
             process.wait()
             raise
     if process.returncode:
