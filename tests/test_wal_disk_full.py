@@ -15,20 +15,13 @@ from host.wal.loadgen import START_NS, STEP_NS, seeded_commands
 from host.wal.recovery import recover
 from host.wal.writer import LogFailure
 
-from wal_helpers import reference_hash
+from wal_helpers import reference_hash, tiny_tmpfs
 
 
 @pytest.fixture
 def tiny_disk(tmp_path):
-    mountpoint = tmp_path / "tiny"
-    mountpoint.mkdir()
-    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=384k", "tmpfs", str(mountpoint)],
-                          capture_output=True, text=True)
-    if done.returncode:
-        pytest.skip(f"cannot mount a tmpfs here ({done.stderr.strip() or done.returncode}); "
-                    f"a full disk needs a real small filesystem")
-    yield str(mountpoint)
-    subprocess.run(["umount", str(mountpoint)], check=True)
+    with tiny_tmpfs(tmp_path, "384k") as mountpoint:
+        yield mountpoint
 
 
 def test_disk_full_stops_accepting_and_loses_nothing_acknowledged(tiny_disk):

@@ -48,6 +48,8 @@ from host.sequencer import Sequencer
 from host.symbols import DEFAULT_SYMBOLS
 from host.wal.recovery import recover
 
+from wal_helpers import tiny_tmpfs
+
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
@@ -299,15 +301,8 @@ def test_run_with_a_standby_reports_only_what_both_logged_and_fails_over(tmp_pat
 
 @pytest.fixture
 def tiny_disk(tmp_path):
-    mountpoint = tmp_path / "tiny"
-    mountpoint.mkdir()
-    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=256k", "tmpfs", str(mountpoint)],
-                          capture_output=True, text=True)
-    if done.returncode:
-        pytest.skip(f"cannot mount a tmpfs here ({done.stderr.strip() or done.returncode}); "
-                    f"a full disk needs a real small filesystem")
-    yield str(mountpoint)
-    subprocess.run(["umount", str(mountpoint)], check=True)
+    with tiny_tmpfs(tmp_path, "256k") as mountpoint:
+        yield mountpoint
 
 
 def test_run_stops_on_a_full_disk_and_everything_reported_is_logged(tiny_disk, tmp_path):

@@ -1,6 +1,10 @@
 """Shared helpers for the write-ahead-log tests: seeded logs and their reference states."""
 
 import os
+import subprocess
+from contextlib import contextmanager
+
+import pytest
 
 from host.clock import ManualClock
 from host.engine import MatchingEngine
@@ -9,7 +13,7 @@ from host.wal.journal import JournaledExchange
 from host.wal.loadgen import START_NS, STEP_NS, seeded_commands, stamped
 from host.wal.segments import list_segments
 
-__all__ = ["write_log", "reference_hash", "segments", "flip_bit"]
+__all__ = ["write_log", "reference_hash", "segments", "flip_bit", "tiny_tmpfs"]
 
 
 def write_log(directory, count, seed=1, ack_every=250, **options):
@@ -51,3 +55,20 @@ def flip_bit(path, offset, bit=0):
         file.seek(offset)
         file.write(bytes((byte ^ (1 << bit),)))
     return os.path.getsize(path)
+
+
+@contextmanager
+def tiny_tmpfs(parent, size):
+    """A real, tiny filesystem mounted under `parent` (a full disk on demand); skips
+    the test with the reason when this machine cannot mount one."""
+    mountpoint = os.path.join(str(parent), "tiny")
+    os.mkdir(mountpoint)
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", mountpoint],
+                          capture_output=True, text=True)
+    if done.returncode:
+        pytest.skip(f"cannot mount a tmpfs here ({done.stderr.strip() or done.returncode}); "
+                    f"a full disk needs a real small filesystem")
+    try:
+        yield mountpoint
+    finally:
+        subprocess.run(["umount", mountpoint], check=True)
