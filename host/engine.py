@@ -85,13 +85,6 @@ class MatchingEngine:
         self.match_id = 0
         self.last_seq = 0
         self._listeners = []
-        self._handlers = {
-            _NEW_ORDER: self._new_order,
-            _CANCEL: self._cancel,
-            _REPLACE: self._replace,
-            _MASS_CANCEL: self._mass_cancel,
-            _ADMIN: self._admin,
-        }
 
     # -- the seam ---------------------------------------------------------
 
@@ -103,12 +96,12 @@ class MatchingEngine:
         """Process one sequenced command; return its events."""
         events = []
         try:
-            handler = self._handlers[command[0]]
+            handler = _HANDLERS[command[0]]
         except (KeyError, IndexError, TypeError):
             self._reject_malformed(command, _R.UNKNOWN_COMMAND, events)
         else:
             try:
-                handler(command, events.append)
+                handler(self, command, events.append)
             except (TypeError, ValueError):
                 # Only unpacking a command of the wrong shape gets here: every
                 # handler validates before it changes any state.
@@ -376,6 +369,18 @@ class MatchingEngine:
         used = sorted(self.used_ids)
         digest.update(struct.pack(f"<{len(used)}Q", *used))
         return digest.hexdigest()
+
+
+# Plain functions rather than bound methods kept on the engine: a dict of
+# bound methods would make every engine a reference cycle, freed only by the
+# cyclic collector instead of the moment it is dropped.
+_HANDLERS = {
+    _NEW_ORDER: MatchingEngine._new_order,
+    _CANCEL: MatchingEngine._cancel,
+    _REPLACE: MatchingEngine._replace,
+    _MASS_CANCEL: MatchingEngine._mass_cancel,
+    _ADMIN: MatchingEngine._admin,
+}
 
 
 def new_order_reject_reason(spec, halted, used_ids, symbol, order_id, user, side, order_type,
