@@ -85,12 +85,21 @@ class MatchingEngine:
         self.match_id = 0
         self.last_seq = 0
         self._listeners = []
+        self._notify = _no_listener
 
     # -- the seam ---------------------------------------------------------
 
     def subscribe(self, listener):
         """Call `listener(events)` with each command's event list, in order."""
         self._listeners.append(listener)
+        listeners = tuple(self._listeners)
+        if len(listeners) == 1:
+            self._notify = listeners[0]     # the usual case: no loop per command
+        else:
+            def notify(events):
+                for each in listeners:
+                    each(events)
+            self._notify = notify
 
     def apply(self, command):
         """Process one sequenced command; return its events."""
@@ -110,8 +119,7 @@ class MatchingEngine:
                 self._reject_malformed(command, _R.UNKNOWN_COMMAND, events)
             else:
                 self.last_seq = command[1]
-        for listener in self._listeners:
-            listener(events)
+        self._notify(events)
         return events
 
     def _reject_malformed(self, command, reason, events):
@@ -369,6 +377,10 @@ class MatchingEngine:
         used = sorted(self.used_ids)
         digest.update(struct.pack(f"<{len(used)}Q", *used))
         return digest.hexdigest()
+
+
+def _no_listener(events):
+    pass
 
 
 # Plain functions rather than bound methods kept on the engine: a dict of
