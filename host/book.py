@@ -229,7 +229,11 @@ class Book:
                     keys.pop()
                     del levels[key]
                 if self.pending_stops:
-                    self.collect_triggers(price)
+                    buy_stops, sell_stops = self.stops
+                    # Look at the heap tops here; most prints trigger nothing.
+                    if buy_stops and buy_stops[0][0] <= price or \
+                            sell_stops and sell_stops[0][0] <= -price:
+                        self.collect_triggers(price)
             if not remaining or self_trade:
                 break
         return remaining, match_id, self_trade
