@@ -234,7 +234,7 @@ def generate():
         f"    gb_messages(tvb, pinfo, root, {hdr_size}, tvb:len(), inbound and OUCH_IN or OUCH_OUT, p_ouch,",
         '                F_gb_ouch["type"], names)',
         '    pinfo.cols.info = string.format("%s session=%d seq=%s %s", inbound and "in" or "out", '
-        f"tvb(0, 4):uint(), tvb(4, 8):uint64(), table.concat(names, \",\"))",
+        'tvb(0, 4):uint(), tvb(4, 8):uint64(), table.concat(names, ","))',
         "    return tvb:len()",
         "end",
         "function p_link.dissector(tvb, pinfo, root)",
