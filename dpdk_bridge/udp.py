@@ -150,9 +150,9 @@ class DpdkUdp(DatagramPort):
 
         Returns `(data, frames)`: `data` is the burst buffer and `frames` lists
         `(session, sequence_number, count, offset, peer, error)` per order-entry
-        datagram, as `host.order_entry.Gateway.commands` takes them. The C
+        datagram, as `host.net.order_entry.Gateway.commands` takes them. The C
         helper checks Ethernet, IPv4 and UDP as `recv` does and the session
-        framing as `host.ouch_session.frame_datagram` does; a datagram it
+        framing as `host.net.ouch_session.frame_datagram` does; a datagram it
         refuses carries `error` (a refusal name and two integers) and nothing
         is lost. ARP is answered here; other frames count in `.bad`.
         """

@@ -14,9 +14,9 @@ from gatebook.cli import main
 from gatebook.wire import itch50, ouch
 from gatebook.wire.codec import ProtocolCodec
 from gatebook.wire.layout import ALPHA
-from host import scapy_layers as layers
-from host.net_defaults import MOLDUDP64_PORT, OUCH_CLIENT_PORT, OUCH_PORT
-from host.ouch_session import OUTBOUND_CODEC, encode_datagram
+from host.net import scapy_layers as layers
+from host.net.defaults import MOLDUDP64_PORT, OUCH_CLIENT_PORT, OUCH_PORT
+from host.net.ouch_session import OUTBOUND_CODEC, encode_datagram
 
 pytestmark = pytest.mark.skipif(shutil.which("tshark") is None,
                                 reason="tshark is not installed (Debian: apt-get install tshark)")
@@ -152,7 +152,7 @@ def test_link_frames_decode_field_by_field(tmp_path):
     from gatebook.wire.layout import Protocol
     from host.engine import MatchingEngine
     from host.flow import generate_flow
-    from host.link import pack_frames
+    from host.net.link import pack_frames
     from host.symbols import DEFAULT_SYMBOLS
     from scapy.utils import PcapWriter
     main(["dissectors", "-o", str(tmp_path)])

@@ -13,9 +13,9 @@ from gatebook.wire import ouch
 from gatebook.wire.layout import ALPHA
 from host.clock import ManualClock
 from host.flow import generate_flow
-from host.inject import bad_datagrams
-from host.order_entry import Gateway, flow_datagrams
-from host.ouch_session import HEADER_STRUCT, encode_datagram, frame_datagram, refusal
+from host.net.inject import bad_datagrams
+from host.net.order_entry import Gateway, flow_datagrams
+from host.net.ouch_session import HEADER_STRUCT, encode_datagram, frame_datagram, refusal
 from host.sequencer import Sequencer
 from host.symbols import DEFAULT_SYMBOLS
 

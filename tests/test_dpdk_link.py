@@ -3,7 +3,7 @@ over DPDK to a far end in a test network namespace, including the whole path
 scapy order -> DPDK port -> host -> link -> pipeline -> host -> DPDK port ->
 execution report.
 
-The far end runs `host.link_bridge` serving the golden model, the stand-in the
+The far end runs `host.net.link_bridge` serving the golden model, the stand-in the
 gateware is verified against; a cocotb co-simulation plugs its driver in as
 the bridge's pipeline.
 """
@@ -23,7 +23,7 @@ from gatebook.wire import link_frame as lf
 from gatebook.wire.codec import WireError
 from host.engine import MatchingEngine
 from host.flow import generate_flow
-from host.link import InProcessLink, LinkEngine, LinkError, PacketLink, pack_frames, unpack_frame
+from host.net.link import InProcessLink, LinkEngine, LinkError, PacketLink, pack_frames, unpack_frame
 from host.symbols import DEFAULT_SYMBOLS
 
 from test_dpdk_netns import _can_make_namespaces, _ip  # noqa: E402 (tests/ is on sys.path)
@@ -131,7 +131,7 @@ def link_netns():
 
 def _start_bridge(ns, iface):
     bridge = subprocess.Popen(["ip", "netns", "exec", ns, sys.executable, "-m",
-                               "host.link_bridge", "--iface", iface, "--seconds", "60"],
+                               "host.net.link_bridge", "--iface", iface, "--seconds", "60"],
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=_REPO)
     line = bridge.stdout.readline()
     assert line.startswith("link_bridge: serving"), bridge.stderr.read()
@@ -159,7 +159,7 @@ def test_packet_link_over_dpdk_matches_the_engine(eal, link_netns):
 
 _CLIENT = textwrap.dedent("""
     import socket
-    from host.scapy_layers import EnterOrder, Executed, OuchInbound, OuchOutbound
+    from host.net.scapy_layers import EnterOrder, Executed, OuchInbound, OuchOutbound
     sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     sock.bind(("198.18.1.2", 40001))
     sock.settimeout(5)
@@ -184,7 +184,7 @@ _CLIENT = textwrap.dedent("""
 def test_scapy_order_through_dpdk_host_link_pipeline_and_back(eal, link_netns):
     from dpdk_bridge.udp import DpdkUdp
     from host.clock import ManualClock
-    from host.exchange_server import Exchange
+    from host.net.exchange_server import Exchange
     ns, pairs = link_netns
     bridge, far_mac = _start_bridge(ns, pairs[1][1])
     orders = DpdkUdp(eal.attach(f"net_af_packet{next(_names)},iface={pairs[0][0]}"),
@@ -214,13 +214,13 @@ def test_scapy_order_through_dpdk_host_link_pipeline_and_back(eal, link_netns):
 
 
 def _messages(datagrams):
-    from host.ouch_session import OUTBOUND_CODEC, decode_datagram
+    from host.net.ouch_session import OUTBOUND_CODEC, decode_datagram
     return sum(len(decode_datagram(payload, OUTBOUND_CODEC)[2]) for payload, _ in datagrams)
 
 
 def test_cli_run_matches_through_a_kernel_link(link_netns):
     from dpdk_bridge.udp import SocketUdp
-    from host.inject import script_datagrams
+    from host.net.inject import script_datagrams
     ns, pairs = link_netns
     bridge, far_mac = _start_bridge(ns, pairs[1][1])
     with SocketUdp() as probe:

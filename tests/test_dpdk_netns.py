@@ -138,7 +138,7 @@ def test_tap_frames_both_ways(eal):
 _ORDER_CLIENT = textwrap.dedent("""
     import socket
     from scapy.layers.inet import UDP
-    from host.scapy_layers import (Accepted, CancelOrder, Canceled, EnterOrder, ItchAddOrder,
+    from host.net.scapy_layers import (Accepted, CancelOrder, Canceled, EnterOrder, ItchAddOrder,
                                    MoldUDP64, OuchInbound, OuchOutbound)
     orders = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     orders.bind(("198.18.0.2", 40000))
@@ -166,7 +166,7 @@ _ORDER_CLIENT = textwrap.dedent("""
 def test_exchange_over_af_packet_scapy_order_to_execution_report(eal, veth_netns):
     from dpdk_bridge.udp import DpdkUdp
     from host.clock import ManualClock
-    from host.exchange_server import Exchange
+    from host.net.exchange_server import Exchange
     from host.symbols import DEFAULT_SYMBOLS
     ns, iface = veth_netns
     udp = DpdkUdp(eal.attach(f"net_af_packet{next(_names)},iface={iface}"), "198.18.0.1", 15000)

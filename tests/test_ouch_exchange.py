@@ -10,9 +10,9 @@ from dpdk_bridge.udp import SocketUdp
 from gatebook.wire import itch50, mold, ouch
 from gatebook.wire.codec import ProtocolCodec
 from host.clock import ManualClock
-from host.exchange_server import Exchange
-from host.inject import script_datagrams
-from host.ouch_session import OUTBOUND_CODEC, decode_datagram
+from host.net.exchange_server import Exchange
+from host.net.inject import script_datagrams
+from host.net.ouch_session import OUTBOUND_CODEC, decode_datagram
 from host.symbols import DEFAULT_SYMBOLS
 
 GROUP = "239.192.26.1"

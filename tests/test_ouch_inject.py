@@ -8,12 +8,12 @@ from dpdk_bridge import dpdk_available
 from dpdk_bridge.udp import SocketUdp
 from gatebook.cli import main
 from gatebook.wire import internal
-from host import scapy_layers as layers
+from host.net import scapy_layers as layers
 from host.clock import ManualClock
 from host.engine import MatchingEngine
-from host.inject import ScriptError, script_datagrams
-from host.order_entry import Gateway
-from host.ouch_session import decode_datagram
+from host.net.inject import ScriptError, script_datagrams
+from host.net.order_entry import Gateway
+from host.net.ouch_session import decode_datagram
 from host.sequencer import Sequencer
 from host.symbols import DEFAULT_SYMBOLS
 

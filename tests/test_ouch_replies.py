@@ -6,9 +6,9 @@ import pytest
 from host.clock import ManualClock
 from host.engine import MatchingEngine
 from host.flow import generate_flow
-from host.order_entry import Gateway, flow_datagrams
-from host.order_replies import MAX_PAYLOAD, Replier
-from host.ouch_session import OUTBOUND_CODEC, RAW_OUTBOUND, decode_datagram
+from host.net.order_entry import Gateway, flow_datagrams
+from host.net.order_replies import MAX_PAYLOAD, Replier
+from host.net.ouch_session import OUTBOUND_CODEC, RAW_OUTBOUND, decode_datagram
 from host.sequencer import Sequencer
 from host.symbols import DEFAULT_SYMBOLS
 

@@ -7,7 +7,7 @@ from hypothesis import strategies as st
 from gatebook.wire import ouch
 from gatebook.wire.codec import ProtocolCodec, WireError
 from gatebook.wire.enums import CancelReason, OrderType, RejectReason, Side, TimeInForce
-from host.ouch_session import (HEADER_CODEC, INBOUND_CODEC, OUTBOUND_CODEC, SessionTracker,
+from host.net.ouch_session import (HEADER_CODEC, INBOUND_CODEC, OUTBOUND_CODEC, SessionTracker,
                                decode_datagram, encode_datagram)
 
 # Golden vectors, written by hand from the tables (STYLE 3).

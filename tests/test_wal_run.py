@@ -40,10 +40,10 @@ from dpdk_bridge.udp import SocketUdp
 from host.clock import ManualClock
 from host.engine import MatchingEngine
 from host.flow import generate_flow
-from host.inject import script_datagrams
-from host.order_entry import Gateway, flow_datagrams
-from host.order_replies import Replier
-from host.ouch_session import OUTBOUND_CODEC, decode_datagram
+from host.net.inject import script_datagrams
+from host.net.order_entry import Gateway, flow_datagrams
+from host.net.order_replies import Replier
+from host.net.ouch_session import OUTBOUND_CODEC, decode_datagram
 from host.sequencer import Sequencer
 from host.symbols import DEFAULT_SYMBOLS
 from host.wal.recovery import recover
@@ -362,7 +362,7 @@ def _itch(datagrams, md):
 
 def test_a_restarted_feed_shows_the_recovered_book_and_trades_against_it(tmp_path):
     from gatebook.wire import itch50
-    from host.exchange_server import Acknowledgements, Exchange
+    from host.net.exchange_server import Acknowledgements, Exchange
     from host.wal import JournaledExchange
     directory, md = str(tmp_path / "log"), ("239.192.26.1", 26499)
     datagrams = [(payload, ("127.0.0.1", 20000 + session)) for session, payload in SENT[:200]]

@@ -4,7 +4,7 @@ import os
 import sys
 import tempfile
 
-from ..net_bench import (bench_copy, bench_engine, bench_ingress, bench_socket_end_to_end,
+from ..net.bench import (bench_copy, bench_engine, bench_ingress, bench_socket_end_to_end,
                          gateway_commands, order_datagrams, write_order_pcap)
 
 __all__ = ["register"]

@@ -2,8 +2,8 @@
 
 import os
 
-from ..lua_dissectors import FILENAME, write
-from ..net_defaults import MOLDUDP64_PORT
+from ..net.lua_dissectors import FILENAME, write
+from ..net.defaults import MOLDUDP64_PORT
 
 __all__ = ["register"]
 

@@ -3,9 +3,9 @@
 import sys
 import time
 
-from ..inject import ScriptError, bad_datagrams, mix_in, script_datagrams, to_frames
-from ..net_defaults import OUCH_PORT
-from ..order_entry import flow_datagrams
+from ..net.inject import ScriptError, bad_datagrams, mix_in, script_datagrams, to_frames
+from ..net.defaults import OUCH_PORT
+from ..net.order_entry import flow_datagrams
 from ..symbols import DEFAULT_SYMBOLS
 
 __all__ = ["register"]

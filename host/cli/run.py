@@ -5,8 +5,8 @@ import signal
 import sys
 
 from ..clock import WallClock
-from ..exchange_server import Acknowledgements, Exchange
-from ..net_defaults import MOLDUDP64_GROUP, MOLDUDP64_PORT, OUCH_PORT
+from ..net.exchange_server import Acknowledgements, Exchange
+from ..net.defaults import MOLDUDP64_GROUP, MOLDUDP64_PORT, OUCH_PORT
 from ..symbols import DEFAULT_SYMBOLS
 
 __all__ = ["register"]
@@ -144,7 +144,7 @@ def run_exchange(args):
             print("gatebook run: a link needs --link-peer MAC", file=sys.stderr)
             port.close()
             return 2
-        from ..link import LinkEngine, PacketLink
+        from ..net.link import LinkEngine, PacketLink
         if args.link_dpdk:
             from dpdk_bridge.eal import Eal
             link_port = Eal.start().attach(args.link_dpdk)

@@ -11,14 +11,14 @@ import sys
 import tempfile
 import time
 
-from .engine import MatchingEngine
-from .flow import generate_flow
+from ..engine import MatchingEngine
+from ..flow import generate_flow
 from .inject import to_frames
 from .order_entry import Gateway, flow_datagrams
 from .order_replies import Replier
-from .runtime import quiet_gc
-from .sequencer import Sequencer
-from .symbols import DEFAULT_SYMBOLS
+from ..runtime import quiet_gc
+from ..sequencer import Sequencer
+from ..symbols import DEFAULT_SYMBOLS
 
 __all__ = ["order_datagrams", "write_order_pcap", "bench_copy", "bench_ingress",
            "gateway_commands", "bench_engine",
@@ -138,7 +138,7 @@ def bench_socket_end_to_end(datagrams, window=64, timeout=60):
             flow.write(len(payload).to_bytes(2, "big") + payload)
         flow.flush()
         client = subprocess.Popen(
-            [sys.executable, "-c", "from host.net_bench import client_main; client_main()",
+            [sys.executable, "-c", "from host.net.bench import client_main; client_main()",
              str(server.address[1]), flow.name, str(window)],
             stdout=subprocess.PIPE, text=True, cwd=os.path.dirname(os.path.dirname(__file__)))
         deadline = time.monotonic() + timeout

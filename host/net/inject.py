@@ -12,7 +12,7 @@ numbered per session from 1:
     7 cancel_order order_token=1
 
 The result of every builder is a list of `(session, payload)` datagrams, the
-same shape `host.order_entry.flow_datagrams` returns.
+same shape `host.net.order_entry.flow_datagrams` returns.
 """
 
 import random

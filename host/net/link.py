@@ -12,7 +12,7 @@ order. Two implementations:
 - `PacketLink(port, peer_mac)`: ships records in Ethernet frames through any
   port with `recv()`/`send()` of frames (a DPDK `Port`, or
   `dpdk_bridge.raw.RawSocketPort`) to whatever answers at the far end (an FPGA
-  NIC, or `host.link_bridge.LinkBridge` in front of a simulation).
+  NIC, or `host.net.link_bridge.LinkBridge` in front of a simulation).
 
 `LinkEngine(link)` makes either one look like `MatchingEngine` (`apply`), so the
 exchange code never learns which one runs.

@@ -1,13 +1,13 @@
 """The far end of the packet link: frames in, a pipeline, frames out.
 
-# Ref: gatebook/wire/link_frame.py, host/link.py.
+# Ref: gatebook/wire/link_frame.py, host/net/link.py.
 
 `LinkBridge(port, pipeline)` reads command frames from `port` (a DPDK `Port`
 or `dpdk_bridge.raw.RawSocketPort`), checks their numbering, hands each record
 to `pipeline(record) -> events` and sends the events back, whole commands per
 frame where they fit, to the MAC the commands came from. A co-simulation
 passes a pipeline that drives the simulated gateware; `python -m
-host.link_bridge --iface IF` serves the golden model, which the gateware is
+host.net.link_bridge --iface IF` serves the golden model, which the gateware is
 verified against, as a stand-in.
 """
 
@@ -70,14 +70,14 @@ class LinkBridge:
 def golden_pipeline():
     """The golden model as a pipeline stand-in: internal commands only (it has
     no window to LOAD or OWN)."""
-    from .engine import MatchingEngine
-    from .symbols import DEFAULT_SYMBOLS
+    from ..engine import MatchingEngine
+    from ..symbols import DEFAULT_SYMBOLS
     engine = MatchingEngine(DEFAULT_SYMBOLS)
     return lambda record: engine.apply(record) if record[0] in _INTERNAL else []
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(prog="python -m host.link_bridge",
+    parser = argparse.ArgumentParser(prog="python -m host.net.link_bridge",
                                      description="Serve the golden model at the far end of a "
                                                  "packet link, on a kernel interface.")
     parser.add_argument("--iface", required=True)

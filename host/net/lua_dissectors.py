@@ -23,7 +23,7 @@ from gatebook.wire import internal, itch50, link, moldudp64, ouch
 from gatebook.wire import link_frame as lf
 from gatebook.wire.layout import ALPHA, PRICE4, Protocol
 
-from .net_defaults import MOLDUDP64_PORT, OUCH_PORT
+from .defaults import MOLDUDP64_PORT, OUCH_PORT
 
 __all__ = ["generate", "write", "FILENAME"]
 

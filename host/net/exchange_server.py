@@ -23,11 +23,11 @@ from collections import Counter, deque
 from gatebook.wire import itch50, mold
 from gatebook.wire.codec import ProtocolCodec, WireError
 
-from .engine import MatchingEngine
-from .marketdata.itch_feed import NANOSECONDS_PER_DAY, ItchFeed
+from ..engine import MatchingEngine
+from ..marketdata.itch_feed import NANOSECONDS_PER_DAY, ItchFeed
 from .order_entry import Gateway
 from .order_replies import Replier
-from .sequencer import Sequencer
+from ..sequencer import Sequencer
 
 __all__ = ["Exchange", "Acknowledgements"]
 
@@ -44,7 +44,7 @@ def _resume_feed(feed, engine, ts):
     Stock Trading Action per halted symbol. Pending stops are remembered, not
     shown, as the feed does for stops it sees accepted.
     """
-    from .book import BUY, SELL
+    from ..book import BUY, SELL
     add, action = itch50.ADD_ORDER, itch50.STOCK_TRADING_ACTION
     itch_side = {BUY: itch50.BUY, SELL: itch50.SELL}
     stamp = ts % NANOSECONDS_PER_DAY
@@ -106,7 +106,7 @@ class Exchange:
         The MoldUDP64 session name (10 characters at most).
     engine : object with `apply(command) -> events`, optional
         The matcher: by default the golden model in this process; a
-        `host.link.LinkEngine` puts the pipeline at the end of a link.
+        `host.net.link.LinkEngine` puts the pipeline at the end of a link.
     journal : host.wal.JournaledExchange, optional
         Log every command: the journal is the engine and its sequencer
         stamps the commands (it continues the recovered sequence). Needs

@@ -8,7 +8,7 @@ Every message becomes a `Packet` class whose fields are the table's, in order,
 with the type byte first. Classes are named after the messages in CamelCase;
 ITCH's carry an `Itch` prefix (`ItchAddOrder`). Usage:
 
-    >>> from host.scapy_layers import *
+    >>> from host.net.scapy_layers import *
     >>> pkt = Ether()/IP()/UDP()/OuchInbound(session=1, sequence_number=1) \\
     ...       / EnterOrder(order_token=1, stock="AAPL", shares=100, price=1_500_000)
     >>> pkt.show()
@@ -29,7 +29,7 @@ from scapy.packet import Packet, Raw, bind_bottom_up, bind_top_down
 from gatebook.wire import itch50, moldudp64, ouch
 from gatebook.wire.layout import ALPHA, PRICE4
 
-from .net_defaults import MOLDUDP64_PORT, OUCH_CLIENT_PORT, OUCH_PORT
+from .defaults import MOLDUDP64_PORT, OUCH_CLIENT_PORT, OUCH_PORT
 
 __all__ = ["make_message_layers", "MoldUDP64", "MoldBlock", "OuchInbound", "OuchOutbound",
            "ITCH_LAYERS", "OUCH_INBOUND_LAYERS", "OUCH_OUTBOUND_LAYERS"]

@@ -1,7 +1,7 @@
 """Order entry: datagrams of the OUCH-like protocol to and from engine commands.
 
 # Ref: gatebook/wire/ouch.py (the messages), gatebook/wire/internal.py (the
-#      commands), host/ouch_session.py (framing and sequence tracking).
+#      commands), host/net/ouch_session.py (framing and sequence tracking).
 
 `Gateway.datagram()` is the ingress: it decodes one datagram, drops
 duplicates, notes gaps, maps each client's order tokens to exchange order
@@ -44,7 +44,7 @@ _BUILT = {
 }
 for _message, _fields in _BUILT.items():
     if _message.field_names != _fields:
-        raise ImportError(f"host.order_entry builds {_message.name} as {_fields}; "
+        raise ImportError(f"host.net.order_entry builds {_message.name} as {_fields}; "
                           f"the table now says {_message.field_names}")
 
 
