@@ -26,7 +26,7 @@ from host.flow import generate_flow
 from host.net.link import InProcessLink, LinkEngine, LinkError, PacketLink, pack_frames, unpack_frame
 from host.symbols import DEFAULT_SYMBOLS
 
-from test_dpdk_netns import _can_make_namespaces, _ip  # noqa: E402 (tests/ is on sys.path)
+from test_dpdk_netns import _can_make_namespaces, _ip, _serve_until_done  # noqa: E402 (tests/ is on sys.path)
 
 _available, _why = dpdk_available()
 needs_dpdk = pytest.mark.skipif(not _available, reason=f"DPDK unavailable: {_why}")
@@ -195,11 +195,7 @@ def test_scapy_order_through_dpdk_host_link_pipeline_and_back(eal, link_netns):
     client = subprocess.Popen(["ip", "netns", "exec", ns, sys.executable, "-c", _CLIENT],
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=_REPO)
     try:
-        deadline = time.monotonic() + 20
-        while client.poll() is None and time.monotonic() < deadline:
-            if not exchange.poll():
-                time.sleep(0.0005)
-        out, err = client.communicate(timeout=10)
+        out, err = _serve_until_done(exchange, client)
     finally:
         if client.poll() is None:
             client.kill()

@@ -24,6 +24,15 @@ _names = itertools.count(50)
 _TAG = f"{os.getpid() % 100000}"
 
 
+def _serve_until_done(exchange, client, seconds=20):
+    """Poll `exchange` until the client process in the namespace ends; its (stdout, stderr)."""
+    deadline = time.monotonic() + seconds
+    while client.poll() is None and time.monotonic() < deadline:
+        if not exchange.poll():
+            time.sleep(0.0005)
+    return client.communicate(timeout=10)
+
+
 def _ip(*args, check=True):
     return subprocess.run(["ip", *args], capture_output=True, text=True, check=check)
 
@@ -176,11 +185,7 @@ def test_exchange_over_af_packet_scapy_order_to_execution_report(eal, veth_netns
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                               cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     try:
-        deadline = time.monotonic() + 20
-        while client.poll() is None and time.monotonic() < deadline:
-            if not exchange.poll():
-                time.sleep(0.0005)
-        out, err = client.communicate(timeout=10)
+        out, err = _serve_until_done(exchange, client)
     finally:
         if client.poll() is None:
             client.kill()
