@@ -255,6 +255,17 @@ static uint16_t gb_rx_burst(uint16_t port, uint16_t queue, uint8_t *buf,
     return n;
 }
 
+/* Hand filled mbufs to the driver; free what it did not take (no retry).
+   Returns how many it took. */
+static inline int gb_send_filled(uint16_t port, uint16_t queue, struct rte_mbuf **pkts,
+                                 uint16_t n)
+{
+    uint16_t sent = rte_eth_tx_burst(port, queue, pkts, n);
+    if (sent < n)
+        rte_pktmbuf_free_bulk(pkts + sent, n - sent);
+    return sent;
+}
+
 /* Transmit n_pkts packets taken from buf + i * slot, lens[i] bytes each.
    Returns how many the driver accepted (the rest are freed, not retried), or
    -ENOBUFS when the pool is empty, -EMSGSIZE when a packet exceeds an mbuf. */
@@ -263,7 +274,6 @@ static int gb_tx_burst(uint16_t port, uint16_t queue, struct rte_mempool *pool,
                        uint16_t n_pkts)
 {
     struct rte_mbuf *pkts[GB_MAX_BURST];
-    uint16_t sent;
     if (n_pkts > GB_MAX_BURST)
         n_pkts = GB_MAX_BURST;
     if (n_pkts == 0)
@@ -279,10 +289,7 @@ static int gb_tx_burst(uint16_t port, uint16_t queue, struct rte_mempool *pool,
         }
         memcpy(dst, buf + (size_t)i * slot, len);
     }
-    sent = rte_eth_tx_burst(port, queue, pkts, n_pkts);
-    if (sent < n_pkts)
-        rte_pktmbuf_free_bulk(pkts + sent, n_pkts - sent);
-    return sent;
+    return gb_send_filled(port, queue, pkts, n_pkts);
 }
 
 static inline uint16_t gb_be16(const uint8_t *p) { return (uint16_t)(p[0] << 8 | p[1]); }
@@ -401,7 +408,6 @@ static int gb_udp_tx(uint16_t port, uint16_t queue, struct rte_mempool *pool,
                      uint16_t ip_id)
 {
     struct rte_mbuf *pkts[GB_MAX_BURST];
-    uint16_t sent;
     if (n > GB_MAX_BURST)
         n = GB_MAX_BURST;
     if (n == 0)
@@ -444,9 +450,6 @@ static int gb_udp_tx(uint16_t port, uint16_t queue, struct rte_mempool *pool,
         u[6] = 0; u[7] = 0;
         memcpy(f + 42, payloads + (size_t)i * slot, len);
     }
-    sent = rte_eth_tx_burst(port, queue, pkts, n);
-    if (sent < n)
-        rte_pktmbuf_free_bulk(pkts + sent, n - sent);
-    return sent;
+    return gb_send_filled(port, queue, pkts, n);
 }
 """
