@@ -29,6 +29,12 @@ class Flow:
         self.seq = first_seq
         self.next_id = 1
 
+    def continued(self):
+        """A new, empty flow that carries on this one's sequence numbers and order ids."""
+        following = Flow(first_seq=self.seq)
+        following.next_id = self.next_id
+        return following
+
     def _stamp(self):
         seq = self.seq
         self.seq += 1

@@ -30,14 +30,12 @@ def _kinds(depth):
         f.order(BUY if i % 2 else SELL, cents(10000 + (i // 2 + 1) * (1 if i % 2 == 0 else -1)), 10)
     kinds.append(("resting add", [], f.commands))
 
-    g = Flow(first_seq=f.seq)
-    g.next_id = f.next_id
+    g = f.continued()
     for order_id in range(1, n + 1):
         g.cancel(order_id)
     kinds.append(("cancel", f.commands, g.commands))
 
-    g = Flow(first_seq=f.seq)
-    g.next_id = f.next_id
+    g = f.continued()
     for order_id in range(1, n + 1):
         g.replace(order_id, f.commands[order_id - 1][9], 5)     # same price, fewer shares
     kinds.append(("replace, quantity decrease", f.commands, g.commands))
@@ -45,8 +43,7 @@ def _kinds(depth):
     f = Flow()
     for i in range(n):
         f.order(SELL, cents(10001), 10, user=2)
-    g = Flow(first_seq=f.seq)
-    g.next_id = f.next_id
+    g = f.continued()
     for i in range(n):
         g.order(BUY, cents(10001), 10, tif=IOC)
     kinds.append(("cross, 1 fill", f.commands, g.commands))
@@ -54,15 +51,13 @@ def _kinds(depth):
     f = Flow()
     for i in range(n):
         f.order(SELL, cents(10001 + i // 2), 10, user=2)
-    g = Flow(first_seq=f.seq)
-    g.next_id = f.next_id
+    g = f.continued()
     g.order(BUY, cents(20000), 10 * n)
     kinds.append((f"sweep, {n} fills / {(n + 1) // 2} levels", f.commands, g.commands))
 
     f = Flow()
     f.order(SELL, cents(10001), 10, user=2)
-    g = Flow(first_seq=f.seq)
-    g.next_id = f.next_id
+    g = f.continued()
     for i in range(n):
         g.order(BUY, cents(10001), 20, tif=FOK)
     kinds.append(("FOK kill", f.commands, g.commands))
