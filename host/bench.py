@@ -9,6 +9,7 @@ figure). Latencies go into an HdrHistogram (1 ns .. 1 s, 3 significant digits).
 import resource
 import time
 from array import array
+from contextlib import nullcontext
 from dataclasses import dataclass
 
 from hdrh.histogram import HdrHistogram
@@ -62,7 +63,7 @@ def latency_histogram():
 
 def run_benchmark(commands, specs, *, self_trade_prevention=False, gc_control=True):
     """Throughput and per-command latency of `MatchingEngine.apply` over `commands`."""
-    with quiet_gc() if gc_control else _nothing():
+    with quiet_gc() if gc_control else nullcontext():
         engine = MatchingEngine(specs, self_trade_prevention=self_trade_prevention)
         counted = [0]
 
@@ -113,11 +114,3 @@ def time_each(apply, commands, progress=None, kinds=None):
         if progress is not None and not index % 50_000:
             progress(index, len(commands))
     return samples, (clock() - started) / 1e9
-
-
-class _nothing:
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        return False
