@@ -158,10 +158,12 @@ def test_link_frames_decode_field_by_field(tmp_path):
     main(["dissectors", "-o", str(tmp_path)])
     flow = generate_flow(40, seed=3)
     engine = MatchingEngine(DEFAULT_SYMBOLS)
-    groups = [(command[1], engine.apply(command)) for command in flow]
+    events = [event for command in flow for event in engine.apply(command)]
     a, b = "02:00:00:00:00:0a", "02:00:00:00:00:0b"
-    frames = pack_frames(b, a, lf.COMMANDS, 0, [(0, flow)]) + pack_frames(a, b, lf.EVENTS, 0, groups)
-    done = pack_frames(a, b, lf.EVENTS, len(frames), [(9, [(internal.DONE.code, 9, 5, 77, 0)])])[0]
+    frames = (pack_frames(b, a, lf.COMMANDS, 0, flow)
+              + pack_frames(a, b, lf.EVENTS, 0, events, answered=1))
+    done = pack_frames(a, b, lf.EVENTS, len(frames), [(internal.DONE.code, 9, 5, 77, 0)],
+                       answered=2)[0]
     frames.append(done.ljust(60, b"\x00"))            # Ethernet pads short frames on the wire
     writer = PcapWriter(str(tmp_path / "flow.pcap"), linktype=1)
     for frame in frames:
@@ -169,11 +171,12 @@ def test_link_frames_decode_field_by_field(tmp_path):
     writer.close()
     got = _fields(json.loads(_tshark(tmp_path, "-T", "json"), object_pairs_hook=list), {})
     commands = Protocol("c", "little", internal.COMMANDS.messages + link.LINK_COMMANDS.messages)
-    events = Protocol("e", "little", internal.EVENTS.messages + link.LINK_EVENTS.messages)
+    event_tables = Protocol("e", "little", internal.EVENTS.messages + link.LINK_EVENTS.messages)
     expected = _expected("gb_link", commands, flow)
-    expected.update(_expected("gb_link", events, [e for _, evs in groups for e in evs]
-                              + [(internal.DONE.code, 9, 5, 77, 0)]))
+    expected.update(_expected("gb_link", event_tables,
+                              events + [(internal.DONE.code, 9, 5, 77, 0)]))
     for name, values in expected.items():
         assert got.get(name) == values, name
     assert "MALFORMED" not in _tshark(tmp_path)
     assert got["gb_link.channel"][0] == "0" and got["gb_link.channel"][-1] == "1"
+    assert got["gb_link.answered"][-1] == "2"

@@ -1,15 +1,18 @@
-"""The host <-> pipeline link: frames, the in-process link, and the packet link
-over DPDK to a far end in a test network namespace, including the whole path
-scapy order -> DPDK port -> host -> link -> pipeline -> host -> DPDK port ->
-execution report.
+"""The host <-> pipeline packet link: frames, `PacketLaneLink`, and the simulated lane
+at the far end (`python -m sim.cosim`), up to the whole path
 
-The far end runs `host.net.link_bridge` serving the golden model, the stand-in the
-gateware is verified against; a cocotb co-simulation plugs its driver in as
-the bridge's pipeline.
+    scapy order -> DPDK port -> host -> link -> simulated pipeline -> host
+    -> DPDK port -> execution report.
+
+The far end runs in a test network namespace behind a veth pair: the lane's
+Verilog under cocotb (Icarus) where one order's path is checked, the same
+Verilog as a compiled Verilator harness where long flows are checked against
+the golden engine, event for event and by state hash.
 """
 
 import itertools
 import os
+import signal
 import subprocess
 import sys
 import textwrap
@@ -18,13 +21,14 @@ import time
 import pytest
 
 from dpdk_bridge import dpdk_available
-from gatebook.wire import internal
 from gatebook.wire import link_frame as lf
 from gatebook.wire.codec import WireError
 from host.engine import MatchingEngine
 from host.flow import generate_flow
-from host.net.link import InProcessLink, LinkEngine, LinkError, PacketLink, pack_frames, unpack_frame
+from host.net.link import LinkError, PacketLaneLink, pack_frames, unpack_frame
 from host.symbols import DEFAULT_SYMBOLS
+from sim.flows import SYMBOL, eviction, hybrid_flow, window_pressure
+from sim.hybrid.equivalence import run_hybrid
 
 from test_dpdk_netns import _can_make_namespaces, _ip, _serve_until_done  # noqa: E402 (tests/ is on sys.path)
 
@@ -34,49 +38,39 @@ _names = itertools.count(300)
 _TAG = f"{os.getpid() % 100000}"
 _REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 A, B = "02:00:00:00:00:0a", "02:00:00:00:00:0b"
+_GATE = next(spec for spec in DEFAULT_SYMBOLS if spec.name == "GATE").symbol_id
 
 
-def _groups(flow):
+def _events(flow):
     engine = MatchingEngine(DEFAULT_SYMBOLS)
-    return [(command[1], engine.apply(command)) for command in flow]
+    return [event for command in flow for event in engine.apply(command)]
 
 
-def test_frames_round_trip_and_keep_commands_whole():
-    flow = generate_flow(400, seed=2)
-    groups = _groups(flow)
-    frames = pack_frames(B, A, lf.EVENTS, 7, groups)
+def test_frames_round_trip_and_only_the_last_answers():
+    events = _events(generate_flow(400, seed=2))
+    frames = pack_frames(B, A, lf.EVENTS, 7, events, answered=3)
     assert len(frames) > 5 and all(len(frame) <= 14 + 1500 for frame in frames)
-    records, last_done = [], 0
+    records = []
     for index, frame in enumerate(frames):
-        channel, frame_seq, done_seq, got = unpack_frame(frame)
+        channel, frame_seq, answered, got = unpack_frame(frame)
         assert (channel, frame_seq) == (lf.EVENTS, 7 + index)
+        assert answered == (3 if index == len(frames) - 1 else 2)
         records += got
-        assert all(record[1] <= done_seq for record in records)     # done means complete
-        assert done_seq >= last_done
-        last_done = done_seq
-    assert records == [event for _, events in groups for event in events]
-    commands = pack_frames(A, B, lf.COMMANDS, 0, [(0, flow)])
-    assert [r for f in commands for r in unpack_frame(f)[3]] == flow
+    assert records == events
+    flow = generate_flow(50, seed=3)
+    assert [r for f in pack_frames(A, B, lf.COMMANDS, 0, flow) for r in unpack_frame(f)[3]] == flow
+    (empty,) = pack_frames(B, A, lf.EVENTS, 0, [], answered=1)
+    assert unpack_frame(empty) == (lf.EVENTS, 0, 1, [])
 
 
 def test_garbled_frames_are_refused():
-    frame = pack_frames(B, A, lf.COMMANDS, 0, [(0, generate_flow(3))])[0]
+    frame = pack_frames(B, A, lf.COMMANDS, 0, generate_flow(3))[0]
     with pytest.raises(WireError, match="not a link frame"):
         unpack_frame(frame[:12] + b"\x08\x00" + frame[14:])
     with pytest.raises(WireError, match="magic"):
         unpack_frame(frame[:14] + b"XX" + frame[16:])
     with pytest.raises(WireError, match="truncated|says"):
         unpack_frame(frame[:-1])
-
-
-def test_in_process_link_gives_the_engines_events():
-    flow = generate_flow(3000, seed=5)
-    direct = MatchingEngine(DEFAULT_SYMBOLS)
-    linked = LinkEngine(InProcessLink(MatchingEngine(DEFAULT_SYMBOLS).apply))
-    got = []
-    for start in range(0, len(flow), 64):
-        got += linked.apply_many(flow[start:start + 64])
-    assert got == [direct.apply(command) for command in flow]
 
 
 @pytest.fixture(scope="module")
@@ -86,17 +80,21 @@ def eal():
 
 
 @needs_dpdk
-def test_packet_link_detects_a_lost_event_frame(eal):
+def test_packet_lane_link_refuses_lost_frames_and_a_silent_lane(eal):
     port = eal.attach(f"net_ring{next(_names)}")           # hands our frames back to us
-    packet_link = PacketLink(port, B, local_mac=A)
+    lane = PacketLaneLink(port, B, 4, local_mac=A, timeout=0.3)
     try:
-        packet_link.send(generate_flow(3))                    # our own commands: ignored
-        port.send(pack_frames(A, B, lf.EVENTS, 0, _groups(generate_flow(2))))
-        done = packet_link.receive()
-        assert [seq for seq, _ in done] == [1, 2] and packet_link.ignored == 1
-        port.send(pack_frames(A, B, lf.EVENTS, 5, [(3, [(internal.DONE.code, 3, 0, 0, 0)])]))
+        lane.send(generate_flow(3))
+        with pytest.raises(LinkError, match="answered 0 of 1 command frames in 0.3 s"):
+            lane.run()                                     # only our own frames came back
+        assert lane.ignored == 1
+        events = _events(generate_flow(2))
+        port.send(pack_frames(A, B, lf.EVENTS, 0, events, answered=1))
+        assert lane.run() == events
+        port.send(pack_frames(A, B, lf.EVENTS, 5, [], answered=1))
+        lane.send(generate_flow(1))
         with pytest.raises(LinkError, match="event frame 5 arrived, expected 1"):
-            packet_link.receive()
+            lane.run()
     finally:
         port.close()
 
@@ -129,32 +127,62 @@ def link_netns():
         _ip("netns", "del", ns, check=False)
 
 
-def _start_bridge(ns, iface):
-    bridge = subprocess.Popen(["ip", "netns", "exec", ns, sys.executable, "-m",
-                               "host.net.link_bridge", "--iface", iface, "--seconds", "60"],
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=_REPO)
-    line = bridge.stdout.readline()
-    assert line.startswith("link_bridge: serving"), bridge.stderr.read()
-    return bridge, line.split("(")[1].rstrip(")\n")
+class _FarEnd:
+    """`python -m sim.cosim` in the namespace, serving a lane on `iface`."""
+
+    def __init__(self, ns, iface, sim, depth=4, stall=0.0, ready_seconds=300):
+        self.process = subprocess.Popen(
+            ["ip", "netns", "exec", ns, sys.executable, "-m", "sim.cosim", "--iface", iface,
+             "--sim", sim, "--depth", str(depth), "--stall", str(stall), "--seconds", "600"],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=_REPO,
+            start_new_session=True)
+        self.lines = []
+        deadline = time.monotonic() + ready_seconds
+        while time.monotonic() < deadline:
+            line = self.process.stdout.readline()
+            if not line:
+                break
+            self.lines.append(line)
+            if line.startswith("cosim: serving"):
+                self.mac = line.split("(")[1].split(")")[0]
+                return
+        self.stop()
+        raise AssertionError(f"the far end did not start:\n{''.join(self.lines)}"
+                             f"{self.process.stderr.read()[-3000:]}")
+
+    def stop(self):
+        """End the far end (simulator included); its remaining output."""
+        if self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGTERM)
+        out, err = self.process.communicate(timeout=30)
+        return "".join(self.lines) + out, err
 
 
 @needs_dpdk
-def test_packet_link_over_dpdk_matches_the_engine(eal, link_netns):
+@pytest.mark.parametrize("sim, commands", [("harness", 3000), ("icarus", 1000)])
+def test_hybrid_host_over_dpdk_and_a_simulated_lane_is_the_golden_engine(eal, link_netns, sim,
+                                                                          commands):
+    from sim.runner import require_simulator
+    if sim == "icarus":
+        require_simulator(sim)
     ns, pairs = link_netns
-    bridge, far_mac = _start_bridge(ns, pairs[1][1])
-    port = eal.attach(f"net_af_packet{next(_names)},iface={pairs[1][0]}")
+    far = _FarEnd(ns, pairs[1][1], sim, stall=0.2)
+
+    def make_link(depth, index, vcd):          # a new host session: the far end resets its lane
+        port = eal.attach(f"net_af_packet{next(_names)},iface={pairs[1][0]}")
+        return PacketLaneLink(port, far.mac, depth)
+
     try:
-        linked = LinkEngine(PacketLink(port, far_mac))
-        flow = generate_flow(2000, seed=9)
-        got = []
-        for start in range(0, len(flow), 32):
-            got += linked.apply_many(flow[start:start + 32])
-        direct = MatchingEngine(DEFAULT_SYMBOLS)
-        assert got == [direct.apply(command) for command in flow]
+        for name, flow, window in [("window_pressure", window_pressure(4), 1),
+                                   ("eviction", eviction(4), 1),
+                                   ("adversarial", hybrid_flow(11, commands, symbols=(SYMBOL, 3)),
+                                    8)]:
+            hybrid = run_hybrid(flow, make_link, depths=[4], homes=[SYMBOL], window=window,
+                                hash_every=250)
+            assert hybrid.lane_commands > len(flow) // 10, name     # the lane did match
     finally:
-        port.close()
-        bridge.terminate()
-        bridge.communicate(timeout=10)
+        out, err = far.stop()
+    assert out.count("the lane is reset") == 2, out + err
 
 
 _CLIENT = textwrap.dedent("""
@@ -162,7 +190,7 @@ _CLIENT = textwrap.dedent("""
     from host.net.scapy_layers import EnterOrder, Executed, OuchInbound, OuchOutbound
     sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     sock.bind(("198.18.1.2", 40001))
-    sock.settimeout(5)
+    sock.settimeout(30)
     for seq, (token, side) in enumerate([(1, "SELL"), (2, "BUY")], 1):
         order = OuchInbound(session=4, sequence_number=seq) / EnterOrder(
             order_token=token, stock="GATE", side=side, shares=100, price=1_000_000)
@@ -181,32 +209,38 @@ _CLIENT = textwrap.dedent("""
 
 
 @needs_dpdk
-def test_scapy_order_through_dpdk_host_link_pipeline_and_back(eal, link_netns):
+def test_scapy_order_through_dpdk_host_link_cocotb_pipeline_and_back(eal, link_netns):
     from dpdk_bridge.udp import DpdkUdp
     from host.clock import ManualClock
+    from host.hybrid import HybridExchange
     from host.net.exchange_server import Exchange
+    from sim.runner import require_simulator
+    require_simulator("icarus")
     ns, pairs = link_netns
-    bridge, far_mac = _start_bridge(ns, pairs[1][1])
+    far = _FarEnd(ns, pairs[1][1], "icarus")
     orders = DpdkUdp(eal.attach(f"net_af_packet{next(_names)},iface={pairs[0][0]}"),
                      "198.18.1.1", 15000)
     link_port = eal.attach(f"net_af_packet{next(_names)},iface={pairs[1][0]}")
+    hybrid = HybridExchange(DEFAULT_SYMBOLS, [PacketLaneLink(link_port, far.mac, 4)], [_GATE])
     exchange = Exchange(orders, DEFAULT_SYMBOLS, ManualClock(1_700_000_000_000_000_000, 1000),
-                        engine=LinkEngine(PacketLink(link_port, far_mac)))
+                        engine=hybrid)
     client = subprocess.Popen(["ip", "netns", "exec", ns, sys.executable, "-c", _CLIENT],
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=_REPO)
     try:
-        out, err = _serve_until_done(exchange, client)
+        out, err = _serve_until_done(exchange, client, seconds=60)
     finally:
         if client.poll() is None:
             client.kill()
         orders.close()
-        link_port.close()
-        bridge.terminate()
-        bridge.communicate(timeout=10)
-    assert client.returncode == 0, err
+        hybrid.close()
+        far_out, far_err = far.stop()
+    assert client.returncode == 0, err + far_out + far_err
     # token 1 rested (adds liquidity), token 2 took it; both see the fill at the resting price
     assert out.strip() == "[(1, 100, 1000000, 'A', 0), (2, 100, 1000000, 'R', 0)]"
     assert exchange.gateway.messages == 2
+    # the gateware matched them: both orders went down the link, the host only loaded the symbol
+    assert hybrid.lane_commands == 2 and hybrid.lanes[0].loads == 1
+    assert "serving on" in far_out and "cocotb icarus, depth 4" in far_out
 
 
 def _messages(datagrams):
@@ -218,32 +252,34 @@ def test_cli_run_matches_through_a_kernel_link(link_netns):
     from dpdk_bridge.udp import SocketUdp
     from host.net.inject import script_datagrams
     ns, pairs = link_netns
-    bridge, far_mac = _start_bridge(ns, pairs[1][1])
+    far = _FarEnd(ns, pairs[1][1], "amaranth")
     with SocketUdp() as probe:
         port = probe.address[1]
     server = subprocess.Popen([sys.executable, "-m", "gatebook.cli", "run", "--listen",
                                f"127.0.0.1:{port}", "--md", "none", "--max-orders", "2",
-                               "--seconds", "20", "--link-iface", pairs[1][0],
-                               "--link-peer", far_mac],
+                               "--seconds", "30", "--link-iface", pairs[1][0],
+                               "--link-peer", far.mac],
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=_REPO)
     try:
-        assert f"matching: pipeline at {far_mac} via {pairs[1][0]}" in server.stdout.readline()
+        assert (f"matching: pipeline at {far.mac} via {pairs[1][0]} (depth 4, home GATE)"
+                in server.stdout.readline())
         with SocketUdp() as client:
             for _, payload in script_datagrams(
                     "5 enter_order order_token=1 stock=GATE side=SELL shares=10 price=100.00\n"
                     "6 enter_order order_token=1 stock=GATE side=BUY shares=10 price=100.00\n"):
                 client.send([(payload, ("127.0.0.1", port))])
-            replies, deadline = [], time.monotonic() + 10
+            replies, deadline = [], time.monotonic() + 20
             # accepted and executed to each side; replies to one session in one
             # burst share a datagram, so count messages, not datagrams
             while _messages(replies) < 4 and time.monotonic() < deadline:
                 replies += client.recv()
                 time.sleep(0.01)
-        out, err = server.communicate(timeout=20)
+        out, err = server.communicate(timeout=30)
     finally:
-        for process in (server, bridge):
-            if process.poll() is None:
-                process.terminate()
-            process.communicate(timeout=10)
+        if server.poll() is None:
+            server.terminate()
+            server.communicate(timeout=10)
+        far.stop()
     assert server.returncode == 0, err
     assert _messages(replies) == 4 and "2 orders" in out
+    assert "pipeline matched 2 commands; 1 loads" in out

@@ -9,10 +9,13 @@ Records cross the link in Ethernet frames of this EtherType: one
 FRAME_HEADER, then `count` records back to back, each the record's own
 encoding (type byte first; its size follows from the type). Channel 0 carries
 commands host -> pipeline (internal commands and LOAD/OWN/HOST), channel 1
-events pipeline -> host (internal events and FLUSH/PUNT). Each channel numbers
-its frames from 0, so a receiver sees a lost or repeated frame at once; event
-frames also say up to which command every event has been sent (`done_seq`),
-so the host knows when a command is complete without a per-command marker.
+events pipeline -> host (internal events and FLUSH/SPILL/PUNT). Each channel numbers
+its frames from 0, so a receiver sees a lost or repeated frame at once. The
+pipeline answers every command frame, in order, once the lane has taken all
+of its records and written everything they cause: event frames carry how many
+command frames have been answered so far (`answered`), so the host knows its
+batch is complete without a per-command marker (a frame whose records cause
+no output is answered by an event frame holding no records).
 
 Little-endian, like the records themselves.
 """
@@ -31,7 +34,7 @@ FRAME_HEADER = Message("link_frame_header", None, (
     Field("version",   1, doc="VERSION"),
     Field("channel",   1, doc="0 commands (host to pipeline), 1 events (pipeline to host)"),
     Field("frame_seq", 4, doc="frames sent on this channel before this one"),
-    Field("done_seq",  8, doc="events: every command up to this seq is complete; commands: 0"),
+    Field("answered",  4, doc="events: command frames answered in full up to here; commands: 0"),
     Field("count",     2, doc="records in this frame"),
 ))
 

@@ -43,6 +43,11 @@ def register(subparsers):
     where.add_argument("--link-dpdk", metavar="DEVARGS", help="link frames through this DPDK device")
     where.add_argument("--link-iface", metavar="IFACE", help="link frames through a kernel interface")
     link.add_argument("--link-peer", metavar="MAC", help="the pipeline's MAC address")
+    link.add_argument("--link-depth", type=int, default=4, metavar="N",
+                      help="orders per side the pipeline's window holds (default 4)")
+    link.add_argument("--link-home", default=DEFAULT_SYMBOLS[0].name, metavar="SYMBOL",
+                      help="the symbol the pipeline matches when the host loads it (default "
+                           f"{DEFAULT_SYMBOLS[0].name}); every other symbol stays on the host")
     log = parser.add_argument_group(
         "write-ahead log (docs/durability.md)",
         "With --log every command is logged, and its execution reports and market data leave "
@@ -144,7 +149,14 @@ def run_exchange(args):
             print("gatebook run: a link needs --link-peer MAC", file=sys.stderr)
             port.close()
             return 2
-        from ..net.link import LinkEngine, PacketLink
+        homes = [spec.symbol_id for spec in DEFAULT_SYMBOLS if spec.name == args.link_home]
+        if not homes:
+            print(f"gatebook run: --link-home {args.link_home} is not a listed symbol",
+                  file=sys.stderr)
+            port.close()
+            return 2
+        from ..hybrid import HybridExchange
+        from ..net.link import PacketLaneLink
         if args.link_dpdk:
             from dpdk_bridge.eal import Eal
             link_port = Eal.start().attach(args.link_dpdk)
@@ -152,8 +164,10 @@ def run_exchange(args):
             from dpdk_bridge.raw import RawSocketPort
             from gatebook.wire.link_frame import ETHERTYPE
             link_port = RawSocketPort(args.link_iface, ETHERTYPE)
-        engine = LinkEngine(PacketLink(link_port, args.link_peer))
-        matcher = f"pipeline at {args.link_peer} via {args.link_dpdk or args.link_iface}"
+        engine = HybridExchange(DEFAULT_SYMBOLS,
+                                [PacketLaneLink(link_port, args.link_peer, args.link_depth)], homes)
+        matcher = (f"pipeline at {args.link_peer} via {args.link_dpdk or args.link_iface} "
+                   f"(depth {args.link_depth}, home {args.link_home}), the rest in-process")
     md = None if args.md == "none" else _address(args.md)
     where = f" on {args.dpdk}" if args.backend == "dpdk" else ""
     print(f"run: backend {args.backend}{where}, orders on {args.listen[0]}:{args.listen[1]}, "
@@ -189,7 +203,7 @@ def run_exchange(args):
         exchange.close()
         port.close()
         if engine is not None:
-            engine.link.close()
+            engine.close()
         if replication is not None:
             replication.close()
     gateway, counts = exchange.gateway, exchange.counts
@@ -197,6 +211,11 @@ def run_exchange(args):
           f"{counts['replies']:,} reply datagrams, {counts['md_packets']:,} MoldUDP64 packets "
           f"({counts['md_messages']:,} ITCH messages); duplicates {gateway.tracker.duplicates}, "
           f"gap messages {gateway.tracker.gaps}")
+    if engine is not None:
+        punts = ", ".join(f"{reason.name.lower()} {count}"
+                          for reason, count in sorted(engine.punts.items()))
+        print(f"run: pipeline matched {engine.lane_commands:,} commands; "
+              f"{sum(lane.loads for lane in engine.lanes)} loads, punts: {punts or 'none'}")
     for reason, count in sorted(gateway.bad.items()):
         print(f"run: refused {count} datagrams: {reason}")
     for peer, reason in list(gateway.bad_log)[-5:]:

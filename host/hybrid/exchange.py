@@ -154,6 +154,24 @@ class HybridExchange:
             self.submit(command)
         self.drain()
 
+    def apply(self, command):
+        """Process one command to the end; return its events (`MatchingEngine.apply`).
+
+        Waits for the lanes before it returns, so a caller that decides
+        something from each command's events (a gateway's replies) sees them
+        as the golden engine would give them, at a round trip per command.
+        `submit` and `subscribe` pipeline instead.
+        """
+        self.drain()
+        caught = []
+        self._listeners.append(caught.extend)
+        try:
+            self.submit(command)
+            self.drain()
+        finally:
+            self._listeners.pop()
+        return caught
+
     def drain(self):
         """Wait until every submitted command's events have been delivered."""
         while self.queue:

@@ -106,7 +106,8 @@ class Exchange:
         The MoldUDP64 session name (10 characters at most).
     engine : object with `apply(command) -> events`, optional
         The matcher: by default the golden model in this process; a
-        `host.net.link.LinkEngine` puts the pipeline at the end of a link.
+        `host.hybrid.HybridExchange` puts hot symbols in hardware lanes, in
+        process or at the end of a packet link (`host.net.link.PacketLaneLink`).
     journal : host.wal.JournaledExchange, optional
         Log every command: the journal is the engine and its sequencer
         stamps the commands (it continues the recovered sequence). Needs

@@ -1,21 +1,15 @@
-"""The host <-> matching-pipeline link: one interface, in-process or over packets.
+"""A hardware lane at the far end of an Ethernet link: `LaneLink` over packets.
 
 # Ref: docs/hardware.md (record streams, punts, order), gatebook/wire/link_frame.py
-#      (the Ethernet framing).
+#      (the framing), host/hybrid/link.py (the interface).
 
-A link takes command records (internal commands and LOAD/OWN/HOST) and gives
-back, per command, the event records the pipeline wrote for it, in command
-order. Two implementations:
-
-- `InProcessLink(pipeline)`: calls `pipeline(record) -> events` directly; the
-  pipeline is the golden model, an Amaranth simulation or a cocotb driver;
-- `PacketLink(port, peer_mac)`: ships records in Ethernet frames through any
-  port with `recv()`/`send()` of frames (a DPDK `Port`, or
-  `dpdk_bridge.raw.RawSocketPort`) to whatever answers at the far end (an FPGA
-  NIC, or `host.net.link_bridge.LinkBridge` in front of a simulation).
-
-`LinkEngine(link)` makes either one look like `MatchingEngine` (`apply`), so the
-exchange code never learns which one runs.
+The hybrid host talks to every lane through `host.hybrid.link.LaneLink`. The
+in-process implementations run the lane's gateware in a simulator
+(`sim.hybrid`); `PacketLaneLink` ships the same records in Ethernet frames
+through any port with `recv()`/`send()` of whole frames (a DPDK `Port`, or
+`dpdk_bridge.raw.RawSocketPort`) to whatever answers at the far end: an FPGA
+NIC, or `sim.cosim`'s bridge in front of a simulated lane. The host code above
+it does not change.
 """
 
 import time
@@ -25,8 +19,10 @@ from gatebook.wire import link_frame as lf
 from gatebook.wire.codec import ProtocolCodec, RecordCodec, WireError
 from gatebook.wire.layout import Protocol
 
-__all__ = ["LinkError", "InProcessLink", "PacketLink", "LinkEngine", "pack_frames",
-           "unpack_frame", "COMMAND_CODEC", "EVENT_CODEC"]
+from ..hybrid.link import LaneLink, LinkError
+
+__all__ = ["PacketLaneLink", "LinkError", "pack_frames", "unpack_frame", "COMMAND_CODEC",
+           "EVENT_CODEC", "MTU"]
 
 _HEADER = RecordCodec(lf.FRAME_HEADER, lf.LINK_FRAME.byte_order)
 COMMAND_CODEC = ProtocolCodec(Protocol("link-commands", "little",
@@ -34,58 +30,46 @@ COMMAND_CODEC = ProtocolCodec(Protocol("link-commands", "little",
 EVENT_CODEC = ProtocolCodec(Protocol("link-events", "little",
                                      internal.EVENTS.messages + link.LINK_EVENTS.messages))
 _ETH_HEADER = 14
+_ETHERTYPE = lf.ETHERTYPE.to_bytes(2, "big")
 MTU = 1500
-
-
-class LinkError(RuntimeError):
-    """The link lost, repeated or garbled a frame, or the far end went quiet."""
+_SPINS, _NAP = 200, 50e-6       # empty polls before run() naps between polls
 
 
 def _mac(text):
     return bytes.fromhex(text.replace(":", ""))
 
 
-def pack_frames(dst_mac, src_mac, channel, first_seq, groups, mtu=MTU):
-    """Ethernet frames for `groups`, a list of (done_seq, [records]) whose records
-    stay together where they fit one frame. Returns the frames; frame k has
-    frame_seq `first_seq + k` and the done_seq of the last group it finishes."""
+def pack_frames(dst_mac, src_mac, channel, first_seq, records, answered=0, mtu=MTU):
+    """Ethernet frames carrying `records`, as many as fit an `mtu`-byte payload each.
+
+    Frame k has frame_seq `first_seq + k`. The last frame carries `answered`,
+    the frames before it `answered - 1`: an event frame says a command frame is
+    answered only once everything it caused has been sent. No records still
+    make one (empty) frame.
+    """
     codec = COMMAND_CODEC if channel == lf.COMMANDS else EVENT_CODEC
     room = mtu - _HEADER.size
-    frames, body, count, done = [], [], 0, 0
-    prefix = _mac(dst_mac) + _mac(src_mac) + lf.ETHERTYPE.to_bytes(2, "big")
-
-    def flush():
-        nonlocal body, count
-        header = _HEADER.encode((lf.MAGIC, lf.VERSION, channel, first_seq + len(frames),
-                                 done, count))
-        frames.append(prefix + header + b"".join(body))
-        body, count = [], 0
-
-    size = 0
-    for done_seq, records in groups:
-        encoded = [codec.encode(record) for record in records]
-        whole = sum(map(len, encoded))
-        if body and size + whole > room:          # keep a group in one frame if it can be
-            flush()
-            size = 0
-        for data in encoded:
-            if size + len(data) > room:
-                flush()
-                size = 0
-            body.append(data)
-            size += len(data)
-            count += 1
-        done = done_seq
-    if body or not frames:
-        flush()
-    return frames
+    prefix = _mac(dst_mac) + _mac(src_mac) + _ETHERTYPE
+    bodies, body, size = [], [], 0
+    for record in records:
+        data = codec.encode(record)
+        if body and size + len(data) > room:
+            bodies.append(body)
+            body, size = [], 0
+        body.append(data)
+        size += len(data)
+    bodies.append(body)
+    last = len(bodies) - 1
+    return [prefix + _HEADER.encode((lf.MAGIC, lf.VERSION, channel, first_seq + k,
+                                     answered if k == last else max(answered - 1, 0), len(part)))
+            + b"".join(part) for k, part in enumerate(bodies)]
 
 
 def unpack_frame(frame):
-    """(channel, frame_seq, done_seq, records) of a link frame; WireError if it is not one."""
-    if len(frame) < _ETH_HEADER + _HEADER.size or frame[12:14] != lf.ETHERTYPE.to_bytes(2, "big"):
+    """(channel, frame_seq, answered, records) of a link frame; WireError if it is not one."""
+    if len(frame) < _ETH_HEADER + _HEADER.size or frame[12:14] != _ETHERTYPE:
         raise WireError("not a link frame")
-    magic, version, channel, frame_seq, done_seq, count = _HEADER.decode(
+    magic, version, channel, frame_seq, answered, count = _HEADER.decode(
         bytes(frame[_ETH_HEADER:_ETH_HEADER + _HEADER.size]))
     if magic != lf.MAGIC or version != lf.VERSION or channel not in (lf.COMMANDS, lf.EVENTS):
         raise WireError(f"link frame with magic {magic:#06x}, version {version}, channel {channel}")
@@ -93,99 +77,82 @@ def unpack_frame(frame):
     records = list(codec.decode_stream(bytes(frame[_ETH_HEADER + _HEADER.size:])))
     if len(records) != count:
         raise WireError(f"link frame says {count} records, holds {len(records)}")
-    return channel, frame_seq, done_seq, records
+    return channel, frame_seq, answered, records
 
 
-class InProcessLink:
-    """The pipeline called in this process: `pipeline(record) -> list of events`."""
+class PacketLaneLink(LaneLink):
+    """A lane at `peer_mac`, reached through `port`.
 
-    def __init__(self, pipeline):
-        self.pipeline = pipeline
-        self._done = []
+    Parameters
+    ----------
+    port : object with ``recv(n) -> frames``, ``send(frames) -> int``, ``mac``, ``close()``
+        A DPDK `Port` or a `RawSocketPort`; frames of other kinds on it are
+        counted in `ignored` and dropped.
+    peer_mac : str
+        The far end's MAC address.
+    depth : int
+        Orders per side the far lane's window holds (the host's LOAD limit).
+    timeout : float
+        Seconds `run()` waits for the far end to answer before `LinkError`.
+    """
 
-    def send(self, commands):
-        for command in commands:
-            events = self.pipeline(command)
-            if events:
-                self._done.append((command[1], events))
-
-    def receive(self):
-        done, self._done = self._done, []
-        return done
-
-    def close(self):
-        pass
-
-
-class PacketLink:
-    """Records in Ethernet frames through `port` to the pipeline at `peer_mac`."""
-
-    def __init__(self, port, peer_mac, local_mac=None):
-        self.port, self.peer_mac = port, peer_mac
+    def __init__(self, port, peer_mac, depth, *, local_mac=None, timeout=10.0):
+        self.port, self.peer_mac, self.depth = port, peer_mac, depth
         self.local_mac = local_mac or port.mac
-        self.sent_frames = 0
+        self.timeout = timeout
+        self.sent_frames = 0            # command frames sent
+        self.answered = 0               # command frames the far end has answered
         self.next_event_frame = 0
-        self._pending = []            # event records of commands not yet complete
-        self.ignored = 0              # frames on the port that are not link events
+        self.ignored = 0
+        self._queued = []
 
-    def send(self, commands):
-        frames = pack_frames(self.peer_mac, self.local_mac, lf.COMMANDS, self.sent_frames,
-                             [(0, list(commands))])
-        self.sent_frames += len(frames)
-        sent = self.port.send(frames)
-        if sent != len(frames):
-            raise LinkError(f"the port took {sent} of {len(frames)} command frames")
+    def send(self, records):
+        self._queued.extend(records)
 
-    def receive(self):
-        """(seq, events) of every command completed since the last call."""
-        done = []
-        for frame in self.port.recv(64):
-            try:
-                channel, frame_seq, done_seq, records = unpack_frame(frame)
-            except WireError:
-                self.ignored += 1
+    def run(self):
+        """Send the queued records; return the lane's records once the far end
+        has answered every command frame sent."""
+        if self._queued:
+            frames = pack_frames(self.peer_mac, self.local_mac, lf.COMMANDS, self.sent_frames,
+                                 self._queued)
+            self._queued = []
+            sent = self.port.send(frames)
+            self.sent_frames += len(frames)
+            if sent != len(frames):
+                raise LinkError(f"the port took {sent} of {len(frames)} command frames")
+        out, empty = [], 0
+        deadline = time.monotonic() + self.timeout
+        while self.answered < self.sent_frames:
+            frames = self.port.recv(64)
+            if not frames:
+                empty += 1
+                if empty > _SPINS:
+                    time.sleep(_NAP)        # a simulated lane is slow: leave it the CPU
+                if time.monotonic() > deadline:
+                    raise LinkError(f"the lane at {self.peer_mac} answered {self.answered} of "
+                                    f"{self.sent_frames} command frames in {self.timeout} s")
                 continue
-            if channel != lf.EVENTS:
-                self.ignored += 1
-                continue
-            if frame_seq != self.next_event_frame:
-                raise LinkError(f"event frame {frame_seq} arrived, expected {self.next_event_frame}")
-            self.next_event_frame += 1
-            self._pending += records
-            if done_seq:
-                keep = [record for record in self._pending if record[1] > done_seq]
-                ready = self._pending[:len(self._pending) - len(keep)]
-                self._pending = keep
-                for record in ready:
-                    if done and done[-1][0] == record[1]:
-                        done[-1][1].append(record)
-                    else:
-                        done.append((record[1], [record]))
-        return done
+            for frame in frames:
+                self._take(frame, out)
+        return out
+
+    def _take(self, frame, out):
+        try:
+            channel, frame_seq, answered, records = unpack_frame(frame)
+        except WireError:
+            self.ignored += 1
+            return
+        if channel != lf.EVENTS:
+            self.ignored += 1
+            return
+        if frame_seq != self.next_event_frame:
+            raise LinkError(f"event frame {frame_seq} arrived, expected {self.next_event_frame}")
+        if not self.answered <= answered <= self.sent_frames:
+            raise LinkError(f"event frame {frame_seq} answers {answered} command frames; "
+                            f"{self.answered} were answered, {self.sent_frames} sent")
+        self.next_event_frame += 1
+        self.answered = answered
+        out.extend(records)
 
     def close(self):
         self.port.close()
-
-
-class LinkEngine:
-    """`apply(command) -> events` over a link, like `MatchingEngine.apply`."""
-
-    def __init__(self, link, timeout=5.0):
-        self.link, self.timeout = link, timeout
-        self._early = {}
-
-    def apply(self, command):
-        return self.apply_many([command])[0]
-
-    def apply_many(self, commands):
-        """Send `commands` at once (pipelined); their event lists, in order."""
-        self.link.send(commands)
-        wanted = [command[1] for command in commands]
-        deadline = time.monotonic() + self.timeout
-        while not all(seq in self._early for seq in wanted):
-            for seq, events in self.link.receive():
-                self._early[seq] = events
-            if time.monotonic() > deadline:
-                missing = [seq for seq in wanted if seq not in self._early]
-                raise LinkError(f"no events for commands {missing[:5]} after {self.timeout} s")
-        return [self._early.pop(seq) for seq in wanted]

@@ -138,28 +138,30 @@ end
 """
 
 
+def _header(emitter, message):
+    """Lua lines adding a fixed header's fields, and each field's `tvb(offset, width)`."""
+    lines, at, offset = [], {}, 0
+    for field in message.fields:
+        emitter.add_field(lines, field.name, field, offset)
+        at[field.name] = f"tvb({offset}, {field.width})"
+        offset += field.width
+    return lines, at
+
+
 def generate():
     """The Lua source of Gatebook's dissectors."""
     itch = _Emitter("gb_itch50", itch50.ITCH50.byte_order)
     itch.message_functions(itch50.ITCH50, "ITCH")
     _type_field(itch, [itch50.ITCH50])
     mold = _Emitter("gb_moldudp64", moldudp64.MOLDUDP64.byte_order)
-    header = []
-    offset = 0
-    for field in moldudp64.HEADER.fields:
-        mold.add_field(header, field.name, field, offset)
-        offset += field.width
+    header, mold_at = _header(mold, moldudp64.HEADER)
     block_field = moldudp64.BLOCK_LENGTH.fields[0]
     block_ref = mold.field(block_field.name, block_field)
     entry = _Emitter("gb_ouch", ouch.INBOUND.byte_order)
     entry.message_functions(ouch.INBOUND, "OUCH_IN")
     entry.message_functions(ouch.OUTBOUND, "OUCH_OUT")
     _type_field(entry, [ouch.INBOUND, ouch.OUTBOUND])
-    session = []
-    offset = 0
-    for field in ouch.SESSION_HEADER.fields:
-        entry.add_field(session, field.name, field, offset)
-        offset += field.width
+    session, session_at = _header(entry, ouch.SESSION_HEADER)
     hdr_size, mold_size = ouch.SESSION_HEADER.size, moldudp64.HEADER.size
     commands = Protocol("link-commands", "little",
                         internal.COMMANDS.messages + link.LINK_COMMANDS.messages)
@@ -168,11 +170,7 @@ def generate():
     linkp.message_functions(commands, "LINK_CMD")
     linkp.message_functions(events, "LINK_EVT")
     _type_field(linkp, [commands, events])
-    frame_header = []
-    offset = 0
-    for field in lf.FRAME_HEADER.fields:
-        linkp.add_field(frame_header, field.name, field, offset)
-        offset += field.width
+    frame_header, at = _header(linkp, lf.FRAME_HEADER)
     link_size = lf.FRAME_HEADER.size
     return "\n".join([
         "-- Gatebook Wireshark dissectors: ITCH 5.0 in MoldUDP64, and the order-entry protocol.",
@@ -206,7 +204,7 @@ def generate():
         f"    local tree = root:add(p_mold, tvb(0, {mold_size}))",
         "    local off = 0",
         *header,
-        f"    local count = tvb({mold_size - 2}, 2):uint()",
+        f"    local count = {mold_at['message_count']}:uint()",
         "    local names = {}",
         f"    off = {mold_size}",
         "    local n = 0",
@@ -219,7 +217,7 @@ def generate():
         "        n = n + 1",
         "    end",
         '    pinfo.cols.info = string.format("MoldUDP64 seq=%s n=%d %s", '
-        f"tvb({moldudp64.HEADER.fields[0].width}, 8):uint64(), count, table.concat(names, \",\"))",
+        f"{mold_at['sequence_number']}:uint64(), count, table.concat(names, \",\"))",
         "    return tvb:len()",
         "end",
         "function p_ouch.dissector(tvb, pinfo, root)",
@@ -234,7 +232,8 @@ def generate():
         f"    gb_messages(tvb, pinfo, root, {hdr_size}, tvb:len(), inbound and OUCH_IN or OUCH_OUT, p_ouch,",
         '                F_gb_ouch["type"], names)',
         '    pinfo.cols.info = string.format("%s session=%d seq=%s %s", inbound and "in" or "out", '
-        'tvb(0, 4):uint(), tvb(4, 8):uint64(), table.concat(names, ","))',
+        f'{session_at["session"]}:uint(), {session_at["sequence_number"]}:uint64(), '
+        'table.concat(names, ","))',
         "    return tvb:len()",
         "end",
         "function p_link.dissector(tvb, pinfo, root)",
@@ -243,12 +242,13 @@ def generate():
         f"    local tree = root:add(p_link, tvb(0, {link_size}))",
         "    local off = 0",
         *frame_header,
-        "    local channel = tvb(3, 1):uint()",
+        f"    local channel = {at['channel']}:uint()",
         "    local names = {}",
         f"    gb_messages(tvb, pinfo, root, {link_size}, tvb:len(), channel == {lf.COMMANDS} and LINK_CMD "
-        'or LINK_EVT, p_link, F_gb_link["type"], names, tvb(16, 2):le_uint())',
-        '    pinfo.cols.info = string.format("%s frame=%d done=%s %s", channel == 0 and "commands" '
-        'or "events", tvb(4, 4):le_uint(), tvb(8, 8):le_uint64(), table.concat(names, ","))',
+        f'or LINK_EVT, p_link, F_gb_link["type"], names, {at["count"]}:le_uint())',
+        '    pinfo.cols.info = string.format("%s frame=%d answered=%d %s", channel == 0 and '
+        f'"commands" or "events", {at["frame_seq"]}:le_uint(), {at["answered"]}:le_uint(), '
+        'table.concat(names, ","))',
         "    return tvb:len()",
         "end",
         f'DissectorTable.get("ethertype"):add({lf.ETHERTYPE}, p_link)',

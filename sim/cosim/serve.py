@@ -1,0 +1,18 @@
+"""The bridge's serving loop, shared by every simulator behind it."""
+
+import time
+
+__all__ = ["serve"]
+
+
+def serve(bridge, deadline, what, idle_sleep=0.0002):
+    """Serve `bridge` until the monotonic `deadline` (or Ctrl-C); say when ready and when done."""
+    print(f"cosim: serving on {bridge.port.iface} ({bridge.port.mac}): {what}", flush=True)
+    try:
+        while time.monotonic() < deadline:
+            if not bridge.poll():
+                time.sleep(idle_sleep)
+    finally:
+        print(f"cosim: {bridge.sessions} host sessions, {bridge.next_command_frame:,} command "
+              f"frames in the last, {bridge.records_in:,} records in, {bridge.records_out:,} "
+              f"out, {bridge.ignored:,} other frames ignored", flush=True)
