@@ -12,7 +12,6 @@ the golden engine, event for event and by state hash.
 
 import itertools
 import os
-import signal
 import subprocess
 import sys
 import textwrap
@@ -28,9 +27,11 @@ from host.flow import generate_flow
 from host.net.link import LinkError, PacketLaneLink, pack_frames, unpack_frame
 from host.symbols import DEFAULT_SYMBOLS
 from sim.flows import SYMBOL, eviction, hybrid_flow, window_pressure
+from sim.cosim.netns import FarEnd as _FarEnd
+from sim.cosim.netns import link_namespace, why_no_namespaces
 from sim.hybrid.equivalence import run_hybrid
 
-from test_dpdk_netns import _can_make_namespaces, _ip, _serve_until_done  # noqa: E402 (tests/ is on sys.path)
+from test_dpdk_netns import _serve_until_done  # noqa: E402 (tests/ is on sys.path)
 
 _available, _why = dpdk_available()
 needs_dpdk = pytest.mark.skipif(not _available, reason=f"DPDK unavailable: {_why}")
@@ -102,60 +103,11 @@ def test_packet_lane_link_refuses_lost_frames_and_a_silent_lane(eal):
 @pytest.fixture
 def link_netns():
     """Two veth pairs into a test namespace: orders (IPv4) and the link (frames only)."""
-    why = _can_make_namespaces()
+    why = why_no_namespaces()
     if why:
         pytest.skip(why)
-    ns = f"gblink{_TAG}"
-    pairs = [(f"gbo{_TAG}", f"gbp{_TAG}"), (f"gbl{_TAG}", f"gbm{_TAG}")]
-    _ip("netns", "add", ns)
-    try:
-        for ours, theirs in pairs:
-            _ip("link", "add", ours, "type", "veth", "peer", "name", theirs)
-            subprocess.run(["sysctl", "-q", "-w", f"net.ipv6.conf.{ours}.disable_ipv6=1"],
-                           capture_output=True)
-            _ip("link", "set", theirs, "netns", ns)
-            _ip("-n", ns, "link", "set", theirs, "up")
-            _ip("link", "set", ours, "up")
-        _ip("-n", ns, "addr", "add", "198.18.1.2/24", "dev", pairs[0][1])
-        _ip("-n", ns, "link", "set", "lo", "up")
-        subprocess.run(["ip", "netns", "exec", ns, "sysctl", "-q", "-w",
-                        f"net.ipv6.conf.{pairs[1][1]}.disable_ipv6=1"], capture_output=True)
-        yield ns, pairs
-    finally:
-        for ours, _ in pairs:
-            _ip("link", "del", ours, check=False)
-        _ip("netns", "del", ns, check=False)
-
-
-class _FarEnd:
-    """`python -m sim.cosim` in the namespace, serving a lane on `iface`."""
-
-    def __init__(self, ns, iface, sim, depth=4, stall=0.0, ready_seconds=300):
-        self.process = subprocess.Popen(
-            ["ip", "netns", "exec", ns, sys.executable, "-m", "sim.cosim", "--iface", iface,
-             "--sim", sim, "--depth", str(depth), "--stall", str(stall), "--seconds", "600"],
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=_REPO,
-            start_new_session=True)
-        self.lines = []
-        deadline = time.monotonic() + ready_seconds
-        while time.monotonic() < deadline:
-            line = self.process.stdout.readline()
-            if not line:
-                break
-            self.lines.append(line)
-            if line.startswith("cosim: serving"):
-                self.mac = line.split("(")[1].split(")")[0]
-                return
-        self.stop()
-        raise AssertionError(f"the far end did not start:\n{''.join(self.lines)}"
-                             f"{self.process.stderr.read()[-3000:]}")
-
-    def stop(self):
-        """End the far end (simulator included); its remaining output."""
-        if self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGTERM)
-        out, err = self.process.communicate(timeout=30)
-        return "".join(self.lines) + out, err
+    with link_namespace(_TAG) as made:
+        yield made
 
 
 @needs_dpdk
