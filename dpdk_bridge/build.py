@@ -30,7 +30,7 @@ from pathlib import Path
 from ._csrc import CDEF, MODULE_NAME, SOURCE
 from .errors import DpdkUnavailable
 
-__all__ = ["pkg_config", "cache_dir", "build", "load"]
+__all__ = ["pkg_config", "cache_root", "cache_dir", "build", "load"]
 
 _PACKAGE = "libdpdk"
 
@@ -51,15 +51,20 @@ def pkg_config():
     return flags[0], flags[1]
 
 
+def cache_root():
+    """Where compiled extensions live: `$GATEBOOK_CACHE_DIR`, else
+    `$XDG_CACHE_HOME/gatebook` or `~/.cache/gatebook`."""
+    return Path(os.environ.get("GATEBOOK_CACHE_DIR") or os.path.join(
+        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "gatebook"))
+
+
 def cache_dir(cflags, libs):
     """The directory the extension for these flags lives in."""
     import cffi
-    root = os.environ.get("GATEBOOK_CACHE_DIR") or os.path.join(
-        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "gatebook")
     key = hashlib.sha256("\0".join([
         CDEF, SOURCE, " ".join(cflags), " ".join(libs), sys.version, cffi.__version__,
     ]).encode()).hexdigest()[:16]
-    return Path(root) / f"dpdk_bridge-{key}"
+    return cache_root() / f"dpdk_bridge-{key}"
 
 
 def _built(directory):

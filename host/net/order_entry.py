@@ -58,9 +58,15 @@ class Gateway:
     symbols : iterable of SymbolSpec
         Maps the `stock` field to symbol ids; an unlisted stock maps to 0,
         which the engine rejects as an unknown symbol.
+    log_size : int
+        Refusals and gaps kept in `bad_log` and `gap_log`.
+    compiled : bool or None
+        `commands` from the compiled twin of this class (`dpdk_bridge/fast.py`):
+        None uses it where it is built, True insists, False keeps this
+        readable Python. `path` says which runs, and why.
     """
 
-    def __init__(self, sequencer, symbols, log_size=1000):
+    def __init__(self, sequencer, symbols, log_size=1000, compiled=None):
         self.sequencer = sequencer
         self.symbol_ids = {spec.name.encode().ljust(8): spec.symbol_id for spec in symbols}
         self.tracker = SessionTracker()
@@ -73,6 +79,7 @@ class Gateway:
         self.bad_log = deque(maxlen=log_size)    # (peer, reason) of the latest refusals
         self.gap_log = deque(maxlen=log_size)    # (session, first, last) never received
         self.messages = 0
+        self.path = _choose_path(self, compiled)
 
     def refuse(self, peer, reason, kind="undecodable"):
         """Count a refused datagram under `kind` and log `reason`."""
@@ -84,9 +91,23 @@ class Gateway:
         refused (counted and logged here)."""
         session, sequence, count, error = frame_datagram(payload)
         if error is not None:
-            self.refuse(peer, refusal(*error))
+            self._refused(peer, error)
             return None
         return session, sequence, count, _HEADER, peer, None
+
+    def _refused(self, peer, error):
+        # A frame whose framing failed: `error` is (REFUSALS name, first, second).
+        self.refuse(peer, refusal(*error))
+
+    def _resync(self, data, session, sequence, count, at):
+        # A datagram out of order: note the gap, skip the duplicates; the
+        # (offset, count) of the messages still to take.
+        verdict = self.tracker.check(session, sequence, count)
+        if verdict.missing:
+            self.gap_log.append((session, *verdict.missing))
+        for _ in range(verdict.skip):
+            at += _SIZES[data[at]]
+        return at, count - verdict.skip
 
     def datagram(self, payload, peer=None):
         """Stamped commands for the new messages in one datagram (maybe none)."""
@@ -113,19 +134,14 @@ class Gateway:
                                   _CANCEL_STRUCT.unpack_from)
         for session, sequence, count, at, peer, error in frames:
             if error is not None:
-                self.refuse(peer, refusal(*error))
+                self._refused(peer, error)
                 continue
             if peer is not None:
                 peers[session] = peer
             if expected.get(session, 1) == sequence:
                 expected[session] = sequence + count
             else:
-                verdict = self.tracker.check(session, sequence, count)
-                if verdict.missing:
-                    self.gap_log.append((session, *verdict.missing))
-                for _ in range(verdict.skip):
-                    at += _SIZES[data[at]]
-                count -= verdict.skip
+                at, count = self._resync(data, session, sequence, count, at)
             self.messages += count
             for _ in range(count):
                 code = data[at]
@@ -163,6 +179,25 @@ class Gateway:
     def token_of(self, order_id):
         """(session, client token) of an exchange order id, for replies."""
         return self.owners.get(order_id)
+
+
+def _choose_path(gateway, compiled):
+    """Bind the compiled `commands` when asked or available; say which runs."""
+    if compiled is False:
+        return "python (asked for)"
+    from dpdk_bridge.fast import FastPathUnavailable, status
+    module, path = status()
+    sequencer = gateway.sequencer
+    if module is not None and ("next_seq" not in vars(sequencer)
+                               or hasattr(type(sequencer), "next_seq")):
+        module, path = None, (f"python (the compiled gateway needs a plain next_seq on "
+                              f"{type(sequencer).__name__})")
+    if module is None:
+        if compiled:
+            raise FastPathUnavailable(path)
+        return path
+    gateway.commands = module.GatewayCore(gateway).commands
+    return path
 
 
 def flow_datagrams(commands, symbols, batch=1):

@@ -49,15 +49,31 @@ class Replier:
     everything added since the last flush, one datagram per session (more if
     it would pass `max_payload`), so a burst of orders costs one header per
     session, not one per reply. `datagrams(events)` is both for one command.
+
+    With `compiled` (by default: when the gateway runs compiled), `add` and
+    `flush` are the compiled twins in `dpdk_bridge/_ouchfast.c`, which give
+    the same bytes; this class's methods stay the readable reference, and
+    `path` says which runs.
     """
 
-    def __init__(self, gateway, symbols, max_payload=MAX_PAYLOAD):
+    def __init__(self, gateway, symbols, max_payload=MAX_PAYLOAD, compiled=None):
         self.gateway = gateway
         self.names = {spec.symbol_id: spec.name.encode().ljust(8) for spec in symbols}
         self.max_payload = max_payload
         self.pending = {}                   # session -> packed replies not yet framed
         self.sequences = {}                 # session -> next outbound sequence number
         self._dirty = []                    # sessions with pending replies, first-reply order
+        if compiled is None:                # as the gateway: both compiled or neither
+            compiled = getattr(gateway, "path", "").startswith("compiled")
+        self.path = "python"
+        if compiled:
+            from dpdk_bridge.fast import FastPathUnavailable, status
+            module, path = status()
+            if module is None:
+                raise FastPathUnavailable(path)
+            # The compiled twin keeps each session's replies in one bytearray.
+            core = module.ReplierCore(self)
+            self.add, self.flush, self.path = core.add, core.flush, path
 
     def replies(self, events):
         """(session, outbound record) pairs for one command's events (the
