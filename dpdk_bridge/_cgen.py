@@ -41,7 +41,7 @@ RX_DESC = (
 
 # One datagram for `gb_udp_tx` to frame and send; payload i sits in slot i.
 TX_DESC = (
-    ("dst_mac",  8, False, "destination MAC, 6 bytes as a big-endian integer"),
+    ("dst_mac",  8, False, "destination MAC, 6 bytes as a big-endian integer; 0: resolve"),
     ("dst_ip",   4, False, "destination IPv4 address as an integer"),
     ("dst_port", 2, False, "destination UDP port"),
     ("len",      2, False, "payload bytes"),

@@ -71,15 +71,22 @@ uint16_t gb_rx_burst(uint16_t port, uint16_t queue, uint8_t *buf, uint32_t slot,
 int  gb_tx_burst(uint16_t port, uint16_t queue, struct rte_mempool *pool,
                  const uint8_t *buf, uint32_t slot, const uint16_t *lens,
                  uint16_t n_pkts);
+struct gb_mac_table;
+struct gb_mac_table *gb_mac_table_new(void);
+void gb_mac_table_free(struct gb_mac_table *t);
+void gb_mac_learn(struct gb_mac_table *t, uint32_t ip, uint64_t mac);
+uint64_t gb_mac_lookup(const struct gb_mac_table *t, uint32_t ip);
+uint64_t gb_mac_resolve(const struct gb_mac_table *t, uint32_t ip);
 uint16_t gb_ouch_rx(uint16_t port, uint16_t queue, uint8_t *buf, uint32_t slot,
                     uint16_t *lens, uint16_t max_pkts, uint16_t udp_port,
-                    struct gb_rx_desc *out);
+                    struct gb_rx_desc *out, struct gb_mac_table *macs);
 int  gb_udp_tx(uint16_t port, uint16_t queue, struct rte_mempool *pool,
                const uint8_t *payloads, uint32_t slot, const struct gb_tx_desc *desc,
                uint16_t n, const uint8_t *src_mac6, uint32_t src_ip, uint16_t src_port,
-               uint16_t ip_id);
+               uint16_t ip_id, const struct gb_mac_table *macs);
 uint16_t gb_ouch_split(const uint8_t *buf, uint32_t slot, const uint16_t *lens,
-                       uint16_t n, uint16_t udp_port, struct gb_rx_desc *out);
+                       uint16_t n, uint16_t udp_port, struct gb_rx_desc *out,
+                       struct gb_mac_table *macs);
 """ + re.sub(r"^(#define \w+) .*$", r"\1 ...", C_DECLARATIONS, flags=re.M)
 
 SOURCE = r"""
@@ -292,6 +299,74 @@ static int gb_tx_burst(uint16_t port, uint16_t queue, struct rte_mempool *pool,
     return gb_send_filled(port, queue, pkts, n_pkts);
 }
 
+/* Senders' MACs by IPv4 address, learned from received frames (gb_ouch_split,
+   and ARP and the slow path through gb_mac_learn) and used by gb_udp_tx.
+   Open addressing over a fixed table; an entry that finds no free slot in
+   its probe window takes the first one's place, so a sender evicted by many
+   others is sent to by broadcast until it is heard from again. */
+#define GB_MAC_SLOTS 4096                     /* a power of two */
+#define GB_MAC_PROBE 16
+struct gb_mac_table {
+    uint32_t ip[GB_MAC_SLOTS];
+    uint64_t mac[GB_MAC_SLOTS];               /* 0: a free slot */
+};
+
+static struct gb_mac_table *gb_mac_table_new(void)
+{
+    return calloc(1, sizeof(struct gb_mac_table));
+}
+
+static void gb_mac_table_free(struct gb_mac_table *t) { free(t); }
+
+static inline uint32_t gb_mac_slot(uint32_t ip)
+{
+    return (uint32_t)(ip * 2654435761u) >> 20 & (GB_MAC_SLOTS - 1);
+}
+
+static void gb_mac_learn(struct gb_mac_table *t, uint32_t ip, uint64_t mac)
+{
+    uint32_t at = gb_mac_slot(ip);
+    if (t == NULL || mac == 0)
+        return;
+    for (int k = 0; k < GB_MAC_PROBE; k++) {
+        uint32_t i = (at + k) & (GB_MAC_SLOTS - 1);
+        if (t->mac[i] == 0 || t->ip[i] == ip) {
+            t->ip[i] = ip;
+            t->mac[i] = mac;
+            return;
+        }
+    }
+    t->ip[at] = ip;
+    t->mac[at] = mac;
+}
+
+/* The MAC last heard from ip, or 0. */
+static uint64_t gb_mac_lookup(const struct gb_mac_table *t, uint32_t ip)
+{
+    uint32_t at = gb_mac_slot(ip);
+    if (t == NULL)
+        return 0;
+    for (int k = 0; k < GB_MAC_PROBE; k++) {
+        uint32_t i = (at + k) & (GB_MAC_SLOTS - 1);
+        if (t->mac[i] == 0)
+            return 0;
+        if (t->ip[i] == ip)
+            return t->mac[i];
+    }
+    return 0;
+}
+
+/* Where a frame to ip goes: 01:00:5e and the group's low 23 bits for
+   multicast (RFC 1112 section 6.4), the learned MAC, else broadcast. */
+static uint64_t gb_mac_resolve(const struct gb_mac_table *t, uint32_t ip)
+{
+    uint64_t mac;
+    if (ip >> 28 == 0xE)
+        return 0x01005E000000ull | (ip & 0x7FFFFF);
+    mac = gb_mac_lookup(t, ip);
+    return mac ? mac : 0xFFFFFFFFFFFFull;
+}
+
 static inline uint16_t gb_be16(const uint8_t *p) { return (uint16_t)(p[0] << 8 | p[1]); }
 static inline uint32_t gb_be32(const uint8_t *p)
 {
@@ -346,9 +421,10 @@ static void gb_ouch_frame(const uint8_t *p, uint32_t size, struct gb_rx_desc *d)
 static int  gb_udp_tx(uint16_t port, uint16_t queue, struct rte_mempool *pool,
                const uint8_t *payloads, uint32_t slot, const struct gb_tx_desc *desc,
                uint16_t n, const uint8_t *src_mac6, uint32_t src_ip, uint16_t src_port,
-               uint16_t ip_id);
+               uint16_t ip_id, const struct gb_mac_table *macs);
 uint16_t gb_ouch_split(const uint8_t *buf, uint32_t slot, const uint16_t *lens,
-                              uint16_t n, uint16_t udp_port, struct gb_rx_desc *out)
+                              uint16_t n, uint16_t udp_port, struct gb_rx_desc *out,
+                              struct gb_mac_table *macs)
 {
     for (uint16_t i = 0; i < n; i++) {
         const uint8_t *f = buf + (size_t)i * slot;
@@ -382,6 +458,7 @@ uint16_t gb_ouch_split(const uint8_t *buf, uint32_t slot, const uint16_t *lens,
         d->src_ip = gb_be32(f + 26);
         d->peer = (uint64_t)d->src_ip << 16 | gb_be16(f + udp);
         d->offset = (uint32_t)((size_t)i * slot + udp + 8 + GB_OUCH_HEADER_SIZE);
+        gb_mac_learn(macs, d->src_ip, d->src_mac);
         gb_ouch_frame(f + udp + 8, length - 8, d);
     }
     return n;
@@ -390,22 +467,22 @@ uint16_t gb_ouch_split(const uint8_t *buf, uint32_t slot, const uint16_t *lens,
 /* gb_rx_burst, then gb_ouch_split on what came: one C call per burst. */
 static uint16_t gb_ouch_rx(uint16_t port, uint16_t queue, uint8_t *buf, uint32_t slot,
                            uint16_t *lens, uint16_t max_pkts, uint16_t udp_port,
-                           struct gb_rx_desc *out)
+                           struct gb_rx_desc *out, struct gb_mac_table *macs)
 {
     uint16_t n = gb_rx_burst(port, queue, buf, slot, lens, max_pkts);
-    return gb_ouch_split(buf, slot, lens, n, udp_port, out);
+    return gb_ouch_split(buf, slot, lens, n, udp_port, out, macs);
 }
 
 /* Frame n datagrams as Ethernet/IPv4/UDP (as dpdk_bridge/udp.py's udp_frame:
    DF set, TTL 64, UDP checksum 0, IPv4 header checksum computed; the IP ids
    count up from ip_id) and transmit them. Payload i is desc[i].len bytes at
-   payloads + i * slot. Returns how many the driver took (the rest are
-   freed), -ENOBUFS when the pool is empty, -EMSGSIZE when a frame does not
-   fit an mbuf. */
+   payloads + i * slot; a dst_mac of 0 is resolved by gb_mac_resolve from
+   macs. Returns how many the driver took (the rest are freed), -ENOBUFS
+   when the pool is empty, -EMSGSIZE when a frame does not fit an mbuf. */
 static int gb_udp_tx(uint16_t port, uint16_t queue, struct rte_mempool *pool,
                      const uint8_t *payloads, uint32_t slot, const struct gb_tx_desc *desc,
                      uint16_t n, const uint8_t *src_mac6, uint32_t src_ip, uint16_t src_port,
-                     uint16_t ip_id)
+                     uint16_t ip_id, const struct gb_mac_table *macs)
 {
     struct rte_mbuf *pkts[GB_MAX_BURST];
     if (n > GB_MAX_BURST)
@@ -423,8 +500,9 @@ static int gb_udp_tx(uint16_t port, uint16_t queue, struct rte_mempool *pool,
             rte_pktmbuf_free_bulk(pkts, n);
             return -EMSGSIZE;
         }
+        uint64_t dst = d->dst_mac ? d->dst_mac : gb_mac_resolve(macs, d->dst_ip);
         for (int b = 0; b < 6; b++)
-            f[b] = (uint8_t)(d->dst_mac >> (40 - 8 * b));
+            f[b] = (uint8_t)(dst >> (40 - 8 * b));
         memcpy(f + 6, src_mac6, 6);
         f[12] = 0x08; f[13] = 0x00;
         uint8_t *ip = f + 14;

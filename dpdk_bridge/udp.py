@@ -136,7 +136,14 @@ class DpdkUdp(DatagramPort):
         self.address = (ip, udp_port)
         self._ip = socket.inet_aton(ip)
         self._mac = _mac_bytes(mac or port.mac)
-        self._peers = {}               # ip (int) -> mac (int), learned from traffic
+        # Senders' MACs by IPv4 address, learned from traffic: a table in C,
+        # which the receive helpers fill and gb_udp_tx reads.
+        lib = port._lib
+        self._macs = port._ffi.gc(lib.gb_mac_table_new(), lib.gb_mac_table_free)
+        if self._macs == port._ffi.NULL:
+            raise MemoryError("gb_mac_table_new")
+        from .fast import status
+        self._fast, self.path = status()   # the compiled frame and send loops, or why not
         self._rx = port.burst(burst)
         self._ip_id = 0
         self.bad = 0                   # frames that were not ours or not valid
@@ -165,31 +172,46 @@ class DpdkUdp(DatagramPort):
             self._desc_size = RX_DESC_STRUCT.size
             self._refusals = {value: name for name, value in RX_STATUS.items() if value < 0}
         n = lib.gb_ouch_rx(self.port.id, 0, rx._data_ptr, rx.slot, rx._lens_ptr, rx.size,
-                           self.address[1], self._desc_ptr)
+                           self.address[1], self._desc_ptr, self._macs)
         rx.count = n
         if not n:
             return rx.data, ()
-        frames, peer_of, macs, refusals = [], self._peer_of, self._peers, self._refusals
+        if self._fast is not None:
+            frames, arp, bad = self._fast.rx_frames(self._desc, n, self._peer_of, self._new_peer)
+            self.bad += bad
+            for index in arp:
+                self._answer_arp(index)
+            return rx.data, frames
+        frames, peer_of, refusals = [], self._peer_of, self._refusals
         for (sequence, mac, key, session, ip, offset, status, first, second, count, index,
              _) in self._desc_iter(memoryview(self._desc)[:n * self._desc_size]):
             if status == 0:
                 peer = peer_of.get(key)
                 if peer is None:
                     peer = self._new_peer(key)
-                macs[ip] = mac
                 frames.append((session, sequence, count, offset, peer, None))
             elif status < 0:
                 peer = peer_of.get(key) or self._new_peer(key)
-                macs[ip] = mac
                 frames.append((session, sequence, count, offset, peer,
                                (refusals[status], first, second)))
             elif status == 1:
-                reply = self._arp(bytes(rx.packet(index)))
-                if reply:
-                    self.port.send([reply])
+                self._answer_arp(index)
             else:
                 self.bad += 1
         return rx.data, frames
+
+    def _answer_arp(self, index):
+        reply = self._arp(bytes(self._rx.packet(index)))
+        if reply:
+            self.port.send([reply])
+
+    def learn(self, ip, mac):
+        """Send to IPv4 address `ip` at `mac` (both integers) until told otherwise."""
+        self.port._lib.gb_mac_learn(self._macs, ip, mac)
+
+    def mac_of(self, ip):
+        """The MAC (an integer) last heard from IPv4 address `ip`, or None."""
+        return self.port._lib.gb_mac_lookup(self._macs, ip) or None
 
     def _new_peer(self, key):
         peer = self._peer_of[key] = (socket.inet_ntoa((key >> 16).to_bytes(4, "big")),
@@ -235,25 +257,23 @@ class DpdkUdp(DatagramPort):
         if dst_port != port_number or length < 8 or udp + length > 14 + total:
             return None
         src_ip = bytes(frame[26:30])
-        self._peers[int.from_bytes(src_ip, "big")] = int.from_bytes(frame[6:12], "big")
+        self.learn(int.from_bytes(src_ip, "big"), int.from_bytes(frame[6:12], "big"))
         return bytes(frame[udp + 8:udp + length]), (socket.inet_ntoa(src_ip), src_port)
 
     def _arp(self, frame):
         if len(frame) < 42:
             return None
         _, _, _, _, op, sha, spa, _, tpa = _ARP.unpack_from(frame, 14)
-        self._peers[int.from_bytes(spa, "big")] = int.from_bytes(sha, "big")
+        self.learn(int.from_bytes(spa, "big"), int.from_bytes(sha, "big"))
         if op != 1 or tpa != self._ip:
             return None
         return (_ETH.pack(sha, self._mac, _ETH_ARP)
                 + _ARP.pack(1, _ETH_IPV4, 6, 4, 2, self._mac, self._ip, sha, spa))
 
     def _dest_mac(self, ip):
-        first = ip[0]
-        if 224 <= first <= 239:        # multicast: 01:00:5e + low 23 bits of the group
-            return b"\x01\x00\x5e" + bytes([ip[1] & 0x7F, ip[2], ip[3]])
-        mac = self._peers.get(int.from_bytes(ip, "big"))
-        return _BROADCAST if mac is None else mac.to_bytes(6, "big")
+        # multicast: 01:00:5e + low 23 bits of the group; else learned, else broadcast
+        return self.port._lib.gb_mac_resolve(self._macs, int.from_bytes(ip, "big")).to_bytes(
+            6, "big")
 
     def frame(self, payload, peer):
         """The Ethernet frame carrying `payload` to `peer` = (ip, port)."""
@@ -263,9 +283,11 @@ class DpdkUdp(DatagramPort):
                          self.address[1], peer[1], payload, self._ip_id)
 
     def send(self, datagrams):
-        """Frame and send `(payload, (ip, port))` pairs in bursts: Python copies
-        each payload into a slot and writes a `gb_tx_desc`; one C call builds
-        the Ethernet, IPv4 and UDP headers of the whole burst and sends it."""
+        """Frame and send `(payload, (ip, port))` pairs in bursts: each payload
+        is copied into a slot with a `gb_tx_desc` (by the compiled `tx_fill`,
+        or by the loop below where it is not built); one C call builds the
+        Ethernet, IPv4 and UDP headers of the whole burst, resolves each MAC
+        from the table the receive side fills, and sends it."""
         if self._tx is None:
             from ._cgen import TX_DESC_STRUCT
             self._tx = self.port.burst(self._rx.size)
@@ -275,9 +297,18 @@ class DpdkUdp(DatagramPort):
             self._tx_size = TX_DESC_STRUCT.size
             self._src_mac = self.port._ffi.from_buffer("uint8_t[]", bytearray(self._mac))
         tx, size, slot = self._tx, self._tx.size, self._tx.slot
-        data, desc, pack, step = tx.data, self._tx_desc, self._tx_pack, self._tx_size
         limit = min(slot, 0xFFFF) - 42
-        ips, peers, sent, index = self._ip_of, self._peers, 0, 0
+        if self._fast is not None:
+            if not isinstance(datagrams, (list, tuple)):
+                datagrams = list(datagrams)
+            fill, total, at, sent = self._fast.tx_fill, len(datagrams), 0, 0
+            while at < total:
+                at, count = fill(datagrams, at, tx.data, slot, self._tx_desc, size,
+                                 self._ip_of, limit)
+                sent += self._tx_flush(count)
+            return sent
+        data, desc, pack, step = tx.data, self._tx_desc, self._tx_pack, self._tx_size
+        ips, sent, index = self._ip_of, 0, 0
         for payload, (ip_text, port) in datagrams:
             length = len(payload)
             if length > limit:
@@ -286,13 +317,9 @@ class DpdkUdp(DatagramPort):
             ip = ips.get(ip_text)
             if ip is None:
                 ip = ips[ip_text] = int.from_bytes(socket.inet_aton(ip_text), "big")
-            if 0xE0000000 <= ip <= 0xEFFFFFFF:       # multicast: 01:00:5e + low 23 bits
-                mac = 0x01005E000000 | (ip & 0x7FFFFF)
-            else:
-                mac = peers.get(ip, 0xFFFFFFFFFFFF)
             at = index * slot
             data[at:at + length] = payload
-            pack(desc, index * step, mac, ip, port, length)
+            pack(desc, index * step, 0, ip, port, length)      # MAC 0: gb_udp_tx resolves it
             index += 1
             if index == size:
                 sent += self._tx_flush(index)
@@ -307,7 +334,8 @@ class DpdkUdp(DatagramPort):
         port = self.port
         return port.eal.check(f"gb_udp_tx(port {port.id})", port._lib.gb_udp_tx(
             port.id, 0, port._pool, self._tx._data_ptr, self._tx.slot, self._tx_desc_ptr,
-            count, self._src_mac, int.from_bytes(self._ip, "big"), self.address[1], first))
+            count, self._src_mac, int.from_bytes(self._ip, "big"), self.address[1], first,
+            self._macs))
 
     def close(self):
         self.port.close()

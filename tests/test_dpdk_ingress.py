@@ -149,7 +149,7 @@ def test_burst_send_frames_exactly_as_udp_frame():
     udp = DpdkUdp(Eal.start().attach(f"net_ring{next(_names)}"), "198.18.0.1", 15000,
                   mac="02:00:00:00:00:01", burst=8)
     known = b"\x02\x00\x00\x00\x00\x09"
-    udp._peers[int.from_bytes(socket.inet_aton("198.18.0.9"), "big")] = int.from_bytes(known, "big")
+    udp.learn(int.from_bytes(socket.inet_aton("198.18.0.9"), "big"), int.from_bytes(known, "big"))
     peers = [("198.18.0.9", 40001), ("198.18.0.77", 40002), ("239.192.26.1", 26400)]
     datagrams = [(bytes([index]) * (index * 37 % 1400 + 1), peers[index % 3])
                  for index in range(20)]                    # more than one burst of 8
