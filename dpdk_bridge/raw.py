@@ -29,6 +29,10 @@ class RawSocketPort:
         with open(f"/sys/class/net/{iface}/address") as address:
             self.mac = address.read().strip()
 
+    def fileno(self):
+        """The socket's descriptor, so a caller can wait for frames with select()."""
+        return self.sock.fileno()
+
     def recv(self, max_packets=32):
         out = []
         try:

@@ -1,0 +1,119 @@
+"""`python -m sim.cosim.link_bench`: what a lane costs the hybrid host, in process and over a link.
+
+One seeded flow on the lane's home symbol goes through the hybrid host with
+its lane in process (the compiled Verilator harness) and at the far end of
+a veth pair (`python -m sim.cosim --sim harness` in a network namespace,
+reached through a DPDK af_packet port, or an AF_PACKET socket without DPDK),
+pipelined (`HybridExchange.run`, up to `--window` commands in flight) and one
+command at a time (`HybridExchange.apply`, what `gatebook run` does). Every
+row checks its state hash against the golden engine's. Needs root for the
+namespace. Wall-clock figures: on a shared machine compare rows of one run.
+"""
+
+import argparse
+import itertools
+import os
+import sys
+import time
+
+from host.bench import time_each
+from host.engine import MatchingEngine
+from host.hybrid import HybridExchange
+from host.symbols import DEFAULT_SYMBOLS
+from sim.flows import SYMBOL, hybrid_flow
+
+from .netns import FarEnd, link_namespace, why_no_namespaces
+
+__all__ = ["main"]
+
+_ports = itertools.count(900)
+
+
+def _percentile(samples, fraction):
+    ordered = sorted(samples)
+    return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))] / 1000
+
+
+def _row(name, mode, commands, make_link, window, golden_hash):
+    hybrid = HybridExchange(DEFAULT_SYMBOLS, [make_link()], [SYMBOL], window=window)
+    try:
+        if mode == "pipelined":
+            start = time.perf_counter()
+            hybrid.run(commands)
+            seconds, p50, p99 = time.perf_counter() - start, None, None
+        else:
+            samples, seconds = time_each(hybrid.apply, commands)
+            p50, p99 = _percentile(samples, 0.5), _percentile(samples, 0.99)
+        same = hybrid.state_hash() == golden_hash
+        lane_share = hybrid.lane_commands / len(commands)
+    finally:
+        hybrid.close()
+    return name, mode, len(commands) / seconds, p50, p99, lane_share, same
+
+
+def _host_port(iface):
+    """A DPDK af_packet port on `iface`, or an AF_PACKET socket where DPDK is missing."""
+    from dpdk_bridge import dpdk_available
+    if dpdk_available()[0]:
+        from dpdk_bridge.eal import Eal
+        return Eal.start().attach(f"net_af_packet{next(_ports)},iface={iface}"), "dpdk af_packet"
+    from dpdk_bridge.raw import RawSocketPort
+    from gatebook.wire.link_frame import ETHERTYPE
+    return RawSocketPort(iface, ETHERTYPE), "af_packet socket"
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(prog="python -m sim.cosim.link_bench",
+                                     description=__doc__.split("\n")[0])
+    parser.add_argument("--commands", type=int, default=5000)
+    parser.add_argument("--depth", type=int, default=4)
+    parser.add_argument("--window", type=int, default=64, help="commands in flight, pipelined")
+    parser.add_argument("--seed", type=int, default=5)
+    args = parser.parse_args(argv)
+    why = why_no_namespaces()
+    if why:
+        print(f"link_bench: {why}", file=sys.stderr)
+        return 2
+    from sim.hybrid.verilator_link import VerilatorLink
+    from host.net.link import PacketLaneLink
+    commands = hybrid_flow(args.seed, args.commands, symbols=(SYMBOL,))
+    golden = MatchingEngine(DEFAULT_SYMBOLS)
+    start = time.perf_counter()
+    for command in commands:
+        golden.apply(command)
+    rows = [("golden engine, no lane", "apply", len(commands) / (time.perf_counter() - start),
+             None, None, 0.0, True)]
+    golden_hash = golden.state_hash()
+    in_process = lambda: VerilatorLink(args.depth)           # noqa: E731
+    for mode in ("pipelined", "apply"):
+        rows.append(_row("Verilator harness in process", mode, commands, in_process,
+                         args.window, golden_hash))
+        print(f"link_bench: {rows[-1][0]}, {mode} done", file=sys.stderr, flush=True)
+    with link_namespace(f"b{os.getpid() % 10000}") as (ns, pairs):
+        far = FarEnd(ns, pairs[1][1], "harness", depth=args.depth)
+        try:
+            for mode in ("pipelined", "apply"):
+                port_kind = []
+
+                def over_link():
+                    port, kind = _host_port(pairs[1][0])
+                    port_kind.append(kind)
+                    return PacketLaneLink(port, far.mac, args.depth)
+                row = _row("", mode, commands, over_link, args.window, golden_hash)
+                rows.append((f"harness over veth ({port_kind[0]})",) + row[1:])
+                print(f"link_bench: {rows[-1][0]}, {mode} done", file=sys.stderr, flush=True)
+        finally:
+            far.stop()
+    print(f"{len(commands):,} commands (seed {args.seed}) on the lane's home symbol, "
+          f"depth {args.depth}, window {args.window}")
+    print(f"{'lane':42} {'mode':10} {'commands/s':>11} {'p50 us':>8} {'p99 us':>8} "
+          f"{'in lane':>8}  hash")
+    for name, mode, rate, p50, p99, share, same in rows:
+        cells = [f"{value:8.1f}" if value is not None else f"{'-':>8}" for value in (p50, p99)]
+        print(f"{name:42} {mode:10} {rate:11,.0f} {cells[0]} {cells[1]} {share:8.0%}  "
+              f"{'= golden' if same else 'DIFFERS'}")
+    return 0 if all(row[-1] for row in rows) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
