@@ -200,30 +200,32 @@ def _messages(datagrams):
     return sum(len(decode_datagram(payload, OUTBOUND_CODEC)[2]) for payload, _ in datagrams)
 
 
-def test_cli_run_matches_through_a_kernel_link(link_netns):
+def _run_cli(far, iface, script, messages, extra=()):
+    """`gatebook run` with its lane at `far`, sent `script`; (stdout, replies) once it has
+    answered `messages` order-entry messages and stopped."""
     from dpdk_bridge.udp import SocketUdp
     from host.net.inject import script_datagrams
-    ns, pairs = link_netns
-    far = _FarEnd(ns, pairs[1][1], "amaranth")
     with SocketUdp() as probe:
         port = probe.address[1]
+    orders = len(script.splitlines())
     server = subprocess.Popen([sys.executable, "-m", "gatebook.cli", "run", "--listen",
-                               f"127.0.0.1:{port}", "--md", "none", "--max-orders", "2",
-                               "--seconds", "30", "--link-iface", pairs[1][0],
-                               "--link-peer", far.mac],
+                               f"127.0.0.1:{port}", "--md", "none", "--max-orders", str(orders),
+                               "--seconds", "30", "--link-iface", iface, "--link-peer", far.mac,
+                               *extra],
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=_REPO)
     try:
-        assert (f"matching: pipeline at {far.mac} via {pairs[1][0]} (depth 4, home GATE)"
-                in server.stdout.readline())
+        opening = []
+        for line in server.stdout:
+            opening.append(line)
+            if "matching:" in line:
+                break
+        assert f"matching: pipeline at {far.mac} via {iface} (depth 4, home GATE)" in line
         with SocketUdp() as client:
-            for _, payload in script_datagrams(
-                    "5 enter_order order_token=1 stock=GATE side=SELL shares=10 price=100.00\n"
-                    "6 enter_order order_token=1 stock=GATE side=BUY shares=10 price=100.00\n"):
+            for _, payload in script_datagrams(script):
                 client.send([(payload, ("127.0.0.1", port))])
             replies, deadline = [], time.monotonic() + 20
-            # accepted and executed to each side; replies to one session in one
-            # burst share a datagram, so count messages, not datagrams
-            while _messages(replies) < 4 and time.monotonic() < deadline:
+            # replies to one session in one burst share a datagram: count messages
+            while _messages(replies) < messages and time.monotonic() < deadline:
                 replies += client.recv()
                 time.sleep(0.01)
         out, err = server.communicate(timeout=30)
@@ -231,7 +233,40 @@ def test_cli_run_matches_through_a_kernel_link(link_netns):
         if server.poll() is None:
             server.terminate()
             server.communicate(timeout=10)
-        far.stop()
     assert server.returncode == 0, err
+    return "".join(opening) + out, replies
+
+
+def test_cli_run_matches_through_a_kernel_link(link_netns):
+    ns, pairs = link_netns
+    far = _FarEnd(ns, pairs[1][1], "amaranth")
+    try:
+        out, replies = _run_cli(far, pairs[1][0], (
+            "5 enter_order order_token=1 stock=GATE side=SELL shares=10 price=100.00\n"
+            "6 enter_order order_token=1 stock=GATE side=BUY shares=10 price=100.00\n"), 4)
+    finally:
+        far.stop()
+    # accepted and executed to each side
     assert _messages(replies) == 4 and "2 orders" in out
     assert "pipeline matched 2 commands; 1 loads" in out
+
+
+def test_cli_run_logs_what_the_lane_matched_and_recovers_it(link_netns, tmp_path):
+    ns, pairs = link_netns
+    far = _FarEnd(ns, pairs[1][1], "amaranth")
+    log = ["--log", str(tmp_path / "log"), "--durability", "batched"]
+    try:
+        first, replies = _run_cli(far, pairs[1][0], (
+            "5 enter_order order_token=1 stock=GATE side=SELL shares=10 price=100.00\n"
+            "5 enter_order order_token=2 stock=GATE side=SELL shares=5 price=101.00\n"), 2, log)
+        assert "run: new log in" in first and "pipeline matched 2 commands" in first
+        # a new host session: the far end resets its lane, the host recovers both sells
+        # from its log and loads them back into the lane, where the buy takes one
+        second, replies = _run_cli(far, pairs[1][0], (
+            "6 enter_order order_token=1 stock=GATE side=BUY shares=10 price=100.00\n"), 2, log)
+    finally:
+        far_out, _ = far.stop()
+    assert "run: recovered" in second and "last seq 2" in second
+    assert "pipeline matched 1 commands; 1 loads" in second
+    assert _messages(replies) == 2                    # the buyer's accepted and executed
+    assert "the lane is reset" in far_out

@@ -37,8 +37,11 @@ def register(subparsers):
     parser.add_argument("--seconds", type=float, help="stop after this long (default: until Ctrl-C)")
     parser.add_argument("--max-orders", type=int, help="stop after this many orders")
     parser.add_argument("--burst", type=int, default=32, help="datagrams per poll (default 32)")
-    link = parser.add_argument_group("matching pipeline at the end of a packet link "
-                                     "(default: the golden model in this process)")
+    link = parser.add_argument_group(
+        "matching pipeline at the end of a packet link (default: the golden model in this "
+        "process)", "The hybrid host matches the home symbol in the pipeline whenever it fits "
+        "the window, everything else in process. A pipeline that stops answering ends the run "
+        "with status 3.")
     where = link.add_mutually_exclusive_group()
     where.add_argument("--link-dpdk", metavar="DEVARGS", help="link frames through this DPDK device")
     where.add_argument("--link-iface", metavar="IFACE", help="link frames through a kernel interface")
@@ -69,8 +72,12 @@ def register(subparsers):
     parser.set_defaults(run=run_exchange)
 
 
-def _open_journal(args, clock):
-    """(journal, acks, replication server) for --log, or an exit status."""
+def _open_journal(args, clock, make_hybrid=None):
+    """(journal, acks, replication server) for --log, or an exit status.
+
+    With `make_hybrid`, the journal's commands are matched by the hybrid host
+    built around the recovered engine.
+    """
     from ..wal import CorruptLog, JournaledExchange
     from ..wal.epoch import Fenced, check_peer
     from ..wal.replication import ReplicationServer
@@ -79,7 +86,8 @@ def _open_journal(args, clock):
     policy = args.durability or "strict"
     try:
         journal = JournaledExchange(args.log, DEFAULT_SYMBOLS, policy=policy, clock=clock,
-                                    on_ack=acks, snapshot_every=args.snapshot_every)
+                                    on_ack=acks, snapshot_every=args.snapshot_every,
+                                    matcher=make_hybrid)
     except (CorruptLog, ValueError, OSError) as error:
         print(f"gatebook run: cannot recover {args.log}: {error}", file=sys.stderr)
         return 3
@@ -115,6 +123,34 @@ def _open_journal(args, clock):
     return journal, acks, server
 
 
+def _open_lane(args):
+    """(a function making the hybrid host around an engine, its description) for
+    --link-*, or an exit status."""
+    if not args.link_peer:
+        print("gatebook run: a link needs --link-peer MAC", file=sys.stderr)
+        return 2
+    homes = [spec.symbol_id for spec in DEFAULT_SYMBOLS if spec.name == args.link_home]
+    if not homes:
+        print(f"gatebook run: --link-home {args.link_home} is not a listed symbol",
+              file=sys.stderr)
+        return 2
+    from ..hybrid import HybridExchange
+    from ..net.link import PacketLaneLink
+    if args.link_dpdk:
+        from dpdk_bridge.eal import Eal
+        link_port = Eal.start().attach(args.link_dpdk)
+    else:
+        from dpdk_bridge.raw import RawSocketPort
+        from gatebook.wire.link_frame import ETHERTYPE
+        link_port = RawSocketPort(args.link_iface, ETHERTYPE)
+    lane = PacketLaneLink(link_port, args.link_peer, args.link_depth)
+
+    def make_hybrid(engine=None):
+        return HybridExchange(DEFAULT_SYMBOLS, [lane], homes, engine=engine)
+    return make_hybrid, (f"pipeline at {args.link_peer} via {args.link_dpdk or args.link_iface} "
+                         f"(depth {args.link_depth}, home {args.link_home}), the rest in-process")
+
+
 def run_exchange(args):
     from dpdk_bridge.udp import open_udp
     if args.backend == "dpdk" and not args.dpdk:
@@ -124,17 +160,22 @@ def run_exchange(args):
         print("gatebook run: --durability, --standby and --standby-listen need --log LOGDIR",
               file=sys.stderr)
         return 2
-    if args.log and (args.link_dpdk or args.link_iface):
-        print("gatebook run: --log journals the in-process engine; it does not go with a "
-              "--link-* pipeline", file=sys.stderr)
-        return 2
     clock = WallClock()
+    make_hybrid, matcher = None, "golden model in-process"
+    if args.link_dpdk or args.link_iface:
+        opened = _open_lane(args)
+        if isinstance(opened, int):
+            return opened
+        make_hybrid, matcher = opened
     journal = acks = replication = None
     if args.log:
-        opened = _open_journal(args, clock)
+        opened = _open_journal(args, clock, make_hybrid)
         if isinstance(opened, int):
             return opened
         journal, acks, replication = opened
+    engine = None
+    if make_hybrid is not None:
+        engine = journal.matcher if journal is not None else make_hybrid()
     from dpdk_bridge import DpdkError, DpdkUnavailable
     try:
         port = open_udp(args.backend, *args.listen, devargs=args.dpdk, burst=args.burst)
@@ -142,39 +183,16 @@ def run_exchange(args):
         print(f"gatebook run: cannot open the {args.backend} backend: {error}", file=sys.stderr)
         if journal is not None:
             _close_journal(journal, replication)
+        if engine is not None:
+            engine.close()
         return 1
-    engine, matcher = None, "golden model in-process"
-    if args.link_dpdk or args.link_iface:
-        if not args.link_peer:
-            print("gatebook run: a link needs --link-peer MAC", file=sys.stderr)
-            port.close()
-            return 2
-        homes = [spec.symbol_id for spec in DEFAULT_SYMBOLS if spec.name == args.link_home]
-        if not homes:
-            print(f"gatebook run: --link-home {args.link_home} is not a listed symbol",
-                  file=sys.stderr)
-            port.close()
-            return 2
-        from ..hybrid import HybridExchange
-        from ..net.link import PacketLaneLink
-        if args.link_dpdk:
-            from dpdk_bridge.eal import Eal
-            link_port = Eal.start().attach(args.link_dpdk)
-        else:
-            from dpdk_bridge.raw import RawSocketPort
-            from gatebook.wire.link_frame import ETHERTYPE
-            link_port = RawSocketPort(args.link_iface, ETHERTYPE)
-        engine = HybridExchange(DEFAULT_SYMBOLS,
-                                [PacketLaneLink(link_port, args.link_peer, args.link_depth)], homes)
-        matcher = (f"pipeline at {args.link_peer} via {args.link_dpdk or args.link_iface} "
-                   f"(depth {args.link_depth}, home {args.link_home}), the rest in-process")
     md = None if args.md == "none" else _address(args.md)
     where = f" on {args.dpdk}" if args.backend == "dpdk" else ""
     print(f"run: backend {args.backend}{where}, orders on {args.listen[0]}:{args.listen[1]}, "
           f"market data to {'nowhere' if md is None else f'{md[0]}:{md[1]}'}; "
           f"matching: {matcher}", flush=True)
-    exchange = Exchange(port, DEFAULT_SYMBOLS, clock, md_destination=md, engine=engine,
-                        journal=journal, acks=acks)
+    exchange = Exchange(port, DEFAULT_SYMBOLS, clock, md_destination=md,
+                        engine=engine if journal is None else None, journal=journal, acks=acks)
     failure = None
     # SIGTERM (a service manager's stop) ends the run as Ctrl-C does: the log
     # is synced, acknowledged reports leave, the feed closes its session.
@@ -184,13 +202,15 @@ def run_exchange(args):
     except KeyboardInterrupt:
         pass
     except Exception as error:
+        from ..hybrid.link import LinkError
         from ..wal import LogFailure
         from ..wal.epoch import Fenced
-        if not isinstance(error, (LogFailure, Fenced)):
+        if not isinstance(error, (LogFailure, Fenced, LinkError)):
             raise
-        # The engine holds commands the log will never have: take no more
-        # orders. Reports already acknowledged still leave (close releases
-        # them); a restart recovers from what is on disk.
+        # The engine holds commands the log will never have (or the pipeline
+        # stopped answering mid-command): take no more orders. Reports already
+        # acknowledged still leave (close releases them); a restart recovers
+        # from what is on disk.
         failure = error
         print(f"gatebook run: {error}", file=sys.stderr, flush=True)
     finally:

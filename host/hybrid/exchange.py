@@ -104,14 +104,20 @@ class HybridExchange:
         When to load a home symbol back (default `FitsWindow()`).
     window : int
         Commands in flight before `submit` waits for the lanes.
+    engine : MatchingEngine, optional
+        Continue from this engine's state (a recovered one; the write-ahead
+        log's) instead of an empty one. The lanes start empty: the host owns
+        every book until its policy loads one.
     """
 
-    def __init__(self, symbols, links, homes, *, policy=None, window=256):
+    def __init__(self, symbols, links, homes, *, policy=None, window=256, engine=None):
         symbols = tuple(symbols)
         if len(links) != len(homes) or len(set(homes)) != len(homes):
             raise ValueError("one distinct home symbol per lane")
-        self.engine = MatchingEngine(symbols)
+        self.engine = engine if engine is not None else MatchingEngine(symbols)
         self.front = FrontEnd(symbols)
+        if engine is not None:
+            self.front.catch_up(engine)
         self.lanes = [_Lane(i, lane_link, home) for i, (lane_link, home)
                       in enumerate(zip(links, homes))]
         self.home_lane = {lane.home: lane for lane in self.lanes}

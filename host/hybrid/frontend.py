@@ -40,6 +40,24 @@ class FrontEnd:
         self.halted = dict.fromkeys(self.specs, False)
         self.order_symbol = {}          # accepted order id -> its symbol
 
+    def catch_up(self, engine):
+        """Take over the state of an engine that has already run (a recovered one).
+
+        Its halts, and every order id it has seen: live orders and pending
+        stops with their symbol, the others (filled, cancelled) under no
+        symbol, so a reused id is still a duplicate and a cancel naming one is
+        the host's to refuse.
+        """
+        for symbol, book in engine.books.items():
+            self.halted[symbol] = book.halted
+        self.order_symbol.update(dict.fromkeys(engine.used_ids))
+        for symbol, book in engine.books.items():
+            for side in (0, 1):
+                for _, orders in book.orders_at(side):
+                    self.order_symbol.update((order.order_id, symbol) for order in orders)
+                self.order_symbol.update((order.order_id, symbol)
+                                         for order in book.live_stops(side))
+
     def advance(self, command):
         """Take `command` into account; for a new order, return True if it is accepted."""
         code = command[0] if command else None

@@ -64,6 +64,13 @@ class JournaledExchange:
     recovered : (engine, last seq, resume point) or None
         Skip recovery and continue from this state (a promoted follower,
         whose engine is already current).
+    matcher : callable(engine) -> matcher, optional
+        What matches the logged commands, built around the recovered engine:
+        an object with `apply(command) -> events` and `reclaim()` (which
+        brings every order it holds elsewhere back into the engine's books),
+        such as a `host.hybrid.HybridExchange` whose lanes are FPGAs. By
+        default the engine itself. Its events must be the engine's (the
+        hybrid equivalence tests hold it to that); snapshots reclaim first.
     writer_options : dict
         More LogWriter arguments (batch_ms, segment_bytes, on_batch, max_pending).
     """
@@ -71,7 +78,7 @@ class JournaledExchange:
     def __init__(self, directory, symbols=DEFAULT_SYMBOLS, *, policy=Durability.STRICT,
                  clock=None, on_ack=None, snapshot_every=50_000, keep_snapshots=2,
                  prune="keep", archive_dir=None, accept_corruption=False, recovered=None,
-                 **writer_options):
+                 matcher=None, **writer_options):
         self.directory = directory
         if recovered is None:
             self.engine, self.recovery = recover(directory, symbols,
@@ -80,6 +87,7 @@ class JournaledExchange:
         else:
             self.engine, last_seq, resume = recovered
             self.recovery = None
+        self.matcher = matcher(self.engine) if matcher is not None else None
         self.epoch = read_epoch(directory)
         self.fenced = None                  # a Fenced error once a newer primary is known
         self.sequencer = Sequencer(clock or WallClock(), last_seq + 1)
@@ -128,7 +136,7 @@ class JournaledExchange:
             if command[1] == sequencer.next_seq - 1:
                 sequencer.next_seq -= 1         # keep the sequence gapless
             raise
-        events = self.engine.apply(command)
+        events = (self.matcher or self.engine).apply(command)
         self.writer.append(command[1], command[2], command_bytes, events)
         self._last_ts = command[2]
         if self.snapshot_every:
@@ -150,6 +158,8 @@ class JournaledExchange:
         if self._snapshot_thread is not None and self._snapshot_thread.is_alive():
             return False
         self._since_snapshot = 0
+        if self.matcher is not None:
+            self.matcher.reclaim()
         state = capture(self.engine, self._last_ts)
         self._snapshot_thread = threading.Thread(target=self._write_snapshot, args=(state,),
                                                  name="gatebook-snapshot", daemon=True)
