@@ -350,6 +350,52 @@ class MatchingEngine:
         """Put a pending stop back (a RestingOrder as `Book.live_stops` gives them)."""
         self.books[order.symbol].add_stop(_order_list(order))
 
+    # -- handing books to hardware and back (host/hybrid) -------------------
+
+    def take_resting(self, symbol, max_orders_per_side):
+        """Remove the best whole levels, at most `max_orders_per_side` orders a side.
+
+        Returns (orders, deep): the removed orders as RestingOrder, bids best
+        first then asks best first, each level in time priority; and per side
+        the best price left in the book (0: none). Emits no events: the orders
+        move to whatever matches them next (a lane's window); they do not change.
+        """
+        book = self.books[symbol]
+        taken, deep = [], [0, 0]
+        for side in (0, 1):
+            count = 0
+            for price, orders in book.orders_at(side):
+                if count + len(orders) > max_orders_per_side:
+                    deep[side] = price
+                    break
+                count += len(orders)
+                taken.extend(orders)
+        for order in taken:
+            book.unrest(self.orders[order.order_id], _discard, 0, 0)
+        return taken, deep
+
+    def adopt_resting(self, symbol, orders, last_trade_price=None):
+        """Take back orders that rested elsewhere (RestingOrder, each side best first,
+        time priority within a level), better than everything of their side here.
+
+        Appending each at the back of its level then rebuilds the book exactly
+        in priority order. `last_trade_price`, when given, is the symbol's last
+        print from wherever it traded meanwhile.
+        """
+        for order in orders:
+            self.restore_resting(order)
+        if last_trade_price is not None:
+            self.books[symbol].last_trade_price = last_trade_price
+
+    def external_execution(self):
+        """The exchange-wide match id of an execution that happened elsewhere (a lane)."""
+        self.match_id += 1
+        return self.match_id
+
+    def note_order_id(self, order_id):
+        """Record an order id accepted elsewhere, so a later reuse is a duplicate here."""
+        self.used_ids.add(order_id)
+
     def state_hash(self):
         """A digest of everything that decides future events.
 

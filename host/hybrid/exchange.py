@@ -32,10 +32,9 @@ from collections import Counter, deque
 from gatebook.wire import internal, link
 from gatebook.wire.enums import ALL_SYMBOLS, AdminAction, MassCancelScope, RejectReason
 from gatebook.wire.link import PuntReason
+from host.book import RestingOrder
 from host.engine import MatchingEngine
 
-from .engine_port import (adopt_spill, adopt_window, count_lane_execution, flushed_order,
-                          note_lane_order, take_window)
 from .frontend import FrontEnd
 from .link import LinkError
 from .policy import FitsWindow
@@ -284,7 +283,7 @@ class HybridExchange:
             self._pump()
         if book.halted or book.pending_stops:
             return
-        orders, deep = take_window(self.engine, symbol, lane.link.depth)
+        orders, deep = self.engine.take_resting(symbol, lane.link.depth)
         lane.link.send([(_LOAD, symbol, o.side, o.order_id, o.user, o.order_type, o.tif,
                          o.price, o.stop_price, o.qty, o.seq) for o in orders]
                        + [(_OWN, symbol, deep[0], deep[1], book.last_trade_price)])
@@ -366,7 +365,7 @@ class HybridExchange:
             self.punts[PuntReason(punt[4])] += 1
             if punt[5]:
                 symbol = punt[3]
-                adopt_window(engine, symbol, [flushed_order(r) for r in flushed], punt[6])
+                engine.adopt_resting(symbol, [_flushed_order(r) for r in flushed], punt[6])
                 lane.handovers += 1
                 if lane.symbol == symbol:
                     lane.symbol = None
@@ -380,7 +379,8 @@ class HybridExchange:
         if entry.events:
             if entry.spills:
                 # The worst level of a full side, newest first: the host's best now.
-                adopt_spill(engine, [flushed_order(r) for r in reversed(entry.spills)])
+                spilled = [_flushed_order(r) for r in reversed(entry.spills)]
+                engine.adopt_resting(spilled[0].symbol, spilled)
                 self.evictions += len(entry.spills)
             self.lane_commands += 1
             return self._restamp(entry.events)
@@ -398,14 +398,14 @@ class HybridExchange:
             kind = event[0]
             if kind == _EXECUTED:
                 lane_id = event[4]
-                exchange_id = count_lane_execution(self.engine)
+                exchange_id = self.engine.external_execution()
                 event = event[:4] + (exchange_id,) + event[5:]
             elif kind == _TRADE:
                 if event[4] != lane_id:
                     raise LinkError(f"seq {event[1]}: TRADE {event[4]} after EXECUTED {lane_id}")
                 event = event[:4] + (exchange_id,) + event[5:]
             elif kind == _ACCEPTED:
-                note_lane_order(self.engine, event[4])
+                self.engine.note_order_id(event[4])
             out.append(event)
         return out
 
@@ -426,3 +426,11 @@ def _finished(command, events):
         if event[0] == _EXECUTED:
             return event[10] == 0               # the aggressor's last fill filled it
     return False
+
+
+def _flushed_order(record):
+    """The RestingOrder of a FLUSH or SPILL record (gatebook.wire.link)."""
+    (_, _, _, symbol, side, order_id, user, order_type, tif, price, stop_price, qty,
+     prio_seq) = record
+    return RestingOrder(order_id, user, symbol, side, order_type, tif, price, stop_price, qty,
+                        prio_seq)
