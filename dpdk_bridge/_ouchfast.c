@@ -25,7 +25,7 @@
 
 #define IDX(msg, field) GB_##msg##_##field##_IDX
 
-static PyObject *s_next_seq, *s_messages, *s_next_order_id, *s_resync, *s_refused;
+static PyObject *s_next_seq, *s_resync, *s_refused;
 static PyObject *code_new_order, *code_cancel, *code_replace, *zero;
 
 static inline uint64_t get_be(const uint8_t *p, int width)
@@ -60,13 +60,164 @@ static int as_uint(PyObject *value, int width, uint64_t *out)
     return 0;
 }
 
-/* ---------------------------------------------------------------- gateway */
+/* ---------------------------------------------------------------- tables */
+
+/* The token map, owners and origins live here, in C, not in Python dicts: a
+   dict operation with a (session, token) tuple key costs more than the rest
+   of a message's work. The Python gateway's dicts are the reference; the
+   gateway class over this core (CompiledGateway) shows them as dicts. */
+
+static inline uint64_t mix(uint64_t x)          /* splitmix64's finaliser */
+{
+    x ^= x >> 30; x *= 0xbf58476d1ce4e5b9ull;
+    x ^= x >> 27; x *= 0x94d049bb133111ebull;
+    return x ^ (x >> 31);
+}
+
+typedef struct { uint64_t key, token, value; uint32_t session, used; } Slot;
+typedef struct { Slot *slots; size_t mask, count; } Table;
+
+/* key: (session, token) for the token map, the order id (session 0) for owners. */
+static inline size_t slot_of(uint32_t session, uint64_t key, size_t mask)
+{
+    return mix(key ^ ((uint64_t)session << 32 | session) * 0x9e3779b97f4a7c15ull) & mask;
+}
+
+static Slot *table_find(const Table *t, uint32_t session, uint64_t key)
+{
+    if (t->slots == NULL)
+        return NULL;
+    for (size_t i = slot_of(session, key, t->mask);; i = (i + 1) & t->mask) {
+        Slot *s = t->slots + i;
+        if (!s->used)
+            return NULL;
+        if (s->key == key && s->session == session)
+            return s;
+    }
+}
+
+static int table_grow(Table *t)
+{
+    size_t size = t->slots ? (t->mask + 1) * 2 : 1024;
+    Slot *old = t->slots, *slots = PyMem_Calloc(size, sizeof(Slot));
+    if (slots == NULL) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    t->slots = slots;
+    if (old != NULL) {
+        for (size_t j = 0; j <= t->mask; j++) {
+            if (!old[j].used)
+                continue;
+            size_t i = slot_of(old[j].session, old[j].key, size - 1);
+            while (slots[i].used)
+                i = (i + 1) & (size - 1);
+            slots[i] = old[j];
+        }
+        PyMem_Free(old);
+    }
+    t->mask = size - 1;
+    return 0;
+}
+
+/* Set key -> (value, token); entries are never removed, as in the reference. */
+static int table_put(Table *t, uint32_t session, uint64_t key, uint64_t value, uint64_t token)
+{
+    Slot *s;
+    if ((t->slots == NULL || (t->count + 1) * 2 > t->mask + 1) && table_grow(t) < 0)
+        return -1;
+    size_t i = slot_of(session, key, t->mask);
+    for (s = t->slots + i; s->used && !(s->key == key && s->session == session);
+         s = t->slots + (i = (i + 1) & t->mask))
+        ;
+    if (!s->used) {
+        s->used = 1;
+        s->key = key;
+        s->session = session;
+        t->count++;
+    }
+    s->value = value;
+    s->token = token;
+    return 0;
+}
+
+/* Owners: order id -> (session, token). Ids are handed out one after another,
+   so a dense array from the first id keeps the recent ones close together
+   (each reply looks one up); an id far outside it goes to a hash table. */
+typedef struct { uint64_t token; uint32_t session, used; } Owner;
+typedef struct { Owner *dense; uint64_t base; size_t cap; Table spill; } Owners;
+
+static int owner_put(Owners *o, uint64_t id, uint32_t session, uint64_t token)
+{
+    uint64_t at;
+    if (o->dense == NULL)
+        o->base = id;
+    at = id - o->base;
+    if (id < o->base || at >= (uint64_t)o->cap * 2 + 65536)
+        return table_put(&o->spill, 0, id, session, token);
+    if (at >= o->cap) {
+        size_t cap = o->cap ? o->cap : 1024;
+        Owner *dense;
+        while (cap <= at)
+            cap *= 2;
+        dense = PyMem_Realloc(o->dense, cap * sizeof(Owner));
+        if (dense == NULL) {
+            PyErr_NoMemory();
+            return -1;
+        }
+        memset(dense + o->cap, 0, (cap - o->cap) * sizeof(Owner));
+        o->dense = dense;
+        o->cap = cap;
+    }
+    o->dense[at].token = token;
+    o->dense[at].session = session;
+    o->dense[at].used = 1;
+    return 0;
+}
+
+static int owner_get(const Owners *o, uint64_t id, uint32_t *session, uint64_t *token)
+{
+    Slot *s;
+    if (o->dense != NULL && id >= o->base && id - o->base < o->cap) {
+        const Owner *d = o->dense + (id - o->base);
+        if (!d->used)
+            return 0;
+        *session = d->session;
+        *token = d->token;
+        return 1;
+    }
+    if (!(s = table_find(&o->spill, 0, id)))
+        return 0;
+    *session = (uint32_t)s->value;
+    *token = s->token;
+    return 1;
+}
+
+/* Origins: what each command's replies need, by command seq. The replier
+   takes a command's origin as soon as its events are in, so a ring of the
+   latest ORIGIN_SLOTS commands holds every one still wanted. */
+#define ORIGIN_SLOTS 65536
+typedef struct {
+    uint64_t seq, token, existing;
+    uint32_t session;
+    uint8_t live, replace;        /* replace: (session, replacement, existing) */
+} Origin;
+
+static PyTypeObject GatewayCoreType, CommandsType, ReplierCoreType;
+
+typedef struct { uint64_t stock; PyObject *id; } Symbol;
 
 typedef struct {
     PyObject_HEAD
-    PyObject *gateway, *gdict;              /* the Python Gateway and its __dict__ */
-    PyObject *sequencer, *sdict;            /* sdict: sequencer.__dict__ */
-    PyObject *expected, *peers, *symbol_ids, *order_ids, *owners, *origins;
+    PyObject *gateway, *sequencer, *sdict;  /* sdict: sequencer.__dict__ */
+    PyObject *expected, *peers;             /* tracker.expected, gateway.peers */
+    Table tokens;
+    Owners owners;
+    Origin *origins;
+    size_t live_origins;
+    uint64_t next_order_id, messages;
+    Symbol *symbols;
+    Py_ssize_t n_symbols;
 } GatewayCore;
 
 typedef struct {
@@ -74,30 +225,25 @@ typedef struct {
     GatewayCore *core;
     PyObject *frames;                       /* iterator over frame tuples */
     PyObject *clock;
-    PyObject *session;                      /* current frame's session (an int) */
+    PyObject *session_obj;                  /* current frame's session (an int) */
+    uint32_t session;
     Py_buffer view;
     int has_view;
     Py_ssize_t at;
     uint64_t left;                          /* messages of the current frame still due */
 } Commands;
 
-static PyTypeObject GatewayCoreType, CommandsType, ReplierCoreType;
-
 static int core_traverse(GatewayCore *self, visitproc visit, void *arg)
 {
-    Py_VISIT(self->gateway); Py_VISIT(self->gdict); Py_VISIT(self->sequencer);
-    Py_VISIT(self->sdict); Py_VISIT(self->expected); Py_VISIT(self->peers);
-    Py_VISIT(self->symbol_ids); Py_VISIT(self->order_ids); Py_VISIT(self->owners);
-    Py_VISIT(self->origins);
+    Py_VISIT(self->gateway); Py_VISIT(self->sequencer); Py_VISIT(self->sdict);
+    Py_VISIT(self->expected); Py_VISIT(self->peers);
     return 0;
 }
 
 static int core_clear(GatewayCore *self)
 {
-    Py_CLEAR(self->gateway); Py_CLEAR(self->gdict); Py_CLEAR(self->sequencer);
-    Py_CLEAR(self->sdict); Py_CLEAR(self->expected); Py_CLEAR(self->peers);
-    Py_CLEAR(self->symbol_ids); Py_CLEAR(self->order_ids); Py_CLEAR(self->owners);
-    Py_CLEAR(self->origins);
+    Py_CLEAR(self->gateway); Py_CLEAR(self->sequencer); Py_CLEAR(self->sdict);
+    Py_CLEAR(self->expected); Py_CLEAR(self->peers);
     return 0;
 }
 
@@ -105,6 +251,13 @@ static void core_dealloc(GatewayCore *self)
 {
     PyObject_GC_UnTrack(self);
     core_clear(self);
+    PyMem_Free(self->tokens.slots);
+    PyMem_Free(self->owners.dense);
+    PyMem_Free(self->owners.spill.slots);
+    PyMem_Free(self->origins);
+    for (Py_ssize_t i = 0; i < self->n_symbols; i++)
+        Py_DECREF(self->symbols[i].id);
+    PyMem_Free(self->symbols);
     Py_TYPE(self)->tp_free((PyObject *)self);
 }
 
@@ -118,30 +271,183 @@ static PyObject *dict_arg(PyObject *owner, const char *name)
     return value;
 }
 
-/* GatewayCore(gateway): binds the gateway's dicts once (they live as long as it). */
+/* GatewayCore(gateway, symbol_ids): binds the gateway's sequencer, session
+   tracker and peers (they live as long as it) and copies the symbol map. */
 static int core_init(GatewayCore *self, PyObject *args, PyObject *kwds)
 {
-    PyObject *gateway, *tracker = NULL;
-    if (!PyArg_ParseTuple(args, "O:GatewayCore", &gateway))
+    PyObject *gateway, *symbol_ids, *tracker = NULL, *key, *value;
+    Py_ssize_t pos = 0;
+    if (!PyArg_ParseTuple(args, "OO!:GatewayCore", &gateway, &PyDict_Type, &symbol_ids))
         return -1;
-    core_clear(self);
+    if (self->gateway != NULL) {
+        PyErr_SetString(PyExc_RuntimeError, "GatewayCore is initialised once");
+        return -1;
+    }
     Py_INCREF(gateway);
     self->gateway = gateway;
-    if (!(self->gdict = PyObject_GenericGetDict(gateway, NULL))
-        || !(self->sequencer = PyObject_GetAttrString(gateway, "sequencer"))
+    if (!(self->sequencer = PyObject_GetAttrString(gateway, "sequencer"))
         || !(self->sdict = PyObject_GenericGetDict(self->sequencer, NULL))
         || !(tracker = PyObject_GetAttrString(gateway, "tracker"))
         || !(self->expected = dict_arg(tracker, "expected"))
-        || !(self->peers = dict_arg(gateway, "peers"))
-        || !(self->symbol_ids = dict_arg(gateway, "symbol_ids"))
-        || !(self->order_ids = dict_arg(gateway, "order_ids"))
-        || !(self->owners = dict_arg(gateway, "owners"))
-        || !(self->origins = dict_arg(gateway, "origins"))) {
+        || !(self->peers = dict_arg(gateway, "peers"))) {
         Py_XDECREF(tracker);
         return -1;
     }
     Py_DECREF(tracker);
+    self->next_order_id = 1;
+    if (!(self->origins = PyMem_Calloc(ORIGIN_SLOTS, sizeof(Origin)))
+        || !(self->symbols = PyMem_Calloc(PyDict_GET_SIZE(symbol_ids) + 1, sizeof(Symbol)))) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    /* Only stock fields of the table's width can match, as in the reference's dict. */
+    while (PyDict_Next(symbol_ids, &pos, &key, &value)) {
+        if (!PyBytes_Check(key) || PyBytes_GET_SIZE(key) != GB_OUCH_ENTER_ORDER_STOCK_WIDTH)
+            continue;
+        Symbol *s = self->symbols + self->n_symbols++;
+        s->stock = get_be((const uint8_t *)PyBytes_AS_STRING(key), GB_OUCH_ENTER_ORDER_STOCK_WIDTH);
+        Py_INCREF(value);
+        s->id = value;
+    }
     return 0;
+}
+
+static void origin_set(GatewayCore *core, uint64_t seq, uint32_t session, uint64_t token,
+                       uint64_t existing, int replace)
+{
+    Origin *o = core->origins + (seq & (ORIGIN_SLOTS - 1));
+    core->live_origins += !o->live;
+    o->seq = seq; o->session = session; o->token = token; o->existing = existing;
+    o->replace = (uint8_t)replace; o->live = 1;
+}
+
+static Origin *origin_find(GatewayCore *core, uint64_t seq)
+{
+    Origin *o = core->origins + (seq & (ORIGIN_SLOTS - 1));
+    return o->live && o->seq == seq ? o : NULL;
+}
+
+static PyObject *origin_tuple(const Origin *o)
+{
+    if (o->replace)
+        return Py_BuildValue("(kKK)", (unsigned long)o->session, (unsigned long long)o->token,
+                             (unsigned long long)o->existing);
+    return Py_BuildValue("(kK)", (unsigned long)o->session, (unsigned long long)o->token);
+}
+
+static int seq_arg(PyObject *value, uint64_t *seq)
+{
+    unsigned long long v = PyLong_AsUnsignedLongLong(value);
+    if (v == (unsigned long long)-1 && PyErr_Occurred()) {
+        if (!PyErr_ExceptionMatches(PyExc_OverflowError))
+            return -1;
+        PyErr_Clear();
+        return 0;                   /* a negative or huge seq: no such origin */
+    }
+    *seq = v;
+    return 1;
+}
+
+/* core.origin(seq, pop) -> (session, token[, existing]) or None */
+static PyObject *core_origin(GatewayCore *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    uint64_t seq;
+    Origin *o;
+    int ok;
+    PyObject *out;
+    if (nargs != 2) {
+        PyErr_SetString(PyExc_TypeError, "origin(seq, pop)");
+        return NULL;
+    }
+    if ((ok = seq_arg(args[0], &seq)) < 0)
+        return NULL;
+    if (!ok || !(o = origin_find(self, seq)))
+        Py_RETURN_NONE;
+    out = origin_tuple(o);
+    if (out != NULL && PyObject_IsTrue(args[1])) {
+        o->live = 0;
+        self->live_origins--;
+    }
+    return out;
+}
+
+/* core.origins() -> {seq: origin} of every origin held */
+static PyObject *core_origins(GatewayCore *self, PyObject *unused)
+{
+    PyObject *out = PyDict_New();
+    for (size_t i = 0; out != NULL && i < ORIGIN_SLOTS; i++) {
+        Origin *o = self->origins + i;
+        PyObject *seq, *value;
+        if (!o->live)
+            continue;
+        seq = PyLong_FromUnsignedLongLong(o->seq);
+        value = origin_tuple(o);
+        if (seq == NULL || value == NULL || PyDict_SetItem(out, seq, value) < 0)
+            Py_CLEAR(out);
+        Py_XDECREF(seq);
+        Py_XDECREF(value);
+    }
+    return out;
+}
+
+/* core.token_of(order_id) -> (session, token) or None */
+static PyObject *core_token_of(GatewayCore *self, PyObject *order_id)
+{
+    uint64_t id, token;
+    uint32_t session;
+    int ok = seq_arg(order_id, &id);
+    if (ok < 0)
+        return NULL;
+    if (!ok || !owner_get(&self->owners, id, &session, &token))
+        Py_RETURN_NONE;
+    return Py_BuildValue("(kK)", (unsigned long)session, (unsigned long long)token);
+}
+
+/* core.order_ids() -> {(session, token): order id}; core.owners() -> {order id: (session, token)} */
+static PyObject *table_dict(const Table *t, int owners)
+{
+    PyObject *out = PyDict_New();
+    for (size_t i = 0; out != NULL && t->slots != NULL && i <= t->mask; i++) {
+        const Slot *s = t->slots + i;
+        PyObject *key, *value;
+        if (!s->used)
+            continue;
+        if (owners) {
+            key = PyLong_FromUnsignedLongLong(s->key);
+            value = Py_BuildValue("(kK)", (unsigned long)s->value, (unsigned long long)s->token);
+        } else {
+            key = Py_BuildValue("(kK)", (unsigned long)s->session, (unsigned long long)s->key);
+            value = PyLong_FromUnsignedLongLong(s->value);
+        }
+        if (key == NULL || value == NULL || PyDict_SetItem(out, key, value) < 0)
+            Py_CLEAR(out);
+        Py_XDECREF(key);
+        Py_XDECREF(value);
+    }
+    return out;
+}
+
+static PyObject *core_order_ids(GatewayCore *self, PyObject *unused)
+{
+    return table_dict(&self->tokens, 0);
+}
+
+static PyObject *core_owners(GatewayCore *self, PyObject *unused)
+{
+    PyObject *out = table_dict(&self->owners.spill, 1);
+    for (size_t i = 0; out != NULL && i < self->owners.cap; i++) {
+        const Owner *d = self->owners.dense + i;
+        PyObject *key, *value;
+        if (!d->used)
+            continue;
+        key = PyLong_FromUnsignedLongLong(self->owners.base + i);
+        value = Py_BuildValue("(kK)", (unsigned long)d->session, (unsigned long long)d->token);
+        if (key == NULL || value == NULL || PyDict_SetItem(out, key, value) < 0)
+            Py_CLEAR(out);
+        Py_XDECREF(key);
+        Py_XDECREF(value);
+    }
+    return out;
 }
 
 /* core.commands(data, frames): the iterator Gateway.commands is in Python. */
@@ -156,7 +462,7 @@ static PyObject *core_commands(GatewayCore *self, PyObject *const *args, Py_ssiz
     if (it == NULL)
         return NULL;
     it->has_view = 0;
-    it->session = NULL;
+    it->session_obj = NULL;
     it->frames = NULL;
     it->clock = NULL;
     it->at = 0;
@@ -180,7 +486,7 @@ static PyObject *core_commands(GatewayCore *self, PyObject *const *args, Py_ssiz
 static int commands_traverse(Commands *self, visitproc visit, void *arg)
 {
     Py_VISIT(self->core); Py_VISIT(self->frames); Py_VISIT(self->clock);
-    Py_VISIT(self->session);
+    Py_VISIT(self->session_obj);
     if (self->has_view)
         Py_VISIT(self->view.obj);
     return 0;
@@ -192,34 +498,8 @@ static void commands_dealloc(Commands *self)
     if (self->has_view)
         PyBuffer_Release(&self->view);
     Py_XDECREF(self->core); Py_XDECREF(self->frames); Py_XDECREF(self->clock);
-    Py_XDECREF(self->session);
+    Py_XDECREF(self->session_obj);
     PyObject_GC_Del(self);
-}
-
-/* dict[key] += by, for the gateway's counters. */
-static int bump(PyObject *dict, PyObject *key, uint64_t by, PyObject **old)
-{
-    PyObject *value = PyDict_GetItemWithError(dict, key), *next, *step;
-    if (value == NULL) {
-        if (!PyErr_Occurred())
-            PyErr_SetObject(PyExc_AttributeError, key);
-        return -1;
-    }
-    Py_INCREF(value);
-    step = PyLong_FromUnsignedLongLong(by);
-    next = step ? PyNumber_Add(value, step) : NULL;
-    Py_XDECREF(step);
-    if (next == NULL || PyDict_SetItem(dict, key, next) < 0) {
-        Py_XDECREF(next);
-        Py_DECREF(value);
-        return -1;
-    }
-    Py_DECREF(next);
-    if (old)
-        *old = value;
-    else
-        Py_DECREF(value);
-    return 0;
 }
 
 /* Take the next frame; 1 when one has messages due, 0 at the end, -1 on error. */
@@ -229,7 +509,8 @@ static int next_frame(Commands *it)
     for (;;) {
         PyObject *frame = PyIter_Next(it->frames), *peer, *error, *expected;
         PyObject *session, *sequence, *count, *at;
-        unsigned long long seq, n;
+        unsigned long long seq, n, id;
+        int in_order = 0;
         if (frame == NULL)
             return PyErr_Occurred() ? -1 : 0;
         if (!PyTuple_Check(frame) || PyTuple_GET_SIZE(frame) != 6) {
@@ -250,10 +531,18 @@ static int next_frame(Commands *it)
             Py_DECREF(done);
             continue;
         }
+        id = PyLong_AsUnsignedLongLong(session);
+        if (id == (unsigned long long)-1 && PyErr_Occurred())
+            goto fail;
+        if (id > UINT32_MAX) {
+            PyErr_SetString(PyExc_OverflowError, "a session id is 4 bytes");
+            goto fail;
+        }
         if (peer != Py_None && PyDict_SetItem(core->peers, session, peer) < 0)
             goto fail;
         Py_INCREF(session);
-        Py_XSETREF(it->session, session);
+        Py_XSETREF(it->session_obj, session);
+        it->session = (uint32_t)id;
         it->at = PyLong_AsSsize_t(at);
         seq = PyLong_AsUnsignedLongLong(sequence);
         n = PyLong_AsUnsignedLongLong(count);
@@ -262,7 +551,6 @@ static int next_frame(Commands *it)
         expected = PyDict_GetItemWithError(core->expected, session);
         if (expected == NULL && PyErr_Occurred())
             goto fail;
-        int in_order = 0;
         if (expected == NULL) {
             in_order = seq == 1;
         } else {
@@ -297,8 +585,7 @@ static int next_frame(Commands *it)
                 goto fail;
         }
         Py_DECREF(frame);
-        if (bump(core->gdict, s_messages, n, NULL) < 0)
-            return -1;
+        core->messages += n;
         it->left = n;
         if (n)
             return 1;
@@ -309,24 +596,14 @@ static int next_frame(Commands *it)
     }
 }
 
-static PyObject *pair(PyObject *a, PyObject *b)
-{
-    PyObject *t = PyTuple_New(2);
-    if (t == NULL) {
-        Py_DECREF(b);
-        return NULL;
-    }
-    Py_INCREF(a);
-    PyTuple_SET_ITEM(t, 0, a);
-    PyTuple_SET_ITEM(t, 1, b);          /* steals b */
-    return t;
-}
+static inline PyObject *u64(uint64_t v) { return PyLong_FromUnsignedLongLong(v); }
 
 static PyObject *commands_next(Commands *it)
 {
     GatewayCore *core = it->core;
-    const uint8_t *data = it->view.buf, *p;
-    PyObject *seq = NULL, *ts = NULL, *key = NULL, *out = NULL;
+    const uint8_t *p;
+    PyObject *seq_obj, *next, *ts, *out;
+    uint64_t seq;
     int code;
     uint16_t size;
     if (it->left == 0) {
@@ -339,173 +616,115 @@ static PyObject *commands_next(Commands *it)
                      it->at, it->view.len);
         return NULL;
     }
-    p = data + it->at;
+    p = (const uint8_t *)it->view.buf + it->at;
     code = p[0];
     size = gb_ouch_in_size[code];
     if (size == 0 || it->at + size > it->view.len) {
         PyErr_Format(PyExc_ValueError, "no whole message at offset %zd (type %d)", it->at, code);
         return NULL;
     }
-    /* seq = stamp.next_seq; stamp.next_seq = seq + 1 */
-    if (bump(core->sdict, s_next_seq, 1, &seq) < 0)
+    /* seq = stamp.next_seq; stamp.next_seq = seq + 1 (a journal may give a number back) */
+    seq_obj = PyDict_GetItemWithError(core->sdict, s_next_seq);
+    if (seq_obj == NULL) {
+        if (!PyErr_Occurred())
+            PyErr_SetString(PyExc_AttributeError, "the sequencer has no next_seq");
         return NULL;
-    ts = PyObject_CallNoArgs(it->clock);
-    if (ts == NULL)
-        goto fail;
+    }
+    Py_INCREF(seq_obj);
+    seq = PyLong_AsUnsignedLongLong(seq_obj);
+    if ((seq == (uint64_t)-1 && PyErr_Occurred()) || !(next = u64(seq + 1))) {
+        Py_DECREF(seq_obj);
+        return NULL;
+    }
+    if (PyDict_SetItem(core->sdict, s_next_seq, next) < 0) {
+        Py_DECREF(next);
+        Py_DECREF(seq_obj);
+        return NULL;
+    }
+    Py_DECREF(next);
     it->at += size;
     it->left--;
     if (code == GB_OUCH_ENTER_ORDER_CODE) {
-        PyObject *order_id, *stock, *symbol;
-        key = pair(it->session, PyLong_FromUnsignedLongLong(GET(p, ENTER_ORDER, ORDER_TOKEN)));
-        if (key == NULL)
-            goto fail;
-        order_id = PyDict_GetItemWithError(core->order_ids, key);
-        if (order_id != NULL) {
-            Py_INCREF(order_id);
+        uint64_t token = GET(p, ENTER_ORDER, ORDER_TOKEN), id, stock;
+        PyObject *symbol = zero;
+        Slot *s = table_find(&core->tokens, it->session, token);
+        if (s != NULL) {
+            id = s->value;
         } else {
             /* A reused token reaches the engine with its first order's id: a duplicate. */
-            if (PyErr_Occurred() || bump(core->gdict, s_next_order_id, 1, &order_id) < 0)
+            id = core->next_order_id++;
+            if (table_put(&core->tokens, it->session, token, id, 0) < 0
+                || owner_put(&core->owners, id, it->session, token) < 0)
                 goto fail;
-            if (PyDict_SetItem(core->order_ids, key, order_id) < 0
-                || PyDict_SetItem(core->owners, order_id, key) < 0) {
-                Py_DECREF(order_id);
-                goto fail;
+        }
+        origin_set(core, seq, it->session, token, 0, 0);
+        stock = GET(p, ENTER_ORDER, STOCK);
+        for (Py_ssize_t i = 0; i < core->n_symbols; i++)
+            if (core->symbols[i].stock == stock) {
+                symbol = core->symbols[i].id;
+                break;
             }
-        }
-        if (PyDict_SetItem(core->origins, seq, key) < 0) {
-            Py_DECREF(order_id);
-            goto fail;
-        }
-        stock = PyBytes_FromStringAndSize((const char *)p + GB_OUCH_ENTER_ORDER_STOCK_OFF,
-                                          GB_OUCH_ENTER_ORDER_STOCK_WIDTH);
-        symbol = stock ? PyDict_GetItemWithError(core->symbol_ids, stock) : NULL;
-        Py_XDECREF(stock);
-        if (symbol == NULL && (stock == NULL || PyErr_Occurred())) {
-            Py_DECREF(order_id);
-            goto fail;
-        }
-        out = PyTuple_New(GB_CMD_NEW_ORDER_LEN);
-        if (out == NULL) {
-            Py_DECREF(order_id);
+        if (!(ts = PyObject_CallNoArgs(it->clock)) || !(out = PyTuple_New(GB_CMD_NEW_ORDER_LEN))) {
+            Py_XDECREF(ts);
             goto fail;
         }
         Py_INCREF(code_new_order);
         PyTuple_SET_ITEM(out, 0, code_new_order);
-        PyTuple_SET_ITEM(out, IDX(CMD_NEW_ORDER, SEQ), seq); seq = NULL;
-        PyTuple_SET_ITEM(out, IDX(CMD_NEW_ORDER, TS), ts); ts = NULL;
-        if (symbol == NULL)
-            symbol = zero;
+        PyTuple_SET_ITEM(out, IDX(CMD_NEW_ORDER, SEQ), seq_obj);
+        PyTuple_SET_ITEM(out, IDX(CMD_NEW_ORDER, TS), ts);
         Py_INCREF(symbol);
         PyTuple_SET_ITEM(out, IDX(CMD_NEW_ORDER, SYMBOL), symbol);
-        PyTuple_SET_ITEM(out, IDX(CMD_NEW_ORDER, ORDER_ID), order_id);
-        Py_INCREF(it->session);
-        PyTuple_SET_ITEM(out, IDX(CMD_NEW_ORDER, USER), it->session);
-        PyTuple_SET_ITEM(out, IDX(CMD_NEW_ORDER, SIDE),
-                         PyLong_FromUnsignedLong(GET(p, ENTER_ORDER, SIDE)));
-        PyTuple_SET_ITEM(out, IDX(CMD_NEW_ORDER, ORDER_TYPE),
-                         PyLong_FromUnsignedLong(GET(p, ENTER_ORDER, ORDER_TYPE)));
-        PyTuple_SET_ITEM(out, IDX(CMD_NEW_ORDER, TIF),
-                         PyLong_FromUnsignedLong(GET(p, ENTER_ORDER, TIME_IN_FORCE)));
-        PyTuple_SET_ITEM(out, IDX(CMD_NEW_ORDER, PRICE),
-                         PyLong_FromUnsignedLong(GET(p, ENTER_ORDER, PRICE)));
-        PyTuple_SET_ITEM(out, IDX(CMD_NEW_ORDER, STOP_PRICE),
-                         PyLong_FromUnsignedLong(GET(p, ENTER_ORDER, STOP_PRICE)));
-        PyTuple_SET_ITEM(out, IDX(CMD_NEW_ORDER, QTY),
-                         PyLong_FromUnsignedLong(GET(p, ENTER_ORDER, SHARES)));
+        PyTuple_SET_ITEM(out, IDX(CMD_NEW_ORDER, ORDER_ID), u64(id));
+        Py_INCREF(it->session_obj);
+        PyTuple_SET_ITEM(out, IDX(CMD_NEW_ORDER, USER), it->session_obj);
+        PyTuple_SET_ITEM(out, IDX(CMD_NEW_ORDER, SIDE), u64(GET(p, ENTER_ORDER, SIDE)));
+        PyTuple_SET_ITEM(out, IDX(CMD_NEW_ORDER, ORDER_TYPE), u64(GET(p, ENTER_ORDER, ORDER_TYPE)));
+        PyTuple_SET_ITEM(out, IDX(CMD_NEW_ORDER, TIF), u64(GET(p, ENTER_ORDER, TIME_IN_FORCE)));
+        PyTuple_SET_ITEM(out, IDX(CMD_NEW_ORDER, PRICE), u64(GET(p, ENTER_ORDER, PRICE)));
+        PyTuple_SET_ITEM(out, IDX(CMD_NEW_ORDER, STOP_PRICE), u64(GET(p, ENTER_ORDER, STOP_PRICE)));
+        PyTuple_SET_ITEM(out, IDX(CMD_NEW_ORDER, QTY), u64(GET(p, ENTER_ORDER, SHARES)));
     } else if (code == GB_OUCH_CANCEL_ORDER_CODE) {
-        PyObject *order_id;
-        key = pair(it->session, PyLong_FromUnsignedLongLong(GET(p, CANCEL_ORDER, ORDER_TOKEN)));
-        if (key == NULL || PyDict_SetItem(core->origins, seq, key) < 0)
+        uint64_t token = GET(p, CANCEL_ORDER, ORDER_TOKEN);
+        Slot *s = table_find(&core->tokens, it->session, token);
+        origin_set(core, seq, it->session, token, 0, 0);
+        if (!(ts = PyObject_CallNoArgs(it->clock)) || !(out = PyTuple_New(GB_CMD_CANCEL_LEN))) {
+            Py_XDECREF(ts);
             goto fail;
-        order_id = PyDict_GetItemWithError(core->order_ids, key);
-        if (order_id == NULL && PyErr_Occurred())
-            goto fail;
-        out = PyTuple_New(GB_CMD_CANCEL_LEN);
-        if (out == NULL)
-            goto fail;
-        if (order_id == NULL)
-            order_id = zero;
+        }
         Py_INCREF(code_cancel);
         PyTuple_SET_ITEM(out, 0, code_cancel);
-        PyTuple_SET_ITEM(out, IDX(CMD_CANCEL, SEQ), seq); seq = NULL;
-        PyTuple_SET_ITEM(out, IDX(CMD_CANCEL, TS), ts); ts = NULL;
-        Py_INCREF(order_id);
-        PyTuple_SET_ITEM(out, IDX(CMD_CANCEL, ORDER_ID), order_id);
-        Py_INCREF(it->session);
-        PyTuple_SET_ITEM(out, IDX(CMD_CANCEL, USER), it->session);
+        PyTuple_SET_ITEM(out, IDX(CMD_CANCEL, SEQ), seq_obj);
+        PyTuple_SET_ITEM(out, IDX(CMD_CANCEL, TS), ts);
+        PyTuple_SET_ITEM(out, IDX(CMD_CANCEL, ORDER_ID), u64(s ? s->value : 0));
+        Py_INCREF(it->session_obj);
+        PyTuple_SET_ITEM(out, IDX(CMD_CANCEL, USER), it->session_obj);
     } else if (code == GB_OUCH_REPLACE_ORDER_CODE) {
-        PyObject *existing, *replacement, *order_id, *origin;
-        uint64_t old_token = GET(p, REPLACE_ORDER, EXISTING_ORDER_TOKEN);
-        uint64_t new_token = GET(p, REPLACE_ORDER, REPLACEMENT_ORDER_TOKEN);
-        int known;
-        key = pair(it->session, PyLong_FromUnsignedLongLong(old_token));
-        if (key == NULL)
+        uint64_t existing = GET(p, REPLACE_ORDER, EXISTING_ORDER_TOKEN);
+        uint64_t replacement = GET(p, REPLACE_ORDER, REPLACEMENT_ORDER_TOKEN);
+        Slot *s = table_find(&core->tokens, it->session, existing);
+        uint64_t id = s ? s->value : 0;
+        if (id && replacement != existing
+            && (table_put(&core->tokens, it->session, replacement, id, 0) < 0
+                || owner_put(&core->owners, id, it->session, replacement) < 0))
             goto fail;
-        order_id = PyDict_GetItemWithError(core->order_ids, key);
-        if (order_id == NULL && PyErr_Occurred())
-            goto fail;
-        if (order_id == NULL)
-            order_id = zero;
-        Py_INCREF(order_id);
-        known = PyObject_IsTrue(order_id);
-        existing = PyTuple_GET_ITEM(key, 1);
-        replacement = PyLong_FromUnsignedLongLong(new_token);
-        if (known < 0 || replacement == NULL) {
-            Py_XDECREF(replacement);
-            Py_DECREF(order_id);
-            goto fail;
-        }
-        if (known && new_token != old_token) {
-            PyObject *renamed;
-            Py_INCREF(replacement);         /* pair steals one reference */
-            renamed = pair(it->session, replacement);
-            if (renamed == NULL || PyDict_SetItem(core->order_ids, renamed, order_id) < 0
-                || PyDict_SetItem(core->owners, order_id, renamed) < 0) {
-                Py_XDECREF(renamed);
-                Py_DECREF(replacement);
-                Py_DECREF(order_id);
-                goto fail;
-            }
-            Py_DECREF(renamed);
-        }
-        origin = PyTuple_New(3);
-        if (origin == NULL) {
-            Py_DECREF(replacement);
-            Py_DECREF(order_id);
-            goto fail;
-        }
-        Py_INCREF(it->session);
-        PyTuple_SET_ITEM(origin, 0, it->session);
-        PyTuple_SET_ITEM(origin, 1, replacement);
-        Py_INCREF(existing);
-        PyTuple_SET_ITEM(origin, 2, existing);
-        if (PyDict_SetItem(core->origins, seq, origin) < 0) {
-            Py_DECREF(origin);
-            Py_DECREF(order_id);
-            goto fail;
-        }
-        Py_DECREF(origin);
-        out = PyTuple_New(GB_CMD_REPLACE_LEN);
-        if (out == NULL) {
-            Py_DECREF(order_id);
+        origin_set(core, seq, it->session, replacement, existing, 1);
+        if (!(ts = PyObject_CallNoArgs(it->clock)) || !(out = PyTuple_New(GB_CMD_REPLACE_LEN))) {
+            Py_XDECREF(ts);
             goto fail;
         }
         Py_INCREF(code_replace);
         PyTuple_SET_ITEM(out, 0, code_replace);
-        PyTuple_SET_ITEM(out, IDX(CMD_REPLACE, SEQ), seq); seq = NULL;
-        PyTuple_SET_ITEM(out, IDX(CMD_REPLACE, TS), ts); ts = NULL;
-        PyTuple_SET_ITEM(out, IDX(CMD_REPLACE, ORDER_ID), order_id);
-        Py_INCREF(it->session);
-        PyTuple_SET_ITEM(out, IDX(CMD_REPLACE, USER), it->session);
-        PyTuple_SET_ITEM(out, IDX(CMD_REPLACE, PRICE),
-                         PyLong_FromUnsignedLong(GET(p, REPLACE_ORDER, PRICE)));
-        PyTuple_SET_ITEM(out, IDX(CMD_REPLACE, QTY),
-                         PyLong_FromUnsignedLong(GET(p, REPLACE_ORDER, SHARES)));
+        PyTuple_SET_ITEM(out, IDX(CMD_REPLACE, SEQ), seq_obj);
+        PyTuple_SET_ITEM(out, IDX(CMD_REPLACE, TS), ts);
+        PyTuple_SET_ITEM(out, IDX(CMD_REPLACE, ORDER_ID), u64(id));
+        Py_INCREF(it->session_obj);
+        PyTuple_SET_ITEM(out, IDX(CMD_REPLACE, USER), it->session_obj);
+        PyTuple_SET_ITEM(out, IDX(CMD_REPLACE, PRICE), u64(GET(p, REPLACE_ORDER, PRICE)));
+        PyTuple_SET_ITEM(out, IDX(CMD_REPLACE, QTY), u64(GET(p, REPLACE_ORDER, SHARES)));
     } else {
         PyErr_Format(PyExc_ValueError, "message type %d is not an order-entry request", code);
         goto fail;
     }
-    Py_DECREF(key);
     for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(out); i++)
         if (PyTuple_GET_ITEM(out, i) == NULL) {       /* an int that could not be made */
             Py_DECREF(out);
@@ -513,16 +732,64 @@ static PyObject *commands_next(Commands *it)
         }
     return out;
 fail:
-    Py_XDECREF(seq);
-    Py_XDECREF(ts);
-    Py_XDECREF(key);
-    Py_XDECREF(out);
+    Py_DECREF(seq_obj);
     return NULL;
 }
+
+static PyObject *core_get_next_order_id(GatewayCore *self, void *unused)
+{
+    return u64(self->next_order_id);
+}
+
+static int core_set_next_order_id(GatewayCore *self, PyObject *value, void *unused)
+{
+    uint64_t v;
+    if (value == NULL || as_uint(value, 8, &v) < 0) {
+        if (value == NULL)
+            PyErr_SetString(PyExc_AttributeError, "next_order_id cannot be deleted");
+        return -1;
+    }
+    self->next_order_id = v;
+    return 0;
+}
+
+static PyObject *core_get_messages(GatewayCore *self, void *unused)
+{
+    return u64(self->messages);
+}
+
+static int core_set_messages(GatewayCore *self, PyObject *value, void *unused)
+{
+    uint64_t v;
+    if (value == NULL || as_uint(value, 8, &v) < 0) {
+        if (value == NULL)
+            PyErr_SetString(PyExc_AttributeError, "messages cannot be deleted");
+        return -1;
+    }
+    self->messages = v;
+    return 0;
+}
+
+static PyGetSetDef core_getset[] = {
+    {"next_order_id", (getter)core_get_next_order_id, (setter)core_set_next_order_id,
+     "the exchange order id the next new token gets"},
+    {"messages", (getter)core_get_messages, (setter)core_set_messages,
+     "order-entry messages taken (duplicates left out)"},
+    {NULL}
+};
 
 static PyMethodDef core_methods[] = {
     {"commands", (PyCFunction)(void (*)(void))core_commands, METH_FASTCALL,
      "commands(data, frames): stamped commands, one at a time (Gateway.commands)."},
+    {"token_of", (PyCFunction)core_token_of, METH_O,
+     "token_of(order_id) -> (session, token) or None"},
+    {"origin", (PyCFunction)(void (*)(void))core_origin, METH_FASTCALL,
+     "origin(seq, pop) -> (session, token[, existing]) or None"},
+    {"origins", (PyCFunction)core_origins, METH_NOARGS, "origins() -> {seq: origin}"},
+    {"order_ids", (PyCFunction)core_order_ids, METH_NOARGS,
+     "order_ids() -> {(session, token): order id}"},
+    {"owners", (PyCFunction)core_owners, METH_NOARGS,
+     "owners() -> {order id: (session, token)}"},
     {NULL}
 };
 
@@ -531,13 +798,15 @@ static PyTypeObject GatewayCoreType = {
     .tp_name = "_gatebook_ouchfast.GatewayCore",
     .tp_basicsize = sizeof(GatewayCore),
     .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC,
-    .tp_doc = "GatewayCore(gateway): the compiled Gateway.commands over the gateway's dicts.",
+    .tp_doc = "GatewayCore(gateway, symbol_ids): the compiled Gateway.commands, token map, "
+              "owners and origins.",
     .tp_new = PyType_GenericNew,
     .tp_init = (initproc)core_init,
     .tp_dealloc = (destructor)core_dealloc,
     .tp_traverse = (traverseproc)core_traverse,
     .tp_clear = (inquiry)core_clear,
     .tp_methods = core_methods,
+    .tp_getset = core_getset,
 };
 
 static PyTypeObject CommandsType = {
@@ -555,14 +824,15 @@ static PyTypeObject CommandsType = {
 
 typedef struct {
     PyObject_HEAD
-    PyObject *owners, *origins, *peers;     /* the gateway's */
+    GatewayCore *gw;                        /* owners and origins */
+    PyObject *peers;                        /* the gateway's */
     PyObject *names, *pending, *sequences, *dirty;   /* the replier's */
     Py_ssize_t limit;                       /* payload bytes after the header */
 } ReplierCore;
 
 static int rcore_traverse(ReplierCore *self, visitproc visit, void *arg)
 {
-    Py_VISIT(self->owners); Py_VISIT(self->origins); Py_VISIT(self->peers);
+    Py_VISIT(self->gw); Py_VISIT(self->peers);
     Py_VISIT(self->names); Py_VISIT(self->pending); Py_VISIT(self->sequences);
     Py_VISIT(self->dirty);
     return 0;
@@ -570,7 +840,7 @@ static int rcore_traverse(ReplierCore *self, visitproc visit, void *arg)
 
 static int rcore_clear(ReplierCore *self)
 {
-    Py_CLEAR(self->owners); Py_CLEAR(self->origins); Py_CLEAR(self->peers);
+    Py_CLEAR(self->gw); Py_CLEAR(self->peers);
     Py_CLEAR(self->names); Py_CLEAR(self->pending); Py_CLEAR(self->sequences);
     Py_CLEAR(self->dirty);
     return 0;
@@ -583,26 +853,23 @@ static void rcore_dealloc(ReplierCore *self)
     Py_TYPE(self)->tp_free((PyObject *)self);
 }
 
-/* ReplierCore(replier): binds the replier's and its gateway's dicts. */
+/* ReplierCore(replier, gateway_core): binds the replier's dicts and its gateway's core. */
 static int rcore_init(ReplierCore *self, PyObject *args, PyObject *kwds)
 {
-    PyObject *replier, *gateway = NULL, *limit = NULL;
-    if (!PyArg_ParseTuple(args, "O:ReplierCore", &replier))
+    PyObject *replier, *core, *limit = NULL;
+    if (!PyArg_ParseTuple(args, "OO!:ReplierCore", &replier, &GatewayCoreType, &core))
         return -1;
     rcore_clear(self);
-    if (!(gateway = PyObject_GetAttrString(replier, "gateway"))
-        || !(self->owners = dict_arg(gateway, "owners"))
-        || !(self->origins = dict_arg(gateway, "origins"))
-        || !(self->peers = dict_arg(gateway, "peers"))
-        || !(self->names = dict_arg(replier, "names"))
+    Py_INCREF(core);
+    self->gw = (GatewayCore *)core;
+    Py_INCREF(self->gw->peers);
+    self->peers = self->gw->peers;
+    if (!(self->names = dict_arg(replier, "names"))
         || !(self->pending = dict_arg(replier, "pending"))
         || !(self->sequences = dict_arg(replier, "sequences"))
         || !(self->dirty = PyObject_GetAttrString(replier, "_dirty"))
-        || !(limit = PyObject_GetAttrString(replier, "max_payload"))) {
-        Py_XDECREF(gateway);
+        || !(limit = PyObject_GetAttrString(replier, "max_payload")))
         return -1;
-    }
-    Py_DECREF(gateway);
     self->limit = PyLong_AsSsize_t(limit) - GB_OUCH_HEADER_SIZE;
     Py_DECREF(limit);
     if (PyErr_Occurred())
@@ -615,42 +882,46 @@ static int rcore_init(ReplierCore *self, PyObject *args, PyObject *kwds)
 }
 
 /* Append one packed reply to its session's pending bytes. */
-static int put(ReplierCore *self, PyObject *session, const uint8_t *part, Py_ssize_t size)
+static int put(ReplierCore *self, uint32_t id, const uint8_t *part, Py_ssize_t size)
 {
-    PyObject *box = PyDict_GetItemWithError(self->pending, session);
+    PyObject *session = PyLong_FromUnsignedLong(id), *box;
     Py_ssize_t had;
+    if (session == NULL)
+        return -1;
+    box = PyDict_GetItemWithError(self->pending, session);
     if (box == NULL) {
         if (PyErr_Occurred())
-            return -1;
+            goto fail;
         box = PyByteArray_FromStringAndSize(NULL, 0);
         if (box == NULL || PyDict_SetItem(self->pending, session, box) < 0) {
             Py_XDECREF(box);
-            return -1;
+            goto fail;
         }
         Py_DECREF(box);
     }
     had = PyByteArray_GET_SIZE(box);
     if (had == 0 && PyList_Append(self->dirty, session) < 0)
-        return -1;
+        goto fail;
+    Py_DECREF(session);
     if (PyByteArray_Resize(box, had + size) < 0)
         return -1;
     memcpy(PyByteArray_AS_STRING(box) + had, part, size);
     return 0;
+fail:
+    Py_DECREF(session);
+    return -1;
 }
 
-/* The owner (session, token) of an order id, borrowed; NULL if none (or error). */
-static PyObject *owner_of(ReplierCore *self, PyObject *order_id)
+/* The owner (session, token) of an order id: 1 found, 0 none, -1 error. */
+static int owner_of(ReplierCore *self, PyObject *order_id, uint32_t *session, uint64_t *token)
 {
-    PyObject *owner = PyDict_GetItemWithError(self->owners, order_id);
-    if (owner != NULL && (!PyTuple_Check(owner) || PyTuple_GET_SIZE(owner) < 2)) {
-        PyErr_SetString(PyExc_TypeError, "owners holds (session, token) pairs");
-        return NULL;
-    }
-    return owner;
+    uint64_t id;
+    int ok = seq_arg(order_id, &id);
+    if (ok <= 0)
+        return ok;
+    return owner_get(&self->gw->owners, id, session, token);
 }
 
-#define FIELD(event, msg, field, out) \
-    as_uint(PyTuple_GET_ITEM(event, IDX(EV_##msg, field)), 8, &(out))
 #define PUT(buf, msg, field, value) \
     put_be((buf) + GB_OUCH_OUT_##msg##_##field##_OFF, (value), GB_OUCH_OUT_##msg##_##field##_WIDTH)
 #define PUTV(buf, msg, field, obj) do {                                                  \
@@ -673,8 +944,12 @@ static int needs(PyObject *event, Py_ssize_t len)
 /* replier.add(events): Replier.add of the reference, reply for reply. */
 static PyObject *rcore_add(ReplierCore *self, PyObject *events)
 {
-    PyObject *seq_events = NULL, *origin = NULL, *first;
+    PyObject *seq_events = NULL, *first;
+    Origin origin = {0};
+    int has_origin = 0, found;
     uint8_t part[256];
+    uint32_t session;
+    uint64_t token, seq;
     Py_ssize_t n;
     if (!(seq_events = PySequence_Fast(events, "events must be a sequence")))
         return NULL;
@@ -689,16 +964,20 @@ static PyObject *rcore_add(ReplierCore *self, PyObject *events)
         goto fail;
     }
     /* origin = gateway.origins.pop(events[0][1], None) */
-    origin = PyDict_GetItemWithError(self->origins, PyTuple_GET_ITEM(first, 1));
-    if (origin != NULL) {
-        Py_INCREF(origin);
-        if (PyDict_DelItem(self->origins, PyTuple_GET_ITEM(first, 1)) < 0)
-            goto fail;
-    } else if (PyErr_Occurred()) {
+    found = seq_arg(PyTuple_GET_ITEM(first, 1), &seq);
+    if (found < 0)
         goto fail;
+    if (found) {
+        Origin *o = origin_find(self->gw, seq);
+        if (o != NULL) {
+            origin = *o;
+            o->live = 0;
+            self->gw->live_origins--;
+            has_origin = 1;
+        }
     }
     for (Py_ssize_t i = 0; i < n; i++) {
-        PyObject *event = PySequence_Fast_GET_ITEM(seq_events, i), *owner, *session;
+        PyObject *event = PySequence_Fast_GET_ITEM(seq_events, i);
         long code;
         if (!PyTuple_Check(event) || PyTuple_GET_SIZE(event) < 1) {
             PyErr_SetString(PyExc_TypeError, "an event is a tuple (code, seq, ...)");
@@ -714,17 +993,15 @@ static PyObject *rcore_add(ReplierCore *self, PyObject *events)
             Py_ssize_t len;
             if (needs(event, GB_EV_ACCEPTED_LEN) < 0)
                 goto fail;
-            owner = owner_of(self, ITEM(event, ACCEPTED, ORDER_ID));
-            if (owner == NULL) {
-                if (PyErr_Occurred())
+            if ((found = owner_of(self, ITEM(event, ACCEPTED, ORDER_ID), &session, &token)) <= 0) {
+                if (found < 0)
                     goto fail;
                 continue;
             }
-            session = PyTuple_GET_ITEM(owner, 0);
             memset(part, 0, GB_OUCH_OUT_ACCEPTED_SIZE);
             part[0] = GB_OUCH_OUT_ACCEPTED_CODE;
             PUTV(part, ACCEPTED, TIMESTAMP, ITEM(event, ACCEPTED, TS));
-            PUTV(part, ACCEPTED, ORDER_TOKEN, PyTuple_GET_ITEM(owner, 1));
+            PUT(part, ACCEPTED, ORDER_TOKEN, token);
             name = PyDict_GetItemWithError(self->names, ITEM(event, ACCEPTED, SYMBOL));
             if (name == NULL) {
                 if (PyErr_Occurred())
@@ -758,104 +1035,81 @@ static PyObject *rcore_add(ReplierCore *self, PyObject *events)
             };
             if (needs(event, GB_EV_EXECUTED_LEN) < 0)
                 goto fail;
-            for (int s = 0; s < 2; s++) {
-                owner = owner_of(self, PyTuple_GET_ITEM(event, sides[s].id));
-                if (owner == NULL) {
-                    if (PyErr_Occurred())
+            for (int k = 0; k < 2; k++) {
+                found = owner_of(self, PyTuple_GET_ITEM(event, sides[k].id), &session, &token);
+                if (found <= 0) {
+                    if (found < 0)
                         goto fail;
                     continue;
                 }
                 memset(part, 0, GB_OUCH_OUT_EXECUTED_SIZE);
                 part[0] = GB_OUCH_OUT_EXECUTED_CODE;
                 PUTV(part, EXECUTED, TIMESTAMP, ITEM(event, EXECUTED, TS));
-                PUTV(part, EXECUTED, ORDER_TOKEN, PyTuple_GET_ITEM(owner, 1));
+                PUT(part, EXECUTED, ORDER_TOKEN, token);
                 PUTV(part, EXECUTED, EXECUTED_SHARES, ITEM(event, EXECUTED, QTY));
                 PUTV(part, EXECUTED, EXECUTION_PRICE, ITEM(event, EXECUTED, PRICE));
-                PUT(part, EXECUTED, LIQUIDITY_FLAG, (uint8_t)sides[s].flag);
+                PUT(part, EXECUTED, LIQUIDITY_FLAG, (uint8_t)sides[k].flag);
                 PUTV(part, EXECUTED, MATCH_NUMBER, ITEM(event, EXECUTED, MATCH_ID));
-                PUTV(part, EXECUTED, LEAVES_SHARES, PyTuple_GET_ITEM(event, sides[s].leaves));
-                if (put(self, PyTuple_GET_ITEM(owner, 0), part, GB_OUCH_OUT_EXECUTED_SIZE) < 0)
+                PUTV(part, EXECUTED, LEAVES_SHARES, PyTuple_GET_ITEM(event, sides[k].leaves));
+                if (put(self, session, part, GB_OUCH_OUT_EXECUTED_SIZE) < 0)
                     goto fail;
             }
         } else if (code == GB_EV_CANCELLED_CODE) {
             if (needs(event, GB_EV_CANCELLED_LEN) < 0)
                 goto fail;
-            owner = owner_of(self, ITEM(event, CANCELLED, ORDER_ID));
-            if (owner == NULL) {
-                if (PyErr_Occurred())
+            found = owner_of(self, ITEM(event, CANCELLED, ORDER_ID), &session, &token);
+            if (found <= 0) {
+                if (found < 0)
                     goto fail;
                 continue;
             }
             memset(part, 0, GB_OUCH_OUT_CANCELED_SIZE);
             part[0] = GB_OUCH_OUT_CANCELED_CODE;
             PUTV(part, CANCELED, TIMESTAMP, ITEM(event, CANCELLED, TS));
-            PUTV(part, CANCELED, ORDER_TOKEN, PyTuple_GET_ITEM(owner, 1));
+            PUT(part, CANCELED, ORDER_TOKEN, token);
             PUTV(part, CANCELED, DECREMENT_SHARES, ITEM(event, CANCELLED, QTY));
             PUTV(part, CANCELED, REASON, ITEM(event, CANCELLED, REASON));
-            if (put(self, PyTuple_GET_ITEM(owner, 0), part, GB_OUCH_OUT_CANCELED_SIZE) < 0)
+            if (put(self, session, part, GB_OUCH_OUT_CANCELED_SIZE) < 0)
                 goto fail;
         } else if (code == GB_EV_REPLACED_CODE) {
-            PyObject *previous;
             if (needs(event, GB_EV_REPLACED_LEN) < 0)
                 goto fail;
-            owner = owner_of(self, ITEM(event, REPLACED, ORDER_ID));
-            if (owner == NULL) {
-                if (PyErr_Occurred())
+            found = owner_of(self, ITEM(event, REPLACED, ORDER_ID), &session, &token);
+            if (found <= 0) {
+                if (found < 0)
                     goto fail;
                 continue;
-            }
-            /* origin[-1] if origin else owner[1] */
-            previous = PyTuple_GET_ITEM(owner, 1);
-            if (origin != NULL) {
-                int truth = PyObject_IsTrue(origin);
-                if (truth < 0)
-                    goto fail;
-                if (truth) {
-                    if (!PyTuple_Check(origin)) {
-                        PyErr_SetString(PyExc_TypeError, "origins holds tuples");
-                        goto fail;
-                    }
-                    previous = PyTuple_GET_ITEM(origin, PyTuple_GET_SIZE(origin) - 1);
-                }
             }
             memset(part, 0, GB_OUCH_OUT_REPLACED_SIZE);
             part[0] = GB_OUCH_OUT_REPLACED_CODE;
             PUTV(part, REPLACED, TIMESTAMP, ITEM(event, REPLACED, TS));
-            PUTV(part, REPLACED, REPLACEMENT_ORDER_TOKEN, PyTuple_GET_ITEM(owner, 1));
-            PUTV(part, REPLACED, PREVIOUS_ORDER_TOKEN, previous);
+            PUT(part, REPLACED, REPLACEMENT_ORDER_TOKEN, token);
+            /* origin[-1] if origin else owner[1] */
+            PUT(part, REPLACED, PREVIOUS_ORDER_TOKEN,
+                !has_origin ? token : origin.replace ? origin.existing : origin.token);
             PUTV(part, REPLACED, SHARES, ITEM(event, REPLACED, QTY));
             PUTV(part, REPLACED, PRICE, ITEM(event, REPLACED, PRICE));
             PUTV(part, REPLACED, ORDER_REF, ITEM(event, REPLACED, ORDER_ID));
             PUTV(part, REPLACED, KEPT_PRIORITY, ITEM(event, REPLACED, KEPT_PRIORITY));
-            if (put(self, PyTuple_GET_ITEM(owner, 0), part, GB_OUCH_OUT_REPLACED_SIZE) < 0)
+            if (put(self, session, part, GB_OUCH_OUT_REPLACED_SIZE) < 0)
                 goto fail;
         } else if (code == GB_EV_REJECTED_CODE) {
-            int truth;
             if (needs(event, GB_EV_REJECTED_LEN) < 0)
                 goto fail;
-            truth = origin == NULL ? 0 : PyObject_IsTrue(origin);
-            if (truth < 0)
-                goto fail;
-            if (!truth)
+            if (!has_origin)
                 continue;
-            if (!PyTuple_Check(origin) || PyTuple_GET_SIZE(origin) < 2) {
-                PyErr_SetString(PyExc_TypeError, "origins holds (session, token, ...) tuples");
-                goto fail;
-            }
             memset(part, 0, GB_OUCH_OUT_REJECTED_SIZE);
             part[0] = GB_OUCH_OUT_REJECTED_CODE;
             PUTV(part, REJECTED, TIMESTAMP, ITEM(event, REJECTED, TS));
-            PUTV(part, REJECTED, ORDER_TOKEN, PyTuple_GET_ITEM(origin, 1));
+            PUT(part, REJECTED, ORDER_TOKEN, origin.token);
             PUTV(part, REJECTED, REASON, ITEM(event, REJECTED, REASON));
-            if (put(self, PyTuple_GET_ITEM(origin, 0), part, GB_OUCH_OUT_REJECTED_SIZE) < 0)
+            if (put(self, origin.session, part, GB_OUCH_OUT_REJECTED_SIZE) < 0)
                 goto fail;
         }
     }
-    Py_XDECREF(origin);
     Py_DECREF(seq_events);
     Py_RETURN_NONE;
 fail:
-    Py_XDECREF(origin);
     Py_DECREF(seq_events);
     return NULL;
 }
@@ -1229,8 +1483,6 @@ PyMODINIT_FUNC PyInit__gatebook_ouchfast(void)
         || PyType_Ready(&ReplierCoreType) < 0)
         return NULL;
     if (!(s_next_seq = PyUnicode_InternFromString("next_seq"))
-        || !(s_messages = PyUnicode_InternFromString("messages"))
-        || !(s_next_order_id = PyUnicode_InternFromString("next_order_id"))
         || !(s_resync = PyUnicode_InternFromString("_resync"))
         || !(s_refused = PyUnicode_InternFromString("_refused"))
         || !(code_new_order = PyLong_FromLong(GB_CMD_NEW_ORDER_CODE))

@@ -21,7 +21,7 @@ from gatebook.wire import internal, ouch
 from .ouch_session import (HEADER_STRUCT, RAW_INBOUND, SessionTracker, encode_datagram,
                            frame_datagram, refusal)
 
-__all__ = ["Gateway", "flow_datagrams"]
+__all__ = ["Gateway", "CompiledGateway", "flow_datagrams"]
 
 _ENTER, _REPLACE, _CANCEL = ouch.ENTER_ORDER.code, ouch.REPLACE_ORDER.code, ouch.CANCEL_ORDER.code
 _NEW_ORDER, _CANCEL_CMD, _REPLACE_CMD = (internal.NEW_ORDER.code, internal.CANCEL.code,
@@ -66,20 +66,33 @@ class Gateway:
         readable Python. `path` says which runs, and why.
     """
 
+    def __new__(cls, sequencer, symbols, log_size=1000, compiled=None):
+        if cls is Gateway and compiled is not False:
+            module, path = _compiled(sequencer)
+            if module is not None:
+                return super().__new__(CompiledGateway)
+            if compiled:
+                from dpdk_bridge.fast import FastPathUnavailable
+                raise FastPathUnavailable(path)
+        return super().__new__(cls)
+
     def __init__(self, sequencer, symbols, log_size=1000, compiled=None):
         self.sequencer = sequencer
         self.symbol_ids = {spec.name.encode().ljust(8): spec.symbol_id for spec in symbols}
         self.tracker = SessionTracker()
-        self.order_ids = {}                 # (session, token) -> exchange order id
-        self.owners = {}                    # exchange order id -> (session, token)
-        self.next_order_id = 1
-        self.origins = {}                   # command seq -> (session, token[, previous token])
         self.peers = {}                     # session -> address it last sent from
         self.bad = Counter()                # reason -> datagrams refused
         self.bad_log = deque(maxlen=log_size)    # (peer, reason) of the latest refusals
         self.gap_log = deque(maxlen=log_size)    # (session, first, last) never received
+        self._start(compiled)
+
+    def _start(self, compiled):
+        self.order_ids = {}                 # (session, token) -> exchange order id
+        self.owners = {}                    # exchange order id -> (session, token)
+        self.next_order_id = 1
+        self.origins = {}                   # command seq -> (session, token[, previous token])
         self.messages = 0
-        self.path = _choose_path(self, compiled)
+        self.path = "python (asked for)" if compiled is False else _compiled(self.sequencer)[1]
 
     def refuse(self, peer, reason, kind="undecodable"):
         """Count a refused datagram under `kind` and log `reason`."""
@@ -181,23 +194,82 @@ class Gateway:
         return self.owners.get(order_id)
 
 
-def _choose_path(gateway, compiled):
-    """Bind the compiled `commands` when asked or available; say which runs."""
-    if compiled is False:
-        return "python (asked for)"
-    from dpdk_bridge.fast import FastPathUnavailable, status
+def _compiled(sequencer):
+    """(the compiled module or None, which path a new gateway runs and why)."""
+    from dpdk_bridge.fast import status
     module, path = status()
-    sequencer = gateway.sequencer
     if module is not None and ("next_seq" not in vars(sequencer)
                                or hasattr(type(sequencer), "next_seq")):
-        module, path = None, (f"python (the compiled gateway needs a plain next_seq on "
-                              f"{type(sequencer).__name__})")
-    if module is None:
-        if compiled:
-            raise FastPathUnavailable(path)
-        return path
-    gateway.commands = module.GatewayCore(gateway).commands
-    return path
+        return None, (f"python (the compiled gateway needs a plain next_seq on "
+                      f"{type(sequencer).__name__})")
+    return module, path
+
+
+class CompiledGateway(Gateway):
+    """The gateway with its per-message work compiled (`dpdk_bridge/_ouchfast.c`).
+
+    `Gateway(...)` gives one of these where the extension is built (unless
+    `compiled=False`). It takes the same frames, yields the same commands and
+    refuses, counts and logs the same way; refusals, gaps and duplicates run
+    the reference's own methods. The token map, owners and origins live in
+    C; `order_ids`, `owners` and `origins` show them as dicts (copies, for
+    tests and tools), and `origins.pop` takes an origin out. Origins are kept
+    for the latest 65,536 commands: the replier takes each as soon as its
+    command's events are in.
+    """
+
+    def _start(self, compiled):
+        module, self.path = _compiled(self.sequencer)
+        self._core = module.GatewayCore(self, self.symbol_ids)
+        self.commands = self._core.commands         # no Python frame per burst
+        self.token_of = self._core.token_of
+
+    next_order_id = property(lambda self: self._core.next_order_id,
+                             lambda self, value: setattr(self._core, "next_order_id", value))
+    messages = property(lambda self: self._core.messages,
+                        lambda self, value: setattr(self._core, "messages", value))
+    order_ids = property(lambda self: self._core.order_ids(), doc="a copy of the token map")
+    owners = property(lambda self: self._core.owners(), doc="a copy of the owners")
+    origins = property(lambda self: _Origins(self._core), doc="the origins held")
+
+
+class _Origins:
+    """A compiled gateway's origins as much of a dict as their users need."""
+
+    def __init__(self, core):
+        self._core = core
+
+    def pop(self, seq, default=None):
+        found = self._core.origin(seq, True)
+        return default if found is None else found
+
+    def get(self, seq, default=None):
+        found = self._core.origin(seq, False)
+        return default if found is None else found
+
+    def __getitem__(self, seq):
+        found = self._core.origin(seq, False)
+        if found is None:
+            raise KeyError(seq)
+        return found
+
+    def __contains__(self, seq):
+        return self._core.origin(seq, False) is not None
+
+    def __len__(self):
+        return len(self._core.origins())
+
+    def __iter__(self):
+        return iter(self._core.origins())
+
+    def items(self):
+        return self._core.origins().items()
+
+    def __eq__(self, other):
+        return self._core.origins() == (dict(other.items()) if isinstance(other, _Origins)
+                                        else other)
+
+    __hash__ = None
 
 
 def flow_datagrams(commands, symbols, batch=1):

@@ -63,17 +63,18 @@ class Replier:
         self.pending = {}                   # session -> packed replies not yet framed
         self.sequences = {}                 # session -> next outbound sequence number
         self._dirty = []                    # sessions with pending replies, first-reply order
+        core = getattr(gateway, "_core", None)     # a CompiledGateway's
         if compiled is None:                # as the gateway: both compiled or neither
-            compiled = getattr(gateway, "path", "").startswith("compiled")
-        self.path = "python"
+            compiled = core is not None
+        self.path = "python" if core is None else "python (asked for)"
         if compiled:
-            from dpdk_bridge.fast import FastPathUnavailable, status
-            module, path = status()
-            if module is None:
-                raise FastPathUnavailable(path)
+            if core is None:
+                raise ValueError("a compiled replier needs a compiled gateway: its owners "
+                                 "and origins live in C")
             # The compiled twin keeps each session's replies in one bytearray.
-            core = module.ReplierCore(self)
-            self.add, self.flush, self.path = core.add, core.flush, path
+            from dpdk_bridge.fast import load
+            compiled = load().ReplierCore(self, core)
+            self.add, self.flush, self.path = compiled.add, compiled.flush, gateway.path
 
     def replies(self, events):
         """(session, outbound record) pairs for one command's events (the
@@ -120,7 +121,7 @@ class Replier:
         if not events:
             return
         gateway, pending, dirty = self.gateway, self.pending, self._dirty
-        owner_of = gateway.owners.get
+        owner_of = gateway.token_of
         origin = gateway.origins.pop(events[0][1], None)
         for event in events:
             code = event[0]
