@@ -92,7 +92,8 @@ def _datagrams():
 
 
 @needs_dpdk
-def test_c_split_refuses_and_decodes_exactly_as_python():
+@pytest.mark.parametrize("compiled_loops", [True, False])
+def test_c_split_refuses_and_decodes_exactly_as_python(compiled_loops):
     from dpdk_bridge.eal import Eal
     from dpdk_bridge.udp import DpdkUdp, udp_frame
     payloads = _datagrams()
@@ -104,7 +105,12 @@ def test_c_split_refuses_and_decodes_exactly_as_python():
               b"\x00" * 13, frames[0][:30]]                                 # short, cut
     udp = DpdkUdp(Eal.start().attach(f"net_ring{next(_names)}"), "198.18.0.1", 15000,
                   mac="02:00:00:00:00:01", burst=64)
-    python, fast = (Gateway(Sequencer(ManualClock(start=1)), DEFAULT_SYMBOLS) for _ in range(2))
+    if not compiled_loops:
+        udp._fast = None                   # the descriptor loop in Python
+    # the reference gateway on whole payloads; the default one (compiled where
+    # built) on the burst buffer
+    python, fast = (Gateway(Sequencer(ManualClock(start=1)), DEFAULT_SYMBOLS, compiled=compiled)
+                    for compiled in (False, None))
     expected, got = [], []
     try:
         stream = frames[:10] + strays + frames[10:]
@@ -128,6 +134,7 @@ def test_c_split_refuses_and_decodes_exactly_as_python():
     assert list(fast.gap_log) == list(python.gap_log) and fast.gap_log
     assert fast.tracker.duplicates == python.tracker.duplicates > 0
     assert fast.peers == python.peers
+    assert udp.mac_of(int.from_bytes(client, "big")) == int.from_bytes(mac, "big")
 
 
 @pytest.mark.parametrize("data", [b"", b"\x00" * 13,
@@ -143,11 +150,14 @@ def test_python_framing_names_each_refusal(data):
 
 
 @needs_dpdk
-def test_burst_send_frames_exactly_as_udp_frame():
+@pytest.mark.parametrize("compiled_loops", [True, False])
+def test_burst_send_frames_exactly_as_udp_frame(compiled_loops):
     from dpdk_bridge.eal import Eal
     from dpdk_bridge.udp import DpdkUdp, udp_frame
     udp = DpdkUdp(Eal.start().attach(f"net_ring{next(_names)}"), "198.18.0.1", 15000,
                   mac="02:00:00:00:00:01", burst=8)
+    if not compiled_loops:
+        udp._fast = None                   # the slot-filling loop in Python
     known = b"\x02\x00\x00\x00\x00\x09"
     udp.learn(int.from_bytes(socket.inet_aton("198.18.0.9"), "big"), int.from_bytes(known, "big"))
     peers = [("198.18.0.9", 40001), ("198.18.0.77", 40002), ("239.192.26.1", 26400)]
@@ -166,3 +176,24 @@ def test_burst_send_frames_exactly_as_udp_frame():
     assert frames == [udp_frame(macs[ip], b"\x02\x00\x00\x00\x00\x01", me, socket.inet_aton(ip),
                                 15000, port, payload, index + 1)
                       for index, (payload, (ip, port)) in enumerate(datagrams)]
+
+
+@needs_dpdk
+def test_the_mac_table_learns_many_senders_and_keeps_the_latest():
+    from dpdk_bridge.eal import Eal
+    from dpdk_bridge.udp import DpdkUdp
+    udp = DpdkUdp(Eal.start().attach(f"net_ring{next(_names)}"), "198.18.0.1", 15000,
+                  mac="02:00:00:00:00:01", burst=8)
+    try:
+        base = int.from_bytes(socket.inet_aton("10.0.0.0"), "big")
+        for index in range(20000):                 # more senders than the table holds
+            udp.learn(base + index, 0x020000000000 + index)
+        assert udp.mac_of(base + 19999) == 0x020000000000 + 19999
+        udp.learn(base + 19999, 0x02AABBCCDDEE)    # a sender that moved
+        assert udp.mac_of(base + 19999) == 0x02AABBCCDDEE
+        found = sum(udp.mac_of(base + index) == 0x020000000000 + index for index in range(20000))
+        assert 3000 < found < 20000                # the rest go by broadcast until heard again
+        assert udp._dest_mac(socket.inet_aton("198.18.9.9")) == b"\xff" * 6
+        assert udp._dest_mac(socket.inet_aton("239.192.26.1")) == b"\x01\x00\x5e\x40\x1a\x01"
+    finally:
+        udp.close()
