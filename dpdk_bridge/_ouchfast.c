@@ -220,10 +220,24 @@ typedef struct {
     Py_ssize_t n_symbols;
 } GatewayCore;
 
+/* A received burst's descriptors as DpdkUdp.recv_ouch hands them over: the
+   compiled gateway reads them directly; anything else iterates frame tuples. */
+typedef struct {
+    PyObject_HEAD
+    Py_buffer view;                         /* struct gb_rx_desc[n] */
+    Py_ssize_t n, frames;                   /* descriptors; datagrams and refusals */
+    PyObject *peer_of, *make_peer;          /* (ip << 16 | port) -> (ip, port) cache */
+} RxBurst;
+
+static PyTypeObject RxBurstType;
+static PyObject *refusal_names[GB_RX_REFUSALS];
+
 typedef struct {
     PyObject_HEAD
     GatewayCore *core;
-    PyObject *frames;                       /* iterator over frame tuples */
+    RxBurst *burst;                         /* descriptors, or */
+    Py_ssize_t index;                       /* (the next one) */
+    PyObject *frames;                       /* an iterator over frame tuples */
     PyObject *clock;
     PyObject *session_obj;                  /* current frame's session (an int) */
     uint32_t session;
@@ -463,6 +477,8 @@ static PyObject *core_commands(GatewayCore *self, PyObject *const *args, Py_ssiz
         return NULL;
     it->has_view = 0;
     it->session_obj = NULL;
+    it->burst = NULL;
+    it->index = 0;
     it->frames = NULL;
     it->clock = NULL;
     it->at = 0;
@@ -475,8 +491,14 @@ static PyObject *core_commands(GatewayCore *self, PyObject *const *args, Py_ssiz
         return NULL;
     }
     it->has_view = 1;
-    if (!(it->frames = PyObject_GetIter(args[1]))
-        || !(it->clock = PyObject_GetAttrString(self->sequencer, "clock"))) {
+    if (Py_IS_TYPE(args[1], &RxBurstType)) {
+        Py_INCREF(args[1]);
+        it->burst = (RxBurst *)args[1];
+    } else if (!(it->frames = PyObject_GetIter(args[1]))) {
+        Py_DECREF(it);
+        return NULL;
+    }
+    if (!(it->clock = PyObject_GetAttrString(self->sequencer, "clock"))) {
         Py_DECREF(it);
         return NULL;
     }
@@ -486,7 +508,7 @@ static PyObject *core_commands(GatewayCore *self, PyObject *const *args, Py_ssiz
 static int commands_traverse(Commands *self, visitproc visit, void *arg)
 {
     Py_VISIT(self->core); Py_VISIT(self->frames); Py_VISIT(self->clock);
-    Py_VISIT(self->session_obj);
+    Py_VISIT(self->session_obj); Py_VISIT(self->burst);
     if (self->has_view)
         Py_VISIT(self->view.obj);
     return 0;
@@ -498,34 +520,100 @@ static void commands_dealloc(Commands *self)
     if (self->has_view)
         PyBuffer_Release(&self->view);
     Py_XDECREF(self->core); Py_XDECREF(self->frames); Py_XDECREF(self->clock);
-    Py_XDECREF(self->session_obj);
+    Py_XDECREF(self->session_obj); Py_XDECREF(self->burst);
     PyObject_GC_Del(self);
 }
 
-/* Take the next frame; 1 when one has messages due, 0 at the end, -1 on error. */
+/* The peer tuple of a descriptor, from the burst's cache (new reference). */
+static PyObject *burst_peer(RxBurst *burst, const struct gb_rx_desc *d)
+{
+    PyObject *key = PyLong_FromUnsignedLongLong(d->peer), *peer;
+    if (key == NULL)
+        return NULL;
+    peer = PyDict_GetItemWithError(burst->peer_of, key);
+    if (peer != NULL)
+        Py_INCREF(peer);
+    else if (!PyErr_Occurred())
+        peer = PyObject_CallOneArg(burst->make_peer, key);
+    Py_DECREF(key);
+    return peer;
+}
+
+/* A refused descriptor's (name, first, second). */
+static PyObject *refusal_of(const struct gb_rx_desc *d)
+{
+    int which = -d->status;
+    if (which >= GB_RX_REFUSALS || refusal_names[which] == NULL) {
+        PyErr_Format(PyExc_ValueError, "unknown descriptor status %d", d->status);
+        return NULL;
+    }
+    return Py_BuildValue("(Okk)", refusal_names[which], (unsigned long)d->detail1,
+                         (unsigned long)d->detail2);
+}
+
+/* Take the next frame; 1 when one has messages due, 0 at the end, -1 on error.
+   Frames come as tuples from any iterable, or straight from the descriptors
+   of an RxBurst, with no tuple per frame. */
 static int next_frame(Commands *it)
 {
     GatewayCore *core = it->core;
     for (;;) {
-        PyObject *frame = PyIter_Next(it->frames), *peer, *error, *expected;
-        PyObject *session, *sequence, *count, *at;
-        unsigned long long seq, n, id;
+        PyObject *session = NULL, *peer = NULL, *error = NULL, *expected;
+        unsigned long long seq = 0, n = 0, id;
+        Py_ssize_t at = 0;
         int in_order = 0;
-        if (frame == NULL)
-            return PyErr_Occurred() ? -1 : 0;
-        if (!PyTuple_Check(frame) || PyTuple_GET_SIZE(frame) != 6) {
+        if (it->burst != NULL) {
+            const struct gb_rx_desc *d;
+            do {
+                if (it->index >= it->burst->n)
+                    return 0;
+                d = (const struct gb_rx_desc *)it->burst->view.buf + it->index++;
+            } while (d->status > 0);        /* ARP and strays: DpdkUdp's */
+            if (!(peer = burst_peer(it->burst, d)))
+                return -1;
+            if (d->status < 0) {
+                error = refusal_of(d);
+            } else {
+                session = PyLong_FromUnsignedLong(d->session);
+                seq = d->sequence;
+                n = d->count;
+                at = d->offset;
+            }
+            if (error == NULL && session == NULL) {
+                Py_DECREF(peer);
+                return -1;
+            }
+        } else {
+            PyObject *frame = PyIter_Next(it->frames);
+            if (frame == NULL)
+                return PyErr_Occurred() ? -1 : 0;
+            if (!PyTuple_Check(frame) || PyTuple_GET_SIZE(frame) != 6) {
+                Py_DECREF(frame);
+                PyErr_SetString(PyExc_TypeError, "a frame is (session, sequence_number, count, "
+                                                 "offset, peer, error)");
+                return -1;
+            }
+            peer = PyTuple_GET_ITEM(frame, 4);
+            Py_INCREF(peer);
+            if (PyTuple_GET_ITEM(frame, 5) != Py_None) {
+                error = PyTuple_GET_ITEM(frame, 5);
+                Py_INCREF(error);
+            } else {
+                session = PyTuple_GET_ITEM(frame, 0);
+                Py_INCREF(session);
+                seq = PyLong_AsUnsignedLongLong(PyTuple_GET_ITEM(frame, 1));
+                n = PyLong_AsUnsignedLongLong(PyTuple_GET_ITEM(frame, 2));
+                at = PyLong_AsSsize_t(PyTuple_GET_ITEM(frame, 3));
+            }
             Py_DECREF(frame);
-            PyErr_SetString(PyExc_TypeError, "a frame is (session, sequence_number, count, "
-                                             "offset, peer, error)");
-            return -1;
+            if (PyErr_Occurred())
+                goto fail;
         }
-        session = PyTuple_GET_ITEM(frame, 0); sequence = PyTuple_GET_ITEM(frame, 1);
-        count = PyTuple_GET_ITEM(frame, 2); at = PyTuple_GET_ITEM(frame, 3);
-        peer = PyTuple_GET_ITEM(frame, 4); error = PyTuple_GET_ITEM(frame, 5);
-        if (error != Py_None) {
+        if (error != NULL) {
             PyObject *done = PyObject_CallMethodObjArgs(core->gateway, s_refused, peer, error,
                                                         NULL);
-            Py_DECREF(frame);
+            Py_DECREF(peer);
+            Py_DECREF(error);
             if (done == NULL)
                 return -1;
             Py_DECREF(done);
@@ -540,15 +628,12 @@ static int next_frame(Commands *it)
         }
         if (peer != Py_None && PyDict_SetItem(core->peers, session, peer) < 0)
             goto fail;
-        Py_INCREF(session);
-        Py_XSETREF(it->session_obj, session);
+        Py_CLEAR(peer);
+        Py_XSETREF(it->session_obj, session);       /* takes the reference */
+        session = NULL;
         it->session = (uint32_t)id;
-        it->at = PyLong_AsSsize_t(at);
-        seq = PyLong_AsUnsignedLongLong(sequence);
-        n = PyLong_AsUnsignedLongLong(count);
-        if (PyErr_Occurred())
-            goto fail;
-        expected = PyDict_GetItemWithError(core->expected, session);
+        it->at = at;
+        expected = PyDict_GetItemWithError(core->expected, it->session_obj);
         if (expected == NULL && PyErr_Occurred())
             goto fail;
         if (expected == NULL) {
@@ -562,15 +647,15 @@ static int next_frame(Commands *it)
         }
         if (in_order && seq <= UINT64_MAX - n) {
             PyObject *next = PyLong_FromUnsignedLongLong(seq + n);
-            if (next == NULL || PyDict_SetItem(core->expected, session, next) < 0) {
+            if (next == NULL || PyDict_SetItem(core->expected, it->session_obj, next) < 0) {
                 Py_XDECREF(next);
                 goto fail;
             }
             Py_DECREF(next);
         } else {
             /* Gaps and duplicates: the reference's own method, so the same logs. */
-            PyObject *got = PyObject_CallMethodObjArgs(core->gateway, s_resync, it->view.obj,
-                                                       session, sequence, count, at, NULL);
+            PyObject *got = PyObject_CallMethod(core->gateway, "_resync", "OOKKn", it->view.obj,
+                                                it->session_obj, seq, n, at);
             if (got == NULL)
                 goto fail;
             if (!PyTuple_Check(got) || PyTuple_GET_SIZE(got) != 2) {
@@ -584,14 +669,14 @@ static int next_frame(Commands *it)
             if (PyErr_Occurred())
                 goto fail;
         }
-        Py_DECREF(frame);
         core->messages += n;
         it->left = n;
         if (n)
             return 1;
         continue;
     fail:
-        Py_DECREF(frame);
+        Py_XDECREF(session);
+        Py_XDECREF(peer);
         return -1;
     }
 }
@@ -822,27 +907,33 @@ static PyTypeObject CommandsType = {
 
 /* ---------------------------------------------------------------- replier */
 
+/* A session's replies packed since the last flush. */
+typedef struct { uint8_t *buf; size_t len, cap; uint32_t session; } Box;
+
 typedef struct {
     PyObject_HEAD
     GatewayCore *gw;                        /* owners and origins */
     PyObject *peers;                        /* the gateway's */
-    PyObject *names, *pending, *sequences, *dirty;   /* the replier's */
+    PyObject *names, *sequences;            /* the replier's */
     Py_ssize_t limit;                       /* payload bytes after the header */
+    Table box_of;                           /* session -> index in boxes */
+    Box *boxes;
+    size_t n_boxes, cap_boxes;
+    uint32_t *dirty;                        /* boxes with replies, first-reply order */
+    size_t n_dirty;
 } ReplierCore;
 
 static int rcore_traverse(ReplierCore *self, visitproc visit, void *arg)
 {
     Py_VISIT(self->gw); Py_VISIT(self->peers);
-    Py_VISIT(self->names); Py_VISIT(self->pending); Py_VISIT(self->sequences);
-    Py_VISIT(self->dirty);
+    Py_VISIT(self->names); Py_VISIT(self->sequences);
     return 0;
 }
 
 static int rcore_clear(ReplierCore *self)
 {
     Py_CLEAR(self->gw); Py_CLEAR(self->peers);
-    Py_CLEAR(self->names); Py_CLEAR(self->pending); Py_CLEAR(self->sequences);
-    Py_CLEAR(self->dirty);
+    Py_CLEAR(self->names); Py_CLEAR(self->sequences);
     return 0;
 }
 
@@ -850,6 +941,11 @@ static void rcore_dealloc(ReplierCore *self)
 {
     PyObject_GC_UnTrack(self);
     rcore_clear(self);
+    for (size_t i = 0; i < self->n_boxes; i++)
+        PyMem_Free(self->boxes[i].buf);
+    PyMem_Free(self->boxes);
+    PyMem_Free(self->dirty);
+    PyMem_Free(self->box_of.slots);
     Py_TYPE(self)->tp_free((PyObject *)self);
 }
 
@@ -859,57 +955,70 @@ static int rcore_init(ReplierCore *self, PyObject *args, PyObject *kwds)
     PyObject *replier, *core, *limit = NULL;
     if (!PyArg_ParseTuple(args, "OO!:ReplierCore", &replier, &GatewayCoreType, &core))
         return -1;
-    rcore_clear(self);
+    if (self->gw != NULL) {
+        PyErr_SetString(PyExc_RuntimeError, "ReplierCore is initialised once");
+        return -1;
+    }
     Py_INCREF(core);
     self->gw = (GatewayCore *)core;
     Py_INCREF(self->gw->peers);
     self->peers = self->gw->peers;
     if (!(self->names = dict_arg(replier, "names"))
-        || !(self->pending = dict_arg(replier, "pending"))
         || !(self->sequences = dict_arg(replier, "sequences"))
-        || !(self->dirty = PyObject_GetAttrString(replier, "_dirty"))
         || !(limit = PyObject_GetAttrString(replier, "max_payload")))
         return -1;
     self->limit = PyLong_AsSsize_t(limit) - GB_OUCH_HEADER_SIZE;
     Py_DECREF(limit);
     if (PyErr_Occurred())
         return -1;
-    if (!PyList_CheckExact(self->dirty)) {
-        PyErr_SetString(PyExc_TypeError, "_dirty must be a list");
-        return -1;
-    }
     return 0;
 }
 
 /* Append one packed reply to its session's pending bytes. */
-static int put(ReplierCore *self, uint32_t id, const uint8_t *part, Py_ssize_t size)
+static int put(ReplierCore *self, uint32_t session, const uint8_t *part, Py_ssize_t size)
 {
-    PyObject *session = PyLong_FromUnsignedLong(id), *box;
-    Py_ssize_t had;
-    if (session == NULL)
-        return -1;
-    box = PyDict_GetItemWithError(self->pending, session);
-    if (box == NULL) {
-        if (PyErr_Occurred())
-            goto fail;
-        box = PyByteArray_FromStringAndSize(NULL, 0);
-        if (box == NULL || PyDict_SetItem(self->pending, session, box) < 0) {
-            Py_XDECREF(box);
-            goto fail;
+    Slot *s = table_find(&self->box_of, 0, session);
+    Box *box;
+    if (s == NULL) {
+        if (self->n_boxes == self->cap_boxes) {
+            size_t cap = self->cap_boxes ? self->cap_boxes * 2 : 64;
+            Box *boxes = PyMem_Realloc(self->boxes, cap * sizeof(Box));
+            uint32_t *dirty = boxes ? PyMem_Realloc(self->dirty, cap * sizeof(uint32_t)) : NULL;
+            if (boxes != NULL)
+                self->boxes = boxes;
+            if (dirty == NULL) {
+                PyErr_NoMemory();
+                return -1;
+            }
+            self->dirty = dirty;
+            self->cap_boxes = cap;
         }
-        Py_DECREF(box);
+        if (table_put(&self->box_of, 0, session, self->n_boxes, 0) < 0)
+            return -1;
+        box = self->boxes + self->n_boxes++;
+        box->buf = NULL;
+        box->len = box->cap = 0;
+        box->session = session;
+    } else {
+        box = self->boxes + s->value;
     }
-    had = PyByteArray_GET_SIZE(box);
-    if (had == 0 && PyList_Append(self->dirty, session) < 0)
-        goto fail;
-    Py_DECREF(session);
-    if (PyByteArray_Resize(box, had + size) < 0)
-        return -1;
-    memcpy(PyByteArray_AS_STRING(box) + had, part, size);
+    if (box->len == 0)
+        self->dirty[self->n_dirty++] = (uint32_t)(box - self->boxes);
+    if (box->len + size > box->cap) {
+        size_t cap = box->cap ? box->cap * 2 : 256;
+        uint8_t *buf;
+        while (cap < box->len + size)
+            cap *= 2;
+        if (!(buf = PyMem_Realloc(box->buf, cap))) {
+            PyErr_NoMemory();
+            return -1;
+        }
+        box->buf = buf;
+        box->cap = cap;
+    }
+    memcpy(box->buf + box->len, part, size);
+    box->len += size;
     return 0;
-fail:
-    Py_DECREF(session);
-    return -1;
 }
 
 /* The owner (session, token) of an order id: 1 found, 0 none, -1 error. */
@@ -1146,78 +1255,72 @@ static PyObject *datagram(PyObject *session, uint64_t first, const uint8_t *body
 static PyObject *rcore_flush(ReplierCore *self, PyObject *unused)
 {
     PyObject *out = PyList_New(0);
-    Py_ssize_t sessions = PyList_GET_SIZE(self->dirty);
+    size_t i;
     if (out == NULL)
         return NULL;
-    for (Py_ssize_t i = 0; i < sessions; i++) {
-        PyObject *session = PyList_GET_ITEM(self->dirty, i), *box, *peer, *known, *next;
-        const uint8_t *data;
-        Py_ssize_t size, at;
-        uint16_t width = 0;
+    for (i = 0; i < self->n_dirty; i++) {
+        Box *box = self->boxes + self->dirty[i];
+        PyObject *session = PyLong_FromUnsignedLong(box->session), *peer, *known, *next;
+        const uint8_t *data = box->buf;
+        Py_ssize_t size = (Py_ssize_t)box->len, at, start = 0, bytes = 0;
+        uint16_t width = 0, count = 0;
         uint64_t first = 1;
-        box = PyDict_GetItemWithError(self->pending, session);
-        if (box == NULL || !PyByteArray_Check(box)) {
-            if (!PyErr_Occurred())
-                PyErr_SetString(PyExc_KeyError, "a dirty session without pending replies");
+        if (session == NULL)
             goto fail;
-        }
         known = PyDict_GetItemWithError(self->sequences, session);
-        if (known == NULL && PyErr_Occurred())
-            goto fail;
-        if (known != NULL && as_uint(known, 8, &first) < 0)
-            goto fail;
+        if ((known == NULL && PyErr_Occurred())
+            || (known != NULL && as_uint(known, 8, &first) < 0))
+            goto fail_session;
         peer = PyDict_GetItemWithError(self->peers, session);
         if (peer == NULL && PyErr_Occurred())
-            goto fail;
-        data = (const uint8_t *)PyByteArray_AS_STRING(box);
-        size = PyByteArray_GET_SIZE(box);
+            goto fail_session;
         /* Greedy batches under the limit, exactly as the reference splits its parts. */
-        {
-            Py_ssize_t start = 0, bytes = 0;
-            uint16_t count = 0;
-            for (at = 0; at <= size; at += width) {
-                if (at < size) {
-                    width = gb_ouch_out_size[data[at]];
-                    if (width == 0 || at + width > size) {
-                        PyErr_SetString(PyExc_ValueError,
-                                        "pending replies are not whole messages");
-                        goto fail;
-                    }
+        for (at = 0; at <= size; at += width) {
+            if (at < size) {
+                width = gb_ouch_out_size[data[at]];
+                if (width == 0 || at + width > size) {
+                    PyErr_SetString(PyExc_ValueError, "pending replies are not whole messages");
+                    goto fail_session;
                 }
-                if (at == size || bytes + width > self->limit) {
-                    if (peer != NULL) {
-                        PyObject *one = datagram(session, first, data + start, bytes, count,
-                                                 peer);
-                        if (one == NULL || PyList_Append(out, one) < 0) {
-                            Py_XDECREF(one);
-                            goto fail;
-                        }
-                        Py_DECREF(one);
-                    }
-                    first += count;
-                    start = at;
-                    bytes = 0;
-                    count = 0;
-                    if (at == size)
-                        break;
-                }
-                bytes += width;
-                count++;
             }
+            if (at == size || bytes + width > self->limit) {
+                if (peer != NULL) {
+                    PyObject *one = datagram(session, first, data + start, bytes, count, peer);
+                    if (one == NULL || PyList_Append(out, one) < 0) {
+                        Py_XDECREF(one);
+                        goto fail_session;
+                    }
+                    Py_DECREF(one);
+                }
+                first += count;
+                start = at;
+                bytes = 0;
+                count = 0;
+                if (at == size)
+                    break;
+            }
+            bytes += width;
+            count++;
         }
         next = PyLong_FromUnsignedLongLong(first);
         if (next == NULL || PyDict_SetItem(self->sequences, session, next) < 0) {
             Py_XDECREF(next);
-            goto fail;
+            goto fail_session;
         }
         Py_DECREF(next);
-        if (PyByteArray_Resize(box, 0) < 0)
-            goto fail;
-    }
-    if (PyList_SetSlice(self->dirty, 0, sessions, NULL) < 0)
+        Py_DECREF(session);
+        box->len = 0;
+        continue;
+    fail_session:
+        Py_DECREF(session);
         goto fail;
+    }
+    self->n_dirty = 0;
     return out;
 fail:
+    /* what was flushed is gone; the rest stays for the next flush */
+    memmove(self->dirty, self->dirty + i, (self->n_dirty - i) * sizeof(uint32_t));
+    self->n_dirty -= i;
     Py_DECREF(out);
     return NULL;
 }
@@ -1243,8 +1346,6 @@ static PyTypeObject ReplierCoreType = {
 };
 
 /* ---------------------------------------------------------------- DPDK descriptors */
-
-static PyObject *refusal_names[GB_RX_REFUSALS];
 
 /* rx_frames(descriptors, n, peer_of, make_peer) -> (frames, arp, not_ours)
 
@@ -1461,7 +1562,125 @@ done:
     return result;
 }
 
+static int burst_traverse(RxBurst *self, visitproc visit, void *arg)
+{
+    Py_VISIT(self->peer_of); Py_VISIT(self->make_peer);
+    Py_VISIT(self->view.obj);
+    return 0;
+}
+
+static void burst_dealloc(RxBurst *self)
+{
+    PyObject_GC_UnTrack(self);
+    if (self->view.obj != NULL)
+        PyBuffer_Release(&self->view);
+    Py_XDECREF(self->peer_of); Py_XDECREF(self->make_peer);
+    PyObject_GC_Del(self);
+}
+
+static Py_ssize_t burst_len(RxBurst *self) { return self->frames; }
+
+/* iter(burst): its frame tuples, as rx_frames gives them (for the Python gateway). */
+static PyObject *burst_iter(RxBurst *self)
+{
+    PyObject *args[4], *got, *frames, *it;
+    args[0] = self->view.obj;
+    args[1] = PyLong_FromSsize_t(self->n);
+    args[2] = self->peer_of;
+    args[3] = self->make_peer;
+    if (args[1] == NULL)
+        return NULL;
+    got = rx_frames(NULL, args, 4);
+    Py_DECREF(args[1]);
+    if (got == NULL)
+        return NULL;
+    frames = PyTuple_GET_ITEM(got, 0);
+    it = PyObject_GetIter(frames);
+    Py_DECREF(got);
+    return it;
+}
+
+static PySequenceMethods burst_as_sequence = {.sq_length = (lenfunc)burst_len};
+
+static PyTypeObject RxBurstType = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "_gatebook_ouchfast.RxBurst",
+    .tp_basicsize = sizeof(RxBurst),
+    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC,
+    .tp_doc = "A received burst's order-entry frames, read from its descriptors.",
+    .tp_dealloc = (destructor)burst_dealloc,
+    .tp_traverse = (traverseproc)burst_traverse,
+    .tp_iter = (getiterfunc)burst_iter,
+    .tp_as_sequence = &burst_as_sequence,
+};
+
+/* rx_burst(descriptors, n, peer_of, make_peer) -> (burst, arp, not_ours)
+
+   As rx_frames, but the frames stay in the descriptors: `burst` is what the
+   compiled gateway reads with no tuple per frame (iterating it gives the
+   tuples). The descriptors must not change while the burst is in use. */
+static PyObject *rx_burst(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    RxBurst *burst;
+    PyObject *arp, *result;
+    Py_ssize_t n, not_ours = 0, frames = 0;
+    if (nargs != 4 || !PyDict_CheckExact(args[2])) {
+        PyErr_SetString(PyExc_TypeError, "rx_burst(descriptors, n, peer_of: dict, make_peer)");
+        return NULL;
+    }
+    n = PyLong_AsSsize_t(args[1]);
+    if (n < 0) {
+        if (!PyErr_Occurred())
+            PyErr_SetString(PyExc_ValueError, "a negative count");
+        return NULL;
+    }
+    if (!(arp = PyList_New(0)))
+        return NULL;
+    burst = PyObject_GC_New(RxBurst, &RxBurstType);
+    if (burst == NULL) {
+        Py_DECREF(arp);
+        return NULL;
+    }
+    burst->view.obj = NULL;
+    Py_INCREF(args[2]);
+    burst->peer_of = args[2];
+    Py_INCREF(args[3]);
+    burst->make_peer = args[3];
+    burst->n = n;
+    PyObject_GC_Track(burst);
+    if (PyObject_GetBuffer(args[0], &burst->view, PyBUF_SIMPLE) < 0)
+        goto fail;
+    if ((size_t)n * sizeof(struct gb_rx_desc) > (size_t)burst->view.len) {
+        PyErr_SetString(PyExc_ValueError, "more descriptors than the buffer holds");
+        goto fail;
+    }
+    for (Py_ssize_t i = 0; i < n; i++) {
+        const struct gb_rx_desc *d = (const struct gb_rx_desc *)burst->view.buf + i;
+        if (d->status == GB_RX_ARP) {
+            PyObject *index = PyLong_FromLong(d->frame);
+            if (index == NULL || PyList_Append(arp, index) < 0) {
+                Py_XDECREF(index);
+                goto fail;
+            }
+            Py_DECREF(index);
+        } else if (d->status > 0) {
+            not_ours++;
+        } else {
+            frames++;
+        }
+    }
+    burst->frames = frames;
+    result = Py_BuildValue("(NNn)", burst, arp, not_ours);
+    return result;
+fail:
+    Py_DECREF(burst);
+    Py_DECREF(arp);
+    return NULL;
+}
+
 static PyMethodDef module_methods[] = {
+    {"rx_burst", (PyCFunction)(void (*)(void))rx_burst, METH_FASTCALL,
+     "rx_burst(descriptors, n, peer_of, make_peer) -> (burst, arp, not_ours)"},
     {"rx_frames", (PyCFunction)(void (*)(void))rx_frames, METH_FASTCALL,
      "rx_frames(descriptors, n, peer_of, make_peer) -> (frames, arp, not_ours)"},
     {"tx_fill", (PyCFunction)(void (*)(void))tx_fill, METH_FASTCALL,
@@ -1480,6 +1699,7 @@ PyMODINIT_FUNC PyInit__gatebook_ouchfast(void)
 {
     PyObject *m;
     if (PyType_Ready(&GatewayCoreType) < 0 || PyType_Ready(&CommandsType) < 0
+        || PyType_Ready(&RxBurstType) < 0
         || PyType_Ready(&ReplierCoreType) < 0)
         return NULL;
     if (!(s_next_seq = PyUnicode_InternFromString("next_seq"))

@@ -155,9 +155,12 @@ class DpdkUdp(DatagramPort):
     def recv_ouch(self):
         """Order-entry fast path: one C call receives a burst and splits it.
 
-        Returns `(data, frames)`: `data` is the burst buffer and `frames` lists
+        Returns `(data, frames)`: `data` is the burst buffer and `frames` holds
         `(session, sequence_number, count, offset, peer, error)` per order-entry
-        datagram, as `host.net.order_entry.Gateway.commands` takes them. The C
+        datagram, as `host.net.order_entry.Gateway.commands` takes them (with
+        the compiled loops, an `RxBurst` that iterates those tuples and that the
+        compiled gateway reads straight from the descriptors). Both are reused
+        by the next call, so take the commands before receiving again. The C
         helper checks Ethernet, IPv4 and UDP as `recv` does and the session
         framing as `host.net.ouch_session.frame_datagram` does; a datagram it
         refuses carries `error` (a refusal name and two integers) and nothing
@@ -177,7 +180,9 @@ class DpdkUdp(DatagramPort):
         if not n:
             return rx.data, ()
         if self._fast is not None:
-            frames, arp, bad = self._fast.rx_frames(self._desc, n, self._peer_of, self._new_peer)
+            # The frames stay in the descriptors (the compiled gateway reads them
+            # there); iterating them gives the tuples below.
+            frames, arp, bad = self._fast.rx_burst(self._desc, n, self._peer_of, self._new_peer)
             self.bad += bad
             for index in arp:
                 self._answer_arp(index)

@@ -71,7 +71,7 @@ class Replier:
             if core is None:
                 raise ValueError("a compiled replier needs a compiled gateway: its owners "
                                  "and origins live in C")
-            # The compiled twin keeps each session's replies in one bytearray.
+            # The compiled twin keeps its pending replies in C (`pending` stays empty).
             from dpdk_bridge.fast import load
             compiled = load().ReplierCore(self, core)
             self.add, self.flush, self.path = compiled.add, compiled.flush, gateway.path
