@@ -53,7 +53,8 @@ class LaneEndpoint(wiring.Component):
     sessions : Out(32)
         Host sessions begun after the first (lane resets).
     idle : Out(1)
-        Every committed command frame answered, nothing buffered or in the lane.
+        No frame partly received, every committed command frame answered, nothing
+        buffered or in the lane.
     """
 
     i:        In(byte_stream(RX_BYTE))
@@ -91,7 +92,7 @@ class LaneEndpoint(wiring.Component):
             idle.eq(tx.idle & (tx.answered == rx.frames) & ~rx.o.valid & lane.i.ready
                     & ~lane.o.valid),
             rx.idle.eq(idle),
-            self.idle.eq(idle),
+            self.idle.eq(idle & ~rx.framing),
             self.drops.eq(rx.drops),
             self.frames.eq(rx.frames),
             self.answered.eq(tx.answered),

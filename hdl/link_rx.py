@@ -75,6 +75,8 @@ class LinkReceiver(wiring.Component):
     idle : In(1)
         Everything committed has been answered and the transmitter is idle (so a
         restart loses nothing).
+    framing : Out(1)
+        Part of a frame is in (its end not yet seen).
     """
 
     i:       In(byte_stream(RX_BYTE))
@@ -84,6 +86,7 @@ class LinkReceiver(wiring.Component):
     drops:   Out(DROPS)
     restart: Out(1)
     idle:    In(1)
+    framing: Out(1)
 
     def __init__(self, capacity=128):
         self.capacity = capacity
@@ -148,7 +151,7 @@ class LinkReceiver(wiring.Component):
             m.d.sync += have.eq(0)
             m.next = "HEADER"
 
-        with m.FSM():
+        with m.FSM() as fsm:
             with m.State("HEADER"):
                 cut = self.i.valid & byte.first & (have != 0)
                 m.d.comb += self.i.ready.eq(~cut)
@@ -280,4 +283,5 @@ class LinkReceiver(wiring.Component):
                 with m.Elif(take & byte.last):
                     m.d.sync += have.eq(0)
                     m.next = "HEADER"
+        m.d.comb += self.framing.eq(~fsm.ongoing("HEADER") | (have != 0))
         return m

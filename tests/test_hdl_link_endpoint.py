@@ -14,7 +14,7 @@ from gatebook.wire import internal, link
 from gatebook.wire import link_frame as lf
 from gatebook.wire.enums import OrderType, Side, TimeInForce
 from hdl.layouts import COMMAND, EVENT_PAIR
-from hdl.link_endpoint import DropReason, LaneEndpoint
+from hdl.link_endpoint import DropReason
 from hdl.link_header import LINK_HEADER, MIN_FRAME, MTU, record_sizes
 from host.net import link as net_link
 from host.net.link import COMMAND_CODEC, EVENT_CODEC, PacketLaneLink, pack_frames, unpack_frame
@@ -258,3 +258,22 @@ def test_hybrid_adversarial_flow_over_the_endpoint():
                                name="endpoint_adversarial")
     assert hybrid.lane_commands > len(commands) // 10
     assert hybrid.lanes[0].loads >= 3
+
+
+def test_idle_stays_low_from_a_frames_first_byte_to_its_answer():
+    """A server stops clocking on `idle`; it must not rise between a frame's last byte and
+    the clock that commits it, nor before the answer is out."""
+    port = EndpointPort(2)
+    try:
+        port.step(8)
+        port.send(_frames([(link.OWN.code, SYMBOL, 0, 0, 0)]))
+        clocks = 0
+        while not port.outbox:
+            port.step(1)
+            clocks += 1
+            assert not port.idle, f"idle at clock {clocks} before the answer"
+        while not port.idle:
+            port.step(1)
+    finally:
+        port.close()
+    assert [unpack_frame(f)[1:] for f in port.outbox] == [(0, 1, [])]

@@ -4,7 +4,9 @@ Point `gatebook run --link-iface ... --link-peer MAC` (or a `PacketLaneLink`)
 at the MAC this prints. The lane is the gateware: its Verilog under cocotb
 (Icarus by default, or Verilator), or, for long flows, the same Verilog as a
 compiled Verilator harness, or the Amaranth design on Amaranth's simulator.
-Needs CAP_NET_RAW for the interface.
+With `--endpoint gateware` the frames themselves go into the link endpoint's
+gateware (`hdl.link_endpoint`, `sim.cosim.endpoint`) instead of being parsed
+here. Needs CAP_NET_RAW for the interface.
 """
 
 import argparse
@@ -16,6 +18,7 @@ import time
 __all__ = ["main"]
 
 SIMULATORS = ("icarus", "verilator", "harness", "amaranth")
+ENDPOINTS = ("bridge", "gateware")
 
 
 def _die_with_parent():
@@ -56,6 +59,8 @@ def _cocotb(args):
     except SystemExit as failed:
         print(f"cosim: the simulation failed ({failed}); see {build_dir}", file=sys.stderr)
         return 1
+    except KeyboardInterrupt:           # Ctrl-C or SIGTERM: the simulator gets it too
+        print("cosim: stopped", flush=True)
     return 0
 
 
@@ -64,6 +69,9 @@ def main(argv=None):
     parser.add_argument("--iface", required=True, help="kernel interface the link frames use")
     parser.add_argument("--sim", choices=SIMULATORS, default="icarus",
                         help="what runs the lane (default: cocotb on Icarus)")
+    parser.add_argument("--endpoint", choices=ENDPOINTS, default="bridge",
+                        help="who reads the frames: Python's LaneBridge (the default) or the "
+                             "link endpoint's gateware in the simulator (not --sim harness)")
     parser.add_argument("--depth", type=int, default=4, help="window depth (default 4)")
     parser.add_argument("--stall", type=float, default=0.0,
                         help="probability of holding back valid/ready on a clock")
@@ -73,6 +81,9 @@ def main(argv=None):
     args = parser.parse_args(argv)
     _die_with_parent()
     signal.signal(signal.SIGTERM, _interrupt)
+    if args.endpoint == "gateware":
+        from .endpoint import serve_gateware
+        return serve_gateware(args)
     if args.sim in ("icarus", "verilator"):
         return _cocotb(args)
     from dpdk_bridge.raw import RawSocketPort

@@ -1,0 +1,116 @@
+"""`python -m sim.cosim --endpoint gateware`: frames straight into the link endpoint's gateware.
+
+With the default `--endpoint bridge`, Python (`LaneBridge`) parses the command
+frames and drives a simulated lane. Here nothing in Python reads a frame: every
+Ethernet frame the interface receives goes, byte by byte, into
+`hdl.link_endpoint.LaneEndpoint(depth, mac)` (`mac` is the interface's), which checks
+it, feeds the lane and writes the event frames that go back out; other traffic on
+the interface reaches the endpoint too and is counted in its drop counters. The
+simulator is cocotb (`--sim icarus` or `verilator`, `sim.cosim.cocotb_endpoint`) or
+Amaranth's (`--sim amaranth`, `sim.endpoint.amaranth_port.EndpointPort`).
+"""
+
+import os
+import sys
+import time
+
+__all__ = ["serve_gateware", "ETH_P_ALL"]
+
+ETH_P_ALL = 0x0003
+TOPLEVEL = "endpoint"
+
+
+def _mac(iface):
+    with open(f"/sys/class/net/{iface}/address") as address:
+        return address.read().strip()
+
+
+def serve_gateware(args):
+    """Serve the link on `args.iface` with the endpoint's gateware; the exit status."""
+    if args.sim in ("icarus", "verilator"):
+        return _cocotb(args)
+    if args.sim == "amaranth":
+        return _amaranth(args)
+    print(f"cosim: --endpoint gateware runs on icarus, verilator or amaranth, not {args.sim}",
+          file=sys.stderr)
+    return 2
+
+
+def _cocotb(args):
+    import pytest
+    from amaranth.back import verilog
+    from cocotb_tools.runner import get_runner
+
+    from hdl.link_endpoint import LaneEndpoint
+    from sim.runner import ROOT, require_simulator, verilator_path
+    try:
+        require_simulator(args.sim)
+    except pytest.skip.Exception as why:
+        print(f"cosim: {why}", file=sys.stderr)
+        return 1
+    mac = _mac(args.iface)
+    build_dir = ROOT / "build" / "sim" / f"cosim_endpoint_{args.sim}_d{args.depth}"
+    build_dir.mkdir(parents=True, exist_ok=True)
+    print(f"cosim: building the depth-{args.depth} link endpoint ({mac}) for {args.sim} in "
+          f"{build_dir}", flush=True)
+    source = build_dir / f"{TOPLEVEL}.v"
+    text = verilog.convert(LaneEndpoint(args.depth, mac), name=TOPLEVEL)
+    if not source.exists() or source.read_text() != text:
+        source.write_text(text)
+    env = {"GATEBOOK_DEPTH": str(args.depth), "GATEBOOK_STALL": str(args.stall),
+           "GATEBOOK_SEED": str(args.seed), "GATEBOOK_COSIM_IFACE": args.iface,
+           "GATEBOOK_COSIM_MAC": mac, "GATEBOOK_COSIM_SECONDS": str(args.seconds),
+           "SIM": args.sim}
+    if args.sim == "verilator":
+        os.environ["PATH"] = f"{verilator_path()}{os.pathsep}{os.environ['PATH']}"
+        os.environ["MAKEFLAGS"] = "CFG_CXXFLAGS_PCH_I=-include"   # see sim/runner.py
+    runner = get_runner(args.sim)
+    try:
+        runner.build(sources=[source], hdl_toplevel=TOPLEVEL, build_dir=build_dir,
+                     timescale=("1ns", "1ps"), waves=args.waves,
+                     build_args=["-Wno-fatal"] if args.sim == "verilator" else [])
+        runner.test(hdl_toplevel=TOPLEVEL, test_module="sim.cosim.cocotb_endpoint",
+                    build_dir=build_dir, test_dir=build_dir, waves=args.waves,
+                    timescale=("1ns", "1ps"), extra_env=env)
+    except SystemExit as failed:
+        print(f"cosim: the simulation failed ({failed}); see {build_dir}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _amaranth(args):
+    from dpdk_bridge.raw import RawSocketPort
+    from sim.endpoint.amaranth_port import EndpointPort
+    port = RawSocketPort(args.iface, ETH_P_ALL)
+    endpoint = EndpointPort(args.depth, port.mac, host_mac=port.mac, stall=args.stall,
+                            seed=args.seed, vcd=None)
+    sessions, frames_in, frames_out = 0, 0, 0
+    deadline = time.monotonic() + args.seconds
+    print(f"cosim: serving on {port.iface} ({port.mac}): gateware endpoint, amaranth, "
+          f"depth {args.depth}", flush=True)
+    try:
+        while time.monotonic() < deadline:
+            frames = port.recv(64)
+            if not frames:
+                time.sleep(0.0002)
+                continue
+            frames_in += endpoint.send(frames)
+            out = endpoint.run_until_idle()
+            frames_out += port.send(out)
+            counters = endpoint.counters()
+            while sessions < counters["sessions"]:
+                sessions += 1
+                print(f"cosim: command frame 0 again: host session {sessions + 1}, "
+                      "the lane is reset", flush=True)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        counters = endpoint.counters()
+        drops = {name: n for name, n in counters.items()
+                 if n and name not in ("frames", "answered", "sent", "sessions")}
+        print(f"cosim: {sessions + 1} host sessions, {counters['frames']:,} command frames "
+              f"committed in the last, {frames_in:,} frames in, {frames_out:,} out, "
+              f"{endpoint.cycles:,} clocks, dropped: {drops or 'none'}", flush=True)
+        endpoint.close()
+        port.close()
+    return 0
