@@ -9,15 +9,21 @@ def test_bench_net_prints_every_path(capsys):
     assert main(["bench-net", "--orders", "3000", "--copy-packets", "200000",
                  "--socket-orders", "600"]) == 0
     out = capsys.readouterr().out
-    rows = {line[:52].strip(): line[52:].split() for line in out.splitlines()[1:-1]}
+    lines = out.splitlines()
+    assert re.fullmatch(r"gateway and replier: (compiled|python) \(.+\)", lines[0])
+    rows = {line[:52].strip(): line[52:].split() for line in lines[2:-1]}
     from dpdk_bridge import dpdk_available
     if dpdk_available()[0]:
-        copy = [line for line in out.splitlines() if "burst copy only" in line]
-        ingress = [line for line in out.splitlines() if "-> engine" in line]
+        copy = [line for line in lines if "burst copy only" in line]
+        ingress = [line for line in lines if "-> gateway -> engine" in line]
+        reference = [line for line in lines if "-> python gateway -> engine" in line]
         assert [line.split()[-4] for line in copy + ingress] == ["32", "256", "32", "256"]
-        for line in copy + ingress:
+        # beside a compiled gateway, the Python reference's rows
+        assert len(reference) == (2 if lines[0].startswith("gateway and replier: compiled")
+                                  else 0)
+        for line in copy + ingress + reference:
             assert int(line.split()[-3].replace(",", "")) > 0
-        for line in ingress:                              # orders/s, by wall clock and CPU
+        for line in ingress + reference:                  # orders/s, by wall clock and CPU
             assert all(int(cell.replace(",", "")) > 0 for cell in line.split()[-2:])
         assert re.search(r"engine alone / best DPDK end to end: [0-9.]+x by the wall clock, "
                          r"[0-9.]+x by CPU time", out)

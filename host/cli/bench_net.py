@@ -3,9 +3,13 @@
 import os
 import sys
 import tempfile
+import time
 
 from ..net.bench import (bench_copy, bench_engine, bench_ingress, bench_socket_end_to_end,
                          gateway_commands, order_datagrams, write_order_pcap)
+from ..net.order_entry import Gateway
+from ..sequencer import Sequencer
+from ..symbols import DEFAULT_SYMBOLS
 
 __all__ = ["register"]
 
@@ -16,7 +20,8 @@ def register(subparsers):
         description="Writes a standard order flow as a pcap, then measures: DPDK burst copies "
                     "alone (net_pcap replaying from memory), DPDK ingress decoded into the "
                     "golden-model engine with replies sent out of a net_null port, for bursts of "
-                    "32 and 256; the golden-model engine alone on the same commands; and "
+                    "32 and 256 (the gateway that runs, and the Python reference beside a "
+                    "compiled one); the golden-model engine alone on the same commands; and "
                     "orders/s end to end over a kernel UDP socket on loopback.")
     parser.add_argument("--orders", type=int, default=100_000, help="orders in the flow (default 100,000)")
     parser.add_argument("--copy-packets", type=int, default=5_000_000,
@@ -35,6 +40,7 @@ def run_bench_net(args):
     datagrams = order_datagrams(args.orders, args.seed, args.batch)
     commands = gateway_commands(datagrams)
     rows, best, best_cpu = [], 0.0, 0.0
+    gateway_path = Gateway(Sequencer(time.time_ns), DEFAULT_SYMBOLS).path
     with tempfile.TemporaryDirectory() as tmp:
         if available:
             pcap, small = os.path.join(tmp, "orders.pcap"), os.path.join(tmp, "small.pcap")
@@ -43,17 +49,25 @@ def run_bench_net(args):
             for burst in (32, 256):
                 copy = bench_copy(small, burst, args.copy_packets, min(4096, len(datagrams)))
                 rows.append(("dpdk net_pcap: burst copy only", burst, copy["pps"], None, None))
-            for burst in (32, 256):
-                ingress = bench_ingress(pcap, burst, len(datagrams))
-                if ingress["orders"] != len(commands):
-                    print(f"bench-net: decoded {ingress['orders']} of {len(commands)} orders",
-                          file=sys.stderr)
-                    return 1
-                per_cpu = ingress["orders"] / ingress["cpu_seconds"]
-                rows.append(("dpdk net_pcap -> gateway -> engine -> replies", burst,
-                             ingress["pps"], ingress["orders"] / ingress["seconds"], per_cpu))
-                best = max(best, ingress["orders"] / ingress["seconds"])
-                best_cpu = max(best_cpu, per_cpu)
+            # The gateway and replier that run (compiled where built), then, when
+            # that is the compiled twin, the Python reference beside it.
+            paths = [(None, "dpdk net_pcap -> gateway -> engine -> replies")]
+            if Gateway(Sequencer(time.time_ns), DEFAULT_SYMBOLS).path.startswith("compiled"):
+                paths.append((False, "dpdk net_pcap -> python gateway -> engine -> replies"))
+            for compiled, name in paths:
+                for burst in (32, 256):
+                    ingress = bench_ingress(pcap, burst, len(datagrams), compiled)
+                    if ingress["orders"] != len(commands):
+                        print(f"bench-net: decoded {ingress['orders']} of {len(commands)} "
+                              f"orders", file=sys.stderr)
+                        return 1
+                    per_cpu = ingress["orders"] / ingress["cpu_seconds"]
+                    rows.append((name, burst, ingress["pps"],
+                                 ingress["orders"] / ingress["seconds"], per_cpu))
+                    if compiled is None:
+                        gateway_path = ingress["path"]
+                        best = max(best, ingress["orders"] / ingress["seconds"])
+                        best_cpu = max(best_cpu, per_cpu)
         else:
             print(f"bench-net: DPDK unavailable, DPDK rows skipped: {why}", file=sys.stderr)
     alone = bench_engine(commands)
@@ -64,6 +78,7 @@ def run_bench_net(args):
     sock = bench_socket_end_to_end(single[:args.socket_orders])
     rows.append(("kernel UDP socket, loopback round trip (window 64)", None, None,
                  sock["orders_per_s"], None))
+    print(f"gateway and replier: {gateway_path}")
     print(f"{'path':52s} {'burst':>5s} {'packets/s':>12s} {'orders/s':>10s} {'per cpu s':>10s}")
     for name, burst, pps, ops, cpu in rows:
         print(f"{name:52s} {burst or '-':>5} {f'{pps:,.0f}' if pps else '-':>12s} "

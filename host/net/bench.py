@@ -62,19 +62,21 @@ def bench_copy(pcap, burst, packets, frames_in_pcap):
     return {"packets": got, "seconds": seconds, "pps": got / seconds}
 
 
-def bench_ingress(pcap, burst, expected):
+def bench_ingress(pcap, burst, expected, compiled=None):
     """Packets/s from a net_pcap replay through UDP parsing and the session
     framing (one C call per burst), the order-entry gateway and the
     golden-model engine, with replies packed, framed per burst and sent out
     of a net_null port (Ethernet, IPv4 and UDP headers built in C).
-    `gateway_commands` gives the same commands, for `bench_engine`."""
+    `gateway_commands` gives the same commands, for `bench_engine`.
+    `compiled` picks the gateway and replier (`Gateway`'s argument); the
+    result's `path` says which ran."""
     from dpdk_bridge.eal import Eal
     from dpdk_bridge.udp import DpdkUdp
     udp = DpdkUdp(Eal.start().attach(f"net_pcap{next(_port_names)},rx_pcap={pcap}"),
                   "127.0.0.1", 15000, burst=burst)
     out = DpdkUdp(Eal.start().attach(f"net_null{next(_port_names)}"), "127.0.0.1", 15000,
                   burst=burst)
-    gateway = Gateway(Sequencer(time.time_ns), DEFAULT_SYMBOLS)
+    gateway = Gateway(Sequencer(time.time_ns), DEFAULT_SYMBOLS, compiled=compiled)
     engine, replier = MatchingEngine(DEFAULT_SYMBOLS), Replier(gateway, DEFAULT_SYMBOLS)
     packets = replies = idle = 0
     apply, add, flush, commands_of = engine.apply, replier.add, replier.flush, gateway.commands
@@ -99,7 +101,7 @@ def bench_ingress(pcap, burst, expected):
         out.close()
     return {"packets": packets, "orders": gateway.messages, "replies": replies,
             "seconds": seconds, "cpu_seconds": cpu, "pps": packets / seconds,
-            "bad": sum(gateway.bad.values())}
+            "bad": sum(gateway.bad.values()), "path": gateway.path}
 
 
 def gateway_commands(datagrams):
