@@ -4,9 +4,11 @@
 #      host/net/link.py (`unpack_frame`, the host's end), docs/hardware.md
 #      ("The link endpoint").
 
-Each beat's one or two records are written, one byte per clock, into a body
-buffer (a memory of one payload, `MTU` less the frame header), so the frame's
-`count` is known before its header goes out. A frame is closed, and sent (header
+Each beat's one or two records are written into a body buffer (a memory of one
+payload, `MTU` less the frame header, in 8-byte rows written one a clock with
+byte enables: a record is moved up to the byte lane the body has reached when
+it is taken, then written a row per clock), so the frame's `count` is known
+before its header goes out. A frame is closed, and sent (header
 bytes, then the body from the buffer), when the next record would not fit the
 payload, or when the lane has answered a command frame: the lane has taken every
 record of the command frames committed so far and gone quiet (its input idle
@@ -16,7 +18,8 @@ were full carry the count already announced, and an answer that wrote nothing
 is a header-only frame. The lane waits (`i.ready` low) while a frame is sent.
 """
 
-from amaranth.hdl import Module, Mux, Signal
+from amaranth.hdl import Cat, Const, Module, Mux, Signal, Value
+from amaranth.utils import exact_log2
 from amaranth.lib import stream, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
@@ -27,6 +30,8 @@ from .layouts import EVENT_PAIR
 from .link_header import LINK_HEADER, MTU, BYTE, byte_stream, mac_int, record_sizes, size_lookup
 
 __all__ = ["LinkTransmitter"]
+
+_ROW = 64                       # bits of the body buffer written in one clock
 
 
 class LinkTransmitter(wiring.Component):
@@ -80,15 +85,16 @@ class LinkTransmitter(wiring.Component):
         m = Module()
         header = LINK_HEADER
         room = self.room
-        first_width = EVENT_PAIR.members["first"].size
+        lanes = _ROW // 8
+        record_bits = EVENT_PAIR.members["first"].size
 
-        m.submodules.body = body = Memory(shape=8, depth=room, init=[])
-        wr = body.write_port()
+        m.submodules.body = body = Memory(shape=_ROW, depth=-(-room // lanes), init=[])
+        wr = body.write_port(granularity=8)
         rd = body.read_port()
 
         fill = Signal(range(room + 1))          # body bytes written
         count = Signal(16)                      # records in the body
-        shift = Signal(first_width)             # the record being written, next byte lowest
+        shift = Signal(record_bits + _ROW - 8)  # the record's next row, lane-aligned, lowest
         left = Signal(range(max(self.first_sizes.values()) + 1))
         second = Signal(EVENT_PAIR.members["second"].size)
         second_left = Signal.like(left)
@@ -101,6 +107,23 @@ class LinkTransmitter(wiring.Component):
         size_first, _ = size_lookup(m, beat.first.code, self.first_sizes)
         size_second, _ = size_lookup(m, beat.second.code, self.second_sizes)
 
+        def aligned(record, at):
+            """`record` moved up to byte lane `at` % lanes of its first row."""
+            return Value.cast(record) << Cat(Const(0, 3), at[:exact_log2(lanes)])
+
+        # -- writing: one row a clock, from the lane the body has reached ----------------
+        lane = fill[:exact_log2(lanes)]
+        row_room = lanes - lane
+        last_row = Signal()                     # this row ends the record
+        written = Signal(range(lanes + 1))
+        m.d.comb += [
+            last_row.eq(left <= row_room),
+            written.eq(Mux(last_row, left, row_room)),
+            wr.addr.eq(fill >> exact_log2(lanes)),
+            wr.data.eq(shift[:_ROW]),
+        ]
+
+        # -- sending: header bytes, then the body a byte a clock ---------------------------
         frame = header.wire({
             "dst": dst, "src": self.mac, "ethertype": lf.ETHERTYPE, "magic": lf.MAGIC,
             "version": lf.VERSION, "channel": lf.EVENTS, "frame_seq": self.sent,
@@ -109,13 +132,14 @@ class LinkTransmitter(wiring.Component):
         length = header.size + fill
         advance = self.o.valid & self.o.ready
         next_pos = pos + advance
+        in_body = (pos - header.size)[:len(pos)]
         m.d.comb += [
-            rd.addr.eq(Mux(next_pos >= header.size, next_pos - header.size, 0)),
-            self.o.payload.data.eq(Mux(pos < header.size, frame.word_select(pos, 8), rd.data)),
+            rd.addr.eq(Mux(next_pos >= header.size, next_pos - header.size, 0)
+                       >> exact_log2(lanes)),
+            self.o.payload.data.eq(Mux(pos < header.size, frame.word_select(pos, 8),
+                                       rd.data.word_select(in_body[:exact_log2(lanes)], 8))),
             self.o.payload.first.eq(pos == 0),
             self.o.payload.last.eq(pos == length - 1),
-            wr.addr.eq(fill),
-            wr.data.eq(shift[:8]),
         ]
 
         def close(answer):
@@ -128,26 +152,31 @@ class LinkTransmitter(wiring.Component):
             with m.State("IDLE"):
                 m.d.comb += [self.i.ready.eq(1), self.idle.eq(fill == 0)]
                 with m.If(self.i.valid):
-                    m.d.sync += [shift.eq(beat.first), second.eq(beat.second), pair.eq(beat.pair),
-                                 left.eq(size_first), second_left.eq(size_second)]
+                    m.d.sync += [shift.eq(aligned(beat.first, fill)), second.eq(beat.second),
+                                 pair.eq(beat.pair), left.eq(size_first),
+                                 second_left.eq(size_second)]
                     with m.If(fill + size_first <= room):
                         m.next = "WRITE"
-                    with m.Else():
-                        m.d.sync += resume_write.eq(1)
+                    with m.Else():                  # the record starts the next frame
+                        m.d.sync += [resume_write.eq(1), shift.eq(beat.first)]
                         close(answer=False)
                 with m.Elif(self.drained & (self.frames != self.answered)):
                     m.d.sync += resume_write.eq(0)
                     close(answer=True)
 
             with m.State("WRITE"):
-                m.d.comb += wr.en.eq(1)
-                m.d.sync += [fill.eq(fill + 1), shift.eq(shift >> 8), left.eq(left - 1)]
-                with m.If(left == 1):
+                m.d.comb += wr.en.eq(Cat(*((k >= lane) & (k < lane + left)
+                                           for k in range(lanes))))
+                m.d.sync += [fill.eq(fill + written), shift.eq(shift >> _ROW),
+                             left.eq(left - written)]
+                with m.If(last_row):
                     m.d.sync += count.eq(count + 1)
                     with m.If(pair):
-                        m.d.sync += [shift.eq(second), left.eq(second_left), pair.eq(0)]
-                        with m.If(fill + 1 + second_left > room):
-                            m.d.sync += resume_write.eq(1)
+                        after = fill + written
+                        m.d.sync += [shift.eq(aligned(second, after)), left.eq(second_left),
+                                     pair.eq(0)]
+                        with m.If(after + second_left > room):
+                            m.d.sync += [resume_write.eq(1), shift.eq(second)]
                             close(answer=False)
                     with m.Else():
                         m.next = "IDLE"
