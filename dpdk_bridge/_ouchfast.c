@@ -46,10 +46,41 @@ static inline void put_be(uint8_t *p, uint64_t v, int width)
 
 #define GET(p, msg, field) get_be((p) + GB_OUCH_##msg##_##field##_OFF, GB_OUCH_##msg##_##field##_WIDTH)
 
+/* A small non-negative int's value without a call: most fields are one or two
+   30-bit digits. 0 when it is not one (then PyLong_AsUnsignedLongLong decides). */
+static inline int small_uint(PyObject *value, uint64_t *out)
+{
+#if PY_VERSION_HEX >= 0x030C0000
+    if (PyLong_CheckExact(value) && PyUnstable_Long_IsCompact((PyLongObject *)value)) {
+        Py_ssize_t v = PyUnstable_Long_CompactValue((PyLongObject *)value);
+        if (v >= 0) {
+            *out = (uint64_t)v;
+            return 1;
+        }
+    }
+#else
+    if (PyLong_CheckExact(value)) {
+        const digit *d = ((PyLongObject *)value)->ob_digit;
+        switch (Py_SIZE(value)) {
+        case 0: *out = 0; return 1;
+        case 1: *out = d[0]; return 1;
+        case 2: *out = (uint64_t)d[0] | (uint64_t)d[1] << PyLong_SHIFT; return 1;
+        }
+    }
+#endif
+    return 0;
+}
+
+static inline unsigned long long to_u64(PyObject *value)
+{
+    uint64_t v;
+    return small_uint(value, &v) ? v : PyLong_AsUnsignedLongLong(value);
+}
+
 /* An unsigned Python int that must fit `width` bytes, as struct.pack insists. */
 static int as_uint(PyObject *value, int width, uint64_t *out)
 {
-    unsigned long long v = PyLong_AsUnsignedLongLong(value);
+    unsigned long long v = to_u64(value);
     if (v == (unsigned long long)-1 && PyErr_Occurred())
         return -1;
     if (width < 8 && v >> (8 * width)) {
@@ -351,7 +382,7 @@ static PyObject *origin_tuple(const Origin *o)
 
 static int seq_arg(PyObject *value, uint64_t *seq)
 {
-    unsigned long long v = PyLong_AsUnsignedLongLong(value);
+    unsigned long long v = to_u64(value);
     if (v == (unsigned long long)-1 && PyErr_Occurred()) {
         if (!PyErr_ExceptionMatches(PyExc_OverflowError))
             return -1;
@@ -601,8 +632,8 @@ static int next_frame(Commands *it)
             } else {
                 session = PyTuple_GET_ITEM(frame, 0);
                 Py_INCREF(session);
-                seq = PyLong_AsUnsignedLongLong(PyTuple_GET_ITEM(frame, 1));
-                n = PyLong_AsUnsignedLongLong(PyTuple_GET_ITEM(frame, 2));
+                seq = to_u64(PyTuple_GET_ITEM(frame, 1));
+                n = to_u64(PyTuple_GET_ITEM(frame, 2));
                 at = PyLong_AsSsize_t(PyTuple_GET_ITEM(frame, 3));
             }
             Py_DECREF(frame);
@@ -619,7 +650,7 @@ static int next_frame(Commands *it)
             Py_DECREF(done);
             continue;
         }
-        id = PyLong_AsUnsignedLongLong(session);
+        id = to_u64(session);
         if (id == (unsigned long long)-1 && PyErr_Occurred())
             goto fail;
         if (id > UINT32_MAX) {
@@ -639,7 +670,7 @@ static int next_frame(Commands *it)
         if (expected == NULL) {
             in_order = seq == 1;
         } else {
-            unsigned long long want = PyLong_AsUnsignedLongLong(expected);
+            unsigned long long want = to_u64(expected);
             if (want == (unsigned long long)-1 && PyErr_Occurred())
                 PyErr_Clear();                       /* beyond 64 bits: the slow path */
             else
@@ -716,7 +747,7 @@ static PyObject *commands_next(Commands *it)
         return NULL;
     }
     Py_INCREF(seq_obj);
-    seq = PyLong_AsUnsignedLongLong(seq_obj);
+    seq = to_u64(seq_obj);
     if ((seq == (uint64_t)-1 && PyErr_Occurred()) || !(next = u64(seq + 1))) {
         Py_DECREF(seq_obj);
         return NULL;
@@ -815,6 +846,9 @@ static PyObject *commands_next(Commands *it)
             Py_DECREF(out);
             return NULL;
         }
+    /* Only ints: no cycle can pass through it, so the collector need not visit it
+       (CPython untracks such tuples itself, but only when a collection finds them). */
+    PyObject_GC_UnTrack(out);
     return out;
 fail:
     Py_DECREF(seq_obj);
@@ -1092,7 +1126,7 @@ static PyObject *rcore_add(ReplierCore *self, PyObject *events)
             PyErr_SetString(PyExc_TypeError, "an event is a tuple (code, seq, ...)");
             goto fail;
         }
-        code = PyLong_AsLong(PyTuple_GET_ITEM(event, 0));
+        code = (long)to_u64(PyTuple_GET_ITEM(event, 0));
         if (code == -1 && PyErr_Occurred())
             goto fail;
         if (code == GB_EV_LEVEL_CODE || code == GB_EV_TRADE_CODE)
@@ -1535,7 +1569,7 @@ static PyObject *tx_fill(PyObject *module, PyObject *const *args, Py_ssize_t nar
             }
             Py_DECREF(ip);
         }
-        address = PyLong_AsUnsignedLongLong(ip);
+        address = to_u64(ip);
         if (address == (unsigned long long)-1 && PyErr_Occurred())
             goto done;
         if (PyObject_GetBuffer(payload, &body, PyBUF_SIMPLE) < 0)
