@@ -212,3 +212,29 @@ def test_the_compiled_gateway_refuses_frames_it_cannot_read():
         list(gateway.commands(good, [(2**32, 1, 1, 14, None, None)]))
     # and it goes on: the next good datagram is taken
     assert len(gateway.datagram(encode_datagram(1, 4, [_enter(2)]))) == 1
+
+
+def test_without_a_compiler_the_python_path_runs_and_says_so(tmp_path):
+    """No C compiler and an empty cache: the gateway, the replier and DpdkUdp's
+    loops run their Python paths, and `bench-net` says which path ran and why."""
+    import os
+    import subprocess
+    import sys
+    env = dict(os.environ, PATH=str(tmp_path), GATEBOOK_CACHE_DIR=str(tmp_path / "cache"))
+    env.pop("GATEBOOK_GATEWAY", None)
+    code = ("from gatebook.cli import main\n"
+            "from host.clock import ManualClock\n"
+            "from host.net.order_entry import Gateway\n"
+            "from host.sequencer import Sequencer\n"
+            "from host.symbols import DEFAULT_SYMBOLS\n"
+            "g = Gateway(Sequencer(ManualClock()), DEFAULT_SYMBOLS)\n"
+            "print(type(g).__name__, '|', g.path)\n"
+            "main(['bench-net', '--orders', '300', '--copy-packets', '1000',"
+            " '--socket-orders', '100'])\n")
+    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
+                          cwd=os.path.dirname(os.path.dirname(__file__)), timeout=300)
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert lines[0].startswith("Gateway | python (compiled gateway unavailable: no C compiler")
+    assert lines[1].startswith("gateway and replier: python (compiled gateway unavailable: ")
+    assert "answered 100 of 100" in done.stdout
