@@ -9,7 +9,6 @@ import subprocess
 import sys
 import time
 
-
 from host.net.link import PacketLaneLink
 from sim.flows import SYMBOL, eviction, hybrid_flow, window_pressure
 from sim.hybrid.equivalence import run_hybrid
@@ -100,3 +99,23 @@ def test_scapy_order_through_dpdk_host_link_and_gateware_endpoint_and_back(eal, 
     # the gateware matched them, and the frames went through the endpoint's own parser
     assert hybrid.lane_commands == 2 and hybrid.lanes[0].loads == 1
     assert "gateware endpoint, cocotb icarus, depth 4" in far_out
+
+
+def test_the_gateware_endpoint_on_amaranth_through_a_kernel_socket(link_netns):
+    """`--endpoint gateware --sim amaranth`, reached through a kernel AF_PACKET socket."""
+    from dpdk_bridge.raw import RawSocketPort
+    from gatebook.wire.link_frame import ETHERTYPE
+    ns, pairs = link_netns
+    far = _GatewareFarEnd(ns, pairs[1][1], "amaranth", stall=0.2)
+
+    def make_link(depth, index, vcd):
+        return PacketLaneLink(RawSocketPort(pairs[1][0], ETHERTYPE), far.mac, depth, timeout=30)
+
+    try:
+        for flow in (window_pressure(4), eviction(4)):
+            hybrid = run_hybrid(flow, make_link, depths=[4], homes=[SYMBOL], window=1)
+            assert hybrid.lane_commands > len(flow) // 2
+    finally:
+        out, err = far.stop()
+    assert "gateware endpoint, amaranth, depth 4" in out, out + err
+    assert out.count("the lane is reset") == 1, out + err
