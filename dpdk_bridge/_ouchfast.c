@@ -26,7 +26,7 @@
 #define IDX(msg, field) GB_##msg##_##field##_IDX
 
 static PyObject *s_next_seq, *s_resync, *s_refused;
-static PyObject *code_new_order, *code_cancel, *code_replace, *zero;
+static PyObject *code_new_order, *code_cancel, *code_replace, *zero, *sixty_four;
 
 static inline uint64_t get_be(const uint8_t *p, int width)
 {
@@ -241,7 +241,10 @@ typedef struct { uint64_t stock; PyObject *id; } Symbol;
 typedef struct {
     PyObject_HEAD
     PyObject *gateway, *sequencer, *sdict;  /* sdict: sequencer.__dict__ */
-    PyObject *expected, *peers;             /* tracker.expected, gateway.peers */
+    PyObject *peers;                        /* gateway.peers */
+    Table peer_set;                         /* session -> the peer object last set there */
+    Table expected;                         /* session -> next sequence number (128 bits) */
+    unsigned __int128 duplicates, gaps;     /* the session tracker's counters */
     Table tokens;
     Owners owners;
     Origin *origins;
@@ -281,14 +284,20 @@ typedef struct {
 static int core_traverse(GatewayCore *self, visitproc visit, void *arg)
 {
     Py_VISIT(self->gateway); Py_VISIT(self->sequencer); Py_VISIT(self->sdict);
-    Py_VISIT(self->expected); Py_VISIT(self->peers);
+    Py_VISIT(self->peers);
     return 0;
 }
 
 static int core_clear(GatewayCore *self)
 {
     Py_CLEAR(self->gateway); Py_CLEAR(self->sequencer); Py_CLEAR(self->sdict);
-    Py_CLEAR(self->expected); Py_CLEAR(self->peers);
+    Py_CLEAR(self->peers);
+    for (size_t i = 0; self->peer_set.slots != NULL && i <= self->peer_set.mask; i++)
+        if (self->peer_set.slots[i].used && self->peer_set.slots[i].value) {
+            PyObject *peer = (PyObject *)(uintptr_t)self->peer_set.slots[i].value;
+            self->peer_set.slots[i].value = 0;
+            Py_DECREF(peer);
+        }
     return 0;
 }
 
@@ -297,6 +306,8 @@ static void core_dealloc(GatewayCore *self)
     PyObject_GC_UnTrack(self);
     core_clear(self);
     PyMem_Free(self->tokens.slots);
+    PyMem_Free(self->peer_set.slots);
+    PyMem_Free(self->expected.slots);
     PyMem_Free(self->owners.dense);
     PyMem_Free(self->owners.spill.slots);
     PyMem_Free(self->origins);
@@ -320,7 +331,7 @@ static PyObject *dict_arg(PyObject *owner, const char *name)
    tracker and peers (they live as long as it) and copies the symbol map. */
 static int core_init(GatewayCore *self, PyObject *args, PyObject *kwds)
 {
-    PyObject *gateway, *symbol_ids, *tracker = NULL, *key, *value;
+    PyObject *gateway, *symbol_ids, *key, *value;
     Py_ssize_t pos = 0;
     if (!PyArg_ParseTuple(args, "OO!:GatewayCore", &gateway, &PyDict_Type, &symbol_ids))
         return -1;
@@ -332,13 +343,8 @@ static int core_init(GatewayCore *self, PyObject *args, PyObject *kwds)
     self->gateway = gateway;
     if (!(self->sequencer = PyObject_GetAttrString(gateway, "sequencer"))
         || !(self->sdict = PyObject_GenericGetDict(self->sequencer, NULL))
-        || !(tracker = PyObject_GetAttrString(gateway, "tracker"))
-        || !(self->expected = dict_arg(tracker, "expected"))
-        || !(self->peers = dict_arg(gateway, "peers"))) {
-        Py_XDECREF(tracker);
+        || !(self->peers = dict_arg(gateway, "peers")))
         return -1;
-    }
-    Py_DECREF(tracker);
     self->next_order_id = 1;
     if (!(self->origins = PyMem_Calloc(ORIGIN_SLOTS, sizeof(Origin)))
         || !(self->symbols = PyMem_Calloc(PyDict_GET_SIZE(symbol_ids) + 1, sizeof(Symbol)))) {
@@ -555,6 +561,131 @@ static void commands_dealloc(Commands *self)
     PyObject_GC_Del(self);
 }
 
+/* gateway.peers[session] = peer, skipped when it is the very object set there
+   last (the common case: a burst's peers come from DpdkUdp's cache). */
+static int set_peer(GatewayCore *core, uint32_t session, PyObject *session_obj, PyObject *peer)
+{
+    Slot *s = table_find(&core->peer_set, 0, session);
+    if (s != NULL && s->value == (uint64_t)(uintptr_t)peer)
+        return 0;
+    if (PyDict_SetItem(core->peers, session_obj, peer) < 0)
+        return -1;
+    Py_INCREF(peer);
+    if (s != NULL) {
+        PyObject *old = (PyObject *)(uintptr_t)s->value;
+        s->value = (uint64_t)(uintptr_t)peer;
+        Py_XDECREF(old);
+        return 0;
+    }
+    if (table_put(&core->peer_set, 0, session, (uint64_t)(uintptr_t)peer, 0) < 0) {
+        Py_DECREF(peer);
+        return -1;
+    }
+    return 0;
+}
+
+static PyObject *u128(unsigned __int128 v)
+{
+    PyObject *high, *shift, *low, *out;
+    if (v >> 64 == 0)
+        return PyLong_FromUnsignedLongLong((uint64_t)v);
+    high = PyLong_FromUnsignedLongLong((uint64_t)(v >> 64));
+    shift = high ? PyNumber_Lshift(high, PyTuple_GET_ITEM(sixty_four, 0)) : NULL;
+    low = PyLong_FromUnsignedLongLong((uint64_t)v);
+    out = shift && low ? PyNumber_Or(shift, low) : NULL;
+    Py_XDECREF(high);
+    Py_XDECREF(shift);
+    Py_XDECREF(low);
+    return out;
+}
+
+static inline unsigned __int128 slot_u128(const Slot *s)
+{
+    return (unsigned __int128)s->token << 64 | s->value;
+}
+
+/* core.check(session, sequence_number, count) -> (skip, missing or None):
+   SessionTracker.check of the reference over the expected numbers held here. */
+static PyObject *core_check(GatewayCore *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    unsigned long long session, sequence, count;
+    unsigned __int128 expected, end, skip = 0;
+    Slot *s;
+    PyObject *missing;
+    if (nargs != 3) {
+        PyErr_SetString(PyExc_TypeError, "check(session, sequence_number, count)");
+        return NULL;
+    }
+    session = to_u64(args[0]);
+    sequence = to_u64(args[1]);
+    count = to_u64(args[2]);
+    if (PyErr_Occurred())
+        return NULL;
+    if (session > UINT32_MAX) {
+        PyErr_SetString(PyExc_OverflowError, "a session id is 4 bytes");
+        return NULL;
+    }
+    s = table_find(&self->expected, 0, session);
+    expected = s ? slot_u128(s) : 1;
+    if (expected > sequence)
+        skip = expected - sequence < count ? expected - sequence : count;
+    if (sequence > expected) {
+        PyObject *first = u128(expected), *last = PyLong_FromUnsignedLongLong(sequence - 1);
+        missing = first && last ? PyTuple_Pack(2, first, last) : NULL;
+        Py_XDECREF(first);
+        Py_XDECREF(last);
+        if (missing == NULL)
+            return NULL;
+        self->gaps += sequence - expected;
+    } else {
+        Py_INCREF(Py_None);
+        missing = Py_None;
+    }
+    self->duplicates += skip;
+    end = (unsigned __int128)sequence + count;
+    if (end > expected)
+        expected = end;
+    if (s != NULL) {
+        s->value = (uint64_t)expected;
+        s->token = (uint64_t)(expected >> 64);
+    } else if (table_put(&self->expected, 0, session, (uint64_t)expected,
+                         (uint64_t)(expected >> 64)) < 0) {
+        Py_DECREF(missing);
+        return NULL;
+    }
+    return Py_BuildValue("(KN)", (unsigned long long)skip, missing);
+}
+
+/* core.expected() -> {session: next sequence number} */
+static PyObject *core_expected(GatewayCore *self, PyObject *unused)
+{
+    PyObject *out = PyDict_New();
+    for (size_t i = 0; out != NULL && self->expected.slots != NULL && i <= self->expected.mask;
+         i++) {
+        const Slot *s = self->expected.slots + i;
+        PyObject *key, *value;
+        if (!s->used)
+            continue;
+        key = PyLong_FromUnsignedLongLong(s->key);
+        value = u128(slot_u128(s));
+        if (key == NULL || value == NULL || PyDict_SetItem(out, key, value) < 0)
+            Py_CLEAR(out);
+        Py_XDECREF(key);
+        Py_XDECREF(value);
+    }
+    return out;
+}
+
+static PyObject *core_get_duplicates(GatewayCore *self, void *unused)
+{
+    return u128(self->duplicates);
+}
+
+static PyObject *core_get_gaps(GatewayCore *self, void *unused)
+{
+    return u128(self->gaps);
+}
+
 /* The peer tuple of a descriptor, from the burst's cache (new reference). */
 static PyObject *burst_peer(RxBurst *burst, const struct gb_rx_desc *d)
 {
@@ -589,7 +720,8 @@ static int next_frame(Commands *it)
 {
     GatewayCore *core = it->core;
     for (;;) {
-        PyObject *session = NULL, *peer = NULL, *error = NULL, *expected;
+        PyObject *session = NULL, *peer = NULL, *error = NULL;
+        Slot *expected;
         unsigned long long seq = 0, n = 0, id;
         Py_ssize_t at = 0;
         int in_order = 0;
@@ -657,32 +789,20 @@ static int next_frame(Commands *it)
             PyErr_SetString(PyExc_OverflowError, "a session id is 4 bytes");
             goto fail;
         }
-        if (peer != Py_None && PyDict_SetItem(core->peers, session, peer) < 0)
+        if (peer != Py_None && set_peer(core, (uint32_t)id, session, peer) < 0)
             goto fail;
         Py_CLEAR(peer);
         Py_XSETREF(it->session_obj, session);       /* takes the reference */
         session = NULL;
         it->session = (uint32_t)id;
         it->at = at;
-        expected = PyDict_GetItemWithError(core->expected, it->session_obj);
-        if (expected == NULL && PyErr_Occurred())
-            goto fail;
-        if (expected == NULL) {
-            in_order = seq == 1;
-        } else {
-            unsigned long long want = to_u64(expected);
-            if (want == (unsigned long long)-1 && PyErr_Occurred())
-                PyErr_Clear();                       /* beyond 64 bits: the slow path */
-            else
-                in_order = want == seq;
-        }
+        expected = table_find(&core->expected, 0, id);
+        in_order = expected == NULL ? seq == 1 : expected->token == 0 && expected->value == seq;
         if (in_order && seq <= UINT64_MAX - n) {
-            PyObject *next = PyLong_FromUnsignedLongLong(seq + n);
-            if (next == NULL || PyDict_SetItem(core->expected, it->session_obj, next) < 0) {
-                Py_XDECREF(next);
+            if (expected != NULL)
+                expected->value = seq + n;
+            else if (table_put(&core->expected, 0, id, seq + n, 0) < 0)
                 goto fail;
-            }
-            Py_DECREF(next);
         } else {
             /* Gaps and duplicates: the reference's own method, so the same logs. */
             PyObject *got = PyObject_CallMethod(core->gateway, "_resync", "OOKKn", it->view.obj,
@@ -890,6 +1010,8 @@ static int core_set_messages(GatewayCore *self, PyObject *value, void *unused)
 }
 
 static PyGetSetDef core_getset[] = {
+    {"duplicates", (getter)core_get_duplicates, NULL, "messages dropped as already seen"},
+    {"gaps", (getter)core_get_gaps, NULL, "messages never received"},
     {"next_order_id", (getter)core_get_next_order_id, (setter)core_set_next_order_id,
      "the exchange order id the next new token gets"},
     {"messages", (getter)core_get_messages, (setter)core_set_messages,
@@ -898,6 +1020,10 @@ static PyGetSetDef core_getset[] = {
 };
 
 static PyMethodDef core_methods[] = {
+    {"check", (PyCFunction)(void (*)(void))core_check, METH_FASTCALL,
+     "check(session, sequence_number, count) -> (skip, missing): SessionTracker.check"},
+    {"expected", (PyCFunction)core_expected, METH_NOARGS,
+     "expected() -> {session: next sequence number}"},
     {"commands", (PyCFunction)(void (*)(void))core_commands, METH_FASTCALL,
      "commands(data, frames): stamped commands, one at a time (Gateway.commands)."},
     {"token_of", (PyCFunction)core_token_of, METH_O,
@@ -1742,7 +1868,8 @@ PyMODINIT_FUNC PyInit__gatebook_ouchfast(void)
         || !(code_new_order = PyLong_FromLong(GB_CMD_NEW_ORDER_CODE))
         || !(code_cancel = PyLong_FromLong(GB_CMD_CANCEL_CODE))
         || !(code_replace = PyLong_FromLong(GB_CMD_REPLACE_CODE))
-        || !(zero = PyLong_FromLong(0)))
+        || !(zero = PyLong_FromLong(0))
+        || !(sixty_four = Py_BuildValue("(i)", 64)))
         return NULL;
     for (int i = 0; i < GB_RX_REFUSALS; i++)
         if (gb_rx_refusal[i] != NULL

@@ -238,3 +238,23 @@ def test_without_a_compiler_the_python_path_runs_and_says_so(tmp_path):
     assert lines[0].startswith("Gateway | python (compiled gateway unavailable: no C compiler")
     assert lines[1].startswith("gateway and replier: python (compiled gateway unavailable: ")
     assert "answered 100 of 100" in done.stdout
+
+
+@needs_compiled
+def test_the_compiled_session_tracker_checks_as_the_reference():
+    from host.net.ouch_session import SessionTracker
+    rng = random.Random(9)
+    reference = SessionTracker()
+    compiled = Gateway(Sequencer(ManualClock()), DEFAULT_SYMBOLS, compiled=True).tracker
+    for _ in range(3000):
+        session = rng.choice([0, 1, 7, 2**32 - 1])
+        base = rng.choice([1, 2**63, 2**64 - 70000])
+        sequence = base + rng.randrange(0, 40) if rng.random() < 0.9 else rng.randrange(2**64)
+        count = rng.choice([0, 1, 2, 5, 65535])
+        assert compiled.check(session, sequence, count) == reference.check(session, sequence,
+                                                                           count)
+    for sequence, count in ((2**64 - 1, 5), (2**64 - 3, 2), (2**64 - 1, 1)):   # past 64 bits
+        assert compiled.check(3, sequence, count) == reference.check(3, sequence, count)
+    assert reference.expected[3] == 2**64 + 4 and reference.gaps > 2**64
+    assert compiled.expected == reference.expected
+    assert (compiled.duplicates, compiled.gaps) == (reference.duplicates, reference.gaps)

@@ -18,8 +18,8 @@ from collections import Counter, deque
 
 from gatebook.wire import internal, ouch
 
-from .ouch_session import (HEADER_STRUCT, RAW_INBOUND, SessionTracker, encode_datagram,
-                           frame_datagram, refusal)
+from .ouch_session import (HEADER_STRUCT, RAW_INBOUND, SessionTracker, Verdict,
+                           encode_datagram, frame_datagram, refusal)
 
 __all__ = ["Gateway", "CompiledGateway", "flow_datagrams"]
 
@@ -212,8 +212,10 @@ class CompiledGateway(Gateway):
     `compiled=False`). It takes the same frames, yields the same commands and
     refuses, counts and logs the same way; refusals, gaps and duplicates run
     the reference's own methods. The token map, owners and origins live in
-    C; `order_ids`, `owners` and `origins` show them as dicts (copies, for
-    tests and tools), and `origins.pop` takes an origin out. Origins are kept
+    C, as do the session tracker's numbers; `order_ids`, `owners`, `origins`
+    and `tracker.expected` show them as dicts (copies, for tests and tools),
+    and `origins.pop` takes an origin out. `peers` stays a dict, which only
+    the gateway writes. Origins are kept
     for the latest 65,536 commands: the replier takes each as soon as its
     command's events are in.
     """
@@ -221,6 +223,7 @@ class CompiledGateway(Gateway):
     def _start(self, compiled):
         module, self.path = _compiled(self.sequencer)
         self._core = module.GatewayCore(self, self.symbol_ids)
+        self.tracker = _Tracker(self._core)
         self.commands = self._core.commands         # no Python frame per burst
         self.token_of = self._core.token_of
 
@@ -231,6 +234,21 @@ class CompiledGateway(Gateway):
     order_ids = property(lambda self: self._core.order_ids(), doc="a copy of the token map")
     owners = property(lambda self: self._core.owners(), doc="a copy of the owners")
     origins = property(lambda self: _Origins(self._core), doc="the origins held")
+
+
+class _Tracker:
+    """A compiled gateway's session tracker: `SessionTracker`'s interface over
+    the expected numbers and counters held in C."""
+
+    def __init__(self, core):
+        self._core = core
+
+    expected = property(lambda self: self._core.expected(), doc="a copy")
+    duplicates = property(lambda self: self._core.duplicates)
+    gaps = property(lambda self: self._core.gaps)
+
+    def check(self, session, sequence_number, count):
+        return Verdict(*self._core.check(session, sequence_number, count))
 
 
 class _Origins:
