@@ -5,10 +5,11 @@
 #      ("The link endpoint").
 
 Each beat's one or two records are written into a body buffer (a memory of one
-payload, `MTU` less the frame header, in 8-byte rows written one a clock with
-byte enables: a record is moved up to the byte lane the body has reached when
-it is taken, then written a row per clock), so the frame's `count` is known
-before its header goes out. A frame is closed, and sent (header
+payload, `MTU` less the frame header, in 8-byte rows with byte enables, a row a
+clock: a record that starts in byte lane k of a row has each 8 of its bytes
+turned by k lanes, and each row takes its lanes from k on from this clock's 8
+bytes and those below k from the last clock's, so no record is ever shifted by
+a variable amount), so the frame's `count` is known before its header goes out. A frame is closed, and sent (header
 bytes, then the body from the buffer), when the next record would not fit the
 payload, or when the lane has answered a command frame: the lane has taken every
 record of the command frames committed so far and gone quiet (its input idle
@@ -18,7 +19,7 @@ were full carry the count already announced, and an answer that wrote nothing
 is a header-only frame. The lane waits (`i.ready` low) while a frame is sent.
 """
 
-from amaranth.hdl import Cat, Const, Module, Mux, Signal, Value
+from amaranth.hdl import Cat, Const, Module, Mux, Signal
 from amaranth.utils import exact_log2
 from amaranth.lib import stream, wiring
 from amaranth.lib.memory import Memory
@@ -93,12 +94,15 @@ class LinkTransmitter(wiring.Component):
         rd = body.read_port()
 
         fill = Signal(range(room + 1))          # body bytes written
+        end = Signal(range(room + 1))           # where the record being written ends
         count = Signal(16)                      # records in the body
-        shift = Signal(record_bits + _ROW - 8)  # the record's next row, lane-aligned, lowest
-        left = Signal(range(max(self.first_sizes.values()) + 1))
+        first = Signal(record_bits)             # the beat's records, next row lowest
         second = Signal(EVENT_PAIR.members["second"].size)
-        second_left = Signal.like(left)
+        second_size = Signal(range(max(self.second_sizes.values()) + 1))
         pair = Signal()
+        on_second = Signal()                    # writing the beat's second record
+        turn = Signal(range(lanes))             # the lane the record starts in
+        carry = Signal(_ROW)                    # last clock's row, turned
         resume_write = Signal()                 # after sending, go on writing the record
         dst = Signal(48)
         pos = Signal(range(header.size + room + 1))   # byte of the frame being sent
@@ -107,20 +111,23 @@ class LinkTransmitter(wiring.Component):
         size_first, _ = size_lookup(m, beat.first.code, self.first_sizes)
         size_second, _ = size_lookup(m, beat.second.code, self.second_sizes)
 
-        def aligned(record, at):
-            """`record` moved up to byte lane `at` % lanes of its first row."""
-            return Value.cast(record) << Cat(Const(0, 3), at[:exact_log2(lanes)])
-
-        # -- writing: one row a clock, from the lane the body has reached ----------------
-        lane = fill[:exact_log2(lanes)]
-        row_room = lanes - lane
+        # -- writing: a record starting in lane `turn` is turned by `turn` lanes; each
+        # clock writes one row: lanes from `turn` on from this clock's 8 record bytes,
+        # lanes below `turn` from the last clock's (the byte enables keep the rest) ------
+        bits = exact_log2(lanes)
+        row = Cat(Const(0, bits), fill[bits:])           # the row's first byte
+        window = Mux(on_second, second[:_ROW], first[:_ROW])
+        turned = Signal(_ROW)
+        with m.Switch(turn):
+            for k in range(lanes):
+                with m.Case(k):
+                    m.d.comb += turned.eq(window.rotate_left(8 * k))
         last_row = Signal()                     # this row ends the record
-        written = Signal(range(lanes + 1))
         m.d.comb += [
-            last_row.eq(left <= row_room),
-            written.eq(Mux(last_row, left, row_room)),
-            wr.addr.eq(fill >> exact_log2(lanes)),
-            wr.data.eq(shift[:_ROW]),
+            last_row.eq(end <= row + lanes),
+            wr.addr.eq(fill >> bits),
+            wr.data.eq(Cat(*(Mux(k < turn, carry.word_select(k, 8), turned.word_select(k, 8))
+                             for k in range(lanes)))),
         ]
 
         # -- sending: header bytes, then the body a byte a clock ---------------------------
@@ -132,12 +139,12 @@ class LinkTransmitter(wiring.Component):
         length = header.size + fill
         advance = self.o.valid & self.o.ready
         next_pos = pos + advance
-        in_body = (pos - header.size)[:len(pos)]
+        in_body = (pos - header.size)[:bits]
         m.d.comb += [
             rd.addr.eq(Mux(next_pos >= header.size, next_pos - header.size, 0)
-                       >> exact_log2(lanes)),
+                       >> bits),
             self.o.payload.data.eq(Mux(pos < header.size, frame.word_select(pos, 8),
-                                       rd.data.word_select(in_body[:exact_log2(lanes)], 8))),
+                                       rd.data.word_select(in_body, 8))),
             self.o.payload.first.eq(pos == 0),
             self.o.payload.last.eq(pos == length - 1),
         ]
@@ -152,31 +159,35 @@ class LinkTransmitter(wiring.Component):
             with m.State("IDLE"):
                 m.d.comb += [self.i.ready.eq(1), self.idle.eq(fill == 0)]
                 with m.If(self.i.valid):
-                    m.d.sync += [shift.eq(aligned(beat.first, fill)), second.eq(beat.second),
-                                 pair.eq(beat.pair), left.eq(size_first),
-                                 second_left.eq(size_second)]
+                    m.d.sync += [first.eq(beat.first), second.eq(beat.second),
+                                 pair.eq(beat.pair), on_second.eq(0),
+                                 second_size.eq(size_second)]
                     with m.If(fill + size_first <= room):
+                        m.d.sync += [end.eq(fill + size_first), turn.eq(fill[:bits])]
                         m.next = "WRITE"
                     with m.Else():                  # the record starts the next frame
-                        m.d.sync += [resume_write.eq(1), shift.eq(beat.first)]
+                        m.d.sync += [end.eq(size_first), turn.eq(0), resume_write.eq(1)]
                         close(answer=False)
                 with m.Elif(self.drained & (self.frames != self.answered)):
                     m.d.sync += resume_write.eq(0)
                     close(answer=True)
 
             with m.State("WRITE"):
-                m.d.comb += wr.en.eq(Cat(*((k >= lane) & (k < lane + left)
+                m.d.comb += wr.en.eq(Cat(*((k >= fill[:bits]) & (row + k < end)
                                            for k in range(lanes))))
-                m.d.sync += [fill.eq(fill + written), shift.eq(shift >> _ROW),
-                             left.eq(left - written)]
+                m.d.sync += [carry.eq(turned), fill.eq(Mux(last_row, end, row + lanes))]
+                with m.If(on_second):
+                    m.d.sync += second.eq(second >> _ROW)
+                with m.Else():
+                    m.d.sync += first.eq(first >> _ROW)
                 with m.If(last_row):
                     m.d.sync += count.eq(count + 1)
-                    with m.If(pair):
-                        after = fill + written
-                        m.d.sync += [shift.eq(aligned(second, after)), left.eq(second_left),
-                                     pair.eq(0)]
-                        with m.If(after + second_left > room):
-                            m.d.sync += [resume_write.eq(1), shift.eq(second)]
+                    with m.If(pair & ~on_second):
+                        m.d.sync += on_second.eq(1)
+                        with m.If(end + second_size <= room):
+                            m.d.sync += [end.eq(end + second_size), turn.eq(end[:bits])]
+                        with m.Else():
+                            m.d.sync += [end.eq(second_size), turn.eq(0), resume_write.eq(1)]
                             close(answer=False)
                     with m.Else():
                         m.next = "IDLE"
