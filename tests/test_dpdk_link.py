@@ -18,13 +18,16 @@ import textwrap
 import time
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from dpdk_bridge import dpdk_available
 from gatebook.wire import link_frame as lf
 from gatebook.wire.codec import WireError
 from host.engine import MatchingEngine
 from host.flow import generate_flow
-from host.net.link import LinkError, PacketLaneLink, pack_frames, unpack_frame
+from host.net.link import (COMMAND_CODEC, EVENT_CODEC, LinkError, PacketLaneLink, pack_frames,
+                           unpack_frame)
 from host.symbols import DEFAULT_SYMBOLS
 from sim.flows import SYMBOL, eviction, hybrid_flow, window_pressure
 from sim.cosim.netns import FarEnd as _FarEnd
@@ -39,6 +42,7 @@ _names = itertools.count(300)
 _TAG = f"{os.getpid() % 100000}"
 _REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 A, B = "02:00:00:00:00:0a", "02:00:00:00:00:0b"
+_ETHERNET, _HEADER = 14, lf.FRAME_HEADER.size
 _GATE = next(spec for spec in DEFAULT_SYMBOLS if spec.name == "GATE").symbol_id
 
 
@@ -74,6 +78,36 @@ def test_garbled_frames_are_refused():
         unpack_frame(frame[:-1])
 
 
+_FUZZ = settings(derandomize=True, database=None, deadline=None, max_examples=300)
+
+
+@_FUZZ
+@given(data=st.binary(max_size=200))
+def test_random_bytes_are_a_frame_or_a_wire_error(data):
+    _unpack_or_refuse(data)
+
+
+@_FUZZ
+@given(which=st.integers(0, 10 ** 6), at=st.integers(0, 10 ** 6), byte=st.integers(0, 255),
+       cut=st.integers(0, 10 ** 6))
+def test_mutated_and_truncated_frames_are_frames_or_wire_errors(which, at, byte, cut):
+    frames = pack_frames(B, A, lf.COMMANDS, 0, generate_flow(60, seed=4))
+    frame = bytearray(frames[which % len(frames)])
+    frame[at % len(frame)] = byte
+    _unpack_or_refuse(bytes(frame))
+    _unpack_or_refuse(bytes(frame[:cut % len(frame)]))
+
+
+def _unpack_or_refuse(data):
+    try:
+        channel, frame_seq, answered, records = unpack_frame(data)
+    except WireError as error:
+        assert str(error)
+        return
+    codec = COMMAND_CODEC if channel == lf.COMMANDS else EVENT_CODEC
+    assert b"".join(codec.encode(record) for record in records) == data[_ETHERNET + _HEADER:]
+
+
 @pytest.fixture(scope="module")
 def eal():
     from dpdk_bridge.eal import Eal
@@ -97,6 +131,29 @@ def test_packet_lane_link_refuses_lost_frames_and_a_silent_lane(eal):
         with pytest.raises(LinkError, match="event frame 5 arrived, expected 1"):
             lane.run()
     finally:
+        port.close()
+
+
+@needs_dpdk
+def test_the_bridge_ignores_what_is_not_a_command_frame_and_refuses_a_gap(eal):
+    from sim.cosim.bridge import LaneBridge
+    from sim.hybrid.amaranth_link import AmaranthLink
+    port = eal.attach(f"net_ring{next(_names)}")           # hands the bridge's frames back
+    bridge = LaneBridge(port, lambda: AmaranthLink(4))
+    try:
+        garbage = [b"", b"\x00" * 60, bytes(range(256)) * 4,
+                   pack_frames(B, A, lf.COMMANDS, 0, generate_flow(2))[0][:-3]]
+        port.send([frame.ljust(60, b"\x00") if frame else b"\x00" * 60 for frame in garbage])
+        assert bridge.poll() == 0 and bridge.ignored == len(garbage)
+        # a whole frame of records the lane cannot own yet (no LOAD/OWN): it punts them all
+        port.send(pack_frames(A, B, lf.COMMANDS, 0, generate_flow(3)))
+        assert bridge.poll() == 1 and bridge.records_in == 3 and bridge.records_out == 3
+        assert bridge.poll() == 0 and bridge.ignored == len(garbage) + 1   # its own answer
+        port.send(pack_frames(A, B, lf.COMMANDS, 5, generate_flow(1)))
+        with pytest.raises(LinkError, match="command frame 5 arrived, expected 1"):
+            bridge.poll()
+    finally:
+        bridge.close()
         port.close()
 
 
