@@ -1081,6 +1081,14 @@ typedef struct {
     size_t n_boxes, cap_boxes;
     uint32_t *dirty;                        /* boxes with replies, first-reply order */
     size_t n_dirty;
+    /* flush_into's place, between calls: the dirty box it is in, how far, the
+       box's next sequence number and where its datagrams go. */
+    size_t f_i, f_batches;
+    Py_ssize_t f_at;
+    uint64_t f_first;
+    int f_open, f_has_peer;
+    uint32_t f_ip;
+    uint16_t f_port;
 } ReplierCore;
 
 static int rcore_traverse(ReplierCore *self, visitproc visit, void *arg)
@@ -1414,9 +1422,13 @@ static PyObject *datagram(PyObject *session, uint64_t first, const uint8_t *body
 /* replier.flush(): Replier.flush of the reference, datagram for datagram. */
 static PyObject *rcore_flush(ReplierCore *self, PyObject *unused)
 {
-    PyObject *out = PyList_New(0);
+    PyObject *out;
     size_t i;
-    if (out == NULL)
+    if (self->f_open || self->f_i) {
+        PyErr_SetString(PyExc_RuntimeError, "flush() while a flush_into() is under way");
+        return NULL;
+    }
+    if (!(out = PyList_New(0)))
         return NULL;
     for (i = 0; i < self->n_dirty; i++) {
         Box *box = self->boxes + self->dirty[i];
@@ -1485,9 +1497,182 @@ fail:
     return NULL;
 }
 
+/* An (ip text, port) peer as integers, the ip through the `ip_of` cache. */
+static int peer_address(PyObject *peer, PyObject *ip_of, uint32_t *ip, uint16_t *port)
+{
+    PyObject *text, *known;
+    long number;
+    if (!PyTuple_Check(peer) || PyTuple_GET_SIZE(peer) != 2) {
+        PyErr_SetString(PyExc_TypeError, "a peer is (ip, port)");
+        return -1;
+    }
+    text = PyTuple_GET_ITEM(peer, 0);
+    number = PyLong_AsLong(PyTuple_GET_ITEM(peer, 1));
+    if (number == -1 && PyErr_Occurred())
+        return -1;
+    if (number < 0 || number > 0xFFFF) {
+        PyErr_SetString(PyExc_OverflowError, "port must be 0-65535.");
+        return -1;
+    }
+    known = PyDict_GetItemWithError(ip_of, text);
+    if (known == NULL) {
+        struct in_addr in;
+        const char *chars;
+        if (PyErr_Occurred())
+            return -1;
+        if (!PyUnicode_Check(text)) {
+            PyErr_SetString(PyExc_TypeError, "an ip address is a str");
+            return -1;
+        }
+        if (!(chars = PyUnicode_AsUTF8(text)))
+            return -1;
+        if (inet_aton(chars, &in) == 0) {      /* socket.inet_aton's rule and words */
+            PyErr_SetString(PyExc_OSError, "illegal IP address string passed to inet_aton");
+            return -1;
+        }
+        known = PyLong_FromUnsignedLong(ntohl(in.s_addr));
+        if (known == NULL || PyDict_SetItem(ip_of, text, known) < 0) {
+            Py_XDECREF(known);
+            return -1;
+        }
+        Py_DECREF(known);
+    }
+    *ip = (uint32_t)to_u64(known);
+    *port = (uint16_t)number;
+    return PyErr_Occurred() ? -1 : 0;
+}
+
+/* replier.flush_into(slots, slot, descriptors, capacity, ip_of, limit) -> filled
+
+   flush() straight into a DPDK send burst: each reply datagram is written into
+   the next slot (header and messages) with its `struct gb_tx_desc` (dst_mac 0:
+   gb_udp_tx resolves it), the same datagrams flush() would make, in the same
+   order. At most `capacity` per call; the next call goes on where this one
+   stopped, and fewer than `capacity` means all is out. `limit`: the largest
+   payload a slot takes. */
+static PyObject *rcore_flush_into(ReplierCore *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    Py_buffer slots, descs;
+    PyObject *ip_of;
+    Py_ssize_t slot, capacity, limit, filled = 0;
+    if (nargs != 6) {
+        PyErr_SetString(PyExc_TypeError,
+                        "flush_into(slots, slot, descriptors, capacity, ip_of, limit)");
+        return NULL;
+    }
+    slot = PyLong_AsSsize_t(args[1]);
+    capacity = PyLong_AsSsize_t(args[3]);
+    ip_of = args[4];
+    limit = PyLong_AsSsize_t(args[5]);
+    if (PyErr_Occurred())
+        return NULL;
+    if (!PyDict_CheckExact(ip_of)) {
+        PyErr_SetString(PyExc_TypeError, "ip_of must be a dict");
+        return NULL;
+    }
+    if (PyObject_GetBuffer(args[0], &slots, PyBUF_WRITABLE) < 0)
+        return NULL;
+    if (PyObject_GetBuffer(args[2], &descs, PyBUF_WRITABLE) < 0) {
+        PyBuffer_Release(&slots);
+        return NULL;
+    }
+    if (capacity < 0 || slot < 0 || capacity * slot > slots.len
+        || (size_t)capacity * sizeof(struct gb_tx_desc) > (size_t)descs.len) {
+        PyErr_SetString(PyExc_ValueError, "the burst buffers are smaller than the capacity");
+        goto fail;
+    }
+    while (filled < capacity && self->f_i < self->n_dirty) {
+        Box *box = self->boxes + self->dirty[self->f_i];
+        const uint8_t *data = box->buf;
+        Py_ssize_t size = (Py_ssize_t)box->len, at, bytes = 0;
+        uint16_t count = 0, width;
+        if (!self->f_open) {
+            PyObject *session = PyLong_FromUnsignedLong(box->session), *known, *peer;
+            uint64_t first = 1;
+            int bad;
+            if (session == NULL)
+                goto fail;
+            known = PyDict_GetItemWithError(self->sequences, session);
+            bad = (known == NULL && PyErr_Occurred())
+                  || (known != NULL && as_uint(known, 8, &first) < 0);
+            peer = bad ? NULL : PyDict_GetItemWithError(self->peers, session);
+            Py_DECREF(session);
+            if (bad || (peer == NULL && PyErr_Occurred()))
+                goto fail;
+            self->f_has_peer = peer != NULL;
+            if (peer != NULL && peer_address(peer, ip_of, &self->f_ip, &self->f_port) < 0)
+                goto fail;
+            self->f_first = first;
+            self->f_at = 0;
+            self->f_batches = 0;
+            self->f_open = 1;
+        }
+        /* One batch, as the reference's greedy split makes them. */
+        for (at = self->f_at; at < size; at += width) {
+            width = gb_ouch_out_size[data[at]];
+            if (width == 0 || at + width > size) {
+                PyErr_SetString(PyExc_ValueError, "pending replies are not whole messages");
+                goto fail;
+            }
+            if (bytes + width > self->limit && (count > 0 || self->f_batches == 0))
+                break;
+            bytes += width;
+            count++;
+        }
+        if (self->f_has_peer) {
+            uint8_t *p = (uint8_t *)slots.buf + filled * slot;
+            struct gb_tx_desc *d = (struct gb_tx_desc *)descs.buf + filled;
+            if (GB_OUCH_HEADER_SIZE + bytes > limit) {
+                PyErr_Format(PyExc_ValueError, "a %zd-byte payload does not fit a %zd-byte "
+                             "slot with its headers", GB_OUCH_HEADER_SIZE + bytes, slot);
+                goto fail;
+            }
+            put_be(p + GB_OUCH_HEADER_SESSION_OFF, box->session, GB_OUCH_HEADER_SESSION_WIDTH);
+            put_be(p + GB_OUCH_HEADER_SEQUENCE_NUMBER_OFF, self->f_first,
+                   GB_OUCH_HEADER_SEQUENCE_NUMBER_WIDTH);
+            put_be(p + GB_OUCH_HEADER_MESSAGE_COUNT_OFF, count, GB_OUCH_HEADER_MESSAGE_COUNT_WIDTH);
+            memcpy(p + GB_OUCH_HEADER_SIZE, data + self->f_at, bytes);
+            d->dst_mac = 0;
+            d->dst_ip = self->f_ip;
+            d->dst_port = self->f_port;
+            d->len = (uint16_t)(GB_OUCH_HEADER_SIZE + bytes);
+            filled++;
+        }
+        self->f_first += count;
+        self->f_batches++;
+        self->f_at = at;
+        if (at == size) {                       /* the session's last datagram */
+            PyObject *session = PyLong_FromUnsignedLong(box->session);
+            PyObject *next = PyLong_FromUnsignedLongLong(self->f_first);
+            int failed = session == NULL || next == NULL
+                         || PyDict_SetItem(self->sequences, session, next) < 0;
+            Py_XDECREF(session);
+            Py_XDECREF(next);
+            if (failed)
+                goto fail;
+            box->len = 0;
+            self->f_open = 0;
+            self->f_i++;
+        }
+    }
+    if (self->f_i == self->n_dirty) {
+        self->f_i = 0;
+        self->n_dirty = 0;
+    }
+    PyBuffer_Release(&slots);
+    PyBuffer_Release(&descs);
+    return PyLong_FromSsize_t(filled);
+fail:
+    PyBuffer_Release(&slots);
+    PyBuffer_Release(&descs);
+    return NULL;
+}
+
 static PyMethodDef rcore_methods[] = {
     {"add", (PyCFunction)rcore_add, METH_O, "add(events): Replier.add."},
     {"flush", (PyCFunction)rcore_flush, METH_NOARGS, "flush(): Replier.flush."},
+    {"flush_into", (PyCFunction)(void (*)(void))rcore_flush_into, METH_FASTCALL,
+     "flush_into(slots, slot, descriptors, capacity, ip_of, limit) -> filled"},
     {NULL}
 };
 

@@ -197,3 +197,47 @@ def test_the_mac_table_learns_many_senders_and_keeps_the_latest():
         assert udp._dest_mac(socket.inet_aton("239.192.26.1")) == b"\x01\x00\x5e\x40\x1a\x01"
     finally:
         udp.close()
+
+
+@needs_dpdk
+@pytest.mark.parametrize("max_payload, burst", [(1472, 8), (90, 4), (20, 4)])
+def test_replies_written_into_the_send_burst_are_the_flushed_ones(max_payload, burst):
+    """`send_replies` with a compiled replier (`flush_into`, straight into the
+    slots) sends, frame for frame, what the reference replier's `flush()` gives
+    through `send`: more datagrams than a burst, sessions without a peer, splits."""
+    from dpdk_bridge.eal import Eal
+    from dpdk_bridge.fast import status
+    from dpdk_bridge.udp import DpdkUdp
+    from host.engine import MatchingEngine
+    from host.flow import generate_flow
+    from host.net.order_entry import flow_datagrams
+    from host.net.order_replies import Replier
+    if status()[0] is None:
+        pytest.skip(status()[1])
+    flow = flow_datagrams(generate_flow(1500, seed=3), DEFAULT_SYMBOLS, batch=2)
+    ports = [DpdkUdp(Eal.start().attach(f"net_ring{next(_names)}"), "198.18.0.1", 15000,
+                     mac="02:00:00:00:00:01", burst=burst) for _ in range(2)]
+    received = []
+    try:
+        for port, compiled in zip(ports, (False, True)):
+            gateway = Gateway(Sequencer(ManualClock(start=1)), DEFAULT_SYMBOLS, compiled=compiled)
+            replier = Replier(gateway, DEFAULT_SYMBOLS, max_payload)
+            engine, frames = MatchingEngine(DEFAULT_SYMBOLS), []
+            for index, (session, payload) in enumerate(flow):
+                peer = None if session % 5 == 0 else (f"198.18.{session % 3}.{session % 200}",
+                                                      30000 + session)
+                for command in gateway.datagram(payload, peer):
+                    replier.add(engine.apply(command))
+                if index % 37 == 36:
+                    sent = (port.send_replies(replier) if compiled
+                            else port.send(replier.flush()))
+                    got = []
+                    while len(got) < sent:
+                        got += port.port.recv(256)
+                    frames.append(got)
+            received.append((frames, replier.sequences))
+    finally:
+        for port in ports:
+            port.close()
+    assert received[0] == received[1]
+    assert sum(map(len, received[0][0])) > 100

@@ -79,8 +79,8 @@ def bench_ingress(pcap, burst, expected, compiled=None):
     gateway = Gateway(Sequencer(time.time_ns), DEFAULT_SYMBOLS, compiled=compiled)
     engine, replier = MatchingEngine(DEFAULT_SYMBOLS), Replier(gateway, DEFAULT_SYMBOLS)
     packets = replies = idle = 0
-    apply, add, flush, commands_of = engine.apply, replier.add, replier.flush, gateway.commands
-    recv, send = udp.recv_ouch, out.send
+    apply, add, commands_of = engine.apply, replier.add, gateway.commands
+    recv, send_replies = udp.recv_ouch, out.send_replies
     try:
         with quiet_gc():
             start, cpu = time.perf_counter(), time.process_time()
@@ -93,7 +93,7 @@ def bench_ingress(pcap, burst, expected, compiled=None):
                 packets += len(frames)
                 for command in commands_of(data, frames):
                     add(apply(command))
-                replies += send(flush())
+                replies += send_replies(replier)
             seconds = time.perf_counter() - start
             cpu = time.process_time() - cpu
     finally:

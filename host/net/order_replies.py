@@ -75,6 +75,8 @@ class Replier:
             from dpdk_bridge.fast import load
             compiled = load().ReplierCore(self, core)
             self.add, self.flush, self.path = compiled.add, compiled.flush, gateway.path
+            # flush() written straight into a DPDK send burst: DpdkUdp.send_replies
+            self.flush_into = compiled.flush_into
 
     def replies(self, events):
         """(session, outbound record) pairs for one command's events (the
