@@ -7,39 +7,20 @@ port, as in tests/test_dpdk_link.py (whose namespace fixture and helpers this re
 
 import subprocess
 import sys
-import time
 
 from host.net.link import PacketLaneLink
+from sim.cosim.netns import FarEnd
 from sim.flows import SYMBOL, eviction, hybrid_flow, window_pressure
 from sim.hybrid.equivalence import run_hybrid
 
-from test_dpdk_link import (_CLIENT, _GATE, _REPO, _FarEnd, _names, eal, link_netns,  # noqa: F401,E402 (fixtures)
+from test_dpdk_link import (_CLIENT, _GATE, _REPO, _names, eal, link_netns,  # noqa: F401,E402 (fixtures)
                             needs_dpdk)
 from test_dpdk_netns import _serve_until_done  # noqa: E402 (tests/ is on sys.path)
 
 
-class _GatewareFarEnd(_FarEnd):
+def _gateware_far_end(ns, iface, sim="icarus", stall=0.0):
     """`python -m sim.cosim --endpoint gateware` in the namespace, serving on `iface`."""
-
-    def __init__(self, ns, iface, sim="icarus", depth=4, stall=0.0, ready_seconds=300):
-        self.process = subprocess.Popen(
-            ["ip", "netns", "exec", ns, sys.executable, "-m", "sim.cosim", "--iface", iface,
-             "--endpoint", "gateware", "--sim", sim, "--depth", str(depth), "--stall",
-             str(stall), "--seconds", "600"],
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=_REPO,
-            start_new_session=True)
-        self.lines = []
-        deadline = time.monotonic() + ready_seconds
-        while time.monotonic() < deadline:
-            line = self.process.stdout.readline()
-            if not line:
-                break
-            self.lines.append(line)
-            if line.startswith("cosim: serving"):
-                self.mac = line.split("(")[1].split(")")[0]
-                return
-        out, err = self.stop()
-        raise AssertionError(f"the far end did not start:\n{out}{err[-3000:]}")
+    return FarEnd(ns, iface, sim, stall=stall, extra=("--endpoint", "gateware"))
 
 
 @needs_dpdk
@@ -47,7 +28,7 @@ def test_hybrid_host_over_dpdk_and_the_gateware_endpoint_is_the_golden_engine(ea
     from sim.runner import require_simulator
     require_simulator("icarus")
     ns, pairs = link_netns
-    far = _GatewareFarEnd(ns, pairs[1][1], "icarus", stall=0.2)
+    far = _gateware_far_end(ns, pairs[1][1], "icarus", stall=0.2)
 
     def make_link(depth, index, vcd):          # a new host session: the endpoint resets its lane
         port = eal.attach(f"net_af_packet{next(_names)},iface={pairs[1][0]}")
@@ -76,7 +57,7 @@ def test_scapy_order_through_dpdk_host_link_and_gateware_endpoint_and_back(eal, 
     from sim.runner import require_simulator
     require_simulator("icarus")
     ns, pairs = link_netns
-    far = _GatewareFarEnd(ns, pairs[1][1], "icarus")
+    far = _gateware_far_end(ns, pairs[1][1], "icarus")
     orders = DpdkUdp(eal.attach(f"net_af_packet{next(_names)},iface={pairs[0][0]}"),
                      "198.18.1.1", 15000)
     link_port = eal.attach(f"net_af_packet{next(_names)},iface={pairs[1][0]}")
@@ -106,7 +87,7 @@ def test_the_gateware_endpoint_on_amaranth_through_a_kernel_socket(link_netns):
     from dpdk_bridge.raw import RawSocketPort
     from gatebook.wire.link_frame import ETHERTYPE
     ns, pairs = link_netns
-    far = _GatewareFarEnd(ns, pairs[1][1], "amaranth", stall=0.2)
+    far = _gateware_far_end(ns, pairs[1][1], "amaranth", stall=0.2)
 
     def make_link(depth, index, vcd):
         return PacketLaneLink(RawSocketPort(pairs[1][0], ETHERTYPE), far.mac, depth, timeout=30)
