@@ -133,7 +133,9 @@ class LinkReceiver(wiring.Component):
         extra = Signal()                            # bytes after `count` records (padding?)
         expected = Signal(32)
 
-        field = lambda name: header.field(hdr, name)        # noqa: E731
+        def field(name):
+            return header.field(hdr, name)
+
         byte = self.i.payload
         take = Signal()
         m.d.comb += take.eq(self.i.valid & self.i.ready)

@@ -277,3 +277,16 @@ def test_idle_stays_low_from_a_frames_first_byte_to_its_answer():
     finally:
         port.close()
     assert [unpack_frame(f)[1:] for f in port.outbox] == [(0, 1, [])]
+
+
+def test_the_clocks_docs_hardware_quotes():
+    """`python -m sim.endpoint.cycles 4`'s figures (docs/hardware.md, "The link endpoint")."""
+    from sim.endpoint.cycles import measure, scenarios
+    got = {}
+    for name, setup, records in scenarios():
+        k = measure(4, setup, records)
+        got[name.split(" (")[0]] = (k["last_in"] - k["first_in"] + 1, k["lane_takes"] - k["last_in"],
+                                   k["first_out"] - k["last_in"], k["last_out"] - k["first_in"] + 1)
+    assert got == {"OWN": (44, 1, 3, 74), "resting add": (75, 1, 15, 195),
+                   "crossing order, one fill": (75, 1, 32, 316),
+                   "16 ×": (1229, 1, 235, 3994)}
