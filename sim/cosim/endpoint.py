@@ -11,6 +11,7 @@ Amaranth's (`--sim amaranth`, `sim.endpoint.amaranth_port.EndpointPort`).
 """
 
 import os
+import select
 import sys
 import time
 
@@ -92,7 +93,7 @@ def _amaranth(args):
         while time.monotonic() < deadline:
             frames = port.recv(64)
             if not frames:
-                time.sleep(0.0002)
+                select.select([port], [], [], 0.05)     # a frame wakes it at once
                 continue
             frames_in += endpoint.send(frames)
             out = endpoint.run_until_idle()
