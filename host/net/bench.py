@@ -22,7 +22,7 @@ from ..symbols import DEFAULT_SYMBOLS
 
 __all__ = ["order_datagrams", "write_order_pcap", "bench_copy", "bench_ingress",
            "gateway_commands", "bench_engine",
-           "bench_socket_end_to_end", "client_main"]
+           "bench_socket_end_to_end", "client_main", "instructions_per_order"]
 
 
 def order_datagrams(orders, seed=1, batch=1):
@@ -199,3 +199,67 @@ def client_main():
                     waiting[key] -= 1
                     answered += 1
     print(answered)
+
+
+def instructions_per_order(path, orders=(10_000, 30_000), batch=1, seed=1, workdir=None):
+    """Instructions per order under callgrind, for `path` = "engine" (the golden
+    model alone on the gateway's commands) or a burst size (the DPDK row of
+    `bench_ingress`). Far steadier than time on a busy machine.
+
+    Each measurement runs the loop once and twice in fresh processes under
+    `valgrind --tool=callgrind`; the difference is one loop. That is done for
+    two flow sizes, and the difference between those, per order, leaves out
+    everything a loop pays once (ports, pools, the collector's start)."""
+    import pickle
+    import re
+    workdir = workdir or tempfile.mkdtemp(prefix="gb-callgrind-")
+    loops = {}
+    for count in orders:
+        stem = os.path.join(workdir, f"flow{count}_{batch}_{seed}")
+        if not os.path.exists(stem + ".pkl"):
+            datagrams = order_datagrams(count, seed, batch)
+            write_order_pcap(stem + ".pcap", datagrams)
+            with open(stem + ".pkl", "wb") as out:
+                pickle.dump((len(datagrams), gateway_commands(datagrams)), out)
+        refs = []
+        for repeat in (1, 2):
+            done = subprocess.run(
+                ["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null",
+                 sys.executable, "-c", "import sys; from host.net.bench import _loops; _loops()",
+                 stem, str(path), str(repeat)],
+                capture_output=True, text=True, cwd=os.path.dirname(os.path.dirname(
+                    os.path.dirname(os.path.abspath(__file__)))))
+            found = re.search(r"I\s+refs:\s+([\d,]+)", done.stderr)
+            if done.returncode != 0 or found is None:
+                raise RuntimeError(f"callgrind run failed:\n{done.stderr[-2000:]}")
+            refs.append(int(found.group(1).replace(",", "")))
+        loops[count] = refs[1] - refs[0]
+    small, large = orders
+    return (loops[large] - loops[small]) / (large - small)
+
+
+def _loops():
+    """The child of `instructions_per_order` (argv: flow stem, path, repeats)."""
+    import pickle
+    stem, path, repeats = sys.argv[1], sys.argv[2], int(sys.argv[3])
+    with open(stem + ".pkl", "rb") as flow:
+        packets, commands = pickle.load(flow)
+    for _ in range(repeats):
+        if path == "engine":
+            bench_engine(commands, repeat=1)
+        else:
+            result = bench_ingress(stem + ".pcap", int(path), packets)
+            if result["orders"] != len(commands):
+                raise SystemExit(f"decoded {result['orders']} of {len(commands)} orders")
+
+
+if __name__ == "__main__":
+    # python -m host.net.bench engine 256 32 [--batch 4]: instructions per order
+    import argparse
+    parser = argparse.ArgumentParser(description=instructions_per_order.__doc__.split("\n")[0])
+    parser.add_argument("paths", nargs="+", help="engine, or a DPDK burst size")
+    parser.add_argument("--batch", type=int, default=1)
+    for what in parser.parse_args().paths:
+        print(f"{what:>6s}  batch {parser.parse_args().batch}: "
+              f"{instructions_per_order(what, batch=parser.parse_args().batch):,.0f} "
+              f"instructions per order", flush=True)
