@@ -86,10 +86,10 @@ class LaneEndpoint(wiring.Component):
         wiring.connect(m, tx.o, wiring.flipped(self.o))
         idle = Signal()
         m.d.comb += [
-            tx.drained.eq(lane.i.ready & ~rx.o.valid),
+            tx.drained.eq(lane.i.ready & ~rx.queued),
             tx.frames.eq(rx.frames),
             tx.peer.eq(rx.peer),
-            idle.eq(tx.idle & (tx.answered == rx.frames) & ~rx.o.valid & lane.i.ready
+            idle.eq(tx.idle & (tx.answered == rx.frames) & ~rx.queued & lane.i.ready
                     & ~lane.o.valid),
             rx.idle.eq(idle),
             self.idle.eq(idle & ~rx.framing),

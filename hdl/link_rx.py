@@ -13,8 +13,8 @@ end and rolled back when the frame is dropped, so a bad frame never reaches
 the lane, even one whose fault shows only at its end (a truncated record, a
 count that does not match, a frame check sequence the MAC flags in `error`).
 That costs nothing in clocks for the records (they are assembled while the
-frame arrives); the lane sees a frame's first record one clock after its last
-byte. The FIFO holds one frame's worst case (`capacity`, 128 records of at
+frame arrives); the lane sees a frame's first record two clocks after its last
+byte (the memory, then an output register). The FIFO holds one frame's worst case (`capacity`, 128 records of at
 least 15 bytes, more than a 1500-byte payload holds).
 """
 
@@ -77,6 +77,8 @@ class LinkReceiver(wiring.Component):
         restart loses nothing).
     framing : Out(1)
         Part of a frame is in (its end not yet seen).
+    queued : Out(1)
+        Committed records wait for the lane (in the FIFO or on `o`).
     """
 
     i:       In(byte_stream(RX_BYTE))
@@ -87,6 +89,7 @@ class LinkReceiver(wiring.Component):
     restart: Out(1)
     idle:    In(1)
     framing: Out(1)
+    queued:  Out(1)
 
     def __init__(self, capacity=128):
         self.capacity = capacity
@@ -108,16 +111,21 @@ class LinkReceiver(wiring.Component):
         wp, committed, rp = (Signal(range(2 * depth), name=n) for n in ("wp", "committed", "rp"))
         full = Signal()
         m.d.comb += full.eq((wp - rp)[:len(wp)] == depth)
-        pop = Signal()
+        # The lane reads `o.payload` from a register, not from the memory's output, so the
+        # memory's clock-to-out does not add to the lane's decision path (its critical path).
+        stored = Signal()                   # a committed record waits in the memory, at `rp`
+        load = Signal()                     # ... and moves to the output register this clock
         m.d.comb += [
-            self.o.valid.eq(committed != rp),
-            self.o.payload.eq(rd.data),
-            pop.eq(self.o.valid & self.o.ready),
-            rd.addr.eq((rp + pop)[:len(rp) - 1]),
+            stored.eq(committed != rp),
+            load.eq(stored & (~self.o.valid | self.o.ready)),
+            rd.addr.eq((rp + load)[:len(rp) - 1]),
             wr.addr.eq(wp[:len(wp) - 1]),
+            self.queued.eq(stored | self.o.valid),
         ]
-        with m.If(pop):
-            m.d.sync += rp.eq(rp + 1)
+        with m.If(load):
+            m.d.sync += [rp.eq(rp + 1), self.o.payload.eq(rd.data), self.o.valid.eq(1)]
+        with m.Elif(self.o.ready):
+            m.d.sync += self.o.valid.eq(0)
 
         # -- frame state --------------------------------------------------------------
         hdr = Signal(8 * header.size)
