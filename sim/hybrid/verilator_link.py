@@ -31,7 +31,7 @@ HARNESS = Path(__file__).with_name("harness.cpp")
 TOPLEVEL = "matcher"
 # The PyPI wheel's verilated.mk leaves CFG_CXXFLAGS_PCH_I empty (see sim/matcher/test_matcher.py).
 _MAKEFLAGS = "CFG_CXXFLAGS_PCH_I=-include OPT_FAST=-O2"
-_BUILT = {}                 # (depth, trace) -> harness binary, once per process
+_BUILT = {}                 # (depth, trace) -> (harness binary, codec), once per process
 
 
 def _verilator():
@@ -98,14 +98,13 @@ class VerilatorLink(LaneLink):
 
     def __init__(self, depth, *, stall=0.0, seed=0, vcd=None):
         self.depth = depth
-        dut = Matcher(depth)
-        self.codec = MatcherCodec(dut)
-        self._in_bytes = 4 * ((self.codec.commands.width + 31) // 32)
-        self._out_bytes = 4 * ((self.codec.beat_width + 31) // 32)
         key = (depth, bool(vcd))
         if key not in _BUILT:           # the Verilog cannot change within one process
-            _BUILT[key] = build_harness(dut, trace=bool(vcd))
-        binary = _BUILT[key]
+            dut = Matcher(depth)
+            _BUILT[key] = build_harness(dut, trace=bool(vcd)), MatcherCodec(dut)
+        binary, self.codec = _BUILT[key]
+        self._in_bytes = 4 * ((self.codec.commands.width + 31) // 32)
+        self._out_bytes = 4 * ((self.codec.beat_width + 31) // 32)
         self._process = subprocess.Popen(
             [str(binary), str(int(stall * 1000)), str(seed), vcd or "-"],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE)
