@@ -190,14 +190,21 @@ class Exchange:
             # applied before is held like any output and leaves only if acked.
             self.counts["datagrams_in"] += received
             self.counts["orders"] = gateway.messages
-            replies = replier.flush()
             if self.acks is None:
-                if replies:
-                    self.counts["replies"] += self.port.send(replies)
+                # A DPDK port takes a compiled replier's datagrams straight into
+                # its send burst; any other port sends what flush() gives.
+                send_replies = getattr(self.port, "send_replies", None)
+                if send_replies is not None:
+                    self.counts["replies"] += send_replies(replier)
+                else:
+                    replies = replier.flush()
+                    if replies:
+                        self.counts["replies"] += self.port.send(replies)
                 if self._itch:
                     self._publish(self._itch)
                     self._itch.clear()
             else:
+                replies = replier.flush()
                 if replies or self._itch:
                     self._held.append((gateway.sequencer.next_seq - 1, replies, self._itch[:]))
                     self._itch.clear()
