@@ -251,6 +251,7 @@ typedef struct {
     size_t live_origins;
     uint64_t next_order_id, messages;
     Symbol *symbols;
+    struct { uint64_t key; PyObject *peer; } peer_cache[256];  /* descriptor peer -> tuple */
     Py_ssize_t n_symbols;
 } GatewayCore;
 
@@ -292,6 +293,8 @@ static int core_clear(GatewayCore *self)
 {
     Py_CLEAR(self->gateway); Py_CLEAR(self->sequencer); Py_CLEAR(self->sdict);
     Py_CLEAR(self->peers);
+    for (size_t i = 0; i < 256; i++)
+        Py_CLEAR(self->peer_cache[i].peer);
     for (size_t i = 0; self->peer_set.slots != NULL && i <= self->peer_set.mask; i++)
         if (self->peer_set.slots[i].used && self->peer_set.slots[i].value) {
             PyObject *peer = (PyObject *)(uintptr_t)self->peer_set.slots[i].value;
@@ -501,6 +504,37 @@ static PyObject *core_owners(GatewayCore *self, PyObject *unused)
     return out;
 }
 
+/* Ask for the token map's slot of every message in a burst before the first
+   is taken: a new token's slot is a cache miss (the table is as large as the
+   orders), and this way the burst's misses overlap instead of queueing. */
+static void prefetch_tokens(GatewayCore *core, const RxBurst *burst, const Py_buffer *view)
+{
+    const struct gb_rx_desc *d = burst->view.buf;
+    if (core->tokens.slots == NULL)
+        return;
+    for (Py_ssize_t i = 0; i < burst->n; i++, d++) {
+        Py_ssize_t at = d->offset;
+        if (d->status != GB_RX_DATAGRAM)
+            continue;
+        for (uint16_t k = 0; k < d->count; k++) {
+            const uint8_t *p = (const uint8_t *)view->buf + at;
+            uint64_t token;
+            uint16_t size;
+            if (at < 0 || at >= view->len || !(size = gb_ouch_in_size[p[0]])
+                || at + size > view->len)
+                break;
+            if (p[0] == GB_OUCH_ENTER_ORDER_CODE)
+                token = GET(p, ENTER_ORDER, ORDER_TOKEN);
+            else if (p[0] == GB_OUCH_CANCEL_ORDER_CODE)
+                token = GET(p, CANCEL_ORDER, ORDER_TOKEN);
+            else
+                token = GET(p, REPLACE_ORDER, EXISTING_ORDER_TOKEN);
+            __builtin_prefetch(core->tokens.slots + slot_of(d->session, token, core->tokens.mask));
+            at += size;
+        }
+    }
+}
+
 /* core.commands(data, frames): the iterator Gateway.commands is in Python. */
 static PyObject *core_commands(GatewayCore *self, PyObject *const *args, Py_ssize_t nargs)
 {
@@ -531,6 +565,7 @@ static PyObject *core_commands(GatewayCore *self, PyObject *const *args, Py_ssiz
     if (Py_IS_TYPE(args[1], &RxBurstType)) {
         Py_INCREF(args[1]);
         it->burst = (RxBurst *)args[1];
+        prefetch_tokens(self, it->burst, &it->view);
     } else if (!(it->frames = PyObject_GetIter(args[1]))) {
         Py_DECREF(it);
         return NULL;
@@ -701,6 +736,25 @@ static PyObject *burst_peer(RxBurst *burst, const struct gb_rx_desc *d)
     return peer;
 }
 
+/* burst_peer through a small cache of the latest peers: the same (ip, port)
+   gives the same tuple (DpdkUdp's cache never changes an entry), so the
+   gateway's peers get equal values either way. */
+static PyObject *cached_peer(GatewayCore *core, RxBurst *burst, const struct gb_rx_desc *d)
+{
+    size_t at = mix(d->peer) & 255;
+    PyObject *peer;
+    if (core->peer_cache[at].peer != NULL && core->peer_cache[at].key == d->peer) {
+        Py_INCREF(core->peer_cache[at].peer);
+        return core->peer_cache[at].peer;
+    }
+    if (!(peer = burst_peer(burst, d)))
+        return NULL;
+    Py_INCREF(peer);
+    Py_XSETREF(core->peer_cache[at].peer, peer);
+    core->peer_cache[at].key = d->peer;
+    return peer;
+}
+
 /* A refused descriptor's (name, first, second). */
 static PyObject *refusal_of(const struct gb_rx_desc *d)
 {
@@ -732,7 +786,7 @@ static int next_frame(Commands *it)
                     return 0;
                 d = (const struct gb_rx_desc *)it->burst->view.buf + it->index++;
             } while (d->status > 0);        /* ARP and strays: DpdkUdp's */
-            if (!(peer = burst_peer(it->burst, d)))
+            if (!(peer = cached_peer(core, it->burst, d)))
                 return -1;
             if (d->status < 0) {
                 error = refusal_of(d);
