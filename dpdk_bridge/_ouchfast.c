@@ -609,6 +609,7 @@ static int set_peer(GatewayCore *core, uint32_t session, PyObject *session_obj, 
     if (s != NULL) {
         PyObject *old = (PyObject *)(uintptr_t)s->value;
         s->value = (uint64_t)(uintptr_t)peer;
+        s->token = 0;                           /* flush_into parses it again */
         Py_XDECREF(old);
         return 0;
     }
@@ -1122,7 +1123,7 @@ static PyTypeObject CommandsType = {
 /* ---------------------------------------------------------------- replier */
 
 /* A session's replies packed since the last flush. */
-typedef struct { uint8_t *buf; size_t len, cap; uint32_t session; } Box;
+typedef struct { uint8_t *buf; size_t len, cap; uint64_t next_seq; uint32_t session; } Box;
 
 typedef struct {
     PyObject_HEAD
@@ -1217,10 +1218,22 @@ static int put(ReplierCore *self, uint32_t session, const uint8_t *part, Py_ssiz
         }
         if (table_put(&self->box_of, 0, session, self->n_boxes, 0) < 0)
             return -1;
-        box = self->boxes + self->n_boxes++;
+        box = self->boxes + self->n_boxes;
         box->buf = NULL;
         box->len = box->cap = 0;
         box->session = session;
+        box->next_seq = 1;
+        {
+            PyObject *key = PyLong_FromUnsignedLong(session), *known;
+            int bad = key == NULL;
+            known = bad ? NULL : PyDict_GetItemWithError(self->sequences, key);
+            bad = bad || (known == NULL && PyErr_Occurred())
+                  || (known != NULL && as_uint(known, 8, &box->next_seq) < 0);
+            Py_XDECREF(key);
+            if (bad)
+                return -1;
+        }
+        self->n_boxes++;
     } else {
         box = self->boxes + s->value;
     }
@@ -1474,6 +1487,14 @@ static PyObject *datagram(PyObject *session, uint64_t first, const uint8_t *body
 }
 
 /* replier.flush(): Replier.flush of the reference, datagram for datagram. */
+/* gateway.peers.get(session), borrowed, from the gateway's mirror of it in C
+   (set_peer writes both). */
+static PyObject *session_peer(ReplierCore *self, uint32_t session)
+{
+    Slot *known = table_find(&self->gw->peer_set, 0, session);
+    return known == NULL ? NULL : (PyObject *)(uintptr_t)known->value;
+}
+
 static PyObject *rcore_flush(ReplierCore *self, PyObject *unused)
 {
     PyObject *out;
@@ -1486,20 +1507,15 @@ static PyObject *rcore_flush(ReplierCore *self, PyObject *unused)
         return NULL;
     for (i = 0; i < self->n_dirty; i++) {
         Box *box = self->boxes + self->dirty[i];
-        PyObject *session = PyLong_FromUnsignedLong(box->session), *peer, *known, *next;
+        PyObject *session = PyLong_FromUnsignedLong(box->session), *peer, *next;
         const uint8_t *data = box->buf;
         Py_ssize_t size = (Py_ssize_t)box->len, at, start = 0, bytes = 0;
         uint16_t width = 0, count = 0;
         uint64_t first = 1;
         if (session == NULL)
             goto fail;
-        known = PyDict_GetItemWithError(self->sequences, session);
-        if ((known == NULL && PyErr_Occurred())
-            || (known != NULL && as_uint(known, 8, &first) < 0))
-            goto fail_session;
-        peer = PyDict_GetItemWithError(self->peers, session);
-        if (peer == NULL && PyErr_Occurred())
-            goto fail_session;
+        first = box->next_seq;
+        peer = session_peer(self, box->session);
         /* Greedy batches under the limit, exactly as the reference splits its parts. */
         for (at = 0; at <= size; at += width) {
             if (at < size) {
@@ -1535,6 +1551,7 @@ static PyObject *rcore_flush(ReplierCore *self, PyObject *unused)
         }
         Py_DECREF(next);
         Py_DECREF(session);
+        box->next_seq = first;
         box->len = 0;
         continue;
     fail_session:
@@ -1641,22 +1658,21 @@ static PyObject *rcore_flush_into(ReplierCore *self, PyObject *const *args, Py_s
         Py_ssize_t size = (Py_ssize_t)box->len, at, bytes = 0;
         uint16_t count = 0, width;
         if (!self->f_open) {
-            PyObject *session = PyLong_FromUnsignedLong(box->session), *known, *peer;
-            uint64_t first = 1;
-            int bad;
-            if (session == NULL)
-                goto fail;
-            known = PyDict_GetItemWithError(self->sequences, session);
-            bad = (known == NULL && PyErr_Occurred())
-                  || (known != NULL && as_uint(known, 8, &first) < 0);
-            peer = bad ? NULL : PyDict_GetItemWithError(self->peers, session);
-            Py_DECREF(session);
-            if (bad || (peer == NULL && PyErr_Occurred()))
-                goto fail;
-            self->f_has_peer = peer != NULL;
-            if (peer != NULL && peer_address(peer, ip_of, &self->f_ip, &self->f_port) < 0)
-                goto fail;
-            self->f_first = first;
+            Slot *known = table_find(&self->gw->peer_set, 0, box->session);
+            self->f_has_peer = known != NULL;
+            if (known != NULL) {
+                /* the peer's address, parsed once per peer object (bit 63: parsed) */
+                if (!(known->token >> 63)) {
+                    uint32_t ip;
+                    uint16_t port;
+                    if (peer_address((PyObject *)(uintptr_t)known->value, ip_of, &ip, &port) < 0)
+                        goto fail;
+                    known->token = 1ull << 63 | (uint64_t)ip << 16 | port;
+                }
+                self->f_ip = (uint32_t)(known->token >> 16);
+                self->f_port = (uint16_t)known->token;
+            }
+            self->f_first = box->next_seq;
             self->f_at = 0;
             self->f_batches = 0;
             self->f_open = 1;
@@ -1704,6 +1720,7 @@ static PyObject *rcore_flush_into(ReplierCore *self, PyObject *const *args, Py_s
             Py_XDECREF(next);
             if (failed)
                 goto fail;
+            box->next_seq = self->f_first;
             box->len = 0;
             self->f_open = 0;
             self->f_i++;

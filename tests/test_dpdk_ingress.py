@@ -224,7 +224,8 @@ def test_replies_written_into_the_send_burst_are_the_flushed_ones(max_payload, b
             replier = Replier(gateway, DEFAULT_SYMBOLS, max_payload)
             engine, frames = MatchingEngine(DEFAULT_SYMBOLS), []
             for index, (session, payload) in enumerate(flow):
-                peer = None if session % 5 == 0 else (f"198.18.{session % 3}.{session % 200}",
+                # some sessions without a peer, the others moving between addresses
+                peer = None if session % 5 == 0 else (f"198.18.{index % 3}.{session % 200}",
                                                       30000 + session)
                 for command in gateway.datagram(payload, peer):
                     replier.add(engine.apply(command))
