@@ -1,18 +1,23 @@
 /* The order-entry gateway's and the replier's per-message work, compiled.
  *
- * Ref: host/net/order_entry.py (Gateway.commands) and host/net/order_replies.py
- *      (Replier.add, Replier.flush): the readable reference this code follows
- *      line for line; gatebook/wire/ouch.py and internal.py through the
- *      generated "gb_tables.h" (dpdk_bridge/_fastgen.py).
+ * Ref: host/net/order_entry.py (Gateway.commands, SessionTracker.check) and
+ *      host/net/order_replies.py (Replier.add, Replier.flush): the readable
+ *      reference this code follows step for step; gatebook/wire/ouch.py and
+ *      internal.py through the generated "gb_tables.h" (dpdk_bridge/_fastgen.py).
  *
- * Nothing here has state of its own: the gateway's token map, owners, origins,
- * peers and session numbers stay the Python objects the reference uses
- * (dicts of Python ints and tuples), so both paths can be compared entry for
- * entry and either may run on the same gateway. What C saves is the bytecode:
- * unpacking a message, the dict operations and building a command tuple, or
- * reading an event tuple and packing a reply, cost one C call instead of
- * dozens of interpreted steps. Rare paths (refusals, gaps, duplicates) call
- * back into the Python methods the reference uses, so they log the same words.
+ * The state the reference keeps in dicts lives here in C: the token map,
+ * the owners (a dense array by order id), the origins (a ring by command
+ * seq), the session tracker's expected numbers and counters, a mirror of the
+ * peers, and each session's pending replies. Every such dict access of the
+ * reference becomes a probe of a C table, and unpacking a message, building
+ * a command tuple, reading an event tuple and packing a reply each cost one
+ * C call instead of dozens of interpreted steps. host/net/order_entry.py's
+ * CompiledGateway shows the tables as dicts, so tests compare both paths
+ * entry for entry. Rare paths (refusals, gaps, duplicates) call back into
+ * the Python methods the reference uses, so they count and log the same words.
+ *
+ * Also here, for DpdkUdp: the loops over a received burst's descriptors
+ * (rx_burst, rx_frames) and over the datagrams of a send burst (tx_fill).
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>

@@ -12,6 +12,11 @@ engine's: such an order still becomes a command, so it still gets a reply.
 
 `flow_datagrams()` goes the other way for testers: it turns a flow of
 internal commands into the datagrams clients would have sent.
+
+This module is the readable reference. Where `dpdk_bridge/_ouchfast.c` is
+built, `Gateway(...)` gives a `CompiledGateway`, which does the same work
+per message in C and is checked against this code by
+tests/test_ouch_compiled.py.
 """
 
 from collections import Counter, deque
@@ -61,9 +66,10 @@ class Gateway:
     log_size : int
         Refusals and gaps kept in `bad_log` and `gap_log`.
     compiled : bool or None
-        `commands` from the compiled twin of this class (`dpdk_bridge/fast.py`):
-        None uses it where it is built, True insists, False keeps this
-        readable Python. `path` says which runs, and why.
+        Whether `Gateway(...)` gives the compiled twin of this class
+        (`CompiledGateway`, built by `dpdk_bridge/fast.py`): None where it is
+        built, True insists (FastPathUnavailable says why not), False keeps
+        this readable Python, the reference. `path` says which runs, and why.
     """
 
     def __new__(cls, sequencer, symbols, log_size=1000, compiled=None):
@@ -215,9 +221,9 @@ class CompiledGateway(Gateway):
     C, as do the session tracker's numbers; `order_ids`, `owners`, `origins`
     and `tracker.expected` show them as dicts (copies, for tests and tools),
     and `origins.pop` takes an origin out. `peers` stays a dict, which only
-    the gateway writes. Origins are kept
-    for the latest 65,536 commands: the replier takes each as soon as its
-    command's events are in.
+    the gateway writes (C keeps a mirror of it for the replier). Origins are
+    kept for the latest 65,536 commands: the replier takes each as soon as
+    its command's events are in. `symbol_ids` is copied into C at start.
     """
 
     def _start(self, compiled):

@@ -15,6 +15,11 @@ flush: one datagram per session (split to stay under `MAX_PAYLOAD`), each
 session's replies numbered from 1, addressed to its last-seen peer. The
 exchange flushes once per received burst. Records keep ALPHA fields as padded
 bytes (`ouch_session.raw_struct`), the cheap form to pack.
+
+This module is the readable reference. Over a `CompiledGateway`, `add` and
+`flush` are their compiled twins (`dpdk_bridge/_ouchfast.c`), plus
+`flush_into`, which writes the datagrams straight into a DPDK send burst
+(`DatagramPort.send_replies`).
 """
 
 from gatebook.wire import internal, ouch
