@@ -6,45 +6,23 @@ over `PacketLaneLink` through the endpoint is the golden engine, event for event
 state hash.
 """
 
-import random
-
 import pytest
 
 from gatebook.wire import internal, link
 from gatebook.wire import link_frame as lf
-from gatebook.wire.enums import OrderType, Side, TimeInForce
 from hdl.layouts import COMMAND, EVENT_PAIR
 from hdl.link_endpoint import DropReason
 from hdl.link_header import LINK_HEADER, MIN_FRAME, MTU, record_sizes
 from host.net import link as net_link
-from host.net.link import COMMAND_CODEC, EVENT_CODEC, PacketLaneLink, pack_frames, unpack_frame
+from host.net.link import COMMAND_CODEC, EVENT_CODEC, PacketLaneLink, unpack_frame
 from sim.endpoint.amaranth_port import ENDPOINT_MAC, HOST_MAC, EndpointPort
+from sim.endpoint.frames import bad_frames, book, command_frames, reclaim
 from sim.flows import SYMBOL, directed, eviction, hybrid_flow, window_pressure
 from sim.hybrid.amaranth_link import AmaranthLink
 from sim.hybrid.equivalence import check_equivalence
 
 ROOM = MTU - lf.FRAME_HEADER.size
 BIGGEST_EVENT = max(record_sizes(EVENT_PAIR.members["first"]).values())
-
-
-def _load(side, order_id, price, qty, prio):
-    return (link.LOAD.code, SYMBOL, int(side), order_id, 1, int(OrderType.LIMIT),
-            int(TimeInForce.GTC), price, 0, qty, prio)
-
-
-def _book(depth):
-    """LOAD a full window (`depth` orders a side) and OWN the symbol."""
-    bids = [_load(Side.BUY, 100 + k, 10_000 - k, 10, k + 1) for k in range(depth)]
-    asks = [_load(Side.SELL, 200 + k, 10_100 + k, 10, k + 1) for k in range(depth)]
-    return bids + asks + [(link.OWN.code, SYMBOL, 0, 0, 0)]
-
-
-def _reclaim(seq=0):
-    return (link.HOST.code, seq, 0, SYMBOL, 1)
-
-
-def _frames(records, first_seq=0):
-    return pack_frames(ENDPOINT_MAC, HOST_MAC, lf.COMMANDS, first_seq, records)
 
 
 def _lane(depth, records):
@@ -78,7 +56,7 @@ def _check_numbering(frames, first_seq=0, answered_before=0):
 def test_tables_and_header_positions():
     """The endpoint's header map and record sizes are the host's framing, byte for byte."""
     assert MTU == net_link.MTU
-    frame = _frames([], first_seq=0x01020304)[0]
+    frame = command_frames([], first_seq=0x01020304)[0]
     assert LINK_HEADER.size == len(frame)
     assert frame[LINK_HEADER.offset("ethertype"):][:2] == lf.ETHERTYPE.to_bytes(2, "big")
     assert frame[LINK_HEADER.offset("frame_seq"):][:4] == bytes([4, 3, 2, 1])
@@ -92,13 +70,13 @@ def test_tables_and_header_positions():
 def test_frames_in_bytes_out_match_the_lane():
     """One session: the lane's output for each batch, in frames numbered and answered right."""
     depth = 4
-    batches = [_book(depth), hybrid_flow(3, 60, symbols=(SYMBOL,)), [], [_reclaim()]]
+    batches = [book(depth), hybrid_flow(3, 60, symbols=(SYMBOL,)), [], [reclaim()]]
     port = EndpointPort(depth, stall=0.3, seed=1)
     lane = AmaranthLink(depth)
     sent = event_frames = answered = 0
     try:
         for batch in batches:
-            frames = _frames(batch, sent)
+            frames = command_frames(batch, sent)
             sent += port.send(frames)
             out = port.run_until_idle()
             records, answered = _check_numbering(out, event_frames, answered)
@@ -120,56 +98,27 @@ def test_an_answer_longer_than_a_frame_spans_frames_and_only_the_last_answers():
     depth = 16
     port = EndpointPort(depth, stall=0.2, seed=2)
     try:
-        port.send(_frames(_book(depth)))
+        port.send(command_frames(book(depth)))
         first = port.run_until_idle()
-        port.send(_frames([_reclaim()], 1))
+        port.send(command_frames([reclaim()], 1))
         out = port.run_until_idle()
     finally:
         port.close()
     assert [unpack_frame(frame)[1:3] for frame in first] == [(0, 1)]
     records, answered = _check_numbering(out, 1, 1)
     assert [unpack_frame(frame)[2] for frame in out] == [1, 2]
-    assert records == _lane(depth, _book(depth) + [_reclaim()])
+    assert records == _lane(depth, book(depth) + [reclaim()])
     assert [r[0] for r in records] == [link.FLUSH.code] * 2 * depth + [link.PUNT.code]
 
 
-def _bad_frames(rng):
-    """(reason, frames, raw beats) of every kind of frame the receiver must drop."""
-    good = _frames(hybrid_flow(5, 3, symbols=(SYMBOL,)), 1)[0]
-    records_at = LINK_HEADER.size
-
-    def header(frame, name, value):
-        offset, width, order = LINK_HEADER.fields[name]
-        return frame[:offset] + value.to_bytes(width, order) + frame[offset + width:]
-
-    count = unpack_frame(good)[3].__len__()
-    cases = [
-        (DropReason.ETHERTYPE, header(good, "ethertype", 0x0800)),
-        (DropReason.MAGIC, header(good, "magic", 0x5858)),
-        (DropReason.VERSION, header(good, "version", lf.VERSION + 1)),
-        (DropReason.CHANNEL, header(good, "channel", lf.EVENTS)),
-        (DropReason.SEQUENCE, header(good, "frame_seq", 7)),
-        (DropReason.UNKNOWN_TYPE, good[:records_at] + b"\x00" + good[records_at + 1:]),
-        (DropReason.TRUNCATED, good[:-1]),
-        (DropReason.TRUNCATED, good[:20]),
-        (DropReason.COUNT, header(good, "count", count + 1)),
-        (DropReason.COUNT, header(good, "count", count - 1)),
-        (DropReason.COUNT, header(good, "count", 1000)),
-        (DropReason.ETHERTYPE, bytes(rng.randrange(256) for _ in range(rng.randrange(30, 200)))),
-        (DropReason.TRUNCATED, bytes(rng.randrange(256) for _ in range(9))),
-    ]
-    return good, cases
-
-
 def test_bad_frames_are_counted_by_reason_and_never_reach_the_lane():
-    rng = random.Random(7)
     depth = 4
-    good, cases = _bad_frames(rng)
+    good, cases = bad_frames()
     port = EndpointPort(depth, stall=0.25, seed=3)
     want = {reason: 0 for reason in DropReason}
-    setup = _book(depth)
+    setup = book(depth)
     try:
-        port.send(_frames(setup))
+        port.send(command_frames(setup))
         for reason, frame in cases:
             port.send([frame])
             want[reason] += 1
@@ -194,11 +143,11 @@ def test_padding_to_the_minimum_frame_is_not_extra_records():
     """A MAC pads a short frame to 60 bytes; bytes after `count` records are padding there."""
     port = EndpointPort(2)
     own = [(link.OWN.code, SYMBOL, 0, 0, 0)]
-    frame = _frames(own)[0]
+    frame = command_frames(own)[0]
     assert len(frame) < MIN_FRAME
     try:
         port.send([frame + bytes(MIN_FRAME - len(frame))])
-        port.send([_frames(own, 1)[0] + bytes(MIN_FRAME + 1 - len(frame))])     # too long
+        port.send([command_frames(own, 1)[0] + bytes(MIN_FRAME + 1 - len(frame))])     # too long
         out = port.run_until_idle()
         counters = port.counters()
     finally:
@@ -211,10 +160,10 @@ def test_a_frame_numbered_0_again_starts_a_new_session_with_a_reset_lane():
     depth = 2
     port = EndpointPort(depth, stall=0.2, seed=4)
     try:
-        port.send(_frames(_book(depth)) + _frames([], 1))
+        port.send(command_frames(book(depth)) + command_frames([], 1))
         before = port.run_until_idle()
         cancel = (internal.CANCEL.code, 5, 0, 100, 1)           # the window's best bid
-        port.send(_frames([cancel]))
+        port.send(command_frames([cancel]))
         after = port.run_until_idle()
         counters = port.counters()
     finally:
@@ -266,7 +215,7 @@ def test_idle_stays_low_from_a_frames_first_byte_to_its_answer():
     port = EndpointPort(2)
     try:
         port.step(8)
-        port.send(_frames([(link.OWN.code, SYMBOL, 0, 0, 0)]))
+        port.send(command_frames([(link.OWN.code, SYMBOL, 0, 0, 0)]))
         clocks = 0
         while not port.outbox:
             port.step(1)
