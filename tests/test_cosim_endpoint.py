@@ -3,6 +3,7 @@ gateware` puts every Ethernet frame from the veth into `hdl.link_endpoint.LaneEn
 Verilog under cocotb (Icarus) and sends whatever frames it writes; no Python reads a
 frame at the far end. The host is unchanged: `PacketLaneLink` through a DPDK af_packet
 port, as in tests/test_dpdk_link.py (whose namespace fixture and helpers this reuses).
+Also the endpoint's Verilog alone under cocotb with every kind of bad frame.
 """
 
 import subprocess
@@ -100,3 +101,10 @@ def test_the_gateware_endpoint_on_amaranth_through_a_kernel_socket(link_netns):
         out, err = far.stop()
     assert "gateware endpoint, amaranth, depth 4" in out, out + err
     assert out.count("the lane is reset") == 1, out + err
+
+
+def test_bad_frames_in_the_endpoints_verilog():
+    """The Amaranth tests' bad frames, bad FCS, cut-off frame and session restart, on the
+    endpoint's Verilog under cocotb and Icarus (sim/endpoint/test_endpoint_cocotb.py)."""
+    from sim.endpoint import test_endpoint_cocotb as bench
+    bench.test_endpoint(4)

