@@ -31,6 +31,9 @@ def register(subparsers):
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--batch", type=int, default=1,
                         help="order messages per datagram, per session (default 1)")
+    parser.add_argument("--repeat", type=int, default=3,
+                        help="runs of each DPDK end-to-end row and of the engine alone; "
+                             "each shows its best (default 3)")
     parser.set_defaults(run=run_bench_net)
 
 
@@ -56,12 +59,17 @@ def run_bench_net(args):
                 paths.append((False, "dpdk net_pcap -> python gateway -> engine -> replies"))
             for compiled, name in paths:
                 for burst in (32, 256):
-                    ingress = bench_ingress(pcap, burst, len(datagrams), compiled)
-                    if ingress["orders"] != len(commands):
+                    # the best of `repeat` runs, by each clock, as the engine alone
+                    runs = [bench_ingress(pcap, burst, len(datagrams), compiled)
+                            for _ in range(max(1, args.repeat))]
+                    ingress = runs[-1]
+                    if any(run["orders"] != len(commands) for run in runs):
                         print(f"bench-net: decoded {ingress['orders']} of {len(commands)} "
                               f"orders", file=sys.stderr)
                         return 1
-                    per_cpu = ingress["orders"] / ingress["cpu_seconds"]
+                    ingress["seconds"] = min(run["seconds"] for run in runs)
+                    ingress["pps"] = max(run["pps"] for run in runs)
+                    per_cpu = ingress["orders"] / min(run["cpu_seconds"] for run in runs)
                     rows.append((name, burst, ingress["pps"],
                                  ingress["orders"] / ingress["seconds"], per_cpu))
                     if compiled is None:
@@ -70,7 +78,7 @@ def run_bench_net(args):
                         best_cpu = max(best_cpu, per_cpu)
         else:
             print(f"bench-net: DPDK unavailable, DPDK rows skipped: {why}", file=sys.stderr)
-    alone = bench_engine(commands)
+    alone = bench_engine(commands, repeat=max(1, args.repeat))
     engine, engine_cpu = alone["commands_per_s"], alone["commands_per_cpu_s"]
     rows.append(("golden-model engine alone, the same commands", None, None, engine, engine_cpu))
     # the round-trip client waits for one reply per datagram: one order each
