@@ -32,8 +32,8 @@ def register(subparsers):
     parser.add_argument("--batch", type=int, default=1,
                         help="order messages per datagram, per session (default 1)")
     parser.add_argument("--repeat", type=int, default=3,
-                        help="runs of each DPDK end-to-end row and of the engine alone; "
-                             "each shows its best (default 3)")
+                        help="rounds of the DPDK end-to-end rows and the engine alone, "
+                             "interleaved; each row shows its best (default 3)")
     parser.set_defaults(run=run_bench_net)
 
 
@@ -57,28 +57,35 @@ def run_bench_net(args):
             paths = [(None, "dpdk net_pcap -> gateway -> engine -> replies")]
             if Gateway(Sequencer(time.time_ns), DEFAULT_SYMBOLS).path.startswith("compiled"):
                 paths.append((False, "dpdk net_pcap -> python gateway -> engine -> replies"))
-            for compiled, name in paths:
-                for burst in (32, 256):
-                    # the best of `repeat` runs, by each clock, as the engine alone
-                    runs = [bench_ingress(pcap, burst, len(datagrams), compiled)
-                            for _ in range(max(1, args.repeat))]
-                    ingress = runs[-1]
-                    if any(run["orders"] != len(commands) for run in runs):
-                        print(f"bench-net: decoded {ingress['orders']} of {len(commands)} "
+            # `repeat` rounds, each running every end-to-end row and the engine
+            # alone once, so a machine whose speed drifts moves them together;
+            # each row shows its best run by each clock.
+            rounds = {(compiled, burst): [] for compiled, _ in paths for burst in (32, 256)}
+            engine_runs = []
+            for _ in range(max(1, args.repeat)):
+                for (compiled, burst), runs in rounds.items():
+                    runs.append(bench_ingress(pcap, burst, len(datagrams), compiled))
+                    if runs[-1]["orders"] != len(commands):
+                        print(f"bench-net: decoded {runs[-1]['orders']} of {len(commands)} "
                               f"orders", file=sys.stderr)
                         return 1
-                    ingress["seconds"] = min(run["seconds"] for run in runs)
-                    ingress["pps"] = max(run["pps"] for run in runs)
-                    per_cpu = ingress["orders"] / min(run["cpu_seconds"] for run in runs)
-                    rows.append((name, burst, ingress["pps"],
-                                 ingress["orders"] / ingress["seconds"], per_cpu))
+                engine_runs.append(bench_engine(commands, repeat=1))
+            for compiled, name in paths:
+                for burst in (32, 256):
+                    runs = rounds[compiled, burst]
+                    seconds = min(run["seconds"] for run in runs)
+                    per_cpu = len(commands) / min(run["cpu_seconds"] for run in runs)
+                    rows.append((name, burst, max(run["pps"] for run in runs),
+                                 len(commands) / seconds, per_cpu))
                     if compiled is None:
-                        gateway_path = ingress["path"]
-                        best = max(best, ingress["orders"] / ingress["seconds"])
+                        gateway_path = runs[-1]["path"]
+                        best = max(best, len(commands) / seconds)
                         best_cpu = max(best_cpu, per_cpu)
         else:
             print(f"bench-net: DPDK unavailable, DPDK rows skipped: {why}", file=sys.stderr)
-    alone = bench_engine(commands, repeat=max(1, args.repeat))
+            engine_runs = [bench_engine(commands, repeat=1) for _ in range(max(1, args.repeat))]
+    alone = {"commands_per_s": max(run["commands_per_s"] for run in engine_runs),
+             "commands_per_cpu_s": max(run["commands_per_cpu_s"] for run in engine_runs)}
     engine, engine_cpu = alone["commands_per_s"], alone["commands_per_cpu_s"]
     rows.append(("golden-model engine alone, the same commands", None, None, engine, engine_cpu))
     # the round-trip client waits for one reply per datagram: one order each
