@@ -5,6 +5,11 @@
 `dpdk_bridge.udp` carries order and market-data datagrams over either a DPDK
 port or a kernel UDP socket behind one interface. Nothing here falls back
 silently: asking for DPDK where it is missing raises `DpdkUnavailable`.
+
+`dpdk_bridge.fast` builds the compiled gateway and replier
+(`_ouchfast.c`, layouts from `_fastgen.py`), which need a C compiler but
+not DPDK; where it cannot be built, `status()` says why and the Python
+reference runs.
 """
 
 from .errors import DpdkError, DpdkUnavailable
