@@ -193,6 +193,7 @@ def run_exchange(args):
           f"matching: {matcher}", flush=True)
     exchange = Exchange(port, DEFAULT_SYMBOLS, clock, md_destination=md,
                         engine=engine if journal is None else None, journal=journal, acks=acks)
+    print(f"run: gateway and replier: {exchange.gateway.path}", flush=True)
     failure = None
     # SIGTERM (a service manager's stop) ends the run as Ctrl-C does: the log
     # is synced, acknowledged reports leave, the feed closes its session.

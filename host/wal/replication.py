@@ -175,12 +175,15 @@ class ReplicationServer:
     def _stream(self, sock):
         (_, next_seq, epoch, last_crc), _ = read_frame(sock)
         own = self.exchange.epoch
-        # The epoch goes first, so a follower knows whose history it is offered.
-        sock.sendall(FRAMES.encode((_HEARTBEAT, self.local_seq, time.time_ns(), own)))
         if epoch > own:
+            # Fenced before the peer hears our epoch: once it knows we are
+            # stale, no command of ours may be accepted any more.
             self.exchange.fence(Fenced(
                 f"a peer at epoch {epoch} connected to this primary (epoch {own}): a failover "
                 f"happened and this exchange is stale; accepting no more commands"))
+        # The epoch goes first, so a follower knows whose history it is offered.
+        sock.sendall(FRAMES.encode((_HEARTBEAT, self.local_seq, time.time_ns(), own)))
+        if epoch > own:
             return
         # The follower's log must be a prefix of ours: same record at its last seq.
         if next_seq > 1 and (next_seq - 1 > self.exchange.writer.written_seq
