@@ -234,9 +234,9 @@ static int owner_get(const Owners *o, uint64_t id, uint32_t *session, uint64_t *
    latest ORIGIN_SLOTS commands holds every one still wanted. */
 #define ORIGIN_SLOTS 65536
 typedef struct {
-    uint64_t seq, token, existing;
+    uint64_t seq, token, existing, number;    /* number: the message's session sequence number */
     uint32_t session;
-    uint8_t live, replace;        /* replace: (session, replacement, existing) */
+    uint8_t live, replace;        /* replace: (session, replacement, number, existing) */
 } Origin;
 
 static PyTypeObject GatewayCoreType, CommandsType, ReplierCoreType;
@@ -285,6 +285,7 @@ typedef struct {
     int has_view;
     Py_ssize_t at;
     uint64_t left;                          /* messages of the current frame still due */
+    uint64_t number;                        /* the next one's session sequence number */
 } Commands;
 
 static int core_traverse(GatewayCore *self, visitproc visit, void *arg)
@@ -372,11 +373,12 @@ static int core_init(GatewayCore *self, PyObject *args, PyObject *kwds)
 }
 
 static void origin_set(GatewayCore *core, uint64_t seq, uint32_t session, uint64_t token,
-                       uint64_t existing, int replace)
+                       uint64_t number, uint64_t existing, int replace)
 {
     Origin *o = core->origins + (seq & (ORIGIN_SLOTS - 1));
     core->live_origins += !o->live;
     o->seq = seq; o->session = session; o->token = token; o->existing = existing;
+    o->number = number;
     o->replace = (uint8_t)replace; o->live = 1;
 }
 
@@ -389,9 +391,10 @@ static Origin *origin_find(GatewayCore *core, uint64_t seq)
 static PyObject *origin_tuple(const Origin *o)
 {
     if (o->replace)
-        return Py_BuildValue("(kKK)", (unsigned long)o->session, (unsigned long long)o->token,
-                             (unsigned long long)o->existing);
-    return Py_BuildValue("(kK)", (unsigned long)o->session, (unsigned long long)o->token);
+        return Py_BuildValue("(kKKK)", (unsigned long)o->session, (unsigned long long)o->token,
+                             (unsigned long long)o->number, (unsigned long long)o->existing);
+    return Py_BuildValue("(kKK)", (unsigned long)o->session, (unsigned long long)o->token,
+                         (unsigned long long)o->number);
 }
 
 static int seq_arg(PyObject *value, uint64_t *seq)
@@ -407,7 +410,7 @@ static int seq_arg(PyObject *value, uint64_t *seq)
     return 1;
 }
 
-/* core.origin(seq, pop) -> (session, token[, existing]) or None */
+/* core.origin(seq, pop) -> (session, token, number[, existing]) or None */
 static PyObject *core_origin(GatewayCore *self, PyObject *const *args, Py_ssize_t nargs)
 {
     uint64_t seq;
@@ -559,6 +562,7 @@ static PyObject *core_commands(GatewayCore *self, PyObject *const *args, Py_ssiz
     it->clock = NULL;
     it->at = 0;
     it->left = 0;
+    it->number = 0;
     Py_INCREF(self);
     it->core = self;
     PyObject_GC_Track(it);
@@ -858,6 +862,7 @@ static int next_frame(Commands *it)
         it->at = at;
         expected = table_find(&core->expected, 0, id);
         in_order = expected == NULL ? seq == 1 : expected->token == 0 && expected->value == seq;
+        it->number = seq;
         if (in_order && seq <= UINT64_MAX - n) {
             if (expected != NULL)
                 expected->value = seq + n;
@@ -875,7 +880,9 @@ static int next_frame(Commands *it)
                 goto fail;
             }
             it->at = PyLong_AsSsize_t(PyTuple_GET_ITEM(got, 0));
+            it->number = seq + n;           /* past the skipped duplicates: */
             n = PyLong_AsUnsignedLongLong(PyTuple_GET_ITEM(got, 1));
+            it->number -= n;
             Py_DECREF(got);
             if (PyErr_Occurred())
                 goto fail;
@@ -899,7 +906,7 @@ static PyObject *commands_next(Commands *it)
     GatewayCore *core = it->core;
     const uint8_t *p;
     PyObject *seq_obj, *next, *ts, *out;
-    uint64_t seq;
+    uint64_t seq, number;
     int code;
     uint16_t size;
     if (it->left == 0) {
@@ -940,6 +947,7 @@ static PyObject *commands_next(Commands *it)
     Py_DECREF(next);
     it->at += size;
     it->left--;
+    number = it->number++;
     if (code == GB_OUCH_ENTER_ORDER_CODE) {
         uint64_t token = GET(p, ENTER_ORDER, ORDER_TOKEN), id, stock;
         PyObject *symbol = zero;
@@ -953,7 +961,7 @@ static PyObject *commands_next(Commands *it)
                 || owner_put(&core->owners, id, it->session, token) < 0)
                 goto fail;
         }
-        origin_set(core, seq, it->session, token, 0, 0);
+        origin_set(core, seq, it->session, token, number, 0, 0);
         stock = GET(p, ENTER_ORDER, STOCK);
         for (Py_ssize_t i = 0; i < core->n_symbols; i++)
             if (core->symbols[i].stock == stock) {
@@ -982,7 +990,7 @@ static PyObject *commands_next(Commands *it)
     } else if (code == GB_OUCH_CANCEL_ORDER_CODE) {
         uint64_t token = GET(p, CANCEL_ORDER, ORDER_TOKEN);
         Slot *s = table_find(&core->tokens, it->session, token);
-        origin_set(core, seq, it->session, token, 0, 0);
+        origin_set(core, seq, it->session, token, number, 0, 0);
         if (!(ts = PyObject_CallNoArgs(it->clock)) || !(out = PyTuple_New(GB_CMD_CANCEL_LEN))) {
             Py_XDECREF(ts);
             goto fail;
@@ -1003,7 +1011,7 @@ static PyObject *commands_next(Commands *it)
             && (table_put(&core->tokens, it->session, replacement, id, 0) < 0
                 || owner_put(&core->owners, id, it->session, replacement) < 0))
             goto fail;
-        origin_set(core, seq, it->session, replacement, existing, 1);
+        origin_set(core, seq, it->session, replacement, number, existing, 1);
         if (!(ts = PyObject_CallNoArgs(it->clock)) || !(out = PyTuple_New(GB_CMD_REPLACE_LEN))) {
             Py_XDECREF(ts);
             goto fail;
@@ -1033,6 +1041,75 @@ static PyObject *commands_next(Commands *it)
 fail:
     Py_DECREF(seq_obj);
     return NULL;
+}
+
+/* An unsigned int of up to 128 bits as (low, high) 64-bit halves. */
+static int as_u128(PyObject *value, uint64_t *low, uint64_t *high)
+{
+    PyObject *shift, *top;
+    int bad;
+    if (as_uint(value, 8, low) == 0) {
+        *high = 0;
+        return 0;
+    }
+    if (!PyErr_ExceptionMatches(PyExc_OverflowError) || !PyLong_Check(value))
+        return -1;                  /* (a negative value fails on its high half below) */
+    PyErr_Clear();
+    if (!(shift = PyLong_FromLong(64)))
+        return -1;
+    top = PyNumber_Rshift(value, shift);
+    Py_DECREF(shift);
+    if (top == NULL)
+        return -1;
+    bad = as_uint(top, 8, high);
+    Py_DECREF(top);
+    if (bad < 0)
+        return -1;
+    *low = (uint64_t)PyLong_AsUnsignedLongLongMask(value);
+    return PyErr_Occurred() ? -1 : 0;
+}
+
+static int pair_arg(PyObject *pair, uint64_t *session, uint64_t *token)
+{
+    if (!PyTuple_Check(pair) || PyTuple_GET_SIZE(pair) != 2) {
+        PyErr_SetString(PyExc_TypeError, "expected a (session, token) tuple");
+        return -1;
+    }
+    return as_uint(PyTuple_GET_ITEM(pair, 0), 4, session) < 0
+           || as_uint(PyTuple_GET_ITEM(pair, 1), 8, token) < 0 ? -1 : 0;
+}
+
+/* core.load(order_ids, owners, expected, peers): put a gateway's saved state
+   into the tables (Gateway.restore_state): {(session, token): order id},
+   {order id: (session, token)}, {session: next sequence number},
+   {session: peer} (also set in gateway.peers). Entries are set over what is
+   there, as the reference's dict updates do. */
+static PyObject *core_load(GatewayCore *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    PyObject *key, *value;
+    Py_ssize_t pos;
+    uint64_t a, b, c;
+    if (nargs != 4 || !PyDict_Check(args[0]) || !PyDict_Check(args[1])
+        || !PyDict_Check(args[2]) || !PyDict_Check(args[3])) {
+        PyErr_SetString(PyExc_TypeError, "load(order_ids, owners, expected, peers): four dicts");
+        return NULL;
+    }
+    for (pos = 0; PyDict_Next(args[0], &pos, &key, &value);)
+        if (pair_arg(key, &a, &b) < 0 || as_uint(value, 8, &c) < 0
+            || table_put(&self->tokens, (uint32_t)a, b, c, 0) < 0)
+            return NULL;
+    for (pos = 0; PyDict_Next(args[1], &pos, &key, &value);)
+        if (as_uint(key, 8, &c) < 0 || pair_arg(value, &a, &b) < 0
+            || owner_put(&self->owners, c, (uint32_t)a, b) < 0)
+            return NULL;
+    for (pos = 0; PyDict_Next(args[2], &pos, &key, &value);)
+        if (as_uint(key, 4, &a) < 0 || as_u128(value, &b, &c) < 0
+            || table_put(&self->expected, 0, a, b, c) < 0)
+            return NULL;
+    for (pos = 0; PyDict_Next(args[3], &pos, &key, &value);)
+        if (as_uint(key, 4, &a) < 0 || (value != Py_None && set_peer(self, (uint32_t)a, key, value) < 0))
+            return NULL;
+    Py_RETURN_NONE;
 }
 
 static PyObject *core_get_next_order_id(GatewayCore *self, void *unused)
@@ -1089,12 +1166,14 @@ static PyMethodDef core_methods[] = {
     {"token_of", (PyCFunction)core_token_of, METH_O,
      "token_of(order_id) -> (session, token) or None"},
     {"origin", (PyCFunction)(void (*)(void))core_origin, METH_FASTCALL,
-     "origin(seq, pop) -> (session, token[, existing]) or None"},
+     "origin(seq, pop) -> (session, token, number[, existing]) or None"},
     {"origins", (PyCFunction)core_origins, METH_NOARGS, "origins() -> {seq: origin}"},
     {"order_ids", (PyCFunction)core_order_ids, METH_NOARGS,
      "order_ids() -> {(session, token): order id}"},
     {"owners", (PyCFunction)core_owners, METH_NOARGS,
      "owners() -> {order id: (session, token)}"},
+    {"load", (PyCFunction)(void (*)(void))core_load, METH_FASTCALL,
+     "load(order_ids, owners, expected, peers): restore saved state (Gateway.restore_state)"},
     {NULL}
 };
 

@@ -22,6 +22,7 @@ tests/test_ouch_compiled.py.
 from collections import Counter, deque
 
 from gatebook.wire import internal, ouch
+from host.wal.gateway_state import GatewayState
 
 from .ouch_session import (HEADER_STRUCT, RAW_INBOUND, SessionTracker, Verdict,
                            encode_datagram, frame_datagram, refusal)
@@ -96,7 +97,9 @@ class Gateway:
         self.order_ids = {}                 # (session, token) -> exchange order id
         self.owners = {}                    # exchange order id -> (session, token)
         self.next_order_id = 1
-        self.origins = {}                   # command seq -> (session, token[, previous token])
+        # command seq -> (session, token, the message's session sequence number
+        # [, previous token of a replace]): what its replies and the log need
+        self.origins = {}
         self.messages = 0
         self.path = "python (asked for)" if compiled is False else _compiled(self.sequencer)[1]
 
@@ -159,10 +162,13 @@ class Gateway:
                 peers[session] = peer
             if expected.get(session, 1) == sequence:
                 expected[session] = sequence + count
+                number = sequence
             else:
+                number = sequence + count
                 at, count = self._resync(data, session, sequence, count, at)
+                number -= count             # the first message not skipped as a duplicate
             self.messages += count
-            for _ in range(count):
+            for number in range(number, number + count):
                 code = data[at]
                 seq = stamp.next_seq
                 stamp.next_seq = seq + 1
@@ -177,14 +183,14 @@ class Gateway:
                         self.next_order_id = order_id + 1
                         order_ids[key] = order_id
                         owners[order_id] = key
-                    origins[seq] = key
+                    origins[seq] = (session, token, number)
                     yield (_NEW_ORDER, seq, clock(), symbol_ids.get(stock, 0), order_id, session,
                            side, order_type, tif, price, stop, shares)
                 elif code == _CANCEL:
-                    key = (session, cancel(data, at)[1])
+                    token = cancel(data, at)[1]
                     at += _CANCEL_SIZE
-                    origins[seq] = key
-                    yield _CANCEL_CMD, seq, clock(), order_ids.get(key, 0), session
+                    origins[seq] = (session, token, number)
+                    yield _CANCEL_CMD, seq, clock(), order_ids.get((session, token), 0), session
                 else:
                     _, existing, replacement, shares, price = replace(data, at)
                     at += _REPLACE_SIZE
@@ -192,12 +198,35 @@ class Gateway:
                     if order_id and replacement != existing:
                         order_ids[(session, replacement)] = order_id
                         owners[order_id] = (session, replacement)
-                    origins[seq] = (session, replacement, existing)
+                    origins[seq] = (session, replacement, number, existing)
                     yield _REPLACE_CMD, seq, clock(), order_id, session, price, shares
 
     def token_of(self, order_id):
         """(session, client token) of an exchange order id, for replies."""
         return self.owners.get(order_id)
+
+    def export_state(self, replier=None):
+        """A copy of what a restart must not lose (`host.wal.GatewayState`): the
+        token map, owners, expected inbound numbers, peers, the next order id,
+        and `replier`'s outbound numbers. Take it between bursts (after the
+        replier's flush): then it is the state as of the last command stamped."""
+        return GatewayState(dict(self.order_ids), dict(self.owners), dict(self.tracker.expected),
+                            dict(replier.sequences) if replier is not None else {},
+                            dict(self.peers), self.next_order_id)
+
+    def restore_state(self, state, replier=None):
+        """Take `state` (a GatewayState, e.g. what recovery rebuilt from the log)
+        before the first datagram; `replier` continues its outbound numbers."""
+        self._load(state)
+        self.next_order_id = max(self.next_order_id, state.next_order_id)
+        if replier is not None:
+            replier.sequences.update(state.sequences)
+
+    def _load(self, state):
+        self.order_ids.update(state.order_ids)
+        self.owners.update(state.owners)
+        self.tracker.expected.update(state.expected)
+        self.peers.update(state.peers)
 
 
 def _compiled(sequencer):
@@ -218,7 +247,8 @@ class CompiledGateway(Gateway):
     `compiled=False`). It takes the same frames, yields the same commands and
     refuses, counts and logs the same way; refusals, gaps and duplicates run
     the reference's own methods. The token map, owners and origins live in
-    C, as do the session tracker's numbers; `order_ids`, `owners`, `origins`
+    C, as do the session tracker's numbers (`restore_state` loads them through
+    `GatewayCore.load`); `order_ids`, `owners`, `origins`
     and `tracker.expected` show them as dicts (copies, for tests and tools),
     and `origins.pop` takes an origin out. `peers` stays a dict, which only
     the gateway writes (C keeps a mirror of it for the replier). Origins are
@@ -240,6 +270,9 @@ class CompiledGateway(Gateway):
     order_ids = property(lambda self: self._core.order_ids(), doc="a copy of the token map")
     owners = property(lambda self: self._core.owners(), doc="a copy of the owners")
     origins = property(lambda self: _Origins(self._core), doc="the origins held")
+
+    def _load(self, state):
+        self._core.load(state.order_ids, state.owners, state.expected, state.peers)
 
 
 class _Tracker:

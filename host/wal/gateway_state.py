@@ -1,0 +1,132 @@
+"""The order-entry gateway's durable state, and how the log rebuilds it.
+
+# Ref: docs/durability.md ("The gateway's state"), docs/network.md (the
+#      order-entry protocol: tokens, session sequence numbers, replies).
+
+The engine knows exchange order ids; clients know their own tokens and count
+their messages. What ties the two together lives in the gateway
+(`host/net/order_entry.py`) and the replier (`host/net/order_replies.py`):
+
+- the token map `(session, token) -> order id` and each order's owner
+  `order id -> (session, token)` (a replace moves the owner to its new token);
+- per session the next inbound message number it expects (duplicates below
+  it are dropped) and the next outbound reply number;
+- per session the address its replies go to;
+- the next exchange order id.
+
+A `GatewayState` holds those as plain dicts. The log rebuilds it: every
+command that came from order entry carries its origin (session, the
+message's session sequence number, token, previous token of a replace, the
+sender's address) in its INPUT record, and `replay` applies one command's
+origin and events exactly as the gateway and replier did live. A snapshot
+holds a whole `GatewayState` as of its last seq.
+
+This module imports nothing from `host/net`: the log must rebuild the state
+without a gateway. `tests/test_wal_gateway_state.py` holds `replay` to the
+live gateway and replier, on both of their paths.
+"""
+
+from dataclasses import dataclass, field
+
+from gatebook.wire import internal
+
+__all__ = ["GatewayState", "Origin"]
+
+_NEW_ORDER, _REPLACE = internal.NEW_ORDER.code, internal.REPLACE.code
+_A, _J, _E = internal.ACCEPTED.code, internal.REJECTED.code, internal.EXECUTED.code
+_C, _R = internal.CANCELLED.code, internal.REPLACED.code
+_ORDER_ID = {code: message.field_names.index("order_id") + 1
+             for code, message in ((_NEW_ORDER, internal.NEW_ORDER), (_REPLACE, internal.REPLACE))}
+_EXEC = internal.EXECUTED.field_names
+_AGG, _REST = _EXEC.index("aggressor_id") + 1, _EXEC.index("resting_id") + 1
+_EVENT_ORDER_ID = {code: message.field_names.index("order_id") + 1
+                   for code, message in ((_A, internal.ACCEPTED), (_C, internal.CANCELLED),
+                                         (_R, internal.REPLACED))}
+
+
+@dataclass(frozen=True)
+class Origin:
+    """Where one logged command came from on order entry.
+
+    `previous` is the replaced token for a replace and None otherwise; `peer`
+    is the (IPv4 text, port) the session's replies went to, or None.
+    """
+
+    session:  int
+    number:   int       # the message's session sequence number
+    token:    int       # the client token it names (a replace: the replacement)
+    previous: "int | None" = None
+    peer:     "tuple[str, int] | None" = None
+
+    @classmethod
+    def of(cls, origin, peer=None):
+        """From a gateway's origin tuple `(session, token, number[, previous])`."""
+        return cls(origin[0], origin[2], origin[1], origin[3] if len(origin) > 3 else None,
+                   peer)
+
+    def gateway_tuple(self):
+        """The gateway's form of it: `(session, token, number[, previous])`."""
+        base = (self.session, self.token, self.number)
+        return base if self.previous is None else base + (self.previous,)
+
+
+@dataclass
+class GatewayState:
+    """A gateway's and replier's state as of one command (see the module docstring)."""
+
+    order_ids:     dict = field(default_factory=dict)   # (session, token) -> order id
+    owners:        dict = field(default_factory=dict)   # order id -> (session, token)
+    expected:      dict = field(default_factory=dict)   # session -> next inbound number
+    sequences:     dict = field(default_factory=dict)   # session -> next outbound number
+    peers:         dict = field(default_factory=dict)   # session -> (IPv4 text, port)
+    next_order_id: int = 1
+
+    def replay(self, command, origin, events):
+        """Apply one logged command: its `origin` (an Origin, or None for a command
+        that did not come from order entry) and the `events` it caused.
+
+        Mirrors `Gateway.commands` (the token map, the expected number, the
+        peer) and `Replier.add` (which session each reply numbers under).
+        """
+        owners = self.owners
+        if origin is not None:
+            session = origin.session
+            code = command[0]
+            if code == _NEW_ORDER:
+                key = (session, origin.token)
+                if key not in self.order_ids:
+                    order_id = command[_ORDER_ID[_NEW_ORDER]]
+                    self.order_ids[key] = order_id
+                    owners[order_id] = key
+                    if order_id >= self.next_order_id:
+                        self.next_order_id = order_id + 1
+            elif code == _REPLACE and origin.previous is not None:
+                order_id = command[_ORDER_ID[_REPLACE]]
+                if order_id and origin.token != origin.previous:
+                    self.order_ids[(session, origin.token)] = order_id
+                    owners[order_id] = (session, origin.token)
+            if origin.number >= self.expected.get(session, 1):
+                self.expected[session] = origin.number + 1
+            if origin.peer is not None:
+                self.peers[session] = origin.peer
+        if not owners and origin is None:
+            return
+        sequences = self.sequences
+        for event in events:
+            code = event[0]
+            if code == _E:
+                sessions = [owner[0] for owner in (owners.get(event[_AGG]),
+                                                   owners.get(event[_REST])) if owner]
+            elif code == _J:
+                sessions = [origin.session] if origin is not None else []
+            elif code in _EVENT_ORDER_ID:
+                owner = owners.get(event[_EVENT_ORDER_ID[code]])
+                sessions = [owner[0]] if owner else []
+            else:
+                continue
+            for session in sessions:
+                sequences[session] = sequences.get(session, 1) + 1
+
+    def copy(self):
+        return GatewayState(dict(self.order_ids), dict(self.owners), dict(self.expected),
+                            dict(self.sequences), dict(self.peers), self.next_order_id)
