@@ -123,3 +123,50 @@ def test_segment_header_and_record_match_the_golden_vectors():
     assert payload == command.data                     # the record holds the command's bytes
     end = check_records(header.data + record.data, 1)
     assert end.damage is None and end.next_seq == 2
+
+
+def test_a_version_1_segment_header_is_still_read():
+    old = VECTORS["first_segment_v1"]
+    assert decode_segment_header(old.data) == (0, 1)
+    from host.wal.format import segment_version
+    assert segment_version(old.data) == 1 and segment_version(VECTORS["first_segment"].data) == 2
+    bad = bytearray(old.data)
+    bad[8] = 3
+    bad[-4:] = zlib.crc32(bytes(bad[:-4])).to_bytes(4, "little")
+    with pytest.raises(ValueError, match="version 3; this build reads versions 1, 2"):
+        decode_segment_header(bytes(bad))
+
+
+def test_an_input_record_with_its_origin_matches_the_golden_vectors():
+    from gatebook.wire.codec import RecordCodec
+    from gatebook.wire.wal import INPUT_ORIGIN, WAL as WAL_PROTOCOL
+    from host.wal.format import decode_origin, encode_origin, split_input
+    from host.wal.gateway_state import Origin
+    from host.wal.reader import decode_payload, origin_fields
+    origin = VECTORS["origin_of_an_order"]
+    codec = RecordCodec(INPUT_ORIGIN, WAL_PROTOCOL.byte_order)
+    assert tuple(codec.decode(origin.data)) == (INPUT_ORIGIN.code,) + tuple(origin.fields.values())
+    assert encode_origin(ord("O"), (7, 42, 12), ("198.18.0.2", 40000)) == origin.data
+    assert decode_origin(origin.data, 0) == Origin(7, 12, 42, None, ("198.18.0.2", 40000))
+    record = VECTORS["input_record_with_origin"]
+    fields = record.fields
+    payload = record.data[HEADER_SIZE:-4]
+    assert encode_record(fields["seq"], fields["ts"], fields["kind"], payload) == record.data
+    command = load("internal.txt")["new_order_limit"]
+    assert payload == command.data + origin.data
+    parsed, found = split_input(payload, 0, len(payload))
+    assert parsed[:3] == (ord("O"), 1, 1700000000000000000) and found.token == 42
+    assert split_input(command.data, 0, len(command.data))[1] is None
+    inner = decode_payload(INPUT, payload)
+    assert origin_fields(inner[1])["peer_port"] == 40000 and origin_fields(inner[0]) is None
+    for damaged in (payload[:-1], payload + b"\0", payload[:46] + b"Z" + payload[47:]):
+        with pytest.raises((ValueError, KeyError, IndexError)):
+            split_input(damaged, 0, len(damaged))
+    end = check_records(VECTORS["first_segment"].data + record.data, 1)
+    assert end.damage is None and end.next_seq == 2
+    # A replace names the token it replaces; the tuple is the gateway's origin.
+    replace = encode_origin(ord("U"), (7, 43, 13, 42), None)
+    assert decode_origin(replace, 0) == Origin(7, 13, 43, 42, None)
+    from gatebook.wire.codec import WireError
+    with pytest.raises(WireError, match="does not fit"):
+        encode_origin(ord("O"), (7, 42, 2**64), None)

@@ -8,9 +8,13 @@ A log is a directory of segment files. A segment is SEGMENT_HEADER followed by
 records; a record is RECORD_HEADER, `length` bytes of payload, then
 RECORD_TRAILER. The payload is one or more internal records (see
 `internal`): an INPUT record holds the one stamped command the sequencer
-issued, an OUTPUT record holds every event that command caused, back to back
-(they carry their own type bytes and fixed sizes, so no length prefixes are
-needed). The CRC covers the record header and the payload.
+issued and, when the command came from order entry, an INPUT_ORIGIN after it
+(the session, the message's session sequence number, the client tokens and
+the sender's address: what the gateway needs after a restart); an OUTPUT
+record holds every event that command caused, back to back (they carry their
+own type bytes and fixed sizes, so no length prefixes are needed). The CRC
+covers the record header and the payload, so a command and its origin are
+durable together or not at all.
 
 Why CRC-32/ISO-HDLC and not CRC-32C: it is in the standard library (zlib, in
 C, about a gigabyte a second), so reading the log needs no extra package; it
@@ -27,7 +31,14 @@ by its resting orders and then its pending stops (SNAPSHOT_ORDER each, in
 priority order), then SNAPSHOT_USED_ID per order id ever accepted, ascending,
 then SNAPSHOT_USED_ID per live order id in the engine's registry order (mass
 cancels and end-of-day expiry walk live orders in that order, so it decides
-the order of their events).
+the order of their events), then (version 2) the gateway's state:
+SNAPSHOT_GATEWAY, its SNAPSHOT_TOKEN, SNAPSHOT_OWNER and SNAPSHOT_SESSION
+records.
+
+Versions: 2 added INPUT_ORIGIN and the snapshot's gateway section. This build
+reads version 1 segments and snapshots too (they hold no gateway state: the
+gateway starts from nothing for the commands they carry) and writes version 2;
+a resumed version 1 segment is closed and the log goes on in a new one.
 
 Replication frames (primary to follower and back over TCP) are REPLICATION
 messages; a RECORDS frame is followed by `length` bytes of log records,
@@ -41,15 +52,17 @@ from enum import IntEnum
 from .layout import ALPHA, Field, Message, Protocol
 
 __all__ = [
-    "RecordKind", "SEGMENT_MAGIC", "SNAPSHOT_MAGIC", "FORMAT_VERSION",
-    "SEGMENT_HEADER", "RECORD_HEADER", "RECORD_TRAILER", "WAL",
-    "SNAPSHOT_HEADER", "SNAPSHOT_BOOK", "SNAPSHOT_ORDER", "SNAPSHOT_USED_ID", "SNAPSHOT",
+    "RecordKind", "SEGMENT_MAGIC", "SNAPSHOT_MAGIC", "FORMAT_VERSION", "READABLE_VERSIONS",
+    "SEGMENT_HEADER", "RECORD_HEADER", "RECORD_TRAILER", "INPUT_ORIGIN", "WAL",
+    "SNAPSHOT_HEADER", "SNAPSHOT_BOOK", "SNAPSHOT_ORDER", "SNAPSHOT_USED_ID",
+    "SNAPSHOT_GATEWAY", "SNAPSHOT_TOKEN", "SNAPSHOT_OWNER", "SNAPSHOT_SESSION", "SNAPSHOT",
     "HELLO", "HEARTBEAT", "RECORDS", "APPLIED", "RefuseReason", "REFUSE", "REPLICATION",
 ]
 
 SEGMENT_MAGIC = "GBWAL"
 SNAPSHOT_MAGIC = "GBSNAP"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+READABLE_VERSIONS = (1, 2)
 
 
 class RecordKind(IntEnum):
@@ -81,7 +94,24 @@ RECORD_TRAILER = Message("wal_record_trailer", None, (
     Field("crc", 4, doc="CRC-32/ISO-HDLC of the record header and the payload"),
 ))
 
-WAL = Protocol("gatebook-wal", "little", (SEGMENT_HEADER, RECORD_HEADER, RECORD_TRAILER))
+_PEER = (
+    Field("peer_ip",   4, doc="IPv4 address the session's replies go to, as a big-endian "
+                              "number (10.0.0.1 is 0x0A000001); 0 with port 0: none known"),
+    Field("peer_port", 2),
+)
+
+INPUT_ORIGIN = Message("input_origin", ord("g"), (
+    Field("message",  1, doc="the order-entry message (gatebook.wire.ouch code): "
+                             "O enter, U replace, X cancel"),
+    Field("session",  4),
+    Field("number",   8, doc="the message's session sequence number"),
+    Field("token",    8, doc="the client token it names (a replace: the replacement token)"),
+    Field("previous", 8, doc="a replace: the token it replaces; otherwise 0"),
+) + _PEER, doc="After the command in an INPUT record (version 2) when the command came from "
+              "order entry; commands from elsewhere (admin, tools) have none.")
+
+WAL = Protocol("gatebook-wal", "little", (SEGMENT_HEADER, RECORD_HEADER, RECORD_TRAILER,
+                                          INPUT_ORIGIN))
 
 # -- snapshots ----------------------------------------------------------------
 
@@ -121,8 +151,37 @@ SNAPSHOT_ORDER = Message("snapshot_order", None, (
 
 SNAPSHOT_USED_ID = Message("snapshot_used_id", None, (Field("order_id", 8),))
 
+# The gateway's state (version 2): see host/wal/gateway_state.py.
+SNAPSHOT_GATEWAY = Message("snapshot_gateway", None, (
+    Field("next_order_id", 8, doc="the exchange order id the gateway gives the next new token"),
+    Field("tokens",        8, doc="SNAPSHOT_TOKEN records that follow"),
+    Field("owners",        8, doc="SNAPSHOT_OWNER records after them"),
+    Field("sessions",      8, doc="SNAPSHOT_SESSION records after those, at the end"),
+))
+
+SNAPSHOT_TOKEN = Message("snapshot_token", None, (
+    Field("session",  4),
+    Field("token",    8),
+    Field("order_id", 8, doc="the order the client token names"),
+))
+
+SNAPSHOT_OWNER = Message("snapshot_owner", None, (
+    Field("order_id", 8),
+    Field("session",  4),
+    Field("token",    8, doc="the token replies about the order carry"),
+))
+
+SNAPSHOT_SESSION = Message("snapshot_session", None, (
+    Field("session",       4),
+    Field("known",         1, doc="bit 0: expected is set, bit 1: next_reply, bit 2: the peer"),
+    Field("expected",      8, doc="next inbound message number, low 64 bits"),
+    Field("expected_high", 8, doc="bits 64 and up (a datagram numbered past 2**64 - 1)"),
+    Field("next_reply",    8, doc="next outbound reply number"),
+) + _PEER)
+
 SNAPSHOT = Protocol("gatebook-snapshot", "little",
-                    (SNAPSHOT_HEADER, SNAPSHOT_BOOK, SNAPSHOT_ORDER, SNAPSHOT_USED_ID))
+                    (SNAPSHOT_HEADER, SNAPSHOT_BOOK, SNAPSHOT_ORDER, SNAPSHOT_USED_ID,
+                     SNAPSHOT_GATEWAY, SNAPSHOT_TOKEN, SNAPSHOT_OWNER, SNAPSHOT_SESSION))
 
 # -- replication --------------------------------------------------------------
 

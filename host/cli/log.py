@@ -8,7 +8,7 @@ import sys
 from gatebook.wire.records import as_dict, describe
 
 from ..wal.format import INPUT
-from ..wal.reader import LogReader, decode_payload
+from ..wal.reader import LogReader, decode_payload, origin_fields
 from ..wal.epoch import Fenced
 from ..wal.segments import prune_segments
 from ..wal.snapshot import SnapshotError, list_snapshots, read_snapshot
@@ -120,11 +120,14 @@ def run_dump(args):
         if args.json:
             print(json.dumps({"seq": record.seq, "ts": record.ts, "kind": kind,
                               "segment": segment, "offset": record.offset,
-                              "records": [as_dict(item) for item in inner]}))
+                              "records": [origin_fields(item) or as_dict(item)
+                                          for item in inner]}))
         else:
             print(f"{record.seq:>10} {record.ts} {kind:<6} {segment}+{record.offset}")
             for item in inner:
-                print(f"{'':>12}{describe(item)}")
+                origin = origin_fields(item)
+                print(f"{'':>12}" + (describe(item) if origin is None else " ".join(
+                    [origin.pop("type")] + [f"{key}={value}" for key, value in origin.items()])))
         shown += 1
         if args.limit and shown >= args.limit:
             return 0

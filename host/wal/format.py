@@ -8,20 +8,29 @@ one definition of "valid":
 - INPUT sequence numbers rise by exactly one, from the segment header's
   `first_seq`; an OUTPUT record carries the sequence number of the INPUT
   before it (its events), and there is at most one per INPUT.
+
+An INPUT payload is one command and, for a command from order entry, its
+INPUT_ORIGIN (`encode_origin`, `split_input`): both under the record's CRC.
 """
 
 import re
+import socket
 import struct
 import zlib
 from typing import NamedTuple
 
-from gatebook.wire.codec import RecordCodec
-from gatebook.wire.wal import (FORMAT_VERSION, RECORD_HEADER, RECORD_TRAILER, SEGMENT_HEADER,
-                               SEGMENT_MAGIC, WAL, RecordKind)
+from gatebook.wire import internal, ouch
+from gatebook.wire.codec import RecordCodec, WireError
+from gatebook.wire.wal import (FORMAT_VERSION, INPUT_ORIGIN, READABLE_VERSIONS, RECORD_HEADER,
+                               RECORD_TRAILER, SEGMENT_HEADER, SEGMENT_MAGIC, WAL, RecordKind)
+
+from .gateway_state import Origin
 
 __all__ = [
     "INPUT", "OUTPUT", "HEADER_SIZE", "TRAILER_SIZE", "SEGMENT_HEADER_SIZE", "MAX_PAYLOAD",
     "struct_of", "encode_record", "encode_segment_header", "decode_segment_header",
+    "segment_version", "COMMAND_STRUCTS", "ORIGIN_SIZE", "encode_origin", "decode_origin",
+    "split_input",
     "Record", "Damage", "ScanEnd", "check_records", "SegmentScan", "find_valid_record",
 ]
 
@@ -94,9 +103,93 @@ def decode_segment_header(data):
         raise ValueError(f"not a Gatebook log segment (magic {magic!r})")
     if crc != _crc32(raw[:-4]):
         raise ValueError("segment header CRC mismatch")
-    if version != FORMAT_VERSION:
-        raise ValueError(f"segment format version {version}; this build reads {FORMAT_VERSION}")
+    if version not in READABLE_VERSIONS:
+        raise ValueError(f"segment format version {version}; this build reads versions "
+                         f"{', '.join(map(str, READABLE_VERSIONS))}")
     return segment, first_seq
+
+
+def segment_version(data):
+    """The format version in a segment header already checked by decode_segment_header."""
+    return _SEGMENT_CODEC.decode(bytes(data[:SEGMENT_HEADER_SIZE]))[1]
+
+
+# -- INPUT payloads: a command, then its origin if it came from order entry ----
+
+# Type byte -> that command's struct (internal.COMMANDS, little-endian).
+COMMAND_STRUCTS = {message.code: struct_of(message, internal.COMMANDS.byte_order)
+                   for message in internal.COMMANDS.messages}
+_ORIGIN = struct_of(INPUT_ORIGIN, WAL.byte_order)
+ORIGIN_SIZE = _ORIGIN.size
+_ORIGIN_CODE = INPUT_ORIGIN.code
+_REPLACE_MESSAGE = ouch.REPLACE_ORDER.code
+_MESSAGE_OF = {internal.NEW_ORDER.code: ouch.ENTER_ORDER.code,
+               internal.CANCEL.code: ouch.CANCEL_ORDER.code,
+               internal.REPLACE.code: ouch.REPLACE_ORDER.code}
+_peer_numbers = {None: (0, 0)}         # peer -> (IPv4 as a number, port)
+_peer_of = {}                          # (number, port) -> peer
+
+
+def _numbers(peer):
+    try:
+        return _peer_numbers[peer]
+    except (KeyError, TypeError):
+        pass
+    try:
+        ip, port = peer
+        found = (int.from_bytes(socket.inet_aton(ip), "big"), int(port))
+    except (TypeError, ValueError, OSError):
+        return 0, 0                     # not an IPv4 (address, port): logged as unknown
+    if len(_peer_numbers) < 65536:
+        _peer_numbers[peer] = found
+    return found
+
+
+def encode_origin(command_code, origin, peer=None):
+    """The INPUT_ORIGIN bytes of a command from order entry: `origin` is the
+    gateway's tuple `(session, token, number[, previous token])`, `peer` the
+    session's (IPv4 text, port) or None. WireError if a field does not fit."""
+    ip, port = _numbers(peer)
+    try:
+        return _ORIGIN.pack(_ORIGIN_CODE, _MESSAGE_OF.get(command_code, 0), origin[0], origin[2],
+                            origin[1], origin[3] if len(origin) > 3 else 0, ip, port)
+    except (struct.error, IndexError, TypeError) as error:
+        raise WireError(f"origin {origin!r} does not fit INPUT_ORIGIN: {error}") from None
+
+
+def decode_origin(view, offset):
+    """The Origin in an INPUT_ORIGIN at `offset` (ValueError if it is not one)."""
+    code, message, session, number, token, previous, ip, port = _ORIGIN.unpack_from(view, offset)
+    if code != _ORIGIN_CODE:
+        raise ValueError(f"type {code:#04x} after the command, not INPUT_ORIGIN")
+    if ip or port:
+        peer = _peer_of.get((ip, port))
+        if peer is None:
+            peer = (socket.inet_ntoa(ip.to_bytes(4, "big")), port)
+            if len(_peer_of) < 65536:
+                _peer_of[(ip, port)] = peer
+    else:
+        peer = None
+    return Origin(session, number, token, previous if message == _REPLACE_MESSAGE else None,
+                  peer)
+
+
+def split_input(view, start, stop):
+    """(command tuple, Origin or None) of the INPUT payload view[start:stop].
+
+    Raises KeyError, IndexError, struct.error or ValueError unless it is
+    exactly one command, or one command and one INPUT_ORIGIN.
+    """
+    layout = COMMAND_STRUCTS[view[start]]
+    end = start + layout.size
+    if end > stop:
+        raise ValueError("command truncated")
+    command = layout.unpack_from(view, start)
+    if end == stop:
+        return command, None
+    if end + ORIGIN_SIZE != stop:
+        raise ValueError(f"{stop - end} bytes after the command")
+    return command, decode_origin(view, end)
 
 
 class Record(NamedTuple):

@@ -27,6 +27,7 @@ live gateway and replier, on both of their paths.
 """
 
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from gatebook.wire import internal
 
@@ -44,8 +45,7 @@ _EVENT_ORDER_ID = {code: message.field_names.index("order_id") + 1
                                          (_R, internal.REPLACED))}
 
 
-@dataclass(frozen=True)
-class Origin:
+class Origin(NamedTuple):
     """Where one logged command came from on order entry.
 
     `previous` is the replaced token for a replace and None otherwise; `peer`

@@ -8,6 +8,13 @@ thread) once every command up to `seq` may be acknowledged under the
 durability policy. Events are computed at once, but an exchange must hold
 them back from clients until that acknowledgement.
 
+A command from order entry is logged with its origin (`apply(command,
+origin, peer)`), so recovery rebuilds the gateway's state too (`gateway`, a
+`GatewayState`). An exchange that owns a gateway hands the journal a
+`gateway_state` callable; snapshots then wait for `snapshot_due` to be
+served between bursts, when that state is exactly the state after the last
+command. Without one the journal keeps the state itself from what it logs.
+
 Once the log fails (disk full, I/O error) `submit` raises LogFailure for
 good: the engine already holds commands the log will never have, so the
 only way on is a restart, which recovers from what is on disk.
@@ -24,6 +31,8 @@ from host.symbols import DEFAULT_SYMBOLS
 
 from .recovery import recover
 from .epoch import read_epoch
+from .format import encode_origin
+from .gateway_state import GatewayState, Origin
 from .segments import PRUNE_MODES, prune_segments
 from .snapshot import capture, encode, list_snapshots, write_snapshot
 from .writer import Durability, LogFailure, LogWriter
@@ -61,7 +70,7 @@ class JournaledExchange:
         system is fine: they are copied and fsync'ed before removal).
     accept_corruption : bool
         Passed to recovery: cut the log at a corrupt record in the middle.
-    recovered : (engine, last seq, resume point) or None
+    recovered : (engine, last seq, resume point[, GatewayState]) or None
         Skip recovery and continue from this state (a promoted follower,
         whose engine is already current).
     matcher : callable(engine) -> matcher, optional
@@ -84,9 +93,15 @@ class JournaledExchange:
             self.engine, self.recovery = recover(directory, symbols,
                                                  accept_corruption=accept_corruption)
             last_seq, resume = self.recovery.last_seq, self.recovery.resume
+            self.gateway = self.recovery.gateway
         else:
-            self.engine, last_seq, resume = recovered
+            self.engine, last_seq, resume = recovered[:3]
+            self.gateway = recovered[3] if len(recovered) > 3 else GatewayState()
             self.recovery = None
+        # The gateway's state as of the last command: kept here from what is
+        # logged until an exchange supplies it (gateway_state), then as it says.
+        self.gateway_state = None
+        self.snapshot_due = False
         self.matcher = matcher(self.engine) if matcher is not None else None
         self.epoch = read_epoch(directory)
         self.fenced = None                  # a Fenced error once a newer primary is known
@@ -118,13 +133,16 @@ class JournaledExchange:
         command = self.sequencer.stamp(code, *fields)
         return command[1], self.apply(command)
 
-    def apply(self, command):
+    def apply(self, command, origin=None, peer=None):
         """Log and apply one command already stamped by `self.sequencer`; return its events.
 
         The engine interface (`apply(command) -> events`) for callers that
         stamp commands themselves, as the order-entry gateway does with this
         exchange's sequencer. The command must carry the sequencer's latest
         number; on WireError that number is given back (the log stays gapless).
+        `origin` is the gateway's origin tuple of a command from order entry,
+        `(session, token, number[, previous token])`, and `peer` where its
+        session's replies go: both are logged in the command's INPUT record.
         """
         failure = self.writer.failure or self.fenced
         if failure:
@@ -132,6 +150,8 @@ class JournaledExchange:
         sequencer = self.sequencer
         try:
             command_bytes = _encode_command(command)
+            if origin is not None:
+                command_bytes += encode_origin(command[0], origin, peer)
         except WireError:
             if command[1] == sequencer.next_seq - 1:
                 sequencer.next_seq -= 1         # keep the sequence gapless
@@ -139,10 +159,15 @@ class JournaledExchange:
         events = (self.matcher or self.engine).apply(command)
         self.writer.append(command[1], command[2], command_bytes, events)
         self._last_ts = command[2]
+        if self.gateway_state is None:
+            self.gateway.replay(command, origin and Origin.of(origin, peer), events)
         if self.snapshot_every:
             self._since_snapshot += 1
             if self._since_snapshot >= self.snapshot_every:
-                self.snapshot()
+                if self.gateway_state is None:
+                    self.snapshot()
+                else:
+                    self.snapshot_due = True    # the exchange takes it between bursts
         return events
 
     def fence(self, error):
@@ -158,9 +183,11 @@ class JournaledExchange:
         if self._snapshot_thread is not None and self._snapshot_thread.is_alive():
             return False
         self._since_snapshot = 0
+        self.snapshot_due = False
         if self.matcher is not None:
             self.matcher.reclaim()
-        state = capture(self.engine, self._last_ts)
+        gateway = self.gateway.copy() if self.gateway_state is None else self.gateway_state()
+        state = capture(self.engine, self._last_ts, gateway)
         self._snapshot_thread = threading.Thread(target=self._write_snapshot, args=(state,),
                                                  name="gatebook-snapshot", daemon=True)
         self._snapshot_thread.start()

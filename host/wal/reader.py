@@ -7,22 +7,39 @@ in order and then says where and why reading stopped, if it stopped early.
 import os
 
 from gatebook.wire import internal
-from gatebook.wire.codec import ProtocolCodec
+from gatebook.wire.codec import ProtocolCodec, RecordCodec
+from gatebook.wire.wal import INPUT_ORIGIN, WAL
 
-from .format import INPUT, TRAILER_SIZE, SegmentScan, check_records, decode_segment_header
+from .format import (INPUT, TRAILER_SIZE, SegmentScan, check_records, decode_segment_header,
+                     split_input)
 from .segments import first_seq_of, list_segments
 
-__all__ = ["LogReader", "decode_payload", "input_crc"]
+__all__ = ["LogReader", "decode_payload", "origin_fields", "input_crc"]
 
 _COMMANDS = ProtocolCodec(internal.COMMANDS)
 _EVENTS = ProtocolCodec(internal.EVENTS)
+_ORIGIN = RecordCodec(INPUT_ORIGIN, WAL.byte_order)
 
 
 def decode_payload(kind, payload):
-    """The internal record tuples a log record holds: one command, or its events."""
+    """The record tuples a log record holds: one command (then its INPUT_ORIGIN,
+    type code first, when it came from order entry), or its events."""
     if kind == INPUT:
-        return [_COMMANDS.decode(payload)]
+        command, origin = split_input(payload, 0, len(payload))
+        size = len(payload) - (0 if origin is None else _ORIGIN.size)
+        out = [_COMMANDS.decode(payload[:size])]
+        if origin is not None:
+            out.append(tuple(_ORIGIN.decode(payload[size:])))      # type code first
+        return out
     return list(_EVENTS.decode_stream(payload))
+
+
+def origin_fields(record):
+    """{field: value} of an INPUT_ORIGIN tuple from decode_payload, or None if it is not one."""
+    if not record or record[0] != INPUT_ORIGIN.code:
+        return None
+    return {"type": INPUT_ORIGIN.name,
+            **dict(zip((field.name for field in INPUT_ORIGIN.fields), record[1:]))}
 
 
 class LogReader:

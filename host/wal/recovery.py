@@ -14,6 +14,12 @@ happens:
   and later segments move to `damaged/` whole).
 
 Nothing is deleted: cut bytes are kept for a person to look at.
+
+Besides the engine, recovery rebuilds the order-entry gateway's state
+(`report.gateway`, a `GatewayState`): the snapshot's gateway section, then
+every replayed command's origin and events (gateway_state.py). A version 1
+log or snapshot holds no origins: its commands leave the gateway state as it
+was (empty for a wholly version 1 log).
 """
 
 import contextlib
@@ -30,17 +36,19 @@ from gatebook.wire.codec import ProtocolCodec
 from host.engine import MatchingEngine
 from host.symbols import DEFAULT_SYMBOLS
 
-from .format import (HEADER_SIZE, INPUT, OUTPUT, SEGMENT_HEADER_SIZE, TRAILER_SIZE, check_records,
-                     decode_segment_header, encode_record, find_valid_record, struct_of)
+from .format import (COMMAND_STRUCTS, HEADER_SIZE, INPUT, ORIGIN_SIZE, OUTPUT, SEGMENT_HEADER_SIZE,
+                     TRAILER_SIZE, check_records, decode_origin, decode_segment_header,
+                     encode_record, find_valid_record, split_input)
+from .gateway_state import GatewayState
 from .segments import SEGMENT_PATTERN, AppendFile, list_segments, segment_name, sync_directory
 from .snapshot import SnapshotError, list_snapshots, read_snapshot, restore
 
 __all__ = ["CorruptLog", "Repair", "RecoveryReport", "recover"]
 
 log = logging.getLogger("gatebook.wal")
-# Type byte -> unpack of that command's struct (exactly its size, or struct.error).
-_unpack_command = {message.code: struct_of(message, internal.COMMANDS.byte_order).unpack
-                   for message in internal.COMMANDS.messages}
+# Type byte -> (unpack_from of that command's struct, its size).
+_command_layout = {code: (layout.unpack_from, layout.size)
+                   for code, layout in COMMAND_STRUCTS.items()}
 _encode_event = ProtocolCodec(internal.EVENTS).encode
 
 
@@ -89,6 +97,8 @@ class RecoveryReport:
     state_hash: str = ""
     seconds: float = 0.0
     resume: tuple = None         # (segment number, path, next seq) for LogWriter
+    gateway: GatewayState = None # the order-entry gateway's state as of last_seq
+    origins: int = 0             # replayed commands that came from order entry
 
     def lines(self):
         names = [os.path.basename(path) for path in self.segments]
@@ -107,6 +117,11 @@ class RecoveryReport:
             yield f"snapshot rejected: {line}"
         yield (f"replayed: {self.replayed} commands in {self.seconds:.3f} s"
                + (f", {self.verified} output records matched the replay" if self.verified else ""))
+        if self.gateway is not None:
+            gateway = self.gateway
+            yield (f"gateway: {len(gateway.order_ids)} client tokens, "
+                   f"{len(set(gateway.expected) | set(gateway.sequences))} sessions "
+                   f"({self.origins} replayed commands came from order entry)")
         yield from (f"tail: {repair.line()}" for repair in self.repairs) if self.repairs else ["tail: clean"]
         yield from (f"note: {note}" for note in self.notes)
         yield f"next seq: {self.last_seq + 1}"
@@ -132,6 +147,8 @@ def recover(directory, symbols=DEFAULT_SYMBOLS, *, accept_corruption=False, use_
         report = RecoveryReport(directory)
         engine = _start_engine(directory, symbols, report, excluded, use_snapshots,
                                self_trade_prevention, snapshot_limit)
+        if report.gateway is None:
+            report.gateway = GatewayState()
         with _rare_gc():
             last = _replay(directory, engine, report, accept_corruption, verify_outputs, repair)
         repairs += report.repairs
@@ -176,13 +193,15 @@ def _start_engine(directory, symbols, report, excluded, use_snapshots, self_trad
         if path in excluded or (snapshot_limit is not None and seq > snapshot_limit):
             continue
         try:
-            engine = restore(read_snapshot(path), symbols)
+            state = read_snapshot(path)
+            engine = restore(state, symbols)
         except SnapshotError as error:
             log.warning("snapshot rejected: %s", error)
             report.rejected_snapshots.append(str(error))
             continue
         report.snapshot, report.snapshot_seq = path, seq
         report.last_seq = seq
+        report.gateway = state.gateway.copy() if state.gateway is not None else None
         return engine
     return MatchingEngine(symbols, self_trade_prevention=self_trade_prevention)
 
@@ -238,44 +257,58 @@ def _replay(directory, engine, report, accept_corruption, verify_outputs, repair
 
 
 def _decode(view, offset, stop, seq, path):
-    """The command in the INPUT record at view[offset:stop], which must carry `seq`."""
+    """(command, origin or None) in the INPUT record at view[offset:stop], which
+    must carry `seq`."""
     payload = offset + HEADER_SIZE
     try:
-        command = _unpack_command[view[payload]](view[payload:stop - TRAILER_SIZE])
-    except (KeyError, IndexError, struct.error):
+        command, origin = split_input(view, payload, stop - TRAILER_SIZE)
+    except (KeyError, IndexError, ValueError, struct.error):
         raise CorruptLog(path, offset, f"INPUT record seq {seq} holds no valid command") from None
     if command[1] != seq:
         raise CorruptLog(path, offset, f"record seq {seq} holds command seq {command[1]}")
-    return command
+    return command, origin
 
 
 def _replay_inputs(engine, report, path, data, found, first_seq, last):
     """Apply the INPUT records at `found` (offset, end pairs) newer than the snapshot.
 
     The hot loop of recovery: one struct unpack and one `engine.apply` per
-    command, no per-record objects besides the command tuple itself.
+    command, then the gateway state's `replay` of its origin (one more unpack
+    when it has one) and events.
     """
     skip = max(0, report.snapshot_seq + 1 - first_seq)
     if skip * 2 >= len(found):
         return (None, None) if found else last
     view = memoryview(data)
-    apply = engine.apply
-    unpack = _unpack_command
+    apply, replay = engine.apply, report.gateway.replay
+    layouts = _command_layout
     seq = first_seq + skip
     command = events = None
     positions = iter(found)
     if skip:
         positions = itertools.islice(positions, 2 * skip, None)
+    origins = 0
     for offset, stop in zip(positions, positions):
         payload = offset + HEADER_SIZE
+        body_end = stop - TRAILER_SIZE
         try:
-            command = unpack[view[payload]](view[payload:stop - TRAILER_SIZE])
-        except (KeyError, IndexError, struct.error):
+            unpack, size = layouts[view[payload]]
+            end = payload + size
+            command = unpack(view, payload)
+            origin = None
+            if end != body_end:
+                if end + ORIGIN_SIZE != body_end:
+                    raise ValueError
+                origin = decode_origin(view, end)
+                origins += 1
+        except (KeyError, IndexError, ValueError, struct.error):
             _decode(view, offset, stop, seq, path)          # raises, naming the record
         if command[1] != seq:
             _decode(view, offset, stop, seq, path)
         events = apply(command)
+        replay(command, origin, events)
         seq += 1
+    report.origins += origins
     report.replayed += seq - first_seq - skip
     return command, events
 
@@ -290,8 +323,10 @@ def _replay_verified(engine, report, path, data, found, first_seq, last):
     for offset, stop in zip(positions, positions):
         if view[offset + HEADER_SIZE - 1] == INPUT:
             if seq > snapshot_seq:
-                command = _decode(view, offset, stop, seq, path)
+                command, origin = _decode(view, offset, stop, seq, path)
                 events = engine.apply(command)
+                report.gateway.replay(command, origin, events)
+                report.origins += origin is not None
                 report.replayed += 1
             else:
                 command = None

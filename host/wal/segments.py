@@ -12,7 +12,10 @@ import os
 import re
 import shutil
 
-from .format import SEGMENT_HEADER_SIZE, decode_segment_header, encode_segment_header
+from gatebook.wire.wal import FORMAT_VERSION
+
+from .format import (SEGMENT_HEADER_SIZE, decode_segment_header, encode_segment_header,
+                     segment_version)
 
 __all__ = ["SEGMENT_PATTERN", "PRUNE_MODES", "segment_name", "list_segments", "first_seq_of",
            "prune_segments", "sync_directory", "AppendFile", "SegmentAppender"]
@@ -161,10 +164,15 @@ class SegmentAppender:
         self.directory = directory
         self.segment_bytes = segment_bytes
         self.number = number
+        # A segment of an older format version is not appended to: the next
+        # batch starts a new segment (a reader of that version can still read it).
+        self._old = False
         if path is None:
             self.file = self._create(number, next_seq)
         else:
             self.file = AppendFile(path, create=False)
+            with open(path, "rb") as file:
+                self._old = segment_version(file.read(SEGMENT_HEADER_SIZE)) != FORMAT_VERSION
 
     def _create(self, number, first_seq):
         path = os.path.join(self.directory, segment_name(number))
@@ -189,7 +197,9 @@ class SegmentAppender:
         the file ends at a record boundary whatever the disk did.
         """
         file = self.file
-        if file.size + len(batch) > self.segment_bytes and file.size > SEGMENT_HEADER_SIZE:
+        if self._old or (file.size + len(batch) > self.segment_bytes
+                         and file.size > SEGMENT_HEADER_SIZE):
+            self._old = False
             file.sync()
             fresh = self._create(self.number + 1, first_seq)
             file.close()

@@ -9,6 +9,10 @@ sequence numbers, which gives the same priorities and the same `state_hash`;
 then it puts the engine's order registry back in its captured order, which
 `state_hash` does not cover but the order of mass-cancel events depends on.
 
+A snapshot also holds the order-entry gateway's state as of the same command
+(`SnapshotState.gateway`, a `GatewayState`; see gateway_state.py): the
+exchange hands it over when it asks for the snapshot, between two bursts.
+
 The snapshot file is written under a temporary name, fdatasync'ed, renamed
 and the directory synced, so a crash leaves either the whole snapshot or
 none. A snapshot is only ever written once the log is durable up to its
@@ -16,19 +20,23 @@ none. A snapshot is only ever written once the log is durable up to its
 unless the log itself was cut short.
 """
 
+import itertools
 import os
 import re
+import socket
 import struct
 import zlib
 from dataclasses import dataclass
 
 from gatebook.wire.codec import RecordCodec
-from gatebook.wire.wal import (FORMAT_VERSION, SNAPSHOT, SNAPSHOT_BOOK, SNAPSHOT_HEADER,
-                               SNAPSHOT_MAGIC, SNAPSHOT_ORDER, SNAPSHOT_USED_ID)
+from gatebook.wire.wal import (FORMAT_VERSION, READABLE_VERSIONS, SNAPSHOT, SNAPSHOT_BOOK,
+                               SNAPSHOT_GATEWAY, SNAPSHOT_HEADER, SNAPSHOT_MAGIC, SNAPSHOT_ORDER,
+                               SNAPSHOT_OWNER, SNAPSHOT_SESSION, SNAPSHOT_TOKEN, SNAPSHOT_USED_ID)
 from host.book import RestingOrder
 from host.engine import MatchingEngine
 
 from .format import struct_of
+from .gateway_state import GatewayState
 from .segments import sync_directory
 
 __all__ = ["SnapshotState", "SnapshotError", "capture", "encode", "decode", "restore",
@@ -38,6 +46,11 @@ _HEADER = RecordCodec(SNAPSHOT_HEADER, SNAPSHOT.byte_order)
 _BOOK = struct_of(SNAPSHOT_BOOK, SNAPSHOT.byte_order)
 _ORDER = struct_of(SNAPSHOT_ORDER, SNAPSHOT.byte_order)
 _ID_FORMAT = struct_of(SNAPSHOT_USED_ID, SNAPSHOT.byte_order).format   # "<Q"
+_GATEWAY = struct_of(SNAPSHOT_GATEWAY, SNAPSHOT.byte_order)
+_TOKEN = struct_of(SNAPSHOT_TOKEN, SNAPSHOT.byte_order)
+_OWNER = struct_of(SNAPSHOT_OWNER, SNAPSHOT.byte_order)
+_SESSION = struct_of(SNAPSHOT_SESSION, SNAPSHOT.byte_order)
+_KNOWN_EXPECTED, _KNOWN_REPLY, _KNOWN_PEER = 1, 2, 4
 _SNAPSHOT_PATTERN = re.compile(r"snapshot-(\d{20})\.snap")
 
 
@@ -54,6 +67,7 @@ class SnapshotState:
     books: list             # [(symbol, halted, last_trade_price, [order tuple], [stop tuple])]
     used_ids: list          # any order when captured; encode and decode keep them ascending
     live_ids: list          # the engine's registry order
+    gateway: GatewayState = None    # None: a version 1 snapshot (no gateway state)
 
 
 def _order_tuple(order):
@@ -61,8 +75,10 @@ def _order_tuple(order):
             order.price, order.stop_price, order.qty, order.seq)
 
 
-def capture(engine, last_ts=0):
+def capture(engine, last_ts=0, gateway=None):
     """Copy the engine's state; call between commands, on the matching thread.
+    `gateway` is the gateway's state as of the same command (a GatewayState the
+    caller no longer changes), or None for an empty one.
 
     Only copies: sorting the used ids (the bulk of a big snapshot) is left to
     `encode`, off the matching thread.
@@ -76,7 +92,7 @@ def capture(engine, last_ts=0):
         books.append((symbol, book.halted, book.last_trade_price, orders, stops))
     return SnapshotState(engine.last_seq, last_ts, engine.match_id,
                          engine.self_trade_prevention, books, list(engine.used_ids),
-                         list(engine.orders))
+                         list(engine.orders), gateway if gateway is not None else GatewayState())
 
 
 def encode(state):
@@ -88,11 +104,76 @@ def encode(state):
     ids, live = sorted(state.used_ids), state.live_ids
     parts.append(_ids_struct(len(ids)).pack(*ids))
     parts.append(_ids_struct(len(live)).pack(*live))
+    parts.append(_encode_gateway(state.gateway or GatewayState()))
     body = b"".join(parts)
     fields = (SNAPSHOT_MAGIC, FORMAT_VERSION, state.last_seq, state.last_ts, state.match_id,
               len(state.books), len(ids), len(live), int(state.self_trade_prevention), len(body))
     head = _HEADER.encode(fields + (0,))[:-4]
     return _HEADER.encode(fields + (zlib.crc32(body, zlib.crc32(head)),)) + body
+
+
+def _many(layout, count):
+    """`count` records of a table's struct as one struct (one pack call for all)."""
+    return struct.Struct(layout.format[0] + layout.format[1:] * count)
+
+
+def _ip(peer):
+    """(IPv4 as a number, port) of a peer, or None for one that is not that."""
+    try:
+        ip, port = peer
+        return int.from_bytes(socket.inet_aton(ip), "big"), int(port)
+    except (TypeError, ValueError, OSError):
+        return None
+
+
+def _encode_gateway(gateway):
+    tokens = sorted(gateway.order_ids.items())
+    owners = sorted(gateway.owners.items())
+    sessions = sorted(set(gateway.expected) | set(gateway.sequences) | set(gateway.peers))
+    rows = []
+    for session in sessions:
+        expected, reply, peer = (gateway.expected.get(session), gateway.sequences.get(session),
+                                 _ip(gateway.peers.get(session)))
+        known = ((expected is not None) * _KNOWN_EXPECTED | (reply is not None) * _KNOWN_REPLY
+                 | (peer is not None) * _KNOWN_PEER)
+        expected = expected or 0
+        ip, port = peer or (0, 0)
+        rows.append((session, known, expected & (2**64 - 1), expected >> 64, reply or 0, ip, port))
+    return b"".join((
+        _GATEWAY.pack(gateway.next_order_id, len(tokens), len(owners), len(sessions)),
+        _many(_TOKEN, len(tokens)).pack(*itertools.chain.from_iterable(
+            (session, token, order_id) for (session, token), order_id in tokens)),
+        _many(_OWNER, len(owners)).pack(*itertools.chain.from_iterable(
+            (order_id, session, token) for order_id, (session, token) in owners)),
+        _many(_SESSION, len(rows)).pack(*itertools.chain.from_iterable(rows))))
+
+
+def _decode_gateway(body, offset, name):
+    """(GatewayState, offset after it) of the gateway section at `offset`."""
+    if offset + _GATEWAY.size > len(body):
+        raise SnapshotError(f"{name}: gateway section missing")
+    next_order_id, n_tokens, n_owners, n_sessions = _GATEWAY.unpack_from(body, offset)
+    offset += _GATEWAY.size
+    end = offset + n_tokens * _TOKEN.size + n_owners * _OWNER.size + n_sessions * _SESSION.size
+    if end != len(body):
+        raise SnapshotError(f"{name}: body length does not match its gateway counts")
+    state = GatewayState(next_order_id=next_order_id)
+    flat = _many(_TOKEN, n_tokens).unpack_from(body, offset)
+    offset += n_tokens * _TOKEN.size
+    state.order_ids = {(flat[i], flat[i + 1]): flat[i + 2] for i in range(0, len(flat), 3)}
+    flat = _many(_OWNER, n_owners).unpack_from(body, offset)
+    offset += n_owners * _OWNER.size
+    state.owners = {flat[i]: (flat[i + 1], flat[i + 2]) for i in range(0, len(flat), 3)}
+    for index in range(n_sessions):
+        session, known, low, high, reply, ip, port = _SESSION.unpack_from(
+            body, offset + index * _SESSION.size)
+        if known & _KNOWN_EXPECTED:
+            state.expected[session] = high << 64 | low
+        if known & _KNOWN_REPLY:
+            state.sequences[session] = reply
+        if known & _KNOWN_PEER:
+            state.peers[session] = (socket.inet_ntoa(ip.to_bytes(4, "big")), port)
+    return state, end
 
 
 def _ids_struct(count):
@@ -109,8 +190,9 @@ def decode(data, name="snapshot"):
          body_length, crc) = _HEADER.decode(bytes(data[:_HEADER.size]))
     except ValueError as error:
         raise SnapshotError(f"{name}: header unreadable: {error}") from None
-    if magic != SNAPSHOT_MAGIC or version != FORMAT_VERSION:
-        raise SnapshotError(f"{name}: not a version {FORMAT_VERSION} Gatebook snapshot")
+    if magic != SNAPSHOT_MAGIC or version not in READABLE_VERSIONS:
+        raise SnapshotError(f"{name}: not a Gatebook snapshot of version "
+                            f"{' or '.join(map(str, READABLE_VERSIONS))}")
     body = memoryview(data)[_HEADER.size:]
     if len(body) != body_length:
         raise SnapshotError(f"{name}: body is {len(body)} bytes, header says {body_length}")
@@ -125,11 +207,13 @@ def decode(data, name="snapshot"):
         offset += (order_count + stop_count) * _ORDER.size
         books.append((symbol, bool(halted), last_trade_price, entries[:order_count],
                       entries[order_count:]))
-    if offset + 8 * (id_count + live_count) != len(body):
+    ids_end = offset + 8 * (id_count + live_count)
+    if ids_end != len(body) if version == 1 else ids_end > len(body):
         raise SnapshotError(f"{name}: body length does not match its counts")
     ids = list(_ids_struct(id_count).unpack_from(body, offset))
     live = list(_ids_struct(live_count).unpack_from(body, offset + 8 * id_count))
-    return SnapshotState(last_seq, last_ts, match_id, bool(stp), books, ids, live)
+    gateway = None if version == 1 else _decode_gateway(body, ids_end, name)[0]
+    return SnapshotState(last_seq, last_ts, match_id, bool(stp), books, ids, live, gateway)
 
 
 def restore(state, symbols):

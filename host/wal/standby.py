@@ -14,6 +14,7 @@ a primary of an older epoch, and fences one that connects to it.
 """
 
 import socket
+import struct
 import time
 
 from gatebook.wire import internal
@@ -22,7 +23,7 @@ from gatebook.wire.wal import APPLIED, HELLO, RECORDS, REFUSE, RefuseReason
 from host.symbols import DEFAULT_SYMBOLS
 
 from .epoch import Fenced, read_epoch, write_epoch
-from .format import INPUT, SegmentScan
+from .format import INPUT, SegmentScan, split_input
 from .journal import JournaledExchange
 from .reader import input_crc
 from .recovery import recover
@@ -31,7 +32,6 @@ from .writer import Durability, LogWriter
 
 __all__ = ["Follower", "ShadowMismatch", "Refused"]
 
-_decode_command = ProtocolCodec(internal.COMMANDS).decode
 _encode_event = ProtocolCodec(internal.EVENTS).encode
 
 
@@ -74,6 +74,7 @@ class Follower:
         self.symbols = symbols
         self.heartbeat_timeout = heartbeat_timeout
         self.engine, self.recovery = recover(directory, symbols)
+        self.gateway = self.recovery.gateway    # the gateway's state, kept as the log goes
         self.epoch = read_epoch(directory)
         self.primary_epoch = None           # known once the primary's first HEARTBEAT arrives
         self.next_seq = self.recovery.last_seq + 1
@@ -138,8 +139,13 @@ class Follower:
         first = self.next_seq
         for seq, ts, kind, payload, offset in scan:
             if kind == INPUT:
-                command = _decode_command(payload)
+                try:
+                    command, origin = split_input(payload, 0, len(payload))
+                except (KeyError, IndexError, ValueError, struct.error) as error:
+                    raise ConnectionError(f"seq {seq}: the primary's INPUT record holds no "
+                                          f"valid command ({error})") from None
                 pending = self.engine.apply(command)
+                self.gateway.replay(command, origin, pending)
                 self.last_ts = ts
             elif payload != b"".join(map(_encode_event, pending)):
                 raise ShadowMismatch(f"seq {seq}: the shadow engine's events differ from the "
@@ -162,5 +168,6 @@ class Follower:
         write_epoch(self.directory, self.epoch)
         resume = self.writer.resume_point()
         return JournaledExchange(self.directory, self.symbols,
-                                 recovered=(self.engine, self.next_seq - 1, resume),
+                                 recovered=(self.engine, self.next_seq - 1, resume,
+                                            self.gateway),
                                  **options)

@@ -1,0 +1,168 @@
+"""The log and snapshots carry the gateway's state; recovery rebuilds it.
+
+Order-entry traffic goes through a real gateway and replier into a
+JournaledExchange (each command logged with its origin). Recovery, by full
+replay or from a snapshot plus the tail, must give the gateway state the
+live gateway and replier had; a torn origin is cut like any torn record; a
+version 1 log still recovers (without gateway state) and goes on in a new
+version 2 segment."""
+
+import os
+import struct
+import zlib
+
+import pytest
+
+from gatebook.wire import internal
+from host.clock import ManualClock
+from host.net.order_entry import Gateway
+from host.net.order_replies import Replier
+from host.symbols import DEFAULT_SYMBOLS
+from host.wal.format import (HEADER_SIZE, INPUT, OUTPUT, SEGMENT_HEADER_SIZE, encode_record,
+                             encode_segment_header, segment_version)
+from host.wal.gateway_state import GatewayState
+from host.wal.journal import JournaledExchange
+from host.wal.recovery import recover
+from host.wal.snapshot import capture, decode, encode, list_snapshots
+from host.wal.loadgen import seeded_commands, stamped
+from host.engine import MatchingEngine
+from gatebook.wire.codec import ProtocolCodec
+
+from test_wal_gateway_state import PATHS, _continuation
+from wal_helpers import segments
+
+
+def _journaled_run(directory, compiled, datagrams, **options):
+    """Datagrams through gateway -> journal (with origins) -> replier, as the
+    exchange does; returns the live GatewayState after the last burst."""
+    journal = JournaledExchange(directory, clock=ManualClock(1_000, 7), **options)
+    gateway = Gateway(journal.sequencer, DEFAULT_SYMBOLS, compiled=compiled)
+    replier = Replier(gateway, DEFAULT_SYMBOLS)
+    gateway.restore_state(journal.gateway, replier)
+    journal.gateway_state = lambda: gateway.export_state(replier)
+    origin_of, peers = gateway.origins.get, gateway.peers
+    for index, (peer, payload) in enumerate(datagrams):
+        frame = gateway.frame(payload, peer)
+        for command in gateway.commands(payload, () if frame is None else (frame,)):
+            origin = origin_of(command[1])
+            replier.add(journal.apply(command, origin, peers.get(origin[0])))
+        replier.flush()
+        if journal.snapshot_due:
+            journal.snapshot(wait=True)
+    live = gateway.export_state(replier)
+    journal.close()
+    return live
+
+
+def _comparable(state):
+    state = state.copy()
+    state.expected = {s: n for s, n in state.expected.items() if n != 1}
+    return state
+
+
+@pytest.mark.parametrize("compiled", PATHS)
+def test_full_replay_and_snapshot_plus_tail_rebuild_the_live_state(tmp_path, compiled):
+    before, after = _continuation(5)
+    live = _journaled_run(str(tmp_path), compiled, before + after, snapshot_every=700,
+                          segment_bytes=64 << 10)
+    assert len(list_snapshots(str(tmp_path))) == 2 and len(segments(str(tmp_path))) > 2
+    _, full = recover(str(tmp_path), use_snapshots=False)
+    _, snapped = recover(str(tmp_path))
+    assert snapped.snapshot and 0 < snapped.replayed < full.replayed
+    assert full.origins == full.replayed                 # every command came from order entry
+    assert _comparable(full.gateway) == _comparable(snapped.gateway) == _comparable(live)
+    assert any(line.startswith("gateway: ") for line in snapped.lines())
+    # and a restart goes on from it: the next run sees the same state
+    restarted = JournaledExchange(str(tmp_path))
+    assert _comparable(restarted.gateway) == _comparable(live)
+    restarted.close()
+
+
+def test_a_snapshot_holds_the_gateway_section_byte_for_byte():
+    engine = MatchingEngine(DEFAULT_SYMBOLS)
+    for command in stamped(seeded_commands(1, 300)):
+        engine.apply(command)
+    gateway = GatewayState(order_ids={(7, 1): 5, (7, 2): 6, (2**32 - 1, 2**64 - 1): 7},
+                           owners={5: (7, 1), 6: (7, 20), 7: (2**32 - 1, 2**64 - 1)},
+                           expected={7: 12, 9: 2**64 + 3}, sequences={7: 30, 8: 2},
+                           peers={7: ("198.18.0.2", 40000), 10: ("10.0.0.1", 1)},
+                           next_order_id=8)
+    data = encode(capture(engine, 5, gateway))
+    state = decode(data)
+    assert state.gateway == gateway
+    assert encode(state) == data
+    assert decode(encode(capture(engine))).gateway == GatewayState()
+    # A version 1 snapshot (no gateway section) still decodes: no gateway state.
+    from gatebook.wire.codec import RecordCodec
+    from gatebook.wire.wal import SNAPSHOT_HEADER
+    header_size = RecordCodec(SNAPSHOT_HEADER, "little").size
+    head = bytearray(data[:header_size])
+    body = bytes(data[header_size:data.index(struct.pack("<QQQQ", 8, 3, 3, 4))])
+    head[8:10] = (1).to_bytes(2, "little")
+    head[-12:-4] = len(body).to_bytes(8, "little")
+    head[-4:] = zlib.crc32(body, zlib.crc32(bytes(head[:-4]))).to_bytes(4, "little")
+    old = decode(bytes(head) + body)
+    assert old.gateway is None and old.used_ids == state.used_ids
+
+
+@pytest.mark.parametrize("cut", [1, 20, 35])
+def test_a_torn_origin_is_cut_like_any_torn_record(tmp_path, cut):
+    before, _ = _continuation(6)
+    live = _journaled_run(str(tmp_path), False, before[:40], snapshot_every=0)
+    last = segments(str(tmp_path))[-1]
+    with open(last, "rb") as file:
+        data = file.read()
+    # The last INPUT record ends with its origin; tear it `cut` bytes into the origin.
+    offset = SEGMENT_HEADER_SIZE
+    inputs = []
+    while offset < len(data):
+        length = int.from_bytes(data[offset:offset + 4], "little")
+        if data[offset + HEADER_SIZE - 1] == INPUT:
+            inputs.append((offset, offset + HEADER_SIZE + length))
+        offset += HEADER_SIZE + length + 4
+    start, body_end = inputs[-1]
+    with open(last, "r+b") as file:
+        file.truncate(body_end - 36 + cut)
+    engine, report = recover(str(tmp_path))
+    assert report.repairs and report.last_seq == len(inputs) - 1
+    assert report.gateway.next_order_id <= live.next_order_id
+    assert sum(report.gateway.sequences.values()) < sum(live.sequences.values())
+
+
+def _v1_segment(path, commands):
+    """A version 1 segment as the previous build wrote it: no origins."""
+    header = bytearray(encode_segment_header(0, 1))
+    header[8:10] = (1).to_bytes(2, "little")
+    header[-4:] = zlib.crc32(bytes(header[:-4])).to_bytes(4, "little")
+    engine = MatchingEngine(DEFAULT_SYMBOLS)
+    encode_command = ProtocolCodec(internal.COMMANDS).encode
+    encode_event = ProtocolCodec(internal.EVENTS).encode
+    parts = [bytes(header)]
+    for command in commands:
+        events = engine.apply(command)
+        parts.append(encode_record(command[1], command[2], INPUT, encode_command(command)))
+        parts.append(encode_record(command[1], command[2], OUTPUT,
+                                   b"".join(map(encode_event, events))))
+    with open(path, "wb") as file:
+        file.write(b"".join(parts))
+    return engine.state_hash()
+
+
+def test_a_version_1_log_recovers_and_goes_on_in_a_version_2_segment(tmp_path):
+    directory = str(tmp_path)
+    commands = list(stamped(seeded_commands(2, 400)))
+    expected = _v1_segment(os.path.join(directory, "segment-00000000.wal"), commands)
+    engine, report = recover(directory)
+    assert engine.state_hash() == expected and report.last_seq == 400
+    assert report.gateway == GatewayState() and report.origins == 0
+    before, _ = _continuation(7)
+    live = _journaled_run(directory, False, before[:30], snapshot_every=0)
+    names = segments(directory)
+    assert len(names) == 2
+    with open(names[0], "rb") as first, open(names[1], "rb") as second:
+        assert segment_version(first.read(SEGMENT_HEADER_SIZE)) == 1
+        assert segment_version(second.read(SEGMENT_HEADER_SIZE)) == 2
+    _, again = recover(directory)
+    assert again.last_seq > 400 and again.origins == again.last_seq - 400
+    # Orders of the version 1 commands have no tokens: their events number nothing.
+    assert _comparable(again.gateway) == _comparable(live)
