@@ -25,6 +25,7 @@ The disk-full test puts the log on a tiny tmpfs (skipped, saying why, where
 journal's error, and every report it sent is in the log.
 """
 
+import contextlib
 import json
 import os
 import shutil
@@ -107,12 +108,16 @@ class Reference:
         self.restart()
 
     def restart(self):
-        """A new process: a fresh gateway (sessions, tokens) over the same engine,
-        the sequence continued."""
+        """A new process: a fresh gateway and replier over the same engine, the
+        sequence continued, and the gateway's state (tokens, session and reply
+        numbers, peers) restored, as `gatebook run --log` restores it from the log."""
+        state = self.gateway.export_state(self.replier) if hasattr(self, "gateway") else None
         next_seq = self.gateway.sequencer.next_seq if hasattr(self, "gateway") else 1
         self.gateway = Gateway(Sequencer(ManualClock(1), next_seq), DEFAULT_SYMBOLS)
         self.gateway.next_order_id = max(self.engine.used_ids, default=0) + 1
         self.replier = Replier(self.gateway, DEFAULT_SYMBOLS)
+        if state is not None:
+            self.gateway.restore_state(state, self.replier)
 
     def feed(self, datagrams, commands):
         """Apply datagrams until `commands` commands were applied; their reports."""
@@ -155,7 +160,10 @@ def test_sigkill_mid_flow_then_restart_on_the_same_log(tmp_path):
     child, lines = _start(directory, port, "--durability", "strict")
     assert lines[0].startswith(f"run: new log in {directory}"), lines
     received = []
-    with SocketUdp() as client:
+    # One client socket before and after the restart: the restarted exchange
+    # sends each session's reports to the address it last sent from, as before.
+    the_client = SocketUdp()
+    with contextlib.nullcontext(the_client) as client:
         server = ("127.0.0.1", port)
         # Paced: 300 datagrams in chunks, every report of a chunk read back
         # before the next (the reference says how many there are).
@@ -200,7 +208,7 @@ def test_sigkill_mid_flow_then_restart_on_the_same_log(tmp_path):
         assert f"next seq {last_seq + 1}" in said, said
         reference.restart()
         more = rest[:40]
-        with SocketUdp() as client:
+        with the_client as client:
             client.send([(payload, ("127.0.0.1", port)) for _, payload in more])
             out, err = child.communicate(timeout=20)
             assert child.returncode == 0, err
@@ -208,6 +216,7 @@ def test_sigkill_mid_flow_then_restart_on_the_same_log(tmp_path):
     finally:
         if child.poll() is None:
             child.kill()
+        the_client.close()
     assert f"acknowledged up to seq {last_seq + 40}" in out, out
     expected, _ = reference.feed(more, 40)
     assert _by_session(_records(received)) == _by_session(expected) and expected

@@ -100,6 +100,10 @@ def _open_journal(args, clock, make_hybrid=None):
               f"epoch {journal.epoch}, state hash {report.state_hash}", flush=True)
         for repair in report.repairs:
             print(f"run: tail: {repair.line()}", flush=True)
+        gateway = journal.gateway
+        print(f"run: gateway restored: {len(gateway.order_ids)} client tokens, "
+              f"{len(set(gateway.expected) | set(gateway.sequences))} sessions "
+              f"({report.origins} replayed commands came from order entry)", flush=True)
     else:
         print(f"run: new log in {args.log}", flush=True)
     server = None

@@ -14,6 +14,11 @@ the gateway stamps commands with the journal's sequencer, every command is
 logged, and each burst's execution reports and market data wait in order
 until the journal's acknowledgement says the burst's last command is durable
 under its policy (and, with synchronous replication, on the standby too).
+Each command from order entry is logged with its origin (session, message
+number, tokens, peer), and the gateway and replier start from the state the
+journal recovered, so a restart keeps client tokens, session numbering and
+reply numbering (host/wal/gateway_state.py). Snapshots are taken between
+bursts, where the gateway's state is exactly the state after the last command.
 """
 
 import threading
@@ -128,12 +133,15 @@ class Exchange:
         if journal is not None:
             engine = journal
             # Order ids continue after every id the recovered engine has seen.
-            # (Client tokens of orders from before the restart are not in the
-            # log: see docs/network.md.)
             self.gateway.next_order_id = max(journal.engine.used_ids, default=0) + 1
         self.engine = engine if engine is not None else MatchingEngine(symbols)
         self._held = deque()          # (last seq, reply datagrams, ITCH records) awaiting acks
         self.replier = Replier(self.gateway, symbols)
+        if journal is not None:
+            # Tokens, expected and reply numbers, peers: as the log left them.
+            self.gateway.restore_state(journal.gateway, self.replier)
+            journal.gateway_state = lambda: self.gateway.export_state(self.replier)
+            self._apply = self._journaled(journal)
         self._itch = []
         self.feed = ItchFeed(symbols, self._itch.extend)
         self.md_sequence = 1
@@ -145,6 +153,15 @@ class Exchange:
             opening += _resume_feed(self.feed, journal.engine, clock())
         if md_destination is not None:
             self._publish(opening)
+
+    def _journaled(self, journal):
+        """`apply` for the journal: each command with its origin and peer."""
+        log, origin_of, peers = journal.apply, self.gateway.origins.get, self.gateway.peers
+
+        def apply(command):
+            origin = origin_of(command[1])
+            return log(command, origin, peers.get(origin[0]) if origin else None)
+        return apply
 
     def poll(self, burst=32):
         """Handle at most `burst` received datagrams; return how many came.
@@ -162,7 +179,7 @@ class Exchange:
             received = len(datagrams)
         if not received:
             return 0
-        apply, add = engine.apply, replier.add
+        apply, add = self._apply if self.journal is not None else engine.apply, replier.add
         try:
             if self._fast:
                 for command in gateway.commands(data, frames):
@@ -209,6 +226,8 @@ class Exchange:
                     self._held.append((gateway.sequencer.next_seq - 1, replies, self._itch[:]))
                     self._itch.clear()
                 self.release()
+        if self.journal is not None and self.journal.snapshot_due:
+            self.journal.snapshot()         # between bursts: the gateway's state is whole
         return received
 
     def _unloggable(self, command, peer, error):
