@@ -551,6 +551,10 @@ static PyObject *core_commands(GatewayCore *self, PyObject *const *args, Py_ssiz
         PyErr_SetString(PyExc_TypeError, "commands(data, frames)");
         return NULL;
     }
+    if (self->gateway == NULL) {
+        PyErr_SetString(PyExc_RuntimeError, "a copy of a GatewayCore takes no commands");
+        return NULL;
+    }
     it = PyObject_GC_New(Commands, &CommandsType);
     if (it == NULL)
         return NULL;
@@ -1094,6 +1098,10 @@ static PyObject *core_load(GatewayCore *self, PyObject *const *args, Py_ssize_t 
         PyErr_SetString(PyExc_TypeError, "load(order_ids, owners, expected, peers): four dicts");
         return NULL;
     }
+    if (self->gateway == NULL) {
+        PyErr_SetString(PyExc_RuntimeError, "a copy of a GatewayCore loads nothing");
+        return NULL;
+    }
     for (pos = 0; PyDict_Next(args[0], &pos, &key, &value);)
         if (pair_arg(key, &a, &b) < 0 || as_uint(value, 8, &c) < 0
             || table_put(&self->tokens, (uint32_t)a, b, c, 0) < 0)
@@ -1110,6 +1118,51 @@ static PyObject *core_load(GatewayCore *self, PyObject *const *args, Py_ssize_t 
         if (as_uint(key, 4, &a) < 0 || (value != Py_None && set_peer(self, (uint32_t)a, key, value) < 0))
             return NULL;
     Py_RETURN_NONE;
+}
+
+static int table_copy(Table *dst, const Table *src)
+{
+    dst->mask = src->mask;
+    dst->count = src->count;
+    dst->slots = NULL;
+    if (src->slots == NULL)
+        return 0;
+    if (!(dst->slots = PyMem_Malloc((src->mask + 1) * sizeof(Slot)))) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    memcpy(dst->slots, src->slots, (src->mask + 1) * sizeof(Slot));
+    return 0;
+}
+
+/* core.copy() -> a frozen copy of the token map, owners and expected numbers:
+   a memcpy on the matching thread (a snapshot's pause); its order_ids(),
+   owners() and expected() build the dicts later, on any thread. It takes no
+   commands. */
+static PyObject *core_copy(GatewayCore *self, PyObject *unused)
+{
+    GatewayCore *copy = (GatewayCore *)GatewayCoreType.tp_alloc(&GatewayCoreType, 0);
+    if (copy == NULL)
+        return NULL;
+    copy->next_order_id = self->next_order_id;
+    copy->messages = self->messages;
+    copy->owners.base = self->owners.base;
+    if (table_copy(&copy->tokens, &self->tokens) < 0
+        || table_copy(&copy->expected, &self->expected) < 0
+        || table_copy(&copy->owners.spill, &self->owners.spill) < 0)
+        goto fail;
+    if (self->owners.dense != NULL) {
+        if (!(copy->owners.dense = PyMem_Malloc(self->owners.cap * sizeof(Owner)))) {
+            PyErr_NoMemory();
+            goto fail;
+        }
+        memcpy(copy->owners.dense, self->owners.dense, self->owners.cap * sizeof(Owner));
+        copy->owners.cap = self->owners.cap;
+    }
+    return (PyObject *)copy;
+fail:
+    Py_DECREF(copy);
+    return NULL;
 }
 
 static PyObject *core_get_next_order_id(GatewayCore *self, void *unused)
@@ -1172,6 +1225,8 @@ static PyMethodDef core_methods[] = {
      "order_ids() -> {(session, token): order id}"},
     {"owners", (PyCFunction)core_owners, METH_NOARGS,
      "owners() -> {order id: (session, token)}"},
+    {"copy", (PyCFunction)core_copy, METH_NOARGS,
+     "copy() -> a frozen copy of the tables, for order_ids(), owners() and expected()"},
     {"load", (PyCFunction)(void (*)(void))core_load, METH_FASTCALL,
      "load(order_ids, owners, expected, peers): restore saved state (Gateway.restore_state)"},
     {NULL}
@@ -1264,6 +1319,10 @@ static int rcore_init(ReplierCore *self, PyObject *args, PyObject *kwds)
         return -1;
     if (self->gw != NULL) {
         PyErr_SetString(PyExc_RuntimeError, "ReplierCore is initialised once");
+        return -1;
+    }
+    if (((GatewayCore *)core)->gateway == NULL) {
+        PyErr_SetString(PyExc_TypeError, "a ReplierCore needs a live GatewayCore, not a copy");
         return -1;
     }
     Py_INCREF(core);

@@ -183,3 +183,34 @@ def test_commands_without_an_origin_still_number_their_owners_replies():
         rebuilt.replay(*entry)
     assert rebuilt == gateway.export_state(replier)
     assert rebuilt.sequences[4] == 5                    # 2 accepted, 2 canceled
+
+
+@pytest.mark.parametrize("compiled", PATHS)
+def test_a_deferred_export_is_the_state_when_it_was_taken(compiled):
+    """A snapshot takes the state on the matching thread (the compiled gateway
+    copies its tables) and builds it later in the background: traffic in
+    between must not show."""
+    before, after = _continuation(8)
+    side = _side(compiled)
+    _run(side, before)
+    now = side[0].export_state(side[1])
+    later = side[0].export_state(side[1], deferred=True)
+    _run(side, after)
+    assert later() == now != side[0].export_state(side[1])
+
+
+@pytest.mark.skipif(status()[0] is None, reason=status()[1])
+def test_a_copy_of_the_compiled_tables_takes_no_commands():
+    gateway = _side(True)[0]
+    copy = gateway._core.copy()
+    with pytest.raises(RuntimeError, match="takes no commands"):
+        copy.commands(b"", [])
+    with pytest.raises(RuntimeError, match="loads nothing"):
+        copy.load({}, {}, {}, {})
+    from dpdk_bridge.fast import load
+    with pytest.raises(TypeError, match="not a copy"):
+        load().ReplierCore(Replier(gateway, DEFAULT_SYMBOLS), copy)
+    with pytest.raises(TypeError, match="four dicts"):
+        gateway._core.load({}, {}, {})
+    with pytest.raises(OverflowError):
+        gateway._core.load({(2**32, 1): 1}, {}, {}, {})

@@ -19,6 +19,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 
 from dpdk_bridge.udp import SocketUdp
 from gatebook.wire import ouch
@@ -106,6 +107,7 @@ def test_a_restart_keeps_tokens_session_numbers_and_reply_numbers(tmp_path):
     directory = str(tmp_path / "log")
     port = _free_port()
     child, lines = _start(directory, port, "--durability", "strict")
+    owner = None
     try:
         owner = _before(port)
         child.send_signal(signal.SIGKILL)
@@ -115,6 +117,8 @@ def test_a_restart_keeps_tokens_session_numbers_and_reply_numbers(tmp_path):
         assert "run: gateway restored: 3 client tokens, 1 sessions (3 replayed" in said, said
         _after(owner, port, child)
     finally:
+        if owner is not None:
+            owner.close()
         if child.poll() is None:
             child.kill()
             child.communicate()
@@ -127,16 +131,22 @@ def test_a_restart_from_a_snapshot_keeps_them_too(tmp_path):
     directory = str(tmp_path / "log")
     port = _free_port()
     child, _ = _start(directory, port, "--snapshot-every", "2")
+    owner = None
     try:
         owner = _before(port)
+        deadline = time.monotonic() + 5     # the snapshot is written once its log is durable
+        while not any(name.endswith(".snap") for name in os.listdir(directory)):
+            assert time.monotonic() < deadline, os.listdir(directory)
+            time.sleep(0.01)
         child.send_signal(signal.SIGKILL)
         child.communicate()
-        assert any(name.startswith("snapshot-") for name in os.listdir(directory))
         child, lines = _start(directory, port)
         said = "".join(lines)
         assert "snapshot seq" in said and "gateway restored: 3 client tokens" in said, said
         _after(owner, port, child)
     finally:
+        if owner is not None:
+            owner.close()
         if child.poll() is None:
             child.kill()
             child.communicate()
@@ -147,7 +157,7 @@ def test_a_promoted_standby_keeps_them(tmp_path):
     primary_dir, standby_dir = str(tmp_path / "primary"), str(tmp_path / "standby")
     port, replication = _free_port(), _free_tcp_port()
     primary, _ = _start(primary_dir, port, "--standby-listen", f"127.0.0.1:{replication}")
-    standby = new_primary = None
+    standby = new_primary = owner = None
     try:
         standby = subprocess.Popen(
             [sys.executable, "-m", "gatebook.cli", "standby", "--connect",
@@ -164,6 +174,8 @@ def test_a_promoted_standby_keeps_them(tmp_path):
         assert "epoch 2" in said and "gateway restored: 3 client tokens" in said, said
         _after(owner, port, new_primary)
     finally:
+        if owner is not None:
+            owner.close()
         for process in (primary, standby, new_primary):
             if process is not None and process.poll() is None:
                 process.kill()

@@ -140,7 +140,8 @@ class Exchange:
         if journal is not None:
             # Tokens, expected and reply numbers, peers: as the log left them.
             self.gateway.restore_state(journal.gateway, self.replier)
-            journal.gateway_state = lambda: self.gateway.export_state(self.replier)
+            journal.gateway_state = lambda: self.gateway.export_state(self.replier,
+                                                                      deferred=True)
             self._apply = self._journaled(journal)
         self._itch = []
         self.feed = ItchFeed(symbols, self._itch.extend)

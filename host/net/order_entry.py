@@ -205,14 +205,20 @@ class Gateway:
         """(session, client token) of an exchange order id, for replies."""
         return self.owners.get(order_id)
 
-    def export_state(self, replier=None):
+    def export_state(self, replier=None, deferred=False):
         """A copy of what a restart must not lose (`host.wal.GatewayState`): the
         token map, owners, expected inbound numbers, peers, the next order id,
         and `replier`'s outbound numbers. Take it between bursts (after the
-        replier's flush): then it is the state as of the last command stamped."""
-        return GatewayState(dict(self.order_ids), dict(self.owners), dict(self.tracker.expected),
-                            dict(replier.sequences) if replier is not None else {},
-                            dict(self.peers), self.next_order_id)
+        replier's flush): then it is the state as of the last command stamped.
+        `deferred` gives a callable that returns it instead, which may be
+        called later on another thread (a snapshot's background encode): the
+        compiled gateway then copies its tables with a memcpy now and builds
+        the dicts then."""
+        state = GatewayState(dict(self.order_ids), dict(self.owners),
+                             dict(self.tracker.expected),
+                             dict(replier.sequences) if replier is not None else {},
+                             dict(self.peers), self.next_order_id)
+        return (lambda: state) if deferred else state
 
     def restore_state(self, state, replier=None):
         """Take `state` (a GatewayState, e.g. what recovery rebuilt from the log)
@@ -273,6 +279,18 @@ class CompiledGateway(Gateway):
 
     def _load(self, state):
         self._core.load(state.order_ids, state.owners, state.expected, state.peers)
+
+    def export_state(self, replier=None, deferred=False):
+        frozen = self._core.copy()          # the tables, copied in C
+        sequences = dict(replier.sequences) if replier is not None else {}
+        peers, next_order_id = dict(self.peers), self.next_order_id
+
+        def state():
+            return GatewayState(frozen.order_ids(), frozen.owners(), frozen.expected(),
+                                sequences, peers, next_order_id)
+        return state if deferred else state()
+
+    export_state.__doc__ = Gateway.export_state.__doc__
 
 
 class _Tracker:

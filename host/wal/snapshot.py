@@ -67,7 +67,8 @@ class SnapshotState:
     books: list             # [(symbol, halted, last_trade_price, [order tuple], [stop tuple])]
     used_ids: list          # any order when captured; encode and decode keep them ascending
     live_ids: list          # the engine's registry order
-    gateway: GatewayState = None    # None: a version 1 snapshot (no gateway state)
+    gateway: GatewayState = None    # None: a version 1 snapshot (no gateway state); a
+                                    # callable returning one is called by `encode`
 
 
 def _order_tuple(order):
@@ -78,7 +79,8 @@ def _order_tuple(order):
 def capture(engine, last_ts=0, gateway=None):
     """Copy the engine's state; call between commands, on the matching thread.
     `gateway` is the gateway's state as of the same command (a GatewayState the
-    caller no longer changes), or None for an empty one.
+    caller no longer changes, or a callable that returns one later: see
+    `Gateway.export_state(deferred=True)`), or None for an empty one.
 
     Only copies: sorting the used ids (the bulk of a big snapshot) is left to
     `encode`, off the matching thread.
@@ -104,17 +106,13 @@ def encode(state):
     ids, live = sorted(state.used_ids), state.live_ids
     parts.append(_ids_struct(len(ids)).pack(*ids))
     parts.append(_ids_struct(len(live)).pack(*live))
-    parts.append(_encode_gateway(state.gateway or GatewayState()))
+    gateway = state.gateway() if callable(state.gateway) else state.gateway
+    parts.append(_encode_gateway(gateway or GatewayState()))
     body = b"".join(parts)
     fields = (SNAPSHOT_MAGIC, FORMAT_VERSION, state.last_seq, state.last_ts, state.match_id,
               len(state.books), len(ids), len(live), int(state.self_trade_prevention), len(body))
     head = _HEADER.encode(fields + (0,))[:-4]
     return _HEADER.encode(fields + (zlib.crc32(body, zlib.crc32(head)),)) + body
-
-
-def _many(layout, count):
-    """`count` records of a table's struct as one struct (one pack call for all)."""
-    return struct.Struct(layout.format[0] + layout.format[1:] * count)
 
 
 def _ip(peer):
@@ -127,8 +125,8 @@ def _ip(peer):
 
 
 def _encode_gateway(gateway):
-    tokens = sorted(gateway.order_ids.items())
-    owners = sorted(gateway.owners.items())
+    # In the dicts' own order (sorting 670 k tuple keys would cost more than the rest).
+    tokens, owners = gateway.order_ids.items(), gateway.owners.items()
     sessions = sorted(set(gateway.expected) | set(gateway.sequences) | set(gateway.peers))
     rows = []
     for session in sessions:
@@ -139,13 +137,12 @@ def _encode_gateway(gateway):
         expected = expected or 0
         ip, port = peer or (0, 0)
         rows.append((session, known, expected & (2**64 - 1), expected >> 64, reply or 0, ip, port))
+    token, owner = _TOKEN.pack, _OWNER.pack
     return b"".join((
         _GATEWAY.pack(gateway.next_order_id, len(tokens), len(owners), len(sessions)),
-        _many(_TOKEN, len(tokens)).pack(*itertools.chain.from_iterable(
-            (session, token, order_id) for (session, token), order_id in tokens)),
-        _many(_OWNER, len(owners)).pack(*itertools.chain.from_iterable(
-            (order_id, session, token) for order_id, (session, token) in owners)),
-        _many(_SESSION, len(rows)).pack(*itertools.chain.from_iterable(rows))))
+        b"".join([token(session, client, order_id) for (session, client), order_id in tokens]),
+        b"".join([owner(order_id, session, client) for order_id, (session, client) in owners]),
+        b"".join(itertools.starmap(_SESSION.pack, rows))))
 
 
 def _decode_gateway(body, offset, name):
@@ -158,12 +155,13 @@ def _decode_gateway(body, offset, name):
     if end != len(body):
         raise SnapshotError(f"{name}: body length does not match its gateway counts")
     state = GatewayState(next_order_id=next_order_id)
-    flat = _many(_TOKEN, n_tokens).unpack_from(body, offset)
-    offset += n_tokens * _TOKEN.size
-    state.order_ids = {(flat[i], flat[i + 1]): flat[i + 2] for i in range(0, len(flat), 3)}
-    flat = _many(_OWNER, n_owners).unpack_from(body, offset)
-    offset += n_owners * _OWNER.size
-    state.owners = {flat[i]: (flat[i + 1], flat[i + 2]) for i in range(0, len(flat), 3)}
+    stop = offset + n_tokens * _TOKEN.size
+    state.order_ids = {(session, token): order_id for session, token, order_id
+                       in _TOKEN.iter_unpack(body[offset:stop])}
+    offset, stop = stop, stop + n_owners * _OWNER.size
+    state.owners = {order_id: (session, token) for order_id, session, token
+                    in _OWNER.iter_unpack(body[offset:stop])}
+    offset = stop
     for index in range(n_sessions):
         session, known, low, high, reply, ip, port = _SESSION.unpack_from(
             body, offset + index * _SESSION.size)
