@@ -1,15 +1,17 @@
 """The write-ahead log: nothing acknowledged is ever lost.
 
 `journal.JournaledExchange` is the exchange with a log; `writer.LogWriter`
-the group-commit writer thread; `recovery.recover` rebuilds an engine from a
-log directory; `snapshot` saves and restores engine state; `replication`
-streams the log to a hot standby. The byte layouts live in gatebook.wire.wal.
-See docs/durability.md.
+the group-commit writer thread; `recovery.recover` rebuilds an engine (and
+the order-entry gateway's state, `gateway_state.GatewayState`) from a log
+directory; `snapshot` saves and restores that state; `replication` streams
+the log to a hot standby. The byte layouts live in gatebook.wire.wal. See
+docs/durability.md.
 """
 
+from .gateway_state import GatewayState
 from .journal import JournaledExchange
 from .recovery import CorruptLog, RecoveryReport, recover
 from .writer import Durability, LogFailure, LogWriter
 
-__all__ = ["JournaledExchange", "CorruptLog", "RecoveryReport", "recover",
+__all__ = ["GatewayState", "JournaledExchange", "CorruptLog", "RecoveryReport", "recover",
            "Durability", "LogFailure", "LogWriter"]

@@ -38,6 +38,7 @@ _A, _J, _E = internal.ACCEPTED.code, internal.REJECTED.code, internal.EXECUTED.c
 _C, _R = internal.CANCELLED.code, internal.REPLACED.code
 _ORDER_ID = {code: message.field_names.index("order_id") + 1
              for code, message in ((_NEW_ORDER, internal.NEW_ORDER), (_REPLACE, internal.REPLACE))}
+_NEW_ORDER_ID_AT, _REPLACE_ID_AT = _ORDER_ID[_NEW_ORDER], _ORDER_ID[_REPLACE]
 _EXEC = internal.EXECUTED.field_names
 _AGG, _REST = _EXEC.index("aggressor_id") + 1, _EXEC.index("resting_id") + 1
 _EVENT_ORDER_ID = {code: message.field_names.index("order_id") + 1
@@ -95,13 +96,13 @@ class GatewayState:
             if code == _NEW_ORDER:
                 key = (session, origin.token)
                 if key not in self.order_ids:
-                    order_id = command[_ORDER_ID[_NEW_ORDER]]
+                    order_id = command[_NEW_ORDER_ID_AT]
                     self.order_ids[key] = order_id
                     owners[order_id] = key
                     if order_id >= self.next_order_id:
                         self.next_order_id = order_id + 1
             elif code == _REPLACE and origin.previous is not None:
-                order_id = command[_ORDER_ID[_REPLACE]]
+                order_id = command[_REPLACE_ID_AT]
                 if order_id and origin.token != origin.previous:
                     self.order_ids[(session, origin.token)] = order_id
                     owners[order_id] = (session, origin.token)
@@ -111,21 +112,22 @@ class GatewayState:
                 self.peers[session] = origin.peer
         if not owners and origin is None:
             return
-        sequences = self.sequences
+        sequences, get = self.sequences, owners.get
         for event in events:
             code = event[0]
             if code == _E:
-                sessions = [owner[0] for owner in (owners.get(event[_AGG]),
-                                                   owners.get(event[_REST])) if owner]
+                owner = get(event[_AGG])
+                if owner:
+                    sequences[owner[0]] = sequences.get(owner[0], 1) + 1
+                owner = get(event[_REST])
             elif code == _J:
-                sessions = [origin.session] if origin is not None else []
+                owner = origin
             elif code in _EVENT_ORDER_ID:
-                owner = owners.get(event[_EVENT_ORDER_ID[code]])
-                sessions = [owner[0]] if owner else []
+                owner = get(event[_EVENT_ORDER_ID[code]])
             else:
-                continue
-            for session in sessions:
-                sequences[session] = sequences.get(session, 1) + 1
+                continue                    # market data: no reply
+            if owner:
+                sequences[owner[0]] = sequences.get(owner[0], 1) + 1
 
     def copy(self):
         return GatewayState(dict(self.order_ids), dict(self.owners), dict(self.expected),
