@@ -9,6 +9,8 @@ Also the endpoint's Verilog alone under cocotb with every kind of bad frame.
 import subprocess
 import sys
 
+import pytest
+
 from host.net.link import PacketLaneLink
 from sim.cosim.netns import FarEnd
 from sim.flows import SYMBOL, eviction, hybrid_flow, window_pressure
@@ -25,11 +27,13 @@ def _gateware_far_end(ns, iface, sim="icarus", stall=0.0):
 
 
 @needs_dpdk
-def test_hybrid_host_over_dpdk_and_the_gateware_endpoint_is_the_golden_engine(eal, link_netns):
+@pytest.mark.parametrize("sim", ["icarus", pytest.param("verilator", marks=pytest.mark.long)])
+def test_hybrid_host_over_dpdk_and_the_gateware_endpoint_is_the_golden_engine(eal, link_netns,
+                                                                               sim):
     from sim.runner import require_simulator
-    require_simulator("icarus")
+    require_simulator(sim)
     ns, pairs = link_netns
-    far = _gateware_far_end(ns, pairs[1][1], "icarus", stall=0.2)
+    far = _gateware_far_end(ns, pairs[1][1], sim, stall=0.2)
 
     def make_link(depth, index, vcd):          # a new host session: the endpoint resets its lane
         port = eal.attach(f"net_af_packet{next(_names)},iface={pairs[1][0]}")
@@ -44,7 +48,7 @@ def test_hybrid_host_over_dpdk_and_the_gateware_endpoint_is_the_golden_engine(ea
             assert hybrid.lane_commands > len(flow) // 10, name     # the lane did match
     finally:
         out, err = far.stop()
-    assert "gateware endpoint, cocotb icarus, depth 4" in out, out + err
+    assert f"gateware endpoint, cocotb {sim}, depth 4" in out, out + err
     assert out.count("the lane is reset") == 2, out + err
 
 
