@@ -5,9 +5,8 @@ header fields sit in a frame's first bytes, and each record type's size.
 #      minFrameSize 64 bytes with the 4-byte FCS, clause 4.4.2);
 #      gatebook/wire/link_frame.py (the link's frame header), docs/hardware.md.
 
-Every constant comes from a table (STYLE principle 1): the Ethernet header below
-is written as a table in the same vocabulary as gatebook/wire (it belongs there,
-beside `link_frame`), the link's frame header is `link_frame.FRAME_HEADER`, and the
+Every constant comes from a table (STYLE principle 1): the Ethernet header is
+`gatebook.wire.ethernet`, the link's frame header is `link_frame.FRAME_HEADER`, and the
 record sizes come from the messages the lane's union layouts hold. The frame's
 first bytes are held in a register as they arrive on the wire (byte k at bits
 8k..8k+7); `HeaderMap.field` and `HeaderMap.wire` turn a field into its bytes
@@ -20,19 +19,10 @@ from amaranth.lib import data, stream
 
 from gatebook.wire import internal, link
 from gatebook.wire import link_frame as lf
-from gatebook.wire.layout import Field, Message, Protocol
+from gatebook.wire.ethernet import ETHERNET, ETHERNET_HEADER, MIN_FRAME, MTU
 
 __all__ = ["ETHERNET", "ETHERNET_HEADER", "MIN_FRAME", "MTU", "BYTE", "RX_BYTE", "byte_stream",
            "wire_order", "HeaderMap", "LINK_HEADER", "record_sizes", "size_lookup", "mac_int"]
-
-ETHERNET_HEADER = Message("ethernet_header", None, (
-    Field("dst",       6, doc="destination MAC, first byte on the wire first"),
-    Field("src",       6, doc="source MAC"),
-    Field("ethertype", 2, doc="EtherType"),
-))
-ETHERNET = Protocol("ethernet-ii", "big", (ETHERNET_HEADER,))
-MIN_FRAME = 64 - 4          # minFrameSize less the FCS: shorter frames are padded by the MAC
-MTU = 1500                  # the largest payload (after the Ethernet header) of a frame
 
 # The byte streams at the endpoint's edges, one byte of a frame per beat. `first`
 # and `last` mark the frame's first and last byte; a MAC that checks the frame

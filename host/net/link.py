@@ -17,6 +17,7 @@ import time
 from gatebook.wire import internal, link
 from gatebook.wire import link_frame as lf
 from gatebook.wire.codec import ProtocolCodec, RecordCodec, WireError
+from gatebook.wire.ethernet import ETHERNET_HEADER, MIN_FRAME, MTU
 from gatebook.wire.layout import Protocol
 
 from ..hybrid.link import LaneLink, LinkError
@@ -29,9 +30,8 @@ COMMAND_CODEC = ProtocolCodec(Protocol("link-commands", "little",
                                        internal.COMMANDS.messages + link.LINK_COMMANDS.messages))
 EVENT_CODEC = ProtocolCodec(Protocol("link-events", "little",
                                      internal.EVENTS.messages + link.LINK_EVENTS.messages))
-_ETH_HEADER = 14
+_ETH_HEADER = ETHERNET_HEADER.size
 _ETHERTYPE = lf.ETHERTYPE.to_bytes(2, "big")
-MTU = 1500
 _SPINS, _NAP = 200, 50e-6       # empty polls before run() naps between polls
 
 
@@ -66,7 +66,11 @@ def pack_frames(dst_mac, src_mac, channel, first_seq, records, answered=0, mtu=M
 
 
 def unpack_frame(frame):
-    """(channel, frame_seq, answered, records) of a link frame; WireError if it is not one."""
+    """(channel, frame_seq, answered, records) of a link frame; WireError if it is not one.
+
+    Reads the header's `count` records. Bytes after them are the MAC's padding
+    in a frame shorter than Ethernet's minimum, and refused in a longer one.
+    """
     if len(frame) < _ETH_HEADER + _HEADER.size or frame[12:14] != _ETHERTYPE:
         raise WireError("not a link frame")
     magic, version, channel, frame_seq, answered, count = _HEADER.decode(
@@ -74,9 +78,22 @@ def unpack_frame(frame):
     if magic != lf.MAGIC or version != lf.VERSION or channel not in (lf.COMMANDS, lf.EVENTS):
         raise WireError(f"link frame with magic {magic:#06x}, version {version}, channel {channel}")
     codec = COMMAND_CODEC if channel == lf.COMMANDS else EVENT_CODEC
-    records = list(codec.decode_stream(bytes(frame[_ETH_HEADER + _HEADER.size:])))
-    if len(records) != count:
-        raise WireError(f"link frame says {count} records, holds {len(records)}")
+    body = bytes(frame[_ETH_HEADER + _HEADER.size:])
+    records, at = [], 0
+    for _ in range(count):
+        if at >= len(body):
+            raise WireError(f"link frame says {count} records, holds {len(records)}")
+        kind = codec.by_code.get(body[at])
+        if kind is None:
+            raise WireError(f"link frame record {len(records)}: unknown message type "
+                            f"{body[at]:#04x}")
+        if at + kind.size > len(body):
+            raise WireError(f"link frame record {len(records)}: {kind.message.name} truncated: "
+                            f"{len(body) - at} of {kind.size} bytes")
+        records.append(kind.decode(body[at:at + kind.size]))
+        at += kind.size
+    if at < len(body) and len(frame) > MIN_FRAME:
+        raise WireError(f"link frame says {count} records, holds {len(body) - at} bytes more")
     return channel, frame_seq, answered, records
 
 

@@ -76,7 +76,8 @@ class FarEnd:
     """`python -m sim.cosim` in namespace `ns`, serving a lane on `iface`; `mac` is its address.
 
     `extra` adds arguments to the command line. Raises RuntimeError with the
-    far end's output when it ends before it serves.
+    far end's output when it ends before it serves. Its stderr joins its
+    stdout: a simulator build can write more warnings than a pipe holds.
     """
 
     def __init__(self, ns, iface, sim, depth=4, stall=0.0, extra=()):
@@ -84,7 +85,7 @@ class FarEnd:
             ["ip", "netns", "exec", ns, sys.executable, "-m", "sim.cosim", "--iface", iface,
              "--sim", sim, "--depth", str(depth), "--stall", str(stall), "--seconds", "3600",
              *extra],
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=_ROOT,
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=_ROOT,
             start_new_session=True)
         self.lines = []
         for line in self.process.stdout:            # building a simulation takes a while
@@ -92,12 +93,11 @@ class FarEnd:
             if line.startswith("cosim: serving"):
                 self.mac = line.split("(")[1].split(")")[0]
                 return
-        out, err = self.stop()
-        raise RuntimeError(f"the far end did not start:\n{out}{err[-3000:]}")
+        raise RuntimeError(f"the far end did not start:\n{self.stop()[-5000:]}")
 
     def stop(self):
-        """End the far end (simulator included); (its stdout, its stderr)."""
+        """End the far end (simulator included); return all it printed."""
         if self.process.poll() is None:
             os.killpg(self.process.pid, signal.SIGTERM)
-        out, err = self.process.communicate(timeout=30)
-        return "".join(self.lines) + out, err
+        out, _ = self.process.communicate(timeout=30)
+        return "".join(self.lines) + out
