@@ -166,3 +166,17 @@ def test_a_version_1_log_recovers_and_goes_on_in_a_version_2_segment(tmp_path):
     assert again.last_seq > 400 and again.origins == again.last_seq - 400
     # Orders of the version 1 commands have no tokens: their events number nothing.
     assert _comparable(again.gateway) == _comparable(live)
+
+
+def test_log_dump_shows_each_commands_origin(tmp_path, capsys):
+    import json
+    from gatebook.cli import main
+    before, _ = _continuation(9)
+    _journaled_run(str(tmp_path), False, before[:5], snapshot_every=0)
+    assert main(["log", "dump", "--dir", str(tmp_path), "--limit", "1"]) == 0
+    text = capsys.readouterr().out
+    assert "input_origin message=O session=" in text and "number=1 " in text
+    assert "peer=127.0.0.1:" in text
+    assert main(["log", "dump", "--dir", str(tmp_path), "--json", "--limit", "1"]) == 0
+    row = json.loads(capsys.readouterr().out.splitlines()[0])
+    assert row["records"][1]["type"] == "input_origin" and row["records"][1]["number"] == 1

@@ -126,8 +126,7 @@ def run_dump(args):
             print(f"{record.seq:>10} {record.ts} {kind:<6} {segment}+{record.offset}")
             for item in inner:
                 origin = origin_fields(item)
-                print(f"{'':>12}" + (describe(item) if origin is None else " ".join(
-                    [origin.pop("type")] + [f"{key}={value}" for key, value in origin.items()])))
+                print(f"{'':>12}" + (describe(item) if origin is None else _describe_origin(origin)))
         shown += 1
         if args.limit and shown >= args.limit:
             return 0
@@ -138,6 +137,15 @@ def run_dump(args):
         print(f"gatebook log dump: {message}", file=sys.stderr)
         return 1
     return 0
+
+
+def _describe_origin(origin):
+    """One line for an INPUT_ORIGIN: its message as a letter, its peer as IP:port."""
+    import socket
+    ip, port = origin.pop("peer_ip"), origin.pop("peer_port")
+    origin["message"] = chr(origin["message"])
+    origin["peer"] = f"{socket.inet_ntoa(ip.to_bytes(4, 'big'))}:{port}" if ip or port else "none"
+    return " ".join([origin.pop("type")] + [f"{key}={value}" for key, value in origin.items()])
 
 
 def run_standby(args):
