@@ -184,11 +184,20 @@ def test_hybrid_host_over_dpdk_and_a_simulated_lane_is_the_golden_engine(eal, li
     if sim == "icarus":
         require_simulator(sim)
     ns, pairs = link_netns
-    far = _FarEnd(ns, pairs[1][1], sim, stall=0.2)
+    out = flows_against_golden(eal, link_netns, _FarEnd(ns, pairs[1][1], sim, stall=0.2),
+                               commands)
+    assert out.count("the lane is reset") == 2, out
+
+
+def flows_against_golden(eal, link_netns, far, commands, timeout=10.0):
+    """Window pressure, eviction and a seeded adversarial flow of `commands` through the
+    hybrid host and the lane at `far`, each a new host session, against the golden engine;
+    returns what the far end printed."""
+    _, pairs = link_netns
 
     def make_link(depth, index, vcd):          # a new host session: the far end resets its lane
         port = eal.attach(f"net_af_packet{next(_names)},iface={pairs[1][0]}")
-        return PacketLaneLink(port, far.mac, depth)
+        return PacketLaneLink(port, far.mac, depth, timeout=timeout)
 
     try:
         for name, flow, window in [("window_pressure", window_pressure(4), 1),
@@ -200,7 +209,7 @@ def test_hybrid_host_over_dpdk_and_a_simulated_lane_is_the_golden_engine(eal, li
             assert hybrid.lane_commands > len(flow) // 10, name     # the lane did match
     finally:
         out = far.stop()
-    assert out.count("the lane is reset") == 2, out
+    return out
 
 
 _CLIENT = textwrap.dedent("""
@@ -226,16 +235,15 @@ _CLIENT = textwrap.dedent("""
 """)
 
 
-@needs_dpdk
-def test_scapy_order_through_dpdk_host_link_cocotb_pipeline_and_back(eal, link_netns):
+def whole_path_through(eal, link_netns, far):
+    """A scapy order pair from a client in the namespace through DPDK, the gateway and the
+    hybrid host to the lane at `far` and back as execution reports; checks what the
+    client and the host saw, returns what the far end printed."""
     from dpdk_bridge.udp import DpdkUdp
     from host.clock import ManualClock
     from host.hybrid import HybridExchange
     from host.net.exchange_server import Exchange
-    from sim.runner import require_simulator
-    require_simulator("icarus")
     ns, pairs = link_netns
-    far = _FarEnd(ns, pairs[1][1], "icarus")
     orders = DpdkUdp(eal.attach(f"net_af_packet{next(_names)},iface={pairs[0][0]}"),
                      "198.18.1.1", 15000)
     link_port = eal.attach(f"net_af_packet{next(_names)},iface={pairs[1][0]}")
@@ -258,6 +266,15 @@ def test_scapy_order_through_dpdk_host_link_cocotb_pipeline_and_back(eal, link_n
     assert exchange.gateway.messages == 2
     # the gateware matched them: both orders went down the link, the host only loaded the symbol
     assert hybrid.lane_commands == 2 and hybrid.lanes[0].loads == 1
+    return far_out
+
+
+@needs_dpdk
+def test_scapy_order_through_dpdk_host_link_cocotb_pipeline_and_back(eal, link_netns):
+    from sim.runner import require_simulator
+    require_simulator("icarus")
+    ns, pairs = link_netns
+    far_out = whole_path_through(eal, link_netns, _FarEnd(ns, pairs[1][1], "icarus"))
     assert "serving on" in far_out and "cocotb icarus, depth 4" in far_out
 
 

@@ -17,6 +17,7 @@ import time
 import pytest
 
 from dpdk_bridge import dpdk_available
+from sim.cosim.netns import why_no_namespaces
 
 _available, _why = dpdk_available()
 pytestmark = pytest.mark.skipif(not _available, reason=f"DPDK unavailable: {_why}")
@@ -37,20 +38,6 @@ def _ip(*args, check=True):
     return subprocess.run(["ip", *args], capture_output=True, text=True, check=check)
 
 
-def _can_make_namespaces():
-    if os.geteuid() != 0:
-        return "needs root to create network namespaces and veth pairs"
-    name = f"gbprobe{_TAG}"
-    try:
-        done = _ip("netns", "add", name, check=False)
-    except FileNotFoundError:
-        return "iproute2's `ip` is not installed"
-    if done.returncode != 0:
-        return f"cannot create a network namespace here: {done.stderr.strip()}"
-    _ip("netns", "del", name, check=False)
-    return None
-
-
 @pytest.fixture(scope="module")
 def eal():
     from dpdk_bridge.eal import Eal
@@ -59,7 +46,7 @@ def eal():
 
 @pytest.fixture
 def veth_netns():
-    why = _can_make_namespaces()
+    why = why_no_namespaces()
     if why:
         pytest.skip(why)
     ns, ours, peer = f"gbtest{_TAG}", f"gbA{_TAG}", f"gbB{_TAG}"
