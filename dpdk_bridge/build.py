@@ -67,12 +67,17 @@ def cache_dir(cflags, libs):
     return cache_root() / f"dpdk_bridge-{key}"
 
 
-def _built(directory):
+def built_extension(directory, module_name):
+    """The extension module `module_name` built into `directory`, or None."""
     for suffix in importlib.machinery.EXTENSION_SUFFIXES:
-        path = directory / f"{MODULE_NAME}{suffix}"
+        path = directory / f"{module_name}{suffix}"
         if path.exists():
             return path
     return None
+
+
+def _built(directory):
+    return built_extension(directory, MODULE_NAME)
 
 
 def build(verbose=False):

@@ -28,7 +28,7 @@ import tempfile
 from pathlib import Path
 
 from ._fastgen import fast_header
-from .build import cache_root
+from .build import built_extension, cache_root
 
 __all__ = ["FastPathUnavailable", "MODULE_NAME", "SOURCE_PATH", "build", "load", "status"]
 
@@ -60,11 +60,7 @@ def _target(cc, include):
 
 
 def _built(directory):
-    for suffix in importlib.machinery.EXTENSION_SUFFIXES:
-        path = directory / f"{MODULE_NAME}{suffix}"
-        if path.exists():
-            return path
-    return None
+    return built_extension(directory, MODULE_NAME)
 
 
 def build():
