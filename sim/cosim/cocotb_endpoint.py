@@ -21,14 +21,14 @@ from collections import deque
 
 import cocotb
 from cocotb.clock import Clock
-from cocotb.triggers import FallingEdge, ReadOnly, RisingEdge
+from cocotb.triggers import FallingEdge, ReadOnly
 
 from dpdk_bridge.raw import RawSocketPort
 from gatebook.wire import link_frame as lf
 from hdl.link_endpoint import DropReason
 from hdl.link_header import BYTE, RX_BYTE
 from host.net.link import pack_frames
-from sim.hybrid.cocotb_link import CANCEL_CODE, LOAD_CODE
+from sim.hybrid.cocotb_link import CANCEL_CODE, LOAD_CODE, reset
 
 from .endpoint import ETH_P_ALL
 _FIRST, _LAST = (1 << RX_BYTE[name].offset for name in ("first", "last"))
@@ -71,15 +71,7 @@ class _Serve:
         self.sessions = 0
 
     async def reset(self):
-        dut = self.dut
-        await FallingEdge(dut.clk)
-        dut.rst.value = 1
-        dut.i__valid.value = 0
-        dut.o__ready.value = 0
-        for _ in range(2):
-            await RisingEdge(dut.clk)
-        await FallingEdge(dut.clk)
-        dut.rst.value = 0
+        await reset(self.dut)
 
     async def clock_until_idle(self, send=True):
         """Feed the queued bytes, send what comes out; return when all is answered."""

@@ -17,7 +17,7 @@ from cocotb.triggers import FallingEdge, ReadOnly, RisingEdge
 from gatebook.wire import internal, link
 from host.hybrid.link import LaneLink, LinkError
 
-__all__ = ["CocotbLink", "settle"]
+__all__ = ["CocotbLink", "reset", "settle"]
 
 LOAD_CODE, CANCEL_CODE = link.LOAD.code, internal.CANCEL.code
 
@@ -47,15 +47,7 @@ class CocotbLink(LaneLink):
         return resume(self._drive)()
 
     async def _reset(self):
-        dut = self.dut
-        await FallingEdge(dut.clk)
-        dut.rst.value = 1
-        dut.i__valid.value = 0
-        dut.o__ready.value = 0
-        for _ in range(2):
-            await RisingEdge(dut.clk)
-        await FallingEdge(dut.clk)
-        dut.rst.value = 0
+        await reset(self.dut)
 
     async def _drive(self):
         dut, rng, stall, inbox = self.dut, self.rng, self.stall, self.inbox
@@ -104,6 +96,18 @@ class CocotbLink(LaneLink):
         dut.i__valid.value = 0
         del inbox[:]
         return out
+
+
+async def reset(dut):
+    """Hold `dut` (stream ports `i` and `o`) in reset for two clocks, both streams idle."""
+    await FallingEdge(dut.clk)
+    dut.rst.value = 1
+    dut.i__valid.value = 0
+    dut.o__ready.value = 0
+    for _ in range(2):
+        await RisingEdge(dut.clk)
+    await FallingEdge(dut.clk)
+    dut.rst.value = 0
 
 
 async def settle(dut, codec):
