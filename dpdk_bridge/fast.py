@@ -34,6 +34,7 @@ __all__ = ["FastPathUnavailable", "MODULE_NAME", "SOURCE_PATH", "build", "load",
 
 MODULE_NAME = "_gatebook_ouchfast"
 SOURCE_PATH = Path(__file__).with_name("_ouchfast.c")
+PARTS = Path(__file__).with_name("ouchfast")      # the .c files SOURCE_PATH includes
 _FLAGS = ["-shared", "-fPIC", "-O2", "-Wall", "-Wno-missing-braces"]
 
 
@@ -54,7 +55,8 @@ def _compiler():
 
 def _target(cc, include):
     key = hashlib.sha256("\0".join([
-        SOURCE_PATH.read_text(), fast_header(), " ".join(cc + _FLAGS), include, sys.version,
+        SOURCE_PATH.read_text(), *(part.read_text() for part in sorted(PARTS.glob("*.c"))),
+        fast_header(), " ".join(cc + _FLAGS), include, sys.version,
     ]).encode()).hexdigest()[:16]
     return cache_root() / f"ouchfast-{key}"
 
