@@ -40,28 +40,12 @@ def _in_process_lanes(args):
 
 
 def _cocotb(args):
-    from sim.runner import ROOT, build_and_test, require_simulator
-    import pytest
-    try:
-        require_simulator(args.sim)
-    except pytest.skip.Exception as why:
-        print(f"cosim: {why}", file=sys.stderr)
-        return 1
+    from sim.runner import ROOT, build_and_test
+    from .serve import cocotb_settings, run_cocotb
     build_dir = ROOT / "build" / "sim" / f"cosim_{args.sim}_d{args.depth}"
-    print(f"cosim: building the depth-{args.depth} lane for {args.sim} in {build_dir}",
-          flush=True)
-    try:
-        build_and_test(args.depth, args.sim, build_dir, "sim.cosim.cocotb_bridge",
-                       waves=args.waves, extra_env={
-                           "GATEBOOK_DEPTH": str(args.depth), "GATEBOOK_STALL": str(args.stall),
-                           "GATEBOOK_SEED": str(args.seed), "GATEBOOK_COSIM_IFACE": args.iface,
-                           "GATEBOOK_COSIM_SECONDS": str(args.seconds), "SIM": args.sim})
-    except SystemExit as failed:
-        print(f"cosim: the simulation failed ({failed}); see {build_dir}", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:           # Ctrl-C or SIGTERM: the simulator gets it too
-        print("cosim: stopped", flush=True)
-    return 0
+    return run_cocotb(args, build_dir, f"the depth-{args.depth} lane", lambda: build_and_test(
+        args.depth, args.sim, build_dir, "sim.cosim.cocotb_bridge", waves=args.waves,
+        extra_env=cocotb_settings(args)))
 
 
 def main(argv=None):

@@ -65,31 +65,18 @@ def endpoint_runner(sim, depth, mac, build_dir, waves=False):
 
 
 def _cocotb(args):
-    import pytest
-
-    from sim.runner import ROOT, require_simulator
-    try:
-        require_simulator(args.sim)
-    except pytest.skip.Exception as why:
-        print(f"cosim: {why}", file=sys.stderr)
-        return 1
+    from sim.runner import ROOT
+    from .serve import cocotb_settings, run_cocotb
     mac = _mac(args.iface)
     build_dir = ROOT / "build" / "sim" / f"cosim_endpoint_{args.sim}_d{args.depth}"
-    print(f"cosim: building the depth-{args.depth} link endpoint ({mac}) for {args.sim} in "
-          f"{build_dir}", flush=True)
-    env = {"GATEBOOK_DEPTH": str(args.depth), "GATEBOOK_STALL": str(args.stall),
-           "GATEBOOK_SEED": str(args.seed), "GATEBOOK_COSIM_IFACE": args.iface,
-           "GATEBOOK_COSIM_MAC": mac, "GATEBOOK_COSIM_SECONDS": str(args.seconds),
-           "SIM": args.sim}
-    try:
+
+    def launch():
         runner = endpoint_runner(args.sim, args.depth, mac, build_dir, args.waves)
         runner.test(hdl_toplevel=TOPLEVEL, test_module="sim.cosim.cocotb_endpoint",
                     build_dir=build_dir, test_dir=build_dir, waves=args.waves,
-                    timescale=("1ns", "1ps"), extra_env=env)
-    except SystemExit as failed:
-        print(f"cosim: the simulation failed ({failed}); see {build_dir}", file=sys.stderr)
-        return 1
-    return 0
+                    timescale=("1ns", "1ps"),
+                    extra_env=cocotb_settings(args, GATEBOOK_COSIM_MAC=mac))
+    return run_cocotb(args, build_dir, f"the depth-{args.depth} link endpoint ({mac})", launch)
 
 
 def _amaranth(args):
