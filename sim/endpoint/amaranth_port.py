@@ -8,19 +8,16 @@ come out of the endpoint's output, or until it is idle. Random (seeded)
 valid/ready stalls on both byte streams.
 """
 
-import contextlib
 import random
 from collections import deque
 
-from amaranth.sim import Simulator
-
 from hdl.link_endpoint import LaneEndpoint
 from hdl.link_header import RX_BYTE
+from sim.clocked import ClockedSimulation
 
 __all__ = ["EndpointPort", "ENDPOINT_MAC", "HOST_MAC"]
 
 ENDPOINT_MAC, HOST_MAC = "02:00:00:00:e0:01", "02:00:00:00:40:01"
-_PERIOD = 1e-8
 _SLICE = 256                    # clocks per run_until step
 _FIRST, _LAST, _ERROR = (1 << RX_BYTE[name].offset for name in ("first", "last", "error"))
 
@@ -59,13 +56,7 @@ class EndpointPort:
         self._frame = bytearray()
         self._moved = 0                 # the clock a byte last moved
         self._stall, self._rng, self._max_idle = stall, random.Random(seed), max_idle
-        self._sim = Simulator(self.dut)
-        self._sim.add_clock(_PERIOD)
-        self._sim.add_testbench(self._bench, background=True)
-        self._stack = contextlib.ExitStack()
-        if vcd:
-            self._stack.enter_context(self._sim.write_vcd(vcd))
-        self._now = 0
+        self._sim = ClockedSimulation(self.dut, self._bench, vcd)
         self._counters = {}
 
     def send(self, frames, error=False):
@@ -93,8 +84,7 @@ class EndpointPort:
         return out
 
     def step(self, clocks=_SLICE):
-        self._now += clocks
-        self._sim.run_until(self._now * _PERIOD)
+        self._sim.step(clocks)
 
     def run_until_idle(self):
         """Clock until everything sent is in and the endpoint has nothing more to say."""
@@ -120,9 +110,7 @@ class EndpointPort:
         return values
 
     def close(self):
-        if not self._now:
-            self.step(1)            # start the testbench once, so it is not left unawaited
-        self._stack.close()
+        self._sim.close()
 
     async def _bench(self, ctx):
         dut, rng, stall, inbox = self.dut, self._rng, self._stall, self.inbox

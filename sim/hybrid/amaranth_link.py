@@ -7,19 +7,16 @@ slices until the lane has taken everything queued and gone quiet. With
 `vcd`, the whole run is written as one waveform, closed by `close()`.
 """
 
-import contextlib
 import random
 from collections import deque
-
-from amaranth.sim import Simulator
 
 from hdl.driver import MatcherCodec
 from hdl.matcher import Matcher
 from host.hybrid.link import LaneLink, LinkError
+from sim.clocked import ClockedSimulation
 
 __all__ = ["AmaranthLink"]
 
-_PERIOD = 1e-8
 _SLICE = 64                 # clocks per run_until step
 
 
@@ -51,13 +48,7 @@ class AmaranthLink(LaneLink):
         self._stall = stall
         self._rng = random.Random(seed)
         self._max_idle = max_idle
-        self._sim = Simulator(self.dut)
-        self._sim.add_clock(_PERIOD)
-        self._sim.add_testbench(self._bench, background=True)
-        self._stack = contextlib.ExitStack()
-        if vcd:
-            self._stack.enter_context(self._sim.write_vcd(vcd))
-        self._now = 0
+        self._sim = ClockedSimulation(self.dut, self._bench, vcd)
 
     def send(self, records):
         encode = self.codec.commands.encode
@@ -68,8 +59,7 @@ class AmaranthLink(LaneLink):
         idle_since = self.cycles
         seen = 0
         while not self._quiet:
-            self._now += _SLICE
-            self._sim.run_until(self._now * _PERIOD)
+            self._sim.step(_SLICE)
             if len(self.outbox) != seen or not self.inbox:
                 seen, idle_since = len(self.outbox), self.cycles
             if self.cycles - idle_since > self._max_idle:
@@ -78,11 +68,7 @@ class AmaranthLink(LaneLink):
         return out
 
     def close(self):
-        if not self._now:
-            # Start the testbench once, so Python does not warn that it was never awaited.
-            self._now = 1
-            self._sim.run_until(_PERIOD)
-        self._stack.close()
+        self._sim.close()
 
     async def _bench(self, ctx):
         dut, rng, stall = self.dut, self._rng, self._stall
