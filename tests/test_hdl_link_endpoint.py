@@ -16,23 +16,13 @@ from hdl.link_header import LINK_HEADER, MIN_FRAME, MTU, record_sizes
 from host.net import link as net_link
 from host.net.link import COMMAND_CODEC, EVENT_CODEC, PacketLaneLink, unpack_frame
 from sim.endpoint.amaranth_port import ENDPOINT_MAC, HOST_MAC, EndpointPort
-from sim.endpoint.frames import bad_frames, book, command_frames, reclaim
+from sim.endpoint.frames import bad_frames, book, command_frames, lane_output, reclaim
 from sim.flows import SYMBOL, directed, eviction, hybrid_flow, window_pressure
 from sim.hybrid.amaranth_link import AmaranthLink
 from sim.hybrid.equivalence import check_equivalence
 
 ROOM = MTU - lf.FRAME_HEADER.size
 BIGGEST_EVENT = max(record_sizes(EVENT_PAIR.members["first"]).values())
-
-
-def _lane(depth, records):
-    """What the lane alone writes for `records` (the reference for the endpoint's frames)."""
-    lane = AmaranthLink(depth)
-    try:
-        lane.send(records)
-        return lane.run()
-    finally:
-        lane.close()
 
 
 def _check_numbering(frames, first_seq=0, answered_before=0):
@@ -107,7 +97,7 @@ def test_an_answer_longer_than_a_frame_spans_frames_and_only_the_last_answers():
     assert [unpack_frame(frame)[1:3] for frame in first] == [(0, 1)]
     records, answered = _check_numbering(out, 1, 1)
     assert [unpack_frame(frame)[2] for frame in out] == [1, 2]
-    assert records == _lane(depth, book(depth) + [reclaim()])
+    assert records == lane_output(depth, book(depth) + [reclaim()])
     assert [r[0] for r in records] == [link.FLUSH.code] * 2 * depth + [link.PUNT.code]
 
 
@@ -134,7 +124,7 @@ def test_bad_frames_are_counted_by_reason_and_never_reach_the_lane():
         port.close()
     records, answered = _check_numbering(out)
     assert answered == 2
-    assert records == _lane(depth, setup + unpack_frame(good)[3])
+    assert records == lane_output(depth, setup + unpack_frame(good)[3])
     assert {reason: counters[reason.name.lower()] for reason in DropReason} == want
     assert counters["frames"] == 2
 
@@ -172,7 +162,7 @@ def test_a_frame_numbered_0_again_starts_a_new_session_with_a_reset_lane():
     ((channel, frame_seq, answered, records),) = [unpack_frame(f) for f in after]
     assert (frame_seq, answered) == (0, 1)
     # an empty lane owns nothing: the cancel is punted, not carried out
-    assert records == _lane(depth, [cancel])
+    assert records == lane_output(depth, [cancel])
     assert records[0][0] == link.PUNT.code
     assert counters["sessions"] == 1 and counters["frames"] == 1
 

@@ -1,4 +1,5 @@
-"""Frames for the link endpoint's benches: a window to load, and every kind of bad frame.
+"""Frames for the link endpoint's benches: a window to load, every kind of bad frame, and
+what the lane alone writes (the reference for what the endpoint sends).
 
 Shared by the Amaranth tests (tests/test_hdl_link_endpoint.py) and the cocotb bench
 of the endpoint's Verilog (`sim.endpoint.test_endpoint_cocotb`), so both check the same
@@ -17,7 +18,7 @@ from sim.flows import SYMBOL, hybrid_flow
 
 from .amaranth_port import ENDPOINT_MAC, HOST_MAC
 
-__all__ = ["command_frames", "load", "book", "reclaim", "bad_frames"]
+__all__ = ["command_frames", "load", "book", "reclaim", "bad_frames", "lane_output"]
 
 
 def command_frames(records, first_seq=0):
@@ -69,3 +70,14 @@ def bad_frames(seed=7, first_seq=1):
         (DropReason.ETHERTYPE, bytes(rng.randrange(256) for _ in range(rng.randrange(30, 200)))),
         (DropReason.TRUNCATED, bytes(rng.randrange(256) for _ in range(9))),
     ]
+
+
+def lane_output(depth, records):
+    """What the lane alone (Amaranth's simulator) writes for `records`."""
+    from sim.hybrid.amaranth_link import AmaranthLink
+    lane = AmaranthLink(depth)
+    try:
+        lane.send(records)
+        return lane.run()
+    finally:
+        lane.close()

@@ -22,7 +22,7 @@ from hdl.link_header import RX_BYTE
 from host.net.link import unpack_frame
 from sim.cosim.cocotb_endpoint import _beats, _Serve, _settling_frame
 from sim.endpoint.amaranth_port import ENDPOINT_MAC
-from sim.endpoint.frames import bad_frames, book, command_frames
+from sim.endpoint.frames import bad_frames, book, command_frames, lane_output
 
 __all__ = ["test_endpoint"]
 
@@ -41,16 +41,6 @@ class _Collect:
 
     def recv(self, max_packets=64):
         return []
-
-
-def _lane(depth, records):
-    from sim.hybrid.amaranth_link import AmaranthLink
-    lane = AmaranthLink(depth)
-    try:
-        lane.send(records)
-        return lane.run()
-    finally:
-        lane.close()
 
 
 @cocotb.test()
@@ -81,7 +71,8 @@ async def bad_frames_are_counted_and_never_reach_the_lane(dut):
     out = [unpack_frame(frame) for frame in port.frames]
     assert [frame_seq for _, frame_seq, _, _ in out] == list(range(len(out)))
     assert out[-1][2] == 2 == int(dut.frames.value) == int(dut.answered.value)
-    assert [r for *_, records in out for r in records] == _lane(depth, setup + unpack_frame(good)[3])
+    got = [r for *_, records in out for r in records]
+    assert got == lane_output(depth, setup + unpack_frame(good)[3])
 
     # a frame numbered 0 again: a new host session, an empty lane that owns nothing
     cancel = (internal.CANCEL.code, 5, 0, 100, 1)
@@ -90,7 +81,7 @@ async def bad_frames_are_counted_and_never_reach_the_lane(dut):
     await serve.clock_until_idle()
     ((_, frame_seq, answered, records),) = [unpack_frame(frame) for frame in port.frames]
     assert (frame_seq, answered) == (0, 1) and int(dut.sessions.value) == 1
-    assert records == _lane(depth, [cancel]) and records[0][0] == link.PUNT.code
+    assert records == lane_output(depth, [cancel]) and records[0][0] == link.PUNT.code
 
 
 def test_endpoint(depth=4, sim="icarus"):
