@@ -52,6 +52,11 @@ REFUSALS = {
     "TRUNCATED":    "message {0:#04x} truncated at offset {1}",
     "TOO_FEW":      "header says {0} messages, datagram holds {1}",
     "TOO_MANY":     "header says {0} messages, datagram has {1} bytes more",
+    # Only the DPDK ingress sees these (a kernel socket reassembles and never
+    # cuts): it takes no IPv4 fragments, and a frame longer than its receive
+    # slot is cut. Keep datagrams within one 1500-byte frame (1472-byte payload).
+    "FRAGMENTED":   "IPv4 fragment of a {0}-byte datagram: fragments are not reassembled",
+    "OVERSIZE":     "frame of {0} bytes is longer than the {1}-byte receive slot",
 }
 
 
