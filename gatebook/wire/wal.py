@@ -42,7 +42,11 @@ a resumed version 1 segment is closed and the log goes on in a new one.
 
 Replication frames (primary to follower and back over TCP) are REPLICATION
 messages; a RECORDS frame is followed by `length` bytes of log records,
-exactly as they sit in a segment.
+exactly as they sit in a segment. A connection opens with the handshake
+(AUTH_HELLO, AUTH_CHALLENGE, AUTH_PROOF each way: host/wal/channel.py);
+after it every frame, with its RECORDS bytes, is followed by MAC_SIZE bytes
+of HMAC-SHA256 under that direction's key over the frame counter (8 bytes,
+little-endian, 0 for the first frame each way) and the frame's bytes.
 
 Little-endian throughout, like the internal records they carry.
 """
@@ -57,6 +61,8 @@ __all__ = [
     "SNAPSHOT_HEADER", "SNAPSHOT_BOOK", "SNAPSHOT_ORDER", "SNAPSHOT_USED_ID",
     "SNAPSHOT_GATEWAY", "SNAPSHOT_TOKEN", "SNAPSHOT_OWNER", "SNAPSHOT_SESSION", "SNAPSHOT",
     "HELLO", "HEARTBEAT", "RECORDS", "APPLIED", "RefuseReason", "REFUSE", "REPLICATION",
+    "REPLICATION_VERSION", "NONCE_SIZE", "MAC_SIZE", "RECORDS_MAX_BYTES",
+    "AUTH_HELLO", "AUTH_CHALLENGE", "AUTH_PROOF", "AUTH_TRAILER_BYTES",
 ]
 
 SEGMENT_MAGIC = "GBWAL"
@@ -190,7 +196,7 @@ HELLO = Message("hello", ord("H"), (
     Field("epoch",    4, doc="the follower's log epoch (1 until a failover; see host/wal/epoch.py)"),
     Field("last_crc", 4, doc="CRC field of the follower's INPUT record of seq next_seq - 1 "
                              "(0 for an empty log): the primary checks it holds the same record"),
-), doc="Follower to primary, once per connection.")
+), doc="Follower to primary, the first authenticated frame of every connection.")
 
 HEARTBEAT = Message("heartbeat", ord("B"), (
     Field("durable_seq", 8, doc="the primary's last durable sequence number"),
@@ -218,5 +224,31 @@ REFUSE = Message("refuse", ord("X"), (
 ), doc="Primary to follower, then the connection closes: it will not be served. `seq` is "
        "the follower's last seq (DIVERGED) or the primary's first (PRUNED).")
 
+# The handshake: both ends prove they hold the shared secret, over fresh
+# nonces from both, before anything else is said (host/wal/channel.py).
+REPLICATION_VERSION = 1
+NONCE_SIZE = 32         # bytes of a handshake nonce (os.urandom)
+MAC_SIZE = 32           # bytes of an HMAC-SHA256 proof or frame MAC
+RECORDS_MAX_BYTES = 1 << 26     # a RECORDS frame's `length` above this is refused
+
+AUTH_HELLO = Message("auth_hello", ord("N"), (
+    Field("version", 1, doc="REPLICATION_VERSION"),
+), doc="Follower to primary, first on every connection; followed by NONCE_SIZE bytes: "
+       "the follower's fresh random nonce.")
+
+AUTH_CHALLENGE = Message("auth_challenge", ord("C"), (
+    Field("version", 1, doc="REPLICATION_VERSION"),
+), doc="Primary to follower, the answer to AUTH_HELLO; followed by NONCE_SIZE bytes: the "
+       "primary's fresh random nonce.")
+
+AUTH_PROOF = Message("auth_proof", ord("P"), (), doc=(
+    "Each way once: the follower's first, then (only if it was right) the primary's. "
+    "Followed by MAC_SIZE bytes: HMAC-SHA256 under the secret of the sender's role label "
+    "and both nonces."))
+
+AUTH_TRAILER_BYTES = {AUTH_HELLO.code: NONCE_SIZE, AUTH_CHALLENGE.code: NONCE_SIZE,
+                      AUTH_PROOF.code: MAC_SIZE}
+
 REPLICATION = Protocol("gatebook-replication", "little",
-                       (HELLO, HEARTBEAT, RECORDS, APPLIED, REFUSE))
+                       (HELLO, HEARTBEAT, RECORDS, APPLIED, REFUSE,
+                        AUTH_HELLO, AUTH_CHALLENGE, AUTH_PROOF))
