@@ -20,7 +20,7 @@ import struct
 from gatebook.wire import ouch
 from gatebook.wire.layout import ALPHA
 
-__all__ = ["RX_DESC", "RX_DESC_STRUCT", "TX_DESC", "TX_DESC_STRUCT", "RX_STATUS",
+__all__ = ["RX_DESC", "RX_DESC_STRUCT", "TX_DESC", "TX_DESC_STRUCT", "RX_STATUS", "RX_KINDS",
            "ouch_defines", "rx_desc_struct_c", "field_offsets", "C_DECLARATIONS", "C_TABLES"]
 
 # (name, bytes, signed, meaning); widest first, so C adds no padding.
@@ -52,12 +52,21 @@ RX_STATUS = {
     "DATAGRAM":     0,   # an exact order-entry datagram for our port
     "ARP":          1,   # an ARP frame: Python answers it
     "NOT_OURS":     2,   # not IPv4/UDP to our port, or its lengths do not add up
+    # Refused by the port itself, counted by kind there (the sender has no
+    # address to answer, or no UDP header says whose it is):
+    "FRAGMENT":     3,   # a later IPv4 fragment (offset > 0)
+    "BAD_SOURCE":   4,   # to our port from a source no reply can reach (udp.answerable)
+    # Refused by the gateway, which knows the sender and may answer:
     "SHORT":       -1,   # detail1 = datagram size
     "UNKNOWN_TYPE": -2,  # detail1 = type byte, detail2 = offset
     "TRUNCATED":   -3,   # detail1 = type byte, detail2 = offset
     "TOO_FEW":     -4,   # detail1 = count in the header, detail2 = messages held
     "TOO_MANY":    -5,   # detail1 = count in the header, detail2 = bytes left over
+    "FRAGMENTED":  -6,   # first IPv4 fragment; detail1 = the whole datagram's UDP length
+    "OVERSIZE":    -7,   # frame longer than the slot; detail1 = its length, detail2 = slot
 }
+# The port counts each positive status in an array of this many counters.
+RX_KINDS = max(RX_STATUS.values()) + 1
 
 _C_INT = {(1, False): "uint8_t", (2, False): "uint16_t", (4, False): "uint32_t",
           (8, False): "uint64_t", (4, True): "int32_t"}
@@ -122,6 +131,7 @@ def rx_desc_struct_c():
     """`struct gb_rx_desc`, `struct gb_tx_desc` and the status constants, from
     RX_DESC, TX_DESC and RX_STATUS."""
     statuses = "".join(f"#define GB_RX_{name} {value}\n" for name, value in RX_STATUS.items())
+    statuses += f"#define GB_RX_KINDS {RX_KINDS}\n"
     return _struct_c("gb_rx_desc", RX_DESC) + _struct_c("gb_tx_desc", TX_DESC) + statuses
 
 

@@ -79,14 +79,15 @@ uint64_t gb_mac_lookup(const struct gb_mac_table *t, uint32_t ip);
 uint64_t gb_mac_resolve(const struct gb_mac_table *t, uint32_t ip);
 uint16_t gb_ouch_rx(uint16_t port, uint16_t queue, uint8_t *buf, uint32_t slot,
                     uint16_t *lens, uint16_t max_pkts, uint16_t udp_port,
-                    struct gb_rx_desc *out, struct gb_mac_table *macs);
+                    struct gb_rx_desc *out, struct gb_mac_table *macs, uint64_t *kinds);
 int  gb_udp_tx(uint16_t port, uint16_t queue, struct rte_mempool *pool,
                const uint8_t *payloads, uint32_t slot, const struct gb_tx_desc *desc,
                uint16_t n, const uint8_t *src_mac6, uint32_t src_ip, uint16_t src_port,
                uint16_t ip_id, const struct gb_mac_table *macs);
 uint16_t gb_ouch_split(const uint8_t *buf, uint32_t slot, const uint16_t *lens,
                        uint16_t n, uint16_t udp_port, struct gb_rx_desc *out,
-                       struct gb_mac_table *macs);
+                       struct gb_mac_table *macs, uint64_t *kinds);
+int gb_source_ok(uint32_t ip, uint16_t port);
 """ + re.sub(r"^(#define \w+) .*$", r"\1 ...", C_DECLARATIONS, flags=re.M)
 
 SOURCE = r"""
@@ -415,51 +416,89 @@ static void gb_ouch_frame(const uint8_t *p, uint32_t size, struct gb_rx_desc *d)
     d->status = GB_RX_DATAGRAM;
 }
 
+/* Whether a reply can reach ip:port, as dpdk_bridge/udp.py's `answerable`:
+   not port 0, not 0.0.0.0 or 255.255.255.255, not multicast or 240/4. */
+static int gb_source_ok(uint32_t ip, uint16_t port)
+{
+    return port != 0 && ip != 0 && ip >> 28 < 0xE;
+}
+
 /* One descriptor per frame of a received burst: Ethernet, IPv4 and UDP checked
    as dpdk_bridge/udp.py's DpdkUdp does (ARP handed back to Python, anything
-   not UDP to udp_port marked NOT_OURS), then the order-entry framing. */
+   not UDP to udp_port marked NOT_OURS), then the order-entry framing. IPv4
+   fragments are not reassembled: a later fragment is FRAGMENT, the first one
+   FRAGMENTED; a frame cut at the slot is OVERSIZE; a datagram from a source no
+   reply can reach is BAD_SOURCE. kinds[s] (if not NULL) counts each positive
+   status s, so the port can report what it refused by kind. */
 static int  gb_udp_tx(uint16_t port, uint16_t queue, struct rte_mempool *pool,
                const uint8_t *payloads, uint32_t slot, const struct gb_tx_desc *desc,
                uint16_t n, const uint8_t *src_mac6, uint32_t src_ip, uint16_t src_port,
                uint16_t ip_id, const struct gb_mac_table *macs);
+static void gb_udp_split(const uint8_t *f, uint32_t len, uint32_t wire_len, uint32_t slot,
+                         uint32_t at, uint16_t udp_port, struct gb_rx_desc *d,
+                         struct gb_mac_table *macs)
+{
+    uint32_t ihl, total, udp, length, fragment;
+    uint16_t kind;
+    if (len < 14)
+        return;
+    kind = gb_be16(f + 12);
+    if (kind == 0x0806) {
+        d->status = GB_RX_ARP;
+        return;
+    }
+    if (kind != 0x0800 || len < 42)
+        return;
+    ihl = (uint32_t)(f[14] & 0x0F) * 4;
+    if (f[14] >> 4 != 4 || ihl < 20 || f[23] != 17)
+        return;
+    fragment = gb_be16(f + 20) & 0x3FFF;          /* more-fragments flag, offset */
+    if (fragment & 0x1FFF) {
+        d->status = GB_RX_FRAGMENT;               /* no UDP header to say whose */
+        return;
+    }
+    udp = 14 + ihl;
+    if (udp + 8 > len || gb_be16(f + udp + 2) != udp_port)
+        return;
+    d->src_ip = gb_be32(f + 26);
+    if (!gb_source_ok(d->src_ip, gb_be16(f + udp))) {
+        d->status = GB_RX_BAD_SOURCE;
+        return;
+    }
+    d->src_mac = (uint64_t)gb_be16(f + 6) << 32 | gb_be32(f + 8);
+    d->peer = (uint64_t)d->src_ip << 16 | gb_be16(f + udp);
+    length = gb_be16(f + udp + 4);
+    if (wire_len > slot) {
+        d->status = GB_RX_OVERSIZE; d->detail1 = wire_len; d->detail2 = slot;
+        return;
+    }
+    if (fragment) {
+        d->status = GB_RX_FRAGMENTED; d->detail1 = length;
+        return;
+    }
+    total = gb_be16(f + 16);
+    if (total + 14 > len || length < 8 || udp + length > 14 + total) {
+        d->status = GB_RX_NOT_OURS;
+        return;
+    }
+    d->offset = at + udp + 8 + GB_OUCH_HEADER_SIZE;
+    gb_mac_learn(macs, d->src_ip, d->src_mac);
+    gb_ouch_frame(f + udp + 8, length - 8, d);
+}
+
 uint16_t gb_ouch_split(const uint8_t *buf, uint32_t slot, const uint16_t *lens,
                               uint16_t n, uint16_t udp_port, struct gb_rx_desc *out,
-                              struct gb_mac_table *macs)
+                              struct gb_mac_table *macs, uint64_t *kinds)
 {
     for (uint16_t i = 0; i < n; i++) {
-        const uint8_t *f = buf + (size_t)i * slot;
-        uint32_t len = lens[i] < slot ? lens[i] : slot;
         struct gb_rx_desc *d = out + i;
-        uint32_t ihl, total, udp, length;
-        uint16_t kind;
         memset(d, 0, sizeof *d);
         d->frame = i;
         d->status = GB_RX_NOT_OURS;
-        if (len < 14)
-            continue;
-        kind = gb_be16(f + 12);
-        if (kind == 0x0806) {
-            d->status = GB_RX_ARP;
-            continue;
-        }
-        if (kind != 0x0800 || len < 42)
-            continue;
-        ihl = (uint32_t)(f[14] & 0x0F) * 4;
-        if (f[14] >> 4 != 4 || ihl < 20 || f[23] != 17)
-            continue;
-        total = gb_be16(f + 16);
-        udp = 14 + ihl;
-        if (total + 14 > len || udp + 8 > len)
-            continue;
-        length = gb_be16(f + udp + 4);
-        if (gb_be16(f + udp + 2) != udp_port || length < 8 || udp + length > 14 + total)
-            continue;
-        d->src_mac = (uint64_t)gb_be16(f + 6) << 32 | gb_be32(f + 8);
-        d->src_ip = gb_be32(f + 26);
-        d->peer = (uint64_t)d->src_ip << 16 | gb_be16(f + udp);
-        d->offset = (uint32_t)((size_t)i * slot + udp + 8 + GB_OUCH_HEADER_SIZE);
-        gb_mac_learn(macs, d->src_ip, d->src_mac);
-        gb_ouch_frame(f + udp + 8, length - 8, d);
+        gb_udp_split(buf + (size_t)i * slot, lens[i] < slot ? lens[i] : slot, lens[i], slot,
+                     (uint32_t)((size_t)i * slot), udp_port, d, macs);
+        if (kinds != NULL && d->status > 0 && d->status < GB_RX_KINDS)
+            kinds[d->status]++;
     }
     return n;
 }
@@ -467,10 +506,10 @@ uint16_t gb_ouch_split(const uint8_t *buf, uint32_t slot, const uint16_t *lens,
 /* gb_rx_burst, then gb_ouch_split on what came: one C call per burst. */
 static uint16_t gb_ouch_rx(uint16_t port, uint16_t queue, uint8_t *buf, uint32_t slot,
                            uint16_t *lens, uint16_t max_pkts, uint16_t udp_port,
-                           struct gb_rx_desc *out, struct gb_mac_table *macs)
+                           struct gb_rx_desc *out, struct gb_mac_table *macs, uint64_t *kinds)
 {
     uint16_t n = gb_rx_burst(port, queue, buf, slot, lens, max_pkts);
-    return gb_ouch_split(buf, slot, lens, n, udp_port, out, macs);
+    return gb_ouch_split(buf, slot, lens, n, udp_port, out, macs, kinds);
 }
 
 /* Frame n datagrams as Ethernet/IPv4/UDP (as dpdk_bridge/udp.py's udp_frame:

@@ -17,8 +17,10 @@ import errno
 import ipaddress
 import socket
 import struct
+from collections import Counter
 
-__all__ = ["DatagramPort", "DpdkUdp", "SocketUdp", "open_udp", "udp_frame", "BACKENDS"]
+__all__ = ["DatagramPort", "DpdkUdp", "SocketUdp", "open_udp", "udp_frame", "answerable",
+           "BACKENDS"]
 
 BACKENDS = ("dpdk", "socket")
 
@@ -37,6 +39,16 @@ def _checksum(header):
     return ~total & 0xFFFF
 
 
+def answerable(ip, port):
+    """Whether a reply can go to IPv4 address `ip` (an integer) and UDP `port`:
+    not port 0, not 0.0.0.0 or the limited broadcast, not multicast (224/4) or
+    the reserved 240/4. Both backends refuse a datagram from anywhere else
+    (counted as `bad_source`) before order entry sees it: its sender can only
+    be forged, and a reply would fail (the kernel refuses port 0) or go to many.
+    `gb_source_ok` (dpdk_bridge/_csrc.py) is the same rule in C."""
+    return port != 0 and ip != 0 and ip >> 28 < 0xE
+
+
 def _mac_bytes(text):
     return bytes.fromhex(text.replace(":", ""))
 
@@ -52,7 +64,13 @@ def udp_frame(dst_mac, src_mac, src_ip, dst_ip, src_port, dst_port, payload, ip_
 
 
 class DatagramPort:
-    """What the exchange needs from a transport: bursts of datagrams."""
+    """What the exchange needs from a transport: bursts of datagrams.
+
+    Every port counts what it refused before order entry saw it, by kind
+    (`refused`: `bad_source`, and on DPDK `fragment`, `fragmented`,
+    `oversize`), and the datagrams it could not send, by reason (`unsent`:
+    the errno's name, e.g. `EINVAL`); neither ever raises to the caller.
+    """
 
     backend = "abstract"
 
@@ -102,27 +120,42 @@ class SocketUdp(DatagramPort):
         self.sock.setblocking(False)
         self.address = self.sock.getsockname()
 
+        self.refused = Counter()
+        self.unsent = Counter()
+
     def recv(self, max_datagrams=32):
         out = []
         recvfrom = self.sock.recvfrom
         try:
             for _ in range(max_datagrams):
-                out.append(recvfrom(65535))
+                datagram = recvfrom(65535)
+                ip, port = datagram[1]
+                if not answerable(int.from_bytes(socket.inet_aton(ip), "big"), port):
+                    self.refused["bad_source"] += 1
+                    continue
+                out.append(datagram)
         except BlockingIOError:
             pass
         return out
 
     def send(self, datagrams):
+        """Send `(payload, (ip, port))` pairs until the socket's buffer is full;
+        a datagram the kernel refuses (a peer it cannot reach, a payload too
+        long) is counted in `unsent` under its errno's name and skipped."""
         sent = 0
         for payload, peer in datagrams:
             try:
                 self.sock.sendto(payload, peer)
             except BlockingIOError:
                 break
+            except (socket.gaierror, TypeError, ValueError, OverflowError):
+                self.unsent["bad address"] += 1       # not an (ip, port) it can resolve
+                continue
             except OSError as error:
-                if error.errno != errno.ENOBUFS:
-                    raise
-                break
+                if error.errno == errno.ENOBUFS:
+                    break
+                self.unsent[errno.errorcode.get(error.errno, str(error.errno))] += 1
+                continue
             sent += 1
         return sent
 
@@ -150,7 +183,12 @@ class DpdkUdp(DatagramPort):
         self._fast, self.path = status()   # the compiled frame and send loops, or why not
         self._rx = port.burst(burst)
         self._ip_id = 0
-        self.bad = 0                   # frames that were not ours or not valid
+        # Positive RX_STATUS counts (frames not ours, refused fragments and
+        # sources), which the C split adds to; `recv` adds to the same array.
+        from ._cgen import RX_KINDS
+        self._kinds = port._ffi.new("uint64_t[]", RX_KINDS)
+        self._oversize = Counter()     # what `recv` refused that the C split hands on
+        self.unsent = Counter()
         self._desc = None              # order-entry fast path: descriptors, made on first use
         self._peer_of = {}             # (ip << 16 | port) -> (ip text, port)
         self._ip_of = {}               # ip text -> int, for sending
@@ -168,26 +206,20 @@ class DpdkUdp(DatagramPort):
         helper checks Ethernet, IPv4 and UDP as `recv` does and the session
         framing as `host.net.ouch_session.frame_datagram` does; a datagram it
         refuses carries `error` (a refusal name and two integers) and nothing
-        is lost. ARP is answered here; other frames count in `.bad`.
+        is lost. ARP is answered here; other frames count in `.bad`, and
+        what the port refuses itself in `.refused`.
         """
         rx, lib = self._rx, self.port._lib
-        if self._desc is None:
-            from ._cgen import RX_DESC_STRUCT, RX_STATUS
-            self._desc = bytearray(RX_DESC_STRUCT.size * rx.size)
-            self._desc_ptr = self.port._ffi.from_buffer("struct gb_rx_desc[]", self._desc)
-            self._desc_iter = RX_DESC_STRUCT.iter_unpack
-            self._desc_size = RX_DESC_STRUCT.size
-            self._refusals = {value: name for name, value in RX_STATUS.items() if value < 0}
+        self._descriptors()
         n = lib.gb_ouch_rx(self.port.id, 0, rx._data_ptr, rx.slot, rx._lens_ptr, rx.size,
-                           self.address[1], self._desc_ptr, self._macs)
+                           self.address[1], self._desc_ptr, self._macs, self._kinds)
         rx.count = n
         if not n:
             return rx.data, ()
         if self._fast is not None:
             # The frames stay in the descriptors (the compiled gateway reads them
             # there); iterating them gives the tuples below.
-            frames, arp, bad = self._fast.rx_burst(self._desc, n, self._peer_of, self._new_peer)
-            self.bad += bad
+            frames, arp, _ = self._fast.rx_burst(self._desc, n, self._peer_of, self._new_peer)
             for index in arp:
                 self._answer_arp(index)
             return rx.data, frames
@@ -205,9 +237,34 @@ class DpdkUdp(DatagramPort):
                                (refusals[status], first, second)))
             elif status == 1:
                 self._answer_arp(index)
-            else:
-                self.bad += 1
         return rx.data, frames
+
+    @property
+    def bad(self):
+        """Frames that were not IPv4/UDP to our port, or whose lengths do not add up."""
+        from ._cgen import RX_STATUS
+        return self._kinds[RX_STATUS["NOT_OURS"]]
+
+    @property
+    def refused(self):
+        """Datagrams to our port refused before order entry, by kind: `fragment`
+        (a later IPv4 fragment), `bad_source` (`answerable` says no); `recv`
+        also counts `fragmented` and `oversize` here, which `recv_ouch` hands
+        to the gateway as refusals instead, so their senders can be answered."""
+        from ._cgen import RX_STATUS
+        out = Counter({kind.lower(): self._kinds[RX_STATUS[kind]]
+                       for kind in ("FRAGMENT", "BAD_SOURCE")})
+        return +(out + self._oversize)
+
+    def _descriptors(self):
+        # The descriptor array the C split fills, made on first use.
+        if self._desc is None:
+            from ._cgen import RX_DESC_STRUCT, RX_STATUS
+            self._desc = bytearray(RX_DESC_STRUCT.size * self._rx.size)
+            self._desc_ptr = self.port._ffi.from_buffer("struct gb_rx_desc[]", self._desc)
+            self._desc_iter = RX_DESC_STRUCT.iter_unpack
+            self._desc_size = RX_DESC_STRUCT.size
+            self._refusals = {value: name for name, value in RX_STATUS.items() if value < 0}
 
     def _answer_arp(self, index):
         reply = self._arp(bytes(self._rx.packet(index)))
@@ -228,46 +285,38 @@ class DpdkUdp(DatagramPort):
         return peer
 
     def recv(self, max_datagrams=32):
-        out, replies = [], []
-        port_number = self.address[1]
-        while len(out) < max_datagrams and self.port.rx_burst(self._rx):
-            for index in range(self._rx.count):
-                frame = self._rx.packet(index)
-                if len(frame) < 14:
-                    self.bad += 1
-                    continue
-                kind = int.from_bytes(frame[12:14], "big")
-                if kind == _ETH_ARP:
-                    reply = self._arp(bytes(frame))
+        """Any UDP datagrams to our port (not only order entry), as
+        `(payload, (ip, port))` pairs. The C split classifies each frame, as
+        for `recv_ouch`; fragments and frames cut at the slot count in
+        `refused` here."""
+        out, replies, rx, lib = [], [], self._rx, self.port._lib
+        self._descriptors()
+        from ._cgen import RX_STATUS
+        arp, cut = RX_STATUS["ARP"], {RX_STATUS["FRAGMENTED"]: "fragmented",
+                                      RX_STATUS["OVERSIZE"]: "oversize"}
+        while len(out) < max_datagrams and self.port.rx_burst(rx):
+            lib.gb_ouch_split(rx._data_ptr, rx.slot, rx._lens_ptr, rx.count, self.address[1],
+                              self._desc_ptr, self._macs, self._kinds)
+            for (_, _, key, _, _, _, status, _, _, _, index, _) in self._desc_iter(
+                    memoryview(self._desc)[:rx.count * self._desc_size]):
+                if status == arp:
+                    reply = self._arp(bytes(rx.packet(index)))
                     if reply:
                         replies.append(reply)
-                    continue
-                datagram = self._udp(frame, kind, port_number)
-                if datagram is None:
-                    self.bad += 1
-                else:
-                    out.append(datagram)
-        if replies:
+                elif status in cut:
+                    self._oversize[cut[status]] += 1
+                elif status <= 0:
+                    out.append((self._payload(rx.packet(index)),
+                                self._peer_of.get(key) or self._new_peer(key)))
+        if replies:                 # after the loop: a looped-back answer is not ours
             self.port.send(replies)
         return out
 
-    def _udp(self, frame, kind, port_number):
-        if kind != _ETH_IPV4 or len(frame) < 42:
-            return None
-        first = frame[14]
-        ihl = (first & 0x0F) * 4
-        if first >> 4 != 4 or ihl < 20 or frame[23] != socket.IPPROTO_UDP:
-            return None
-        total = int.from_bytes(frame[16:18], "big")
-        udp = 14 + ihl
-        if total + 14 > len(frame) or udp + 8 > len(frame):
-            return None
-        src_port, dst_port, length, _ = _UDP.unpack_from(frame, udp)
-        if dst_port != port_number or length < 8 or udp + length > 14 + total:
-            return None
-        src_ip = bytes(frame[26:30])
-        self.learn(int.from_bytes(src_ip, "big"), int.from_bytes(frame[6:12], "big"))
-        return bytes(frame[udp + 8:udp + length]), (socket.inet_ntoa(src_ip), src_port)
+    @staticmethod
+    def _payload(frame):
+        # A frame the C split took as UDP to our port: its lengths add up.
+        udp = 14 + (frame[14] & 0x0F) * 4
+        return bytes(frame[udp + 8:udp + int.from_bytes(frame[udp + 4:udp + 6], "big")])
 
     def _arp(self, frame):
         if len(frame) < 42:
@@ -325,7 +374,15 @@ class DpdkUdp(DatagramPort):
                                  f"with its headers")
             ip = ips.get(ip_text)
             if ip is None:
-                ip = ips[ip_text] = int.from_bytes(socket.inet_aton(ip_text), "big")
+                try:
+                    ip = int.from_bytes(socket.inet_aton(ip_text), "big")
+                except (OSError, TypeError):
+                    self.unsent["bad address"] += 1
+                    continue
+                ips[ip_text] = ip
+            if not ip or not port:              # multicast and broadcast are ours to send
+                self.unsent["no destination"] += 1
+                continue
             at = index * slot
             data[at:at + length] = payload
             pack(desc, index * step, 0, ip, port, length)      # MAC 0: gb_udp_tx resolves it
