@@ -21,6 +21,7 @@ SUBCOMMAND_MODULES = (
     "host.cli.inject",
     "host.cli.bench_net",
     "host.cli.run",
+    "host.cli.accounts",
     "host.cli.build",
 )
 

@@ -15,6 +15,8 @@ from host.net.inject import script_datagrams
 from host.net.ouch_session import OUTBOUND_CODEC, decode_datagram
 from host.symbols import DEFAULT_SYMBOLS
 
+from ouch_login import accounts, as_session, login, write_accounts
+
 GROUP = "239.192.26.1"
 SCRIPT = """
 7 enter_order order_token=1 stock=GATE side=BUY shares=100 price=100.00
@@ -43,12 +45,14 @@ def test_orders_replies_and_market_data_over_loopback():
     with SocketUdp() as server, SocketUdp() as client_7, SocketUdp() as client_8, \
             SocketUdp("127.0.0.1", md_port, group=GROUP) as subscriber:
         exchange = Exchange(server, DEFAULT_SYMBOLS, ManualClock(1_700_000_000_000_000_000, 1000),
-                            md_destination=(GROUP, md_port))
+                            md_destination=(GROUP, md_port), accounts=accounts((7, 8)))
         clients = {7: client_7, 8: client_8}
-        for session, payload in script_datagrams(SCRIPT):
-            clients[session].send([(payload, server.address)])
-        clients[8].send([(b"\x00garbage", server.address), (b"", server.address)])
         pump = lambda: exchange.poll()                                  # noqa: E731
+        sessions = {user: login(clients[user], server.address, user, pump=pump).session
+                    for user in clients}
+        for user, payload in script_datagrams(SCRIPT):
+            clients[user].send([(as_session(payload, sessions[user]), server.address)])
+        clients[8].send([(b"\x00garbage", server.address), (b"", server.address)])
         replies_7 = _drain(client_7, 3, pump, count=_messages)
         replies_8 = _drain(client_8, 3, pump, count=_messages)
         exchange.close()
@@ -73,20 +77,23 @@ def test_orders_replies_and_market_data_over_loopback():
     assert sequences == sorted(sequences) and mold.parse(packets[-1][0]).is_end_of_session
 
 
-def test_cli_run_prints_its_backend_and_a_summary():
+def test_cli_run_prints_its_backend_and_a_summary(tmp_path):
     with SocketUdp() as probe:
         port = probe.address[1]                 # a free port, released for the server
     server = subprocess.Popen([sys.executable, "-m", "gatebook.cli", "run", "--listen",
                                f"127.0.0.1:{port}", "--md", "none", "--max-orders", "2",
-                               "--seconds", "20"],
+                               "--seconds", "20", "--accounts",
+                               write_accounts(tmp_path / "accounts.json", (7, 8))],
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         first = server.stdout.readline()
         assert first.startswith("run: backend socket, orders on 127.0.0.1:")
         with SocketUdp() as client:
             client.send([(b"junk", ("127.0.0.1", port))])
-            for _, payload in script_datagrams(SCRIPT)[:2]:
-                client.send([(payload, ("127.0.0.1", port))])
+            sessions = {user: login(client, ("127.0.0.1", port), user).session
+                        for user in (7, 8)}
+            for user, payload in script_datagrams(SCRIPT)[:2]:
+                client.send([(as_session(payload, sessions[user]), ("127.0.0.1", port))])
             replies = _drain(client, 4, lambda: time.sleep(0.01), count=_messages)
         out, err = server.communicate(timeout=20)
     finally:
@@ -94,4 +101,5 @@ def test_cli_run_prints_its_backend_and_a_summary():
             server.kill()
     assert server.returncode == 0, err
     assert _messages(replies) == 4     # 7 accepted; 8 accepted+executed; 7 executed
-    assert "3 datagrams, 2 orders" in out and "refused 1 datagrams: undecodable" in out
+    assert "5 datagrams, 2 orders" in out and "refused 1 datagrams: undecodable" in out
+    assert "run: logins: accepted 2" in out

@@ -66,7 +66,7 @@ def test_datagram_round_trip_and_exact_length():
     with pytest.raises(WireError, match="shorter than"):
         decode_datagram(data[:5])
     with pytest.raises(WireError, match="unknown message type"):
-        decode_datagram(data[:HEADER_CODEC.size] + b"Z" * 9)
+        decode_datagram(data[:HEADER_CODEC.size] + b"?" * 9)
 
 
 def test_session_tracker_flags_gaps_and_duplicates():

@@ -9,7 +9,8 @@ from enum import IntEnum
 
 __all__ = [
     "Side", "OrderType", "TimeInForce", "RejectReason", "CancelReason",
-    "MassCancelScope", "AdminAction", "ALL_SYMBOLS",
+    "MassCancelScope", "AdminAction", "ALL_SYMBOLS", "Role", "LoginRejectReason",
+    "SessionRefusal", "LogoutReason",
 ]
 
 # Symbol id that addresses every symbol in admin and mass-cancel commands.
@@ -69,6 +70,10 @@ class RejectReason(_Described):
     UNKNOWN_COMMAND           = 21, "command type is not known"
     INVALID_ORDER_ID          = 22, "order id must be a positive 64-bit integer"
     INVALID_USER              = 23, "user must be a 32-bit unsigned integer"
+    # 24..31: the engine's per-symbol limits and command stamps (host/engine.py).
+    QUANTITY_ABOVE_LIMIT      = 24, "quantity is above the symbol's maximum order size"
+    NOTIONAL_ABOVE_LIMIT      = 25, "price times quantity is above the symbol's maximum notional"
+    INVALID_STAMP             = 26, "sequence number and timestamp must be 64-bit unsigned integers"
 
 
 class CancelReason(_Described):
@@ -92,3 +97,34 @@ class AdminAction(IntEnum):
     RESUME     = 1
     END_OF_DAY = 2   # expire DAY orders, resting or waiting as stops; GTC stays
     KILL       = 3   # halt and cancel every resting and pending order
+
+
+class Role(IntEnum):
+    """What an order-entry account may do (host/net/accounts.py)."""
+    TRADER = 0       # its own orders: enter, cancel, replace, mass-cancel
+    ADMIN  = 1       # also halts, resumes, kill switch, end of day, anyone's mass cancel
+
+
+class LoginRejectReason(_Described):
+    NOT_AUTHORIZED = 1, "user name or password is not right"
+    TABLE_FULL     = 2, "the exchange holds as many sessions as it may; try again later"
+    TOO_MANY_TRIES = 3, "too many failed logins from this address; wait before trying again"
+    BUSY           = 4, "too many logins are being checked; try again later"
+
+
+class SessionRefusal(_Described):
+    """Why the exchange refused a datagram (the REFUSED reply's reason)."""
+    UNKNOWN_SESSION = 1, "no session has this id: log in first"
+    WRONG_PEER      = 2, "the session was opened from another address"
+    EXPIRED         = 3, "the session expired after a silence: log in again"
+    LOGGED_OUT      = 4, "the session ended (logged out, or replaced by a newer login)"
+    MALFORMED       = 5, "the datagram is not a header and the messages it counts"
+    NOT_ALONE       = 6, "a login, logout, mass cancel or admin message travels alone"
+    NOT_ADMIN       = 7, "only an admin may do this"
+    OUT_OF_RANGE    = 8, "sequence number too large"
+    INVALID         = 9, "a field of the message has a value it may not have"
+
+
+class LogoutReason(_Described):
+    REQUESTED = 1, "the client logged out"
+    REPLACED  = 2, "a newer login of the same user took over"

@@ -37,6 +37,18 @@ def register(subparsers):
     parser.add_argument("--seconds", type=float, help="stop after this long (default: until Ctrl-C)")
     parser.add_argument("--max-orders", type=int, help="stop after this many orders")
     parser.add_argument("--burst", type=int, default=32, help="datagrams per poll (default 32)")
+    entry = parser.add_argument_group(
+        "order-entry sessions (docs/security.md)",
+        "Every client logs in first (LOGIN_REQUEST, docs/network.md); its session is bound to "
+        "its account and to the address it logged in from.")
+    entry.add_argument("--accounts", required=True, metavar="FILE",
+                       help="the accounts file logins are checked against "
+                            "(`gatebook accounts add --file FILE`)")
+    entry.add_argument("--session-timeout", type=float, default=15.0, metavar="SECONDS",
+                       help="a session silent this long expires (default 15; heartbeats "
+                            "keep it alive)")
+    entry.add_argument("--max-sessions", type=int, default=1024, metavar="N",
+                       help="sessions held at most (default 1024)")
     link = parser.add_argument_group(
         "matching pipeline at the end of a packet link (default: the golden model in this "
         "process)", "The hybrid host matches the home symbol in the pipeline whenever it fits "
@@ -157,6 +169,12 @@ def _open_lane(args):
 
 def run_exchange(args):
     from dpdk_bridge.udp import open_udp
+    from ..net.accounts import Accounts, AccountsError
+    try:
+        accounts = Accounts.load(args.accounts)
+    except AccountsError as error:
+        print(f"gatebook run: {error}", file=sys.stderr)
+        return 2
     if args.backend == "dpdk" and not args.dpdk:
         print("gatebook run: --backend dpdk needs --dpdk DEVARGS", file=sys.stderr)
         return 2
@@ -196,7 +214,12 @@ def run_exchange(args):
           f"market data to {'nowhere' if md is None else f'{md[0]}:{md[1]}'}; "
           f"matching: {matcher}", flush=True)
     exchange = Exchange(port, DEFAULT_SYMBOLS, clock, md_destination=md,
-                        engine=engine if journal is None else None, journal=journal, acks=acks)
+                        engine=engine if journal is None else None, journal=journal, acks=acks,
+                        accounts=accounts, session_options=dict(
+                            timeout_ns=int(args.session_timeout * 1e9),
+                            max_sessions=args.max_sessions))
+    print(f"run: {len(accounts)} accounts from {args.accounts}; sessions expire after "
+          f"{args.session_timeout:g} s of silence", flush=True)
     print(f"run: gateway and replier: {exchange.gateway.path}", flush=True)
     failure = None
     # SIGTERM (a service manager's stop) ends the run as Ctrl-C does: the log
@@ -241,6 +264,9 @@ def run_exchange(args):
                           for reason, count in sorted(engine.punts.items()))
         print(f"run: pipeline matched {engine.lane_commands:,} commands; "
               f"{sum(lane.loads for lane in engine.lanes)} loads, punts: {punts or 'none'}")
+    logins = exchange.sessions.logins
+    print("run: logins: " + (", ".join(f"{kind.replace('_', ' ')} {count}"
+                                       for kind, count in sorted(logins.items())) or "none"))
     for reason, count in sorted(gateway.bad.items()):
         print(f"run: refused {count} datagrams: {reason}")
     for peer, reason in list(gateway.bad_log)[-5:]:

@@ -32,6 +32,7 @@ from ..engine import MatchingEngine
 from ..marketdata.itch_feed import NANOSECONDS_PER_DAY, ItchFeed
 from .order_entry import Gateway
 from .order_replies import Replier
+from .sessions import SessionLayer
 from ..sequencer import Sequencer
 
 __all__ = ["Exchange", "Acknowledgements"]
@@ -120,10 +121,19 @@ class Exchange:
     acks : Acknowledgements, optional
         With a journal: replies and market data of a burst leave only once
         `acks.seq` reaches the burst's last sequence number.
+    accounts : host.net.accounts.Accounts
+        Who may log in (required: order entry without a login is not served).
+    session_options : dict, optional
+        Keyword arguments of `host.net.sessions.SessionLayer` (timeout,
+        table size, login and reply limits).
     """
 
     def __init__(self, port, symbols, clock, md_destination=None, md_port=None,
-                 session="GATEBOOK01", engine=None, journal=None, acks=None):
+                 session="GATEBOOK01", engine=None, journal=None, acks=None, accounts=None,
+                 session_options=None):
+        if accounts is None:
+            raise ValueError("order entry needs accounts: every datagram is refused "
+                             "until its sender logs in")
         self.port, self.md_port = port, md_port or port
         self.md_destination, self.session = md_destination, session
         if journal is not None and (engine is not None or acks is None):
@@ -137,6 +147,8 @@ class Exchange:
         self.engine = engine if engine is not None else MatchingEngine(symbols)
         self._held = deque()          # (last seq, reply datagrams, ITCH records) awaiting acks
         self.replier = Replier(self.gateway, symbols)
+        self.sessions = SessionLayer(self.gateway, accounts, clock, replier=self.replier,
+                                     **(session_options or {}))
         if journal is not None:
             # Tokens, expected and reply numbers, peers: as the log left them.
             self.gateway.restore_state(journal.gateway, self.replier)
@@ -172,6 +184,8 @@ class Exchange:
         port gives `(payload, peer)` pairs that the gateway frames one by one.
         """
         gateway, engine, replier, feed = self.gateway, self.engine, self.replier, self.feed
+        sessions = self.sessions
+        sessions.settle()                   # logins whose password check is done
         if self._fast:
             data, frames = self.port.recv_ouch()
             received = len(frames)
@@ -179,11 +193,12 @@ class Exchange:
             datagrams = self.port.recv(burst)
             received = len(datagrams)
         if not received:
+            self._answer_sessions()
             return 0
         apply, add = self._apply if self.journal is not None else engine.apply, replier.add
         try:
             if self._fast:
-                for command in gateway.commands(data, frames):
+                for command in sessions.commands(data, frames):
                     try:
                         events = apply(command)
                     except WireError as error:
@@ -193,21 +208,20 @@ class Exchange:
                     add(events)
             else:
                 for payload, peer in datagrams:
-                    frame = gateway.frame(payload, peer)
-                    if frame is not None:
-                        for command in gateway.commands(payload, (frame,)):
-                            try:
-                                events = apply(command)
-                            except WireError as error:
-                                self._unloggable(command, peer, error)
-                                continue
-                            feed(events)
-                            add(events)
+                    for command in sessions.receive(payload, peer):
+                        try:
+                            events = apply(command)
+                        except WireError as error:
+                            self._unloggable(command, peer, error)
+                            continue
+                        feed(events)
+                        add(events)
         finally:
             # Also when the journal fails mid-burst (LogFailure): what was
             # applied before is held like any output and leaves only if acked.
             self.counts["datagrams_in"] += received
             self.counts["orders"] = gateway.messages
+            self._answer_sessions()
             if self.acks is None:
                 # A DPDK port takes a compiled replier's datagrams straight into
                 # its send burst; any other port sends what flush() gives.
@@ -230,6 +244,12 @@ class Exchange:
         if self.journal is not None and self.journal.snapshot_due:
             self.journal.snapshot()         # between bursts: the gateway's state is whole
         return received
+
+    def _answer_sessions(self):
+        # Login answers and refusals are about no logged command: they leave now.
+        answers = self.sessions.take_outbox()
+        if answers:
+            self.counts["session_replies"] += self.port.send(answers)
 
     def _unloggable(self, command, peer, error):
         # Only a journal raises this, before the engine saw the command and
@@ -291,6 +311,7 @@ class Exchange:
         acknowledgement; what is still not acknowledged then is dropped:
         those commands were never acknowledged.
         """
+        self.sessions.close()
         if self._held:
             self.acks.wait(self._held[-1][0], drain_seconds)
             self.release()

@@ -1,0 +1,88 @@
+"""Logging in to an order-entry exchange from a test: accounts, the login, the session id.
+
+Every test that sends order datagrams to an `Exchange` (or `gatebook run`)
+logs in first: `accounts(...)` makes the exchange's accounts (with cheap
+Argon2 parameters, so a test spends milliseconds, not seconds, per login),
+`login(...)` sends LOGIN_REQUEST and waits for the answer, and
+`as_session(payload, session)` puts a session id into a datagram built
+with a user id in its header (`script_datagrams`, `flow_datagrams`).
+"""
+
+import time
+from typing import NamedTuple
+
+from argon2 import PasswordHasher
+
+from gatebook.wire import ouch
+from host.net.accounts import Accounts
+from host.net.ouch_session import HEADER_STRUCT, OUTBOUND_CODEC, decode_datagram, encode_datagram
+
+__all__ = ["CHEAP_HASHER", "accounts", "write_accounts", "login_datagram", "login", "Login",
+           "as_session", "outbound"]
+
+# Argon2id at its smallest: the tests check the flow, not the hash's strength.
+CHEAP_HASHER = PasswordHasher(time_cost=1, memory_cost=64, parallelism=1)
+
+_BY_CODE = ouch.OUTBOUND.by_code()
+
+
+def accounts(users, admins=()):
+    """Accounts named `user<N>` with user id N and password `pw<N>` for each N
+    in `users` (admins among them for those in `admins`)."""
+    out = Accounts(hasher=CHEAP_HASHER)
+    for user in users:
+        out.add(f"user{user}", user, "admin" if user in admins else "trader", f"pw{user}")
+    return out
+
+
+def write_accounts(path, users, admins=()):
+    """`accounts(users, admins)` saved to `path`; returns the path."""
+    accounts(users, admins).save(path)
+    return str(path)
+
+
+def login_datagram(name, password, requested=0):
+    return encode_datagram(0, 0, [(ouch.LOGIN_REQUEST.code, name, password, requested)])
+
+
+class Login(NamedTuple):
+    session:       int
+    user_id:       int
+    next_inbound:  int
+    next_outbound: int
+
+
+def outbound(payload):
+    """(session, sequence_number, [(message name, record)]) of a reply datagram."""
+    session, sequence, records = decode_datagram(payload, OUTBOUND_CODEC)
+    return session, sequence, [(_BY_CODE[record[0]].name, record) for record in records]
+
+
+def login(sock, server, user, password=None, pump=lambda: time.sleep(0.005), seconds=10):
+    """Log in as `user<N>` (an int N) or a name from `sock`; the Login, or the
+    (message name, record) of the answer when it is not LOGIN_ACCEPTED.
+    Replies that arrive meanwhile are left in `sock.early`."""
+    name = f"user{user}" if isinstance(user, int) else user
+    password = password if password is not None else f"pw{user}"
+    sock.send([(login_datagram(name, password), server)])
+    deadline = time.monotonic() + seconds
+    early = getattr(sock, "early", [])
+    while time.monotonic() < deadline:
+        pump()
+        for payload, _ in sock.recv(64):
+            _, _, messages = outbound(payload)
+            kind, record = messages[0]
+            if kind == "login_accepted":
+                sock.early = early
+                return Login(*record[1:])
+            if kind == "login_rejected":
+                sock.early = early
+                return kind, record
+            early.append(payload)
+    raise AssertionError(f"no answer to {name}'s login")
+
+
+def as_session(payload, session):
+    """`payload` with `session` in its header's session field."""
+    _, sequence, count = HEADER_STRUCT.unpack_from(payload)
+    return HEADER_STRUCT.pack(session, sequence, count) + payload[HEADER_STRUCT.size:]
