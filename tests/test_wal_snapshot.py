@@ -1,13 +1,20 @@
 """Snapshots restore an engine that hashes and behaves exactly like the original."""
 
+import logging
+
 import pytest
 
 from gatebook.wire import internal
 from gatebook.wire.enums import AdminAction, MassCancelScope
 from host.engine import MatchingEngine
 from host.symbols import DEFAULT_SYMBOLS
-from host.wal.loadgen import seeded_commands, stamped
-from host.wal.snapshot import SnapshotError, capture, decode, encode, restore
+from host.clock import ManualClock
+from host.wal.journal import JournaledExchange
+from host.wal.loadgen import START_NS, STEP_NS, seeded_commands, stamped
+from host.wal.recovery import recover
+from host.wal.snapshot import SnapshotError, capture, decode, encode, list_snapshots, restore
+
+from wal_helpers import reference_hash, write_log
 
 
 @pytest.mark.parametrize("seed", [1, 2, 3])
@@ -42,3 +49,51 @@ def test_damaged_or_foreign_snapshots_are_refused():
     state = decode(encode(capture(engine)))
     with pytest.raises(SnapshotError, match="does not list"):
         restore(state, DEFAULT_SYMBOLS[:1])
+
+
+@pytest.mark.parametrize("policy", ["batched", "none"])
+def test_a_snapshot_is_never_ahead_of_the_durable_log(tmp_path, policy):
+    # batched with a timer far away, and none: the records are written (and
+    # acknowledged) long before any fdatasync would come on its own.
+    exchange = JournaledExchange(str(tmp_path), policy=policy, batch_ms=60_000,
+                                 snapshot_every=0, clock=ManualClock(START_NS, STEP_NS))
+    for command in seeded_commands(4, 500):
+        exchange.submit(*command)
+    assert exchange.writer.wait_acked(500, timeout=10)
+    synced_before = exchange.writer.synced_seq
+    exchange.snapshot(wait=True)
+    assert list_snapshots(str(tmp_path))[0][0] == 500
+    assert synced_before < 500 <= exchange.writer.synced_seq   # the snapshot waited for it
+    exchange.close()
+
+
+def test_snapshots_count_from_the_last_one_in_the_log_across_restarts(tmp_path):
+    # Restarted every 200 commands with a snapshot due every 300: counting
+    # from each process's start, no snapshot was ever taken and every restart
+    # replayed the whole log.
+    directory = str(tmp_path)
+    for restart in range(6):
+        exchange = JournaledExchange(directory, snapshot_every=300)
+        next_seq = exchange.sequencer.next_seq
+        assert exchange.recovery.replayed < 300 + 200
+        exchange.sequencer.clock = ManualClock(START_NS + (next_seq - 1) * STEP_NS, STEP_NS)
+        for command in list(seeded_commands(1, next_seq + 199))[next_seq - 1:]:
+            exchange.submit(*command)
+        exchange.close()
+    seqs = [seq for seq, _ in list_snapshots(directory)]
+    assert seqs and seqs[0] >= 900
+    engine, report = recover(directory)
+    assert report.replayed <= 300 and engine.state_hash() == reference_hash(1200)
+
+
+def test_leftover_partial_snapshots_are_removed_on_start(tmp_path, caplog):
+    directory = str(tmp_path)
+    write_log(directory, 300)
+    leftover = tmp_path / "snapshot-00000000000000000250.snap.partial"
+    leftover.write_bytes(b"half a snapshot")
+    with caplog.at_level(logging.WARNING, logger="gatebook.wal"):
+        exchange = JournaledExchange(directory)
+    exchange.close()
+    assert not leftover.exists()
+    assert any(leftover.name in message for message in caplog.messages)
+    assert any(leftover.name in note for note in exchange.recovery.notes)

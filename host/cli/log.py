@@ -12,7 +12,7 @@ from ..wal.reader import LogReader, decode_payload, origin_fields
 from ..wal.epoch import Fenced
 from ..wal.segments import prune_segments
 from ..wal.snapshot import SnapshotError, list_snapshots, read_snapshot
-from ..wal.recovery import CorruptLog, recover
+from ..wal.recovery import CorruptLog, RecoveryError, recover
 from ..wal.standby import Follower, Refused
 
 __all__ = ["register"]
@@ -25,11 +25,16 @@ def register(subparsers):
                     "segments, records, last sequence number, snapshot used, any torn tail cut "
                     "off (its bytes are kept under LOGDIR/damaged/) and the state hash. A corrupt "
                     "record with valid records after it stops recovery (exit status 3) unless "
-                    "--accept-corruption is given.")
+                    "--accept-corruption is given; so does a log that ends before one of its "
+                    "snapshots or lacks a segment, unless --accept-loss is given.")
     parser.add_argument("--dir", required=True, metavar="LOGDIR", help="the log directory")
     parser.add_argument("--accept-corruption", action="store_true",
                         help="cut the log at a corrupt record even in the middle, dropping "
                              "(but saving) every record after it")
+    parser.add_argument("--accept-loss", action="store_true",
+                        help="recover a log that was cut (it ends before a snapshot's seq, or a "
+                             "segment is missing) to where it ends, setting the later segments "
+                             "and snapshots aside under LOGDIR/damaged/")
     parser.add_argument("--read-only", action="store_true",
                         help="change no file: report damage without cutting it")
     parser.add_argument("--no-snapshot", action="store_true", help="replay the whole log")
@@ -94,12 +99,12 @@ def run_recover(args):
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     try:
         _, report = recover(args.dir, accept_corruption=args.accept_corruption,
-                            use_snapshots=not args.no_snapshot, verify_outputs=args.verify,
-                            repair=not args.read_only)
-    except CorruptLog as error:
+                            accept_loss=args.accept_loss, use_snapshots=not args.no_snapshot,
+                            verify_outputs=args.verify, repair=not args.read_only)
+    except (CorruptLog, RecoveryError) as error:
         print(f"gatebook recover: {error}", file=sys.stderr)
         return 3
-    except ValueError as error:         # a missing segment number, an unusable snapshot list
+    except ValueError as error:         # an unusable snapshot list
         print(f"gatebook recover: {error}", file=sys.stderr)
         return 3
     for line in report.lines():

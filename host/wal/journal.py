@@ -70,6 +70,9 @@ class JournaledExchange:
         system is fine: they are copied and fsync'ed before removal).
     accept_corruption : bool
         Passed to recovery: cut the log at a corrupt record in the middle.
+    accept_loss : bool
+        Passed to recovery: recover a cut log (one that ends before a
+        snapshot, or lacks a segment) to where it ends.
     recovered : (engine, last seq, resume point[, GatewayState]) or None
         Skip recovery and continue from this state (a promoted follower,
         whose engine is already current).
@@ -86,12 +89,14 @@ class JournaledExchange:
 
     def __init__(self, directory, symbols=DEFAULT_SYMBOLS, *, policy=Durability.STRICT,
                  clock=None, on_ack=None, snapshot_every=50_000, keep_snapshots=2,
-                 prune="keep", archive_dir=None, accept_corruption=False, recovered=None,
+                 prune="keep", archive_dir=None, accept_corruption=False, accept_loss=False,
+                 recovered=None,
                  matcher=None, **writer_options):
         self.directory = directory
         if recovered is None:
             self.engine, self.recovery = recover(directory, symbols,
-                                                 accept_corruption=accept_corruption)
+                                                 accept_corruption=accept_corruption,
+                                                 accept_loss=accept_loss)
             last_seq, resume = self.recovery.last_seq, self.recovery.resume
             self.gateway = self.recovery.gateway
         else:
@@ -115,7 +120,12 @@ class JournaledExchange:
         self.prune = prune
         self.archive_dir = archive_dir or os.path.join(directory, "archive")
         self.pruned = []                    # segment paths deleted or archived so far
-        self._since_snapshot = 0
+        # Counted from the newest snapshot on disk, not from this process's
+        # start: a log restarted more often than every `snapshot_every`
+        # commands would otherwise never get one, and each restart would
+        # replay more of it.
+        self._since_snapshot = last_seq - max(
+            (seq for seq, _ in list_snapshots(directory) if seq <= last_seq), default=0)
         self._last_ts = 0
         self._snapshot_thread = None
         self.snapshot_error = None
@@ -199,7 +209,9 @@ class JournaledExchange:
 
     def _write_snapshot(self, state):
         try:
-            self.writer.wait_acked(state.last_seq)
+            # Durable, not only acknowledged: under batched and none an
+            # acknowledged command may still be only in the page cache.
+            self.writer.wait_synced(state.last_seq)
             write_snapshot(self.directory, encode(state), state.last_seq)
             kept = list_snapshots(self.directory)
             for _, path in kept[self.keep_snapshots:]:

@@ -13,7 +13,17 @@ happens:
   passes `accept_corruption=True` (then the same save-and-cut applies there,
   and later segments move to `damaged/` whole).
 
-Nothing is deleted: cut bytes are kept for a person to look at.
+A log shorter than its own evidence was cut, and recovering it would go
+back in time silently: it ends before the seq of a snapshot (which is only
+written once the log is durable that far), or a segment number is missing.
+Recovery refuses that with `LostLog`, changing nothing, unless the caller
+passes `accept_loss=True`: then it recovers to where the log ends and sets
+the later segments and the snapshots ahead of it aside, so that they are
+never taken as a base again.
+
+Nothing is deleted: cut bytes and set-aside files are kept under `damaged/`
+for a person to look at (repair.py). A failure of the file system (full,
+permission denied, ...) is a `RecoveryError` naming the file and what to do.
 
 Besides the engine, recovery rebuilds the order-entry gateway's state
 (`report.gateway`, a `GatewayState`): the snapshot's gateway section, then
@@ -36,44 +46,23 @@ from gatebook.wire.codec import ProtocolCodec
 from host.engine import MatchingEngine
 from host.symbols import DEFAULT_SYMBOLS
 
-from .format import (COMMAND_STRUCTS, HEADER_SIZE, INPUT, ORIGIN_SIZE, OUTPUT, SEGMENT_HEADER_SIZE,
+from . import repair as disk
+from .errors import BadSegment, CorruptLog, LostLog, RecoveryError
+from .format import (COMMAND_STRUCTS, HEADER_SIZE, INPUT, ORIGIN_SIZE, SEGMENT_HEADER_SIZE,
                      TRAILER_SIZE, check_records, decode_origin, decode_segment_header,
-                     encode_record, find_valid_record, split_input)
+                     split_input)
 from .gateway_state import GatewayState
-from .segments import SEGMENT_PATTERN, AppendFile, list_segments, segment_name, sync_directory
+from .repair import Repair
+from .segments import SEGMENT_PATTERN, list_segments, segment_name
 from .snapshot import SnapshotError, list_snapshots, read_snapshot, restore
 
-__all__ = ["CorruptLog", "Repair", "RecoveryReport", "recover"]
+__all__ = ["CorruptLog", "LostLog", "RecoveryError", "Repair", "RecoveryReport", "recover"]
 
 log = logging.getLogger("gatebook.wal")
 # Type byte -> (unpack_from of that command's struct, its size).
 _command_layout = {code: (layout.unpack_from, layout.size)
                    for code, layout in COMMAND_STRUCTS.items()}
 _encode_event = ProtocolCodec(internal.EVENTS).encode
-
-
-class CorruptLog(Exception):
-    """A damaged record with valid records after it: recovery will not guess."""
-
-    def __init__(self, segment, offset, reason):
-        self.segment, self.offset, self.reason = segment, offset, reason
-        super().__init__(
-            f"{segment}: corrupt record at offset {offset} ({reason}) with valid records "
-            f"after it; refusing to drop them. Inspect the segment (`gatebook log dump`), "
-            f"or pass --accept-corruption to cut the log at this record.")
-
-
-@dataclass
-class Repair:
-    segment: str
-    offset: int
-    reason: str
-    bytes_cut: int
-    saved_to: str
-
-    def line(self):
-        return (f"truncated {os.path.basename(self.segment)} at offset {self.offset}: "
-                f"{self.reason}; {self.bytes_cut} bytes saved to {self.saved_to}")
 
 
 @dataclass
@@ -128,8 +117,9 @@ class RecoveryReport:
         yield f"state hash: {self.state_hash}"
 
 
-def recover(directory, symbols=DEFAULT_SYMBOLS, *, accept_corruption=False, use_snapshots=True,
-            verify_outputs=False, repair=True, self_trade_prevention=False, snapshot_limit=None):
+def recover(directory, symbols=DEFAULT_SYMBOLS, *, accept_corruption=False, accept_loss=False,
+            use_snapshots=True, verify_outputs=False, repair=True, self_trade_prevention=False,
+            snapshot_limit=None):
     """Rebuild the engine from `directory`; return (engine, RecoveryReport).
 
     By default every record read is checked (CRC, kind, sequence) and INPUT
@@ -139,35 +129,72 @@ def recover(directory, symbols=DEFAULT_SYMBOLS, *, accept_corruption=False, use_
     (damage in the tail is then only reported). `snapshot_limit` ignores
     snapshots newer than that seq (benchmarks, investigations). An empty or
     missing directory gives an empty engine.
+
+    Raises CorruptLog (a damaged record in the middle; `accept_corruption`
+    cuts there), LostLog (the log ends before a snapshot or lacks a segment;
+    `accept_loss` recovers to its end and sets the rest aside) or
+    RecoveryError (the file system refused: full, permission denied, ...).
     """
+    try:
+        return _recover(directory, symbols, accept_corruption, accept_loss, use_snapshots,
+                        verify_outputs, repair, self_trade_prevention, snapshot_limit)
+    except RecoveryError:
+        raise
+    except OSError as error:
+        raise RecoveryError(directory, error) from error
+
+
+def _recover(directory, symbols, accept_corruption, accept_loss, use_snapshots, verify_outputs,
+             repair, self_trade_prevention, snapshot_limit):
     started = time.perf_counter()
     os.makedirs(directory, exist_ok=True)
-    excluded, repairs = [], []
+    excluded, repairs, notes = [], [], []
     while True:
         report = RecoveryReport(directory)
+        if repair and not excluded:
+            disk.remove_partial_snapshots(directory, report)
+            notes += report.notes
         engine = _start_engine(directory, symbols, report, excluded, use_snapshots,
                                self_trade_prevention, snapshot_limit)
         if report.gateway is None:
             report.gateway = GatewayState()
         with _rare_gc():
-            last = _replay(directory, engine, report, accept_corruption, verify_outputs, repair)
+            last = _replay(directory, engine, report, accept_corruption, accept_loss,
+                           verify_outputs, repair)
         repairs += report.repairs
         if not report.snapshot or report.snapshot_seq <= report.log_end_seq:
             break
-        # The log was cut short behind this snapshot: the snapshot holds commands
-        # the log no longer has, so it cannot be the base. Use an older one.
+        # The log ends before this snapshot: it was cut behind it (a snapshot is
+        # only written once the log is durable that far).
+        if not accept_loss:
+            raise _behind(report, report.snapshot)
         log.warning("%s is ahead of the log (log ends at seq %d); not using it",
                     report.snapshot, report.log_end_seq)
         excluded.append(report.snapshot)
-    report.repairs = repairs
+    report.repairs, report.notes = repairs, notes + report.notes
     report.rejected_snapshots += [f"{os.path.basename(path)} is ahead of the log" for path in excluded]
+    if accept_loss:
+        # Every snapshot past the log's end goes, damaged or not: left in place,
+        # it would become the base once the log grows past its seq again.
+        for seq, path in list_snapshots(directory):
+            if seq > report.log_end_seq:
+                disk.set_aside(report, path, f"holds seqs up to {seq}, past the log's end at seq "
+                                             f"{report.log_end_seq} (--accept-loss)", repair)
     report.records = report.inputs + report.outputs
-    _settle_resume(directory, report)
+    disk.settle_resume(directory, report)
     if repair and last is not None:
-        _rewrite_missing_output(report, *last)
+        disk.rewrite_missing_output(report, *last)
     report.state_hash = engine.state_hash()
     report.seconds = time.perf_counter() - started
     return engine, report
+
+
+def _behind(report, snapshot):
+    seq = report.snapshot_seq
+    end = report.log_end_seq
+    return LostLog(report.directory,
+                   f"{os.path.basename(snapshot)} holds the state up to seq {seq} but the log "
+                   f"ends at seq {end} (seqs {end + 1}..{seq} are gone)", end, snapshot)
 
 
 @contextlib.contextmanager
@@ -206,18 +233,24 @@ def _start_engine(directory, symbols, report, excluded, use_snapshots, self_trad
     return MatchingEngine(symbols, self_trade_prevention=self_trade_prevention)
 
 
-def _replay(directory, engine, report, accept_corruption, verify_outputs, repair):
+def _replay(directory, engine, report, accept_corruption, accept_loss, verify_outputs, repair):
     """Read and apply every needed segment.
 
     Returns (command, events) of the last command when its OUTPUT record is
     missing (the crash fell between the two records), else None.
     """
-    segments = list_segments(directory)
+    segments = list_segments(directory, allow_gaps=True)
+    report.segments = [path for _, path in segments]
     skip_to = _first_needed_segment(segments, report.snapshot_seq)
+    segments, skip_to = _close_gaps(directory, report, segments, skip_to, accept_loss, repair)
     next_seq = None
     output_seen = True
     last = (None, None)
-    report.segments = [path for _, path in segments]
+
+    def refuse_tail(path, offset, reason):
+        if report.snapshot and report.snapshot_seq > report.log_end_seq and not accept_loss:
+            raise _behind(report, report.snapshot)
+
     for index in range(skip_to, len(segments)):
         number, path = segments[index]
         with open(path, "rb") as file:
@@ -230,7 +263,10 @@ def _replay(directory, engine, report, accept_corruption, verify_outputs, repair
             if next_seq is not None and first_seq != next_seq:
                 raise ValueError(f"starts at seq {first_seq}, expected {next_seq}")
         except ValueError as error:
-            _damaged(report, segments, index, data, 0, str(error), accept_corruption, repair)
+            if not _torn_header(data) and not accept_corruption:
+                raise BadSegment(path, str(error)) from None
+            disk.damaged(report, segments, index, data, 0, str(error), accept_corruption, repair,
+                         refuse_tail)
             break
         if next_seq is None:
             next_seq = report.first_seq = first_seq
@@ -249,11 +285,43 @@ def _replay(directory, engine, report, accept_corruption, verify_outputs, repair
         report.last_seq = max(report.last_seq, next_seq - 1)
         report.resume = (number, path, next_seq)
         if damage is not None:
-            _damaged(report, segments, index, data, damage.offset, damage.reason,
-                     accept_corruption, repair)
+            disk.damaged(report, segments, index, data, damage.offset, damage.reason,
+                         accept_corruption, repair, refuse_tail)
             break
     command, events = last
     return (command, events) if command is not None and not output_seen else None
+
+
+def _torn_header(data):
+    """A segment header a crash can leave (short, or zeros): not a file that is something else."""
+    return len(data) < SEGMENT_HEADER_SIZE or not any(data[:SEGMENT_HEADER_SIZE])
+
+
+def _close_gaps(directory, report, segments, skip_to, accept_loss, repair):
+    """Refuse missing segment numbers; with `accept_loss`, keep the run the state needs.
+
+    A gap at or before the segment the snapshot's tail starts in only cuts
+    the audit trail: the segments before it are set aside (as if pruned). A
+    gap after it cuts the log: the segments after it are set aside, and the
+    log ends where the segment before the gap ends.
+    """
+    gaps = [index for index in range(1, len(segments))
+            if segments[index][0] != segments[index - 1][0] + 1]
+    if not gaps:
+        return segments, skip_to
+    if not accept_loss:
+        index = gaps[0]
+        missing = segment_name(segments[index - 1][0] + 1)
+        before, after = (os.path.basename(segments[i][1]) for i in (index - 1, index))
+        raise LostLog(directory, f"{missing} is missing ({before} is followed by {after})",
+                      f"the end of {before}", os.path.join(directory, missing))
+    front = max([index for index in gaps if index <= skip_to], default=0)
+    back = min([index for index in gaps if index > skip_to], default=len(segments))
+    for _, path in segments[:front]:
+        disk.set_aside(report, path, "before a missing segment (--accept-loss)", repair)
+    for _, path in segments[back:]:
+        disk.set_aside(report, path, "after a missing segment (--accept-loss)", repair)
+    return segments[front:back], skip_to - front
 
 
 def _decode(view, offset, stop, seq, path):
@@ -368,71 +436,3 @@ def _first_needed_segment(segments, snapshot_seq):
             break
         needed = index
     return needed
-
-
-def _damaged(report, segments, index, data, offset, reason, accept_corruption, repair):
-    """Cut a damaged tail; refuse (or, with the flag, cut) damage anywhere else."""
-    path = segments[index][1]
-    in_tail = index == len(segments) - 1 and find_valid_record(data, offset + 1) is None
-    if not in_tail:
-        if not accept_corruption:
-            raise CorruptLog(path, offset, reason)
-        reason += " (cut by --accept-corruption)"
-    _cut(report, path, data, offset, reason, repair)
-    if not in_tail:
-        for _, later in segments[index + 1:]:
-            with open(later, "rb") as file:
-                _cut(report, later, file.read(), 0, "follows a cut corrupt record", repair)
-
-
-def _cut(report, path, data, offset, reason, repair):
-    """Save data[offset:] under damaged/ and cut the segment there (offset 0: move it whole)."""
-    directory = os.path.dirname(path)
-    saved = os.path.join(directory, "damaged", f"{os.path.basename(path)}.at-{offset}")
-    report.repairs.append(Repair(path, offset, reason, len(data) - offset,
-                                 saved if repair else "(nothing changed: read-only)"))
-    log.warning("%s: %s at offset %d; %s", path, reason, offset,
-                "cutting the log there" if repair else "read-only, left as is")
-    if not repair:
-        return
-    os.makedirs(os.path.dirname(saved), exist_ok=True)
-    with open(saved, "wb") as file:
-        file.write(data[offset:])
-        file.flush()
-        os.fsync(file.fileno())
-    sync_directory(os.path.dirname(saved))
-    if offset == 0:
-        os.unlink(path)
-    else:
-        with open(path, "r+b") as file:
-            file.truncate(offset)
-            os.fsync(file.fileno())
-    sync_directory(directory)
-
-
-def _settle_resume(directory, report):
-    """Where the writer continues: the last segment read, or a new one if it was removed."""
-    if report.resume and os.path.exists(report.resume[1]):
-        return
-    remaining = list_segments(directory)
-    number = remaining[-1][0] + 1 if remaining else 0
-    report.resume = (number, None, report.last_seq + 1)
-    if not remaining and report.segments:
-        report.notes.append(f"no readable segment left; the log restarts at seq {report.last_seq + 1}")
-
-
-def _rewrite_missing_output(report, command, events):
-    """The crash fell between a command's INPUT and OUTPUT records: write the OUTPUT."""
-    number, path, next_seq = report.resume
-    if path is None:
-        return
-    file = AppendFile(path, create=False)
-    try:
-        file.write(encode_record(command[1], command[2], OUTPUT,
-                                 b"".join(map(_encode_event, events))))
-        file.sync()
-    finally:
-        file.close()
-    report.outputs += 1
-    report.records += 1
-    report.notes.append(f"seq {command[1]} had no OUTPUT record; wrote it from the replay")

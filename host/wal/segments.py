@@ -28,11 +28,14 @@ def segment_name(number):
     return f"segment-{number:08d}.wal"
 
 
-def list_segments(directory):
-    """[(number, path), ...] in order; raise ValueError if a number is missing."""
+def list_segments(directory, allow_gaps=False):
+    """[(number, path), ...] in order; raise ValueError if a number is missing
+    (unless `allow_gaps`: recovery names the gap itself)."""
     found = sorted((int(match.group(1)), os.path.join(directory, name))
                    for name in os.listdir(directory)
                    if (match := SEGMENT_PATTERN.fullmatch(name)))
+    if allow_gaps:
+        return found
     for index, (number, path) in enumerate(found):
         if number != found[0][0] + index:
             raise ValueError(f"{directory}: segment {found[0][0] + index} is missing "

@@ -92,6 +92,7 @@ class LogWriter:
         self.batches = self.syncs = self.records = self.bytes = 0
         self.sync_micros = HdrHistogram(1, 60_000_000, 3)
         self._pending = []
+        self._sync_wanted = 0               # wait_synced: sync up to here whatever the policy
         self._closing = False
         self._last_sync = time.monotonic()
         self._cond = threading.Condition()
@@ -128,6 +129,27 @@ class LogWriter:
                 self._cond.wait(remaining)
         return True
 
+    def wait_synced(self, seq, timeout=None):
+        """Block until every command up to `seq` is fdatasync'ed, asking for that sync
+        now whatever the policy; False on timeout. Raises LogFailure.
+
+        What a snapshot waits for: under `batched` and `none` an acknowledged
+        command may still be only in the page cache, and a snapshot ahead of
+        the durable log would outlive the records a power cut takes.
+        """
+        deadline = None if timeout is None else time.monotonic() + timeout
+        with self._cond:
+            self._sync_wanted = max(self._sync_wanted, seq)
+            self._cond.notify_all()
+            while self.synced_seq < seq:
+                if self.failure:
+                    raise self.failure
+                remaining = None if deadline is None else deadline - time.monotonic()
+                if remaining is not None and remaining <= 0:
+                    return False
+                self._cond.wait(remaining)
+        return True
+
     def close(self):
         """Write and sync everything queued, then stop. Raises LogFailure if that failed."""
         with self._cond:
@@ -152,7 +174,8 @@ class LogWriter:
         try:
             while True:
                 with self._cond:
-                    while not (self._pending or self._closing or self._sync_due()):
+                    while not (self._pending or self._closing or self._sync_due()
+                               or self.written_seq > self.synced_seq < self._sync_wanted):
                         self._cond.wait(self._sync_wait())
                     items, self._pending = self._pending, []
                     closing = self._closing
@@ -160,7 +183,8 @@ class LogWriter:
                 if items:
                     self._write(items)
                 if self.written_seq > self.synced_seq and (
-                        closing or self.policy is Durability.STRICT or self._sync_due()):
+                        closing or self.policy is Durability.STRICT or self._sync_due()
+                        or self._sync_wanted > self.synced_seq):
                     self._sync()
                 self._publish()
                 if closing and not items:
@@ -193,7 +217,9 @@ class LogWriter:
         started = time.perf_counter_ns()
         self._appender.sync()
         self.sync_micros.record_value(max(1, (time.perf_counter_ns() - started) // 1000))
-        self.synced_seq = self.written_seq
+        with self._cond:
+            self.synced_seq = self.written_seq
+            self._cond.notify_all()         # wait_synced
         self.syncs += 1
         self._last_sync = time.monotonic()
 

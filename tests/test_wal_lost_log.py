@@ -1,0 +1,141 @@
+"""Recovery never goes back silently: a log shorter than its own evidence is refused.
+
+The evidence: a snapshot holds the state up to its seq, which is only ever
+written once the log is durable that far; segment numbers run without gaps.
+A log that ends before a snapshot, or lacks a segment, was cut: recovery
+refuses it by name (exit 3) unless the operator accepts the loss
+(`--accept-loss`), and then the snapshots ahead of the log are set aside so
+they can never be used later.
+"""
+
+import os
+import shutil
+
+import pytest
+
+from gatebook.cli import main
+from host.clock import ManualClock
+from host.wal.journal import JournaledExchange
+from host.wal.loadgen import START_NS, STEP_NS, seeded_commands
+from host.wal.recovery import CorruptLog, LostLog, recover
+from host.wal.snapshot import list_snapshots
+
+from wal_helpers import reference_hash, segments, write_log
+
+COUNT = 3000
+
+
+@pytest.fixture(scope="module")
+def snapshotted(tmp_path_factory):
+    """3000 commands over 128 KiB segments, a snapshot every 700 (two kept)."""
+    directory = str(tmp_path_factory.mktemp("snapshotted"))
+    write_log(directory, COUNT, snapshot_every=700, segment_bytes=128 << 10)
+    return directory
+
+
+@pytest.fixture
+def log_copy(snapshotted, tmp_path):
+    target = str(tmp_path / "log")
+    shutil.copytree(snapshotted, target)
+    return target
+
+
+def _files(directory):
+    return {name: os.path.getsize(os.path.join(directory, name))
+            for name in sorted(os.listdir(directory))}
+
+
+def _continue(directory, count):
+    """Reopen the log and submit the next `count` commands of the seeded stream."""
+    exchange = JournaledExchange(directory, snapshot_every=0)
+    next_seq = exchange.sequencer.next_seq
+    exchange.sequencer.clock = ManualClock(START_NS + (next_seq - 1) * STEP_NS, STEP_NS)
+    for command in list(seeded_commands(1, next_seq - 1 + count))[next_seq - 1:]:
+        exchange.submit(*command)
+    exchange.close()
+    return next_seq - 1 + count
+
+
+def test_deleting_the_newest_segment_is_refused_by_name(log_copy, capsys):
+    newest = list_snapshots(log_copy)[0][0]
+    os.unlink(segments(log_copy)[-1])
+    before = _files(log_copy)
+    with pytest.raises(LostLog) as refused:
+        recover(log_copy)
+    message = str(refused.value)
+    assert f"snapshot-{newest:020d}.snap" in message and "--accept-loss" in message
+    assert "ends at seq" in message
+    assert isinstance(refused.value, CorruptLog)
+    assert _files(log_copy) == before                   # refusing changes nothing
+    assert main(["recover", "--dir", log_copy]) == 3
+    assert "--accept-loss" in capsys.readouterr().err
+    assert _files(log_copy) == before
+
+
+def test_accepting_the_loss_sets_the_stale_snapshots_aside_for_good(log_copy, capsys):
+    os.unlink(segments(log_copy)[-1])
+    assert main(["recover", "--dir", log_copy, "--accept-loss"]) == 0
+    out = capsys.readouterr().out
+    assert "--accept-loss" in out and "damaged" in out
+    _, report = recover(log_copy)
+    end = report.last_seq
+    assert end < COUNT and all(seq <= end for seq, _ in list_snapshots(log_copy))
+    # The log goes on past the old snapshots' seqs; a stale snapshot left in
+    # place would now be taken as the base and give another state than the log.
+    final = _continue(log_copy, COUNT + 400 - end)
+    engine, report = recover(log_copy)
+    full, _ = recover(log_copy, use_snapshots=False)
+    assert engine.state_hash() == full.state_hash()
+    assert report.last_seq == final
+
+
+def test_a_gap_in_segment_numbers_is_refused_then_cut_at_the_gap_by_flag(tmp_path):
+    directory = str(tmp_path)
+    write_log(directory, COUNT, segment_bytes=128 << 10)           # no snapshots
+    present = segments(directory)
+    assert len(present) >= 4
+    missing = present[-3]
+    os.unlink(missing)
+    before = _files(directory)
+    with pytest.raises(LostLog, match=os.path.basename(missing) + " is missing"):
+        recover(directory)
+    assert _files(directory) == before
+    engine, report = recover(directory, accept_loss=True)
+    assert report.last_seq < COUNT and engine.state_hash() == reference_hash(report.last_seq)
+    assert segments(directory) == present[:-3]         # the later segments set aside
+    assert sorted(os.listdir(os.path.join(directory, "damaged"))) == [
+        os.path.basename(path) for path in present[-2:]]
+    again, second = recover(directory)                 # and the next start is clean
+    assert again.state_hash() == engine.state_hash() and not second.repairs
+
+
+def test_a_gap_before_the_snapshots_tail_loses_only_the_old_segments(log_copy):
+    present = segments(log_copy)
+    os.unlink(present[2])
+    with pytest.raises(LostLog, match=os.path.basename(present[2]) + " is missing"):
+        recover(log_copy)
+    engine, report = recover(log_copy, accept_loss=True)
+    assert engine.state_hash() == reference_hash(COUNT)            # the state is whole
+    assert segments(log_copy) == present[3:]
+    _, second = recover(log_copy)
+    assert not second.repairs and second.last_seq == COUNT
+
+
+def test_a_log_cut_before_its_snapshot_is_refused(tmp_path):
+    directory = str(tmp_path)
+    write_log(directory, COUNT, snapshot_every=COUNT)  # one snapshot, at the very end
+    last = segments(directory)[-1]
+    os.truncate(last, os.path.getsize(last) - 2000)     # lose the last few commands
+    with pytest.raises(LostLog, match=f"seq {COUNT}"):
+        recover(directory)
+    assert os.path.getsize(last) > 0 and not os.path.exists(tmp_path / "damaged")
+    engine, report = recover(directory, accept_loss=True)
+    assert not report.snapshot and engine.state_hash() == reference_hash(report.last_seq)
+    assert not list_snapshots(directory)
+
+
+def test_every_segment_gone_but_a_snapshot_is_refused(log_copy):
+    for path in segments(log_copy):
+        os.unlink(path)
+    with pytest.raises(LostLog, match="ends at seq 0"):
+        recover(log_copy)
