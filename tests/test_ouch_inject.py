@@ -102,3 +102,36 @@ def test_pcap_replayed_through_dpdk_into_the_engine(tmp_path):
     entry = sum(1 for p in rdpcap(str(tmp_path / "in.pcap"))) - 50
     assert gateway.messages == replies and replies >= entry      # every order answered
     assert 40 <= sum(gateway.bad.values()) <= 50                 # a fuzzed one may decode
+
+
+def test_cli_logs_in_sends_under_its_session_and_logs_out(tmp_path, capsys):
+    import threading
+
+    from host.net.exchange_server import Exchange
+    from ouch_login import accounts
+
+    (tmp_path / "pw").write_text("pw7\n")
+    with SocketUdp() as server:
+        exchange = Exchange(server, DEFAULT_SYMBOLS, ManualClock(1, 1000),
+                            accounts=accounts((7,)))
+        runner = threading.Thread(target=exchange.run, kwargs=dict(seconds=3))
+        runner.start()
+        try:
+            status = main(["inject", "--orders", "50", "--udp",
+                           f"127.0.0.1:{server.address[1]}", "--user", "user7",
+                           "--password-file", str(tmp_path / "pw")])
+            wrong = tmp_path / "wrong"
+            wrong.write_text("nope\n")
+            refused = main(["inject", "--orders", "5", "--udp",
+                            f"127.0.0.1:{server.address[1]}", "--user", "user7",
+                            "--password-file", str(wrong)])
+        finally:
+            runner.join()
+            exchange.close()
+    out, err = capsys.readouterr()
+    assert status == 0 and "logged in as user7 (user id 7)" in out
+    assert refused == 1 and "rejected: user name or password is not right" in err
+    assert exchange.gateway.messages == 50 and not exchange.sessions.sessions
+    assert set(exchange.gateway.tracker.expected) == {7}
+    assert main(["inject", "--orders", "5", "--pcap", str(tmp_path / "x.pcap"),
+                 "--user", "user7"]) == 2

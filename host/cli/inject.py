@@ -3,7 +3,8 @@
 import sys
 import time
 
-from ..net.inject import ScriptError, bad_datagrams, mix_in, script_datagrams, to_frames
+from ..net.inject import (LoginFailed, ScriptError, bad_datagrams, log_in, logout_datagram,
+                          mix_in, script_datagrams, to_frames, under_session)
 from ..net.defaults import OUCH_PORT
 from ..net.order_entry import flow_datagrams
 from ..symbols import DEFAULT_SYMBOLS
@@ -40,6 +41,13 @@ def register(subparsers):
     out.add_argument("--dst", default=f"127.0.0.1:{OUCH_PORT}", type=_address,
                      help=f"frame destination for --pcap/--dpdk (default 127.0.0.1:{OUCH_PORT})")
     out.add_argument("--rate", type=float, default=0, help="datagrams per second (0 = as fast as possible)")
+    entry = parser.add_argument_group(
+        "login (with --udp)", "An exchange serves order datagrams only after a login: with "
+        "--user, inject logs in, sends every datagram under the session it gets (numbered on "
+        "from where the exchange expects), then logs out.")
+    entry.add_argument("--user", metavar="NAME", help="the account to log in as")
+    entry.add_argument("--password-file", metavar="FILE",
+                       help="a file whose first line is the password ('-' = stdin)")
     parser.set_defaults(run=run_inject)
 
 
@@ -70,9 +78,20 @@ def _paced(items, rate):
         yield item
 
 
+def _password(path):
+    if path == "-":
+        return sys.stdin.readline().rstrip("\r\n")
+    with open(path) as file:
+        return file.readline().rstrip("\r\n")
+
+
 def run_inject(args):
+    if args.user and not (args.udp and args.password_file):
+        print("gatebook inject: --user needs --udp and --password-file", file=sys.stderr)
+        return 2
     try:
         datagrams = _datagrams(args)
+        password = _password(args.password_file) if args.user else None
     except (ScriptError, OSError) as error:
         print(f"gatebook inject: {error}", file=sys.stderr)
         return 2
@@ -87,8 +106,19 @@ def run_inject(args):
         from dpdk_bridge.udp import SocketUdp
         sent = 0
         with SocketUdp("0.0.0.0" if args.udp[0] != "127.0.0.1" else "127.0.0.1") as sock:
+            if args.user:
+                try:
+                    _, session, user_id, first, _ = log_in(sock, args.udp, args.user, password)
+                except LoginFailed as error:
+                    print(f"gatebook inject: {error}", file=sys.stderr)
+                    return 1
+                print(f"inject: logged in as {args.user} (user id {user_id}), session "
+                      f"{session:#010x}, next message number {first}")
+                datagrams = under_session(datagrams, session, first)
             for _, payload in _paced(datagrams, args.rate):
                 sent += sock.send([(payload, args.udp)])
+            if args.user:
+                sock.send([(logout_datagram(session), args.udp)])
         print(f"inject: sent {sent} of {len(datagrams)} datagrams to "
               f"{args.udp[0]}:{args.udp[1]} (backend: kernel UDP socket)")
     else:

@@ -12,19 +12,24 @@ numbered per session from 1:
     7 cancel_order order_token=1
 
 The result of every builder is a list of `(session, payload)` datagrams, the
-same shape `host.net.order_entry.flow_datagrams` returns.
+same shape `host.net.order_entry.flow_datagrams` returns. An exchange serves
+none of them before a login: `log_in` sends LOGIN_REQUEST from a socket and
+waits for the answer, and `under_session` renumbers datagrams into the
+session it gave (every one of them then acts for the one account).
 """
 
 import random
 import socket
+import time
 from decimal import Decimal
 
 from gatebook.wire import ouch
 from gatebook.wire.layout import ALPHA, PRICE4
 
-from .ouch_session import encode_datagram
+from .ouch_session import HEADER_STRUCT, OUTBOUND_CODEC, decode_datagram, encode_datagram
 
-__all__ = ["script_datagrams", "bad_datagrams", "mix_in", "to_frames", "ScriptError"]
+__all__ = ["script_datagrams", "bad_datagrams", "mix_in", "to_frames", "ScriptError",
+           "LoginFailed", "log_in", "under_session", "logout_datagram"]
 
 _MESSAGES = ouch.INBOUND.by_name()
 
@@ -129,3 +134,44 @@ def to_frames(datagrams, src=("127.0.0.1", 0), dst=("127.0.0.1", ouch.UDP_PORT),
     return [udp_frame(dmac, smac, sip, dip, src[1] or 20000 + session % 40000, dst[1],
                       payload, index & 0xFFFF)
             for index, (session, payload) in enumerate(datagrams)]
+
+
+class LoginFailed(RuntimeError):
+    """The exchange rejected a login, or did not answer it."""
+
+
+def log_in(sock, server, name, password, seconds=5.0):
+    """Log in as `name` from `sock` (a `DatagramPort`); the LOGIN_ACCEPTED record
+    `(code, session, user_id, next_inbound, next_outbound)`, or LoginFailed."""
+    sock.send([(encode_datagram(0, 0, [(ouch.LOGIN_REQUEST.code, name, password, 0)]),
+                server)])
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        for payload, _ in sock.recv(32):
+            try:
+                _, _, records = decode_datagram(payload, OUTBOUND_CODEC)
+            except ValueError:
+                continue
+            if records and records[0][0] == ouch.LOGIN_ACCEPTED.code:
+                return records[0]
+            if records and records[0][0] == ouch.LOGIN_REJECTED.code:
+                reason = ouch.LOGIN_REJECTED.field("reason").enum(records[0][1])
+                raise LoginFailed(f"login as {name} rejected: {reason.text}")
+        time.sleep(0.001)
+    raise LoginFailed(f"no answer to the login as {name} from {server[0]}:{server[1]} "
+                      f"within {seconds:g} s")
+
+
+def under_session(datagrams, session, first=1):
+    """`datagrams` with `session` in their headers, numbered on from `first`."""
+    out, number = [], first
+    for user, payload in datagrams:
+        _, _, count = HEADER_STRUCT.unpack_from(payload)
+        out.append((user, HEADER_STRUCT.pack(session, number, count)
+                    + payload[HEADER_STRUCT.size:]))
+        number += count
+    return out
+
+
+def logout_datagram(session):
+    return encode_datagram(session, 0, [(ouch.LOGOUT_REQUEST.code,)])
