@@ -5,7 +5,8 @@ it acknowledges only what the follower has logged), tests/wal_standby.py the
 follower. The primary is SIGKILLed mid-flow; the follower must hold every
 acknowledged command, equal the primary's durable log at its own last seq
 (event for event: it checked every OUTPUT record as it went), promote itself
-after the heartbeat timeout, and give the next commands the next seqs.
+after the heartbeat timeout (its reconnection attempts all refused), and give
+the next commands the next seqs.
 """
 
 import os
@@ -33,13 +34,16 @@ def _reference(count):
 
 def test_follower_takes_over_with_no_gap_and_nothing_acknowledged_lost(tmp_path):
     primary_dir, follower_dir = str(tmp_path / "primary"), str(tmp_path / "follower")
+    secret = tmp_path / "secret"
+    secret.write_bytes(os.urandom(32))
+    secret.chmod(0o600)
     primary = subprocess.Popen([sys.executable, os.path.join(HERE, "wal_driver.py"), primary_dir,
-                                "strict", str(SEED), "0", str(1 << 20), "replicate"],
+                                "strict", str(SEED), "0", str(1 << 20), "replicate", str(secret)],
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     ready = primary.stdout.readline().split()
     assert ready[:2] == ["READY", "1"], primary.stderr.read()
     follower = subprocess.Popen([sys.executable, os.path.join(HERE, "wal_standby.py"), follower_dir,
-                                 ready[2], str(SEED), str(TIMEOUT)],
+                                 ready[2], str(SEED), str(TIMEOUT), str(secret)],
                                 stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                 stderr=subprocess.PIPE, text=True)
     try:

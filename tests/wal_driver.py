@@ -1,6 +1,6 @@
 """A child exchange for the crash tests: feeds a seeded stream into a JournaledExchange.
 
-    python tests/wal_driver.py LOGDIR POLICY SEED [SNAPSHOT_EVERY] [SEGMENT_BYTES] [replicate]
+    python tests/wal_driver.py LOGDIR POLICY SEED [SNAPSHOT_EVERY] [SEGMENT_BYTES] [replicate SECRET_FILE]
 
 It recovers LOGDIR, prints `READY <next seq>`, then submits the seeded stream
 from that sequence number on (so a restarted driver continues the same
@@ -20,10 +20,12 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 from host.clock import ManualClock  # noqa: E402
 from host.wal.journal import JournaledExchange  # noqa: E402
 from host.wal.loadgen import START_NS, STEP_NS, seeded_commands  # noqa: E402
+from host.wal.channel import load_secret  # noqa: E402
 from host.wal.replication import ReplicationServer  # noqa: E402
 
 
-def main(directory, policy, seed, snapshot_every="0", segment_bytes=str(64 << 20), mode=""):
+def main(directory, policy, seed, snapshot_every="0", segment_bytes=str(64 << 20), mode="",
+         secret_file=""):
     out = sys.stdout
 
     def on_ack(seq):
@@ -37,7 +39,8 @@ def main(directory, policy, seed, snapshot_every="0", segment_bytes=str(64 << 20
     exchange.sequencer.clock = ManualClock(START_NS + (next_seq - 1) * STEP_NS, STEP_NS)
     port = ""
     if mode == "replicate":
-        server = ReplicationServer(exchange, heartbeat_interval=0.1, synchronous=True)
+        server = ReplicationServer(exchange, heartbeat_interval=0.1, synchronous=True,
+                                   secret=load_secret(secret_file))
         port = f" {server.address[1]}"
     stream = seeded_commands(int(seed))
     for _ in range(next_seq - 1):               # position the stream before saying READY

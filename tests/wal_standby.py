@@ -1,9 +1,10 @@
 """A hot-standby process for the failover test.
 
-    python tests/wal_standby.py LOGDIR PORT SEED HEARTBEAT_TIMEOUT
+    python tests/wal_standby.py LOGDIR PORT SEED HEARTBEAT_TIMEOUT SECRET_FILE
 
-Follows the primary on 127.0.0.1:PORT, printing `FOLLOWING <next seq>`.
-When the primary falls silent it prints `PROMOTED <last seq> <state hash>
+Follows the primary on 127.0.0.1:PORT (authenticated with the secret in
+SECRET_FILE), printing `FOLLOWING <next seq>`. When the primary is gone
+(silent, and reconnecting fails for the heartbeat timeout) it prints `PROMOTED <last seq> <state hash>
 <seconds of silence>`, then for each line N on stdin submits the next N
 commands of the same seeded stream and prints `ACK <seq>` once durable.
 """
@@ -16,11 +17,12 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 
 from host.clock import ManualClock  # noqa: E402
 from host.wal.loadgen import START_NS, STEP_NS, seeded_commands  # noqa: E402
+from host.wal.channel import load_secret  # noqa: E402
 from host.wal.standby import Follower  # noqa: E402
 
 
-def main(directory, port, seed, heartbeat_timeout):
-    follower = Follower(directory, ("127.0.0.1", int(port)),
+def main(directory, port, seed, heartbeat_timeout, secret_file):
+    follower = Follower(directory, ("127.0.0.1", int(port)), secret=load_secret(secret_file),
                         heartbeat_timeout=float(heartbeat_timeout))
     print(f"FOLLOWING {follower.next_seq}", flush=True)
     silence = follower.follow()

@@ -13,6 +13,7 @@ from ..wal.epoch import Fenced
 from ..wal.segments import prune_segments
 from ..wal.snapshot import SnapshotError, list_snapshots, read_snapshot
 from ..wal.recovery import CorruptLog, RecoveryError, recover
+from ..wal.channel import AuthError, SecretError, load_secret
 from ..wal.standby import Follower, Refused
 
 __all__ = ["register"]
@@ -72,8 +73,9 @@ def register(subparsers):
         "standby", help="follow a primary's log as a hot standby; promote when it falls silent",
         description="Recovers LOGDIR, connects to the primary's replication address, applies "
                     "every record to a shadow engine (checking every OUTPUT record against it) "
-                    "and logs it under --policy. When no heartbeat arrives for "
-                    "--heartbeat-timeout seconds it promotes LOGDIR: the log's epoch goes up by "
+                    "and logs it under --policy. A dropped connection is retried; when nothing "
+                    "authenticated arrives for --heartbeat-timeout seconds and every reconnection "
+                    "in that time fails, it promotes LOGDIR: the log's epoch goes up by "
                     "one (so the old primary is fenced should it come back) and the command "
                     "exits 0, saying the sequence number to continue from; start the exchange "
                     "on LOGDIR. Exit status 3: the primary is of an older epoch (stale), or "
@@ -82,6 +84,9 @@ def register(subparsers):
                     "silent with --no-promote.")
     standby.add_argument("--connect", required=True, metavar="HOST:PORT",
                          help="the primary's replication address")
+    standby.add_argument("--replication-secret", metavar="FILE",
+                         help="the secret shared with the primary (32+ random bytes, not "
+                              "readable by others): both ends prove they hold it")
     standby.add_argument("--dir", required=True, metavar="LOGDIR", help="this standby's own log")
     standby.add_argument("--heartbeat-timeout", type=float, default=1.0, metavar="SECONDS",
                          help="silence that counts as the primary's death (default 1 s)")
@@ -92,9 +97,30 @@ def register(subparsers):
     standby.set_defaults(run=run_standby)
 
 
+def _no_directory(command, path):
+    """Exit status 2 and a sentence if `path` is not a directory we can reach, else None."""
+    try:
+        os.stat(path)
+    except FileNotFoundError:
+        problem = "does not exist"
+    except OSError as error:
+        problem = f"cannot be reached: {error.strerror}; check the path and its permissions"
+    else:
+        if os.path.isdir(path):
+            return None
+        problem = "is not a directory (--dir wants the log directory, not a file in it)"
+    print(f"gatebook {command}: {path} {problem}", file=sys.stderr)
+    return 2
+
+
+def _unreadable(command, directory, error):
+    """Exit status 3 and a sentence for an OSError reading a log directory."""
+    print(f"gatebook {command}: {RecoveryError(directory, error)}", file=sys.stderr)
+    return 3
+
+
 def run_recover(args):
-    if not os.path.isdir(args.dir):
-        print(f"gatebook recover: {args.dir} is not a directory", file=sys.stderr)
+    if _no_directory("recover", args.dir):
         return 2
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     try:
@@ -113,9 +139,15 @@ def run_recover(args):
 
 
 def run_dump(args):
-    if not os.path.isdir(args.dir):
-        print(f"gatebook log dump: {args.dir} is not a directory", file=sys.stderr)
+    if _no_directory("log dump", args.dir):
         return 2
+    try:
+        return _dump(args)
+    except OSError as error:
+        return _unreadable("log dump", args.dir, error)
+
+
+def _dump(args):
     reader = LogReader(args.dir, args.from_seq)
     shown = 0
     for path, record in reader:
@@ -158,12 +190,22 @@ def run_standby(args):
     if not host or not port.isdigit():
         print(f"gatebook standby: --connect wants HOST:PORT, not {args.connect!r}", file=sys.stderr)
         return 2
+    if not args.replication_secret:
+        print("gatebook standby: --replication-secret FILE is required: the standby and the "
+              "primary authenticate each other with it (make one with `(umask 077; head -c 32 "
+              "/dev/urandom > FILE)` and give the primary the same file)", file=sys.stderr)
+        return 2
+    try:
+        secret = load_secret(args.replication_secret)
+    except SecretError as error:
+        print(f"gatebook standby: {error}", file=sys.stderr)
+        return 2
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     os.makedirs(args.dir, exist_ok=True)
     try:
-        follower = Follower(args.dir, (host.strip("[]"), int(port)),
+        follower = Follower(args.dir, (host.strip("[]"), int(port)), secret=secret,
                             heartbeat_timeout=args.heartbeat_timeout, policy=args.policy)
-    except CorruptLog as error:
+    except (CorruptLog, AuthError) as error:
         print(f"gatebook standby: {error}", file=sys.stderr)
         return 3
     except OSError as error:
@@ -201,15 +243,20 @@ def run_standby(args):
 
 
 def run_prune(args):
-    if not os.path.isdir(args.dir):
-        print(f"gatebook log prune: {args.dir} is not a directory", file=sys.stderr)
+    if _no_directory("log prune", args.dir):
         return 2
     try:
-        _, report = recover(args.dir, repair=False)
-    except (CorruptLog, ValueError) as error:
+        return _prune(args)
+    except (CorruptLog, RecoveryError, ValueError) as error:
         print(f"gatebook log prune: the log does not recover cleanly, pruning nothing: {error}",
               file=sys.stderr)
         return 3
+    except OSError as error:
+        return _unreadable("log prune", args.dir, error)
+
+
+def _prune(args):
+    _, report = recover(args.dir, repair=False)
     usable = []
     for seq, path in list_snapshots(args.dir):
         if seq > report.log_end_seq:

@@ -81,6 +81,9 @@ def register(subparsers):
     log.add_argument("--standby", type=_address, metavar="HOST:PORT",
                      help="before taking orders, ask this replication address (the standby "
                           "that may have promoted itself) for its epoch; exit 3 if newer")
+    log.add_argument("--replication-secret", metavar="FILE",
+                     help="needed by --standby-listen and --standby: the secret shared with "
+                          "the standby (32+ random bytes, not readable by others)")
     parser.set_defaults(run=run_exchange)
 
 
@@ -93,6 +96,14 @@ def _open_journal(args, clock, make_hybrid=None):
     from ..wal import CorruptLog, JournaledExchange
     from ..wal.epoch import Fenced, check_peer
     from ..wal.replication import ReplicationServer
+    from ..wal.channel import SecretError, load_secret
+    secret = None
+    if args.standby or args.standby_listen:
+        try:
+            secret = load_secret(args.replication_secret)
+        except SecretError as error:
+            print(f"gatebook run: {error}", file=sys.stderr)
+            return 2
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     acks = Acknowledgements()
     policy = args.durability or "strict"
@@ -121,12 +132,13 @@ def _open_journal(args, clock, make_hybrid=None):
     server = None
     try:
         if args.standby:
-            epoch = check_peer(args.log, args.standby)
+            epoch = check_peer(args.log, args.standby, secret)
             where = f"{args.standby[0]}:{args.standby[1]}"
             print(f"run: standby {where}: " + ("nothing answers" if epoch is None else
                   f"epoch {epoch}, not newer than ours ({journal.epoch})"), flush=True)
         if args.standby_listen:
-            server = ReplicationServer(journal, *args.standby_listen, synchronous=True)
+            server = ReplicationServer(journal, *args.standby_listen, synchronous=True,
+                                       secret=secret)
             print(f"run: serving the log to a standby on {server.address[0]}:"
                   f"{server.address[1]} (synchronous: reports wait for the standby too)",
                   flush=True)
@@ -180,6 +192,12 @@ def run_exchange(args):
         return 2
     if not args.log and (args.durability or args.standby or args.standby_listen):
         print("gatebook run: --durability, --standby and --standby-listen need --log LOGDIR",
+              file=sys.stderr)
+        return 2
+    if (args.standby or args.standby_listen) and not args.replication_secret:
+        print("gatebook run: --standby-listen and --standby need --replication-secret FILE: "
+              "the primary and its standby authenticate each other with it (make one with "
+              "`(umask 077; head -c 32 /dev/urandom > FILE)` and give both the same file)",
               file=sys.stderr)
         return 2
     clock = WallClock()

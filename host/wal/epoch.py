@@ -13,15 +13,18 @@ epoch than its own knows a newer primary exists:
 - `check_peer` lets a primary that restarts ask its standby's address before
   it accepts anything.
 
+All of it happens only after both ends have authenticated (channel.py): an
+epoch from a peer without the replication secret is never read.
+
 The file is `LOGDIR/epoch`, one decimal number, replaced atomically and
 fsync'ed (as snapshots are).
 """
 
 import os
-import socket
 
 from gatebook.wire.wal import HEARTBEAT, HELLO
 
+from .channel import AuthError, connect_follower
 from .segments import sync_directory
 
 __all__ = ["Fenced", "read_epoch", "write_epoch", "check_peer"]
@@ -56,28 +59,39 @@ def write_epoch(directory, epoch):
     sync_directory(directory)
 
 
-def check_peer(directory, peer, timeout=2.0):
+def check_peer(directory, peer, secret, timeout=2.0):
     """Ask the replication endpoint at `peer` (host, port) for its epoch; raise Fenced if newer.
 
-    Returns the peer's epoch, or None if nothing answers (then nothing is
-    known, and with synchronous replication nothing gets acknowledged until
-    a follower connects, which runs the same check).
+    The question goes over an authenticated connection (channel.py), so only
+    a peer holding the replication `secret` can fence us. Returns the peer's
+    epoch, or None if nothing answers (then nothing is known, and with
+    synchronous replication nothing gets acknowledged until a follower
+    connects, which runs the same check). Raises channel.AuthError when
+    something answers but does not prove it holds the secret.
     """
-    from .replication import FRAMES, read_frame            # replication imports this module
     epoch = read_epoch(directory)
     try:
-        with socket.create_connection(peer, timeout=timeout) as sock:
-            sock.settimeout(timeout)
-            # The handshake of a follower that needs nothing old: a primary
-            # answers every HELLO with a HEARTBEAT carrying its epoch first.
-            sock.sendall(FRAMES.encode((HELLO.code, 1 << 62, epoch, 0)))
-            frame, _ = read_frame(sock)
+        channel = connect_follower(peer, secret, timeout)
+    except AuthError:
+        raise
     except OSError:
         return None
-    if frame[0] != HEARTBEAT.code:
+    try:
+        # The handshake of a follower that needs nothing old: a primary
+        # answers every HELLO with a HEARTBEAT carrying its epoch first.
+        channel.send((HELLO.code, 1 << 62, epoch, 0))
+        got = channel.recv(timeout, {HEARTBEAT.code})
+    except AuthError:
+        raise
+    except OSError:
         return None
-    if frame[3] > epoch:
-        raise Fenced(f"{peer[0]}:{peer[1]} is primary at epoch {frame[3]}, this log "
+    finally:
+        channel.close()
+    if got is None:
+        return None
+    their = got[0].epoch
+    if their > epoch:
+        raise Fenced(f"{peer[0]}:{peer[1]} is primary at epoch {their}, this log "
                      f"({directory}) is at epoch {epoch}: a failover happened; this exchange "
                      f"must not accept orders. Rejoin as its standby instead.")
-    return frame[3]
+    return their

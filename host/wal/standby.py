@@ -1,38 +1,51 @@
 """The follower's side of hot standby: a shadow engine fed by the primary's log.
 
-A `Follower` recovers its own log directory, connects to the primary, says
-which sequence number it needs next, then for every record that arrives:
-checks it (CRC and sequence, the same rules as recovery), applies INPUT
-records to its engine, compares OUTPUT records with the events its engine
-produced (the shadow book must agree with the primary event for event), and
-appends the records to its own log; once they are durable there it answers
-APPLIED. When nothing (records or heartbeats) has arrived for
-`heartbeat_timeout` seconds it stops following and `promote()` turns it into
-a JournaledExchange that continues the sequence at the next number, on the
-same engine, with no replay, one epoch higher (epoch.py): it refuses to follow
-a primary of an older epoch, and fences one that connects to it.
+A `Follower` recovers its own log directory, connects to the primary and
+authenticates it (channel.py: both ends prove they hold the shared secret,
+then every frame carries a MAC), says which sequence number it needs next,
+then for every record that arrives: checks it (CRC and sequence, the same
+rules as recovery), applies INPUT records to its engine, compares OUTPUT
+records with the events its engine produced (the shadow book must agree with
+the primary event for event), and appends the records to its own log; once
+they are durable there it answers APPLIED.
+
+The failover rule: a lost connection is not a dead primary. The follower
+reconnects and resumes from its next sequence number; it promotes only when
+it has had no authenticated contact (records or heartbeats) for
+`heartbeat_timeout` seconds and every reconnection attempt in that window
+failed. A connection that stays silent for half the timeout is dropped and
+retried, so a dead link is told from a dead primary. A peer that fails
+authentication or a MAC is logged, counted in `refused`, and never counts
+as contact. `promote()` then turns the follower into a JournaledExchange
+that continues the sequence at the next number, on the same engine, with no
+replay, one epoch higher (epoch.py): it refuses to follow a primary of an
+older epoch, and fences one that connects to it.
 """
 
-import socket
+import collections
+import logging
 import struct
+import threading
 import time
 
 from gatebook.wire import internal
 from gatebook.wire.codec import ProtocolCodec
-from gatebook.wire.wal import APPLIED, HELLO, RECORDS, REFUSE, RefuseReason
+from gatebook.wire.wal import APPLIED, HEARTBEAT, HELLO, RECORDS, REFUSE, RefuseReason
 from host.symbols import DEFAULT_SYMBOLS
 
+from .channel import AuthError, connect_follower
 from .epoch import Fenced, read_epoch, write_epoch
 from .format import INPUT, SegmentScan, split_input
 from .journal import JournaledExchange
 from .reader import input_crc
 from .recovery import recover
-from .replication import FRAMES, read_frame
 from .writer import Durability, LogWriter
 
 __all__ = ["Follower", "ShadowMismatch", "Refused"]
 
+log = logging.getLogger("gatebook.standby")
 _encode_event = ProtocolCodec(internal.EVENTS).encode
+_FROM_PRIMARY = frozenset((HEARTBEAT.code, RECORDS.code, REFUSE.code))
 
 
 class ShadowMismatch(RuntimeError):
@@ -55,22 +68,38 @@ _REFUSALS = {
 
 
 class Follower:
-    """Follows a primary until its heartbeats stop.
+    """Follows a primary, reconnecting as needed, until it is gone for good.
 
     Parameters
     ----------
     directory : str
         The follower's own log directory.
     primary : (host, port)
+    secret : bytes
+        The shared replication secret (channel.load_secret).
     heartbeat_timeout : float
-        Seconds of silence after which the primary counts as dead (default 1 s).
+        Seconds without authenticated contact, reconnecting all along, after
+        which the primary counts as dead (default 1 s).
     policy : Durability or str
         The follower's own log policy.
+    connect_timeout : float
+        Seconds the first connection and handshake may take.
+
+    Raises OSError when the primary cannot be reached at first, and
+    channel.AuthError when it does not authenticate (a wrong secret).
+
+    Attributes
+    ----------
+    refused : collections.Counter
+        Authentication and frame failures, by kind.
+    reconnects, failed_attempts : int
+        Reconnections made, and attempts that failed.
     """
 
-    def __init__(self, directory, primary, symbols=DEFAULT_SYMBOLS, *, heartbeat_timeout=1.0,
-                 policy=Durability.STRICT, connect_timeout=10.0):
+    def __init__(self, directory, primary, symbols=DEFAULT_SYMBOLS, *, secret,
+                 heartbeat_timeout=1.0, policy=Durability.STRICT, connect_timeout=10.0):
         self.directory = directory
+        self.primary = primary
         self.symbols = symbols
         self.heartbeat_timeout = heartbeat_timeout
         self.engine, self.recovery = recover(directory, symbols)
@@ -78,51 +107,115 @@ class Follower:
         self.epoch = read_epoch(directory)
         self.primary_epoch = None           # known once the primary's first HEARTBEAT arrives
         self.next_seq = self.recovery.last_seq + 1
+        self.durable_seq = self.recovery.last_seq
         self.last_ts = 0
+        self.primary_durable = 0
+        self.refused = collections.Counter()
+        self.reconnects = self.failed_attempts = 0
+        self.channel = self.sock = None
+        self._secret = secret
+        self._lock = threading.Lock()       # the channel, against the writer thread's APPLIED
         self.writer = LogWriter(directory, policy, resume=self.recovery.resume,
                                 on_durable=self._durable)
-        self.sock = socket.create_connection(primary, timeout=connect_timeout)
-        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        last_crc = input_crc(directory, self.next_seq - 1) if self.next_seq > 1 else 0
-        self.sock.sendall(FRAMES.encode((HELLO.code, self.next_seq, self.epoch, last_crc or 0)))
+        try:
+            self._connect(connect_timeout)
+        except BaseException:
+            self.writer.close()
+            raise
         self.last_heard = time.monotonic()
-        self.primary_durable = 0
-        self.silent_since = None
+
+    def _connect(self, timeout):
+        """Authenticate a new connection; say HELLO and what is already durable here."""
+        channel = connect_follower(self.primary, self._secret, timeout)
+        with self._lock:
+            try:
+                last_crc = input_crc(self.directory, self.next_seq - 1) if self.next_seq > 1 else 0
+                channel.send((HELLO.code, self.next_seq, self.epoch, last_crc or 0))
+                if self.durable_seq:
+                    channel.send((APPLIED.code, self.durable_seq))
+            except OSError:
+                channel.close()
+                raise
+            self.channel, self.sock = channel, channel.sock
 
     def _durable(self, seq):
+        with self._lock:
+            self.durable_seq = seq
+            if self.channel is not None:
+                try:
+                    self.channel.send((APPLIED.code, seq))
+                except OSError:
+                    pass                # gone; the next connection says it again
+
+    def _drop(self, why):
+        with self._lock:
+            channel, self.channel = self.channel, None
+        if channel is not None:
+            channel.close()
+            log.warning("standby: lost the primary %s (%s); reconnecting from seq %d",
+                        channel.name, why, self.next_seq)
+
+    def _refuse(self, kind, reason):
+        self.refused[kind] += 1
+        log.warning("standby: refused %s:%s (%s): %s", *self.primary, kind, reason)
+
+    def _reconnect(self):
+        step = self.heartbeat_timeout / 8
+        left = self.heartbeat_timeout - (time.monotonic() - self.last_heard)
+        started = time.monotonic()
         try:
-            self.sock.sendall(FRAMES.encode((APPLIED.code, seq)))
+            self._connect(max(0.05, min(self.heartbeat_timeout / 2, left)))
+        except AuthError as error:
+            self._refuse(error.kind, str(error))
         except OSError:
-            pass                        # the primary is gone; the heartbeat watch notices
+            pass
+        else:
+            self.reconnects += 1
+            log.warning("standby: reconnected to %s:%s, resuming from seq %d", *self.primary,
+                        self.next_seq)
+            return
+        self.failed_attempts += 1
+        time.sleep(max(0.0, min(step - (time.monotonic() - started), left)))
 
     def follow(self):
-        """Apply the stream until the primary falls silent; return the seconds of silence."""
-        self.sock.settimeout(self.heartbeat_timeout / 4)
+        """Apply the stream until the primary is gone for good; return the seconds of silence."""
+        step = self.heartbeat_timeout / 8
         while True:
-            try:
-                frame, records = read_frame(self.sock)
-            except socket.timeout:
-                frame = None
-            except (ConnectionError, OSError):
-                # A closed connection is not proof of death (a restart, a proxy);
-                # only the heartbeat timeout is. Keep waiting out the silence.
-                time.sleep(self.heartbeat_timeout / 4)
-                frame = None
-            now = time.monotonic()
-            if frame is None:
-                if now - self.last_heard >= self.heartbeat_timeout:
-                    return now - self.last_heard
+            silence = time.monotonic() - self.last_heard
+            if self.channel is None:
+                if silence >= self.heartbeat_timeout:
+                    return silence      # no contact, and every reconnection in the window failed
+                self._reconnect()
                 continue
-            self.last_heard = now
-            if frame[0] == REFUSE.code:
-                raise Refused(_REFUSALS[frame[1]](frame[2]))
-            if frame[0] == RECORDS.code:
+            if silence >= self.heartbeat_timeout / 2:
+                # Maybe a dead link rather than a dead primary: a fresh
+                # connection tells them apart before the timeout runs out.
+                self._drop(f"silent for {silence:.3f} s")
+                continue
+            try:
+                got = self.channel.recv(step, _FROM_PRIMARY)
+            except AuthError as error:
+                self._refuse(error.kind, str(error))
+                self._drop(str(error))
+                continue
+            except OSError as error:
+                self._drop(str(error) or type(error).__name__)
+                continue
+            if got is None:
+                continue
+            self.last_heard = time.monotonic()
+            frame, records = got
+            if frame.type == REFUSE.code:
+                explain = _REFUSALS.get(frame.reason)
+                raise Refused(explain(frame.seq) if explain else
+                              f"the primary refuses this follower (reason {frame.reason})")
+            if frame.type == RECORDS.code:
                 if self.primary_epoch is None:
                     raise ConnectionError("the primary sent records before its epoch")
                 self._apply(records)
             else:
-                self.primary_durable = frame[1]
-                self._check_epoch(frame[3])
+                self.primary_durable = frame.durable_seq
+                self._check_epoch(frame.epoch)
 
     def _check_epoch(self, epoch):
         if epoch < self.epoch:
@@ -156,13 +249,21 @@ class Follower:
         self.next_seq = scan.next_seq
         self.writer.append_records(first, self.next_seq - 1, records)
 
+    def close(self):
+        """Stop following without promoting: close the connection and the log."""
+        self._drop("closed by this follower")
+        self.writer.close()
+
     def promote(self, **options):
         """Stop following; return a JournaledExchange continuing at the next sequence number.
 
         The directory's epoch goes up by one first (durably), so the old
         primary, should it come back, is fenced by the handshake.
         """
-        self.sock.close()
+        with self._lock:
+            channel, self.channel = self.channel, None
+        if channel is not None:
+            channel.close()
         self.writer.close()
         self.epoch += 1
         write_epoch(self.directory, self.epoch)
