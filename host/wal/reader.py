@@ -58,8 +58,12 @@ class LogReader:
     def __iter__(self):
         next_seq = None
         output_seen = True
-        segments = list_segments(self.directory)
-        for number, path in segments:
+        segments = list_segments(self.directory, allow_gaps=True)
+        for index, (number, path) in enumerate(segments):
+            if index and number != segments[index - 1][0] + 1:
+                self.problem = (f"segment-{segments[index - 1][0] + 1:08d}.wal is missing "
+                                f"(the next present is {os.path.basename(path)}) at offset 0")
+                return
             with open(path, "rb") as file:
                 data = file.read()
             try:

@@ -222,9 +222,12 @@ def _start_engine(directory, symbols, report, excluded, use_snapshots, self_trad
         try:
             state = read_snapshot(path)
             engine = restore(state, symbols)
-        except SnapshotError as error:
-            log.warning("snapshot rejected: %s", error)
-            report.rejected_snapshots.append(str(error))
+        except (SnapshotError, OSError) as error:
+            # An unreadable snapshot costs replay time, never data: skip it.
+            reason = (str(error) if isinstance(error, SnapshotError) else
+                      f"{os.path.basename(path)}: cannot read it ({error.strerror})")
+            log.warning("snapshot rejected: %s", reason)
+            report.rejected_snapshots.append(reason)
             continue
         report.snapshot, report.snapshot_seq = path, seq
         report.last_seq = seq
