@@ -18,7 +18,7 @@ from host.net.accounts import Accounts
 from host.net.ouch_session import HEADER_STRUCT, OUTBOUND_CODEC, decode_datagram, encode_datagram
 
 __all__ = ["CHEAP_HASHER", "accounts", "write_accounts", "login_datagram", "login", "Login",
-           "as_session", "outbound"]
+           "as_session", "outbound", "FlowClient", "flow_accounts"]
 
 # Argon2id at its smallest: the tests check the flow, not the hash's strength.
 CHEAP_HASHER = PasswordHasher(time_cost=1, memory_cost=64, parallelism=1)
@@ -86,3 +86,57 @@ def as_session(payload, session):
     """`payload` with `session` in its header's session field."""
     _, sequence, count = HEADER_STRUCT.unpack_from(payload)
     return HEADER_STRUCT.pack(session, sequence, count) + payload[HEADER_STRUCT.size:]
+
+
+class FlowClient:
+    """One socket that logs in as every user of a flow and sends the flow's
+    datagrams (user id in the header, as `flow_datagrams` builds them) under
+    those users' sessions. `relogin()` after the exchange restarted."""
+
+    def __init__(self, sock, server, users):
+        self.sock, self.server, self.users = sock, server, sorted(set(users))
+        self.relogin()
+
+    def relogin(self):
+        self.sessions = {user: login(self.sock, self.server, user).session
+                         for user in self.users}
+
+    def send(self, datagrams):
+        """Send `(user, payload)` datagrams under the users' sessions; how many left."""
+        return self.sock.send([(as_session(payload, self.sessions[user]), self.server)
+                               for user, payload in datagrams])
+
+
+def flow_accounts(directory, users=range(1, 1001)):
+    """An accounts file beside `directory` (a test's log directory) for users
+    1..1000 (every user a seeded flow or test names); its path."""
+    import os
+    path = os.path.join(os.path.dirname(os.path.abspath(directory)), "accounts.json")
+    if not os.path.exists(path):
+        write_accounts(path, users)
+    return path
+
+
+def log_in_process(exchange, port, peers, seconds=10):
+    """Log users in to an in-process `exchange` whose port is a list port
+    (`inbox`, `sent`): `peers` maps each user to the address it sends from.
+    Returns {user: session}; the answers are taken out of `port.sent`."""
+    answers, users = {}, set(peers)
+    port.inbox = [(login_datagram(f"user{user}", f"pw{user}"), peer)
+                  for user, peer in peers.items()] + port.inbox
+    deadline = time.monotonic() + seconds
+    while len(answers) < len(users) and time.monotonic() < deadline:
+        exchange.poll()
+        kept = []
+        for payload, peer in port.sent:
+            record = None
+            if peer in peers.values() and payload[HEADER_STRUCT.size] == ouch.LOGIN_ACCEPTED.code:
+                record = outbound(payload)[2][0][1]
+            if record is not None and record[2] in users:
+                answers[record[2]] = record[1]
+            else:
+                kept.append((payload, peer))
+        port.sent[:] = kept
+        time.sleep(0.001)
+    assert len(answers) == len(users), f"logins unanswered: {users - set(answers)}"
+    return answers

@@ -49,6 +49,7 @@ from host.sequencer import Sequencer
 from host.symbols import DEFAULT_SYMBOLS
 from host.wal.recovery import recover
 
+from ouch_login import FlowClient, accounts, as_session, flow_accounts, log_in_process
 from wal_helpers import tiny_tmpfs
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -67,7 +68,8 @@ def _free_tcp_port():
 def _start(directory, port, *extra, until="run: backend"):
     child = subprocess.Popen(
         [sys.executable, "-m", "gatebook.cli", "run", "--listen", f"127.0.0.1:{port}",
-         "--md", "none", "--log", directory, "--seconds", "30", *extra],
+         "--md", "none", "--log", directory, "--seconds", "30",
+         "--accounts", flow_accounts(directory), *extra],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO)
     lines = []
     while True:
@@ -165,18 +167,19 @@ def test_sigkill_mid_flow_then_restart_on_the_same_log(tmp_path):
     the_client = SocketUdp()
     with contextlib.nullcontext(the_client) as client:
         server = ("127.0.0.1", port)
+        flow = FlowClient(client, server, (user for user, _ in sent))
         # Paced: 300 datagrams in chunks, every report of a chunk read back
         # before the next (the reference says how many there are).
         whole = Reference()
         for start in range(0, 300, 50):
-            client.send([(payload, server) for _, payload in sent[start:start + 50]])
+            flow.send(sent[start:start + 50])
             want = len(whole.feed(sent[start:start + 50], 50)[0])
             got = _drain(client, lambda got: len(_records(got)) >= want, seconds=5)
             assert len(_records(got)) == want, f"datagrams {start}..{start + 49}: reports missing"
             received += got
         # Then a burst, killed as soon as its first reports come back.
         for start in range(300, 1200, 100):
-            client.send([(payload, server) for _, payload in sent[start:start + 100]])
+            flow.send(sent[start:start + 100])
         before = len(received)
         received += _drain(client, lambda got: len(got) >= 1)
         assert len(received) > before
@@ -209,7 +212,8 @@ def test_sigkill_mid_flow_then_restart_on_the_same_log(tmp_path):
         reference.restart()
         more = rest[:40]
         with the_client as client:
-            client.send([(payload, ("127.0.0.1", port)) for _, payload in more])
+            flow.relogin()                  # sessions end with the process; numbers do not
+            flow.send(more)
             out, err = child.communicate(timeout=20)
             assert child.returncode == 0, err
             received = _drain(client, lambda got: False, seconds=0.2)
@@ -260,7 +264,8 @@ def test_run_with_a_standby_reports_only_what_both_logged_and_fails_over(tmp_pat
     try:
         with SocketUdp() as client:
             server = ("127.0.0.1", port)
-            client.send([(payload, server) for _, payload in SENT[:50]])
+            flow = FlowClient(client, server, (user for user, _ in SENT))
+            flow.send(SENT[:50])
             # Synchronous replication with no standby yet: nothing is acknowledged.
             received = _drain(client, lambda got: False, seconds=0.5)
             assert received == []
@@ -273,7 +278,7 @@ def test_run_with_a_standby_reports_only_what_both_logged_and_fails_over(tmp_pat
             received = _drain(client, lambda got: len(_records(got)) >= want)
             assert len(_records(received)) == want, "the standby's acks released nothing"
             for start in range(50, len(SENT), 100):
-                client.send([(payload, server) for _, payload in SENT[start:start + 100]])
+                flow.send(SENT[start:start + 100])
             before = len(received)
             received += _drain(client, lambda got: len(got) >= 1)
             assert len(received) > before
@@ -322,9 +327,9 @@ def test_run_stops_on_a_full_disk_and_everything_reported_is_logged(tiny_disk, t
     received = []
     try:
         with SocketUdp() as client:
+            flow = FlowClient(client, ("127.0.0.1", port), (user for user, _ in sent))
             for start in range(0, len(sent), 100):
-                client.send([(payload, ("127.0.0.1", port))
-                             for _, payload in sent[start:start + 100]])
+                flow.send(sent[start:start + 100])
                 received += _drain(client, lambda got: len(got) >= 1, seconds=0.5)
                 if child.poll() is not None:
                     break
@@ -374,16 +379,22 @@ def test_a_restarted_feed_shows_the_recovered_book_and_trades_against_it(tmp_pat
     from host.net.exchange_server import Acknowledgements, Exchange
     from host.wal import JournaledExchange
     directory, md = str(tmp_path / "log"), ("239.192.26.1", 26499)
-    datagrams = [(payload, ("127.0.0.1", 20000 + session)) for session, payload in SENT[:200]]
+    peers = {user: ("127.0.0.1", 20000 + user) for user, _ in SENT[:200]}
+    peers[999] = ("127.0.0.1", 21999)
 
     def open_exchange():
         acks, port = Acknowledgements(), _ListPort()
         journal = JournaledExchange(directory, DEFAULT_SYMBOLS, on_ack=acks)
         acks(journal.acked_seq)
-        return journal, Exchange(port, DEFAULT_SYMBOLS, ManualClock(1, 1), md_destination=md,
-                                 journal=journal, acks=acks), port
+        exchange = Exchange(port, DEFAULT_SYMBOLS, ManualClock(1, 1), md_destination=md,
+                            journal=journal, acks=acks, accounts=accounts(peers),
+                            session_options=dict(check_in_thread=False))
+        sessions = log_in_process(exchange, port, peers)
+        return journal, exchange, port, [
+            (as_session(payload, sessions[user]), peers[user]) for user, payload in SENT[:200]
+        ], sessions
 
-    journal, exchange, port = open_exchange()
+    journal, exchange, port, datagrams, _ = open_exchange()
     port.inbox = datagrams[:150]
     exchange.run(max_orders=150, idle_sleep=0.0005)
     journal.close()
@@ -391,7 +402,7 @@ def test_a_restarted_feed_shows_the_recovered_book_and_trades_against_it(tmp_pat
     books = {symbol: [book.orders_at(side) for side in (0, 1)]
              for symbol, book in journal.engine.books.items()}
 
-    journal, exchange, port = open_exchange()
+    journal, exchange, port, datagrams, sessions = open_exchange()
     adds = [m for m in _itch(port.sent, md) if m[0] == itch50.ADD_ORDER.code]
     shown = sorted((m[1], m[5], m[8], m[6]) for m in adds)      # symbol, side, price, shares
     resting = sorted((symbol, itch50.BUY if side == 0 else itch50.SELL, price, order.qty)
@@ -408,7 +419,8 @@ def test_a_restarted_feed_shows_the_recovered_book_and_trades_against_it(tmp_pat
     crafted = script_datagrams(f"999 enter_order order_token=1 stock={name} side=SELL "
                                f"shares={best.qty} price={price}")
     port.sent.clear()
-    port.inbox = [(payload, ("127.0.0.1", 21999)) for _, payload in crafted] + datagrams[150:]
+    port.inbox = [(as_session(payload, sessions[999]), peers[999])
+                  for _, payload in crafted] + datagrams[150:]
     exchange.run(max_orders=51, idle_sleep=0.0005)
     journal.close()
     exchange.close(end_of_day=False)

@@ -13,6 +13,10 @@ runs in its place). After the restart, as if it had never stopped:
 4. another session's order executes against a pre-restart resting order and
    its owner gets EXECUTED with its token, at the address it last sent from;
 5. each session's reply numbers continue where they were.
+
+Sessions do not survive a restart (they live in the process): the old
+session id is refused as unknown, and the client logs in again; the login
+says where its numbering goes on (next inbound 4, next reply 4).
 """
 
 import os
@@ -28,6 +32,8 @@ from gatebook.wire import ouch
 from host.net.ouch_session import OUTBOUND_CODEC, decode_datagram, encode_datagram
 from host.wal.recovery import recover
 
+from gatebook.wire.enums import SessionRefusal
+from ouch_login import FlowClient, login, outbound
 from test_wal_run import REPO, _drain, _free_port, _free_tcp_port, _start
 
 _O, _U, _X = ouch.ENTER_ORDER.code, ouch.REPLACE_ORDER.code, ouch.CANCEL_ORDER.code
@@ -59,14 +65,14 @@ def _replies(payloads):
     return out
 
 
-def _send(client, port, payloads, want):
-    client.send([(payload, ("127.0.0.1", port)) for payload in payloads])
-    return _replies(_drain(client, lambda got: len(_replies(got)) >= want, seconds=5))
+def _send(flow, payloads, want):
+    flow.send([(flow.users[0], payload) for payload in payloads])
+    return _replies(_drain(flow.sock, lambda got: len(_replies(got)) >= want, seconds=5))
 
 
 def _before(port):
-    owner = SocketUdp()
-    got = _send(owner, port, BEFORE, 3)
+    owner = FlowClient(SocketUdp(), ("127.0.0.1", port), [OWNER])
+    got = _send(owner, BEFORE, 3)
     assert [(s, n, r[0], r[2]) for s, n, r in got] == [
         (OWNER, 1, _ACCEPTED, 100), (OWNER, 2, _ACCEPTED, 101), (OWNER, 3, _ACCEPTED, 102)]
     return owner
@@ -74,17 +80,26 @@ def _before(port):
 
 def _after(owner, port, child):
     """Steps 1-5 against the restarted exchange `child`; its summary output."""
-    with SocketUdp() as taker:
-        got = _send(owner, port, AFTER, 2)
+    old = owner.sessions[OWNER]
+    owner.sock.send([(encode_datagram(old, 4, [(_X, 101)]), ("127.0.0.1", port))])
+    refused = _drain(owner.sock, lambda got: len(got) >= 1, seconds=5)
+    assert [m[0] for m in outbound(refused[0])[2]] == ["refused"], refused
+    assert outbound(refused[0])[2][0][1][1] == SessionRefusal.UNKNOWN_SESSION
+    again = login(owner.sock, ("127.0.0.1", port), OWNER)
+    assert (again.next_inbound, again.next_outbound) == (4, 4), again
+    owner.sessions[OWNER] = again.session
+    with SocketUdp() as sock:
+        taker = FlowClient(sock, ("127.0.0.1", port), [TAKER])
+        got = _send(owner, AFTER, 2)
         assert [(s, n, r[0]) for s, n, r in got] == [(OWNER, 4, _CANCELED),
                                                       (OWNER, 5, _REPLACED)], got
         canceled, replaced = got[0][2], got[1][2]
         assert canceled[2] == 101 and canceled[3] == 50                 # token, shares
         assert (replaced[2], replaced[3], replaced[4]) == (103, 102, 5)  # new, previous, shares
-        taken = _send(taker, port, [TAKE], 2)
+        taken = _send(taker, [TAKE], 2)
         assert [(s, n, r[0]) for s, n, r in taken] == [(TAKER, 1, _ACCEPTED),
                                                         (TAKER, 2, _EXECUTED)], taken
-        executed = _replies(_drain(owner, lambda got: len(_replies(got)) >= 1, seconds=5))
+        executed = _replies(_drain(owner.sock, lambda got: len(_replies(got)) >= 1, seconds=5))
         assert [(s, n, r[0]) for s, n, r in executed] == [(OWNER, 6, _EXECUTED)], executed
         record = executed[0][2]
         assert (record[2], record[3], record[4]) == (100, 100, 100_0000)  # token, shares, price
@@ -92,7 +107,7 @@ def _after(owner, port, child):
     out, err = child.communicate(timeout=20)
     assert child.returncode == 0, err
     assert "duplicates 1, gap messages 0" in out, out
-    owner.close()
+    owner.sock.close()
     return out
 
 
@@ -131,7 +146,7 @@ def test_a_restart_keeps_tokens_session_numbers_and_reply_numbers(tmp_path, from
         _after(owner, port, child)
     finally:
         if owner is not None:
-            owner.close()
+            owner.sock.close()
         if child.poll() is None:
             child.kill()
             child.communicate()
@@ -160,7 +175,7 @@ def test_a_promoted_standby_keeps_them(tmp_path):
         _after(owner, port, new_primary)
     finally:
         if owner is not None:
-            owner.close()
+            owner.sock.close()
         for process in (primary, standby, new_primary):
             if process is not None and process.poll() is None:
                 process.kill()
