@@ -156,12 +156,17 @@ def test_a_restart_keeps_tokens_session_numbers_and_reply_numbers(tmp_path, from
 def test_a_promoted_standby_keeps_them(tmp_path):
     primary_dir, standby_dir = str(tmp_path / "primary"), str(tmp_path / "standby")
     port, replication = _free_port(), _free_tcp_port()
-    primary, _ = _start(primary_dir, port, "--standby-listen", f"127.0.0.1:{replication}")
+    secret = tmp_path / "secret"
+    secret.write_bytes(os.urandom(32))
+    secret.chmod(0o600)
+    primary, _ = _start(primary_dir, port, "--standby-listen", f"127.0.0.1:{replication}",
+                        "--replication-secret", str(secret))
     standby = new_primary = owner = None
     try:
         standby = subprocess.Popen(
             [sys.executable, "-m", "gatebook.cli", "standby", "--connect",
-             f"127.0.0.1:{replication}", "--dir", standby_dir, "--heartbeat-timeout", "0.5"],
+             f"127.0.0.1:{replication}", "--dir", standby_dir, "--heartbeat-timeout", "0.5",
+             "--replication-secret", str(secret)],
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO)
         assert standby.stdout.readline().startswith("following 127.0.0.1:")
         owner = _before(port)                   # synchronous: the standby holds all three
