@@ -37,6 +37,7 @@ from sim.cosim.netns import link_namespace, why_no_namespaces
 from sim.hybrid.equivalence import run_hybrid
 
 from test_dpdk_netns import _serve_until_done  # noqa: E402 (tests/ is on sys.path)
+from ouch_login import FlowClient, accounts, write_accounts  # noqa: E402
 
 _available, _why = dpdk_available()
 needs_dpdk = pytest.mark.skipif(not _available, reason=f"DPDK unavailable: {_why}")
@@ -214,12 +215,16 @@ def flows_against_golden(eal, link_netns, far, commands, timeout=10.0):
 
 _CLIENT = textwrap.dedent("""
     import socket
-    from host.net.scapy_layers import EnterOrder, Executed, OuchInbound, OuchOutbound
+    from host.net.scapy_layers import (EnterOrder, Executed, LoginAccepted, LoginRequest,
+                                       OuchInbound, OuchOutbound)
     sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     sock.bind(("198.18.1.2", 40001))
     sock.settimeout(30)
+    sock.sendto(bytes(OuchInbound(session=0, sequence_number=0)
+                      / LoginRequest(username="user4", password="pw4")), ("198.18.1.1", 15000))
+    session = OuchOutbound(sock.recv(2048))[LoginAccepted].session
     for seq, (token, side) in enumerate([(1, "SELL"), (2, "BUY")], 1):
-        order = OuchInbound(session=4, sequence_number=seq) / EnterOrder(
+        order = OuchInbound(session=session, sequence_number=seq) / EnterOrder(
             order_token=token, stock="GATE", side=side, shares=100, price=1_000_000)
         sock.sendto(bytes(order), ("198.18.1.1", 15000))
     reports = []
@@ -249,7 +254,7 @@ def whole_path_through(eal, link_netns, far):
     link_port = eal.attach(f"net_af_packet{next(_names)},iface={pairs[1][0]}")
     hybrid = HybridExchange(DEFAULT_SYMBOLS, [PacketLaneLink(link_port, far.mac, 4)], [_GATE])
     exchange = Exchange(orders, DEFAULT_SYMBOLS, ManualClock(1_700_000_000_000_000_000, 1000),
-                        engine=hybrid)
+                        engine=hybrid, accounts=accounts((4,)))
     client = subprocess.Popen(["ip", "netns", "exec", ns, sys.executable, "-c", _CLIENT],
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=_REPO)
     try:
@@ -283,9 +288,9 @@ def _messages(datagrams):
     return sum(len(decode_datagram(payload, OUTBOUND_CODEC)[2]) for payload, _ in datagrams)
 
 
-def _run_cli(far, iface, script, messages, extra=()):
-    """`gatebook run` with its lane at `far`, sent `script`; (stdout, replies) once it has
-    answered `messages` order-entry messages and stopped."""
+def _run_cli(far, iface, script, messages, accounts_file, extra=()):
+    """`gatebook run` with its lane at `far`, sent `script` (its users logged in first);
+    (stdout, replies) once it has answered `messages` order-entry messages and stopped."""
     from dpdk_bridge.udp import SocketUdp
     from host.net.inject import script_datagrams
     with SocketUdp() as probe:
@@ -294,7 +299,7 @@ def _run_cli(far, iface, script, messages, extra=()):
     server = subprocess.Popen([sys.executable, "-m", "gatebook.cli", "run", "--listen",
                                f"127.0.0.1:{port}", "--md", "none", "--max-orders", str(orders),
                                "--seconds", "30", "--link-iface", iface, "--link-peer", far.mac,
-                               *extra],
+                               "--accounts", accounts_file, *extra],
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=_REPO)
     try:
         opening = []
@@ -304,8 +309,9 @@ def _run_cli(far, iface, script, messages, extra=()):
                 break
         assert f"matching: pipeline at {far.mac} via {iface} (depth 4, home GATE)" in line
         with SocketUdp() as client:
-            for _, payload in script_datagrams(script):
-                client.send([(payload, ("127.0.0.1", port))])
+            datagrams = script_datagrams(script)
+            FlowClient(client, ("127.0.0.1", port), (user for user, _ in datagrams)).send(
+                datagrams)
             replies, deadline = [], time.monotonic() + 20
             # replies to one session in one burst share a datagram: count messages
             while _messages(replies) < messages and time.monotonic() < deadline:
@@ -320,13 +326,14 @@ def _run_cli(far, iface, script, messages, extra=()):
     return "".join(opening) + out, replies
 
 
-def test_cli_run_matches_through_a_kernel_link(link_netns):
+def test_cli_run_matches_through_a_kernel_link(link_netns, tmp_path):
     ns, pairs = link_netns
     far = _FarEnd(ns, pairs[1][1], "amaranth")
     try:
         out, replies = _run_cli(far, pairs[1][0], (
             "5 enter_order order_token=1 stock=GATE side=SELL shares=10 price=100.00\n"
-            "6 enter_order order_token=1 stock=GATE side=BUY shares=10 price=100.00\n"), 4)
+            "6 enter_order order_token=1 stock=GATE side=BUY shares=10 price=100.00\n"), 4,
+            write_accounts(tmp_path / "accounts.json", (5, 6)))
     finally:
         far.stop()
     # accepted and executed to each side
@@ -341,12 +348,14 @@ def test_cli_run_logs_what_the_lane_matched_and_recovers_it(link_netns, tmp_path
     try:
         first, replies = _run_cli(far, pairs[1][0], (
             "5 enter_order order_token=1 stock=GATE side=SELL shares=10 price=100.00\n"
-            "5 enter_order order_token=2 stock=GATE side=SELL shares=5 price=101.00\n"), 2, log)
+            "5 enter_order order_token=2 stock=GATE side=SELL shares=5 price=101.00\n"), 2,
+            write_accounts(tmp_path / "accounts.json", (5, 6)), log)
         assert "run: new log in" in first and "pipeline matched 2 commands" in first
         # a new host session: the far end resets its lane, the host recovers both sells
         # from its log and loads them back into the lane, where the buy takes one
         second, replies = _run_cli(far, pairs[1][0], (
-            "6 enter_order order_token=1 stock=GATE side=BUY shares=10 price=100.00\n"), 2, log)
+            "6 enter_order order_token=1 stock=GATE side=BUY shares=10 price=100.00\n"), 2,
+            str(tmp_path / "accounts.json"), log)
     finally:
         far_out = far.stop()
     assert "run: recovered" in second and "last seq 2" in second

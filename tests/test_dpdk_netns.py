@@ -135,18 +135,23 @@ _ORDER_CLIENT = textwrap.dedent("""
     import socket
     from scapy.layers.inet import UDP
     from host.net.scapy_layers import (Accepted, CancelOrder, Canceled, EnterOrder, ItchAddOrder,
-                                   MoldUDP64, OuchInbound, OuchOutbound)
+                                   LoginAccepted, LoginRequest, MoldUDP64, OuchInbound,
+                                   OuchOutbound)
     orders = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     orders.bind(("198.18.0.2", 40000))
     orders.settimeout(5)
     feed = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     feed.bind(("198.18.0.2", 26400))
     feed.settimeout(5)
-    enter = OuchInbound(session=3, sequence_number=1) / EnterOrder(
+    orders.sendto(bytes(OuchInbound(session=0, sequence_number=0)
+                        / LoginRequest(username="user3", password="pw3")), ("198.18.0.1", 15000))
+    session = OuchOutbound(orders.recv(2048))[LoginAccepted].session
+    enter = OuchInbound(session=session, sequence_number=1) / EnterOrder(
         order_token=11, stock="GATE", side="BUY", shares=100, price=1_000_000)
     orders.sendto(bytes(enter), ("198.18.0.1", 15000))
     accepted = OuchOutbound(orders.recv(2048))
-    orders.sendto(bytes(OuchInbound(session=3, sequence_number=2) / CancelOrder(order_token=11)),
+    orders.sendto(bytes(OuchInbound(session=session, sequence_number=2)
+                        / CancelOrder(order_token=11)),
                   ("198.18.0.1", 15000))
     canceled = OuchOutbound(orders.recv(2048))
     adds = []
@@ -164,10 +169,11 @@ def test_exchange_over_af_packet_scapy_order_to_execution_report(eal, veth_netns
     from host.clock import ManualClock
     from host.net.exchange_server import Exchange
     from host.symbols import DEFAULT_SYMBOLS
+    from ouch_login import accounts
     ns, iface = veth_netns
     udp = DpdkUdp(eal.attach(f"net_af_packet{next(_names)},iface={iface}"), "198.18.0.1", 15000)
     exchange = Exchange(udp, DEFAULT_SYMBOLS, ManualClock(1_700_000_000_000_000_000, 1000),
-                        md_destination=("198.18.0.2", 26400))
+                        md_destination=("198.18.0.2", 26400), accounts=accounts((3,)))
     client = subprocess.Popen(["ip", "netns", "exec", ns, sys.executable, "-c", _ORDER_CLIENT],
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                               cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
