@@ -180,3 +180,16 @@ def test_link_frames_decode_field_by_field(tmp_path):
     assert "MALFORMED" not in _tshark(tmp_path)
     assert got["gb_link.channel"][0] == "0" and got["gb_link.channel"][-1] == "1"
     assert got["gb_link.answered"][-1] == "2"
+
+
+def test_the_session_messages_are_named_with_their_reasons(capture):
+    tmp, _, inbound, outbound = capture
+    summary = _tshark(tmp).splitlines()
+    assert "login_request,logout_request,mass_cancel,admin" in summary[2]
+    assert "login_accepted,login_rejected,logged_out,refused" in summary[3]
+    verbose = _tshark(tmp, "-V", "-Y", "gb_ouch")
+    refused = next(r for r in outbound if r[0] == ouch.REFUSED.code)
+    reason = ouch.REFUSED.field("reason").enum(refused[1])
+    assert f"Reason: {reason.name} ({int(reason)})" in verbose
+    login = next(r for r in inbound if r[0] == ouch.LOGIN_REQUEST.code)
+    assert f"Username: {login[1]}" in verbose

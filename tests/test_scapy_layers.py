@@ -112,3 +112,18 @@ def test_show_is_readable():
     assert "stock     = 'AAPL'" in text and "'O' enter_order" in text
     assert "message_count= 1" in layers.OuchInbound(bytes(layers.OuchInbound()
                                                           / layers.CancelOrder())).show(dump=True)
+
+
+def test_the_session_messages_have_layers_that_match_the_codec():
+    login = (layers.OuchInbound(session=0, sequence_number=0)
+             / layers.LoginRequest(username="alice", password="secret"))
+    assert bytes(login) == encode_datagram(0, 0, [(ord("L"), "alice", "secret", 0)])
+    records = [(ord("L"), 0xDEADBEEF, 7, 3, 5), (ord("R"), 2)]
+    parsed = Ether(bytes(Ether() / IP() / UDP(sport=OUCH_PORT, dport=40000)
+                         / encode_datagram(7, 0, records, OUTBOUND_CODEC)))
+    accepted = parsed[layers.LoginAccepted]
+    assert (accepted.session, accepted.user_id, accepted.next_inbound,
+            accepted.next_outbound) == (0xDEADBEEF, 7, 3, 5)
+    assert parsed[layers.Refused].reason == 2
+    for name in ("LogoutRequest", "MassCancel", "Admin", "LoginRejected", "LoggedOut"):
+        assert name in layers.__all__
