@@ -47,7 +47,9 @@ class Window(wiring.Component):
     find_id : In(64)
         Order id looked up: `found`, `found_index`, `found_entry`.
     level_price : In(32)
-        Price whose aggregate is `level_qty` shares in `level_orders` orders.
+        Price whose aggregate is `level_qty` shares in `level_orders` orders;
+        `level_qty` is wide enough for `depth` full-width quantities (as
+        LEVEL.qty is for a whole book's level), so it never wraps.
     limit, market : In
         An aggressor's limit price (or any price, with `market`);
         `cross_qty` is the shares of this window it could trade with.
@@ -62,21 +64,22 @@ class Window(wiring.Component):
             raise ValueError("a window holds at least one order")
         self.depth = depth
         self.side = Side(side)
+        sum_bits = ENTRY["qty"].shape.width + depth.bit_length()   # `depth` quantities added
         super().__init__({
             "op":           In(WindowOp),
             "entry":        In(ENTRY),
             "index":        In(range(depth)),
-            "qty":          In(32),
+            "qty":          In(ENTRY["qty"].shape),
             "find_id":      In(64),
             "found":        Out(1),
             "found_index":  Out(range(depth)),
             "found_entry":  Out(ENTRY),
             "level_price":  In(32),
-            "level_qty":    Out(32),
+            "level_qty":    Out(sum_bits),
             "level_orders": Out(32),
             "limit":        In(32),
             "market":       In(1),
-            "cross_qty":    Out(32 + depth.bit_length()),
+            "cross_qty":    Out(sum_bits),
             "head":         Out(ENTRY),
             "head_valid":   Out(1),
             "tail":         Out(ENTRY),

@@ -91,6 +91,8 @@ class Book:
         # Copied from the spec so validation reads one attribute, not two.
         self.tick_size, self.lot_size = spec.tick_size, spec.lot_size
         self.price_min, self.price_max = spec.price_min, spec.price_max
+        self.max_order_qty, self.max_notional = spec.max_order_qty, spec.max_notional
+        self.notional_binds = spec.notional_binds
         self.registry = registry            # order id -> live order list, shared by all books
         self.levels = ({}, {})              # per side: key -> Level
         self.keys = ([], [])                # per side: level keys, ascending; best last

@@ -24,8 +24,13 @@ Rules that a venue must state, stated:
   time priority at that moment.
 - Self-trade prevention, when enabled, cancels the incoming order's remainder
   (cancel newest) where it would meet an order of the same user.
-- Validation order, first failure wins: order id, user, duplicate id, symbol,
-  side, order type, time in force, quantity, limit price, stop price, halt.
+- Validation (host/validation.py) order, first failure wins: seq and ts,
+  order id, user, duplicate id, symbol, side, order type, time in force,
+  quantity, limit price, stop price, notional, halt.
+- Every value an event carries fits its field in gatebook.wire.internal:
+  commands are validated against the fields' widths and the symbol's limits,
+  and LEVEL.qty, a sum of orders' quantities, is 64 bits wide
+  (docs/matching.md, "Limits").
 """
 
 import hashlib
@@ -41,8 +46,12 @@ from gatebook.wire.internal import (ACCEPTED, ADMIN, CANCEL, CANCELLED, DONE, MA
 
 from .book import (BUY, NO_LIMIT, ORDER_ID, ORDER_TYPE, PENDING_STOP, PRICE, QTY, SEQ, SIDE,
                    STOP_PRICE, SYMBOL, TIF, USER, Book, new_order)
+from .validation import (NOT_EXACT, check_new_order, check_replace, clean_u16, clean_u32,
+                         clean_u64, new_order_reject_reason, plain_command,
+                         replace_reject_reason, stamp_reject_reason)
 
-__all__ = ["MatchingEngine", "new_order_reject_reason", "replace_reject_reason"]
+__all__ = ["MatchingEngine", "new_order_reject_reason", "replace_reject_reason",
+           "stamp_reject_reason", "plain_command"]
 
 _NEW_ORDER, _CANCEL, _REPLACE = NEW_ORDER.code, CANCEL.code, REPLACE.code
 _MASS_CANCEL, _ADMIN = MASS_CANCEL.code, ADMIN.code
@@ -56,9 +65,7 @@ _DAY, _GTC, _IOC, _FOK = (int(t) for t in TimeInForce)
 _R = SimpleNamespace(**{reason.name: int(reason) for reason in RejectReason})
 _C = SimpleNamespace(**{reason.name: int(reason) for reason in CancelReason})
 _CANCEL_USER = _C.USER
-
 _U32 = 0xFFFF_FFFF
-_U64 = (1 << 64) - 1
 
 
 class MatchingEngine:
@@ -124,8 +131,8 @@ class MatchingEngine:
 
     def _reject_malformed(self, command, reason, events):
         fields = tuple(command) if isinstance(command, (tuple, list)) else ()
-        seq = fields[1] if len(fields) > 1 and type(fields[1]) is int else 0
-        ts = fields[2] if len(fields) > 2 and type(fields[2]) is int else 0
+        seq = clean_u64(fields[1]) if len(fields) > 1 else 0
+        ts = clean_u64(fields[2]) if len(fields) > 2 else 0
         code = fields[0] if fields and type(fields[0]) is int and 0 <= fields[0] <= 0xFF else 0
         events.append((_REJECTED, seq, ts, code, 0, 0, 0, reason))
 
@@ -136,12 +143,15 @@ class MatchingEngine:
          price, stop_price, qty) = command
         book = self.books.get(symbol)
         used_ids = self.used_ids
-        reason = new_order_reject_reason(book, book is not None and book.halted, used_ids,
-                                         symbol, order_id, user, side, order_type, tif,
-                                         price, stop_price, qty)
+        reason = check_new_order(book, book is not None and book.halted, used_ids, seq, ts,
+                                 symbol, order_id, user, side, order_type, tif,
+                                 price, stop_price, qty)
         if reason:
-            out((_REJECTED, seq, ts, _NEW_ORDER, _clean_u16(symbol), _clean_id(order_id),
-                 _clean_u32(user), reason))
+            if reason == NOT_EXACT:             # an IntEnum member or other int subclass
+                self._new_order(plain_command(command), out)
+                return
+            out((_REJECTED, clean_u64(seq), clean_u64(ts), _NEW_ORDER, clean_u16(symbol),
+                 clean_u64(order_id), clean_u32(user), reason))
             return
         used_ids.add(order_id)
         out((_ACCEPTED, seq, ts, symbol, order_id, user, side, order_type, tif,
@@ -212,13 +222,22 @@ class MatchingEngine:
 
     # -- cancel and replace -----------------------------------------------
 
-    def _find_own(self, order_id, user):
-        """(order, 0) for a live order of `user`, else (None, reject reason)."""
-        order = self.orders.get(order_id)
+    def _find_own(self, seq, ts, order_id, user):
+        """(order, 0) for a live order of `user`, else (None, reject reason).
+
+        Checks, first failure wins: seq and ts, order id (an id that is not an
+        int is no order's), user (32-bit unsigned), owner. Expects plain ints
+        where ints are given (`plain_command`).
+        """
+        if type(seq) is not int or type(ts) is not int or (seq | ts) >> 64:
+            return None, _R.INVALID_STAMP
+        order = self.orders.get(order_id) if type(order_id) is int else None
         if order is None:
             if type(order_id) is int and order_id in self.used_ids:
                 return None, _R.ORDER_NOT_LIVE
             return None, _R.UNKNOWN_ORDER
+        if type(user) is not int or not 0 <= user <= _U32:
+            return None, _R.INVALID_USER
         if order[USER] != user:
             return None, _R.NOT_OWNER
         return order, 0
@@ -226,16 +245,17 @@ class MatchingEngine:
     def _cancel(self, command, out):
         _, seq, ts, order_id, user = command
         order = self.orders.get(order_id)
-        if order is not None and order[USER] == user and not order[PENDING_STOP]:
-            # The event names the order by its own fields, which are clean
-            # integers whatever equal value the command carried.
-            out((_CANCELLED, seq, ts, order[SYMBOL], order[ORDER_ID], order[USER], order[QTY],
-                 _CANCEL_USER))
+        if order is not None and order[USER] == user and not order[PENDING_STOP] \
+                and type(order_id) is int and type(user) is int \
+                and type(seq) is int and type(ts) is int and not (seq | ts) >> 64:
+            out((_CANCELLED, seq, ts, order[SYMBOL], order_id, user, order[QTY], _CANCEL_USER))
             self.books[order[SYMBOL]].unrest(order, out, seq, ts)
             return
-        order, reason = self._find_own(order_id, user)
+        _, seq, ts, order_id, user = command = plain_command(command)
+        order, reason = self._find_own(seq, ts, order_id, user)
         if reason:
-            out((_REJECTED, seq, ts, _CANCEL, 0, _clean_id(order_id), _clean_u32(user), reason))
+            out((_REJECTED, clean_u64(seq), clean_u64(ts), _CANCEL, 0, clean_u64(order_id),
+                 clean_u32(user), reason))
             return
         self._remove(order, _C.USER, out, seq, ts)
 
@@ -249,7 +269,11 @@ class MatchingEngine:
 
     def _replace(self, command, out):
         _, seq, ts, order_id, user, price, qty = command
-        order, reason = self._find_own(order_id, user)
+        if type(order_id) is not int or type(user) is not int or type(seq) is not int \
+                or type(ts) is not int:
+            # Rare: int subclasses (IntEnum members) become plain ints first.
+            _, seq, ts, order_id, user, price, qty = command = plain_command(command)
+        order, reason = self._find_own(seq, ts, order_id, user)
         symbol = 0
         if not reason:
             book = self.books[order[SYMBOL]]
@@ -257,11 +281,15 @@ class MatchingEngine:
             if order[PENDING_STOP]:
                 reason = _R.NOT_REPLACEABLE
             else:
-                reason = replace_reject_reason(book, price, qty)
+                reason = check_replace(book, price, qty)
+                if reason == NOT_EXACT:
+                    self._replace(plain_command(command), out)
+                    return
                 if not reason and book.halted:
                     reason = _R.SYMBOL_HALTED
         if reason:
-            out((_REJECTED, seq, ts, _REPLACE, symbol, _clean_id(order_id), _clean_u32(user), reason))
+            out((_REJECTED, clean_u64(seq), clean_u64(ts), _REPLACE, symbol, clean_u64(order_id),
+                 clean_u32(user), reason))
             return
         order_id, user = order[ORDER_ID], order[USER]     # clean ints, as in _cancel
         if price == order[PRICE] and qty <= order[QTY]:
@@ -279,12 +307,24 @@ class MatchingEngine:
     # -- mass cancel and admin --------------------------------------------
 
     def _mass_cancel(self, command, out):
-        _, seq, ts, scope, user, symbol = command
+        # Checks, first failure wins: seq and ts, scope, user, symbol (its scopes only).
+        _, seq, ts, scope, user, symbol = plain_command(command)
+        reason = stamp_reject_reason(seq, ts)
+        if not reason and type(scope) is not int:
+            reason = _R.INVALID_SCOPE
+        if not reason and (type(user) is not int or not 0 <= user <= _U32):
+            reason = _R.INVALID_USER
+        if not reason and type(symbol) is not int and scope != MassCancelScope.USER:
+            reason = _R.UNKNOWN_SYMBOL
+        if reason:
+            out((_REJECTED, clean_u64(seq), clean_u64(ts), _MASS_CANCEL, clean_u16(symbol), 0,
+                 clean_u32(user), reason))
+            return
         if scope == MassCancelScope.USER:
             chosen = _in_priority([o for o in self.orders.values() if o[USER] == user])
         elif scope == MassCancelScope.SYMBOL or scope == MassCancelScope.USER_SYMBOL:
             if symbol not in self.books:
-                out((_REJECTED, seq, ts, _MASS_CANCEL, _clean_u16(symbol), 0, _clean_u32(user),
+                out((_REJECTED, seq, ts, _MASS_CANCEL, clean_u16(symbol), 0, user,
                      _R.UNKNOWN_SYMBOL))
                 return
             chosen = [o for o in self.orders.values() if o[SYMBOL] == symbol]
@@ -292,7 +332,7 @@ class MatchingEngine:
                 chosen = [o for o in chosen if o[USER] == user]
             chosen = _in_priority(chosen)
         else:
-            out((_REJECTED, seq, ts, _MASS_CANCEL, _clean_u16(symbol), 0, _clean_u32(user),
+            out((_REJECTED, seq, ts, _MASS_CANCEL, clean_u16(symbol), 0, user,
                  _R.INVALID_SCOPE))
             return
         for order in chosen:
@@ -300,13 +340,23 @@ class MatchingEngine:
         out((_DONE, seq, ts, _MASS_CANCEL, len(chosen)))
 
     def _admin(self, command, out):
-        _, seq, ts, action, symbol = command
+        # Checks, first failure wins: seq and ts, symbol, action.
+        _, seq, ts, action, symbol = plain_command(command)
+        reason = stamp_reject_reason(seq, ts)
+        if not reason and type(symbol) is not int:
+            reason = _R.UNKNOWN_SYMBOL
+        if not reason and type(action) is not int:
+            reason = _R.INVALID_ADMIN_ACTION
+        if reason:
+            out((_REJECTED, clean_u64(seq), clean_u64(ts), _ADMIN, clean_u16(symbol), 0, 0,
+                 reason))
+            return
         if symbol == ALL_SYMBOLS:
             books = list(self.books.values())
         elif symbol in self.books:
             books = [self.books[symbol]]
         else:
-            out((_REJECTED, seq, ts, _ADMIN, _clean_u16(symbol), 0, 0, _R.UNKNOWN_SYMBOL))
+            out((_REJECTED, seq, ts, _ADMIN, clean_u16(symbol), 0, 0, _R.UNKNOWN_SYMBOL))
             return
         chosen_symbols = {book.symbol for book in books}
         if action == AdminAction.HALT or action == AdminAction.KILL:
@@ -322,7 +372,7 @@ class MatchingEngine:
                                    if o[TIF] == _DAY and o[SYMBOL] in chosen_symbols])
             reason = _C.EXPIRED
         else:
-            out((_REJECTED, seq, ts, _ADMIN, _clean_u16(symbol), 0, 0, _R.INVALID_ADMIN_ACTION))
+            out((_REJECTED, seq, ts, _ADMIN, clean_u16(symbol), 0, 0, _R.INVALID_ADMIN_ACTION))
             return
         for order in chosen:
             self._remove(order, reason, out, seq, ts)
@@ -441,65 +491,6 @@ _HANDLERS = {
 }
 
 
-def new_order_reject_reason(spec, halted, used_ids, symbol, order_id, user, side, order_type,
-                            tif, price, stop_price, qty):
-    """Why a new order would be rejected (a RejectReason value), or 0; changes nothing.
-
-    The engine's one definition of new-order validation, also used by anything
-    that must predict it (the hybrid host's front end). `spec` is the
-    symbol's SymbolSpec or Book (anything with tick_size, lot_size,
-    price_min and price_max), None when the symbol is not listed; `halted`
-    and `used_ids` are the state to judge against. The first failing check
-    wins, in the order docs/matching.md states.
-    """
-    if type(order_id) is not int or not 0 < order_id <= _U64:
-        return _R.INVALID_ORDER_ID
-    if type(user) is not int or not 0 <= user <= _U32:
-        return _R.INVALID_USER
-    if order_id in used_ids:
-        return _R.DUPLICATE_ORDER_ID
-    if spec is None or type(symbol) is not int:
-        return _R.UNKNOWN_SYMBOL
-    if type(side) is not int or side != 0 and side != 1:
-        return _R.INVALID_SIDE
-    if type(order_type) is not int or not 0 <= order_type <= 3:
-        return _R.INVALID_ORDER_TYPE
-    if type(tif) is not int or not 0 <= tif <= 3:
-        return _R.INVALID_TIME_IN_FORCE
-    if type(qty) is not int or qty <= 0:
-        return _R.INVALID_QUANTITY
-    if qty > _U32:
-        return _R.QUANTITY_TOO_LARGE
-    if qty % spec.lot_size:
-        return _R.QUANTITY_NOT_LOT_MULTIPLE
-    if order_type == _LIMIT or order_type == _STOP_LIMIT:
-        if type(price) is not int or price <= 0:
-            return _R.INVALID_PRICE
-        if price % spec.tick_size:
-            return _R.PRICE_NOT_ON_TICK
-        if not spec.price_min <= price <= spec.price_max:
-            return _R.PRICE_OUTSIDE_BAND
-    elif type(price) is not int or price:
-        return _R.PRICE_NOT_ALLOWED
-    if order_type >= _STOP:
-        if _check_price(spec, stop_price):
-            return _R.INVALID_STOP_PRICE
-    elif type(stop_price) is not int or stop_price:
-        return _R.INVALID_STOP_PRICE
-    if halted:
-        return _R.SYMBOL_HALTED
-    return 0
-
-
-def replace_reject_reason(spec, price, qty):
-    """Why a replace's new price and quantity fail the symbol's checks, or 0.
-
-    Only the stateless checks; `_replace` adds the order's own (owner, pending
-    stop, halt). `spec` as for `new_order_reject_reason`.
-    """
-    return _check_qty(spec, qty) or _check_price(spec, price)
-
-
 def _in_priority(orders):
     """`orders` in time priority, then id: the order mass cancels, kills and
     expiries go in. Never the registry's insertion order, which a snapshot-
@@ -518,35 +509,3 @@ def _order_list(order):
 
 def _discard(event):
     pass
-
-
-def _check_qty(spec, qty):
-    if type(qty) is not int or qty <= 0:
-        return _R.INVALID_QUANTITY
-    if qty > _U32:
-        return _R.QUANTITY_TOO_LARGE
-    if qty % spec.lot_size:
-        return _R.QUANTITY_NOT_LOT_MULTIPLE
-    return 0
-
-
-def _check_price(spec, price):
-    if type(price) is not int or price <= 0:
-        return _R.INVALID_PRICE
-    if price % spec.tick_size:
-        return _R.PRICE_NOT_ON_TICK
-    if not spec.price_min <= price <= spec.price_max:
-        return _R.PRICE_OUTSIDE_BAND
-    return 0
-
-
-def _clean_id(value):
-    return value if type(value) is int and 0 <= value <= _U64 else 0
-
-
-def _clean_u32(value):
-    return value if type(value) is int and 0 <= value <= _U32 else 0
-
-
-def _clean_u16(value):
-    return value if type(value) is int and 0 <= value <= 0xFFFF else 0

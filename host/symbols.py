@@ -2,7 +2,12 @@
 
 from dataclasses import dataclass
 
-__all__ = ["SymbolSpec", "DEFAULT_SYMBOLS"]
+__all__ = ["SymbolSpec", "DEFAULT_SYMBOLS", "MAX_QTY", "NO_NOTIONAL_LIMIT"]
+
+# The widest value a quantity field of gatebook.wire.internal holds (4 bytes).
+MAX_QTY = 0xFFFF_FFFF
+# Above every price x quantity that 32-bit fields can make: the default, no limit.
+NO_NOTIONAL_LIMIT = (1 << 64) - 1
 
 
 @dataclass(frozen=True)
@@ -11,6 +16,12 @@ class SymbolSpec:
 
     Prices are in 1/10000 currency units (ITCH Price(4)); `tick_size` is the
     price grid in those units, so a one-cent tick is 100.
+
+    The limits (docs/matching.md, "Limits"): `max_order_qty` caps one order's
+    shares (new or replaced), `max_notional` caps its price x quantity in
+    price units x shares (market and stop orders count at `price_max`, the
+    most a fill can cost). The defaults are the quantity field's width and
+    no notional limit, so a spec that names neither accepts what it always did.
     """
 
     symbol_id: int          # ITCH stock locate; 1..0xFFFE
@@ -19,6 +30,8 @@ class SymbolSpec:
     lot_size:  int = 1
     price_min: int = 100            # lowest accepted limit or stop price
     price_max: int = 10_000_000     # highest accepted limit or stop price ($1000.00)
+    max_order_qty: int = MAX_QTY    # most shares in one order
+    max_notional:  int = NO_NOTIONAL_LIMIT  # most price units x shares in one order
 
     def __post_init__(self):
         if not 1 <= self.symbol_id < 0xFFFF:
@@ -30,6 +43,20 @@ class SymbolSpec:
         if not 0 < self.price_min <= self.price_max < 1 << 32:
             raise ValueError(f"{self.name}: price band {self.price_min}..{self.price_max} is empty "
                              "or does not fit 32 bits")
+        for name in ("max_order_qty", "max_notional"):
+            if type(getattr(self, name)) is not int:
+                raise ValueError(f"{self.name}: {name} must be an int")
+        if not self.lot_size <= self.max_order_qty <= MAX_QTY:
+            raise ValueError(f"{self.name}: max_order_qty {self.max_order_qty} outside "
+                             f"lot size {self.lot_size}..{MAX_QTY}")
+        if self.max_notional < self.price_min * self.lot_size:
+            raise ValueError(f"{self.name}: max_notional {self.max_notional} is below one lot "
+                             "at the lowest price: no order could pass")
+
+    @property
+    def notional_binds(self):
+        """True when `max_notional` can refuse an order that passes every other check."""
+        return self.max_order_qty * self.price_max > self.max_notional
 
 
 # The embedded defaults the demo and the benchmark run on.

@@ -14,15 +14,21 @@ from engine_fixtures import (BUY, EVENT_CODEC, GATE, GTC, MARKET, PENNY, SELL, S
                              AdminAction, Exchange, MassCancelScope, RejectReason, assert_events,
                              public_state, usd)
 from gatebook.wire import internal as W
+from gatebook.wire.records import make
+from host.symbols import DEFAULT_SYMBOLS, SymbolSpec
 
 R = RejectReason
 P98, P99, P100, P101, P102 = usd("99.98"), usd("99.99"), usd(100), usd("100.01"), usd("100.02")
 U64 = (1 << 64) - 1
+# A symbol with limits: at most 1,000 shares and $50,000 of notional an order.
+LIMITED = 9
+LIMITED_SPEC = SymbolSpec(LIMITED, "LIMITED", tick_size=100, price_min=usd(1),
+                          price_max=usd(1000), max_order_qty=1000, max_notional=usd(50_000))
 
 
 def busy_exchange():
     """Resting orders, a trade, a cancelled order, a pending stop, a second symbol."""
-    ex = Exchange()
+    ex = Exchange(DEFAULT_SYMBOLS + (LIMITED_SPEC,))
     ex.buy(1, qty=10, price=P99, user=1)                 # resting bid
     ex.sell(2, qty=10, price=P101, user=2)               # resting ask
     ex.sell(3, qty=5, price=P100, user=2)
@@ -32,6 +38,7 @@ def busy_exchange():
     ex.buy(6, qty=5, type=STOP, stop=P102, user=3)       # pending stop
     ex.buy(7, qty=5, price=P98, tif=GTC, user=3)
     ex.sell(8, qty=100, price=50, symbol=PENNY, user=1)  # PENNY: tick 1, lot 100
+    ex.buy(9, qty=10, price=usd(10), symbol=LIMITED, user=1)
     return ex
 
 
@@ -98,6 +105,21 @@ NEW_ORDER_CASES = {
     "qty str": (dict(qty="10"), R.INVALID_QUANTITY),
     "qty above 32 bits": (dict(qty=1 << 32), R.QUANTITY_TOO_LARGE),
     "qty not a lot": (dict(symbol=PENNY, price=50, qty=150), R.QUANTITY_NOT_LOT_MULTIPLE),
+    "qty above the symbol's max": (dict(symbol=LIMITED, qty=1001), R.QUANTITY_ABOVE_LIMIT),
+    "qty above 32 bits, limited symbol": (dict(symbol=LIMITED, qty=1 << 32),
+                                          R.QUANTITY_TOO_LARGE),
+    "notional above the symbol's max": (dict(symbol=LIMITED, qty=501, price=usd(100)),
+                                        R.NOTIONAL_ABOVE_LIMIT),
+    "market notional counts at the band's top": (dict(symbol=LIMITED, type=MARKET, price=0,
+                                                      qty=51), R.NOTIONAL_ABOVE_LIMIT),
+    "stop notional counts at the band's top": (dict(symbol=LIMITED, type=STOP, price=0,
+                                                    stop=usd(10), qty=51), R.NOTIONAL_ABOVE_LIMIT),
+    "stop-limit notional at its limit": (dict(symbol=LIMITED, type=STOP_LIMIT, price=usd(200),
+                                              stop=usd(10), qty=251), R.NOTIONAL_ABOVE_LIMIT),
+    "side bool": (dict(side=True), R.INVALID_SIDE),
+    "qty bool": (dict(qty=True), R.INVALID_QUANTITY),
+    "id bool": (dict(order_id=True), R.INVALID_ORDER_ID),
+    "symbol bool": (dict(symbol=True), R.UNKNOWN_SYMBOL),
     "limit price zero": (dict(price=0), R.INVALID_PRICE),
     "limit price negative": (dict(price=-P99), R.INVALID_PRICE),
     "limit price float": (dict(price=float(P99)), R.INVALID_PRICE),
@@ -128,6 +150,10 @@ NEW_ORDER_CASES = {
     "tif before quantity": (dict(tif=9, qty=0), R.INVALID_TIME_IN_FORCE),
     "quantity before price": (dict(qty=0, price=P99 + 1), R.INVALID_QUANTITY),
     "price before stop price": (dict(price=P99 + 1, stop=P99), R.PRICE_NOT_ON_TICK),
+    "lot before symbol max": (dict(symbol=PENNY, price=50, qty=150), R.QUANTITY_NOT_LOT_MULTIPLE),
+    "symbol max before price": (dict(symbol=LIMITED, qty=1001, price=1), R.QUANTITY_ABOVE_LIMIT),
+    "stop price before notional": (dict(symbol=LIMITED, type=STOP, price=0, stop=1, qty=51),
+                                   R.INVALID_STOP_PRICE),
 }
 
 
@@ -180,6 +206,18 @@ CANCEL_AND_REPLACE_CASES = {
     "replace price off tick": (lambda ex: ex.replace(1, P99 + 1, 5), R.PRICE_NOT_ON_TICK),
     "replace price outside band": (lambda ex: ex.replace(1, usd(300), 5), R.PRICE_OUTSIDE_BAND),
     "replace quantity before price": (lambda ex: ex.replace(1, P99 + 1, 0), R.INVALID_QUANTITY),
+    "replace qty above the symbol's max": (lambda ex: ex.replace(9, usd(10), 1001),
+                                           R.QUANTITY_ABOVE_LIMIT),
+    "replace notional above the symbol's max": (lambda ex: ex.replace(9, usd(100), 501),
+                                                R.NOTIONAL_ABOVE_LIMIT),
+    "replace price before notional": (lambda ex: ex.replace(9, usd(2000), 1000),
+                                      R.PRICE_OUTSIDE_BAND),
+    "cancel id bool": (lambda ex: ex.cancel(True, user=1), R.UNKNOWN_ORDER),
+    "cancel id float": (lambda ex: ex.cancel(1.0, user=1), R.UNKNOWN_ORDER),
+    "cancel user float": (lambda ex: ex.cancel(1, user=1.0), R.INVALID_USER),
+    "cancel user bool": (lambda ex: ex.cancel(1, user=True), R.INVALID_USER),
+    "replace user above 32 bits": (lambda ex: ex.replace(1, P99, 5, user=1 << 32), R.INVALID_USER),
+    "replace qty bool": (lambda ex: ex.replace(1, P99, True), R.INVALID_QUANTITY),
 }
 
 
@@ -204,7 +242,42 @@ ADMIN_CASES = {
     "admin unknown symbol": (lambda ex: ex.admin(AdminAction.KILL, 99), R.UNKNOWN_SYMBOL),
     "admin bad action": (lambda ex: ex.admin(4, GATE), R.INVALID_ADMIN_ACTION),
     "admin negative action": (lambda ex: ex.admin(-1), R.INVALID_ADMIN_ACTION),
+    "admin action bool": (lambda ex: ex.admin(True, GATE), R.INVALID_ADMIN_ACTION),
+    "admin symbol float": (lambda ex: ex.admin(AdminAction.HALT, 1.0), R.UNKNOWN_SYMBOL),
+    "mass cancel scope bool": (lambda ex: ex.mass_cancel(True, user=1, symbol=GATE),
+                               R.INVALID_SCOPE),
+    "mass cancel user negative": (lambda ex: ex.mass_cancel(MassCancelScope.USER, user=-1),
+                                  R.INVALID_USER),
+    "mass cancel user float": (lambda ex: ex.mass_cancel(MassCancelScope.USER, user=1.0),
+                               R.INVALID_USER),
+    "mass cancel symbol float": (lambda ex: ex.mass_cancel(MassCancelScope.SYMBOL, user=1,
+                                                           symbol=1.0), R.UNKNOWN_SYMBOL),
 }
+
+
+def _send_stamped(message, seq, ts, **fields):
+    return lambda ex: ex.send(make(message, seq=seq, ts=ts, **fields))
+
+
+_VALID_NEW = dict(symbol=GATE, order_id=100, user=5, side=BUY, order_type=0, tif=0, price=P99,
+                  stop_price=0, qty=1)
+STAMP_CASES = {
+    f"{message.name} {what}": (_send_stamped(message, seq, ts, **fields), R.INVALID_STAMP)
+    for message, fields in [(W.NEW_ORDER, _VALID_NEW), (W.CANCEL, dict(order_id=1, user=1)),
+                            (W.REPLACE, dict(order_id=1, user=1, price=P99, qty=5)),
+                            (W.MASS_CANCEL, dict(scope=0, user=1, symbol=GATE)),
+                            (W.ADMIN, dict(action=AdminAction.KILL, symbol=GATE))]
+    for what, seq, ts in [("seq negative", -1, 1), ("seq above 64 bits", U64 + 1, 1),
+                          ("seq float", 7.0, 1), ("seq bool", True, 1), ("seq None", None, 1),
+                          ("ts negative", 7, -1), ("ts above 64 bits", 7, U64 + 1),
+                          ("ts float", 7, 1.5)]
+}
+
+
+@pytest.mark.parametrize("action, reason", STAMP_CASES.values(), ids=STAMP_CASES.keys())
+def test_bad_stamp_rejected_first(action, reason):
+    """A command's seq and ts go into every event it causes: checked before anything else."""
+    check_rejected(busy_exchange(), action, reason)
 
 
 @pytest.mark.parametrize("action, reason", ADMIN_CASES.values(), ids=ADMIN_CASES.keys())
@@ -293,5 +366,6 @@ def test_every_reject_reason_has_a_case_here():
     covered = {reason for _, reason in NEW_ORDER_CASES.values()}
     covered |= {reason for _, reason in CANCEL_AND_REPLACE_CASES.values()}
     covered |= {reason for _, reason in ADMIN_CASES.values()}
+    covered |= {reason for _, reason in STAMP_CASES.values()}
     covered |= {R.SYMBOL_HALTED, R.UNKNOWN_COMMAND}        # the halted and malformed tests
     assert set(RejectReason) - covered == set()

@@ -15,9 +15,12 @@ import os
 import pytest
 
 from gatebook.wire import internal
+from gatebook.wire.enums import OrderType, Side, TimeInForce
 from gatebook.wire.link import PuntReason
 from host.hybrid import RandomReload
-from sim.flows import OTHER, SYMBOL, directed, eviction, hybrid_flow, random_flow, window_pressure
+from host.symbols import DEFAULT_SYMBOLS, SymbolSpec
+from sim.flows import (OTHER, SYMBOL, directed, eviction, hybrid_flow, random_flow,
+                       window_pressure)
 from sim.hybrid.amaranth_link import AmaranthLink
 from sim.hybrid.equivalence import EquivalenceError, check_equivalence
 
@@ -157,3 +160,46 @@ def test_malformed_commands_are_the_engines():
     hybrid = check_equivalence(good + bad + f.commands, stalling(), depths=[4], homes=[SYMBOL],
                                window=2, name="malformed")
     assert hybrid.lane_commands >= 3
+
+
+def _extreme_flow():
+    """Huge orders, the symbol's limits, IntEnum fields and ill-typed cancels (issue 9)."""
+    from sim.flows import BUY, FOK, IOC, SELL, Flow, cents
+    big, most = 3_000_000_000, 0xFFFF_FFFF
+    f = Flow()
+    asks = [f.order(SELL, cents(15000), big, user=u) for u in (1, 2, 3)]    # 9e9 at one level
+    f.order(Side.SELL, cents(15000), big, user=4, order_type=OrderType.LIMIT,
+            tif=TimeInForce.GTC)                                             # IntEnum fields
+    bids = [f.order(BUY, cents(14000), most, user=u) for u in (5, 6)]
+    f.order(BUY, cents(15000), most, user=7, tif=FOK)                       # crosses 9e9+ shares
+    f.order(BUY, cents(15000), big, user=7, tif=IOC)
+    f.market(SELL, most, user=8)
+    f.order(BUY, cents(15000), most + 1, user=7)                            # QUANTITY_TOO_LARGE
+    f.order(BUY, cents(15100), big, user=7)                                 # notional limit
+    f.order(BUY, cents(14000), most, user=9, order_type=OrderType.STOP_LIMIT,
+            stop_price=cents(15000))
+    f.replace(asks[2], cents(15000), big - 1, user=3)                       # decrease: the lane's
+    f.replace(asks[2], cents(15000), most, user=3)                          # increase: the host's
+    f.replace(bids[0], cents(15100), big, user=5)                           # notional limit
+    f.commands.append((internal.CANCEL.code, f.seq, 0, True, 1))            # bool id: no order
+    f.commands.append((internal.CANCEL.code, f.seq + 1, 0, asks[1], 2.0))   # float user
+    f.commands.append((internal.CANCEL.code, f.seq + 2, 0, asks[1], 1 << 32))
+    f.commands.append((internal.REPLACE.code, f.seq + 3, 0, asks[1], 2, cents(15000), True))
+    f.seq += 4
+    f.order(BUY, cents(15000), big, user=7)                                 # triggers the stop
+    f.cancel(asks[1], user=2)
+    for order_id in range(1, f.next_id):
+        f.cancel(order_id, user=0)
+    return f.commands
+
+
+def test_extreme_flow_matches_the_engine():
+    """Levels past 32 bits in the window and in the host's book, both give the same events."""
+    from sim.flows import cents
+    limited = SymbolSpec(SYMBOL, "GATE", tick_size=100, price_min=cents(1000),
+                         price_max=cents(20000), max_notional=3_000_000_000 * cents(15000))
+    symbols = (limited,) + tuple(s for s in DEFAULT_SYMBOLS if s.symbol_id != SYMBOL)
+    commands = _extreme_flow()
+    hybrid = check_equivalence(commands, stalling(), depths=[4], homes=[SYMBOL], window=2,
+                               symbols=symbols, hash_every=7, name="extreme")
+    assert hybrid.lane_commands >= 5

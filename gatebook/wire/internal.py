@@ -120,7 +120,8 @@ TRADE = Message("trade", ord("P"), (
 
 LEVEL = Message("level", ord("L"), (
     _SEQ, _TS, _SYMBOL, _SIDE, _PRICE,
-    Field("qty",    4, doc="total open shares at the level; 0 when it empties"),
+    Field("qty",    8, doc="total open shares at the level; 0 when it empties. Eight bytes: "
+                           "a sum of 32-bit order quantities (docs/matching.md, Limits)"),
     Field("orders", 4, doc="number of orders at the level"),
 ), doc="A price level's aggregate changed (L2).")
 

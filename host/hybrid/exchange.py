@@ -33,7 +33,7 @@ from gatebook.wire import internal, link
 from gatebook.wire.enums import ALL_SYMBOLS, AdminAction, MassCancelScope, RejectReason
 from gatebook.wire.link import PuntReason
 from host.book import RestingOrder
-from host.engine import MatchingEngine
+from host.engine import MatchingEngine, plain_command, stamp_reject_reason
 
 from .frontend import FrontEnd
 from .link import LinkError
@@ -55,6 +55,9 @@ RECLAIM_SEQ = 0     # a HOST marker with this seq takes a window back without a 
 # command would only hand it straight back).
 _LOADS_BEFORE = (_NEW, _CANCEL, _REPLACE)
 _ARITY = {message.code: len(message.fields) + 1 for message in internal.COMMANDS.messages}
+# The largest value each command field holds on the wire, from the tables.
+_FIELD_MAX = {message.code: tuple((1 << field.bits) - 1 for field in message.fields)
+              for message in internal.COMMANDS.messages}
 
 
 class _Lane:
@@ -138,6 +141,8 @@ class HybridExchange:
 
     def submit(self, command):
         """Route one sequenced command; its events reach the subscribers in order."""
+        if isinstance(command, (tuple, list)):
+            command = plain_command(command)    # IntEnum members as plain ints, as the engine
         symbols = self._symbols_of(command)
         if command[0] in _LOADS_BEFORE:
             for symbol in symbols:
@@ -208,10 +213,12 @@ class HybridExchange:
     def _symbols_of(self, command):
         """The symbols whose books `command` may touch (as the front end knows them).
 
-        A malformed command touches none: the engine rejects it.
+        A malformed command touches none: the engine rejects it. Nor does one
+        whose seq or ts does not fit 64 bits: the engine checks them first, so it
+        rejects that command whatever else it says.
         """
         code = command[0] if command else None
-        if len(command) != _ARITY.get(code, -1):
+        if len(command) != _ARITY.get(code, -1) or stamp_reject_reason(command[1], command[2]):
             return ()
         if code == _NEW:
             return (command[3],) if command[3] in self.front.specs else ()
@@ -253,7 +260,10 @@ class HybridExchange:
             lane.idle += 1
             if code == _NEW and not accepted:
                 self._send(lane, entry, (_HOST, seq, ts, symbol, 0))
-            elif code == _REPLACE and self.front.replace_checks_fail(command):
+            elif code != _NEW and not _fits_wire(command) or \
+                    code == _REPLACE and self.front.replace_checks_fail(command):
+                # A field the lane could misread (a bool id, a user out of range) or
+                # a replace the lane cannot check: only the whole book can answer.
                 self._send(lane, entry, (_HOST, seq, ts, symbol, 1), handover=symbol)
             else:
                 self._send(lane, entry, command)
@@ -408,6 +418,12 @@ class HybridExchange:
                 self.engine.note_order_id(event[4])
             out.append(event)
         return out
+
+
+def _fits_wire(command):
+    """True when every field is a plain int that fits its field in the command's table."""
+    return all(type(value) is int and 0 <= value <= most
+               for value, most in zip(command[1:], _FIELD_MAX[command[0]]))
 
 
 def _finished(command, events):

@@ -86,14 +86,16 @@ class FrontEnd:
         The engine's own validation (`new_order_reject_reason`), judged against
         the front end's state: the ids accepted so far and the halts.
         """
-        (_, _, _, symbol, order_id, user, side, order_type, tif, price, stop_price, qty) = command
+        (_, seq, ts, symbol, order_id, user, side, order_type, tif, price, stop_price,
+         qty) = command
         spec = self.specs.get(symbol)
         halted = spec is not None and self.halted[symbol]
-        return bool(new_order_reject_reason(spec, halted, self.order_symbol, symbol, order_id,
-                                            user, side, order_type, tif, price, stop_price, qty))
+        return bool(new_order_reject_reason(spec, halted, self.order_symbol, seq, ts, symbol,
+                                            order_id, user, side, order_type, tif, price,
+                                            stop_price, qty))
 
     def replace_checks_fail(self, command):
-        """True when a replace's quantity or price fails its symbol's stateless checks.
+        """True when a replace's quantity, price or notional fails its symbol's stateless checks.
 
         The lane has no divider for the lot size, so such a replace reaches it
         as a HOST marker (docs/hardware.md).

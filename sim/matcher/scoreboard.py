@@ -37,7 +37,8 @@ _FLUSH, _SPILL, _PUNT = link.FLUSH.code, link.SPILL.code, link.PUNT.code
 _STATELESS = {int(r) for r in (
     RejectReason.INVALID_QUANTITY, RejectReason.QUANTITY_TOO_LARGE,
     RejectReason.QUANTITY_NOT_LOT_MULTIPLE, RejectReason.INVALID_PRICE,
-    RejectReason.PRICE_NOT_ON_TICK, RejectReason.PRICE_OUTSIDE_BAND)}
+    RejectReason.PRICE_NOT_ON_TICK, RejectReason.PRICE_OUTSIDE_BAND,
+    RejectReason.QUANTITY_ABOVE_LIMIT, RejectReason.NOTIONAL_ABOVE_LIMIT)}
 
 
 class ScoreboardError(AssertionError):

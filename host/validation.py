@@ -1,0 +1,218 @@
+"""The engine's command validation, as pure functions.
+
+One definition of what a command must be before it may change a book, used
+by the engine (host/engine.py) and by anything that must predict it (the
+hybrid host's front end). Nothing here reads or changes engine state: the
+caller passes the symbol's spec, the halt flag and the ids already used.
+
+Every value a command carries ends up in an event, so a value is valid only
+if it fits its field in gatebook.wire.internal. Integers may be `int` or an
+`int` subclass such as the project's IntEnums (`Side.SELL`); `bool` is not an
+integer here, and neither is a float or anything else. The checks test
+`type(x) is int` first, which is what the hot path carries; an `int`
+subclass fails that test and is converted (`plain_command`) and checked
+again, so events and books only ever hold plain ints.
+"""
+
+from types import SimpleNamespace
+
+from gatebook.wire.enums import OrderType, RejectReason
+
+__all__ = [
+    "NOT_EXACT", "check_new_order", "check_replace", "new_order_reject_reason",
+    "replace_reject_reason", "stamp_reject_reason", "plain", "plain_command",
+    "clean_u16", "clean_u32", "clean_u64",
+]
+
+# Plain ints, so events compare and encode the same whoever built them.
+_R = SimpleNamespace(**{reason.name: int(reason) for reason in RejectReason})
+_LIMIT, _MARKET, _STOP, _STOP_LIMIT = (int(t) for t in OrderType)
+
+_U16 = 0xFFFF
+_U32 = 0xFFFF_FFFF
+_U64 = (1 << 64) - 1
+
+NOT_EXACT = -1
+"""What the `check_*` functions return when a field is an int subclass (an
+IntEnum member): convert the command with `plain_command` and check again."""
+
+
+def _wrong_type(value, reason):
+    """`reason` for a value that is not exactly an int, or NOT_EXACT if it is an int subclass."""
+    return NOT_EXACT if isinstance(value, int) and type(value) is not bool else reason
+
+
+def plain(value):
+    """`value` as a plain int if it is an int subclass other than bool; else unchanged.
+
+    `int.__index__` rather than `int()`: a subclass cannot override what it returns.
+    """
+    if type(value) is not int and isinstance(value, int) and type(value) is not bool:
+        return int.__index__(value)
+    return value
+
+
+def plain_command(command):
+    """`command` with every int-subclass field (bools excepted) made a plain int."""
+    return tuple(plain(value) for value in command)
+
+
+def stamp_reject_reason(seq, ts):
+    """INVALID_STAMP unless `seq` and `ts` are 64-bit unsigned integers, else 0."""
+    seq, ts = plain(seq), plain(ts)
+    if type(seq) is not int or type(ts) is not int or (seq | ts) >> 64:
+        return _R.INVALID_STAMP
+    return 0
+
+
+def check_new_order(spec, halted, used_ids, seq, ts, symbol, order_id, user, side, order_type,
+                    tif, price, stop_price, qty):
+    """Why a new order would be rejected (a RejectReason value), 0, or NOT_EXACT.
+
+    The fast form of `new_order_reject_reason`, for callers that convert int
+    subclasses themselves (the engine, on its hot path). The first failing
+    check wins, in the order docs/matching.md states.
+    """
+    if type(seq) is not int:
+        return _wrong_type(seq, _R.INVALID_STAMP)
+    if type(ts) is not int:
+        return _wrong_type(ts, _R.INVALID_STAMP)
+    if (seq | ts) >> 64:                        # negative or wider than 64 bits
+        return _R.INVALID_STAMP
+    if type(order_id) is not int:
+        return _wrong_type(order_id, _R.INVALID_ORDER_ID)
+    if not 0 < order_id <= _U64:
+        return _R.INVALID_ORDER_ID
+    if type(user) is not int:
+        return _wrong_type(user, _R.INVALID_USER)
+    if not 0 <= user <= _U32:
+        return _R.INVALID_USER
+    if order_id in used_ids:
+        return _R.DUPLICATE_ORDER_ID
+    if spec is None:
+        return _R.UNKNOWN_SYMBOL
+    if type(symbol) is not int:
+        return _wrong_type(symbol, _R.UNKNOWN_SYMBOL)
+    if type(side) is not int:
+        return _wrong_type(side, _R.INVALID_SIDE)
+    if side != 0 and side != 1:
+        return _R.INVALID_SIDE
+    if type(order_type) is not int:
+        return _wrong_type(order_type, _R.INVALID_ORDER_TYPE)
+    if not 0 <= order_type <= 3:
+        return _R.INVALID_ORDER_TYPE
+    if type(tif) is not int:
+        return _wrong_type(tif, _R.INVALID_TIME_IN_FORCE)
+    if not 0 <= tif <= 3:
+        return _R.INVALID_TIME_IN_FORCE
+    if type(qty) is not int:
+        return _wrong_type(qty, _R.INVALID_QUANTITY)
+    if qty <= 0:
+        return _R.INVALID_QUANTITY
+    if qty > spec.max_order_qty:
+        return _R.QUANTITY_TOO_LARGE if qty > _U32 else _R.QUANTITY_ABOVE_LIMIT
+    if qty % spec.lot_size:
+        return _R.QUANTITY_NOT_LOT_MULTIPLE
+    if type(price) is not int:
+        return _wrong_type(price, _R.INVALID_PRICE if order_type == _LIMIT
+                           or order_type == _STOP_LIMIT else _R.PRICE_NOT_ALLOWED)
+    if order_type == _LIMIT or order_type == _STOP_LIMIT:
+        if price <= 0:
+            return _R.INVALID_PRICE
+        if price % spec.tick_size:
+            return _R.PRICE_NOT_ON_TICK
+        if not spec.price_min <= price <= spec.price_max:
+            return _R.PRICE_OUTSIDE_BAND
+    elif price:
+        return _R.PRICE_NOT_ALLOWED
+    if type(stop_price) is not int:
+        return _wrong_type(stop_price, _R.INVALID_STOP_PRICE)
+    if order_type >= _STOP:
+        if _check_price(spec, stop_price):
+            return _R.INVALID_STOP_PRICE
+    elif stop_price:
+        return _R.INVALID_STOP_PRICE
+    # Market and stop orders have no limit: the top of the band bounds what they pay.
+    if spec.notional_binds and qty * (price or spec.price_max) > spec.max_notional:
+        return _R.NOTIONAL_ABOVE_LIMIT
+    if halted:
+        return _R.SYMBOL_HALTED
+    return 0
+
+
+def new_order_reject_reason(spec, halted, used_ids, seq, ts, symbol, order_id, user, side,
+                            order_type, tif, price, stop_price, qty):
+    """Why a new order would be rejected (a RejectReason value), or 0; changes nothing.
+
+    The engine's one definition of new-order validation, also used by anything
+    that must predict it (the hybrid host's front end). `spec` is the
+    symbol's SymbolSpec or Book (anything with tick_size, lot_size,
+    price_min, price_max, max_order_qty, max_notional and notional_binds),
+    None when the symbol is not listed; `halted` and `used_ids` are the state
+    to judge against. The first failing check wins, in the order
+    docs/matching.md states.
+    """
+    fields = (seq, ts, symbol, order_id, user, side, order_type, tif, price, stop_price, qty)
+    reason = check_new_order(spec, halted, used_ids, *fields)
+    if reason == NOT_EXACT:
+        reason = check_new_order(spec, halted, used_ids, *plain_command(fields))
+    return reason
+
+
+def check_replace(spec, price, qty):
+    """`replace_reject_reason`, or NOT_EXACT for an int-subclass price or quantity."""
+    if type(qty) is not int:
+        return _wrong_type(qty, _R.INVALID_QUANTITY)
+    if qty <= 0:
+        return _R.INVALID_QUANTITY
+    if qty > spec.max_order_qty:
+        return _R.QUANTITY_TOO_LARGE if qty > _U32 else _R.QUANTITY_ABOVE_LIMIT
+    if qty % spec.lot_size:
+        return _R.QUANTITY_NOT_LOT_MULTIPLE
+    if type(price) is not int:
+        return _wrong_type(price, _R.INVALID_PRICE)
+    reason = _check_price(spec, price)
+    if reason:
+        return reason
+    if spec.notional_binds and qty * price > spec.max_notional:
+        return _R.NOTIONAL_ABOVE_LIMIT
+    return 0
+
+
+def replace_reject_reason(spec, price, qty):
+    """Why a replace's new price and quantity fail the symbol's checks, or 0.
+
+    Only the stateless checks (quantity, price, notional); the engine adds the
+    order's own (owner, pending stop, halt). `spec` as for
+    `new_order_reject_reason`.
+    """
+    reason = check_replace(spec, price, qty)
+    if reason == NOT_EXACT:
+        reason = check_replace(spec, plain(price), plain(qty))
+    return reason
+
+
+def _check_price(spec, price):
+    if type(price) is not int or price <= 0:
+        return _R.INVALID_PRICE
+    if price % spec.tick_size:
+        return _R.PRICE_NOT_ON_TICK
+    if not spec.price_min <= price <= spec.price_max:
+        return _R.PRICE_OUTSIDE_BAND
+    return 0
+
+
+def clean_u64(value):
+    """`value` if it fits an unsigned 64-bit field, else 0: for the fields of a REJECTED event."""
+    value = plain(value)
+    return value if type(value) is int and 0 <= value <= _U64 else 0
+
+
+def clean_u32(value):
+    value = plain(value)
+    return value if type(value) is int and 0 <= value <= _U32 else 0
+
+
+def clean_u16(value):
+    value = plain(value)
+    return value if type(value) is int and 0 <= value <= _U16 else 0
