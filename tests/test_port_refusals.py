@@ -70,10 +70,12 @@ def test_socket_port_refuses_source_port_zero_and_survives_sending_there():
 
 @pytest.mark.skipif(not hasattr(socket, "SOCK_RAW"), reason="no raw sockets")
 def test_exchange_keeps_serving_after_an_order_from_source_port_zero():
+    from host.net.accounts import Accounts
     from host.net.exchange_server import Exchange
     from host.symbols import DEFAULT_SYMBOLS
     with SocketUdp() as server:
-        exchange = Exchange(server, DEFAULT_SYMBOLS, ManualClock(1_700_000_000_000_000_000, 1000))
+        exchange = Exchange(server, DEFAULT_SYMBOLS, ManualClock(1_700_000_000_000_000_000, 1000),
+                            accounts=Accounts())
         try:
             _raw_udp(0, server.address, _ORDER)
         except PermissionError:
