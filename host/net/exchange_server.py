@@ -3,8 +3,10 @@
 # Ref: docs/network.md; NASDAQ MoldUDP64 1.00 (market-data framing).
 
 One loop over a `DatagramPort` (DPDK or kernel socket, chosen by the caller):
-each burst of order datagrams goes through the gateway (decode, sequence
-check, command), the engine, the replier (execution reports to each sender)
+each burst of order datagrams goes through the session layer (logins; only a
+logged-in session's datagrams from its own address pass, under the user's
+id), the gateway (decode, sequence check, command), the engine, the replier
+(execution reports to each user)
 and the ITCH feed (market data, packed into MoldUDP64 and sent to the feed's
 destination, normally a multicast group). Nothing here knows which backend
 carries the packets.

@@ -10,6 +10,12 @@ datagram that does not decode is counted under its reason and logged, and
 the exchange goes on. Semantic checks (unknown symbol, bad price) are the
 engine's: such an order still becomes a command, so it still gets a reply.
 
+The gateway knows users, not logins: `host/net/sessions.py` stands in front
+of it, admits a datagram only from a logged-in session's own address, and
+hands it on with the account's user id where the header had the session id,
+so `session` below is that key (the user id) and the frames it gets hold
+order messages only.
+
 `flow_datagrams()` goes the other way for testers: it turns a flow of
 internal commands into the datagrams clients would have sent.
 

@@ -21,6 +21,11 @@ sender's address) in its INPUT record, and `replay` applies one command's
 origin and events exactly as the gateway and replier did live. A snapshot
 holds a whole `GatewayState` as of its last seq.
 
+"Session" here is the gateway's key, which is the account's user id (the
+session layer, `host/net/sessions.py`, puts it where the datagram carried
+its session id): tokens and numbering belong to users and outlive the
+logins, which are not logged.
+
 This module imports nothing from `host/net`: the log must rebuild the state
 without a gateway. `tests/test_wal_gateway_state.py` holds `replay` to the
 live gateway and replier, on both of their paths.
