@@ -125,16 +125,37 @@ def test_segment_header_and_record_match_the_golden_vectors():
     assert end.damage is None and end.next_seq == 2
 
 
-def test_a_version_1_segment_header_is_still_read():
-    old = VECTORS["first_segment_v1"]
-    assert decode_segment_header(old.data) == (0, 1)
+@pytest.mark.parametrize("name, version", [("first_segment_v1", 1), ("first_segment_v2", 2)])
+def test_older_segment_headers_are_still_read(name, version):
     from host.wal.format import segment_version
-    assert segment_version(old.data) == 1 and segment_version(VECTORS["first_segment"].data) == 2
+    old = VECTORS[name]
+    assert decode_segment_header(old.data) == (0, 1)
+    assert segment_version(old.data) == version
+    assert segment_version(VECTORS["first_segment"].data) == wal.FORMAT_VERSION == 3
     bad = bytearray(old.data)
-    bad[8] = 3
+    bad[8] = 4
     bad[-4:] = zlib.crc32(bytes(bad[:-4])).to_bytes(4, "little")
-    with pytest.raises(ValueError, match="version 3; this build reads versions 1, 2"):
+    with pytest.raises(ValueError, match="version 4; this build reads versions 1, 2, 3"):
         decode_segment_header(bytes(bad))
+
+
+def test_a_commit_record_matches_the_golden_vector_and_closes_a_write():
+    from host.wal.format import COMMIT, COMMIT_SIZE, Marker, encode_commit
+    vector = VECTORS["commit_record_closing_a_segment"]
+    assert encode_commit(500, 500, closed=True) == vector.data
+    codec = RecordCodec(wal.COMMIT_MARKER, "little")
+    assert codec.size == COMMIT_SIZE == 9
+    assert tuple(codec.decode(vector.data[HEADER_SIZE:-TRAILER_SIZE])) == tuple(vector.fields.values())
+    assert vector.data[HEADER_SIZE - 1] == COMMIT == ord("C")
+    write = [encode_record(1, 10, INPUT, b"a"), encode_record(1, 10, OUTPUT, b"b"),
+             encode_commit(1, 0)]
+    end = check_records(_segment(*write), 1)
+    assert end.damage is None and end.marker == Marker(1, 0, False)
+    scan = SegmentScan(_segment(*write), 1)
+    assert [r.kind for r in scan] == [INPUT, OUTPUT]        # checked, never handed out
+    assert check_records(_segment(*write[:2]), 1).marker is None   # the write's end is missing
+    wrong = check_records(_segment(write[0], encode_commit(2, 0)), 1)
+    assert "does not close INPUT 1" in wrong.damage.reason
 
 
 def test_an_input_record_with_its_origin_matches_the_golden_vectors():

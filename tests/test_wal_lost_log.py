@@ -57,14 +57,14 @@ def _continue(directory, count):
 
 
 def test_deleting_the_newest_segment_is_refused_by_name(log_copy, capsys):
-    newest = list_snapshots(log_copy)[0][0]
-    os.unlink(segments(log_copy)[-1])
+    newest = segments(log_copy)[-1]
+    os.unlink(newest)
     before = _files(log_copy)
     with pytest.raises(LostLog) as refused:
         recover(log_copy)
     message = str(refused.value)
-    assert f"snapshot-{newest:020d}.snap" in message and "--accept-loss" in message
-    assert "ends at seq" in message
+    assert f"{os.path.basename(newest)}, which is missing" in message
+    assert "--accept-loss" in message and "go back to seq" in message
     assert isinstance(refused.value, CorruptLog)
     assert _files(log_copy) == before                   # refusing changes nothing
     assert main(["recover", "--dir", log_copy]) == 3
@@ -119,6 +119,20 @@ def test_a_gap_before_the_snapshots_tail_loses_only_the_old_segments(log_copy):
     assert segments(log_copy) == present[3:]
     _, second = recover(log_copy)
     assert not second.repairs and second.last_seq == COUNT
+
+
+def test_deleting_the_newest_segment_of_a_log_without_snapshots_is_refused(tmp_path):
+    # No snapshot proves anything here: the segment before says it was closed.
+    directory = str(tmp_path)
+    write_log(directory, COUNT, segment_bytes=128 << 10)
+    newest = segments(directory)[-1]
+    os.unlink(newest)
+    with pytest.raises(LostLog, match=os.path.basename(newest) + ", which is missing"):
+        recover(directory)
+    _, report = recover(directory, accept_loss=True)
+    assert "--accept-loss" in report.tail
+    _, again = recover(directory)
+    assert again.tail.startswith("clean") and again.last_seq == report.last_seq
 
 
 def test_a_log_cut_before_its_snapshot_is_refused(tmp_path):

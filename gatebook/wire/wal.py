@@ -35,10 +35,13 @@ the order of their events), then (version 2) the gateway's state:
 SNAPSHOT_GATEWAY, its SNAPSHOT_TOKEN, SNAPSHOT_OWNER and SNAPSHOT_SESSION
 records.
 
-Versions: 2 added INPUT_ORIGIN and the snapshot's gateway section. This build
-reads version 1 segments and snapshots too (they hold no gateway state: the
-gateway starts from nothing for the commands they carry) and writes version 2;
-a resumed version 1 segment is closed and the log goes on in a new one.
+Versions: 3 ends every write with a COMMIT record (COMMIT_MARKER), so a log
+cut at a record boundary, or missing its newest segment, is told from one
+that ended cleanly; snapshots stay at version 2. 2 added INPUT_ORIGIN and the
+snapshot's gateway section. This build reads version 1 and 2 segments and
+version 1 snapshots too (version 1 holds no gateway state: the gateway starts
+from nothing for the commands it carries) and writes version 3 segments; a
+resumed older segment is left as it is and the log goes on in a new one.
 
 Replication frames (primary to follower and back over TCP) are REPLICATION
 messages; a RECORDS frame is followed by `length` bytes of log records,
@@ -57,7 +60,8 @@ from .layout import ALPHA, Field, Message, Protocol
 
 __all__ = [
     "RecordKind", "SEGMENT_MAGIC", "SNAPSHOT_MAGIC", "FORMAT_VERSION", "READABLE_VERSIONS",
-    "SEGMENT_HEADER", "RECORD_HEADER", "RECORD_TRAILER", "INPUT_ORIGIN", "WAL",
+    "SNAPSHOT_VERSION", "SNAPSHOT_READABLE_VERSIONS",
+    "SEGMENT_HEADER", "RECORD_HEADER", "RECORD_TRAILER", "INPUT_ORIGIN", "COMMIT_MARKER", "WAL",
     "SNAPSHOT_HEADER", "SNAPSHOT_BOOK", "SNAPSHOT_ORDER", "SNAPSHOT_USED_ID",
     "SNAPSHOT_GATEWAY", "SNAPSHOT_TOKEN", "SNAPSHOT_OWNER", "SNAPSHOT_SESSION", "SNAPSHOT",
     "HELLO", "HEARTBEAT", "RECORDS", "APPLIED", "RefuseReason", "REFUSE", "REPLICATION",
@@ -67,13 +71,16 @@ __all__ = [
 
 SEGMENT_MAGIC = "GBWAL"
 SNAPSHOT_MAGIC = "GBSNAP"
-FORMAT_VERSION = 2
-READABLE_VERSIONS = (1, 2)
+FORMAT_VERSION = 3                 # of segments: 3 added COMMIT records
+READABLE_VERSIONS = (1, 2, 3)
+SNAPSHOT_VERSION = 2               # snapshots did not change with segment version 3
+SNAPSHOT_READABLE_VERSIONS = (1, 2)
 
 
 class RecordKind(IntEnum):
     INPUT  = ord("I")   # a stamped command: replaying these rebuilds the engine
     OUTPUT = ord("O")   # the events that command caused: the audit trail
+    COMMIT = ord("C")   # version 3: closes every write; a log ending without one was cut
 
 
 _SEQ = Field("seq", 8, doc="sequence number of the command the record belongs to")
@@ -116,8 +123,16 @@ INPUT_ORIGIN = Message("input_origin", ord("g"), (
 ) + _PEER, doc="After the command in an INPUT record (version 2) when the command came from "
               "order entry; commands from elsewhere (admin, tools) have none.")
 
+COMMIT_MARKER = Message("wal_commit_marker", None, (
+    Field("synced_seq", 8, doc="every seq up to this one was fdatasync'ed before this write"),
+    Field("closed",     1, doc="1: the segment is full and the log goes on in the next one, "
+                               "which was created (and synced) before this marker was written"),
+), doc="The payload of a COMMIT record (version 3), the last record of every write: its "
+       "header's seq is the last INPUT seq written so far, its ts 0. A log whose last "
+       "segment does not end with one lost the end of a write: torn by a crash, or cut.")
+
 WAL = Protocol("gatebook-wal", "little", (SEGMENT_HEADER, RECORD_HEADER, RECORD_TRAILER,
-                                          INPUT_ORIGIN))
+                                          INPUT_ORIGIN, COMMIT_MARKER))
 
 # -- snapshots ----------------------------------------------------------------
 

@@ -4,10 +4,14 @@ Every layout comes from gatebook.wire.wal; this module only adds the CRC and
 the rules a well-formed log obeys, so that the reader and the writer share
 one definition of "valid":
 
-- a record's kind is INPUT or OUTPUT and its CRC matches;
+- a record's kind is INPUT, OUTPUT or COMMIT and its CRC matches;
 - INPUT sequence numbers rise by exactly one, from the segment header's
   `first_seq`; an OUTPUT record carries the sequence number of the INPUT
-  before it (its events), and there is at most one per INPUT.
+  before it (its events), and there is at most one per INPUT;
+- a COMMIT record (version 3: the last record of every write, `encode_commit`)
+  carries the sequence number of the last INPUT before it and a
+  COMMIT_MARKER payload. A clean log ends with one; the writer, replication
+  and replay skip them.
 
 An INPUT payload is one command and, for a command from order entry, its
 INPUT_ORIGIN (`encode_origin`, `split_input`): both under the record's CRC.
@@ -21,20 +25,21 @@ from typing import NamedTuple
 
 from gatebook.wire import internal, ouch
 from gatebook.wire.codec import RecordCodec, WireError
-from gatebook.wire.wal import (FORMAT_VERSION, INPUT_ORIGIN, READABLE_VERSIONS, RECORD_HEADER,
-                               RECORD_TRAILER, SEGMENT_HEADER, SEGMENT_MAGIC, WAL, RecordKind)
+from gatebook.wire.wal import (COMMIT_MARKER, FORMAT_VERSION, INPUT_ORIGIN, READABLE_VERSIONS,
+                               RECORD_HEADER, RECORD_TRAILER, SEGMENT_HEADER, SEGMENT_MAGIC, WAL,
+                               RecordKind)
 
 from .gateway_state import Origin
 
 __all__ = [
-    "INPUT", "OUTPUT", "HEADER_SIZE", "TRAILER_SIZE", "SEGMENT_HEADER_SIZE", "MAX_PAYLOAD",
+    "INPUT", "OUTPUT", "COMMIT", "COMMIT_SIZE", "encode_commit", "Marker", "HEADER_SIZE", "TRAILER_SIZE", "SEGMENT_HEADER_SIZE", "MAX_PAYLOAD",
     "struct_of", "encode_record", "encode_segment_header", "decode_segment_header",
     "segment_version", "COMMAND_STRUCTS", "ORIGIN_SIZE", "encode_origin", "decode_origin",
     "split_input",
     "Record", "Damage", "ScanEnd", "check_records", "SegmentScan", "find_valid_record",
 ]
 
-INPUT, OUTPUT = int(RecordKind.INPUT), int(RecordKind.OUTPUT)
+INPUT, OUTPUT, COMMIT = int(RecordKind.INPUT), int(RecordKind.OUTPUT), int(RecordKind.COMMIT)
 
 # A length above this is damage, not data: the largest real OUTPUT record (a
 # mass cancel of every order of a busy symbol) is a few megabytes.
@@ -75,7 +80,21 @@ _crc32 = zlib.crc32
 # CRC-32 of a message followed by its own CRC (little-endian) is this constant.
 _RESIDUE = _crc32(b"\0" + _pack_trailer(_crc32(b"\0")))
 assert _RESIDUE == 0x2144DF1C
-_KIND_BYTE = re.compile(re.escape(bytes((INPUT,))) + b"|" + re.escape(bytes((OUTPUT,))))
+_KIND_BYTE = re.compile(b"|".join(re.escape(bytes((kind,))) for kind in (INPUT, OUTPUT, COMMIT)))
+_COMMIT = struct_of(COMMIT_MARKER, WAL.byte_order)
+COMMIT_SIZE = _COMMIT.size
+
+
+class Marker(NamedTuple):
+    """The COMMIT record a segment's valid records end with, if they end with one."""
+    seq:        int             # the last INPUT seq before it
+    synced_seq: int             # fdatasync'ed through this seq before its write
+    closed:     bool            # the log goes on in the next segment
+
+
+def encode_commit(seq, synced_seq, closed=False):
+    """A COMMIT record: the last record of a write (seq: the last INPUT seq written)."""
+    return encode_record(seq, 0, COMMIT, _COMMIT.pack(synced_seq, int(closed)))
 
 
 def encode_record(seq, ts, kind, payload):
@@ -211,6 +230,7 @@ class ScanEnd(NamedTuple):
     output_seen: bool           # whether the last INPUT already has its OUTPUT
     outputs:     int            # valid OUTPUT records seen
     damage:      object         # None for a clean end of data, else a Damage
+    marker:      object = None  # the Marker the valid records end with, or None
 
 
 def check_records(data, next_seq, start=SEGMENT_HEADER_SIZE, output_seen=False, found=None,
@@ -232,9 +252,10 @@ def check_records(data, next_seq, start=SEGMENT_HEADER_SIZE, output_seen=False, 
     output_seen : bool
         Whether the INPUT before `start` already has its OUTPUT record.
     found : list or None
-        If given, receives two ints per valid record, its offset and the
-        offset just past it: every record's, or INPUT records' only when
-        `keep_outputs` is false (recovery's replay needs nothing else).
+        If given, receives two ints per valid INPUT and OUTPUT record, its
+        offset and the offset just past it: every such record's, or INPUT
+        records' only when `keep_outputs` is false (recovery's replay needs
+        nothing else). COMMIT records are checked but never listed.
 
     Returns
     -------
@@ -250,6 +271,7 @@ def check_records(data, next_seq, start=SEGMENT_HEADER_SIZE, output_seen=False, 
     outputs = 0
     last_header = end_of_file - HEADER_SIZE
     damage = None
+    marker_end = -1                 # just past the last COMMIT record
     while offset < end_of_file:
         if offset > last_header:
             damage = Damage(offset, f"torn record header ({end_of_file - offset} bytes)")
@@ -257,10 +279,16 @@ def check_records(data, next_seq, start=SEGMENT_HEADER_SIZE, output_seen=False, 
         length, seq, _, kind = unpack_header(view, offset)
         stop = offset + HEADER_SIZE + length + TRAILER_SIZE
         if (stop > end_of_file or length > MAX_PAYLOAD or crc32(view[offset:stop]) != residue
-                or (kind != INPUT and kind != OUTPUT)):
+                or (kind != INPUT and kind != OUTPUT and kind != COMMIT)):
             damage = _why_invalid(view, offset, kind, length, stop)
             break
-        if kind == INPUT:
+        if kind == COMMIT:
+            if seq != expected - 1 or length != COMMIT_SIZE:
+                damage = Damage(offset, f"COMMIT record seq {seq} ({length} bytes) does not "
+                                        f"close INPUT {expected - 1}")
+                break
+            marker_end = stop
+        elif kind == INPUT:
             if seq != expected:
                 damage = Damage(offset, f"INPUT seq {seq}, expected {expected}")
                 break
@@ -279,12 +307,17 @@ def check_records(data, next_seq, start=SEGMENT_HEADER_SIZE, output_seen=False, 
                 keep_output(offset)
                 keep_output(stop)
         offset = stop
-    return ScanEnd(offset, expected, output_seen, outputs, damage)
+    marker = None
+    if marker_end == offset:
+        start = offset - TRAILER_SIZE - COMMIT_SIZE
+        synced_seq, closed = _COMMIT.unpack_from(view, start)
+        marker = Marker(expected - 1, synced_seq, bool(closed))
+    return ScanEnd(offset, expected, output_seen, outputs, damage, marker)
 
 
 def _why_invalid(view, offset, kind, length, stop):
     """The reason a record failed the fast check, in the order a person would look."""
-    if kind != INPUT and kind != OUTPUT:
+    if kind != INPUT and kind != OUTPUT and kind != COMMIT:
         return Damage(offset, f"unknown record kind {kind:#04x}")
     if length > MAX_PAYLOAD:
         return Damage(offset, f"implausible payload length {length}")
@@ -294,7 +327,8 @@ def _why_invalid(view, offset, kind, length, stop):
 
 
 class SegmentScan:
-    """Iterate the valid records of one segment's bytes, stopping at the first invalid one.
+    """Iterate the valid INPUT and OUTPUT records of one segment's bytes, stopping at the
+    first invalid record (COMMIT records are checked, not yielded).
 
     Parameters
     ----------
@@ -316,10 +350,11 @@ class SegmentScan:
         self.end = start
         self.damage = None
         self.output_seen = False    # whether the last INPUT already has its OUTPUT
+        self.marker = None          # the Marker the valid records end with, if any
 
     def __iter__(self):
         found = []
-        self.end, self.next_seq, self.output_seen, _, self.damage = check_records(
+        self.end, self.next_seq, self.output_seen, _, self.damage, self.marker = check_records(
             self.data, self.next_seq, self.end, self.output_seen, found)
         data = self.data
         positions = iter(found)

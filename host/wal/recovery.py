@@ -43,6 +43,7 @@ from dataclasses import dataclass, field
 
 from gatebook.wire import internal
 from gatebook.wire.codec import ProtocolCodec
+from gatebook.wire.wal import FORMAT_VERSION
 from host.engine import MatchingEngine
 from host.symbols import DEFAULT_SYMBOLS
 
@@ -50,7 +51,7 @@ from . import repair as disk
 from .errors import BadSegment, CorruptLog, LostLog, RecoveryError
 from .format import (COMMAND_STRUCTS, HEADER_SIZE, INPUT, ORIGIN_SIZE, SEGMENT_HEADER_SIZE,
                      TRAILER_SIZE, check_records, decode_origin, decode_segment_header,
-                     split_input)
+                     segment_version, split_input)
 from .gateway_state import GatewayState
 from .repair import Repair
 from .segments import SEGMENT_PATTERN, list_segments, segment_name
@@ -88,6 +89,8 @@ class RecoveryReport:
     resume: tuple = None         # (segment number, path, next seq) for LogWriter
     gateway: GatewayState = None # the order-entry gateway's state as of last_seq
     origins: int = 0             # replayed commands that came from order entry
+    tail: str = "clean"          # how the log ends, when nothing had to be cut
+    sealed: bool = True          # whether the log ends with a COMMIT record (or cannot)
 
     def lines(self):
         names = [os.path.basename(path) for path in self.segments]
@@ -111,7 +114,7 @@ class RecoveryReport:
             yield (f"gateway: {len(gateway.order_ids)} client tokens, "
                    f"{len(set(gateway.expected) | set(gateway.sequences))} sessions "
                    f"({self.origins} replayed commands came from order entry)")
-        yield from (f"tail: {repair.line()}" for repair in self.repairs) if self.repairs else ["tail: clean"]
+        yield from (f"tail: {repair.line()}" for repair in self.repairs) if self.repairs else [f"tail: {self.tail}"]
         yield from (f"note: {note}" for note in self.notes)
         yield f"next seq: {self.last_seq + 1}"
         yield f"state hash: {self.state_hash}"
@@ -184,6 +187,9 @@ def _recover(directory, symbols, accept_corruption, accept_loss, use_snapshots, 
     disk.settle_resume(directory, report)
     if repair and last is not None:
         disk.rewrite_missing_output(report, *last)
+        report.sealed = False
+    if repair and not report.sealed:
+        disk.seal(report, report.log_end_seq)
     report.state_hash = engine.state_hash()
     report.seconds = time.perf_counter() - started
     return engine, report
@@ -249,6 +255,7 @@ def _replay(directory, engine, report, accept_corruption, accept_loss, verify_ou
     next_seq = None
     output_seen = True
     last = (None, None)
+    final = None                            # (index, data, ScanEnd) of the last segment read
 
     def refuse_tail(path, offset, reason):
         if report.snapshot and report.snapshot_seq > report.log_end_seq and not accept_loss:
@@ -277,8 +284,10 @@ def _replay(directory, engine, report, accept_corruption, accept_loss, verify_ou
                 raise CorruptLog(path, 0, f"the log starts at seq {first_seq} and no snapshot "
                                           f"holds seqs {report.snapshot_seq + 1}..{first_seq - 1}")
         found = []
-        end, after, output_seen, outputs, damage = check_records(
-            data, next_seq, SEGMENT_HEADER_SIZE, output_seen, found, keep_outputs=verify_outputs)
+        scan = check_records(data, next_seq, SEGMENT_HEADER_SIZE, output_seen, found,
+                             keep_outputs=verify_outputs)
+        end, after, output_seen, outputs, damage, _ = scan
+        final = (index, data, scan)
         report.inputs += after - next_seq
         report.outputs += outputs
         replay = _replay_verified if verify_outputs else _replay_inputs
@@ -290,9 +299,45 @@ def _replay(directory, engine, report, accept_corruption, accept_loss, verify_ou
         if damage is not None:
             disk.damaged(report, segments, index, data, damage.offset, damage.reason,
                          accept_corruption, repair, refuse_tail)
+            final = None
             break
+    if final is not None and final[0] == len(segments) - 1:
+        _judge_end(report, segments, *final, accept_loss)
+    elif report.resume:
+        report.sealed = False               # cut: the end needs a COMMIT record again
     command, events = last
     return (command, events) if command is not None and not output_seen else None
+
+
+def _judge_end(report, segments, index, data, scan, accept_loss):
+    """How a log that ends without damage ends: sealed by its last write, cut at a record
+    boundary, or missing the segment its last COMMIT record says comes next."""
+    path = segments[index][1]
+    name = os.path.basename(path)
+    marker = scan.marker
+    if segment_version(data) < FORMAT_VERSION:
+        report.tail = (f"clean as far as a version {segment_version(data)} segment can tell "
+                       f"(it has no COMMIT records to tell a cut at a record boundary)")
+        return
+    if marker is not None and marker.closed:
+        following = segment_name(segments[index][0] + 1)
+        reason = (f"{name} ends saying the log goes on in {following}, which is missing "
+                  f"(it was created before that was written)")
+        if not accept_loss:
+            raise LostLog(report.directory, reason, report.log_end_seq,
+                          os.path.join(report.directory, following))
+        report.tail = f"{reason}; its loss accepted (--accept-loss)"
+        report.sealed = False
+    elif marker is not None:
+        report.tail = f"clean (the last write's COMMIT record, seq {marker.seq})"
+    elif scan.end > SEGMENT_HEADER_SIZE:
+        report.tail = (f"cut at a record boundary after seq {report.log_end_seq}: the last "
+                       f"write of {name} has no COMMIT record (torn by a crash, or the end of "
+                       f"the log was lost)")
+        report.sealed = False
+        log.warning("%s: %s", path, report.tail)
+    else:
+        report.tail = f"clean ({name} holds no records yet)"
 
 
 def _torn_header(data):

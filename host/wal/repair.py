@@ -13,13 +13,15 @@ from dataclasses import dataclass
 
 from gatebook.wire import internal
 from gatebook.wire.codec import ProtocolCodec
+from gatebook.wire.wal import FORMAT_VERSION
 
 from .errors import CorruptLog
-from .format import OUTPUT, encode_record, find_valid_record
+from .format import (OUTPUT, SEGMENT_HEADER_SIZE, encode_commit, encode_record,
+                     find_valid_record, segment_version)
 from .segments import AppendFile, list_segments, sync_directory
 
 __all__ = ["Repair", "damaged", "cut", "set_aside", "remove_partial_snapshots",
-           "settle_resume", "rewrite_missing_output"]
+           "settle_resume", "seal", "rewrite_missing_output"]
 
 log = logging.getLogger("gatebook.wal")
 _encode_event = ProtocolCodec(internal.EVENTS).encode
@@ -131,6 +133,25 @@ def settle_resume(directory, report):
     report.resume = (number, None, report.last_seq + 1)
     if not remaining and report.segments:
         report.notes.append(f"no readable segment left; the log restarts at seq {report.last_seq + 1}")
+
+
+def seal(report, seq):
+    """End the log with a COMMIT record after a cut or a rewritten OUTPUT, so the next
+    start finds a clean end (a segment of an older version gets none: its readers
+    know no COMMIT records)."""
+    number, path, next_seq = report.resume
+    if path is None:
+        return
+    with open(path, "rb") as file:
+        if segment_version(file.read(SEGMENT_HEADER_SIZE)) != FORMAT_VERSION:
+            return
+    file = AppendFile(path, create=False)
+    try:
+        file.write(encode_commit(seq, seq))
+        file.sync()
+    finally:
+        file.close()
+    report.notes.append(f"sealed the log with a COMMIT record at seq {seq}")
 
 
 def rewrite_missing_output(report, command, events):

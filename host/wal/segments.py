@@ -4,9 +4,11 @@ A log directory holds `segment-NNNNNNNN.wal` files numbered from 0 with no
 gaps (or, once pruned, from the oldest segment still needed). Only the last
 one is ever appended to; a segment is closed (synced) before the next is
 created, and the directory is synced after a create so the new name survives
-a power cut.
+a power cut. Then a COMMIT record saying "closed" ends the old segment: a
+last segment ending with one proves that a newer segment existed.
 """
 
+import contextlib
 import errno
 import os
 import re
@@ -14,8 +16,8 @@ import shutil
 
 from gatebook.wire.wal import FORMAT_VERSION
 
-from .format import (SEGMENT_HEADER_SIZE, decode_segment_header, encode_segment_header,
-                     segment_version)
+from .format import (SEGMENT_HEADER_SIZE, decode_segment_header, encode_commit,
+                     encode_segment_header, segment_version)
 
 __all__ = ["SEGMENT_PATTERN", "PRUNE_MODES", "segment_name", "list_segments", "first_seq_of",
            "prune_segments", "sync_directory", "AppendFile", "SegmentAppender"]
@@ -99,6 +101,21 @@ def _archive(path, archive_dir):
         os.unlink(path)
         return
     sync_directory(archive_dir)
+
+
+def _close(file, marker):
+    """Append a segment's closing COMMIT record, or nothing if the disk refuses it.
+
+    The marker is evidence, not data (the segment was synced whole before):
+    a full disk must not leave half of one in the middle of the log.
+    """
+    before = file.size
+    try:
+        file.write(marker)
+        file.sync()
+    except OSError:
+        with contextlib.suppress(OSError):
+            file.rewind(before)
 
 
 def sync_directory(directory):
@@ -202,9 +219,13 @@ class SegmentAppender:
         file = self.file
         if self._old or (file.size + len(batch) > self.segment_bytes
                          and file.size > SEGMENT_HEADER_SIZE):
-            self._old = False
             file.sync()
             fresh = self._create(self.number + 1, first_seq)
+            if not self._old:
+                # Only once the next segment surely exists: so a last segment
+                # that says it is closed proves a newer one was deleted.
+                _close(file, encode_commit(first_seq - 1, first_seq - 1, closed=True))
+            self._old = False
             file.close()
             self.file = file = fresh
             self.number += 1

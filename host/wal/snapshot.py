@@ -29,7 +29,7 @@ import zlib
 from dataclasses import dataclass
 
 from gatebook.wire.codec import RecordCodec
-from gatebook.wire.wal import (FORMAT_VERSION, READABLE_VERSIONS, SNAPSHOT, SNAPSHOT_BOOK,
+from gatebook.wire.wal import (SNAPSHOT_READABLE_VERSIONS, SNAPSHOT_VERSION, SNAPSHOT, SNAPSHOT_BOOK,
                                SNAPSHOT_GATEWAY, SNAPSHOT_HEADER, SNAPSHOT_MAGIC, SNAPSHOT_ORDER,
                                SNAPSHOT_OWNER, SNAPSHOT_SESSION, SNAPSHOT_TOKEN, SNAPSHOT_USED_ID)
 from host.book import RestingOrder
@@ -109,7 +109,7 @@ def encode(state):
     gateway = state.gateway() if callable(state.gateway) else state.gateway
     parts.append(_encode_gateway(gateway or GatewayState()))
     body = b"".join(parts)
-    fields = (SNAPSHOT_MAGIC, FORMAT_VERSION, state.last_seq, state.last_ts, state.match_id,
+    fields = (SNAPSHOT_MAGIC, SNAPSHOT_VERSION, state.last_seq, state.last_ts, state.match_id,
               len(state.books), len(ids), len(live), int(state.self_trade_prevention), len(body))
     head = _HEADER.encode(fields + (0,))[:-4]
     return _HEADER.encode(fields + (zlib.crc32(body, zlib.crc32(head)),)) + body
@@ -188,9 +188,9 @@ def decode(data, name="snapshot"):
          body_length, crc) = _HEADER.decode(bytes(data[:_HEADER.size]))
     except ValueError as error:
         raise SnapshotError(f"{name}: header unreadable: {error}") from None
-    if magic != SNAPSHOT_MAGIC or version not in READABLE_VERSIONS:
+    if magic != SNAPSHOT_MAGIC or version not in SNAPSHOT_READABLE_VERSIONS:
         raise SnapshotError(f"{name}: not a Gatebook snapshot of version "
-                            f"{' or '.join(map(str, READABLE_VERSIONS))}")
+                            f"{' or '.join(map(str, SNAPSHOT_READABLE_VERSIONS))}")
     body = memoryview(data)[_HEADER.size:]
     if len(body) != body_length:
         raise SnapshotError(f"{name}: body is {len(body)} bytes, header says {body_length}")

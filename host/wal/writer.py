@@ -35,7 +35,7 @@ from hdrh.histogram import HdrHistogram
 from gatebook.wire import internal
 from gatebook.wire.codec import ProtocolCodec
 
-from .format import INPUT, OUTPUT, encode_record
+from .format import INPUT, OUTPUT, encode_commit, encode_record
 from .segments import SegmentAppender
 
 __all__ = ["Durability", "LogFailure", "LogWriter"]
@@ -202,9 +202,12 @@ class LogWriter:
                 continue
             parts.append(encode_record(seq, ts, INPUT, command_bytes))
             parts.append(encode_record(seq, ts, OUTPUT, b"".join(map(_encode_event, events))))
-        batch = b"".join(parts)
         first = items[0][1] if items[0][3] is None else items[0][0]
         last = items[-1][0]
+        # The write ends with a COMMIT record: a log that does not end with one
+        # lost the end of a write (torn by a crash, or cut) and recovery says so.
+        parts.append(encode_commit(last, self.synced_seq))
+        batch = b"".join(parts)
         self._appender.append(batch, first)
         self.written_seq = last
         self.batches += 1

@@ -1,0 +1,99 @@
+"""Format version 3: every write ends with a COMMIT record, so recovery tells a clean end
+from a log cut at a record boundary; version 1 and 2 logs still recover."""
+
+import logging
+import os
+import zlib
+
+from gatebook.wire.codec import RecordCodec
+from gatebook.wire.wal import SEGMENT_HEADER, WAL
+from host.wal.format import (HEADER_SIZE, INPUT, OUTPUT, SEGMENT_HEADER_SIZE, TRAILER_SIZE,
+                             SegmentScan, decode_segment_header, encode_record, segment_version)
+from host.wal.journal import JournaledExchange
+from host.wal.loadgen import seeded_commands, stamped
+from host.engine import MatchingEngine
+from host.symbols import DEFAULT_SYMBOLS
+from host.wal.recovery import recover
+from gatebook.wire import internal
+from gatebook.wire.codec import ProtocolCodec
+
+from wal_helpers import reference_hash, segments, write_log
+
+COUNT = 1000
+
+
+def _boundary_inside_the_last_write(path):
+    """Offset of an INPUT record of the last segment with no COMMIT record right before it."""
+    with open(path, "rb") as file:
+        data = file.read()
+    records = list(SegmentScan(data, decode_segment_header(data)[1]))
+    for before, record in zip(reversed(records[:-1]), reversed(records[1:])):
+        if record.kind == INPUT and before.offset + HEADER_SIZE + len(before.payload) \
+                + TRAILER_SIZE == record.offset:
+            return record.offset, record.seq
+    raise AssertionError("no write of two commands in the last segment")
+
+
+def test_a_clean_end_says_so(tmp_path):
+    write_log(str(tmp_path), COUNT)
+    _, report = recover(str(tmp_path))
+    assert report.tail == f"clean (the last write's COMMIT record, seq {COUNT})"
+    assert f"tail: clean (the last write's COMMIT record, seq {COUNT})" in list(report.lines())
+
+
+def test_a_cut_at_a_record_boundary_is_reported_not_called_clean(tmp_path, caplog):
+    directory = str(tmp_path)
+    write_log(directory, COUNT)
+    last = segments(directory)[-1]
+    offset, seq = _boundary_inside_the_last_write(last)
+    os.truncate(last, offset)                       # whole records gone, nothing torn
+    with caplog.at_level(logging.WARNING, logger="gatebook.wal"):
+        engine, report = recover(directory)
+    assert report.last_seq == seq - 1 and engine.state_hash() == reference_hash(seq - 1)
+    assert report.tail.startswith(f"cut at a record boundary after seq {seq - 1}")
+    assert any("has no COMMIT record" in message for message in caplog.messages)
+    assert f"sealed the log with a COMMIT record at seq {seq - 1}" in report.notes
+    _, again = recover(directory)                   # reported once; the log is sealed now
+    assert again.tail.startswith("clean") and again.last_seq == seq - 1
+
+
+def _v2_log(path, commands):
+    """A version 2 segment as that build wrote it: no COMMIT records."""
+    codec = RecordCodec(SEGMENT_HEADER, WAL.byte_order)
+    fields = ("GBWAL", 2, 0, 1)
+    header = codec.encode(fields + (zlib.crc32(codec.encode(fields + (0,))[:-4]),))
+    encode_command, encode_event = (ProtocolCodec(internal.COMMANDS).encode,
+                                    ProtocolCodec(internal.EVENTS).encode)
+    engine = MatchingEngine(DEFAULT_SYMBOLS)
+    parts = [header]
+    for command in commands:
+        events = engine.apply(command)
+        parts.append(encode_record(command[1], command[2], INPUT, encode_command(command)))
+        parts.append(encode_record(command[1], command[2], OUTPUT,
+                                   b"".join(map(encode_event, events))))
+    with open(path, "wb") as file:
+        file.write(b"".join(parts))
+    return engine.state_hash()
+
+
+def test_a_version_2_log_recovers_and_goes_on_in_a_version_3_segment(tmp_path):
+    directory = str(tmp_path)
+    commands = list(stamped(seeded_commands(1, 300)))
+    old = os.path.join(directory, "segment-00000000.wal")
+    expected = _v2_log(old, commands)
+    with open(old, "rb") as file:
+        before = file.read()
+    engine, report = recover(directory)
+    assert engine.state_hash() == expected and report.last_seq == 300
+    assert report.tail.startswith("clean as far as a version 2 segment can tell")
+    exchange = JournaledExchange(directory, snapshot_every=0)
+    for command in list(seeded_commands(1, 400))[300:]:
+        exchange.submit(*command)
+    exchange.close()
+    with open(old, "rb") as file:
+        assert file.read() == before                # a version 2 reader still reads it all
+    newer = segments(directory)[-1]
+    with open(newer, "rb") as file:
+        assert segment_version(file.read(SEGMENT_HEADER_SIZE)) == 3
+    _, report = recover(directory, verify_outputs=True)
+    assert report.last_seq == 400 and report.tail.startswith("clean (the last write's")
