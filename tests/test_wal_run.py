@@ -258,7 +258,11 @@ SENT = flow_datagrams(generate_flow(600, seed=8), DEFAULT_SYMBOLS)
 def test_run_with_a_standby_reports_only_what_both_logged_and_fails_over(tmp_path):
     primary_dir, standby_dir = str(tmp_path / "primary"), str(tmp_path / "standby")
     port, replication = _free_port(), _free_tcp_port()
-    primary, lines = _start(primary_dir, port, "--standby-listen", f"127.0.0.1:{replication}")
+    secret = tmp_path / "secret"
+    secret.write_bytes(os.urandom(32))
+    secret.chmod(0o600)
+    primary, lines = _start(primary_dir, port, "--standby-listen", f"127.0.0.1:{replication}",
+                            "--replication-secret", str(secret))
     assert any("synchronous" in line for line in lines), lines
     standby = new_primary = old = None
     try:
@@ -271,7 +275,8 @@ def test_run_with_a_standby_reports_only_what_both_logged_and_fails_over(tmp_pat
             assert received == []
             standby = subprocess.Popen(
                 [sys.executable, "-m", "gatebook.cli", "standby", "--connect",
-                 f"127.0.0.1:{replication}", "--dir", standby_dir, "--heartbeat-timeout", "0.5"],
+                 f"127.0.0.1:{replication}", "--dir", standby_dir, "--heartbeat-timeout", "0.5",
+                 "--replication-secret", str(secret)],
                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO)
             assert standby.stdout.readline().startswith("following 127.0.0.1:")
             want = len(Reference().feed(SENT[:50], 50)[0])
@@ -294,9 +299,10 @@ def test_run_with_a_standby_reports_only_what_both_logged_and_fails_over(tmp_pat
         # The promoted directory runs as the new primary; the old one, started
         # with --standby naming it, learns of epoch 2 and takes no orders.
         new_primary, lines = _start(standby_dir, port, "--standby-listen",
-                                    f"127.0.0.1:{replication}")
+                                    f"127.0.0.1:{replication}", "--replication-secret", str(secret))
         assert f"last seq {report.last_seq} " in "".join(lines) and "epoch 2" in "".join(lines)
         old, lines = _start(primary_dir, _free_port(), "--standby", f"127.0.0.1:{replication}",
+                            "--replication-secret", str(secret),
                             until=None)
         _, err = old.communicate(timeout=20)
         assert old.returncode == 3, (lines, err)

@@ -128,6 +128,7 @@ class Channel:
         self._send_lock = threading.Lock()
         self._send_key = self._recv_key = None
         self._sent = self._received = 0
+        self.closed = False
 
     # -- frames ---------------------------------------------------------------
 
@@ -201,6 +202,7 @@ class Channel:
         self._recv_key = _mac(secret, recv_label, nonces)
 
     def close(self):
+        self.closed = True
         try:
             self.sock.shutdown(socket.SHUT_RDWR)   # wakes a thread blocked on it
         except OSError:

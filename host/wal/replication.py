@@ -229,9 +229,18 @@ class ReplicationServer:
         while not self._closed:
             try:
                 sock, peer = self._listener.accept()
-            except OSError:
-                return
-            channel = Channel(sock, peer[:2])
+            except OSError as error:
+                if self._closed:
+                    return
+                # Out of descriptors (a flood of connections), say: keep the port.
+                log.warning("replication: accept failed: %s", error)
+                time.sleep(self.heartbeat_interval)
+                continue
+            try:
+                channel = Channel(sock, peer[:2])
+            except OSError:             # reset before we looked at it
+                sock.close()
+                continue
             with self._lock:
                 if len(self._pending) >= self.max_handshakes:
                     oldest, _ = self._pending.popitem(last=False)
@@ -259,7 +268,7 @@ class ReplicationServer:
             return
         with self._lock:
             self._pending.pop(channel, None)
-        why = "closed"
+        why = "it closed the connection"
         try:
             self._stream(channel)
         except AuthError as error:
@@ -268,11 +277,15 @@ class ReplicationServer:
         except (ConnectionError, OSError, WireError) as error:
             why = str(error) or type(error).__name__
         finally:
-            channel.close()
-            with self._lock:
-                lost = self._active is channel
-                if lost:
-                    self._active, self.standby = None, None
+            self._lost(channel, why)
+
+    def _lost(self, channel, why):
+        """The connection ended (from whichever thread saw it first); say so if it was the standby."""
+        channel.close()
+        with self._lock:
+            lost = self._active is channel
+            if lost:
+                self._active, self.standby = None, None
         if lost and not self._closed:
             held = ("holding acknowledgements until it is back; after "
                     f"{self.hold_seconds} s with none released, or {self.max_held} commands "
@@ -312,11 +325,12 @@ class ReplicationServer:
             previous, self._active, self.standby = self._active, channel, channel.name
         if previous is not None:
             previous.close()            # the same standby, reconnected: serve the new link
+            log.warning("replication: standby %s replaced by %s", previous.name, channel.name)
         log.info("replication: standby %s authenticated, from seq %d", channel.name, next_seq)
         threading.Thread(target=self._read_applied, args=(channel, tail),
                          name="gatebook-replication-applied", daemon=True).start()
         last_sent = time.monotonic()
-        while not self._closed and self._active is channel:
+        while not self._closed and not channel.closed:
             records = tail.read(self.local_seq)
             if records:
                 channel.send((RECORDS.code, len(records)), records)
@@ -329,6 +343,7 @@ class ReplicationServer:
 
     def _read_applied(self, channel, tail):
         """APPLIED frames from the follower; none may claim a record not sent to it."""
+        why = "it closed the connection"
         try:
             while not self._closed:
                 got = channel.recv(_POLL, {APPLIED.code})
@@ -344,9 +359,10 @@ class ReplicationServer:
                     self._release()
         except AuthError as error:
             self._refuse(channel, error.kind, str(error))
-        except (OSError, WireError):
-            pass                        # gone; the sender notices on its next frame
-        channel.close()
+            why = str(error)
+        except (OSError, WireError) as error:
+            why = str(error) or type(error).__name__
+        self._lost(channel, why)
 
     def close(self):
         self._closed = True

@@ -113,6 +113,7 @@ class Follower:
         self.refused = collections.Counter()
         self.reconnects = self.failed_attempts = 0
         self.channel = self.sock = None
+        self.closed = False
         self._secret = secret
         self._lock = threading.Lock()       # the channel, against the writer thread's APPLIED
         self.writer = LogWriter(directory, policy, resume=self.recovery.resume,
@@ -136,6 +137,9 @@ class Follower:
             except OSError:
                 channel.close()
                 raise
+            if self.closed:             # close() ran meanwhile, from another thread
+                channel.close()
+                raise ConnectionError("this follower was closed")
             self.channel, self.sock = channel, channel.sock
 
     def _durable(self, seq):
@@ -152,8 +156,9 @@ class Follower:
             channel, self.channel = self.channel, None
         if channel is not None:
             channel.close()
-            log.warning("standby: lost the primary %s (%s); reconnecting from seq %d",
-                        channel.name, why, self.next_seq)
+            if not self.closed:
+                log.warning("standby: lost the primary %s (%s); reconnecting from seq %d",
+                            channel.name, why, self.next_seq)
 
     def _refuse(self, kind, reason):
         self.refused[kind] += 1
@@ -164,7 +169,9 @@ class Follower:
         left = self.heartbeat_timeout - (time.monotonic() - self.last_heard)
         started = time.monotonic()
         try:
-            self._connect(max(0.05, min(self.heartbeat_timeout / 2, left)))
+            # Half the timeout even near the window's end: a busy primary's
+            # slow answer must not pass for a dead one.
+            self._connect(self.heartbeat_timeout / 2)
         except AuthError as error:
             self._refuse(error.kind, str(error))
         except OSError:
@@ -178,19 +185,17 @@ class Follower:
         time.sleep(max(0.0, min(step - (time.monotonic() - started), left)))
 
     def follow(self):
-        """Apply the stream until the primary is gone for good; return the seconds of silence."""
+        """Apply the stream until the primary is gone for good; return the seconds of silence.
+
+        Returns at once, too, when `close()` is called from another thread.
+        """
         step = self.heartbeat_timeout / 8
-        while True:
-            silence = time.monotonic() - self.last_heard
+        while not self.closed:
             if self.channel is None:
+                silence = time.monotonic() - self.last_heard
                 if silence >= self.heartbeat_timeout:
                     return silence      # no contact, and every reconnection in the window failed
                 self._reconnect()
-                continue
-            if silence >= self.heartbeat_timeout / 2:
-                # Maybe a dead link rather than a dead primary: a fresh
-                # connection tells them apart before the timeout runs out.
-                self._drop(f"silent for {silence:.3f} s")
                 continue
             try:
                 got = self.channel.recv(step, _FROM_PRIMARY)
@@ -202,6 +207,11 @@ class Follower:
                 self._drop(str(error) or type(error).__name__)
                 continue
             if got is None:
+                silence = time.monotonic() - self.last_heard
+                if silence >= self.heartbeat_timeout / 2:
+                    # Maybe a dead link rather than a dead primary: a fresh
+                    # connection tells them apart before the timeout runs out.
+                    self._drop(f"silent for {silence:.3f} s")
                 continue
             self.last_heard = time.monotonic()
             frame, records = got
@@ -216,6 +226,7 @@ class Follower:
             else:
                 self.primary_durable = frame.durable_seq
                 self._check_epoch(frame.epoch)
+        return time.monotonic() - self.last_heard
 
     def _check_epoch(self, epoch):
         if epoch < self.epoch:
@@ -251,6 +262,7 @@ class Follower:
 
     def close(self):
         """Stop following without promoting: close the connection and the log."""
+        self.closed = True
         self._drop("closed by this follower")
         self.writer.close()
 
