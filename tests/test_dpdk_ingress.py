@@ -138,7 +138,7 @@ def test_c_split_refuses_and_decodes_exactly_as_python(compiled_loops):
 
 
 @pytest.mark.parametrize("data", [b"", b"\x00" * 13,
-                                  HEADER_STRUCT.pack(1, 1, 1) + b"Z",
+                                  HEADER_STRUCT.pack(1, 1, 1) + b"?",
                                   HEADER_STRUCT.pack(1, 1, 1) + b"X\x00",
                                   HEADER_STRUCT.pack(1, 1, 2) + b"X" + bytes(8),
                                   HEADER_STRUCT.pack(1, 1, 0) + b"!"])
