@@ -301,3 +301,19 @@ def test_refusal_answers_are_rate_limited():
 def test_an_exchange_without_accounts_is_refused():
     with SocketUdp() as server, pytest.raises(ValueError, match="accounts"):
         Exchange(server, DEFAULT_SYMBOLS, ManualClock(1))
+
+
+def test_after_logout_no_report_goes_to_the_old_address(desk):
+    alice, bob, later = desk.client(), desk.client(), desk.client()
+    a, b = desk.login(alice, ALICE).session, desk.login(bob, BOB).session
+    desk.send(alice, _order(a, 1, token=1))
+    assert _names(desk.replies(alice)) == ["accepted"]
+    desk.send(alice, _message(a, 0, ouch.LOGOUT_REQUEST))
+    assert _names(desk.replies(alice)) == ["logged_out"]
+    desk.send(bob, _order(b, 1, token=1, side="SELL"))         # fills alice's resting order
+    assert _names(desk.replies(bob)) == ["accepted", "executed"]
+    assert desk.replies(alice) == []                            # nothing to the old address
+    again = desk.login(later, ALICE)
+    assert (again.next_inbound, again.next_outbound) == (2, 3)  # reply 2 was numbered, unsent
+    desk.send(later, _order(again.session, 2, token=2))
+    assert [(s, q, n) for s, q, n, _ in desk.replies(later)] == [(ALICE, 3, "accepted")]

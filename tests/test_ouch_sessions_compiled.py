@@ -123,4 +123,5 @@ def test_compiled_and_reference_agree_behind_the_session_layer(burst):
     # Only the users' keys ever reach the gateway: no session id, no stranger's address.
     assert set(python.tracker.expected) <= {ALICE, BOB, ADMIN}
     assert set(python.peers.values()) <= {HOME_A, HOME_B, HOME_ADM, ELSEWHERE}
-    assert python.peers[BOB] == HOME_B
+    # Bob logged out: his address is forgotten; Alice's is where she logged in last.
+    assert BOB not in python.peers and python.peers[ALICE] == (HOME_A if burst else ELSEWHERE)

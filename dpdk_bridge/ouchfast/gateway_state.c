@@ -76,6 +76,31 @@ static PyObject *core_load(GatewayCore *self, PyObject *const *args, Py_ssize_t 
     Py_RETURN_NONE;
 }
 
+/* core.forget_peer(session): the session's replies go nowhere until a frame
+   from it names a peer again (Gateway.forget_peer: gateway.peers loses the key).
+   The mirror keeps its slot, holding Py_None, which the replier skips. */
+static PyObject *core_forget_peer(GatewayCore *self, PyObject *session)
+{
+    uint64_t id;
+    Slot *s;
+    if (as_uint(session, 4, &id) < 0)
+        return NULL;
+    s = table_find(&self->peer_set, 0, id);
+    if (s != NULL && s->value != (uint64_t)(uintptr_t)Py_None) {
+        PyObject *old = (PyObject *)(uintptr_t)s->value;
+        Py_INCREF(Py_None);
+        s->value = (uint64_t)(uintptr_t)Py_None;
+        s->token = 0;
+        Py_XDECREF(old);
+    }
+    if (self->peers != NULL && PyDict_Contains(self->peers, session) == 1
+        && PyDict_DelItem(self->peers, session) < 0)
+        return NULL;
+    if (PyErr_Occurred())
+        return NULL;
+    Py_RETURN_NONE;
+}
+
 static int table_copy(Table *dst, const Table *src)
 {
     dst->mask = src->mask;
@@ -183,6 +208,8 @@ static PyMethodDef core_methods[] = {
      "owners() -> {order id: (session, token)}"},
     {"copy", (PyCFunction)core_copy, METH_NOARGS,
      "copy() -> a frozen copy of the tables, for order_ids(), owners() and expected()"},
+    {"forget_peer", (PyCFunction)core_forget_peer, METH_O,
+     "forget_peer(session): its replies go nowhere until it sends again (Gateway.forget_peer)"},
     {"load", (PyCFunction)(void (*)(void))core_load, METH_FASTCALL,
      "load(order_ids, owners, expected, peers): restore saved state (Gateway.restore_state)"},
     {NULL}

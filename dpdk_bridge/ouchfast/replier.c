@@ -379,7 +379,9 @@ static PyObject *datagram(PyObject *session, uint64_t first, const uint8_t *body
 static PyObject *session_peer(ReplierCore *self, uint32_t session)
 {
     Slot *known = table_find(&self->gw->peer_set, 0, session);
-    return known == NULL ? NULL : (PyObject *)(uintptr_t)known->value;
+    /* Py_None: the address was forgotten (forget_peer), nothing is sent */
+    return known == NULL || known->value == (uint64_t)(uintptr_t)Py_None
+        ? NULL : (PyObject *)(uintptr_t)known->value;
 }
 
 static PyObject *rcore_flush(ReplierCore *self, PyObject *unused)
@@ -546,6 +548,8 @@ static PyObject *rcore_flush_into(ReplierCore *self, PyObject *const *args, Py_s
         uint16_t count = 0, width;
         if (!self->f_open) {
             Slot *known = table_find(&self->gw->peer_set, 0, box->session);
+            if (known != NULL && known->value == (uint64_t)(uintptr_t)Py_None)
+                known = NULL;                   /* forgotten: nothing is sent */
             self->f_has_peer = known != NULL;
             if (known != NULL) {
                 /* the peer's address, parsed once per peer object (bit 63: parsed) */

@@ -154,6 +154,10 @@ class Exchange:
         if journal is not None:
             # Tokens, expected and reply numbers, peers: as the log left them.
             self.gateway.restore_state(journal.gateway, self.replier)
+            # Sessions die with the process: no one is logged in, so no
+            # report goes anywhere until its user logs in again.
+            for user in list(self.gateway.peers):
+                self.gateway.forget_peer(user)
             journal.gateway_state = lambda: self.gateway.export_state(self.replier,
                                                                       deferred=True)
             self._apply = self._journaled(journal)

@@ -211,6 +211,12 @@ class Gateway:
         """(session, client token) of an exchange order id, for replies."""
         return self.owners.get(order_id)
 
+    def forget_peer(self, session):
+        """Send `session`'s replies nowhere until a frame from it names a peer
+        again (its numbers still advance): the session layer calls it when a
+        user's session ends, and a restart for every user."""
+        self.peers.pop(session, None)
+
     def export_state(self, replier=None, deferred=False):
         """A copy of what a restart must not lose (`host.wal.GatewayState`): the
         token map, owners, expected inbound numbers, peers, the next order id,
@@ -274,6 +280,7 @@ class CompiledGateway(Gateway):
         self.tracker = _Tracker(self._core)
         self.commands = self._core.commands         # no Python frame per burst
         self.token_of = self._core.token_of
+        self.forget_peer = self._core.forget_peer   # the dict and the C mirror
 
     next_order_id = property(lambda self: self._core.next_order_id,
                              lambda self, value: setattr(self._core, "next_order_id", value))

@@ -359,8 +359,12 @@ class SessionLayer:
 
     def _end(self, session, why):
         del self.sessions[session.id]
-        if self.session_of_user.get(session.account.user_id) == session.id:
-            del self.session_of_user[session.account.user_id]
+        user = session.account.user_id
+        if self.session_of_user.get(user) == session.id:
+            del self.session_of_user[user]
+            # No session, no address: reports of the user's resting orders are
+            # numbered but sent nowhere until it logs in again.
+            self.gateway.forget_peer(user)
         self.ended[session.id] = why
         while len(self.ended) > 4 * self.max_sessions:
             self.ended.popitem(last=False)
