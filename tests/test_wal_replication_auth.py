@@ -3,14 +3,14 @@
 Real TCP on loopback throughout: a JournaledExchange with its
 ReplicationServer, Followers in threads, raw sockets for the attacker, and
 `Relay`, a TCP relay between follower and primary that can record, cut the
-connection (a 0-second blip) or flip one bit in transit. The last test
+connection (a 0-second blip) or alter bytes in transit. The last test
 SIGKILLs a real primary process (tests/wal_driver.py).
 
 Each attack of the issue has its test: a 17-byte HELLO that fenced the
 primary, an idle connection that made the standby promote, a forged APPLIED
 that released acknowledgements with no standby behind them, and a HELLO that
 read the whole log. Then: a wrong secret, a replayed handshake, a flipped
-bit each way, a blip, a standby away (held acknowledgements and their
+bit each way, a frame dropped or played twice, a blip, a standby away (held acknowledgements and their
 bound), the secret file's checks, and a real death that still promotes.
 """
 
@@ -25,11 +25,11 @@ import time
 import pytest
 
 from gatebook.wire.codec import ProtocolCodec
-from gatebook.wire.wal import (APPLIED, AUTH_CHALLENGE, AUTH_HELLO, AUTH_PROOF, HELLO, MAC_SIZE,
-                               NONCE_SIZE, REPLICATION, REPLICATION_VERSION)
+from gatebook.wire.wal import (APPLIED, AUTH_CHALLENGE, AUTH_HELLO, AUTH_PROOF, HEARTBEAT, HELLO,
+                               MAC_SIZE, NONCE_SIZE, REPLICATION, REPLICATION_VERSION)
 from host.clock import ManualClock
 from host.wal.channel import AuthError, SecretError, load_secret
-from host.wal.epoch import Fenced
+from host.wal.epoch import check_peer
 from host.wal.journal import JournaledExchange
 from host.wal.loadgen import START_NS, STEP_NS, seeded_commands
 from host.wal.replication import ReplicationServer, StandbyLost
@@ -58,11 +58,15 @@ def wait_for(condition, what, seconds=10.0):
 
 class Relay:
     """A TCP relay in front of the primary: records what the first follower connection
-    sends, flips one bit of the first connection in one direction, cuts on demand."""
+    sends, alters bytes of the first connection in one direction, cuts on demand.
 
-    def __init__(self, target, flip=None):
+    `tamper` is (direction, start, end, change): bytes start..end of that
+    direction's stream go on as change(those bytes); the rest is untouched.
+    """
+
+    def __init__(self, target, tamper=None):
         self.target = target
-        self.flip = flip                # ("to_primary" | "to_follower", byte offset) or None
+        self.tamper = tamper
         self.recorded = bytearray()
         self.connections = 0
         self._closed = False
@@ -97,17 +101,26 @@ class Relay:
                                  daemon=True).start()
 
     def _pump(self, source, sink, direction, index):
-        seen = 0
+        tamper = self.tamper if index == 0 and self.tamper and self.tamper[0] == direction \
+            else None
+        passed, held = 0, bytearray()   # bytes sent on before `start`; bytes held from it
         try:
             while data := source.recv(65536):
                 if index == 0 and direction == "to_primary":
                     self.recorded += data
-                if index == 0 and self.flip and self.flip[0] == direction:
-                    at = self.flip[1] - seen
-                    if 0 <= at < len(data):
-                        data = data[:at] + bytes((data[at] ^ 0x10,)) + data[at + 1:]
-                seen += len(data)
-                sink.sendall(data)
+                if tamper is None:
+                    sink.sendall(data)
+                    continue
+                _, start, end, change = tamper
+                held += data
+                if passed < start:
+                    ahead = held[:start - passed]
+                    sink.sendall(ahead)
+                    del held[:len(ahead)]
+                    passed += len(ahead)
+                if passed == start and len(held) >= end - start:
+                    sink.sendall(change(bytes(held[:end - start])) + held[end - start:])
+                    tamper = None
         except OSError:
             pass
         for end in (source, sink):
@@ -294,6 +307,36 @@ def test_a_wrong_secret_is_refused_and_logged(primary, tmp_path, caplog):
     line = next(line for line in caplog.messages if "bad_proof" in line)
     assert "refused 127.0.0.1:" in line and "wrong secret" in line
     assert server.applied_seq == 0 and server.standby is None
+    # A restarting primary asking its standby's epoch with the wrong secret is told so.
+    with pytest.raises(AuthError, match="refused this follower's proof"):
+        check_peer(str(tmp_path / "wrong"), server.address, os.urandom(32))
+    wait_for(lambda: server.refused["bad_proof"] == 2, "the primary to refuse it too")
+    assert exchange.fenced is None
+
+
+def test_an_impostor_primary_is_refused(tmp_path):
+    """Something at the primary's address that answers the handshake without the secret."""
+    impostor = socket.create_server(("127.0.0.1", 0))
+
+    def answer():
+        peer, _ = impostor.accept()
+        with peer:
+            peer.recv(AUTH_HELLO.size + NONCE_SIZE)
+            peer.sendall(FRAMES.encode((AUTH_CHALLENGE.code, REPLICATION_VERSION))
+                         + os.urandom(NONCE_SIZE))
+            peer.recv(AUTH_PROOF.size + MAC_SIZE)
+            peer.sendall(FRAMES.encode((AUTH_PROOF.code,)) + os.urandom(MAC_SIZE))
+            peer.recv(1)                # until the follower hangs up
+    thread = threading.Thread(target=answer, daemon=True)
+    thread.start()
+    try:
+        with pytest.raises(AuthError, match="does not hold the replication secret") as raised:
+            Follower(str(tmp_path / "standby"), impostor.getsockname(), secret=SECRET,
+                     heartbeat_timeout=TIMEOUT)
+        assert raised.value.kind == "bad_proof"
+        thread.join(5)
+    finally:
+        impostor.close()
 
 
 def test_a_replayed_handshake_is_refused(primary, followers):
@@ -313,14 +356,24 @@ def test_a_replayed_handshake_is_refused(primary, followers):
     wait_for(lambda: server.refused["bad_proof"] == 1, "the replayed proof to be refused")
 
 
-@pytest.mark.parametrize("direction, offset", [
-    ("to_follower", HANDSHAKE_TO_FOLLOWER + 53 + 40),   # inside the first RECORDS frame
-    ("to_primary", HANDSHAKE_TO_PRIMARY + 5),           # inside HELLO's next_seq
-])
-def test_a_flipped_bit_is_caught_and_the_follower_recovers(primary, followers, direction, offset):
+def _flip(data):
+    return bytes((data[0] ^ 0x10,)) + data[1:]
+
+
+FIRST_HEARTBEAT = (HANDSHAKE_TO_FOLLOWER, HANDSHAKE_TO_FOLLOWER + HEARTBEAT.size + MAC_SIZE)
+
+
+@pytest.mark.parametrize("tamper", [
+    ("to_follower", FIRST_HEARTBEAT[1] + 40, FIRST_HEARTBEAT[1] + 41, _flip),  # in RECORDS
+    ("to_follower", *FIRST_HEARTBEAT, lambda frame: b""),                      # dropped
+    ("to_follower", *FIRST_HEARTBEAT, lambda frame: frame * 2),                # replayed
+    ("to_primary", HANDSHAKE_TO_PRIMARY + 5, HANDSHAKE_TO_PRIMARY + 6, _flip),  # in HELLO
+], ids=["flipped-bit-to-follower", "dropped-frame", "replayed-frame", "flipped-bit-to-primary"])
+def test_an_altered_stream_is_caught_and_the_follower_recovers(primary, followers, tamper):
     exchange, server, submit = primary()
     first = submit(60)                      # so the first frames after HEARTBEAT are RECORDS
-    relay = Relay(server.address, flip=(direction, offset))
+    relay = Relay(server.address, tamper=tamper)
+    direction = tamper[0]
     try:
         follower, thread, result = followers(relay.address)
         refused = follower.refused if direction == "to_follower" else server.refused

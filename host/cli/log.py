@@ -229,7 +229,8 @@ def run_standby(args):
         return 130
     last_seq = follower.next_seq - 1
     print(f"primary silent for {silence:.3f} s at seq {last_seq} (its last durable seq it "
-          f"announced: {follower.primary_durable})", flush=True)
+          f"announced: {follower.primary_durable}); {follower.failed_attempts} reconnection "
+          f"attempts failed", flush=True)
     if args.no_promote:
         follower.sock.close()
         follower.writer.close()

@@ -216,14 +216,14 @@ class ReplicationServer:
                            f"acknowledged command (up to seq {self.acked}) is on the standby; "
                            f"bring the standby back, or restart this exchange without "
                            f"--standby-listen")
-                log.error("replication: %s", message)
+                log.error(message)
                 self.exchange.fence(StandbyLost(message))
 
     # -- connections -----------------------------------------------------------
 
     def _refuse(self, channel, kind, reason):
         self.refused[kind] += 1
-        log.warning("replication: refused %s (%s): %s", channel.name, kind, reason)
+        log.warning("refused %s (%s): %s", channel.name, kind, reason)
 
     def _serve(self):
         while not self._closed:
@@ -233,7 +233,7 @@ class ReplicationServer:
                 if self._closed:
                     return
                 # Out of descriptors (a flood of connections), say: keep the port.
-                log.warning("replication: accept failed: %s", error)
+                log.warning("accept failed: %s", error)
                 time.sleep(self.heartbeat_interval)
                 continue
             try:
@@ -291,7 +291,7 @@ class ReplicationServer:
                     f"{self.hold_seconds} s with none released, or {self.max_held} commands "
                     "held, this primary stops taking orders") if self.synchronous else \
                 "acknowledging without it (asynchronous)"
-            log.warning("replication: standby %s lost at applied seq %d (%s); %s",
+            log.warning("standby %s lost at applied seq %d (%s); %s",
                         channel.name, self.applied_seq, why, held)
 
     def _stream(self, channel):
@@ -325,8 +325,8 @@ class ReplicationServer:
             previous, self._active, self.standby = self._active, channel, channel.name
         if previous is not None:
             previous.close()            # the same standby, reconnected: serve the new link
-            log.warning("replication: standby %s replaced by %s", previous.name, channel.name)
-        log.info("replication: standby %s authenticated, from seq %d", channel.name, next_seq)
+            log.warning("standby %s replaced by %s", previous.name, channel.name)
+        log.info("standby %s authenticated, from seq %d", channel.name, next_seq)
         threading.Thread(target=self._read_applied, args=(channel, tail),
                          name="gatebook-replication-applied", daemon=True).start()
         last_sent = time.monotonic()

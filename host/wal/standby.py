@@ -157,12 +157,12 @@ class Follower:
         if channel is not None:
             channel.close()
             if not self.closed:
-                log.warning("standby: lost the primary %s (%s); reconnecting from seq %d",
+                log.warning("lost the primary %s (%s); reconnecting from seq %d",
                             channel.name, why, self.next_seq)
 
     def _refuse(self, kind, reason):
         self.refused[kind] += 1
-        log.warning("standby: refused %s:%s (%s): %s", *self.primary, kind, reason)
+        log.warning("refused %s:%s (%s): %s", *self.primary, kind, reason)
 
     def _reconnect(self):
         step = self.heartbeat_timeout / 8
@@ -178,7 +178,7 @@ class Follower:
             pass
         else:
             self.reconnects += 1
-            log.warning("standby: reconnected to %s:%s, resuming from seq %d", *self.primary,
+            log.warning("reconnected to %s:%s, resuming from seq %d", *self.primary,
                         self.next_seq)
             return
         self.failed_attempts += 1
