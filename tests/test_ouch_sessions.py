@@ -317,3 +317,41 @@ def test_after_logout_no_report_goes_to_the_old_address(desk):
     assert (again.next_inbound, again.next_outbound) == (2, 3)  # reply 2 was numbered, unsent
     desk.send(later, _order(again.session, 2, token=2))
     assert [(s, q, n) for s, q, n, _ in desk.replies(later)] == [(ALICE, 3, "accepted")]
+
+
+def test_a_user_past_its_live_order_limit_is_refused_until_it_cancels():
+    desk = Desk(max_live_orders=2)
+    try:
+        alice, bob = desk.client(), desk.client()
+        a, b = desk.login(alice, ALICE).session, desk.login(bob, BOB).session
+        desk.send(alice, _order(a, 1, token=1), _order(a, 2, token=2, price="99.00"))
+        desk.send(alice, _order(a, 3, token=3, price="98.00"))
+        assert [(n, r[1] if n == "refused" else None) for _, _, n, r in desk.replies(alice)] == [
+            ("accepted", None), ("accepted", None),
+            ("refused", SessionRefusal.TOO_MANY_LIVE_ORDERS)]
+        desk.send(bob, _order(b, 1, token=1, side="SELL"))          # fills alice's token 1
+        desk.send(alice, _order(a, 3, token=3, price="98.00"))      # the same number again
+        assert _names(desk.replies(alice)) == ["executed", "accepted"]
+        desk.send(alice, _message(a, 4, ouch.CANCEL_ORDER, 2))      # cancels are never limited
+        assert _names(desk.replies(alice)) == ["canceled"]
+        assert desk.exchange.gateway.bad["too_many_live_orders"] == 1
+    finally:
+        desk.close()
+
+
+def test_a_user_past_its_message_rate_is_refused_and_others_are_not():
+    desk = Desk(messages_per_second=3)
+    try:
+        alice, bob = desk.client(), desk.client()
+        a, b = desk.login(alice, ALICE).session, desk.login(bob, BOB).session
+        desk.send(alice, *[_order(a, n, token=n, price="90.00") for n in range(1, 6)])
+        got = desk.replies(alice)
+        assert sorted(_names(got)) == ["accepted"] * 3 + ["refused"] * 2
+        assert {r[1] for _, _, n, r in got if n == "refused"} == {SessionRefusal.RATE_LIMITED}
+        desk.send(bob, _order(b, 1, token=1, price="90.00"))
+        assert _names(desk.replies(bob)) == ["accepted"]
+        desk.clock.advance(1_000_000_000)                           # a second later
+        desk.send(alice, _order(a, 4, token=4, price="90.00"))
+        assert _names(desk.replies(alice)) == ["accepted"]
+    finally:
+        desk.close()

@@ -123,6 +123,8 @@ class SessionRefusal(_Described):
     NOT_ADMIN       = 7, "only an admin may do this"
     OUT_OF_RANGE    = 8, "sequence number too large"
     INVALID         = 9, "a field of the message has a value it may not have"
+    RATE_LIMITED    = 10, "the user sent more messages a second than allowed: send again later"
+    TOO_MANY_LIVE_ORDERS = 11, "the user has as many live orders as allowed: cancel some first"
 
 
 class LogoutReason(_Described):

@@ -49,6 +49,11 @@ def register(subparsers):
                             "keep it alive)")
     entry.add_argument("--max-sessions", type=int, default=1024, metavar="N",
                        help="sessions held at most (default 1024)")
+    entry.add_argument("--max-live-orders", type=int, default=100_000, metavar="N",
+                       help="live orders per user (default 100,000); past it a datagram with "
+                            "new orders is refused")
+    entry.add_argument("--max-message-rate", type=int, default=100_000, metavar="N",
+                       help="messages per user per second (default 100,000)")
     link = parser.add_argument_group(
         "matching pipeline at the end of a packet link (default: the golden model in this "
         "process)", "The hybrid host matches the home symbol in the pipeline whenever it fits "
@@ -235,7 +240,9 @@ def run_exchange(args):
                         engine=engine if journal is None else None, journal=journal, acks=acks,
                         accounts=accounts, session_options=dict(
                             timeout_ns=int(args.session_timeout * 1e9),
-                            max_sessions=args.max_sessions))
+                            max_sessions=args.max_sessions,
+                            max_live_orders=args.max_live_orders,
+                            messages_per_second=args.max_message_rate))
     print(f"run: {len(accounts)} accounts from {args.accounts}; sessions expire after "
           f"{args.session_timeout:g} s of silence", flush=True)
     print(f"run: gateway and replier: {exchange.gateway.path}", flush=True)

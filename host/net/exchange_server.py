@@ -152,6 +152,8 @@ class Exchange:
         self.sessions = SessionLayer(self.gateway, accounts, clock, replier=self.replier,
                                      **(session_options or {}))
         if journal is not None:
+            self.sessions.limits.seed(journal.engine)
+        if journal is not None:
             # Tokens, expected and reply numbers, peers: as the log left them.
             self.gateway.restore_state(journal.gateway, self.replier)
             # Sessions die with the process: no one is logged in, so no
@@ -202,6 +204,7 @@ class Exchange:
             self._answer_sessions()
             return 0
         apply, add = self._apply if self.journal is not None else engine.apply, replier.add
+        observe = sessions.limits.observe
         try:
             if self._fast:
                 for command in sessions.commands(data, frames):
@@ -212,6 +215,7 @@ class Exchange:
                         continue
                     feed(events)
                     add(events)
+                    observe(events)
             else:
                 for payload, peer in datagrams:
                     for command in sessions.receive(payload, peer):
@@ -222,6 +226,7 @@ class Exchange:
                             continue
                         feed(events)
                         add(events)
+                        observe(events)
         finally:
             # Also when the journal fails mid-burst (LogFailure): what was
             # applied before is held like any output and leaves only if acked.

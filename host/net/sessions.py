@@ -33,12 +33,14 @@ from gatebook.wire import ouch
 from gatebook.wire.enums import (ALL_SYMBOLS, AdminAction, LoginRejectReason, LogoutReason,
                                  MassCancelScope, SessionRefusal)
 
+from .limits import UserLimits
 from .ouch_session import HEADER_STRUCT, RAW_INBOUND, RAW_OUTBOUND
 
 __all__ = ["SessionLayer", "Session"]
 
 _HEADER, _HEADER_PACK = HEADER_STRUCT.size, HEADER_STRUCT.pack
 _ORDER_SIZES = {message.code: message.size for message in ouch.ORDER_MESSAGES}
+_ENTER = ouch.ENTER_ORDER.code
 _MIN_MESSAGE = min(_ORDER_SIZES.values())
 _LOGIN, _LOGOUT, _MASS, _ADMIN = (ouch.LOGIN_REQUEST.code, ouch.LOGOUT_REQUEST.code,
                                   ouch.MASS_CANCEL.code, ouch.ADMIN.code)
@@ -48,6 +50,8 @@ _PACK = {message.code: RAW_OUTBOUND[message.code].pack for message in (
     ouch.LOGIN_ACCEPTED, ouch.LOGIN_REJECTED, ouch.LOGGED_OUT, ouch.REFUSED)}
 _REFUSED_SIZE = _HEADER + ouch.REFUSED.size
 _BLANK = b" " * ouch.ADMIN.field("stock").width
+_OVER = {"rate": SessionRefusal.RATE_LIMITED,
+         "live_orders": SessionRefusal.TOO_MANY_LIVE_ORDERS}
 _EMPTY = bytes(_HEADER)          # a heartbeat's bytes
 _SCOPES, _ACTIONS = frozenset(MassCancelScope), frozenset(AdminAction)
 _LAST_NUMBER = 1 << 63          # a message number at or past this is refused: no wrap
@@ -101,6 +105,11 @@ class SessionLayer:
         REFUSED and LOGIN_REJECTED answers sent at most, all peers together.
     replier : host.net.order_replies.Replier, optional
         Says the next reply number in LOGIN_ACCEPTED (1 without one).
+    max_live_orders : int or None
+        Live orders a user may have (default 100,000; None: no limit).
+    messages_per_second : int or None
+        Messages a user may send a second (default 100,000; None: no limit).
+        A datagram over either limit is refused whole (`host/net/limits.py`).
     session_ids : callable, optional
         Draws a candidate session id; by default 32 bits from `secrets`
         (tests that compare two exchanges give both the same draws).
@@ -111,9 +120,11 @@ class SessionLayer:
 
     def __init__(self, gateway, accounts, clock, timeout_ns=15_000_000_000, max_sessions=1024,
                  failed_logins=(5, 60_000_000_000), replies_per_second=100,
-                 replier=None, session_ids=None, check_in_thread=True, pending_checks=16):
+                 replier=None, max_live_orders=100_000, messages_per_second=100_000,
+                 session_ids=None, check_in_thread=True, pending_checks=16):
         self.gateway, self.accounts, self.clock = gateway, accounts, clock
         self.replier = replier
+        self.limits = UserLimits(clock, max_live_orders, messages_per_second)
         self._draw = session_ids or (lambda: secrets.randbits(32))
         self.timeout_ns, self.max_sessions = timeout_ns, max_sessions
         self.failed_limit, self.failed_window = failed_logins
@@ -173,14 +184,21 @@ class SessionLayer:
             bound = self._admit(session, sequence, count, peer, received)
             if bound is None:
                 continue
-            walk = at
+            walk, enters = at, 0
             for _ in range(count):
-                width = _ORDER_SIZES.get(data[walk])
+                code = data[walk]
+                width = _ORDER_SIZES.get(code)
                 if width is None:
                     break
+                enters += code == _ENTER
                 walk += width
             else:
-                admitted.append((bound.account.user_id, sequence, count, at, peer, None))
+                user = bound.account.user_id
+                over = self.limits.allows(user, count, enters)
+                if over is None:
+                    admitted.append((user, sequence, count, at, peer, None))
+                else:
+                    self._refuse(session, sequence, peer, received, _OVER[over])
                 continue
             self._refuse(session, sequence, peer, received, SessionRefusal.NOT_ALONE)
         if admitted:

@@ -1,0 +1,114 @@
+"""Per-user limits of order entry: live orders and message rate.
+
+The session layer (`host/net/sessions.py`) asks `UserLimits.allows` before it
+admits a datagram; a datagram over a limit is refused whole (REFUSED with
+TOO_MANY_LIVE_ORDERS or RATE_LIMITED), before any of its messages is
+numbered, stamped or logged, so the client sends it again later under the
+same numbers and a restart sees nothing of it.
+
+Live orders are counted from the engine's events (`observe`, once per
+command): an accepted order is live until a fill leaves it nothing, or it is
+cancelled (by its owner, IOC/FOK, self-trade, halt, mass cancel, end of
+day). `seed` counts what a recovered engine holds.
+"""
+
+from collections import Counter
+
+from gatebook.wire import internal
+
+__all__ = ["UserLimits"]
+
+_A, _C, _E = internal.ACCEPTED.code, internal.CANCELLED.code, internal.EXECUTED.code
+
+
+def _at(message, name):
+    return message.field_names.index(name) + 1     # item 0 is the type code
+
+
+_A_ID, _A_USER = _at(internal.ACCEPTED, "order_id"), _at(internal.ACCEPTED, "user")
+_C_ID = _at(internal.CANCELLED, "order_id")
+_E_AGG, _E_AGG_LEFT = _at(internal.EXECUTED, "aggressor_id"), _at(internal.EXECUTED,
+                                                                  "aggressor_leaves")
+_E_REST, _E_REST_LEFT = _at(internal.EXECUTED, "resting_id"), _at(internal.EXECUTED,
+                                                                  "resting_leaves")
+
+
+class UserLimits:
+    """Each user's live orders and message budget.
+
+    Parameters
+    ----------
+    clock : callable returning int nanoseconds
+    max_live_orders : int or None
+        Live orders a user may have; None: no limit.
+    messages_per_second : int or None
+        Messages a user may send a second (as many at once); None: no limit.
+    """
+
+    def __init__(self, clock, max_live_orders=None, messages_per_second=None):
+        self.clock = clock
+        self.max_live_orders, self.messages_per_second = max_live_orders, messages_per_second
+        self.owner = {}                     # live order id -> user
+        self.live = Counter()               # user -> live orders
+        self._budget = {}                   # user -> [tokens, when last filled]
+
+    def seed(self, engine):
+        """Count the live orders of a recovered `engine` (its books' public views)."""
+        for book in engine.books.values():
+            for side in (0, 1):
+                for _, orders in book.orders_at(side):
+                    for order in orders:
+                        self._add(order.order_id, order.user)
+                for order in book.live_stops(side):
+                    self._add(order.order_id, order.user)
+
+    def _add(self, order_id, user):
+        if order_id not in self.owner:
+            self.owner[order_id] = user
+            self.live[user] += 1
+
+    def _gone(self, order_id):
+        user = self.owner.pop(order_id, None)
+        if user is not None:
+            left = self.live[user] - 1
+            if left:
+                self.live[user] = left
+            else:
+                del self.live[user]
+
+    def observe(self, events):
+        """Take one command's events: which orders became live, which are gone."""
+        if self.max_live_orders is None:
+            return
+        for event in events:
+            code = event[0]
+            if code == _A:
+                self._add(event[_A_ID], event[_A_USER])
+            elif code == _C:
+                self._gone(event[_C_ID])
+            elif code == _E:
+                if not event[_E_AGG_LEFT]:
+                    self._gone(event[_E_AGG])
+                if not event[_E_REST_LEFT]:
+                    self._gone(event[_E_REST])
+
+    def allows(self, user, messages, new_orders):
+        """None when `user` may send `messages` messages holding `new_orders`
+        enter orders now (the budget is spent), else why not: "live_orders"
+        or "rate"."""
+        if self.max_live_orders is not None and new_orders \
+                and self.live[user] + new_orders > self.max_live_orders:
+            return "live_orders"
+        rate = self.messages_per_second
+        if rate is not None and messages:
+            now = self.clock()
+            budget = self._budget.get(user)
+            if budget is None:
+                budget = self._budget[user] = [float(rate), now]
+            tokens = min(rate, budget[0] + (now - budget[1]) * rate / 1e9)
+            budget[1] = now
+            if tokens < messages:
+                budget[0] = tokens
+                return "rate"
+            budget[0] = tokens - messages
+        return None
