@@ -6,19 +6,29 @@ adversarial flows (every validation rule, halts, kills, duplicates) against
 the engine directly, with no simulator in the loop.
 """
 
+import dataclasses
+
 import pytest
 
 from gatebook.wire import internal
+from gatebook.wire.enums import RejectReason, Side
 from host.engine import MatchingEngine
 from host.hybrid.frontend import FrontEnd
 from host.symbols import DEFAULT_SYMBOLS
 from sim.flows import hybrid_flow, random_flow
 
+# Every default symbol with limits that bite: 40 shares an order, and a notional a little
+# above 20 shares at the band's middle.
+LIMITED = tuple(dataclasses.replace(s, max_order_qty=40 * s.lot_size,
+                                    max_notional=20 * s.lot_size * (s.price_min + s.price_max) // 2)
+                for s in DEFAULT_SYMBOLS)
+
 
 def _ill_typed(commands):
     """Every 50th new order made wrong in one field, the way a buggy front end might."""
-    wrong = {5: (-1, 1 << 32, 7.0), 6: (True, 2, 1.0), 7: (True, 4, 0.0), 8: (True, 4),
-             9: ("100", 1.5), 10: (1.0, -1), 11: (2.0, 1 << 32), 3: (1.0, "GATE")}
+    wrong = {5: (-1, 1 << 32, 7.0), 6: (True, 2, 1.0, Side.SELL), 7: (True, 4, 0.0), 8: (True, 4),
+             9: ("100", 1.5), 10: (1.0, -1), 11: (2.0, 1 << 32), 3: (1.0, "GATE"),
+             1: (-1, 1 << 64, 3.0, True), 2: (-1, None)}
     out = []
     for number, command in enumerate(commands):
         if command[0] == internal.NEW_ORDER.code and number % 50 == 0:
@@ -29,18 +39,24 @@ def _ill_typed(commands):
     return out
 
 
-@pytest.mark.parametrize("commands", [hybrid_flow(5, 20_000), hybrid_flow(6, 5000, symbols=(4, 5), mid=5000),
-                                      random_flow(7, 5000), _ill_typed(hybrid_flow(8, 20_000))],
-                         ids=["three", "odd_specs", "random", "ill_typed"])
-def test_validation_matches_the_engine(commands):
-    engine, front = MatchingEngine(DEFAULT_SYMBOLS), FrontEnd(DEFAULT_SYMBOLS)
+@pytest.mark.parametrize("commands, symbols", [
+    (hybrid_flow(5, 20_000), DEFAULT_SYMBOLS),
+    (hybrid_flow(6, 5000, symbols=(4, 5), mid=5000), DEFAULT_SYMBOLS),
+    (random_flow(7, 5000), DEFAULT_SYMBOLS),
+    (_ill_typed(hybrid_flow(8, 20_000)), DEFAULT_SYMBOLS),
+    (_ill_typed(hybrid_flow(9, 10_000)), LIMITED),
+], ids=["three", "odd_specs", "random", "ill_typed", "limited"])
+def test_validation_matches_the_engine(commands, symbols):
+    engine, front = MatchingEngine(symbols), FrontEnd(symbols)
     rejected = accepted = 0
+    reasons = set()
     for command in commands:
         events = engine.apply(command)
         predicted = front.advance(command)
         if command[0] == internal.NEW_ORDER.code:
             actual = events[0][0] != internal.REJECTED.code
             assert predicted == actual, (command, events[0])
+            reasons.add(0 if actual else events[0][7])
             accepted += actual
             rejected += not actual
         elif command[0] == internal.REPLACE.code and command[3] in front.order_symbol:
@@ -48,3 +64,6 @@ def test_validation_matches_the_engine(commands):
             if front.replace_checks_fail(command):
                 assert reason, (command, events)
     assert accepted > 50 and rejected > 100
+    if symbols is LIMITED:
+        assert {RejectReason.QUANTITY_ABOVE_LIMIT, RejectReason.NOTIONAL_ABOVE_LIMIT,
+                RejectReason.INVALID_STAMP} <= reasons
