@@ -514,3 +514,35 @@ def test_replication_without_a_secret_does_not_start(tmp_path, command, says):
                           capture_output=True, text=True, timeout=60)
     assert done.returncode == 2 and "readable by every user" in done.stderr, done.stderr
     assert not os.path.exists(tmp_path / "log")         # refused before touching anything
+
+
+def test_gatebook_run_logs_and_counts_what_its_replication_port_refused(tmp_path):
+    with socket.create_server(("127.0.0.1", 0)) as probe:
+        replication = probe.getsockname()[1]
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        orders = probe.getsockname()[1]
+    log_dir = str(tmp_path / "log")
+    child = subprocess.Popen(
+        [sys.executable, "-m", "gatebook.cli", "run", "--listen", f"127.0.0.1:{orders}",
+         "--md", "none", "--log", log_dir, "--seconds", "30",
+         "--accounts", flow_accounts(log_dir, users=[1]),
+         "--standby-listen", f"127.0.0.1:{replication}",
+         "--replication-secret", _secret_file(tmp_path)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO)
+    try:
+        while not (line := child.stdout.readline()).startswith("run: gateway and replier"):
+            assert line, child.stderr.read()
+        with socket.create_connection(("127.0.0.1", replication)) as attacker:
+            attacker.sendall(FRAMES.encode((HELLO.code, 1, 99, 0)))
+            assert _read_until_closed(attacker) == b""
+        child.send_signal(signal.SIGTERM)
+        out, err = child.communicate(timeout=20)
+    finally:
+        if child.poll() is None:
+            child.kill()
+            child.communicate()
+    assert child.returncode == 0, err                   # not fenced: it stopped when told
+    assert "run: replication refused: unexpected_frame 1" in out, out
+    refusals = [line for line in err.splitlines() if "refused 127.0.0.1:" in line]
+    assert len(refusals) == 1 and "WARNING gatebook.replication" in refusals[0], err

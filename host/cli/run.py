@@ -296,6 +296,9 @@ def run_exchange(args):
         print(f"run: refused {count} datagrams: {reason}")
     for peer, reason in list(gateway.bad_log)[-5:]:
         print(f"run:   e.g. from {peer}: {reason}")
+    if replication is not None:
+        print("run: replication refused: " + (", ".join(
+            f"{kind} {count}" for kind, count in sorted(replication.refused.items())) or "none"))
     if journal is not None:
         last = journal.sequencer.next_seq - 1
         print(f"run: log {args.log}: acknowledged up to seq {acks.seq}"
