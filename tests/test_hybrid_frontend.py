@@ -67,3 +67,23 @@ def test_validation_matches_the_engine(commands, symbols):
     if symbols is LIMITED:
         assert {RejectReason.QUANTITY_ABOVE_LIMIT, RejectReason.NOTIONAL_ABOVE_LIMIT,
                 RejectReason.INVALID_STAMP} <= reasons
+
+
+def test_a_rejected_admin_command_changes_no_halt():
+    """A float or bool action equals a real one (0.0 == HALT); the engine refuses it, and so
+    must the front end's halt tracking, or it would reject every order that follows."""
+    from sim.flows import SYMBOL, Flow, cents
+    f = Flow()
+    for action in (0.0, True, False):
+        f.commands.append((internal.ADMIN.code, f.seq, 0, action, SYMBOL))
+        f.seq += 1
+    f.commands.append((internal.ADMIN.code, f.seq, 0, 0, float(SYMBOL)))
+    f.commands.append((internal.ADMIN.code, -1, 0, 0, SYMBOL))
+    f.seq += 1
+    f.order(Side.BUY, cents(10000), 10)
+    engine, front = MatchingEngine(DEFAULT_SYMBOLS), FrontEnd(DEFAULT_SYMBOLS)
+    for command in f.commands:
+        events = engine.apply(command)
+        predicted = front.advance(command)
+    assert events[0][0] == internal.ACCEPTED.code and predicted is True
+    assert front.halted[SYMBOL] is False

@@ -18,6 +18,7 @@ from gatebook.wire import internal
 from gatebook.wire.enums import ALL_SYMBOLS, AdminAction
 
 from ..engine import new_order_reject_reason, replace_reject_reason
+from ..validation import plain, stamp_reject_reason
 
 __all__ = ["FrontEnd"]
 
@@ -70,7 +71,10 @@ class FrontEnd:
             self.order_symbol[command[4]] = command[3]
             return True
         if code == _ADMIN and len(command) == 5:
-            action, symbol = command[3], command[4]
+            action, symbol = plain(command[3]), plain(command[4])
+            if type(action) is not int or type(symbol) is not int \
+                    or stamp_reject_reason(command[1], command[2]):
+                return None                     # the engine rejects it: nothing changes
             halt = _HALTS.get(action)
             if halt is not None:
                 if symbol == ALL_SYMBOLS:
