@@ -339,6 +339,19 @@ def test_an_impostor_primary_is_refused(tmp_path):
         impostor.close()
 
 
+def test_a_silent_impostor_is_no_contact_and_the_standby_still_promotes(primary, followers):
+    exchange, server, submit = primary()
+    follower, thread, result = followers(server.address)
+    _caught_up(follower, server, submit(20))
+    server.close()                          # the primary dies ...
+    exchange.close()
+    # ... and something else takes its port: it accepts connections, says nothing.
+    with socket.create_server(server.address):
+        thread.join(10)
+    assert "silence" in result, result      # promoted despite the connections it accepted
+    assert follower.refused["handshake_timeout"] >= 1 and follower.reconnects == 0
+
+
 def test_a_replayed_handshake_is_refused(primary, followers):
     exchange, server, submit = primary()
     relay = Relay(server.address)
