@@ -203,3 +203,24 @@ def test_extreme_flow_matches_the_engine():
     hybrid = check_equivalence(commands, stalling(), depths=[4], homes=[SYMBOL], window=2,
                                symbols=symbols, hash_every=7, name="extreme")
     assert hybrid.lane_commands >= 5
+
+
+def _scaled(commands, factor):
+    """`commands` with every new order's and replace's quantity times `factor`."""
+    qty_at = {internal.NEW_ORDER.code: 11, internal.REPLACE.code: 6}
+    out = []
+    for command in commands:
+        at = qty_at.get(command[0])
+        if at is not None:
+            command = command[:at] + (command[at] * factor,) + command[at + 1:]
+        out.append(command)
+    return out
+
+
+def test_adversarial_flow_with_huge_quantities():
+    """An adversarial flow with every quantity times 80 million: 80M..4G shares an order (the
+    largest past 32 bits, rejected), so levels in windows and books pass 2^32 shares."""
+    commands = _scaled(hybrid_flow(3, 800), 80_000_000)
+    hybrid = check_equivalence(commands, stalling(0.25, 3), depths=[8, 16],
+                               homes=[SYMBOL, OTHER], window=4, hash_every=200, name="huge")
+    assert hybrid.lane_commands > len(commands) // 5
