@@ -132,6 +132,6 @@ def test_replies_for_each_side_of_a_script():
     replaced = decoded[3][3][0]
     assert replaced[2:4] == (2, 1) and replaced[4] == 30                   # new, previous token
     assert decoded[4][3][0][2:] == (2, 30, 1)                              # canceled 30, USER
-    assert decoded[5][3][0][2:] == (2, 15)                                 # ORDER_NOT_LIVE
+    assert decoded[5][3][0][2:] == (2, 14)     # UNKNOWN_ORDER: a gone order's token is forgotten
     assert decoded[6][3][0][2:] == (10, 1)                                 # UNKNOWN_SYMBOL
     assert not gateway.origins                                             # nothing left behind

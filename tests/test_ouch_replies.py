@@ -26,7 +26,9 @@ def _run(max_payload, burst):
         peer = ("127.0.0.1", 20000 + session % 1000)
         for command in gateways[0].commands(payload, (gateways[0].frame(payload, peer),)):
             packed.add(engines[0].apply(command))
-        for command in gateways[1].datagram(payload, peer):
+        # One command at a time, each applied before the next is taken (a fill
+        # forgets its order's token before the datagram's next message names it).
+        for command in gateways[1].commands(payload, (gateways[1].frame(payload, peer),)):
             for to, record in readable.replies(engines[1].apply(command)):
                 said.setdefault(to, []).append(record)
         if index % burst == burst - 1:

@@ -11,7 +11,7 @@ import random
 import pytest
 
 from dpdk_bridge.fast import status
-from gatebook.wire import ouch
+from gatebook.wire import internal, ouch
 from host.clock import ManualClock
 from host.engine import MatchingEngine
 from host.flow import generate_flow
@@ -214,3 +214,36 @@ def test_a_copy_of_the_compiled_tables_takes_no_commands():
         gateway._core.load({}, {}, {})
     with pytest.raises(OverflowError):
         gateway._core.load({(2**32, 1): 1}, {}, {}, {})
+
+
+@pytest.mark.parametrize("compiled", PATHS)
+def test_the_token_map_holds_live_orders_only(compiled):
+    """Over a day of orders that come and go, the token map and the owners (what
+    a snapshot's gateway section holds) keep only the orders still live; the
+    log's replay forgets the same ones; a gone order's token names a new order."""
+    side = _side(compiled)
+    gateway, _, engine = side
+    log = []
+    datagrams = [(("127.0.0.1", 20000 + session), payload) for session, payload in
+                 flow_datagrams(generate_flow(6000, seed=12), DEFAULT_SYMBOLS)]
+    _run(side, datagrams, log)
+    live = set(engine.orders)
+    assert set(gateway.owners) == live and set(gateway.order_ids.values()) == live
+    assert len(gateway.order_ids) == len(live) < gateway.next_order_id // 4
+    replayed = GatewayState()
+    for command, origin, events in log:
+        replayed.replay(command, origin, events)
+    assert (replayed.order_ids, replayed.owners) == (gateway.order_ids, gateway.owners)
+    # A filled order's token, used again, is a new order (not a duplicate).
+    session, token = next((key for key in _used_tokens(log) if key not in gateway.order_ids))
+    commands, _ = _run(side, [(("127.0.0.1", 20000 + session), encode_datagram(
+        session, gateway.tracker.expected.get(session, 1),
+        [(_O, token, "GATE", 0, 0, 0, 100, 100_0000, 0)]))])
+    order_id = commands[0][1 + internal.NEW_ORDER.field_names.index("order_id")]
+    assert order_id == gateway.next_order_id - 1 and order_id in engine.orders
+    assert gateway.order_ids[(session, token)] == order_id
+
+
+def _used_tokens(log):
+    return [(origin.session, origin.token) for command, origin, _ in log
+            if origin is not None and command[0] == ord("O")]

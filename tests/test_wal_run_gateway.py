@@ -115,7 +115,10 @@ def _check_log(directory):
     engine, report = recover(directory, verify_outputs=True)
     # Four orders ever: the retransmission made none, the replace keeps its id.
     assert len(engine.used_ids) == 4, sorted(engine.used_ids)
-    assert report.gateway.order_ids[(OWNER, 103)] == report.gateway.order_ids[(OWNER, 102)]
+    # The replace moved the order to token 103; 101 was cancelled and 100 filled: both
+    # tokens are forgotten, so the gateway's state holds the live order only.
+    assert report.gateway.order_ids == {(OWNER, 103): 3}
+    assert report.gateway.owners == {3: (OWNER, 103)}
     assert report.gateway.expected[OWNER] == 6 and report.gateway.sequences[OWNER] == 7
     return engine
 

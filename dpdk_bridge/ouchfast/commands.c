@@ -233,10 +233,13 @@ static PyObject *commands_next(Commands *it)
         uint64_t replacement = GET(p, REPLACE_ORDER, REPLACEMENT_ORDER_TOKEN);
         Slot *s = table_find(&core->tokens, it->session, existing);
         uint64_t id = s ? s->value : 0;
-        if (id && replacement != existing
-            && (table_put(&core->tokens, it->session, replacement, id, 0) < 0
-                || owner_put(&core->owners, id, it->session, replacement) < 0))
-            goto fail;
+        if (id && replacement != existing) {
+            /* the order is known by its new token only (Gateway.commands) */
+            if (table_put(&core->tokens, it->session, replacement, id, 0) < 0
+                || owner_put(&core->owners, id, it->session, replacement) < 0)
+                goto fail;
+            table_del(&core->tokens, it->session, existing);
+        }
         origin_set(core, seq, it->session, replacement, number, existing, 1);
         if (!(ts = PyObject_CallNoArgs(it->clock)) || !(out = PyTuple_New(GB_CMD_REPLACE_LEN))) {
             Py_XDECREF(ts);

@@ -101,6 +101,16 @@ static PyObject *core_forget_peer(GatewayCore *self, PyObject *session)
     Py_RETURN_NONE;
 }
 
+static int forget_order(GatewayCore *gw, PyObject *order_id);   /* replier.c */
+
+/* core.forget_order(order_id): Gateway.forget_order, for a Python replier over this core. */
+static PyObject *core_forget_order(GatewayCore *self, PyObject *order_id)
+{
+    if (forget_order(self, order_id) < 0)
+        return NULL;
+    Py_RETURN_NONE;
+}
+
 static int table_copy(Table *dst, const Table *src)
 {
     dst->mask = src->mask;
@@ -208,6 +218,8 @@ static PyMethodDef core_methods[] = {
      "owners() -> {order id: (session, token)}"},
     {"copy", (PyCFunction)core_copy, METH_NOARGS,
      "copy() -> a frozen copy of the tables, for order_ids(), owners() and expected()"},
+    {"forget_order", (PyCFunction)core_forget_order, METH_O,
+     "forget_order(order_id): forget a gone order's token and owner (Gateway.forget_order)"},
     {"forget_peer", (PyCFunction)core_forget_peer, METH_O,
      "forget_peer(session): its replies go nowhere until it sends again (Gateway.forget_peer)"},
     {"load", (PyCFunction)(void (*)(void))core_load, METH_FASTCALL,

@@ -153,6 +153,34 @@ static int owner_of(ReplierCore *self, PyObject *order_id, uint32_t *session, ui
     return owner_get(&self->gw->owners, id, session, token);
 }
 
+/* An order is gone (filled, cancelled, or a new order rejected): its token
+   and owner are forgotten (Gateway.forget_order). 0, or -1 on error. */
+static int forget_order(GatewayCore *gw, PyObject *order_id)
+{
+    uint64_t id, token;
+    uint32_t session;
+    Slot *s;
+    int ok = seq_arg(order_id, &id);
+    if (ok <= 0)
+        return ok;
+    if (!owner_get(&gw->owners, id, &session, &token))
+        return 0;
+    owner_del(&gw->owners, id);
+    s = table_find(&gw->tokens, session, token);
+    if (s != NULL && s->value == id)
+        table_del(&gw->tokens, session, token);
+    return 0;
+}
+
+/* 1 when the event's item `index` is the integer 0, 0 when not, -1 on error. */
+static int is_zero(PyObject *event, Py_ssize_t index)
+{
+    uint64_t v = to_u64(PyTuple_GET_ITEM(event, index));
+    if (v == (uint64_t)-1 && PyErr_Occurred())
+        return -1;
+    return v == 0;
+}
+
 #define PUT(buf, msg, field, value) \
     put_be((buf) + GB_OUCH_OUT_##msg##_##field##_OFF, (value), GB_OUCH_OUT_##msg##_##field##_WIDTH)
 #define PUTV(buf, msg, field, obj) do {                                                  \
@@ -284,6 +312,9 @@ static PyObject *rcore_add(ReplierCore *self, PyObject *events)
                 PUTV(part, EXECUTED, LEAVES_SHARES, PyTuple_GET_ITEM(event, sides[k].leaves));
                 if (put(self, session, part, GB_OUCH_OUT_EXECUTED_SIZE) < 0)
                     goto fail;
+                if ((found = is_zero(event, sides[k].leaves)) < 0
+                    || (found && forget_order(self->gw, PyTuple_GET_ITEM(event, sides[k].id)) < 0))
+                    goto fail;
             }
         } else if (code == GB_EV_CANCELLED_CODE) {
             if (needs(event, GB_EV_CANCELLED_LEN) < 0)
@@ -301,6 +332,8 @@ static PyObject *rcore_add(ReplierCore *self, PyObject *events)
             PUTV(part, CANCELED, DECREMENT_SHARES, ITEM(event, CANCELLED, QTY));
             PUTV(part, CANCELED, REASON, ITEM(event, CANCELLED, REASON));
             if (put(self, session, part, GB_OUCH_OUT_CANCELED_SIZE) < 0)
+                goto fail;
+            if (forget_order(self->gw, ITEM(event, CANCELLED, ORDER_ID)) < 0)
                 goto fail;
         } else if (code == GB_EV_REPLACED_CODE) {
             if (needs(event, GB_EV_REPLACED_LEN) < 0)
@@ -326,6 +359,13 @@ static PyObject *rcore_add(ReplierCore *self, PyObject *events)
                 goto fail;
         } else if (code == GB_EV_REJECTED_CODE) {
             if (needs(event, GB_EV_REJECTED_LEN) < 0)
+                goto fail;
+            /* a new order refused with a fresh id: its token names nothing */
+            if (to_u64(ITEM(event, REJECTED, COMMAND)) == GB_CMD_NEW_ORDER_CODE
+                && to_u64(ITEM(event, REJECTED, REASON)) != GB_REJECT_DUPLICATE_ORDER_ID
+                && forget_order(self->gw, ITEM(event, REJECTED, ORDER_ID)) < 0)
+                goto fail;
+            if (PyErr_Occurred())
                 goto fail;
             if (!has_origin)
                 continue;

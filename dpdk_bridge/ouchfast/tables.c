@@ -84,6 +84,27 @@ static int table_put(Table *t, uint32_t session, uint64_t key, uint64_t value, u
     return 0;
 }
 
+/* Remove key, shifting the entries after it back (linear probing needs no
+   tombstones): the token map forgets the tokens of orders that are gone. */
+static void table_del(Table *t, uint32_t session, uint64_t key)
+{
+    Slot *s = table_find(t, session, key);
+    size_t hole, j, home;
+    if (s == NULL)
+        return;
+    hole = (size_t)(s - t->slots);
+    for (j = (hole + 1) & t->mask; t->slots[j].used; j = (j + 1) & t->mask) {
+        home = slot_of(t->slots[j].session, t->slots[j].key, t->mask);
+        /* the entry at j may fill the hole unless its home lies cyclically in (hole, j] */
+        if (hole <= j ? (home <= hole || home > j) : (home <= hole && home > j)) {
+            t->slots[hole] = t->slots[j];
+            hole = j;
+        }
+    }
+    memset(t->slots + hole, 0, sizeof(Slot));
+    t->count--;
+}
+
 /* Owners: order id -> (session, token). Ids are handed out one after another,
    so a dense array from the first id keeps the recent ones close together
    (each reply looks one up); an id far outside it goes to a hash table. */
@@ -134,6 +155,14 @@ static int owner_get(const Owners *o, uint64_t id, uint32_t *session, uint64_t *
     *session = (uint32_t)s->value;
     *token = s->token;
     return 1;
+}
+
+static void owner_del(Owners *o, uint64_t id)
+{
+    if (o->dense != NULL && id >= o->base && id - o->base < o->cap)
+        o->dense[id - o->base].used = 0;
+    else
+        table_del(&o->spill, 0, id);
 }
 
 /* Origins: what each command's replies need, by command seq. The replier

@@ -138,7 +138,9 @@ class Gateway:
         return at, count - verdict.skip
 
     def datagram(self, payload, peer=None):
-        """Stamped commands for the new messages in one datagram (maybe none)."""
+        """Stamped commands for the new messages in one datagram (maybe none),
+        all made before any is applied: where a message may name an order an
+        earlier one of the same datagram ends, take `commands` one at a time."""
         frame = self.frame(payload, peer)
         return [] if frame is None else list(self.commands(payload, (frame,)))
 
@@ -202,14 +204,24 @@ class Gateway:
                     at += _REPLACE_SIZE
                     order_id = order_ids.get((session, existing), 0)
                     if order_id and replacement != existing:
+                        # The order is known by its new token only.
                         order_ids[(session, replacement)] = order_id
                         owners[order_id] = (session, replacement)
+                        del order_ids[(session, existing)]
                     origins[seq] = (session, replacement, number, existing)
                     yield _REPLACE_CMD, seq, clock(), order_id, session, price, shares
 
     def token_of(self, order_id):
         """(session, client token) of an exchange order id, for replies."""
         return self.owners.get(order_id)
+
+    def forget_order(self, order_id):
+        """Forget a gone order's token and owner (the replier calls it once the
+        order is filled, cancelled or, new, rejected), so the token map holds
+        live orders only and a token names a new order once its old one is gone."""
+        owner = self.owners.pop(order_id, None)
+        if owner is not None and self.order_ids.get(owner) == order_id:
+            del self.order_ids[owner]
 
     def forget_peer(self, session):
         """Send `session`'s replies nowhere until a frame from it names a peer
@@ -281,6 +293,7 @@ class CompiledGateway(Gateway):
         self.commands = self._core.commands         # no Python frame per burst
         self.token_of = self._core.token_of
         self.forget_peer = self._core.forget_peer   # the dict and the C mirror
+        self.forget_order = self._core.forget_order
 
     next_order_id = property(lambda self: self._core.next_order_id,
                              lambda self, value: setattr(self._core, "next_order_id", value))

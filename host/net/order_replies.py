@@ -23,6 +23,7 @@ This module is the readable reference. Over a `CompiledGateway`, `add` and
 """
 
 from gatebook.wire import internal, ouch
+from gatebook.wire.enums import RejectReason
 
 from .ouch_session import HEADER_STRUCT, RAW_OUTBOUND
 
@@ -30,6 +31,11 @@ __all__ = ["Replier", "MAX_PAYLOAD"]
 
 _A, _J, _E = internal.ACCEPTED.code, internal.REJECTED.code, internal.EXECUTED.code
 _C, _R = internal.CANCELLED.code, internal.REPLACED.code
+_NEW_ORDER = internal.NEW_ORDER.code
+_DUPLICATE = RejectReason.DUPLICATE_ORDER_ID
+_J_COMMAND = internal.REJECTED.field_names.index("command") + 1
+_J_ORDER = internal.REJECTED.field_names.index("order_id") + 1
+_J_REASON = internal.REJECTED.field_names.index("reason") + 1
 _LEVEL, _TRADE = internal.LEVEL.code, internal.TRADE.code      # market data: no reply
 _ADDED, _REMOVED = ouch.ADDED_LIQUIDITY.encode(), ouch.REMOVED_LIQUIDITY.encode()
 _ACCEPTED, _REJECTED, _EXECUTED, _CANCELED, _REPLACED = (
@@ -97,6 +103,7 @@ class Replier:
                     out.append((owner[0], (_ACCEPTED, ts, owner[1], self.names.get(symbol, _BLANK),
                                            side, order_type, tif, qty, price, stop, order_id)))
             elif code == _J:
+                _forget_refused(gateway, event)
                 if origin:
                     out.append((origin[0], (_REJECTED, event[2], origin[1], event[7])))
             elif code == _E:
@@ -108,11 +115,14 @@ class Replier:
                     if owner:
                         out.append((owner[0], (_EXECUTED, ts, owner[1], qty, price,
                                                flag, match, leaves)))
+                        if not leaves:
+                            gateway.forget_order(order_id)
             elif code == _C:
                 _, _, ts, _, order_id, _, qty, reason = event
                 owner = gateway.token_of(order_id)
                 if owner:
                     out.append((owner[0], (_CANCELED, ts, owner[1], qty, reason)))
+                    gateway.forget_order(order_id)
             elif code == _R:
                 _, _, ts, _, order_id, _, price, qty, kept = event
                 owner = gateway.token_of(order_id)
@@ -154,11 +164,15 @@ class Replier:
                         dirty.append(owner[0])
                     box.append(_PACK_E(_EXECUTED, ts, owner[1], qty, price, _REMOVED, match,
                                        agg_leaves))
+                    if not agg_leaves:
+                        gateway.forget_order(agg_id)
                 owner = owner_of(rest_id)
                 if not owner:
                     continue
                 session = owner[0]
                 part = _PACK_E(_EXECUTED, ts, owner[1], qty, price, _ADDED, match, rest_leaves)
+                if not rest_leaves:
+                    gateway.forget_order(rest_id)
             elif code == _C:
                 _, _, ts, _, order_id, _, qty, reason = event
                 owner = owner_of(order_id)
@@ -166,6 +180,7 @@ class Replier:
                     continue
                 session = owner[0]
                 part = _PACK_C(_CANCELED, ts, owner[1], qty, reason)
+                gateway.forget_order(order_id)
             elif code == _R:
                 _, _, ts, _, order_id, _, price, qty, kept = event
                 owner = owner_of(order_id)
@@ -175,6 +190,7 @@ class Replier:
                 part = _PACK_R(_REPLACED, ts, owner[1], origin[-1] if origin else owner[1], qty,
                                price, order_id, kept)
             elif code == _J:
+                _forget_refused(gateway, event)
                 if not origin:
                     continue
                 session = origin[0]
@@ -221,3 +237,10 @@ class Replier:
         """(payload, peer) per session with replies to one command's events."""
         self.add(events)
         return self.flush()
+
+
+def _forget_refused(gateway, event):
+    # A new order refused with a fresh id: its token names nothing (a duplicate
+    # names the live order it repeats, which stays).
+    if event[_J_COMMAND] == _NEW_ORDER and event[_J_REASON] != _DUPLICATE:
+        gateway.forget_order(event[_J_ORDER])

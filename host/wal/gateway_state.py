@@ -8,7 +8,9 @@ their messages. What ties the two together lives in the gateway
 (`host/net/order_entry.py`) and the replier (`host/net/order_replies.py`):
 
 - the token map `(session, token) -> order id` and each order's owner
-  `order id -> (session, token)` (a replace moves the owner to its new token);
+  `order id -> (session, token)` of live orders (a replace moves the order to
+  its new token; a filled, cancelled or refused order's token is forgotten,
+  so neither grows over the day);
 - per session the next inbound message number it expects (duplicates below
   it are dropped) and the next outbound reply number;
 - per session the address its replies go to;
@@ -35,6 +37,7 @@ from dataclasses import dataclass, field
 from typing import NamedTuple
 
 from gatebook.wire import internal
+from gatebook.wire.enums import RejectReason
 
 __all__ = ["GatewayState", "Origin"]
 
@@ -46,6 +49,12 @@ _ORDER_ID = {code: message.field_names.index("order_id") + 1
 _NEW_ORDER_ID_AT, _REPLACE_ID_AT = _ORDER_ID[_NEW_ORDER], _ORDER_ID[_REPLACE]
 _EXEC = internal.EXECUTED.field_names
 _AGG, _REST = _EXEC.index("aggressor_id") + 1, _EXEC.index("resting_id") + 1
+_AGG_LEFT, _REST_LEFT = _EXEC.index("aggressor_leaves") + 1, _EXEC.index("resting_leaves") + 1
+_CANCELLED_ID = internal.CANCELLED.field_names.index("order_id") + 1
+_J_FIELDS = internal.REJECTED.field_names
+_J_COMMAND, _J_ORDER, _J_REASON = (_J_FIELDS.index("command") + 1, _J_FIELDS.index("order_id") + 1,
+                                   _J_FIELDS.index("reason") + 1)
+_DUPLICATE = RejectReason.DUPLICATE_ORDER_ID
 _EVENT_ORDER_ID = {code: message.field_names.index("order_id") + 1
                    for code, message in ((_A, internal.ACCEPTED), (_C, internal.CANCELLED),
                                          (_R, internal.REPLACED))}
@@ -111,28 +120,43 @@ class GatewayState:
                 if order_id and origin.token != origin.previous:
                     self.order_ids[(session, origin.token)] = order_id
                     owners[order_id] = (session, origin.token)
+                    self.order_ids.pop((session, origin.previous), None)
             if origin.number >= self.expected.get(session, 1):
                 self.expected[session] = origin.number + 1
             if origin.peer is not None:
                 self.peers[session] = origin.peer
         if not owners and origin is None:
             return
-        sequences, get = self.sequences, owners.get
+        sequences, get, forget = self.sequences, owners.get, self._forget
         for event in events:
             code = event[0]
             if code == _E:
                 owner = get(event[_AGG])
                 if owner:
                     sequences[owner[0]] = sequences.get(owner[0], 1) + 1
+                    if not event[_AGG_LEFT]:
+                        forget(event[_AGG])
                 owner = get(event[_REST])
+                if owner and not event[_REST_LEFT]:
+                    forget(event[_REST])
             elif code == _J:
                 owner = origin
+                if event[_J_COMMAND] == _NEW_ORDER and event[_J_REASON] != _DUPLICATE:
+                    forget(event[_J_ORDER])
             elif code in _EVENT_ORDER_ID:
                 owner = get(event[_EVENT_ORDER_ID[code]])
+                if owner and code == _C:
+                    forget(event[_CANCELLED_ID])
             else:
                 continue                    # market data: no reply
             if owner:
                 sequences[owner[0]] = sequences.get(owner[0], 1) + 1
+
+    def _forget(self, order_id):
+        # As Gateway.forget_order: a gone order's token names nothing.
+        owner = self.owners.pop(order_id, None)
+        if owner is not None and self.order_ids.get(owner) == order_id:
+            del self.order_ids[owner]
 
     def copy(self):
         return GatewayState(dict(self.order_ids), dict(self.owners), dict(self.expected),
