@@ -2,9 +2,13 @@
 
     python tests/wal_driver.py LOGDIR POLICY SEED [SNAPSHOT_EVERY] [SEGMENT_BYTES] [replicate SECRET_FILE]
 
-It recovers LOGDIR, prints `READY <next seq>`, then submits the seeded stream
-from that sequence number on (so a restarted driver continues the same
-stream) until killed. `ACK <seq>` lines go to stdout from the log writer's
+It recovers LOGDIR, prints `READY <next seq>` (then, after the port below if
+any, `recovery=<seconds> replayed=<commands> snapshot=<seq used>`), then
+submits the seeded stream from that sequence number on (so a restarted
+driver continues the same stream) until killed. In mode `campaign` each
+start submits a fresh stream instead, `campaign_stream(SEED, next seq)`:
+positioning one long stream costs seconds once the log is long, which a
+campaign of hundreds of restarts cannot afford. `ACK <seq>` lines go to stdout from the log writer's
 thread only once every command up to <seq> is durable under POLICY. With
 `replicate` it also serves a hot standby on a free loopback port (printed
 after READY), acknowledges only what the standby has logged too, and paces
@@ -42,15 +46,26 @@ def main(directory, policy, seed, snapshot_every="0", segment_bytes=str(64 << 20
         server = ReplicationServer(exchange, heartbeat_interval=0.1, synchronous=True,
                                    secret=load_secret(secret_file))
         port = f" {server.address[1]}"
-    stream = seeded_commands(int(seed))
-    for _ in range(next_seq - 1):               # position the stream before saying READY
-        next(stream)
-    out.write(f"READY {next_seq}{port}\n")
+    if mode == "campaign":
+        stream = campaign_stream(int(seed), next_seq)
+    else:
+        stream = seeded_commands(int(seed))
+        for _ in range(next_seq - 1):           # position the stream before saying READY
+            next(stream)
+    report = exchange.recovery
+    out.write(f"READY {next_seq}{port} recovery={report.seconds:.6f} replayed={report.replayed} "
+              f"snapshot={report.snapshot_seq}\n")
     out.flush()
     for count, command in enumerate(stream):
         exchange.submit(*command)
         if port and count % 50 == 49:
             time.sleep(0.002)
+
+
+def campaign_stream(seed, next_seq):
+    """The commands a `campaign` driver submits from `next_seq` on: a seeded stream of
+    its own whose order ids start at `next_seq` (no logged command used one as high)."""
+    return seeded_commands(seed * 1_000_003 + next_seq, first_order_id=next_seq)
 
 
 if __name__ == "__main__":

@@ -109,6 +109,7 @@ def _flow(count, seed):
 
 def _bench_append(args, scratch):
     flow = _flow(args.orders, args.seed)
+    exposed = []
     print(f"\nlog append: {len(flow):,} commands = {2 * len(flow):,} records per policy "
           f"(an INPUT and an OUTPUT record each)")
     print(f"{'policy':<18} {'records/s':>11} {'MB/s':>7} {'batches':>8} {'rec/batch':>9} "
@@ -131,13 +132,47 @@ def _bench_append(args, scratch):
         print(f"{label:<18} {writer.records / elapsed:>11,.0f} {writer.bytes / elapsed / 1e6:>7.1f} "
               f"{writer.batches:>8,} {writer.records / max(1, writer.batches):>9.1f} "
               f"{writer.syncs:>7,} {p50:>10} {p99:>10}")
-    _bench_paced(args, scratch, flow[:args.paced])
+        if policy is Durability.BATCHED:
+            exposed.append(("flat out", writer))
+    exposed += _bench_paced(args, scratch, flow[:args.paced])
+    if any(name.strip() == "batched" for name in args.policies.split(",")):
+        exposed.insert(1, _bench_bursts(args, scratch, flow[:50_000]))
+        _print_exposure(args, exposed)
+
+
+def _bench_bursts(args, scratch, flow, burst=32, pause=0.0005):
+    """batched under a steady load: bursts of `burst` commands, `pause` seconds apart."""
+    directory = os.path.join(scratch, "bursts-batched")
+    os.makedirs(directory)
+    writer = LogWriter(directory, Durability.BATCHED, batch_ms=args.batch_ms)
+    for start in range(0, len(flow), burst):
+        for item in flow[start:start + burst]:
+            writer.append(*item)
+        time.sleep(pause)
+    writer.close()
+    return f"bursts of {burst}", writer
+
+
+def _print_exposure(args, exposed):
+    print(f"\nbatched ({args.batch_ms:g} ms): from an acknowledgement leaving (its write done) to "
+          f"the start of the fdatasync that covers it, and to its end (what a power cut can take)")
+    print(f"{'load':<16} {'acks':>7} {'to sync p50':>12} {'p99':>10} {'max':>10} "
+          f"{'to durable p50':>15} {'p99':>10} {'max':>10}")
+    for load, writer in exposed:
+        cells = []
+        for histogram in (writer.waited_micros, writer.exposed_micros):
+            cells += [histogram.get_value_at_percentile(50), histogram.get_value_at_percentile(99),
+                      histogram.get_max_value()]
+        print(f"{load:<16} {writer.exposed_micros.get_total_count():>7,} "
+              f"{cells[0]:>9,} us {cells[1]:>7,} us {cells[2]:>7,} us "
+              f"{cells[3]:>12,} us {cells[4]:>7,} us {cells[5]:>7,} us")
 
 
 def _bench_paced(args, scratch, flow):
     """One command at a time, each waiting for its acknowledgement: the latency a lone order sees."""
     print(f"\none command in flight ({len(flow):,} commands, each waits for its ack):")
     print(f"{'policy':<18} {'commands/s':>11} {'ack p50':>10} {'ack p99':>10}")
+    exposed = []
     for name in args.policies.split(","):
         policy = Durability(name.strip())
         directory = os.path.join(scratch, f"paced-{policy.value}")
@@ -155,6 +190,9 @@ def _bench_paced(args, scratch, flow):
         label = f"{policy.value}" + (f" ({args.batch_ms:g} ms)" if policy is Durability.BATCHED else "")
         print(f"{label:<18} {len(flow) / elapsed:>11,.0f} "
               f"{latency.get_value_at_percentile(50):>7,} us {latency.get_value_at_percentile(99):>7,} us")
+        if policy is Durability.BATCHED:
+            exposed.append(("one in flight", writer))
+    return exposed
 
 
 def _bench_recovery(args, scratch):
