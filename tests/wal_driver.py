@@ -1,6 +1,7 @@
 """A child exchange for the crash tests: feeds a seeded stream into a JournaledExchange.
 
-    python tests/wal_driver.py LOGDIR POLICY SEED [SNAPSHOT_EVERY] [SEGMENT_BYTES] [replicate SECRET_FILE]
+    python tests/wal_driver.py LOGDIR POLICY SEED [SNAPSHOT_EVERY] [SEGMENT_BYTES]
+                               [campaign | replicate SECRET_FILE]
 
 It recovers LOGDIR, prints `READY <next seq>` (then, after the port below if
 any, `recovery=<seconds> replayed=<commands> snapshot=<seq used>`), then
@@ -8,10 +9,10 @@ submits the seeded stream from that sequence number on (so a restarted
 driver continues the same stream) until killed. In mode `campaign` each
 start submits a fresh stream instead, `campaign_stream(SEED, next seq)`:
 positioning one long stream costs seconds once the log is long, which a
-campaign of hundreds of restarts cannot afford. `ACK <seq>` lines go to stdout from the log writer's
-thread only once every command up to <seq> is durable under POLICY. With
-`replicate` it also serves a hot standby on a free loopback port (printed
-after READY), acknowledges only what the standby has logged too, and paces
+campaign of hundreds of restarts cannot afford. `ACK <seq>` lines go to
+stdout from the log writer's thread only once every command up to <seq> is
+durable under POLICY. With `replicate` (mode) it also serves a hot standby on
+a free loopback port (printed after READY), acknowledges only what the standby has logged too, and paces
 itself (a short sleep every 50 commands) so the standby keeps up.
 """
 
