@@ -104,7 +104,7 @@ def test_an_old_primary_that_comes_back_accepts_no_orders(tmp_path):
     while fresh.next_seq <= last and time.monotonic() < deadline:
         time.sleep(0.01)
     assert fresh.next_seq == last + 1 and fresh.epoch == 2
-    new_server.close()                                  # the follower reconnects in vain, then stops
+    new_server.close()                          # the follower reconnects in vain, then stops
     thread.join(5)
     assert "silence" in result, result
     fresh.close()

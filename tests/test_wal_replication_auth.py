@@ -3,14 +3,16 @@
 Real TCP on loopback throughout: a JournaledExchange with its
 ReplicationServer, Followers in threads, raw sockets for the attacker, and
 `Relay`, a TCP relay between follower and primary that can record, cut the
-connection (a 0-second blip) or alter bytes in transit. The last test
-SIGKILLs a real primary process (tests/wal_driver.py).
+connection (a 0-second blip) or alter bytes in transit. Real processes where
+the other replication tests use them: a SIGKILLed primary (tests/wal_driver.py)
+and `gatebook run` / `gatebook standby`.
 
 Each attack of the issue has its test: a 17-byte HELLO that fenced the
 primary, an idle connection that made the standby promote, a forged APPLIED
 that released acknowledgements with no standby behind them, and a HELLO that
-read the whole log. Then: a wrong secret, a replayed handshake, a flipped
-bit each way, a frame dropped or played twice, a blip, a standby away (held acknowledgements and their
+read the whole log. Then: a wrong secret, an impostor primary (answering, or
+silent), a replayed handshake, a flipped bit each way, a frame dropped or
+played twice, a blip, a standby away (held acknowledgements and their
 bound), the secret file's checks, and a real death that still promotes.
 """
 
@@ -32,11 +34,12 @@ from host.wal.channel import AuthError, SecretError, load_secret
 from host.wal.epoch import check_peer
 from host.wal.journal import JournaledExchange
 from host.wal.loadgen import START_NS, STEP_NS, seeded_commands
-from host.wal.replication import ReplicationServer, StandbyLost
+from host.wal.format import SegmentScan
+from host.wal.replication import LogTail, ReplicationServer, StandbyLost
 from host.wal.standby import Follower
 
 from ouch_login import flow_accounts
-from wal_helpers import reference_hash
+from wal_helpers import reference_hash, write_log
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)
@@ -197,7 +200,7 @@ def primary(tmp_path):
 
 @pytest.fixture
 def followers(tmp_path):
-    """make(address, name="follower", **options) -> (follower, thread, result); stopped at the end."""
+    """make(address, name="follower", **options) -> (follower, thread, result); stopped after."""
     made = []
 
     def make(address, name="follower", **options):
@@ -559,3 +562,16 @@ def test_gatebook_run_logs_and_counts_what_its_replication_port_refused(tmp_path
     assert "run: replication refused: unexpected_frame 1" in out, out
     refusals = [line for line in err.splitlines() if "refused 127.0.0.1:" in line]
     assert len(refusals) == 1 and "WARNING gatebook.replication" in refusals[0], err
+
+
+def test_a_records_frame_never_splits_a_command(tmp_path):
+    """Frames are cut at about max_bytes, but only before an INPUT record: a follower
+    must get each command's INPUT, OUTPUT and COMMIT records in one frame."""
+    directory = str(tmp_path / "log")
+    write_log(directory, 300, seed=SEED)
+    tail, next_seq, frames = LogTail(directory, 1), 1, 0
+    while chunk := tail.read(300, max_bytes=100):
+        scan = SegmentScan(chunk, next_seq, start=0)
+        assert all(record.seq >= next_seq for record in scan) and scan.damage is None, frames
+        next_seq, frames = scan.next_seq, frames + 1
+    assert next_seq == 301 and frames > 100

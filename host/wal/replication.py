@@ -45,7 +45,8 @@ from gatebook.wire.wal import APPLIED, HEARTBEAT, HELLO, RECORD_HEADER, RECORDS,
 
 from .channel import AuthError, Channel, accept_follower
 from .epoch import Fenced
-from .format import HEADER_SIZE, SEGMENT_HEADER_SIZE, TRAILER_SIZE, decode_segment_header, struct_of
+from .format import (HEADER_SIZE, INPUT, SEGMENT_HEADER_SIZE, TRAILER_SIZE,
+                     decode_segment_header, struct_of)
 from .reader import input_crc
 from .segments import list_segments, segment_name
 
@@ -94,11 +95,13 @@ class LogTail:
                 file.seek(self.offset)
                 data = file.read()
             offset = 0
-            while offset + HEADER_SIZE <= len(data) and (not out or size < max_bytes):
-                length, seq, _, _ = unpack_header(data, offset)
+            while offset + HEADER_SIZE <= len(data):
+                length, seq, _, kind = unpack_header(data, offset)
                 end = offset + HEADER_SIZE + length + TRAILER_SIZE
                 if end > len(data) or seq > up_to_seq:
                     break
+                if out and size >= max_bytes and kind == INPUT:
+                    break               # a command's records never straddle two frames
                 if seq >= self.start_seq:
                     out.append(data[offset:end])
                     size += end - offset
@@ -280,7 +283,7 @@ class ReplicationServer:
             self._lost(channel, why)
 
     def _lost(self, channel, why):
-        """The connection ended (from whichever thread saw it first); say so if it was the standby."""
+        """The connection ended (whichever thread saw it first); say so if it was the standby."""
         channel.close()
         with self._lock:
             lost = self._active is channel
