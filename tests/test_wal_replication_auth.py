@@ -28,13 +28,13 @@ import pytest
 
 from gatebook.wire.codec import ProtocolCodec
 from gatebook.wire.wal import (APPLIED, AUTH_CHALLENGE, AUTH_HELLO, AUTH_PROOF, HEARTBEAT, HELLO,
-                               MAC_SIZE, NONCE_SIZE, REPLICATION, REPLICATION_VERSION)
+                               MAC_SIZE, NONCE_SIZE, RECORDS, REPLICATION, REPLICATION_VERSION)
 from host.clock import ManualClock
-from host.wal.channel import AuthError, SecretError, load_secret
+from host.wal.channel import AuthError, Channel, SecretError, accept_follower, load_secret
 from host.wal.epoch import check_peer
 from host.wal.journal import JournaledExchange
 from host.wal.loadgen import START_NS, STEP_NS, seeded_commands
-from host.wal.format import SegmentScan
+from host.wal.format import OUTPUT, SegmentScan, encode_record
 from host.wal.replication import LogTail, ReplicationServer, StandbyLost
 from host.wal.standby import Follower
 
@@ -575,3 +575,35 @@ def test_a_records_frame_never_splits_a_command(tmp_path):
         assert all(record.seq >= next_seq for record in scan) and scan.damage is None, frames
         next_seq, frames = scan.next_seq, frames + 1
     assert next_seq == 301 and frames > 100
+
+
+def test_an_output_record_without_its_input_is_a_clear_error(tmp_path):
+    """Even from a peer holding the secret, a frame that opens with an OUTPUT record
+    stops the follower with a sentence, not a TypeError."""
+    listener = socket.create_server(("127.0.0.1", 0))
+
+    def serve():
+        sock, peer = listener.accept()
+        channel = Channel(sock, peer)
+        try:
+            accept_follower(channel, SECRET, 5)
+            channel.recv(5, {HELLO.code})
+            channel.send((HEARTBEAT.code, 1, 0, 1))
+            orphan = encode_record(0, START_NS, OUTPUT, b"")
+            channel.send((RECORDS.code, len(orphan)), orphan)
+            channel.recv(5, {APPLIED.code})         # until the follower hangs up
+        except OSError:
+            pass
+        finally:
+            channel.close()
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        follower = Follower(str(tmp_path / "standby"), listener.getsockname(), secret=SECRET,
+                            heartbeat_timeout=TIMEOUT)
+        with pytest.raises(ConnectionError, match="OUTPUT record without its INPUT"):
+            follower.follow()
+        follower.close()
+        thread.join(5)
+    finally:
+        listener.close()

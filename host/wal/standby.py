@@ -251,6 +251,9 @@ class Follower:
                 pending = self.engine.apply(command)
                 self.gateway.replay(command, origin, pending)
                 self.last_ts = ts
+            elif pending is None:
+                raise ConnectionError(f"seq {seq}: the primary sent an OUTPUT record without "
+                                      f"its INPUT record")
             elif payload != b"".join(map(_encode_event, pending)):
                 raise ShadowMismatch(f"seq {seq}: the shadow engine's events differ from the "
                                      f"primary's OUTPUT record")
