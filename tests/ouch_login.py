@@ -58,27 +58,31 @@ def outbound(payload):
     return session, sequence, [(_BY_CODE[record[0]].name, record) for record in records]
 
 
-def login(sock, server, user, password=None, pump=lambda: time.sleep(0.005), seconds=10):
+def login(sock, server, user, password=None, pump=lambda: time.sleep(0.005), seconds=10,
+          requested=0):
     """Log in as `user<N>` (an int N) or a name from `sock`; the Login, or the
     (message name, record) of the answer when it is not LOGIN_ACCEPTED.
     Replies that arrive meanwhile are left in `sock.early`."""
     name = f"user{user}" if isinstance(user, int) else user
     password = password if password is not None else f"pw{user}"
-    sock.send([(login_datagram(name, password), server)])
+    sock.send([(login_datagram(name, password, requested), server)])
     deadline = time.monotonic() + seconds
     early = getattr(sock, "early", [])
-    while time.monotonic() < deadline:
+    answer = None
+    while answer is None and time.monotonic() < deadline:
         pump()
-        for payload, _ in sock.recv(64):
+        for payload, _ in sock.recv(64):        # the whole batch: replays follow the answer
             _, _, messages = outbound(payload)
             kind, record = messages[0]
-            if kind == "login_accepted":
-                sock.early = early
-                return Login(*record[1:])
-            if kind == "login_rejected":
-                sock.early = early
-                return kind, record
-            early.append(payload)
+            if answer is None and kind == "login_accepted":
+                answer = Login(*record[1:])
+            elif answer is None and kind == "login_rejected":
+                answer = kind, record
+            else:
+                early.append(payload)
+    sock.early = early
+    if answer is not None:
+        return answer
     raise AssertionError(f"no answer to {name}'s login")
 
 

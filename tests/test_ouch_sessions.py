@@ -44,8 +44,9 @@ class Desk:
     def pump(self):
         self.exchange.poll()
 
-    def login(self, sock, user, password=None):
-        return login(sock, self.server.address, user, password, pump=self.pump)
+    def login(self, sock, user, password=None, requested=0):
+        return login(sock, self.server.address, user, password, pump=self.pump,
+                     requested=requested)
 
     def send(self, sock, *payloads):
         sock.send([(payload, self.server.address) for payload in payloads])
@@ -54,13 +55,14 @@ class Desk:
                 break
 
     def replies(self, sock):
-        """Every (session, sequence, message name, record) `sock` got so far."""
+        """Every (session, message number, message name, record) `sock` got so far."""
         for _ in range(5):
             self.pump()
         out = []
         for payload in getattr(sock, "early", []) + [p for p, _ in sock.recv(256)]:
             session, sequence, messages = outbound(payload)
-            out += [(session, sequence, name, record) for name, record in messages]
+            out += [(session, sequence + index, name, record)    # each message's number
+                    for index, (name, record) in enumerate(messages)]
         sock.early = []
         return out
 
@@ -355,3 +357,23 @@ def test_a_user_past_its_message_rate_is_refused_and_others_are_not():
         assert _names(desk.replies(alice)) == ["accepted"]
     finally:
         desk.close()
+
+
+def test_a_new_login_may_ask_for_the_replies_it_missed(desk):
+    alice, bob, later = desk.client(), desk.client(), desk.client()
+    a, b = desk.login(alice, ALICE).session, desk.login(bob, BOB).session
+    desk.send(alice, _order(a, 1, token=1), _order(a, 2, token=2, price="99.00"))
+    assert _names(desk.replies(alice)) == ["accepted", "accepted"]
+    desk.send(alice, _message(a, 0, ouch.LOGOUT_REQUEST))
+    desk.replies(alice)
+    desk.send(bob, _order(b, 1, token=1, side="SELL", shares=150, price="99.00"))
+    assert desk.replies(alice) == []                    # logged out: sent nowhere
+    again = desk.login(later, ALICE, requested=2)       # from reply 2 on
+    assert again.next_outbound == 5
+    replayed = desk.replies(later)
+    assert [(s, q, n, r[2]) for s, q, n, r in replayed] == [
+        (ALICE, 2, "accepted", 2), (ALICE, 3, "executed", 1), (ALICE, 4, "executed", 2)]
+    desk.send(later, _order(again.session, 3, token=3))
+    assert [(q, n) for _, q, n, _ in desk.replies(later)] == [(5, "accepted")]
+    # Without asking, nothing is sent again.
+    assert desk.login(desk.client(), ALICE).next_outbound == 6

@@ -56,11 +56,12 @@ def _script():
         (HOME_ADM, one(ADM, 2, (ouch.ADMIN.code, AdminAction.RESUME, ""))),
         (HOME_A, one(A, 2, _enter(7))),                                     # a duplicate
         (HOME_A, one(A, 5, (ouch.MASS_CANCEL.code, MassCancelScope.USER_SYMBOL, 0, "GATE"))),
-        (HOME_B, one(B, 5, (ouch.LOGOUT_REQUEST.code,))),
-        (HOME_B, one(B, 6, _enter(9))),                                      # logged out
+        (HOME_B, one(B, 5, _enter(2, side=1, price=105_0000))),             # rests
+        (HOME_B, one(B, 6, (ouch.LOGOUT_REQUEST.code,))),
+        (HOME_B, one(B, 7, _enter(9))),                                      # logged out
         (ELSEWHERE, login_datagram("user7", "pw7")),                         # alice moves
         (HOME_A, one(A, 6, _enter(10))),                                     # old session
-        (ELSEWHERE, one(A2, 6, _enter(11, side=1))),
+        (ELSEWHERE, one(A2, 6, _enter(11, price=105_0000))),  # fills Bob's, logged out
         (ELSEWHERE, b"\x00" * 20), (HOME_A, b"junk"),
     ]
 
@@ -84,7 +85,7 @@ def _drive(side, datagrams, burst):
         for command in found:
             commands.append(command)
             replier.add(engine.apply(command))
-        replies.extend(replier.flush())
+        replies.extend(replier.flush(unaddressed=True))   # a logged-out user's too
         answers.extend(layer.take_outbox())
 
     if not burst:
@@ -114,6 +115,7 @@ def test_compiled_and_reference_agree_behind_the_session_layer(burst):
     assert got[0] == got[1]
     commands, replies, answers = got[0]
     assert len(commands) >= 8 and replies and answers
+    assert any(peer is None for _, peer in replies)     # to Bob, after he logged out
     python, fast = reference[0], compiled[0]
     assert fast.bad == python.bad and list(fast.bad_log) == list(python.bad_log)
     assert fast.order_ids == python.order_ids and fast.owners == python.owners

@@ -424,10 +424,22 @@ static PyObject *session_peer(ReplierCore *self, uint32_t session)
         ? NULL : (PyObject *)(uintptr_t)known->value;
 }
 
-static PyObject *rcore_flush(ReplierCore *self, PyObject *unused)
+static PyObject *rcore_flush(ReplierCore *self, PyObject *const *args, size_t nargsf,
+                            PyObject *kwnames)
 {
     PyObject *out;
     size_t i;
+    Py_ssize_t nargs = PyVectorcall_NARGS(nargsf);
+    Py_ssize_t nkw = kwnames == NULL ? 0 : PyTuple_GET_SIZE(kwnames);
+    int unaddressed = 0;
+    if (nargs + nkw > 1 || (nkw == 1 && !PyUnicode_Check(PyTuple_GET_ITEM(kwnames, 0)))
+        || (nkw == 1 && PyUnicode_CompareWithASCIIString(PyTuple_GET_ITEM(kwnames, 0),
+                                                        "unaddressed") != 0)) {
+        PyErr_SetString(PyExc_TypeError, "flush(unaddressed=False)");
+        return NULL;
+    }
+    if (nargs + nkw == 1 && (unaddressed = PyObject_IsTrue(args[0])) < 0)
+        return NULL;
     if (self->f_open || self->f_i) {
         PyErr_SetString(PyExc_RuntimeError, "flush() while a flush_into() is under way");
         return NULL;
@@ -445,6 +457,8 @@ static PyObject *rcore_flush(ReplierCore *self, PyObject *unused)
             goto fail;
         first = box->next_seq;
         peer = session_peer(self, box->session);
+        if (peer == NULL && unaddressed)
+            peer = Py_None;                 /* numbered, for the reply history */
         /* Greedy batches under the limit, exactly as the reference splits its parts. */
         for (at = 0; at <= size; at += width) {
             if (at < size) {
@@ -672,7 +686,8 @@ fail:
 
 static PyMethodDef rcore_methods[] = {
     {"add", (PyCFunction)rcore_add, METH_O, "add(events): Replier.add."},
-    {"flush", (PyCFunction)rcore_flush, METH_NOARGS, "flush(): Replier.flush."},
+    {"flush", (PyCFunction)(void (*)(void))rcore_flush, METH_FASTCALL | METH_KEYWORDS,
+     "flush(unaddressed=False): Replier.flush."},
     {"flush_into", (PyCFunction)(void (*)(void))rcore_flush_into, METH_FASTCALL,
      "flush_into(slots, slot, descriptors, capacity, ip_of, limit) -> filled"},
     {NULL}

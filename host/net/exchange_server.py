@@ -34,6 +34,7 @@ from ..engine import MatchingEngine
 from ..marketdata.itch_feed import NANOSECONDS_PER_DAY, ItchFeed
 from .order_entry import Gateway
 from .order_replies import Replier
+from .reply_history import ReplyHistory
 from .sessions import SessionLayer
 from ..sequencer import Sequencer
 
@@ -128,11 +129,15 @@ class Exchange:
     session_options : dict, optional
         Keyword arguments of `host.net.sessions.SessionLayer` (timeout,
         table size, login and reply limits).
+    reply_history : int
+        Replies kept per user for a client that logs in again and asks for
+        them (`host.net.reply_history`); 0 keeps none (and lets a DPDK port
+        write replies straight into its send burst).
     """
 
     def __init__(self, port, symbols, clock, md_destination=None, md_port=None,
                  session="GATEBOOK01", engine=None, journal=None, acks=None, accounts=None,
-                 session_options=None):
+                 session_options=None, reply_history=1000):
         if accounts is None:
             raise ValueError("order entry needs accounts: every datagram is refused "
                              "until its sender logs in")
@@ -149,8 +154,9 @@ class Exchange:
         self.engine = engine if engine is not None else MatchingEngine(symbols)
         self._held = deque()          # (last seq, reply datagrams, ITCH records) awaiting acks
         self.replier = Replier(self.gateway, symbols)
+        self.history = ReplyHistory(reply_history) if reply_history else None
         self.sessions = SessionLayer(self.gateway, accounts, clock, replier=self.replier,
-                                     **(session_options or {}))
+                                     history=self.history, **(session_options or {}))
         if journal is not None:
             self.sessions.limits.seed(journal.engine)
         if journal is not None:
@@ -237,17 +243,15 @@ class Exchange:
                 # A DPDK port takes a compiled replier's datagrams straight into
                 # its send burst; any other port sends what flush() gives.
                 send_replies = getattr(self.port, "send_replies", None)
-                if send_replies is not None:
+                if send_replies is not None and self.history is None:
                     self.counts["replies"] += send_replies(replier)
                 else:
-                    replies = replier.flush()
-                    if replies:
-                        self.counts["replies"] += self.port.send(replies)
+                    self._send_replies(replier.flush(self.history is not None))
                 if self._itch:
                     self._publish(self._itch)
                     self._itch.clear()
             else:
-                replies = replier.flush()
+                replies = replier.flush(self.history is not None)
                 if replies or self._itch:
                     self._held.append((gateway.sequencer.next_seq - 1, replies, self._itch[:]))
                     self._itch.clear()
@@ -273,10 +277,19 @@ class Exchange:
         held, acked = self._held, self.acks.seq
         while held and held[0][0] <= acked:
             _, replies, itch = held.popleft()
-            if replies:
-                self.counts["replies"] += self.port.send(replies)
+            self._send_replies(replies)
             if itch:
                 self._publish(itch)
+
+    def _send_replies(self, replies):
+        # Every reply goes into the history; those with an address leave.
+        if not replies:
+            return
+        if self.history is not None:
+            self.history.add(replies)
+            replies = [reply for reply in replies if reply[1] is not None]
+        if replies:
+            self.counts["replies"] += self.port.send(replies)
 
     def _publish(self, records):
         if self.md_destination is None:

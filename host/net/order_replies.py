@@ -204,9 +204,11 @@ class Replier:
                 dirty.append(session)
             box.append(part)
 
-    def flush(self):
+    def flush(self, unaddressed=False):
         """(payload, peer) datagrams of every reply added since the last flush.
-        A session with no known peer still numbers its replies, but gets none."""
+        A session with no known peer still numbers its replies, but gets none,
+        unless `unaddressed`: then its datagrams come with peer None (for a
+        reply history that a reconnecting client may ask again)."""
         out, pending, sequences = [], self.pending, self.sequences
         peer_of, limit = self.gateway.peers.get, self.max_payload - _HEADER
         for session in self._dirty:
@@ -225,7 +227,7 @@ class Replier:
                     size += len(part)
                 batches.append(batch)
             for batch in batches:
-                if peer is not None:
+                if peer is not None or unaddressed:
                     out.append((_HEADER_PACK(session, first, len(batch)) + b"".join(batch), peer))
                 first += len(batch)
             sequences[session] = first

@@ -105,6 +105,8 @@ class SessionLayer:
         REFUSED and LOGIN_REJECTED answers sent at most, all peers together.
     replier : host.net.order_replies.Replier, optional
         Says the next reply number in LOGIN_ACCEPTED (1 without one).
+    history : host.net.reply_history.ReplyHistory, optional
+        Replies sent again to a login that asks for them from a number.
     max_live_orders : int or None
         Live orders a user may have (default 100,000; None: no limit).
     messages_per_second : int or None
@@ -120,10 +122,10 @@ class SessionLayer:
 
     def __init__(self, gateway, accounts, clock, timeout_ns=15_000_000_000, max_sessions=1024,
                  failed_logins=(5, 60_000_000_000), replies_per_second=100,
-                 replier=None, max_live_orders=100_000, messages_per_second=100_000,
+                 replier=None, history=None, max_live_orders=100_000, messages_per_second=100_000,
                  session_ids=None, check_in_thread=True, pending_checks=16):
         self.gateway, self.accounts, self.clock = gateway, accounts, clock
-        self.replier = replier
+        self.replier, self.history = replier, history
         self.limits = UserLimits(clock, max_live_orders, messages_per_second)
         self._draw = session_ids or (lambda: secrets.randbits(32))
         self.timeout_ns, self.max_sessions = timeout_ns, max_sessions
@@ -328,7 +330,7 @@ class SessionLayer:
             if account is None:
                 self._failed(peer, failure)
             else:
-                self._open(account, peer)
+                self._open(account, peer, requested)
 
     def _failed(self, peer, failure):
         tries = self.failures.pop(peer[0], None) or deque()
@@ -344,7 +346,7 @@ class SessionLayer:
         if self._budget.take():
             self._send(0, 0, ouch.LOGIN_REJECTED, reason, peer)
 
-    def _open(self, account, peer):
+    def _open(self, account, peer, requested=0):
         user = account.user_id
         previous = self.sessions.get(self.session_of_user.get(user))
         if previous is not None:
@@ -369,6 +371,9 @@ class SessionLayer:
         replies = self.replier.sequences.get(user, 1) if self.replier is not None else 1
         self._send(session_id, 0, ouch.LOGIN_ACCEPTED, (session_id, user, expected, replies),
                    peer)
+        if requested and self.history is not None:
+            # SoupBinTCP's sequenced replay: the kept replies from `requested` on.
+            self.outbox += self.history.datagrams(user, requested, peer)
 
     def _send(self, session, sequence, message, values, peer):
         values = values if isinstance(values, tuple) else (values,)
