@@ -607,3 +607,33 @@ def test_an_output_record_without_its_input_is_a_clear_error(tmp_path):
         thread.join(5)
     finally:
         listener.close()
+
+
+def test_blips_under_load_never_refuse_or_promote(primary, followers):
+    """Cut while records stream: the follower reconnects from a seq whose records may
+    still be on their way to its disk, and its HELLO must still match the primary's log."""
+    exchange, server, submit = primary(synchronous=False)
+    relay = Relay(server.address)
+    stop = threading.Event()
+
+    def load():
+        while not stop.is_set():
+            submit(25)
+    loader = threading.Thread(target=load, daemon=True)
+    try:
+        follower, thread, result = followers(relay.address)
+        loader.start()
+        for cut in range(1, 9):
+            wait_for(lambda: follower.next_seq > server.local_seq - 50, "the follower to keep up")
+            relay.cut()
+            wait_for(lambda: relay.connections > cut and follower.reconnects == cut,
+                     f"reconnection {cut}")
+        stop.set()
+        loader.join(10)
+        _caught_up(follower, server, server.local_seq)
+        assert thread.is_alive() and result == {}, result
+        last = follower.next_seq - 1
+        assert follower.engine.state_hash() == reference_hash(last, seed=SEED)
+    finally:
+        stop.set()
+        relay.close()

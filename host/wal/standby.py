@@ -35,7 +35,7 @@ from host.symbols import DEFAULT_SYMBOLS
 
 from .channel import AuthError, connect_follower
 from .epoch import Fenced, read_epoch, write_epoch
-from .format import INPUT, SegmentScan, split_input
+from .format import HEADER_SIZE, INPUT, TRAILER_SIZE, SegmentScan, split_input
 from .journal import JournaledExchange
 from .reader import input_crc
 from .recovery import recover
@@ -108,6 +108,9 @@ class Follower:
         self.primary_epoch = None           # known once the primary's first HEARTBEAT arrives
         self.next_seq = self.recovery.last_seq + 1
         self.durable_seq = self.recovery.last_seq
+        # The CRC field of the INPUT record of next_seq - 1, which HELLO carries. Kept
+        # as records arrive: after a reconnection it may not be on disk yet.
+        self.last_crc = (input_crc(directory, self.next_seq - 1) or 0) if self.next_seq > 1 else 0
         self.last_ts = 0
         self.primary_durable = 0
         self.refused = collections.Counter()
@@ -130,8 +133,7 @@ class Follower:
         channel = connect_follower(self.primary, self._secret, timeout)
         with self._lock:
             try:
-                last_crc = input_crc(self.directory, self.next_seq - 1) if self.next_seq > 1 else 0
-                channel.send((HELLO.code, self.next_seq, self.epoch, last_crc or 0))
+                channel.send((HELLO.code, self.next_seq, self.epoch, self.last_crc))
                 if self.durable_seq:
                     channel.send((APPLIED.code, self.durable_seq))
             except OSError:
@@ -240,9 +242,11 @@ class Follower:
     def _apply(self, records):
         scan = SegmentScan(records, self.next_seq, start=0)
         pending = None
-        first = self.next_seq
+        first, last_crc = self.next_seq, self.last_crc
         for seq, ts, kind, payload, offset in scan:
             if kind == INPUT:
+                trailer = offset + HEADER_SIZE + len(payload)
+                last_crc = int.from_bytes(records[trailer:trailer + TRAILER_SIZE], "little")
                 try:
                     command, origin = split_input(payload, 0, len(payload))
                 except (KeyError, IndexError, ValueError, struct.error) as error:
@@ -260,7 +264,7 @@ class Follower:
         if scan.damage is not None:
             raise ConnectionError(f"bad record from the primary at seq {scan.next_seq}: "
                                   f"{scan.damage.reason}")
-        self.next_seq = scan.next_seq
+        self.next_seq, self.last_crc = scan.next_seq, last_crc
         self.writer.append_records(first, self.next_seq - 1, records)
 
     def close(self):
