@@ -34,90 +34,27 @@ was (empty for a wholly version 1 log).
 
 import contextlib
 import gc
-import itertools
 import logging
 import os
-import struct
 import time
-from dataclasses import dataclass, field
 
-from gatebook.wire import internal
-from gatebook.wire.codec import ProtocolCodec
 from gatebook.wire.wal import FORMAT_VERSION
 from host.engine import MatchingEngine
 from host.symbols import DEFAULT_SYMBOLS
 
 from . import repair as disk
 from .errors import BadSegment, CorruptLog, LostLog, RecoveryError
-from .format import (COMMAND_STRUCTS, HEADER_SIZE, INPUT, ORIGIN_SIZE, SEGMENT_HEADER_SIZE,
-                     TRAILER_SIZE, check_records, decode_origin, decode_segment_header,
-                     segment_version, split_input)
+from .format import SEGMENT_HEADER_SIZE, check_records, decode_segment_header, segment_version
 from .gateway_state import GatewayState
 from .repair import Repair
-from .segments import SEGMENT_PATTERN, list_segments, segment_name
+from .replay import replay_inputs, replay_verified
+from .report import RecoveryReport
+from .segments import list_segments, segment_name
 from .snapshot import SnapshotError, list_snapshots, read_snapshot, restore
 
 __all__ = ["CorruptLog", "LostLog", "RecoveryError", "Repair", "RecoveryReport", "recover"]
 
 log = logging.getLogger("gatebook.wal")
-# Type byte -> (unpack_from of that command's struct, its size).
-_command_layout = {code: (layout.unpack_from, layout.size)
-                   for code, layout in COMMAND_STRUCTS.items()}
-_encode_event = ProtocolCodec(internal.EVENTS).encode
-
-
-@dataclass
-class RecoveryReport:
-    directory: str
-    segments: list = field(default_factory=list)
-    read: list = field(default_factory=list)        # the segments recovery read
-    records: int = 0
-    inputs: int = 0
-    outputs: int = 0
-    first_seq: int = 0
-    last_seq: int = 0            # of the recovered state
-    log_end_seq: int = 0         # of the last INPUT record in the log
-    snapshot: str = ""
-    snapshot_seq: int = 0
-    rejected_snapshots: list = field(default_factory=list)
-    replayed: int = 0
-    verified: int = 0
-    repairs: list = field(default_factory=list)
-    notes: list = field(default_factory=list)
-    state_hash: str = ""
-    seconds: float = 0.0
-    resume: tuple = None         # (segment number, path, next seq) for LogWriter
-    gateway: GatewayState = None # the order-entry gateway's state as of last_seq
-    origins: int = 0             # replayed commands that came from order entry
-    tail: str = "clean"          # how the log ends, when nothing had to be cut
-    sealed: bool = True          # whether the log ends with a COMMIT record (or cannot)
-
-    def lines(self):
-        names = [os.path.basename(path) for path in self.segments]
-        yield f"log directory: {self.directory}"
-        yield (f"segments: {len(names)}" + (f" ({names[0]} .. {names[-1]})" if names else "")
-               + (f", read {len(self.read)} from {os.path.basename(self.read[0])} on"
-                  if self.read else ""))
-        pruned = _pruned_line(self.directory, self.segments)
-        if pruned:
-            yield f"pruned: {pruned}"
-        yield (f"records: {self.records} ({self.inputs} inputs, {self.outputs} outputs read)")
-        yield f"sequence: {self.first_seq} .. {self.last_seq}" if self.last_seq else "sequence: empty log"
-        yield (f"snapshot: {os.path.basename(self.snapshot)} (seq {self.snapshot_seq})"
-               if self.snapshot else "snapshot: none used, replayed from the start")
-        for line in self.rejected_snapshots:
-            yield f"snapshot rejected: {line}"
-        yield (f"replayed: {self.replayed} commands in {self.seconds:.3f} s"
-               + (f", {self.verified} output records matched the replay" if self.verified else ""))
-        if self.gateway is not None:
-            gateway = self.gateway
-            yield (f"gateway: {len(gateway.order_ids)} client tokens, "
-                   f"{len(set(gateway.expected) | set(gateway.sequences))} sessions "
-                   f"({self.origins} replayed commands came from order entry)")
-        yield from (f"tail: {repair.line()}" for repair in self.repairs) if self.repairs else [f"tail: {self.tail}"]
-        yield from (f"note: {note}" for note in self.notes)
-        yield f"next seq: {self.last_seq + 1}"
-        yield f"state hash: {self.state_hash}"
 
 
 def recover(directory, symbols=DEFAULT_SYMBOLS, *, accept_corruption=False, accept_loss=False,
@@ -290,7 +227,7 @@ def _replay(directory, engine, report, accept_corruption, accept_loss, verify_ou
         final = (index, data, scan)
         report.inputs += after - next_seq
         report.outputs += outputs
-        replay = _replay_verified if verify_outputs else _replay_inputs
+        replay = replay_verified if verify_outputs else replay_inputs
         last = replay(engine, report, path, data, found, next_seq, last)
         next_seq = after
         report.log_end_seq = next_seq - 1
@@ -370,105 +307,6 @@ def _close_gaps(directory, report, segments, skip_to, accept_loss, repair):
     for _, path in segments[back:]:
         disk.set_aside(report, path, "after a missing segment (--accept-loss)", repair)
     return segments[front:back], skip_to - front
-
-
-def _decode(view, offset, stop, seq, path):
-    """(command, origin or None) in the INPUT record at view[offset:stop], which
-    must carry `seq`."""
-    payload = offset + HEADER_SIZE
-    try:
-        command, origin = split_input(view, payload, stop - TRAILER_SIZE)
-    except (KeyError, IndexError, ValueError, struct.error):
-        raise CorruptLog(path, offset, f"INPUT record seq {seq} holds no valid command") from None
-    if command[1] != seq:
-        raise CorruptLog(path, offset, f"record seq {seq} holds command seq {command[1]}")
-    return command, origin
-
-
-def _replay_inputs(engine, report, path, data, found, first_seq, last):
-    """Apply the INPUT records at `found` (offset, end pairs) newer than the snapshot.
-
-    The hot loop of recovery: one struct unpack and one `engine.apply` per
-    command, then the gateway state's `replay` of its origin (one more unpack
-    when it has one) and events.
-    """
-    skip = max(0, report.snapshot_seq + 1 - first_seq)
-    if skip * 2 >= len(found):
-        return (None, None) if found else last
-    view = memoryview(data)
-    apply, replay = engine.apply, report.gateway.replay
-    layouts = _command_layout
-    seq = first_seq + skip
-    command = events = None
-    positions = iter(found)
-    if skip:
-        positions = itertools.islice(positions, 2 * skip, None)
-    origins = 0
-    for offset, stop in zip(positions, positions):
-        payload = offset + HEADER_SIZE
-        body_end = stop - TRAILER_SIZE
-        try:
-            unpack, size = layouts[view[payload]]
-            end = payload + size
-            command = unpack(view, payload)
-            origin = None
-            if end != body_end:
-                if end + ORIGIN_SIZE != body_end:
-                    raise ValueError
-                origin = decode_origin(view, end)
-                origins += 1
-        except (KeyError, IndexError, ValueError, struct.error):
-            _decode(view, offset, stop, seq, path)          # raises, naming the record
-        if command[1] != seq:
-            _decode(view, offset, stop, seq, path)
-        events = apply(command)
-        replay(command, origin, events)
-        seq += 1
-    report.origins += origins
-    report.replayed += seq - first_seq - skip
-    return command, events
-
-
-def _replay_verified(engine, report, path, data, found, first_seq, last):
-    """Apply INPUT records newer than the snapshot, comparing each OUTPUT record with the replay."""
-    view = memoryview(data)
-    snapshot_seq = report.snapshot_seq
-    command, events = last
-    seq = first_seq
-    positions = iter(found)
-    for offset, stop in zip(positions, positions):
-        if view[offset + HEADER_SIZE - 1] == INPUT:
-            if seq > snapshot_seq:
-                command, origin = _decode(view, offset, stop, seq, path)
-                events = engine.apply(command)
-                report.gateway.replay(command, origin, events)
-                report.origins += origin is not None
-                report.replayed += 1
-            else:
-                command = None
-            seq += 1
-        else:
-            if command is not None:
-                if view[offset + HEADER_SIZE:stop - TRAILER_SIZE] != b"".join(map(_encode_event, events)):
-                    raise CorruptLog(path, offset, f"replaying seq {seq - 1} gives other events "
-                                                   f"than its OUTPUT record holds")
-                report.verified += 1
-            command = None
-    return command, events
-
-
-def _pruned_line(directory, segments):
-    """What happened to the segments before the first one present, if any were pruned."""
-    first = SEGMENT_PATTERN.fullmatch(os.path.basename(segments[0])) if segments else None
-    if not first or int(first.group(1)) == 0:
-        return ""
-    number = int(first.group(1))
-    archive = os.path.join(directory, "archive")
-    archived = (sum(1 for name in os.listdir(archive) if SEGMENT_PATTERN.fullmatch(name))
-                if os.path.isdir(archive) else 0)
-    where = (f"{archived} of them in {archive}" if archived
-             else "not in LOGDIR/archive (deleted, or archived elsewhere)")
-    return (f"{segment_name(0)} .. {segment_name(number - 1)} (before the snapshot), {where}")
 
 
 def _first_needed_segment(segments, snapshot_seq):

@@ -9,15 +9,23 @@ the whole batch with one `write` and, as the policy says, one `fdatasync`:
 policy    an acknowledgement may leave when...         a crash loses
 ========  ==========================================  =======================
 strict    its batch is written and fdatasync'ed        nothing acknowledged
-batched   its batch is written (fdatasync every N ms)  power cut: <= N ms of
-                                                       acks; process crash:
-                                                       nothing acknowledged
+batched   its batch is written (an fdatasync N ms      power cut: the last N ms
+          after the last one ended)                    of acks + scheduling +
+                                                       one fdatasync; process
+                                                       crash: nothing acked
 none      its batch is written (fdatasync never,       power cut: everything
           except at segment roll and close)            since the last roll
 ========  ==========================================  =======================
 
 A killed process loses nothing the kernel already has, so under every policy
 acknowledged commands survive SIGKILL; the policies differ on power loss.
+
+Every write ends with a COMMIT record (format.encode_commit), so recovery
+can tell a log that ended cleanly from one cut at a record boundary. Under
+`batched` a backlog is written `batched_chunk` commands at a time, looking
+at the sync timer between chunks: one long encoding must not hold back a
+due fdatasync. `waited_micros` and `exposed_micros` measure, per
+acknowledgement, the time to the start and to the end of its fdatasync.
 
 Any OSError (ENOSPC, EIO, a failed fdatasync) is final: the writer cuts the
 half-written batch off the file, stops, and every later `append` raises

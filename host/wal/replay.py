@@ -1,0 +1,111 @@
+"""Recovery's hot loops: apply the INPUT records of one segment to the engine.
+
+`check_records` (format.py) has already checked every record and listed the
+(offset, end) pairs of the INPUT records (and of the OUTPUT records too, for
+`replay_verified`); these loops unpack each command with its type's struct
+straight off the segment bytes, apply it, and replay its origin and events
+into the gateway's state. A CRC-valid record that holds no valid command is
+refused as `CorruptLog`, naming the record.
+"""
+
+import itertools
+import struct
+
+from gatebook.wire import internal
+from gatebook.wire.codec import ProtocolCodec
+
+from .errors import CorruptLog
+from .format import (COMMAND_STRUCTS, HEADER_SIZE, INPUT, ORIGIN_SIZE, TRAILER_SIZE,
+                     decode_origin, split_input)
+
+__all__ = ["replay_inputs", "replay_verified"]
+
+# Type byte -> (unpack_from of that command's struct, its size).
+_command_layout = {code: (layout.unpack_from, layout.size)
+                   for code, layout in COMMAND_STRUCTS.items()}
+_encode_event = ProtocolCodec(internal.EVENTS).encode
+
+
+def _decode(view, offset, stop, seq, path):
+    """(command, origin or None) in the INPUT record at view[offset:stop], which
+    must carry `seq`."""
+    payload = offset + HEADER_SIZE
+    try:
+        command, origin = split_input(view, payload, stop - TRAILER_SIZE)
+    except (KeyError, IndexError, ValueError, struct.error):
+        raise CorruptLog(path, offset, f"INPUT record seq {seq} holds no valid command") from None
+    if command[1] != seq:
+        raise CorruptLog(path, offset, f"record seq {seq} holds command seq {command[1]}")
+    return command, origin
+
+
+def replay_inputs(engine, report, path, data, found, first_seq, last):
+    """Apply the INPUT records at `found` (offset, end pairs) newer than the snapshot.
+
+    The hot loop of recovery: one struct unpack and one `engine.apply` per
+    command, then the gateway state's `replay` of its origin (one more unpack
+    when it has one) and events.
+    """
+    skip = max(0, report.snapshot_seq + 1 - first_seq)
+    if skip * 2 >= len(found):
+        return (None, None) if found else last
+    view = memoryview(data)
+    apply, replay = engine.apply, report.gateway.replay
+    layouts = _command_layout
+    seq = first_seq + skip
+    command = events = None
+    positions = iter(found)
+    if skip:
+        positions = itertools.islice(positions, 2 * skip, None)
+    origins = 0
+    for offset, stop in zip(positions, positions):
+        payload = offset + HEADER_SIZE
+        body_end = stop - TRAILER_SIZE
+        try:
+            unpack, size = layouts[view[payload]]
+            end = payload + size
+            command = unpack(view, payload)
+            origin = None
+            if end != body_end:
+                if end + ORIGIN_SIZE != body_end:
+                    raise ValueError
+                origin = decode_origin(view, end)
+                origins += 1
+        except (KeyError, IndexError, ValueError, struct.error):
+            _decode(view, offset, stop, seq, path)          # raises, naming the record
+        if command[1] != seq:
+            _decode(view, offset, stop, seq, path)
+        events = apply(command)
+        replay(command, origin, events)
+        seq += 1
+    report.origins += origins
+    report.replayed += seq - first_seq - skip
+    return command, events
+
+
+def replay_verified(engine, report, path, data, found, first_seq, last):
+    """Apply INPUT records newer than the snapshot, comparing each OUTPUT record with the replay."""
+    view = memoryview(data)
+    snapshot_seq = report.snapshot_seq
+    command, events = last
+    seq = first_seq
+    positions = iter(found)
+    for offset, stop in zip(positions, positions):
+        if view[offset + HEADER_SIZE - 1] == INPUT:
+            if seq > snapshot_seq:
+                command, origin = _decode(view, offset, stop, seq, path)
+                events = engine.apply(command)
+                report.gateway.replay(command, origin, events)
+                report.origins += origin is not None
+                report.replayed += 1
+            else:
+                command = None
+            seq += 1
+        else:
+            if command is not None:
+                if view[offset + HEADER_SIZE:stop - TRAILER_SIZE] != b"".join(map(_encode_event, events)):
+                    raise CorruptLog(path, offset, f"replaying seq {seq - 1} gives other events "
+                                                   f"than its OUTPUT record holds")
+                report.verified += 1
+            command = None
+    return command, events
