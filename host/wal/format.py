@@ -81,6 +81,7 @@ _crc32 = zlib.crc32
 _RESIDUE = _crc32(b"\0" + _pack_trailer(_crc32(b"\0")))
 assert _RESIDUE == 0x2144DF1C
 _KIND_BYTE = re.compile(b"|".join(re.escape(bytes((kind,))) for kind in (INPUT, OUTPUT, COMMIT)))
+_KINDS = frozenset((INPUT, OUTPUT, COMMIT))
 _COMMIT = struct_of(COMMIT_MARKER, WAL.byte_order)
 COMMIT_SIZE = _COMMIT.size
 
@@ -265,7 +266,7 @@ def check_records(data, next_seq, start=SEGMENT_HEADER_SIZE, output_seen=False, 
     end_of_file = len(view)
     offset = start
     expected = next_seq
-    unpack_header, crc32, residue = _unpack_header, _crc32, _RESIDUE
+    unpack_header, crc32, residue, kinds = _unpack_header, _crc32, _RESIDUE, _KINDS
     keep = found.append if found is not None else None
     keep_output = keep if keep_outputs else None
     outputs = 0
@@ -279,16 +280,10 @@ def check_records(data, next_seq, start=SEGMENT_HEADER_SIZE, output_seen=False, 
         length, seq, _, kind = unpack_header(view, offset)
         stop = offset + HEADER_SIZE + length + TRAILER_SIZE
         if (stop > end_of_file or length > MAX_PAYLOAD or crc32(view[offset:stop]) != residue
-                or (kind != INPUT and kind != OUTPUT and kind != COMMIT)):
+                or kind not in kinds):
             damage = _why_invalid(view, offset, kind, length, stop)
             break
-        if kind == COMMIT:
-            if seq != expected - 1 or length != COMMIT_SIZE:
-                damage = Damage(offset, f"COMMIT record seq {seq} ({length} bytes) does not "
-                                        f"close INPUT {expected - 1}")
-                break
-            marker_end = stop
-        elif kind == INPUT:
+        if kind == INPUT:
             if seq != expected:
                 damage = Damage(offset, f"INPUT seq {seq}, expected {expected}")
                 break
@@ -297,15 +292,21 @@ def check_records(data, next_seq, start=SEGMENT_HEADER_SIZE, output_seen=False, 
             if keep is not None:
                 keep(offset)
                 keep(stop)
-        elif seq != expected - 1 or output_seen:
-            damage = Damage(offset, f"OUTPUT seq {seq} does not follow INPUT {expected - 1}")
-            break
-        else:
+        elif kind == OUTPUT:
+            if seq != expected - 1 or output_seen:
+                damage = Damage(offset, f"OUTPUT seq {seq} does not follow INPUT {expected - 1}")
+                break
             output_seen = True
             outputs += 1
             if keep_output is not None:
                 keep_output(offset)
                 keep_output(stop)
+        elif seq != expected - 1 or length != COMMIT_SIZE:
+            damage = Damage(offset, f"COMMIT record seq {seq} ({length} bytes) does not "
+                                    f"close INPUT {expected - 1}")
+            break
+        else:
+            marker_end = stop
         offset = stop
     marker = None
     if marker_end == offset:
@@ -317,7 +318,7 @@ def check_records(data, next_seq, start=SEGMENT_HEADER_SIZE, output_seen=False, 
 
 def _why_invalid(view, offset, kind, length, stop):
     """The reason a record failed the fast check, in the order a person would look."""
-    if kind != INPUT and kind != OUTPUT and kind != COMMIT:
+    if kind not in _KINDS:
         return Damage(offset, f"unknown record kind {kind:#04x}")
     if length > MAX_PAYLOAD:
         return Damage(offset, f"implausible payload length {length}")
