@@ -247,3 +247,23 @@ def test_the_token_map_holds_live_orders_only(compiled):
 def _used_tokens(log):
     return [(origin.session, origin.token) for command, origin, _ in log
             if origin is not None and command[0] == ord("O")]
+
+
+def test_remembering_replies_changes_nothing_else(monkeypatch):
+    """With `keep_recent`, the replay keeps each session's latest replies, numbered
+    without gaps up to the next reply number, and rebuilds the same state."""
+    side, log = _side(False), []
+    _run(side, _traffic(3), log)
+    plain = GatewayState()
+    for entry in log:
+        plain.replay(*entry)
+    monkeypatch.setattr(GatewayState, "keep_recent", 50)
+    remembering = GatewayState()
+    for entry in log:
+        remembering.replay(*entry)
+    assert remembering == plain and remembering.recent
+    for session, kept in remembering.recent.items():
+        numbers = [number for number, *_ in kept]
+        assert numbers == list(range(plain.sequences[session] - len(kept),
+                                     plain.sequences[session]))
+        assert len(kept) <= 50

@@ -110,6 +110,11 @@ def _open_journal(args, clock, make_hybrid=None):
             print(f"gatebook run: {error}", file=sys.stderr)
             return 2
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    from ..net.reply_history import KEPT_PER_USER
+    from ..wal.gateway_state import GatewayState
+    # Recovery remembers each user's latest replies, so a client that logs in
+    # again learns what was logged but never reported before a crash.
+    GatewayState.keep_recent = KEPT_PER_USER
     acks = Acknowledgements()
     policy = args.durability or "strict"
     try:

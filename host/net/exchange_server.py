@@ -34,7 +34,7 @@ from ..engine import MatchingEngine
 from ..marketdata.itch_feed import NANOSECONDS_PER_DAY, ItchFeed
 from .order_entry import Gateway
 from .order_replies import Replier
-from .reply_history import ReplyHistory
+from .reply_history import KEPT_PER_USER, ReplyHistory
 from .sessions import SessionLayer
 from ..sequencer import Sequencer
 
@@ -137,7 +137,7 @@ class Exchange:
 
     def __init__(self, port, symbols, clock, md_destination=None, md_port=None,
                  session="GATEBOOK01", engine=None, journal=None, acks=None, accounts=None,
-                 session_options=None, reply_history=1000):
+                 session_options=None, reply_history=KEPT_PER_USER):
         if accounts is None:
             raise ValueError("order entry needs accounts: every datagram is refused "
                              "until its sender logs in")
@@ -155,6 +155,8 @@ class Exchange:
         self._held = deque()          # (last seq, reply datagrams, ITCH records) awaiting acks
         self.replier = Replier(self.gateway, symbols)
         self.history = ReplyHistory(reply_history) if reply_history else None
+        if self.history is not None and journal is not None:
+            self.history.seed(journal.gateway.recent, symbols)
         self.sessions = SessionLayer(self.gateway, accounts, clock, replier=self.replier,
                                      history=self.history, **(session_options or {}))
         if journal is not None:

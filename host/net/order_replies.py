@@ -27,7 +27,7 @@ from gatebook.wire.enums import RejectReason
 
 from .ouch_session import HEADER_STRUCT, RAW_OUTBOUND
 
-__all__ = ["Replier", "MAX_PAYLOAD"]
+__all__ = ["Replier", "MAX_PAYLOAD", "pack_reply"]
 
 _A, _J, _E = internal.ACCEPTED.code, internal.REJECTED.code, internal.EXECUTED.code
 _C, _R = internal.CANCELLED.code, internal.REPLACED.code
@@ -246,3 +246,29 @@ def _forget_refused(gateway, event):
     # names the live order it repeats, which stays).
     if event[_J_COMMAND] == _NEW_ORDER and event[_J_REASON] != _DUPLICATE:
         gateway.forget_order(event[_J_ORDER])
+
+
+def pack_reply(event, token, extra, names):
+    """One reply message's bytes, as `Replier.add` packs it, from its event and
+    the token it names: `extra` is the liquidity flag ("A"/"R") of an
+    execution and the previous token of a replace (a remembered reply of
+    `host.wal.GatewayState.recent`); `names` maps symbol ids to padded bytes."""
+    code = event[0]
+    if code == _A:
+        _, _, ts, symbol, order_id, _, side, order_type, tif, price, stop, qty = event
+        return _PACK_A(_ACCEPTED, ts, token, names.get(symbol, _BLANK), side, order_type, tif,
+                       qty, price, stop, order_id)
+    if code == _E:
+        (_, _, ts, _, match, price, qty, _, _, _, agg_leaves, _, _, rest_leaves) = event
+        aggressor = extra == "R"
+        return _PACK_E(_EXECUTED, ts, token, qty, price, _REMOVED if aggressor else _ADDED,
+                       match, agg_leaves if aggressor else rest_leaves)
+    if code == _C:
+        _, _, ts, _, _, _, qty, reason = event
+        return _PACK_C(_CANCELED, ts, token, qty, reason)
+    if code == _R:
+        _, _, ts, _, order_id, _, price, qty, kept = event
+        return _PACK_R(_REPLACED, ts, token, extra, qty, price, order_id, kept)
+    if code == _J:
+        return _PACK_J(_REJECTED, event[2], token, event[_J_REASON])
+    raise ValueError(f"event {code!r} has no reply")

@@ -16,10 +16,13 @@ from collections import deque
 
 from gatebook.wire import ouch
 
-from .order_replies import MAX_PAYLOAD
+from .order_replies import MAX_PAYLOAD, pack_reply
 from .ouch_session import HEADER_STRUCT
 
-__all__ = ["ReplyHistory"]
+__all__ = ["ReplyHistory", "KEPT_PER_USER"]
+
+# Replies kept per user, live and by a recovery (`GatewayState.keep_recent`).
+KEPT_PER_USER = 1000
 
 _HEADER, _HEADER_PACK = HEADER_STRUCT.size, HEADER_STRUCT.pack
 _SIZES = {message.code: message.size for message in ouch.OUTBOUND.messages}
@@ -28,7 +31,7 @@ _SIZES = {message.code: message.size for message in ouch.OUTBOUND.messages}
 class ReplyHistory:
     """Per user, the latest `per_user` reply messages as (number, bytes)."""
 
-    def __init__(self, per_user=1000):
+    def __init__(self, per_user=KEPT_PER_USER):
         self.per_user = per_user
         self.kept = {}                      # user -> deque of (number, message bytes)
 
@@ -44,6 +47,16 @@ class ReplyHistory:
                 size = _SIZES[payload[at]]
                 box.append((number, payload[at:at + size]))
                 at += size
+
+    def seed(self, recent, symbols):
+        """Start from the replies a recovery remembered (`GatewayState.recent`:
+        per user, (number, event, token, extra)), so a client learns the
+        outcome of commands that were logged but not reported before a crash."""
+        names = {spec.symbol_id: spec.name.encode().ljust(8) for spec in symbols}
+        for user, remembered in recent.items():
+            box = self.kept[user] = deque(maxlen=self.per_user)
+            for number, event, token, extra in remembered:
+                box.append((number, pack_reply(event, token, extra, names)))
 
     def datagrams(self, user, first, peer, limit=MAX_PAYLOAD):
         """The kept replies to `user` numbered `first` and later, as (payload,

@@ -33,6 +33,7 @@ without a gateway. `tests/test_wal_gateway_state.py` holds `replay` to the
 live gateway and replier, on both of their paths.
 """
 
+from collections import deque
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
@@ -95,6 +96,15 @@ class GatewayState:
     sequences:     dict = field(default_factory=dict)   # session -> next outbound number
     peers:         dict = field(default_factory=dict)   # session -> (IPv4 text, port)
     next_order_id: int = 1
+    # session -> deque of (reply number, event, token, extra) of its latest replies,
+    # `keep_recent` of them, from the commands replayed (not snapshotted): what a
+    # restarted exchange may send again to a client asking for what it missed.
+    # `extra` is the liquidity flag of an execution, the previous token of a replace.
+    recent:        dict = field(default_factory=dict, compare=False, repr=False)
+
+    # Replies kept per session in `recent`; 0 keeps none (recovery's fastest).
+    # `gatebook run --log` sets it before recovering.
+    keep_recent = 0
 
     def replay(self, command, origin, events):
         """Apply one logged command: its `origin` (an Origin, or None for a command
@@ -127,6 +137,9 @@ class GatewayState:
                 self.peers[session] = origin.peer
         if not owners and origin is None:
             return
+        if self.keep_recent:
+            self._replay_remembering(origin, events)
+            return
         sequences, get, forget = self.sequences, owners.get, self._forget
         for event in events:
             code = event[0]
@@ -151,6 +164,41 @@ class GatewayState:
                 continue                    # market data: no reply
             if owner:
                 sequences[owner[0]] = sequences.get(owner[0], 1) + 1
+
+    def _replay_remembering(self, origin, events):
+        # The reply loop of `replay`, keeping each reply's description in `recent`.
+        sequences, get, forget = self.sequences, self.owners.get, self._forget
+
+        def remember(session, token, event, extra=None):
+            number = sequences.get(session, 1)
+            sequences[session] = number + 1
+            box = self.recent.get(session)
+            if box is None:
+                box = self.recent[session] = deque(maxlen=self.keep_recent)
+            box.append((number, event, token, extra))
+
+        for event in events:
+            code = event[0]
+            if code == _E:
+                for at, left, flag in ((_AGG, _AGG_LEFT, "R"), (_REST, _REST_LEFT, "A")):
+                    owner = get(event[at])
+                    if owner:
+                        remember(owner[0], owner[1], event, flag)
+                        if not event[left]:
+                            forget(event[at])
+            elif code == _J:
+                if event[_J_COMMAND] == _NEW_ORDER and event[_J_REASON] != _DUPLICATE:
+                    forget(event[_J_ORDER])
+                if origin:
+                    remember(origin.session, origin.token, event)
+            elif code in _EVENT_ORDER_ID:
+                owner = get(event[_EVENT_ORDER_ID[code]])
+                if owner:
+                    previous = (origin.previous if origin and origin.previous is not None
+                                else owner[1]) if code == _R else None
+                    remember(owner[0], owner[1], event, previous)
+                    if code == _C:
+                        forget(event[_CANCELLED_ID])
 
     def _forget(self, order_id):
         # As Gateway.forget_order: a gone order's token names nothing.

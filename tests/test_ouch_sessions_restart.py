@@ -1,0 +1,102 @@
+"""What a restart does with sessions, and the replies a crash kept from a client.
+
+A journaled `Exchange` in this process over a list port. Its first life logs
+two crossing orders but never sees an acknowledgement, so no report leaves;
+it then stops as a SIGKILL would (the log synced, the held reports dropped).
+The restarted exchange has no sessions; a client that logs in again asking
+for its replies from number 1 gets exactly the reports an exchange that was
+acknowledged would have sent, byte for byte.
+"""
+
+from host.clock import ManualClock
+from host.net.exchange_server import Acknowledgements, Exchange
+from host.net.ouch_session import OUTBOUND_CODEC, decode_datagram
+from host.symbols import DEFAULT_SYMBOLS
+from host.wal import JournaledExchange
+from host.wal.gateway_state import GatewayState
+
+from ouch_login import accounts, log_in_process, login_datagram, outbound
+from test_ouch_sessions import _order
+
+PEERS = {7: ("127.0.0.1", 20007), 8: ("127.0.0.1", 20008)}
+
+
+class ListPort:
+    """A datagram port over lists: what `recv` hands out, what `send` got."""
+
+    def __init__(self):
+        self.inbox, self.sent = [], []
+
+    def recv(self, burst=32):
+        out, self.inbox = self.inbox[:burst], self.inbox[burst:]
+        return out
+
+    def send(self, datagrams):
+        self.sent += datagrams
+        return len(datagrams)
+
+
+def _life(directory, acknowledged):
+    """A journaled exchange on `directory`; (journal, exchange, port)."""
+    acks, port = Acknowledgements(), ListPort()
+    journal = JournaledExchange(directory, DEFAULT_SYMBOLS, clock=ManualClock(1, 1),
+                                on_ack=acks if acknowledged else None)
+    acks(journal.acked_seq)
+    exchange = Exchange(port, DEFAULT_SYMBOLS, ManualClock(1, 1), journal=journal, acks=acks,
+                        accounts=accounts(PEERS), session_options=dict(check_in_thread=False))
+    return journal, exchange, port
+
+
+def _trade(exchange, port):
+    sessions = log_in_process(exchange, port, PEERS)
+    port.inbox = [(_order(sessions[7], 1, token=1), PEERS[7]),
+                  (_order(sessions[8], 1, token=5, side="SELL"), PEERS[8])]
+    while port.inbox:
+        exchange.poll()
+
+
+def _to(port, user):
+    return [payload for payload, peer in port.sent if peer == PEERS[user]]
+
+
+def _messages(payloads):
+    out = []
+    for payload in payloads:
+        _, first, records = decode_datagram(payload, OUTBOUND_CODEC)
+        out += [(first + index, record) for index, record in enumerate(records)]
+    return out
+
+
+def test_a_restart_sends_the_replies_a_crash_kept_from_the_client(tmp_path, monkeypatch):
+    monkeypatch.setattr(GatewayState, "keep_recent", 1000)     # as `gatebook run --log` does
+    # The reference: the same orders with every acknowledgement, reports sent.
+    journal, exchange, port = _life(str(tmp_path / "reference"), acknowledged=True)
+    _trade(exchange, port)
+    assert exchange.acks.wait(journal.sequencer.next_seq - 1, 5)     # durable: out they go
+    exchange.release()
+    wanted = _messages(_to(port, 7))
+    journal.close()
+    exchange.close(end_of_day=False)
+    assert [record[0] for _, record in wanted] == [ord("A"), ord("E")]
+
+    # First life: logged, never acknowledged, so nothing is reported; then it dies.
+    directory = str(tmp_path / "log")
+    journal, exchange, port = _life(directory, acknowledged=False)
+    _trade(exchange, port)
+    for _ in range(20):
+        exchange.poll()
+    assert _to(port, 7) == [] and journal.sequencer.next_seq == 3
+    journal.close()                                     # the log is synced; the reports die
+
+    # Second life: no session survived; the client logs in again and asks from 1.
+    journal, exchange, port = _life(directory, acknowledged=True)
+    assert not exchange.sessions.sessions and not exchange.gateway.peers
+    port.inbox = [(login_datagram("user7", "pw7", 1), PEERS[7])]
+    for _ in range(5):
+        exchange.poll()
+    answer, *replayed = _to(port, 7)
+    kind, accepted = outbound(answer)[2][0]
+    assert kind == "login_accepted" and accepted[3:] == (2, 3)    # next in 2, next reply 3
+    assert _messages(replayed) == wanted                             # byte for byte, numbered
+    journal.close()
+    exchange.close(end_of_day=False)
