@@ -16,7 +16,7 @@ from collections import Counter
 
 from gatebook.wire import internal
 
-__all__ = ["UserLimits"]
+__all__ = ["UserLimits", "TokenBucket"]
 
 _A, _C, _E = internal.ACCEPTED.code, internal.CANCELLED.code, internal.EXECUTED.code
 
@@ -31,6 +31,25 @@ _E_AGG, _E_AGG_LEFT = _at(internal.EXECUTED, "aggressor_id"), _at(internal.EXECU
                                                                   "aggressor_leaves")
 _E_REST, _E_REST_LEFT = _at(internal.EXECUTED, "resting_id"), _at(internal.EXECUTED,
                                                                   "resting_leaves")
+
+
+class TokenBucket:
+    """At most `per_second` a second, as many at once, on an injectable clock (ns)."""
+
+    def __init__(self, per_second, clock):
+        self.per_second, self.clock = per_second, clock
+        self.tokens, self.at = float(per_second), clock()
+
+    def take(self, count=1):
+        """Spend `count` if there are as many; whether there were."""
+        now = self.clock()
+        self.tokens = min(self.per_second,
+                          self.tokens + (now - self.at) * self.per_second / 1e9)
+        self.at = now
+        if self.tokens < count:
+            return False
+        self.tokens -= count
+        return True
 
 
 class UserLimits:
@@ -50,7 +69,7 @@ class UserLimits:
         self.max_live_orders, self.messages_per_second = max_live_orders, messages_per_second
         self.owner = {}                     # live order id -> user
         self.live = Counter()               # user -> live orders
-        self._budget = {}                   # user -> [tokens, when last filled]
+        self._budget = {}                   # user -> TokenBucket
 
     def seed(self, engine):
         """Count the live orders of a recovered `engine` (its books' public views)."""
@@ -99,16 +118,10 @@ class UserLimits:
         if self.max_live_orders is not None and new_orders \
                 and self.live[user] + new_orders > self.max_live_orders:
             return "live_orders"
-        rate = self.messages_per_second
-        if rate is not None and messages:
-            now = self.clock()
+        if self.messages_per_second is not None and messages:
             budget = self._budget.get(user)
             if budget is None:
-                budget = self._budget[user] = [float(rate), now]
-            tokens = min(rate, budget[0] + (now - budget[1]) * rate / 1e9)
-            budget[1] = now
-            if tokens < messages:
-                budget[0] = tokens
+                budget = self._budget[user] = TokenBucket(self.messages_per_second, self.clock)
+            if not budget.take(messages):
                 return "rate"
-            budget[0] = tokens - messages
         return None

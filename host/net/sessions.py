@@ -33,7 +33,7 @@ from gatebook.wire import ouch
 from gatebook.wire.enums import (ALL_SYMBOLS, AdminAction, LoginRejectReason, LogoutReason,
                                  MassCancelScope, SessionRefusal)
 
-from .limits import UserLimits
+from .limits import TokenBucket, UserLimits
 from .ouch_session import HEADER_STRUCT, RAW_INBOUND, RAW_OUTBOUND
 
 __all__ = ["SessionLayer", "Session"]
@@ -64,24 +64,6 @@ class Session:
 
     def __init__(self, session_id, account, peer, now):
         self.id, self.account, self.peer, self.last_heard = session_id, account, peer, now
-
-
-class _Budget:
-    """A token bucket: at most `per_second` takes a second, `per_second` at once."""
-
-    def __init__(self, per_second, clock):
-        self.per_second, self.clock = per_second, clock
-        self.tokens, self.at = float(per_second), clock()
-
-    def take(self):
-        now = self.clock()
-        self.tokens = min(self.per_second,
-                          self.tokens + (now - self.at) * self.per_second / 1e9)
-        self.at = now
-        if self.tokens < 1:
-            return False
-        self.tokens -= 1
-        return True
 
 
 class SessionLayer:
@@ -136,7 +118,7 @@ class SessionLayer:
         self.failures = OrderedDict()       # source IP -> deque of failed-login times
         self.logins = Counter()             # accepted, unknown_user, wrong_password, ...
         self.outbox = []                    # (payload, peer) to send now: session replies
-        self._budget = _Budget(replies_per_second, clock)
+        self._budget = TokenBucket(replies_per_second, clock)
         self._pending = deque()             # (future or result, peer, requested)
         self._max_pending = pending_checks
         self._checker = ThreadPoolExecutor(1, "login-check") if check_in_thread else None
