@@ -10,7 +10,7 @@ answer is not larger than the datagram, and changes nobody's state.
 import pytest
 
 from dpdk_bridge.udp import SocketUdp
-from gatebook.wire import internal, ouch
+from gatebook.wire import ouch
 from gatebook.wire.enums import (AdminAction, LoginRejectReason, LogoutReason, MassCancelScope,
                                  SessionRefusal)
 from host.clock import ManualClock
@@ -110,10 +110,10 @@ def test_a_login_gives_a_session_and_orders_are_the_users(desk):
     desk.send(alice, _order(got.session, 1, token=1))
     replies = desk.replies(alice)
     assert _names(replies) == ["accepted"] and replies[0][0] == ALICE
-    command_user = internal.NEW_ORDER.field_names.index("user")
-    order = desk.exchange.engine.orders[_live(desk.exchange)[0]]
-    assert order is not None and desk.exchange.gateway.order_ids == {(ALICE, 1): 1}
-    assert command_user >= 0
+    resting = [order for book in desk.exchange.engine.books.values()
+               for _, orders in book.orders_at(0) for order in orders]
+    assert [(order.order_id, order.user) for order in resting] == [(1, ALICE)]
+    assert desk.exchange.gateway.order_ids == {(ALICE, 1): 1}
 
 
 def test_a_spoofed_session_id_from_another_address_is_refused(desk):
