@@ -153,3 +153,23 @@ def test_every_segment_gone_but_a_snapshot_is_refused(log_copy):
         os.unlink(path)
     with pytest.raises(LostLog, match="ends at seq 0"):
         recover(log_copy)
+
+
+def test_gatebook_run_refuses_a_cut_log_and_starts_once_the_loss_is_accepted(log_copy):
+    # The exchange itself, as an operator starts it: no silent step back.
+    import subprocess
+    import sys
+    from ouch_login import flow_accounts
+    accounts = flow_accounts(log_copy, users=[1])
+    command = [sys.executable, "-m", "gatebook.cli", "run", "--listen", "127.0.0.1:0",
+               "--md", "none", "--log", log_copy, "--seconds", "0.5", "--accounts", accounts]
+    newest = segments(log_copy)[-1]
+    os.unlink(newest)
+    refused = subprocess.run(command, capture_output=True, text=True, timeout=120)
+    assert refused.returncode == 3, refused.stderr
+    assert os.path.basename(newest) in refused.stderr and "--accept-loss" in refused.stderr
+    assert "Traceback" not in refused.stderr
+    assert main(["recover", "--dir", log_copy, "--accept-loss"]) == 0
+    started = subprocess.run(command, capture_output=True, text=True, timeout=120)
+    assert started.returncode == 0, started.stderr
+    assert "run: recovered" in started.stdout
