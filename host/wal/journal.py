@@ -218,7 +218,8 @@ class JournaledExchange:
                 os.unlink(path)
             if self.prune != "keep":
                 # Recovery may fall back to the oldest kept snapshot (the newest
-                # damaged, or ahead of a cut log), so only what precedes that goes.
+                # damaged, or ahead of a log cut with --accept-loss), so only
+                # what precedes that goes.
                 oldest = kept[:self.keep_snapshots][-1][0]
                 self.pruned += prune_segments(self.directory, oldest, self.prune,
                                               self.archive_dir)
