@@ -8,6 +8,8 @@ import argparse
 import importlib
 import sys
 
+from . import __version__
+
 __all__ = ["main"]
 
 # Modules that add subcommands, in the order `gatebook --help` lists them.
@@ -31,6 +33,7 @@ def build_parser():
         prog="gatebook",
         description="Gatebook: an FPGA-offloaded exchange matching engine. "
                     "Run `gatebook COMMAND --help` for each command.")
+    parser.add_argument("--version", action="version", version=f"gatebook {__version__}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for name in SUBCOMMAND_MODULES:
         importlib.import_module(name).register(subparsers)

@@ -24,6 +24,11 @@ def untimed(text):
     return [line for line in text.splitlines() if not TIMING.search(line)]
 
 
+def test_version_is_the_package_version():
+    import gatebook as package
+    assert gatebook("--version").stdout.strip() == f"gatebook {package.__version__}"
+
+
 def test_help_lists_every_subcommand():
     out = gatebook("--help").stdout
     for command in ("demo", "bench", "book"):
