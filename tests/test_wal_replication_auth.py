@@ -25,6 +25,7 @@ from gatebook.wire.wal import (APPLIED, AUTH_CHALLENGE, AUTH_HELLO, AUTH_PROOF, 
                                NONCE_SIZE, REPLICATION_VERSION)
 from host.wal.channel import AuthError, SecretError, load_secret
 from host.wal.epoch import check_peer
+from host.wal.replication import ReplicationServer
 from host.wal.standby import Follower
 
 from ouch_login import flow_accounts
@@ -222,3 +223,12 @@ def test_gatebook_run_logs_and_counts_what_its_replication_port_refused(tmp_path
     assert "run: replication refused: unexpected_frame 1" in out, out
     refusals = [line for line in err.splitlines() if "refused 127.0.0.1:" in line]
     assert len(refusals) == 1 and "WARNING gatebook.replication" in refusals[0], err
+
+
+def test_a_short_secret_is_refused_in_code_too(primary, tmp_path):
+    exchange, server, _ = primary()
+    with pytest.raises(ValueError, match="at least 32 bytes"):
+        ReplicationServer(exchange, secret=b"hunter2")
+    with pytest.raises(ValueError, match="at least 32 bytes"):
+        Follower(str(tmp_path / "standby"), server.address, secret="x" * 40)
+    assert not os.path.exists(tmp_path / "standby")     # refused before recovering anything

@@ -48,8 +48,8 @@ from gatebook.wire.wal import (AUTH_CHALLENGE, AUTH_HELLO, AUTH_PROOF, AUTH_TRAI
                                MAC_SIZE, NONCE_SIZE, RECORDS, RECORDS_MAX_BYTES, REPLICATION,
                                REPLICATION_VERSION)
 
-__all__ = ["SECRET_MIN_BYTES", "SecretError", "AuthError", "load_secret", "Channel",
-           "FRAMES", "connect_follower", "accept_follower"]
+__all__ = ["SECRET_MIN_BYTES", "SecretError", "AuthError", "load_secret", "require_secret",
+           "Channel", "FRAMES", "connect_follower", "accept_follower"]
 
 SECRET_MIN_BYTES = 32
 _SECRET_MAX_BYTES = 4096
@@ -105,6 +105,14 @@ def load_secret(path):
         raise SecretError(f"the replication secret {path} is over {_SECRET_MAX_BYTES} bytes: "
                           f"is it the right file? {make}")
     return secret
+
+
+def require_secret(secret):
+    """`secret` if it is bytes of at least SECRET_MIN_BYTES; ValueError otherwise."""
+    if not isinstance(secret, (bytes, bytearray)) or len(secret) < SECRET_MIN_BYTES:
+        raise ValueError(f"a replication secret is at least {SECRET_MIN_BYTES} bytes "
+                         f"(channel.load_secret reads one from a file)")
+    return bytes(secret)
 
 
 def _mac(key, *parts):

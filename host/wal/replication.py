@@ -43,7 +43,7 @@ from gatebook.wire.codec import WireError
 from gatebook.wire.wal import APPLIED, HEARTBEAT, HELLO, RECORD_HEADER, RECORDS, REFUSE, WAL, \
     RefuseReason
 
-from .channel import AuthError, Channel, accept_follower
+from .channel import AuthError, Channel, accept_follower, require_secret
 from .epoch import Fenced
 from .format import (HEADER_SIZE, INPUT, SEGMENT_HEADER_SIZE, TRAILER_SIZE,
                      decode_segment_header, struct_of)
@@ -149,6 +149,7 @@ class ReplicationServer:
     def __init__(self, exchange, host="127.0.0.1", port=0, *, secret, heartbeat_interval=0.1,
                  synchronous=True, handshake_timeout=2.0, hold_seconds=10.0, max_held=100_000,
                  max_handshakes=16):
+        self._secret = require_secret(secret)
         self.exchange = exchange
         self.directory = exchange.directory
         self.heartbeat_interval = heartbeat_interval
@@ -162,7 +163,6 @@ class ReplicationServer:
         self.local_seq = exchange.writer.acked_seq
         self.applied_seq = 0
         self.acked = exchange.writer.acked_seq
-        self._secret = secret
         self._user_ack = exchange.writer.on_durable
         self._cond = threading.Condition()
         self._lock = threading.Lock()       # the connections below, and acknowledging

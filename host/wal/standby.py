@@ -33,7 +33,7 @@ from gatebook.wire.codec import ProtocolCodec
 from gatebook.wire.wal import APPLIED, HEARTBEAT, HELLO, RECORDS, REFUSE, RefuseReason
 from host.symbols import DEFAULT_SYMBOLS
 
-from .channel import AuthError, connect_follower
+from .channel import AuthError, connect_follower, require_secret
 from .epoch import Fenced, read_epoch, write_epoch
 from .format import HEADER_SIZE, INPUT, TRAILER_SIZE, SegmentScan, split_input
 from .journal import JournaledExchange
@@ -98,6 +98,7 @@ class Follower:
 
     def __init__(self, directory, primary, symbols=DEFAULT_SYMBOLS, *, secret,
                  heartbeat_timeout=1.0, policy=Durability.STRICT, connect_timeout=10.0):
+        self._secret = require_secret(secret)
         self.directory = directory
         self.primary = primary
         self.symbols = symbols
@@ -117,7 +118,6 @@ class Follower:
         self.reconnects = self.failed_attempts = 0
         self.channel = self.sock = None
         self.closed = False
-        self._secret = secret
         self._lock = threading.Lock()       # the channel, against the writer thread's APPLIED
         self.writer = LogWriter(directory, policy, resume=self.recovery.resume,
                                 on_durable=self._durable)
