@@ -5,6 +5,7 @@ import logging
 import os
 import zlib
 
+from gatebook.cli import main
 from gatebook.wire.codec import RecordCodec
 from gatebook.wire.wal import SEGMENT_HEADER, WAL
 from host.wal.format import (HEADER_SIZE, INPUT, OUTPUT, SEGMENT_HEADER_SIZE, TRAILER_SIZE,
@@ -97,3 +98,21 @@ def test_a_version_2_log_recovers_and_goes_on_in_a_version_3_segment(tmp_path):
         assert segment_version(file.read(SEGMENT_HEADER_SIZE)) == 3
     _, report = recover(directory, verify_outputs=True)
     assert report.last_seq == 400 and report.tail.startswith("clean (the last write's")
+
+
+def test_log_dump_says_how_the_log_ends(tmp_path, capsys):
+    directory = str(tmp_path)
+    write_log(directory, 300, segment_bytes=32 << 10)
+    assert main(["log", "dump", "--dir", directory]) == 0
+    assert capsys.readouterr().out.splitlines()[-1] == (
+        "end of log: the last write's COMMIT record, seq 300")
+    last = segments(directory)[-1]
+    offset, seq = _boundary_inside_the_last_write(last)
+    os.truncate(last, offset)
+    assert main(["log", "dump", "--dir", directory]) == 0
+    assert capsys.readouterr().out.splitlines()[-1].startswith(
+        f"end of log after seq {seq - 1}: no COMMIT record")
+    os.unlink(last)                                     # the segment before says it was closed
+    assert main(["log", "dump", "--dir", directory]) == 1
+    assert f"says the log goes on in {os.path.basename(last)}, which is missing" in \
+        capsys.readouterr().err

@@ -173,6 +173,8 @@ def _dump(args):
             print(json.dumps({"error": message}))
         print(f"gatebook log dump: {message}", file=sys.stderr)
         return 1
+    if reader.ending and not args.json:
+        print(reader.ending)
     return 0
 
 

@@ -8,10 +8,10 @@ import os
 
 from gatebook.wire import internal
 from gatebook.wire.codec import ProtocolCodec, RecordCodec
-from gatebook.wire.wal import INPUT_ORIGIN, WAL
+from gatebook.wire.wal import FORMAT_VERSION, INPUT_ORIGIN, WAL
 
-from .format import (INPUT, TRAILER_SIZE, SegmentScan, check_records, decode_segment_header,
-                     split_input)
+from .format import (INPUT, SEGMENT_HEADER_SIZE, TRAILER_SIZE, SegmentScan, check_records,
+                     decode_segment_header, segment_version, split_input)
 from .segments import first_seq_of, list_segments
 
 __all__ = ["LogReader", "decode_payload", "origin_fields", "input_crc"]
@@ -46,13 +46,16 @@ class LogReader:
     """Iterate (segment path, Record) over a log directory from `from_seq` on.
 
     After iteration `problem` is None when every segment ended cleanly, else
-    "<segment>: <reason> at offset <n>" for the first invalid record.
+    "<segment>: <reason> at offset <n>" for the first invalid record (or the
+    missing segment the last one says comes next); `ending` says how a log
+    without a problem ends (its last write's COMMIT record, or none).
     """
 
     def __init__(self, directory, from_seq=1):
         self.directory = directory
         self.from_seq = from_seq
         self.problem = None
+        self.ending = None
         self.end = None             # (segment number, path, offset) after the last valid record
 
     def __iter__(self):
@@ -86,6 +89,25 @@ class LogReader:
                 self.problem = (f"{os.path.basename(path)}: {scan.damage.reason} "
                                 f"at offset {scan.damage.offset}")
                 return
+            if index == len(segments) - 1:
+                self._judge(number, path, segment_version(data), scan, next_seq - 1)
+
+    def _judge(self, number, path, version, scan, last_seq):
+        """How the last segment ends (recovery.py judges it the same way)."""
+        name, marker = os.path.basename(path), scan.marker
+        if version < FORMAT_VERSION:
+            self.ending = (f"end of log after seq {last_seq} (a version {version} segment: "
+                           f"no COMMIT records)")
+        elif marker is not None and marker.closed:
+            self.problem = (f"{name} says the log goes on in segment-{number + 1:08d}.wal, "
+                            f"which is missing, at offset {scan.end}")
+        elif marker is not None:
+            self.ending = f"end of log: the last write's COMMIT record, seq {marker.seq}"
+        elif scan.end > SEGMENT_HEADER_SIZE:
+            self.ending = (f"end of log after seq {last_seq}: no COMMIT record (cut at a record "
+                           f"boundary, or a write torn by a crash; `gatebook recover` seals it)")
+        else:
+            self.ending = f"end of log: {name} holds no records yet"
 
 
 def input_crc(directory, seq):
