@@ -6,7 +6,9 @@ from hypothesis import strategies as st
 
 from gatebook.wire import ouch
 from gatebook.wire.codec import ProtocolCodec, WireError
-from gatebook.wire.enums import CancelReason, OrderType, RejectReason, Side, TimeInForce
+from gatebook.wire.enums import (AdminAction, CancelReason, LoginRejectReason, LogoutReason,
+                                 MassCancelScope, OrderType, RejectReason, SessionRefusal, Side,
+                                 TimeInForce)
 from host.net.ouch_session import (HEADER_CODEC, INBOUND_CODEC, OUTBOUND_CODEC, SessionTracker,
                                decode_datagram, encode_datagram)
 
@@ -26,6 +28,19 @@ GOLDEN = [
      "4a 0000000000000005 0000000000000009 0e"),
     (OUTBOUND_CODEC, (ord("C"), 5, 9, 100, CancelReason.USER),
      "43 0000000000000005 0000000000000009 00000064 01"),
+    # The session messages: "alice" and "pw" space-padded to 16 and 32.
+    (INBOUND_CODEC, (ord("L"), "alice", "pw", 3),
+     "4c 616c696365202020 2020202020202020 7077202020202020 2020202020202020"
+     " 2020202020202020 2020202020202020 0000000000000003"),
+    (INBOUND_CODEC, (ord("Z"),), "5a"),
+    (INBOUND_CODEC, (ord("Q"), MassCancelScope.USER_SYMBOL, 0, "GATE"),
+     "51 02 00000000 4741544520202020"),
+    (INBOUND_CODEC, (ord("W"), AdminAction.KILL, ""), "57 03 2020202020202020"),
+    (OUTBOUND_CODEC, (ord("L"), 0xDEADBEEF, 7, 4, 9),
+     "4c deadbeef 00000007 0000000000000004 0000000000000009"),
+    (OUTBOUND_CODEC, (ord("K"), LoginRejectReason.NOT_AUTHORIZED), "4b 01"),
+    (OUTBOUND_CODEC, (ord("Z"), LogoutReason.REPLACED), "5a 02"),
+    (OUTBOUND_CODEC, (ord("R"), SessionRefusal.WRONG_PEER), "52 02"),
 ]
 
 
