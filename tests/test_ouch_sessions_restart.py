@@ -8,9 +8,11 @@ for its replies from number 1 gets exactly the reports an exchange that was
 acknowledged would have sent, byte for byte.
 """
 
+from gatebook.wire import ouch
+from gatebook.wire.enums import MassCancelScope
 from host.clock import ManualClock
 from host.net.exchange_server import Acknowledgements, Exchange
-from host.net.ouch_session import OUTBOUND_CODEC, decode_datagram
+from host.net.ouch_session import OUTBOUND_CODEC, decode_datagram, encode_datagram
 from host.symbols import DEFAULT_SYMBOLS
 from host.wal import JournaledExchange
 from host.wal.gateway_state import GatewayState
@@ -98,5 +100,26 @@ def test_a_restart_sends_the_replies_a_crash_kept_from_the_client(tmp_path, monk
     kind, accepted = outbound(answer)[2][0]
     assert kind == "login_accepted" and accepted[3:] == (2, 3)    # next in 2, next reply 3
     assert _messages(replayed) == wanted                             # byte for byte, numbered
+    journal.close()
+    exchange.close(end_of_day=False)
+
+
+def test_a_mass_cancel_is_logged_with_its_number_and_a_restart_goes_on_after_it(tmp_path):
+    directory = str(tmp_path / "log")
+    journal, exchange, port = _life(directory, acknowledged=True)
+    sessions = log_in_process(exchange, port, PEERS)
+    port.inbox = [(_order(sessions[7], 1, token=1), PEERS[7]),
+                  (encode_datagram(sessions[7], 2, [(ouch.MASS_CANCEL.code, MassCancelScope.USER,
+                                                     0, "")]), PEERS[7])]
+    while port.inbox:
+        exchange.poll()
+    assert exchange.acks.wait(journal.sequencer.next_seq - 1, 5)
+    assert not journal.engine.orders                    # the mass cancel took order 1
+    journal.close()
+    exchange.close(end_of_day=False)
+    journal, exchange, port = _life(directory, acknowledged=True)
+    assert journal.gateway.expected[7] == 3            # the mass cancel's number 2 is in the log
+    answer = log_in_process(exchange, port, {7: PEERS[7]})
+    assert answer[7] in exchange.sessions.sessions
     journal.close()
     exchange.close(end_of_day=False)

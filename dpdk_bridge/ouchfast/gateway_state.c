@@ -101,6 +101,25 @@ static PyObject *core_forget_peer(GatewayCore *self, PyObject *session)
     Py_RETURN_NONE;
 }
 
+/* core.note_origin(seq, session, number): Gateway.note_origin, the origin of a
+   command the session layer stamps (a mass cancel, an admin message). */
+static PyObject *core_note_origin(GatewayCore *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    uint64_t seq, session, number;
+    if (nargs != 3) {
+        PyErr_SetString(PyExc_TypeError, "note_origin(seq, session, number)");
+        return NULL;
+    }
+    if (seq_arg(args[0], &seq) <= 0 || as_uint(args[1], 4, &session) < 0
+        || as_uint(args[2], 8, &number) < 0) {
+        if (!PyErr_Occurred())
+            PyErr_SetString(PyExc_ValueError, "note_origin: a seq is a positive 64-bit integer");
+        return NULL;
+    }
+    origin_set(self, seq, (uint32_t)session, 0, number, 0, 0);
+    Py_RETURN_NONE;
+}
+
 static int forget_order(GatewayCore *gw, PyObject *order_id);   /* replier.c */
 
 /* core.forget_order(order_id): Gateway.forget_order, for a Python replier over this core. */
@@ -218,6 +237,8 @@ static PyMethodDef core_methods[] = {
      "owners() -> {order id: (session, token)}"},
     {"copy", (PyCFunction)core_copy, METH_NOARGS,
      "copy() -> a frozen copy of the tables, for order_ids(), owners() and expected()"},
+    {"note_origin", (PyCFunction)(void (*)(void))core_note_origin, METH_FASTCALL,
+     "note_origin(seq, session, number): Gateway.note_origin"},
     {"forget_order", (PyCFunction)core_forget_order, METH_O,
      "forget_order(order_id): forget a gone order's token and owner (Gateway.forget_order)"},
     {"forget_peer", (PyCFunction)core_forget_peer, METH_O,

@@ -215,6 +215,12 @@ class Gateway:
         """(session, client token) of an exchange order id, for replies."""
         return self.owners.get(order_id)
 
+    def note_origin(self, seq, session, number):
+        """Record where a command the session layer stamped came from (a mass
+        cancel or admin message: `session`'s message `number`, no token), so
+        the log holds it and a restart continues the numbering past it."""
+        self.origins[seq] = (session, 0, number)
+
     def forget_order(self, order_id):
         """Forget a gone order's token and owner (the replier calls it once the
         order is filled, cancelled or, new, rejected), so the token map holds
@@ -294,6 +300,7 @@ class CompiledGateway(Gateway):
         self.token_of = self._core.token_of
         self.forget_peer = self._core.forget_peer   # the dict and the C mirror
         self.forget_order = self._core.forget_order
+        self.note_origin = self._core.note_origin
 
     next_order_id = property(lambda self: self._core.next_order_id,
                              lambda self, value: setattr(self._core, "next_order_id", value))

@@ -244,6 +244,7 @@ class SessionLayer:
         if isinstance(command, SessionRefusal):
             self._refuse(session_id, sequence, peer, received, command)
         else:
+            self.gateway.note_origin(command[1], user, sequence)
             yield command
 
     def _symbol(self, stock, blank):
