@@ -66,6 +66,7 @@ _R = SimpleNamespace(**{reason.name: int(reason) for reason in RejectReason})
 _C = SimpleNamespace(**{reason.name: int(reason) for reason in CancelReason})
 _CANCEL_USER = _C.USER
 _U32 = 0xFFFF_FFFF
+_U64 = (1 << 64) - 1
 
 
 class MatchingEngine:
@@ -229,7 +230,8 @@ class MatchingEngine:
         int is no order's), user (32-bit unsigned), owner. Expects plain ints
         where ints are given (`plain_command`).
         """
-        if type(seq) is not int or type(ts) is not int or (seq | ts) >> 64:
+        if type(seq) is not int or type(ts) is not int or not 0 <= seq <= _U64 \
+                or not 0 <= ts <= _U64:
             return None, _R.INVALID_STAMP
         order = self.orders.get(order_id) if type(order_id) is int else None
         if order is None:
@@ -247,7 +249,7 @@ class MatchingEngine:
         order = self.orders.get(order_id)
         if order is not None and order[USER] == user and not order[PENDING_STOP] \
                 and type(order_id) is int and type(user) is int \
-                and type(seq) is int and type(ts) is int and not (seq | ts) >> 64:
+                and type(seq) is int and type(ts) is int and 0 <= seq <= _U64 and 0 <= ts <= _U64:
             out((_CANCELLED, seq, ts, order[SYMBOL], order_id, user, order[QTY], _CANCEL_USER))
             self.books[order[SYMBOL]].unrest(order, out, seq, ts)
             return

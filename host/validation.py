@@ -60,7 +60,7 @@ def plain_command(command):
 def stamp_reject_reason(seq, ts):
     """INVALID_STAMP unless `seq` and `ts` are 64-bit unsigned integers, else 0."""
     seq, ts = plain(seq), plain(ts)
-    if type(seq) is not int or type(ts) is not int or (seq | ts) >> 64:
+    if type(seq) is not int or type(ts) is not int or not 0 <= seq <= _U64 or not 0 <= ts <= _U64:
         return _R.INVALID_STAMP
     return 0
 
@@ -77,7 +77,7 @@ def check_new_order(spec, halted, used_ids, seq, ts, symbol, order_id, user, sid
         return _wrong_type(seq, _R.INVALID_STAMP)
     if type(ts) is not int:
         return _wrong_type(ts, _R.INVALID_STAMP)
-    if (seq | ts) >> 64:                        # negative or wider than 64 bits
+    if not 0 <= seq <= _U64 or not 0 <= ts <= _U64:
         return _R.INVALID_STAMP
     if type(order_id) is not int:
         return _wrong_type(order_id, _R.INVALID_ORDER_ID)
