@@ -377,3 +377,12 @@ def test_a_new_login_may_ask_for_the_replies_it_missed(desk):
     assert [(q, n) for _, q, n, _ in desk.replies(later)] == [(5, "accepted")]
     # Without asking, nothing is sent again.
     assert desk.login(desk.client(), ALICE).next_outbound == 6
+
+
+def test_a_logout_right_after_orders_still_gets_their_replies(desk):
+    alice = desk.client()
+    a = desk.login(alice, ALICE).session
+    desk.send(alice, _order(a, 1, token=1), _order(a, 2, token=2, price="99.00"),
+              _message(a, 0, ouch.LOGOUT_REQUEST))                 # one burst
+    assert sorted(_names(desk.replies(alice))) == ["accepted", "accepted", "logged_out"]
+    assert ALICE not in desk.exchange.gateway.peers                 # and then no address

@@ -258,6 +258,7 @@ class Exchange:
                     self._held.append((gateway.sequencer.next_seq - 1, replies, self._itch[:]))
                     self._itch.clear()
                 self.release()
+            sessions.forget_ended()         # after the flush: this burst's replies had them
         if self.journal is not None and self.journal.snapshot_due:
             self.journal.snapshot()         # between bursts: the gateway's state is whole
         return received

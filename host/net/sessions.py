@@ -118,6 +118,7 @@ class SessionLayer:
         self.failures = OrderedDict()       # source IP -> deque of failed-login times
         self.logins = Counter()             # accepted, unknown_user, wrong_password, ...
         self.outbox = []                    # (payload, peer) to send now: session replies
+        self._ended_users = set()           # users whose session ended in this burst
         self._budget = TokenBucket(replies_per_second, clock)
         self._pending = deque()             # (future or result, peer, requested)
         self._max_pending = pending_checks
@@ -368,9 +369,7 @@ class SessionLayer:
         user = session.account.user_id
         if self.session_of_user.get(user) == session.id:
             del self.session_of_user[user]
-            # No session, no address: reports of the user's resting orders are
-            # numbered but sent nowhere until it logs in again.
-            self.gateway.forget_peer(user)
+            self._ended_users.add(user)     # its address goes after this burst's replies
         self.ended[session.id] = why
         while len(self.ended) > 4 * self.max_sessions:
             self.ended.popitem(last=False)
@@ -381,6 +380,15 @@ class SessionLayer:
         for session in [s for s in self.sessions.values()
                         if now - s.last_heard > self.timeout_ns]:
             self._end(session, SessionRefusal.EXPIRED)
+
+    def forget_ended(self):
+        """After a burst's replies are flushed: a user whose session ended and
+        who has not logged in again has no address any more, so reports of its
+        resting orders are numbered but sent nowhere until it logs in again."""
+        for user in self._ended_users:
+            if user not in self.session_of_user:
+                self.gateway.forget_peer(user)
+        self._ended_users.clear()
 
     def take_outbox(self):
         """The session replies to send now, emptied."""
