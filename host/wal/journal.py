@@ -124,8 +124,11 @@ class JournaledExchange:
         # start: a log restarted more often than every `snapshot_every`
         # commands would otherwise never get one, and each restart would
         # replay more of it.
-        self._since_snapshot = last_seq - max(
-            (seq for seq, _ in list_snapshots(directory) if seq <= last_seq), default=0)
+        # From the snapshot recovery used (the newest valid one: a damaged newer
+        # one is replaced soon), or, for a promoted follower, the newest on disk.
+        newest = (self.recovery.snapshot_seq if self.recovery is not None else max(
+            (seq for seq, _ in list_snapshots(directory) if seq <= last_seq), default=0))
+        self._since_snapshot = last_seq - newest
         self._last_ts = 0
         self._snapshot_thread = None
         self.snapshot_error = None
