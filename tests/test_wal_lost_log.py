@@ -173,3 +173,23 @@ def test_gatebook_run_refuses_a_cut_log_and_starts_once_the_loss_is_accepted(log
     started = subprocess.run(command, capture_output=True, text=True, timeout=120)
     assert started.returncode == 0, started.stderr
     assert "run: recovered" in started.stdout
+
+
+def test_a_segment_cut_short_in_the_middle_of_the_log_is_refused(tmp_path):
+    # Whole records gone from the end of a segment that is not the last: the
+    # next one starts past where it ends.
+    directory = str(tmp_path)
+    write_log(directory, COUNT, segment_bytes=128 << 10)
+    present = segments(directory)
+    middle = present[1]
+    os.truncate(middle, os.path.getsize(middle) * 2 // 3)     # a torn record, then cut to it
+    _, report = recover(directory, repair=False, accept_corruption=True)
+    os.truncate(middle, report.repairs[0].offset)              # now a clean record boundary
+    with pytest.raises(LostLog, match=f"{os.path.basename(middle)} ends at seq") as refused:
+        recover(directory)
+    assert "are gone" in str(refused.value) and os.path.basename(present[2]) in str(refused.value)
+    engine, report = recover(directory, accept_loss=True)
+    assert segments(directory) == present[:2]
+    assert engine.state_hash() == reference_hash(report.last_seq)
+    _, again = recover(directory)
+    assert not again.repairs and again.tail.startswith("clean")

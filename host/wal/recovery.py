@@ -207,6 +207,10 @@ def _replay(directory, engine, report, accept_corruption, accept_loss, verify_ou
             header_number, first_seq = decode_segment_header(data)
             if header_number != number:
                 raise ValueError(f"header says segment {header_number}")
+            if next_seq is not None and first_seq > next_seq:
+                if _missing_seqs(report, segments, index, first_seq, next_seq, accept_loss,
+                                 repair):
+                    break
             if next_seq is not None and first_seq != next_seq:
                 raise ValueError(f"starts at seq {first_seq}, expected {next_seq}")
         except ValueError as error:
@@ -275,6 +279,19 @@ def _judge_end(report, segments, index, data, scan, accept_loss):
         log.warning("%s: %s", path, report.tail)
     else:
         report.tail = f"clean ({name} holds no records yet)"
+
+
+def _missing_seqs(report, segments, index, first_seq, next_seq, accept_loss, repair):
+    """A segment starts after the seq the one before it ends with: commands between are
+    gone. Refuse; with `accept_loss`, set it and the later ones aside and return True."""
+    name, before = (os.path.basename(segments[i][1]) for i in (index, index - 1))
+    reason = (f"{before} ends at seq {next_seq - 1} but {name} starts at seq {first_seq} "
+              f"(seqs {next_seq}..{first_seq - 1} are gone)")
+    if not accept_loss:
+        raise LostLog(report.directory, reason, next_seq - 1, segments[index][1])
+    for _, path in segments[index:]:
+        disk.set_aside(report, path, f"{reason} (--accept-loss)", repair)
+    return True
 
 
 def _torn_header(data):
