@@ -5,11 +5,11 @@
 One loop over a `DatagramPort` (DPDK or kernel socket, chosen by the caller):
 each burst of order datagrams goes through the session layer (logins; only a
 logged-in session's datagrams from its own address pass, under the user's
-id), the gateway (decode, sequence check, command), the engine, the replier
-(execution reports to each user)
-and the ITCH feed (market data, packed into MoldUDP64 and sent to the feed's
-destination, normally a multicast group). Nothing here knows which backend
-carries the packets.
+id; host/net/sessions.py), the gateway (decode, sequence check, command), the
+engine, the replier (execution reports to each user, kept in a reply history
+for a client that logs in again and asks) and the ITCH feed (market data,
+packed into MoldUDP64 and sent to the feed's destination, normally a
+multicast group). Nothing here knows which backend carries the packets.
 
 With a journal (host/wal/journal.py) the engine is the journaled exchange:
 the gateway stamps commands with the journal's sequencer, every command is
