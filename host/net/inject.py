@@ -11,8 +11,8 @@ numbered per session from 1:
     7 enter_order order_token=1 stock=GATE side=BUY shares=100 price=100.00
     7 cancel_order order_token=1
 
-The result of every builder is a list of `(session, payload)` datagrams, the
-same shape `host.net.order_entry.flow_datagrams` returns. An exchange serves
+The result of every builder is a list of `(session, payload)` datagrams, as
+`flow_datagrams` gives for a flow of internal commands. An exchange serves
 none of them before a login: `log_in` sends LOGIN_REQUEST from a socket and
 waits for the answer, and `under_session` renumbers datagrams into the
 session it gave (every one of them then acts for the one account).
@@ -23,13 +23,13 @@ import socket
 import time
 from decimal import Decimal
 
-from gatebook.wire import ouch
+from gatebook.wire import internal, ouch
 from gatebook.wire.layout import ALPHA, PRICE4
 
 from .ouch_session import HEADER_STRUCT, OUTBOUND_CODEC, decode_datagram, encode_datagram
 
-__all__ = ["script_datagrams", "bad_datagrams", "mix_in", "to_frames", "ScriptError",
-           "LoginFailed", "log_in", "under_session", "logout_datagram"]
+__all__ = ["flow_datagrams", "script_datagrams", "bad_datagrams", "mix_in", "to_frames",
+           "ScriptError", "LoginFailed", "log_in", "under_session", "logout_datagram"]
 
 _MESSAGES = ouch.INBOUND.by_name()
 
@@ -174,4 +174,48 @@ def under_session(datagrams, session, first=1):
 
 
 def logout_datagram(session):
+    """A LOGOUT_REQUEST for `session`, alone in its datagram."""
     return encode_datagram(session, 0, [(ouch.LOGOUT_REQUEST.code,)])
+
+
+def flow_datagrams(commands, symbols, batch=1):
+    """The datagrams (session, payload) that would carry `commands` (internal
+    command tuples) from their users, `batch` messages per datagram at most.
+
+    The session is the command's user; tokens are the order ids. Mass-cancel
+    and admin commands have no order-entry message and are left out.
+    """
+    names = {spec.symbol_id: spec.name for spec in symbols}
+    pending, sequences, out = {}, {}, []
+    order_fields = internal.NEW_ORDER.field_names
+    col = {name: order_fields.index(name) + 1 for name in order_fields}
+
+    def flush(session):
+        records = pending.pop(session, [])
+        if records:
+            first = sequences.get(session, 1)
+            sequences[session] = first + len(records)
+            out.append((session, encode_datagram(session, first, records)))
+
+    for command in commands:
+        code = command[0]
+        if code == internal.NEW_ORDER.code:
+            session = command[col["user"]]
+            record = (ouch.ENTER_ORDER.code, command[col["order_id"]],
+                      names.get(command[col["symbol"]], "?"),
+                      command[col["side"]], command[col["order_type"]], command[col["tif"]],
+                      command[col["qty"]], command[col["price"]], command[col["stop_price"]])
+        elif code == internal.CANCEL.code:
+            _, _, _, order_id, session = command
+            record = (ouch.CANCEL_ORDER.code, order_id)
+        elif code == internal.REPLACE.code:
+            _, _, _, order_id, session, price, qty = command
+            record = (ouch.REPLACE_ORDER.code, order_id, order_id, qty, price)
+        else:
+            continue
+        pending.setdefault(session, []).append(record)
+        if len(pending[session]) >= batch:
+            flush(session)
+    for session in list(pending):
+        flush(session)
+    return out

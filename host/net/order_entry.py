@@ -16,7 +16,8 @@ hands it on with the account's user id where the header had the session id,
 so `session` below is that key (the user id) and the frames it gets hold
 order messages only.
 
-`flow_datagrams()` goes the other way for testers: it turns a flow of
+`flow_datagrams()` (host/net/inject.py, re-exported here) goes the other
+way for testers: it turns a flow of
 internal commands into the datagrams clients would have sent.
 
 This module is the readable reference. Where `dpdk_bridge/_ouchfast.c` is
@@ -30,8 +31,9 @@ from collections import Counter, deque
 from gatebook.wire import internal, ouch
 from host.wal.gateway_state import GatewayState
 
-from .ouch_session import (HEADER_STRUCT, RAW_INBOUND, SessionTracker, Verdict,
-                           encode_datagram, frame_datagram, refusal)
+from .inject import flow_datagrams
+from .ouch_session import (HEADER_STRUCT, RAW_INBOUND, SessionTracker, Verdict, frame_datagram,
+                           refusal)
 
 __all__ = ["Gateway", "CompiledGateway", "flow_datagrams"]
 
@@ -378,45 +380,3 @@ class _Origins:
                                         else other)
 
     __hash__ = None
-
-
-def flow_datagrams(commands, symbols, batch=1):
-    """The datagrams (session, payload) that would carry `commands` (internal
-    command tuples) from their users, `batch` messages per datagram at most.
-
-    The session is the command's user; tokens are the order ids. Mass-cancel
-    and admin commands have no order-entry message and are left out.
-    """
-    names = {spec.symbol_id: spec.name for spec in symbols}
-    pending, sequences, out = {}, {}, []
-    order_fields = internal.NEW_ORDER.field_names
-    col = {name: order_fields.index(name) + 1 for name in order_fields}
-
-    def flush(session):
-        records = pending.pop(session, [])
-        if records:
-            first = sequences.get(session, 1)
-            sequences[session] = first + len(records)
-            out.append((session, encode_datagram(session, first, records)))
-
-    for command in commands:
-        code = command[0]
-        if code == internal.NEW_ORDER.code:
-            session = command[col["user"]]
-            record = (_ENTER, command[col["order_id"]], names.get(command[col["symbol"]], "?"),
-                      command[col["side"]], command[col["order_type"]], command[col["tif"]],
-                      command[col["qty"]], command[col["price"]], command[col["stop_price"]])
-        elif code == internal.CANCEL.code:
-            _, _, _, order_id, session = command
-            record = (_CANCEL, order_id)
-        elif code == internal.REPLACE.code:
-            _, _, _, order_id, session, price, qty = command
-            record = (_REPLACE, order_id, order_id, qty, price)
-        else:
-            continue
-        pending.setdefault(session, []).append(record)
-        if len(pending[session]) >= batch:
-            flush(session)
-    for session in list(pending):
-        flush(session)
-    return out
