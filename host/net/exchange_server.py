@@ -210,6 +210,7 @@ class Exchange:
             received = len(datagrams)
         if not received:
             self._answer_sessions()
+            sessions.forget_ended()         # sessions the sweep ended
             return 0
         apply, add = self._apply if self.journal is not None else engine.apply, replier.add
         observe = sessions.limits.observe

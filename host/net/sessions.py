@@ -82,7 +82,8 @@ class SessionLayer:
     max_sessions : int
         Sessions held at most; a login beyond is rejected TABLE_FULL.
     failed_logins : (int, int)
-        At most this many failed logins per source IP per that many ns.
+        At most this many failed logins per source IP and user name per that
+        many ns (20 times as many per source IP).
     replies_per_second : int
         REFUSED and LOGIN_REJECTED answers sent at most, all peers together.
     replier : host.net.order_replies.Replier, optional
@@ -115,7 +116,8 @@ class SessionLayer:
         self.sessions = {}                  # session id -> Session
         self.session_of_user = {}           # user id -> session id
         self.ended = OrderedDict()          # recently ended session id -> SessionRefusal
-        self.failures = OrderedDict()       # source IP -> deque of failed-login times
+        self.failures = OrderedDict()       # IP, or (IP, name) -> deque of failed-login times
+        self._swept = clock()
         self.logins = Counter()             # accepted, unknown_user, wrong_password, ...
         self.outbox = []                    # (payload, peer) to send now: session replies
         self._ended_users = set()           # users whose session ended in this burst
@@ -280,31 +282,42 @@ class SessionLayer:
     def _login(self, username, password, requested, peer):
         if peer is None:
             return
+        name = username.rstrip(b" ").decode("latin-1")
         now = self.clock()
-        tries = self.failures.get(peer[0])
-        if tries:
-            while tries and now - tries[0] > self.failed_window:
-                tries.popleft()
-            if len(tries) >= self.failed_limit:
-                self._reject(peer, "too_many_tries", LoginRejectReason.TOO_MANY_TRIES)
-                return
+        # Failed logins per address and name, and (more of them) per address:
+        # guessing is slow, and a guesser sharing an address locks out no one else.
+        if self._too_many((peer[0], name), self.failed_limit, now) \
+                or self._too_many(peer[0], 20 * self.failed_limit, now):
+            self._reject(peer, "too_many_tries", LoginRejectReason.TOO_MANY_TRIES)
+            return
         if len(self._pending) >= self._max_pending:
             self._reject(peer, "busy", LoginRejectReason.BUSY)
             return
-        name = username.rstrip(b" ").decode("latin-1")
         secret = password.rstrip(b" ").decode("latin-1")
         if self._checker is None:
-            self._pending.append((self.accounts.verify(name, secret), peer, requested))
+            self._pending.append((self.accounts.verify(name, secret), peer, requested, name))
             self.settle()
         else:
             self._pending.append((self._checker.submit(self.accounts.verify, name, secret),
-                                  peer, requested))
+                                  peer, requested, name))
+
+    def _too_many(self, key, limit, now):
+        tries = self.failures.get(key)
+        if not tries:
+            return False
+        while tries and now - tries[0] > self.failed_window:
+            tries.popleft()
+        return len(tries) >= limit
 
     def settle(self):
         """Answer the logins whose password check has finished, in arrival order;
-        sweep expired sessions. The exchange calls it once per poll."""
+        sweep expired sessions once a second. The exchange calls it once per poll."""
+        now = self.clock()
+        if now - self._swept > 1_000_000_000:
+            self._swept = now
+            self.sweep()
         while self._pending:
-            outcome, peer, requested = self._pending[0]
+            outcome, peer, requested, name = self._pending[0]
             if not isinstance(outcome, tuple):
                 if not outcome.done():
                     break
@@ -312,14 +325,16 @@ class SessionLayer:
             self._pending.popleft()
             account, failure = outcome
             if account is None:
-                self._failed(peer, failure)
+                self._failed(peer, name, failure)
             else:
                 self._open(account, peer, requested)
 
-    def _failed(self, peer, failure):
-        tries = self.failures.pop(peer[0], None) or deque()
-        tries.append(self.clock())
-        self.failures[peer[0]] = tries      # newest last: the oldest go first when full
+    def _failed(self, peer, name, failure):
+        now = self.clock()
+        for key in ((peer[0], name), peer[0]):
+            tries = self.failures.pop(key, None) or deque()
+            tries.append(now)
+            self.failures[key] = tries      # newest last: the oldest go first when full
         while len(self.failures) > 65_536:
             self.failures.popitem(last=False)
         self._reject(peer, failure, LoginRejectReason.NOT_AUTHORIZED)
