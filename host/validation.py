@@ -37,9 +37,11 @@ NOT_EXACT = -1
 IntEnum member): convert the command with `plain_command` and check again."""
 
 
-def _wrong_type(value, reason):
-    """`reason` for a value that is not exactly an int, or NOT_EXACT if it is an int subclass."""
-    return NOT_EXACT if isinstance(value, int) and type(value) is not bool else reason
+def _why(value, reason):
+    """`reason`, or NOT_EXACT when `value` is an int subclass (not bool): check it again plain."""
+    if type(value) is not int and isinstance(value, int) and type(value) is not bool:
+        return NOT_EXACT
+    return reason
 
 
 def plain(value):
@@ -73,65 +75,45 @@ def check_new_order(spec, halted, used_ids, seq, ts, symbol, order_id, user, sid
     subclasses themselves (the engine, on its hot path). The first failing
     check wins, in the order docs/matching.md states.
     """
-    if type(seq) is not int:
-        return _wrong_type(seq, _R.INVALID_STAMP)
-    if type(ts) is not int:
-        return _wrong_type(ts, _R.INVALID_STAMP)
-    if not 0 <= seq <= _U64 or not 0 <= ts <= _U64:
-        return _R.INVALID_STAMP
-    if type(order_id) is not int:
-        return _wrong_type(order_id, _R.INVALID_ORDER_ID)
-    if not 0 < order_id <= _U64:
-        return _R.INVALID_ORDER_ID
-    if type(user) is not int:
-        return _wrong_type(user, _R.INVALID_USER)
-    if not 0 <= user <= _U32:
-        return _R.INVALID_USER
+    # One `if` per field, type and range together, as cheap as the checks can be
+    # on the hot path; `_why` sorts the failures out.
+    if type(seq) is not int or type(ts) is not int or not 0 <= seq <= _U64 \
+            or not 0 <= ts <= _U64:
+        return NOT_EXACT if _why(seq, 0) or _why(ts, 0) else _R.INVALID_STAMP
+    if type(order_id) is not int or not 0 < order_id <= _U64:
+        return _why(order_id, _R.INVALID_ORDER_ID)
+    if type(user) is not int or not 0 <= user <= _U32:
+        return _why(user, _R.INVALID_USER)
     if order_id in used_ids:
         return _R.DUPLICATE_ORDER_ID
-    if spec is None:
-        return _R.UNKNOWN_SYMBOL
-    if type(symbol) is not int:
-        return _wrong_type(symbol, _R.UNKNOWN_SYMBOL)
-    if type(side) is not int:
-        return _wrong_type(side, _R.INVALID_SIDE)
-    if side != 0 and side != 1:
-        return _R.INVALID_SIDE
-    if type(order_type) is not int:
-        return _wrong_type(order_type, _R.INVALID_ORDER_TYPE)
-    if not 0 <= order_type <= 3:
-        return _R.INVALID_ORDER_TYPE
-    if type(tif) is not int:
-        return _wrong_type(tif, _R.INVALID_TIME_IN_FORCE)
-    if not 0 <= tif <= 3:
-        return _R.INVALID_TIME_IN_FORCE
-    if type(qty) is not int:
-        return _wrong_type(qty, _R.INVALID_QUANTITY)
-    if qty <= 0:
-        return _R.INVALID_QUANTITY
+    if spec is None or type(symbol) is not int:
+        return _R.UNKNOWN_SYMBOL if spec is None else _why(symbol, _R.UNKNOWN_SYMBOL)
+    if type(side) is not int or side != 0 and side != 1:
+        return _why(side, _R.INVALID_SIDE)
+    if type(order_type) is not int or not 0 <= order_type <= 3:
+        return _why(order_type, _R.INVALID_ORDER_TYPE)
+    if type(tif) is not int or not 0 <= tif <= 3:
+        return _why(tif, _R.INVALID_TIME_IN_FORCE)
+    if type(qty) is not int or qty <= 0:
+        return _why(qty, _R.INVALID_QUANTITY)
     if qty > spec.max_order_qty:
         return _R.QUANTITY_TOO_LARGE if qty > _U32 else _R.QUANTITY_ABOVE_LIMIT
     if qty % spec.lot_size:
         return _R.QUANTITY_NOT_LOT_MULTIPLE
-    if type(price) is not int:
-        return _wrong_type(price, _R.INVALID_PRICE if order_type == _LIMIT
-                           or order_type == _STOP_LIMIT else _R.PRICE_NOT_ALLOWED)
     if order_type == _LIMIT or order_type == _STOP_LIMIT:
-        if price <= 0:
-            return _R.INVALID_PRICE
+        if type(price) is not int or price <= 0:
+            return _why(price, _R.INVALID_PRICE)
         if price % spec.tick_size:
             return _R.PRICE_NOT_ON_TICK
         if not spec.price_min <= price <= spec.price_max:
             return _R.PRICE_OUTSIDE_BAND
-    elif price:
-        return _R.PRICE_NOT_ALLOWED
-    if type(stop_price) is not int:
-        return _wrong_type(stop_price, _R.INVALID_STOP_PRICE)
+    elif type(price) is not int or price:
+        return _why(price, _R.PRICE_NOT_ALLOWED)
     if order_type >= _STOP:
         if _check_price(spec, stop_price):
-            return _R.INVALID_STOP_PRICE
-    elif stop_price:
-        return _R.INVALID_STOP_PRICE
+            return _why(stop_price, _R.INVALID_STOP_PRICE)
+    elif type(stop_price) is not int or stop_price:
+        return _why(stop_price, _R.INVALID_STOP_PRICE)
     # Market and stop orders have no limit: the top of the band bounds what they pay.
     if spec.notional_binds and qty * (price or spec.price_max) > spec.max_notional:
         return _R.NOTIONAL_ABOVE_LIMIT
@@ -145,12 +127,26 @@ def new_order_reject_reason(spec, halted, used_ids, seq, ts, symbol, order_id, u
     """Why a new order would be rejected (a RejectReason value), or 0; changes nothing.
 
     The engine's one definition of new-order validation, also used by anything
-    that must predict it (the hybrid host's front end). `spec` is the
-    symbol's SymbolSpec or Book (anything with tick_size, lot_size,
-    price_min, price_max, max_order_qty, max_notional and notional_binds),
-    None when the symbol is not listed; `halted` and `used_ids` are the state
-    to judge against. The first failing check wins, in the order
-    docs/matching.md states.
+    that must predict it (the hybrid host's front end). The first failing
+    check wins, in the order docs/matching.md states.
+
+    Parameters
+    ----------
+    spec : SymbolSpec or Book or None
+        The symbol's parameters (anything with tick_size, lot_size, price_min,
+        price_max, max_order_qty, max_notional and notional_binds); None when
+        the symbol is not listed.
+    halted : bool
+        Whether the symbol is halted.
+    used_ids : container of int
+        Every order id accepted so far.
+    seq, ts, symbol, order_id, user, side, order_type, tif, price, stop_price, qty
+        The NEW_ORDER command's fields (gatebook.wire.internal), as given.
+
+    Returns
+    -------
+    int
+        A RejectReason value, or 0 when the order would be accepted.
     """
     fields = (seq, ts, symbol, order_id, user, side, order_type, tif, price, stop_price, qty)
     reason = check_new_order(spec, halted, used_ids, *fields)
@@ -161,19 +157,15 @@ def new_order_reject_reason(spec, halted, used_ids, seq, ts, symbol, order_id, u
 
 def check_replace(spec, price, qty):
     """`replace_reject_reason`, or NOT_EXACT for an int-subclass price or quantity."""
-    if type(qty) is not int:
-        return _wrong_type(qty, _R.INVALID_QUANTITY)
-    if qty <= 0:
-        return _R.INVALID_QUANTITY
+    if type(qty) is not int or qty <= 0:
+        return _why(qty, _R.INVALID_QUANTITY)
     if qty > spec.max_order_qty:
         return _R.QUANTITY_TOO_LARGE if qty > _U32 else _R.QUANTITY_ABOVE_LIMIT
     if qty % spec.lot_size:
         return _R.QUANTITY_NOT_LOT_MULTIPLE
-    if type(price) is not int:
-        return _wrong_type(price, _R.INVALID_PRICE)
     reason = _check_price(spec, price)
     if reason:
-        return reason
+        return _why(price, reason)
     if spec.notional_binds and qty * price > spec.max_notional:
         return _R.NOTIONAL_ABOVE_LIMIT
     return 0
@@ -183,8 +175,19 @@ def replace_reject_reason(spec, price, qty):
     """Why a replace's new price and quantity fail the symbol's checks, or 0.
 
     Only the stateless checks (quantity, price, notional); the engine adds the
-    order's own (owner, pending stop, halt). `spec` as for
-    `new_order_reject_reason`.
+    order's own (owner, pending stop, halt).
+
+    Parameters
+    ----------
+    spec : SymbolSpec or Book
+        The order's symbol, as for `new_order_reject_reason`.
+    price, qty
+        The REPLACE command's new price and quantity, as given.
+
+    Returns
+    -------
+    int
+        A RejectReason value, or 0.
     """
     reason = check_replace(spec, price, qty)
     if reason == NOT_EXACT:
