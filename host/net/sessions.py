@@ -21,8 +21,9 @@ account's user id instead of the session id, so the gateway's token map,
 inbound and reply numbering and reply address are the user's, and a user's
 next session goes on where the last stopped. MASS_CANCEL (the user's own
 orders; everyone's, or another user's, for an admin) and ADMIN (halt,
-resume, end of day, kill: admins only) are numbered like orders and stamped
-by the gateway's sequencer here.
+resume, end of day, kill: admins only) are numbered like orders, checked
+against the account's role (`host/net/roles.py`) and stamped by the
+gateway's sequencer here.
 """
 
 import secrets
@@ -30,10 +31,10 @@ from collections import Counter, OrderedDict, deque
 from concurrent.futures import ThreadPoolExecutor
 
 from gatebook.wire import ouch
-from gatebook.wire.enums import (ALL_SYMBOLS, AdminAction, LoginRejectReason, LogoutReason,
-                                 MassCancelScope, SessionRefusal)
+from gatebook.wire.enums import LoginRejectReason, LogoutReason, SessionRefusal
 
 from .limits import TokenBucket, UserLimits
+from .roles import admin_command, mass_cancel_command
 from .ouch_session import HEADER_STRUCT, RAW_INBOUND, RAW_OUTBOUND
 
 __all__ = ["SessionLayer", "Session"]
@@ -49,11 +50,9 @@ _UNPACK = {code: RAW_INBOUND[code].unpack_from for code in _SESSION_CODES}
 _PACK = {message.code: RAW_OUTBOUND[message.code].pack for message in (
     ouch.LOGIN_ACCEPTED, ouch.LOGIN_REJECTED, ouch.LOGGED_OUT, ouch.REFUSED)}
 _REFUSED_SIZE = _HEADER + ouch.REFUSED.size
-_BLANK = b" " * ouch.ADMIN.field("stock").width
 _OVER = {"rate": SessionRefusal.RATE_LIMITED,
          "live_orders": SessionRefusal.TOO_MANY_LIVE_ORDERS}
 _EMPTY = bytes(_HEADER)          # a heartbeat's bytes
-_SCOPES, _ACTIONS = frozenset(MassCancelScope), frozenset(AdminAction)
 _LAST_NUMBER = 1 << 63          # a message number at or past this is refused: no wrap
 
 
@@ -242,40 +241,13 @@ class SessionLayer:
         user = session.account.user_id
         if self.gateway.tracker.check(user, sequence, 1).skip:
             return                          # a duplicate, counted by the tracker
-        command = (self._mass_cancel(session, fields) if code == _MASS
-                   else self._admin(session, fields))
+        make = mass_cancel_command if code == _MASS else admin_command
+        command = make(session.account, fields, self.gateway.symbol_ids, self.gateway.sequencer)
         if isinstance(command, SessionRefusal):
             self._refuse(session_id, sequence, peer, received, command)
         else:
             self.gateway.note_origin(command[1], user, sequence)
             yield command
-
-    def _symbol(self, stock, blank):
-        if stock == _BLANK:
-            return blank
-        return self.gateway.symbol_ids.get(stock)
-
-    def _mass_cancel(self, session, fields):
-        _, scope, target, stock = fields
-        account = session.account
-        if scope not in _SCOPES:
-            return SessionRefusal.INVALID
-        target = target or account.user_id
-        if (scope == MassCancelScope.SYMBOL or target != account.user_id) and not account.is_admin:
-            return SessionRefusal.NOT_ADMIN
-        symbol = self._symbol(stock, ALL_SYMBOLS if scope == MassCancelScope.USER else None)
-        if symbol is None:
-            return SessionRefusal.INVALID
-        return self.gateway.sequencer.mass_cancel(scope, target, symbol)
-
-    def _admin(self, session, fields):
-        _, action, stock = fields
-        if not session.account.is_admin:
-            return SessionRefusal.NOT_ADMIN
-        symbol = self._symbol(stock, ALL_SYMBOLS)
-        if action not in _ACTIONS or symbol is None:
-            return SessionRefusal.INVALID
-        return self.gateway.sequencer.admin(action, symbol)
 
     # -- logins -------------------------------------------------------------------
 
