@@ -293,7 +293,10 @@ class SessionLayer:
             if not isinstance(outcome, tuple):
                 if not outcome.done():
                     break
-                outcome = outcome.result()
+                try:
+                    outcome = outcome.result()
+                except Exception:           # a check that failed is a failed login
+                    outcome = (None, "check_failed")
             self._pending.popleft()
             account, failure = outcome
             if account is None:
