@@ -267,11 +267,17 @@ class SessionLayer:
             return
         secret = password.rstrip(b" ").decode("latin-1")
         if self._checker is None:
-            self._pending.append((self.accounts.verify(name, secret), peer, requested, name))
+            self._pending.append((self._check(name, secret), peer, requested, name))
             self.settle()
         else:
-            self._pending.append((self._checker.submit(self.accounts.verify, name, secret),
+            self._pending.append((self._checker.submit(self._check, name, secret),
                                   peer, requested, name))
+
+    def _check(self, name, secret):
+        try:
+            return self.accounts.verify(name, secret)
+        except Exception:                   # a check that fails is a failed login
+            return None, "check_failed"
 
     def _too_many(self, key, limit, now):
         tries = self.failures.get(key)
@@ -293,10 +299,7 @@ class SessionLayer:
             if not isinstance(outcome, tuple):
                 if not outcome.done():
                     break
-                try:
-                    outcome = outcome.result()
-                except Exception:           # a check that failed is a failed login
-                    outcome = (None, "check_failed")
+                outcome = outcome.result()
             self._pending.popleft()
             account, failure = outcome
             if account is None:
