@@ -169,7 +169,7 @@ def test_crash_campaign_short(tmp_path):
                              delays=(0.05, 0.25))
     _print_figures(figures, 2000)
     assert figures["acked"] > 0
-    assert figures["replayed_max"] <= 2 * 2000
+    assert figures["replayed_max"] <= 3 * 2000
 
 
 @pytest.mark.long
@@ -178,6 +178,8 @@ def test_crash_campaign_200_sigkills(tmp_path):
     figures = crash_campaign(str(tmp_path / "log"), kills=200, seed=41,
                              snapshot_every=snapshot_every)
     _print_figures(figures, snapshot_every)
-    # Recovery replays at most about one snapshot interval, however long the log.
-    assert figures["replayed_max"] <= 2 * snapshot_every
+    # Recovery replays about one snapshot interval at most, however long the
+    # log; two when a kill lands while a snapshot is being written, and the
+    # next run's is killed too (each run logs fewer commands than the interval).
+    assert figures["replayed_max"] <= 3 * snapshot_every
     assert figures["commands"] > 10 * snapshot_every

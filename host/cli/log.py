@@ -115,7 +115,7 @@ def _no_directory(command, path):
 
 def _unreadable(command, directory, error):
     """Exit status 3 and a sentence for an OSError reading a log directory."""
-    print(f"gatebook {command}: {RecoveryError(directory, error)}", file=sys.stderr)
+    print(f"gatebook {command}: {RecoveryError(directory, error, 'read')}", file=sys.stderr)
     return 3
 
 

@@ -83,15 +83,16 @@ _ADVICE = {
 
 
 class RecoveryError(OSError):
-    """The file system refused recovery something; the message names the file and what to do."""
+    """The file system refused something recovery (or a reader: `doing`) needs; the
+    message names the file and what to do."""
 
-    def __init__(self, directory, error):
+    def __init__(self, directory, error, doing="recover"):
         self.directory, self.cause = directory, error
         name = errno.errorcode.get(error.errno, str(error.errno)) if error.errno else ""
         where = error.filename or directory
         advice = _ADVICE.get(error.errno, "fix the cause, then run `gatebook recover --dir "
                                           "{directory}` again").format(directory=directory)
-        super().__init__(f"cannot recover {directory}: {where}: {error.strerror or error}"
+        super().__init__(f"cannot {doing} {directory}: {where}: {error.strerror or error}"
                          + (f" ({name})" if name else "") + f"; {advice}.")
         self.errno = error.errno
         self.filename = where
