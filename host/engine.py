@@ -91,7 +91,7 @@ class MatchingEngine:
         self.self_trade_prevention = self_trade_prevention
         self.used_ids = set()               # every order id ever accepted
         self.match_id = 0
-        self.last_seq = 0
+        self.last_seq = 0                   # of the last command with a valid stamp (snapshots)
         self._listeners = []
         self._notify = _no_listener
 
@@ -125,8 +125,6 @@ class MatchingEngine:
                 if events:
                     raise
                 self._reject_malformed(command, _R.UNKNOWN_COMMAND, events)
-            else:
-                self.last_seq = command[1]
         self._notify(events)
         return events
 
@@ -151,9 +149,12 @@ class MatchingEngine:
             if reason == NOT_EXACT:             # an IntEnum member or other int subclass
                 self._new_order(plain_command(command), out)
                 return
+            if reason != _R.INVALID_STAMP:
+                self.last_seq = seq
             out((_REJECTED, clean_u64(seq), clean_u64(ts), _NEW_ORDER, clean_u16(symbol),
                  clean_u64(order_id), clean_u32(user), reason))
             return
+        self.last_seq = seq
         used_ids.add(order_id)
         out((_ACCEPTED, seq, ts, symbol, order_id, user, side, order_type, tif,
              price, stop_price, qty))
@@ -226,6 +227,8 @@ class MatchingEngine:
     def _find_own(self, seq, ts, order_id, user):
         """(order, 0) for a live order of `user`, else (None, reject reason).
 
+        Sets `last_seq` once the stamp is valid.
+
         Checks, first failure wins: seq and ts, order id (an id that is not an
         int is no order's), user (32-bit unsigned), owner. Expects plain ints
         where ints are given (`plain_command`).
@@ -233,6 +236,7 @@ class MatchingEngine:
         if type(seq) is not int or type(ts) is not int or not 0 <= seq <= _U64 \
                 or not 0 <= ts <= _U64:
             return None, _R.INVALID_STAMP
+        self.last_seq = seq
         order = self.orders.get(order_id) if type(order_id) is int else None
         if order is None:
             if type(order_id) is int and order_id in self.used_ids:
@@ -250,6 +254,7 @@ class MatchingEngine:
         if order is not None and order[USER] == user and not order[PENDING_STOP] \
                 and type(order_id) is int and type(user) is int \
                 and type(seq) is int and type(ts) is int and 0 <= seq <= _U64 and 0 <= ts <= _U64:
+            self.last_seq = seq
             out((_CANCELLED, seq, ts, order[SYMBOL], order_id, user, order[QTY], _CANCEL_USER))
             self.books[order[SYMBOL]].unrest(order, out, seq, ts)
             return
@@ -312,6 +317,8 @@ class MatchingEngine:
         # Checks, first failure wins: seq and ts, scope, user, symbol (its scopes only).
         _, seq, ts, scope, user, symbol = plain_command(command)
         reason = stamp_reject_reason(seq, ts)
+        if not reason:
+            self.last_seq = seq
         if not reason and type(scope) is not int:
             reason = _R.INVALID_SCOPE
         if not reason and (type(user) is not int or not 0 <= user <= _U32):
@@ -345,6 +352,8 @@ class MatchingEngine:
         # Checks, first failure wins: seq and ts, symbol, action.
         _, seq, ts, action, symbol = plain_command(command)
         reason = stamp_reject_reason(seq, ts)
+        if not reason:
+            self.last_seq = seq
         if not reason and type(symbol) is not int:
             reason = _R.UNKNOWN_SYMBOL
         if not reason and type(action) is not int:

@@ -245,3 +245,16 @@ def test_random_flows_of_huge_orders_always_encode(commands):
         assert_encodes(events)
         if [e[0] for e in events] == [W.REJECTED.code]:
             assert engine.state_hash() == before
+
+
+@pytest.mark.parametrize("message", list(_VALID))
+def test_last_seq_skips_a_bad_stamp(message):
+    """`last_seq` (what a snapshot records) follows every command with a valid stamp,
+    rejected or not, and never takes a stamp that does not fit 64 bits."""
+    ex = _busy()
+    last = ex.engine.last_seq
+    for seq in (-1, U64 + 1, 2.0, True):
+        ex.send(make(message, **dict(_VALID[message], seq=seq, ts=1)))
+        assert ex.engine.last_seq == last and type(ex.engine.last_seq) is int
+    ex.send(make(message, **dict(_VALID[message], seq=U64, ts=1)))
+    assert ex.engine.last_seq == U64
