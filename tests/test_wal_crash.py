@@ -1,15 +1,15 @@
 """Real crashes: a child exchange is SIGKILLed at random moments, then recovered.
 
-The crash campaign (`crash_campaign`) does the same hundreds of times under
-load and reports the figures docs/durability.md quotes:
-
-    .venv/bin/python -m pytest tests/test_wal_crash.py --run-long -k campaign -s
-
 Each iteration starts tests/wal_driver.py on the same log directory (so it
 first recovers what the previous child left and continues the same seeded
 stream), kills it with SIGKILL after a seeded random delay, and checks:
 every acknowledged command is in the recovered state, and the state hash
 equals a reference engine fed the same stream up to the recovered seq.
+
+The crash campaign (`crash_campaign`) does the same hundreds of times under
+load and reports the figures docs/durability.md quotes:
+
+    .venv/bin/python -m pytest tests/test_wal_crash.py --run-long -k campaign -s
 """
 
 import itertools
