@@ -162,7 +162,13 @@ def test_malformed_commands_are_the_engines():
     assert hybrid.lane_commands >= 3
 
 
-def _extreme_flow():
+# GATE with a notional limit that 3e9 shares at $150.00 meet and $151.00 pass.
+EXTREME_SYMBOLS = (SymbolSpec(SYMBOL, "GATE", tick_size=100, price_min=100_000,
+                              price_max=2_000_000, max_notional=3_000_000_000 * 1_500_000),
+                   ) + tuple(s for s in DEFAULT_SYMBOLS if s.symbol_id != SYMBOL)
+
+
+def extreme_flow():
     """Huge orders, the symbol's limits, IntEnum fields and ill-typed cancels (issue 9)."""
     from sim.flows import BUY, FOK, IOC, SELL, Flow, cents
     big, most = 3_000_000_000, 0xFFFF_FFFF
@@ -195,17 +201,13 @@ def _extreme_flow():
 
 def test_extreme_flow_matches_the_engine():
     """Levels past 32 bits in the window and in the host's book, both give the same events."""
-    from sim.flows import cents
-    limited = SymbolSpec(SYMBOL, "GATE", tick_size=100, price_min=cents(1000),
-                         price_max=cents(20000), max_notional=3_000_000_000 * cents(15000))
-    symbols = (limited,) + tuple(s for s in DEFAULT_SYMBOLS if s.symbol_id != SYMBOL)
-    commands = _extreme_flow()
+    commands = extreme_flow()
     hybrid = check_equivalence(commands, stalling(), depths=[4], homes=[SYMBOL], window=2,
-                               symbols=symbols, hash_every=7, name="extreme")
+                               symbols=EXTREME_SYMBOLS, hash_every=7, name="extreme")
     assert hybrid.lane_commands >= 5
 
 
-def _scaled(commands, factor):
+def scaled(commands, factor):
     """`commands` with every new order's and replace's quantity times `factor`."""
     qty_at = {internal.NEW_ORDER.code: 11, internal.REPLACE.code: 6}
     out = []
@@ -220,7 +222,7 @@ def _scaled(commands, factor):
 def test_adversarial_flow_with_huge_quantities():
     """An adversarial flow with every quantity times 80 million: 80M..4G shares an order (the
     largest past 32 bits, rejected), so levels in windows and books pass 2^32 shares."""
-    commands = _scaled(hybrid_flow(3, 800), 80_000_000)
+    commands = scaled(hybrid_flow(3, 800), 80_000_000)
     hybrid = check_equivalence(commands, stalling(0.25, 3), depths=[8, 16],
                                homes=[SYMBOL, OTHER], window=4, hash_every=200, name="huge")
     assert hybrid.lane_commands > len(commands) // 5

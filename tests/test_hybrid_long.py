@@ -13,6 +13,7 @@ import pytest
 from sim.flows import OTHER, SYMBOL, directed, hybrid_flow
 from sim.hybrid.equivalence import check_equivalence
 from sim.hybrid.verilator_link import VerilatorLink, verilator_available
+from test_hybrid_equivalence import EXTREME_SYMBOLS, extreme_flow, scaled
 
 pytestmark = pytest.mark.long
 
@@ -32,6 +33,11 @@ def test_verilator_directed_and_adversarial():
                           name=f"verilator_{name}")
     check_equivalence(hybrid_flow(21, 20_000), make, depths=[8, 16], homes=[SYMBOL, OTHER],
                       window=4, hash_every=1000, name="verilator_adversarial")
+    # Levels past 2^32 shares in the compiled lane (issue 9).
+    check_equivalence(extreme_flow(), make, depths=[4], homes=[SYMBOL], window=2,
+                      symbols=EXTREME_SYMBOLS, name="verilator_extreme")
+    check_equivalence(scaled(hybrid_flow(22, 5_000), 80_000_000), make, depths=[8, 16],
+                      homes=[SYMBOL, OTHER], window=4, hash_every=1000, name="verilator_huge")
 
 
 def test_million_orders(capsys):
