@@ -226,3 +226,30 @@ def test_adversarial_flow_with_huge_quantities():
     hybrid = check_equivalence(commands, stalling(0.25, 3), depths=[8, 16],
                                homes=[SYMBOL, OTHER], window=4, hash_every=200, name="huge")
     assert hybrid.lane_commands > len(commands) // 5
+
+
+def garbled(commands, seed, share=0.05):
+    """`commands` with a `share` of them given one field from the extremes (issue 9):
+    negative, past the field's width, bool, float, None, an IntEnum member."""
+    import random
+    rng = random.Random(seed)
+    stamps = [-1, 1 << 64, True, 1.0, None]
+    fields = [0, 1, 2, 3, -1, 1 << 16, 1 << 32, 1 << 64, True, False, 1.0, None, Side.SELL,
+              TimeInForce.GTC, OrderType.STOP]
+    out = []
+    for command in commands:
+        if rng.random() < share:
+            at = rng.randrange(1, len(command))
+            value = rng.choice(stamps if at <= 2 else fields)
+            command = command[:at] + (value,) + command[at + 1:]
+        out.append(command)
+    return out
+
+
+@pytest.mark.parametrize("seed", [4, 5])
+def test_adversarial_flow_with_garbage_fields(seed):
+    """One command in twenty with a field at an extreme or of the wrong type, on two lanes:
+    the router sends what the lane could misread to the host, and nothing differs."""
+    commands = garbled(hybrid_flow(seed, 800), seed)
+    check_equivalence(commands, stalling(0.25, seed), depths=[4, 8], homes=[SYMBOL, OTHER],
+                      window=4, hash_every=200, name=f"garbage_{seed}")
