@@ -235,7 +235,7 @@ def garbled(commands, seed, share=0.05):
     rng = random.Random(seed)
     stamps = [-1, 1 << 64, True, 1.0, None]
     fields = [0, 1, 2, 3, -1, 1 << 16, 1 << 32, 1 << 64, True, False, 1.0, None, Side.SELL,
-              TimeInForce.GTC, OrderType.STOP]
+              TimeInForce.GTC, OrderType.STOP, [1]]
     out = []
     for command in commands:
         if rng.random() < share:

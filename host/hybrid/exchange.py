@@ -220,24 +220,30 @@ class HybridExchange:
         code = command[0] if command else None
         if len(command) != _ARITY.get(code, -1) or stamp_reject_reason(command[1], command[2]):
             return ()
+        try:
+            return self._named_symbols(code, command)
+        except TypeError:                       # an unhashable field: no symbol's
+            return ()
+
+    def _named_symbols(self, code, command):
+        # A listed symbol by its spec's own id: a command's 1.0 or True finds symbol 1
+        # in a dict, but only a plain int may go to a lane.
+        specs = self.front.specs
         if code == _NEW:
-            return (command[3],) if command[3] in self.front.specs else ()
+            return (specs[command[3]].symbol_id,) if command[3] in specs else ()
         if code == _CANCEL or code == _REPLACE:
-            try:
-                symbol = self.front.order_symbol.get(command[3])
-            except TypeError:                   # an unhashable order id
-                return ()
+            symbol = self.front.order_symbol.get(command[3])
             return () if symbol is None else (symbol,)
         if code == _MASS:
             if command[3] == MassCancelScope.USER:
                 return tuple(self.front.specs)
-            if command[3] in _SYMBOL_SCOPES and command[5] in self.front.specs:
-                return (command[5],)
+            if command[3] in _SYMBOL_SCOPES and command[5] in specs:
+                return (specs[command[5]].symbol_id,)
             return ()
         if code == _ADMIN and command[3] in _ADMIN_ACTIONS:
             if command[4] == ALL_SYMBOLS:
-                return tuple(self.front.specs)
-            return (command[4],) if command[4] in self.front.specs else ()
+                return tuple(specs)
+            return (specs[command[4]].symbol_id,) if command[4] in specs else ()
         return ()
 
     def _route(self, entry):
