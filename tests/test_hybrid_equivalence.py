@@ -222,7 +222,7 @@ def scaled(commands, factor):
 def test_adversarial_flow_with_huge_quantities():
     """An adversarial flow with every quantity times 80 million: 80M..4G shares an order (the
     largest past 32 bits, rejected), so levels in windows and books pass 2^32 shares."""
-    commands = scaled(hybrid_flow(3, 800), 80_000_000)
+    commands = scaled(hybrid_flow(3, 600), 80_000_000)
     hybrid = check_equivalence(commands, stalling(0.25, 3), depths=[8, 16],
                                homes=[SYMBOL, OTHER], window=4, hash_every=200, name="huge")
     assert hybrid.lane_commands > len(commands) // 5
@@ -250,6 +250,6 @@ def garbled(commands, seed, share=0.05):
 def test_adversarial_flow_with_garbage_fields(seed):
     """One command in twenty with a field at an extreme or of the wrong type, on two lanes:
     the router sends what the lane could misread to the host, and nothing differs."""
-    commands = garbled(hybrid_flow(seed, 800), seed)
+    commands = garbled(hybrid_flow(seed, 500), seed)
     check_equivalence(commands, stalling(0.25, seed), depths=[4, 8], homes=[SYMBOL, OTHER],
                       window=4, hash_every=200, name=f"garbage_{seed}")
