@@ -19,7 +19,7 @@ from engine_fixtures import (BUY, EVENT_CODEC, GATE, GTC, LIMIT, MARKET, SELL, S
                              assert_events, usd)
 from gatebook.wire import internal as W
 from gatebook.wire.enums import OrderType, Side, TimeInForce
-from gatebook.wire.records import make
+from gatebook.wire.records import as_dict, make
 from host.engine import MatchingEngine
 from host.symbols import DEFAULT_SYMBOLS, MAX_QTY, SymbolSpec
 from host.wal import JournaledExchange, recover
@@ -64,7 +64,7 @@ def test_the_journal_takes_a_level_past_32_bits_and_recovers_it(tmp_path):
     try:
         for order_id in (1, 2):
             _, events = ex.submit(W.NEW_ORDER.code, *order(order_id, SELL, BIG))
-        assert events[-1][6] == 2 * BIG
+        assert as_dict(events[-1]) == dict(as_dict(events[-1]), type="level", qty=2 * BIG)
         seq, _ = ex.submit(W.NEW_ORDER.code, *order(3, BUY, 10))      # and it goes on
         ex.writer.wait_synced(seq, timeout=10)
         assert ex.writer.failure is None

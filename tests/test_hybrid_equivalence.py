@@ -17,6 +17,7 @@ import pytest
 from gatebook.wire import internal
 from gatebook.wire.enums import OrderType, Side, TimeInForce
 from gatebook.wire.link import PuntReason
+from gatebook.wire.records import make as make_record
 from host.hybrid import RandomReload
 from host.symbols import DEFAULT_SYMBOLS, SymbolSpec
 from sim.flows import (OTHER, SYMBOL, directed, eviction, hybrid_flow, random_flow,
@@ -187,11 +188,13 @@ def extreme_flow():
     f.replace(asks[2], cents(15000), big - 1, user=3)                       # decrease: the lane's
     f.replace(asks[2], cents(15000), most, user=3)                          # increase: the host's
     f.replace(bids[0], cents(15100), big, user=5)                           # notional limit
-    f.commands.append((internal.CANCEL.code, f.seq, 0, True, 1))            # bool id: no order
-    f.commands.append((internal.CANCEL.code, f.seq + 1, 0, asks[1], 2.0))   # float user
-    f.commands.append((internal.CANCEL.code, f.seq + 2, 0, asks[1], 1 << 32))
-    f.commands.append((internal.REPLACE.code, f.seq + 3, 0, asks[1], 2, cents(15000), True))
-    f.seq += 4
+    for message, fields in [(internal.CANCEL, dict(order_id=True, user=1)),  # bool: no order
+                            (internal.CANCEL, dict(order_id=asks[1], user=2.0)),
+                            (internal.CANCEL, dict(order_id=asks[1], user=1 << 32)),
+                            (internal.REPLACE, dict(order_id=asks[1], user=2,
+                                                    price=cents(15000), qty=True))]:
+        f.commands.append(make_record(message, seq=f.seq, ts=0, **fields))
+        f.seq += 1
     f.order(BUY, cents(15000), big, user=7)                                 # triggers the stop
     f.cancel(asks[1], user=2)
     for order_id in range(1, f.next_id):
