@@ -227,11 +227,10 @@ class MatchingEngine:
     def _find_own(self, seq, ts, order_id, user):
         """(order, 0) for a live order of `user`, else (None, reject reason).
 
-        Sets `last_seq` once the stamp is valid.
-
         Checks, first failure wins: seq and ts, order id (an id that is not an
         int is no order's), user (32-bit unsigned), owner. Expects plain ints
-        where ints are given (`plain_command`).
+        where ints are given (`plain_command`). Sets `last_seq` once the stamp
+        is valid.
         """
         if type(seq) is not int or type(ts) is not int or not 0 <= seq <= _U64 \
                 or not 0 <= ts <= _U64:
