@@ -1,13 +1,14 @@
 """Format version 3: every write ends with a COMMIT record, so recovery tells a clean end
 from a log cut at a record boundary; version 1 and 2 logs still recover."""
 
+import json
 import logging
 import os
 import zlib
 
 from gatebook.cli import main
 from gatebook.wire.codec import RecordCodec
-from gatebook.wire.wal import SEGMENT_HEADER, WAL
+from gatebook.wire.wal import OUTPUT_EVENTS, SEGMENT_HEADER, WAL
 from host.wal.format import (HEADER_SIZE, INPUT, OUTPUT, SEGMENT_HEADER_SIZE, TRAILER_SIZE,
                              SegmentScan, decode_segment_header, encode_record, segment_version)
 from host.wal.journal import JournaledExchange
@@ -63,8 +64,9 @@ def _v2_log(path, commands):
     codec = RecordCodec(SEGMENT_HEADER, WAL.byte_order)
     fields = ("GBWAL", 2, 0, 1)
     header = codec.encode(fields + (zlib.crc32(codec.encode(fields + (0,))[:-4]),))
+    # ...and as that build encoded events: a LEVEL's total in 32 bits
     encode_command, encode_event = (ProtocolCodec(internal.COMMANDS).encode,
-                                    ProtocolCodec(internal.EVENTS).encode)
+                                    ProtocolCodec(OUTPUT_EVENTS[2]).encode)
     engine = MatchingEngine(DEFAULT_SYMBOLS)
     parts = [header]
     for command in commands:
@@ -96,8 +98,25 @@ def test_a_version_2_log_recovers_and_goes_on_in_a_version_3_segment(tmp_path):
     newer = segments(directory)[-1]
     with open(newer, "rb") as file:
         assert segment_version(file.read(SEGMENT_HEADER_SIZE)) == 3
-    _, report = recover(directory, verify_outputs=True)
+    _, report = recover(directory, verify_outputs=True)     # each segment by its version
     assert report.last_seq == 400 and report.tail.startswith("clean (the last write's")
+    assert report.verified == 400
+
+
+def test_log_dump_reads_each_segment_by_its_version(tmp_path, capsys):
+    directory = str(tmp_path)
+    commands = list(stamped(seeded_commands(1, 300)))
+    _v2_log(os.path.join(directory, "segment-00000000.wal"), commands)
+    engine = MatchingEngine(DEFAULT_SYMBOLS)
+    expected = [event for command in commands for event in engine.apply(command)
+                if event[0] == internal.LEVEL.code]
+    assert main(["log", "dump", "--dir", directory, "--json"]) == 0
+    levels = [record for line in capsys.readouterr().out.splitlines()
+              for record in json.loads(line)["records"] if record["type"] == "level"]
+    names = ("seq", "symbol", "price", "qty", "orders")
+    at = {name: internal.LEVEL.field_names.index(name) + 1 for name in names}
+    assert [tuple(record[name] for name in names) for record in levels] == [
+        tuple(event[at[name]] for name in names) for event in expected] and levels
 
 
 def test_log_dump_says_how_the_log_ends(tmp_path, capsys):

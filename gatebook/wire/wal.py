@@ -54,8 +54,10 @@ little-endian, 0 for the first frame each way) and the frame's bytes.
 Little-endian throughout, like the internal records they carry.
 """
 
+from dataclasses import replace
 from enum import IntEnum
 
+from . import internal
 from .layout import ALPHA, Field, Message, Protocol
 
 __all__ = [
@@ -67,6 +69,7 @@ __all__ = [
     "HELLO", "HEARTBEAT", "RECORDS", "APPLIED", "RefuseReason", "REFUSE", "REPLICATION",
     "REPLICATION_VERSION", "NONCE_SIZE", "MAC_SIZE", "RECORDS_MAX_BYTES",
     "AUTH_HELLO", "AUTH_CHALLENGE", "AUTH_PROOF", "AUTH_TRAILER_BYTES",
+    "OUTPUT_EVENTS",
 ]
 
 SEGMENT_MAGIC = "GBWAL"
@@ -75,6 +78,15 @@ FORMAT_VERSION = 3                 # of segments: 3 added COMMIT records
 READABLE_VERSIONS = (1, 2, 3)
 SNAPSHOT_VERSION = 2               # snapshots did not change with segment version 3
 SNAPSHOT_READABLE_VERSIONS = (1, 2)
+
+
+# The events an OUTPUT record holds, by segment version. Segments before
+# version 3 were written when a LEVEL's total was 32 bits wide.
+_LEVEL_32 = replace(internal.LEVEL, fields=tuple(
+    replace(field, width=4) if field.name == "qty" else field for field in internal.LEVEL.fields))
+_EVENTS_32 = replace(internal.EVENTS, messages=tuple(
+    _LEVEL_32 if message is internal.LEVEL else message for message in internal.EVENTS.messages))
+OUTPUT_EVENTS = {1: _EVENTS_32, 2: _EVENTS_32, 3: internal.EVENTS}
 
 
 class RecordKind(IntEnum):

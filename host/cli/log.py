@@ -153,7 +153,7 @@ def _dump(args):
     for path, record in reader:
         segment = os.path.basename(path)
         kind = "INPUT" if record.kind == INPUT else "OUTPUT"
-        inner = decode_payload(record.kind, record.payload)
+        inner = decode_payload(record.kind, record.payload, reader.version)
         if args.json:
             print(json.dumps({"seq": record.seq, "ts": record.ts, "kind": kind,
                               "segment": segment, "offset": record.offset,

@@ -24,16 +24,17 @@ import zlib
 from typing import NamedTuple
 
 from gatebook.wire import internal, ouch
-from gatebook.wire.codec import RecordCodec, WireError
-from gatebook.wire.wal import (COMMIT_MARKER, FORMAT_VERSION, INPUT_ORIGIN, READABLE_VERSIONS,
-                               RECORD_HEADER, RECORD_TRAILER, SEGMENT_HEADER, SEGMENT_MAGIC, WAL,
-                               RecordKind)
+from gatebook.wire.codec import ProtocolCodec, RecordCodec, WireError
+from gatebook.wire.wal import (COMMIT_MARKER, FORMAT_VERSION, INPUT_ORIGIN, OUTPUT_EVENTS,
+                               READABLE_VERSIONS, RECORD_HEADER, RECORD_TRAILER, SEGMENT_HEADER,
+                               SEGMENT_MAGIC, WAL, RecordKind)
 
 from .gateway_state import Origin
 
 __all__ = [
-    "INPUT", "OUTPUT", "COMMIT", "COMMIT_SIZE", "encode_commit", "Marker", "HEADER_SIZE", "TRAILER_SIZE", "SEGMENT_HEADER_SIZE", "MAX_PAYLOAD",
-    "struct_of", "encode_record", "encode_segment_header", "decode_segment_header",
+    "INPUT", "OUTPUT", "COMMIT", "COMMIT_SIZE", "encode_commit", "Marker", "HEADER_SIZE",
+    "TRAILER_SIZE", "SEGMENT_HEADER_SIZE", "MAX_PAYLOAD",
+    "struct_of", "encode_record", "encode_output", "output_matches", "encode_segment_header", "decode_segment_header",
     "segment_version", "COMMAND_STRUCTS", "ORIGIN_SIZE", "encode_origin", "decode_origin",
     "split_input",
     "Record", "Damage", "ScanEnd", "check_records", "SegmentScan", "find_valid_record",
@@ -102,6 +103,29 @@ def encode_record(seq, ts, kind, payload):
     """One log record: header, payload, CRC."""
     head = _pack_header(len(payload), seq, ts, kind)
     return head + payload + _pack_trailer(_crc32(payload, _crc32(head)))
+
+
+_OUTPUT_ENCODERS = {version: ProtocolCodec(events).encode
+                    for version, events in OUTPUT_EVENTS.items()}
+
+
+def encode_output(events, version=FORMAT_VERSION):
+    """An OUTPUT record's payload: `events` as a segment of `version` holds them
+    (before version 3, a LEVEL's total is 32 bits; WireError if it does not fit)."""
+    return b"".join(map(_OUTPUT_ENCODERS[version], events))
+
+
+def output_matches(payload, events):
+    """Whether `payload` is an OUTPUT record's payload for `events` as some
+    readable segment version writes them (a replication stream does not say
+    which version the primary's segment is)."""
+    for version in sorted(OUTPUT_EVENTS, reverse=True):
+        try:
+            if payload == encode_output(events, version):
+                return True
+        except WireError:
+            pass
+    return False
 
 
 def encode_segment_header(segment, first_seq):

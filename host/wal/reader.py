@@ -8,7 +8,7 @@ import os
 
 from gatebook.wire import internal
 from gatebook.wire.codec import ProtocolCodec, RecordCodec
-from gatebook.wire.wal import FORMAT_VERSION, INPUT_ORIGIN, WAL
+from gatebook.wire.wal import FORMAT_VERSION, INPUT_ORIGIN, OUTPUT_EVENTS, WAL
 
 from .format import (INPUT, SEGMENT_HEADER_SIZE, TRAILER_SIZE, SegmentScan, check_records,
                      decode_segment_header, segment_version, split_input)
@@ -17,13 +17,14 @@ from .segments import first_seq_of, list_segments
 __all__ = ["LogReader", "decode_payload", "origin_fields", "input_crc"]
 
 _COMMANDS = ProtocolCodec(internal.COMMANDS)
-_EVENTS = ProtocolCodec(internal.EVENTS)
+_EVENTS = {version: ProtocolCodec(events) for version, events in OUTPUT_EVENTS.items()}
 _ORIGIN = RecordCodec(INPUT_ORIGIN, WAL.byte_order)
 
 
-def decode_payload(kind, payload):
+def decode_payload(kind, payload, version=FORMAT_VERSION):
     """The record tuples a log record holds: one command (then its INPUT_ORIGIN,
-    type code first, when it came from order entry), or its events."""
+    type code first, when it came from order entry), or its events, as a
+    segment of `version` wrote them."""
     if kind == INPUT:
         command, origin = split_input(payload, 0, len(payload))
         size = len(payload) - (0 if origin is None else _ORIGIN.size)
@@ -31,7 +32,7 @@ def decode_payload(kind, payload):
         if origin is not None:
             out.append(tuple(_ORIGIN.decode(payload[size:])))      # type code first
         return out
-    return list(_EVENTS.decode_stream(payload))
+    return list(_EVENTS[version].decode_stream(payload))
 
 
 def origin_fields(record):
@@ -49,6 +50,8 @@ class LogReader:
     "<segment>: <reason> at offset <n>" for the first invalid record (or the
     missing segment the last one says comes next); `ending` says how a log
     without a problem ends (its last write's COMMIT record, or none).
+    During iteration `version` is the format version of the segment the
+    last record came from (`decode_payload` needs it).
     """
 
     def __init__(self, directory, from_seq=1):
@@ -57,6 +60,7 @@ class LogReader:
         self.problem = None
         self.ending = None
         self.end = None             # (segment number, path, offset) after the last valid record
+        self.version = FORMAT_VERSION
 
     def __iter__(self):
         next_seq = None
@@ -78,6 +82,7 @@ class LogReader:
                 self.problem = (f"{os.path.basename(path)}: starts at seq {first_seq}, "
                                 f"expected {next_seq} at offset 0")
                 return
+            self.version = segment_version(data)
             scan = SegmentScan(data, first_seq)
             scan.output_seen = output_seen
             for record in scan:

@@ -11,12 +11,10 @@ import os
 import re
 from dataclasses import dataclass
 
-from gatebook.wire import internal
-from gatebook.wire.codec import ProtocolCodec
 from gatebook.wire.wal import FORMAT_VERSION
 
 from .errors import CorruptLog
-from .format import (OUTPUT, SEGMENT_HEADER_SIZE, encode_commit, encode_record,
+from .format import (OUTPUT, SEGMENT_HEADER_SIZE, encode_commit, encode_output, encode_record,
                      find_valid_record, segment_version)
 from .segments import AppendFile, list_segments, sync_directory
 
@@ -24,7 +22,6 @@ __all__ = ["Repair", "damaged", "cut", "set_aside", "remove_partial_snapshots",
            "settle_resume", "seal", "rewrite_missing_output"]
 
 log = logging.getLogger("gatebook.wal")
-_encode_event = ProtocolCodec(internal.EVENTS).encode
 _PARTIAL = re.compile(r"snapshot-\d{20}\.snap\.partial")
 
 
@@ -159,10 +156,11 @@ def rewrite_missing_output(report, command, events):
     number, path, next_seq = report.resume
     if path is None:
         return
+    with open(path, "rb") as file:
+        version = segment_version(file.read(SEGMENT_HEADER_SIZE))
     file = AppendFile(path, create=False)
     try:
-        file.write(encode_record(command[1], command[2], OUTPUT,
-                                 b"".join(map(_encode_event, events))))
+        file.write(encode_record(command[1], command[2], OUTPUT, encode_output(events, version)))
         file.sync()
     finally:
         file.close()

@@ -11,19 +11,26 @@ refused as `CorruptLog`, naming the record.
 import itertools
 import struct
 
-from gatebook.wire import internal
-from gatebook.wire.codec import ProtocolCodec
+from gatebook.wire.codec import WireError
 
 from .errors import CorruptLog
 from .format import (COMMAND_STRUCTS, HEADER_SIZE, INPUT, ORIGIN_SIZE, TRAILER_SIZE,
-                     decode_origin, split_input)
+                     decode_origin, encode_output, segment_version, split_input)
 
 __all__ = ["replay_inputs", "replay_verified"]
 
 # Type byte -> (unpack_from of that command's struct, its size).
 _command_layout = {code: (layout.unpack_from, layout.size)
                    for code, layout in COMMAND_STRUCTS.items()}
-_encode_event = ProtocolCodec(internal.EVENTS).encode
+
+
+def _output_of(events, version):
+    """What a segment of `version` holds for `events`, or None where it could not
+    have held them (a LEVEL total past 32 bits before version 3)."""
+    try:
+        return encode_output(events, version)
+    except WireError:
+        return None
 
 
 def _decode(view, offset, stop, seq, path):
@@ -86,6 +93,7 @@ def replay_inputs(engine, report, path, data, found, first_seq, last):
 def replay_verified(engine, report, path, data, found, first_seq, last):
     """Apply INPUT records newer than the snapshot, comparing each OUTPUT record with the replay."""
     view = memoryview(data)
+    version = segment_version(data)
     snapshot_seq = report.snapshot_seq
     command, events = last
     seq = first_seq
@@ -103,7 +111,7 @@ def replay_verified(engine, report, path, data, found, first_seq, last):
             seq += 1
         else:
             if command is not None:
-                if view[offset + HEADER_SIZE:stop - TRAILER_SIZE] != b"".join(map(_encode_event, events)):
+                if view[offset + HEADER_SIZE:stop - TRAILER_SIZE] != _output_of(events, version):
                     raise CorruptLog(path, offset, f"replaying seq {seq - 1} gives other events "
                                                    f"than its OUTPUT record holds")
                 report.verified += 1

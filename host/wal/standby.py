@@ -28,14 +28,12 @@ import struct
 import threading
 import time
 
-from gatebook.wire import internal
-from gatebook.wire.codec import ProtocolCodec
 from gatebook.wire.wal import APPLIED, HEARTBEAT, HELLO, RECORDS, REFUSE, RefuseReason
 from host.symbols import DEFAULT_SYMBOLS
 
 from .channel import AuthError, connect_follower, require_secret
 from .epoch import Fenced, read_epoch, write_epoch
-from .format import HEADER_SIZE, INPUT, TRAILER_SIZE, SegmentScan, split_input
+from .format import HEADER_SIZE, INPUT, TRAILER_SIZE, SegmentScan, output_matches, split_input
 from .journal import JournaledExchange
 from .reader import input_crc
 from .recovery import recover
@@ -44,7 +42,6 @@ from .writer import Durability, LogWriter
 __all__ = ["Follower", "ShadowMismatch", "Refused"]
 
 log = logging.getLogger("gatebook.standby")
-_encode_event = ProtocolCodec(internal.EVENTS).encode
 _FROM_PRIMARY = frozenset((HEARTBEAT.code, RECORDS.code, REFUSE.code))
 
 
@@ -258,7 +255,7 @@ class Follower:
             elif pending is None:
                 raise ConnectionError(f"seq {seq}: the primary sent an OUTPUT record without "
                                       f"its INPUT record")
-            elif payload != b"".join(map(_encode_event, pending)):
+            elif not output_matches(payload, pending):
                 raise ShadowMismatch(f"seq {seq}: the shadow engine's events differ from the "
                                      f"primary's OUTPUT record")
         if scan.damage is not None:
