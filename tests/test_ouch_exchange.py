@@ -103,3 +103,5 @@ def test_cli_run_prints_its_backend_and_a_summary(tmp_path):
     assert _messages(replies) == 4     # 7 accepted; 8 accepted+executed; 7 executed
     assert "5 datagrams, 2 orders" in out and "refused 1 datagrams: undecodable" in out
     assert "run: logins: accepted 2" in out
+    assert "run: port refused before order entry: none" in out
+    assert "run: port replies not sent: none" in out

@@ -301,6 +301,10 @@ def run_exchange(args):
         print(f"run: refused {count} datagrams: {reason}")
     for peer, reason in list(gateway.bad_log)[-5:]:
         print(f"run:   e.g. from {peer}: {reason}")
+    for what, counter in (("refused before order entry", port.refused),
+                          ("replies not sent", port.unsent)):
+        print(f"run: port {what}: " + (", ".join(
+            f"{kind} {count}" for kind, count in sorted(counter.items())) or "none"))
     if replication is not None:
         print("run: replication refused: " + (", ".join(
             f"{kind} {count}" for kind, count in sorted(replication.refused.items())) or "none"))
