@@ -14,7 +14,7 @@ from ..wal.segments import prune_segments
 from ..wal.snapshot import SnapshotError, list_snapshots, read_snapshot
 from ..wal.recovery import CorruptLog, RecoveryError, recover
 from ..wal.channel import AuthError, SecretError, load_secret
-from ..wal.standby import Follower, Refused
+from ..wal.standby import Follower, Refused, ShadowMismatch
 
 __all__ = ["register"]
 
@@ -218,10 +218,18 @@ def run_standby(args):
           f"(epoch {follower.epoch})", flush=True)
     try:
         silence = follower.follow()
-    except (Fenced, Refused) as error:
+    except (Fenced, Refused, CorruptLog) as error:
         follower.sock.close()
         follower.writer.close()
         print(f"gatebook standby: {error}", file=sys.stderr)
+        return 3
+    except ShadowMismatch as error:
+        follower.sock.close()
+        follower.writer.close()
+        print(f"gatebook standby: {error}: this standby's log is not a copy of the primary's "
+              f"(another primary's log, or a different build). It stopped following and "
+              f"promotes nothing; start it again on an empty --dir to copy the primary afresh",
+              file=sys.stderr)
         return 3
     except KeyboardInterrupt:
         follower.sock.close()
