@@ -2,7 +2,7 @@
 
 Each board module (as in amaranth-boards, where a variant only sets `device`)
 names the board, says where its platform class comes from and which pins the
-top (`boards.top.BoardTop`) uses. `gatebook build --board NAME` builds one.
+top (`gatebook.boards.top.BoardTop`) uses. `gatebook build --board NAME` builds one.
 """
 
 import importlib
@@ -11,7 +11,7 @@ __all__ = ["BOARDS", "board"]
 
 # Board name on the command line -> module in this package.
 BOARDS = {
-    "ulx3s-85f": "boards.ulx3s_85f",
+    "ulx3s-85f": "gatebook.boards.ulx3s_85f",
 }
 
 

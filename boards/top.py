@@ -1,6 +1,6 @@
 """A matching lane on a board, with something at its pins.
 
-`LaneTop` wraps one `hdl.matcher.Matcher(depth)`. Its stream ports need a
+`LaneTop` wraps one `gatebook.hdl.matcher.Matcher(depth)`. Its stream ports need a
 source and a sink for a real build, or synthesis would remove the whole lane.
 For now both are stand-ins:
 
@@ -21,8 +21,8 @@ from amaranth.hdl import Cat, Elaboratable, Module, Mux, Shape, Signal, Value
 from amaranth.lib import io, wiring
 from amaranth.lib.wiring import Out
 
-from hdl.layouts import COMMAND
-from hdl.matcher import Matcher
+from gatebook.hdl.layouts import COMMAND
+from gatebook.hdl.matcher import Matcher
 
 __all__ = ["LaneTop", "BoardTop"]
 
@@ -35,7 +35,7 @@ class LaneTop(wiring.Component):
     Parameters
     ----------
     depth : int
-        The lane's window depth (`hdl.matcher.Matcher(depth)`).
+        The lane's window depth (`gatebook.hdl.matcher.Matcher(depth)`).
     leds : int
         Width of the checksum summary.
 

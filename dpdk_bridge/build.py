@@ -5,7 +5,7 @@ everything that goes into it (declarations, C source, pkg-config flags, Python
 and cffi versions), so:
 
 - `scripts/bootstrap` builds it right after `pip install -e .[test]` by running
-  `python -m dpdk_bridge.build`; the first import then finds it ready;
+  `python -m gatebook.dpdk_bridge.build`; the first import then finds it ready;
 - an editable install picks up edits to `_csrc.py` on the next import (a new
   hash means a new build), with no reinstall;
 - a machine without libdpdk-dev still installs and runs Gatebook: only
@@ -112,7 +112,7 @@ def load():
     cflags, libs = pkg_config()
     path = _built(cache_dir(cflags, libs))
     if path is None:
-        done = subprocess.run([sys.executable, "-m", "dpdk_bridge.build"],
+        done = subprocess.run([sys.executable, "-m", "gatebook.dpdk_bridge.build"],
                               capture_output=True, text=True)
         if done.returncode != 0:
             raise DpdkUnavailable("building the DPDK bridge failed:\n"

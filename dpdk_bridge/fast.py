@@ -10,7 +10,7 @@ It is built the way the DPDK bridge is (`dpdk_bridge/build.py`): out of tree,
 into `<cache root>/ouchfast-<hash>/`, where the hash covers the C source, the
 header generated from the wire tables (`_fastgen.py`), the compiler command
 and the Python version. `scripts/bootstrap` builds it (`python -m
-dpdk_bridge.fast`); an import that finds it missing builds it in a child
+gatebook.dpdk_bridge.fast`); an import that finds it missing builds it in a child
 Python. Where it cannot be built, `load()` raises `FastPathUnavailable`
 with the reason, and the gateway says that it runs the Python path.
 """
@@ -105,7 +105,7 @@ def load():
         return _loaded
     path = _built(_target(*_compiler()))
     if path is None:
-        done = subprocess.run([sys.executable, "-m", "dpdk_bridge.fast"],
+        done = subprocess.run([sys.executable, "-m", "gatebook.dpdk_bridge.fast"],
                               capture_output=True, text=True)
         path = _built(_target(*_compiler()))
         if path is None:
@@ -132,9 +132,9 @@ def main():
     try:
         path = build()
     except FastPathUnavailable as error:
-        print(f"dpdk_bridge.fast: not built, the gateway runs its Python path: {error}")
+        print(f"gatebook.dpdk_bridge.fast: not built, the gateway runs its Python path: {error}")
         return 0
-    print(f"dpdk_bridge.fast: built {path}")
+    print(f"gatebook.dpdk_bridge.fast: built {path}")
     return 0
 
 

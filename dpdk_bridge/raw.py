@@ -4,7 +4,7 @@ for a DPDK `Port` where only frames (no IP) are wanted.
 # Ref: packet(7) (AF_PACKET, SOCK_RAW, PACKET_OUTGOING).
 
 `RawSocketPort(iface, ethertype)` has the `recv()`/`send()`/`mac`/`close()`
-that `host.net.link.PacketLaneLink` and `sim.cosim.bridge.LaneBridge` use, so the same
+that `gatebook.host.net.link.PacketLaneLink` and `gatebook.sim.cosim.bridge.LaneBridge` use, so the same
 link code runs over DPDK or over the kernel.
 """
 

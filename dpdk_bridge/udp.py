@@ -199,12 +199,12 @@ class DpdkUdp(DatagramPort):
 
         Returns `(data, frames)`: `data` is the burst buffer and `frames` holds
         `(session, sequence_number, count, offset, peer, error)` per order-entry
-        datagram, as `host.net.order_entry.Gateway.commands` takes them (with
+        datagram, as `gatebook.host.net.order_entry.Gateway.commands` takes them (with
         the compiled loops, an `RxBurst` that iterates those tuples and that the
         compiled gateway reads straight from the descriptors). Both are reused
         by the next call, so take the commands before receiving again. The C
         helper checks Ethernet, IPv4 and UDP as `recv` does and the session
-        framing as `host.net.ouch_session.frame_datagram` does; a datagram it
+        framing as `gatebook.host.net.ouch_session.frame_datagram` does; a datagram it
         refuses carries `error` (a refusal name and two integers) and nothing
         is lost. ARP is answered here; other frames count in `.bad`, and
         what the port refuses itself in `.refused`.
@@ -397,7 +397,7 @@ class DpdkUdp(DatagramPort):
     def send_replies(self, replier):
         """Send what `replier.flush()` would give; return how many datagrams left.
 
-        A compiled replier (`host.net.order_replies.Replier` over a compiled
+        A compiled replier (`gatebook.host.net.order_replies.Replier` over a compiled
         gateway) writes its datagrams straight into the send burst's slots
         (`flush_into`), with no Python object per datagram; any other goes
         through `send(replier.flush())`."""

@@ -14,17 +14,17 @@ __all__ = ["main"]
 
 # Modules that add subcommands, in the order `gatebook --help` lists them.
 SUBCOMMAND_MODULES = (
-    "host.cli.demo",
-    "host.cli.bench",
-    "host.cli.book",
-    "host.cli.log",
-    "host.cli.bench_log",
-    "host.cli.dissectors",
-    "host.cli.inject",
-    "host.cli.bench_net",
-    "host.cli.run",
-    "host.cli.accounts",
-    "host.cli.build",
+    "gatebook.host.cli.demo",
+    "gatebook.host.cli.bench",
+    "gatebook.host.cli.book",
+    "gatebook.host.cli.log",
+    "gatebook.host.cli.bench_log",
+    "gatebook.host.cli.dissectors",
+    "gatebook.host.cli.inject",
+    "gatebook.host.cli.bench_net",
+    "gatebook.host.cli.run",
+    "gatebook.host.cli.accounts",
+    "gatebook.host.cli.build",
 )
 
 

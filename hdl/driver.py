@@ -23,7 +23,7 @@ class StreamCodec:
     Parameters
     ----------
     layout : amaranth.lib.data.UnionLayout
-        The payload shape of the stream (`hdl.layouts.COMMAND` or `EVENT`).
+        The payload shape of the stream (`gatebook.hdl.layouts.COMMAND` or `EVENT`).
     """
 
     def __init__(self, layout):
@@ -62,7 +62,7 @@ class StreamCodec:
 
 
 class MatcherCodec:
-    """Both directions of a `hdl.matcher.Matcher` (or anything with its `i`/`o` streams).
+    """Both directions of a `gatebook.hdl.matcher.Matcher` (or anything with its `i`/`o` streams).
 
     `commands` packs the input records; an output beat carries one or two event
     records (`decode_beat`), each decoded by `events`.
@@ -82,7 +82,7 @@ class MatcherCodec:
         self.depth = getattr(component, "depth", None)
 
     def decode_beat(self, value):
-        """The records of one event-port beat (`hdl.layouts.EVENT_PAIR`): one or two."""
+        """The records of one event-port beat (`gatebook.hdl.layouts.EVENT_PAIR`): one or two."""
         value = int(value)
         first = self.events.decode(value & self._mask)
         if not (value >> self._pair) & 1:

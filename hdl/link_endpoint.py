@@ -4,8 +4,8 @@
 #      the host's end), docs/hardware.md ("The link endpoint").
 
 `LaneEndpoint(depth, mac)` is what sits behind a NIC's MAC: command frames arrive
-as bytes (`hdl.link_rx.LinkReceiver` checks them and cuts them into records),
-`hdl.matcher.Matcher(depth)` matches, and `hdl.link_tx.LinkTransmitter` packs the
+as bytes (`gatebook.hdl.link_rx.LinkReceiver` checks them and cuts them into records),
+`gatebook.hdl.matcher.Matcher(depth)` matches, and `gatebook.hdl.link_tx.LinkTransmitter` packs the
 lane's output into event frames to the last command frame's sender, answering
 each command frame as `PacketLaneLink` expects. A command frame numbered 0
 after others is a new host session: once everything before it is answered,
@@ -34,7 +34,7 @@ class LaneEndpoint(wiring.Component):
     mac : str or int
         The endpoint's MAC: the source of its event frames.
     evict : bool
-        Build the lane with eviction (`hdl.matcher.Matcher`).
+        Build the lane with eviction (`gatebook.hdl.matcher.Matcher`).
     capacity : int
         Records the receiver's FIFO holds (at least one frame's).
     mtu : int

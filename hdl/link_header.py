@@ -99,7 +99,7 @@ _MESSAGES = {message.name: message
 
 
 def record_sizes(union):
-    """{type code: bytes on the wire} of every record a union layout (hdl.layouts) holds."""
+    """{type code: bytes on the wire} of every record a union layout (gatebook.hdl.layouts) holds."""
     sizes = {}
     for name, member in union.members.items():
         if name == "code":

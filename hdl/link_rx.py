@@ -6,7 +6,7 @@
 Bytes of a frame arrive one per beat. The receiver keeps the header's bytes,
 checks them once the header is in, then cuts the body into records, one byte
 per clock, each record's size looked up from its type byte (sizes from the wire
-tables, `hdl.link_header.record_sizes`). Finished records go into a record
+tables, `gatebook.hdl.link_header.record_sizes`). Finished records go into a record
 FIFO, but the lane sees them only once the frame's last byte has arrived and
 every check has passed: the FIFO's write pointer is committed at the frame's
 end and rolled back when the frame is dropped, so a bad frame never reaches

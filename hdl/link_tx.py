@@ -13,7 +13,7 @@ a variable amount), so the frame's `count` is known before its header goes out. 
 bytes, then the body from the buffer), when the next record would not fit the
 payload, or when the lane has answered a command frame: the lane has taken every
 record of the command frames committed so far and gone quiet (its input idle
-with nothing queued, nothing on its output: the rule `sim.hybrid.AmaranthLink`
+with nothing queued, nothing on its output: the rule `gatebook.sim.hybrid.AmaranthLink`
 uses). Only that frame carries the new `answered`; frames closed because they
 were full carry the count already announced, and an answer that wrote nothing
 is a header-only frame. The lane waits (`i.ready` low) while a frame is sent.

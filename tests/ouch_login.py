@@ -14,8 +14,9 @@ from typing import NamedTuple
 from argon2 import PasswordHasher
 
 from gatebook.wire import ouch
-from host.net.accounts import Accounts
-from host.net.ouch_session import HEADER_STRUCT, OUTBOUND_CODEC, decode_datagram, encode_datagram
+from gatebook.host.net.accounts import Accounts
+from gatebook.host.net.ouch_session import (HEADER_STRUCT, OUTBOUND_CODEC, decode_datagram,
+                                           encode_datagram)
 
 __all__ = ["CHEAP_HASHER", "accounts", "write_accounts", "login_datagram", "login", "Login",
            "as_session", "outbound", "FlowClient", "flow_accounts"]

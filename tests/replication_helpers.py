@@ -11,11 +11,11 @@ import pytest
 from gatebook.wire.codec import ProtocolCodec
 from gatebook.wire.wal import (AUTH_CHALLENGE, AUTH_HELLO, AUTH_PROOF, MAC_SIZE, NONCE_SIZE,
                                REPLICATION)
-from host.clock import ManualClock
-from host.wal.journal import JournaledExchange
-from host.wal.loadgen import START_NS, STEP_NS, seeded_commands
-from host.wal.replication import ReplicationServer
-from host.wal.standby import Follower
+from gatebook.host.clock import ManualClock
+from gatebook.host.wal.journal import JournaledExchange
+from gatebook.host.wal.loadgen import START_NS, STEP_NS, seeded_commands
+from gatebook.host.wal.replication import ReplicationServer
+from gatebook.host.wal.standby import Follower
 
 __all__ = ["HERE", "REPO", "SECRET", "SEED", "TIMEOUT", "FRAMES", "CHALLENGE_BYTES",
            "HANDSHAKE_TO_FOLLOWER", "HANDSHAKE_TO_PRIMARY", "wait_for", "Relay", "shutdown",

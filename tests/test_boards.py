@@ -5,8 +5,8 @@ import importlib.util
 import pytest
 from amaranth.back import rtlil
 
-from boards import BOARDS, board
-from boards.top import BoardTop, LaneTop
+from gatebook.boards import BOARDS, board
+from gatebook.boards.top import BoardTop, LaneTop
 
 
 def _ports(text, module):

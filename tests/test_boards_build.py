@@ -2,8 +2,8 @@
 
 import pytest
 
-from boards import BOARDS
-from host.cli.build import build, find_tools, format_summary, parse_report
+from gatebook.boards import BOARDS
+from gatebook.host.cli.build import build, find_tools, format_summary, parse_report
 
 pytestmark = [
     pytest.mark.long,

@@ -6,9 +6,9 @@ import sys
 
 import pytest
 
-from host.engine import MatchingEngine
-from host.flow import generate_flow
-from host.symbols import DEFAULT_SYMBOLS
+from gatebook.host.engine import MatchingEngine
+from gatebook.host.flow import generate_flow
+from gatebook.host.symbols import DEFAULT_SYMBOLS
 
 GATEBOOK = [sys.executable, "-m", "gatebook.cli"]
 TIMING = re.compile(r"(orders/s|latency)")

@@ -1,5 +1,5 @@
-"""The packet link with the frames handled in gateware: `python -m sim.cosim --endpoint
-gateware` puts every Ethernet frame from the veth into `hdl.link_endpoint.LaneEndpoint`'s
+"""The packet link with the frames handled in gateware: `python -m gatebook.sim.cosim --endpoint
+gateware` puts every Ethernet frame from the veth into `gatebook.hdl.link_endpoint.LaneEndpoint`'s
 Verilog under cocotb (Icarus) and sends whatever frames it writes; no Python reads a
 frame at the far end. The host is unchanged: `PacketLaneLink` through a DPDK af_packet
 port, as in tests/test_dpdk_link.py (whose namespace fixture and helpers this reuses).
@@ -8,17 +8,17 @@ Also the endpoint's Verilog alone under cocotb with every kind of bad frame.
 
 import pytest
 
-from host.net.link import PacketLaneLink
-from sim.cosim.netns import FarEnd
-from sim.flows import SYMBOL, eviction, window_pressure
-from sim.hybrid.equivalence import run_hybrid
+from gatebook.host.net.link import PacketLaneLink
+from gatebook.sim.cosim.netns import FarEnd
+from gatebook.sim.flows import SYMBOL, eviction, window_pressure
+from gatebook.sim.hybrid.equivalence import run_hybrid
 
 from test_dpdk_link import (eal, flows_against_golden, link_netns,  # noqa: F401,E402 (fixtures)
                             needs_dpdk, whole_path_through)
 
 
 def _gateware_far_end(ns, iface, sim="icarus", stall=0.0):
-    """`python -m sim.cosim --endpoint gateware` in the namespace, serving on `iface`."""
+    """`python -m gatebook.sim.cosim --endpoint gateware` in the namespace, serving on `iface`."""
     return FarEnd(ns, iface, sim, stall=stall, extra=("--endpoint", "gateware"))
 
 
@@ -26,7 +26,7 @@ def _gateware_far_end(ns, iface, sim="icarus", stall=0.0):
 @pytest.mark.parametrize("sim", ["icarus", pytest.param("verilator", marks=pytest.mark.long)])
 def test_hybrid_host_over_dpdk_and_the_gateware_endpoint_is_the_golden_engine(eal, link_netns,
                                                                                sim):
-    from sim.runner import require_simulator
+    from gatebook.sim.runner import require_simulator
     require_simulator(sim)
     ns, pairs = link_netns
     out = flows_against_golden(eal, link_netns, _gateware_far_end(ns, pairs[1][1], sim, stall=0.2),
@@ -37,7 +37,7 @@ def test_hybrid_host_over_dpdk_and_the_gateware_endpoint_is_the_golden_engine(ea
 
 @needs_dpdk
 def test_scapy_order_through_dpdk_host_link_and_gateware_endpoint_and_back(eal, link_netns):
-    from sim.runner import require_simulator
+    from gatebook.sim.runner import require_simulator
     require_simulator("icarus")
     ns, pairs = link_netns
     far_out = whole_path_through(eal, link_netns, _gateware_far_end(ns, pairs[1][1], "icarus"))
@@ -47,7 +47,7 @@ def test_scapy_order_through_dpdk_host_link_and_gateware_endpoint_and_back(eal, 
 
 def test_the_gateware_endpoint_on_amaranth_through_a_kernel_socket(link_netns):
     """`--endpoint gateware --sim amaranth`, reached through a kernel AF_PACKET socket."""
-    from dpdk_bridge.raw import RawSocketPort
+    from gatebook.dpdk_bridge.raw import RawSocketPort
     from gatebook.wire.link_frame import ETHERTYPE
     ns, pairs = link_netns
     far = _gateware_far_end(ns, pairs[1][1], "amaranth", stall=0.2)
@@ -68,5 +68,5 @@ def test_the_gateware_endpoint_on_amaranth_through_a_kernel_socket(link_netns):
 def test_bad_frames_in_the_endpoints_verilog():
     """The Amaranth tests' bad frames, bad FCS, cut-off frame and session restart, on the
     endpoint's Verilog under cocotb and Icarus (sim/endpoint/test_endpoint_cocotb.py)."""
-    from sim.endpoint import test_endpoint_cocotb as bench
+    from gatebook.sim.endpoint import test_endpoint_cocotb as bench
     bench.test_endpoint(4)

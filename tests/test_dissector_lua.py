@@ -14,9 +14,9 @@ from gatebook.cli import main
 from gatebook.wire import itch50, ouch
 from gatebook.wire.codec import ProtocolCodec
 from gatebook.wire.layout import ALPHA
-from host.net import scapy_layers as layers
-from host.net.defaults import MOLDUDP64_PORT, OUCH_CLIENT_PORT, OUCH_PORT
-from host.net.ouch_session import OUTBOUND_CODEC, encode_datagram
+from gatebook.host.net import scapy_layers as layers
+from gatebook.host.net.defaults import MOLDUDP64_PORT, OUCH_CLIENT_PORT, OUCH_PORT
+from gatebook.host.net.ouch_session import OUTBOUND_CODEC, encode_datagram
 
 pytestmark = pytest.mark.skipif(shutil.which("tshark") is None,
                                 reason="tshark is not installed (Debian: apt-get install tshark)")
@@ -150,10 +150,10 @@ def test_link_frames_decode_field_by_field(tmp_path):
     from gatebook.wire import internal, link
     from gatebook.wire import link_frame as lf
     from gatebook.wire.layout import Protocol
-    from host.engine import MatchingEngine
-    from host.flow import generate_flow
-    from host.net.link import pack_frames
-    from host.symbols import DEFAULT_SYMBOLS
+    from gatebook.host.engine import MatchingEngine
+    from gatebook.host.flow import generate_flow
+    from gatebook.host.net.link import pack_frames
+    from gatebook.host.symbols import DEFAULT_SYMBOLS
     from scapy.utils import PcapWriter
     main(["dissectors", "-o", str(tmp_path)])
     flow = generate_flow(40, seed=3)

@@ -12,7 +12,7 @@ def test_bench_net_prints_every_path(capsys):
     lines = out.splitlines()
     assert re.fullmatch(r"gateway and replier: (compiled|python) \(.+\)", lines[0])
     rows = {line[:52].strip(): line[52:].split() for line in lines[2:-1]}
-    from dpdk_bridge import dpdk_available
+    from gatebook.dpdk_bridge import dpdk_available
     if dpdk_available()[0]:
         copy = [line for line in lines if "burst copy only" in line]
         ingress = [line for line in lines if "-> gateway -> engine" in line]

@@ -11,7 +11,7 @@ import sys
 
 import pytest
 
-from dpdk_bridge import DpdkError, DpdkUnavailable, dpdk_available
+from gatebook.dpdk_bridge import DpdkError, DpdkUnavailable, dpdk_available
 
 _available, _why = dpdk_available()
 pytestmark = pytest.mark.skipif(not _available, reason=f"DPDK unavailable: {_why}")
@@ -20,7 +20,7 @@ _names = itertools.count()
 
 @pytest.fixture(scope="module")
 def eal():
-    from dpdk_bridge.eal import Eal
+    from gatebook.dpdk_bridge.eal import Eal
     return Eal.start()
 
 
@@ -104,15 +104,15 @@ def test_dpdk_errors_carry_dpdk_text(eal):
 def test_missing_dpdk_is_reported_not_hidden(tmp_path):
     env = dict(os.environ, PKG_CONFIG_LIBDIR=str(tmp_path), PKG_CONFIG_PATH="",
                GATEBOOK_CACHE_DIR=str(tmp_path / "cache"))
-    code = ("from dpdk_bridge import dpdk_available\n"
-            "from dpdk_bridge.eal import Eal\n"
+    code = ("from gatebook.dpdk_bridge import dpdk_available\n"
+            "from gatebook.dpdk_bridge.eal import Eal\n"
             "print(dpdk_available())\n"
             "Eal.start()\n")
     done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
     assert done.stdout.startswith("(False, ") and "pkg-config finds no libdpdk" in done.stdout
     assert done.returncode != 0 and "DpdkUnavailable" in done.stderr
     assert "apt-get install libdpdk-dev" in done.stderr
-    build = subprocess.run([sys.executable, "-m", "dpdk_bridge.build"], env=env,
+    build = subprocess.run([sys.executable, "-m", "gatebook.dpdk_bridge.build"], env=env,
                            capture_output=True, text=True)
     assert "DPDK unavailable" in build.stdout
 

@@ -8,16 +8,16 @@ import struct
 
 import pytest
 
-from dpdk_bridge import dpdk_available
+from gatebook.dpdk_bridge import dpdk_available
 from gatebook.wire import ouch
 from gatebook.wire.layout import ALPHA
-from host.clock import ManualClock
-from host.flow import generate_flow
-from host.net.inject import bad_datagrams
-from host.net.order_entry import Gateway, flow_datagrams
-from host.net.ouch_session import HEADER_STRUCT, encode_datagram, frame_datagram, refusal
-from host.sequencer import Sequencer
-from host.symbols import DEFAULT_SYMBOLS
+from gatebook.host.clock import ManualClock
+from gatebook.host.flow import generate_flow
+from gatebook.host.net.inject import bad_datagrams
+from gatebook.host.net.order_entry import Gateway, flow_datagrams
+from gatebook.host.net.ouch_session import HEADER_STRUCT, encode_datagram, frame_datagram, refusal
+from gatebook.host.sequencer import Sequencer
+from gatebook.host.symbols import DEFAULT_SYMBOLS
 
 _available, _why = dpdk_available()
 needs_dpdk = pytest.mark.skipif(not _available, reason=f"DPDK unavailable: {_why}")
@@ -33,7 +33,7 @@ def _stem(message):
 
 
 def _struct_offsets(message):
-    # Independent of dpdk_bridge._cgen: offsets from struct.calcsize over the
+    # Independent of gatebook.dpdk_bridge._cgen: offsets from struct.calcsize over the
     # big-endian prefix of the message, type byte included.
     chars, out = ">" + ("B" if message.code is not None else ""), {}
     for field in message.fields:
@@ -46,7 +46,7 @@ def _struct_offsets(message):
 @needs_dpdk
 @pytest.mark.parametrize("message", _ALL, ids=lambda m: m.name)
 def test_compiled_offsets_equal_the_tables(message):
-    from dpdk_bridge.build import load
+    from gatebook.dpdk_bridge.build import load
     lib = load().lib
     stem = _stem(message)
     offsets, size = _struct_offsets(message)
@@ -61,8 +61,8 @@ def test_compiled_offsets_equal_the_tables(message):
 
 @needs_dpdk
 def test_descriptor_struct_is_the_python_layout():
-    from dpdk_bridge._cgen import RX_DESC, RX_DESC_STRUCT, RX_STATUS
-    from dpdk_bridge.build import load
+    from gatebook.dpdk_bridge._cgen import RX_DESC, RX_DESC_STRUCT, RX_STATUS
+    from gatebook.dpdk_bridge.build import load
     module = load()
     ffi, lib = module.ffi, module.lib
     assert ffi.sizeof("struct gb_rx_desc") == RX_DESC_STRUCT.size
@@ -94,8 +94,8 @@ def _datagrams():
 @needs_dpdk
 @pytest.mark.parametrize("compiled_loops", [True, False])
 def test_c_split_refuses_and_decodes_exactly_as_python(compiled_loops):
-    from dpdk_bridge.eal import Eal
-    from dpdk_bridge.udp import DpdkUdp, udp_frame
+    from gatebook.dpdk_bridge.eal import Eal
+    from gatebook.dpdk_bridge.udp import DpdkUdp, udp_frame
     payloads = _datagrams()
     me, client = socket.inet_aton("198.18.0.1"), socket.inet_aton("198.18.0.2")
     mac = b"\x02\x00\x00\x00\x00\x07"
@@ -152,8 +152,8 @@ def test_python_framing_names_each_refusal(data):
 @needs_dpdk
 @pytest.mark.parametrize("compiled_loops", [True, False])
 def test_burst_send_frames_exactly_as_udp_frame(compiled_loops):
-    from dpdk_bridge.eal import Eal
-    from dpdk_bridge.udp import DpdkUdp, udp_frame
+    from gatebook.dpdk_bridge.eal import Eal
+    from gatebook.dpdk_bridge.udp import DpdkUdp, udp_frame
     udp = DpdkUdp(Eal.start().attach(f"net_ring{next(_names)}"), "198.18.0.1", 15000,
                   mac="02:00:00:00:00:01", burst=8)
     if not compiled_loops:
@@ -180,8 +180,8 @@ def test_burst_send_frames_exactly_as_udp_frame(compiled_loops):
 
 @needs_dpdk
 def test_the_mac_table_learns_many_senders_and_keeps_the_latest():
-    from dpdk_bridge.eal import Eal
-    from dpdk_bridge.udp import DpdkUdp
+    from gatebook.dpdk_bridge.eal import Eal
+    from gatebook.dpdk_bridge.udp import DpdkUdp
     udp = DpdkUdp(Eal.start().attach(f"net_ring{next(_names)}"), "198.18.0.1", 15000,
                   mac="02:00:00:00:00:01", burst=8)
     try:
@@ -205,13 +205,13 @@ def test_replies_written_into_the_send_burst_are_the_flushed_ones(max_payload, b
     """`send_replies` with a compiled replier (`flush_into`, straight into the
     slots) sends, frame for frame, what the reference replier's `flush()` gives
     through `send`: more datagrams than a burst, sessions without a peer, splits."""
-    from dpdk_bridge.eal import Eal
-    from dpdk_bridge.fast import status
-    from dpdk_bridge.udp import DpdkUdp
-    from host.engine import MatchingEngine
-    from host.flow import generate_flow
-    from host.net.order_entry import flow_datagrams
-    from host.net.order_replies import Replier
+    from gatebook.dpdk_bridge.eal import Eal
+    from gatebook.dpdk_bridge.fast import status
+    from gatebook.dpdk_bridge.udp import DpdkUdp
+    from gatebook.host.engine import MatchingEngine
+    from gatebook.host.flow import generate_flow
+    from gatebook.host.net.order_entry import flow_datagrams
+    from gatebook.host.net.order_replies import Replier
     if status()[0] is None:
         pytest.skip(status()[1])
     flow = flow_datagrams(generate_flow(1500, seed=3), DEFAULT_SYMBOLS, batch=2)

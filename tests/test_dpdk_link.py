@@ -1,5 +1,5 @@
 """The host <-> pipeline packet link: frames, `PacketLaneLink`, and the simulated lane
-at the far end (`python -m sim.cosim`), up to the whole path
+at the far end (`python -m gatebook.sim.cosim`), up to the whole path
 
     scapy order -> DPDK port -> host -> link -> simulated pipeline -> host
     -> DPDK port -> execution report.
@@ -21,20 +21,20 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from dpdk_bridge import dpdk_available
+from gatebook.dpdk_bridge import dpdk_available
 from gatebook.wire import internal
 from gatebook.wire import link_frame as lf
 from gatebook.wire.codec import WireError
 from gatebook.wire.ethernet import ETHERNET_HEADER, MIN_FRAME
-from host.engine import MatchingEngine
-from host.flow import generate_flow
-from host.net.link import (COMMAND_CODEC, EVENT_CODEC, LinkError, PacketLaneLink, pack_frames,
+from gatebook.host.engine import MatchingEngine
+from gatebook.host.flow import generate_flow
+from gatebook.host.net.link import (COMMAND_CODEC, EVENT_CODEC, LinkError, PacketLaneLink, pack_frames,
                            unpack_frame)
-from host.symbols import DEFAULT_SYMBOLS
-from sim.flows import SYMBOL, eviction, hybrid_flow, window_pressure
-from sim.cosim.netns import FarEnd as _FarEnd
-from sim.cosim.netns import link_namespace, why_no_namespaces
-from sim.hybrid.equivalence import run_hybrid
+from gatebook.host.symbols import DEFAULT_SYMBOLS
+from gatebook.sim.flows import SYMBOL, eviction, hybrid_flow, window_pressure
+from gatebook.sim.cosim.netns import FarEnd as _FarEnd
+from gatebook.sim.cosim.netns import link_namespace, why_no_namespaces
+from gatebook.sim.hybrid.equivalence import run_hybrid
 
 from test_dpdk_netns import _serve_until_done  # noqa: E402 (tests/ is on sys.path)
 from ouch_login import FlowClient, accounts, write_accounts  # noqa: E402
@@ -120,7 +120,7 @@ def _unpack_or_refuse(data):
 
 @pytest.fixture(scope="module")
 def eal():
-    from dpdk_bridge.eal import Eal
+    from gatebook.dpdk_bridge.eal import Eal
     return Eal.start()
 
 
@@ -146,8 +146,8 @@ def test_packet_lane_link_refuses_lost_frames_and_a_silent_lane(eal):
 
 @needs_dpdk
 def test_the_bridge_ignores_what_is_not_a_command_frame_and_refuses_a_gap(eal):
-    from sim.cosim.bridge import LaneBridge
-    from sim.hybrid.amaranth_link import AmaranthLink
+    from gatebook.sim.cosim.bridge import LaneBridge
+    from gatebook.sim.hybrid.amaranth_link import AmaranthLink
     port = eal.attach(f"net_ring{next(_names)}")           # hands the bridge's frames back
     bridge = LaneBridge(port, lambda: AmaranthLink(4))
     try:
@@ -181,7 +181,7 @@ def link_netns():
 @pytest.mark.parametrize("sim, commands", [("harness", 3000), ("icarus", 1000)])
 def test_hybrid_host_over_dpdk_and_a_simulated_lane_is_the_golden_engine(eal, link_netns, sim,
                                                                           commands):
-    from sim.runner import require_simulator
+    from gatebook.sim.runner import require_simulator
     if sim == "icarus":
         require_simulator(sim)
     ns, pairs = link_netns
@@ -215,7 +215,7 @@ def flows_against_golden(eal, link_netns, far, commands, timeout=10.0):
 
 _CLIENT = textwrap.dedent("""
     import socket
-    from host.net.scapy_layers import (EnterOrder, Executed, LoginAccepted, LoginRequest,
+    from gatebook.host.net.scapy_layers import (EnterOrder, Executed, LoginAccepted, LoginRequest,
                                        OuchInbound, OuchOutbound)
     sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     sock.bind(("198.18.1.2", 40001))
@@ -244,10 +244,10 @@ def whole_path_through(eal, link_netns, far):
     """A scapy order pair from a client in the namespace through DPDK, the gateway and the
     hybrid host to the lane at `far` and back as execution reports; checks what the
     client and the host saw, returns what the far end printed."""
-    from dpdk_bridge.udp import DpdkUdp
-    from host.clock import ManualClock
-    from host.hybrid import HybridExchange
-    from host.net.exchange_server import Exchange
+    from gatebook.dpdk_bridge.udp import DpdkUdp
+    from gatebook.host.clock import ManualClock
+    from gatebook.host.hybrid import HybridExchange
+    from gatebook.host.net.exchange_server import Exchange
     ns, pairs = link_netns
     orders = DpdkUdp(eal.attach(f"net_af_packet{next(_names)},iface={pairs[0][0]}"),
                      "198.18.1.1", 15000)
@@ -276,7 +276,7 @@ def whole_path_through(eal, link_netns, far):
 
 @needs_dpdk
 def test_scapy_order_through_dpdk_host_link_cocotb_pipeline_and_back(eal, link_netns):
-    from sim.runner import require_simulator
+    from gatebook.sim.runner import require_simulator
     require_simulator("icarus")
     ns, pairs = link_netns
     far_out = whole_path_through(eal, link_netns, _FarEnd(ns, pairs[1][1], "icarus"))
@@ -284,15 +284,15 @@ def test_scapy_order_through_dpdk_host_link_cocotb_pipeline_and_back(eal, link_n
 
 
 def _messages(datagrams):
-    from host.net.ouch_session import OUTBOUND_CODEC, decode_datagram
+    from gatebook.host.net.ouch_session import OUTBOUND_CODEC, decode_datagram
     return sum(len(decode_datagram(payload, OUTBOUND_CODEC)[2]) for payload, _ in datagrams)
 
 
 def _run_cli(far, iface, script, messages, accounts_file, extra=()):
     """`gatebook run` with its lane at `far`, sent `script` (its users logged in first);
     (stdout, replies) once it has answered `messages` order-entry messages and stopped."""
-    from dpdk_bridge.udp import SocketUdp
-    from host.net.inject import script_datagrams
+    from gatebook.dpdk_bridge.udp import SocketUdp
+    from gatebook.host.net.inject import script_datagrams
     with SocketUdp() as probe:
         port = probe.address[1]
     orders = len(script.splitlines())

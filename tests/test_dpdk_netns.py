@@ -16,8 +16,8 @@ import time
 
 import pytest
 
-from dpdk_bridge import dpdk_available
-from sim.cosim.netns import why_no_namespaces
+from gatebook.dpdk_bridge import dpdk_available
+from gatebook.sim.cosim.netns import why_no_namespaces
 
 _available, _why = dpdk_available()
 pytestmark = pytest.mark.skipif(not _available, reason=f"DPDK unavailable: {_why}")
@@ -40,7 +40,7 @@ def _ip(*args, check=True):
 
 @pytest.fixture(scope="module")
 def eal():
-    from dpdk_bridge.eal import Eal
+    from gatebook.dpdk_bridge.eal import Eal
     return Eal.start()
 
 
@@ -80,7 +80,7 @@ _CLIENT = textwrap.dedent("""
 
 
 def test_af_packet_udp_echo_with_a_kernel_in_a_namespace(eal, veth_netns):
-    from dpdk_bridge.udp import DpdkUdp
+    from gatebook.dpdk_bridge.udp import DpdkUdp
     ns, iface = veth_netns
     port = eal.attach(f"net_af_packet{next(_names)},iface={iface}")
     udp = DpdkUdp(port, "198.18.0.1", 7000)
@@ -134,7 +134,7 @@ def test_tap_frames_both_ways(eal):
 _ORDER_CLIENT = textwrap.dedent("""
     import socket
     from scapy.layers.inet import UDP
-    from host.net.scapy_layers import (Accepted, CancelOrder, Canceled, EnterOrder, ItchAddOrder,
+    from gatebook.host.net.scapy_layers import (Accepted, CancelOrder, Canceled, EnterOrder, ItchAddOrder,
                                    LoginAccepted, LoginRequest, MoldUDP64, OuchInbound,
                                    OuchOutbound)
     orders = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
@@ -165,10 +165,10 @@ _ORDER_CLIENT = textwrap.dedent("""
 
 
 def test_exchange_over_af_packet_scapy_order_to_execution_report(eal, veth_netns):
-    from dpdk_bridge.udp import DpdkUdp
-    from host.clock import ManualClock
-    from host.net.exchange_server import Exchange
-    from host.symbols import DEFAULT_SYMBOLS
+    from gatebook.dpdk_bridge.udp import DpdkUdp
+    from gatebook.host.clock import ManualClock
+    from gatebook.host.net.exchange_server import Exchange
+    from gatebook.host.symbols import DEFAULT_SYMBOLS
     from ouch_login import accounts
     ns, iface = veth_netns
     udp = DpdkUdp(eal.attach(f"net_af_packet{next(_names)},iface={iface}"), "198.18.0.1", 15000)

@@ -6,8 +6,8 @@ import pytest
 from scapy.layers.inet import IP, UDP
 from scapy.layers.l2 import ARP, Ether
 
-from dpdk_bridge import dpdk_available
-from dpdk_bridge.udp import DatagramPort, SocketUdp, open_udp
+from gatebook.dpdk_bridge import dpdk_available
+from gatebook.dpdk_bridge.udp import DatagramPort, SocketUdp, open_udp
 
 _available, _why = dpdk_available()
 needs_dpdk = pytest.mark.skipif(not _available, reason=f"DPDK unavailable: {_why}")
@@ -42,13 +42,13 @@ def test_backend_choice_is_explicit():
 
 @pytest.fixture(scope="module")
 def eal():
-    from dpdk_bridge.eal import Eal
+    from gatebook.dpdk_bridge.eal import Eal
     return Eal.start()
 
 
 @needs_dpdk
 def test_dpdk_frames_are_valid_udp_and_parse_back(eal):
-    from dpdk_bridge.udp import DpdkUdp
+    from gatebook.dpdk_bridge.udp import DpdkUdp
     udp = DpdkUdp(eal.attach(f"net_ring{next(_names)}"), "198.18.0.1", 7000,
                   mac="02:00:00:00:00:01")
     try:
@@ -72,7 +72,7 @@ def test_dpdk_frames_are_valid_udp_and_parse_back(eal):
 
 @needs_dpdk
 def test_dpdk_udp_drops_what_is_not_ours_and_answers_arp(eal):
-    from dpdk_bridge.udp import DpdkUdp
+    from gatebook.dpdk_bridge.udp import DpdkUdp
     udp = DpdkUdp(eal.attach(f"net_ring{next(_names)}"), "198.18.0.1", 7000,
                   mac="02:00:00:00:00:01")
     try:

@@ -20,9 +20,9 @@ from engine_fixtures import (BUY, EVENT_CODEC, GATE, GTC, LIMIT, MARKET, SELL, S
 from gatebook.wire import internal as W
 from gatebook.wire.enums import OrderType, Side, TimeInForce
 from gatebook.wire.records import as_dict, make
-from host.engine import MatchingEngine
-from host.symbols import DEFAULT_SYMBOLS, MAX_QTY, SymbolSpec
-from host.wal import JournaledExchange, recover
+from gatebook.host.engine import MatchingEngine
+from gatebook.host.symbols import DEFAULT_SYMBOLS, MAX_QTY, SymbolSpec
+from gatebook.host.wal import JournaledExchange, recover
 
 R = RejectReason
 U64 = (1 << 64) - 1

@@ -15,7 +15,7 @@ from engine_fixtures import (BUY, EVENT_CODEC, GATE, GTC, MARKET, PENNY, SELL, S
                              public_state, usd)
 from gatebook.wire import internal as W
 from gatebook.wire.records import make
-from host.symbols import DEFAULT_SYMBOLS, SymbolSpec
+from gatebook.host.symbols import DEFAULT_SYMBOLS, SymbolSpec
 
 R = RejectReason
 P98, P99, P100, P101, P102 = usd("99.98"), usd("99.99"), usd(100), usd("100.01"), usd("100.02")

@@ -8,7 +8,7 @@ to hit fit one beat (II = 1); a fill is one beat (EXECUTED+TRADE), and a level
 it empties or leaves one more (LEVEL).
 """
 
-from sim.matcher.cycles import measure, table
+from gatebook.sim.matcher.cycles import measure, table
 
 
 def test_cycle_figures(capsys):

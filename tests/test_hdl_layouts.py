@@ -3,8 +3,8 @@
 import pytest
 
 from gatebook.wire import codec, internal, link
-from hdl.driver import StreamCodec
-from hdl.layouts import COMMAND, ENTRY, EVENT, struct_layout
+from gatebook.hdl.driver import StreamCodec
+from gatebook.hdl.layouts import COMMAND, ENTRY, EVENT, struct_layout
 
 MESSAGES = (internal.COMMANDS.messages + internal.EVENTS.messages
             + link.LINK_COMMANDS.messages + link.LINK_EVENTS.messages)
@@ -58,9 +58,9 @@ def test_event_beat_carries_one_or_two_records():
     """`o` beats: `first` at bit 0, `second` (LEVEL, CANCELLED or TRADE) after it, then `pair`."""
     from amaranth.hdl import Fragment
 
-    from hdl.driver import MatcherCodec
-    from hdl.layouts import EVENT_PAIR
-    from hdl.matcher import Matcher
+    from gatebook.hdl.driver import MatcherCodec
+    from gatebook.hdl.layouts import EVENT_PAIR
+    from gatebook.hdl.matcher import Matcher
 
     dut = Matcher(2)
     codec = MatcherCodec(dut)

@@ -1,5 +1,5 @@
-"""The gateware end of the packet link, `hdl.link_endpoint.LaneEndpoint`, on Amaranth's
-simulator: frames from `host.net.link.pack_frames` go in byte by byte, frames coming out
+"""The gateware end of the packet link, `gatebook.hdl.link_endpoint.LaneEndpoint`, on Amaranth's
+simulator: frames from `gatebook.host.net.link.pack_frames` go in byte by byte, frames coming out
 must parse with `unpack_frame` and keep the link's numbering and `answered` rules; bad
 frames are dropped and counted by reason without reaching the lane; and the hybrid host
 over `PacketLaneLink` through the endpoint is the golden engine, event for event and by
@@ -10,16 +10,16 @@ import pytest
 
 from gatebook.wire import internal, link
 from gatebook.wire import link_frame as lf
-from hdl.layouts import COMMAND, EVENT_PAIR
-from hdl.link_endpoint import DropReason
-from hdl.link_header import LINK_HEADER, MIN_FRAME, MTU, record_sizes
-from host.net import link as net_link
-from host.net.link import COMMAND_CODEC, EVENT_CODEC, PacketLaneLink, unpack_frame
-from sim.endpoint.amaranth_port import ENDPOINT_MAC, HOST_MAC, EndpointPort
-from sim.endpoint.frames import bad_frames, book, command_frames, lane_output, reclaim
-from sim.flows import SYMBOL, directed, eviction, hybrid_flow, window_pressure
-from sim.hybrid.amaranth_link import AmaranthLink
-from sim.hybrid.equivalence import check_equivalence
+from gatebook.hdl.layouts import COMMAND, EVENT_PAIR
+from gatebook.hdl.link_endpoint import DropReason
+from gatebook.hdl.link_header import LINK_HEADER, MIN_FRAME, MTU, record_sizes
+from gatebook.host.net import link as net_link
+from gatebook.host.net.link import COMMAND_CODEC, EVENT_CODEC, PacketLaneLink, unpack_frame
+from gatebook.sim.endpoint.amaranth_port import ENDPOINT_MAC, HOST_MAC, EndpointPort
+from gatebook.sim.endpoint.frames import bad_frames, book, command_frames, lane_output, reclaim
+from gatebook.sim.flows import SYMBOL, directed, eviction, hybrid_flow, window_pressure
+from gatebook.sim.hybrid.amaranth_link import AmaranthLink
+from gatebook.sim.hybrid.equivalence import check_equivalence
 
 ROOM = MTU - lf.FRAME_HEADER.size
 BIGGEST_EVENT = max(record_sizes(EVENT_PAIR.members["first"]).values())
@@ -219,8 +219,8 @@ def test_idle_stays_low_from_a_frames_first_byte_to_its_answer():
 
 
 def test_the_clocks_docs_hardware_quotes():
-    """`python -m sim.endpoint.cycles 4`'s figures (docs/hardware.md, "The link endpoint")."""
-    from sim.endpoint.cycles import measure, scenarios
+    """`python -m gatebook.sim.endpoint.cycles 4`'s figures (docs/hardware.md, "The link endpoint")."""
+    from gatebook.sim.endpoint.cycles import measure, scenarios
     got = {}
     for name, setup, records in scenarios():
         k = measure(4, setup, records)

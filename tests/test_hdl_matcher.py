@@ -1,4 +1,4 @@
-"""hdl.matcher.Matcher against the golden model, on Amaranth's simulator.
+"""gatebook.hdl.matcher.Matcher against the golden model, on Amaranth's simulator.
 
 The same flows and scoreboard as the cocotb bench (sim/matcher), without
 Verilog: directed scenarios, window pressure that forces every punt, and
@@ -8,8 +8,8 @@ short seeded random flows with random valid/ready stalls.
 import pytest
 
 from gatebook.wire.link import PuntReason
-from sim.flows import directed, eviction, random_flow, window_pressure
-from sim.matcher.amaranth_bench import run_flow
+from gatebook.sim.flows import directed, eviction, random_flow, window_pressure
+from gatebook.sim.matcher.amaranth_bench import run_flow
 
 SCENARIOS = directed()
 
@@ -68,7 +68,7 @@ def test_functional_coverage(capsys):
     """Random flows reach every command x outcome x window-state bin the lane can."""
     from collections import Counter
 
-    from sim.matcher.scoreboard import coverage_table
+    from gatebook.sim.matcher.scoreboard import coverage_table
     coverage = Counter()
     for seed, depth in ((1, 2), (2, 2), (3, 4), (4, 8)):
         coverage.update(run_flow(random_flow(seed, 300), depth=depth, seed=seed).coverage)

@@ -1,4 +1,4 @@
-"""hdl.window.Window against a list model, on Amaranth's simulator."""
+"""gatebook.hdl.window.Window against a list model, on Amaranth's simulator."""
 
 import random
 
@@ -6,7 +6,7 @@ import pytest
 from amaranth.sim import Simulator
 
 from gatebook.wire.enums import Side
-from hdl.window import Window, WindowOp
+from gatebook.hdl.window import Window, WindowOp
 
 
 class WindowModel:

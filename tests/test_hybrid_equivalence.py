@@ -1,6 +1,6 @@
 """Hybrid equivalence, the acceptance test of the design (issue 3, docs/hardware.md).
 
-host/hybrid's `HybridExchange` with `hdl.matcher.Matcher` lanes on Amaranth's
+host/hybrid's `HybridExchange` with `gatebook.hdl.matcher.Matcher` lanes on Amaranth's
 simulator, against the pure software engine on the same flows: every event
 and the state hash (every few hundred commands and at the end) must be equal.
 Random valid/ready stalls on every lane; directed scenarios, window pressure,
@@ -18,12 +18,12 @@ from gatebook.wire import internal
 from gatebook.wire.enums import OrderType, Side, TimeInForce
 from gatebook.wire.link import PuntReason
 from gatebook.wire.records import make as make_record
-from host.hybrid import RandomReload
-from host.symbols import DEFAULT_SYMBOLS, SymbolSpec
-from sim.flows import (OTHER, SYMBOL, directed, eviction, hybrid_flow, random_flow,
+from gatebook.host.hybrid import RandomReload
+from gatebook.host.symbols import DEFAULT_SYMBOLS, SymbolSpec
+from gatebook.sim.flows import (OTHER, SYMBOL, directed, eviction, hybrid_flow, random_flow,
                        window_pressure)
-from sim.hybrid.amaranth_link import AmaranthLink
-from sim.hybrid.equivalence import EquivalenceError, check_equivalence
+from gatebook.sim.hybrid.amaranth_link import AmaranthLink
+from gatebook.sim.hybrid.equivalence import EquivalenceError, check_equivalence
 
 SCENARIOS = directed()
 
@@ -143,7 +143,7 @@ def test_a_difference_names_the_seq_and_writes_waves(tmp_path):
 
 def test_malformed_commands_are_the_engines():
     """Short, unknown and ill-typed commands reach the engine, which rejects them, in order."""
-    from sim.flows import BUY, SELL, Flow, cents
+    from gatebook.sim.flows import BUY, SELL, Flow, cents
     f = Flow()
     f.order(BUY, cents(10000), 10)
     good = list(f.commands)
@@ -171,7 +171,7 @@ EXTREME_SYMBOLS = (SymbolSpec(SYMBOL, "GATE", tick_size=100, price_min=100_000,
 
 def extreme_flow():
     """Huge orders, the symbol's limits, IntEnum fields and ill-typed cancels (issue 9)."""
-    from sim.flows import BUY, FOK, IOC, SELL, Flow, cents
+    from gatebook.sim.flows import BUY, FOK, IOC, SELL, Flow, cents
     big, most = 3_000_000_000, 0xFFFF_FFFF
     f = Flow()
     asks = [f.order(SELL, cents(15000), big, user=u) for u in (1, 2, 3)]    # 9e9 at one level

@@ -12,10 +12,10 @@ import pytest
 
 from gatebook.wire import internal
 from gatebook.wire.enums import RejectReason, Side
-from host.engine import MatchingEngine
-from host.hybrid.frontend import FrontEnd
-from host.symbols import DEFAULT_SYMBOLS
-from sim.flows import hybrid_flow, random_flow
+from gatebook.host.engine import MatchingEngine
+from gatebook.host.hybrid.frontend import FrontEnd
+from gatebook.host.symbols import DEFAULT_SYMBOLS
+from gatebook.sim.flows import hybrid_flow, random_flow
 
 # Every default symbol with limits that bite: 40 shares an order, and a notional a little
 # above 20 shares at the band's middle.
@@ -72,7 +72,7 @@ def test_validation_matches_the_engine(commands, symbols):
 def test_a_rejected_admin_command_changes_no_halt():
     """A float or bool action equals a real one (0.0 == HALT); the engine refuses it, and so
     must the front end's halt tracking, or it would reject every order that follows."""
-    from sim.flows import SYMBOL, Flow, cents
+    from gatebook.sim.flows import SYMBOL, Flow, cents
     f = Flow()
     for action in (0.0, True, False):
         f.commands.append((internal.ADMIN.code, f.seq, 0, action, SYMBOL))

@@ -3,12 +3,12 @@ like anything else, recovery rebuilds it on the golden engine, and a restarted
 hybrid host carries on from the recovered books with an empty lane.
 """
 
-from host.engine import MatchingEngine
-from host.hybrid import HybridExchange
-from host.symbols import DEFAULT_SYMBOLS
-from host.wal import JournaledExchange, recover
-from sim.flows import SYMBOL, hybrid_flow
-from sim.hybrid.amaranth_link import AmaranthLink
+from gatebook.host.engine import MatchingEngine
+from gatebook.host.hybrid import HybridExchange
+from gatebook.host.symbols import DEFAULT_SYMBOLS
+from gatebook.host.wal import JournaledExchange, recover
+from gatebook.sim.flows import SYMBOL, hybrid_flow
+from gatebook.sim.hybrid.amaranth_link import AmaranthLink
 
 
 def _around(engine):

@@ -10,9 +10,9 @@ import time
 
 import pytest
 
-from sim.flows import OTHER, SYMBOL, directed, hybrid_flow
-from sim.hybrid.equivalence import check_equivalence
-from sim.hybrid.verilator_link import VerilatorLink, verilator_available
+from gatebook.sim.flows import OTHER, SYMBOL, directed, hybrid_flow
+from gatebook.sim.hybrid.equivalence import check_equivalence
+from gatebook.sim.hybrid.verilator_link import VerilatorLink, verilator_available
 from test_hybrid_equivalence import EXTREME_SYMBOLS, extreme_flow, scaled
 
 pytestmark = pytest.mark.long

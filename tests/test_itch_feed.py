@@ -5,13 +5,13 @@ import pytest
 from gatebook.wire import internal, itch50, mold
 from gatebook.wire.codec import ProtocolCodec
 from gatebook.wire.enums import AdminAction, OrderType, Side, TimeInForce
-from host.engine import MatchingEngine
-from host.flow import STANDARD_MIX, FlowMix, generate_flow
-from host.marketdata.itch_book import ItchBook
-from host.marketdata.itch_feed import ItchFeed
-from host.sequencer import Sequencer
-from host.clock import ManualClock
-from host.symbols import DEFAULT_SYMBOLS, SymbolSpec
+from gatebook.host.engine import MatchingEngine
+from gatebook.host.flow import STANDARD_MIX, FlowMix, generate_flow
+from gatebook.host.marketdata.itch_book import ItchBook
+from gatebook.host.marketdata.itch_feed import ItchFeed
+from gatebook.host.sequencer import Sequencer
+from gatebook.host.clock import ManualClock
+from gatebook.host.symbols import DEFAULT_SYMBOLS, SymbolSpec
 
 ITCH = ProtocolCodec(itch50.ITCH50)
 SIDES = {Side.BUY: itch50.BUY, Side.SELL: itch50.SELL}

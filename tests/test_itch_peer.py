@@ -10,11 +10,11 @@ import pytest
 
 from gatebook.wire.enums import Side
 from gatebook.wire.internal import EXECUTED
-from host.engine import MatchingEngine
-from host.flow import FlowMix, generate_flow
-from host.marketdata.itch_feed import ItchFeed
-from host.marketdata.itch_file import read_itch_file, write_itch_file
-from host.symbols import DEFAULT_SYMBOLS
+from gatebook.host.engine import MatchingEngine
+from gatebook.host.flow import FlowMix, generate_flow
+from gatebook.host.marketdata.itch_feed import ItchFeed
+from gatebook.host.marketdata.itch_file import read_itch_file, write_itch_file
+from gatebook.host.symbols import DEFAULT_SYMBOLS
 
 itch_book = pytest.importorskip("itch_book", reason="itch-book (the peer ITCH parser) not installed")
 

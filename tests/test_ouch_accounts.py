@@ -10,7 +10,7 @@ import pytest
 
 from gatebook.cli import main
 from gatebook.wire.enums import Role
-from host.net.accounts import UNKNOWN_USER, WRONG_PASSWORD, Accounts, AccountsError
+from gatebook.host.net.accounts import UNKNOWN_USER, WRONG_PASSWORD, Accounts, AccountsError
 
 from ouch_login import CHEAP_HASHER
 

@@ -7,17 +7,17 @@ import random
 
 import pytest
 
-from dpdk_bridge.fast import FastPathUnavailable, status
+from gatebook.dpdk_bridge.fast import FastPathUnavailable, status
 from gatebook.wire import ouch
-from host.clock import ManualClock
-from host.engine import MatchingEngine
-from host.flow import generate_flow
-from host.net.inject import bad_datagrams, mix_in
-from host.net.order_entry import CompiledGateway, Gateway, flow_datagrams
-from host.net.order_replies import MAX_PAYLOAD, Replier
-from host.net.ouch_session import HEADER_STRUCT, encode_datagram
-from host.sequencer import Sequencer
-from host.symbols import DEFAULT_SYMBOLS
+from gatebook.host.clock import ManualClock
+from gatebook.host.engine import MatchingEngine
+from gatebook.host.flow import generate_flow
+from gatebook.host.net.inject import bad_datagrams, mix_in
+from gatebook.host.net.order_entry import CompiledGateway, Gateway, flow_datagrams
+from gatebook.host.net.order_replies import MAX_PAYLOAD, Replier
+from gatebook.host.net.ouch_session import HEADER_STRUCT, encode_datagram
+from gatebook.host.sequencer import Sequencer
+from gatebook.host.symbols import DEFAULT_SYMBOLS
 
 needs_compiled = pytest.mark.skipif(status()[0] is None, reason=status()[1])
 
@@ -223,10 +223,10 @@ def test_without_a_compiler_the_python_path_runs_and_says_so(tmp_path):
     env = dict(os.environ, PATH=str(tmp_path), GATEBOOK_CACHE_DIR=str(tmp_path / "cache"))
     env.pop("GATEBOOK_GATEWAY", None)
     code = ("from gatebook.cli import main\n"
-            "from host.clock import ManualClock\n"
-            "from host.net.order_entry import Gateway\n"
-            "from host.sequencer import Sequencer\n"
-            "from host.symbols import DEFAULT_SYMBOLS\n"
+            "from gatebook.host.clock import ManualClock\n"
+            "from gatebook.host.net.order_entry import Gateway\n"
+            "from gatebook.host.sequencer import Sequencer\n"
+            "from gatebook.host.symbols import DEFAULT_SYMBOLS\n"
             "g = Gateway(Sequencer(ManualClock()), DEFAULT_SYMBOLS)\n"
             "print(type(g).__name__, '|', g.path)\n"
             "main(['bench-net', '--orders', '300', '--copy-packets', '1000',"
@@ -242,7 +242,7 @@ def test_without_a_compiler_the_python_path_runs_and_says_so(tmp_path):
 
 @needs_compiled
 def test_the_compiled_session_tracker_checks_as_the_reference():
-    from host.net.ouch_session import SessionTracker
+    from gatebook.host.net.ouch_session import SessionTracker
     rng = random.Random(9)
     reference = SessionTracker()
     compiled = Gateway(Sequencer(ManualClock()), DEFAULT_SYMBOLS, compiled=True).tracker

@@ -6,14 +6,14 @@ import subprocess
 import sys
 import time
 
-from dpdk_bridge.udp import SocketUdp
+from gatebook.dpdk_bridge.udp import SocketUdp
 from gatebook.wire import itch50, mold, ouch
 from gatebook.wire.codec import ProtocolCodec
-from host.clock import ManualClock
-from host.net.exchange_server import Exchange
-from host.net.inject import script_datagrams
-from host.net.ouch_session import OUTBOUND_CODEC, decode_datagram
-from host.symbols import DEFAULT_SYMBOLS
+from gatebook.host.clock import ManualClock
+from gatebook.host.net.exchange_server import Exchange
+from gatebook.host.net.inject import script_datagrams
+from gatebook.host.net.ouch_session import OUTBOUND_CODEC, decode_datagram
+from gatebook.host.symbols import DEFAULT_SYMBOLS
 
 from ouch_login import accounts, as_session, login, write_accounts
 

@@ -6,14 +6,14 @@ import random
 from scapy.packet import fuzz
 
 from gatebook.wire import internal, ouch
-from host.net import scapy_layers as layers
-from host.clock import ManualClock
-from host.engine import MatchingEngine
-from host.flow import generate_flow
-from host.net.order_entry import Gateway, flow_datagrams
-from host.net.ouch_session import encode_datagram
-from host.sequencer import Sequencer
-from host.symbols import DEFAULT_SYMBOLS
+from gatebook.host.net import scapy_layers as layers
+from gatebook.host.clock import ManualClock
+from gatebook.host.engine import MatchingEngine
+from gatebook.host.flow import generate_flow
+from gatebook.host.net.order_entry import Gateway, flow_datagrams
+from gatebook.host.net.ouch_session import encode_datagram
+from gatebook.host.sequencer import Sequencer
+from gatebook.host.symbols import DEFAULT_SYMBOLS
 
 _ENTRY = (internal.NEW_ORDER.code, internal.CANCEL.code, internal.REPLACE.code)
 
@@ -98,8 +98,8 @@ def test_bad_datagrams_are_counted_with_reasons_and_valid_orders_still_answered(
 
 
 def test_replies_for_each_side_of_a_script():
-    from host.net.order_replies import Replier
-    from host.net.ouch_session import OUTBOUND_CODEC, decode_datagram
+    from gatebook.host.net.order_replies import Replier
+    from gatebook.host.net.ouch_session import OUTBOUND_CODEC, decode_datagram
     gateway, engine = _gateway(), MatchingEngine(DEFAULT_SYMBOLS)
     replier = Replier(gateway, DEFAULT_SYMBOLS)
     flow = [

@@ -4,18 +4,18 @@ UDP socket and a DPDK port; the pcap replayed through DPDK into the engine."""
 import pytest
 from scapy.utils import rdpcap
 
-from dpdk_bridge import dpdk_available
-from dpdk_bridge.udp import SocketUdp
+from gatebook.dpdk_bridge import dpdk_available
+from gatebook.dpdk_bridge.udp import SocketUdp
 from gatebook.cli import main
 from gatebook.wire import internal
-from host.net import scapy_layers as layers
-from host.clock import ManualClock
-from host.engine import MatchingEngine
-from host.net.inject import ScriptError, script_datagrams
-from host.net.order_entry import Gateway
-from host.net.ouch_session import decode_datagram
-from host.sequencer import Sequencer
-from host.symbols import DEFAULT_SYMBOLS
+from gatebook.host.net import scapy_layers as layers
+from gatebook.host.clock import ManualClock
+from gatebook.host.engine import MatchingEngine
+from gatebook.host.net.inject import ScriptError, script_datagrams
+from gatebook.host.net.order_entry import Gateway
+from gatebook.host.net.ouch_session import decode_datagram
+from gatebook.host.sequencer import Sequencer
+from gatebook.host.symbols import DEFAULT_SYMBOLS
 
 _available, _why = dpdk_available()
 
@@ -84,8 +84,8 @@ def test_dpdk_port_and_pcap_file_carry_the_same_frames(tmp_path):
 
 @pytest.mark.skipif(not _available, reason=f"DPDK unavailable: {_why}")
 def test_pcap_replayed_through_dpdk_into_the_engine(tmp_path):
-    from dpdk_bridge.eal import Eal
-    from dpdk_bridge.udp import DpdkUdp
+    from gatebook.dpdk_bridge.eal import Eal
+    from gatebook.dpdk_bridge.udp import DpdkUdp
     assert main(["inject", "--orders", "2000", "--bad", "50", "--seed", "4",
                  "--pcap", str(tmp_path / "in.pcap")]) == 0
     udp = DpdkUdp(Eal.start().attach(f"net_pcap78,rx_pcap={tmp_path / 'in.pcap'}"),
@@ -107,7 +107,7 @@ def test_pcap_replayed_through_dpdk_into_the_engine(tmp_path):
 def test_cli_logs_in_sends_under_its_session_and_logs_out(tmp_path, capsys):
     import threading
 
-    from host.net.exchange_server import Exchange
+    from gatebook.host.net.exchange_server import Exchange
     from ouch_login import accounts
 
     (tmp_path / "pw").write_text("pw7\n")

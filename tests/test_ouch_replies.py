@@ -3,14 +3,14 @@ limit, numbered without gaps, and the same messages `replies()` describes."""
 
 import pytest
 
-from host.clock import ManualClock
-from host.engine import MatchingEngine
-from host.flow import generate_flow
-from host.net.order_entry import Gateway, flow_datagrams
-from host.net.order_replies import MAX_PAYLOAD, Replier
-from host.net.ouch_session import OUTBOUND_CODEC, RAW_OUTBOUND, decode_datagram
-from host.sequencer import Sequencer
-from host.symbols import DEFAULT_SYMBOLS
+from gatebook.host.clock import ManualClock
+from gatebook.host.engine import MatchingEngine
+from gatebook.host.flow import generate_flow
+from gatebook.host.net.order_entry import Gateway, flow_datagrams
+from gatebook.host.net.order_replies import MAX_PAYLOAD, Replier
+from gatebook.host.net.ouch_session import OUTBOUND_CODEC, RAW_OUTBOUND, decode_datagram
+from gatebook.host.sequencer import Sequencer
+from gatebook.host.symbols import DEFAULT_SYMBOLS
 
 
 def _run(max_payload, burst):

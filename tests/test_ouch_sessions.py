@@ -9,15 +9,15 @@ answer is not larger than the datagram, and changes nobody's state.
 
 import pytest
 
-from dpdk_bridge.udp import SocketUdp
+from gatebook.dpdk_bridge.udp import SocketUdp
 from gatebook.wire import ouch
 from gatebook.wire.enums import (AdminAction, LoginRejectReason, LogoutReason, MassCancelScope,
                                  SessionRefusal)
-from host.clock import ManualClock
-from host.net.exchange_server import Exchange
-from host.net.inject import script_datagrams
-from host.net.ouch_session import encode_datagram
-from host.symbols import DEFAULT_SYMBOLS
+from gatebook.host.clock import ManualClock
+from gatebook.host.net.exchange_server import Exchange
+from gatebook.host.net.inject import script_datagrams
+from gatebook.host.net.ouch_session import encode_datagram
+from gatebook.host.symbols import DEFAULT_SYMBOLS
 
 from ouch_login import Login, accounts, as_session, login, outbound
 

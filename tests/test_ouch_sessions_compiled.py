@@ -7,17 +7,17 @@ import itertools
 
 import pytest
 
-from dpdk_bridge.fast import status
+from gatebook.dpdk_bridge.fast import status
 from gatebook.wire import ouch
 from gatebook.wire.enums import AdminAction, MassCancelScope
-from host.clock import ManualClock
-from host.engine import MatchingEngine
-from host.net.order_entry import CompiledGateway, Gateway
-from host.net.order_replies import Replier
-from host.net.ouch_session import HEADER_STRUCT, encode_datagram
-from host.net.sessions import SessionLayer
-from host.sequencer import Sequencer
-from host.symbols import DEFAULT_SYMBOLS
+from gatebook.host.clock import ManualClock
+from gatebook.host.engine import MatchingEngine
+from gatebook.host.net.order_entry import CompiledGateway, Gateway
+from gatebook.host.net.order_replies import Replier
+from gatebook.host.net.ouch_session import HEADER_STRUCT, encode_datagram
+from gatebook.host.net.sessions import SessionLayer
+from gatebook.host.sequencer import Sequencer
+from gatebook.host.symbols import DEFAULT_SYMBOLS
 
 from ouch_login import accounts, login_datagram
 

@@ -24,13 +24,13 @@ import time
 
 import pytest
 
-from dpdk_bridge.udp import SocketUdp
+from gatebook.dpdk_bridge.udp import SocketUdp
 from gatebook.wire import ouch
-from host.clock import WallClock
-from host.net.exchange_server import Exchange
-from host.net.inject import bad_datagrams
-from host.net.ouch_session import HEADER_STRUCT, encode_datagram
-from host.symbols import DEFAULT_SYMBOLS
+from gatebook.host.clock import WallClock
+from gatebook.host.net.exchange_server import Exchange
+from gatebook.host.net.inject import bad_datagrams
+from gatebook.host.net.ouch_session import HEADER_STRUCT, encode_datagram
+from gatebook.host.symbols import DEFAULT_SYMBOLS
 
 from ouch_login import accounts, as_session, login, login_datagram, outbound
 

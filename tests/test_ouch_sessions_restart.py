@@ -10,12 +10,12 @@ acknowledged would have sent, byte for byte.
 
 from gatebook.wire import ouch
 from gatebook.wire.enums import MassCancelScope
-from host.clock import ManualClock
-from host.net.exchange_server import Acknowledgements, Exchange
-from host.net.ouch_session import OUTBOUND_CODEC, decode_datagram, encode_datagram
-from host.symbols import DEFAULT_SYMBOLS
-from host.wal import JournaledExchange
-from host.wal.gateway_state import GatewayState
+from gatebook.host.clock import ManualClock
+from gatebook.host.net.exchange_server import Acknowledgements, Exchange
+from gatebook.host.net.ouch_session import OUTBOUND_CODEC, decode_datagram, encode_datagram
+from gatebook.host.symbols import DEFAULT_SYMBOLS
+from gatebook.host.wal import JournaledExchange
+from gatebook.host.wal.gateway_state import GatewayState
 
 from ouch_login import accounts, log_in_process, login_datagram, outbound
 from test_ouch_sessions import _order

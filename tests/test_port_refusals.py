@@ -11,10 +11,10 @@ import pytest
 from scapy.layers.inet import IP, UDP, fragment
 from scapy.layers.l2 import Ether
 
-from dpdk_bridge import dpdk_available
-from dpdk_bridge.udp import SocketUdp, answerable
-from host.clock import ManualClock
-from host.net.ouch_session import encode_datagram
+from gatebook.dpdk_bridge import dpdk_available
+from gatebook.dpdk_bridge.udp import SocketUdp, answerable
+from gatebook.host.clock import ManualClock
+from gatebook.host.net.ouch_session import encode_datagram
 
 _available, _why = dpdk_available()
 needs_dpdk = pytest.mark.skipif(not _available, reason=f"DPDK unavailable: {_why}")
@@ -70,9 +70,9 @@ def test_socket_port_refuses_source_port_zero_and_survives_sending_there():
 
 @pytest.mark.skipif(not hasattr(socket, "SOCK_RAW"), reason="no raw sockets")
 def test_exchange_keeps_serving_after_an_order_from_source_port_zero():
-    from host.net.accounts import Accounts
-    from host.net.exchange_server import Exchange
-    from host.symbols import DEFAULT_SYMBOLS
+    from gatebook.host.net.accounts import Accounts
+    from gatebook.host.net.exchange_server import Exchange
+    from gatebook.host.symbols import DEFAULT_SYMBOLS
     with SocketUdp() as server:
         exchange = Exchange(server, DEFAULT_SYMBOLS, ManualClock(1_700_000_000_000_000_000, 1000),
                             accounts=Accounts())
@@ -100,8 +100,8 @@ def _sixty_orders():
 @needs_dpdk
 @pytest.mark.parametrize("compiled_loops", [True, False])
 def test_dpdk_counts_fragments_oversize_frames_and_bad_sources(compiled_loops):
-    from dpdk_bridge.eal import Eal
-    from dpdk_bridge.udp import DpdkUdp
+    from gatebook.dpdk_bridge.eal import Eal
+    from gatebook.dpdk_bridge.udp import DpdkUdp
     udp = DpdkUdp(Eal.start().attach(f"net_ring{next(_names)}"), "198.18.0.1", 15000,
                   mac="02:00:00:00:00:01", burst=64)
     if not compiled_loops:
@@ -132,8 +132,8 @@ def test_dpdk_counts_fragments_oversize_frames_and_bad_sources(compiled_loops):
 
 @needs_dpdk
 def test_dpdk_recv_counts_what_it_cannot_hand_on():
-    from dpdk_bridge.eal import Eal
-    from dpdk_bridge.udp import DpdkUdp
+    from gatebook.dpdk_bridge.eal import Eal
+    from gatebook.dpdk_bridge.udp import DpdkUdp
     udp = DpdkUdp(Eal.start().attach(f"net_ring{next(_names)}"), "198.18.0.1", 15000,
                   mac="02:00:00:00:00:01")
     big = _sixty_orders()
@@ -156,8 +156,8 @@ def test_dpdk_split_refuses_a_frame_cut_at_its_slot():
     # than the slot gb_rx_burst copies it into: the split sees its length, not
     # its end. A net_ring's mbufs cannot carry one, so the split is called on a
     # burst buffer as gb_rx_burst leaves it.
-    from dpdk_bridge._cgen import RX_DESC, RX_DESC_STRUCT, RX_KINDS, RX_STATUS
-    from dpdk_bridge.build import load
+    from gatebook.dpdk_bridge._cgen import RX_DESC, RX_DESC_STRUCT, RX_KINDS, RX_STATUS
+    from gatebook.dpdk_bridge.build import load
     module = load()
     ffi, lib = module.ffi, module.lib
     slot, jumbo = 2048, _frame(_sixty_orders() * 2)

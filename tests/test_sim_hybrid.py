@@ -7,7 +7,7 @@ Verilator and longer flows in the long suite.
 
 import pytest
 
-from sim.hybrid import test_hybrid_cocotb as bench
+from gatebook.sim.hybrid import test_hybrid_cocotb as bench
 
 
 def test_hybrid_icarus():

@@ -7,7 +7,7 @@ long run. The bench itself is sim/matcher/test_matcher.py.
 
 import pytest
 
-from sim.matcher import test_matcher as bench
+from gatebook.sim.matcher import test_matcher as bench
 
 
 @pytest.mark.parametrize("depth", [4, 16])

@@ -9,13 +9,13 @@ import zlib
 from gatebook.cli import main
 from gatebook.wire.codec import RecordCodec
 from gatebook.wire.wal import OUTPUT_EVENTS, SEGMENT_HEADER, WAL
-from host.wal.format import (HEADER_SIZE, INPUT, OUTPUT, SEGMENT_HEADER_SIZE, TRAILER_SIZE,
+from gatebook.host.wal.format import (HEADER_SIZE, INPUT, OUTPUT, SEGMENT_HEADER_SIZE, TRAILER_SIZE,
                              SegmentScan, decode_segment_header, encode_record, segment_version)
-from host.wal.journal import JournaledExchange
-from host.wal.loadgen import seeded_commands, stamped
-from host.engine import MatchingEngine
-from host.symbols import DEFAULT_SYMBOLS
-from host.wal.recovery import recover
+from gatebook.host.wal.journal import JournaledExchange
+from gatebook.host.wal.loadgen import seeded_commands, stamped
+from gatebook.host.engine import MatchingEngine
+from gatebook.host.symbols import DEFAULT_SYMBOLS
+from gatebook.host.wal.recovery import recover
 from gatebook.wire import internal
 from gatebook.wire.codec import ProtocolCodec
 

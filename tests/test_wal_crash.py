@@ -22,12 +22,12 @@ import time
 
 import pytest
 
-from host.clock import ManualClock
-from host.engine import MatchingEngine
-from host.sequencer import Sequencer
-from host.symbols import DEFAULT_SYMBOLS
-from host.wal.loadgen import START_NS, STEP_NS, seeded_commands, stamped
-from host.wal.recovery import recover
+from gatebook.host.clock import ManualClock
+from gatebook.host.engine import MatchingEngine
+from gatebook.host.sequencer import Sequencer
+from gatebook.host.symbols import DEFAULT_SYMBOLS
+from gatebook.host.wal.loadgen import START_NS, STEP_NS, seeded_commands, stamped
+from gatebook.host.wal.recovery import recover
 
 from wal_driver import campaign_stream
 

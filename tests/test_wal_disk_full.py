@@ -9,11 +9,11 @@ import subprocess
 
 import pytest
 
-from host.clock import ManualClock
-from host.wal.journal import JournaledExchange
-from host.wal.loadgen import START_NS, STEP_NS, seeded_commands
-from host.wal.recovery import recover
-from host.wal.writer import LogFailure
+from gatebook.host.clock import ManualClock
+from gatebook.host.wal.journal import JournaledExchange
+from gatebook.host.wal.loadgen import START_NS, STEP_NS, seeded_commands
+from gatebook.host.wal.recovery import recover
+from gatebook.host.wal.writer import LogFailure
 
 from wal_helpers import reference_hash, tiny_tmpfs
 

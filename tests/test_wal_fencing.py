@@ -10,13 +10,13 @@ import time
 
 import pytest
 
-from host.clock import ManualClock
-from host.wal.epoch import Fenced, check_peer, read_epoch
-from host.wal.journal import JournaledExchange
-from host.wal.loadgen import START_NS, STEP_NS, seeded_commands
-from host.wal.recovery import recover
-from host.wal.replication import ReplicationServer
-from host.wal.standby import Follower, Refused
+from gatebook.host.clock import ManualClock
+from gatebook.host.wal.epoch import Fenced, check_peer, read_epoch
+from gatebook.host.wal.journal import JournaledExchange
+from gatebook.host.wal.loadgen import START_NS, STEP_NS, seeded_commands
+from gatebook.host.wal.recovery import recover
+from gatebook.host.wal.replication import ReplicationServer
+from gatebook.host.wal.standby import Follower, Refused
 
 from wal_helpers import reference_hash
 

@@ -7,7 +7,7 @@ import pytest
 from gatebook.wire import wal
 from gatebook.wire.codec import ProtocolCodec, RecordCodec
 from gatebook.wire.wal import REPLICATION
-from host.wal.format import (HEADER_SIZE, INPUT, OUTPUT, SEGMENT_HEADER_SIZE, TRAILER_SIZE,
+from gatebook.host.wal.format import (HEADER_SIZE, INPUT, OUTPUT, SEGMENT_HEADER_SIZE, TRAILER_SIZE,
                              SegmentScan, check_records, decode_segment_header, encode_record,
                              encode_segment_header, find_valid_record)
 
@@ -127,7 +127,7 @@ def test_segment_header_and_record_match_the_golden_vectors():
 
 @pytest.mark.parametrize("name, version", [("first_segment_v1", 1), ("first_segment_v2", 2)])
 def test_older_segment_headers_are_still_read(name, version):
-    from host.wal.format import segment_version
+    from gatebook.host.wal.format import segment_version
     old = VECTORS[name]
     assert decode_segment_header(old.data) == (0, 1)
     assert segment_version(old.data) == version
@@ -140,7 +140,7 @@ def test_older_segment_headers_are_still_read(name, version):
 
 
 def test_a_commit_record_matches_the_golden_vector_and_closes_a_write():
-    from host.wal.format import COMMIT, COMMIT_SIZE, Marker, encode_commit
+    from gatebook.host.wal.format import COMMIT, COMMIT_SIZE, Marker, encode_commit
     vector = VECTORS["commit_record_closing_a_segment"]
     assert encode_commit(500, 500, closed=True) == vector.data
     codec = RecordCodec(wal.COMMIT_MARKER, "little")
@@ -161,9 +161,9 @@ def test_a_commit_record_matches_the_golden_vector_and_closes_a_write():
 def test_an_input_record_with_its_origin_matches_the_golden_vectors():
     from gatebook.wire.codec import RecordCodec
     from gatebook.wire.wal import INPUT_ORIGIN, WAL as WAL_PROTOCOL
-    from host.wal.format import decode_origin, encode_origin, split_input
-    from host.wal.gateway_state import Origin
-    from host.wal.reader import decode_payload, origin_fields
+    from gatebook.host.wal.format import decode_origin, encode_origin, split_input
+    from gatebook.host.wal.gateway_state import Origin
+    from gatebook.host.wal.reader import decode_payload, origin_fields
     origin = VECTORS["origin_of_an_order"]
     codec = RecordCodec(INPUT_ORIGIN, WAL_PROTOCOL.byte_order)
     assert tuple(codec.decode(origin.data)) == (INPUT_ORIGIN.code,) + tuple(origin.fields.values())

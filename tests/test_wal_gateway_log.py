@@ -14,18 +14,18 @@ import zlib
 import pytest
 
 from gatebook.wire import internal
-from host.clock import ManualClock
-from host.net.order_entry import Gateway
-from host.net.order_replies import Replier
-from host.symbols import DEFAULT_SYMBOLS
-from host.wal.format import (HEADER_SIZE, INPUT, OUTPUT, SEGMENT_HEADER_SIZE, encode_record,
+from gatebook.host.clock import ManualClock
+from gatebook.host.net.order_entry import Gateway
+from gatebook.host.net.order_replies import Replier
+from gatebook.host.symbols import DEFAULT_SYMBOLS
+from gatebook.host.wal.format import (HEADER_SIZE, INPUT, OUTPUT, SEGMENT_HEADER_SIZE, encode_record,
                              encode_segment_header, segment_version)
-from host.wal.gateway_state import GatewayState
-from host.wal.journal import JournaledExchange
-from host.wal.recovery import recover
-from host.wal.snapshot import capture, decode, encode, list_snapshots
-from host.wal.loadgen import seeded_commands, stamped
-from host.engine import MatchingEngine
+from gatebook.host.wal.gateway_state import GatewayState
+from gatebook.host.wal.journal import JournaledExchange
+from gatebook.host.wal.recovery import recover
+from gatebook.host.wal.snapshot import capture, decode, encode, list_snapshots
+from gatebook.host.wal.loadgen import seeded_commands, stamped
+from gatebook.host.engine import MatchingEngine
 from gatebook.wire.codec import ProtocolCodec
 
 from test_wal_gateway_state import PATHS, _continuation

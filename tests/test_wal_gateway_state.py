@@ -10,17 +10,17 @@ import random
 
 import pytest
 
-from dpdk_bridge.fast import status
+from gatebook.dpdk_bridge.fast import status
 from gatebook.wire import internal, ouch
-from host.clock import ManualClock
-from host.engine import MatchingEngine
-from host.flow import generate_flow
-from host.net.order_entry import Gateway, flow_datagrams
-from host.net.order_replies import Replier
-from host.net.ouch_session import encode_datagram
-from host.sequencer import Sequencer
-from host.symbols import DEFAULT_SYMBOLS
-from host.wal.gateway_state import GatewayState, Origin
+from gatebook.host.clock import ManualClock
+from gatebook.host.engine import MatchingEngine
+from gatebook.host.flow import generate_flow
+from gatebook.host.net.order_entry import Gateway, flow_datagrams
+from gatebook.host.net.order_replies import Replier
+from gatebook.host.net.ouch_session import encode_datagram
+from gatebook.host.sequencer import Sequencer
+from gatebook.host.symbols import DEFAULT_SYMBOLS
+from gatebook.host.wal.gateway_state import GatewayState, Origin
 
 PATHS = [False, pytest.param(True, marks=pytest.mark.skipif(status()[0] is None,
                                                              reason=status()[1]))]
@@ -88,7 +88,7 @@ def _continuation(seed):
     after = _traffic(seed + 100, orders=600)
     rng = random.Random(seed)
     # Renumber `after` to continue each session: shift by the messages sent before.
-    from host.net.ouch_session import HEADER_STRUCT
+    from gatebook.host.net.ouch_session import HEADER_STRUCT
     sent = {}
     for _, payload in before:
         session, sequence, count = HEADER_STRUCT.unpack_from(payload)
@@ -207,7 +207,7 @@ def test_a_copy_of_the_compiled_tables_takes_no_commands():
         copy.commands(b"", [])
     with pytest.raises(RuntimeError, match="loads nothing"):
         copy.load({}, {}, {}, {})
-    from dpdk_bridge.fast import load
+    from gatebook.dpdk_bridge.fast import load
     with pytest.raises(TypeError, match="not a copy"):
         load().ReplierCore(Replier(gateway, DEFAULT_SYMBOLS), copy)
     with pytest.raises(TypeError, match="four dicts"):

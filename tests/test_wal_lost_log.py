@@ -14,11 +14,11 @@ import shutil
 import pytest
 
 from gatebook.cli import main
-from host.clock import ManualClock
-from host.wal.journal import JournaledExchange
-from host.wal.loadgen import START_NS, STEP_NS, seeded_commands
-from host.wal.recovery import CorruptLog, LostLog, recover
-from host.wal.snapshot import list_snapshots
+from gatebook.host.clock import ManualClock
+from gatebook.host.wal.journal import JournaledExchange
+from gatebook.host.wal.loadgen import START_NS, STEP_NS, seeded_commands
+from gatebook.host.wal.recovery import CorruptLog, LostLog, recover
+from gatebook.host.wal.snapshot import list_snapshots
 
 from wal_helpers import reference_hash, segments, write_log
 

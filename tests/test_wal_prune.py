@@ -5,9 +5,9 @@ import os
 import pytest
 
 from gatebook.cli import main
-from host.wal.recovery import recover
-from host.wal.segments import first_seq_of, list_segments, prune_segments
-from host.wal.snapshot import list_snapshots
+from gatebook.host.wal.recovery import recover
+from gatebook.host.wal.segments import first_seq_of, list_segments, prune_segments
+from gatebook.host.wal.snapshot import list_snapshots
 
 from wal_helpers import flip_bit, reference_hash, segments, write_log
 

@@ -7,15 +7,15 @@ import sys
 
 import pytest
 
-from host.clock import ManualClock
+from gatebook.host.clock import ManualClock
 from gatebook.wire import internal
 from gatebook.wire.codec import ProtocolCodec
-from host.wal.format import (INPUT, SEGMENT_HEADER_SIZE, SegmentScan, decode_segment_header,
+from gatebook.host.wal.format import (INPUT, SEGMENT_HEADER_SIZE, SegmentScan, decode_segment_header,
                              encode_record, encode_segment_header)
-from host.wal.journal import JournaledExchange
-from host.wal.loadgen import START_NS, STEP_NS, seeded_commands, stamped
-from host.wal.recovery import CorruptLog, recover
-from host.wal.snapshot import list_snapshots
+from gatebook.host.wal.journal import JournaledExchange
+from gatebook.host.wal.loadgen import START_NS, STEP_NS, seeded_commands, stamped
+from gatebook.host.wal.recovery import CorruptLog, recover
+from gatebook.host.wal.snapshot import list_snapshots
 
 from wal_helpers import flip_bit, reference_hash, segments, write_log
 

@@ -23,10 +23,10 @@ import pytest
 
 from gatebook.wire.wal import (APPLIED, AUTH_CHALLENGE, AUTH_HELLO, AUTH_PROOF, HELLO, MAC_SIZE,
                                NONCE_SIZE, REPLICATION_VERSION)
-from host.wal.channel import AuthError, SecretError, load_secret
-from host.wal.epoch import check_peer
-from host.wal.replication import ReplicationServer
-from host.wal.standby import Follower
+from gatebook.host.wal.channel import AuthError, SecretError, load_secret
+from gatebook.host.wal.epoch import check_peer
+from gatebook.host.wal.replication import ReplicationServer
+from gatebook.host.wal.standby import Follower
 
 from ouch_login import flow_accounts
 from replication_helpers import (CHALLENGE_BYTES, FRAMES, HANDSHAKE_TO_PRIMARY, REPO, SECRET,

@@ -19,12 +19,12 @@ import time
 import pytest
 
 from gatebook.wire.wal import APPLIED, HEARTBEAT, HELLO, MAC_SIZE, RECORDS
-from host.clock import ManualClock
-from host.wal.channel import Channel, accept_follower, load_secret
-from host.wal.format import OUTPUT, SegmentScan, encode_record
-from host.wal.loadgen import START_NS, STEP_NS, seeded_commands
-from host.wal.replication import LogTail, StandbyLost
-from host.wal.standby import Follower
+from gatebook.host.clock import ManualClock
+from gatebook.host.wal.channel import Channel, accept_follower, load_secret
+from gatebook.host.wal.format import OUTPUT, SegmentScan, encode_record
+from gatebook.host.wal.loadgen import START_NS, STEP_NS, seeded_commands
+from gatebook.host.wal.replication import LogTail, StandbyLost
+from gatebook.host.wal.standby import Follower
 
 from replication_helpers import (HANDSHAKE_TO_FOLLOWER, HANDSHAKE_TO_PRIMARY, HERE, SECRET, SEED,
                                  TIMEOUT, Relay, caught_up, follow_in_thread,

@@ -37,17 +37,17 @@ import time
 
 import pytest
 
-from dpdk_bridge.udp import SocketUdp
-from host.clock import ManualClock
-from host.engine import MatchingEngine
-from host.flow import generate_flow
-from host.net.inject import script_datagrams
-from host.net.order_entry import Gateway, flow_datagrams
-from host.net.order_replies import Replier
-from host.net.ouch_session import OUTBOUND_CODEC, decode_datagram
-from host.sequencer import Sequencer
-from host.symbols import DEFAULT_SYMBOLS
-from host.wal.recovery import recover
+from gatebook.dpdk_bridge.udp import SocketUdp
+from gatebook.host.clock import ManualClock
+from gatebook.host.engine import MatchingEngine
+from gatebook.host.flow import generate_flow
+from gatebook.host.net.inject import script_datagrams
+from gatebook.host.net.order_entry import Gateway, flow_datagrams
+from gatebook.host.net.order_replies import Replier
+from gatebook.host.net.ouch_session import OUTBOUND_CODEC, decode_datagram
+from gatebook.host.sequencer import Sequencer
+from gatebook.host.symbols import DEFAULT_SYMBOLS
+from gatebook.host.wal.recovery import recover
 
 from ouch_login import FlowClient, accounts, as_session, flow_accounts, log_in_process
 from wal_helpers import tiny_tmpfs
@@ -382,8 +382,8 @@ def _itch(datagrams, md):
 
 def test_a_restarted_feed_shows_the_recovered_book_and_trades_against_it(tmp_path):
     from gatebook.wire import itch50
-    from host.net.exchange_server import Acknowledgements, Exchange
-    from host.wal import JournaledExchange
+    from gatebook.host.net.exchange_server import Acknowledgements, Exchange
+    from gatebook.host.wal import JournaledExchange
     directory, md = str(tmp_path / "log"), ("239.192.26.1", 26499)
     peers = {user: ("127.0.0.1", 20000 + user) for user, _ in SENT[:200]}
     peers[999] = ("127.0.0.1", 21999)

@@ -27,10 +27,10 @@ import time
 
 import pytest
 
-from dpdk_bridge.udp import SocketUdp
+from gatebook.dpdk_bridge.udp import SocketUdp
 from gatebook.wire import ouch
-from host.net.ouch_session import OUTBOUND_CODEC, decode_datagram, encode_datagram
-from host.wal.recovery import recover
+from gatebook.host.net.ouch_session import OUTBOUND_CODEC, decode_datagram, encode_datagram
+from gatebook.host.wal.recovery import recover
 
 from gatebook.wire.enums import SessionRefusal
 from ouch_login import FlowClient, login, outbound

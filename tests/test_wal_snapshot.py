@@ -6,13 +6,13 @@ import pytest
 
 from gatebook.wire import internal
 from gatebook.wire.enums import AdminAction, MassCancelScope
-from host.engine import MatchingEngine
-from host.symbols import DEFAULT_SYMBOLS
-from host.clock import ManualClock
-from host.wal.journal import JournaledExchange
-from host.wal.loadgen import START_NS, STEP_NS, seeded_commands, stamped
-from host.wal.recovery import recover
-from host.wal.snapshot import SnapshotError, capture, decode, encode, list_snapshots, restore
+from gatebook.host.engine import MatchingEngine
+from gatebook.host.symbols import DEFAULT_SYMBOLS
+from gatebook.host.clock import ManualClock
+from gatebook.host.wal.journal import JournaledExchange
+from gatebook.host.wal.loadgen import START_NS, STEP_NS, seeded_commands, stamped
+from gatebook.host.wal.recovery import recover
+from gatebook.host.wal.snapshot import SnapshotError, capture, decode, encode, list_snapshots, restore
 
 from wal_helpers import reference_hash, write_log
 

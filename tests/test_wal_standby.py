@@ -15,10 +15,10 @@ import subprocess
 import sys
 import time
 
-from host.engine import MatchingEngine
-from host.symbols import DEFAULT_SYMBOLS
-from host.wal.loadgen import seeded_commands, stamped
-from host.wal.recovery import recover
+from gatebook.host.engine import MatchingEngine
+from gatebook.host.symbols import DEFAULT_SYMBOLS
+from gatebook.host.wal.loadgen import seeded_commands, stamped
+from gatebook.host.wal.recovery import recover
 
 HERE = os.path.dirname(__file__)
 SEED = 17

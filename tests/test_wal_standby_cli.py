@@ -5,11 +5,11 @@ import dataclasses
 import subprocess
 import sys
 
-from host.clock import ManualClock
-from host.symbols import DEFAULT_SYMBOLS
-from host.wal.journal import JournaledExchange
-from host.wal.loadgen import START_NS, STEP_NS, seeded_commands
-from host.wal.replication import ReplicationServer
+from gatebook.host.clock import ManualClock
+from gatebook.host.symbols import DEFAULT_SYMBOLS
+from gatebook.host.wal.journal import JournaledExchange
+from gatebook.host.wal.loadgen import START_NS, STEP_NS, seeded_commands
+from gatebook.host.wal.replication import ReplicationServer
 
 from replication_helpers import REPO, SECRET, wait_for
 

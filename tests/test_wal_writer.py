@@ -7,12 +7,12 @@ import pytest
 
 from gatebook.wire import internal
 from gatebook.wire.codec import ProtocolCodec, WireError
-from host.engine import MatchingEngine
-from host.symbols import DEFAULT_SYMBOLS
-from host.wal.journal import JournaledExchange
-from host.wal.loadgen import seeded_commands, stamped
-from host.wal.recovery import recover
-from host.wal.writer import Durability, LogWriter
+from gatebook.host.engine import MatchingEngine
+from gatebook.host.symbols import DEFAULT_SYMBOLS
+from gatebook.host.wal.journal import JournaledExchange
+from gatebook.host.wal.loadgen import seeded_commands, stamped
+from gatebook.host.wal.recovery import recover
+from gatebook.host.wal.writer import Durability, LogWriter
 
 _PRICE = 1_000_000
 

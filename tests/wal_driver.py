@@ -22,11 +22,11 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 
-from host.clock import ManualClock  # noqa: E402
-from host.wal.journal import JournaledExchange  # noqa: E402
-from host.wal.loadgen import START_NS, STEP_NS, seeded_commands  # noqa: E402
-from host.wal.channel import load_secret  # noqa: E402
-from host.wal.replication import ReplicationServer  # noqa: E402
+from gatebook.host.clock import ManualClock  # noqa: E402
+from gatebook.host.wal.journal import JournaledExchange  # noqa: E402
+from gatebook.host.wal.loadgen import START_NS, STEP_NS, seeded_commands  # noqa: E402
+from gatebook.host.wal.channel import load_secret  # noqa: E402
+from gatebook.host.wal.replication import ReplicationServer  # noqa: E402
 
 
 def main(directory, policy, seed, snapshot_every="0", segment_bytes=str(64 << 20), mode="",

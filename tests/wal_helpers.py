@@ -6,12 +6,12 @@ from contextlib import contextmanager
 
 import pytest
 
-from host.clock import ManualClock
-from host.engine import MatchingEngine
-from host.symbols import DEFAULT_SYMBOLS
-from host.wal.journal import JournaledExchange
-from host.wal.loadgen import START_NS, STEP_NS, seeded_commands, stamped
-from host.wal.segments import list_segments
+from gatebook.host.clock import ManualClock
+from gatebook.host.engine import MatchingEngine
+from gatebook.host.symbols import DEFAULT_SYMBOLS
+from gatebook.host.wal.journal import JournaledExchange
+from gatebook.host.wal.loadgen import START_NS, STEP_NS, seeded_commands, stamped
+from gatebook.host.wal.segments import list_segments
 
 __all__ = ["write_log", "reference_hash", "segments", "flip_bit", "tiny_tmpfs"]
 

@@ -15,10 +15,10 @@ import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 
-from host.clock import ManualClock  # noqa: E402
-from host.wal.loadgen import START_NS, STEP_NS, seeded_commands  # noqa: E402
-from host.wal.channel import load_secret  # noqa: E402
-from host.wal.standby import Follower  # noqa: E402
+from gatebook.host.clock import ManualClock  # noqa: E402
+from gatebook.host.wal.loadgen import START_NS, STEP_NS, seeded_commands  # noqa: E402
+from gatebook.host.wal.channel import load_secret  # noqa: E402
+from gatebook.host.wal.standby import Follower  # noqa: E402
 
 
 def main(directory, port, seed, heartbeat_timeout, secret_file):

@@ -63,7 +63,7 @@ def run_bench(args):
                   f"{h.get_value_at_percentile(99) / 1000:>7.2f} "
                   f"{h.get_value_at_percentile(99.9) / 1000:>8.2f}")
     if args.hw_sim is not None:
-        from sim.matcher.cycles import table        # needs Amaranth; only imported when asked
+        from gatebook.sim.matcher.cycles import table        # needs Amaranth; only imported when asked
         print("\nmatching pipeline, Amaranth simulation (clock cycles; II = cycles between "
               "accepted commands, latency = command in to first event out)")
         print(table(tuple(args.hw_sim) or (4, 16)))

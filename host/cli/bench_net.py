@@ -38,7 +38,7 @@ def register(subparsers):
 
 
 def run_bench_net(args):
-    from dpdk_bridge import dpdk_available
+    from gatebook.dpdk_bridge import dpdk_available
     available, why = dpdk_available()
     datagrams = order_datagrams(args.orders, args.seed, args.batch)
     commands = gateway_commands(datagrams)

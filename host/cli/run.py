@@ -175,10 +175,10 @@ def _open_lane(args):
     from ..hybrid import HybridExchange
     from ..net.link import PacketLaneLink
     if args.link_dpdk:
-        from dpdk_bridge.eal import Eal
+        from gatebook.dpdk_bridge.eal import Eal
         link_port = Eal.start().attach(args.link_dpdk)
     else:
-        from dpdk_bridge.raw import RawSocketPort
+        from gatebook.dpdk_bridge.raw import RawSocketPort
         from gatebook.wire.link_frame import ETHERTYPE
         link_port = RawSocketPort(args.link_iface, ETHERTYPE)
     lane = PacketLaneLink(link_port, args.link_peer, args.link_depth)
@@ -190,7 +190,7 @@ def _open_lane(args):
 
 
 def run_exchange(args):
-    from dpdk_bridge.udp import open_udp
+    from gatebook.dpdk_bridge.udp import open_udp
     from ..net.accounts import Accounts, AccountsError
     try:
         accounts = Accounts.load(args.accounts)
@@ -226,7 +226,7 @@ def run_exchange(args):
     engine = None
     if make_hybrid is not None:
         engine = journal.matcher if journal is not None else make_hybrid()
-    from dpdk_bridge import DpdkError, DpdkUnavailable
+    from gatebook.dpdk_bridge import DpdkError, DpdkUnavailable
     try:
         port = open_udp(args.backend, *args.listen, devargs=args.dpdk, burst=args.burst)
     except (DpdkUnavailable, DpdkError, OSError, ValueError) as error:

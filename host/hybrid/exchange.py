@@ -32,8 +32,8 @@ from collections import Counter, deque
 from gatebook.wire import internal, link
 from gatebook.wire.enums import ALL_SYMBOLS, AdminAction, MassCancelScope, RejectReason
 from gatebook.wire.link import PuntReason
-from host.book import RestingOrder
-from host.engine import MatchingEngine, plain_command, stamp_reject_reason
+from gatebook.host.book import RestingOrder
+from gatebook.host.engine import MatchingEngine, plain_command, stamp_reject_reason
 
 from .frontend import FrontEnd
 from .link import LinkError

@@ -4,8 +4,8 @@ The host talks to a lane only through `LaneLink`: it queues records for the
 lane's input stream (internal commands and the LOAD, OWN and HOST link
 records) and collects what the lane wrote (events, FLUSH and PUNT records),
 all as the record tuples of gatebook.wire. Implementations move them over
-some transport: `sim.hybrid.amaranth_link.AmaranthLink` runs `hdl.matcher.Matcher`
-on Amaranth's simulator in process, `sim.hybrid.verilator_link.VerilatorLink`
+some transport: `gatebook.sim.hybrid.amaranth_link.AmaranthLink` runs `gatebook.hdl.matcher.Matcher`
+on Amaranth's simulator in process, `gatebook.sim.hybrid.verilator_link.VerilatorLink`
 runs its Verilog as a compiled Verilator harness fed in batches; a DPDK link
 would frame the same records (gatebook.wire.link_frame).
 """

@@ -79,7 +79,7 @@ class ItchBook:
         if not order[3]:
             self._take(ref)
 
-    # -- views, shaped like host.book.Book's ------------------------------
+    # -- views, shaped like gatebook.host.book.Book's ------------------------------
 
     def orders_at(self, locate, side):
         """[(price, [shares, ...]), ...] best level first, each in time priority."""

@@ -47,7 +47,7 @@ def bench_copy(pcap, burst, packets, frames_in_pcap):
     """Packets/s of `rx_burst` alone: net_pcap replays the file from memory
     (`infinite_rx`, which holds every frame in an mbuf, so keep the file small)
     and each burst is copied into one buffer."""
-    from dpdk_bridge.eal import Eal
+    from gatebook.dpdk_bridge.eal import Eal
     port = Eal.start().attach(f"net_pcap{next(_port_names)},rx_pcap={pcap},infinite_rx=1",
                               pool_size=frames_in_pcap + 4096)
     try:
@@ -70,8 +70,8 @@ def bench_ingress(pcap, burst, expected, compiled=None):
     `gateway_commands` gives the same commands, for `bench_engine`.
     `compiled` picks the gateway and replier (`Gateway`'s argument); the
     result's `path` says which ran."""
-    from dpdk_bridge.eal import Eal
-    from dpdk_bridge.udp import DpdkUdp
+    from gatebook.dpdk_bridge.eal import Eal
+    from gatebook.dpdk_bridge.udp import DpdkUdp
     udp = DpdkUdp(Eal.start().attach(f"net_pcap{next(_port_names)},rx_pcap={pcap}"),
                   "127.0.0.1", 15000, burst=burst)
     out = DpdkUdp(Eal.start().attach(f"net_null{next(_port_names)}"), "127.0.0.1", 15000,
@@ -132,7 +132,7 @@ def bench_socket_end_to_end(datagrams, window=64, timeout=60):
     """Orders/s through a kernel UDP socket on loopback: a client process sends
     `window` orders at a time and waits for each one's reply; this process
     receives, matches and replies."""
-    from dpdk_bridge.udp import SocketUdp
+    from gatebook.dpdk_bridge.udp import SocketUdp
     gateway = Gateway(Sequencer(time.time_ns), DEFAULT_SYMBOLS)
     engine, replier = MatchingEngine(DEFAULT_SYMBOLS), Replier(gateway, DEFAULT_SYMBOLS)
     with SocketUdp() as server, tempfile.NamedTemporaryFile(suffix=".bin") as flow:
@@ -140,7 +140,7 @@ def bench_socket_end_to_end(datagrams, window=64, timeout=60):
             flow.write(len(payload).to_bytes(2, "big") + payload)
         flow.flush()
         client = subprocess.Popen(
-            [sys.executable, "-c", "from host.net.bench import client_main; client_main()",
+            [sys.executable, "-c", "from gatebook.host.net.bench import client_main; client_main()",
              str(server.address[1]), flow.name, str(window)],
             stdout=subprocess.PIPE, text=True, cwd=os.path.dirname(os.path.dirname(__file__)))
         deadline = time.monotonic() + timeout
@@ -225,7 +225,7 @@ def instructions_per_order(path, orders=(10_000, 30_000), batch=1, seed=1, workd
         for repeat in (1, 2):
             done = subprocess.run(
                 ["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null",
-                 sys.executable, "-c", "import sys; from host.net.bench import _loops; _loops()",
+                 sys.executable, "-c", "import sys; from gatebook.host.net.bench import _loops; _loops()",
                  stem, str(path), str(repeat)],
                 capture_output=True, text=True, cwd=os.path.dirname(os.path.dirname(
                     os.path.dirname(os.path.abspath(__file__)))))
@@ -254,7 +254,7 @@ def _loops():
 
 
 if __name__ == "__main__":
-    # python -m host.net.bench engine 256 32 [--batch 4]: instructions per order
+    # python -m gatebook.host.net.bench engine 256 32 [--batch 4]: instructions per order
     import argparse
     parser = argparse.ArgumentParser(description=instructions_per_order.__doc__.split("\n")[0])
     parser.add_argument("paths", nargs="+", help="engine, or a DPDK burst size")

@@ -103,7 +103,7 @@ class Exchange:
 
     Parameters
     ----------
-    port : dpdk_bridge.udp.DatagramPort
+    port : gatebook.dpdk_bridge.udp.DatagramPort
         Receives orders and sends replies (and market data, unless `md_port`).
     symbols : iterable of SymbolSpec
     clock : callable returning int nanoseconds (the sequencer's)
@@ -115,23 +115,23 @@ class Exchange:
         The MoldUDP64 session name (10 characters at most).
     engine : object with `apply(command) -> events`, optional
         The matcher: by default the golden model in this process; a
-        `host.hybrid.HybridExchange` puts hot symbols in hardware lanes, in
-        process or at the end of a packet link (`host.net.link.PacketLaneLink`).
-    journal : host.wal.JournaledExchange, optional
+        `gatebook.host.hybrid.HybridExchange` puts hot symbols in hardware lanes, in
+        process or at the end of a packet link (`gatebook.host.net.link.PacketLaneLink`).
+    journal : gatebook.host.wal.JournaledExchange, optional
         Log every command: the journal is the engine and its sequencer
         stamps the commands (it continues the recovered sequence). Needs
         `acks`, the journal's `on_ack`.
     acks : Acknowledgements, optional
         With a journal: replies and market data of a burst leave only once
         `acks.seq` reaches the burst's last sequence number.
-    accounts : host.net.accounts.Accounts
+    accounts : gatebook.host.net.accounts.Accounts
         Who may log in (required: order entry without a login is not served).
     session_options : dict, optional
-        Keyword arguments of `host.net.sessions.SessionLayer` (timeout,
+        Keyword arguments of `gatebook.host.net.sessions.SessionLayer` (timeout,
         table size, login and reply limits).
     reply_history : int
         Replies kept per user for a client that logs in again and asks for
-        them (`host.net.reply_history`); 0 keeps none (and lets a DPDK port
+        them (`gatebook.host.net.reply_history`); 0 keeps none (and lets a DPDK port
         write replies straight into its send burst).
     """
 

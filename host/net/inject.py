@@ -128,7 +128,7 @@ def to_frames(datagrams, src=("127.0.0.1", 0), dst=("127.0.0.1", ouch.UDP_PORT),
               src_mac="02:00:00:00:00:01", dst_mac="02:00:00:00:00:02"):
     """Ethernet frames carrying the datagrams; source port 0 means one port per
     session (base 20000), so replies can find their session's client."""
-    from dpdk_bridge.udp import udp_frame
+    from gatebook.dpdk_bridge.udp import udp_frame
     smac, dmac = bytes.fromhex(src_mac.replace(":", "")), bytes.fromhex(dst_mac.replace(":", ""))
     sip, dip = socket.inet_aton(src[0]), socket.inet_aton(dst[0])
     return [udp_frame(dmac, smac, sip, dip, src[1] or 20000 + session % 40000, dst[1],

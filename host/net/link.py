@@ -3,12 +3,12 @@
 # Ref: docs/hardware.md (record streams, punts, order), gatebook/wire/link_frame.py
 #      (the framing), host/hybrid/link.py (the interface).
 
-The hybrid host talks to every lane through `host.hybrid.link.LaneLink`. The
+The hybrid host talks to every lane through `gatebook.host.hybrid.link.LaneLink`. The
 in-process implementations run the lane's gateware in a simulator
-(`sim.hybrid`); `PacketLaneLink` ships the same records in Ethernet frames
+(`gatebook.sim.hybrid`); `PacketLaneLink` ships the same records in Ethernet frames
 through any port with `recv()`/`send()` of whole frames (a DPDK `Port`, or
-`dpdk_bridge.raw.RawSocketPort`) to whatever answers at the far end: an FPGA
-NIC, or `sim.cosim`'s bridge in front of a simulated lane. The host code above
+`gatebook.dpdk_bridge.raw.RawSocketPort`) to whatever answers at the far end: an FPGA
+NIC, or `gatebook.sim.cosim`'s bridge in front of a simulated lane. The host code above
 it does not change.
 """
 

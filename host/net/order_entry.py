@@ -29,7 +29,7 @@ tests/test_ouch_compiled.py.
 from collections import Counter, deque
 
 from gatebook.wire import internal, ouch
-from host.wal.gateway_state import GatewayState
+from gatebook.host.wal.gateway_state import GatewayState
 
 from .inject import flow_datagrams
 from .ouch_session import (HEADER_STRUCT, RAW_INBOUND, SessionTracker, Verdict, frame_datagram,
@@ -58,7 +58,7 @@ _BUILT = {
 }
 for _message, _fields in _BUILT.items():
     if _message.field_names != _fields:
-        raise ImportError(f"host.net.order_entry builds {_message.name} as {_fields}; "
+        raise ImportError(f"gatebook.host.net.order_entry builds {_message.name} as {_fields}; "
                           f"the table now says {_message.field_names}")
 
 
@@ -67,7 +67,7 @@ class Gateway:
 
     Parameters
     ----------
-    sequencer : host.sequencer.Sequencer
+    sequencer : gatebook.host.sequencer.Sequencer
         Stamps the commands the gateway makes.
     symbols : iterable of SymbolSpec
         Maps the `stock` field to symbol ids; an unlisted stock maps to 0,
@@ -87,7 +87,7 @@ class Gateway:
             if module is not None:
                 return super().__new__(CompiledGateway)
             if compiled:
-                from dpdk_bridge.fast import FastPathUnavailable
+                from gatebook.dpdk_bridge.fast import FastPathUnavailable
                 raise FastPathUnavailable(path)
         return super().__new__(cls)
 
@@ -238,7 +238,7 @@ class Gateway:
         self.peers.pop(session, None)
 
     def export_state(self, replier=None, deferred=False):
-        """A copy of what a restart must not lose (`host.wal.GatewayState`): the
+        """A copy of what a restart must not lose (`gatebook.host.wal.GatewayState`): the
         token map, owners, expected inbound numbers, peers, the next order id,
         and `replier`'s outbound numbers. Take it between bursts (after the
         replier's flush): then it is the state as of the last command stamped.
@@ -269,7 +269,7 @@ class Gateway:
 
 def _compiled(sequencer):
     """(the compiled module or None, which path a new gateway runs and why)."""
-    from dpdk_bridge.fast import status
+    from gatebook.dpdk_bridge.fast import status
     module, path = status()
     if module is not None and ("next_seq" not in vars(sequencer)
                                or hasattr(type(sequencer), "next_seq")):

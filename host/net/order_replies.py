@@ -83,7 +83,7 @@ class Replier:
                 raise ValueError("a compiled replier needs a compiled gateway: its owners "
                                  "and origins live in C")
             # The compiled twin keeps its pending replies in C (`pending` stays empty).
-            from dpdk_bridge.fast import load
+            from gatebook.dpdk_bridge.fast import load
             compiled = load().ReplierCore(self, core)
             self.add, self.flush, self.path = compiled.add, compiled.flush, gateway.path
             # flush() written straight into a DPDK send burst: DpdkUdp.send_replies
@@ -252,7 +252,7 @@ def pack_reply(event, token, extra, names):
     """One reply message's bytes, as `Replier.add` packs it, from its event and
     the token it names: `extra` is the liquidity flag ("A"/"R") of an
     execution and the previous token of a replace (a remembered reply of
-    `host.wal.GatewayState.recent`); `names` maps symbol ids to padded bytes."""
+    `gatebook.host.wal.GatewayState.recent`); `names` maps symbol ids to padded bytes."""
     code = event[0]
     if code == _A:
         _, _, ts, symbol, order_id, _, side, order_type, tif, price, stop, qty = event

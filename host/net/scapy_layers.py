@@ -8,7 +8,7 @@ Every message becomes a `Packet` class whose fields are the table's, in order,
 with the type byte first. Classes are named after the messages in CamelCase;
 ITCH's carry an `Itch` prefix (`ItchAddOrder`). Usage:
 
-    >>> from host.net.scapy_layers import *
+    >>> from gatebook.host.net.scapy_layers import *
     >>> pkt = Ether()/IP()/UDP()/OuchInbound(session=1, sequence_number=1) \\
     ...       / EnterOrder(order_token=1, stock="AAPL", shares=100, price=1_500_000)
     >>> pkt.show()

@@ -4,7 +4,7 @@
 #      (login, logout, heartbeats, end of session).
 
 A LOGIN_REQUEST from a peer is checked against the exchange's accounts
-(`host.net.accounts`, Argon2 hashes, checked on a worker thread so a login
+(`gatebook.host.net.accounts`, Argon2 hashes, checked on a worker thread so a login
 never stalls matching); an accepted login gets an unguessable nonzero 32-bit
 session id bound to (account, peer, last heard). Every other datagram is
 admitted only if its session id is bound and it comes from the bound peer;
@@ -70,10 +70,10 @@ class SessionLayer:
 
     Parameters
     ----------
-    gateway : host.net.order_entry.Gateway
+    gateway : gatebook.host.net.order_entry.Gateway
         Takes the admitted datagrams, keyed by user id; its sequencer stamps
         mass cancels and admin commands, its `refuse` counts refusals.
-    accounts : host.net.accounts.Accounts
+    accounts : gatebook.host.net.accounts.Accounts
     clock : callable returning int nanoseconds
         Session expiry, failed-login windows and the reply budget read it.
     timeout_ns : int
@@ -85,9 +85,9 @@ class SessionLayer:
         many ns (20 times as many per source IP).
     replies_per_second : int
         REFUSED and LOGIN_REJECTED answers sent at most, all peers together.
-    replier : host.net.order_replies.Replier, optional
+    replier : gatebook.host.net.order_replies.Replier, optional
         Says the next reply number in LOGIN_ACCEPTED (1 without one).
-    history : host.net.reply_history.ReplyHistory, optional
+    history : gatebook.host.net.reply_history.ReplyHistory, optional
         Replies sent again to a login that asks for them from a number.
     max_live_orders : int or None
         Live orders a user may have (default 100,000; None: no limit).

@@ -25,9 +25,9 @@ import threading
 
 from gatebook.wire import internal
 from gatebook.wire.codec import ProtocolCodec, WireError
-from host.clock import WallClock
-from host.sequencer import Sequencer
-from host.symbols import DEFAULT_SYMBOLS
+from gatebook.host.clock import WallClock
+from gatebook.host.sequencer import Sequencer
+from gatebook.host.symbols import DEFAULT_SYMBOLS
 
 from .recovery import recover
 from .epoch import read_epoch
@@ -80,7 +80,7 @@ class JournaledExchange:
         What matches the logged commands, built around the recovered engine:
         an object with `apply(command) -> events` and `reclaim()` (which
         brings every order it holds elsewhere back into the engine's books),
-        such as a `host.hybrid.HybridExchange` whose lanes are FPGAs. By
+        such as a `gatebook.host.hybrid.HybridExchange` whose lanes are FPGAs. By
         default the engine itself. Its events must be the engine's (the
         hybrid equivalence tests hold it to that); snapshots reclaim first.
     writer_options : dict

@@ -12,9 +12,9 @@ import random
 from gatebook.wire import internal
 from gatebook.wire.enums import MassCancelScope, OrderType, TimeInForce
 
-from host.clock import ManualClock
-from host.sequencer import Sequencer
-from host.symbols import DEFAULT_SYMBOLS
+from gatebook.host.clock import ManualClock
+from gatebook.host.sequencer import Sequencer
+from gatebook.host.symbols import DEFAULT_SYMBOLS
 
 __all__ = ["seeded_commands", "stamped", "START_NS", "STEP_NS"]
 

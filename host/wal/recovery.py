@@ -39,8 +39,8 @@ import os
 import time
 
 from gatebook.wire.wal import FORMAT_VERSION
-from host.engine import MatchingEngine
-from host.symbols import DEFAULT_SYMBOLS
+from gatebook.host.engine import MatchingEngine
+from gatebook.host.symbols import DEFAULT_SYMBOLS
 
 from . import repair as disk
 from .errors import BadSegment, CorruptLog, LostLog, RecoveryError
@@ -144,7 +144,7 @@ def _behind(report, snapshot):
 def _rare_gc():
     """Replay builds no reference cycles: leave what exists alone and collect rarely.
 
-    Like host.runtime.quiet_gc, without its initial full collection, which
+    Like gatebook.host.runtime.quiet_gc, without its initial full collection, which
     costs more than a short tail's whole replay once a snapshot is loaded.
     """
     old = gc.get_threshold()

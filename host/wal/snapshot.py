@@ -32,8 +32,8 @@ from gatebook.wire.codec import RecordCodec
 from gatebook.wire.wal import (SNAPSHOT_READABLE_VERSIONS, SNAPSHOT_VERSION, SNAPSHOT, SNAPSHOT_BOOK,
                                SNAPSHOT_GATEWAY, SNAPSHOT_HEADER, SNAPSHOT_MAGIC, SNAPSHOT_ORDER,
                                SNAPSHOT_OWNER, SNAPSHOT_SESSION, SNAPSHOT_TOKEN, SNAPSHOT_USED_ID)
-from host.book import RestingOrder
-from host.engine import MatchingEngine
+from gatebook.host.book import RestingOrder
+from gatebook.host.engine import MatchingEngine
 
 from .format import struct_of
 from .gateway_state import GatewayState

@@ -29,7 +29,7 @@ import threading
 import time
 
 from gatebook.wire.wal import APPLIED, HEARTBEAT, HELLO, RECORDS, REFUSE, RefuseReason
-from host.symbols import DEFAULT_SYMBOLS
+from gatebook.host.symbols import DEFAULT_SYMBOLS
 
 from .channel import AuthError, connect_follower, require_secret
 from .epoch import Fenced, read_epoch, write_epoch

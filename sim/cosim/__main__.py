@@ -1,11 +1,11 @@
-"""`python -m sim.cosim --iface IF`: a simulated matching lane at the far end of a packet link.
+"""`python -m gatebook.sim.cosim --iface IF`: a simulated matching lane at the far end of a packet link.
 
 Point `gatebook run --link-iface ... --link-peer MAC` (or a `PacketLaneLink`)
 at the MAC this prints. The lane is the gateware: its Verilog under cocotb
 (Icarus by default, or Verilator), or, for long flows, the same Verilog as a
 compiled Verilator harness, or the Amaranth design on Amaranth's simulator.
 With `--endpoint gateware` the frames themselves go into the link endpoint's
-gateware (`hdl.link_endpoint`, `sim.cosim.endpoint`) instead of being parsed
+gateware (`gatebook.hdl.link_endpoint`, `gatebook.sim.cosim.endpoint`) instead of being parsed
 here. Needs CAP_NET_RAW for the interface.
 """
 
@@ -33,23 +33,24 @@ def _interrupt(signum, frame):
 def _in_process_lanes(args):
     """A function making a fresh lane of the kind `args.sim` names."""
     if args.sim == "harness":
-        from sim.hybrid.verilator_link import VerilatorLink as Lane
+        from gatebook.sim.hybrid.verilator_link import VerilatorLink as Lane
     else:
-        from sim.hybrid.amaranth_link import AmaranthLink as Lane
+        from gatebook.sim.hybrid.amaranth_link import AmaranthLink as Lane
     return lambda: Lane(args.depth, stall=args.stall, seed=args.seed)
 
 
 def _cocotb(args):
-    from sim.runner import ROOT, build_and_test
+    from gatebook.sim.runner import ROOT, build_and_test
     from .serve import cocotb_settings, run_cocotb
     build_dir = ROOT / "build" / "sim" / f"cosim_{args.sim}_d{args.depth}"
     return run_cocotb(args, build_dir, f"the depth-{args.depth} lane", lambda: build_and_test(
-        args.depth, args.sim, build_dir, "sim.cosim.cocotb_bridge", waves=args.waves,
+        args.depth, args.sim, build_dir, "gatebook.sim.cosim.cocotb_bridge", waves=args.waves,
         extra_env=cocotb_settings(args)))
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(prog="python -m sim.cosim", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m gatebook.sim.cosim",
+                                     description=__doc__.split("\n")[0])
     parser.add_argument("--iface", required=True, help="kernel interface the link frames use")
     parser.add_argument("--sim", choices=SIMULATORS, default="icarus",
                         help="what runs the lane (default: cocotb on Icarus)")
@@ -70,9 +71,9 @@ def main(argv=None):
         return serve_gateware(args)
     if args.sim in ("icarus", "verilator"):
         return _cocotb(args)
-    from dpdk_bridge.raw import RawSocketPort
+    from gatebook.dpdk_bridge.raw import RawSocketPort
     from gatebook.wire.link_frame import ETHERTYPE
-    from host.net.link import LinkError
+    from gatebook.host.net.link import LinkError
     from .bridge import LaneBridge
     from .serve import serve
     port = RawSocketPort(args.iface, ETHERTYPE)

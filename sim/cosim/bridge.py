@@ -4,14 +4,14 @@
 #      end, `PacketLaneLink`), docs/hardware.md (the lane's record streams).
 
 `LaneBridge(port, make_lane)` does what an FPGA NIC's link logic would: it reads
-command frames from `port` (a `dpdk_bridge.raw.RawSocketPort` on a tap or
+command frames from `port` (a `gatebook.dpdk_bridge.raw.RawSocketPort` on a tap or
 veth, or a DPDK `Port`), checks their numbering, feeds their records to the
 lane's input stream in order, lets the lane run until it has taken all of
 them and gone quiet, and sends what the lane wrote back to the MAC the
 commands came from, with the event frame's `answered` counting that command
 frame. The lane is any in-process `LaneLink` that `make_lane()` builds: the
-lane's Verilog under cocotb (`sim.hybrid.cocotb_link`), a compiled Verilator
-harness or Amaranth's simulator (`sim.hybrid`). The bridge reads no record's
+lane's Verilog under cocotb (`gatebook.sim.hybrid.cocotb_link`), a compiled Verilator
+harness or Amaranth's simulator (`gatebook.sim.hybrid`). The bridge reads no record's
 meaning: the host runs the protocol.
 
 A command frame numbered 0 after others starts a new host session (a host
@@ -21,7 +21,7 @@ would be reset, and numbers its event frames from 0 again.
 
 from gatebook.wire import link_frame as lf
 from gatebook.wire.codec import WireError
-from host.net.link import LinkError, pack_frames, unpack_frame
+from gatebook.host.net.link import LinkError, pack_frames, unpack_frame
 
 __all__ = ["LaneBridge"]
 

@@ -1,6 +1,6 @@
-"""cocotb test module: the lane's Verilog serving a packet link (run by `python -m sim.cosim`).
+"""cocotb test module: the lane's Verilog serving a packet link (run by `python -m gatebook.sim.cosim`).
 
-The simulator (Icarus or Verilator) runs `hdl.matcher.Matcher(depth)`'s
+The simulator (Icarus or Verilator) runs `gatebook.hdl.matcher.Matcher(depth)`'s
 Verilog; this test opens the link interface, and a cocotb `bridge` thread runs
 `LaneBridge` over a `CocotbLink`, so each command frame is clocked through
 the gateware as it arrives. Settings come from the environment the launcher
@@ -18,11 +18,11 @@ from amaranth.hdl import Fragment
 from cocotb.clock import Clock
 from cocotb.task import bridge
 
-from dpdk_bridge.raw import RawSocketPort
+from gatebook.dpdk_bridge.raw import RawSocketPort
 from gatebook.wire.link_frame import ETHERTYPE
-from hdl.driver import MatcherCodec
-from hdl.matcher import Matcher
-from sim.hybrid.cocotb_link import CocotbLink, settle
+from gatebook.hdl.driver import MatcherCodec
+from gatebook.hdl.matcher import Matcher
+from gatebook.sim.hybrid.cocotb_link import CocotbLink, settle
 
 from .bridge import LaneBridge
 from .serve import serve

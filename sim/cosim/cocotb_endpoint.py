@@ -1,7 +1,7 @@
 """cocotb test module: the link endpoint's Verilog serving a packet link, frames and all
-(run by `python -m sim.cosim --endpoint gateware`).
+(run by `python -m gatebook.sim.cosim --endpoint gateware`).
 
-The simulator (Icarus or Verilator) runs `hdl.link_endpoint.LaneEndpoint(depth, mac)`;
+The simulator (Icarus or Verilator) runs `gatebook.hdl.link_endpoint.LaneEndpoint(depth, mac)`;
 this module parses nothing: every Ethernet frame the interface receives goes into the
 endpoint's input byte by byte (`first`/`last` marking it), and every frame the endpoint
 writes goes out on the interface as it was written. The endpoint checks the frames,
@@ -23,12 +23,12 @@ import cocotb
 from cocotb.clock import Clock
 from cocotb.triggers import FallingEdge, ReadOnly
 
-from dpdk_bridge.raw import RawSocketPort
+from gatebook.dpdk_bridge.raw import RawSocketPort
 from gatebook.wire import link_frame as lf
-from hdl.link_endpoint import DropReason
-from hdl.link_header import BYTE, RX_BYTE
-from host.net.link import pack_frames
-from sim.hybrid.cocotb_link import CANCEL_CODE, LOAD_CODE, reset
+from gatebook.hdl.link_endpoint import DropReason
+from gatebook.hdl.link_header import BYTE, RX_BYTE
+from gatebook.host.net.link import pack_frames
+from gatebook.sim.hybrid.cocotb_link import CANCEL_CODE, LOAD_CODE, reset
 
 from .endpoint import ETH_P_ALL
 _FIRST, _LAST = (1 << RX_BYTE[name].offset for name in ("first", "last"))

@@ -1,13 +1,13 @@
-"""`python -m sim.cosim --endpoint gateware`: frames straight into the link endpoint's gateware.
+"""`python -m gatebook.sim.cosim --endpoint gateware`: frames straight into the link endpoint's gateware.
 
 With the default `--endpoint bridge`, Python (`LaneBridge`) parses the command
 frames and drives a simulated lane. Here nothing in Python reads a frame: every
 Ethernet frame the interface receives goes, byte by byte, into
-`hdl.link_endpoint.LaneEndpoint(depth, mac)` (`mac` is the interface's), which checks
+`gatebook.hdl.link_endpoint.LaneEndpoint(depth, mac)` (`mac` is the interface's), which checks
 it, feeds the lane and writes the event frames that go back out; other traffic on
 the interface reaches the endpoint too and is counted in its drop counters. The
-simulator is cocotb (`--sim icarus` or `verilator`, `sim.cosim.cocotb_endpoint`) or
-Amaranth's (`--sim amaranth`, `sim.endpoint.amaranth_port.EndpointPort`).
+simulator is cocotb (`--sim icarus` or `verilator`, `gatebook.sim.cosim.cocotb_endpoint`) or
+Amaranth's (`--sim amaranth`, `gatebook.sim.endpoint.amaranth_port.EndpointPort`).
 """
 
 import os
@@ -20,7 +20,7 @@ __all__ = ["serve_gateware", "endpoint_runner", "ETH_P_ALL", "TOPLEVEL"]
 ETH_P_ALL = 0x0003
 TOPLEVEL = "endpoint"
 # Verilator's lint warnings on Amaranth's Verilog run to ~70 kB of stderr, more than a pipe
-# holds: a launcher that reads only stdout until "serving" (sim.cosim.netns.FarEnd) would
+# holds: a launcher that reads only stdout until "serving" (gatebook.sim.cosim.netns.FarEnd) would
 # wait forever on a build blocked writing them. Nothing lint says here is ours to fix.
 _VERILATOR_ARGS = ["-Wno-fatal", "-Wno-lint", "-Wno-style"]
 
@@ -47,8 +47,8 @@ def endpoint_runner(sim, depth, mac, build_dir, waves=False):
     from amaranth.back import verilog
     from cocotb_tools.runner import get_runner
 
-    from hdl.link_endpoint import LaneEndpoint
-    from sim.runner import verilator_path
+    from gatebook.hdl.link_endpoint import LaneEndpoint
+    from gatebook.sim.runner import verilator_path
     build_dir.mkdir(parents=True, exist_ok=True)
     source = build_dir / f"{TOPLEVEL}.v"
     text = verilog.convert(LaneEndpoint(depth, mac), name=TOPLEVEL)
@@ -65,14 +65,14 @@ def endpoint_runner(sim, depth, mac, build_dir, waves=False):
 
 
 def _cocotb(args):
-    from sim.runner import ROOT
+    from gatebook.sim.runner import ROOT
     from .serve import cocotb_settings, run_cocotb
     mac = _mac(args.iface)
     build_dir = ROOT / "build" / "sim" / f"cosim_endpoint_{args.sim}_d{args.depth}"
 
     def launch():
         runner = endpoint_runner(args.sim, args.depth, mac, build_dir, args.waves)
-        runner.test(hdl_toplevel=TOPLEVEL, test_module="sim.cosim.cocotb_endpoint",
+        runner.test(hdl_toplevel=TOPLEVEL, test_module="gatebook.sim.cosim.cocotb_endpoint",
                     build_dir=build_dir, test_dir=build_dir, waves=args.waves,
                     timescale=("1ns", "1ps"),
                     extra_env=cocotb_settings(args, GATEBOOK_COSIM_MAC=mac))
@@ -80,8 +80,8 @@ def _cocotb(args):
 
 
 def _amaranth(args):
-    from dpdk_bridge.raw import RawSocketPort
-    from sim.endpoint.amaranth_port import EndpointPort
+    from gatebook.dpdk_bridge.raw import RawSocketPort
+    from gatebook.sim.endpoint.amaranth_port import EndpointPort
     port = RawSocketPort(args.iface, ETH_P_ALL)
     endpoint = EndpointPort(args.depth, port.mac, host_mac=port.mac, stall=args.stall,
                             seed=args.seed, vcd=None)

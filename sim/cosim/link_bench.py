@@ -1,8 +1,8 @@
-"""`python -m sim.cosim.link_bench`: what a lane costs the hybrid host, in process and over a link.
+"""`python -m gatebook.sim.cosim.link_bench`: what a lane costs the hybrid host, in process and over a link.
 
 One seeded flow on the lane's home symbol goes through the hybrid host with
 its lane in process (the compiled Verilator harness) and at the far end of
-a veth pair (`python -m sim.cosim --sim harness` in a network namespace,
+a veth pair (`python -m gatebook.sim.cosim --sim harness` in a network namespace,
 reached through a DPDK af_packet port, or an AF_PACKET socket without DPDK),
 pipelined (`HybridExchange.run`, up to `--window` commands in flight) and one
 command at a time (`HybridExchange.apply`, what `gatebook run` does). Every
@@ -16,11 +16,11 @@ import os
 import sys
 import time
 
-from host.bench import time_each
-from host.engine import MatchingEngine
-from host.hybrid import HybridExchange
-from host.symbols import DEFAULT_SYMBOLS
-from sim.flows import SYMBOL, hybrid_flow
+from gatebook.host.bench import time_each
+from gatebook.host.engine import MatchingEngine
+from gatebook.host.hybrid import HybridExchange
+from gatebook.host.symbols import DEFAULT_SYMBOLS
+from gatebook.sim.flows import SYMBOL, hybrid_flow
 
 from .netns import FarEnd, link_namespace, why_no_namespaces
 
@@ -53,17 +53,17 @@ def _row(name, mode, commands, make_link, window, golden_hash):
 
 def _host_port(iface):
     """A DPDK af_packet port on `iface`, or an AF_PACKET socket where DPDK is missing."""
-    from dpdk_bridge import dpdk_available
+    from gatebook.dpdk_bridge import dpdk_available
     if dpdk_available()[0]:
-        from dpdk_bridge.eal import Eal
+        from gatebook.dpdk_bridge.eal import Eal
         return Eal.start().attach(f"net_af_packet{next(_ports)},iface={iface}"), "dpdk af_packet"
-    from dpdk_bridge.raw import RawSocketPort
+    from gatebook.dpdk_bridge.raw import RawSocketPort
     from gatebook.wire.link_frame import ETHERTYPE
     return RawSocketPort(iface, ETHERTYPE), "af_packet socket"
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(prog="python -m sim.cosim.link_bench",
+    parser = argparse.ArgumentParser(prog="python -m gatebook.sim.cosim.link_bench",
                                      description=__doc__.split("\n")[0])
     parser.add_argument("--commands", type=int, default=5000)
     parser.add_argument("--depth", type=int, default=4)
@@ -74,8 +74,8 @@ def main(argv=None):
     if why:
         print(f"link_bench: {why}", file=sys.stderr)
         return 2
-    from sim.hybrid.verilator_link import VerilatorLink
-    from host.net.link import PacketLaneLink
+    from gatebook.sim.hybrid.verilator_link import VerilatorLink
+    from gatebook.host.net.link import PacketLaneLink
     commands = hybrid_flow(args.seed, args.commands, symbols=(SYMBOL,))
     golden = MatchingEngine(DEFAULT_SYMBOLS)
     start = time.perf_counter()

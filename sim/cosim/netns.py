@@ -6,7 +6,7 @@
 it: one for order traffic (the namespace end has 198.18.1.2/24, ours takes
 198.18.1.1 through DPDK or a socket) and one for link frames only (IPv6 off,
 so the kernel sends nothing of its own on it). `FarEnd` runs `python -m
-sim.cosim` in such a namespace. Needs root.
+gatebook.sim.cosim` in such a namespace. Needs root.
 """
 
 import os
@@ -72,7 +72,7 @@ def link_namespace(tag):
 
 
 class FarEnd:
-    """`python -m sim.cosim` in namespace `ns`, serving a lane on `iface`; `mac` is its address.
+    """`python -m gatebook.sim.cosim` in namespace `ns`, serving a lane on `iface`; `mac` is its address.
 
     `extra` adds arguments to the command line. Raises RuntimeError with the
     far end's output when it ends before it serves. Its stderr joins its
@@ -81,7 +81,7 @@ class FarEnd:
 
     def __init__(self, ns, iface, sim, depth=4, stall=0.0, extra=()):
         self.process = subprocess.Popen(
-            ["ip", "netns", "exec", ns, sys.executable, "-m", "sim.cosim", "--iface", iface,
+            ["ip", "netns", "exec", ns, sys.executable, "-m", "gatebook.sim.cosim", "--iface", iface,
              "--sim", sim, "--depth", str(depth), "--stall", str(stall), "--seconds", "3600",
              *extra],
             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=_ROOT,

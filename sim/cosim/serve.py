@@ -25,7 +25,7 @@ def serve(bridge, deadline, what, idle=0.05):
 
 
 def cocotb_settings(args, **more):
-    """The environment a cocotb far end reads its settings from (`python -m sim.cosim`'s)."""
+    """The environment a cocotb far end reads its settings from (`python -m gatebook.sim.cosim`'s)."""
     return {"GATEBOOK_DEPTH": str(args.depth), "GATEBOOK_STALL": str(args.stall),
             "GATEBOOK_SEED": str(args.seed), "GATEBOOK_COSIM_IFACE": args.iface,
             "GATEBOOK_COSIM_SECONDS": str(args.seconds), "SIM": args.sim, **more}
@@ -39,7 +39,7 @@ def run_cocotb(args, build_dir, what, launch):
     """
     import pytest
 
-    from sim.runner import require_simulator
+    from gatebook.sim.runner import require_simulator
     try:
         require_simulator(args.sim)
     except pytest.skip.Exception as why:

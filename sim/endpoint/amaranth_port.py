@@ -1,7 +1,7 @@
-"""`hdl.link_endpoint.LaneEndpoint` on Amaranth's simulator, as a port of whole frames.
+"""`gatebook.hdl.link_endpoint.LaneEndpoint` on Amaranth's simulator, as a port of whole frames.
 
 `EndpointPort` has the `send(frames)` / `recv(n)` / `mac` / `close()` of a DPDK
-`Port` or a `RawSocketPort`, so `host.net.link.PacketLaneLink` runs over it
+`Port` or a `RawSocketPort`, so `gatebook.host.net.link.PacketLaneLink` runs over it
 unchanged: `send` queues each frame's bytes for the endpoint's input (`first`
 and `last` marking the frame), `recv` clocks the simulation until frames have
 come out of the endpoint's output, or until it is idle. Random (seeded)
@@ -11,9 +11,9 @@ valid/ready stalls on both byte streams.
 import random
 from collections import deque
 
-from hdl.link_endpoint import LaneEndpoint
-from hdl.link_header import RX_BYTE
-from sim.clocked import ClockedSimulation
+from gatebook.hdl.link_endpoint import LaneEndpoint
+from gatebook.hdl.link_header import RX_BYTE
+from gatebook.sim.clocked import ClockedSimulation
 
 __all__ = ["EndpointPort", "ENDPOINT_MAC", "HOST_MAC"]
 

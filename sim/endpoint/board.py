@@ -1,12 +1,12 @@
-"""`python -m sim.endpoint.board [--depth N]`: the link endpoint on the ULX3S, for its size and Fmax.
+"""`python -m gatebook.sim.endpoint.board [--depth N]`: the link endpoint on the ULX3S, for its size and Fmax.
 
-The same flow as `gatebook build` (`host.cli.build.build`: Amaranth's build with the
+The same flow as `gatebook build` (`gatebook.host.cli.build.build`: Amaranth's build with the
 yowasp tools, nextpnr's report), with `EndpointBoardTop` in place of the lane's board
-top: `hdl.link_endpoint.LaneEndpoint(depth)` with an LFSR at its byte input (data,
+top: `gatebook.hdl.link_endpoint.LaneEndpoint(depth)` with an LFSR at its byte input (data,
 `first`, `last`, `error`, `valid`) and at its output's `ready`, and every output byte
 and counter folded into a checksum on the LEDs, so nothing is optimised away. The
-bytes are noise: this measures size and clock speed, as `boards.top.LaneTop` does for
-the lane alone. (`build()` takes its top from `boards.top.BoardTop`; until it takes a
+bytes are noise: this measures size and clock speed, as `gatebook.boards.top.LaneTop` does for
+the lane alone. (`build()` takes its top from `gatebook.boards.top.BoardTop`; until it takes a
 top as a parameter, this swaps that name for the length of the build.)
 """
 
@@ -17,11 +17,11 @@ from unittest import mock
 from amaranth.hdl import Elaboratable, Module, Mux, Signal, Value
 from amaranth.lib import io
 
-from hdl.link_endpoint import LaneEndpoint
+from gatebook.hdl.link_endpoint import LaneEndpoint
 
 __all__ = ["EndpointBoardTop", "main"]
 
-_LFSR_TAPS = 0x80200003         # as boards.top: x^32 + x^22 + x^2 + x + 1
+_LFSR_TAPS = 0x80200003         # as gatebook.boards.top: x^32 + x^22 + x^2 + x + 1
 _MAC = "02:00:00:00:e0:01"
 
 
@@ -62,17 +62,17 @@ class EndpointBoardTop(Elaboratable):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(prog="python -m sim.endpoint.board",
+    parser = argparse.ArgumentParser(prog="python -m gatebook.sim.endpoint.board",
                                      description=__doc__.split("\n")[0])
     parser.add_argument("--board", default="ulx3s-85f")
     parser.add_argument("--depth", type=int, default=2)
     parser.add_argument("--out", help="build directory (default build/boards/BOARD_endpoint_dDEPTH)")
     parser.add_argument("--seed", type=int, default=1)
     args = parser.parse_args(argv)
-    from host.cli.build import build
-    from sim.runner import ROOT
+    from gatebook.host.cli.build import build
+    from gatebook.sim.runner import ROOT
     out = args.out or ROOT / "build" / "boards" / f"{args.board}_endpoint_d{args.depth}"
-    with mock.patch("boards.top.BoardTop", EndpointBoardTop):
+    with mock.patch("gatebook.boards.top.BoardTop", EndpointBoardTop):
         report = build(args.board, args.depth, out, seed=args.seed)
     print(f"LaneEndpoint({args.depth}) on {args.board}, built in {report['seconds']:.0f} s")
     for cell in ("TRELLIS_COMB", "TRELLIS_FF", "DP16KD"):

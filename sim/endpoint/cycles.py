@@ -1,6 +1,6 @@
-"""`python -m sim.endpoint.cycles [DEPTH]`: what the link endpoint costs, in clocks.
+"""`python -m gatebook.sim.endpoint.cycles [DEPTH]`: what the link endpoint costs, in clocks.
 
-Runs `hdl.link_endpoint.LaneEndpoint(depth)` on Amaranth's simulator without stalls
+Runs `gatebook.hdl.link_endpoint.LaneEndpoint(depth)` on Amaranth's simulator without stalls
 (a MAC that gives and takes a byte every clock) and times, for a few command frames,
 where the clocks go: the frame's bytes coming in, its first record reaching the lane,
 the answer's first and last byte going out. The RTL's clock counts, so any simulator
@@ -14,10 +14,10 @@ from amaranth.sim import Simulator
 from gatebook.wire import link
 from gatebook.wire import link_frame as lf
 from gatebook.wire.enums import OrderType, Side, TimeInForce
-from hdl.link_endpoint import LaneEndpoint
-from hdl.link_header import RX_BYTE
-from host.net.link import pack_frames, unpack_frame
-from sim.flows import BUY, SYMBOL, Flow
+from gatebook.hdl.link_endpoint import LaneEndpoint
+from gatebook.hdl.link_header import RX_BYTE
+from gatebook.host.net.link import pack_frames, unpack_frame
+from gatebook.sim.flows import BUY, SYMBOL, Flow
 
 from .amaranth_port import ENDPOINT_MAC, HOST_MAC
 

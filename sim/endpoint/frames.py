@@ -2,7 +2,7 @@
 what the lane alone writes (the reference for what the endpoint sends).
 
 Shared by the Amaranth tests (tests/test_hdl_link_endpoint.py) and the cocotb bench
-of the endpoint's Verilog (`sim.endpoint.test_endpoint_cocotb`), so both check the same
+of the endpoint's Verilog (`gatebook.sim.endpoint.test_endpoint_cocotb`), so both check the same
 frames against the same reasons (STYLE principle 3).
 """
 
@@ -11,10 +11,10 @@ import random
 from gatebook.wire import link
 from gatebook.wire import link_frame as lf
 from gatebook.wire.enums import OrderType, Side, TimeInForce
-from hdl.link_header import LINK_HEADER
-from hdl.link_rx import DropReason
-from host.net.link import pack_frames, unpack_frame
-from sim.flows import SYMBOL, hybrid_flow
+from gatebook.hdl.link_header import LINK_HEADER
+from gatebook.hdl.link_rx import DropReason
+from gatebook.host.net.link import pack_frames, unpack_frame
+from gatebook.sim.flows import SYMBOL, hybrid_flow
 
 from .amaranth_port import ENDPOINT_MAC, HOST_MAC
 
@@ -74,7 +74,7 @@ def bad_frames(seed=7, first_seq=1):
 
 def lane_output(depth, records):
     """What the lane alone (Amaranth's simulator) writes for `records`."""
-    from sim.hybrid.amaranth_link import AmaranthLink
+    from gatebook.sim.hybrid.amaranth_link import AmaranthLink
     lane = AmaranthLink(depth)
     try:
         lane.send(records)

@@ -1,9 +1,9 @@
 """cocotb bench of the link endpoint's Verilog: the bad frames of the Amaranth tests, under
 Icarus (or Verilator).
 
-`test_endpoint(depth, sim)` converts `hdl.link_endpoint.LaneEndpoint(depth)`, builds it in
+`test_endpoint(depth, sim)` converts `gatebook.hdl.link_endpoint.LaneEndpoint(depth)`, builds it in
 `build/sim/endpoint_<sim>_d<depth>` and runs this module's cocotb test: a window is
-loaded, every frame of `sim.endpoint.frames.bad_frames` goes in (plus a bad FCS and a
+loaded, every frame of `gatebook.sim.endpoint.frames.bad_frames` goes in (plus a bad FCS and a
 frame cut off by the next one's first byte), then a good frame; with 25 % random
 valid/ready stalls. Each drop must be counted under its reason, the frames out must hold
 exactly what the lane alone writes for the good frames, and a frame numbered 0 again must
@@ -17,12 +17,12 @@ import cocotb
 from cocotb.clock import Clock
 
 from gatebook.wire import internal, link
-from hdl.link_endpoint import DropReason
-from hdl.link_header import RX_BYTE
-from host.net.link import unpack_frame
-from sim.cosim.cocotb_endpoint import _beats, _Serve, _settling_frame
-from sim.endpoint.amaranth_port import ENDPOINT_MAC
-from sim.endpoint.frames import bad_frames, book, command_frames, lane_output
+from gatebook.hdl.link_endpoint import DropReason
+from gatebook.hdl.link_header import RX_BYTE
+from gatebook.host.net.link import unpack_frame
+from gatebook.sim.cosim.cocotb_endpoint import _beats, _Serve, _settling_frame
+from gatebook.sim.endpoint.amaranth_port import ENDPOINT_MAC
+from gatebook.sim.endpoint.frames import bad_frames, book, command_frames, lane_output
 
 __all__ = ["test_endpoint"]
 
@@ -88,13 +88,14 @@ def test_endpoint(depth=4, sim="icarus"):
     """Build the endpoint's Verilog and run the bench; AssertionError naming the log if it fails."""
     from cocotb_tools.runner import get_results
 
-    from sim.cosim.endpoint import TOPLEVEL, endpoint_runner
-    from sim.runner import ROOT, require_simulator
+    from gatebook.sim.cosim.endpoint import TOPLEVEL, endpoint_runner
+    from gatebook.sim.runner import ROOT, require_simulator
     require_simulator(sim)
     build_dir = ROOT / "build" / "sim" / f"endpoint_{sim}_d{depth}"
     runner = endpoint_runner(sim, depth, ENDPOINT_MAC, build_dir)
     try:
-        results = runner.test(hdl_toplevel=TOPLEVEL, test_module="sim.endpoint.test_endpoint_cocotb",
+        results = runner.test(hdl_toplevel=TOPLEVEL,
+                              test_module="gatebook.sim.endpoint.test_endpoint_cocotb",
                               build_dir=build_dir, test_dir=build_dir, timescale=("1ns", "1ps"),
                               extra_env={"GATEBOOK_DEPTH": str(depth)})
         tests, failed = get_results(results)

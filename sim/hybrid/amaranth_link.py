@@ -1,4 +1,4 @@
-"""`LaneLink` over Amaranth's simulator: `hdl.matcher.Matcher` in process.
+"""`LaneLink` over Amaranth's simulator: `gatebook.hdl.matcher.Matcher` in process.
 
 One persistent simulation per lane. A testbench coroutine presents the
 queued records on `i` and collects `o`, holding back valid and ready at
@@ -10,10 +10,10 @@ slices until the lane has taken everything queued and gone quiet. With
 import random
 from collections import deque
 
-from hdl.driver import MatcherCodec
-from hdl.matcher import Matcher
-from host.hybrid.link import LaneLink, LinkError
-from sim.clocked import ClockedSimulation
+from gatebook.hdl.driver import MatcherCodec
+from gatebook.hdl.matcher import Matcher
+from gatebook.host.hybrid.link import LaneLink, LinkError
+from gatebook.sim.clocked import ClockedSimulation
 
 __all__ = ["AmaranthLink"]
 

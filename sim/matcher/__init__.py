@@ -1,1 +1,1 @@
-"""Bench of the matching core (hdl.matcher): scoreboard, cocotb tests, cycle report."""
+"""Bench of the matching core (gatebook.hdl.matcher): scoreboard, cocotb tests, cycle report."""

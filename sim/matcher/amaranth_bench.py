@@ -1,4 +1,4 @@
-"""Runs a flow through `hdl.matcher.Matcher` on Amaranth's simulator.
+"""Runs a flow through `gatebook.hdl.matcher.Matcher` on Amaranth's simulator.
 
 The fast, toolchain-free twin of the cocotb bench: same `Feeder` and
 `Scoreboard`, same random valid/ready stalls, no Verilog.
@@ -8,9 +8,9 @@ import random
 
 from amaranth.sim import Simulator
 
-from hdl.driver import MatcherCodec
-from hdl.matcher import Matcher
-from host.symbols import DEFAULT_SYMBOLS
+from gatebook.hdl.driver import MatcherCodec
+from gatebook.hdl.matcher import Matcher
+from gatebook.host.symbols import DEFAULT_SYMBOLS
 
 from ..flows import SYMBOL
 from .scoreboard import Feeder, Scoreboard

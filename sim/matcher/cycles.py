@@ -1,6 +1,6 @@
 """Cycle figures of the matching core, measured on Amaranth's simulator.
 
-`python -m sim.matcher.cycles [depth ...]` prints, per window depth and per
+`python -m gatebook.sim.matcher.cycles [depth ...]` prints, per window depth and per
 kind of command: events written, beats of the event port they take (a beat
 carries one or two records), initiation interval (clocks between accepted
 commands, in a back-to-back run without stalls: the clock that writes a

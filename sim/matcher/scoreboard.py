@@ -25,7 +25,7 @@ from collections import Counter, deque
 
 from gatebook.wire import internal, link
 from gatebook.wire.enums import ALL_SYMBOLS, CancelReason, MassCancelScope, RejectReason
-from host.engine import MatchingEngine
+from gatebook.host.engine import MatchingEngine
 
 __all__ = ["Scoreboard", "ScoreboardError", "Feeder", "coverage_table"]
 

@@ -1,7 +1,7 @@
 """cocotb bench of the matching core on its generated Verilog (Icarus).
 
 `test_matcher(depth)` is what pytest runs (tests/test_sim_matcher.py imports
-it): it converts `hdl.matcher.Matcher(depth)` to Verilog, builds it in its own
+it): it converts `gatebook.hdl.matcher.Matcher(depth)` to Verilog, builds it in its own
 directory and runs the `run_test_*` coroutines below in one simulator
 process. Every coroutine drives flows from sim/flows.py through the
 transport-agnostic `Scoreboard`/`Feeder`, with random valid/ready stalls.
@@ -20,12 +20,12 @@ from cocotb.clock import Clock
 from cocotb.triggers import FallingEdge, ReadOnly, RisingEdge
 from cocotb.simtime import get_sim_time
 
-from hdl.driver import MatcherCodec
-from hdl.matcher import Matcher
-from host.symbols import DEFAULT_SYMBOLS
-from sim.flows import SYMBOL, directed, eviction, random_flow, window_pressure
-from sim.matcher.scoreboard import Feeder, Scoreboard, ScoreboardError, coverage_table
-from sim.runner import FAILURE_FILE, ROOT, build_and_test, require_simulator
+from gatebook.hdl.driver import MatcherCodec
+from gatebook.hdl.matcher import Matcher
+from gatebook.host.symbols import DEFAULT_SYMBOLS
+from gatebook.sim.flows import SYMBOL, directed, eviction, random_flow, window_pressure
+from gatebook.sim.matcher.scoreboard import Feeder, Scoreboard, ScoreboardError, coverage_table
+from gatebook.sim.runner import FAILURE_FILE, ROOT, build_and_test, require_simulator
 
 __all__ = ["TB", "test_matcher", "build_and_run"]
 
@@ -133,7 +133,7 @@ def build_dir_of(depth, sim):
 def build_and_run(depth, *, sim="icarus", random_commands=600, stall=0.3, waves=False,
                   testcase=None):
     """Convert, build (once per depth and simulator) and run the bench; return the results."""
-    return build_and_test(depth, sim, build_dir_of(depth, sim), "sim.matcher.test_matcher",
+    return build_and_test(depth, sim, build_dir_of(depth, sim), "gatebook.sim.matcher.test_matcher",
                           waves=waves, testcase=testcase,
                           extra_env={"GATEBOOK_DEPTH": str(depth), "GATEBOOK_STALL": str(stall),
                                      "GATEBOOK_RANDOM_COMMANDS": str(random_commands)})
