@@ -84,7 +84,7 @@ class BoardTop(Elaboratable):
     Parameters
     ----------
     board : module
-        A module of the `boards` package (`LEDS` names how many LEDs it has).
+        A module of the `gatebook.boards` package (`LEDS` names how many LEDs it has).
     depth : int
         The lane's window depth.
     """
