@@ -5,9 +5,13 @@ its clock and passes it on. Everything downstream (the log, the engine, the
 FPGA) sees only stamped commands, which is what makes replay exact.
 """
 
-from gatebook.wire import internal
+from enum import IntEnum
 
-__all__ = ["Sequencer"]
+from gatebook.wire import internal
+from gatebook.wire.enums import OrderType, TimeInForce
+from gatebook.wire.records import make
+
+__all__ = ["Sequencer", "new_order", "cancel", "replace", "mass_cancel", "admin"]
 
 _NEW_ORDER, _CANCEL, _REPLACE = internal.NEW_ORDER.code, internal.CANCEL.code, internal.REPLACE.code
 _MASS_CANCEL, _ADMIN = internal.MASS_CANCEL.code, internal.ADMIN.code
@@ -47,3 +51,82 @@ class Sequencer:
 
     def admin(self, action, symbol):
         return self.stamp(_ADMIN, action, symbol)
+
+    def stamped(self, command):
+        """`command` (from `new_order`, `cancel`, ...) with the next seq and a ts from the clock.
+
+        Whatever seq and ts the command carried are replaced: the sequencer alone
+        orders the inputs.
+
+        Raises
+        ------
+        ValueError
+            `command` is not a tuple or its type byte names no command.
+        """
+        if not isinstance(command, tuple) or not command or command[0] not in _COMMANDS_BY_CODE:
+            raise ValueError(f"not an unstamped command: {command!r:.80}")
+        message = _COMMANDS_BY_CODE[command[0]]
+        # Positions by name: +1 for the type byte that leads every record.
+        seq_at, ts_at = message.field_names.index("seq") + 1, message.field_names.index("ts") + 1
+        values = list(command)
+        values[seq_at] = self.next_seq
+        values[ts_at] = self.clock()
+        self.next_seq += 1
+        return tuple(values)
+
+
+# -- unstamped commands, by field name ------------------------------------------
+# seq and ts are 0 until `Sequencer.stamped` fills them in: only the sequencer
+# knows the next sequence number, so a command built anywhere else carries none.
+
+_COMMANDS_BY_CODE = internal.COMMANDS.by_code()
+
+
+def _plain(value):
+    # The project's enums go in as the plain ints the hot path carries; anything
+    # else goes in as given, for the engine's validation to judge.
+    return int(value) if isinstance(value, IntEnum) else value
+
+
+def _unstamped(message, **fields):
+    return make(message, seq=0, ts=0, **{name: _plain(value) for name, value in fields.items()})
+
+
+def new_order(*, symbol, order_id, user, side, price, qty, order_type=OrderType.LIMIT,
+              tif=TimeInForce.DAY, stop_price=0):
+    """An unstamped NEW_ORDER: a day limit order unless `order_type`/`tif` say otherwise.
+
+    Parameters
+    ----------
+    symbol, order_id, user : int
+    side : Side or int
+    price, stop_price : int
+        Price units of 1/10000; `price` is 0 for market and stop orders.
+    qty : int
+        Shares, a multiple of the symbol's lot size.
+    order_type : OrderType or int
+    tif : TimeInForce or int
+    """
+    return _unstamped(internal.NEW_ORDER, symbol=symbol, order_id=order_id, user=user,
+                      side=side, order_type=order_type, tif=tif, price=price,
+                      stop_price=stop_price, qty=qty)
+
+
+def cancel(*, order_id, user):
+    """An unstamped CANCEL of `user`'s order `order_id`."""
+    return _unstamped(internal.CANCEL, order_id=order_id, user=user)
+
+
+def replace(*, order_id, user, price, qty):
+    """An unstamped REPLACE: `qty` is the new open quantity."""
+    return _unstamped(internal.REPLACE, order_id=order_id, user=user, price=price, qty=qty)
+
+
+def mass_cancel(*, scope, user, symbol):
+    """An unstamped MASS_CANCEL (`scope`: MassCancelScope; `symbol` may be ALL_SYMBOLS)."""
+    return _unstamped(internal.MASS_CANCEL, scope=scope, user=user, symbol=symbol)
+
+
+def admin(*, action, symbol):
+    """An unstamped ADMIN command (`action`: AdminAction; `symbol` may be ALL_SYMBOLS)."""
+    return _unstamped(internal.ADMIN, action=action, symbol=symbol)
