@@ -1,7 +1,8 @@
 """Named access to record tuples, for people and tests.
 
 The hot path passes records as plain tuples; these helpers give them names by
-looking the type code up in the tables.
+looking the type code up in the tables. For attribute access (`event.qty`) use
+gatebook.wire.named, which generates a NamedTuple view per message.
 """
 
 from . import internal
@@ -13,11 +14,24 @@ _BY_CODE = {message.code: message for message in internal.COMMANDS.messages + in
 
 
 def message_of(record):
+    """The table entry (gatebook.wire.layout.Message) of a command or event tuple.
+
+    Raises
+    ------
+    KeyError
+        The record's type byte names no internal command or event.
+    """
     return _BY_CODE[record[0]]
 
 
 def make(message, **fields):
-    """A record tuple for `message` with `fields` given by name; every field is required."""
+    """A record tuple for `message` with `fields` given by name; every field is required.
+
+    Raises
+    ------
+    TypeError
+        A field is missing or one the table does not have is given.
+    """
     missing = set(message.field_names) - fields.keys()
     extra = fields.keys() - set(message.field_names)
     if missing or extra:
@@ -26,6 +40,7 @@ def make(message, **fields):
 
 
 def as_dict(record):
+    """``{"type": message name, field: value, ...}``; enum values by member name, for JSON."""
     message = message_of(record)
     out = {"type": message.name}
     for field, value in zip(message.fields, record[1:]):
