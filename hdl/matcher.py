@@ -30,33 +30,22 @@ them exchange-wide); timestamps and sequence numbers come in the commands.
 """
 
 from amaranth.hdl import Module, Mux, Signal
-from amaranth.lib import enum, stream, wiring
+from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from gatebook.wire import internal, link
-from gatebook.wire.enums import ALL_SYMBOLS, CancelReason, OrderType, Side, TimeInForce
-from gatebook.wire.link import PuntReason
+from gatebook.wire.enums import CancelReason, Side, TimeInForce
 
 from .layouts import COMMAND, ENTRY, EVENT_PAIR
+from .matcher_decision import Decision, Start
+from .matcher_events import EventFormatter
+from .matcher_records import check_stamp_overlap, entry_from_order
 from .window import Window, WindowOp
 
 __all__ = ["Matcher"]
 
-_MARKET = int(OrderType.MARKET)
-_STOP = int(OrderType.STOP)
-
-
-class _Start(enum.Enum, shape=4):
-    """The state a command starts in, decided in the clock that accepts it."""
-    NONE     = 0   # LOAD, OWN: done in that clock, no event
-    ACCEPTED = 1   # a new order that trades in the window
-    CANCEL   = 2   # a cancel of a window order (removed in the accepting clock)
-    PUNT     = 3   # PUNT without handover
-    FLUSH    = 4   # FLUSH the window, then PUNT with handover
-    REPLACED = 5   # a quantity decrease of a window order (set in the accepting clock)
-    ADDED    = 6   # a new order that rests without trading (inserted in the accepting clock)
-    KILLED   = 7   # a FOK that cannot fill, an IOC or market order with nothing to hit
-    EVICT    = 8   # a new order that rests better than a full side's worst level: SPILL it
+# The FSM state each start goes to ("IDLE": no event, ready for the next command).
+_STATE_OF_START = {start: ("IDLE" if start == Start.NONE else start.name) for start in Start}
 
 
 class Matcher(wiring.Component):
@@ -89,276 +78,210 @@ class Matcher(wiring.Component):
         super().__init__()
 
     def elaborate(self, platform):
+        # Events read `seq` and `ts` through one member of the command union;
+        # that is only right while every stamped member puts them at the same bits.
+        check_stamp_overlap(COMMAND)
+
         m = Module()
         m.submodules.bids = bids = Window(self.depth, Side.BUY)
         m.submodules.asks = asks = Window(self.depth, Side.SELL)
-        wins = (bids, asks)
+        windows = (bids, asks)
 
-        # -- ownership and per-symbol state ----------------------------------
+        # -- ownership and per-symbol state ----------------------------------------
         owned      = Signal()
         symbol     = Signal(16)
-        bid_deep   = Signal(32)
+        bid_deep   = Signal(32)           # best price the host holds behind the window
         ask_deep   = Signal(32)
         last_price = Signal(32)
         match_id   = Signal(64)
 
-        # -- the command in progress --------------------------------------------
-        cmd        = Signal(COMMAND)
-        no         = cmd.new_order
-        rem        = Signal(32)           # aggressor's open quantity
-        market     = Signal()
-        rests      = Signal()             # a remainder rests (limit DAY/GTC)
-        punt_why   = Signal(8)
-        punt_hand  = Signal()
-        punt_sym   = Signal(16)
-        punt_last  = Signal(32)
-        fill_price = Signal(32)
-        lvl_side   = Signal()
-        lvl_price  = Signal(32)
-        lvl_fill   = Signal()             # the LEVEL closes a level the aggressor traded
-        cxl_entry  = Signal(ENTRY)
-        cancel_why = Signal(8)
-        evict_price = Signal(32)
+        # -- the command in progress -----------------------------------------------
+        command          = Signal(COMMAND)
+        order            = command.new_order
+        open_qty         = Signal(32)     # the aggressor's shares not yet traded
+        market           = Signal()
+        rests            = Signal()       # a remainder rests (limit DAY/GTC)
+        punt_reason      = Signal(8)
+        punt_handover    = Signal()
+        punt_symbol      = Signal(16)
+        punt_last_price  = Signal(32)
+        fill_price       = Signal(32)     # the level the aggressor is trading at
+        level_side       = Signal()       # the level the next LEVEL event reports
+        level_price      = Signal(32)
+        level_after_fill = Signal()       # that LEVEL closes a level the aggressor traded
+        target_entry     = Signal(ENTRY)  # the window entry a cancel or replace acts on
+        cancel_reason    = Signal(8)
+        evict_price      = Signal(32)
 
-        def win(side, attr):
-            return Mux(side, getattr(asks, attr), getattr(bids, attr))
+        def window_answer(side, name):
+            return Mux(side, getattr(asks, name), getattr(bids, name))
 
-        def win_do(side, op, **operands):
-            for value, w in enumerate(wins):
+        def window_update(side, op, **operands):
+            for value, window in enumerate(windows):
                 with m.If(side == value):
-                    m.d.comb += w.op.eq(op)
+                    m.d.comb += window.op.eq(op)
                     for name, operand in operands.items():
-                        m.d.comb += getattr(w, name).eq(operand)
+                        m.d.comb += getattr(window, name).eq(operand)
 
-        # -- decisions, taken on the command at the input -----------------------
-        p = self.i.payload
-        pn = p.new_order
-        in_side = pn.side[0]
-        in_market = pn.order_type == _MARKET
-        for w in wins:
-            m.d.comb += [w.limit.eq(pn.price), w.market.eq(in_market),
-                         w.find_id.eq(p.cancel.order_id), w.level_price.eq(lvl_price)]
-        opp_cross = Mux(in_side, bids.cross_qty, asks.cross_qty)
-        short = opp_cross < pn.qty
-        opp_deep = Mux(in_side, bid_deep, ask_deep)
-        own_deep = Mux(in_side, ask_deep, bid_deep)
-        reach_deep = (opp_deep != 0) & (in_market | Mux(in_side, opp_deep >= pn.price,
-                                                        opp_deep <= pn.price))
-        in_rests = ~in_market & ((pn.tif == TimeInForce.DAY) | (pn.tif == TimeInForce.GTC))
-        own_full = Mux(in_side, asks.full, bids.full)
-        own_tail = ENTRY(Mux(in_side, asks.tail.as_value(), bids.tail.as_value()))
-        evictable = (opp_cross == 0) & Mux(in_side, pn.price < own_tail.price,
-                                           pn.price > own_tail.price)
-        if not self.evict:
-            evictable = 0
-        behind_deep = (own_deep != 0) & Mux(in_side, pn.price >= own_deep, pn.price <= own_deep)
-        found_side = ~bids.found              # meaningful when either found
-        found_any = bids.found | asks.found
-        found_entry = ENTRY(Mux(bids.found, bids.found_entry.as_value(),
-                                asks.found_entry.as_value()))
-        found_index = Mux(bids.found, bids.found_index, asks.found_index)
-        hp = p.host
-        host_hand = hp.handover[0] & owned & ((hp.symbol == symbol) | (hp.symbol == ALL_SYMBOLS))
+        for window in windows:
+            m.d.comb += window.level_price.eq(level_price)
 
-        # Which state the command at the input starts in ("IDLE": no event).
-        start = Signal(_Start)
-        why = Signal(8)
-        with m.Switch(p.code):
-            with m.Case(internal.NEW_ORDER.code):
-                with m.If(~owned | (pn.symbol != symbol)):
-                    m.d.comb += [start.eq(_Start.PUNT), why.eq(PuntReason.NOT_OWNED)]
-                with m.Elif(pn.order_type >= _STOP):
-                    m.d.comb += [start.eq(_Start.FLUSH), why.eq(PuntReason.STOP)]
-                with m.Elif(short & reach_deep):
-                    m.d.comb += [start.eq(_Start.FLUSH), why.eq(PuntReason.SWEEP)]
-                with m.Elif(short & in_rests & own_full & evictable):
-                    m.d.comb += start.eq(_Start.EVICT)
-                with m.Elif(short & in_rests & own_full):
-                    m.d.comb += [start.eq(_Start.FLUSH), why.eq(PuntReason.WINDOW_FULL)]
-                with m.Elif(short & in_rests & behind_deep):
-                    m.d.comb += [start.eq(_Start.FLUSH), why.eq(PuntReason.BEYOND_WINDOW)]
-                with m.Elif(short & (pn.tif == TimeInForce.FOK)):
-                    m.d.comb += start.eq(_Start.KILLED)
-                with m.Elif(opp_cross == 0):
-                    m.d.comb += start.eq(Mux(in_rests, _Start.ADDED, _Start.KILLED))
-                with m.Else():
-                    m.d.comb += start.eq(_Start.ACCEPTED)
-            with m.Case(internal.CANCEL.code):
-                with m.If(~found_any):
-                    m.d.comb += [start.eq(_Start.PUNT), why.eq(PuntReason.NOT_IN_WINDOW)]
-                with m.Elif(found_entry.user != p.cancel.user):
-                    m.d.comb += [start.eq(_Start.PUNT), why.eq(PuntReason.NOT_OWNER)]
-                with m.Else():
-                    m.d.comb += start.eq(_Start.CANCEL)
-            with m.Case(internal.REPLACE.code):
-                rp = p.replace
-                with m.If(found_any & (found_entry.user != rp.user)):
-                    m.d.comb += [start.eq(_Start.PUNT), why.eq(PuntReason.NOT_OWNER)]
-                with m.Elif(found_any & (rp.price == found_entry.price) & (rp.qty != 0)
-                            & (rp.qty <= found_entry.qty)):
-                    m.d.comb += start.eq(_Start.REPLACED)   # quantity decrease: keeps priority
-                # Any other replace, even of one of the host's deeper orders, may move
-                # an order into the window, so the whole symbol goes with it.
-                with m.Elif(owned):
-                    m.d.comb += [start.eq(_Start.FLUSH), why.eq(PuntReason.REPLACE)]
-                with m.Else():
-                    m.d.comb += [start.eq(_Start.PUNT), why.eq(PuntReason.NOT_OWNED)]
-            with m.Case(link.LOAD.code, link.OWN.code):
-                m.d.comb += start.eq(_Start.NONE)
-            with m.Case(link.HOST.code):
-                m.d.comb += [start.eq(Mux(host_hand, _Start.FLUSH, _Start.PUNT)),
-                             why.eq(PuntReason.HOST)]
-            with m.Default():       # mass cancel, admin, unknown: the host's, with the book
-                m.d.comb += [start.eq(Mux(owned, _Start.FLUSH, _Start.PUNT)),
-                             why.eq(PuntReason.HOST)]
+        # -- the decision, taken on the command at the input -------------------------
+        incoming = self.i.payload
+        incoming_order = incoming.new_order
+        m.submodules.decision = decision = Decision(
+            incoming, bids, asks, owned=owned, symbol=symbol,
+            bid_deep=bid_deep, ask_deep=ask_deep, evict=self.evict)
+        start = decision.start
+        incoming_side = decision.side
 
         final = Signal()          # this clock writes the command's last event
         accept = Signal()
-        m.d.comb += [
-            accept.eq(self.i.valid & self.i.ready),
-        ]
+        m.d.comb += accept.eq(self.i.valid & self.i.ready)
 
         with m.If(accept):
+            handover = start == Start.FLUSH
             m.d.sync += [
-                cmd.eq(p), rem.eq(pn.qty), market.eq(in_market),
-                rests.eq(in_rests),
-                punt_why.eq(why), punt_hand.eq(start == _Start.FLUSH),
-                punt_sym.eq(Mux(start == _Start.FLUSH, symbol, 0)),
-                punt_last.eq(Mux(start == _Start.FLUSH, last_price, 0)),
-                cxl_entry.eq(found_entry),
+                command.eq(incoming), open_qty.eq(incoming_order.qty),
+                market.eq(decision.market), rests.eq(decision.rests),
+                punt_reason.eq(decision.punt_reason), punt_handover.eq(handover),
+                punt_symbol.eq(Mux(handover, symbol, 0)),
+                punt_last_price.eq(Mux(handover, last_price, 0)),
+                target_entry.eq(decision.found_entry),
             ]
-            with m.If(start == _Start.FLUSH):
+            with m.If(handover):
                 m.d.sync += owned.eq(0)
             # Commands whose events fit one beat change the window in the clock that
             # accepts them, so their LEVEL reads the new level and the next command,
             # accepted in the clock of that beat, already sees the change.
-            with m.If(start == _Start.ADDED):
-                added = Signal(ENTRY)
-                m.d.comb += [
-                    added.order_id.eq(pn.order_id), added.user.eq(pn.user),
-                    added.order_type.eq(pn.order_type), added.tif.eq(pn.tif),
-                    added.price.eq(pn.price), added.stop_price.eq(pn.stop_price),
-                    added.qty.eq(pn.qty), added.prio_seq.eq(pn.seq),
-                ]
-                win_do(in_side, WindowOp.INSERT, entry=added)
-                m.d.sync += [lvl_side.eq(in_side), lvl_price.eq(pn.price)]
-            with m.If(start == _Start.EVICT):
+            with m.If(start == Start.ADDED):
+                added = entry_from_order(m, incoming_order, incoming_order.qty)
+                window_update(incoming_side, WindowOp.INSERT, entry=added)
+                m.d.sync += [level_side.eq(incoming_side), level_price.eq(incoming_order.price)]
+            with m.If(start == Start.EVICT):
                 # The worst level becomes the first price the host holds on this side.
-                m.d.sync += [lvl_side.eq(in_side), lvl_price.eq(pn.price),
-                             evict_price.eq(own_tail.price)]
-                with m.If(in_side):
-                    m.d.sync += ask_deep.eq(own_tail.price)
+                worst_price = decision.own_tail.price
+                m.d.sync += [level_side.eq(incoming_side), level_price.eq(incoming_order.price),
+                             evict_price.eq(worst_price)]
+                with m.If(incoming_side):
+                    m.d.sync += ask_deep.eq(worst_price)
                 with m.Else():
-                    m.d.sync += bid_deep.eq(own_tail.price)
-            with m.If(start == _Start.KILLED):
-                m.d.sync += cancel_why.eq(Mux(pn.tif == TimeInForce.FOK, CancelReason.FOK_KILL,
-                                              CancelReason.IOC_REMAINDER))
-            with m.If(start == _Start.CANCEL):
-                win_do(found_side, WindowOp.REMOVE, index=found_index)
-                m.d.sync += [lvl_side.eq(found_side), lvl_price.eq(found_entry.price)]
-            with m.If(start == _Start.REPLACED):
-                win_do(found_side, WindowOp.SET_QTY, index=found_index, qty=p.replace.qty)
-                m.d.sync += [lvl_side.eq(found_side), lvl_price.eq(found_entry.price)]
-            with m.If(p.code == link.LOAD.code):
-                entry = Signal(ENTRY)
-                m.d.comb += [entry[name].eq(p.load[name]) for name in ENTRY.members]
-                win_do(p.load.side[0], WindowOp.INSERT, entry=entry)
-            with m.If(p.code == link.OWN.code):
-                op = p.own
-                m.d.sync += [owned.eq(1), symbol.eq(op.symbol), bid_deep.eq(op.bid_deep),
-                             ask_deep.eq(op.ask_deep), last_price.eq(op.last_price)]
+                    m.d.sync += bid_deep.eq(worst_price)
+            with m.If(start == Start.KILLED):
+                m.d.sync += cancel_reason.eq(Mux(incoming_order.tif == TimeInForce.FOK,
+                                                 CancelReason.FOK_KILL,
+                                                 CancelReason.IOC_REMAINDER))
+            with m.If(start == Start.CANCEL):
+                window_update(decision.found_side, WindowOp.REMOVE, index=decision.found_index)
+                m.d.sync += [level_side.eq(decision.found_side),
+                             level_price.eq(decision.found_entry.price)]
+            with m.If(start == Start.REPLACED):
+                window_update(decision.found_side, WindowOp.SET_QTY, index=decision.found_index,
+                              qty=incoming.replace.qty)
+                m.d.sync += [level_side.eq(decision.found_side),
+                             level_price.eq(decision.found_entry.price)]
+            with m.If(incoming.code == link.LOAD.code):
+                loaded = Signal(ENTRY)
+                m.d.comb += [loaded[name].eq(incoming.load[name]) for name in ENTRY.members]
+                window_update(incoming.load.side[0], WindowOp.INSERT, entry=loaded)
+            with m.If(incoming.code == link.OWN.code):
+                own = incoming.own
+                m.d.sync += [owned.eq(1), symbol.eq(own.symbol), bid_deep.eq(own.bid_deep),
+                             ask_deep.eq(own.ask_deep), last_price.eq(own.last_price)]
 
-        def go_start():
+        def go_to_start():
+            """Go to the state the command at the input starts in, if it is accepted."""
             with m.If(accept):
                 with m.Switch(start):
-                    with m.Case(_Start.NONE):
-                        m.next = "IDLE"
-                    with m.Case(_Start.ACCEPTED):
-                        m.next = "ACCEPTED"
-                    with m.Case(_Start.CANCEL):
-                        m.next = "CANCEL"
-                    with m.Case(_Start.PUNT):
-                        m.next = "PUNT"
-                    with m.Case(_Start.FLUSH):
-                        m.next = "FLUSH"
-                    with m.Case(_Start.REPLACED):
-                        m.next = "REPLACED"
-                    with m.Case(_Start.ADDED):
-                        m.next = "ADDED"
-                    with m.Case(_Start.KILLED):
-                        m.next = "KILLED"
-                    with m.Case(_Start.EVICT):
-                        m.next = "EVICT"
+                    for value, state in _STATE_OF_START.items():
+                        with m.Case(value):
+                            m.next = state
 
-        # -- events --------------------------------------------------------------
-        o = self.o.payload.first
-        o2 = self.o.payload.second
+        def finish():
+            """This clock writes the command's last event: accept the next one."""
+            m.d.comb += final.eq(1)
+            m.next = "IDLE"
+            go_to_start()
+
+        # -- events ---------------------------------------------------------------
+        first = self.o.payload.first
+        second = self.o.payload.second
         pair = self.o.payload.pair
-        xfer = self.o.valid & self.o.ready
-        side = no.side[0]
-        opp = ~side
-        opp_head = ENTRY(Mux(side, bids.head.as_value(), asks.head.as_value()))
-        opp_head_valid = Mux(side, bids.head_valid, asks.head_valid)
-        opp_crosses = opp_head_valid & (market | Mux(side, opp_head.price >= no.price,
-                                                     opp_head.price <= no.price))
-        own_entry = Signal(ENTRY)
-        m.d.comb += [
-            own_entry.order_id.eq(no.order_id), own_entry.user.eq(no.user),
-            own_entry.order_type.eq(no.order_type), own_entry.tif.eq(no.tif),
-            own_entry.price.eq(no.price), own_entry.stop_price.eq(no.stop_price),
-            own_entry.qty.eq(rem), own_entry.prio_seq.eq(no.seq),
-        ]
-
-        def common(record):
-            m.d.comb += [record.seq.eq(cmd.cancel.seq), record.ts.eq(cmd.cancel.ts)]
+        sent = self.o.valid & self.o.ready
+        events = EventFormatter(m, command)
+        side = order.side[0]
+        opposite = ~side
+        opposite_head = ENTRY(Mux(side, bids.head.as_value(), asks.head.as_value()))
+        opposite_head_valid = Mux(side, bids.head_valid, asks.head_valid)
+        opposite_crosses = opposite_head_valid & (market | Mux(side,
+                                                               opposite_head.price >= order.price,
+                                                               opposite_head.price <= order.price))
+        remainder_entry = entry_from_order(m, order, open_qty)
 
         def level_event(record):
-            """The LEVEL of (lvl_side, lvl_price) as the window holds it now."""
-            common(record)
-            m.d.comb += [
-                record.code.eq(internal.LEVEL.code),
-                record.symbol.eq(symbol), record.side.eq(lvl_side), record.price.eq(lvl_price),
-                record.qty.eq(win(lvl_side, "level_qty")),
-                record.orders.eq(win(lvl_side, "level_orders")),
-            ]
+            """The LEVEL of (level_side, level_price) as the window holds it now."""
+            events.level(record, symbol=symbol, side=level_side, price=level_price,
+                         qty=window_answer(level_side, "level_qty"),
+                         orders=window_answer(level_side, "level_orders"))
+
+        def cancelled_order(record):
+            """CANCELLED of what is left of the new order, for `cancel_reason`."""
+            events.cancelled(record, symbol=order.symbol, order_id=order.order_id,
+                             user=order.user, qty=open_qty, reason=cancel_reason)
 
         def last_beat():
-            with m.If(xfer):
-                m.d.comb += final.eq(1)
-                m.next = "IDLE"
-                go_start()
+            with m.If(sent):
+                finish()
 
         def after_taking():
             """Next step once the aggressor has traded all it can at one level, or never."""
-            with m.If(rem == 0):
-                m.d.comb += final.eq(1)
-                m.next = "IDLE"
-                go_start()
-            with m.Elif(opp_crosses):
+            with m.If(open_qty == 0):
+                finish()
+            with m.Elif(opposite_crosses):
                 m.next = "FILL"
             with m.Elif(rests):
-                win_do(side, WindowOp.INSERT, entry=own_entry)
-                m.d.sync += [lvl_side.eq(side), lvl_price.eq(no.price), lvl_fill.eq(0)]
+                window_update(side, WindowOp.INSERT, entry=remainder_entry)
+                m.d.sync += [level_side.eq(side), level_price.eq(order.price),
+                             level_after_fill.eq(0)]
                 m.next = "LEVEL"
             with m.Else():
-                m.d.sync += cancel_why.eq(CancelReason.IOC_REMAINDER)
+                m.d.sync += cancel_reason.eq(CancelReason.IOC_REMAINDER)
                 m.next = "REMAINDER"
+
+        def fill_beat():
+            """EXECUTED and TRADE of one fill against the opposite head, in one beat."""
+            fill_qty = Mux(open_qty < opposite_head.qty, open_qty, opposite_head.qty)
+            m.d.comb += [self.o.valid.eq(1), pair.eq(1)]
+            events.fill(first.executed, second.trade, match_id=match_id + 1, order=order,
+                        side=side, open_qty=open_qty, resting=opposite_head, qty=fill_qty)
+            with m.If(sent):
+                m.d.sync += [open_qty.eq(open_qty - fill_qty), match_id.eq(match_id + 1),
+                             fill_price.eq(opposite_head.price),
+                             last_price.eq(opposite_head.price),
+                             level_side.eq(opposite), level_price.eq(opposite_head.price),
+                             level_after_fill.eq(1)]
+                with m.If(fill_qty == opposite_head.qty):
+                    window_update(opposite, WindowOp.REMOVE, index=0)
+                with m.Else():
+                    window_update(opposite, WindowOp.SET_QTY, index=0,
+                                  qty=opposite_head.qty - fill_qty)
+                m.next = "MORE"
 
         with m.FSM():
             with m.State("IDLE"):
                 m.d.comb += self.i.ready.eq(1)
-                go_start()
+                go_to_start()
 
             with m.State("ACCEPTED"):
-                m.d.comb += [self.o.valid.eq(1), o.accepted.eq(no.as_value()),
-                             o.accepted.code.eq(internal.ACCEPTED.code)]
-                with m.If(xfer):
+                m.d.comb += self.o.valid.eq(1)
+                events.accepted(first.accepted, order)
+                with m.If(sent):
                     after_taking()
 
             with m.State("ADDED"):
-                m.d.comb += [self.o.valid.eq(1), pair.eq(1), o.accepted.eq(no.as_value()),
-                             o.accepted.code.eq(internal.ACCEPTED.code)]
-                level_event(o2.level)
+                m.d.comb += [self.o.valid.eq(1), pair.eq(1)]
+                events.accepted(first.accepted, order)
+                level_event(second.level)
                 last_beat()
 
             with m.State("EVICT"):
@@ -368,158 +291,84 @@ class Matcher(wiring.Component):
                 tail_index = Mux(side, asks.tail_index, bids.tail_index)
                 tail_valid = Mux(side, asks.head_valid, bids.head_valid)
                 with m.If(tail_valid & (tail.price == evict_price)):
-                    sp = o.spill
-                    common(sp)
-                    m.d.comb += [
-                        self.o.valid.eq(1), sp.code.eq(link.SPILL.code),
-                        sp.symbol.eq(symbol), sp.side.eq(side),
-                        sp.order_id.eq(tail.order_id), sp.user.eq(tail.user),
-                        sp.order_type.eq(tail.order_type), sp.tif.eq(tail.tif),
-                        sp.price.eq(tail.price), sp.stop_price.eq(tail.stop_price),
-                        sp.qty.eq(tail.qty), sp.prio_seq.eq(tail.prio_seq),
-                    ]
-                    with m.If(xfer):
-                        win_do(side, WindowOp.REMOVE, index=tail_index)
+                    m.d.comb += self.o.valid.eq(1)
+                    events.handed_entry(first.spill, link.SPILL, symbol=symbol, side=side,
+                                        entry=tail)
+                    with m.If(sent):
+                        window_update(side, WindowOp.REMOVE, index=tail_index)
                 with m.Else():
-                    win_do(side, WindowOp.INSERT, entry=own_entry)
+                    window_update(side, WindowOp.INSERT, entry=remainder_entry)
                     m.next = "ADDED"
 
             with m.State("KILLED"):
-                cx = o2.cancelled
-                common(cx)
-                m.d.comb += [
-                    self.o.valid.eq(1), pair.eq(1), o.accepted.eq(no.as_value()),
-                    o.accepted.code.eq(internal.ACCEPTED.code),
-                    cx.code.eq(internal.CANCELLED.code), cx.symbol.eq(no.symbol),
-                    cx.order_id.eq(no.order_id), cx.user.eq(no.user), cx.qty.eq(rem),
-                    cx.reason.eq(cancel_why),
-                ]
+                m.d.comb += [self.o.valid.eq(1), pair.eq(1)]
+                events.accepted(first.accepted, order)
+                cancelled_order(second.cancelled)
                 last_beat()
-
-            def fill_beat():
-                """EXECUTED and TRADE of one fill against the opposite head, in one beat."""
-                fill = Mux(rem < opp_head.qty, rem, opp_head.qty)
-                ex, tr = o.executed, o2.trade
-                common(ex)
-                common(tr)
-                m.d.comb += [
-                    self.o.valid.eq(1), pair.eq(1), ex.code.eq(internal.EXECUTED.code),
-                    ex.symbol.eq(no.symbol), ex.match_id.eq(match_id + 1),
-                    ex.price.eq(opp_head.price), ex.qty.eq(fill),
-                    ex.aggressor_side.eq(side), ex.aggressor_id.eq(no.order_id),
-                    ex.aggressor_user.eq(no.user), ex.aggressor_leaves.eq(rem - fill),
-                    ex.resting_id.eq(opp_head.order_id), ex.resting_user.eq(opp_head.user),
-                    ex.resting_leaves.eq(opp_head.qty - fill),
-                    tr.code.eq(internal.TRADE.code), tr.symbol.eq(no.symbol),
-                    tr.match_id.eq(match_id + 1), tr.price.eq(opp_head.price), tr.qty.eq(fill),
-                    tr.aggressor_side.eq(side),
-                ]
-                with m.If(xfer):
-                    m.d.sync += [rem.eq(rem - fill), match_id.eq(match_id + 1),
-                                 fill_price.eq(opp_head.price), last_price.eq(opp_head.price),
-                                 lvl_side.eq(opp), lvl_price.eq(opp_head.price), lvl_fill.eq(1)]
-                    with m.If(fill == opp_head.qty):
-                        win_do(opp, WindowOp.REMOVE, index=0)
-                    with m.Else():
-                        win_do(opp, WindowOp.SET_QTY, index=0, qty=opp_head.qty - fill)
-                    m.next = "MORE"
 
             with m.State("FILL"):               # the first fill at a level
                 fill_beat()
 
             with m.State("MORE"):               # after a fill: the level's next order, or its LEVEL
-                with m.If((rem != 0) & opp_head_valid & (opp_head.price == fill_price)):
+                with m.If((open_qty != 0) & opposite_head_valid
+                          & (opposite_head.price == fill_price)):
                     fill_beat()
                 with m.Else():
-                    level_event(o.level)
+                    level_event(first.level)
                     m.d.comb += self.o.valid.eq(1)
-                    with m.If(xfer):
+                    with m.If(sent):
                         after_taking()
 
             with m.State("LEVEL"):
-                level_event(o.level)
+                level_event(first.level)
                 m.d.comb += self.o.valid.eq(1)
-                with m.If(xfer):
-                    with m.If(lvl_fill):
+                with m.If(sent):
+                    with m.If(level_after_fill):
                         after_taking()
                     with m.Else():
-                        m.d.comb += final.eq(1)
-                        m.next = "IDLE"
-                        go_start()
+                        finish()
 
             with m.State("REMAINDER"):
-                cx = o.cancelled
-                common(cx)
-                m.d.comb += [
-                    self.o.valid.eq(1), cx.code.eq(internal.CANCELLED.code),
-                    cx.symbol.eq(no.symbol), cx.order_id.eq(no.order_id), cx.user.eq(no.user),
-                    cx.qty.eq(rem), cx.reason.eq(cancel_why),
-                ]
-                with m.If(xfer):
-                    m.d.comb += final.eq(1)
-                    m.next = "IDLE"
-                    go_start()
+                m.d.comb += self.o.valid.eq(1)
+                cancelled_order(first.cancelled)
+                last_beat()
 
             with m.State("CANCEL"):
-                cx = o.cancelled
-                common(cx)
-                m.d.comb += [
-                    self.o.valid.eq(1), pair.eq(1), cx.code.eq(internal.CANCELLED.code),
-                    cx.symbol.eq(symbol), cx.order_id.eq(cxl_entry.order_id),
-                    cx.user.eq(cxl_entry.user), cx.qty.eq(cxl_entry.qty),
-                    cx.reason.eq(CancelReason.USER),
-                ]
-                level_event(o2.level)
+                m.d.comb += [self.o.valid.eq(1), pair.eq(1)]
+                events.cancelled(first.cancelled, symbol=symbol, order_id=target_entry.order_id,
+                                 user=target_entry.user, qty=target_entry.qty,
+                                 reason=CancelReason.USER)
+                level_event(second.level)
                 last_beat()
 
             with m.State("REPLACED"):
-                rd = o.replaced
-                common(rd)
-                m.d.comb += [
-                    self.o.valid.eq(1), pair.eq(1), rd.code.eq(internal.REPLACED.code),
-                    rd.symbol.eq(symbol), rd.order_id.eq(cxl_entry.order_id),
-                    rd.user.eq(cxl_entry.user), rd.price.eq(cxl_entry.price),
-                    rd.qty.eq(cmd.replace.qty), rd.kept_priority.eq(1),
-                ]
-                level_event(o2.level)
+                m.d.comb += [self.o.valid.eq(1), pair.eq(1)]
+                events.replaced(first.replaced, symbol=symbol, entry=target_entry,
+                                qty=command.replace.qty)
+                level_event(second.level)
                 last_beat()
 
             with m.State("FLUSH"):
+                # The window's orders go to the host best first, bids before asks.
                 flush_side = ~bids.head_valid
                 head = ENTRY(Mux(flush_side, asks.head.as_value(), bids.head.as_value()))
-                fl = o.flush
-                common(fl)
-                m.d.comb += [
-                    fl.code.eq(link.FLUSH.code),
-                    fl.symbol.eq(punt_sym), fl.side.eq(flush_side),
-                    fl.order_id.eq(head.order_id), fl.user.eq(head.user),
-                    fl.order_type.eq(head.order_type), fl.tif.eq(head.tif),
-                    fl.price.eq(head.price), fl.stop_price.eq(head.stop_price),
-                    fl.qty.eq(head.qty), fl.prio_seq.eq(head.prio_seq),
-                ]
+                events.handed_entry(first.flush, link.FLUSH, symbol=punt_symbol,
+                                    side=flush_side, entry=head)
                 with m.If(bids.head_valid | asks.head_valid):
                     m.d.comb += self.o.valid.eq(1)
-                    with m.If(xfer):
-                        win_do(flush_side, WindowOp.REMOVE, index=0)
+                    with m.If(sent):
+                        window_update(flush_side, WindowOp.REMOVE, index=0)
                 with m.Else():
                     m.next = "PUNT"
 
             with m.State("PUNT"):
-                pu = o.punt
-                common(pu)
-                m.d.comb += [
-                    self.o.valid.eq(1), pu.code.eq(link.PUNT.code),
-                    pu.symbol.eq(punt_sym), pu.reason.eq(punt_why),
-                    pu.handover.eq(punt_hand), pu.last_price.eq(punt_last),
-                ]
-                with m.If(xfer):
-                    m.d.comb += final.eq(1)
-                    m.next = "IDLE"
-                    go_start()
+                m.d.comb += self.o.valid.eq(1)
+                events.punt(first.punt, symbol=punt_symbol, reason=punt_reason,
+                            handover=punt_handover, last_price=punt_last_price)
+                last_beat()
 
         # The clock that writes a command's last event also accepts the next command.
         with m.If(final):
             m.d.comb += self.i.ready.eq(1)
 
         return m
-

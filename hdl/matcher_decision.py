@@ -1,0 +1,189 @@
+"""The matcher's accept/punt decision on the command at its input.
+
+Combinational: from the command, the symbol's state and the two windows'
+answers ("where is this order id", "how much could this order trade", "is
+there room"), it says which state the command starts in and, for a punt, why.
+The rules are the contract in docs/hardware.md; their order here is their
+priority.
+"""
+
+from amaranth.hdl import Elaboratable, Module, Mux, Signal
+from amaranth.lib import enum
+
+from gatebook.wire import internal, link
+from gatebook.wire.enums import ALL_SYMBOLS, OrderType, TimeInForce
+from gatebook.wire.link import PuntReason
+
+from .layouts import ENTRY
+
+__all__ = ["Start", "Decision"]
+
+_MARKET = int(OrderType.MARKET)
+_STOP = int(OrderType.STOP)
+
+
+class Start(enum.Enum, shape=4):
+    """The state a command starts in, decided in the clock that accepts it."""
+    NONE     = 0   # LOAD, OWN: done in that clock, no event
+    ACCEPTED = 1   # a new order that trades in the window
+    CANCEL   = 2   # a cancel of a window order (removed in the accepting clock)
+    PUNT     = 3   # PUNT without handover
+    FLUSH    = 4   # FLUSH the window, then PUNT with handover
+    REPLACED = 5   # a quantity decrease of a window order (set in the accepting clock)
+    ADDED    = 6   # a new order that rests without trading (inserted in the accepting clock)
+    KILLED   = 7   # a FOK that cannot fill, an IOC or market order with nothing to hit
+    EVICT    = 8   # a new order that rests better than a full side's worst level: SPILL it
+
+
+class Decision(Elaboratable):
+    """Where the command at the matcher's input starts, and what it found.
+
+    Parameters
+    ----------
+    command : data.View of COMMAND
+        The command at the input (meaningful while it is valid).
+    bids, asks : gatebook.hdl.window.Window
+        The windows; this block drives their order-id and aggressor queries
+        (`find_id`, `limit`, `market`).
+    owned, symbol, bid_deep, ask_deep : Value
+        Whether the lane owns a symbol, which, and each side's best price the
+        host holds deeper than the window (0: none).
+    evict : bool
+        Whether a full side may give its worst level to the host (`Start.EVICT`).
+
+    Attributes
+    ----------
+    start : Signal(Start)
+        The state the command starts in.
+    punt_reason : Signal(8)
+        The `PuntReason` of a PUNT or FLUSH start.
+    side, market, rests : Signal
+        The new order's side (0 buy, 1 sell), whether it is a market order,
+        whether a remainder would rest (a limit DAY or GTC order).
+    own_tail : Signal(ENTRY)
+        The worst entry on the new order's own side (the level EVICT spills).
+    found_side, found_index, found_entry : Signal
+        Where the cancel's or replace's order id is (meaningful when found).
+    """
+
+    def __init__(self, command, bids, asks, *, owned, symbol, bid_deep, ask_deep, evict):
+        self.command = command
+        self.bids = bids
+        self.asks = asks
+        self.owned = owned
+        self.symbol = symbol
+        self.bid_deep = bid_deep
+        self.ask_deep = ask_deep
+        self.evict = evict
+
+        self.start = Signal(Start)
+        self.punt_reason = Signal(8)
+        self.side = Signal()
+        self.market = Signal()
+        self.rests = Signal()
+        self.own_tail = Signal(ENTRY)
+        self.found_side = Signal()
+        self.found_index = Signal.like(bids.found_index)
+        self.found_entry = Signal(ENTRY)
+
+    def elaborate(self, platform):
+        m = Module()
+        command, bids, asks = self.command, self.bids, self.asks
+        order = command.new_order
+        side = self.side
+        for window in (bids, asks):
+            m.d.comb += [window.limit.eq(order.price), window.market.eq(self.market),
+                         window.find_id.eq(command.cancel.order_id)]
+
+        def for_side(buy_value, sell_value):
+            """The value for the new order's side."""
+            return Mux(side, sell_value, buy_value)
+
+        def better_on_own_side(a, b):
+            """Price `a` has strict priority over `b` on the new order's side."""
+            return Mux(side, a < b, a > b)
+
+        m.d.comb += [
+            side.eq(order.side[0]),
+            self.market.eq(order.order_type == _MARKET),
+            self.rests.eq(~self.market & ((order.tif == TimeInForce.DAY)
+                                          | (order.tif == TimeInForce.GTC))),
+            self.own_tail.eq(for_side(bids.tail.as_value(), asks.tail.as_value())),
+            self.found_side.eq(~bids.found),            # meaningful when either found
+            self.found_index.eq(Mux(bids.found, bids.found_index, asks.found_index)),
+            self.found_entry.eq(Mux(bids.found, bids.found_entry.as_value(),
+                                    asks.found_entry.as_value())),
+        ]
+
+        # What the window can give the order, and where the host's deeper book starts.
+        opposite_cross_qty = for_side(asks.cross_qty, bids.cross_qty)
+        window_short = opposite_cross_qty < order.qty
+        opposite_deep = for_side(self.ask_deep, self.bid_deep)
+        own_deep = for_side(self.bid_deep, self.ask_deep)
+        reaches_deep = (opposite_deep != 0) & (self.market | Mux(side, opposite_deep >= order.price,
+                                                                  opposite_deep <= order.price))
+        own_full = for_side(bids.full, asks.full)
+        if self.evict:
+            evictable = (opposite_cross_qty == 0) & better_on_own_side(order.price,
+                                                                       self.own_tail.price)
+        else:
+            evictable = 0
+        behind_deep = (own_deep != 0) & Mux(side, order.price >= own_deep,
+                                            order.price <= own_deep)
+        found_any = bids.found | asks.found
+        found_entry = self.found_entry
+        host = command.host
+        host_handover = host.handover[0] & self.owned & ((host.symbol == self.symbol)
+                                                          | (host.symbol == ALL_SYMBOLS))
+
+        start, why = self.start, self.punt_reason
+        with m.Switch(command.code):
+            with m.Case(internal.NEW_ORDER.code):
+                rests_short = window_short & self.rests
+                with m.If(~self.owned | (order.symbol != self.symbol)):
+                    m.d.comb += [start.eq(Start.PUNT), why.eq(PuntReason.NOT_OWNED)]
+                with m.Elif(order.order_type >= _STOP):
+                    m.d.comb += [start.eq(Start.FLUSH), why.eq(PuntReason.STOP)]
+                with m.Elif(window_short & reaches_deep):
+                    m.d.comb += [start.eq(Start.FLUSH), why.eq(PuntReason.SWEEP)]
+                with m.Elif(rests_short & own_full & evictable):
+                    m.d.comb += start.eq(Start.EVICT)
+                with m.Elif(rests_short & own_full):
+                    m.d.comb += [start.eq(Start.FLUSH), why.eq(PuntReason.WINDOW_FULL)]
+                with m.Elif(rests_short & behind_deep):
+                    m.d.comb += [start.eq(Start.FLUSH), why.eq(PuntReason.BEYOND_WINDOW)]
+                with m.Elif(window_short & (order.tif == TimeInForce.FOK)):
+                    m.d.comb += start.eq(Start.KILLED)
+                with m.Elif(opposite_cross_qty == 0):
+                    m.d.comb += start.eq(Mux(self.rests, Start.ADDED, Start.KILLED))
+                with m.Else():
+                    m.d.comb += start.eq(Start.ACCEPTED)
+            with m.Case(internal.CANCEL.code):
+                with m.If(~found_any):
+                    m.d.comb += [start.eq(Start.PUNT), why.eq(PuntReason.NOT_IN_WINDOW)]
+                with m.Elif(found_entry.user != command.cancel.user):
+                    m.d.comb += [start.eq(Start.PUNT), why.eq(PuntReason.NOT_OWNER)]
+                with m.Else():
+                    m.d.comb += start.eq(Start.CANCEL)
+            with m.Case(internal.REPLACE.code):
+                replace = command.replace
+                with m.If(found_any & (found_entry.user != replace.user)):
+                    m.d.comb += [start.eq(Start.PUNT), why.eq(PuntReason.NOT_OWNER)]
+                with m.Elif(found_any & (replace.price == found_entry.price) & (replace.qty != 0)
+                            & (replace.qty <= found_entry.qty)):
+                    m.d.comb += start.eq(Start.REPLACED)   # quantity decrease: keeps priority
+                # Any other replace, even of one of the host's deeper orders, may move
+                # an order into the window, so the whole symbol goes with it.
+                with m.Elif(self.owned):
+                    m.d.comb += [start.eq(Start.FLUSH), why.eq(PuntReason.REPLACE)]
+                with m.Else():
+                    m.d.comb += [start.eq(Start.PUNT), why.eq(PuntReason.NOT_OWNED)]
+            with m.Case(link.LOAD.code, link.OWN.code):
+                m.d.comb += start.eq(Start.NONE)
+            with m.Case(link.HOST.code):
+                m.d.comb += [start.eq(Mux(host_handover, Start.FLUSH, Start.PUNT)),
+                             why.eq(PuntReason.HOST)]
+            with m.Default():       # mass cancel, admin, unknown: the host's, with the book
+                m.d.comb += [start.eq(Mux(self.owned, Start.FLUSH, Start.PUNT)),
+                             why.eq(PuntReason.HOST)]
+        return m
