@@ -206,3 +206,12 @@ def test_an_order_built_with_enums_trades_in_the_engine():
     events = [named(event) for event in engine.apply(sequencer.stamped(buy))]
     assert not any(isinstance(event, Rejected) for event in events)
     assert [event.qty for event in events if isinstance(event, Executed)] == [10]
+
+
+def test_the_type_stub_matches_the_tables():
+    from gatebook.wire.named import REGENERATE_STUB, stub_text
+    stub = ROOT / "gatebook" / "wire" / "named.pyi"
+    assert stub.read_text() == stub_text(), f"named.pyi is stale; run: {REGENERATE_STUB}"
+    compile(stub.read_text(), str(stub), "exec")
+    assert "class Executed(NamedTuple):\n    code: int\n    seq: int\n" in stub_text()
+    assert "    aggressor_side: Side | int\n" in stub_text()

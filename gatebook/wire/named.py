@@ -8,6 +8,10 @@ in the table's order. A view is still a tuple and compares equal to the plain
 record it was made from. Nothing here is written by hand per message: change a
 table and its class changes with it.
 
+Type checkers cannot see classes made at run time, so named.pyi spells them out
+for them; it is generated too (see `REGENERATE_STUB`) and a test fails when it
+is stale.
+
 `named(record)` picks the class by the record's type byte and turns enumerated
 fields into their enum (`Side.BUY` rather than 0); a value outside its enum
 stays an int, so a hostile record is still shown as it is rather than refused.
@@ -20,11 +24,15 @@ from . import internal
 from .layout import Message
 
 __all__ = [
-    "named", "record_class", "classes_for", "CLASSES",
+    "named", "record_class", "classes_for", "stub_text", "CLASSES",
     "NewOrder", "Cancel", "Replace", "MassCancel", "Admin",
     "Accepted", "Rejected", "Executed", "Cancelled", "Replaced", "StopTriggered",
     "Trade", "Level", "TradingState", "Done",
 ]
+
+#: The shell command that rewrites named.pyi from the tables.
+REGENERATE_STUB = ("python -c 'from gatebook.wire.named import stub_text; "
+                   "print(stub_text(), end=\"\")' > gatebook/wire/named.pyi")
 
 #: Name of the view field holding the record's type byte.
 CODE_FIELD = "code"
@@ -148,3 +156,47 @@ def named(record: "tuple", classes: "dict[int, type[tuple]] | None" = None) -> "
         raise ValueError(f"{cls.message.name}: {len(record)} values, the table has "
                          f"{len(cls._fields)} (type code included)")
     return cls.from_record(record)
+
+
+_STUB_HEAD = '''\
+# Generated from gatebook/wire/internal.py by stub_text() (named.py's REGENERATE_STUB);
+# do not edit: tests/test_public_api.py fails when it is stale. The classes are made at
+# run time (named.py); this file only tells type checkers their fields.
+from typing import Any, NamedTuple
+
+from .enums import {enums}
+from .layout import Message
+
+__all__ = {all_names!r}
+
+CODE_FIELD: str
+REGENERATE_STUB: str
+CLASSES: dict[int, type[tuple]]
+
+def class_name(message: Message) -> str: ...
+def record_class(message: Message) -> type[tuple]: ...
+def classes_for(*messages: Message) -> dict[int, type[tuple]]: ...
+def stub_text() -> str: ...
+def named(record: tuple, classes: dict[int, type[tuple]] | None = None) -> Any: ...
+'''
+
+
+def stub_text() -> str:
+    """The text of named.pyi: one typed NamedTuple per message, from the tables.
+
+    An enumerated field is typed ``Enum | int``: a value outside the enum stays an int.
+    """
+    views = list(CLASSES.values())
+    enums = sorted({field.enum.__name__ for cls in views for field in cls.message.fields
+                    if field.enum is not None})
+    parts = [_STUB_HEAD.format(enums=", ".join(enums), all_names=__all__)]
+    for cls in views:
+        lines = [f"class {cls.__name__}(NamedTuple):", f"    code: int"]
+        lines += [f"    {field.name}: {field.enum.__name__ + ' | int' if field.enum else 'int'}"
+                  for field in cls.message.fields]
+        lines += ["    @property",
+                  "    def message(self) -> Message: ...",
+                  "    @classmethod",
+                  f"    def from_record(cls, record: tuple) -> {cls.__name__}: ..."]
+        parts.append("\n".join(lines) + "\n")
+    return "\n".join(parts)
