@@ -52,7 +52,7 @@ class Sequencer:
     def admin(self, action, symbol):
         return self.stamp(_ADMIN, action, symbol)
 
-    def stamped(self, command):
+    def stamped(self, command: "tuple[int, ...]") -> "tuple[int, ...]":
         """`command` (from `new_order`, `cancel`, ...) with the next seq and a ts from the clock.
 
         Whatever seq and ts the command carried are replaced: the sequencer alone
@@ -88,12 +88,13 @@ def _plain(value):
     return int(value) if isinstance(value, IntEnum) else value
 
 
-def _unstamped(message, **fields):
+def _unstamped(message, **fields) -> "tuple[int, ...]":
     return make(message, seq=0, ts=0, **{name: _plain(value) for name, value in fields.items()})
 
 
-def new_order(*, symbol, order_id, user, side, price, qty, order_type=OrderType.LIMIT,
-              tif=TimeInForce.DAY, stop_price=0):
+def new_order(*, symbol: int, order_id: int, user: int, side: int, price: int, qty: int,
+              order_type: int = OrderType.LIMIT, tif: int = TimeInForce.DAY,
+              stop_price: int = 0) -> "tuple[int, ...]":
     """An unstamped NEW_ORDER: a day limit order unless `order_type`/`tif` say otherwise.
 
     Parameters
@@ -112,21 +113,21 @@ def new_order(*, symbol, order_id, user, side, price, qty, order_type=OrderType.
                       stop_price=stop_price, qty=qty)
 
 
-def cancel(*, order_id, user):
+def cancel(*, order_id: int, user: int) -> "tuple[int, ...]":
     """An unstamped CANCEL of `user`'s order `order_id`."""
     return _unstamped(internal.CANCEL, order_id=order_id, user=user)
 
 
-def replace(*, order_id, user, price, qty):
+def replace(*, order_id: int, user: int, price: int, qty: int) -> "tuple[int, ...]":
     """An unstamped REPLACE: `qty` is the new open quantity."""
     return _unstamped(internal.REPLACE, order_id=order_id, user=user, price=price, qty=qty)
 
 
-def mass_cancel(*, scope, user, symbol):
+def mass_cancel(*, scope: int, user: int, symbol: int) -> "tuple[int, ...]":
     """An unstamped MASS_CANCEL (`scope`: MassCancelScope; `symbol` may be ALL_SYMBOLS)."""
     return _unstamped(internal.MASS_CANCEL, scope=scope, user=user, symbol=symbol)
 
 
-def admin(*, action, symbol):
+def admin(*, action: int, symbol: int) -> "tuple[int, ...]":
     """An unstamped ADMIN command (`action`: AdminAction; `symbol` may be ALL_SYMBOLS)."""
     return _unstamped(internal.ADMIN, action=action, symbol=symbol)
