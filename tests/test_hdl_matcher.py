@@ -7,6 +7,7 @@ short seeded random flows with random valid/ready stalls.
 
 import pytest
 
+from gatebook.wire import internal
 from gatebook.wire.link import PuntReason
 from gatebook.sim.flows import directed, eviction, random_flow, window_pressure
 from gatebook.sim.matcher.amaranth_bench import run_flow
@@ -84,3 +85,125 @@ def test_functional_coverage(capsys):
     assert coverage[("limit", "handover", "full")]
     with capsys.disabled():
         print("\n" + coverage_table(coverage))
+
+
+# -- the matcher's parts, one at a time -------------------------------------------------
+
+def _settle(module, drive):
+    """Run `drive(ctx)` once against a combinational `module` on Amaranth's simulator."""
+    from amaranth.sim import Simulator
+
+    sim = Simulator(module)
+    sim.add_testbench(drive)
+    sim.run()
+
+
+def test_stamp_overlap_holds_for_the_tables():
+    """Every sequenced command carries seq and ts at the bits events read them from."""
+    from gatebook.hdl.layouts import COMMAND
+    from gatebook.hdl.matcher_records import UNSTAMPED_COMMANDS, check_stamp_overlap
+
+    check_stamp_overlap(COMMAND)
+    stamped = set(COMMAND.members) - {"code"} - UNSTAMPED_COMMANDS
+    assert {"new_order", "cancel", "replace", "mass_cancel", "admin", "host"} <= stamped
+
+
+@pytest.mark.parametrize("bad_member", [
+    {"code": 8, "ts": 64, "seq": 64},        # the stamp's fields swapped
+    {"code": 8, "seq": 64},                  # no timestamp
+    {"code": 8, "seq": 32, "ts": 64},        # a narrower sequence number
+])
+def test_stamp_overlap_refuses_a_command_that_moves_the_stamp(bad_member):
+    from amaranth.lib import data
+
+    from gatebook.hdl.matcher_records import check_stamp_overlap
+
+    layout = data.UnionLayout({
+        "code":   8,
+        "cancel": data.StructLayout({"code": 8, "seq": 64, "ts": 64, "order_id": 64}),
+        "moved":  data.StructLayout(bad_member),
+    })
+    with pytest.raises(ValueError, match="'moved'"):
+        check_stamp_overlap(layout)
+
+
+def test_entry_from_order_copies_by_name():
+    """A window entry made from a new order: same-named fields, its seq as priority."""
+    from amaranth.hdl import Module, Signal
+
+    from gatebook.hdl.layouts import COMMAND
+    from gatebook.hdl.matcher_records import entry_from_order
+
+    m = Module()
+    command = Signal(COMMAND)
+    entry = entry_from_order(m, command.new_order, 17)
+    order = {"order_id": 0x1122334455667788, "user": 42, "order_type": 0, "tif": 1,
+             "price": 10_050, "stop_price": 9_000, "qty": 500, "seq": 987_654, "ts": 3}
+
+    async def drive(ctx):
+        for name, value in order.items():
+            ctx.set(command.new_order[name], value)
+        got = {name: ctx.get(entry[name]) for name in ("order_id", "user", "order_type", "tif",
+                                                        "price", "stop_price", "qty", "prio_seq")}
+        assert got == {**{k: order[k] for k in got if k in order}, "qty": 17,
+                       "prio_seq": 987_654}
+
+    _settle(m, drive)
+
+
+def _decide(command, *, owned=1, symbol=7):
+    """The decision's (start, punt reason) for one command against empty windows."""
+    from amaranth.hdl import Module, Signal
+
+    from gatebook.hdl.layouts import COMMAND
+    from gatebook.hdl.matcher_decision import Decision
+    from gatebook.hdl.window import Window
+    from gatebook.wire.enums import Side
+
+    m = Module()
+    m.submodules.bids = bids = Window(2, Side.BUY)
+    m.submodules.asks = asks = Window(2, Side.SELL)
+    incoming = Signal(COMMAND)
+    state = {"owned": Signal(), "symbol": Signal(16), "bid_deep": Signal(32),
+             "ask_deep": Signal(32)}
+    m.submodules.decision = decision = Decision(incoming, bids, asks, evict=True, **state)
+    answer = []
+
+    async def drive(ctx):
+        ctx.set(state["owned"], owned)
+        ctx.set(state["symbol"], symbol)
+        member, fields = command
+        for name, value in fields.items():
+            ctx.set(incoming[member][name], value)
+        answer.append((ctx.get(decision.start), ctx.get(decision.punt_reason)))
+
+    _settle(m, drive)
+    return answer[0]
+
+
+def _new_order(**fields):
+    order = {"code": internal.NEW_ORDER.code, "symbol": 7, "order_id": 1, "user": 1,
+             "side": 0, "order_type": 0, "tif": 0, "price": 100, "qty": 10}
+    return ("new_order", {**order, **fields})
+
+
+@pytest.mark.parametrize("command, owned, expected", [
+    (_new_order(), 1, ("ADDED", None)),
+    (_new_order(tif=2), 1, ("KILLED", None)),                       # IOC, nothing to hit
+    (_new_order(tif=3), 1, ("KILLED", None)),                       # FOK, nothing to hit
+    (_new_order(order_type=2), 1, ("FLUSH", "STOP")),
+    (_new_order(symbol=8), 1, ("PUNT", "NOT_OWNED")),
+    (_new_order(), 0, ("PUNT", "NOT_OWNED")),
+    (("cancel", {"code": internal.CANCEL.code, "order_id": 1, "user": 1}), 1, ("PUNT", "NOT_IN_WINDOW")),
+    (("replace", {"code": internal.REPLACE.code, "order_id": 1, "user": 1, "price": 1, "qty": 1}), 1,
+     ("FLUSH", "REPLACE")),
+])
+def test_decision_on_empty_windows(command, owned, expected):
+    """The accept/punt decision on its own: each rule's start state and punt reason."""
+    from gatebook.hdl.matcher_decision import Start
+
+    start, reason = _decide(command, owned=owned)
+    want_start, want_reason = expected
+    assert start == Start[want_start]
+    if want_reason is not None:
+        assert reason == PuntReason[want_reason]
