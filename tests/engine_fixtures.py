@@ -55,10 +55,18 @@ class Exchange:
     symbols : iterable of SymbolSpec
     stp : bool
         Self-trade prevention.
+    implementation : engine_implementations.Implementation, optional
+        Which engine to drive (the `engine` fixture's); the golden `MatchingEngine`
+        itself, as `self.engine`, when not given.
     """
 
-    def __init__(self, symbols=DEFAULT_SYMBOLS, *, stp=False):
-        self.engine = MatchingEngine(symbols, self_trade_prevention=stp)
+    def __init__(self, symbols=DEFAULT_SYMBOLS, *, stp=False, implementation=None):
+        if implementation is None:
+            self.engine = MatchingEngine(symbols, self_trade_prevention=stp)
+            self._books = lambda: self.engine.books
+        else:
+            self.engine = implementation.make(tuple(symbols), stp)
+            self._books = lambda: implementation.books(self.engine)
         self.next_seq = 1
         self.command = None         # the command last sent
         self.entered = {}           # order id -> NEW_ORDER fields as first entered
@@ -160,8 +168,12 @@ class Exchange:
 
     # -- views ------------------------------------------------------------
 
+    def books(self):
+        """{symbol: OrderBook} in listing order, every lane's window included."""
+        return self._books()
+
     def book(self, symbol=GATE):
-        return self.engine.books[symbol]
+        return self._books()[symbol]
 
     def queue(self, side, symbol=GATE):
         """L3 by id: [(price, [order id, ...]), ...] best level first, in time priority."""

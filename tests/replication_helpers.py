@@ -4,7 +4,6 @@ that records, cuts or alters the stream, and the handshake's sizes on the wire."
 import os
 import socket
 import threading
-import time
 
 import pytest
 
@@ -16,6 +15,8 @@ from gatebook.host.wal.journal import JournaledExchange
 from gatebook.host.wal.loadgen import START_NS, STEP_NS, seeded_commands
 from gatebook.host.wal.replication import ReplicationServer
 from gatebook.host.wal.standby import Follower
+
+from waiting import wait_for
 
 __all__ = ["HERE", "REPO", "SECRET", "SEED", "TIMEOUT", "FRAMES", "CHALLENGE_BYTES",
            "HANDSHAKE_TO_FOLLOWER", "HANDSHAKE_TO_PRIMARY", "wait_for", "Relay", "shutdown",
@@ -31,13 +32,6 @@ FRAMES = ProtocolCodec(REPLICATION)
 CHALLENGE_BYTES = AUTH_CHALLENGE.size + NONCE_SIZE      # all an unauthenticated peer ever gets
 HANDSHAKE_TO_FOLLOWER = CHALLENGE_BYTES + AUTH_PROOF.size + MAC_SIZE
 HANDSHAKE_TO_PRIMARY = AUTH_HELLO.size + NONCE_SIZE + AUTH_PROOF.size + MAC_SIZE
-
-
-def wait_for(condition, what, seconds=10.0):
-    deadline = time.monotonic() + seconds
-    while not condition():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.005)
 
 
 class Relay:

@@ -1,5 +1,7 @@
-"""Scenario tests of the golden-model engine: exact event sequences for the rules
-stated in host/engine.py's docstring.
+"""Scenario tests of the engine's interface: exact event sequences for the rules
+stated in host/engine.py's docstring, against every implementation (the `engine`
+fixture of tests/engine_implementations.py: the golden engine, and the hybrid host
+with each in-process lane backend).
 
 Symbol GATE (id 1) has a one-cent tick (100 price units); prices are written usd(...).
 """
@@ -7,6 +9,7 @@ Symbol GATE (id 1) has a one-cent tick (100 price units); prices are written usd
 from engine_fixtures import (AAPL, ALL_SYMBOLS, BUY, FOK, GATE, GTC, IOC, MARKET, SELL, STOP, STOP_LIMIT,
                              AdminAction, CancelReason, Exchange, MassCancelScope, RejectReason,
                              assert_events, usd)
+from engine_implementations import engine  # noqa: F401 (the fixture, used by name)
 
 P100, P101, P102, P103 = usd(100), usd("100.01"), usd("100.02"), usd("100.03")
 P99, P98 = usd("99.99"), usd("99.98")
@@ -14,15 +17,15 @@ P99, P98 = usd("99.99"), usd("99.98")
 
 # -- resting and filling ------------------------------------------------------
 
-def test_limit_order_rests_and_shows_as_best():
-    ex = Exchange()
+def test_limit_order_rests_and_shows_as_best(engine):
+    ex = Exchange(implementation=engine)
     assert_events(ex.buy(1, qty=10, price=P100), [ex.accepted(), ex.level(BUY, P100, 10, 1)])
     assert ex.book().best(BUY) == (P100, 10, 1)
     assert ex.book().best(SELL) is None
 
 
-def test_full_fill_empties_both_sides():
-    ex = Exchange()
+def test_full_fill_empties_both_sides(engine):
+    ex = Exchange(implementation=engine)
     ex.sell(1, qty=10, price=P100, user=1)
     got = ex.buy(2, qty=10, price=P100, user=2)
     assert_events(got, [ex.accepted(),
@@ -31,8 +34,8 @@ def test_full_fill_empties_both_sides():
     assert ex.book().best(BUY) is None and ex.book().best(SELL) is None
 
 
-def test_partial_fill_of_resting_then_of_aggressor():
-    ex = Exchange()
+def test_partial_fill_of_resting_then_of_aggressor(engine):
+    ex = Exchange(implementation=engine)
     ex.sell(1, qty=10, price=P100, user=1)
     got = ex.buy(2, qty=4, price=P100, user=2)
     assert_events(got, [ex.accepted(),
@@ -46,8 +49,8 @@ def test_partial_fill_of_resting_then_of_aggressor():
     assert ex.queue(BUY) == [(P100, [3])] and ex.queue(SELL) == []
 
 
-def test_sweep_across_levels_stops_at_limit():
-    ex = Exchange()
+def test_sweep_across_levels_stops_at_limit(engine):
+    ex = Exchange(implementation=engine)
     ex.sell(1, qty=5, price=P100, user=1)
     ex.sell(2, qty=5, price=P101, user=2)
     ex.sell(3, qty=3, price=P101, user=3)
@@ -64,8 +67,8 @@ def test_sweep_across_levels_stops_at_limit():
     assert ex.book().depth(BUY) == [(P101, 7, 1)]
 
 
-def test_buy_aggressor_trades_at_resting_ask_price():
-    ex = Exchange()
+def test_buy_aggressor_trades_at_resting_ask_price(engine):
+    ex = Exchange(implementation=engine)
     ex.sell(1, qty=5, price=P100, user=1)
     got = ex.buy(2, qty=5, price=P103, user=2)
     assert_events(got, [ex.accepted(),
@@ -73,8 +76,8 @@ def test_buy_aggressor_trades_at_resting_ask_price():
                         ex.level(SELL, P100, 0, 0)])
 
 
-def test_sell_aggressor_trades_at_resting_bid_price():
-    ex = Exchange()
+def test_sell_aggressor_trades_at_resting_bid_price(engine):
+    ex = Exchange(implementation=engine)
     ex.buy(1, qty=5, price=P103, user=1)
     got = ex.sell(2, qty=5, price=P100, user=2)
     assert_events(got, [ex.accepted(),
@@ -82,8 +85,8 @@ def test_sell_aggressor_trades_at_resting_bid_price():
                         ex.level(BUY, P103, 0, 0)])
 
 
-def test_fifo_kept_after_cancel_in_middle_of_queue():
-    ex = Exchange()
+def test_fifo_kept_after_cancel_in_middle_of_queue(engine):
+    ex = Exchange(implementation=engine)
     for order_id in (1, 2, 3):
         ex.sell(order_id, qty=5, price=P100, user=order_id)
     assert_events(ex.cancel(2), [ex.cancelled(2, 5, CancelReason.USER), ex.level(SELL, P100, 10, 2)])
@@ -95,8 +98,8 @@ def test_fifo_kept_after_cancel_in_middle_of_queue():
                         ex.level(SELL, P100, 3, 1)])
 
 
-def test_best_moves_to_next_level_when_best_empties():
-    ex = Exchange()
+def test_best_moves_to_next_level_when_best_empties(engine):
+    ex = Exchange(implementation=engine)
     ex.buy(1, qty=5, price=P100, user=1)
     ex.buy(2, qty=5, price=P99, user=2)
     ex.sell(3, qty=5, price=P101, user=3)
@@ -111,8 +114,8 @@ def test_best_moves_to_next_level_when_best_empties():
                         ex.level(BUY, P99, 4, 1)])
 
 
-def test_cancel_and_replace_of_filled_order_rejected():
-    ex = Exchange()
+def test_cancel_and_replace_of_filled_order_rejected(engine):
+    ex = Exchange(implementation=engine)
     ex.sell(1, qty=5, price=P100, user=1)
     ex.buy(2, qty=5, price=P100, user=2)
     for order_id, user in ((1, 1), (2, 2)):
@@ -122,8 +125,8 @@ def test_cancel_and_replace_of_filled_order_rejected():
             ex.rejected(RejectReason.ORDER_NOT_LIVE, order_id=order_id, user=user)])
 
 
-def test_taker_that_exactly_empties_a_level_makes_no_zero_quantity_fill():
-    ex = Exchange()
+def test_taker_that_exactly_empties_a_level_makes_no_zero_quantity_fill(engine):
+    ex = Exchange(implementation=engine)
     ex.sell(1, qty=5, price=P100, user=1)
     ex.sell(2, qty=5, price=P101, user=2)
     ex.sell(3, qty=5, price=P101, user=3)
@@ -140,8 +143,8 @@ def test_taker_that_exactly_empties_a_level_makes_no_zero_quantity_fill():
 
 # -- IOC, market, FOK -----------------------------------------------------------
 
-def test_ioc_remainder_cancelled_never_rests():
-    ex = Exchange()
+def test_ioc_remainder_cancelled_never_rests(engine):
+    ex = Exchange(implementation=engine)
     ex.sell(1, qty=5, price=P100, user=1)
     got = ex.buy(2, qty=8, price=P101, user=2, tif=IOC)
     assert_events(got, [ex.accepted(),
@@ -153,15 +156,15 @@ def test_ioc_remainder_cancelled_never_rests():
     assert ex.book().best(BUY) is None
 
 
-def test_market_order_on_empty_book_is_cancelled():
-    ex = Exchange()
+def test_market_order_on_empty_book_is_cancelled(engine):
+    ex = Exchange(implementation=engine)
     assert_events(ex.buy(1, qty=10, type=MARKET),
                   [ex.accepted(), ex.cancelled(1, 10, CancelReason.IOC_REMAINDER)])
     assert ex.book().best(BUY) is None
 
 
-def test_market_order_sweeps_and_remainder_cancelled():
-    ex = Exchange()
+def test_market_order_sweeps_and_remainder_cancelled(engine):
+    ex = Exchange(implementation=engine)
     ex.buy(1, qty=5, price=P100, user=1)
     ex.buy(2, qty=5, price=P98, user=2)
     got = ex.sell(3, qty=12, type=MARKET, tif=GTC, user=3)
@@ -174,8 +177,8 @@ def test_market_order_sweeps_and_remainder_cancelled():
     assert ex.book().best(SELL) is None
 
 
-def test_fok_killed_without_partial_fill_and_book_unchanged():
-    ex = Exchange()
+def test_fok_killed_without_partial_fill_and_book_unchanged(engine):
+    ex = Exchange(implementation=engine)
     ex.sell(1, qty=5, price=P100, user=1)
     ex.sell(2, qty=3, price=P101, user=2)
     ex.sell(3, qty=9, price=P103, user=3)
@@ -186,8 +189,8 @@ def test_fok_killed_without_partial_fill_and_book_unchanged():
     assert ex.book().last_trade_price == 0
 
 
-def test_fok_filled_exactly():
-    ex = Exchange()
+def test_fok_filled_exactly(engine):
+    ex = Exchange(implementation=engine)
     ex.sell(1, qty=5, price=P100, user=1)
     ex.sell(2, qty=3, price=P101, user=2)
     got = ex.buy(3, qty=8, price=P101, tif=FOK, user=3)
@@ -198,8 +201,8 @@ def test_fok_filled_exactly():
                         ex.level(SELL, P101, 0, 0)])
 
 
-def test_order_ids_are_never_reused():
-    ex = Exchange()
+def test_order_ids_are_never_reused(engine):
+    ex = Exchange(implementation=engine)
     ex.sell(1, qty=5, price=P100, user=1)
     ex.buy(2, qty=5, price=P100, user=2)           # 1 and 2 filled
     ex.buy(3, qty=5, price=P99, user=3)
@@ -212,8 +215,8 @@ def test_order_ids_are_never_reused():
 
 # -- replace ------------------------------------------------------------------
 
-def test_replace_quantity_down_keeps_priority():
-    ex = Exchange()
+def test_replace_quantity_down_keeps_priority(engine):
+    ex = Exchange(implementation=engine)
     ex.sell(1, qty=10, price=P100, user=1)
     ex.sell(2, qty=10, price=P100, user=2)
     assert_events(ex.replace(1, P100, 4), [ex.replaced(1, P100, 4, kept_priority=True),
@@ -226,8 +229,8 @@ def test_replace_quantity_down_keeps_priority():
                         ex.level(SELL, P100, 9, 1)])
 
 
-def test_replace_quantity_up_loses_priority():
-    ex = Exchange()
+def test_replace_quantity_up_loses_priority(engine):
+    ex = Exchange(implementation=engine)
     ex.sell(1, qty=10, price=P100, user=1)
     ex.sell(2, qty=10, price=P100, user=2)
     assert_events(ex.replace(1, P100, 15), [ex.replaced(1, P100, 15, kept_priority=False),
@@ -240,8 +243,8 @@ def test_replace_quantity_up_loses_priority():
                         ex.level(SELL, P100, 20, 2)])
 
 
-def test_replace_price_change_loses_priority_and_can_cross():
-    ex = Exchange()
+def test_replace_price_change_loses_priority_and_can_cross(engine):
+    ex = Exchange(implementation=engine)
     ex.buy(1, qty=10, price=P99, user=1)
     ex.buy(2, qty=10, price=P100, user=2)
     ex.sell(3, qty=4, price=P101, user=3)
@@ -260,8 +263,8 @@ def test_replace_price_change_loses_priority_and_can_cross():
 
 # -- stops --------------------------------------------------------------------
 
-def test_buy_stop_triggers_on_print_at_stop_price():
-    ex = Exchange()
+def test_buy_stop_triggers_on_print_at_stop_price(engine):
+    ex = Exchange(implementation=engine)
     ex.sell(1, qty=5, price=P100, user=1)
     ex.sell(2, qty=5, price=P101, user=2)
     assert_events(ex.buy(10, qty=3, type=STOP, stop=P101, user=7), [ex.accepted()])
@@ -276,8 +279,8 @@ def test_buy_stop_triggers_on_print_at_stop_price():
                         ex.level(SELL, P101, 1, 1)])
 
 
-def test_sell_stop_limit_triggers_fills_then_rests_at_its_limit():
-    ex = Exchange()
+def test_sell_stop_limit_triggers_fills_then_rests_at_its_limit(engine):
+    ex = Exchange(implementation=engine)
     ex.buy(1, qty=2, price=P100, user=1)
     assert_events(ex.sell(10, qty=6, price=P100, type=STOP_LIMIT, stop=P100, user=7),
                   [ex.accepted()])
@@ -291,8 +294,8 @@ def test_sell_stop_limit_triggers_fills_then_rests_at_its_limit():
                         ex.level(SELL, P100, 5, 1)])
 
 
-def test_triggered_stop_limit_takes_time_priority_at_trigger():
-    ex = Exchange()
+def test_triggered_stop_limit_takes_time_priority_at_trigger(engine):
+    ex = Exchange(implementation=engine)
     ex.buy(1, qty=1, price=P100, user=1)
     ex.sell(10, qty=6, price=P102, type=STOP_LIMIT, stop=P100, user=7)
     ex.sell(2, qty=4, price=P102, user=2)                 # entered after the stop, before its trigger
@@ -305,8 +308,8 @@ def test_triggered_stop_limit_takes_time_priority_at_trigger():
     assert ex.queue(SELL) == [(P102, [2, 10])]
 
 
-def test_stop_triggers_at_entry_when_last_print_is_through_it():
-    ex = Exchange()
+def test_stop_triggers_at_entry_when_last_print_is_through_it(engine):
+    ex = Exchange(implementation=engine)
     ex.sell(1, qty=1, price=P101, user=1)
     ex.buy(2, qty=1, price=P101, user=2)                  # last print 100.01
     ex.sell(3, qty=5, price=P102, user=3)
@@ -319,8 +322,8 @@ def test_stop_triggers_at_entry_when_last_print_is_through_it():
                         ex.cancelled(11, 2, CancelReason.IOC_REMAINDER)])
 
 
-def test_stops_triggered_by_one_print_released_buy_first_in_order_reached():
-    ex = Exchange()
+def test_stops_triggered_by_one_print_released_buy_first_in_order_reached(engine):
+    ex = Exchange(implementation=engine)
     # Stops entered before any trade wait; then one print at 100.01 triggers them all.
     ex.buy(20, qty=1, type=STOP, stop=P101, user=7)
     ex.buy(21, qty=1, type=STOP, stop=P100, user=7)
@@ -342,8 +345,8 @@ def test_stops_triggered_by_one_print_released_buy_first_in_order_reached():
     assert [o.order_id for o in ex.book().live_stops(SELL)] == [25]
 
 
-def test_stop_cascade_runs_after_the_command_in_trigger_order():
-    ex = Exchange()
+def test_stop_cascade_runs_after_the_command_in_trigger_order(engine):
+    ex = Exchange(implementation=engine)
     ex.sell(1, qty=1, price=P100, user=1)
     ex.sell(2, qty=1, price=P101, user=1)
     ex.sell(3, qty=1, price=P102, user=1)
@@ -369,8 +372,8 @@ def test_stop_cascade_runs_after_the_command_in_trigger_order():
     assert {e[1] for e in got} == {ex.command[1]}          # all under the command's seq
 
 
-def test_pending_stop_cancel_has_no_level_event():
-    ex = Exchange()
+def test_pending_stop_cancel_has_no_level_event(engine):
+    ex = Exchange(implementation=engine)
     ex.buy(10, qty=3, type=STOP, stop=P101, user=7)
     assert_events(ex.cancel(10), [ex.cancelled(10, 3, CancelReason.USER)])
     assert ex.book().live_stops(BUY) == []
@@ -378,8 +381,8 @@ def test_pending_stop_cancel_has_no_level_event():
 
 # -- self-trade prevention ------------------------------------------------------
 
-def test_self_trade_prevention_cancels_newest_after_trading_others():
-    ex = Exchange(stp=True)
+def test_self_trade_prevention_cancels_newest_after_trading_others(engine):
+    ex = Exchange(stp=True, implementation=engine)
     ex.sell(1, qty=3, price=P100, user=2)
     ex.sell(2, qty=5, price=P100, user=1)
     got = ex.buy(3, qty=10, price=P100, user=1)
@@ -390,16 +393,16 @@ def test_self_trade_prevention_cancels_newest_after_trading_others():
     assert ex.queue(SELL) == [(P100, [2])]
 
 
-def test_self_trade_prevention_kills_fok_that_needs_own_liquidity():
-    ex = Exchange(stp=True)
+def test_self_trade_prevention_kills_fok_that_needs_own_liquidity(engine):
+    ex = Exchange(stp=True, implementation=engine)
     ex.sell(1, qty=3, price=P100, user=2)
     ex.sell(2, qty=5, price=P100, user=1)
     got = ex.buy(3, qty=5, price=P100, user=1, tif=FOK)
     assert_events(got, [ex.accepted(), ex.cancelled(3, 5, CancelReason.FOK_KILL)])
 
 
-def test_self_trade_allowed_by_default():
-    ex = Exchange()
+def test_self_trade_allowed_by_default(engine):
+    ex = Exchange(implementation=engine)
     ex.sell(1, qty=5, price=P100, user=1)
     got = ex.buy(2, qty=5, price=P100, user=1)
     assert_events(got, [ex.accepted(),
@@ -409,8 +412,8 @@ def test_self_trade_allowed_by_default():
 
 # -- mass cancel and admin ------------------------------------------------------
 
-def _three_users_two_symbols():
-    ex = Exchange()
+def _three_users_two_symbols(engine):
+    ex = Exchange(implementation=engine)
     ex.buy(1, qty=1, price=P99, user=1)
     ex.sell(2, qty=2, price=P102, user=1, symbol=AAPL)
     ex.buy(3, qty=3, price=P99, user=2)
@@ -419,8 +422,8 @@ def _three_users_two_symbols():
     return ex
 
 
-def test_mass_cancel_by_user():
-    ex = _three_users_two_symbols()
+def test_mass_cancel_by_user(engine):
+    ex = _three_users_two_symbols(engine)
     assert_events(ex.mass_cancel(MassCancelScope.USER, user=1), [
         ex.cancelled(1, 1, CancelReason.MASS_CANCEL), ex.level(BUY, P99, 3, 1),
         ex.cancelled(2, 2, CancelReason.MASS_CANCEL), ex.level(SELL, P102, 0, 0, symbol=AAPL),
@@ -429,8 +432,8 @@ def test_mass_cancel_by_user():
     assert ex.queue(BUY) == [(P99, [3])] and ex.queue(SELL) == [(P102, [5])]
 
 
-def test_mass_cancel_by_symbol():
-    ex = _three_users_two_symbols()
+def test_mass_cancel_by_symbol(engine):
+    ex = _three_users_two_symbols(engine)
     assert_events(ex.mass_cancel(MassCancelScope.SYMBOL, symbol=GATE), [
         ex.cancelled(1, 1, CancelReason.MASS_CANCEL), ex.level(BUY, P99, 3, 1),
         ex.cancelled(3, 3, CancelReason.MASS_CANCEL), ex.level(BUY, P99, 0, 0),
@@ -440,8 +443,8 @@ def test_mass_cancel_by_symbol():
     assert ex.book(AAPL).depth(SELL) == [(P102, 2, 1)]
 
 
-def test_mass_cancel_by_user_and_symbol():
-    ex = _three_users_two_symbols()
+def test_mass_cancel_by_user_and_symbol(engine):
+    ex = _three_users_two_symbols(engine)
     assert_events(ex.mass_cancel(MassCancelScope.USER_SYMBOL, user=1, symbol=AAPL), [
         ex.cancelled(2, 2, CancelReason.MASS_CANCEL), ex.level(SELL, P102, 0, 0, symbol=AAPL),
         ex.done(1)])
@@ -449,8 +452,8 @@ def test_mass_cancel_by_user_and_symbol():
     assert ex.book().depth(BUY) == [(P99, 4, 2)]
 
 
-def test_halt_rejects_orders_allows_cancels_then_resume():
-    ex = _three_users_two_symbols()
+def test_halt_rejects_orders_allows_cancels_then_resume(engine):
+    ex = _three_users_two_symbols(engine)
     assert_events(ex.admin(AdminAction.HALT, GATE), [ex.trading_state(GATE, halted=1), ex.done(0)])
     assert_events(ex.admin(AdminAction.HALT, GATE), [ex.done(0)])     # no change, no state event
     assert_events(ex.buy(6, qty=1, price=P99, user=2), [
@@ -464,10 +467,10 @@ def test_halt_rejects_orders_allows_cancels_then_resume():
     assert_events(ex.buy(6, qty=1, price=P99, user=2), [ex.accepted(), ex.level(BUY, P99, 2, 2)])
 
 
-def test_kill_cancels_everything_with_reason_halt_and_halts():
-    ex = _three_users_two_symbols()
+def test_kill_cancels_everything_with_reason_halt_and_halts(engine):
+    ex = _three_users_two_symbols(engine)
     got = ex.admin(AdminAction.KILL, ALL_SYMBOLS)
-    halts = [ex.trading_state(symbol, halted=1) for symbol in ex.engine.books]   # listing order
+    halts = [ex.trading_state(symbol, halted=1) for symbol in ex.books()]   # listing order
     assert_events(got, halts + [
         ex.cancelled(1, 1, CancelReason.HALT), ex.level(BUY, P99, 3, 1),
         ex.cancelled(2, 2, CancelReason.HALT), ex.level(SELL, P102, 0, 0, symbol=AAPL),
@@ -479,8 +482,8 @@ def test_kill_cancels_everything_with_reason_halt_and_halts():
         ex.rejected(RejectReason.SYMBOL_HALTED, symbol=AAPL, order_id=6, user=3)])
 
 
-def test_end_of_day_expires_day_orders_keeps_gtc():
-    ex = _three_users_two_symbols()
+def test_end_of_day_expires_day_orders_keeps_gtc(engine):
+    ex = _three_users_two_symbols(engine)
     ex.buy(6, qty=6, type=STOP, stop=P103, user=2, tif=GTC)
     assert_events(ex.admin(AdminAction.END_OF_DAY, GATE), [
         ex.cancelled(1, 1, CancelReason.EXPIRED), ex.level(BUY, P99, 3, 1),
@@ -494,8 +497,8 @@ def test_end_of_day_expires_day_orders_keeps_gtc():
 
 # -- market data views ----------------------------------------------------------
 
-def test_l1_l2_l3_views():
-    ex = Exchange()
+def test_l1_l2_l3_views(engine):
+    ex = Exchange(implementation=engine)
     ex.buy(1, qty=5, price=P99, user=1)
     ex.buy(2, qty=7, price=P100, user=2)
     ex.buy(3, qty=1, price=P99, user=3)
@@ -514,8 +517,8 @@ def test_l1_l2_l3_views():
     assert ex.book(AAPL).best(BUY) is None and ex.book(AAPL).depth(SELL) == []
 
 
-def test_listeners_receive_every_command_events_in_order():
-    ex = Exchange()
+def test_listeners_receive_every_command_events_in_order(engine):
+    ex = Exchange(implementation=engine)
     heard = []
     ex.engine.subscribe(heard.append)
     returned = [ex.sell(1, qty=5, price=P100, user=1), ex.buy(2, qty=5, price=P100, user=2),

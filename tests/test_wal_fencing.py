@@ -6,7 +6,6 @@ import signal
 import subprocess
 import sys
 import threading
-import time
 
 import pytest
 
@@ -18,9 +17,11 @@ from gatebook.host.wal.recovery import recover
 from gatebook.host.wal.replication import ReplicationServer
 from gatebook.host.wal.standby import Follower, Refused
 
+from waiting import read_until, wait_for
 from wal_helpers import reference_hash
 
 SECRET = os.urandom(32)
+MID_FLOW = 60           # the primary process is killed once its standby has logged this many
 
 
 def _submit(exchange, commands):
@@ -51,9 +52,7 @@ def test_an_old_primary_that_comes_back_accepts_no_orders(tmp_path):
     follower = Follower(b_dir, server.address, heartbeat_timeout=0.4, secret=SECRET)
     thread, result = _follow_in_thread(follower)
     acked = _submit(primary, (next(stream) for _ in range(300)))
-    deadline = time.monotonic() + 10
-    while server.acked < acked and time.monotonic() < deadline:
-        time.sleep(0.01)
+    wait_for(lambda: server.acked >= acked, f"the follower to log seq {acked}")
     assert server.acked == acked                        # the follower logged every one
     server.close()                                      # the primary falls silent ...
     primary.close()
@@ -100,9 +99,7 @@ def test_an_old_primary_that_comes_back_accepts_no_orders(tmp_path):
     fresh = Follower(str(tmp_path / "d"), new_server.address, heartbeat_timeout=0.4,
                      secret=SECRET)
     thread, result = _follow_in_thread(fresh)
-    deadline = time.monotonic() + 10
-    while fresh.next_seq <= last and time.monotonic() < deadline:
-        time.sleep(0.01)
+    wait_for(lambda: fresh.next_seq > last, f"the fresh standby to log seq {last}")
     assert fresh.next_seq == last + 1 and fresh.epoch == 2
     new_server.close()                          # the follower reconnects in vain, then stops
     thread.join(5)
@@ -133,7 +130,10 @@ def test_gatebook_standby_follows_a_primary_process_and_promotes_when_it_dies(tm
              "--replication-secret", str(secret)],
             cwd=os.path.join(here, ".."), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         assert standby.stdout.readline().startswith("following 127.0.0.1:")
-        time.sleep(0.5)
+        # The primary acknowledges only what the standby has logged: its ACK lines
+        # say when the standby is mid-flow.
+        read_until(primary.stdout, lambda line: line.startswith("ACK") and
+                   int(line.split()[1]) >= MID_FLOW, f"the primary to acknowledge {MID_FLOW}")
         primary.send_signal(signal.SIGKILL)
         out, err = standby.communicate(timeout=30)
         assert standby.returncode == 0, err

@@ -11,7 +11,8 @@ from gatebook.host.wal.journal import JournaledExchange
 from gatebook.host.wal.loadgen import START_NS, STEP_NS, seeded_commands
 from gatebook.host.wal.replication import ReplicationServer
 
-from replication_helpers import REPO, SECRET, wait_for
+from replication_helpers import REPO, SECRET
+from waiting import wait_for
 
 
 def test_a_standby_that_cannot_reproduce_the_primary_says_so_and_stops(tmp_path):
