@@ -24,7 +24,7 @@ SUBCOMMAND_MODULES = (
     "gatebook.host.cli.bench_net",
     "gatebook.host.cli.run",
     "gatebook.host.cli.accounts",
-    "gatebook.host.cli.build",
+    "gatebook.boards.cli",
 )
 
 

@@ -6,6 +6,7 @@ import pytest
 from amaranth.back import rtlil
 
 from gatebook.boards import BOARDS, board
+from gatebook.boards.build import find_tools, format_summary, prepare, required_tools
 from gatebook.boards.top import BoardTop, LaneTop
 
 
@@ -52,3 +53,56 @@ def test_board_top_prepares(name):
     assert sum(line.startswith("LOCATE COMP \"led_") for line in lpf.splitlines()) == spec.LEDS
     assert "FREQUENCY PORT" in lpf
     assert "module \\top.lane_top.lane\n" in plan.files["top.il"]
+
+
+# The toolchain comes from the board's platform: these need amaranth-boards, not the tools.
+needs_amaranth_boards = pytest.mark.skipif(
+    importlib.util.find_spec("amaranth_boards") is None,
+    reason="amaranth-boards not installed (pip install -e '.[boards]')")
+
+
+@needs_amaranth_boards
+def test_toolchain_follows_the_platform():
+    """ECP5 boards build with nextpnr-ecp5, iCE40 boards with nextpnr-ice40; programmers are not
+    build tools, and a vendor toolchain is refused by name."""
+    from amaranth_boards.arty_a7 import ArtyA7_35Platform
+    from amaranth_boards.icebreaker import ICEBreakerPlatform
+    from amaranth_boards.ulx3s import ULX3S_85F_Platform
+    assert required_tools(ULX3S_85F_Platform()) == ["yosys", "nextpnr-ecp5", "ecppack"]
+    assert required_tools(ICEBreakerPlatform()) == ["yosys", "nextpnr-ice40", "icepack"]
+    with pytest.raises(RuntimeError, match="no PyPI open toolchain"):
+        required_tools(ArtyA7_35Platform())
+
+
+@needs_amaranth_boards
+def test_find_tools_takes_amaranths_variables(monkeypatch, tmp_path):
+    """A tool named in the environment (as Amaranth's build script reads it) is the one used."""
+    from amaranth_boards.icebreaker import ICEBreakerPlatform
+    monkeypatch.setenv("PATH", str(tmp_path))            # no yowasp command can be found
+    for var in ("YOSYS", "NEXTPNR_ICE40", "ICEPACK"):
+        monkeypatch.delenv(var, raising=False)
+    assert find_tools(ICEBreakerPlatform()) is None
+    for var in ("YOSYS", "NEXTPNR_ICE40", "ICEPACK"):
+        monkeypatch.setenv(var, f"/opt/{var.lower()}")
+    assert find_tools(ICEBreakerPlatform()) == {
+        "YOSYS": "/opt/yosys", "NEXTPNR_ICE40": "/opt/nextpnr_ice40", "ICEPACK": "/opt/icepack"}
+
+
+@needs_amaranth_boards
+def test_build_takes_its_top_as_a_parameter():
+    """The endpoint's board top goes through the same build plan as the lane's (no patching)."""
+    from gatebook.sim.endpoint.board import EndpointBoardTop
+    _, plan = prepare("ulx3s-85f", 1, top=EndpointBoardTop)
+    assert "module \\top.ep\n" in plan.files["top.il"]
+    assert "module \\top.lane_top.lane\n" not in plan.files["top.il"]
+    _, plan = prepare("ulx3s-85f", 1)
+    assert "module \\top.lane_top.lane\n" in plan.files["top.il"]
+
+
+def test_summary_names_the_cells_of_the_family():
+    report = {"board": "b", "depth": 1, "pnr": "nextpnr-ice40", "critical": [],
+              "utilisation": {"ICESTORM_LC": (2640, 5280), "SB_IO": (9, 96)},
+              "fmax": {"clk": (30.0, 12.0)}}
+    text = format_summary(report)
+    assert "ICESTORM_LC" in text and "2,640 /   5,280   50.0 %" in text
+    assert "TRELLIS" not in text and "Fmax 30.0 MHz" in text

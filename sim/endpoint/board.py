@@ -1,18 +1,16 @@
 """`python -m gatebook.sim.endpoint.board [--depth N]`: the link endpoint on the ULX3S, for its size and Fmax.
 
-The same flow as `gatebook build` (`gatebook.host.cli.build.build`: Amaranth's build with the
-yowasp tools, nextpnr's report), with `EndpointBoardTop` in place of the lane's board
-top: `gatebook.hdl.link_endpoint.LaneEndpoint(depth)` with an LFSR at its byte input (data,
-`first`, `last`, `error`, `valid`) and at its output's `ready`, and every output byte
-and counter folded into a checksum on the LEDs, so nothing is optimised away. The
+The same flow as `gatebook build` (`gatebook.boards.build.build`: Amaranth's build with the
+open tools the board's platform names, nextpnr's report), with `top=EndpointBoardTop` in
+place of the lane's board top: `gatebook.hdl.link_endpoint.LaneEndpoint(depth)` with an
+LFSR at its byte input (data, `first`, `last`, `error`, `valid`) and at its output's
+`ready`, and every output byte and counter folded into a checksum on the LEDs, so nothing is optimised away. The
 bytes are noise: this measures size and clock speed, as `gatebook.boards.top.LaneTop` does for
-the lane alone. (`build()` takes its top from `gatebook.boards.top.BoardTop`; until it takes a
-top as a parameter, this swaps that name for the length of the build.)
+the lane alone.
 """
 
 import argparse
 import sys
-from unittest import mock
 
 from amaranth.hdl import Elaboratable, Module, Mux, Signal, Value
 from amaranth.lib import io
@@ -69,11 +67,14 @@ def main(argv=None):
     parser.add_argument("--out", help="build directory (default build/boards/BOARD_endpoint_dDEPTH)")
     parser.add_argument("--seed", type=int, default=1)
     args = parser.parse_args(argv)
-    from gatebook.host.cli.build import build
+    from gatebook.boards.build import build
     from gatebook.sim.runner import ROOT
     out = args.out or ROOT / "build" / "boards" / f"{args.board}_endpoint_d{args.depth}"
-    with mock.patch("gatebook.boards.top.BoardTop", EndpointBoardTop):
-        report = build(args.board, args.depth, out, seed=args.seed)
+    try:
+        report = build(args.board, args.depth, out, seed=args.seed, top=EndpointBoardTop)
+    except RuntimeError as error:
+        print(f"{parser.prog}: {error}", file=sys.stderr)
+        return 1
     print(f"LaneEndpoint({args.depth}) on {args.board}, built in {report['seconds']:.0f} s")
     for cell in ("TRELLIS_COMB", "TRELLIS_FF", "DP16KD"):
         used, available = report["utilisation"].get(cell, (0, 0))

