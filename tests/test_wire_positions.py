@@ -66,3 +66,9 @@ def test_a_field_named_code_is_refused_where_it_would_hide_the_type_byte():
 def test_indexes_are_plain_ints():
     """Bound into module constants they cost nothing on the hot path."""
     assert type(positions.INTERNAL.EXECUTED.aggressor_leaves) is int
+
+
+def test_require_field_order_stops_an_import_built_on_an_old_order():
+    positions.require_field_order(internal.CANCEL, ("seq", "ts", "order_id", "user"), "here")
+    with pytest.raises(ImportError, match="here builds cancel"):
+        positions.require_field_order(internal.CANCEL, ("seq", "ts", "user", "order_id"), "here")

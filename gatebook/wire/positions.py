@@ -25,7 +25,7 @@ from . import ethernet, internal, itch50, link, link_frame, moldudp64, ouch, wal
 from .layout import Message
 
 __all__ = [
-    "FieldPositions", "TablePositions", "positions_of", "CODE",
+    "FieldPositions", "TablePositions", "positions_of", "require_field_order", "CODE",
     "INTERNAL", "LINK", "ITCH", "OUCH", "WAL", "MOLDUDP64", "LINK_FRAME", "ETHERNET",
 ]
 
@@ -116,6 +116,32 @@ def positions_of(message: Message) -> FieldPositions:
     FieldPositions
     """
     return FieldPositions(message)
+
+
+def require_field_order(message: Message, field_names: "tuple[str, ...]", where: str) -> None:
+    """Refuse to import a module that builds or unpacks `message` whole, in an old order.
+
+    A hot-path writer that builds a record as one tuple literal, or unpacks
+    one whole, states the order it assumes here, at module level, so a table
+    change stops the import instead of shifting values silently.
+
+    Parameters
+    ----------
+    message : Message
+        The table entry.
+    field_names : tuple of str
+        The fields in the order the module builds or unpacks them (type byte excluded).
+    where : str
+        The module, for the error message.
+
+    Raises
+    ------
+    ImportError
+        When the table's field order is not `field_names`.
+    """
+    if tuple(field_names) != message.field_names:
+        raise ImportError(f"{where} builds {message.name} as {tuple(field_names)}; "
+                          f"the table now says {message.field_names}")
 
 
 INTERNAL   = TablePositions(internal)

@@ -28,10 +28,12 @@ tests/test_hybrid_equivalence.py checks that.
 """
 
 from collections import Counter, deque
+from operator import itemgetter
 
 from gatebook.wire import internal, link
 from gatebook.wire.enums import ALL_SYMBOLS, AdminAction, MassCancelScope, RejectReason
 from gatebook.wire.link import PuntReason
+from gatebook.wire.positions import INTERNAL, LINK, require_field_order
 from gatebook.host.book import RestingOrder
 from gatebook.host.engine import MatchingEngine, plain_command, stamp_reject_reason
 
@@ -47,6 +49,38 @@ _ACCEPTED, _EXECUTED, _TRADE = internal.ACCEPTED.code, internal.EXECUTED.code, i
 _LEVEL, _CANCELLED, _REJECTED = internal.LEVEL.code, internal.CANCELLED.code, internal.REJECTED.code
 _LOAD, _OWN, _HOST = link.LOAD.code, link.OWN.code, link.HOST.code
 _FLUSH, _SPILL, _PUNT = link.FLUSH.code, link.SPILL.code, link.PUNT.code
+# Field positions in the record tuples, from the tables (gatebook.wire.positions).
+_CODE, _SEQ, _TS = INTERNAL.NEW_ORDER.code, INTERNAL.NEW_ORDER.seq, INTERNAL.NEW_ORDER.ts
+_NEW_SYMBOL, _NEW_SIDE = INTERNAL.NEW_ORDER.symbol, INTERNAL.NEW_ORDER.side
+# A cancel's or replace's order id and user, by its type byte.
+_ORDER_ID_AT = {internal.CANCEL.code: INTERNAL.CANCEL.order_id,
+                internal.REPLACE.code: INTERNAL.REPLACE.order_id}
+_USER_AT = {internal.CANCEL.code: INTERNAL.CANCEL.user, internal.REPLACE.code: INTERNAL.REPLACE.user}
+_MASS_SCOPE, _MASS_SYMBOL = INTERNAL.MASS_CANCEL.scope, INTERNAL.MASS_CANCEL.symbol
+_ADMIN_ACTION, _ADMIN_SYMBOL = INTERNAL.ADMIN.action, INTERNAL.ADMIN.symbol
+_EXECUTED_MATCH_ID = INTERNAL.EXECUTED.match_id
+_EXECUTED_AGGRESSOR_LEAVES = INTERNAL.EXECUTED.aggressor_leaves
+_TRADE_MATCH_ID = INTERNAL.TRADE.match_id
+_ACCEPTED_ORDER_ID = INTERNAL.ACCEPTED.order_id
+_LEVEL_SIDE = INTERNAL.LEVEL.side
+_LINK_SEQ = LINK.PUNT.seq
+_PUNT_SYMBOL, _PUNT_REASON = LINK.PUNT.symbol, LINK.PUNT.reason
+_PUNT_HANDOVER, _PUNT_LAST_PRICE = LINK.PUNT.handover, LINK.PUNT.last_price
+# A FLUSH or SPILL record's fields in RestingOrder's order (FLUSH and SPILL carry the same).
+_window_order_fields = itemgetter(*(getattr(LINK.FLUSH, "prio_seq" if name == "seq" else name)
+                                    for name in RestingOrder._fields))
+# Every record's seq and ts sit at the same index; the records built whole below
+# are tied to their tables' order, so a table change stops the import.
+assert all(positions.seq == _SEQ and positions.ts == _TS
+           for positions in (INTERNAL.CANCEL, INTERNAL.REPLACE, INTERNAL.MASS_CANCEL, INTERNAL.ADMIN,
+                             LINK.FLUSH, LINK.SPILL, LINK.PUNT)), "seq and ts moved in a table"
+assert link.FLUSH.field_names == link.SPILL.field_names, "FLUSH and SPILL differ"
+require_field_order(internal.REJECTED, ("seq", "ts", "command", "symbol", "order_id", "user",
+                                        "reason"), __name__)
+require_field_order(link.HOST, ("seq", "ts", "symbol", "handover"), __name__)
+require_field_order(link.LOAD, ("symbol", "side", "order_id", "user", "order_type", "tif",
+                                "price", "stop_price", "qty", "prio_seq"), __name__)
+require_field_order(link.OWN, ("symbol", "bid_deep", "ask_deep", "last_price"), __name__)
 _NOT_OWNER = int(PuntReason.NOT_OWNER)
 _SYMBOL_SCOPES = (int(MassCancelScope.SYMBOL), int(MassCancelScope.USER_SYMBOL))
 _ADMIN_ACTIONS = {int(a) for a in AdminAction}
@@ -144,12 +178,12 @@ class HybridExchange:
         if isinstance(command, (tuple, list)):
             command = plain_command(command)    # IntEnum members as plain ints, as the engine
         symbols = self._symbols_of(command)
-        if command[0] in _LOADS_BEFORE:
+        if command[_CODE] in _LOADS_BEFORE:
             for symbol in symbols:
                 lane = self.home_lane.get(symbol)
                 if lane is not None and lane.symbol is None:
                     self._maybe_load(lane)
-        entry = _Entry(command, command[1] if len(command) > 1 else 0, symbols)
+        entry = _Entry(command, command[_SEQ] if len(command) > _SEQ else 0, symbols)
         self._route(entry)
         self.queue.append(entry)
         for symbol in symbols:
@@ -217,8 +251,8 @@ class HybridExchange:
         whose seq or ts does not fit 64 bits: the engine checks them first, so it
         rejects that command whatever else it says.
         """
-        code = command[0] if command else None
-        if len(command) != _ARITY.get(code, -1) or stamp_reject_reason(command[1], command[2]):
+        code = command[_CODE] if command else None
+        if len(command) != _ARITY.get(code, -1) or stamp_reject_reason(command[_SEQ], command[_TS]):
             return ()
         try:
             return self._named_symbols(code, command)
@@ -230,20 +264,23 @@ class HybridExchange:
         # in a dict, but only a plain int may go to a lane.
         specs = self.front.specs
         if code == _NEW:
-            return (specs[command[3]].symbol_id,) if command[3] in specs else ()
+            symbol = command[_NEW_SYMBOL]
+            return (specs[symbol].symbol_id,) if symbol in specs else ()
         if code == _CANCEL or code == _REPLACE:
-            symbol = self.front.order_symbol.get(command[3])
+            symbol = self.front.order_symbol.get(command[_ORDER_ID_AT[code]])
             return () if symbol is None else (symbol,)
         if code == _MASS:
-            if command[3] == MassCancelScope.USER:
+            scope, symbol = command[_MASS_SCOPE], command[_MASS_SYMBOL]
+            if scope == MassCancelScope.USER:
                 return tuple(self.front.specs)
-            if command[3] in _SYMBOL_SCOPES and command[5] in specs:
-                return (specs[command[5]].symbol_id,)
+            if scope in _SYMBOL_SCOPES and symbol in specs:
+                return (specs[symbol].symbol_id,)
             return ()
-        if code == _ADMIN and command[3] in _ADMIN_ACTIONS:
-            if command[4] == ALL_SYMBOLS:
+        if code == _ADMIN and command[_ADMIN_ACTION] in _ADMIN_ACTIONS:
+            symbol = command[_ADMIN_SYMBOL]
+            if symbol == ALL_SYMBOLS:
                 return tuple(specs)
-            return (specs[command[4]].symbol_id,) if command[4] in specs else ()
+            return (specs[symbol].symbol_id,) if symbol in specs else ()
         return ()
 
     def _route(self, entry):
@@ -251,7 +288,7 @@ class HybridExchange:
         accepted = self.front.advance(command)
         if not entry.touched:
             return                              # the host's, malformed ones included
-        code, seq, ts = command[0], command[1], command[2]
+        code, seq, ts = command[_CODE], command[_SEQ], command[_TS]
         if code == _MASS or code == _ADMIN:
             target = ALL_SYMBOLS if len(entry.touched) > 1 else None
             for symbol in entry.touched:
@@ -325,10 +362,10 @@ class HybridExchange:
         if not lane.pending:
             raise LinkError(f"lane {lane.index}: record with nothing in flight: {record}")
         entry = lane.pending[0]
-        if record[1] != entry.seq:
-            raise LinkError(f"lane {lane.index}: record for seq {record[1]} while seq "
+        if record[_LINK_SEQ] != entry.seq:
+            raise LinkError(f"lane {lane.index}: record for seq {record[_LINK_SEQ]} while seq "
                             f"{entry.seq} is in flight: {record}")
-        kind = record[0]
+        kind = record[_CODE]
         if kind == _FLUSH:
             lane.flushed.append(record)
             return
@@ -340,15 +377,16 @@ class HybridExchange:
         if kind == _PUNT:
             if entry.events:
                 raise LinkError(f"seq {entry.seq}: PUNT after events: {record}")
-            if lane.flushed and not record[5]:
+            if lane.flushed and not record[_PUNT_HANDOVER]:
                 raise LinkError(f"seq {entry.seq}: FLUSH without handover")
             entry.punts.append((lane, record, lane.flushed))
             lane.flushed = []
             self._answered(lane, entry)
             return
         if kind == _EXECUTED:
-            if record[4] != lane.match_next:
-                raise LinkError(f"seq {entry.seq}: lane {lane.index} match id {record[4]}, "
+            if record[_EXECUTED_MATCH_ID] != lane.match_next:
+                raise LinkError(f"seq {entry.seq}: lane {lane.index} match id "
+                                f"{record[_EXECUTED_MATCH_ID]}, "
                                 f"expected {lane.match_next}")
             lane.match_next += 1
         entry.events.append(record)
@@ -378,17 +416,18 @@ class HybridExchange:
         engine = self.engine
         reject = False
         for lane, punt, flushed in entry.punts:
-            self.punts[PuntReason(punt[4])] += 1
-            if punt[5]:
-                symbol = punt[3]
-                engine.adopt_resting(symbol, [_flushed_order(r) for r in flushed], punt[6])
+            self.punts[PuntReason(punt[_PUNT_REASON])] += 1
+            if punt[_PUNT_HANDOVER]:
+                symbol = punt[_PUNT_SYMBOL]
+                engine.adopt_resting(symbol, [_flushed_order(r) for r in flushed],
+                                     punt[_PUNT_LAST_PRICE])
                 lane.handovers += 1
                 if lane.symbol == symbol:
                     lane.symbol = None
                     lane.idle = 0
                 if self.owner.get(symbol) is lane:
                     del self.owner[symbol]
-            reject = reject or punt[4] == _NOT_OWNER
+            reject = reject or punt[_PUNT_REASON] == _NOT_OWNER
         if entry.reclaim:
             return None
         command = entry.command
@@ -403,7 +442,9 @@ class HybridExchange:
         if reject:
             # The lane found the order in its window under another user; the
             # engine, which does not hold window orders, would not know it.
-            return [(_REJECTED, command[1], command[2], command[0], 0, command[3], command[4],
+            code = command[_CODE]
+            return [(_REJECTED, command[_SEQ], command[_TS], code, 0,
+                     command[_ORDER_ID_AT[code]], command[_USER_AT[code]],
                      int(RejectReason.NOT_OWNER))]
         return engine.apply(command)
 
@@ -411,17 +452,19 @@ class HybridExchange:
         out = []
         lane_id = exchange_id = None
         for event in events:
-            kind = event[0]
+            kind = event[_CODE]
             if kind == _EXECUTED:
-                lane_id = event[4]
+                lane_id = event[_EXECUTED_MATCH_ID]
                 exchange_id = self.engine.external_execution()
-                event = event[:4] + (exchange_id,) + event[5:]
+                event = (event[:_EXECUTED_MATCH_ID] + (exchange_id,)
+                         + event[_EXECUTED_MATCH_ID + 1:])
             elif kind == _TRADE:
-                if event[4] != lane_id:
-                    raise LinkError(f"seq {event[1]}: TRADE {event[4]} after EXECUTED {lane_id}")
-                event = event[:4] + (exchange_id,) + event[5:]
+                if event[_TRADE_MATCH_ID] != lane_id:
+                    raise LinkError(f"seq {event[_SEQ]}: TRADE {event[_TRADE_MATCH_ID]} "
+                                    f"after EXECUTED {lane_id}")
+                event = event[:_TRADE_MATCH_ID] + (exchange_id,) + event[_TRADE_MATCH_ID + 1:]
             elif kind == _ACCEPTED:
-                self.engine.note_order_id(event[4])
+                self.engine.note_order_id(event[_ACCEPTED_ORDER_ID])
             out.append(event)
         return out
 
@@ -429,30 +472,27 @@ class HybridExchange:
 def _fits_wire(command):
     """True when every field is a plain int that fits its field in the command's table."""
     return all(type(value) is int and 0 <= value <= most
-               for value, most in zip(command[1:], _FIELD_MAX[command[0]]))
+               for value, most in zip(command[_CODE + 1:], _FIELD_MAX[command[_CODE]]))
 
 
 def _finished(command, events):
     """True when `events` are all a lane writes for `command` (docs/hardware.md)."""
     last = events[-1]
-    kind = last[0]
-    if command[0] != _NEW:
+    kind = last[_CODE]
+    if command[_CODE] != _NEW:
         return kind == _LEVEL                   # CANCELLED or REPLACED, then LEVEL
     if kind == _CANCELLED:
         return True                             # FOK kill, IOC or market remainder
     if kind != _LEVEL:
         return False
-    if last[4] == command[6]:
+    if last[_LEVEL_SIDE] == command[_NEW_SIDE]:
         return True                             # the remainder rested
     for event in reversed(events):
-        if event[0] == _EXECUTED:
-            return event[10] == 0               # the aggressor's last fill filled it
+        if event[_CODE] == _EXECUTED:
+            return event[_EXECUTED_AGGRESSOR_LEAVES] == 0   # the aggressor's last fill filled it
     return False
 
 
 def _flushed_order(record):
     """The RestingOrder of a FLUSH or SPILL record (gatebook.wire.link)."""
-    (_, _, _, symbol, side, order_id, user, order_type, tif, price, stop_price, qty,
-     prio_seq) = record
-    return RestingOrder(order_id, user, symbol, side, order_type, tif, price, stop_price, qty,
-                        prio_seq)
+    return RestingOrder(*_window_order_fields(record))

@@ -16,6 +16,7 @@ themselves). The hybrid-equivalence tests compare every event with the engine.
 
 from gatebook.wire import internal
 from gatebook.wire.enums import ALL_SYMBOLS, AdminAction
+from gatebook.wire.positions import INTERNAL, require_field_order
 
 from ..engine import new_order_reject_reason, replace_reject_reason
 from ..validation import plain, stamp_reject_reason
@@ -23,6 +24,17 @@ from ..validation import plain, stamp_reject_reason
 __all__ = ["FrontEnd"]
 
 _NEW, _ADMIN = internal.NEW_ORDER.code, internal.ADMIN.code
+# Field positions in the command tuples, from the tables (gatebook.wire.positions).
+_CODE = INTERNAL.NEW_ORDER.code
+_NEW_SYMBOL, _NEW_ORDER_ID = INTERNAL.NEW_ORDER.symbol, INTERNAL.NEW_ORDER.order_id
+_ADMIN_SEQ, _ADMIN_TS = INTERNAL.ADMIN.seq, INTERNAL.ADMIN.ts
+_ADMIN_ACTION, _ADMIN_SYMBOL = INTERNAL.ADMIN.action, INTERNAL.ADMIN.symbol
+_REPLACE_ORDER_ID, _REPLACE_PRICE = INTERNAL.REPLACE.order_id, INTERNAL.REPLACE.price
+_REPLACE_QTY = INTERNAL.REPLACE.qty
+# `rejects` unpacks a new order whole.
+require_field_order(internal.NEW_ORDER, ("seq", "ts", "symbol", "order_id", "user", "side",
+                                         "order_type", "tif", "price", "stop_price", "qty"),
+                    __name__)
 _HALTS = {int(AdminAction.HALT): True, int(AdminAction.KILL): True,
           int(AdminAction.RESUME): False, int(AdminAction.END_OF_DAY): None}
 
@@ -61,19 +73,19 @@ class FrontEnd:
 
     def advance(self, command):
         """Take `command` into account; for a new order, return True if it is accepted."""
-        code = command[0] if command else None
+        code = command[_CODE] if command else None
         if code == _NEW:
             try:
                 if self.rejects(command):
                     return False
             except (TypeError, ValueError):     # malformed: the engine rejects it too
                 return False
-            self.order_symbol[command[4]] = command[3]
+            self.order_symbol[command[_NEW_ORDER_ID]] = command[_NEW_SYMBOL]
             return True
-        if code == _ADMIN and len(command) == 5:
-            action, symbol = plain(command[3]), plain(command[4])
+        if code == _ADMIN and len(command) == len(INTERNAL.ADMIN):
+            action, symbol = plain(command[_ADMIN_ACTION]), plain(command[_ADMIN_SYMBOL])
             if type(action) is not int or type(symbol) is not int \
-                    or stamp_reject_reason(command[1], command[2]):
+                    or stamp_reject_reason(command[_ADMIN_SEQ], command[_ADMIN_TS]):
                 return None                     # the engine rejects it: nothing changes
             halt = _HALTS.get(action)
             if halt is not None:
@@ -104,6 +116,7 @@ class FrontEnd:
         The lane has no divider for the lot size, so such a replace reaches it
         as a HOST marker (docs/hardware.md).
         """
-        order_id, price, qty = command[3], command[5], command[6]
+        order_id = command[_REPLACE_ORDER_ID]
+        price, qty = command[_REPLACE_PRICE], command[_REPLACE_QTY]
         spec = self.specs[self.order_symbol[order_id]]
         return bool(replace_reject_reason(spec, price, qty))
