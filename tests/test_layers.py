@@ -170,3 +170,29 @@ def test_the_scan_sees_every_form_of_import(tmp_path):
     assert found[0] == ("matcher.py:2: gatebook.hdl.matcher (hdl layer) imports "
                         "gatebook.host.net.link (services layer), which the hdl layer may not use")
     assert [message.split(":")[1] for message in found] == ["2", "3", "4", "5", "8"]
+
+
+def _documented_table():
+    """{layer: layers it may import} from docs/architecture.md's "Layers" table."""
+    text = (ROOT / "docs" / "architecture.md").read_text()
+    section = text.split("\n## Layers\n", 1)[1].split("\n## ", 1)[0]
+    names = {"public api": "api"}
+    table = {}
+    for row in section.splitlines():
+        cells = [cell.strip() for cell in row.strip().strip("|").split("|")]
+        if len(cells) != 3 or cells[0] in ("layer", "---"):
+            continue
+        own = names.get(cells[0].lower(), cells[0].lower())
+        if cells[2] == "everything":
+            table[own] = set(MAY_IMPORT)
+        elif cells[2].startswith("nothing"):
+            table[own] = {own}
+        else:
+            table[own] = {own} | {names.get(n.strip().lower(), n.strip().lower())
+                                  for n in cells[2].split(",")}
+    return table
+
+
+def test_the_documented_table_is_the_one_checked():
+    """docs/architecture.md tells users the layering; this keeps it the one this test enforces."""
+    assert _documented_table() == MAY_IMPORT
