@@ -2,7 +2,9 @@
 
 Each board module (as in amaranth-boards, where a variant only sets `device`)
 names the board, says where its platform class comes from and which pins the
-top (`gatebook.boards.top.BoardTop`) uses. `gatebook build --board NAME` builds one.
+top (`gatebook.boards.top.BoardTop`) uses. `gatebook.boards.build` builds a top for a
+board with the open toolchain its platform names; `gatebook build --board NAME`
+(`gatebook.boards.cli`) runs that from the command line.
 """
 
 import importlib

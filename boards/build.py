@@ -19,7 +19,7 @@ import sys
 import time
 
 __all__ = ["YOWASP_TOOLS", "required_tools", "find_tools", "prepare", "build", "parse_report",
-           "format_summary"]
+           "utilisation_lines", "format_summary"]
 
 # A tool Amaranth's build script runs -> the command of the PyPI (yowasp) package providing it.
 # Amaranth finds each through an environment variable named after it (nextpnr-ecp5 ->
@@ -249,18 +249,24 @@ def _lane_clock(report):
     return name, achieved, constraint
 
 
+def utilisation_lines(report):
+    """The cells the report's nextpnr counts (LUTs, flip-flops, BRAM, IO): used / available, %."""
+    lines = []
+    for label, cell in _CELLS[report.get("pnr", "nextpnr-ecp5")]:
+        used, available = report["utilisation"].get(cell, (0, 0))
+        share = 100 * used / available if available else 0
+        lines.append(f"  {label:<22} {used:>7,} / {available:>7,}  {share:5.1f} %")
+    return lines
+
+
 def format_summary(report, cycles=None):
     """The report as text: utilisation, Fmax, critical path and the cycle table in ns.
 
     `cycles` is `gatebook.sim.matcher.cycles.measure(depth)`'s dict, or None for no table.
     """
-    u = report["utilisation"]
     lines = [f"board {report['board']}, depth {report['depth']}"
              + (f", built in {report['seconds']:.0f} s" if "seconds" in report else "")]
-    for label, cell in _CELLS[report.get("pnr", "nextpnr-ecp5")]:
-        used, available = u.get(cell, (0, 0))
-        share = 100 * used / available if available else 0
-        lines.append(f"  {label:<22} {used:>7,} / {available:>7,}  {share:5.1f} %")
+    lines += utilisation_lines(report)
     name, achieved, constraint = _lane_clock(report)
     period = 1000 / achieved
     lines.append(f"  Fmax {achieved:.1f} MHz (period {period:.2f} ns) for clock {name}, "

@@ -67,7 +67,7 @@ def main(argv=None):
     parser.add_argument("--out", help="build directory (default build/boards/BOARD_endpoint_dDEPTH)")
     parser.add_argument("--seed", type=int, default=1)
     args = parser.parse_args(argv)
-    from gatebook.boards.build import build
+    from gatebook.boards.build import build, utilisation_lines
     from gatebook.sim.runner import ROOT
     out = args.out or ROOT / "build" / "boards" / f"{args.board}_endpoint_d{args.depth}"
     try:
@@ -76,9 +76,7 @@ def main(argv=None):
         print(f"{parser.prog}: {error}", file=sys.stderr)
         return 1
     print(f"LaneEndpoint({args.depth}) on {args.board}, built in {report['seconds']:.0f} s")
-    for cell in ("TRELLIS_COMB", "TRELLIS_FF", "DP16KD"):
-        used, available = report["utilisation"].get(cell, (0, 0))
-        print(f"  {cell:14} {used:7,} / {available:7,}")
+    print("\n".join(utilisation_lines(report)))
     for clock, (achieved, constraint) in report["fmax"].items():
         print(f"  Fmax {achieved:.1f} MHz for {clock} (constraint {constraint} MHz)")
     for path in report["critical"][:1]:
