@@ -8,6 +8,7 @@ component's `i.payload` / `o.payload` port.
 """
 
 from gatebook.wire import internal, link
+from gatebook.wire.positions import CODE
 
 __all__ = ["StreamCodec", "MatcherCodec"]
 
@@ -43,11 +44,11 @@ class StreamCodec:
 
     def encode(self, record):
         """The payload integer of `record`."""
-        message, fields = self._fields[record[0]]
+        message, fields = self._fields[record[CODE]]
         if len(record) != len(fields) + 1:
             raise ValueError(f"{message.name}: {len(record) - 1} fields, table has {len(fields)}")
-        value = record[0]
-        for (name, offset, width), field in zip(fields, record[1:]):
+        value = record[CODE]
+        for (name, offset, width), field in zip(fields, record[CODE + 1:]):
             if not 0 <= field < 1 << width:
                 raise ValueError(f"{message.name}.{name}={field} does not fit {width} bits")
             value |= field << offset

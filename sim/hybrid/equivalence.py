@@ -17,6 +17,9 @@ import os
 from gatebook.host.engine import MatchingEngine
 from gatebook.host.hybrid import HybridExchange
 from gatebook.host.symbols import DEFAULT_SYMBOLS
+from gatebook.wire.positions import INTERNAL
+
+_SEQ = INTERNAL.NEW_ORDER.seq      # every command's seq sits here (gatebook.wire.positions)
 
 __all__ = ["EquivalenceError", "check_equivalence", "run_hybrid"]
 
@@ -61,10 +64,10 @@ def _compare(commands, want, got):
         if events != wanted:
             first = next((i for i, (a, b) in enumerate(zip(events, wanted)) if a != b),
                          min(len(events), len(wanted)))
-            raise EquivalenceError(command[1], f"{command}: event {first} differs:\n"
+            raise EquivalenceError(command[_SEQ], f"{command}: event {first} differs:\n"
                                    f"  hybrid: {events}\n  engine: {wanted}")
     if len(got) != len(want):
-        seq = commands[min(len(got), len(want)) - 1][1] if commands else 0
+        seq = commands[min(len(got), len(want)) - 1][_SEQ] if commands else 0
         raise EquivalenceError(seq, f"{len(got)} commands answered, {len(want)} sent")
 
 

@@ -13,9 +13,15 @@ import sys
 from statistics import mean
 
 from gatebook.wire import link
+from gatebook.wire.positions import CODE, INTERNAL, LINK
 
 from ..flows import BUY, FOK, IOC, SELL, Flow, cents
 from .amaranth_bench import run_flow
+
+# Every command, event and link record but LOAD and OWN (skipped first) has its seq here.
+_SEQ = INTERNAL.NEW_ORDER.seq
+assert all(at.seq == _SEQ for at in (INTERNAL.CANCEL, INTERNAL.REPLACE, INTERNAL.EXECUTED,
+                                     LINK.HOST, LINK.FLUSH, LINK.SPILL, LINK.PUNT)), "seq moved"
 
 __all__ = ["measure", "table"]
 
@@ -80,13 +86,13 @@ def measure(depth):
     for name, setup, measured in _kinds(depth):
         trace = []
         run_flow(setup + measured, depth=depth, trace=trace)
-        wanted = {command[1] for command in measured}
+        wanted = {command[_SEQ] for command in measured}
         accepted, first, last = {}, {}, {}
         events, beats = 0, set()
         for cycle, direction, record in trace:
-            if record[0] in (link.OWN.code, link.LOAD.code) or record[1] not in wanted:
+            if record[CODE] in (link.OWN.code, link.LOAD.code) or record[_SEQ] not in wanted:
                 continue
-            seq = record[1]
+            seq = record[_SEQ]
             if direction == "i":
                 accepted[seq] = cycle
             else:

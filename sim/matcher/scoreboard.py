@@ -25,6 +25,7 @@ from collections import Counter, deque
 
 from gatebook.wire import internal, link
 from gatebook.wire.enums import ALL_SYMBOLS, CancelReason, MassCancelScope, RejectReason
+from gatebook.wire.positions import INTERNAL, LINK, require_field_order
 from gatebook.host.engine import MatchingEngine
 
 __all__ = ["Scoreboard", "ScoreboardError", "Feeder", "coverage_table"]
@@ -33,6 +34,34 @@ _NEW, _CANCEL, _REPLACE = internal.NEW_ORDER.code, internal.CANCEL.code, interna
 _MASS, _ADMIN = internal.MASS_CANCEL.code, internal.ADMIN.code
 _REJECTED, _EXECUTED, _TRADE = internal.REJECTED.code, internal.EXECUTED.code, internal.TRADE.code
 _FLUSH, _SPILL, _PUNT = link.FLUSH.code, link.SPILL.code, link.PUNT.code
+# Field positions in the record tuples, from the tables (gatebook.wire.positions).
+_CODE, _SEQ, _TS = INTERNAL.NEW_ORDER.code, INTERNAL.NEW_ORDER.seq, INTERNAL.NEW_ORDER.ts
+assert all(at.seq == _SEQ and at.ts == _TS
+           for at in (INTERNAL.CANCEL, INTERNAL.REPLACE, INTERNAL.MASS_CANCEL, INTERNAL.ADMIN,
+                      INTERNAL.REJECTED, INTERNAL.EXECUTED, LINK.FLUSH, LINK.SPILL, LINK.PUNT)), \
+    "seq and ts moved in a table"
+_NEW_SYMBOL = INTERNAL.NEW_ORDER.symbol
+_NEW_ORDER_TYPE, _NEW_TIF = INTERNAL.NEW_ORDER.order_type, INTERNAL.NEW_ORDER.tif
+_MASS_SCOPE, _MASS_SYMBOL = INTERNAL.MASS_CANCEL.scope, INTERNAL.MASS_CANCEL.symbol
+_ADMIN_SYMBOL = INTERNAL.ADMIN.symbol
+_REJECTED_SYMBOL, _REJECTED_REASON = INTERNAL.REJECTED.symbol, INTERNAL.REJECTED.reason
+_MATCH_ID = INTERNAL.EXECUTED.match_id
+assert INTERNAL.TRADE.match_id == _MATCH_ID, "EXECUTED and TRADE restamped alike"
+_AGGRESSOR_LEAVES = INTERNAL.EXECUTED.aggressor_leaves
+_CANCELLED_REASON = INTERNAL.CANCELLED.reason
+_PUNT_REASON, _PUNT_HANDOVER = LINK.PUNT.reason, LINK.PUNT.handover
+_PUNT_LAST_PRICE = LINK.PUNT.last_price
+# FLUSH and SPILL: the window entry starts at the symbol.
+assert link.FLUSH.field_names == link.SPILL.field_names, "FLUSH and SPILL differ"
+_WINDOW_SIDE, _WINDOW_PRICE = LINK.FLUSH.side, LINK.FLUSH.price
+_WINDOW_ENTRY = LINK.FLUSH.symbol
+# A snapshot entry is a window entry without symbol and side (`_entry(order)[1:]`).
+_SNAPSHOT_PRICE = LINK.LOAD.price - LINK.LOAD.order_id
+# Records built whole below, tied to their tables' order.
+require_field_order(link.HOST, ("seq", "ts", "symbol", "handover"), __name__)
+require_field_order(link.OWN, ("symbol", "bid_deep", "ask_deep", "last_price"), __name__)
+require_field_order(link.LOAD, ("symbol", "side", "order_id", "user", "order_type", "tif",
+                                "price", "stop_price", "qty", "prio_seq"), __name__)
 # Reject reasons that depend only on the command and the symbol's SymbolSpec.
 _STATELESS = {int(r) for r in (
     RejectReason.INVALID_QUANTITY, RejectReason.QUANTITY_TOO_LARGE,
@@ -87,20 +116,21 @@ class Scoreboard:
         snapshot, window = self._snapshot(), self._window()
         events = self.ref.apply(command)
         self.commands += 1
-        code, seq, ts = command[0], command[1], command[2]
+        code, seq, ts = command[_CODE], command[_SEQ], command[_TS]
         self.in_flight.append([seq, events, snapshot, 0, (_kind(command), window)])
-        if code == _NEW and events[0][0] == _REJECTED:
-            return (link.HOST.code, seq, ts, command[3], 0)
-        if code == _REPLACE and events[0][0] == _REJECTED and events[0][7] in _STATELESS:
+        first = events[0]
+        if code == _NEW and first[_CODE] == _REJECTED:
+            return (link.HOST.code, seq, ts, command[_NEW_SYMBOL], 0)
+        if code == _REPLACE and first[_CODE] == _REJECTED and first[_REJECTED_REASON] in _STATELESS:
             # The front end checks a replace's quantity and price against the
             # order's symbol (the lane has no divider for the lot size).
-            return (link.HOST.code, seq, ts, events[0][4], 0)
+            return (link.HOST.code, seq, ts, first[_REJECTED_SYMBOL], 0)
         if code == _MASS:
-            scope, symbol = command[3], command[5]
+            scope, symbol = command[_MASS_SCOPE], command[_MASS_SYMBOL]
             symbol = ALL_SYMBOLS if scope == MassCancelScope.USER else symbol
             return (link.HOST.code, seq, ts, symbol, 1)
         if code == _ADMIN:
-            return (link.HOST.code, seq, ts, command[4], 1)
+            return (link.HOST.code, seq, ts, command[_ADMIN_SYMBOL], 1)
         return command
 
     def reload(self):
@@ -129,12 +159,12 @@ class Scoreboard:
     def observe(self, record):
         """Check one record the lane wrote."""
         if not self.in_flight:
-            raise ScoreboardError(record[1], f"record with nothing in flight: {record}")
+            raise ScoreboardError(record[_SEQ], f"record with nothing in flight: {record}")
         entry = self.in_flight[0]
         seq, expected, snapshot, position, code = entry
-        if record[1] != seq:
+        if record[_SEQ] != seq:
             raise ScoreboardError(seq, f"expected a record of seq {seq}, got {record}")
-        kind = record[0]
+        kind = record[_CODE]
         if kind == _FLUSH:
             self.flushed.append(record)
             return
@@ -151,10 +181,11 @@ class Scoreboard:
         if kind in (_EXECUTED, _TRADE):
             if kind == _EXECUTED:
                 self.lane_match_id += 1
-            if record[4] != self.lane_match_id:
-                raise ScoreboardError(seq, f"lane match id {record[4]}, expected "
+            if record[_MATCH_ID] != self.lane_match_id:
+                raise ScoreboardError(seq, f"lane match id {record[_MATCH_ID]}, expected "
                                            f"{self.lane_match_id}: {record}")
-            got = record[:4] + (want[4],) + record[5:] if len(want) > 4 else record
+            got = (record[:_MATCH_ID] + (want[_MATCH_ID],) + record[_MATCH_ID + 1:]
+                   if len(want) > _MATCH_ID else record)
         if got != want:
             raise ScoreboardError(seq, f"event {position}: got {got}, expected {want}")
         if self.spilled:
@@ -169,12 +200,12 @@ class Scoreboard:
         seq, expected, snapshot, position, code = entry
         if position or snapshot is None:
             raise ScoreboardError(seq, f"SPILL after events or while the host owns: {record}")
-        side, price = record[4], record[9]
+        side, price = record[_WINDOW_SIDE], record[_WINDOW_PRICE]
         window = snapshot[0][side]
-        spilled = sum(1 for r in self.spilled if r[4] == side)
+        spilled = sum(1 for r in self.spilled if r[_WINDOW_SIDE] == side)
         want = (self.symbol, side) + window[-1 - spilled] if spilled < len(window) else None
-        if record[3:] != want:
-            raise ScoreboardError(seq, f"spilled {record[3:]}, window's worst {want}")
+        if record[_WINDOW_ENTRY:] != want:
+            raise ScoreboardError(seq, f"spilled {record[_WINDOW_ENTRY:]}, window's worst {want}")
         self.spilled.append(record)
         self.deep[side] = price
         self.evictions += 1
@@ -183,7 +214,8 @@ class Scoreboard:
         seq, expected, snapshot, position, code = entry
         if position:
             raise ScoreboardError(seq, f"PUNT after {position} events: {record}")
-        reason, handover, last_price = record[4], record[5], record[6]
+        reason = record[_PUNT_REASON]
+        handover, last_price = record[_PUNT_HANDOVER], record[_PUNT_LAST_PRICE]
         self.punts[link.PuntReason(reason)] += 1
         self.coverage[(code[0], "handover" if handover else "punt", code[1])] += 1
         if handover:
@@ -191,7 +223,7 @@ class Scoreboard:
                 raise ScoreboardError(seq, "handover of a symbol the lane does not own")
             books, last = snapshot
             for side in (0, 1):
-                got = [r[3:] for r in self.flushed if r[4] == side]
+                got = [r[_WINDOW_ENTRY:] for r in self.flushed if r[_WINDOW_SIDE] == side]
                 want = [(self.symbol, side) + e for e in books[side]]
                 if got != want[:len(got)] or (not self.deep[side] and len(got) != len(want)):
                     raise ScoreboardError(seq, f"flushed side {side}: {got}, book {want}")
@@ -206,9 +238,10 @@ class Scoreboard:
     def _spilled_whole_level(self, entry):
         """The spill before a command's first event was one whole level of the window."""
         seq, snapshot = entry[0], entry[2]
-        side, price = self.spilled[0][4], self.spilled[0][9]
-        level = [e for e in snapshot[0][side] if e[4] == price]
-        if any(r[9] != price for r in self.spilled) or len(level) != len(self.spilled):
+        first = self.spilled[0]
+        side, price = first[_WINDOW_SIDE], first[_WINDOW_PRICE]
+        level = [e for e in snapshot[0][side] if e[_SNAPSHOT_PRICE] == price]
+        if any(r[_WINDOW_PRICE] != price for r in self.spilled) or len(level) != len(self.spilled):
             raise ScoreboardError(seq, f"spilled {len(self.spilled)} orders, the window's "
                                        f"level at {price} has {len(level)}")
         self.spilled = []
@@ -256,9 +289,9 @@ _KINDS = {(0, 0): "limit", (0, 1): "limit", (0, 2): "IOC", (0, 3): "FOK"}
 
 
 def _kind(command):
-    code = command[0]
+    code = command[_CODE]
     if code == _NEW:
-        order_type, tif = command[7], command[8]
+        order_type, tif = command[_NEW_ORDER_TYPE], command[_NEW_TIF]
         if order_type == 1:
             return "market"
         return "stop" if order_type >= 2 else _KINDS.get((0, tif), "limit")
@@ -268,15 +301,15 @@ def _kind(command):
 
 def _outcome(events):
     """What the golden model did with a command the lane handled."""
-    kinds = [e[0] for e in events]
+    kinds = [e[_CODE] for e in events]
     if kinds[0] == _REJECTED:
         return "reject"
-    fills = [e for e in events if e[0] == _EXECUTED]
+    fills = [e for e in events if e[_CODE] == _EXECUTED]
     if fills:
-        return "full fill" if fills[-1][10] == 0 else "partial fill"
+        return "full fill" if fills[-1][_AGGRESSOR_LEAVES] == 0 else "partial fill"
     last = events[-1]
-    if last[0] == internal.CANCELLED.code and kinds[0] == internal.ACCEPTED.code:
-        return "kill" if last[7] == CancelReason.FOK_KILL else "no fill"
+    if last[_CODE] == internal.CANCELLED.code and kinds[0] == internal.ACCEPTED.code:
+        return "kill" if last[_CANCELLED_REASON] == CancelReason.FOK_KILL else "no fill"
     return "rest" if kinds[0] == internal.ACCEPTED.code else "done"
 
 
