@@ -175,12 +175,14 @@ def build(board_name, depth, out, seed=1, quiet=False, top=None):
     RuntimeError
         When the tools are missing or a step fails (naming its log).
     """
-    platform, plan = prepare(board_name, depth, seed=seed, top=top)
-    tools = find_tools(platform)
+    from gatebook.boards import board
+    platform = board(board_name).platform()
+    tools = find_tools(platform)         # before elaborating: a missing tool is said at once
     if tools is None:
         packages = sorted({_PACKAGES[YOWASP_TOOLS[tool]] for tool in required_tools(platform)})
         raise RuntimeError(f"the FPGA tools for {board_name} are not installed: pip install "
                            f"{' '.join(packages)} (the boards extra: pip install -e '.[boards]')")
+    platform, plan = prepare(board_name, depth, seed=seed, top=top)
     out = pathlib.Path(out)
     plan.extract(str(out))
     env = {**os.environ, **tools}

