@@ -1,0 +1,242 @@
+"""`build_exchange`: the one place that assembles a running exchange from its config.
+
+Order-entry port, session layer, gateway, write-ahead log (recovered first),
+standby replication, hybrid pipeline lanes and market data, wired as
+`gatebook run` runs them; `gatebook run` only parses options into an
+`ExchangeConfig` (gatebook.host.config) and prints what it built.
+"""
+
+import logging
+
+from .clock import WallClock
+from .config import ConfigError, check_config
+
+__all__ = ["build_exchange", "BuildError", "BuiltExchange"]
+
+_log = logging.getLogger(__name__)
+
+
+class BuildError(Exception):
+    """The exchange could not be assembled; `status` is the exit status `gatebook run` uses.
+
+    2: a config, accounts file or secret that cannot be used; 3: a log that
+    cannot be recovered or a newer primary; 1: an order-entry backend that
+    cannot be opened. Whatever was opened before the failure is closed.
+    """
+
+    def __init__(self, message, status):
+        super().__init__(message)
+        self.status = status
+
+
+class BuiltExchange:
+    """A ready exchange: call `run` (or `poll` in a loop), then `close`.
+
+    Attributes
+    ----------
+    config : ExchangeConfig
+    exchange : gatebook.host.net.exchange_server.Exchange
+        Gateway, sessions, replies and market data over `port`.
+    port : DatagramPort
+        Order entry (and market data).
+    accounts : gatebook.host.net.accounts.Accounts
+    journal, acks : JournaledExchange and Acknowledgements, or None without a log
+    replication : ReplicationServer or None
+        Serves the log to a standby.
+    standby_epoch : int or None
+        What the standby asked before starting answered (None: nothing answered).
+    hybrid : HybridExchange or None
+        The pipeline lanes, when a link is configured.
+    matcher : str
+        Where matching happens, in words.
+    """
+
+    def __init__(self, config):
+        self.config = config
+        self.exchange = self.port = self.accounts = None
+        self.journal = self.acks = self.replication = self.hybrid = None
+        self.standby_epoch = None
+        self.matcher = "golden model in-process"
+        self._closed = False
+
+    def poll(self, burst=None):
+        """Handle one burst of received datagrams; return how many came."""
+        return self.exchange.poll(burst or self.config.order_entry.burst)
+
+    def run(self, seconds=None, max_orders=None):
+        """Poll until `seconds` pass or `max_orders` orders were handled.
+
+        Defaults come from the config's `[run]` section. Raises what stops an
+        exchange from taking orders (`stopping_errors()`): a failed log, a
+        newer primary, a pipeline that stopped answering.
+        """
+        run = self.config.run
+        self.exchange.run(seconds=run.seconds if seconds is None else seconds,
+                          max_orders=run.max_orders if max_orders is None else max_orders,
+                          burst=self.config.order_entry.burst)
+
+    def close(self):
+        """Sync and close the log, send what is acknowledged, close every part.
+
+        Returns the LogFailure met while syncing the log, or None. Safe to
+        call twice.
+        """
+        if self._closed:
+            return None
+        self._closed = True
+        failure = _close_journal(self.journal) if self.journal is not None else None
+        for part in (self.exchange, self.port, self.hybrid, self.replication):
+            if part is not None:
+                part.close()
+        return failure
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+def stopping_errors():
+    """The exceptions after which a running exchange must take no more orders."""
+    from .hybrid.link import LinkError
+    from .wal import LogFailure
+    from .wal.epoch import Fenced
+    return LogFailure, Fenced, LinkError
+
+
+def build_exchange(config, clock=None):
+    """Assemble the exchange `config` describes; recover its log first if it has one.
+
+    Parameters
+    ----------
+    config : gatebook.host.config.ExchangeConfig
+    clock : callable returning int nanoseconds, optional
+        The sequencer's and sessions' clock; the wall clock by default.
+
+    Returns
+    -------
+    BuiltExchange
+
+    Raises
+    ------
+    BuildError
+        With the sentence to show and an exit status; nothing stays open.
+    """
+    try:
+        check_config(config)
+    except ConfigError as error:
+        raise BuildError(str(error), 2) from None
+    clock = clock or WallClock()
+    built = BuiltExchange(config)
+    try:
+        _assemble(built, config, clock)
+    except BaseException:
+        built.close()
+        raise
+    return built
+
+
+def _assemble(built, config, clock):
+    from gatebook.dpdk_bridge import DpdkError, DpdkUnavailable
+    from gatebook.dpdk_bridge.udp import open_udp
+    from .net.accounts import Accounts, AccountsError
+    from .net.exchange_server import Exchange
+    sessions = config.sessions
+    try:
+        built.accounts = Accounts.load(sessions.accounts)
+    except AccountsError as error:
+        raise BuildError(str(error), 2) from None
+    secret = _secret(config.log)          # before anything is opened or created
+    make_hybrid = _lanes(built, config) if config.link.used else None
+    if config.log.directory:
+        _open_journal(built, config, clock, make_hybrid, secret)
+        built.hybrid = built.journal.matcher if make_hybrid else None
+    elif make_hybrid is not None:
+        built.hybrid = make_hybrid()
+    entry = config.order_entry
+    try:
+        built.port = open_udp(entry.backend, *entry.listen, devargs=entry.dpdk,
+                              burst=entry.burst)
+    except (DpdkUnavailable, DpdkError, OSError, ValueError) as error:
+        raise BuildError(f"cannot open the {entry.backend} backend: {error}", 1) from None
+    built.exchange = Exchange(
+        built.port, config.symbols, clock, md_destination=config.market_data.destination,
+        engine=built.hybrid if built.journal is None else None, journal=built.journal,
+        acks=built.acks, accounts=built.accounts, session_options=dict(
+            timeout_ns=int(sessions.timeout * 1e9), max_sessions=sessions.max_sessions,
+            max_live_orders=sessions.max_live_orders,
+            messages_per_second=sessions.max_message_rate))
+
+
+def _secret(log):
+    if not (log.standby or log.standby_listen):
+        return None
+    from .wal.channel import SecretError, load_secret
+    try:
+        return load_secret(log.replication_secret)
+    except SecretError as error:
+        raise BuildError(str(error), 2) from None
+
+
+def _lanes(built, config):
+    """A function making the hybrid host (around a recovered engine, if given)."""
+    from .hybrid import HybridExchange
+    from .net.link import PacketLaneLink
+    link = config.link
+    home = link.home or config.symbols[0].name
+    homes = [spec.symbol_id for spec in config.symbols if spec.name == home]
+    if link.dpdk:
+        from gatebook.dpdk_bridge.eal import Eal
+        link_port = Eal.start().attach(link.dpdk)
+    else:
+        from gatebook.dpdk_bridge.raw import RawSocketPort
+        from gatebook.wire.link_frame import ETHERTYPE
+        link_port = RawSocketPort(link.iface, ETHERTYPE)
+    lane = PacketLaneLink(link_port, link.peer, link.depth)
+    built.matcher = (f"pipeline at {link.peer} via {link.dpdk or link.iface} "
+                     f"(depth {link.depth}, home {home}), the rest in-process")
+
+    def make_hybrid(engine=None):
+        return HybridExchange(config.symbols, [lane], homes, engine=engine)
+    return make_hybrid
+
+
+def _open_journal(built, config, clock, make_hybrid, secret):
+    from .net.exchange_server import Acknowledgements
+    from .net.reply_history import KEPT_PER_USER
+    from .wal import CorruptLog, JournaledExchange
+    from .wal.epoch import Fenced, check_peer
+    from .wal.gateway_state import GatewayState
+    from .wal.replication import ReplicationServer
+    log = config.log
+    # Recovery remembers each user's latest replies, so a client that logs in
+    # again learns what was logged but never reported before a crash.
+    GatewayState.keep_recent = KEPT_PER_USER
+    built.acks = Acknowledgements()
+    try:
+        built.journal = JournaledExchange(
+            log.directory, config.symbols, policy=log.durability or "strict", clock=clock,
+            on_ack=built.acks, snapshot_every=log.snapshot_every, matcher=make_hybrid)
+    except (CorruptLog, ValueError, OSError) as error:
+        raise BuildError(f"cannot recover {log.directory}: {error}", 3) from None
+    built.acks(built.journal.acked_seq)         # everything recovered is on disk
+    _log.info("log %s: next seq %d", log.directory, built.journal.sequencer.next_seq)
+    try:
+        if log.standby:
+            built.standby_epoch = check_peer(log.directory, log.standby, secret)
+        if log.standby_listen:
+            built.replication = ReplicationServer(built.journal, *log.standby_listen,
+                                                  synchronous=True, secret=secret)
+    except (Fenced, OSError) as error:
+        raise BuildError(str(error), 3) from None
+
+
+def _close_journal(journal):
+    """Sync and close the log; the LogFailure if that failed."""
+    from .wal import LogFailure
+    try:
+        journal.close()
+    except LogFailure as error:
+        return error
+    return None
