@@ -1,13 +1,14 @@
 """Compile the cffi extension against Debian's libdpdk and load it.
 
 The extension is built out of tree, into a cache directory keyed by a hash of
-everything that goes into it (declarations, C source, pkg-config flags, Python
-and cffi versions), so:
+everything that goes into it (declarations, every file in dpdk_bridge/csrc/,
+the header generated from the wire tables, compiler and pkg-config flags,
+Python and cffi versions), so:
 
 - `scripts/bootstrap` builds it right after `pip install -e .[test]` by running
   `python -m gatebook.dpdk_bridge.build`; the first import then finds it ready;
-- an editable install picks up edits to `_csrc.py` on the next import (a new
-  hash means a new build), with no reinstall;
+- an editable install picks up edits to the C in `csrc/` or to a wire table
+  on the next import (a new hash means a new build), with no reinstall;
 - a machine without libdpdk-dev still installs and runs Gatebook: only
   importing the bridge's DPDK side fails, with pkg-config's own words.
 
@@ -27,12 +28,17 @@ import sys
 import tempfile
 from pathlib import Path
 
-from ._csrc import CDEF, MODULE_NAME, SOURCE
+from ._csrc import CDEF, CSRC, GENERATED_HEADER, MODULE_NAME, PARTS, PREAMBLE, source_texts
+from ._csrc import write_generated_header
 from .errors import DpdkUnavailable
 
-__all__ = ["pkg_config", "cache_root", "cache_dir", "build", "load"]
+__all__ = ["pkg_config", "cache_root", "cache_dir", "source_key", "build", "load", "COMPILE_FLAGS"]
 
 _PACKAGE = "libdpdk"
+
+# The C in csrc/ compiles clean with these (tests/test_dpdk_csrc.py holds it
+# to -Werror); cffi's own wrapper file may still warn, harmlessly.
+COMPILE_FLAGS = ["-O2", "-Wall", "-Wextra"]
 
 
 def pkg_config():
@@ -58,13 +64,21 @@ def cache_root():
         os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "gatebook"))
 
 
+def source_key(cflags, libs, csrc=CSRC):
+    """A hash of everything the extension is built from, for these flags:
+    the declarations, each C file in `csrc` by name and text, the generated
+    header, the flags, and the Python and cffi versions."""
+    import cffi
+    parts = [CDEF, PREAMBLE, GENERATED_HEADER]
+    for name, text in source_texts(csrc):
+        parts += [name, text]
+    parts += [" ".join(cflags + COMPILE_FLAGS), " ".join(libs), sys.version, cffi.__version__]
+    return hashlib.sha256("\0".join(parts).encode()).hexdigest()[:16]
+
+
 def cache_dir(cflags, libs):
     """The directory the extension for these flags lives in."""
-    import cffi
-    key = hashlib.sha256("\0".join([
-        CDEF, SOURCE, " ".join(cflags), " ".join(libs), sys.version, cffi.__version__,
-    ]).encode()).hexdigest()[:16]
-    return cache_root() / f"dpdk_bridge-{key}"
+    return cache_root() / f"dpdk_bridge-{source_key(cflags, libs)}"
 
 
 def built_extension(directory, module_name):
@@ -88,13 +102,17 @@ def build(verbose=False):
     path = _built(target)
     if path is not None:
         return path
-    ffi = cffi.FFI()
-    ffi.cdef(CDEF)
-    ffi.set_source(MODULE_NAME, SOURCE, extra_compile_args=cflags + ["-O2", "-w"],
-                   extra_link_args=libs)
     target.parent.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix="build-", dir=target.parent))
     try:
+        generated = work / "include"
+        generated.mkdir()
+        write_generated_header(generated)
+        ffi = cffi.FFI()
+        ffi.cdef(CDEF)
+        ffi.set_source(MODULE_NAME, PREAMBLE, sources=[str(CSRC / name) for name in PARTS],
+                       include_dirs=[str(generated), str(CSRC)],
+                       extra_compile_args=cflags + COMPILE_FLAGS, extra_link_args=libs)
         built = Path(ffi.compile(tmpdir=str(work), verbose=verbose))
         staged = Path(tempfile.mkdtemp(prefix="stage-", dir=target.parent))
         shutil.copy2(built, staged / built.name)
