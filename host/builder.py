@@ -134,6 +134,9 @@ def build_exchange(config, clock=None):
     except BaseException:
         built.close()
         raise
+    entry = config.order_entry
+    _log.info("built: %d symbols, orders on %s:%d (%s), matching: %s", len(config.symbols),
+              entry.listen[0], entry.listen[1], entry.backend, built.matcher)
     return built
 
 

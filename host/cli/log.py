@@ -1,7 +1,6 @@
 """`gatebook recover`, `gatebook log dump` and `gatebook standby`: the log directory, for people and tools."""
 
 import json
-import logging
 import os
 import sys
 
@@ -122,7 +121,6 @@ def _unreadable(command, directory, error):
 def run_recover(args):
     if _no_directory("recover", args.dir):
         return 2
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     try:
         _, report = recover(args.dir, accept_corruption=args.accept_corruption,
                             accept_loss=args.accept_loss, use_snapshots=not args.no_snapshot,
@@ -202,7 +200,6 @@ def run_standby(args):
     except SecretError as error:
         print(f"gatebook standby: {error}", file=sys.stderr)
         return 2
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     os.makedirs(args.dir, exist_ok=True)
     try:
         follower = Follower(args.dir, (host.strip("[]"), int(port)), secret=secret,
