@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from hdrh.histogram import HdrHistogram
 
 from gatebook.wire.internal import CANCEL, EXECUTED, LEVEL, NEW_ORDER, REPLACE
+from gatebook.wire.positions import CODE
 
 from .engine import MatchingEngine
 from .runtime import quiet_gc
@@ -29,9 +30,9 @@ _NEW_ORDER, _CANCEL, _REPLACE = NEW_ORDER.code, CANCEL.code, REPLACE.code
 
 def classify(command, events):
     """Index into KINDS."""
-    code = command[0]
+    code = command[CODE]
     if code == _NEW_ORDER:
-        codes = {event[0] for event in events}
+        codes = {event[CODE] for event in events}
         if _EXECUTED in codes:
             return 1
         return 0 if _LEVEL in codes else 2

@@ -23,11 +23,19 @@ from typing import NamedTuple
 
 from gatebook.wire.enums import Side
 from gatebook.wire.internal import EXECUTED, LEVEL, TRADE
+from gatebook.wire.positions import require_field_order
 
 __all__ = ["new_order", "RestingOrder", "Level", "Book", "BUY", "SELL", "NO_LIMIT"]
 
 BUY, SELL = int(Side.BUY), int(Side.SELL)
 _EXECUTED, _TRADE, _LEVEL = EXECUTED.code, TRADE.code, LEVEL.code
+# The matching loop builds these events whole, one tuple each; a table change stops the import.
+require_field_order(EXECUTED, ("seq", "ts", "symbol", "match_id", "price", "qty", "aggressor_side",
+                               "aggressor_id", "aggressor_user", "aggressor_leaves",
+                               "resting_id", "resting_user", "resting_leaves"), __name__)
+require_field_order(TRADE, ("seq", "ts", "symbol", "match_id", "price", "qty", "aggressor_side"),
+                    __name__)
+require_field_order(LEVEL, ("seq", "ts", "symbol", "side", "price", "qty", "orders"), __name__)
 
 
 # A live order is a list indexed by these constants, not an object: a list

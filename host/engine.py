@@ -43,6 +43,7 @@ from gatebook.wire.enums import (ALL_SYMBOLS, AdminAction, CancelReason, MassCan
 from gatebook.wire.internal import (ACCEPTED, ADMIN, CANCEL, CANCELLED, DONE, MASS_CANCEL,
                                     NEW_ORDER, REJECTED, REPLACE, REPLACED, STOP_TRIGGERED,
                                     TRADING_STATE)
+from gatebook.wire.positions import CODE, INTERNAL, require_field_order
 
 from .book import (BUY, NO_LIMIT, ORDER_ID, ORDER_TYPE, PENDING_STOP, PRICE, QTY, SEQ, SIDE,
                    STOP_PRICE, SYMBOL, TIF, USER, Book, new_order)
@@ -58,6 +59,32 @@ _MASS_CANCEL, _ADMIN = MASS_CANCEL.code, ADMIN.code
 _ACCEPTED, _REJECTED, _CANCELLED = ACCEPTED.code, REJECTED.code, CANCELLED.code
 _REPLACED, _STOP_TRIGGERED, _DONE = REPLACED.code, STOP_TRIGGERED.code, DONE.code
 _TRADING_STATE = TRADING_STATE.code
+# Where any command's seq and ts sit, for one too malformed to unpack.
+_SEQ, _TS = INTERNAL.NEW_ORDER.seq, INTERNAL.NEW_ORDER.ts
+
+# The handlers unpack commands whole and build events whole, in one tuple each
+# (the hot path); these tie each to its table, so a table change stops the import.
+_ORDER_AS_BUILT = ("seq", "ts", "symbol", "order_id", "user", "side", "order_type", "tif",
+                   "price", "stop_price", "qty")
+for _message, _fields in {
+    NEW_ORDER:      _ORDER_AS_BUILT,
+    CANCEL:         ("seq", "ts", "order_id", "user"),
+    REPLACE:        ("seq", "ts", "order_id", "user", "price", "qty"),
+    MASS_CANCEL:    ("seq", "ts", "scope", "user", "symbol"),
+    ADMIN:          ("seq", "ts", "action", "symbol"),
+    ACCEPTED:       _ORDER_AS_BUILT,
+    REJECTED:       ("seq", "ts", "command", "symbol", "order_id", "user", "reason"),
+    CANCELLED:      ("seq", "ts", "symbol", "order_id", "user", "qty", "reason"),
+    REPLACED:       ("seq", "ts", "symbol", "order_id", "user", "price", "qty", "kept_priority"),
+    STOP_TRIGGERED: ("seq", "ts", "symbol", "order_id", "user", "stop_price", "trigger_price"),
+    TRADING_STATE:  ("seq", "ts", "symbol", "halted"),
+    DONE:           ("seq", "ts", "command", "affected"),
+}.items():
+    require_field_order(_message, _fields, __name__)
+del _message, _fields
+assert all(at.seq == _SEQ and at.ts == _TS
+           for at in (INTERNAL.CANCEL, INTERNAL.REPLACE, INTERNAL.MASS_CANCEL, INTERNAL.ADMIN)), \
+    "seq and ts moved in a command table"
 
 _LIMIT, _MARKET, _STOP, _STOP_LIMIT = (int(t) for t in OrderType)
 _DAY, _GTC, _IOC, _FOK = (int(t) for t in TimeInForce)
@@ -113,7 +140,7 @@ class MatchingEngine:
         """Process one sequenced command; return its events."""
         events = []
         try:
-            handler = _HANDLERS[command[0]]
+            handler = _HANDLERS[command[CODE]]
         except (KeyError, IndexError, TypeError):
             self._reject_malformed(command, _R.UNKNOWN_COMMAND, events)
         else:
@@ -130,9 +157,9 @@ class MatchingEngine:
 
     def _reject_malformed(self, command, reason, events):
         fields = tuple(command) if isinstance(command, (tuple, list)) else ()
-        seq = clean_u64(fields[1]) if len(fields) > 1 else 0
-        ts = clean_u64(fields[2]) if len(fields) > 2 else 0
-        code = fields[0] if fields and type(fields[0]) is int and 0 <= fields[0] <= 0xFF else 0
+        seq = clean_u64(fields[_SEQ]) if len(fields) > _SEQ else 0
+        ts = clean_u64(fields[_TS]) if len(fields) > _TS else 0
+        code = fields[CODE] if fields and type(fields[CODE]) is int and 0 <= fields[CODE] <= 0xFF else 0
         events.append((_REJECTED, seq, ts, code, 0, 0, 0, reason))
 
     # -- new orders -------------------------------------------------------

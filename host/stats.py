@@ -4,11 +4,12 @@ from collections import Counter, deque
 
 from gatebook.wire.enums import RejectReason
 from gatebook.wire.internal import EVENTS, EXECUTED, REJECTED, TRADE
+from gatebook.wire.positions import CODE, INTERNAL
 
 __all__ = ["RunStats"]
 
-_REASON_INDEX = 1 + REJECTED.field_names.index("reason")
-_QTY_INDEX = 1 + EXECUTED.field_names.index("qty")
+_REASON_INDEX = INTERNAL.REJECTED.reason
+_QTY_INDEX = INTERNAL.EXECUTED.qty
 _NAMES = {message.code: message.name for message in EVENTS.messages}
 _TRADE, _EXECUTED, _REJECTED = TRADE.code, EXECUTED.code, REJECTED.code
 
@@ -29,7 +30,7 @@ class RunStats:
     def __call__(self, events):
         self.commands += 1
         for event in events:
-            code = event[0]
+            code = event[CODE]
             self.events[code] += 1
             if code == _TRADE:
                 self.last_trades.append(event)
