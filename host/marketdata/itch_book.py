@@ -10,6 +10,7 @@ partly cancelled order keeps its place; a replaced order goes to the back.
 """
 
 from gatebook.wire import itch50
+from gatebook.wire.positions import CODE
 
 __all__ = ["ItchBook", "ItchBookError"]
 
@@ -18,6 +19,7 @@ _ADD, _ADD_MPID = itch50.ADD_ORDER.code, itch50.ADD_ORDER_MPID.code
 _EXECUTED, _EXECUTED_PRICE = itch50.ORDER_EXECUTED.code, itch50.ORDER_EXECUTED_WITH_PRICE.code
 _CANCEL, _DELETE, _REPLACE = itch50.ORDER_CANCEL.code, itch50.ORDER_DELETE.code, itch50.ORDER_REPLACE.code
 _DIRECTORY, _ACTION = itch50.STOCK_DIRECTORY.code, itch50.STOCK_TRADING_ACTION.code
+_SHARES = 3     # in an order's list here: [locate, side, price, shares]
 
 
 class ItchBookError(ValueError):
@@ -34,8 +36,8 @@ class ItchBook:
         self._arrivals = 0
 
     def apply(self, record):
-        code = record[0]
-        fields = dict(zip(_FIELDS[code], record[1:]))
+        code = record[CODE]
+        fields = dict(zip(_FIELDS[code], record[CODE + 1:]))
         if code in (_ADD, _ADD_MPID):
             self._add(fields["order_ref"], fields["stock_locate"], fields["side"],
                       fields["price"], fields["shares"])
@@ -73,10 +75,10 @@ class ItchBook:
         order = self.orders.get(ref)
         if order is None:
             raise ItchBookError(f"unknown order ref {ref}")
-        if shares > order[3]:
-            raise ItchBookError(f"order ref {ref}: {shares} shares taken from {order[3]}")
-        order[3] -= shares
-        if not order[3]:
+        if shares > order[_SHARES]:
+            raise ItchBookError(f"order ref {ref}: {shares} shares taken from {order[_SHARES]}")
+        order[_SHARES] -= shares
+        if not order[_SHARES]:
             self._take(ref)
 
     # -- views, shaped like gatebook.host.book.Book's ------------------------------

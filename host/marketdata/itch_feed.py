@@ -26,8 +26,12 @@ clients'. Timestamps are nanoseconds since midnight UTC of the event.
 
 from gatebook.wire import internal, itch50
 from gatebook.wire.enums import OrderType, Side
+from gatebook.wire.positions import CODE
 
 __all__ = ["ItchFeed", "NANOSECONDS_PER_DAY"]
+
+# self.displayed: order id -> [ITCH order ref, displayed shares, side]
+_DISPLAYED_REF, _DISPLAYED_QTY = 0, 1
 
 NANOSECONDS_PER_DAY = 86_400 * 1_000_000_000
 
@@ -125,8 +129,8 @@ class ItchFeed:
         out = []
         flight = None
         for event in events:
-            code = event[0]
-            fields = dict(zip(_NAMES[code], event[1:]))
+            code = event[CODE]
+            fields = dict(zip(_NAMES[code], event[CODE + 1:]))
             ts = fields["ts"] % NANOSECONDS_PER_DAY
             if code == _ACCEPTED:
                 if fields["order_type"] == OrderType.LIMIT:
@@ -149,10 +153,10 @@ class ItchFeed:
                     flight.qty = fields["aggressor_leaves"]
                 ref_and_qty = self.displayed[fields["resting_id"]]
                 out.append(_executed(stock_locate=fields["symbol"], tracking_number=self._track(),
-                                     timestamp=ts, order_ref=ref_and_qty[0],
+                                     timestamp=ts, order_ref=ref_and_qty[_DISPLAYED_REF],
                                      executed_shares=fields["qty"], match_number=fields["match_id"]))
                 if fields["resting_leaves"]:
-                    ref_and_qty[1] = fields["resting_leaves"]
+                    ref_and_qty[_DISPLAYED_QTY] = fields["resting_leaves"]
                 else:
                     del self.displayed[fields["resting_id"]]
             elif code == _CANCELLED:
@@ -174,7 +178,7 @@ class ItchFeed:
                         out.append(_cancel(stock_locate=fields["symbol"],
                                            tracking_number=self._track(), timestamp=ts,
                                            order_ref=ref, cancelled_shares=shares - fields["qty"]))
-                        self.displayed[order_id][1] = fields["qty"]
+                        self.displayed[order_id][_DISPLAYED_QTY] = fields["qty"]
                 else:
                     del self.displayed[order_id]
                     flight = _InFlight(order_id, fields["symbol"], side,
