@@ -33,19 +33,69 @@ from amaranth.hdl import Module, Mux, Signal
 from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from gatebook.wire import internal, link
+from gatebook.wire import link
 from gatebook.wire.enums import CancelReason, Side, TimeInForce
 
 from .layouts import COMMAND, ENTRY, EVENT_PAIR
 from .matcher_decision import Decision, Start
 from .matcher_events import EventFormatter
-from .matcher_records import check_stamp_overlap, entry_from_order
+from .matcher_records import check_stamp_overlap, entry_from_order, entry_from_record
 from .window import Window, WindowOp
 
 __all__ = ["Matcher"]
 
 # The FSM state each start goes to ("IDLE": no event, ready for the next command).
 _STATE_OF_START = {start: ("IDLE" if start == Start.NONE else start.name) for start in Start}
+
+
+class _Lane:
+    """The registers of one lane: the symbol it owns and the command in progress."""
+
+    def __init__(self):
+        # -- ownership and per-symbol state --------------------------------------
+        self.owned      = Signal()
+        self.symbol     = Signal(16)
+        self.bid_deep   = Signal(32)        # best price the host holds behind the window
+        self.ask_deep   = Signal(32)
+        self.last_price = Signal(32)
+        self.match_id   = Signal(64)
+        # -- the command in progress ---------------------------------------------
+        self.command          = Signal(COMMAND)
+        self.open_qty         = Signal(32)     # the aggressor's shares not yet traded
+        self.market           = Signal()
+        self.rests            = Signal()       # a remainder rests (limit DAY/GTC)
+        self.punt_reason      = Signal(8)
+        self.punt_handover    = Signal()
+        self.punt_symbol      = Signal(16)
+        self.punt_last_price  = Signal(32)
+        self.fill_price       = Signal(32)     # the level the aggressor is trading at
+        self.level_side       = Signal()       # the level the next LEVEL event reports
+        self.level_price      = Signal(32)
+        self.level_after_fill = Signal()       # that LEVEL closes a level the aggressor traded
+        self.target_entry     = Signal(ENTRY)  # the window entry a cancel or replace acts on
+        self.cancel_reason    = Signal(8)
+        self.evict_price      = Signal(32)
+
+
+class _Windows:
+    """Both sides' windows, addressed by a side signal (0 bids, 1 asks)."""
+
+    def __init__(self, m, bids, asks):
+        self.m = m
+        self.bids = bids
+        self.asks = asks
+
+    def answer(self, side, name):
+        """Output `name` of the window on `side`."""
+        return Mux(side, getattr(self.asks, name), getattr(self.bids, name))
+
+    def update(self, side, op, **operands):
+        """Apply `op` (a `WindowOp`) with `operands` to the window on `side` at the next edge."""
+        for value, window in enumerate((self.bids, self.asks)):
+            with self.m.If(side == value):
+                self.m.d.comb += window.op.eq(op)
+                for name, operand in operands.items():
+                    self.m.d.comb += getattr(window, name).eq(operand)
 
 
 class Matcher(wiring.Component):
@@ -85,109 +135,95 @@ class Matcher(wiring.Component):
         m = Module()
         m.submodules.bids = bids = Window(self.depth, Side.BUY)
         m.submodules.asks = asks = Window(self.depth, Side.SELL)
-        windows = (bids, asks)
+        windows = _Windows(m, bids, asks)
+        lane = _Lane()
+        for window in (bids, asks):
+            m.d.comb += window.level_price.eq(lane.level_price)
 
-        # -- ownership and per-symbol state ----------------------------------------
-        owned      = Signal()
-        symbol     = Signal(16)
-        bid_deep   = Signal(32)           # best price the host holds behind the window
-        ask_deep   = Signal(32)
-        last_price = Signal(32)
-        match_id   = Signal(64)
-
-        # -- the command in progress -----------------------------------------------
-        command          = Signal(COMMAND)
-        order            = command.new_order
-        open_qty         = Signal(32)     # the aggressor's shares not yet traded
-        market           = Signal()
-        rests            = Signal()       # a remainder rests (limit DAY/GTC)
-        punt_reason      = Signal(8)
-        punt_handover    = Signal()
-        punt_symbol      = Signal(16)
-        punt_last_price  = Signal(32)
-        fill_price       = Signal(32)     # the level the aggressor is trading at
-        level_side       = Signal()       # the level the next LEVEL event reports
-        level_price      = Signal(32)
-        level_after_fill = Signal()       # that LEVEL closes a level the aggressor traded
-        target_entry     = Signal(ENTRY)  # the window entry a cancel or replace acts on
-        cancel_reason    = Signal(8)
-        evict_price      = Signal(32)
-
-        def window_answer(side, name):
-            return Mux(side, getattr(asks, name), getattr(bids, name))
-
-        def window_update(side, op, **operands):
-            for value, window in enumerate(windows):
-                with m.If(side == value):
-                    m.d.comb += window.op.eq(op)
-                    for name, operand in operands.items():
-                        m.d.comb += getattr(window, name).eq(operand)
-
-        for window in windows:
-            m.d.comb += window.level_price.eq(level_price)
-
-        # -- the decision, taken on the command at the input -------------------------
-        incoming = self.i.payload
-        incoming_order = incoming.new_order
+        # The decision is taken on the command at the input, in the clock that accepts it.
         m.submodules.decision = decision = Decision(
-            incoming, bids, asks, owned=owned, symbol=symbol,
-            bid_deep=bid_deep, ask_deep=ask_deep, evict=self.evict)
-        start = decision.start
-        incoming_side = decision.side
-
-        final = Signal()          # this clock writes the command's last event
+            self.i.payload, bids, asks, owned=lane.owned, symbol=lane.symbol,
+            bid_deep=lane.bid_deep, ask_deep=lane.ask_deep, evict=self.evict)
         accept = Signal()
+        final = Signal()          # this clock writes the command's last event
         m.d.comb += accept.eq(self.i.valid & self.i.ready)
 
+        self._on_accept(m, lane, windows, decision, accept)
+        self._write_events(m, lane, windows, decision.start, accept, final)
+
+        # The clock that writes a command's last event also accepts the next command.
+        with m.If(final):
+            m.d.comb += self.i.ready.eq(1)
+
+        return m
+
+    def _on_accept(self, m, lane, windows, decision, accept):
+        """Register the command and, for one-beat commands, change the window now."""
+        incoming = self.i.payload
+        incoming_order = incoming.new_order
+        start = decision.start
+        incoming_side = decision.side
         with m.If(accept):
             handover = start == Start.FLUSH
             m.d.sync += [
-                command.eq(incoming), open_qty.eq(incoming_order.qty),
-                market.eq(decision.market), rests.eq(decision.rests),
-                punt_reason.eq(decision.punt_reason), punt_handover.eq(handover),
-                punt_symbol.eq(Mux(handover, symbol, 0)),
-                punt_last_price.eq(Mux(handover, last_price, 0)),
-                target_entry.eq(decision.found_entry),
+                lane.command.eq(incoming), lane.open_qty.eq(incoming_order.qty),
+                lane.market.eq(decision.market), lane.rests.eq(decision.rests),
+                lane.punt_reason.eq(decision.punt_reason), lane.punt_handover.eq(handover),
+                lane.punt_symbol.eq(Mux(handover, lane.symbol, 0)),
+                lane.punt_last_price.eq(Mux(handover, lane.last_price, 0)),
+                lane.target_entry.eq(decision.found_entry),
             ]
             with m.If(handover):
-                m.d.sync += owned.eq(0)
+                m.d.sync += lane.owned.eq(0)
             # Commands whose events fit one beat change the window in the clock that
             # accepts them, so their LEVEL reads the new level and the next command,
             # accepted in the clock of that beat, already sees the change.
             with m.If(start == Start.ADDED):
                 added = entry_from_order(m, incoming_order, incoming_order.qty)
-                window_update(incoming_side, WindowOp.INSERT, entry=added)
-                m.d.sync += [level_side.eq(incoming_side), level_price.eq(incoming_order.price)]
+                windows.update(incoming_side, WindowOp.INSERT, entry=added)
+                m.d.sync += [lane.level_side.eq(incoming_side),
+                             lane.level_price.eq(incoming_order.price)]
             with m.If(start == Start.EVICT):
                 # The worst level becomes the first price the host holds on this side.
                 worst_price = decision.own_tail.price
-                m.d.sync += [level_side.eq(incoming_side), level_price.eq(incoming_order.price),
-                             evict_price.eq(worst_price)]
+                m.d.sync += [lane.level_side.eq(incoming_side),
+                             lane.level_price.eq(incoming_order.price),
+                             lane.evict_price.eq(worst_price)]
                 with m.If(incoming_side):
-                    m.d.sync += ask_deep.eq(worst_price)
+                    m.d.sync += lane.ask_deep.eq(worst_price)
                 with m.Else():
-                    m.d.sync += bid_deep.eq(worst_price)
+                    m.d.sync += lane.bid_deep.eq(worst_price)
             with m.If(start == Start.KILLED):
-                m.d.sync += cancel_reason.eq(Mux(incoming_order.tif == TimeInForce.FOK,
-                                                 CancelReason.FOK_KILL,
-                                                 CancelReason.IOC_REMAINDER))
+                m.d.sync += lane.cancel_reason.eq(Mux(incoming_order.tif == TimeInForce.FOK,
+                                                      CancelReason.FOK_KILL,
+                                                      CancelReason.IOC_REMAINDER))
             with m.If(start == Start.CANCEL):
-                window_update(decision.found_side, WindowOp.REMOVE, index=decision.found_index)
-                m.d.sync += [level_side.eq(decision.found_side),
-                             level_price.eq(decision.found_entry.price)]
+                windows.update(decision.found_side, WindowOp.REMOVE, index=decision.found_index)
+                m.d.sync += [lane.level_side.eq(decision.found_side),
+                             lane.level_price.eq(decision.found_entry.price)]
             with m.If(start == Start.REPLACED):
-                window_update(decision.found_side, WindowOp.SET_QTY, index=decision.found_index,
-                              qty=incoming.replace.qty)
-                m.d.sync += [level_side.eq(decision.found_side),
-                             level_price.eq(decision.found_entry.price)]
+                windows.update(decision.found_side, WindowOp.SET_QTY,
+                               index=decision.found_index, qty=incoming.replace.qty)
+                m.d.sync += [lane.level_side.eq(decision.found_side),
+                             lane.level_price.eq(decision.found_entry.price)]
             with m.If(incoming.code == link.LOAD.code):
-                loaded = Signal(ENTRY)
-                m.d.comb += [loaded[name].eq(incoming.load[name]) for name in ENTRY.members]
-                window_update(incoming.load.side[0], WindowOp.INSERT, entry=loaded)
+                loaded = entry_from_record(m, incoming.load)
+                windows.update(incoming.load.side[0], WindowOp.INSERT, entry=loaded)
             with m.If(incoming.code == link.OWN.code):
                 own = incoming.own
-                m.d.sync += [owned.eq(1), symbol.eq(own.symbol), bid_deep.eq(own.bid_deep),
-                             ask_deep.eq(own.ask_deep), last_price.eq(own.last_price)]
+                m.d.sync += [lane.owned.eq(1), lane.symbol.eq(own.symbol),
+                             lane.bid_deep.eq(own.bid_deep), lane.ask_deep.eq(own.ask_deep),
+                             lane.last_price.eq(own.last_price)]
+
+    def _write_events(self, m, lane, windows, start, accept, final):
+        """The state machine that writes a command's events, one beat per clock."""
+        bids, asks = windows.bids, windows.asks
+        window_answer, window_update = windows.answer, windows.update
+        symbol, match_id, last_price = lane.symbol, lane.match_id, lane.last_price
+        command, order, open_qty = lane.command, lane.command.new_order, lane.open_qty
+        level_side, level_price = lane.level_side, lane.level_price
+        level_after_fill, fill_price = lane.level_after_fill, lane.fill_price
+        cancel_reason, target_entry = lane.cancel_reason, lane.target_entry
 
         def go_to_start():
             """Go to the state the command at the input starts in, if it is accepted."""
@@ -203,7 +239,6 @@ class Matcher(wiring.Component):
             m.next = "IDLE"
             go_to_start()
 
-        # -- events ---------------------------------------------------------------
         first = self.o.payload.first
         second = self.o.payload.second
         pair = self.o.payload.pair
@@ -213,9 +248,9 @@ class Matcher(wiring.Component):
         opposite = ~side
         opposite_head = ENTRY(Mux(side, bids.head.as_value(), asks.head.as_value()))
         opposite_head_valid = Mux(side, bids.head_valid, asks.head_valid)
-        opposite_crosses = opposite_head_valid & (market | Mux(side,
-                                                               opposite_head.price >= order.price,
-                                                               opposite_head.price <= order.price))
+        opposite_crosses = opposite_head_valid & (
+            lane.market | Mux(side, opposite_head.price >= order.price,
+                              opposite_head.price <= order.price))
         remainder_entry = entry_from_order(m, order, open_qty)
 
         def level_event(record):
@@ -239,7 +274,7 @@ class Matcher(wiring.Component):
                 finish()
             with m.Elif(opposite_crosses):
                 m.next = "FILL"
-            with m.Elif(rests):
+            with m.Elif(lane.rests):
                 window_update(side, WindowOp.INSERT, entry=remainder_entry)
                 m.d.sync += [level_side.eq(side), level_price.eq(order.price),
                              level_after_fill.eq(0)]
@@ -290,7 +325,7 @@ class Matcher(wiring.Component):
                 tail = ENTRY(Mux(side, asks.tail.as_value(), bids.tail.as_value()))
                 tail_index = Mux(side, asks.tail_index, bids.tail_index)
                 tail_valid = Mux(side, asks.head_valid, bids.head_valid)
-                with m.If(tail_valid & (tail.price == evict_price)):
+                with m.If(tail_valid & (tail.price == lane.evict_price)):
                     m.d.comb += self.o.valid.eq(1)
                     events.handed_entry(first.spill, link.SPILL, symbol=symbol, side=side,
                                         entry=tail)
@@ -352,7 +387,7 @@ class Matcher(wiring.Component):
                 # The window's orders go to the host best first, bids before asks.
                 flush_side = ~bids.head_valid
                 head = ENTRY(Mux(flush_side, asks.head.as_value(), bids.head.as_value()))
-                events.handed_entry(first.flush, link.FLUSH, symbol=punt_symbol,
+                events.handed_entry(first.flush, link.FLUSH, symbol=lane.punt_symbol,
                                     side=flush_side, entry=head)
                 with m.If(bids.head_valid | asks.head_valid):
                     m.d.comb += self.o.valid.eq(1)
@@ -363,12 +398,7 @@ class Matcher(wiring.Component):
 
             with m.State("PUNT"):
                 m.d.comb += self.o.valid.eq(1)
-                events.punt(first.punt, symbol=punt_symbol, reason=punt_reason,
-                            handover=punt_handover, last_price=punt_last_price)
+                events.punt(first.punt, symbol=lane.punt_symbol, reason=lane.punt_reason,
+                            handover=lane.punt_handover, last_price=lane.punt_last_price)
                 last_beat()
 
-        # The clock that writes a command's last event also accepts the next command.
-        with m.If(final):
-            m.d.comb += self.i.ready.eq(1)
-
-        return m

@@ -1,8 +1,9 @@
 """Record helpers for the matcher: window entries and the command's stamp.
 
 A window entry (`gatebook.hdl.layouts.ENTRY`) is made from a new order in two
-places (a resting add, a remainder that rests) and copied field by field into
-the SPILL and FLUSH records, whose entry fields carry the same names. These
+places (a resting add, a remainder that rests) and from a LOAD record, and is
+copied field by field into the SPILL and FLUSH records, whose entry fields
+carry the same names. These
 helpers do both by name, so a field added to the tables reaches every copy.
 
 Every sequenced command (all but the link records LOAD and OWN) starts with
@@ -17,7 +18,7 @@ from amaranth.hdl import Signal
 from .layouts import COMMAND, ENTRY
 
 __all__ = ["STAMP_FIELDS", "UNSTAMPED_COMMANDS", "check_stamp_overlap", "command_stamp",
-           "entry_from_order", "copy_entry"]
+           "entry_from_record", "entry_from_order", "copy_entry"]
 
 STAMP_FIELDS = ("seq", "ts")
 """The fields every event copies from the command that caused it."""
@@ -66,29 +67,36 @@ def command_stamp(command):
     return command[_STAMP_VIEW]
 
 
-def entry_from_order(m, order, qty):
-    """A window entry for a NEW_ORDER view, resting `qty` shares.
+def entry_from_record(m, record, **overrides):
+    """A window entry from any record that names the entry's fields (LOAD, NEW_ORDER).
 
     Parameters
     ----------
     m : Module
         Gets the combinational assignments.
-    order : data.View
-        A NEW_ORDER member of a command.
-    qty : Value
-        The open quantity: the order's own, or what is left after fills.
+    record : data.View
+        Read by field name, one field per entry field not in `overrides`.
+    **overrides : Value
+        Entry fields the record names otherwise or not at all.
 
     Returns
     -------
     Signal(ENTRY)
-        Fields of the same name copied; `prio_seq` is the order's `seq`
-        (time priority is the sequence number that accepted it).
     """
     entry = Signal(ENTRY)
-    renamed = {"prio_seq": order.seq, "qty": qty}
-    m.d.comb += [entry[name].eq(renamed[name] if name in renamed else order[name])
+    m.d.comb += [entry[name].eq(overrides[name] if name in overrides else record[name])
                  for name in ENTRY.members]
     return entry
+
+
+def entry_from_order(m, order, qty):
+    """A window entry for a NEW_ORDER view, resting `qty` shares.
+
+    `qty` is the open quantity (the order's own, or what is left after fills);
+    `prio_seq` is the order's `seq` (time priority is the sequence number
+    that accepted it).
+    """
+    return entry_from_record(m, order, prio_seq=order.seq, qty=qty)
 
 
 def copy_entry(m, record, entry):
