@@ -72,3 +72,11 @@ def test_require_field_order_stops_an_import_built_on_an_old_order():
     positions.require_field_order(internal.CANCEL, ("seq", "ts", "order_id", "user"), "here")
     with pytest.raises(ImportError, match="here builds cancel"):
         positions.require_field_order(internal.CANCEL, ("seq", "ts", "user", "order_id"), "here")
+
+
+def test_every_internal_and_link_record_with_a_seq_has_it_where_readers_take_it():
+    """Readers take any command's or event's seq and ts at NEW_ORDER's positions."""
+    seq, ts = positions.INTERNAL.NEW_ORDER.seq, positions.INTERNAL.NEW_ORDER.ts
+    for message in internal.COMMANDS.messages + internal.EVENTS.messages + link.LINK_EVENTS.messages:
+        at = positions.positions_of(message)
+        assert (at.seq, at.ts) == (seq, ts), message.name

@@ -39,6 +39,7 @@ from typing import NamedTuple
 
 from gatebook.wire import internal
 from gatebook.wire.enums import RejectReason
+from gatebook.wire.positions import CODE
 
 __all__ = ["GatewayState", "Origin"]
 
@@ -116,7 +117,7 @@ class GatewayState:
         owners = self.owners
         if origin is not None:
             session = origin.session
-            code = command[0]
+            code = command[CODE]
             if code == _NEW_ORDER:
                 key = (session, origin.token)
                 if key not in self.order_ids:
@@ -142,7 +143,7 @@ class GatewayState:
             return
         sequences, get, forget = self.sequences, owners.get, self._forget
         for event in events:
-            code = event[0]
+            code = event[CODE]
             if code == _E:
                 owner = get(event[_AGG])
                 if owner:
@@ -178,7 +179,7 @@ class GatewayState:
             box.append((number, event, token, extra))
 
         for event in events:
-            code = event[0]
+            code = event[CODE]
             if code == _E:
                 for at, left, flag in ((_AGG, _AGG_LEFT, "R"), (_REST, _REST_LEFT, "A")):
                     owner = get(event[at])

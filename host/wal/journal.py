@@ -25,6 +25,7 @@ import threading
 
 from gatebook.wire import internal
 from gatebook.wire.codec import ProtocolCodec, WireError
+from gatebook.wire.positions import CODE, INTERNAL
 from gatebook.host.clock import WallClock
 from gatebook.host.sequencer import Sequencer
 from gatebook.host.symbols import DEFAULT_SYMBOLS
@@ -38,6 +39,8 @@ from .snapshot import capture, encode, list_snapshots, write_snapshot
 from .writer import Durability, LogFailure, LogWriter
 
 __all__ = ["JournaledExchange"]
+
+_SEQ, _TS = INTERNAL.NEW_ORDER.seq, INTERNAL.NEW_ORDER.ts     # every command's (gatebook.wire.positions)
 
 _encode_command = ProtocolCodec(internal.COMMANDS).encode
 
@@ -144,7 +147,7 @@ class JournaledExchange:
         if failure:
             raise failure
         command = self.sequencer.stamp(code, *fields)
-        return command[1], self.apply(command)
+        return command[_SEQ], self.apply(command)
 
     def apply(self, command, origin=None, peer=None):
         """Log and apply one command already stamped by `self.sequencer`; return its events.
@@ -164,14 +167,14 @@ class JournaledExchange:
         try:
             command_bytes = _encode_command(command)
             if origin is not None:
-                command_bytes += encode_origin(command[0], origin, peer)
+                command_bytes += encode_origin(command[CODE], origin, peer)
         except WireError:
-            if command[1] == sequencer.next_seq - 1:
+            if command[_SEQ] == sequencer.next_seq - 1:
                 sequencer.next_seq -= 1         # keep the sequence gapless
             raise
         events = (self.matcher or self.engine).apply(command)
-        self.writer.append(command[1], command[2], command_bytes, events)
-        self._last_ts = command[2]
+        self.writer.append(command[_SEQ], command[_TS], command_bytes, events)
+        self._last_ts = command[_TS]
         if self.gateway_state is None:
             self.gateway.replay(command, origin and Origin.of(origin, peer), events)
         if self.snapshot_every:

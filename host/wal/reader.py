@@ -8,6 +8,7 @@ import os
 
 from gatebook.wire import internal
 from gatebook.wire.codec import ProtocolCodec, RecordCodec
+from gatebook.wire.positions import CODE
 from gatebook.wire.wal import FORMAT_VERSION, INPUT_ORIGIN, OUTPUT_EVENTS, WAL
 
 from .format import (INPUT, SEGMENT_HEADER_SIZE, TRAILER_SIZE, SegmentScan, check_records,
@@ -37,10 +38,10 @@ def decode_payload(kind, payload, version=FORMAT_VERSION):
 
 def origin_fields(record):
     """{field: value} of an INPUT_ORIGIN tuple from decode_payload, or None if it is not one."""
-    if not record or record[0] != INPUT_ORIGIN.code:
+    if not record or record[CODE] != INPUT_ORIGIN.code:
         return None
     return {"type": INPUT_ORIGIN.name,
-            **dict(zip((field.name for field in INPUT_ORIGIN.fields), record[1:]))}
+            **dict(zip((field.name for field in INPUT_ORIGIN.fields), record[CODE + 1:]))}
 
 
 class LogReader:

@@ -12,6 +12,7 @@ import re
 from dataclasses import dataclass
 
 from gatebook.wire.wal import FORMAT_VERSION
+from gatebook.wire.positions import INTERNAL
 
 from .errors import CorruptLog
 from .format import (OUTPUT, SEGMENT_HEADER_SIZE, encode_commit, encode_output, encode_record,
@@ -20,6 +21,8 @@ from .segments import AppendFile, list_segments, sync_directory
 
 __all__ = ["Repair", "damaged", "cut", "set_aside", "remove_partial_snapshots",
            "settle_resume", "seal", "rewrite_missing_output"]
+
+_SEQ, _TS = INTERNAL.NEW_ORDER.seq, INTERNAL.NEW_ORDER.ts     # every command's (gatebook.wire.positions)
 
 log = logging.getLogger("gatebook.wal")
 _PARTIAL = re.compile(r"snapshot-\d{20}\.snap\.partial")
@@ -160,10 +163,10 @@ def rewrite_missing_output(report, command, events):
         version = segment_version(file.read(SEGMENT_HEADER_SIZE))
     file = AppendFile(path, create=False)
     try:
-        file.write(encode_record(command[1], command[2], OUTPUT, encode_output(events, version)))
+        file.write(encode_record(command[_SEQ], command[_TS], OUTPUT, encode_output(events, version)))
         file.sync()
     finally:
         file.close()
     report.outputs += 1
     report.records += 1
-    report.notes.append(f"seq {command[1]} had no OUTPUT record; wrote it from the replay")
+    report.notes.append(f"seq {command[_SEQ]} had no OUTPUT record; wrote it from the replay")

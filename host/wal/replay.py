@@ -12,12 +12,15 @@ import itertools
 import struct
 
 from gatebook.wire.codec import WireError
+from gatebook.wire.positions import INTERNAL
 
 from .errors import CorruptLog
 from .format import (COMMAND_STRUCTS, HEADER_SIZE, INPUT, ORIGIN_SIZE, TRAILER_SIZE,
                      decode_origin, encode_output, segment_version, split_input)
 
 __all__ = ["replay_inputs", "replay_verified"]
+
+_SEQ = INTERNAL.NEW_ORDER.seq       # every command's (gatebook.wire.positions)
 
 # Type byte -> (unpack_from of that command's struct, its size).
 _command_layout = {code: (layout.unpack_from, layout.size)
@@ -41,8 +44,8 @@ def _decode(view, offset, stop, seq, path):
         command, origin = split_input(view, payload, stop - TRAILER_SIZE)
     except (KeyError, IndexError, ValueError, struct.error):
         raise CorruptLog(path, offset, f"INPUT record seq {seq} holds no valid command") from None
-    if command[1] != seq:
-        raise CorruptLog(path, offset, f"record seq {seq} holds command seq {command[1]}")
+    if command[_SEQ] != seq:
+        raise CorruptLog(path, offset, f"record seq {seq} holds command seq {command[_SEQ]}")
     return command, origin
 
 
@@ -80,7 +83,7 @@ def replay_inputs(engine, report, path, data, found, first_seq, last):
                 origins += 1
         except (KeyError, IndexError, ValueError, struct.error):
             _decode(view, offset, stop, seq, path)          # raises, naming the record
-        if command[1] != seq:
+        if command[_SEQ] != seq:
             _decode(view, offset, stop, seq, path)
         events = apply(command)
         replay(command, origin, events)
