@@ -12,10 +12,12 @@ What a library user needs, in one place (docs/api.md shows a whole session)::
   `MassCancelScope`, `AdminAction`, `ALL_SYMBOLS`;
 - events by name: `named(event)` gives `Accepted`, `Executed`, `Level`, ... views;
 - the book as text: `format_l1`, `format_l2`, `format_l3`, `format_trades`, `format_price`;
-- the write-ahead log: `JournaledExchange`, `recover`, `RecoveryReport`, `Durability`.
+- the write-ahead log: `JournaledExchange`, `recover`, `RecoveryReport`, `Durability`;
+- a whole running exchange (port, sessions, log, lanes, market data) from a config:
+  `build_exchange(load_config(path))`, `ExchangeConfig`.
 
-Importing this package stays cheap: the log (which loads a histogram library) is
-imported on first use, and nothing here loads amaranth, cffi or scapy.
+Importing this package stays cheap: the log (which loads a histogram library) and
+the exchange builder are imported on first use, and nothing here loads amaranth, cffi or scapy.
 """
 
 from importlib import import_module
@@ -50,6 +52,8 @@ __all__ = [
     "format_l1", "format_l2", "format_l3", "format_trades", "format_price",
     # the write-ahead log (imported on first use)
     "JournaledExchange", "recover", "RecoveryReport", "Durability",
+    # a whole exchange from its config (imported on first use)
+    "build_exchange", "ExchangeConfig", "load_config",
 ]
 
 # Name -> module that defines it, for names imported only when first asked for.
@@ -58,6 +62,9 @@ _LAZY = {
     "recover":           "gatebook.host.wal",
     "RecoveryReport":    "gatebook.host.wal",
     "Durability":        "gatebook.host.wal",
+    "build_exchange":    "gatebook.host.builder",
+    "ExchangeConfig":    "gatebook.host.config",
+    "load_config":       "gatebook.host.config",
 }
 
 

@@ -47,6 +47,7 @@ def test_every_public_name_resolves_once():
         assert getattr(gatebook, name) is not None, name
     assert gatebook.MatchingEngine is MatchingEngine
     assert gatebook.recover.__module__ == "gatebook.host.wal.recovery"
+    assert gatebook.build_exchange.__module__ == "gatebook.host.builder"
     assert set(gatebook.__all__) <= set(dir(gatebook))
 
 
