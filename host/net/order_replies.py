@@ -24,6 +24,7 @@ This module is the readable reference. Over a `CompiledGateway`, `add` and
 
 from gatebook.wire import internal, ouch
 from gatebook.wire.enums import RejectReason
+from gatebook.wire.positions import CODE, INTERNAL, require_field_order
 
 from .ouch_session import HEADER_STRUCT, RAW_OUTBOUND
 
@@ -33,9 +34,33 @@ _A, _J, _E = internal.ACCEPTED.code, internal.REJECTED.code, internal.EXECUTED.c
 _C, _R = internal.CANCELLED.code, internal.REPLACED.code
 _NEW_ORDER = internal.NEW_ORDER.code
 _DUPLICATE = RejectReason.DUPLICATE_ORDER_ID
-_J_COMMAND = internal.REJECTED.field_names.index("command") + 1
-_J_ORDER = internal.REJECTED.field_names.index("order_id") + 1
-_J_REASON = internal.REJECTED.field_names.index("reason") + 1
+_J_COMMAND = INTERNAL.REJECTED.command
+_J_ORDER = INTERNAL.REJECTED.order_id
+_J_REASON = INTERNAL.REJECTED.reason
+_J_TS = INTERNAL.REJECTED.ts
+_SEQ = INTERNAL.NEW_ORDER.seq       # every event's seq sits here too (tests/test_wire_positions.py)
+# The hot path unpacks events whole and packs replies whole, one tuple each;
+# these tie both to their tables, so a table change stops the import.
+for _message, _fields in {
+    internal.ACCEPTED:  ("seq", "ts", "symbol", "order_id", "user", "side", "order_type", "tif",
+                         "price", "stop_price", "qty"),
+    internal.EXECUTED:  ("seq", "ts", "symbol", "match_id", "price", "qty", "aggressor_side",
+                         "aggressor_id", "aggressor_user", "aggressor_leaves", "resting_id",
+                         "resting_user", "resting_leaves"),
+    internal.CANCELLED: ("seq", "ts", "symbol", "order_id", "user", "qty", "reason"),
+    internal.REPLACED:  ("seq", "ts", "symbol", "order_id", "user", "price", "qty",
+                         "kept_priority"),
+    ouch.ACCEPTED:      ("timestamp", "order_token", "stock", "side", "order_type",
+                         "time_in_force", "shares", "price", "stop_price", "order_ref"),
+    ouch.REJECTED:      ("timestamp", "order_token", "reason"),
+    ouch.EXECUTED:      ("timestamp", "order_token", "executed_shares", "execution_price",
+                         "liquidity_flag", "match_number", "leaves_shares"),
+    ouch.CANCELED:      ("timestamp", "order_token", "decrement_shares", "reason"),
+    ouch.REPLACED:      ("timestamp", "replacement_order_token", "previous_order_token", "shares",
+                         "price", "order_ref", "kept_priority"),
+}.items():
+    require_field_order(_message, _fields, __name__)
+del _message, _fields
 _LEVEL, _TRADE = internal.LEVEL.code, internal.TRADE.code      # market data: no reply
 _ADDED, _REMOVED = ouch.ADDED_LIQUIDITY.encode(), ouch.REMOVED_LIQUIDITY.encode()
 _ACCEPTED, _REJECTED, _EXECUTED, _CANCELED, _REPLACED = (
@@ -93,9 +118,9 @@ class Replier:
         """(session, outbound record) pairs for one command's events (the
         readable form of what `add` packs)."""
         gateway, out = self.gateway, []
-        origin = gateway.origins.pop(events[0][1], None) if events else None
+        origin = gateway.origins.pop(events[0][_SEQ], None) if events else None
         for event in events:
-            code = event[0]
+            code = event[CODE]
             if code == _A:
                 _, _, ts, symbol, order_id, user, side, order_type, tif, price, stop, qty = event
                 owner = gateway.token_of(order_id)
@@ -105,7 +130,7 @@ class Replier:
             elif code == _J:
                 _forget_refused(gateway, event)
                 if origin:
-                    out.append((origin[0], (_REJECTED, event[2], origin[1], event[7])))
+                    out.append((origin[0], (_REJECTED, event[_J_TS], origin[1], event[_J_REASON])))
             elif code == _E:
                 (_, _, ts, _, match, price, qty, _, agg_id, _, agg_leaves,
                  rest_id, _, rest_leaves) = event
@@ -139,9 +164,9 @@ class Replier:
             return
         gateway, pending, dirty = self.gateway, self.pending, self._dirty
         owner_of = gateway.token_of
-        origin = gateway.origins.pop(events[0][1], None)
+        origin = gateway.origins.pop(events[0][_SEQ], None)
         for event in events:
-            code = event[0]
+            code = event[CODE]
             if code == _LEVEL or code == _TRADE:
                 continue
             if code == _A:
@@ -194,7 +219,7 @@ class Replier:
                 if not origin:
                     continue
                 session = origin[0]
-                part = _PACK_J(_REJECTED, event[2], origin[1], event[7])
+                part = _PACK_J(_REJECTED, event[_J_TS], origin[1], event[_J_REASON])
             else:
                 continue
             box = pending.get(session)
@@ -253,7 +278,7 @@ def pack_reply(event, token, extra, names):
     the token it names: `extra` is the liquidity flag ("A"/"R") of an
     execution and the previous token of a replace (a remembered reply of
     `gatebook.host.wal.GatewayState.recent`); `names` maps symbol ids to padded bytes."""
-    code = event[0]
+    code = event[CODE]
     if code == _A:
         _, _, ts, symbol, order_id, _, side, order_type, tif, price, stop, qty = event
         return _PACK_A(_ACCEPTED, ts, token, names.get(symbol, _BLANK), side, order_type, tif,
@@ -270,5 +295,5 @@ def pack_reply(event, token, extra, names):
         _, _, ts, _, order_id, _, price, qty, kept = event
         return _PACK_R(_REPLACED, ts, token, extra, qty, price, order_id, kept)
     if code == _J:
-        return _PACK_J(_REJECTED, event[2], token, event[_J_REASON])
+        return _PACK_J(_REJECTED, event[_J_TS], token, event[_J_REASON])
     raise ValueError(f"event {code!r} has no reply")
