@@ -93,6 +93,10 @@ def test_the_wheel_holds_every_folder_under_gatebook(wheel):
     assert "gatebook/dpdk_bridge/_ouchfast.c" in wheel
     parts = {path.name for path in (ROOT / "dpdk_bridge" / "ouchfast").glob("*.c")}
     assert parts and {f"gatebook/dpdk_bridge/ouchfast/{name}" for name in parts} <= wheel
+    # The DPDK bridge's C: dpdk_bridge/build.py compiles it where installed.
+    bridge = {path.name for path in (ROOT / "dpdk_bridge" / "csrc").iterdir()}
+    assert {"bridge.h", "eal_port.c"} <= bridge
+    assert {f"gatebook/dpdk_bridge/csrc/{name}" for name in bridge} <= wheel
     if (ROOT / "gatebook" / "py.typed").exists():
         assert "gatebook/py.typed" in wheel
     # Every package the checkout has is in the wheel: setup.py's walk missed none.
