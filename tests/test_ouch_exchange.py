@@ -10,12 +10,12 @@ from gatebook.dpdk_bridge.udp import SocketUdp
 from gatebook.wire import itch50, mold, ouch
 from gatebook.wire.codec import ProtocolCodec
 from gatebook.host.clock import ManualClock
-from gatebook.host.net.exchange_server import Exchange
+from gatebook.host.builder import build_exchange
+from gatebook.host.config import ExchangeConfig, MarketDataConfig, OrderEntryConfig, SessionConfig
 from gatebook.host.net.inject import script_datagrams
 from gatebook.host.net.ouch_session import OUTBOUND_CODEC, decode_datagram
-from gatebook.host.symbols import DEFAULT_SYMBOLS
 
-from ouch_login import accounts, as_session, login, write_accounts
+from ouch_login import as_session, login, write_accounts
 
 GROUP = "239.192.26.1"
 SCRIPT = """
@@ -40,23 +40,29 @@ def _drain(sock, want, pump, seconds=5, count=len):
     return got
 
 
-def test_orders_replies_and_market_data_over_loopback():
+def test_orders_replies_and_market_data_over_loopback(tmp_path):
     md_port = 26400 + 7                 # a test's own port, so no other feed is heard
-    with SocketUdp() as server, SocketUdp() as client_7, SocketUdp() as client_8, \
+    config = ExchangeConfig(
+        order_entry=OrderEntryConfig(listen=("127.0.0.1", 0)),
+        sessions=SessionConfig(accounts=write_accounts(tmp_path / "accounts.json", (7, 8))),
+        market_data=MarketDataConfig(destination=(GROUP, md_port)))
+    with SocketUdp() as client_7, SocketUdp() as client_8, \
             SocketUdp("127.0.0.1", md_port, group=GROUP) as subscriber:
-        exchange = Exchange(server, DEFAULT_SYMBOLS, ManualClock(1_700_000_000_000_000_000, 1000),
-                            md_destination=(GROUP, md_port), accounts=accounts((7, 8)))
+        built = build_exchange(config, clock=ManualClock(1_700_000_000_000_000_000, 1000))
+        exchange, address = built.exchange, built.port.address
         clients = {7: client_7, 8: client_8}
-        pump = lambda: exchange.poll()                                  # noqa: E731
-        sessions = {user: login(clients[user], server.address, user, pump=pump).session
-                    for user in clients}
-        for user, payload in script_datagrams(SCRIPT):
-            clients[user].send([(as_session(payload, sessions[user]), server.address)])
-        clients[8].send([(b"\x00garbage", server.address), (b"", server.address)])
-        replies_7 = _drain(client_7, 3, pump, count=_messages)
-        replies_8 = _drain(client_8, 3, pump, count=_messages)
-        exchange.close()
-        packets = _drain(subscriber, 100, pump, seconds=1)     # all there are
+        pump = built.poll
+        try:
+            sessions = {user: login(clients[user], address, user, pump=pump).session
+                        for user in clients}
+            for user, payload in script_datagrams(SCRIPT):
+                clients[user].send([(as_session(payload, sessions[user]), address)])
+            clients[8].send([(b"\x00garbage", address), (b"", address)])
+            replies_7 = _drain(client_7, 3, pump, count=_messages)
+            replies_8 = _drain(client_8, 3, pump, count=_messages)
+        finally:
+            built.close()               # the feed's end of day and end of session leave
+        packets = _drain(subscriber, 100, lambda: None, seconds=1)     # all there are
     names = lambda replies: [ouch.OUTBOUND.by_code()[r[0]].name           # noqa: E731
                              for payload, _ in replies
                              for r in decode_datagram(payload, OUTBOUND_CODEC)[2]]
