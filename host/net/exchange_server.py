@@ -29,6 +29,7 @@ from collections import Counter, deque
 
 from gatebook.wire import itch50, mold
 from gatebook.wire.codec import ProtocolCodec, WireError
+from gatebook.wire.positions import INTERNAL
 
 from ..engine import MatchingEngine
 from ..marketdata.itch_feed import NANOSECONDS_PER_DAY, ItchFeed
@@ -39,6 +40,8 @@ from .sessions import SessionLayer
 from ..sequencer import Sequencer
 
 __all__ = ["Exchange", "Acknowledgements"]
+
+_SEQ = INTERNAL.NEW_ORDER.seq       # every command's seq (gatebook.wire.positions)
 
 _ITCH = ProtocolCodec(itch50.ITCH50)
 _MAX_MOLD_PAYLOAD = 1400          # keep MoldUDP64 packets under a 1500-byte MTU
@@ -188,7 +191,7 @@ class Exchange:
         log, origin_of, peers = journal.apply, self.gateway.origins.get, self.gateway.peers
 
         def apply(command):
-            origin = origin_of(command[1])
+            origin = origin_of(command[_SEQ])
             return log(command, origin, peers.get(origin[0]) if origin else None)
         return apply
 
@@ -273,7 +276,7 @@ class Exchange:
     def _unloggable(self, command, peer, error):
         # Only a journal raises this, before the engine saw the command and
         # after giving its sequence number back: the command never happened.
-        self.gateway.origins.pop(command[1], None)
+        self.gateway.origins.pop(command[_SEQ], None)
         self.gateway.refuse(peer, f"command cannot be logged: {error}", "unloggable")
 
     def release(self):

@@ -25,6 +25,7 @@ from decimal import Decimal
 
 from gatebook.wire import internal, ouch
 from gatebook.wire.layout import ALPHA, PRICE4
+from gatebook.wire.positions import CODE
 
 from .ouch_session import HEADER_STRUCT, OUTBOUND_CODEC, decode_datagram, encode_datagram
 
@@ -198,7 +199,7 @@ def flow_datagrams(commands, symbols, batch=1):
             out.append((session, encode_datagram(session, first, records)))
 
     for command in commands:
-        code = command[0]
+        code = command[CODE]
         if code == internal.NEW_ORDER.code:
             session = command[col["user"]]
             record = (ouch.ENTER_ORDER.code, command[col["order_id"]],

@@ -15,6 +15,7 @@ day). `seed` counts what a recovered engine holds.
 from collections import Counter
 
 from gatebook.wire import internal
+from gatebook.wire.positions import CODE
 
 __all__ = ["UserLimits", "TokenBucket"]
 
@@ -100,7 +101,7 @@ class UserLimits:
         if self.max_live_orders is None:
             return
         for event in events:
-            code = event[0]
+            code = event[CODE]
             if code == _A:
                 self._add(event[_A_ID], event[_A_USER])
             elif code == _C:

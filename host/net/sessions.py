@@ -32,6 +32,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 from gatebook.wire import ouch
 from gatebook.wire.enums import LoginRejectReason, LogoutReason, SessionRefusal
+from gatebook.wire.positions import INTERNAL, OUCH
 
 from .limits import TokenBucket, UserLimits
 from .roles import admin_command, mass_cancel_command
@@ -47,6 +48,11 @@ _LOGIN, _LOGOUT, _MASS, _ADMIN = (ouch.LOGIN_REQUEST.code, ouch.LOGOUT_REQUEST.c
                                   ouch.MASS_CANCEL.code, ouch.ADMIN.code)
 _SESSION_CODES = frozenset(message.code for message in ouch.SESSION_MESSAGES)
 _UNPACK = {code: RAW_INBOUND[code].unpack_from for code in _SESSION_CODES}
+# Field positions in the unpacked login and in a command, from the tables.
+_LOGIN_NAME, _LOGIN_PASSWORD = OUCH.LOGIN_REQUEST.username, OUCH.LOGIN_REQUEST.password
+_LOGIN_SEQUENCE = OUCH.LOGIN_REQUEST.requested_sequence_number
+_SEQ = INTERNAL.MASS_CANCEL.seq
+assert INTERNAL.ADMIN.seq == _SEQ, "mass cancel and admin carry seq alike"
 _PACK = {message.code: RAW_OUTBOUND[message.code].pack for message in (
     ouch.LOGIN_ACCEPTED, ouch.LOGIN_REJECTED, ouch.LOGGED_OUT, ouch.REFUSED)}
 _REFUSED_SIZE = _HEADER + ouch.REFUSED.size
@@ -228,7 +234,7 @@ class SessionLayer:
         code = data[at]
         fields = _UNPACK[code](data, at)
         if code == _LOGIN:
-            self._login(fields[1], fields[2], fields[3], peer)
+            self._login(fields[_LOGIN_NAME], fields[_LOGIN_PASSWORD], fields[_LOGIN_SEQUENCE], peer)
             return
         session = self._admit(session_id, sequence if code != _LOGOUT else 0,
                               1, peer, received)
@@ -246,7 +252,7 @@ class SessionLayer:
         if isinstance(command, SessionRefusal):
             self._refuse(session_id, sequence, peer, received, command)
         else:
-            self.gateway.note_origin(command[1], user, sequence)
+            self.gateway.note_origin(command[_SEQ], user, sequence)
             yield command
 
     # -- logins -------------------------------------------------------------------
