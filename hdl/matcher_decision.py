@@ -62,7 +62,7 @@ class Decision(Elaboratable):
         whether a remainder would rest (a limit DAY or GTC order).
     own_tail : Signal(ENTRY)
         The worst entry on the new order's own side (the level EVICT spills).
-    found_side, found_index, found_entry : Signal
+    found_side, found_index, found_entry : Signal, Value, Signal
         Where the cancel's or replace's order id is (meaningful when found).
     """
 
@@ -83,7 +83,8 @@ class Decision(Elaboratable):
         self.rests = Signal()
         self.own_tail = Signal(ENTRY)
         self.found_side = Signal()
-        self.found_index = Signal.like(bids.found_index)
+        # An expression, not a Signal: a Signal here costs a multiplexer after synthesis.
+        self.found_index = Mux(bids.found, bids.found_index, asks.found_index)
         self.found_entry = Signal(ENTRY)
 
     def elaborate(self, platform):
@@ -110,7 +111,6 @@ class Decision(Elaboratable):
                                           | (order.tif == TimeInForce.GTC))),
             self.own_tail.eq(for_side(bids.tail.as_value(), asks.tail.as_value())),
             self.found_side.eq(~bids.found),            # meaningful when either found
-            self.found_index.eq(Mux(bids.found, bids.found_index, asks.found_index)),
             self.found_entry.eq(Mux(bids.found, bids.found_entry.as_value(),
                                     asks.found_entry.as_value())),
         ]
