@@ -11,6 +11,9 @@ import sys
 import tempfile
 import time
 
+from gatebook.wire import ouch
+from gatebook.wire.positions import CODE, OUCH
+
 from ..engine import MatchingEngine
 from ..flow import generate_flow
 from .inject import to_frames
@@ -23,6 +26,17 @@ from ..symbols import DEFAULT_SYMBOLS
 __all__ = ["order_datagrams", "write_order_pcap", "bench_copy", "bench_ingress",
            "gateway_commands", "bench_engine",
            "bench_socket_end_to_end", "client_main", "instructions_per_order"]
+
+# The client token an order message names (a replace: the new one, as its reply does),
+# and where every order reply carries it, from the tables (gatebook.wire.positions).
+_TOKEN_AT = {ouch.ENTER_ORDER.code: OUCH.ENTER_ORDER.order_token,
+             ouch.CANCEL_ORDER.code: OUCH.CANCEL_ORDER.order_token,
+             ouch.REPLACE_ORDER.code: OUCH.REPLACE_ORDER.replacement_order_token}
+_REPLY_TOKEN = OUCH.ACCEPTED.order_token
+assert all(at == _REPLY_TOKEN for at in (
+    OUCH.EXECUTED.order_token, OUCH.CANCELED.order_token, OUCH.REJECTED.order_token,
+    OUCH.REPLACED.replacement_order_token)), "order replies carry their token apart"
+_EXECUTED = ouch.EXECUTED.code
 
 
 def order_datagrams(orders, seed=1, batch=1):
@@ -185,7 +199,8 @@ def client_main():
         waiting = Counter()     # (session, token) -> replies still due
         for payload in payloads[start:start + window]:
             session, _, records = decode_datagram(payload)
-            waiting[session, records[0][1 if records[0][0] != ord("U") else 2]] += 1
+            first = records[0]
+            waiting[session, first[_TOKEN_AT[first[CODE]]]] += 1
             sock.sendto(payload, ("127.0.0.1", port))
         while +waiting:
             try:
@@ -194,8 +209,8 @@ def client_main():
                 break
             session, _, records = decode_datagram(reply, OUTBOUND_CODEC)
             for record in records:
-                key = (session, record[2])
-                if waiting[key] > 0 and record[0] != ord("E"):
+                key = (session, record[_REPLY_TOKEN])
+                if waiting[key] > 0 and record[CODE] != _EXECUTED:
                     waiting[key] -= 1
                     answered += 1
     print(answered)
