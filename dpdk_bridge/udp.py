@@ -45,7 +45,7 @@ def answerable(ip, port):
     the reserved 240/4. Both backends refuse a datagram from anywhere else
     (counted as `bad_source`) before order entry sees it: its sender can only
     be forged, and a reply would fail (the kernel refuses port 0) or go to many.
-    `gb_source_ok` (dpdk_bridge/_csrc.py) is the same rule in C."""
+    `gb_source_ok` (dpdk_bridge/csrc/udp_rx.c) is the same rule in C."""
     return port != 0 and ip != 0 and ip >> 28 < 0xE
 
 
