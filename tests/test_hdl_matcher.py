@@ -151,6 +151,38 @@ def test_entry_from_order_copies_by_name():
     _settle(m, drive)
 
 
+def test_load_and_spill_carry_every_entry_field():
+    """LOAD -> window entry -> SPILL, all by field name: nothing dropped or shifted."""
+    from amaranth.hdl import Module, Signal
+
+    from gatebook.hdl.layouts import COMMAND, ENTRY, EVENT
+    from gatebook.hdl.matcher_events import EventFormatter
+    from gatebook.hdl.matcher_records import entry_from_record
+    from gatebook.wire import link
+
+    m = Module()
+    # LOAD carries no stamp, so the stamp comes from another (stamped) command.
+    loading, stamped, spill = Signal(COMMAND), Signal(COMMAND), Signal(EVENT)
+    entry = entry_from_record(m, loading.load)
+    EventFormatter(m, stamped).handed_entry(spill.spill, link.SPILL, symbol=7, side=1,
+                                            entry=entry)
+    # Distinct values that fit every field, so a field read from its neighbour shows.
+    fields = {name: 100 + index for index, name in enumerate(ENTRY.members)}
+
+    async def drive(ctx):
+        for name, value in fields.items():
+            ctx.set(loading.load[name], value)
+        ctx.set(stamped.cancel.seq, 55)
+        ctx.set(stamped.cancel.ts, 66)
+        got = {name: ctx.get(spill.spill[name]) for name in fields}
+        assert got == fields
+        assert ctx.get(spill.code) == link.SPILL.code
+        assert (ctx.get(spill.spill.symbol), ctx.get(spill.spill.side)) == (7, 1)
+        assert (ctx.get(spill.spill.seq), ctx.get(spill.spill.ts)) == (55, 66)
+
+    _settle(m, drive)
+
+
 def _decide(command, *, owned=1, symbol=7):
     """The decision's (start, punt reason) for one command against empty windows."""
     from amaranth.hdl import Module, Signal
