@@ -2,7 +2,8 @@
 
 The same flows and scoreboard as the cocotb bench (sim/matcher), without
 Verilog: directed scenarios, window pressure that forces every punt, and
-short seeded random flows with random valid/ready stalls.
+short seeded random flows with random valid/ready stalls. Then the matcher's
+parts on their own: the stamp overlap, the entry helpers, the decision.
 """
 
 import pytest
