@@ -104,6 +104,15 @@ class SocketUdp(DatagramPort):
 
     def __init__(self, ip="127.0.0.1", port=0, group=None):
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        try:
+            self._open(ip, port, group)
+        except BaseException:
+            self.sock.close()           # a bind refused (an address not ours) leaks nothing
+            raise
+        self.refused = Counter()
+        self.unsent = Counter()
+
+    def _open(self, ip, port, group):
         self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 << 20)
         if group is not None:            # a market-data subscriber: bind the group's port
             self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -119,9 +128,6 @@ class SocketUdp(DatagramPort):
         self.sock.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_LOOP, 1)
         self.sock.setblocking(False)
         self.address = self.sock.getsockname()
-
-        self.refused = Counter()
-        self.unsent = Counter()
 
     def recv(self, max_datagrams=32):
         out = []

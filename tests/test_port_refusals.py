@@ -179,3 +179,16 @@ def test_dpdk_split_refuses_a_frame_cut_at_its_slot():
                              | 40000)
     assert second["status"] == RX_STATUS["DATAGRAM"]
     assert list(kinds) == [0] * RX_KINDS
+
+
+def test_a_socket_port_that_cannot_bind_closes_its_socket():
+    # 192.0.2.1 (TEST-NET-1) is no address of this machine: bind fails, and the
+    # socket must not be left for the garbage collector (a ResourceWarning,
+    # an error under this suite's warnings-as-errors, in whichever test ran next).
+    import gc
+    import warnings
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ResourceWarning)
+        with pytest.raises(OSError):
+            SocketUdp("192.0.2.1", 0)
+        gc.collect()
