@@ -25,7 +25,7 @@ from decimal import Decimal
 
 from gatebook.wire import internal, ouch
 from gatebook.wire.layout import ALPHA, PRICE4
-from gatebook.wire.positions import CODE
+from gatebook.wire.positions import CODE, OUCH
 
 from .ouch_session import HEADER_STRUCT, OUTBOUND_CODEC, decode_datagram, encode_datagram
 
@@ -153,10 +153,11 @@ def log_in(sock, server, name, password, seconds=5.0):
                 _, _, records = decode_datagram(payload, OUTBOUND_CODEC)
             except ValueError:
                 continue
-            if records and records[0][0] == ouch.LOGIN_ACCEPTED.code:
-                return records[0]
-            if records and records[0][0] == ouch.LOGIN_REJECTED.code:
-                reason = ouch.LOGIN_REJECTED.field("reason").enum(records[0][1])
+            first = records[0] if records else ()
+            if first and first[CODE] == ouch.LOGIN_ACCEPTED.code:
+                return first
+            if first and first[CODE] == ouch.LOGIN_REJECTED.code:
+                reason = ouch.LOGIN_REJECTED.field("reason").enum(first[OUCH.LOGIN_REJECTED.reason])
                 raise LoginFailed(f"login as {name} rejected: {reason.text}")
         time.sleep(0.001)
     raise LoginFailed(f"no answer to the login as {name} from {server[0]}:{server[1]} "
