@@ -9,6 +9,7 @@ long suite's tests/test_hybrid_long.py does). Commands the hybrid host keeps to
 itself (mass cancels, admin, stops) still run there and must give the same events.
 """
 
+import hashlib
 from dataclasses import dataclass
 from typing import Callable
 
@@ -93,9 +94,9 @@ def _verilator_skip():
         return f"the d{LANE_DEPTH} Verilator harness is not built (pytest --run-long " \
                "tests/test_hybrid_long.py builds it)"
     verilog_text = verilog.convert(Matcher(LANE_DEPTH), name=verilator_link.TOPLEVEL)
-    current = (build / f"{verilator_link.TOPLEVEL}.v").read_text() == verilog_text \
-        if (build / f"{verilator_link.TOPLEVEL}.v").exists() else False
-    if not current:
+    key = hashlib.sha256(verilog_text.encode() + verilator_link.HARNESS.read_bytes()
+                         + bytes([False])).hexdigest()     # build_harness's key, untraced
+    if (build / "source.sha256").read_text() != key:
         return f"the d{LANE_DEPTH} Verilator harness is older than hdl/matcher.py " \
                "(pytest --run-long tests/test_hybrid_long.py rebuilds it)"
     return None

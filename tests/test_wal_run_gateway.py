@@ -23,7 +23,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 
 import pytest
 
@@ -35,6 +34,7 @@ from gatebook.host.wal.recovery import recover
 from gatebook.wire.enums import SessionRefusal
 from ouch_login import FlowClient, login, outbound
 from test_wal_run import REPO, _drain, _free_port, _free_tcp_port, _start
+from waiting import wait_for
 
 _O, _U, _X = ouch.ENTER_ORDER.code, ouch.REPLACE_ORDER.code, ouch.CANCEL_ORDER.code
 _ACCEPTED, _CANCELED, _REPLACED, _EXECUTED = (ouch.ACCEPTED.code, ouch.CANCELED.code,
@@ -134,10 +134,9 @@ def test_a_restart_keeps_tokens_session_numbers_and_reply_numbers(tmp_path, from
     owner = None
     try:
         owner = _before(port)
-        deadline = time.monotonic() + 5     # a snapshot is written once its log is durable
-        while from_snapshot and not any(name.endswith(".snap") for name in os.listdir(directory)):
-            assert time.monotonic() < deadline, os.listdir(directory)
-            time.sleep(0.01)
+        if from_snapshot:                   # a snapshot is written once its log is durable
+            wait_for(lambda: any(name.endswith(".snap") for name in os.listdir(directory)),
+                     f"a snapshot in {directory}")
         child.send_signal(signal.SIGKILL)
         child.communicate()
         child, lines = _start(directory, port)
