@@ -87,3 +87,18 @@ def test_a_rejected_admin_command_changes_no_halt():
         predicted = front.advance(command)
     assert events[0][0] == internal.ACCEPTED.code and predicted is True
     assert front.halted[SYMBOL] is False
+
+
+def test_a_hybrid_host_with_lanes_refuses_self_trade_prevention():
+    # The lanes do not implement STP: with it on, a lane would trade what the
+    # golden engine cancels, so the two would no longer be equal.
+    from gatebook.host.hybrid.exchange import HybridExchange
+    from gatebook.sim.hybrid.amaranth_link import AmaranthLink
+    engine = MatchingEngine(DEFAULT_SYMBOLS, self_trade_prevention=True)
+    link = AmaranthLink(4)
+    try:
+        with pytest.raises(ValueError, match="self-trade prevention is not in the matching lanes"):
+            HybridExchange(DEFAULT_SYMBOLS, [link], [DEFAULT_SYMBOLS[0].symbol_id], engine=engine)
+    finally:
+        link.close()
+    HybridExchange(DEFAULT_SYMBOLS, [], [], engine=engine)          # no lanes: the engine alone

@@ -150,6 +150,12 @@ class HybridExchange:
         symbols = tuple(symbols)
         if len(links) != len(homes) or len(set(homes)) != len(homes):
             raise ValueError("one distinct home symbol per lane")
+        if engine is not None and engine.self_trade_prevention and links:
+            # The lanes trade same-user orders; the golden engine with STP cancels
+            # the newest. Equal event for event or not at all: refuse.
+            raise ValueError("self-trade prevention is not in the matching lanes: with it on, "
+                             "a lane would trade what the engine cancels; run the hybrid host "
+                             "without it, or with no lanes")
         self.engine = engine if engine is not None else MatchingEngine(symbols)
         self.front = FrontEnd(symbols)
         if engine is not None:
