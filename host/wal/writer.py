@@ -136,16 +136,8 @@ class LogWriter:
 
     def wait_acked(self, seq, timeout=None):
         """Block until `seq` may be acknowledged; False on timeout. Raises LogFailure."""
-        deadline = None if timeout is None else time.monotonic() + timeout
         with self._cond:
-            while self.acked_seq < seq:
-                if self.failure:
-                    raise self.failure
-                remaining = None if deadline is None else deadline - time.monotonic()
-                if remaining is not None and remaining <= 0:
-                    return False
-                self._cond.wait(remaining)
-        return True
+            return self._wait(lambda: self.acked_seq >= seq, timeout)
 
     def wait_synced(self, seq, timeout=None):
         """Block until every command up to `seq` is fdatasync'ed, asking for that sync
@@ -155,17 +147,21 @@ class LogWriter:
         command may still be only in the page cache, and a snapshot ahead of
         the durable log would outlive the records a power cut takes.
         """
-        deadline = None if timeout is None else time.monotonic() + timeout
         with self._cond:
             self._sync_wanted = max(self._sync_wanted, seq)
             self._cond.notify_all()
-            while self.synced_seq < seq:
-                if self.failure:
-                    raise self.failure
-                remaining = None if deadline is None else deadline - time.monotonic()
-                if remaining is not None and remaining <= 0:
-                    return False
-                self._cond.wait(remaining)
+            return self._wait(lambda: self.synced_seq >= seq, timeout)
+
+    def _wait(self, reached, timeout):
+        # Under self._cond: wait until reached(), a failure (raised) or the timeout (False).
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while not reached():
+            if self.failure:
+                raise self.failure
+            remaining = None if deadline is None else deadline - time.monotonic()
+            if remaining is not None and remaining <= 0:
+                return False
+            self._cond.wait(remaining)
         return True
 
     def close(self):
