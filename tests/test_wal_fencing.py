@@ -5,7 +5,6 @@ import shutil
 import signal
 import subprocess
 import sys
-import threading
 
 import pytest
 
@@ -17,6 +16,7 @@ from gatebook.host.wal.recovery import recover
 from gatebook.host.wal.replication import ReplicationServer
 from gatebook.host.wal.standby import Follower, Refused
 
+from replication_helpers import follow_in_thread
 from waiting import read_until, wait_for
 from wal_helpers import reference_hash
 
@@ -31,26 +31,13 @@ def _submit(exchange, commands):
     return seq
 
 
-def _follow_in_thread(follower):
-    result = {}
-
-    def run():
-        try:
-            result["silence"] = follower.follow()
-        except Exception as error:          # handed to the test thread
-            result["error"] = error
-    thread = threading.Thread(target=run, daemon=True)
-    thread.start()
-    return thread, result
-
-
 def test_an_old_primary_that_comes_back_accepts_no_orders(tmp_path):
     a_dir, b_dir, c_dir = (str(tmp_path / name) for name in "abc")
     stream = seeded_commands(5)
     primary = JournaledExchange(a_dir, clock=ManualClock(START_NS, STEP_NS))
     server = ReplicationServer(primary, heartbeat_interval=0.05, synchronous=True, secret=SECRET)
     follower = Follower(b_dir, server.address, heartbeat_timeout=0.4, secret=SECRET)
-    thread, result = _follow_in_thread(follower)
+    thread, result = follow_in_thread(follower)
     acked = _submit(primary, (next(stream) for _ in range(300)))
     wait_for(lambda: server.acked >= acked, f"the follower to log seq {acked}")
     assert server.acked == acked                        # the follower logged every one
@@ -79,7 +66,7 @@ def test_an_old_primary_that_comes_back_accepts_no_orders(tmp_path):
     stale = _submit(old, (next(stream) for _ in range(5)))
     assert stale == acked + 5 and old_server.acked == acked
     stale_follower = Follower(c_dir, old_server.address, heartbeat_timeout=0.4, secret=SECRET)
-    thread, result = _follow_in_thread(stale_follower)
+    thread, result = follow_in_thread(stale_follower)
     thread.join(5)
     assert isinstance(result.get("error"), Fenced) and "stale primary" in str(result["error"])
     with pytest.raises(Fenced, match="epoch 2"):
@@ -91,14 +78,14 @@ def test_an_old_primary_that_comes_back_accepts_no_orders(tmp_path):
     # Its directory now holds a tail the new primary never had: as a standby
     # of the new primary it is refused, not merged.
     diverged = Follower(a_dir, new_server.address, heartbeat_timeout=0.4, secret=SECRET)
-    thread, result = _follow_in_thread(diverged)
+    thread, result = follow_in_thread(diverged)
     thread.join(5)
     assert isinstance(result.get("error"), Refused) and "diverged" in str(result["error"])
     diverged.close()
     # A standby whose log is a prefix of the new primary's follows it.
     fresh = Follower(str(tmp_path / "d"), new_server.address, heartbeat_timeout=0.4,
                      secret=SECRET)
-    thread, result = _follow_in_thread(fresh)
+    thread, result = follow_in_thread(fresh)
     wait_for(lambda: fresh.next_seq > last, f"the fresh standby to log seq {last}")
     assert fresh.next_seq == last + 1 and fresh.epoch == 2
     new_server.close()                          # the follower reconnects in vain, then stops
