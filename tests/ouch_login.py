@@ -18,13 +18,28 @@ from gatebook.host.net.accounts import Accounts
 from gatebook.host.net.ouch_session import (HEADER_STRUCT, OUTBOUND_CODEC, decode_datagram,
                                            encode_datagram)
 
-__all__ = ["CHEAP_HASHER", "accounts", "write_accounts", "login_datagram", "login", "Login",
+__all__ = ["ListPort", "CHEAP_HASHER", "accounts", "write_accounts", "login_datagram", "login", "Login",
            "as_session", "outbound", "FlowClient", "flow_accounts"]
 
 # Argon2id at its smallest: the tests check the flow, not the hash's strength.
 CHEAP_HASHER = PasswordHasher(time_cost=1, memory_cost=64, parallelism=1)
 
 _BY_CODE = ouch.OUTBOUND.by_code()
+
+
+class ListPort:
+    """A datagram port over lists: what `recv` hands out, what `send` got."""
+
+    def __init__(self):
+        self.inbox, self.sent = [], []
+
+    def recv(self, burst=32):
+        out, self.inbox = self.inbox[:burst], self.inbox[burst:]
+        return out
+
+    def send(self, datagrams):
+        self.sent += datagrams
+        return len(datagrams)
 
 
 def accounts(users, admins=()):

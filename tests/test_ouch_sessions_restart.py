@@ -17,25 +17,10 @@ from gatebook.host.symbols import DEFAULT_SYMBOLS
 from gatebook.host.wal import JournaledExchange
 from gatebook.host.wal.gateway_state import GatewayState
 
-from ouch_login import accounts, log_in_process, login_datagram, outbound
+from ouch_login import ListPort, accounts, log_in_process, login_datagram, outbound
 from test_ouch_sessions import _order
 
 PEERS = {7: ("127.0.0.1", 20007), 8: ("127.0.0.1", 20008)}
-
-
-class ListPort:
-    """A datagram port over lists: what `recv` hands out, what `send` got."""
-
-    def __init__(self):
-        self.inbox, self.sent = [], []
-
-    def recv(self, burst=32):
-        out, self.inbox = self.inbox[:burst], self.inbox[burst:]
-        return out
-
-    def send(self, datagrams):
-        self.sent += datagrams
-        return len(datagrams)
 
 
 def _life(directory, acknowledged):

@@ -49,7 +49,7 @@ from gatebook.host.sequencer import Sequencer
 from gatebook.host.symbols import DEFAULT_SYMBOLS
 from gatebook.host.wal.recovery import recover
 
-from ouch_login import FlowClient, accounts, as_session, flow_accounts, log_in_process
+from ouch_login import FlowClient, ListPort, accounts, as_session, flow_accounts, log_in_process
 from wal_helpers import tiny_tmpfs
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -356,21 +356,6 @@ def test_run_stops_on_a_full_disk_and_everything_reported_is_logged(tiny_disk, t
     assert received, "no report before the disk filled"
 
 
-class _ListPort:
-    """A datagram port over lists: what `recv` hands out, what `send` got."""
-
-    def __init__(self):
-        self.inbox, self.sent = [], []
-
-    def recv(self, burst=32):
-        out, self.inbox = self.inbox[:burst], self.inbox[burst:]
-        return out
-
-    def send(self, datagrams):
-        self.sent += datagrams
-        return len(datagrams)
-
-
 def _itch(datagrams, md):
     """ITCH records of the MoldUDP64 packets among `datagrams` sent to `md`."""
     from gatebook.wire import itch50, mold
@@ -389,7 +374,7 @@ def test_a_restarted_feed_shows_the_recovered_book_and_trades_against_it(tmp_pat
     peers[999] = ("127.0.0.1", 21999)
 
     def open_exchange():
-        acks, port = Acknowledgements(), _ListPort()
+        acks, port = Acknowledgements(), ListPort()
         journal = JournaledExchange(directory, DEFAULT_SYMBOLS, on_ack=acks)
         acks(journal.acked_seq)
         exchange = Exchange(port, DEFAULT_SYMBOLS, ManualClock(1, 1), md_destination=md,
