@@ -4,22 +4,18 @@ from a log cut at a record boundary; version 1 and 2 logs still recover."""
 import json
 import logging
 import os
-import zlib
 
 from gatebook.cli import main
-from gatebook.wire.codec import RecordCodec
-from gatebook.wire.wal import OUTPUT_EVENTS, SEGMENT_HEADER, WAL
-from gatebook.host.wal.format import (HEADER_SIZE, INPUT, OUTPUT, SEGMENT_HEADER_SIZE, TRAILER_SIZE,
-                             SegmentScan, decode_segment_header, encode_record, segment_version)
+from gatebook.host.wal.format import (HEADER_SIZE, INPUT, SEGMENT_HEADER_SIZE, TRAILER_SIZE,
+                                      SegmentScan, decode_segment_header, segment_version)
 from gatebook.host.wal.journal import JournaledExchange
 from gatebook.host.wal.loadgen import seeded_commands, stamped
 from gatebook.host.engine import MatchingEngine
 from gatebook.host.symbols import DEFAULT_SYMBOLS
 from gatebook.host.wal.recovery import recover
 from gatebook.wire import internal
-from gatebook.wire.codec import ProtocolCodec
 
-from wal_helpers import reference_hash, segments, write_log
+from wal_helpers import old_segment, reference_hash, segments, write_log
 
 COUNT = 1000
 
@@ -59,31 +55,11 @@ def test_a_cut_at_a_record_boundary_is_reported_not_called_clean(tmp_path, caplo
     assert again.tail.startswith("clean") and again.last_seq == seq - 1
 
 
-def _v2_log(path, commands):
-    """A version 2 segment as that build wrote it: no COMMIT records."""
-    codec = RecordCodec(SEGMENT_HEADER, WAL.byte_order)
-    fields = ("GBWAL", 2, 0, 1)
-    header = codec.encode(fields + (zlib.crc32(codec.encode(fields + (0,))[:-4]),))
-    # ...and as that build encoded events: a LEVEL's total in 32 bits
-    encode_command, encode_event = (ProtocolCodec(internal.COMMANDS).encode,
-                                    ProtocolCodec(OUTPUT_EVENTS[2]).encode)
-    engine = MatchingEngine(DEFAULT_SYMBOLS)
-    parts = [header]
-    for command in commands:
-        events = engine.apply(command)
-        parts.append(encode_record(command[1], command[2], INPUT, encode_command(command)))
-        parts.append(encode_record(command[1], command[2], OUTPUT,
-                                   b"".join(map(encode_event, events))))
-    with open(path, "wb") as file:
-        file.write(b"".join(parts))
-    return engine.state_hash()
-
-
 def test_a_version_2_log_recovers_and_goes_on_in_a_version_3_segment(tmp_path):
     directory = str(tmp_path)
     commands = list(stamped(seeded_commands(1, 300)))
     old = os.path.join(directory, "segment-00000000.wal")
-    expected = _v2_log(old, commands)
+    expected = old_segment(old, commands, 2)
     with open(old, "rb") as file:
         before = file.read()
     engine, report = recover(directory)
@@ -106,7 +82,7 @@ def test_a_version_2_log_recovers_and_goes_on_in_a_version_3_segment(tmp_path):
 def test_log_dump_reads_each_segment_by_its_version(tmp_path, capsys):
     directory = str(tmp_path)
     commands = list(stamped(seeded_commands(1, 300)))
-    _v2_log(os.path.join(directory, "segment-00000000.wal"), commands)
+    old_segment(os.path.join(directory, "segment-00000000.wal"), commands, 2)
     engine = MatchingEngine(DEFAULT_SYMBOLS)
     expected = [event for command in commands for event in engine.apply(command)
                 if event[0] == internal.LEVEL.code]

@@ -13,23 +13,20 @@ import zlib
 
 import pytest
 
-from gatebook.wire import internal
 from gatebook.host.clock import ManualClock
 from gatebook.host.net.order_entry import Gateway
 from gatebook.host.net.order_replies import Replier
 from gatebook.host.symbols import DEFAULT_SYMBOLS
-from gatebook.host.wal.format import (HEADER_SIZE, INPUT, OUTPUT, SEGMENT_HEADER_SIZE, encode_record,
-                             encode_segment_header, segment_version)
+from gatebook.host.wal.format import HEADER_SIZE, INPUT, SEGMENT_HEADER_SIZE, segment_version
 from gatebook.host.wal.gateway_state import GatewayState
 from gatebook.host.wal.journal import JournaledExchange
 from gatebook.host.wal.recovery import recover
 from gatebook.host.wal.snapshot import capture, decode, encode, list_snapshots
 from gatebook.host.wal.loadgen import seeded_commands, stamped
 from gatebook.host.engine import MatchingEngine
-from gatebook.wire.codec import ProtocolCodec
 
 from test_wal_gateway_state import PATHS, _continuation
-from wal_helpers import segments
+from wal_helpers import old_segment, segments
 
 
 def _journaled_run(directory, compiled, datagrams, **options):
@@ -129,29 +126,10 @@ def test_a_torn_origin_is_cut_like_any_torn_record(tmp_path, cut):
     assert sum(report.gateway.sequences.values()) < sum(live.sequences.values())
 
 
-def _v1_segment(path, commands):
-    """A version 1 segment as the previous build wrote it: no origins."""
-    header = bytearray(encode_segment_header(0, 1))
-    header[8:10] = (1).to_bytes(2, "little")
-    header[-4:] = zlib.crc32(bytes(header[:-4])).to_bytes(4, "little")
-    engine = MatchingEngine(DEFAULT_SYMBOLS)
-    encode_command = ProtocolCodec(internal.COMMANDS).encode
-    encode_event = ProtocolCodec(internal.EVENTS).encode
-    parts = [bytes(header)]
-    for command in commands:
-        events = engine.apply(command)
-        parts.append(encode_record(command[1], command[2], INPUT, encode_command(command)))
-        parts.append(encode_record(command[1], command[2], OUTPUT,
-                                   b"".join(map(encode_event, events))))
-    with open(path, "wb") as file:
-        file.write(b"".join(parts))
-    return engine.state_hash()
-
-
 def test_a_version_1_log_recovers_and_goes_on_in_a_version_2_segment(tmp_path):
     directory = str(tmp_path)
     commands = list(stamped(seeded_commands(2, 400)))
-    expected = _v1_segment(os.path.join(directory, "segment-00000000.wal"), commands)
+    expected = old_segment(os.path.join(directory, "segment-00000000.wal"), commands, 1)
     engine, report = recover(directory)
     assert engine.state_hash() == expected and report.last_seq == 400
     assert report.gateway == GatewayState() and report.origins == 0

@@ -2,6 +2,7 @@
 
 import os
 import subprocess
+import zlib
 from contextlib import contextmanager
 
 import pytest
@@ -11,9 +12,13 @@ from gatebook.host.engine import MatchingEngine
 from gatebook.host.symbols import DEFAULT_SYMBOLS
 from gatebook.host.wal.journal import JournaledExchange
 from gatebook.host.wal.loadgen import START_NS, STEP_NS, seeded_commands, stamped
+from gatebook.host.wal.format import INPUT, OUTPUT, encode_record
 from gatebook.host.wal.segments import list_segments
+from gatebook.wire import internal
+from gatebook.wire.codec import ProtocolCodec, RecordCodec
+from gatebook.wire.wal import OUTPUT_EVENTS, SEGMENT_HEADER, WAL
 
-__all__ = ["write_log", "reference_hash", "segments", "flip_bit", "tiny_tmpfs"]
+__all__ = ["write_log", "old_segment", "reference_hash", "segments", "flip_bit", "tiny_tmpfs"]
 
 
 def write_log(directory, count, seed=1, ack_every=250, **options):
@@ -34,6 +39,26 @@ def write_log(directory, count, seed=1, ack_every=250, **options):
             exchange.writer.wait_acked(seq)
     exchange.close()
     return exchange.engine.state_hash()
+
+
+def old_segment(path, commands, version):
+    """Segment 0 of a log as a build of format `version` (1 or 2) wrote it: no COMMIT
+    records, events in that version's tables; the state hash of `commands`."""
+    codec = RecordCodec(SEGMENT_HEADER, WAL.byte_order)
+    fields = ("GBWAL", version, 0, 1)
+    header = codec.encode(fields + (zlib.crc32(codec.encode(fields + (0,))[:-4]),))
+    encode_command = ProtocolCodec(internal.COMMANDS).encode
+    encode_event = ProtocolCodec(OUTPUT_EVENTS[version]).encode
+    engine = MatchingEngine(DEFAULT_SYMBOLS)
+    parts = [header]
+    for command in commands:
+        events = engine.apply(command)
+        parts.append(encode_record(command[1], command[2], INPUT, encode_command(command)))
+        parts.append(encode_record(command[1], command[2], OUTPUT,
+                                   b"".join(map(encode_event, events))))
+    with open(path, "wb") as file:
+        file.write(b"".join(parts))
+    return engine.state_hash()
 
 
 def reference_hash(count, seed=1):
