@@ -1,0 +1,80 @@
+"""The market-data recovery services on one thread: re-requests (UDP) and snapshots (TCP).
+
+The exchange loop publishes; this thread answers subscribers, so a flood of
+requests or a slow snapshot reader never delays matching. Both servers read
+the publisher under its lock (publisher.py).
+"""
+
+import logging
+import selectors
+import threading
+
+from .request_server import RequestServer
+from .snapshot_server import SnapshotServer
+
+__all__ = ["RecoveryService"]
+
+_log = logging.getLogger("gatebook.marketdata")
+
+
+class RecoveryService:
+    """A thread serving MoldUDP64 re-requests and snapshots of one publisher.
+
+    Parameters
+    ----------
+    publisher : MoldPublisher
+    request : (ip, port) or None
+        Where the re-request server listens (UDP); None: no re-requests.
+    snapshot : (ip, port) or None
+        Where the snapshot service listens (TCP); None: no snapshots.
+    request_options, snapshot_options : dict, optional
+        More arguments of `RequestServer` and `SnapshotServer`.
+
+    Attributes
+    ----------
+    requests : RequestServer or None
+    snapshots : SnapshotServer or None
+    """
+
+    def __init__(self, publisher, request=None, snapshot=None, request_options=None,
+                 snapshot_options=None):
+        self.requests = self.snapshots = None
+        self.errors = 0
+        self._selector = selectors.DefaultSelector()
+        self._stop = threading.Event()
+        try:
+            if request is not None:
+                self.requests = RequestServer(publisher, *request, **(request_options or {}))
+                self.requests.register(self._selector)
+            if snapshot is not None:
+                self.snapshots = SnapshotServer(publisher, *snapshot, **(snapshot_options or {}))
+                self.snapshots.register(self._selector)
+        except BaseException:
+            self._close_servers()
+            raise
+        self._thread = threading.Thread(target=self._run, name="gatebook-md-recovery",
+                                        daemon=True)
+        self._thread.start()
+
+    def _run(self):
+        while not self._stop.is_set():
+            for key, mask in self._selector.select(timeout=0.1):
+                try:
+                    key.data(mask)
+                except Exception:       # a bug here must not end the service for everyone
+                    self.errors += 1
+                    _log.exception("market-data recovery service")
+            if self.snapshots is not None:
+                self.snapshots.sweep()
+
+    def close(self):
+        """Stop the thread and close every socket."""
+        self._stop.set()
+        self._thread.join()
+        self._close_servers()
+
+    def _close_servers(self):
+        for server in (self.requests, self.snapshots):
+            if server is not None:
+                server.close()
+        self._selector.close()

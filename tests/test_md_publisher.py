@@ -1,0 +1,179 @@
+"""The MoldUDP64 publisher and its re-request server, over real UDP sockets on loopback."""
+
+import socket
+import time
+
+import pytest
+
+from gatebook.dpdk_bridge.udp import SocketUdp
+from gatebook.wire import itch50, mold
+from gatebook.wire.codec import ProtocolCodec, WireError
+from gatebook.host.clock import ManualClock
+from gatebook.host.engine import MatchingEngine
+from gatebook.host.flow import generate_flow
+from gatebook.host.marketdata.itch_feed import ItchFeed
+from gatebook.host.marketdata.publisher import MAX_PAYLOAD, MoldPublisher
+from gatebook.host.marketdata.request_server import RequestServer, request_packet
+from gatebook.host.symbols import DEFAULT_SYMBOLS
+
+ITCH = ProtocolCodec(itch50.ITCH50)
+START = 1_700_000_000_000_000_000
+
+
+def published(commands=3000, seed=4, store_messages=100_000):
+    """A publisher fed by a seeded flow; returns (publisher, packets it sent)."""
+    sent = []
+    publisher = MoldPublisher("GATEBOOK01", lambda packets: sent.extend(packets) or len(packets),
+                              store_messages=store_messages)
+    records = []
+    engine = MatchingEngine(DEFAULT_SYMBOLS)
+    feed = ItchFeed(DEFAULT_SYMBOLS, records.extend)
+    engine.subscribe(feed)
+    publisher.publish(feed.start_of_day(START))
+    for index, command in enumerate(generate_flow(commands, seed=seed), 1):
+        engine.apply(command)
+        if index % 16 == 0 and records:          # a burst's worth at a time, as the exchange does
+            publisher.publish(records)
+            records.clear()
+    publisher.publish(records)
+    return publisher, sent
+
+
+def messages_of(packets):
+    """{sequence number: message bytes} of downstream packets."""
+    out = {}
+    for packet in packets:
+        parsed = mold.parse(packet)
+        for offset, message in enumerate(parsed.messages):
+            out[parsed.sequence_number + offset] = message
+    return out
+
+
+def test_packets_fit_the_mtu_and_number_every_message_once():
+    publisher, sent = published()
+    assert all(len(packet) <= mold.HEADER_SIZE + MAX_PAYLOAD for packet in sent)
+    numbered = messages_of(sent)
+    assert sorted(numbered) == list(range(1, publisher.next_sequence))
+    assert publisher.messages == len(numbered) and publisher.packets == len(sent)
+    assert {mold.parse(packet).session for packet in sent} == {"GATEBOOK01"}
+
+
+def test_the_store_sends_again_the_very_bytes_sent_and_forgets_beyond_its_size():
+    publisher, sent = published(store_messages=500)
+    numbered = messages_of(sent)
+    last = publisher.next_sequence - 1
+    packets, count = publisher.retransmission(last - 499, 700)
+    assert count == 500 and messages_of(packets) == {seq: numbered[seq]
+                                                     for seq in range(last - 499, last + 1)}
+    assert all(len(packet) <= mold.HEADER_SIZE + MAX_PAYLOAD for packet in packets)
+    for gone in (1, last - 500, last + 1, last + 10**9):
+        (answer,), count = publisher.retransmission(gone, 10)
+        parsed = mold.parse(answer)
+        assert count == 0 and parsed.is_heartbeat and parsed.sequence_number == last + 1
+
+
+def test_after_end_of_session_nothing_is_published_and_requests_still_work():
+    publisher, sent = published(commands=200)
+    end = publisher.next_sequence
+    publisher.end_session()
+    assert mold.parse(sent[-1]).is_end_of_session and mold.parse(sent[-1]).sequence_number == end
+    with pytest.raises(WireError):
+        publisher.publish(ItchFeed(DEFAULT_SYMBOLS, print).end_of_day(START))
+    assert publisher.retransmission(end - 3, 3)[1] == 3
+    (answer,), _ = publisher.retransmission(end, 3)
+    assert mold.parse(answer).is_end_of_session
+
+
+def test_a_session_name_is_what_the_header_can_carry():
+    for bad in ("", "ELEVENCHARS", "CAFÉ", "TAB\tNAME", 7):
+        with pytest.raises(ValueError):
+            MoldPublisher(bad, len)
+
+
+def _exchange(client, server, request, seconds=2.0):
+    """Send `request` from `client`; the datagrams that come back."""
+    client.send([(request, server.address)])
+    got, deadline = [], time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        server.serve()
+        got += [payload for payload, _ in client.recv(64)]
+        if got and time.monotonic() > deadline - seconds + 0.2:
+            break
+    return got
+
+
+def test_the_request_server_answers_over_udp_and_refuses_hostile_requests_by_kind():
+    publisher, sent = published()
+    numbered = messages_of(sent)
+    server = RequestServer(publisher, max_messages=300)
+    try:
+        with SocketUdp() as client:
+            good = _exchange(client, server, request_packet("GATEBOOK01", 40, 25))
+            assert messages_of(good) == {seq: numbered[seq] for seq in range(40, 65)}
+            hostile = [request_packet("GATEBOOK01", 40, 25)[:-1],        # truncated
+                       request_packet("GATEBOOK01", 40, 25) + b"\x00",   # too long
+                       b"", b"\xff" * 20,                                 # empty, not ASCII
+                       request_packet("OTHERSESS", 40, 25),
+                       request_packet("GATEBOOK01", 0, 25),
+                       request_packet("GATEBOOK01", 40, 0)]
+            for datagram in hostile:
+                assert _exchange(client, server, datagram, seconds=0.3) == []
+            assert server.refused == {"malformed": 4, "wrong_session": 1, "bad_sequence": 1,
+                                      "empty_request": 1}
+            huge = _exchange(client, server, request_packet("GATEBOOK01", 1, 0xFFFF))
+            assert sorted(messages_of(huge)) == list(range(1, 301))      # capped per request
+            ahead = _exchange(client, server, request_packet("GATEBOOK01", 10**12, 5))
+            assert len(ahead) == 1 and mold.parse(ahead[0]).is_heartbeat
+            assert mold.parse(ahead[0]).sequence_number == publisher.next_sequence
+            assert server.answered == {"retransmitted": 2, "not_in_store": 1, "messages": 325}
+    finally:
+        server.close()
+
+
+def test_each_source_is_rate_limited_and_refills_with_time():
+    publisher, _ = published(commands=500)
+    clock = ManualClock(start=0, step=0)
+    server = RequestServer(publisher, max_messages=100, messages_per_second=250, clock=clock)
+    ask = request_packet("GATEBOOK01", 1, 100)
+    try:
+        for _ in range(3):
+            server.handle(ask, ("127.0.0.1", 40000))
+        server.handle(ask, ("127.0.0.1", 40001))      # the same address, another port
+        assert server.answered["messages"] == 250 and server.refused == {"rate_limited": 1}
+        server.handle(ask, ("127.0.0.2", 40000))       # another source has its own bucket
+        assert server.answered["messages"] == 350
+        clock.advance(200_000_000)                     # 0.2 s: 50 more messages
+        server.handle(ask, ("127.0.0.1", 40000))
+        assert server.answered["messages"] == 400
+        for source in (("0.0.0.0", 5), ("127.0.0.1", 0), ("239.1.2.3", 5), ("nonsense", 5)):
+            server.handle(ask, source)
+        assert server.refused["bad_source"] == 4
+    finally:
+        server.close()
+
+
+def test_a_flood_of_forged_sources_keeps_the_rate_table_bounded():
+    publisher, _ = published(commands=50)
+    server = RequestServer(publisher, max_sources=64, clock=ManualClock(0, 0))
+    try:
+        for number in range(1000):
+            source = (f"10.0.{number // 250}.{number % 250 + 1}", 9)
+            server.handle(request_packet("GATEBOOK01", 1, 1), source)
+        assert server.tracked_sources == 64 and server.answered["retransmitted"] == 1000
+    finally:
+        server.close()
+
+
+def test_the_server_survives_a_burst_of_garbage_on_its_socket():
+    publisher, sent = published(commands=100)
+    server = RequestServer(publisher)
+    try:
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as raw:
+            for size in (1, 19, 20, 21, 9000):
+                raw.sendto(b"\x5a" * size, server.address)
+        with SocketUdp() as client:
+            answer = _exchange(client, server, request_packet("GATEBOOK01", 1, 3))
+        assert sorted(messages_of(answer)) == [1, 2, 3]
+        assert server.refused == {"malformed": 4, "wrong_session": 1}
+    finally:
+        server.close()
