@@ -32,6 +32,7 @@ __all__ = ["SnapshotServer", "read_snapshot"]
 
 
 _ADD = ADD_ORDER.code
+_SEND_BUFFER = 256 * 1024
 
 
 class _Client:
@@ -104,6 +105,8 @@ class SnapshotServer:
                 sock.close()
                 continue
             sock.setblocking(False)
+            # Bounded kernel memory per client: the rest waits in our buffer.
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, _SEND_BUFFER)
             records, next_sequence = self.publisher.snapshot()
             client = _Client(sock, encode_snapshot(records, next_sequence),
                              self.clock() + self.deadline_ns)
