@@ -110,6 +110,34 @@ class ItchFeed:
         out.append(self._system(ts, "Q"))
         return out
 
+    def show_book(self, engine, ts):
+        """Teach the feed a book it did not see built; return the ITCH records showing it.
+
+        For a feed that starts beside an engine recovered from somewhere else
+        (a new session after a restart): an Add Order per resting order, best
+        level first and in time priority within a level, and a Stock Trading
+        Action per halted symbol. Pending stops are remembered, not shown, as
+        they are when the feed sees them accepted.
+        """
+        stamp = ts % NANOSECONDS_PER_DAY
+        out = []
+        for symbol, book in sorted(engine.books.items()):
+            if book.halted:
+                out.append(self._action(symbol, ts, "H"))
+            for side in (Side.BUY, Side.SELL):
+                for price, orders in book.orders_at(side):
+                    for order in orders:
+                        ref = self._new_ref()
+                        self.displayed[order.order_id] = [ref, order.qty, int(side)]
+                        out.append(_add(stock_locate=symbol, tracking_number=self._track(),
+                                        timestamp=stamp, order_ref=ref,
+                                        side=_ITCH_SIDE[int(side)], shares=order.qty,
+                                        stock=self.specs[symbol].name, price=price))
+                for order in book.live_stops(side):
+                    self.stops[order.order_id] = (symbol, int(side), order.order_type,
+                                                  order.price, order.qty)
+        return out
+
     def end_of_day(self, ts):
         return [self._system(ts, "M"), self._system(ts, "E"), self._system(ts, "C")]
 
