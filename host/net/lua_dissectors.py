@@ -148,6 +148,36 @@ def _header(emitter, message):
     return lines, at
 
 
+def _looks_like_mold(header, at):
+    """Lua `looks_like_mold(tvb)`: a printable session, then blocks that fill the
+    datagram exactly (or nothing, for a heartbeat or an end of session).
+
+    An order-entry reply cannot pass: its header's sequence number puts zero
+    bytes where a MoldUDP64 session has text."""
+    names = [field.name for field in header.fields]
+    start = sum(field.width for field in header.fields[:names.index("session")])
+    width = header.fields[names.index("session")].width
+    size, eos = header.size, moldudp64.END_OF_SESSION_COUNT
+    return "\n".join([
+        "local function looks_like_mold(tvb)",
+        "    local len = tvb:len()",
+        f"    if len < {size} then return false end",
+        f"    for i = {start}, {start + width - 1} do",
+        "        local c = tvb(i, 1):uint()",
+        "        if c < 0x20 or c > 0x7e then return false end",
+        "    end",
+        f"    local count = {at['message_count']}:uint()",
+        f"    if count == 0 or count == {eos} then return len == {size} end",
+        f"    local off = {size}",
+        "    for _ = 1, count do",
+        "        if off + 2 > len then return false end",
+        "        off = off + 2 + tvb(off, 2):uint()",
+        "    end",
+        "    return off == len",
+        "end",
+    ])
+
+
 def generate():
     """The Lua source of Gatebook's dissectors."""
     itch = _Emitter("gb_itch50", itch50.ITCH50.byte_order)
@@ -198,7 +228,8 @@ def generate():
         '    pinfo.cols.protocol = "ITCH50"',
         "    return tvb:len()",
         "end",
-        "function p_mold.dissector(tvb, pinfo, root)",
+        _looks_like_mold(moldudp64.HEADER, mold_at),
+        "local function mold_dissector(tvb, pinfo, root)",
         f"    if tvb:len() < {mold_size} then return 0 end",
         '    pinfo.cols.protocol = "MoldUDP64/ITCH50"',
         f"    local tree = root:add(p_mold, tvb(0, {mold_size}))",
@@ -220,9 +251,13 @@ def generate():
         f"{mold_at['sequence_number']}:uint64(), count, table.concat(names, \",\"))",
         "    return tvb:len()",
         "end",
+        "p_mold.dissector = mold_dissector",
         "function p_ouch.dissector(tvb, pinfo, root)",
         f"    if tvb:len() < {hdr_size} then return 0 end",
         f"    local inbound = pinfo.dst_port == {OUCH_PORT}",
+        "    -- `gatebook run` sends market data from the order-entry port: what leaves",
+        "    -- that port shaped as a MoldUDP64 packet is the feed, not order entry.",
+        "    if not inbound and looks_like_mold(tvb) then return mold_dissector(tvb, pinfo, root) end",
         '    pinfo.cols.protocol = "GB-OUCH"',
         f"    local tree = root:add(p_ouch, tvb(0, {hdr_size}), inbound and "
         '"session header (inbound)" or "session header (outbound)")',
