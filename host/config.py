@@ -81,9 +81,15 @@ class LinkConfig:
 
 @dataclass(frozen=True)
 class MarketDataConfig:
-    """Where ITCH in MoldUDP64 goes (`[market_data]`); destination None sends none."""
+    """Where ITCH in MoldUDP64 goes (`[market_data]`); destination None sends none.
 
-    destination: tuple | None = (MOLDUDP64_GROUP, MOLDUDP64_PORT)
+    `request` (UDP) and `snapshot` (TCP) are where subscribers recover what
+    they missed (docs/marketdata.md); None serves neither."""
+
+    destination:    tuple | None = (MOLDUDP64_GROUP, MOLDUDP64_PORT)
+    request:        tuple | None = None     # the MoldUDP64 re-request server
+    snapshot:       tuple | None = None     # the snapshot service
+    store_messages: int = 100_000           # messages kept for re-requests
 
 
 @dataclass(frozen=True)
@@ -170,7 +176,9 @@ _SECTIONS = {
     "link": (LinkConfig, {
         "dpdk": _text, "iface": _text, "peer": _text, "depth": _integer(1, 64),
         "home": _text}),
-    "market_data": (MarketDataConfig, {"destination": _destination}),
+    "market_data": (MarketDataConfig, {
+        "destination": _destination, "request": _destination, "snapshot": _destination,
+        "store_messages": _integer(1, 100_000_000)}),
     "run": (RunConfig, {"seconds": _seconds, "max_orders": _integer(1)}),
 }
 # TOML key -> SymbolSpec field.
@@ -295,6 +303,10 @@ def check_config(config):
             "([log] replication_secret): the primary and its standby authenticate each "
             "other with it (make one with `(umask 077; head -c 32 /dev/urandom > FILE)` "
             "and give both the same file)")
+    md = config.market_data
+    if md.destination is None and (md.request or md.snapshot):
+        raise ConfigError("--md-request and --md-snapshot serve the feed: they need --md "
+                          "([market_data] request, snapshot, destination)")
     if link.dpdk and link.iface:
         raise ConfigError("a link goes through --link-dpdk or --link-iface, not both "
                           "([link] dpdk, [link] iface)")
