@@ -177,3 +177,27 @@ def test_the_server_survives_a_burst_of_garbage_on_its_socket():
         assert server.refused == {"malformed": 4, "wrong_session": 1}
     finally:
         server.close()
+
+
+def test_a_heartbeat_announces_the_next_sequence_number():
+    publisher, sent = published(commands=100)
+    publisher.send_heartbeat()
+    heartbeat = mold.parse(sent[-1])
+    assert heartbeat.is_heartbeat and heartbeat.sequence_number == publisher.next_sequence
+
+
+def test_the_config_names_where_subscribers_recover_and_refuses_them_without_a_feed():
+    from gatebook.host.config import ConfigError, check_config, parse_config
+    config = parse_config('[sessions]\naccounts = "a.json"\n[market_data]\n'
+                          'destination = "239.192.26.1:26400"\nrequest = "127.0.0.1:26401"\n'
+                          'snapshot = ":26402"\nstore_messages = 5000\n')
+    check_config(config)
+    md = config.market_data
+    assert (md.request, md.snapshot, md.store_messages) == (
+        ("127.0.0.1", 26401), ("127.0.0.1", 26402), 5000)
+    for bad in ('request = "nowhere"', "store_messages = 0", "snapshot = 7"):
+        with pytest.raises(ConfigError, match=r"\[market_data\]"):
+            parse_config(f"[market_data]\n{bad}\n")
+    with pytest.raises(ConfigError, match="need --md"):
+        check_config(parse_config('[sessions]\naccounts = "a.json"\n[market_data]\n'
+                                  'destination = "none"\nrequest = "127.0.0.1:26401"\n'))

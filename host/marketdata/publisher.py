@@ -169,6 +169,10 @@ class MoldPublisher:
         """A heartbeat packet: no messages, the next sequence number."""
         return mold.heartbeat(self.session, self.next_sequence)
 
+    def send_heartbeat(self):
+        """Send a heartbeat: subscribers learn the next sequence number, and any gap."""
+        self.packets += self._send([self.heartbeat()])
+
     def end_session(self):
         """Send MoldUDP64's end of session; nothing may be published after it.
 
