@@ -29,6 +29,7 @@ SUBCOMMAND_MODULES = (
     "gatebook.host.cli.bench_net",
     "gatebook.host.cli.run",
     "gatebook.host.cli.accounts",
+    "gatebook.host.cli.ledger",
     "gatebook.boards.cli",
 )
 
