@@ -62,6 +62,7 @@ class Exchange:
 
     def __init__(self, symbols=DEFAULT_SYMBOLS, *, stp=False, implementation=None):
         if implementation is None:
+            # Read at call time: engine_implementations.golden_build swaps in each build.
             self.engine = MatchingEngine(symbols, self_trade_prevention=stp)
             self._books = lambda: self.engine.books
         else:

@@ -7,6 +7,11 @@ backend that runs in-process: the Amaranth simulation always, the compiled Veril
 harness when it is already built and current (building it takes half a minute: the
 long suite's tests/test_hybrid_long.py does). Commands the hybrid host keeps to
 itself (mass cancels, admin, stops) still run there and must give the same events.
+
+The golden engine itself comes in two builds of one source (host/compiled.py): compiled
+by Cython ("golden", whenever it is built and current) and its Python source
+("golden-pure", loaded beside it). The `engine` fixture runs both; `golden_build` makes
+`engine_fixtures.Exchange()` drive each in turn, for suites that build their own.
 """
 
 import hashlib
@@ -15,11 +20,15 @@ from typing import Callable
 
 import pytest
 
+import engine_fixtures
+from gatebook.host import compiled
+from gatebook.host import engine as loaded_engine
 from gatebook.host.engine import MatchingEngine
 from gatebook.host.hybrid import HybridExchange
 from gatebook.sim.hybrid.amaranth_link import AmaranthLink
 
-__all__ = ["Implementation", "IMPLEMENTATIONS", "GOLDEN", "engine"]
+__all__ = ["Implementation", "IMPLEMENTATIONS", "GOLDEN", "GOLDEN_PURE", "PureMatchingEngine",
+           "compiled_skip", "engine", "golden_build"]
 
 LANE_HOMES = (1,)           # GATE gets a lane (each costs ~0.8 s to elaborate); others stay on the host
 LANE_DEPTH = 4              # a small window, so scenarios also cross it and punt
@@ -46,9 +55,22 @@ class Implementation:
     books: Callable
 
 
+#: The engine loaded from its Python source, beside the (normally compiled) MatchingEngine.
+PureMatchingEngine = compiled.load_pure("engine").MatchingEngine
+
+
+def compiled_skip():
+    """Why the compiled engine is not what `gatebook.host.engine` loaded, or None."""
+    if not compiled.is_compiled(loaded_engine):
+        return f"the compiled engine is not loaded ({compiled.engine_build()})"
+    return None
+
+
 class _Golden:
+    engine_class = MatchingEngine
+
     def __init__(self, symbols, stp):
-        self.engine = MatchingEngine(symbols, self_trade_prevention=stp)
+        self.engine = self.engine_class(symbols, self_trade_prevention=stp)
         self.apply = self.engine.apply
         self.subscribe = self.engine.subscribe
         self.state_hash = self.engine.state_hash
@@ -102,13 +124,18 @@ def _verilator_skip():
     return None
 
 
+class _GoldenPure(_Golden):
+    engine_class = PureMatchingEngine
+
+
 GOLDEN = Implementation("golden", _Golden, lambda golden: golden.engine.books)
+GOLDEN_PURE = Implementation("golden-pure", _GoldenPure, lambda golden: golden.engine.books)
 AMARANTH = Implementation(
     "hybrid-amaranth",
     _hybrid(lambda depth, seed: AmaranthLink(depth, stall=STALL, seed=seed)),
     _hybrid_books)
 VERILATOR = Implementation("hybrid-verilator", _hybrid(_verilator_link), _hybrid_books)
-IMPLEMENTATIONS = (GOLDEN, AMARANTH, VERILATOR)
+IMPLEMENTATIONS = (GOLDEN, GOLDEN_PURE, AMARANTH, VERILATOR)
 
 _SKIPS = {}                 # implementation name -> skip reason, decided once per session
 
@@ -117,6 +144,8 @@ _SKIPS = {}                 # implementation name -> skip reason, decided once p
 def engine(request):
     """Each implementation in turn, as an `Implementation`; whatever it made is closed after."""
     implementation = request.param
+    if implementation is GOLDEN and compiled_skip():
+        pytest.skip(compiled_skip())
     if implementation is VERILATOR:
         if "verilator" not in _SKIPS:
             _SKIPS["verilator"] = _verilator_skip()
@@ -131,3 +160,19 @@ def engine(request):
     yield Implementation(implementation.name, make, implementation.books)
     for instance in made:
         instance.close()
+
+
+@pytest.fixture(scope="module", params=("compiled", "pure"))
+def golden_build(request):
+    """`engine_fixtures.Exchange()` drives the compiled engine, then its Python source.
+
+    Module-scoped (hypothesis refuses function-scoped fixtures): each module's tests run
+    on one build, then all again on the other.
+    """
+    if request.param == "compiled" and compiled_skip():
+        pytest.skip(compiled_skip())
+    chosen = MatchingEngine if request.param == "compiled" else PureMatchingEngine
+    saved = engine_fixtures.MatchingEngine
+    engine_fixtures.MatchingEngine = chosen
+    yield chosen
+    engine_fixtures.MatchingEngine = saved

@@ -17,12 +17,15 @@ from hypothesis import strategies as st
 from engine_fixtures import (BUY, EVENT_CODEC, GATE, GTC, LIMIT, MARKET, SELL, STOP,
                              STOP_LIMIT, AdminAction, Exchange, MassCancelScope, RejectReason,
                              assert_events, usd)
+from engine_implementations import golden_build  # noqa: F401 (the fixture, used by name)
 from gatebook.wire import internal as W
 from gatebook.wire.enums import OrderType, Side, TimeInForce
 from gatebook.wire.records import as_dict, make
-from gatebook.host.engine import MatchingEngine
 from gatebook.host.symbols import DEFAULT_SYMBOLS, MAX_QTY, SymbolSpec
 from gatebook.host.wal import JournaledExchange, recover
+
+# Every test here runs on the compiled engine and on its Python source.
+pytestmark = pytest.mark.usefixtures("golden_build")
 
 R = RejectReason
 U64 = (1 << 64) - 1
@@ -236,8 +239,8 @@ def _huge_command(draw, ids):
 @settings(derandomize=True, database=None, deadline=None, max_examples=300,
           suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(_huge_command(400), min_size=10, max_size=60))
-def test_random_flows_of_huge_orders_always_encode(commands):
-    engine = MatchingEngine(DEFAULT_SYMBOLS)
+def test_random_flows_of_huge_orders_always_encode(golden_build, commands):
+    engine = golden_build(DEFAULT_SYMBOLS)
     for seq, command in enumerate(commands, start=1):
         command = command[:1] + (seq, 10**18 + seq) + command[3:]
         before = engine.state_hash()

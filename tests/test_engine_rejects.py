@@ -13,9 +13,13 @@ from hypothesis import strategies as st
 from engine_fixtures import (BUY, EVENT_CODEC, GATE, GTC, MARKET, PENNY, SELL, STOP, STOP_LIMIT,
                              AdminAction, Exchange, MassCancelScope, RejectReason, assert_events,
                              public_state, usd)
+from engine_implementations import golden_build  # noqa: F401 (the fixture, used by name)
 from gatebook.wire import internal as W
 from gatebook.wire.records import make
 from gatebook.host.symbols import DEFAULT_SYMBOLS, SymbolSpec
+
+# Every test here runs on the compiled engine and on its Python source.
+pytestmark = pytest.mark.usefixtures("golden_build")
 
 R = RejectReason
 P98, P99, P100, P101, P102 = usd("99.98"), usd("99.99"), usd(100), usd("100.01"), usd("100.02")

@@ -19,7 +19,7 @@ PACKAGES = {"gatebook": "gatebook", "host": "gatebook.host", "hdl": "gatebook.hd
 
 # host/ modules that make up the engine layer; every other host module is a service.
 ENGINE_MODULES = {"engine", "book", "validation", "sequencer", "clock", "symbols", "views",
-                  "stats", "flow", "bench", "runtime"}
+                  "stats", "flow", "bench", "runtime", "compiled"}
 
 # The command line: the top layer, whatever folder the subcommand lives in.
 CLI_PACKAGES = ("gatebook.cli", "gatebook.host.cli", "gatebook.boards.cli")
