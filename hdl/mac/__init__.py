@@ -2,7 +2,8 @@
 
 # Ref: docs/hardware.md ("The Ethernet MAC").
 
-- `gmii`: the GMII byte, frame constants, the CRC, `MacDrop` (why a frame is dropped);
+- `gmii`: the GMII byte, frame constants, `MacDrop` (why a frame is dropped);
+- `crc`: the FCS's CRC-32, a byte a clock;
 - `rx`, `tx`: the receiver (PHY clock) and the transmitter (core clock);
 - `cdc`: drop counters from the PHY's clock to the core's;
 - `mac`: `EthernetMac`, the two with the clock-domain crossing, on RGMII pin pairs;

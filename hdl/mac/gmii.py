@@ -1,5 +1,4 @@
-"""What the MAC's parts share: the GMII byte, the frame's fixed bytes and sizes, the CRC,
-and why a received frame is dropped.
+"""What the MAC's parts share: the GMII byte, the frame's fixed bytes and sizes, and why a received frame is dropped.
 
 # Ref: IEEE Std 802.3-2018 clause 35 (GMII: TXD/TX_EN/TX_ER, RXD/RX_DV/RX_ER),
 #      clause 3.2.1-3.2.2 (preamble 7 x 0x55, SFD 0xD5), 3.2.9 (FCS: CRC-32, sent
@@ -14,12 +13,11 @@ the padded minimum without FCS); this module adds the 4-byte FCS to them.
 from enum import IntEnum
 
 from amaranth.lib import data
-from amaranth.lib.crc import catalog
 
 from gatebook.wire.ethernet import ETHERNET_HEADER, MIN_FRAME, MTU
 
 __all__ = ["GMII", "PREAMBLE", "SFD", "PREAMBLE_BYTES", "FCS_BYTES", "MIN_FRAME", "MIN_FCS_FRAME",
-           "MAX_FCS_FRAME", "IFG_BYTES", "crc32", "MacDrop", "MAC_DROPS"]
+           "MAX_FCS_FRAME", "IFG_BYTES", "MacDrop", "MAC_DROPS"]
 
 # One GMII byte time: data with its enable (TX_EN / RX_DV) and error (TX_ER / RX_ER).
 GMII = data.StructLayout({"data": 8, "en": 1, "er": 1})
@@ -31,11 +29,6 @@ FCS_BYTES = 4
 MIN_FCS_FRAME = MIN_FRAME + FCS_BYTES       # 64: shorter received frames are runts
 MAX_FCS_FRAME = ETHERNET_HEADER.size + MTU + FCS_BYTES     # 1518: longer ones are oversized
 IFG_BYTES = 12
-
-
-def crc32():
-    """The Ethernet FCS's CRC-32, one byte per clock (`amaranth.lib.crc.Processor` parameters)."""
-    return catalog.CRC32_ETHERNET(data_width=8)
 
 
 class MacDrop(IntEnum):

@@ -21,11 +21,11 @@ are free, so a frame it has begun writing can always be ended with an `error` by
 
 from amaranth.hdl import Cat, Module, Signal
 from amaranth.lib import data, wiring
-from amaranth.lib.crc import Processor
 from amaranth.lib.wiring import In, Out
 
 from ..link_header import RX_BYTE
-from .gmii import FCS_BYTES, GMII, MAX_FCS_FRAME, MIN_FCS_FRAME, PREAMBLE, SFD, MacDrop, crc32
+from .crc import Crc32
+from .gmii import FCS_BYTES, GMII, MAX_FCS_FRAME, MIN_FCS_FRAME, PREAMBLE, SFD, MacDrop
 
 __all__ = ["MacReceiver", "RX_PULSES"]
 
@@ -68,7 +68,7 @@ class MacReceiver(wiring.Component):
 
     def elaborate(self, platform):
         m = Module()
-        m.submodules.crc = crc = Processor(crc32())
+        m.submodules.crc = crc = Crc32()
         held = Signal(8 * _HELD)            # the last five bytes, newest lowest
         oldest = held[8 * (_HELD - 1):]
         count = Signal(range(self.max_frame + 2))       # bytes after the SFD
@@ -135,7 +135,7 @@ class MacReceiver(wiring.Component):
                             m.next = "DISCARD"
                 with m.Else():                      # the frame's end: `held` is its last byte and FCS
                     bad = Signal()
-                    m.d.comb += bad.eq(phy_error | (count < MIN_FCS_FRAME) | ~crc.match_detected)
+                    m.d.comb += bad.eq(phy_error | (count < MIN_FCS_FRAME) | ~crc.match)
                     with m.If((count >= _HELD) & ~opened & (self.space == 0)):
                         pulse("overflow")
                     with m.Else():
@@ -145,7 +145,7 @@ class MacReceiver(wiring.Component):
                             pulse("phy_error")
                         with m.Elif(count < MIN_FCS_FRAME):
                             pulse("runt")
-                        with m.Elif(~crc.match_detected):
+                        with m.Elif(~crc.match):
                             pulse("fcs")
                         with m.Else():
                             pulse("frames")

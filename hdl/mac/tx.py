@@ -15,11 +15,11 @@ TX_ER, so the far end drops it, the rest of it is taken and thrown away, and
 
 from amaranth.hdl import Module, Signal
 from amaranth.lib import wiring
-from amaranth.lib.crc import Processor
 from amaranth.lib.wiring import In, Out
 
 from ..link_header import BYTE, byte_stream
-from .gmii import FCS_BYTES, GMII, IFG_BYTES, MIN_FRAME, PREAMBLE, PREAMBLE_BYTES, SFD, crc32
+from .crc import Crc32
+from .gmii import FCS_BYTES, GMII, IFG_BYTES, MIN_FRAME, PREAMBLE, PREAMBLE_BYTES, SFD
 
 __all__ = ["MacTransmitter"]
 
@@ -46,7 +46,7 @@ class MacTransmitter(wiring.Component):
 
     def elaborate(self, platform):
         m = Module()
-        m.submodules.crc = crc = Processor(crc32())
+        m.submodules.crc = crc = Crc32()
         count = Signal(range(max(MIN_FRAME, PREAMBLE_BYTES + 1, IFG_BYTES) + 1))
         fcs = crc.crc
         send = self.gmii

@@ -1,0 +1,20 @@
+"""The unit a board carries (Ethernet MAC, link endpoint, lane) on RGMII pins under cocotb
+and Icarus, driven by cocotbext-eth's RGMII models, the hybrid host through it checked
+against the golden engine, broken frames dropped and counted (sim/mac/test_mac_cocotb.py).
+
+By default the smallest lane (depth 2) and one short seeded flow; every flow, a longer
+adversarial one and depth 4 behind the long marker.
+"""
+
+import pytest
+
+from gatebook.sim.mac import test_mac_cocotb as bench
+
+
+def test_mac_endpoint_on_rgmii_is_the_golden_engine():
+    bench.test_mac(depth=2, commands=150)
+
+
+@pytest.mark.long
+def test_mac_endpoint_on_rgmii_long():
+    bench.test_mac(depth=4, commands=1500, all_flows=True)
