@@ -1,7 +1,7 @@
 """Build and load the compiled gateway and replier (`_ouchfast.c`).
 
 The order-entry gateway and the replier have a readable Python reference
-(`host/net/order_entry.py`, `host/net/order_replies.py`) and a compiled twin
+(`host/ouch/gateway.py`, `host/ouch/replier.py`) and a compiled twin
 that does the same per-message work in one C call. The twin is a plain
 CPython extension: it needs a C compiler and Python's headers, not DPDK, so
 the kernel-socket backend uses it too.

@@ -1,7 +1,7 @@
 """`build_exchange`: the one place that assembles a running exchange from its config.
 
-Order-entry port, session layer, gateway, write-ahead log (recovered first),
-standby replication, hybrid pipeline lanes and market data, wired as
+Order entry (OUCH over its port: host/ouch/), write-ahead log (recovered
+first), standby replication, hybrid pipeline lanes and market data, wired as
 `gatebook run` runs them; `gatebook run` only parses options into an
 `ExchangeConfig` (gatebook.host.config) and prints what it built.
 """
@@ -36,7 +36,9 @@ class BuiltExchange:
     ----------
     config : ExchangeConfig
     exchange : gatebook.host.net.exchange_server.Exchange
-        Gateway, sessions, replies and market data over `port`.
+        The loop: order entry, engine, replies and market data.
+    entry : gatebook.host.ouch.OuchEntry
+        OUCH order entry over `port` (sessions, gateway, replies).
     port : DatagramPort
         Order entry (and market data).
     accounts : gatebook.host.net.accounts.Accounts
@@ -53,7 +55,7 @@ class BuiltExchange:
 
     def __init__(self, config):
         self.config = config
-        self.exchange = self.port = self.accounts = None
+        self.exchange = self.entry = self.port = self.accounts = None
         self.journal = self.acks = self.replication = self.hybrid = None
         self.standby_epoch = None
         self.matcher = "golden model in-process"
@@ -145,6 +147,7 @@ def _assemble(built, config, clock):
     from gatebook.dpdk_bridge.udp import open_udp
     from .net.accounts import Accounts, AccountsError
     from .net.exchange_server import Exchange
+    from .ouch import OuchEntry
     sessions = config.sessions
     try:
         built.accounts = Accounts.load(sessions.accounts)
@@ -163,13 +166,13 @@ def _assemble(built, config, clock):
                               burst=entry.burst)
     except (DpdkUnavailable, DpdkError, OSError, ValueError) as error:
         raise BuildError(f"cannot open the {entry.backend} backend: {error}", 1) from None
+    built.entry = OuchEntry(built.port, built.accounts, session_options=dict(
+        timeout_ns=int(sessions.timeout * 1e9), max_sessions=sessions.max_sessions,
+        max_live_orders=sessions.max_live_orders, messages_per_second=sessions.max_message_rate))
     built.exchange = Exchange(
         built.port, config.symbols, clock, md_destination=config.market_data.destination,
         engine=built.hybrid if built.journal is None else None, journal=built.journal,
-        acks=built.acks, accounts=built.accounts, session_options=dict(
-            timeout_ns=int(sessions.timeout * 1e9), max_sessions=sessions.max_sessions,
-            max_live_orders=sessions.max_live_orders,
-            messages_per_second=sessions.max_message_rate))
+        acks=built.acks, order_entry=built.entry)
 
 
 def _secret(log):
@@ -207,10 +210,9 @@ def _lanes(built, config):
 
 def _open_journal(built, config, clock, make_hybrid, secret):
     from .net.exchange_server import Acknowledgements
-    from .net.reply_history import KEPT_PER_USER
+    from .ouch import KEPT_PER_USER, OUCH_LOG, GatewayState
     from .wal import CorruptLog, JournaledExchange
     from .wal.epoch import Fenced, check_peer
-    from .wal.gateway_state import GatewayState
     from .wal.replication import ReplicationServer
     log = config.log
     # Recovery remembers each user's latest replies, so a client that logs in
@@ -220,7 +222,8 @@ def _open_journal(built, config, clock, make_hybrid, secret):
     try:
         built.journal = JournaledExchange(
             log.directory, config.symbols, policy=log.durability or "strict", clock=clock,
-            on_ack=built.acks, snapshot_every=log.snapshot_every, matcher=make_hybrid)
+            on_ack=built.acks, snapshot_every=log.snapshot_every, matcher=make_hybrid,
+            origin_codecs={int(OUCH_LOG.protocol): OUCH_LOG})
     except (CorruptLog, ValueError, OSError) as error:
         raise BuildError(f"cannot recover {log.directory}: {error}", 3) from None
     built.acks(built.journal.acked_seq)         # everything recovered is on disk

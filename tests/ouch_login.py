@@ -15,7 +15,7 @@ from argon2 import PasswordHasher
 
 from gatebook.wire import ouch
 from gatebook.host.net.accounts import Accounts
-from gatebook.host.net.ouch_session import (HEADER_STRUCT, OUTBOUND_CODEC, decode_datagram,
+from gatebook.host.ouch.framing import (HEADER_STRUCT, OUTBOUND_CODEC, decode_datagram,
                                            encode_datagram)
 
 __all__ = ["ListPort", "CHEAP_HASHER", "accounts", "write_accounts", "login_datagram", "login", "Login",

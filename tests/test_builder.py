@@ -11,8 +11,8 @@ import pytest
 from gatebook.dpdk_bridge.udp import SocketUdp
 from gatebook.host.builder import BuildError, build_exchange
 from gatebook.host.config import load_config
-from gatebook.host.net.inject import script_datagrams
-from gatebook.host.net.ouch_session import OUTBOUND_CODEC, decode_datagram
+from gatebook.host.ouch.inject import script_datagrams
+from gatebook.host.ouch.framing import OUTBOUND_CODEC, decode_datagram
 from gatebook.wire import ouch
 
 from ouch_login import as_session, login, write_accounts
@@ -64,7 +64,7 @@ def test_the_example_config_builds_an_exchange_that_trades_its_symbols(tmp_path)
     try:
         assert built.journal is None and built.hybrid is None
         assert _trade(built) == {7: ["accepted", "executed"], 8: ["accepted", "executed"]}
-        assert built.exchange.gateway.messages == 2
+        assert built.exchange.entry.gateway.messages == 2
     finally:
         assert built.close() is None
     assert built.close() is None                         # twice is harmless

@@ -16,7 +16,7 @@ from gatebook.wire.codec import ProtocolCodec
 from gatebook.wire.layout import ALPHA
 from gatebook.host.net import scapy_layers as layers
 from gatebook.host.net.defaults import MOLDUDP64_PORT, OUCH_CLIENT_PORT, OUCH_PORT
-from gatebook.host.net.ouch_session import OUTBOUND_CODEC, encode_datagram
+from gatebook.host.ouch.framing import OUTBOUND_CODEC, encode_datagram
 
 pytestmark = pytest.mark.skipif(shutil.which("tshark") is None,
                                 reason="tshark is not installed (Debian: apt-get install tshark)")

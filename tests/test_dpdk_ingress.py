@@ -13,9 +13,9 @@ from gatebook.wire import ouch
 from gatebook.wire.layout import ALPHA
 from gatebook.host.clock import ManualClock
 from gatebook.host.flow import generate_flow
-from gatebook.host.net.inject import bad_datagrams
-from gatebook.host.net.order_entry import Gateway, flow_datagrams
-from gatebook.host.net.ouch_session import HEADER_STRUCT, encode_datagram, frame_datagram, refusal
+from gatebook.host.ouch.inject import bad_datagrams
+from gatebook.host.ouch.gateway import Gateway, flow_datagrams
+from gatebook.host.ouch.framing import HEADER_STRUCT, encode_datagram, frame_datagram, refusal
 from gatebook.host.sequencer import Sequencer
 from gatebook.host.symbols import DEFAULT_SYMBOLS
 
@@ -210,8 +210,8 @@ def test_replies_written_into_the_send_burst_are_the_flushed_ones(max_payload, b
     from gatebook.dpdk_bridge.udp import DpdkUdp
     from gatebook.host.engine import MatchingEngine
     from gatebook.host.flow import generate_flow
-    from gatebook.host.net.order_entry import flow_datagrams
-    from gatebook.host.net.order_replies import Replier
+    from gatebook.host.ouch.gateway import flow_datagrams
+    from gatebook.host.ouch.replier import Replier
     if status()[0] is None:
         pytest.skip(status()[1])
     flow = flow_datagrams(generate_flow(1500, seed=3), DEFAULT_SYMBOLS, batch=2)

@@ -253,14 +253,14 @@ def whole_path_through(eal, link_netns, far):
     from gatebook.dpdk_bridge.udp import DpdkUdp
     from gatebook.host.clock import ManualClock
     from gatebook.host.hybrid import HybridExchange
-    from gatebook.host.net.exchange_server import Exchange
+    from gatebook.host.ouch import ouch_exchange
     ns, pairs = link_netns
     orders = DpdkUdp(eal.attach(f"net_af_packet{next(_names)},iface={pairs[0][0]}"),
                      "198.18.1.1", 15000)
     link_port = eal.attach(f"net_af_packet{next(_names)},iface={pairs[1][0]}")
     hybrid = HybridExchange(DEFAULT_SYMBOLS, [PacketLaneLink(link_port, far.mac, 4)], [_GATE])
-    exchange = Exchange(orders, DEFAULT_SYMBOLS, ManualClock(1_700_000_000_000_000_000, 1000),
-                        engine=hybrid, accounts=accounts((4,)))
+    exchange = ouch_exchange(orders, DEFAULT_SYMBOLS, ManualClock(1_700_000_000_000_000_000, 1000),
+                             engine=hybrid, accounts=accounts((4,)))
     client = subprocess.Popen(["ip", "netns", "exec", ns, sys.executable, "-c", _CLIENT],
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=_REPO)
     try:
@@ -274,7 +274,7 @@ def whole_path_through(eal, link_netns, far):
     assert client.returncode == 0, err + far_out
     # token 1 rested (adds liquidity), token 2 took it; both see the fill at the resting price
     assert out.strip() == "[(1, 100, 1000000, 'A', 0), (2, 100, 1000000, 'R', 0)]"
-    assert exchange.gateway.messages == 2
+    assert exchange.entry.gateway.messages == 2
     # the gateware matched them: both orders went down the link, the host only loaded the symbol
     assert hybrid.lane_commands == 2 and hybrid.lanes[0].loads == 1
     return far_out
@@ -290,7 +290,7 @@ def test_scapy_order_through_dpdk_host_link_cocotb_pipeline_and_back(eal, link_n
 
 
 def _messages(datagrams):
-    from gatebook.host.net.ouch_session import OUTBOUND_CODEC, decode_datagram
+    from gatebook.host.ouch.framing import OUTBOUND_CODEC, decode_datagram
     return sum(len(decode_datagram(payload, OUTBOUND_CODEC)[2]) for payload, _ in datagrams)
 
 
@@ -298,7 +298,7 @@ def _run_cli(far, iface, script, messages, accounts_file, extra=()):
     """`gatebook run` with its lane at `far`, sent `script` (its users logged in first);
     (stdout, replies) once it has answered `messages` order-entry messages and stopped."""
     from gatebook.dpdk_bridge.udp import SocketUdp
-    from gatebook.host.net.inject import script_datagrams
+    from gatebook.host.ouch.inject import script_datagrams
     with SocketUdp() as probe:
         port = probe.address[1]
     orders = len(script.splitlines())

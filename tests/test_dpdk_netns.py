@@ -167,13 +167,13 @@ _ORDER_CLIENT = textwrap.dedent("""
 def test_exchange_over_af_packet_scapy_order_to_execution_report(eal, veth_netns):
     from gatebook.dpdk_bridge.udp import DpdkUdp
     from gatebook.host.clock import ManualClock
-    from gatebook.host.net.exchange_server import Exchange
+    from gatebook.host.ouch import ouch_exchange
     from gatebook.host.symbols import DEFAULT_SYMBOLS
     from ouch_login import accounts
     ns, iface = veth_netns
     udp = DpdkUdp(eal.attach(f"net_af_packet{next(_names)},iface={iface}"), "198.18.0.1", 15000)
-    exchange = Exchange(udp, DEFAULT_SYMBOLS, ManualClock(1_700_000_000_000_000_000, 1000),
-                        md_destination=("198.18.0.2", 26400), accounts=accounts((3,)))
+    exchange = ouch_exchange(udp, DEFAULT_SYMBOLS, ManualClock(1_700_000_000_000_000_000, 1000),
+                             md_destination=("198.18.0.2", 26400), accounts=accounts((3,)))
     client = subprocess.Popen(["ip", "netns", "exec", ns, sys.executable, "-c", _ORDER_CLIENT],
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                               cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -185,4 +185,4 @@ def test_exchange_over_af_packet_scapy_order_to_execution_report(eal, veth_netns
         udp.close()
     assert client.returncode == 0, err
     assert out.split() == ["11", "100", "1", "100", "100", "1000000", "GATE"]
-    assert exchange.gateway.messages == 2 and exchange.counts["replies"] == 2
+    assert exchange.entry.gateway.messages == 2 and exchange.counts["replies"] == 2

@@ -21,6 +21,13 @@ PACKAGES = {"gatebook": "gatebook", "host": "gatebook.host", "hdl": "gatebook.hd
 ENGINE_MODULES = {"engine", "book", "validation", "sequencer", "clock", "symbols", "views",
                   "stats", "flow", "bench", "runtime", "compiled"}
 
+# host/ folders that each hold one order-entry protocol (host/net/order_entry_api.py): above
+# the services (the log and the exchange loop must not know any protocol), below the assembly.
+PROTOCOL_FOLDERS = {"ouch"}
+
+# host/ modules that assemble an exchange from services and protocols.
+ASSEMBLY_MODULES = {"builder"}
+
 # The command line: the top layer, whatever folder the subcommand lives in.
 CLI_PACKAGES = ("gatebook.cli", "gatebook.host.cli", "gatebook.boards.cli")
 
@@ -31,11 +38,13 @@ MAY_IMPORT = {
     "dpdk_bridge": {"wire", "dpdk_bridge"},
     "hdl":         {"wire", "hdl"},
     "services":    {"wire", "engine", "dpdk_bridge", "services"},
-    "api":         {"wire", "engine", "services", "api"},
+    "order entry": {"wire", "engine", "dpdk_bridge", "services", "order entry"},
+    "assembly":    {"wire", "engine", "dpdk_bridge", "services", "order entry", "assembly"},
+    "api":         {"wire", "engine", "services", "assembly", "api"},
     "boards":      {"wire", "hdl", "boards"},
     "sim":         {"wire", "engine", "dpdk_bridge", "hdl", "services", "boards", "sim"},
-    "cli":         {"wire", "engine", "dpdk_bridge", "hdl", "services", "api", "boards", "sim",
-                    "cli"},
+    "cli":         {"wire", "engine", "dpdk_bridge", "hdl", "services", "order entry", "assembly",
+                    "api", "boards", "sim", "cli"},
 }
 
 # (importing module, imported module) pairs allowed for now, each with why it waits.
@@ -52,7 +61,11 @@ def layer(module):
     if parts[1] == "wire":
         return "wire"
     if parts[1] == "host":
-        return "engine" if len(parts) == 2 or parts[2] in ENGINE_MODULES else "services"
+        if len(parts) == 2 or parts[2] in ENGINE_MODULES:
+            return "engine"
+        if parts[2] in PROTOCOL_FOLDERS:
+            return "order entry"
+        return "assembly" if parts[2] in ASSEMBLY_MODULES else "services"
     if parts[1] in ("dpdk_bridge", "hdl", "boards", "sim"):
         return parts[1]
     raise ValueError(f"{module}: no layer; add it to tests/test_layers.py and "

@@ -12,10 +12,10 @@ from gatebook.wire import ouch
 from gatebook.host.clock import ManualClock
 from gatebook.host.engine import MatchingEngine
 from gatebook.host.flow import generate_flow
-from gatebook.host.net.inject import bad_datagrams, mix_in
-from gatebook.host.net.order_entry import CompiledGateway, Gateway, flow_datagrams
-from gatebook.host.net.order_replies import MAX_PAYLOAD, Replier
-from gatebook.host.net.ouch_session import HEADER_STRUCT, encode_datagram
+from gatebook.host.ouch.inject import bad_datagrams, mix_in
+from gatebook.host.ouch.gateway import CompiledGateway, Gateway, flow_datagrams
+from gatebook.host.ouch.replier import MAX_PAYLOAD, Replier
+from gatebook.host.ouch.framing import HEADER_STRUCT, encode_datagram
 from gatebook.host.sequencer import Sequencer
 from gatebook.host.symbols import DEFAULT_SYMBOLS
 
@@ -224,7 +224,7 @@ def test_without_a_compiler_the_python_path_runs_and_says_so(tmp_path):
     env.pop("GATEBOOK_GATEWAY", None)
     code = ("from gatebook.cli import main\n"
             "from gatebook.host.clock import ManualClock\n"
-            "from gatebook.host.net.order_entry import Gateway\n"
+            "from gatebook.host.ouch.gateway import Gateway\n"
             "from gatebook.host.sequencer import Sequencer\n"
             "from gatebook.host.symbols import DEFAULT_SYMBOLS\n"
             "g = Gateway(Sequencer(ManualClock()), DEFAULT_SYMBOLS)\n"
@@ -242,7 +242,7 @@ def test_without_a_compiler_the_python_path_runs_and_says_so(tmp_path):
 
 @needs_compiled
 def test_the_compiled_session_tracker_checks_as_the_reference():
-    from gatebook.host.net.ouch_session import SessionTracker
+    from gatebook.host.ouch.framing import SessionTracker
     rng = random.Random(9)
     reference = SessionTracker()
     compiled = Gateway(Sequencer(ManualClock()), DEFAULT_SYMBOLS, compiled=True).tracker

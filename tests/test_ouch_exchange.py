@@ -12,8 +12,8 @@ from gatebook.wire.codec import ProtocolCodec
 from gatebook.host.clock import ManualClock
 from gatebook.host.builder import build_exchange
 from gatebook.host.config import ExchangeConfig, MarketDataConfig, OrderEntryConfig, SessionConfig
-from gatebook.host.net.inject import script_datagrams
-from gatebook.host.net.ouch_session import OUTBOUND_CODEC, decode_datagram
+from gatebook.host.ouch.inject import script_datagrams
+from gatebook.host.ouch.framing import OUTBOUND_CODEC, decode_datagram
 
 from ouch_login import as_session, login, write_accounts
 
@@ -68,7 +68,7 @@ def test_orders_replies_and_market_data_over_loopback(tmp_path):
                              for r in decode_datagram(payload, OUTBOUND_CODEC)[2]]
     assert names(replies_7) == ["accepted", "executed", "canceled"]
     assert names(replies_8) == ["accepted", "executed", "rejected"]
-    assert sum(exchange.gateway.bad.values()) == 2 and exchange.gateway.messages == 4
+    assert sum(exchange.entry.gateway.bad.values()) == 2 and exchange.entry.gateway.messages == 4
     itch = ProtocolCodec(itch50.ITCH50)
     messages = [itch.decode(m) for p, _ in packets if not mold.parse(p).is_end_of_session
                 for m in mold.parse(p).messages]

@@ -10,8 +10,8 @@ from gatebook.host.net import scapy_layers as layers
 from gatebook.host.clock import ManualClock
 from gatebook.host.engine import MatchingEngine
 from gatebook.host.flow import generate_flow
-from gatebook.host.net.order_entry import Gateway, flow_datagrams
-from gatebook.host.net.ouch_session import encode_datagram
+from gatebook.host.ouch.gateway import Gateway, flow_datagrams
+from gatebook.host.ouch.framing import encode_datagram
 from gatebook.host.sequencer import Sequencer
 from gatebook.host.symbols import DEFAULT_SYMBOLS
 
@@ -98,8 +98,8 @@ def test_bad_datagrams_are_counted_with_reasons_and_valid_orders_still_answered(
 
 
 def test_replies_for_each_side_of_a_script():
-    from gatebook.host.net.order_replies import Replier
-    from gatebook.host.net.ouch_session import OUTBOUND_CODEC, decode_datagram
+    from gatebook.host.ouch.replier import Replier
+    from gatebook.host.ouch.framing import OUTBOUND_CODEC, decode_datagram
     gateway, engine = _gateway(), MatchingEngine(DEFAULT_SYMBOLS)
     replier = Replier(gateway, DEFAULT_SYMBOLS)
     flow = [

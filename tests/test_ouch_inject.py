@@ -11,9 +11,9 @@ from gatebook.wire import internal
 from gatebook.host.net import scapy_layers as layers
 from gatebook.host.clock import ManualClock
 from gatebook.host.engine import MatchingEngine
-from gatebook.host.net.inject import ScriptError, script_datagrams
-from gatebook.host.net.order_entry import Gateway
-from gatebook.host.net.ouch_session import decode_datagram
+from gatebook.host.ouch.inject import ScriptError, script_datagrams
+from gatebook.host.ouch.gateway import Gateway
+from gatebook.host.ouch.framing import decode_datagram
 from gatebook.host.sequencer import Sequencer
 from gatebook.host.symbols import DEFAULT_SYMBOLS
 
@@ -107,13 +107,13 @@ def test_pcap_replayed_through_dpdk_into_the_engine(tmp_path):
 def test_cli_logs_in_sends_under_its_session_and_logs_out(tmp_path, capsys):
     import threading
 
-    from gatebook.host.net.exchange_server import Exchange
+    from gatebook.host.ouch import ouch_exchange
     from ouch_login import accounts
 
     (tmp_path / "pw").write_text("pw7\n")
     with SocketUdp() as server:
-        exchange = Exchange(server, DEFAULT_SYMBOLS, ManualClock(1, 1000),
-                            accounts=accounts((7,)))
+        exchange = ouch_exchange(server, DEFAULT_SYMBOLS, ManualClock(1, 1000),
+                                 accounts=accounts((7,)))
         runner = threading.Thread(target=exchange.run, kwargs=dict(seconds=3))
         runner.start()
         try:
@@ -131,7 +131,7 @@ def test_cli_logs_in_sends_under_its_session_and_logs_out(tmp_path, capsys):
     out, err = capsys.readouterr()
     assert status == 0 and "logged in as user7 (user id 7)" in out
     assert refused == 1 and "rejected: user name or password is not right" in err
-    assert exchange.gateway.messages == 50 and not exchange.sessions.sessions
-    assert set(exchange.gateway.tracker.expected) == {7}
+    assert exchange.entry.gateway.messages == 50 and not exchange.entry.sessions.sessions
+    assert set(exchange.entry.gateway.tracker.expected) == {7}
     assert main(["inject", "--orders", "5", "--pcap", str(tmp_path / "x.pcap"),
                  "--user", "user7"]) == 2

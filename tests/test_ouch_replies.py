@@ -6,9 +6,9 @@ import pytest
 from gatebook.host.clock import ManualClock
 from gatebook.host.engine import MatchingEngine
 from gatebook.host.flow import generate_flow
-from gatebook.host.net.order_entry import Gateway, flow_datagrams
-from gatebook.host.net.order_replies import MAX_PAYLOAD, Replier
-from gatebook.host.net.ouch_session import OUTBOUND_CODEC, RAW_OUTBOUND, decode_datagram
+from gatebook.host.ouch.gateway import Gateway, flow_datagrams
+from gatebook.host.ouch.replier import MAX_PAYLOAD, Replier
+from gatebook.host.ouch.framing import OUTBOUND_CODEC, RAW_OUTBOUND, decode_datagram
 from gatebook.host.sequencer import Sequencer
 from gatebook.host.symbols import DEFAULT_SYMBOLS
 

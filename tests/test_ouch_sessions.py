@@ -14,9 +14,9 @@ from gatebook.wire import ouch
 from gatebook.wire.enums import (AdminAction, LoginRejectReason, LogoutReason, MassCancelScope,
                                  SessionRefusal)
 from gatebook.host.clock import ManualClock
-from gatebook.host.net.exchange_server import Exchange
-from gatebook.host.net.inject import script_datagrams
-from gatebook.host.net.ouch_session import encode_datagram
+from gatebook.host.ouch import ouch_exchange
+from gatebook.host.ouch.inject import script_datagrams
+from gatebook.host.ouch.framing import encode_datagram
 from gatebook.host.symbols import DEFAULT_SYMBOLS
 
 from ouch_login import Login, accounts, as_session, login, outbound
@@ -31,9 +31,9 @@ class Desk:
     def __init__(self, clock=None, **options):
         self.server = SocketUdp()
         self.clock = clock or ManualClock(1_700_000_000_000_000_000, 1000)
-        self.exchange = Exchange(self.server, DEFAULT_SYMBOLS, self.clock,
-                                 accounts=accounts((ALICE, BOB, ADMIN), admins=(ADMIN,)),
-                                 session_options=dict(check_in_thread=False, **options))
+        self.exchange = ouch_exchange(self.server, DEFAULT_SYMBOLS, self.clock,
+                                      accounts=accounts((ALICE, BOB, ADMIN), admins=(ADMIN,)),
+                                      session_options=dict(check_in_thread=False, **options))
         self.sockets = []
 
     def client(self):
@@ -113,7 +113,7 @@ def test_a_login_gives_a_session_and_orders_are_the_users(desk):
     resting = [order for book in desk.exchange.engine.books.values()
                for _, orders in book.orders_at(0) for order in orders]
     assert [(order.order_id, order.user) for order in resting] == [(1, ALICE)]
-    assert desk.exchange.gateway.order_ids == {(ALICE, 1): 1}
+    assert desk.exchange.entry.gateway.order_ids == {(ALICE, 1): 1}
 
 
 def test_a_spoofed_session_id_from_another_address_is_refused(desk):
@@ -124,8 +124,8 @@ def test_a_spoofed_session_id_from_another_address_is_refused(desk):
     refused = desk.replies(mallory)
     assert [(name, record[1]) for _, _, name, record in refused] == [
         ("refused", SessionRefusal.WRONG_PEER)]
-    assert desk.exchange.gateway.messages == 0 and _live(desk.exchange) == []
-    assert desk.exchange.gateway.bad["wrong_peer"] == 1
+    assert desk.exchange.entry.gateway.messages == 0 and _live(desk.exchange) == []
+    assert desk.exchange.entry.gateway.bad["wrong_peer"] == 1
     desk.send(alice, _order(session, 1, token=1))      # alice's number 1 is still hers
     assert _names(desk.replies(alice)) == ["accepted"]
 
@@ -149,7 +149,7 @@ def test_an_empty_datagram_does_not_redirect_another_sessions_reports(desk):
     assert _names(desk.replies(alice)) == ["accepted", "executed"]
     assert _names(desk.replies(bob)) == ["accepted", "executed"]
     assert desk.replies(mallory) == []      # 14 bytes in: a 16-byte answer would be larger
-    assert desk.exchange.gateway.bad["wrong_peer"] == 1
+    assert desk.exchange.entry.gateway.bad["wrong_peer"] == 1
 
 
 def test_message_number_two_to_the_64_minus_1_cannot_silence_a_session(desk):
@@ -201,7 +201,7 @@ def test_wrong_password_and_unknown_user_look_alike_and_are_counted_apart(desk):
     wrong = desk.login(alice, ALICE, "not-it")
     unknown = desk.login(alice, "nobody", "pw7")
     assert wrong == unknown == ("login_rejected", (ord("K"), LoginRejectReason.NOT_AUTHORIZED))
-    assert desk.exchange.sessions.logins == {"wrong_password": 1, "unknown_user": 1}
+    assert desk.exchange.entry.sessions.logins == {"wrong_password": 1, "unknown_user": 1}
     for _ in range(4):
         desk.login(alice, ALICE, "not-it")
     # Five failures for this name from this address: the sixth try is refused
@@ -224,10 +224,10 @@ def test_a_silent_session_expires_and_heartbeats_keep_one_alive(desk):
     assert [(n, r[1]) for _, _, n, r in desk.replies(alice)] == [
         ("refused", SessionRefusal.EXPIRED)]
     assert _names(desk.replies(bob)) == ["accepted"]
-    assert desk.exchange.gateway.bad["expired"] == 1
+    assert desk.exchange.entry.gateway.bad["expired"] == 1
     desk.clock.advance(TIMEOUT + 1)                         # silent: swept, address gone
     desk.pump()
-    assert not desk.exchange.sessions.sessions and not desk.exchange.gateway.peers
+    assert not desk.exchange.entry.sessions.sessions and not desk.exchange.entry.gateway.peers
 
 
 def test_a_new_login_goes_on_with_the_users_numbers_and_orders(desk):
@@ -264,9 +264,9 @@ def test_unknown_sessions_and_garbage_are_refused_counted_and_answered_small(des
     refused = desk.replies(mallory)
     assert sorted(r[1] for _, _, _, r in refused) == [SessionRefusal.UNKNOWN_SESSION,
                                                       SessionRefusal.MALFORMED]
-    assert desk.exchange.gateway.bad["unknown_session"] == 1
-    assert desk.exchange.gateway.bad["undecodable"] == 2
-    assert desk.exchange.gateway.messages == 0
+    assert desk.exchange.entry.gateway.bad["unknown_session"] == 1
+    assert desk.exchange.entry.gateway.bad["undecodable"] == 2
+    assert desk.exchange.entry.gateway.messages == 0
 
 
 def test_a_session_message_does_not_share_a_datagram_with_orders(desk):
@@ -277,7 +277,7 @@ def test_a_session_message_does_not_share_a_datagram_with_orders(desk):
     desk.send(alice, mixed)
     assert [(n, r[1]) for _, _, n, r in desk.replies(alice)] == [
         ("refused", SessionRefusal.NOT_ALONE)]
-    assert desk.exchange.gateway.messages == 0
+    assert desk.exchange.entry.gateway.messages == 0
 
 
 def test_the_session_table_is_bounded():
@@ -300,14 +300,14 @@ def test_refusal_answers_are_rate_limited():
         mallory = desk.client()
         desk.send(mallory, *[_order(99, 1, token=1)] * 10)
         assert len(desk.replies(mallory)) == 3
-        assert desk.exchange.gateway.bad["unknown_session"] == 10
+        assert desk.exchange.entry.gateway.bad["unknown_session"] == 10
     finally:
         desk.close()
 
 
 def test_an_exchange_without_accounts_is_refused():
     with SocketUdp() as server, pytest.raises(ValueError, match="accounts"):
-        Exchange(server, DEFAULT_SYMBOLS, ManualClock(1))
+        ouch_exchange(server, DEFAULT_SYMBOLS, ManualClock(1))
 
 
 def test_after_logout_no_report_goes_to_the_old_address(desk):
@@ -341,7 +341,7 @@ def test_a_user_past_its_live_order_limit_is_refused_until_it_cancels():
         assert _names(desk.replies(alice)) == ["executed", "accepted"]
         desk.send(alice, _message(a, 4, ouch.CANCEL_ORDER, 2))      # cancels are never limited
         assert _names(desk.replies(alice)) == ["canceled"]
-        assert desk.exchange.gateway.bad["too_many_live_orders"] == 1
+        assert desk.exchange.entry.gateway.bad["too_many_live_orders"] == 1
     finally:
         desk.close()
 
@@ -390,4 +390,4 @@ def test_a_logout_right_after_orders_still_gets_their_replies(desk):
     desk.send(alice, _order(a, 1, token=1), _order(a, 2, token=2, price="99.00"),
               _message(a, 0, ouch.LOGOUT_REQUEST))                 # one burst
     assert sorted(_names(desk.replies(alice))) == ["accepted", "accepted", "logged_out"]
-    assert ALICE not in desk.exchange.gateway.peers                 # and then no address
+    assert ALICE not in desk.exchange.entry.gateway.peers                 # and then no address

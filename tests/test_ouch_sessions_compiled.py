@@ -12,10 +12,10 @@ from gatebook.wire import ouch
 from gatebook.wire.enums import AdminAction, MassCancelScope
 from gatebook.host.clock import ManualClock
 from gatebook.host.engine import MatchingEngine
-from gatebook.host.net.order_entry import CompiledGateway, Gateway
-from gatebook.host.net.order_replies import Replier
-from gatebook.host.net.ouch_session import HEADER_STRUCT, encode_datagram
-from gatebook.host.net.sessions import SessionLayer
+from gatebook.host.ouch.gateway import CompiledGateway, Gateway
+from gatebook.host.ouch.replier import Replier
+from gatebook.host.ouch.framing import HEADER_STRUCT, encode_datagram
+from gatebook.host.ouch.sessions import SessionLayer
 from gatebook.host.sequencer import Sequencer
 from gatebook.host.symbols import DEFAULT_SYMBOLS
 

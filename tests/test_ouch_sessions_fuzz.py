@@ -27,9 +27,9 @@ import pytest
 from gatebook.dpdk_bridge.udp import SocketUdp
 from gatebook.wire import ouch
 from gatebook.host.clock import WallClock
-from gatebook.host.net.exchange_server import Exchange
-from gatebook.host.net.inject import bad_datagrams
-from gatebook.host.net.ouch_session import HEADER_STRUCT, encode_datagram
+from gatebook.host.ouch import ouch_exchange
+from gatebook.host.ouch.inject import bad_datagrams
+from gatebook.host.ouch.framing import HEADER_STRUCT, encode_datagram
 from gatebook.host.symbols import DEFAULT_SYMBOLS
 
 from ouch_login import accounts, as_session, login, login_datagram, outbound
@@ -67,10 +67,10 @@ def _flood(hostile_count, per_valid=100, seed=9):
     rng = random.Random(seed)
     pool = [payload for _, payload in bad_datagrams(400, seed)]
     with SocketUdp() as server:
-        exchange = Exchange(server, DEFAULT_SYMBOLS, WallClock(),
-                            accounts=accounts(TRADERS),
-                            session_options=dict(check_in_thread=False, timeout_ns=600 * 10**9,
-                                                 replies_per_second=1000))
+        exchange = ouch_exchange(server, DEFAULT_SYMBOLS, WallClock(),
+                                 accounts=accounts(TRADERS),
+                                 session_options=dict(check_in_thread=False, timeout_ns=600 * 10**9,
+                                                      replies_per_second=1000))
         clients = {user: SocketUdp() for user in TRADERS}
         attackers = [SocketUdp() for _ in range(4)]
         try:
@@ -127,7 +127,7 @@ def _check(run, hostile_count):
     exchange, sent, answered = run["exchange"], run["sent"], run["answered"]
     assert set(answered) == set(sent), f"{len(set(sent) - set(answered))} valid orders unanswered"
     assert all(answered[token][0] == user for token, user in sent.items())
-    gateway, sessions = exchange.gateway, exchange.sessions
+    gateway, sessions = exchange.entry.gateway, exchange.entry.sessions
     assert gateway.messages == len(sent)                     # no hostile message became a command
     assert {key[0] for key in gateway.order_ids} <= set(TRADERS)
     assert set(gateway.tracker.expected) <= set(TRADERS) and set(gateway.peers) <= set(TRADERS)
@@ -157,6 +157,6 @@ def test_a_million_hostile_datagrams():
           f"({', '.join(f'{k} {v:,}' for k, v in sorted(run['kinds'].items()))}) and "
           f"{len(run['sent']):,} valid orders in {run['seconds']:.1f} s; every valid order "
           f"answered; refused {refused:,} "
-          f"({', '.join(f'{k} {v:,}' for k, v in sorted(exchange.gateway.bad.items()))}); "
-          f"duplicates {exchange.gateway.tracker.duplicates:,}; max RSS "
+          f"({', '.join(f'{k} {v:,}' for k, v in sorted(exchange.entry.gateway.bad.items()))}); "
+          f"duplicates {exchange.entry.gateway.tracker.duplicates:,}; max RSS "
           f"{run['rss_start']:.0f} MB at 20%, {run['rss_end']:.0f} MB at the end")

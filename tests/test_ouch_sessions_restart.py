@@ -9,13 +9,14 @@ acknowledged would have sent, byte for byte.
 """
 
 from gatebook.wire import ouch
-from gatebook.wire.enums import MassCancelScope
+from gatebook.wire.enums import MassCancelScope, OrderEntryProtocol
 from gatebook.host.clock import ManualClock
-from gatebook.host.net.exchange_server import Acknowledgements, Exchange
-from gatebook.host.net.ouch_session import OUTBOUND_CODEC, decode_datagram, encode_datagram
+from gatebook.host.net.exchange_server import Acknowledgements
+from gatebook.host.ouch import ouch_exchange
+from gatebook.host.ouch.framing import OUTBOUND_CODEC, decode_datagram, encode_datagram
 from gatebook.host.symbols import DEFAULT_SYMBOLS
 from gatebook.host.wal import JournaledExchange
-from gatebook.host.wal.gateway_state import GatewayState
+from gatebook.host.ouch.gateway_state import GatewayState
 
 from ouch_login import ListPort, accounts, log_in_process, login_datagram, outbound
 from test_ouch_sessions import _order
@@ -29,8 +30,8 @@ def _life(directory, acknowledged):
     journal = JournaledExchange(directory, DEFAULT_SYMBOLS, clock=ManualClock(1, 1),
                                 on_ack=acks if acknowledged else None)
     acks(journal.acked_seq)
-    exchange = Exchange(port, DEFAULT_SYMBOLS, ManualClock(1, 1), journal=journal, acks=acks,
-                        accounts=accounts(PEERS), session_options=dict(check_in_thread=False))
+    exchange = ouch_exchange(port, DEFAULT_SYMBOLS, ManualClock(1, 1), journal=journal, acks=acks,
+                             accounts=accounts(PEERS), session_options=dict(check_in_thread=False))
     return journal, exchange, port
 
 
@@ -77,7 +78,7 @@ def test_a_restart_sends_the_replies_a_crash_kept_from_the_client(tmp_path, monk
 
     # Second life: no session survived; the client logs in again and asks from 1.
     journal, exchange, port = _life(directory, acknowledged=True)
-    assert not exchange.sessions.sessions and not exchange.gateway.peers
+    assert not exchange.entry.sessions.sessions and not exchange.entry.gateway.peers
     port.inbox = [(login_datagram("user7", "pw7", 1), PEERS[7])]
     for _ in range(5):
         exchange.poll()
@@ -103,8 +104,8 @@ def test_a_mass_cancel_is_logged_with_its_number_and_a_restart_goes_on_after_it(
     journal.close()
     exchange.close(end_of_day=False)
     journal, exchange, port = _life(directory, acknowledged=True)
-    assert journal.gateway.expected[7] == 3            # the mass cancel's number 2 is in the log
+    assert journal.states[OrderEntryProtocol.OUCH].expected[7] == 3            # the mass cancel's number 2 is in the log
     answer = log_in_process(exchange, port, {7: PEERS[7]})
-    assert answer[7] in exchange.sessions.sessions
+    assert answer[7] in exchange.entry.sessions.sessions
     journal.close()
     exchange.close(end_of_day=False)

@@ -9,7 +9,7 @@ from gatebook.wire.codec import ProtocolCodec, WireError
 from gatebook.wire.enums import (AdminAction, CancelReason, LoginRejectReason, LogoutReason,
                                  MassCancelScope, OrderType, RejectReason, SessionRefusal, Side,
                                  TimeInForce)
-from gatebook.host.net.ouch_session import (HEADER_CODEC, INBOUND_CODEC, OUTBOUND_CODEC, SessionTracker,
+from gatebook.host.ouch.framing import (HEADER_CODEC, INBOUND_CODEC, OUTBOUND_CODEC, SessionTracker,
                                decode_datagram, encode_datagram)
 
 # Golden vectors, written by hand from the tables (STYLE 3).

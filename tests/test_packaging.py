@@ -85,7 +85,7 @@ def test_the_wheel_holds_one_top_level_name(wheel):
 
 def test_the_wheel_holds_every_folder_under_gatebook(wheel):
     assert "gatebook/host/engine.py" in wheel
-    assert "gatebook/host/net/sessions.py" in wheel
+    assert "gatebook/host/ouch/sessions.py" in wheel
     assert "gatebook/wire/__init__.py" in wheel
     for folder in FOLDERS:
         assert f"gatebook/{folder}/__init__.py" in wheel

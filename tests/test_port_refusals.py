@@ -14,7 +14,7 @@ from scapy.layers.l2 import Ether
 from gatebook.dpdk_bridge import dpdk_available
 from gatebook.dpdk_bridge.udp import SocketUdp, answerable
 from gatebook.host.clock import ManualClock
-from gatebook.host.net.ouch_session import encode_datagram
+from gatebook.host.ouch.framing import encode_datagram
 
 _available, _why = dpdk_available()
 needs_dpdk = pytest.mark.skipif(not _available, reason=f"DPDK unavailable: {_why}")
@@ -71,11 +71,11 @@ def test_socket_port_refuses_source_port_zero_and_survives_sending_there():
 @pytest.mark.skipif(not hasattr(socket, "SOCK_RAW"), reason="no raw sockets")
 def test_exchange_keeps_serving_after_an_order_from_source_port_zero():
     from gatebook.host.net.accounts import Accounts
-    from gatebook.host.net.exchange_server import Exchange
+    from gatebook.host.ouch import ouch_exchange
     from gatebook.host.symbols import DEFAULT_SYMBOLS
     with SocketUdp() as server:
-        exchange = Exchange(server, DEFAULT_SYMBOLS, ManualClock(1_700_000_000_000_000_000, 1000),
-                            accounts=Accounts())
+        exchange = ouch_exchange(server, DEFAULT_SYMBOLS, ManualClock(1_700_000_000_000_000_000, 1000),
+                                 accounts=Accounts())
         try:
             _raw_udp(0, server.address, _ORDER)
         except PermissionError:
@@ -84,7 +84,7 @@ def test_exchange_keeps_serving_after_an_order_from_source_port_zero():
         while not server.refused and time.monotonic() < deadline:
             exchange.poll()                                 # raised EINVAL before
         assert server.refused == {"bad_source": 1}
-        assert exchange.gateway.messages == 0               # the order never reached it
+        assert exchange.entry.gateway.messages == 0               # the order never reached it
 
 
 def _frame(payload, source=("198.18.0.2", 40000), **ip):

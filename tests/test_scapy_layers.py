@@ -11,7 +11,7 @@ from gatebook.wire.codec import ProtocolCodec, RecordCodec
 from gatebook.wire.layout import ALPHA
 from gatebook.host.net import scapy_layers as layers
 from gatebook.host.net.defaults import MOLDUDP64_PORT, OUCH_PORT
-from gatebook.host.net.ouch_session import OUTBOUND_CODEC, encode_datagram
+from gatebook.host.ouch.framing import OUTBOUND_CODEC, encode_datagram
 
 CASES = [(itch50.ITCH50, layers.ITCH_LAYERS), (ouch.INBOUND, layers.OUCH_INBOUND_LAYERS),
          (ouch.OUTBOUND, layers.OUCH_OUTBOUND_LAYERS)]

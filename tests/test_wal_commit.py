@@ -14,6 +14,7 @@ from gatebook.host.engine import MatchingEngine
 from gatebook.host.symbols import DEFAULT_SYMBOLS
 from gatebook.host.wal.recovery import recover
 from gatebook.wire import internal
+from gatebook.wire.wal import FORMAT_VERSION
 
 from wal_helpers import old_segment, reference_hash, segments, write_log
 
@@ -55,7 +56,7 @@ def test_a_cut_at_a_record_boundary_is_reported_not_called_clean(tmp_path, caplo
     assert again.tail.startswith("clean") and again.last_seq == seq - 1
 
 
-def test_a_version_2_log_recovers_and_goes_on_in_a_version_3_segment(tmp_path):
+def test_a_version_2_log_recovers_and_goes_on_in_a_segment_of_this_builds_version(tmp_path):
     directory = str(tmp_path)
     commands = list(stamped(seeded_commands(1, 300)))
     old = os.path.join(directory, "segment-00000000.wal")
@@ -73,7 +74,7 @@ def test_a_version_2_log_recovers_and_goes_on_in_a_version_3_segment(tmp_path):
         assert file.read() == before                # a version 2 reader still reads it all
     newer = segments(directory)[-1]
     with open(newer, "rb") as file:
-        assert segment_version(file.read(SEGMENT_HEADER_SIZE)) == 3
+        assert segment_version(file.read(SEGMENT_HEADER_SIZE)) == FORMAT_VERSION
     _, report = recover(directory, verify_outputs=True)     # each segment by its version
     assert report.last_seq == 400 and report.tail.startswith("clean (the last write's")
     assert report.verified == 400

@@ -125,17 +125,18 @@ def test_segment_header_and_record_match_the_golden_vectors():
     assert end.damage is None and end.next_seq == 2
 
 
-@pytest.mark.parametrize("name, version", [("first_segment_v1", 1), ("first_segment_v2", 2)])
+@pytest.mark.parametrize("name, version", [("first_segment_v1", 1), ("first_segment_v2", 2),
+                                           ("first_segment_v3", 3)])
 def test_older_segment_headers_are_still_read(name, version):
     from gatebook.host.wal.format import segment_version
     old = VECTORS[name]
     assert decode_segment_header(old.data) == (0, 1)
     assert segment_version(old.data) == version
-    assert segment_version(VECTORS["first_segment"].data) == wal.FORMAT_VERSION == 3
+    assert segment_version(VECTORS["first_segment"].data) == wal.FORMAT_VERSION == 4
     bad = bytearray(old.data)
-    bad[8] = 4
+    bad[8] = 5
     bad[-4:] = zlib.crc32(bytes(bad[:-4])).to_bytes(4, "little")
-    with pytest.raises(ValueError, match="version 4; this build reads versions 1, 2, 3"):
+    with pytest.raises(ValueError, match="version 5; this build reads versions 1, 2, 3, 4"):
         decode_segment_header(bytes(bad))
 
 
@@ -160,30 +161,45 @@ def test_a_commit_record_matches_the_golden_vector_and_closes_a_write():
 
 def test_an_input_record_with_its_origin_matches_the_golden_vectors():
     from gatebook.wire.codec import RecordCodec
+    from gatebook.wire.enums import OrderEntryProtocol
     from gatebook.wire.wal import INPUT_ORIGIN, WAL as WAL_PROTOCOL
-    from gatebook.host.wal.format import decode_origin, encode_origin, split_input
-    from gatebook.host.wal.gateway_state import Origin
+    from gatebook.host.ouch import OUCH_LOG
+    from gatebook.host.ouch.log_origin import decode_origin, encode_origin
+    from gatebook.host.ouch.gateway_state import Origin
+    from gatebook.host.wal.format import split_input
+    from gatebook.host.wal.origins import encode_origin as wrap, split_origin
     from gatebook.host.wal.reader import decode_payload, origin_fields
     origin = VECTORS["origin_of_an_order"]
     codec = RecordCodec(INPUT_ORIGIN, WAL_PROTOCOL.byte_order)
     assert tuple(codec.decode(origin.data)) == (INPUT_ORIGIN.code,) + tuple(origin.fields.values())
     assert encode_origin(ord("O"), (7, 42, 12), ("198.18.0.2", 40000)) == origin.data
     assert decode_origin(origin.data, 0) == Origin(7, 12, 42, None, ("198.18.0.2", 40000))
-    record = VECTORS["input_record_with_origin"]
-    fields = record.fields
-    payload = record.data[HEADER_SIZE:-4]
-    assert encode_record(fields["seq"], fields["ts"], fields["kind"], payload) == record.data
     command = load("internal.txt")["new_order_limit"]
-    assert payload == command.data + origin.data
-    parsed, found = split_input(payload, 0, len(payload))
-    assert parsed[:3] == (ord("O"), 1, 1700000000000000000) and found.token == 42
-    assert split_input(command.data, 0, len(command.data))[1] is None
-    inner = decode_payload(INPUT, payload)
-    assert origin_fields(inner[1])["peer_port"] == 40000 and origin_fields(inner[0]) is None
-    for damaged in (payload[:-1], payload + b"\0", payload[:46] + b"Z" + payload[47:]):
-        with pytest.raises((ValueError, KeyError, IndexError)):
-            split_input(damaged, 0, len(damaged))
-    end = check_records(VECTORS["first_segment"].data + record.data, 1)
+    for name, version, logged in (
+            ("input_record_with_origin", 4, wrap(OrderEntryProtocol.OUCH, origin.data)),
+            ("input_record_with_origin_v3", 3, origin.data)):
+        record = VECTORS[name]
+        fields = record.fields
+        payload = record.data[HEADER_SIZE:-4]
+        assert encode_record(fields["seq"], fields["ts"], fields["kind"], payload) == record.data
+        assert payload == command.data + logged
+        parsed, at = split_input(payload, 0, len(payload))
+        assert parsed[:3] == (ord("O"), 1, 1700000000000000000) and at == len(command.data)
+        protocol, first, end = split_origin(payload, at, len(payload), version)
+        assert protocol == OrderEntryProtocol.OUCH and payload[first:end] == origin.data
+        assert OUCH_LOG.decode_origin(payload, first, end).token == 42
+        assert split_input(command.data, 0, len(command.data))[1] is None
+        inner = decode_payload(INPUT, payload, version)
+        described = origin_fields(inner[1])
+        assert described["peer"] == "198.18.0.2:40000" and described["protocol"] == "OUCH"
+        assert origin_fields(inner[0]) is None
+        for damaged in (payload[:-1], payload + b"\0", payload[:46] + b"Z" + payload[47:]):
+            with pytest.raises((ValueError, KeyError, IndexError)):
+                _, at = split_input(damaged, 0, len(damaged))
+                protocol, first, end = split_origin(damaged, at, len(damaged), version)
+                OUCH_LOG.decode_origin(damaged, first, end)
+    end = check_records(VECTORS["first_segment"].data + VECTORS["input_record_with_origin"].data,
+                        1)
     assert end.damage is None and end.next_seq == 2
     # A replace names the token it replaces; the tuple is the gateway's origin.
     replace = encode_origin(ord("U"), (7, 43, 13, 42), None)
@@ -191,3 +207,5 @@ def test_an_input_record_with_its_origin_matches_the_golden_vectors():
     from gatebook.wire.codec import WireError
     with pytest.raises(WireError, match="does not fit"):
         encode_origin(ord("O"), (7, 42, 2**64), None)
+    with pytest.raises(WireError, match="does not fit ORIGIN_HEADER"):
+        wrap(OrderEntryProtocol.OUCH, bytes(70_000))

@@ -14,11 +14,15 @@ import zlib
 import pytest
 
 from gatebook.host.clock import ManualClock
-from gatebook.host.net.order_entry import Gateway
-from gatebook.host.net.order_replies import Replier
+from gatebook.host.ouch.gateway import Gateway
+from gatebook.host.ouch.replier import Replier
 from gatebook.host.symbols import DEFAULT_SYMBOLS
 from gatebook.host.wal.format import HEADER_SIZE, INPUT, SEGMENT_HEADER_SIZE, segment_version
-from gatebook.host.wal.gateway_state import GatewayState
+from gatebook.host.ouch import OUCH_LOG
+from gatebook.host.ouch.gateway_state import GatewayState
+from gatebook.host.ouch.log_origin import ORIGIN_SIZE, encode_origin
+from gatebook.host.wal.origins import ORIGIN_HEADER_SIZE
+from gatebook.wire.enums import OrderEntryProtocol
 from gatebook.host.wal.journal import JournaledExchange
 from gatebook.host.wal.recovery import recover
 from gatebook.host.wal.snapshot import capture, decode, encode, list_snapshots
@@ -28,6 +32,8 @@ from gatebook.host.engine import MatchingEngine
 from test_wal_gateway_state import PATHS, _continuation
 from wal_helpers import old_segment, segments
 
+OUCH = OrderEntryProtocol.OUCH
+
 
 def _journaled_run(directory, compiled, datagrams, **options):
     """Datagrams through gateway -> journal (with origins) -> replier, as the
@@ -35,14 +41,15 @@ def _journaled_run(directory, compiled, datagrams, **options):
     journal = JournaledExchange(directory, clock=ManualClock(1_000, 7), **options)
     gateway = Gateway(journal.sequencer, DEFAULT_SYMBOLS, compiled=compiled)
     replier = Replier(gateway, DEFAULT_SYMBOLS)
-    gateway.restore_state(journal.gateway, replier)
-    journal.gateway_state = lambda: gateway.export_state(replier)
+    gateway.restore_state(journal.states[OUCH], replier)
+    journal.entry_states = lambda: {OUCH: OUCH_LOG.encode_state(gateway.export_state(replier))}
     origin_of, peers = gateway.origins.get, gateway.peers
     for index, (peer, payload) in enumerate(datagrams):
         frame = gateway.frame(payload, peer)
         for command in gateway.commands(payload, () if frame is None else (frame,)):
             origin = origin_of(command[1])
-            replier.add(journal.apply(command, origin, peers.get(origin[0])))
+            logged = encode_origin(command[0], origin, peers.get(origin[0]))
+            replier.add(journal.apply(command, (OUCH, logged)))
         replier.flush()
         if journal.snapshot_due:
             journal.snapshot(wait=True)
@@ -67,11 +74,11 @@ def test_full_replay_and_snapshot_plus_tail_rebuild_the_live_state(tmp_path, com
     _, snapped = recover(str(tmp_path))
     assert snapped.snapshot and 0 < snapped.replayed < full.replayed
     assert full.origins == full.replayed                 # every command came from order entry
-    assert _comparable(full.gateway) == _comparable(snapped.gateway) == _comparable(live)
-    assert any(line.startswith("gateway: ") for line in snapped.lines())
+    assert _comparable(full.states[OUCH]) == _comparable(snapped.states[OUCH]) == _comparable(live)
+    assert any(line.startswith("order entry ouch: ") for line in snapped.lines())
     # and a restart goes on from it: the next run sees the same state
     restarted = JournaledExchange(str(tmp_path))
-    assert _comparable(restarted.gateway) == _comparable(live)
+    assert _comparable(restarted.states[OUCH]) == _comparable(live)
     restarted.close()
 
 
@@ -84,22 +91,29 @@ def test_a_snapshot_holds_the_gateway_section_byte_for_byte():
                            expected={7: 12, 9: 2**64 + 3}, sequences={7: 30, 8: 2},
                            peers={7: ("198.18.0.2", 40000), 10: ("10.0.0.1", 1)},
                            next_order_id=8)
-    data = encode(capture(engine, 5, gateway))
+    data = encode(capture(engine, 5, {OUCH: OUCH_LOG.encode_state(gateway)}))
     state = decode(data)
-    assert state.gateway == gateway
+    assert OUCH_LOG.decode_state(state.entry_states[OUCH]) == gateway
     assert encode(state) == data
-    assert decode(encode(capture(engine))).gateway == GatewayState()
-    # A version 1 snapshot (no gateway section) still decodes: no gateway state.
+    assert decode(encode(capture(engine))).entry_states == {}
+    # Version 2 (OUCH's gateway section bare after the ids) and version 1 (none) still decode.
     from gatebook.wire.codec import RecordCodec
-    from gatebook.wire.wal import SNAPSHOT_HEADER
+    from gatebook.wire.wal import SNAPSHOT_ENTRIES, SNAPSHOT_ENTRY_STATE, SNAPSHOT_HEADER
     header_size = RecordCodec(SNAPSHOT_HEADER, "little").size
-    head = bytearray(data[:header_size])
-    body = bytes(data[header_size:data.index(struct.pack("<QQQQ", 8, 3, 3, 4))])
-    head[8:10] = (1).to_bytes(2, "little")
-    head[-12:-4] = len(body).to_bytes(8, "little")
-    head[-4:] = zlib.crc32(body, zlib.crc32(bytes(head[:-4]))).to_bytes(4, "little")
-    old = decode(bytes(head) + body)
-    assert old.gateway is None and old.used_ids == state.used_ids
+    section = data.index(struct.pack("<QQQQ", 8, 3, 3, 4))      # SNAPSHOT_GATEWAY's fields
+    entries = section - sum(RecordCodec(message, "little").size
+                            for message in (SNAPSHOT_ENTRIES, SNAPSHOT_ENTRY_STATE))
+
+    def older(version, body):
+        head = bytearray(data[:header_size])
+        head[8:10] = version.to_bytes(2, "little")
+        head[-12:-4] = len(body).to_bytes(8, "little")
+        head[-4:] = zlib.crc32(body, zlib.crc32(bytes(head[:-4]))).to_bytes(4, "little")
+        return decode(bytes(head) + body)
+    two = older(2, data[header_size:entries] + data[section:])
+    assert OUCH_LOG.decode_state(two.entry_states[OUCH]) == gateway
+    one = older(1, data[header_size:entries])
+    assert one.entry_states == {} and one.used_ids == state.used_ids
 
 
 @pytest.mark.parametrize("cut", [1, 20, 35])
@@ -119,11 +133,11 @@ def test_a_torn_origin_is_cut_like_any_torn_record(tmp_path, cut):
         offset += HEADER_SIZE + length + 4
     start, body_end = inputs[-1]
     with open(last, "r+b") as file:
-        file.truncate(body_end - 36 + cut)
+        file.truncate(body_end - ORIGIN_HEADER_SIZE - ORIGIN_SIZE + cut)
     engine, report = recover(str(tmp_path))
     assert report.repairs and report.last_seq == len(inputs) - 1
-    assert report.gateway.next_order_id <= live.next_order_id
-    assert sum(report.gateway.sequences.values()) < sum(live.sequences.values())
+    assert report.states[OUCH].next_order_id <= live.next_order_id
+    assert sum(report.states[OUCH].sequences.values()) < sum(live.sequences.values())
 
 
 def test_a_version_1_log_recovers_and_goes_on_in_a_version_2_segment(tmp_path):
@@ -132,7 +146,7 @@ def test_a_version_1_log_recovers_and_goes_on_in_a_version_2_segment(tmp_path):
     expected = old_segment(os.path.join(directory, "segment-00000000.wal"), commands, 1)
     engine, report = recover(directory)
     assert engine.state_hash() == expected and report.last_seq == 400
-    assert report.gateway == GatewayState() and report.origins == 0
+    assert report.states[OUCH] == GatewayState() and report.origins == 0
     before, _ = _continuation(7)
     live = _journaled_run(directory, False, before[:30], snapshot_every=0)
     names = segments(directory)
@@ -143,7 +157,7 @@ def test_a_version_1_log_recovers_and_goes_on_in_a_version_2_segment(tmp_path):
     _, again = recover(directory)
     assert again.last_seq > 400 and again.origins == again.last_seq - 400
     # Orders of the version 1 commands have no tokens: their events number nothing.
-    assert _comparable(again.gateway) == _comparable(live)
+    assert _comparable(again.states[OUCH]) == _comparable(live)
 
 
 def test_log_dump_shows_each_commands_origin(tmp_path, capsys):
@@ -154,6 +168,7 @@ def test_log_dump_shows_each_commands_origin(tmp_path, capsys):
     assert main(["log", "dump", "--dir", str(tmp_path), "--limit", "1"]) == 0
     text = capsys.readouterr().out
     assert "input_origin message=O session=" in text and "number=1 " in text
+    assert "protocol=OUCH" in text
     assert "peer=127.0.0.1:" in text
     assert main(["log", "dump", "--dir", str(tmp_path), "--json", "--limit", "1"]) == 0
     row = json.loads(capsys.readouterr().out.splitlines()[0])

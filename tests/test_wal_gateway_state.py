@@ -1,4 +1,4 @@
-"""The gateway's durable state (host/wal/gateway_state.py): exported and restored
+"""The gateway's durable state (host/ouch/gateway_state.py): exported and restored
 on both gateway paths (the Python reference and the compiled twin), and rebuilt
 from the logged commands, origins and events by `GatewayState.replay`.
 
@@ -15,12 +15,12 @@ from gatebook.wire import internal, ouch
 from gatebook.host.clock import ManualClock
 from gatebook.host.engine import MatchingEngine
 from gatebook.host.flow import generate_flow
-from gatebook.host.net.order_entry import Gateway, flow_datagrams
-from gatebook.host.net.order_replies import Replier
-from gatebook.host.net.ouch_session import encode_datagram
+from gatebook.host.ouch.gateway import Gateway, flow_datagrams
+from gatebook.host.ouch.replier import Replier
+from gatebook.host.ouch.framing import encode_datagram
 from gatebook.host.sequencer import Sequencer
 from gatebook.host.symbols import DEFAULT_SYMBOLS
-from gatebook.host.wal.gateway_state import GatewayState, Origin
+from gatebook.host.ouch.gateway_state import GatewayState, Origin
 
 PATHS = [False, pytest.param(True, marks=pytest.mark.skipif(status()[0] is None,
                                                              reason=status()[1]))]
@@ -88,7 +88,7 @@ def _continuation(seed):
     after = _traffic(seed + 100, orders=600)
     rng = random.Random(seed)
     # Renumber `after` to continue each session: shift by the messages sent before.
-    from gatebook.host.net.ouch_session import HEADER_STRUCT
+    from gatebook.host.ouch.framing import HEADER_STRUCT
     sent = {}
     for _, payload in before:
         session, sequence, count = HEADER_STRUCT.unpack_from(payload)

@@ -41,10 +41,10 @@ from gatebook.dpdk_bridge.udp import SocketUdp
 from gatebook.host.clock import ManualClock
 from gatebook.host.engine import MatchingEngine
 from gatebook.host.flow import generate_flow
-from gatebook.host.net.inject import script_datagrams
-from gatebook.host.net.order_entry import Gateway, flow_datagrams
-from gatebook.host.net.order_replies import Replier
-from gatebook.host.net.ouch_session import OUTBOUND_CODEC, decode_datagram
+from gatebook.host.ouch.inject import script_datagrams
+from gatebook.host.ouch.gateway import Gateway, flow_datagrams
+from gatebook.host.ouch.replier import Replier
+from gatebook.host.ouch.framing import OUTBOUND_CODEC, decode_datagram
 from gatebook.host.sequencer import Sequencer
 from gatebook.host.symbols import DEFAULT_SYMBOLS
 from gatebook.host.wal.recovery import recover
@@ -367,7 +367,8 @@ def _itch(datagrams, md):
 
 def test_a_restarted_feed_shows_the_recovered_book_and_trades_against_it(tmp_path):
     from gatebook.wire import itch50
-    from gatebook.host.net.exchange_server import Acknowledgements, Exchange
+    from gatebook.host.net.exchange_server import Acknowledgements
+    from gatebook.host.ouch import ouch_exchange
     from gatebook.host.wal import JournaledExchange
     directory, md = str(tmp_path / "log"), ("239.192.26.1", 26499)
     peers = {user: ("127.0.0.1", 20000 + user) for user, _ in SENT[:200]}
@@ -377,9 +378,9 @@ def test_a_restarted_feed_shows_the_recovered_book_and_trades_against_it(tmp_pat
         acks, port = Acknowledgements(), ListPort()
         journal = JournaledExchange(directory, DEFAULT_SYMBOLS, on_ack=acks)
         acks(journal.acked_seq)
-        exchange = Exchange(port, DEFAULT_SYMBOLS, ManualClock(1, 1), md_destination=md,
-                            journal=journal, acks=acks, accounts=accounts(peers),
-                            session_options=dict(check_in_thread=False))
+        exchange = ouch_exchange(port, DEFAULT_SYMBOLS, ManualClock(1, 1), md_destination=md,
+                                 journal=journal, acks=acks, accounts=accounts(peers),
+                                 session_options=dict(check_in_thread=False))
         sessions = log_in_process(exchange, port, peers)
         return journal, exchange, port, [
             (as_session(payload, sessions[user]), peers[user]) for user, payload in SENT[:200]

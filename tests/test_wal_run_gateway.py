@@ -28,10 +28,10 @@ import pytest
 
 from gatebook.dpdk_bridge.udp import SocketUdp
 from gatebook.wire import ouch
-from gatebook.host.net.ouch_session import OUTBOUND_CODEC, decode_datagram, encode_datagram
+from gatebook.host.ouch.framing import OUTBOUND_CODEC, decode_datagram, encode_datagram
 from gatebook.host.wal.recovery import recover
 
-from gatebook.wire.enums import SessionRefusal
+from gatebook.wire.enums import OrderEntryProtocol, SessionRefusal
 from ouch_login import FlowClient, login, outbound
 from test_wal_run import REPO, _drain, _free_port, _free_tcp_port, _start
 from waiting import wait_for
@@ -117,9 +117,10 @@ def _check_log(directory):
     assert len(engine.used_ids) == 4, sorted(engine.used_ids)
     # The replace moved the order to token 103; 101 was cancelled and 100 filled: both
     # tokens are forgotten, so the gateway's state holds the live order only.
-    assert report.gateway.order_ids == {(OWNER, 103): 3}
-    assert report.gateway.owners == {3: (OWNER, 103)}
-    assert report.gateway.expected[OWNER] == 6 and report.gateway.sequences[OWNER] == 7
+    gateway = report.states[OrderEntryProtocol.OUCH]
+    assert gateway.order_ids == {(OWNER, 103): 3}
+    assert gateway.owners == {3: (OWNER, 103)}
+    assert gateway.expected[OWNER] == 6 and gateway.sequences[OWNER] == 7
     return engine
 
 
@@ -142,9 +143,9 @@ def test_a_restart_keeps_tokens_session_numbers_and_reply_numbers(tmp_path, from
         child, lines = _start(directory, port)
         said = "".join(lines)
         if from_snapshot:
-            assert "snapshot seq" in said and "gateway restored: 3 client tokens" in said, said
+            assert "snapshot seq" in said and "order entry restored: ouch: 3 client tokens" in said, said
         else:
-            assert "run: gateway restored: 3 client tokens, 1 sessions (3 replayed" in said, said
+            assert "run: order entry restored: ouch: 3 client tokens, 1 sessions (3 replayed" in said, said
         _after(owner, port, child)
     finally:
         if owner is not None:
@@ -178,7 +179,7 @@ def test_a_promoted_standby_keeps_them(tmp_path):
         assert standby.returncode == 0 and "promoted:" in out, err
         new_primary, lines = _start(standby_dir, port)
         said = "".join(lines)
-        assert "epoch 2" in said and "gateway restored: 3 client tokens" in said, said
+        assert "epoch 2" in said and "order entry restored: ouch: 3 client tokens" in said, said
         _after(owner, port, new_primary)
     finally:
         if owner is not None:

@@ -10,7 +10,7 @@ from enum import IntEnum
 __all__ = [
     "Side", "OrderType", "TimeInForce", "RejectReason", "CancelReason",
     "MassCancelScope", "AdminAction", "ALL_SYMBOLS", "Role", "LoginRejectReason",
-    "SessionRefusal", "LogoutReason",
+    "SessionRefusal", "LogoutReason", "OrderEntryProtocol", "PRIVATE_PROTOCOLS",
 ]
 
 # Symbol id that addresses every symbol in admin and mass-cancel commands.
@@ -130,3 +130,15 @@ class SessionRefusal(_Described):
 class LogoutReason(_Described):
     REQUESTED = 1, "the client logged out"
     REPLACED  = 2, "a newer login of the same user took over"
+
+
+class OrderEntryProtocol(IntEnum):
+    """Which order-entry protocol a logged command came through (the log's origin records,
+    gatebook/wire/wal.py ORIGIN_HEADER; the snapshot's per-protocol state)."""
+    OUCH = 1         # the OUCH-style datagram protocol (gatebook/wire/ouch.py, host/ouch/)
+    FIX  = 2         # FIX 4.4 over TCP (issue 11)
+
+
+# Protocol ids 128..255 are for protocols Gatebook does not ship (in-house ones, tests): the
+# log carries them like any other, and recovery needs their codec registered.
+PRIVATE_PROTOCOLS = range(128, 256)

@@ -113,7 +113,7 @@ INBOUND = Protocol("gatebook-ouch-inbound", "big", (
     ENTER_ORDER, REPLACE_ORDER, CANCEL_ORDER, LOGIN_REQUEST, LOGOUT_REQUEST, MASS_CANCEL, ADMIN))
 
 # Messages that may share a datagram (the gateway's), and those that travel alone
-# (the session layer's, host/net/sessions.py).
+# (the session layer's, host/ouch/sessions.py).
 ORDER_MESSAGES   = (ENTER_ORDER, REPLACE_ORDER, CANCEL_ORDER)
 SESSION_MESSAGES = (LOGIN_REQUEST, LOGOUT_REQUEST, MASS_CANCEL, ADMIN)
 

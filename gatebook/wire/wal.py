@@ -8,9 +8,12 @@ A log is a directory of segment files. A segment is SEGMENT_HEADER followed by
 records; a record is RECORD_HEADER, `length` bytes of payload, then
 RECORD_TRAILER. The payload is one or more internal records (see
 `internal`): an INPUT record holds the one stamped command the sequencer
-issued and, when the command came from order entry, an INPUT_ORIGIN after it
-(the session, the message's session sequence number, the client tokens and
-the sender's address: what the gateway needs after a restart); an OUTPUT
+issued and, when the command came from order entry, its origin after it
+(version 4: ORIGIN_HEADER, naming the order-entry protocol and the length of
+the protocol's own bytes that follow; versions 2 and 3: OUCH's INPUT_ORIGIN
+alone). What a protocol puts there is what its gateway needs after a restart
+(OUCH: the session, the message's session sequence number, the client
+tokens and the sender's address); the log only carries it. An OUTPUT
 record holds every event that command caused, back to back (they carry their
 own type bytes and fixed sizes, so no length prefixes are needed). The CRC
 covers the record header and the payload, so a command and its origin are
@@ -31,17 +34,22 @@ by its resting orders and then its pending stops (SNAPSHOT_ORDER each, in
 priority order), then SNAPSHOT_USED_ID per order id ever accepted, ascending,
 then SNAPSHOT_USED_ID per live order id in the engine's registry order (mass
 cancels and end-of-day expiry walk live orders in that order, so it decides
-the order of their events), then (version 2) the gateway's state:
-SNAPSHOT_GATEWAY, its SNAPSHOT_TOKEN, SNAPSHOT_OWNER and SNAPSHOT_SESSION
-records.
+the order of their events), then the order-entry protocols' states: version
+3 a SNAPSHOT_ENTRIES count and per protocol a SNAPSHOT_ENTRY_STATE and that
+many bytes of the protocol's own; version 2 OUCH's alone, bare. OUCH's state
+is SNAPSHOT_GATEWAY and its SNAPSHOT_TOKEN, SNAPSHOT_OWNER and
+SNAPSHOT_SESSION records (host/ouch/log_origin.py).
 
-Versions: 3 ends every write with a COMMIT record (COMMIT_MARKER), so a log
+Versions: 4 puts ORIGIN_HEADER before a command's origin, so any order-entry
+protocol's origin fits (snapshot version 3 likewise holds each protocol's
+state under its id). 3 ends every write with a COMMIT record (COMMIT_MARKER), so a log
 cut at a record boundary, or missing its newest segment, is told from one
-that ended cleanly; snapshots stay at version 2. 2 added INPUT_ORIGIN and the
-snapshot's gateway section. This build reads version 1 and 2 segments and
-version 1 snapshots too (version 1 holds no gateway state: the gateway starts
-from nothing for the commands it carries) and writes version 3 segments; a
-resumed older segment is left as it is and the log goes on in a new one.
+that ended cleanly. 2 added INPUT_ORIGIN (OUCH's) and the snapshot's gateway
+section. This build reads segment versions 1 to 4 and snapshot versions 1 to
+3 (version 1 holds no order-entry state: the gateway starts from nothing for
+the commands it carries; in versions 2 and 3 every origin is OUCH's) and
+writes version 4 segments and version 3 snapshots; a resumed older segment is
+left as it is and the log goes on in a new one.
 
 Replication frames (primary to follower and back over TCP) are REPLICATION
 messages; a RECORDS frame is followed by `length` bytes of log records,
@@ -58,10 +66,12 @@ from dataclasses import replace
 from enum import IntEnum
 
 from . import internal
+from .enums import OrderEntryProtocol
 from .layout import ALPHA, Field, Message, Protocol
 
 __all__ = [
-    "RecordKind", "SEGMENT_MAGIC", "SNAPSHOT_MAGIC", "FORMAT_VERSION", "READABLE_VERSIONS",
+    "RecordKind", "SEGMENT_MAGIC", "ORIGIN_HEADER", "ORIGIN_MAX_BYTES", "LEGACY_ORIGIN_PROTOCOL",
+    "SNAPSHOT_ENTRIES", "SNAPSHOT_ENTRY_STATE", "SNAPSHOT_MAGIC", "FORMAT_VERSION", "READABLE_VERSIONS", "COMMIT_VERSION",
     "SNAPSHOT_VERSION", "SNAPSHOT_READABLE_VERSIONS",
     "SEGMENT_HEADER", "RECORD_HEADER", "RECORD_TRAILER", "INPUT_ORIGIN", "COMMIT_MARKER", "WAL",
     "SNAPSHOT_HEADER", "SNAPSHOT_BOOK", "SNAPSHOT_ORDER", "SNAPSHOT_USED_ID",
@@ -74,10 +84,11 @@ __all__ = [
 
 SEGMENT_MAGIC = "GBWAL"
 SNAPSHOT_MAGIC = "GBSNAP"
-FORMAT_VERSION = 3                 # of segments: 3 added COMMIT records
-READABLE_VERSIONS = (1, 2, 3)
-SNAPSHOT_VERSION = 2               # snapshots did not change with segment version 3
-SNAPSHOT_READABLE_VERSIONS = (1, 2)
+FORMAT_VERSION = 4                 # of segments: 4 added ORIGIN_HEADER, 3 COMMIT records
+READABLE_VERSIONS = (1, 2, 3, 4)
+COMMIT_VERSION = 3                 # the first segment version with COMMIT records
+SNAPSHOT_VERSION = 3               # 3: each order-entry protocol's state under its id
+SNAPSHOT_READABLE_VERSIONS = (1, 2, 3)
 
 
 # The events an OUTPUT record holds, by segment version. Segments before
@@ -86,7 +97,7 @@ _LEVEL_32 = replace(internal.LEVEL, fields=tuple(
     replace(field, width=4) if field.name == "qty" else field for field in internal.LEVEL.fields))
 _EVENTS_32 = replace(internal.EVENTS, messages=tuple(
     _LEVEL_32 if message is internal.LEVEL else message for message in internal.EVENTS.messages))
-OUTPUT_EVENTS = {1: _EVENTS_32, 2: _EVENTS_32, 3: internal.EVENTS}
+OUTPUT_EVENTS = {1: _EVENTS_32, 2: _EVENTS_32, 3: internal.EVENTS, 4: internal.EVENTS}
 
 
 class RecordKind(IntEnum):
@@ -125,6 +136,19 @@ _PEER = (
     Field("peer_port", 2),
 )
 
+ORIGIN_MAX_BYTES = 0xFFFF          # a protocol's origin bytes: ORIGIN_HEADER's length
+
+ORIGIN_HEADER = Message("input_origin_header", ord("p"), (
+    Field("protocol", 1, enum=OrderEntryProtocol,
+          doc="the order-entry protocol the command came through (gatebook.wire.enums; "
+              "128..255: protocols Gatebook does not ship)"),
+    Field("length",   2, doc="bytes of the protocol's own origin that follow"),
+), doc="After the command in an INPUT record (version 4) when the command came from order "
+       "entry; commands from elsewhere (admin tools, loads) have none.")
+
+# Segments of versions 2 and 3 hold an INPUT_ORIGIN without ORIGIN_HEADER: OUCH's.
+LEGACY_ORIGIN_PROTOCOL = OrderEntryProtocol.OUCH
+
 INPUT_ORIGIN = Message("input_origin", ord("g"), (
     Field("message",  1, doc="the order-entry message (gatebook.wire.ouch code): "
                              "O enter, U replace, X cancel"),
@@ -132,8 +156,9 @@ INPUT_ORIGIN = Message("input_origin", ord("g"), (
     Field("number",   8, doc="the message's session sequence number"),
     Field("token",    8, doc="the client token it names (a replace: the replacement token)"),
     Field("previous", 8, doc="a replace: the token it replaces; otherwise 0"),
-) + _PEER, doc="After the command in an INPUT record (version 2) when the command came from "
-              "order entry; commands from elsewhere (admin, tools) have none.")
+) + _PEER, doc="OUCH's origin of a command (host/ouch/log_origin.py): in version 4 the "
+              "protocol's bytes after an ORIGIN_HEADER, in versions 2 and 3 alone after "
+              "the command.")
 
 COMMIT_MARKER = Message("wal_commit_marker", None, (
     Field("synced_seq", 8, doc="every seq up to this one was fdatasync'ed before this write"),
@@ -144,7 +169,7 @@ COMMIT_MARKER = Message("wal_commit_marker", None, (
        "segment does not end with one lost the end of a write: torn by a crash, or cut.")
 
 WAL = Protocol("gatebook-wal", "little", (SEGMENT_HEADER, RECORD_HEADER, RECORD_TRAILER,
-                                          INPUT_ORIGIN, COMMIT_MARKER))
+                                          ORIGIN_HEADER, INPUT_ORIGIN, COMMIT_MARKER))
 
 # -- snapshots ----------------------------------------------------------------
 
@@ -184,7 +209,17 @@ SNAPSHOT_ORDER = Message("snapshot_order", None, (
 
 SNAPSHOT_USED_ID = Message("snapshot_used_id", None, (Field("order_id", 8),))
 
-# The gateway's state (version 2): see host/wal/gateway_state.py.
+SNAPSHOT_ENTRIES = Message("snapshot_entries", None, (
+    Field("protocols", 2, doc="SNAPSHOT_ENTRY_STATE records that follow (version 3)"),
+))
+
+SNAPSHOT_ENTRY_STATE = Message("snapshot_entry_state", None, (
+    Field("protocol", 1, enum=OrderEntryProtocol),
+    Field("length",   8, doc="bytes of the protocol's own state that follow"),
+))
+
+# OUCH's gateway state (bare in version 2; in version 3 the bytes of its
+# SNAPSHOT_ENTRY_STATE): see host/ouch/gateway_state.py and log_origin.py.
 SNAPSHOT_GATEWAY = Message("snapshot_gateway", None, (
     Field("next_order_id", 8, doc="the exchange order id the gateway gives the next new token"),
     Field("tokens",        8, doc="SNAPSHOT_TOKEN records that follow"),
@@ -214,7 +249,8 @@ SNAPSHOT_SESSION = Message("snapshot_session", None, (
 
 SNAPSHOT = Protocol("gatebook-snapshot", "little",
                     (SNAPSHOT_HEADER, SNAPSHOT_BOOK, SNAPSHOT_ORDER, SNAPSHOT_USED_ID,
-                     SNAPSHOT_GATEWAY, SNAPSHOT_TOKEN, SNAPSHOT_OWNER, SNAPSHOT_SESSION))
+                     SNAPSHOT_ENTRIES, SNAPSHOT_ENTRY_STATE, SNAPSHOT_GATEWAY, SNAPSHOT_TOKEN,
+                     SNAPSHOT_OWNER, SNAPSHOT_SESSION))
 
 # -- replication --------------------------------------------------------------
 

@@ -5,9 +5,9 @@ import sys
 import tempfile
 import time
 
-from ..net.bench import (bench_copy, bench_engine, bench_ingress, bench_socket_end_to_end,
+from ..ouch.bench import (bench_copy, bench_engine, bench_ingress, bench_socket_end_to_end,
                          gateway_commands, order_datagrams, write_order_pcap)
-from ..net.order_entry import Gateway
+from ..ouch.gateway import Gateway
 from ..sequencer import Sequencer
 from ..symbols import DEFAULT_SYMBOLS
 

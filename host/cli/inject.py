@@ -3,10 +3,10 @@
 import sys
 import time
 
-from ..net.inject import (LoginFailed, ScriptError, bad_datagrams, log_in, logout_datagram,
+from ..ouch.inject import (LoginFailed, ScriptError, bad_datagrams, log_in, logout_datagram,
                           mix_in, script_datagrams, to_frames, under_session)
 from ..net.defaults import OUCH_PORT
-from ..net.order_entry import flow_datagrams
+from ..ouch.gateway import flow_datagrams
 from ..symbols import DEFAULT_SYMBOLS
 
 __all__ = ["register"]

@@ -6,6 +6,7 @@ import sys
 
 from gatebook.wire.records import as_dict, describe
 
+from .. import ouch  # noqa: F401  (registers OUCH's log-origin codec: its origins and state)
 from ..wal.format import INPUT
 from ..wal.reader import LogReader, decode_payload, origin_fields
 from ..wal.epoch import Fenced
@@ -177,11 +178,8 @@ def _dump(args):
 
 
 def _describe_origin(origin):
-    """One line for an INPUT_ORIGIN: its message as a letter, its peer as IP:port."""
-    import socket
-    ip, port = origin.pop("peer_ip"), origin.pop("peer_port")
-    origin["message"] = chr(origin["message"])
-    origin["peer"] = f"{socket.inet_ntoa(ip.to_bytes(4, 'big'))}:{port}" if ip or port else "none"
+    """One line for an origin: its type, then its fields (the protocol's codec names them)."""
+    origin = dict(origin)
     return " ".join([origin.pop("type")] + [f"{key}={value}" for key, value in origin.items()])
 
 

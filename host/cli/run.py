@@ -196,9 +196,7 @@ def _print_start(built):
                   f"epoch {journal.epoch}, state hash {report.state_hash}", flush=True)
             for repair in report.repairs:
                 print(f"run: tail: {repair.line()}", flush=True)
-            gateway = journal.gateway
-            print(f"run: gateway restored: {len(gateway.order_ids)} client tokens, "
-                  f"{len(set(gateway.expected) | set(gateway.sequences))} sessions "
+            print(f"run: order entry restored: {'; '.join(journal.states.lines())} "
                   f"({report.origins} replayed commands came from order entry)", flush=True)
         else:
             print(f"run: new log in {log.directory}", flush=True)
@@ -220,12 +218,12 @@ def _print_start(built):
           f"matching: {built.matcher}", flush=True)
     print(f"run: {len(built.accounts)} accounts from {config.sessions.accounts}; sessions "
           f"expire after {config.sessions.timeout:g} s of silence", flush=True)
-    print(f"run: gateway and replier: {built.exchange.gateway.path}", flush=True)
+    print(f"run: gateway and replier: {built.entry.path}", flush=True)
 
 
 def _print_summary(built):
     exchange, port, engine = built.exchange, built.port, built.hybrid
-    gateway, counts = exchange.gateway, exchange.counts
+    gateway, counts = built.entry.gateway, exchange.counts
     print(f"run: {counts['datagrams_in']:,} datagrams, {gateway.messages:,} orders, "
           f"{counts['replies']:,} reply datagrams, {counts['md_packets']:,} MoldUDP64 packets "
           f"({counts['md_messages']:,} ITCH messages); duplicates {gateway.tracker.duplicates}, "
@@ -235,7 +233,7 @@ def _print_summary(built):
                           for reason, count in sorted(engine.punts.items()))
         print(f"run: pipeline matched {engine.lane_commands:,} commands; "
               f"{sum(lane.loads for lane in engine.lanes)} loads, punts: {punts or 'none'}")
-    logins = exchange.sessions.logins
+    logins = built.entry.sessions.logins
     print("run: logins: " + (", ".join(f"{kind.replace('_', ' ')} {count}"
                                        for kind, count in sorted(logins.items())) or "none"))
     for reason, count in sorted(gateway.bad.items()):

@@ -1,26 +1,25 @@
-"""The fast lane: order datagrams in, execution reports and market data out.
+"""The exchange loop: commands from every order entry in, replies and market data out.
 
 # Ref: docs/network.md; NASDAQ MoldUDP64 1.00 (market-data framing).
 
-One loop over a `DatagramPort` (DPDK or kernel socket, chosen by the caller):
-each burst of order datagrams goes through the session layer (logins; only a
-logged-in session's datagrams from its own address pass, under the user's
-id; host/net/sessions.py), the gateway (decode, sequence check, command), the
-engine, the replier (execution reports to each user, kept in a reply history
-for a client that logs in again and asks) and the ITCH feed (market data,
-packed into MoldUDP64 and sent to the feed's destination, normally a
-multicast group). Nothing here knows which backend carries the packets.
+One loop over one or more order-entry protocols (`OrderEntry`,
+host/net/order_entry_api.py: OUCH datagrams in host/ouch/, FIX next), each
+owning its transport: every poll takes each entry's stamped commands (one
+shared sequencer, one shared source of exchange order ids), applies them to
+the engine one at a time, hands every command's events to the ITCH feed and
+to every entry (each replies for its own orders only), then lets each entry
+send its replies. Market data is packed into MoldUDP64 and sent to the
+feed's destination, normally a multicast group.
 
 With a journal (host/wal/journal.py) the engine is the journaled exchange:
-the gateway stamps commands with the journal's sequencer, every command is
-logged, and each burst's execution reports and market data wait in order
-until the journal's acknowledgement says the burst's last command is durable
-under its policy (and, with synchronous replication, on the standby too).
-Each command from order entry is logged with its origin (session, message
-number, tokens, peer), and the gateway and replier start from the state the
-journal recovered, so a restart keeps client tokens, session numbering and
-reply numbering (host/wal/gateway_state.py). Snapshots are taken between
-bursts, where the gateway's state is exactly the state after the last command.
+entries stamp commands with the journal's sequencer, every command is logged
+with its origin (the entry's protocol id and bytes), and each burst's
+replies and market data wait in order until the journal's acknowledgement
+says the burst's last command is durable under its policy (and, with
+synchronous replication, on the standby too). Each entry starts from the
+state the journal recovered for its protocol, so a restart keeps client
+tokens and numbering. Snapshots are taken between bursts, where every
+entry's state is exactly the state after the last command.
 """
 
 import threading
@@ -29,19 +28,13 @@ from collections import Counter, deque
 
 from gatebook.wire import itch50, mold
 from gatebook.wire.codec import ProtocolCodec, WireError
-from gatebook.wire.positions import INTERNAL
 
 from ..engine import MatchingEngine
 from ..marketdata.itch_feed import NANOSECONDS_PER_DAY, ItchFeed
-from .order_entry import Gateway
-from .order_replies import Replier
-from .reply_history import KEPT_PER_USER, ReplyHistory
-from .sessions import SessionLayer
 from ..sequencer import Sequencer
+from .order_entry_api import EntryContext, OrderIds
 
 __all__ = ["Exchange", "Acknowledgements"]
-
-_SEQ = INTERNAL.NEW_ORDER.seq       # every command's seq (gatebook.wire.positions)
 
 _ITCH = ProtocolCodec(itch50.ITCH50)
 _MAX_MOLD_PAYLOAD = 1400          # keep MoldUDP64 packets under a 1500-byte MTU
@@ -102,18 +95,22 @@ class Acknowledgements:
 
 
 class Exchange:
-    """Gateway, engine, replies and market data over one datagram port.
+    """Order entries, engine, replies and market data: one exchange's loop.
 
     Parameters
     ----------
-    port : gatebook.dpdk_bridge.udp.DatagramPort
-        Receives orders and sends replies (and market data, unless `md_port`).
+    port : DatagramPort or None
+        Sends market data (unless `md_port`); None with no `md_destination`.
     symbols : iterable of SymbolSpec
     clock : callable returning int nanoseconds (the sequencer's)
+    order_entry : OrderEntry or iterable of OrderEntry
+        The protocols clients send orders through (at least one; at most one
+        per protocol id, whose state the log keeps under that id). Each owns
+        its transport; the exchange polls them in order.
     md_destination : (ip, port) or None
         Where MoldUDP64 market data goes; None sends none.
     md_port : DatagramPort or None
-        Sends market data, when it should leave by another port.
+        Sends market data, when it should leave by another port than `port`.
     session : str
         The MoldUDP64 session name (10 characters at most).
     engine : object with `apply(command) -> events`, optional
@@ -127,176 +124,132 @@ class Exchange:
     acks : Acknowledgements, optional
         With a journal: replies and market data of a burst leave only once
         `acks.seq` reaches the burst's last sequence number.
-    accounts : gatebook.host.net.accounts.Accounts
-        Who may log in (required: order entry without a login is not served).
-    session_options : dict, optional
-        Keyword arguments of `gatebook.host.net.sessions.SessionLayer` (timeout,
-        table size, login and reply limits).
-    reply_history : int
-        Replies kept per user for a client that logs in again and asks for
-        them (`gatebook.host.net.reply_history`); 0 keeps none (and lets a DPDK port
-        write replies straight into its send burst).
     """
 
     def __init__(self, port, symbols, clock, md_destination=None, md_port=None,
-                 session="GATEBOOK01", engine=None, journal=None, acks=None, accounts=None,
-                 session_options=None, reply_history=KEPT_PER_USER):
-        if accounts is None:
-            raise ValueError("order entry needs accounts: every datagram is refused "
-                             "until its sender logs in")
+                 session="GATEBOOK01", engine=None, journal=None, acks=None, order_entry=()):
+        entries = (order_entry,) if hasattr(order_entry, "receive") else tuple(order_entry)
+        if not entries:
+            raise ValueError("an exchange needs an order entry (an OrderEntry, e.g. "
+                             "gatebook.host.ouch.OuchEntry) for clients to send orders through")
+        protocols = [int(entry.protocol) for entry in entries]
+        if len(set(protocols)) != len(protocols):
+            raise ValueError(f"two order entries of one protocol ({protocols}): the log keeps "
+                             f"one state per protocol")
+        self.entries, self.entry = entries, entries[0]
         self.port, self.md_port = port, md_port or port
         self.md_destination, self.session = md_destination, session
         if journal is not None and (engine is not None or acks is None):
             raise ValueError("a journal is the engine, and needs the acknowledgements it feeds")
         self.journal, self.acks = journal, acks
-        self.gateway = Gateway(journal.sequencer if journal else Sequencer(clock), symbols)
+        self.sequencer = journal.sequencer if journal else Sequencer(clock)
+        # Order ids continue after every id the recovered engine has seen.
+        self.order_ids = OrderIds(max(journal.engine.used_ids, default=0) + 1 if journal else 1)
+        self.engine = journal if journal is not None else (
+            engine if engine is not None else MatchingEngine(symbols))
+        self._held = deque()          # (last seq, [(entry, batch)], ITCH records) awaiting acks
+        self.counts = Counter()       # datagrams_in, orders, replies, md_packets, md_messages
+        symbols = tuple(symbols)
+        for entry in entries:
+            entry.attach(EntryContext(
+                self.sequencer, self.order_ids, symbols, clock, self.counts,
+                engine=journal.engine if journal else None,
+                recovered=journal.states.get(entry.protocol) if journal else None,
+                journaled=journal is not None))
         if journal is not None:
-            engine = journal
-            # Order ids continue after every id the recovered engine has seen.
-            self.gateway.next_order_id = max(journal.engine.used_ids, default=0) + 1
-        self.engine = engine if engine is not None else MatchingEngine(symbols)
-        self._held = deque()          # (last seq, reply datagrams, ITCH records) awaiting acks
-        self.replier = Replier(self.gateway, symbols)
-        self.history = ReplyHistory(reply_history) if reply_history else None
-        if self.history is not None and journal is not None:
-            self.history.seed(journal.gateway.recent, symbols)
-        self.sessions = SessionLayer(self.gateway, accounts, clock, replier=self.replier,
-                                     history=self.history, **(session_options or {}))
-        if journal is not None:
-            self.sessions.limits.seed(journal.engine)
-        if journal is not None:
-            # Tokens, expected and reply numbers, peers: as the log left them.
-            self.gateway.restore_state(journal.gateway, self.replier)
-            # Sessions die with the process: no one is logged in, so no
-            # report goes anywhere until its user logs in again.
-            for user in list(self.gateway.peers):
-                self.gateway.forget_peer(user)
-            journal.gateway_state = lambda: self.gateway.export_state(self.replier,
-                                                                      deferred=True)
-            self._apply = self._journaled(journal)
+            self._apply = {entry: self._journaled(journal, entry) for entry in entries}
+            journal.entry_states = lambda: {int(entry.protocol): entry.export_state()
+                                            for entry in entries}
+        else:
+            self._apply = dict.fromkeys(entries, self.engine.apply)
         self._itch = []
         self.feed = ItchFeed(symbols, self._itch.extend)
+        # Every applied command's events go to the feed, then to every entry.
+        self._listeners = (self.feed,) + tuple(listen for entry in entries
+                                               for listen in entry.listeners)
         self.md_sequence = 1
-        self.counts = Counter()       # datagrams_in, orders, replies, md_packets, md_messages
         self._clock = clock
-        self._fast = hasattr(port, "recv_ouch")
         opening = self.feed.start_of_day(clock()) if md_destination is not None else []
         if journal is not None:
             opening += _resume_feed(self.feed, journal.engine, clock())
         if md_destination is not None:
             self._publish(opening)
 
-    def _journaled(self, journal):
-        """`apply` for the journal: each command with its origin and peer."""
-        log, origin_of, peers = journal.apply, self.gateway.origins.get, self.gateway.peers
+    @staticmethod
+    def _journaled(journal, entry):
+        """`apply` for the journal: each command logged with its origin."""
+        log, origin_of = journal.apply, entry.origin
 
         def apply(command):
-            origin = origin_of(command[_SEQ])
-            return log(command, origin, peers.get(origin[0]) if origin else None)
+            return log(command, origin_of(command))
         return apply
 
-    def poll(self, burst=32):
-        """Handle at most `burst` received datagrams; return how many came.
+    @property
+    def messages(self):
+        """Order messages every entry has taken so far."""
+        return sum(entry.messages for entry in self.entries)
 
-        A port with an order-entry fast path (`DpdkUdp.recv_ouch`) hands over
-        the whole burst buffer split in C, up to its own burst size; any other
-        port gives `(payload, peer)` pairs that the gateway frames one by one.
-        """
-        gateway, engine, replier, feed = self.gateway, self.engine, self.replier, self.feed
-        sessions = self.sessions
-        sessions.settle()                   # logins whose password check is done
-        if self._fast:
-            data, frames = self.port.recv_ouch()
-            received = len(frames)
-        else:
-            datagrams = self.port.recv(burst)
-            received = len(datagrams)
-        if not received:
-            self._answer_sessions()
-            sessions.forget_ended()         # sessions the sweep ended
-            return 0
-        apply, add = self._apply if self.journal is not None else engine.apply, replier.add
-        observe = sessions.limits.observe
+    def poll(self, burst=32):
+        """Take at most `burst` units (datagrams, messages) from each entry; return how many came."""
+        received, batches = 0, []
         try:
-            if self._fast:
-                for command in sessions.commands(data, frames):
-                    try:
-                        events = apply(command)
-                    except WireError as error:
-                        self._unloggable(command, None, error)
-                        continue
-                    feed(events)
-                    add(events)
-                    observe(events)
-            else:
-                for payload, peer in datagrams:
-                    for command in sessions.receive(payload, peer):
-                        try:
-                            events = apply(command)
-                        except WireError as error:
-                            self._unloggable(command, peer, error)
-                            continue
-                        feed(events)
-                        add(events)
-                        observe(events)
+            for entry in self.entries:
+                received += self._take(entry, burst, batches)
         finally:
             # Also when the journal fails mid-burst (LogFailure): what was
             # applied before is held like any output and leaves only if acked.
-            self.counts["datagrams_in"] += received
-            self.counts["orders"] = gateway.messages
-            self._answer_sessions()
-            if self.acks is None:
-                # A DPDK port takes a compiled replier's datagrams straight into
-                # its send burst; any other port sends what flush() gives.
-                send_replies = getattr(self.port, "send_replies", None)
-                if send_replies is not None and self.history is None:
-                    self.counts["replies"] += send_replies(replier)
-                else:
-                    self._send_replies(replier.flush(self.history is not None))
-                if self._itch:
-                    self._publish(self._itch)
-                    self._itch.clear()
-            else:
-                replies = replier.flush(self.history is not None)
-                if replies or self._itch:
-                    self._held.append((gateway.sequencer.next_seq - 1, replies, self._itch[:]))
-                    self._itch.clear()
-                self.release()
-            sessions.forget_ended()         # after the flush: this burst's replies had them
+            self.counts["orders"] = self.messages
+            if received:
+                self._output(batches)
         if self.journal is not None and self.journal.snapshot_due:
-            self.journal.snapshot()         # between bursts: the gateway's state is whole
+            self.journal.snapshot()         # between bursts: every entry's state is whole
         return received
 
-    def _answer_sessions(self):
-        # Login answers and refusals are about no logged command: they leave now.
-        answers = self.sessions.take_outbox()
-        if answers:
-            self.counts["session_replies"] += self.port.send(answers)
+    def _take(self, entry, burst, batches):
+        """Apply what `entry` received; its replies go out or into `batches`."""
+        received, commands = entry.receive(burst)
+        if not received:
+            entry.idle()
+            return 0
+        self.counts["datagrams_in"] += received
+        apply, listeners = self._apply[entry], self._listeners
+        try:
+            for command in commands:
+                try:
+                    events = apply(command)
+                except WireError as error:
+                    # Only a journal raises this, before the engine saw the command and
+                    # after giving its sequence number back: the command never happened.
+                    entry.refuse(command, f"command cannot be logged: {error}")
+                    continue
+                for listen in listeners:
+                    listen(events)
+        finally:
+            batch = entry.end_burst(self.acks is not None)
+            if batch:
+                batches.append((entry, batch))
+        return received
 
-    def _unloggable(self, command, peer, error):
-        # Only a journal raises this, before the engine saw the command and
-        # after giving its sequence number back: the command never happened.
-        self.gateway.origins.pop(command[_SEQ], None)
-        self.gateway.refuse(peer, f"command cannot be logged: {error}", "unloggable")
+    def _output(self, batches):
+        if self.acks is None:
+            if self._itch:
+                self._publish(self._itch)
+                self._itch.clear()
+            return
+        if batches or self._itch:
+            self._held.append((self.sequencer.next_seq - 1, batches, self._itch[:]))
+            self._itch.clear()
+        self.release()
 
     def release(self):
         """Send the held replies and market data whose commands are acknowledged."""
         held, acked = self._held, self.acks.seq
         while held and held[0][0] <= acked:
-            _, replies, itch = held.popleft()
-            self._send_replies(replies)
+            _, batches, itch = held.popleft()
+            for entry, batch in batches:
+                entry.send(batch)
             if itch:
                 self._publish(itch)
-
-    def _send_replies(self, replies):
-        # Every reply goes into the history; those with an address leave.
-        if not replies:
-            return
-        if self.history is not None:
-            self.history.add(replies)
-            replies = [reply for reply in replies if reply[1] is not None]
-        if replies:
-            self.counts["replies"] += self.port.send(replies)
 
     def _publish(self, records):
         if self.md_destination is None:
@@ -324,7 +277,7 @@ class Exchange:
         """Poll until `seconds` pass or `max_orders` orders were handled."""
         deadline = None if seconds is None else time.monotonic() + seconds
         while True:
-            if max_orders is not None and self.gateway.messages >= max_orders:
+            if max_orders is not None and self.messages >= max_orders:
                 break
             if deadline is not None and time.monotonic() >= deadline:
                 break
@@ -342,7 +295,8 @@ class Exchange:
         acknowledgement; what is still not acknowledged then is dropped:
         those commands were never acknowledged.
         """
-        self.sessions.close()
+        for entry in self.entries:
+            entry.close()
         if self._held:
             self.acks.wait(self._held[-1][0], drain_seconds)
             self.release()

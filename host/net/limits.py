@@ -1,6 +1,6 @@
 """Per-user limits of order entry: live orders and message rate.
 
-The session layer (`host/net/sessions.py`) asks `UserLimits.allows` before it
+The session layer (`host/ouch/sessions.py`) asks `UserLimits.allows` before it
 admits a datagram; a datagram over a limit is refused whole (REFUSED with
 TOO_MANY_LIVE_ORDERS or RATE_LIMITED), before any of its messages is
 numbered, stamped or logged, so the client sends it again later under the

@@ -14,29 +14,25 @@ one definition of "valid":
   and replay skip them.
 
 An INPUT payload is one command and, for a command from order entry, its
-INPUT_ORIGIN (`encode_origin`, `split_input`): both under the record's CRC.
+origin (origins.py; `split_input`): both under the record's CRC.
 """
 
 import re
-import socket
 import struct
 import zlib
 from typing import NamedTuple
 
-from gatebook.wire import internal, ouch
+from gatebook.wire import internal
 from gatebook.wire.codec import ProtocolCodec, RecordCodec, WireError
-from gatebook.wire.wal import (COMMIT_MARKER, FORMAT_VERSION, INPUT_ORIGIN, OUTPUT_EVENTS,
-                               READABLE_VERSIONS, RECORD_HEADER, RECORD_TRAILER, SEGMENT_HEADER,
-                               SEGMENT_MAGIC, WAL, RecordKind)
-
-from .gateway_state import Origin
+from gatebook.wire.wal import (COMMIT_MARKER, FORMAT_VERSION, OUTPUT_EVENTS, READABLE_VERSIONS,
+                               RECORD_HEADER, RECORD_TRAILER, SEGMENT_HEADER, SEGMENT_MAGIC, WAL,
+                               RecordKind)
 
 __all__ = [
     "INPUT", "OUTPUT", "COMMIT", "COMMIT_SIZE", "encode_commit", "Marker", "HEADER_SIZE",
     "TRAILER_SIZE", "SEGMENT_HEADER_SIZE", "MAX_PAYLOAD",
     "struct_of", "encode_record", "encode_output", "output_matches", "encode_segment_header", "decode_segment_header",
-    "segment_version", "COMMAND_STRUCTS", "ORIGIN_SIZE", "encode_origin", "decode_origin",
-    "split_input",
+    "segment_version", "COMMAND_STRUCTS", "split_input",
     "Record", "Damage", "ScanEnd", "check_records", "SegmentScan", "find_valid_record",
 ]
 
@@ -163,77 +159,21 @@ def segment_version(data):
 # Type byte -> that command's struct (internal.COMMANDS, little-endian).
 COMMAND_STRUCTS = {message.code: struct_of(message, internal.COMMANDS.byte_order)
                    for message in internal.COMMANDS.messages}
-_ORIGIN = struct_of(INPUT_ORIGIN, WAL.byte_order)
-ORIGIN_SIZE = _ORIGIN.size
-_ORIGIN_CODE = INPUT_ORIGIN.code
-_REPLACE_MESSAGE = ouch.REPLACE_ORDER.code
-_MESSAGE_OF = {internal.NEW_ORDER.code: ouch.ENTER_ORDER.code,
-               internal.CANCEL.code: ouch.CANCEL_ORDER.code,
-               internal.REPLACE.code: ouch.REPLACE_ORDER.code}
-_peer_numbers = {None: (0, 0)}         # peer -> (IPv4 as a number, port)
-_peer_of = {}                          # (number, port) -> peer
-
-
-def _numbers(peer):
-    try:
-        return _peer_numbers[peer]
-    except (KeyError, TypeError):
-        pass
-    try:
-        ip, port = peer
-        found = (int.from_bytes(socket.inet_aton(ip), "big"), int(port))
-    except (TypeError, ValueError, OSError):
-        return 0, 0                     # not an IPv4 (address, port): logged as unknown
-    if len(_peer_numbers) < 65536:
-        _peer_numbers[peer] = found
-    return found
-
-
-def encode_origin(command_code, origin, peer=None):
-    """The INPUT_ORIGIN bytes of a command from order entry: `origin` is the
-    gateway's tuple `(session, token, number[, previous token])`, `peer` the
-    session's (IPv4 text, port) or None. WireError if a field does not fit."""
-    ip, port = _numbers(peer)
-    try:
-        return _ORIGIN.pack(_ORIGIN_CODE, _MESSAGE_OF.get(command_code, 0), origin[0], origin[2],
-                            origin[1], origin[3] if len(origin) > 3 else 0, ip, port)
-    except (struct.error, IndexError, TypeError) as error:
-        raise WireError(f"origin {origin!r} does not fit INPUT_ORIGIN: {error}") from None
-
-
-def decode_origin(view, offset):
-    """The Origin in an INPUT_ORIGIN at `offset` (ValueError if it is not one)."""
-    code, message, session, number, token, previous, ip, port = _ORIGIN.unpack_from(view, offset)
-    if code != _ORIGIN_CODE:
-        raise ValueError(f"type {code:#04x} after the command, not INPUT_ORIGIN")
-    if ip or port:
-        peer = _peer_of.get((ip, port))
-        if peer is None:
-            peer = (socket.inet_ntoa(ip.to_bytes(4, "big")), port)
-            if len(_peer_of) < 65536:
-                _peer_of[(ip, port)] = peer
-    else:
-        peer = None
-    return Origin(session, number, token, previous if message == _REPLACE_MESSAGE else None,
-                  peer)
 
 
 def split_input(view, start, stop):
-    """(command tuple, Origin or None) of the INPUT payload view[start:stop].
+    """(command tuple, offset where its origin starts or None) of the INPUT payload
+    view[start:stop]: a command, then (from order entry) its origin bytes, which
+    `origins.split_origin` reads.
 
-    Raises KeyError, IndexError, struct.error or ValueError unless it is
-    exactly one command, or one command and one INPUT_ORIGIN.
+    Raises KeyError, IndexError, struct.error or ValueError unless it starts
+    with one whole command.
     """
     layout = COMMAND_STRUCTS[view[start]]
     end = start + layout.size
     if end > stop:
         raise ValueError("command truncated")
-    command = layout.unpack_from(view, start)
-    if end == stop:
-        return command, None
-    if end + ORIGIN_SIZE != stop:
-        raise ValueError(f"{stop - end} bytes after the command")
-    return command, decode_origin(view, end)
+    return layout.unpack_from(view, start), (end if end < stop else None)
 
 
 class Record(NamedTuple):

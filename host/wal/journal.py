@@ -9,11 +9,12 @@ durability policy. Events are computed at once, but an exchange must hold
 them back from clients until that acknowledgement.
 
 A command from order entry is logged with its origin (`apply(command,
-origin, peer)`), so recovery rebuilds the gateway's state too (`gateway`, a
-`GatewayState`). An exchange that owns a gateway hands the journal a
-`gateway_state` callable; snapshots then wait for `snapshot_due` to be
-served between bursts, when that state is exactly the state after the last
-command. Without one the journal keeps the state itself from what it logs.
+(protocol, origin bytes))`), so recovery rebuilds the order-entry
+protocols' states too (`states`, an `EntryStates`: origins.py). An exchange
+whose order entries keep their own state hands the journal an
+`entry_states` callable; snapshots then wait for `snapshot_due` to be served
+between bursts, when those states are exactly the states after the last
+command. Without one the journal keeps the states itself from what it logs.
 
 Once the log fails (disk full, I/O error) `submit` raises LogFailure for
 good: the engine already holds commands the log will never have, so the
@@ -32,8 +33,7 @@ from gatebook.host.symbols import DEFAULT_SYMBOLS
 
 from .recovery import recover
 from .epoch import read_epoch
-from .format import encode_origin
-from .gateway_state import GatewayState, Origin
+from .origins import EntryStates, encode_origin
 from .segments import PRUNE_MODES, prune_segments
 from .snapshot import capture, encode, list_snapshots, write_snapshot
 from .writer import Durability, LogFailure, LogWriter
@@ -76,9 +76,12 @@ class JournaledExchange:
     accept_loss : bool
         Passed to recovery: recover a cut log (one that ends before a
         snapshot, or lacks a segment) to where it ends.
-    recovered : (engine, last seq, resume point[, GatewayState]) or None
+    recovered : (engine, last seq, resume point[, EntryStates]) or None
         Skip recovery and continue from this state (a promoted follower,
         whose engine is already current).
+    origin_codecs : dict or None
+        {protocol id: LogOriginCodec} reading the order-entry origins the log
+        holds; by default the registered ones (origins.py).
     matcher : callable(engine) -> matcher, optional
         What matches the logged commands, built around the recovered engine:
         an object with `apply(command) -> events` and `reclaim()` (which
@@ -93,22 +96,22 @@ class JournaledExchange:
     def __init__(self, directory, symbols=DEFAULT_SYMBOLS, *, policy=Durability.STRICT,
                  clock=None, on_ack=None, snapshot_every=50_000, keep_snapshots=2,
                  prune="keep", archive_dir=None, accept_corruption=False, accept_loss=False,
-                 recovered=None,
-                 matcher=None, **writer_options):
+                 recovered=None, matcher=None, origin_codecs=None, **writer_options):
         self.directory = directory
         if recovered is None:
             self.engine, self.recovery = recover(directory, symbols,
                                                  accept_corruption=accept_corruption,
-                                                 accept_loss=accept_loss)
+                                                 accept_loss=accept_loss,
+                                                 origin_codecs=origin_codecs)
             last_seq, resume = self.recovery.last_seq, self.recovery.resume
-            self.gateway = self.recovery.gateway
+            self.states = self.recovery.states
         else:
             self.engine, last_seq, resume = recovered[:3]
-            self.gateway = recovered[3] if len(recovered) > 3 else GatewayState()
+            self.states = recovered[3] if len(recovered) > 3 else EntryStates(origin_codecs)
             self.recovery = None
-        # The gateway's state as of the last command: kept here from what is
-        # logged until an exchange supplies it (gateway_state), then as it says.
-        self.gateway_state = None
+        # The order-entry states as of the last command: kept here from what is
+        # logged until an exchange supplies them (entry_states), then as it says.
+        self.entry_states = None
         self.snapshot_due = False
         self.matcher = matcher(self.engine) if matcher is not None else None
         self.epoch = read_epoch(directory)
@@ -149,16 +152,15 @@ class JournaledExchange:
         command = self.sequencer.stamp(code, *fields)
         return command[_SEQ], self.apply(command)
 
-    def apply(self, command, origin=None, peer=None):
+    def apply(self, command, origin=None):
         """Log and apply one command already stamped by `self.sequencer`; return its events.
 
         The engine interface (`apply(command) -> events`) for callers that
-        stamp commands themselves, as the order-entry gateway does with this
-        exchange's sequencer. The command must carry the sequencer's latest
-        number; on WireError that number is given back (the log stays gapless).
-        `origin` is the gateway's origin tuple of a command from order entry,
-        `(session, token, number[, previous token])`, and `peer` where its
-        session's replies go: both are logged in the command's INPUT record.
+        stamp commands themselves, as order entry does with this exchange's
+        sequencer. The command must carry the sequencer's latest number; on
+        WireError that number is given back (the log stays gapless).
+        `origin` is `(protocol id, the protocol's origin bytes)` for a command
+        from order entry (`OrderEntry.origin`), logged in its INPUT record.
         """
         failure = self.writer.failure or self.fenced
         if failure:
@@ -167,20 +169,28 @@ class JournaledExchange:
         try:
             command_bytes = _encode_command(command)
             if origin is not None:
-                command_bytes += encode_origin(command[CODE], origin, peer)
-        except WireError:
+                command_bytes += encode_origin(*origin)
+                protocol = origin[0]
+                if self.entry_states is None:
+                    origin = self.states.decode(origin[1], 0, len(origin[1]), protocol,
+                                                command[_SEQ])
+            else:
+                protocol = None
+        except (WireError, ValueError) as error:
             if command[_SEQ] == sequencer.next_seq - 1:
                 sequencer.next_seq -= 1         # keep the sequence gapless
-            raise
+            if isinstance(error, WireError):
+                raise
+            raise WireError(f"origin of seq {command[_SEQ]}: {error}") from None
         events = (self.matcher or self.engine).apply(command)
         self.writer.append(command[_SEQ], command[_TS], command_bytes, events)
         self._last_ts = command[_TS]
-        if self.gateway_state is None:
-            self.gateway.replay(command, origin and Origin.of(origin, peer), events)
+        if self.entry_states is None:
+            self.states.replay(command, protocol, origin, events)
         if self.snapshot_every:
             self._since_snapshot += 1
             if self._since_snapshot >= self.snapshot_every:
-                if self.gateway_state is None:
+                if self.entry_states is None:
                     self.snapshot()
                 else:
                     self.snapshot_due = True    # the exchange takes it between bursts
@@ -202,8 +212,8 @@ class JournaledExchange:
         self.snapshot_due = False
         if self.matcher is not None:
             self.matcher.reclaim()
-        gateway = self.gateway.copy() if self.gateway_state is None else self.gateway_state()
-        state = capture(self.engine, self._last_ts, gateway)
+        entry_states = self.states.export() if self.entry_states is None else self.entry_states()
+        state = capture(self.engine, self._last_ts, entry_states)
         self._snapshot_thread = threading.Thread(target=self._write_snapshot, args=(state,),
                                                  name="gatebook-snapshot", daemon=True)
         self._snapshot_thread.start()

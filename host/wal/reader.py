@@ -5,43 +5,53 @@ in order and then says where and why reading stopped, if it stopped early.
 """
 
 import os
+from typing import NamedTuple
 
 from gatebook.wire import internal
-from gatebook.wire.codec import ProtocolCodec, RecordCodec
-from gatebook.wire.positions import CODE
-from gatebook.wire.wal import FORMAT_VERSION, INPUT_ORIGIN, OUTPUT_EVENTS, WAL
+from gatebook.wire.codec import ProtocolCodec
+from gatebook.wire.wal import COMMIT_VERSION, FORMAT_VERSION, OUTPUT_EVENTS
 
 from .format import (INPUT, SEGMENT_HEADER_SIZE, TRAILER_SIZE, SegmentScan, check_records,
                      decode_segment_header, segment_version, split_input)
+from .origins import protocol_name, registered_codecs, split_origin
 from .segments import first_seq_of, list_segments
 
-__all__ = ["LogReader", "decode_payload", "origin_fields", "input_crc"]
+__all__ = ["LogReader", "LoggedOrigin", "decode_payload", "origin_fields", "input_crc"]
 
 _COMMANDS = ProtocolCodec(internal.COMMANDS)
 _EVENTS = {version: ProtocolCodec(events) for version, events in OUTPUT_EVENTS.items()}
-_ORIGIN = RecordCodec(INPUT_ORIGIN, WAL.byte_order)
+
+
+class LoggedOrigin(NamedTuple):
+    """A command's origin as the log holds it: the protocol's id and its own bytes."""
+    protocol: int
+    data:     bytes
 
 
 def decode_payload(kind, payload, version=FORMAT_VERSION):
-    """The record tuples a log record holds: one command (then its INPUT_ORIGIN,
-    type code first, when it came from order entry), or its events, as a
-    segment of `version` wrote them."""
+    """The records a log record holds: one command (then its LoggedOrigin, when it
+    came from order entry), or its events, as a segment of `version` wrote them."""
     if kind == INPUT:
-        command, origin = split_input(payload, 0, len(payload))
-        size = len(payload) - (0 if origin is None else _ORIGIN.size)
-        out = [_COMMANDS.decode(payload[:size])]
-        if origin is not None:
-            out.append(tuple(_ORIGIN.decode(payload[size:])))      # type code first
+        _, at = split_input(payload, 0, len(payload))
+        out = [_COMMANDS.decode(payload[:at])]
+        if at is not None:
+            protocol, first, end = split_origin(payload, at, len(payload), version)
+            out.append(LoggedOrigin(protocol, bytes(payload[first:end])))
         return out
     return list(_EVENTS[version].decode_stream(payload))
 
 
-def origin_fields(record):
-    """{field: value} of an INPUT_ORIGIN tuple from decode_payload, or None if it is not one."""
-    if not record or record[CODE] != INPUT_ORIGIN.code:
+def origin_fields(record, codecs=None):
+    """{field: value} of a LoggedOrigin from decode_payload (its protocol's codec, from
+    `codecs` or the registered ones, names the fields; without one the bytes are shown
+    in hex), or None if `record` is not one."""
+    if not isinstance(record, LoggedOrigin):
         return None
-    return {"type": INPUT_ORIGIN.name,
-            **dict(zip((field.name for field in INPUT_ORIGIN.fields), record[CODE + 1:]))}
+    codec = (registered_codecs() if codecs is None else codecs).get(record.protocol)
+    if codec is None:
+        return {"type": "origin", "protocol": protocol_name(record.protocol),
+                "bytes": record.data.hex()}
+    return {**codec.describe_origin(record.data), "protocol": protocol_name(record.protocol)}
 
 
 class LogReader:
@@ -101,7 +111,7 @@ class LogReader:
     def _judge(self, number, path, version, scan, last_seq):
         """How the last segment ends (recovery.py judges it the same way)."""
         name, marker = os.path.basename(path), scan.marker
-        if version < FORMAT_VERSION:
+        if version < COMMIT_VERSION:
             self.ending = (f"end of log after seq {last_seq} (a version {version} segment: "
                            f"no COMMIT records)")
         elif marker is not None and marker.closed:

@@ -25,11 +25,12 @@ Nothing is deleted: cut bytes and set-aside files are kept under `damaged/`
 for a person to look at (repair.py). A failure of the file system (full,
 permission denied, ...) is a `RecoveryError` naming the file and what to do.
 
-Besides the engine, recovery rebuilds the order-entry gateway's state
-(`report.gateway`, a `GatewayState`): the snapshot's gateway section, then
-every replayed command's origin and events (gateway_state.py). A version 1
-log or snapshot holds no origins: its commands leave the gateway state as it
-was (empty for a wholly version 1 log).
+Besides the engine, recovery rebuilds the order-entry protocols' states
+(`report.states`, an `EntryStates`: one per log-origin codec, origins.py):
+the snapshot's states, then every replayed command's origin and events. A
+version 1 log or snapshot holds no origins: its commands leave the states as
+they were (empty for a wholly version 1 log). An origin or a snapshot state
+of a protocol no codec reads is refused (`UnknownOrigin`).
 """
 
 import contextlib
@@ -38,28 +39,29 @@ import logging
 import os
 import time
 
-from gatebook.wire.wal import FORMAT_VERSION
+from gatebook.wire.wal import COMMIT_VERSION
 from gatebook.host.engine import MatchingEngine
 from gatebook.host.symbols import DEFAULT_SYMBOLS
 
 from . import repair as disk
 from .errors import BadSegment, CorruptLog, LostLog, RecoveryError
 from .format import SEGMENT_HEADER_SIZE, check_records, decode_segment_header, segment_version
-from .gateway_state import GatewayState
+from .origins import EntryStates, UnknownOrigin
 from .repair import Repair
 from .replay import replay_inputs, replay_verified
 from .report import RecoveryReport
 from .segments import list_segments, segment_name
 from .snapshot import SnapshotError, list_snapshots, read_snapshot, restore
 
-__all__ = ["CorruptLog", "LostLog", "RecoveryError", "Repair", "RecoveryReport", "recover"]
+__all__ = ["CorruptLog", "LostLog", "RecoveryError", "Repair", "RecoveryReport", "UnknownOrigin",
+           "recover"]
 
 log = logging.getLogger("gatebook.wal")
 
 
 def recover(directory, symbols=DEFAULT_SYMBOLS, *, accept_corruption=False, accept_loss=False,
             use_snapshots=True, verify_outputs=False, repair=True, self_trade_prevention=False,
-            snapshot_limit=None):
+            snapshot_limit=None, origin_codecs=None):
     """Rebuild the engine from `directory`; return (engine, RecoveryReport).
 
     By default every record read is checked (CRC, kind, sequence) and INPUT
@@ -68,16 +70,20 @@ def recover(directory, symbols=DEFAULT_SYMBOLS, *, accept_corruption=False, acce
     (about twice the time of the replay). `repair=False` reads without changing any file
     (damage in the tail is then only reported). `snapshot_limit` ignores
     snapshots newer than that seq (benchmarks, investigations). An empty or
-    missing directory gives an empty engine.
+    missing directory gives an empty engine. `origin_codecs` ({protocol id:
+    LogOriginCodec}) read the order-entry origins; by default the registered
+    ones (origins.py).
 
     Raises CorruptLog (a damaged record in the middle; `accept_corruption`
     cuts there), LostLog (the log ends before a snapshot or lacks a segment;
-    `accept_loss` recovers to its end and sets the rest aside) or
-    RecoveryError (the file system refused: full, permission denied, ...).
+    `accept_loss` recovers to its end and sets the rest aside), UnknownOrigin
+    (an origin of a protocol no codec reads) or RecoveryError (the file
+    system refused: full, permission denied, ...).
     """
     try:
         return _recover(directory, symbols, accept_corruption, accept_loss, use_snapshots,
-                        verify_outputs, repair, self_trade_prevention, snapshot_limit)
+                        verify_outputs, repair, self_trade_prevention, snapshot_limit,
+                        origin_codecs)
     except RecoveryError:
         raise
     except OSError as error:
@@ -85,7 +91,7 @@ def recover(directory, symbols=DEFAULT_SYMBOLS, *, accept_corruption=False, acce
 
 
 def _recover(directory, symbols, accept_corruption, accept_loss, use_snapshots, verify_outputs,
-             repair, self_trade_prevention, snapshot_limit):
+             repair, self_trade_prevention, snapshot_limit, origin_codecs):
     started = time.perf_counter()
     os.makedirs(directory, exist_ok=True)
     excluded, repairs, notes = [], [], []
@@ -94,10 +100,9 @@ def _recover(directory, symbols, accept_corruption, accept_loss, use_snapshots, 
         if repair and not excluded:
             disk.remove_partial_snapshots(directory, report)
             notes += report.notes
+        report.states = EntryStates(origin_codecs)
         engine = _start_engine(directory, symbols, report, excluded, use_snapshots,
                                self_trade_prevention, snapshot_limit)
-        if report.gateway is None:
-            report.gateway = GatewayState()
         with _rare_gc():
             last = _replay(directory, engine, report, accept_corruption, accept_loss,
                            verify_outputs, repair)
@@ -165,6 +170,7 @@ def _start_engine(directory, symbols, report, excluded, use_snapshots, self_trad
         try:
             state = read_snapshot(path)
             engine = restore(state, symbols)
+            report.states.restore(state.entry_states, os.path.basename(path))
         except (SnapshotError, OSError) as error:
             # An unreadable snapshot costs replay time, never data: skip it.
             reason = (str(error) if isinstance(error, SnapshotError) else
@@ -174,7 +180,6 @@ def _start_engine(directory, symbols, report, excluded, use_snapshots, self_trad
             continue
         report.snapshot, report.snapshot_seq = path, seq
         report.last_seq = seq
-        report.gateway = state.gateway.copy() if state.gateway is not None else None
         return engine
     return MatchingEngine(symbols, self_trade_prevention=self_trade_prevention)
 
@@ -256,7 +261,7 @@ def _judge_end(report, segments, index, data, scan, accept_loss):
     path = segments[index][1]
     name = os.path.basename(path)
     marker = scan.marker
-    if segment_version(data) < FORMAT_VERSION:
+    if segment_version(data) < COMMIT_VERSION:
         report.tail = (f"clean as far as a version {segment_version(data)} segment can tell "
                        f"(it has no COMMIT records to tell a cut at a record boundary)")
         return

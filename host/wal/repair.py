@@ -11,7 +11,7 @@ import os
 import re
 from dataclasses import dataclass
 
-from gatebook.wire.wal import FORMAT_VERSION
+from gatebook.wire.wal import COMMIT_VERSION
 from gatebook.wire.positions import INTERNAL
 
 from .errors import CorruptLog
@@ -143,7 +143,7 @@ def seal(report, seq):
     if path is None:
         return
     with open(path, "rb") as file:
-        if segment_version(file.read(SEGMENT_HEADER_SIZE)) != FORMAT_VERSION:
+        if segment_version(file.read(SEGMENT_HEADER_SIZE)) < COMMIT_VERSION:
             return
     file = AppendFile(path, create=False)
     try:

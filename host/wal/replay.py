@@ -4,8 +4,9 @@
 (offset, end) pairs of the INPUT records (and of the OUTPUT records too, for
 `replay_verified`); these loops unpack each command with its type's struct
 straight off the segment bytes, apply it, and replay its origin and events
-into the gateway's state. A CRC-valid record that holds no valid command is
-refused as `CorruptLog`, naming the record.
+into the order-entry protocols' states (origins.py). A CRC-valid record that
+holds no valid command is refused as `CorruptLog`, naming the record; an
+origin of a protocol no codec reads, as `UnknownOrigin`.
 """
 
 import itertools
@@ -15,8 +16,9 @@ from gatebook.wire.codec import WireError
 from gatebook.wire.positions import INTERNAL
 
 from .errors import CorruptLog
-from .format import (COMMAND_STRUCTS, HEADER_SIZE, INPUT, ORIGIN_SIZE, TRAILER_SIZE,
-                     decode_origin, encode_output, segment_version, split_input)
+from .format import (COMMAND_STRUCTS, HEADER_SIZE, INPUT, TRAILER_SIZE, encode_output,
+                     segment_version, split_input)
+from .origins import UnknownOrigin, split_origin
 
 __all__ = ["replay_inputs", "replay_verified"]
 
@@ -36,31 +38,40 @@ def _output_of(events, version):
         return None
 
 
-def _decode(view, offset, stop, seq, path):
-    """(command, origin or None) in the INPUT record at view[offset:stop], which
-    must carry `seq`."""
+def _decode(view, offset, stop, seq, path, version, states):
+    """(command, protocol, origin or None) in the INPUT record at view[offset:stop],
+    which must carry `seq`."""
     payload = offset + HEADER_SIZE
+    body_end = stop - TRAILER_SIZE
     try:
-        command, origin = split_input(view, payload, stop - TRAILER_SIZE)
+        command, at = split_input(view, payload, body_end)
+        protocol = origin = None
+        if at is not None:
+            protocol, first, end = split_origin(view, at, body_end, version)
+            origin = states.decode(view, first, end, protocol, seq)
+    except UnknownOrigin:
+        raise
     except (KeyError, IndexError, ValueError, struct.error):
         raise CorruptLog(path, offset, f"INPUT record seq {seq} holds no valid command") from None
     if command[_SEQ] != seq:
         raise CorruptLog(path, offset, f"record seq {seq} holds command seq {command[_SEQ]}")
-    return command, origin
+    return command, protocol, origin
 
 
 def replay_inputs(engine, report, path, data, found, first_seq, last):
     """Apply the INPUT records at `found` (offset, end pairs) newer than the snapshot.
 
     The hot loop of recovery: one struct unpack and one `engine.apply` per
-    command, then the gateway state's `replay` of its origin (one more unpack
-    when it has one) and events.
+    command, then the order-entry states' `replay` of its origin (decoded by
+    its protocol's codec) and events.
     """
     skip = max(0, report.snapshot_seq + 1 - first_seq)
     if skip * 2 >= len(found):
         return (None, None) if found else last
     view = memoryview(data)
-    apply, replay = engine.apply, report.gateway.replay
+    version = segment_version(data)
+    states = report.states
+    apply, replay = engine.apply, states.replay
     layouts = _command_layout
     seq = first_seq + skip
     command = events = None
@@ -75,18 +86,19 @@ def replay_inputs(engine, report, path, data, found, first_seq, last):
             unpack, size = layouts[view[payload]]
             end = payload + size
             command = unpack(view, payload)
-            origin = None
+            protocol = origin = None
             if end != body_end:
-                if end + ORIGIN_SIZE != body_end:
-                    raise ValueError
-                origin = decode_origin(view, end)
+                protocol, first, end = split_origin(view, end, body_end, version)
+                origin = states.decode(view, first, end, protocol, seq)
                 origins += 1
+        except UnknownOrigin:
+            raise
         except (KeyError, IndexError, ValueError, struct.error):
-            _decode(view, offset, stop, seq, path)          # raises, naming the record
+            _decode(view, offset, stop, seq, path, version, states)     # raises, naming it
         if command[_SEQ] != seq:
-            _decode(view, offset, stop, seq, path)
+            _decode(view, offset, stop, seq, path, version, states)
         events = apply(command)
-        replay(command, origin, events)
+        replay(command, protocol, origin, events)
         seq += 1
     report.origins += origins
     report.replayed += seq - first_seq - skip
@@ -104,9 +116,10 @@ def replay_verified(engine, report, path, data, found, first_seq, last):
     for offset, stop in zip(positions, positions):
         if view[offset + HEADER_SIZE - 1] == INPUT:
             if seq > snapshot_seq:
-                command, origin = _decode(view, offset, stop, seq, path)
+                command, protocol, origin = _decode(view, offset, stop, seq, path, version,
+                                                    report.states)
                 events = engine.apply(command)
-                report.gateway.replay(command, origin, events)
+                report.states.replay(command, protocol, origin, events)
                 report.origins += origin is not None
                 report.replayed += 1
             else:

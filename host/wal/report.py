@@ -9,7 +9,7 @@ snapshot used or rejected, the replay, the gateway's state, how the log ends
 import os
 from dataclasses import dataclass, field
 
-from .gateway_state import GatewayState
+from .origins import EntryStates
 from .segments import SEGMENT_PATTERN, segment_name
 
 __all__ = ["RecoveryReport"]
@@ -36,7 +36,7 @@ class RecoveryReport:
     state_hash: str = ""
     seconds: float = 0.0
     resume: tuple = None         # (segment number, path, next seq) for LogWriter
-    gateway: GatewayState = None # the order-entry gateway's state as of last_seq
+    states: EntryStates = None   # the order-entry protocols' states as of last_seq
     origins: int = 0             # replayed commands that came from order entry
     tail: str = "clean"          # how the log ends, when nothing had to be cut
     sealed: bool = True          # whether the log ends with a COMMIT record (or cannot)
@@ -58,11 +58,9 @@ class RecoveryReport:
             yield f"snapshot rejected: {line}"
         yield (f"replayed: {self.replayed} commands in {self.seconds:.3f} s"
                + (f", {self.verified} output records matched the replay" if self.verified else ""))
-        if self.gateway is not None:
-            gateway = self.gateway
-            yield (f"gateway: {len(gateway.order_ids)} client tokens, "
-                   f"{len(set(gateway.expected) | set(gateway.sequences))} sessions "
-                   f"({self.origins} replayed commands came from order entry)")
+        if self.states is not None:
+            yield f"order entry: {self.origins} replayed commands came from order entry"
+            yield from (f"order entry {line}" for line in self.states.lines())
         yield from (f"tail: {repair.line()}" for repair in self.repairs) if self.repairs else [f"tail: {self.tail}"]
         yield from (f"note: {note}" for note in self.notes)
         yield f"next seq: {self.last_seq + 1}"

@@ -9,9 +9,10 @@ sequence numbers, which gives the same priorities and the same `state_hash`;
 then it puts the engine's order registry back in its captured order, which
 `state_hash` does not cover but the order of mass-cancel events depends on.
 
-A snapshot also holds the order-entry gateway's state as of the same command
-(`SnapshotState.gateway`, a `GatewayState`; see gateway_state.py): the
-exchange hands it over when it asks for the snapshot, between two bursts.
+A snapshot also holds each order-entry protocol's state as of the same
+command (`SnapshotState.entry_states`: protocol id -> the protocol's own
+bytes, which its log-origin codec writes and reads; origins.py): the
+exchange hands them over when it asks for the snapshot, between two bursts.
 
 The snapshot file is written under a temporary name, fdatasync'ed, renamed
 and the directory synced, so a crash leaves either the whole snapshot or
@@ -20,23 +21,21 @@ none. A snapshot is only ever written once the log is durable up to its
 unless the log itself was cut short.
 """
 
-import itertools
 import os
 import re
-import socket
 import struct
 import zlib
 from dataclasses import dataclass
 
 from gatebook.wire.codec import RecordCodec
-from gatebook.wire.wal import (SNAPSHOT_READABLE_VERSIONS, SNAPSHOT_VERSION, SNAPSHOT, SNAPSHOT_BOOK,
-                               SNAPSHOT_GATEWAY, SNAPSHOT_HEADER, SNAPSHOT_MAGIC, SNAPSHOT_ORDER,
-                               SNAPSHOT_OWNER, SNAPSHOT_SESSION, SNAPSHOT_TOKEN, SNAPSHOT_USED_ID)
+from gatebook.wire.wal import (LEGACY_ORIGIN_PROTOCOL, SNAPSHOT, SNAPSHOT_BOOK, SNAPSHOT_ENTRIES,
+                               SNAPSHOT_ENTRY_STATE, SNAPSHOT_HEADER, SNAPSHOT_MAGIC,
+                               SNAPSHOT_ORDER, SNAPSHOT_READABLE_VERSIONS, SNAPSHOT_USED_ID,
+                               SNAPSHOT_VERSION)
 from gatebook.host.book import RestingOrder
 from gatebook.host.engine import MatchingEngine
 
 from .format import struct_of
-from .gateway_state import GatewayState
 from .segments import sync_directory
 
 __all__ = ["SnapshotState", "SnapshotError", "capture", "encode", "decode", "restore",
@@ -46,11 +45,8 @@ _HEADER = RecordCodec(SNAPSHOT_HEADER, SNAPSHOT.byte_order)
 _BOOK = struct_of(SNAPSHOT_BOOK, SNAPSHOT.byte_order)
 _ORDER = struct_of(SNAPSHOT_ORDER, SNAPSHOT.byte_order)
 _ID_FORMAT = struct_of(SNAPSHOT_USED_ID, SNAPSHOT.byte_order).format   # "<Q"
-_GATEWAY = struct_of(SNAPSHOT_GATEWAY, SNAPSHOT.byte_order)
-_TOKEN = struct_of(SNAPSHOT_TOKEN, SNAPSHOT.byte_order)
-_OWNER = struct_of(SNAPSHOT_OWNER, SNAPSHOT.byte_order)
-_SESSION = struct_of(SNAPSHOT_SESSION, SNAPSHOT.byte_order)
-_KNOWN_EXPECTED, _KNOWN_REPLY, _KNOWN_PEER = 1, 2, 4
+_ENTRIES = struct_of(SNAPSHOT_ENTRIES, SNAPSHOT.byte_order)
+_ENTRY_STATE = struct_of(SNAPSHOT_ENTRY_STATE, SNAPSHOT.byte_order)
 _SNAPSHOT_PATTERN = re.compile(r"snapshot-(\d{20})\.snap")
 
 
@@ -67,8 +63,9 @@ class SnapshotState:
     books: list             # [(symbol, halted, last_trade_price, [order tuple], [stop tuple])]
     used_ids: list          # any order when captured; encode and decode keep them ascending
     live_ids: list          # the engine's registry order
-    gateway: GatewayState = None    # None: a version 1 snapshot (no gateway state); a
-                                    # callable returning one is called by `encode`
+    # protocol id -> its state's bytes (or a callable returning them, which `encode`
+    # calls: the state may be exported off the matching thread); {} in version 1
+    entry_states: dict = None
 
 
 def _order_tuple(order):
@@ -76,11 +73,11 @@ def _order_tuple(order):
             order.price, order.stop_price, order.qty, order.seq)
 
 
-def capture(engine, last_ts=0, gateway=None):
+def capture(engine, last_ts=0, entry_states=None):
     """Copy the engine's state; call between commands, on the matching thread.
-    `gateway` is the gateway's state as of the same command (a GatewayState the
-    caller no longer changes, or a callable that returns one later: see
-    `Gateway.export_state(deferred=True)`), or None for an empty one.
+    `entry_states` are the order-entry protocols' states as of the same command
+    ({protocol id: bytes, or a callable that returns them later: see
+    `OrderEntry.export_state`}), or None for none.
 
     Only copies: sorting the used ids (the bulk of a big snapshot) is left to
     `encode`, off the matching thread.
@@ -94,7 +91,7 @@ def capture(engine, last_ts=0, gateway=None):
         books.append((symbol, book.halted, book.last_trade_price, orders, stops))
     return SnapshotState(engine.last_seq, last_ts, engine.match_id,
                          engine.self_trade_prevention, books, list(engine.used_ids),
-                         list(engine.orders), gateway if gateway is not None else GatewayState())
+                         list(engine.orders), dict(entry_states or {}))
 
 
 def encode(state):
@@ -106,72 +103,17 @@ def encode(state):
     ids, live = sorted(state.used_ids), state.live_ids
     parts.append(_ids_struct(len(ids)).pack(*ids))
     parts.append(_ids_struct(len(live)).pack(*live))
-    gateway = state.gateway() if callable(state.gateway) else state.gateway
-    parts.append(_encode_gateway(gateway or GatewayState()))
+    entries = sorted((state.entry_states or {}).items())
+    parts.append(_ENTRIES.pack(len(entries)))
+    for protocol, data in entries:
+        data = data() if callable(data) else data
+        parts.append(_ENTRY_STATE.pack(protocol, len(data)))
+        parts.append(data)
     body = b"".join(parts)
     fields = (SNAPSHOT_MAGIC, SNAPSHOT_VERSION, state.last_seq, state.last_ts, state.match_id,
               len(state.books), len(ids), len(live), int(state.self_trade_prevention), len(body))
     head = _HEADER.encode(fields + (0,))[:-4]
     return _HEADER.encode(fields + (zlib.crc32(body, zlib.crc32(head)),)) + body
-
-
-def _ip(peer):
-    """(IPv4 as a number, port) of a peer, or None for one that is not that."""
-    try:
-        ip, port = peer
-        return int.from_bytes(socket.inet_aton(ip), "big"), int(port)
-    except (TypeError, ValueError, OSError):
-        return None
-
-
-def _encode_gateway(gateway):
-    # In the dicts' own order (sorting 670 k tuple keys would cost more than the rest).
-    tokens, owners = gateway.order_ids.items(), gateway.owners.items()
-    sessions = sorted(set(gateway.expected) | set(gateway.sequences) | set(gateway.peers))
-    rows = []
-    for session in sessions:
-        expected, reply, peer = (gateway.expected.get(session), gateway.sequences.get(session),
-                                 _ip(gateway.peers.get(session)))
-        known = ((expected is not None) * _KNOWN_EXPECTED | (reply is not None) * _KNOWN_REPLY
-                 | (peer is not None) * _KNOWN_PEER)
-        expected = expected or 0
-        ip, port = peer or (0, 0)
-        rows.append((session, known, expected & (2**64 - 1), expected >> 64, reply or 0, ip, port))
-    token, owner = _TOKEN.pack, _OWNER.pack
-    return b"".join((
-        _GATEWAY.pack(gateway.next_order_id, len(tokens), len(owners), len(sessions)),
-        b"".join([token(session, client, order_id) for (session, client), order_id in tokens]),
-        b"".join([owner(order_id, session, client) for order_id, (session, client) in owners]),
-        b"".join(itertools.starmap(_SESSION.pack, rows))))
-
-
-def _decode_gateway(body, offset, name):
-    """(GatewayState, offset after it) of the gateway section at `offset`."""
-    if offset + _GATEWAY.size > len(body):
-        raise SnapshotError(f"{name}: gateway section missing")
-    next_order_id, n_tokens, n_owners, n_sessions = _GATEWAY.unpack_from(body, offset)
-    offset += _GATEWAY.size
-    end = offset + n_tokens * _TOKEN.size + n_owners * _OWNER.size + n_sessions * _SESSION.size
-    if end != len(body):
-        raise SnapshotError(f"{name}: body length does not match its gateway counts")
-    state = GatewayState(next_order_id=next_order_id)
-    stop = offset + n_tokens * _TOKEN.size
-    state.order_ids = {(session, token): order_id for session, token, order_id
-                       in _TOKEN.iter_unpack(body[offset:stop])}
-    offset, stop = stop, stop + n_owners * _OWNER.size
-    state.owners = {order_id: (session, token) for order_id, session, token
-                    in _OWNER.iter_unpack(body[offset:stop])}
-    offset = stop
-    for index in range(n_sessions):
-        session, known, low, high, reply, ip, port = _SESSION.unpack_from(
-            body, offset + index * _SESSION.size)
-        if known & _KNOWN_EXPECTED:
-            state.expected[session] = high << 64 | low
-        if known & _KNOWN_REPLY:
-            state.sequences[session] = reply
-        if known & _KNOWN_PEER:
-            state.peers[session] = (socket.inet_ntoa(ip.to_bytes(4, "big")), port)
-    return state, end
 
 
 def _ids_struct(count):
@@ -210,8 +152,33 @@ def decode(data, name="snapshot"):
         raise SnapshotError(f"{name}: body length does not match its counts")
     ids = list(_ids_struct(id_count).unpack_from(body, offset))
     live = list(_ids_struct(live_count).unpack_from(body, offset + 8 * id_count))
-    gateway = None if version == 1 else _decode_gateway(body, ids_end, name)[0]
-    return SnapshotState(last_seq, last_ts, match_id, bool(stp), books, ids, live, gateway)
+    if version == 1:
+        entry_states = {}
+    elif version == 2:                      # OUCH's gateway section, bare
+        entry_states = {int(LEGACY_ORIGIN_PROTOCOL): bytes(body[ids_end:])}
+    else:
+        entry_states = _decode_entry_states(body, ids_end, name)
+    return SnapshotState(last_seq, last_ts, match_id, bool(stp), books, ids, live, entry_states)
+
+
+def _decode_entry_states(body, offset, name):
+    """{protocol: bytes} of a version 3 snapshot's order-entry section at `offset`."""
+    try:
+        (count,) = _ENTRIES.unpack_from(body, offset)
+        offset += _ENTRIES.size
+        found = {}
+        for _ in range(count):
+            protocol, length = _ENTRY_STATE.unpack_from(body, offset)
+            offset += _ENTRY_STATE.size
+            if offset + length > len(body) or protocol in found:
+                raise ValueError
+            found[protocol] = bytes(body[offset:offset + length])
+            offset += length
+    except (struct.error, ValueError):
+        raise SnapshotError(f"{name}: order-entry section does not match its counts") from None
+    if offset != len(body):
+        raise SnapshotError(f"{name}: body length does not match its order-entry counts")
+    return found
 
 
 def restore(state, symbols):

@@ -35,6 +35,7 @@ from .channel import AuthError, connect_follower, require_secret
 from .epoch import Fenced, read_epoch, write_epoch
 from .format import HEADER_SIZE, INPUT, TRAILER_SIZE, SegmentScan, output_matches, split_input
 from .journal import JournaledExchange
+from .origins import UnknownOrigin, split_origin
 from .reader import input_crc
 from .recovery import recover
 from .writer import Durability, LogWriter
@@ -101,7 +102,7 @@ class Follower:
         self.symbols = symbols
         self.heartbeat_timeout = heartbeat_timeout
         self.engine, self.recovery = recover(directory, symbols)
-        self.gateway = self.recovery.gateway    # the gateway's state, kept as the log goes
+        self.states = self.recovery.states      # order entry's states, kept as the log goes
         self.epoch = read_epoch(directory)
         self.primary_epoch = None           # known once the primary's first HEARTBEAT arrives
         self.next_seq = self.recovery.last_seq + 1
@@ -245,12 +246,18 @@ class Follower:
                 trailer = offset + HEADER_SIZE + len(payload)
                 last_crc = int.from_bytes(records[trailer:trailer + TRAILER_SIZE], "little")
                 try:
-                    command, origin = split_input(payload, 0, len(payload))
+                    command, at = split_input(payload, 0, len(payload))
+                    protocol = origin = None
+                    if at is not None:
+                        protocol, first, end = split_origin(payload, at, len(payload), None)
+                        origin = self.states.decode(payload, first, end, protocol, seq)
+                except UnknownOrigin as error:
+                    raise ConnectionError(f"seq {seq}: {error}") from None
                 except (KeyError, IndexError, ValueError, struct.error) as error:
                     raise ConnectionError(f"seq {seq}: the primary's INPUT record holds no "
                                           f"valid command ({error})") from None
                 pending = self.engine.apply(command)
-                self.gateway.replay(command, origin, pending)
+                self.states.replay(command, protocol, origin, pending)
                 self.last_ts = ts
             elif pending is None:
                 raise ConnectionError(f"seq {seq}: the primary sent an OUTPUT record without "
@@ -286,5 +293,5 @@ class Follower:
         resume = self.writer.resume_point()
         return JournaledExchange(self.directory, self.symbols,
                                  recovered=(self.engine, self.next_seq - 1, resume,
-                                            self.gateway),
+                                            self.states),
                                  **options)

@@ -5,7 +5,7 @@
 
 The engine knows exchange order ids; clients know their own tokens and count
 their messages. What ties the two together lives in the gateway
-(`host/net/order_entry.py`) and the replier (`host/net/order_replies.py`):
+(`host/ouch/gateway.py`) and the replier (`host/ouch/replier.py`):
 
 - the token map `(session, token) -> order id` and each order's owner
   `order id -> (session, token)` of live orders (a replace moves the order to
@@ -24,7 +24,7 @@ origin and events exactly as the gateway and replier did live. A snapshot
 holds a whole `GatewayState` as of its last seq.
 
 "Session" here is the gateway's key, which is the account's user id (the
-session layer, `host/net/sessions.py`, puts it where the datagram carried
+session layer, `host/ouch/sessions.py`, puts it where the datagram carried
 its session id): tokens and numbering belong to users and outlive the
 logins, which are not logged.
 

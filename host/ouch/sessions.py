@@ -34,9 +34,9 @@ from gatebook.wire import ouch
 from gatebook.wire.enums import LoginRejectReason, LogoutReason, SessionRefusal
 from gatebook.wire.positions import INTERNAL, OUCH
 
-from .limits import TokenBucket, UserLimits
-from .roles import admin_command, mass_cancel_command
-from .ouch_session import HEADER_STRUCT, RAW_INBOUND, RAW_OUTBOUND
+from ..net.limits import TokenBucket, UserLimits
+from ..net.roles import admin_command, mass_cancel_command
+from .framing import HEADER_STRUCT, RAW_INBOUND, RAW_OUTBOUND
 
 __all__ = ["SessionLayer", "Session"]
 
@@ -76,7 +76,7 @@ class SessionLayer:
 
     Parameters
     ----------
-    gateway : gatebook.host.net.order_entry.Gateway
+    gateway : gatebook.host.ouch.gateway.Gateway
         Takes the admitted datagrams, keyed by user id; its sequencer stamps
         mass cancels and admin commands, its `refuse` counts refusals.
     accounts : gatebook.host.net.accounts.Accounts
@@ -91,9 +91,9 @@ class SessionLayer:
         many ns (20 times as many per source IP).
     replies_per_second : int
         REFUSED and LOGIN_REJECTED answers sent at most, all peers together.
-    replier : gatebook.host.net.order_replies.Replier, optional
+    replier : gatebook.host.ouch.replier.Replier, optional
         Says the next reply number in LOGIN_ACCEPTED (1 without one).
-    history : gatebook.host.net.reply_history.ReplyHistory, optional
+    history : gatebook.host.ouch.reply_history.ReplyHistory, optional
         Replies sent again to a login that asks for them from a number.
     max_live_orders : int or None
         Live orders a user may have (default 100,000; None: no limit).

@@ -26,7 +26,7 @@ from gatebook.wire import internal, ouch
 from gatebook.wire.enums import RejectReason
 from gatebook.wire.positions import CODE, INTERNAL, require_field_order
 
-from .ouch_session import HEADER_STRUCT, RAW_OUTBOUND
+from .framing import HEADER_STRUCT, RAW_OUTBOUND
 
 __all__ = ["Replier", "MAX_PAYLOAD", "pack_reply"]
 

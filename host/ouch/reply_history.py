@@ -16,8 +16,8 @@ from collections import deque
 
 from gatebook.wire import ouch
 
-from .order_replies import MAX_PAYLOAD, pack_reply
-from .ouch_session import HEADER_STRUCT
+from .replier import MAX_PAYLOAD, pack_reply
+from .framing import HEADER_STRUCT
 
 __all__ = ["ReplyHistory", "KEPT_PER_USER"]
 

@@ -27,7 +27,7 @@ from gatebook.wire import internal, ouch
 from gatebook.wire.layout import ALPHA, PRICE4
 from gatebook.wire.positions import CODE, OUCH
 
-from .ouch_session import HEADER_STRUCT, OUTBOUND_CODEC, decode_datagram, encode_datagram
+from .framing import HEADER_STRUCT, OUTBOUND_CODEC, decode_datagram, encode_datagram
 
 __all__ = ["flow_datagrams", "script_datagrams", "bad_datagrams", "mix_in", "to_frames",
            "ScriptError", "LoginFailed", "log_in", "under_session", "logout_datagram"]
@@ -86,7 +86,7 @@ def bad_datagrams(count, seed=1):
     and scapy-fuzzed ones, in a seeded mix."""
     from scapy.packet import fuzz
 
-    from .scapy_layers import EnterOrder, OuchInbound
+    from ..net.scapy_layers import EnterOrder, OuchInbound
     rng = random.Random(seed)
     saved = random.getstate()           # scapy's fuzz() draws from the global generator
     random.seed(seed)

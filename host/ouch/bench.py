@@ -17,8 +17,8 @@ from gatebook.wire.positions import CODE, OUCH
 from ..engine import MatchingEngine
 from ..flow import generate_flow
 from .inject import to_frames
-from .order_entry import Gateway, flow_datagrams
-from .order_replies import Replier
+from .gateway import Gateway, flow_datagrams
+from .replier import Replier
 from ..runtime import quiet_gc
 from ..sequencer import Sequencer
 from ..symbols import DEFAULT_SYMBOLS
@@ -154,7 +154,7 @@ def bench_socket_end_to_end(datagrams, window=64, timeout=60):
             flow.write(len(payload).to_bytes(2, "big") + payload)
         flow.flush()
         client = subprocess.Popen(
-            [sys.executable, "-c", "from gatebook.host.net.bench import client_main; client_main()",
+            [sys.executable, "-c", "from gatebook.host.ouch.bench import client_main; client_main()",
              str(server.address[1]), flow.name, str(window)],
             stdout=subprocess.PIPE, text=True, cwd=os.path.dirname(os.path.dirname(__file__)))
         deadline = time.monotonic() + timeout
@@ -182,7 +182,7 @@ def client_main():
     import socket
     from collections import Counter
 
-    from .ouch_session import OUTBOUND_CODEC, decode_datagram
+    from .framing import OUTBOUND_CODEC, decode_datagram
     port, path, window = int(sys.argv[1]), sys.argv[2], int(sys.argv[3])
     with open(path, "rb") as flow:
         data = flow.read()
@@ -240,7 +240,7 @@ def instructions_per_order(path, orders=(10_000, 30_000), batch=1, seed=1, workd
         for repeat in (1, 2):
             done = subprocess.run(
                 ["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null",
-                 sys.executable, "-c", "import sys; from gatebook.host.net.bench import _loops; _loops()",
+                 sys.executable, "-c", "import sys; from gatebook.host.ouch.bench import _loops; _loops()",
                  stem, str(path), str(repeat)],
                 capture_output=True, text=True, cwd=os.path.dirname(os.path.dirname(
                     os.path.dirname(os.path.abspath(__file__)))))
@@ -269,7 +269,7 @@ def _loops():
 
 
 if __name__ == "__main__":
-    # python -m gatebook.host.net.bench engine 256 32 [--batch 4]: instructions per order
+    # python -m gatebook.host.ouch.bench engine 256 32 [--batch 4]: instructions per order
     import argparse
     parser = argparse.ArgumentParser(description=instructions_per_order.__doc__.split("\n")[0])
     parser.add_argument("paths", nargs="+", help="engine, or a DPDK burst size")

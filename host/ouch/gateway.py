@@ -1,7 +1,7 @@
 """Order entry: datagrams of the OUCH-like protocol to and from engine commands.
 
 # Ref: gatebook/wire/ouch.py (the messages), gatebook/wire/internal.py (the
-#      commands), host/net/ouch_session.py (framing and sequence tracking).
+#      commands), host/ouch/framing.py (framing and sequence tracking).
 
 `Gateway.datagram()` is the ingress: it decodes one datagram, drops
 duplicates, notes gaps, maps each client's order tokens to exchange order
@@ -10,7 +10,7 @@ datagram that does not decode is counted under its reason and logged, and
 the exchange goes on. Semantic checks (unknown symbol, bad price) are the
 engine's: such an order still becomes a command, so it still gets a reply.
 
-The gateway knows users, not logins: `host/net/sessions.py` stands in front
+The gateway knows users, not logins: `host/ouch/sessions.py` stands in front
 of it, admits a datagram only from a logged-in session's own address, and
 hands it on with the account's user id where the header had the session id,
 so `session` below is that key (the user id) and the frames it gets hold
@@ -29,10 +29,10 @@ tests/test_ouch_compiled.py.
 from collections import Counter, deque
 
 from gatebook.wire import internal, ouch
-from gatebook.host.wal.gateway_state import GatewayState
+from .gateway_state import GatewayState
 
 from .inject import flow_datagrams
-from .ouch_session import (HEADER_STRUCT, RAW_INBOUND, SessionTracker, Verdict, frame_datagram,
+from .framing import (HEADER_STRUCT, RAW_INBOUND, SessionTracker, Verdict, frame_datagram,
                            refusal)
 
 __all__ = ["Gateway", "CompiledGateway", "flow_datagrams"]
@@ -58,7 +58,7 @@ _BUILT = {
 }
 for _message, _fields in _BUILT.items():
     if _message.field_names != _fields:
-        raise ImportError(f"gatebook.host.net.order_entry builds {_message.name} as {_fields}; "
+        raise ImportError(f"gatebook.host.ouch.gateway builds {_message.name} as {_fields}; "
                           f"the table now says {_message.field_names}")
 
 
