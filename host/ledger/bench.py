@@ -27,14 +27,21 @@ BENCH_FEES = FeeSchedule(buy_maker=Fee(rate_ppm=-10), sell_maker=Fee(rate_ppm=-1
                          buy_taker=Fee(rate_ppm=30), sell_taker=Fee(per_share=1))
 
 
-def write_seeded_log(directory, commands, seed=1):
-    """A log of `commands` seeded commands in `directory`; the number of commands logged."""
-    exchange = JournaledExchange(directory, clock=ManualClock(START_NS, STEP_NS),
-                                 policy="none", snapshot_every=0)
-    for command in seeded_commands(seed, commands):
+def write_seeded_log(directory, commands, seed=1, **options):
+    """Log the seeded stream up to seq `commands` in `directory`, going on from where a log
+    already there ends (the same stream, so a log grown in steps equals one written at
+    once); return the seq of the last command logged. `options` go to JournaledExchange."""
+    options = {"policy": "none", "snapshot_every": 0, **options}
+    exchange = JournaledExchange(directory, clock=ManualClock(START_NS, STEP_NS), **options)
+    next_seq = exchange.sequencer.next_seq
+    exchange.sequencer.clock = ManualClock(START_NS + (next_seq - 1) * STEP_NS, STEP_NS)
+    stream = seeded_commands(seed, commands)
+    for _ in range(next_seq - 1):
+        next(stream, None)
+    for command in stream:
         exchange.submit(*command)
     exchange.close()
-    return commands
+    return max(commands, next_seq - 1)
 
 
 def time_writer(log_dir, url, batch_commands, fees=BENCH_FEES):

@@ -25,8 +25,8 @@ from gatebook.wire.internal import EXECUTED
 from gatebook.wire.positions import WAL
 from gatebook.wire.wal import OUTPUT_EVENTS, RECORD_HEADER, WAL as WAL_PROTOCOL
 
-from ..wal.format import (HEADER_SIZE, INPUT, OUTPUT, SEGMENT_HEADER_SIZE, TRAILER_SIZE,
-                          check_records, decode_segment_header, find_valid_record,
+from ..wal.format import (COMMIT, COMMIT_SIZE, HEADER_SIZE, INPUT, SEGMENT_HEADER_SIZE,
+                          TRAILER_SIZE, check_records, decode_segment_header, find_valid_record,
                           segment_version, struct_of)
 from ..wal.segments import list_segments, segment_name
 
@@ -35,6 +35,7 @@ __all__ = ["LogTail", "Command"]
 _EXECUTED = EXECUTED.code
 _unpack_header = struct_of(RECORD_HEADER, WAL_PROTOCOL.byte_order).unpack_from
 _SEQ, _TS, _KIND = WAL.RECORD_HEADER.seq, WAL.RECORD_HEADER.ts, WAL.RECORD_HEADER.kind
+_COMMIT_RECORD = HEADER_SIZE + COMMIT_SIZE + TRAILER_SIZE
 # Per segment format version: each event type's codec, to step over the events
 # the ledger does not need without decoding them.
 _CODECS = {version: ProtocolCodec(events).by_code for version, events in OUTPUT_EVENTS.items()}
@@ -114,6 +115,29 @@ class LogTail:
         if out:
             self.next_seq = out[-1].seq + 1
         return out
+
+    def probe_end(self):
+        """Look at the newest segment's last record and raise `produced_seq` to the seq its
+        COMMIT record closes (cheap: one short read), so the lag is known before the tail
+        gets there; the newest seq known."""
+        try:
+            segments = list_segments(self.directory, allow_gaps=True)
+            if not segments:
+                return self.produced_seq
+            with open(segments[-1][1], "rb") as file:
+                size = os.fstat(file.fileno()).st_size
+                if size < SEGMENT_HEADER_SIZE + _COMMIT_RECORD:
+                    return self.produced_seq
+                file.seek(size - _COMMIT_RECORD)
+                data = file.read(_COMMIT_RECORD)
+        except OSError:
+            return self.produced_seq
+        header = _unpack_header(data, 0)
+        if header[_KIND] == COMMIT:
+            scan = check_records(data, header[_SEQ] + 1, 0, True)
+            if scan.damage is None and scan.marker is not None:
+                self.produced_seq = max(self.produced_seq, scan.marker.seq)
+        return self.produced_seq
 
     def _read_more(self):
         """Read the next chunk of the log into `_ready`; whether to read again at once."""
@@ -217,10 +241,10 @@ class LogTail:
                 try:
                     executions = _executions(payload, version)
                 except (WireError, KeyError) as error:
-                    self._advance(consumed, expected, output_seen)
                     self._fail("undecodable_output",
                                f"{os.path.basename(path)}: the OUTPUT record of seq {seq} at "
                                f"offset {self._offset + start} does not decode ({error})")
+                    self._advance(consumed, expected, output_seen)
                     return None
                 self._ready.append(Command(seq, ts, crc, executions))
             consumed, expected, output_seen = stop, seq + 1, True

@@ -213,9 +213,10 @@ class LedgerWriter:
     # -- running ------------------------------------------------------------------------
 
     def status(self):
-        """The writer's Status (produced_seq is as of the last read of the log)."""
+        """The writer's Status; produced_seq from the log's newest COMMIT record (or the
+        newest command read, if the log does not end with one)."""
         applied = self.applied_seq or 0
-        produced = max(applied, self.tail.produced_seq if self.tail else applied)
+        produced = max(applied, self.tail.probe_end() if self.tail else applied)
         errors = self.errors + self._tail_errors + (self.tail.refused if self.tail else Counter())
         return Status(applied, produced, produced - applied, self.executions, self.batches,
                       self.database, self.problem, dict(errors))
