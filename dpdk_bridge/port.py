@@ -13,6 +13,7 @@ import itertools
 from array import array
 from dataclasses import dataclass
 
+from ._cgen import STATS
 
 __all__ = ["Burst", "Link", "Port", "SLOT", "MAX_BURST"]
 
@@ -181,13 +182,12 @@ class Port:
     # -- state -----------------------------------------------------------------
 
     def stats(self):
-        """The port's counters as a dict (ipackets, opackets, ibytes, obytes,
-        imissed, ierrors, oerrors, rx_nombuf)."""
+        """The port's counters as a dict, one entry per field of `_cgen.STATS`
+        (DPDK's names: ipackets, opackets, ibytes, obytes, imissed, ierrors,
+        oerrors, rx_nombuf), the table `struct gb_stats` is generated from."""
         out = self._ffi.new("struct gb_stats *")
         self.eal.check(f"rte_eth_stats_get(port {self.id})", self._lib.gb_stats_get(self.id, out))
-        return {name: getattr(out, name) for name in (
-            "ipackets", "opackets", "ibytes", "obytes", "imissed", "ierrors", "oerrors",
-            "rx_nombuf")}
+        return {name: getattr(out, name) for name, *_ in STATS}
 
     def reset_stats(self):
         self.eal.check(f"rte_eth_stats_reset(port {self.id})", self._lib.rte_eth_stats_reset(self.id))

@@ -19,24 +19,21 @@ import socket
 import struct
 from collections import Counter
 
+from gatebook.wire import ethernet
+
+from .frames import ETHERNET_HEADER as _ETH
+from .frames import FRAME_HEADERS_SIZE as _FRAME_HEADERS
+from .frames import UDP_HEADER as _UDP
+from .frames import udp_frame
+
 __all__ = ["DatagramPort", "DpdkUdp", "SocketUdp", "open_udp", "udp_frame", "answerable",
            "BACKENDS"]
 
 BACKENDS = ("dpdk", "socket")
 
-_ETH = struct.Struct("!6s6sH")
-_IP = struct.Struct("!BBHHHBBH4s4s")
-_UDP = struct.Struct("!HHHH")
+
+# ARP has no table in gatebook.wire (order entry answers it, nothing else reads it).
 _ARP = struct.Struct("!HHBBH6s4s6s4s")
-_ETH_IPV4, _ETH_ARP = 0x0800, 0x0806
-_BROADCAST = b"\xff" * 6
-
-
-def _checksum(header):
-    total = sum(struct.unpack(f"!{len(header) // 2}H", header))
-    while total >> 16:
-        total = (total & 0xFFFF) + (total >> 16)
-    return ~total & 0xFFFF
 
 
 def answerable(ip, port):
@@ -51,16 +48,6 @@ def answerable(ip, port):
 
 def _mac_bytes(text):
     return bytes.fromhex(text.replace(":", ""))
-
-
-def udp_frame(dst_mac, src_mac, src_ip, dst_ip, src_port, dst_port, payload, ip_id=0):
-    """An Ethernet/IPv4/UDP frame (MACs and IPs as bytes; UDP checksum 0, which
-    IPv4 allows; IPv4 header checksum computed)."""
-    header = _IP.pack(0x45, 0, 28 + len(payload), ip_id, 0x4000, 64,
-                      socket.IPPROTO_UDP, 0, src_ip, dst_ip)
-    header = header[:10] + _checksum(header).to_bytes(2, "big") + header[12:]
-    return (_ETH.pack(dst_mac, src_mac, _ETH_IPV4) + header
-            + _UDP.pack(src_port, dst_port, 8 + len(payload), 0) + payload)
 
 
 class DatagramPort:
@@ -205,12 +192,12 @@ class DpdkUdp(DatagramPort):
 
         Returns `(data, frames)`: `data` is the burst buffer and `frames` holds
         `(session, sequence_number, count, offset, peer, error)` per order-entry
-        datagram, as `gatebook.host.net.order_entry.Gateway.commands` takes them (with
+        datagram, as `gatebook.host.ouch.gateway.Gateway.commands` takes them (with
         the compiled loops, an `RxBurst` that iterates those tuples and that the
         compiled gateway reads straight from the descriptors). Both are reused
         by the next call, so take the commands before receiving again. The C
         helper checks Ethernet, IPv4 and UDP as `recv` does and the session
-        framing as `gatebook.host.net.ouch_session.frame_datagram` does; a datagram it
+        framing as `gatebook.host.ouch.framing.frame_datagram` does; a datagram it
         refuses carries `error` (a refusal name and two integers) and nothing
         is lost. ARP is answered here; other frames count in `.bad`, and
         what the port refuses itself in `.refused`.
@@ -321,18 +308,19 @@ class DpdkUdp(DatagramPort):
     @staticmethod
     def _payload(frame):
         # A frame the C split took as UDP to our port: its lengths add up.
-        udp = 14 + (frame[14] & 0x0F) * 4
-        return bytes(frame[udp + 8:udp + int.from_bytes(frame[udp + 4:udp + 6], "big")])
+        udp = _ETH.size + (frame[_ETH.size] & 0x0F) * 4         # after the IPv4 options
+        at = udp + _UDP.offsets["length"]
+        return bytes(frame[udp + _UDP.size:udp + int.from_bytes(frame[at:at + 2], "big")])
 
     def _arp(self, frame):
-        if len(frame) < 42:
+        if len(frame) < _ETH.size + _ARP.size:
             return None
-        _, _, _, _, op, sha, spa, _, tpa = _ARP.unpack_from(frame, 14)
+        _, _, _, _, op, sha, spa, _, tpa = _ARP.unpack_from(frame, _ETH.size)
         self.learn(int.from_bytes(spa, "big"), int.from_bytes(sha, "big"))
         if op != 1 or tpa != self._ip:
             return None
-        return (_ETH.pack(sha, self._mac, _ETH_ARP)
-                + _ARP.pack(1, _ETH_IPV4, 6, 4, 2, self._mac, self._ip, sha, spa))
+        return (_ETH.pack(dst=sha, src=self._mac, ethertype=ethernet.ETHERTYPE_ARP)
+                + _ARP.pack(1, ethernet.ETHERTYPE_IPV4, 6, 4, 2, self._mac, self._ip, sha, spa))
 
     def _dest_mac(self, ip):
         # multicast: 01:00:5e + low 23 bits of the group; else learned, else broadcast
@@ -361,7 +349,7 @@ class DpdkUdp(DatagramPort):
             self._tx_size = TX_DESC_STRUCT.size
             self._src_mac = self.port._ffi.from_buffer("uint8_t[]", bytearray(self._mac))
         tx, size, slot = self._tx, self._tx.size, self._tx.slot
-        limit = min(slot, 0xFFFF) - 42
+        limit = min(slot, 0xFFFF) - _FRAME_HEADERS
         if self._fast is not None:
             if not isinstance(datagrams, (list, tuple)):
                 datagrams = list(datagrams)
@@ -403,7 +391,7 @@ class DpdkUdp(DatagramPort):
     def send_replies(self, replier):
         """Send what `replier.flush()` would give; return how many datagrams left.
 
-        A compiled replier (`gatebook.host.net.order_replies.Replier` over a compiled
+        A compiled replier (`gatebook.host.ouch.replier.Replier` over a compiled
         gateway) writes its datagrams straight into the send burst's slots
         (`flush_into`), with no Python object per datagram; any other goes
         through `send(replier.flush())`."""
@@ -413,7 +401,7 @@ class DpdkUdp(DatagramPort):
         if self._tx is None:
             self.send(())                          # makes the send burst
         tx, size = self._tx, self._tx.size
-        limit, sent = min(tx.slot, 0xFFFF) - 42, 0
+        limit, sent = min(tx.slot, 0xFFFF) - _FRAME_HEADERS, 0
         while True:
             count = fill(tx.data, tx.slot, self._tx_desc, size, self._ip_of, limit)
             if count:

@@ -119,3 +119,14 @@ def test_missing_dpdk_is_reported_not_hidden(tmp_path):
 
 def test_unavailable_is_an_exception_type():
     assert issubclass(DpdkUnavailable, RuntimeError)
+
+
+def test_port_stats_are_the_fields_of_the_stats_table(eal, monkeypatch):
+    """`Port.stats()` names its counters from `_cgen.STATS` (the table `struct gb_stats`
+    is generated from), not from a list of its own."""
+    from gatebook.dpdk_bridge import _cgen, port as port_module
+    with eal.attach(f"net_ring{next(_names)}") as port:
+        assert list(port.stats()) == [name for name, *_ in _cgen.STATS]
+        fewer = tuple(field for field in _cgen.STATS if field[0] in ("ipackets", "obytes"))
+        monkeypatch.setattr(port_module, "STATS", fewer)
+        assert list(port.stats()) == ["ipackets", "obytes"]

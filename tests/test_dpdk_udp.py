@@ -92,3 +92,37 @@ def test_dpdk_udp_drops_what_is_not_ours_and_answers_arp(eal):
         assert udp.frame(b"", ("198.18.0.9", 5))[:6] == bytes.fromhex("020000000009")
     finally:
         udp.close()
+
+
+def test_the_python_frame_headers_are_the_wire_tables():
+    """dpdk_bridge/frames.py's headers come from gatebook.wire.ethernet, as the C's do."""
+    from gatebook.dpdk_bridge import _cgen, frames
+    from gatebook.wire import ethernet
+    for header, message in ((frames.ETHERNET_HEADER, ethernet.ETHERNET_HEADER),
+                            (frames.IPV4_HEADER, ethernet.IPV4_HEADER),
+                            (frames.UDP_HEADER, ethernet.UDP_HEADER)):
+        assert (header.names, header.size) == (message.field_names, message.size)
+        assert header.offsets == _cgen.field_offsets(message)
+    assert frames.FRAME_HEADERS_SIZE == 14 + 20 + 8
+    frame = frames.udp_frame(b"\x02" * 6, b"\x04" * 6, bytes([198, 18, 0, 9]),
+                             bytes([198, 18, 0, 1]), 40000, 15000, b"payload", ip_id=7)
+    ip = frames.IPV4_HEADER.unpack_from(frame, frames.ETHERNET_HEADER.size)
+    assert (ip["version_ihl"], ip["total_length"], ip["identification"], ip["protocol"]) == \
+        (0x45, 20 + 8 + 7, 7, ethernet.IPPROTO_UDP)
+    assert ip["flags_fragment"] == ethernet.IPV4_DONT_FRAGMENT
+    parsed = Ether(frame)                                     # and an independent reader agrees
+    assert (parsed.type, parsed[IP].id, parsed[UDP].sport, parsed[UDP].len) == \
+        (ethernet.ETHERTYPE_IPV4, 7, 40000, 8 + 7)
+    assert bytes(parsed[UDP].payload) == b"payload"
+
+
+def test_a_header_is_packed_by_field_name_in_its_tables_order():
+    from gatebook.dpdk_bridge.frames import Header
+    from gatebook.wire.layout import Field, Message, Protocol
+    message = Message("made_up", None, (Field("kind", 1), Field("length", 2), Field("tag", 4)))
+    header = Header(message, Protocol("made-up", "little", (message,)), as_bytes=("tag",))
+    assert header.pack(length=0x0102, tag=b"abcd", kind=9) == b"\x09\x02\x01abcd"
+    assert header.unpack_from(b"\x09\x02\x01abcd") == {"kind": 9, "length": 0x0102,
+                                                       "tag": b"abcd"}
+    with pytest.raises(TypeError, match="length"):
+        header.pack(kind=9, tag=b"abcd")                      # a field left out is refused
