@@ -14,6 +14,7 @@ __all__ = ["BOARDS", "board"]
 # Board name on the command line -> module in this package.
 BOARDS = {
     "ulx3s-85f": "gatebook.boards.ulx3s_85f",
+    "ecpix5-85": "gatebook.boards.ecpix5_85",
 }
 
 

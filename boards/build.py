@@ -136,7 +136,8 @@ def prepare(board_name, depth, seed=1, top=None):
     seed : int
         nextpnr's placement seed.
     top : callable, optional
-        `top(board_module, depth)` -> the Elaboratable to build; `BoardTop` (one lane) by default.
+        `top(board_module, depth)` -> the Elaboratable to build; by default the board
+        module's own `top`, else `BoardTop` (one lane).
 
     Returns
     -------
@@ -147,7 +148,7 @@ def prepare(board_name, depth, seed=1, top=None):
     spec = board(board_name)
     platform = spec.platform()
     plan = platform.prepare(
-        (top or BoardTop)(spec, depth), name="top",
+        (top or getattr(spec, "top", BoardTop))(spec, depth), name="top",
         nextpnr_opts=f"--report top.report.json --detailed-timing-report --timing-allow-fail "
                      f"--seed {seed}")
     return platform, plan

@@ -1,0 +1,34 @@
+"""LambdaConcept ECPIX-5 with the LFE5UM5G-85F (ECP5-5G, 84k LUT4s, 208 DP16KD BRAMs) and a
+1G Ethernet PHY on RGMII (amaranth-boards' `eth_rgmii`).
+
+The board a deployer cables to the host's NIC: its top (`gatebook.boards.ethernet_top`) is
+the MAC, the link endpoint and the lane (`gatebook.hdl.mac.endpoint.MacEndpoint`) on the
+PHY's pins, clocked by the PHY's 125 MHz receive clock (no PLL). The four RGB LEDs' first
+eight colours are also offered as "led" 0-7, so the lane-only top (`BoardTop`) builds here too.
+"""
+
+__all__ = ["NAME", "DESCRIPTION", "LEDS", "ETHERNET", "platform", "top"]
+
+NAME = "ecpix5-85"
+DESCRIPTION = "LambdaConcept ECPIX-5, Lattice ECP5-5G LFE5UM5G-85F-8BG554, RGMII 1G PHY"
+LEDS = 8
+ETHERNET = "eth_rgmii"          # the resource with the PHY's RGMII pins
+_LED_PINS = ("T23", "R21", "T22", "U21", "W21", "T24", "K21", "K24")   # RGB LEDs 0-2, r g b
+
+
+def platform():
+    """amaranth-boards' `ECPIX585Platform` with "led" 0-7 on the RGB LEDs (needs amaranth-boards)."""
+    from amaranth.build import Attrs, PinsN, Resource
+    from amaranth_boards.ecpix5 import ECPIX585Platform
+
+    class Platform(ECPIX585Platform):
+        resources = ECPIX585Platform.resources + [
+            Resource("led", k, PinsN(pin, dir="o"), Attrs(IO_TYPE="LVCMOS33"))
+            for k, pin in enumerate(_LED_PINS)]
+    return Platform()
+
+
+def top(board, depth):
+    """The board's top for `gatebook build`: the MAC, link endpoint and lane on its PHY."""
+    from gatebook.boards.ethernet_top import EthernetBoardTop
+    return EthernetBoardTop(board, depth)
