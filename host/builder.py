@@ -51,13 +51,15 @@ class BuiltExchange:
         The pipeline lanes, when a link is configured.
     matcher : str
         Where matching happens, in words.
+    md_service : gatebook.host.marketdata.service.RecoveryService or None
+        Market-data re-requests and snapshots, when configured.
     """
 
     def __init__(self, config):
         self.config = config
         self.exchange = self.entry = self.port = self.accounts = None
         self.journal = self.acks = self.replication = self.hybrid = None
-        self.standby_epoch = None
+        self.standby_epoch = self.md_service = None
         self.matcher = "golden model in-process"
         self._closed = False
 
@@ -87,7 +89,7 @@ class BuiltExchange:
             return None
         self._closed = True
         failure = _close_journal(self.journal) if self.journal is not None else None
-        for part in (self.exchange, self.port, self.hybrid, self.replication):
+        for part in (self.exchange, self.md_service, self.port, self.hybrid, self.replication):
             if part is not None:
                 part.close()
         return failure
@@ -172,7 +174,15 @@ def _assemble(built, config, clock):
     built.exchange = Exchange(
         built.port, config.symbols, clock, md_destination=config.market_data.destination,
         engine=built.hybrid if built.journal is None else None, journal=built.journal,
-        acks=built.acks, order_entry=built.entry)
+        acks=built.acks, order_entry=built.entry,
+        md_store_messages=config.market_data.store_messages)
+    md = config.market_data
+    if md.request or md.snapshot:
+        from .marketdata.service import RecoveryService
+        try:
+            built.md_service = RecoveryService(built.exchange.publisher, md.request, md.snapshot)
+        except OSError as error:
+            raise BuildError(f"cannot serve market-data recovery: {error}", 1) from None
 
 
 def _secret(log):

@@ -365,8 +365,9 @@ def _itch(datagrams, md):
             for message in mold.parse(payload).messages]
 
 
-def test_a_restarted_feed_shows_the_recovered_book_and_trades_against_it(tmp_path):
+def test_a_restarted_feed_goes_on_with_its_session_and_trades_against_it(tmp_path):
     from gatebook.wire import itch50
+    from gatebook.host.marketdata.itch_book import ItchBook
     from gatebook.host.net.exchange_server import Acknowledgements
     from gatebook.host.ouch import ouch_exchange
     from gatebook.host.wal import JournaledExchange
@@ -393,20 +394,27 @@ def test_a_restarted_feed_shows_the_recovered_book_and_trades_against_it(tmp_pat
     exchange.close(end_of_day=False)
     books = {symbol: [book.orders_at(side) for side in (0, 1)]
              for symbol, book in journal.engine.books.items()}
+    subscriber = ItchBook()                 # what the first run's feed showed
+    for record in _itch(port.sent, md):
+        subscriber.apply(record)
 
     journal, exchange, port, datagrams, sessions = open_exchange()
-    adds = [m for m in _itch(port.sent, md) if m[0] == itch50.ADD_ORDER.code]
-    shown = sorted((m[1], m[5], m[8], m[6]) for m in adds)      # symbol, side, price, shares
+    # The restarted feed goes on with the session (host/marketdata/resume.py): it
+    # shows nothing again, and the book its subscribers hold is the recovered one.
+    assert not [m for m in _itch(port.sent, md) if m[0] == itch50.ADD_ORDER.code]
+    shown = sorted(map(tuple, subscriber.orders.values()))   # symbol, side, price, shares
     resting = sorted((symbol, itch50.BUY if side == 0 else itch50.SELL, price, order.qty)
                      for symbol, sides in books.items() for side, levels in enumerate(sides)
                      for price, orders in levels for order in orders)
     assert shown == resting and len(resting) > 10
     # A new session sells into the best recovered bid of one symbol: the
-    # execution names the Add Order the restarted feed showed for it.
+    # execution names the Add Order the first run's feed showed for it.
     symbol, levels = next((symbol, sides[0]) for symbol, sides in sorted(books.items())
                           if sides[0])
     price, (best, *_) = levels[0]
-    ref = next(m[4] for m in adds if m[1] == symbol and m[5] == itch50.BUY and m[8] == price)
+    ref = min((subscriber.arrival[ref], ref) for ref, (locate, side, at, _)
+              in subscriber.orders.items()
+              if (locate, side, at) == (symbol, itch50.BUY, price))[1]
     name = next(spec.name for spec in DEFAULT_SYMBOLS if spec.symbol_id == symbol)
     crafted = script_datagrams(f"999 enter_order order_token=1 stock={name} side=SELL "
                                f"shares={best.qty} price={price}")

@@ -50,6 +50,10 @@ def register(subparsers):
     parser.add_argument("--md", type=_md, metavar="IP:PORT",
                         help="market-data destination, or 'none' (default "
                              f"{MOLDUDP64_GROUP}:{MOLDUDP64_PORT})")
+    parser.add_argument("--md-request", type=_address, metavar="IP:PORT",
+                        help="serve MoldUDP64 re-requests (UDP) here (docs/marketdata.md)")
+    parser.add_argument("--md-snapshot", type=_address, metavar="IP:PORT",
+                        help="serve book snapshots for late joiners (TCP) here")
     parser.add_argument("--seconds", type=float, help="stop after this long (default: until Ctrl-C)")
     parser.add_argument("--max-orders", type=int, help="stop after this many orders")
     parser.add_argument("--burst", type=int, help="datagrams per poll (default 32)")
@@ -124,7 +128,8 @@ _OVERRIDES = {
     "log": ("log", "directory"), "durability": ("log", "durability"),
     "snapshot_every": ("log", "snapshot_every"), "standby_listen": ("log", "standby_listen"),
     "standby": ("log", "standby"), "replication_secret": ("log", "replication_secret"),
-    "md": ("market_data", "destination"),
+    "md": ("market_data", "destination"), "md_request": ("market_data", "request"),
+    "md_snapshot": ("market_data", "snapshot"),
     "seconds": ("run", "seconds"), "max_orders": ("run", "max_orders"),
 }
 
@@ -219,6 +224,19 @@ def _print_start(built):
     print(f"run: {len(built.accounts)} accounts from {config.sessions.accounts}; sessions "
           f"expire after {config.sessions.timeout:g} s of silence", flush=True)
     print(f"run: gateway and replier: {built.entry.path}", flush=True)
+    if md is not None:
+        _print_market_data(built)
+
+
+def _print_market_data(built):
+    start, service = built.exchange.market_data, built.md_service
+    publisher = start.publisher
+    where = [f"{what} on {server.address[0]}:{server.address[1]}"
+             for what, server in (("re-requests", service and service.requests),
+                                  ("snapshots", service and service.snapshots)) if server]
+    print(f"run: market data: {start.why}; session {publisher.session}, next sequence number "
+          f"{publisher.next_sequence}; " + (", ".join(where) or "no re-requests, no snapshots"),
+          flush=True)
 
 
 def _print_summary(built):
@@ -228,6 +246,17 @@ def _print_summary(built):
           f"{counts['replies']:,} reply datagrams, {counts['md_packets']:,} MoldUDP64 packets "
           f"({counts['md_messages']:,} ITCH messages); duplicates {gateway.tracker.duplicates}, "
           f"gap messages {gateway.tracker.gaps}")
+    service = built.md_service
+    if service is not None:
+        requests, snapshots = service.requests, service.snapshots
+        for what, counter in (
+                ("re-requests answered", requests and requests.answered),
+                ("re-requests refused", requests and requests.refused),
+                ("snapshots served", snapshots and snapshots.served),
+                ("snapshot clients cut", snapshots and snapshots.refused)):
+            if counter is not None:
+                print(f"run: market data: {what}: " + (", ".join(
+                    f"{kind} {count}" for kind, count in sorted(counter.items())) or "none"))
     if engine is not None:
         punts = ", ".join(f"{reason.name.lower()} {count}"
                           for reason, count in sorted(engine.punts.items()))

@@ -26,50 +26,15 @@ import threading
 import time
 from collections import Counter, deque
 
-from gatebook.wire import itch50, mold
-from gatebook.wire.codec import ProtocolCodec, WireError
+from gatebook.wire.codec import WireError
 
 from ..engine import MatchingEngine
-from ..marketdata.itch_feed import NANOSECONDS_PER_DAY, ItchFeed
+from ..marketdata.publisher import STORE_MESSAGES
+from ..marketdata.resume import open_market_data
 from ..sequencer import Sequencer
 from .order_entry_api import EntryContext, OrderIds
 
 __all__ = ["Exchange", "Acknowledgements"]
-
-_ITCH = ProtocolCodec(itch50.ITCH50)
-_MAX_MOLD_PAYLOAD = 1400          # keep MoldUDP64 packets under a 1500-byte MTU
-
-
-def _resume_feed(feed, engine, ts):
-    """Teach `feed` the recovered engine's book; return the ITCH records that show it.
-
-    A restarted exchange opens a new MoldUDP64 session (numbered from 1), so
-    its subscribers learn the book from an Add Order per resting order (best
-    level first, time priority within a level), after the start of day, and a
-    Stock Trading Action per halted symbol. Pending stops are remembered, not
-    shown, as the feed does for stops it sees accepted.
-    """
-    from ..book import BUY, SELL
-    add, action = itch50.ADD_ORDER, itch50.STOCK_TRADING_ACTION
-    itch_side = {BUY: itch50.BUY, SELL: itch50.SELL}
-    stamp = ts % NANOSECONDS_PER_DAY
-    out = []
-    for symbol, book in sorted(engine.books.items()):
-        name = feed.specs[symbol].name if symbol in feed.specs else book.spec.name
-        if book.halted:
-            out.append((action.code, symbol, 0, stamp, name, "H", "", ""))
-        for side in (BUY, SELL):
-            for price, orders in book.orders_at(side):
-                for order in orders:
-                    ref = feed._new_ref()
-                    feed.displayed[order.order_id] = [ref, order.qty, side]
-                    out.append((add.code, symbol, feed._track(), stamp, ref, itch_side[side],
-                                order.qty, name, price))
-            for order in book.live_stops(side):
-                feed.stops[order.order_id] = (symbol, side, order.order_type, order.price,
-                                              order.qty)
-    return out
-
 
 class Acknowledgements:
     """The highest sequence number that may be acknowledged: a journal's `on_ack`.
@@ -112,7 +77,10 @@ class Exchange:
     md_port : DatagramPort or None
         Sends market data, when it should leave by another port than `port`.
     session : str
-        The MoldUDP64 session name (10 characters at most).
+        The MoldUDP64 session name (10 characters at most). With a journal the
+        session the log was publishing goes on (host/marketdata/resume.py).
+    md_store_messages : int
+        Market-data messages kept for re-requests (host/marketdata/publisher.py).
     engine : object with `apply(command) -> events`, optional
         The matcher: by default the golden model in this process; a
         `gatebook.host.hybrid.HybridExchange` puts hot symbols in hardware lanes, in
@@ -127,7 +95,8 @@ class Exchange:
     """
 
     def __init__(self, port, symbols, clock, md_destination=None, md_port=None,
-                 session="GATEBOOK01", engine=None, journal=None, acks=None, order_entry=()):
+                 session="GATEBOOK01", engine=None, journal=None, acks=None, order_entry=(),
+                 md_store_messages=STORE_MESSAGES):
         entries = (order_entry,) if hasattr(order_entry, "receive") else tuple(order_entry)
         if not entries:
             raise ValueError("an exchange needs an order entry (an OrderEntry, e.g. "
@@ -163,17 +132,19 @@ class Exchange:
         else:
             self._apply = dict.fromkeys(entries, self.engine.apply)
         self._itch = []
-        self.feed = ItchFeed(symbols, self._itch.extend)
+        # The MoldUDP64 session: a new one, or the one the log was publishing.
+        self.market_data = open_market_data(symbols, self._itch.extend, session, self._send_md,
+                                            clock, journal, md_store_messages,
+                                            continue_session=md_destination is not None)
+        self.feed, self.publisher = self.market_data.feed, self.market_data.publisher
         # Every applied command's events go to the feed, then to every entry.
         self._listeners = (self.feed,) + tuple(listen for entry in entries
                                                for listen in entry.listeners)
-        self.md_sequence = 1
         self._clock = clock
-        opening = self.feed.start_of_day(clock()) if md_destination is not None else []
-        if journal is not None:
-            opening += _resume_feed(self.feed, journal.engine, clock())
         if md_destination is not None:
-            self._publish(opening)
+            self._publish(self.market_data.opening)
+            if self.market_data.continued:
+                self.publisher.send_heartbeat()     # subscribers see where it goes on
 
     @staticmethod
     def _journaled(journal, entry):
@@ -254,24 +225,12 @@ class Exchange:
     def _publish(self, records):
         if self.md_destination is None:
             return
-        packets, batch, size = [], [], 0
-        for record in records:
-            message = _ITCH.encode(record)
-            if size + len(message) + 2 > _MAX_MOLD_PAYLOAD and batch:
-                packets.append(self._packet(batch))
-                batch, size = [], 0
-            batch.append(message)
-            size += len(message) + 2
-        if batch:
-            packets.append(self._packet(batch))
-        self.counts["md_packets"] += self.md_port.send(
-            [(packet, self.md_destination) for packet in packets])
+        packets, messages = self.publisher.publish(records)
+        self.counts["md_packets"] += packets
+        self.counts["md_messages"] += messages
 
-    def _packet(self, messages):
-        packet = mold.build(self.session, self.md_sequence, messages)
-        self.md_sequence += len(messages)
-        self.counts["md_messages"] += len(messages)
-        return packet
+    def _send_md(self, packets):
+        return self.md_port.send([(packet, self.md_destination) for packet in packets])
 
     def run(self, seconds=None, max_orders=None, burst=32, idle_sleep=0.0002):
         """Poll until `seconds` pass or `max_orders` orders were handled."""
@@ -291,6 +250,9 @@ class Exchange:
     def close(self, end_of_day=True, drain_seconds=1.0):
         """Send the end-of-day system events and MoldUDP64's end of session.
 
+        Not with a journal: its session outlives the process, and the next
+        start goes on with it (host/marketdata/resume.py).
+
         With a journal, held output first waits up to `drain_seconds` for its
         acknowledgement; what is still not acknowledged then is dropped:
         those commands were never acknowledged.
@@ -301,7 +263,6 @@ class Exchange:
             self.acks.wait(self._held[-1][0], drain_seconds)
             self.release()
             self._held.clear()
-        if self.md_destination is not None and end_of_day:
+        if self.md_destination is not None and end_of_day and self.journal is None:
             self._publish(self.feed.end_of_day(self._clock()))
-            self.md_port.send([(mold.end_of_session(self.session, self.md_sequence),
-                                self.md_destination)])
+            self.publisher.end_session()
