@@ -102,8 +102,10 @@ class LedgerStore:
         self.close()
         try:
             if self.dialect == "sqlite":
+                # check_same_thread off: a store is opened on one thread and used by the
+                # writer's; it is never used by two threads at once.
                 connection = sqlite3.connect(self.path, timeout=self.connect_timeout,
-                                             isolation_level=None)
+                                             isolation_level=None, check_same_thread=False)
                 # WAL with synchronous=NORMAL: a crash keeps every committed batch; a
                 # power cut may lose the last ones, cursor and all, and the writer then
                 # applies them again from the log. Readers never block the writer.
