@@ -161,44 +161,48 @@ class Exchange:
         return sum(entry.messages for entry in self.entries)
 
     def poll(self, burst=32):
-        """Take at most `burst` units (datagrams, messages) from each entry; return how many came."""
-        received, batches = 0, []
+        """Take at most `burst` units (datagrams, messages) from each entry; return how many came.
+
+        Every entry hears every command's events, so once anything came every
+        entry ends its burst (its replies may be about another entry's command,
+        such as a fill of its resting order); when nothing came, each is idle.
+        """
+        received, hold = 0, self.acks is not None
         try:
             for entry in self.entries:
-                received += self._take(entry, burst, batches)
+                received += self._take(entry, burst)
         finally:
             # Also when the journal fails mid-burst (LogFailure): what was
             # applied before is held like any output and leaves only if acked.
             self.counts["orders"] = self.messages
             if received:
+                batches = [(entry, batch) for entry in self.entries
+                           if (batch := entry.end_burst(hold))]
                 self._output(batches)
+            else:
+                for entry in self.entries:
+                    entry.idle()
         if self.journal is not None and self.journal.snapshot_due:
             self.journal.snapshot()         # between bursts: every entry's state is whole
         return received
 
-    def _take(self, entry, burst, batches):
-        """Apply what `entry` received; its replies go out or into `batches`."""
+    def _take(self, entry, burst):
+        """Apply the commands of what `entry` received; how many units came."""
         received, commands = entry.receive(burst)
         if not received:
-            entry.idle()
             return 0
         self.counts["datagrams_in"] += received
         apply, listeners = self._apply[entry], self._listeners
-        try:
-            for command in commands:
-                try:
-                    events = apply(command)
-                except WireError as error:
-                    # Only a journal raises this, before the engine saw the command and
-                    # after giving its sequence number back: the command never happened.
-                    entry.refuse(command, f"command cannot be logged: {error}")
-                    continue
-                for listen in listeners:
-                    listen(events)
-        finally:
-            batch = entry.end_burst(self.acks is not None)
-            if batch:
-                batches.append((entry, batch))
+        for command in commands:
+            try:
+                events = apply(command)
+            except WireError as error:
+                # Only a journal raises this, before the engine saw the command and
+                # after giving its sequence number back: the command never happened.
+                entry.refuse(command, f"command cannot be logged: {error}")
+                continue
+            for listen in listeners:
+                listen(events)
         return received
 
     def _output(self, batches):

@@ -26,11 +26,13 @@ What the exchange does with an entry, per poll:
 3. `listeners`: callables the exchange hands the events of every applied
    command, whichever entry (or admin tool) it came from; an entry replies
    only for the orders it owns and ignores the rest.
-4. `end_burst(hold)`: the entry's replies of this burst. `hold` False: send
-   them now and return None. `hold` True (a journal): return them as one
-   batch, which the exchange passes to `send(batch)` once the journal has
-   acknowledged the burst's last command (or drops, if it never does).
-   `idle()` is called instead when nothing was received.
+4. `end_burst(hold)`: once any entry received something, every entry's
+   replies of this poll (some may be about other entries' commands: a fill
+   of its resting order). `hold` False: send them now and return None.
+   `hold` True (a journal): return them as one batch, which the exchange
+   passes to `send(batch)` once the journal has acknowledged the poll's last
+   command (or drops, if it never does). When no entry received anything,
+   each gets `idle()` instead.
 5. `refuse(command, reason)`: a command the exchange could not apply (the
    log could not encode it); its sequence number was given back.
 
@@ -54,9 +56,9 @@ class OrderIds:
     """The exchange order ids every entry of one exchange takes new ones from.
 
     Entries run one at a time on the exchange's thread, so an entry may copy
-    `next_id` into its own counter when `receive` starts and write its counter
-    back when the burst ends (`end_burst`/`idle`): no two entries ever hand
-    out the same id.
+    `next_id` into its own counter when `receive` starts and give its counter
+    back with `at_least` when the burst ends (`end_burst`/`idle`; another
+    entry may have taken ids since): no two entries ever hand out the same id.
     """
 
     def __init__(self, next_id=1):

@@ -143,7 +143,7 @@ class OuchEntry:
 
     def end_burst(self, hold):
         """Answer the sessions; send this burst's replies now, or return them to hold."""
-        self._order_ids.next_id = self.gateway.next_order_id
+        self._order_ids.at_least(self.gateway.next_order_id)
         self._answer_sessions()
         replier = self.replier
         batch = None
@@ -161,7 +161,7 @@ class OuchEntry:
         return batch
 
     def idle(self):
-        self._order_ids.next_id = self.gateway.next_order_id
+        self._order_ids.at_least(self.gateway.next_order_id)
         self._answer_sessions()
         self.sessions.forget_ended()        # sessions the sweep ended
 

@@ -28,9 +28,10 @@ session layer, `host/ouch/sessions.py`, puts it where the datagram carried
 its session id): tokens and numbering belong to users and outlive the
 logins, which are not logged.
 
-This module imports nothing from `host/net`: the log must rebuild the state
-without a gateway. `tests/test_wal_gateway_state.py` holds `replay` to the
-live gateway and replier, on both of their paths.
+This module imports no other part of OUCH: the log rebuilds the state
+without a gateway (through `log_origin.OUCH_LOG`, the codec OUCH registers
+with the log). `tests/test_wal_gateway_state.py` holds `replay` to the live
+gateway and replier, on both of their paths.
 """
 
 from collections import deque
