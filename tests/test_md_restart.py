@@ -53,11 +53,21 @@ def _run(journal, start, reference, commands, sent):
     return sent
 
 
-def _open(directory, clock, sent, **options):
+def _open(directory, clock, sent, store_messages=100_000, **options):
     journal = JournaledExchange(directory, DEFAULT_SYMBOLS, clock=clock, **options)
     start = open_market_data(DEFAULT_SYMBOLS, list.append, SESSION,
-                             lambda packets: sent.extend(packets) or len(packets), clock, journal)
+                             lambda packets: sent.extend(packets) or len(packets), clock, journal,
+                             store_messages)
     return journal, start
+
+
+def _numbered(packets):
+    out = {}
+    for packet in packets:
+        parsed = mold.parse(packet)
+        for offset, message in enumerate(parsed.messages):
+            out[parsed.sequence_number + offset] = message
+    return out
 
 
 def test_a_restart_goes_on_with_the_session_exactly_where_it_was(tmp_path):
@@ -118,3 +128,22 @@ def test_a_log_cut_before_its_first_commands_opens_a_new_session_showing_the_boo
         for side, letter in ((0, itch50.BUY), (1, itch50.SELL)):
             assert subscriber.orders_at(symbol, letter) == [
                 (price, [order.qty for order in orders]) for price, orders in book.orders_at(side)]
+
+
+def test_a_restarted_store_holds_the_last_messages_the_session_sent(tmp_path):
+    directory, clock = str(tmp_path / "log"), ManualClock(START_NS, STEP_NS)
+    reference, sent = Reference(), []
+    journal, start = _open(directory, clock, sent)
+    start.publisher.publish(start.opening)
+    _run(journal, start, reference, list(seeded_commands(9, 1200)), sent)
+    journal.close()
+    before, numbered = start.publisher.next_sequence, _numbered(sent)
+
+    journal, start = _open(directory, clock, [], store_messages=300)
+    journal.close()
+    assert start.continued and start.publisher.next_sequence == before
+    again, count = start.publisher.retransmission(before - 300, 1000)
+    assert count == 300 and _numbered(again) == {seq: numbered[seq]
+                                                 for seq in range(before - 300, before)}
+    (gone,), count = start.publisher.retransmission(before - 301, 1)
+    assert count == 0 and mold.parse(gone).is_heartbeat

@@ -26,7 +26,7 @@ clients'. Timestamps are nanoseconds since midnight UTC of the event.
 
 from gatebook.wire import internal, itch50
 from gatebook.wire.enums import OrderType, Side
-from gatebook.wire.positions import CODE
+from gatebook.wire.positions import CODE, INTERNAL
 
 __all__ = ["ItchFeed", "NANOSECONDS_PER_DAY"]
 
@@ -38,7 +38,40 @@ NANOSECONDS_PER_DAY = 86_400 * 1_000_000_000
 _ACCEPTED, _EXECUTED, _CANCELLED = internal.ACCEPTED.code, internal.EXECUTED.code, internal.CANCELLED.code
 _REPLACED, _STOP_TRIGGERED, _LEVEL = internal.REPLACED.code, internal.STOP_TRIGGERED.code, internal.LEVEL.code
 _TRADING_STATE = internal.TRADING_STATE.code
-_NAMES = {message.code: message.field_names for message in internal.EVENTS.messages}
+# Where the listener reads each event's fields (gatebook.wire.positions), bound once.
+_ACC, _EXE, _CAN = INTERNAL.ACCEPTED, INTERNAL.EXECUTED, INTERNAL.CANCELLED
+_REP, _STOP, _LVL, _STATE = (INTERNAL.REPLACED, INTERNAL.STOP_TRIGGERED, INTERNAL.LEVEL,
+                             INTERNAL.TRADING_STATE)
+_TS = _ACC.ts
+assert _TS == _EXE.ts == _CAN.ts == _REP.ts == _STOP.ts == _LVL.ts == _STATE.ts
+_ACC_ORDER_ID = _ACC.order_id
+_ACC_ORDER_TYPE = _ACC.order_type
+_ACC_PRICE = _ACC.price
+_ACC_QTY = _ACC.qty
+_ACC_SIDE = _ACC.side
+_ACC_SYMBOL = _ACC.symbol
+_CAN_ORDER_ID = _CAN.order_id
+_CAN_SYMBOL = _CAN.symbol
+_EXE_AGGRESSOR_ID = _EXE.aggressor_id
+_EXE_AGGRESSOR_LEAVES = _EXE.aggressor_leaves
+_EXE_MATCH_ID = _EXE.match_id
+_EXE_QTY = _EXE.qty
+_EXE_RESTING_ID = _EXE.resting_id
+_EXE_RESTING_LEAVES = _EXE.resting_leaves
+_EXE_SYMBOL = _EXE.symbol
+_LVL_PRICE = _LVL.price
+_LVL_SIDE = _LVL.side
+_LVL_SYMBOL = _LVL.symbol
+_REP_KEPT_PRIORITY = _REP.kept_priority
+_REP_ORDER_ID = _REP.order_id
+_REP_PRICE = _REP.price
+_REP_QTY = _REP.qty
+_REP_SYMBOL = _REP.symbol
+_STATE_HALTED = _STATE.halted
+_STATE_SYMBOL = _STATE.symbol
+_STATE_TS = _STATE.ts
+_STOP_ORDER_ID = _STOP.order_id
+
 _ITCH_SIDE = {int(Side.BUY): itch50.BUY, int(Side.SELL): itch50.SELL}
 
 
@@ -158,67 +191,68 @@ class ItchFeed:
         flight = None
         for event in events:
             code = event[CODE]
-            fields = dict(zip(_NAMES[code], event[CODE + 1:]))
-            ts = fields["ts"] % NANOSECONDS_PER_DAY
+            ts = event[_TS] % NANOSECONDS_PER_DAY
             if code == _ACCEPTED:
-                if fields["order_type"] == OrderType.LIMIT:
-                    flight = _InFlight(fields["order_id"], fields["symbol"], fields["side"],
-                                       fields["price"], fields["qty"])
-                elif fields["order_type"] in (OrderType.STOP, OrderType.STOP_LIMIT):
-                    self.stops[fields["order_id"]] = (fields["symbol"], fields["side"],
-                                                      fields["order_type"], fields["price"],
-                                                      fields["qty"])
+                order_type = event[_ACC_ORDER_TYPE]
+                if order_type == OrderType.LIMIT:
+                    flight = _InFlight(event[_ACC_ORDER_ID], event[_ACC_SYMBOL], event[_ACC_SIDE],
+                                       event[_ACC_PRICE], event[_ACC_QTY])
+                elif order_type in (OrderType.STOP, OrderType.STOP_LIMIT):
+                    self.stops[event[_ACC_ORDER_ID]] = (event[_ACC_SYMBOL], event[_ACC_SIDE],
+                                                        order_type, event[_ACC_PRICE],
+                                                        event[_ACC_QTY])
                 else:
                     flight = None
             elif code == _STOP_TRIGGERED:
-                symbol, side, order_type, price, qty = self.stops.pop(fields["order_id"])
-                flight = (_InFlight(fields["order_id"], symbol, side, price, qty)
+                symbol, side, order_type, price, qty = self.stops.pop(event[_STOP_ORDER_ID])
+                flight = (_InFlight(event[_STOP_ORDER_ID], symbol, side, price, qty)
                           if order_type == OrderType.STOP_LIMIT else None)
             elif code == _EXECUTED:
-                if flight is not None and flight.order_id == fields["aggressor_id"]:
-                    self._publish_old_slot_deleted(flight, fields["symbol"], ts, out)
+                symbol = event[_EXE_SYMBOL]
+                if flight is not None and flight.order_id == event[_EXE_AGGRESSOR_ID]:
+                    self._publish_old_slot_deleted(flight, symbol, ts, out)
                     flight.filled = True
-                    flight.qty = fields["aggressor_leaves"]
-                ref_and_qty = self.displayed[fields["resting_id"]]
-                out.append(_executed(stock_locate=fields["symbol"], tracking_number=self._track(),
+                    flight.qty = event[_EXE_AGGRESSOR_LEAVES]
+                ref_and_qty = self.displayed[event[_EXE_RESTING_ID]]
+                out.append(_executed(stock_locate=symbol, tracking_number=self._track(),
                                      timestamp=ts, order_ref=ref_and_qty[_DISPLAYED_REF],
-                                     executed_shares=fields["qty"], match_number=fields["match_id"]))
-                if fields["resting_leaves"]:
-                    ref_and_qty[_DISPLAYED_QTY] = fields["resting_leaves"]
+                                     executed_shares=event[_EXE_QTY],
+                                     match_number=event[_EXE_MATCH_ID]))
+                if event[_EXE_RESTING_LEAVES]:
+                    ref_and_qty[_DISPLAYED_QTY] = event[_EXE_RESTING_LEAVES]
                 else:
-                    del self.displayed[fields["resting_id"]]
+                    del self.displayed[event[_EXE_RESTING_ID]]
             elif code == _CANCELLED:
-                order_id = fields["order_id"]
+                order_id, symbol = event[_CAN_ORDER_ID], event[_CAN_SYMBOL]
                 if flight is not None and flight.order_id == order_id:
-                    self._publish_old_slot_deleted(flight, fields["symbol"], ts, out)
+                    self._publish_old_slot_deleted(flight, symbol, ts, out)
                     flight = None
                 elif order_id in self.displayed:
                     ref = self.displayed.pop(order_id)[0]
-                    out.append(_delete(stock_locate=fields["symbol"], tracking_number=self._track(),
+                    out.append(_delete(stock_locate=symbol, tracking_number=self._track(),
                                        timestamp=ts, order_ref=ref))
                 else:
                     self.stops.pop(order_id, None)
             elif code == _REPLACED:
-                order_id = fields["order_id"]
+                order_id, symbol, qty = event[_REP_ORDER_ID], event[_REP_SYMBOL], event[_REP_QTY]
                 ref, shares, side = self.displayed[order_id]
-                if fields["kept_priority"]:
-                    if fields["qty"] < shares:
-                        out.append(_cancel(stock_locate=fields["symbol"],
-                                           tracking_number=self._track(), timestamp=ts,
-                                           order_ref=ref, cancelled_shares=shares - fields["qty"]))
-                        self.displayed[order_id][_DISPLAYED_QTY] = fields["qty"]
+                if event[_REP_KEPT_PRIORITY]:
+                    if qty < shares:
+                        out.append(_cancel(stock_locate=symbol, tracking_number=self._track(),
+                                           timestamp=ts, order_ref=ref,
+                                           cancelled_shares=shares - qty))
+                        self.displayed[order_id][_DISPLAYED_QTY] = qty
                 else:
                     del self.displayed[order_id]
-                    flight = _InFlight(order_id, fields["symbol"], side,
-                                       fields["price"], fields["qty"], old_ref=ref)
+                    flight = _InFlight(order_id, symbol, side, event[_REP_PRICE], qty, old_ref=ref)
             elif code == _TRADING_STATE:
-                out.append(self._action(fields["symbol"], fields["ts"],
-                                        "H" if fields["halted"] else "T"))
-            elif code == _LEVEL and flight is not None and fields["side"] == flight.side \
-                    and fields["symbol"] == flight.symbol:
+                out.append(self._action(event[_STATE_SYMBOL], event[_STATE_TS],
+                                        "H" if event[_STATE_HALTED] else "T"))
+            elif code == _LEVEL and flight is not None and event[_LVL_SIDE] == flight.side \
+                    and event[_LVL_SYMBOL] == flight.symbol:
                 if flight.unrest_pending:
                     flight.unrest_pending = False      # the replaced order leaving its old slot
-                elif fields["price"] == flight.price:
+                elif event[_LVL_PRICE] == flight.price:
                     self._publish_rest(flight, ts, out)
                     flight = None
         if out:

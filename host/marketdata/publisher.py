@@ -17,6 +17,7 @@ retransmission always sees them as of the same message.
 """
 
 import threading
+from collections import deque
 
 from gatebook.wire import itch50, mold
 from gatebook.wire.codec import ProtocolCodec, WireError
@@ -80,6 +81,12 @@ class RetransmissionStore:
         """The oldest sequence number still held (== next_sequence when empty)."""
         return max(self._first, self.next_sequence - self.capacity)
 
+    def skip(self, count):
+        """Number `count` messages that will never be asked for (older than what is kept)."""
+        self._messages.clear()
+        self.next_sequence += count
+        self._first = self.next_sequence
+
     def extend(self, messages):
         self._messages.extend(messages)
         self.next_sequence += len(messages)
@@ -127,6 +134,8 @@ class MoldPublisher:
         self.ended = False
         self.packets = self.messages = 0          # sent on the feed so far
         self._send = send
+        self._replayed = deque(maxlen=store_messages)
+        self._replayed_count = 0
 
     @property
     def next_sequence(self):
@@ -155,15 +164,24 @@ class MoldPublisher:
         return sent, len(messages)
 
     def replay(self, records):
-        """Take `records` as already sent: number, store and apply them, send nothing.
+        """Take `records` as already sent: number and apply them, send nothing.
 
         How a restarted exchange rebuilds the session its predecessor was
-        publishing (resume.py).
+        publishing (resume.py); `end_replay` then fills the store.
         """
-        messages = [_ITCH.encode(record) for record in records]
         with self.lock:
-            self.store.extend(messages)
             self.book.apply_all(records)
+            self._replayed.extend(records)
+            self._replayed_count += len(records)
+
+    def end_replay(self):
+        """Put the last of the replayed records in the store (only those are encoded)."""
+        with self.lock:
+            kept = list(self._replayed)
+            self.store.skip(self._replayed_count - len(kept))
+            self.store.extend([_ITCH.encode(record) for record in kept])
+            self._replayed.clear()
+            self._replayed_count = 0
 
     def heartbeat(self):
         """A heartbeat packet: no messages, the next sequence number."""

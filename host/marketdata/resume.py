@@ -90,6 +90,7 @@ def replay_log(directory, symbols, last_seq, publisher, feed):
             publisher.replay(records)
             records.clear()
     publisher.replay(records)
+    publisher.end_replay()
     if expected != last_seq + 1:
         _log.info("market data: %s ends at seq %d, recovery reached %d: a new session",
                   directory, expected - 1, last_seq)
