@@ -60,6 +60,9 @@ def pack_packets(session, first_sequence, messages, max_payload=MAX_PAYLOAD):
 class RetransmissionStore:
     """The last `capacity` messages of a session, by sequence number.
 
+    A message is its bytes, or, for one replayed after a restart, its ITCH
+    record tuple (the publisher encodes it when asked).
+
     Parameters
     ----------
     capacity : int
@@ -175,11 +178,12 @@ class MoldPublisher:
             self._replayed_count += len(records)
 
     def end_replay(self):
-        """Put the last of the replayed records in the store (only those are encoded)."""
+        """Put the last of the replayed records in the store, as records: they are
+        encoded only if a subscriber asks for them (most never are)."""
         with self.lock:
             kept = list(self._replayed)
             self.store.skip(self._replayed_count - len(kept))
-            self.store.extend([_ITCH.encode(record) for record in kept])
+            self.store.extend(kept)
             self._replayed.clear()
             self._replayed_count = 0
 
@@ -211,7 +215,8 @@ class MoldPublisher:
         session has ended.
         """
         with self.lock:
-            messages = self.store.get(sequence, count)
+            messages = [message if isinstance(message, bytes) else _ITCH.encode(message)
+                        for message in self.store.get(sequence, count)]
             if messages:
                 return pack_packets(self.session, sequence, messages, self.max_payload), \
                     len(messages)
