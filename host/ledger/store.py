@@ -121,6 +121,9 @@ class LedgerStore:
             self.close()
             raise StoreUnavailable(f"ledger database {redact(self.url)}: {_first_line(error)}") \
                 from error
+        except BaseException:
+            self.close()
+            raise
 
     def close(self):
         if self.connection is not None:
@@ -129,6 +132,12 @@ class LedgerStore:
             except self._unavailable:
                 pass
             self.connection = None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
 
     def _sql(self, text):
         return text if self.placeholder == "?" else text.replace("?", "%s")

@@ -256,3 +256,8 @@ class LedgerWriter:
         if self._thread is not None:
             self._thread.join()
             self._thread = None
+
+    def close(self):
+        """Stop, and close the store's connection."""
+        self.stop()
+        self.store.close()
