@@ -180,7 +180,8 @@ def _assemble(built, config, clock):
     if md.request or md.snapshot:
         from .marketdata.service import RecoveryService
         try:
-            built.md_service = RecoveryService(built.exchange.publisher, md.request, md.snapshot)
+            built.md_service = RecoveryService(built.exchange.publisher, md.request, md.snapshot,
+                                               heartbeat=(entry.listen[0], md.destination))
         except OSError as error:
             raise BuildError(f"cannot serve market-data recovery: {error}", 1) from None
 

@@ -201,3 +201,36 @@ def test_the_config_names_where_subscribers_recover_and_refuses_them_without_a_f
     with pytest.raises(ConfigError, match="need --md"):
         check_config(parse_config('[sessions]\naccounts = "a.json"\n[market_data]\n'
                                   'destination = "none"\nrequest = "127.0.0.1:26401"\n'))
+
+
+def test_a_quiet_feed_sends_heartbeats_from_the_service_thread():
+    from gatebook.host.marketdata.service import RecoveryService
+    clock = ManualClock(start=0, step=0)
+    sent = []
+    publisher = MoldPublisher("GATEBOOK01", lambda packets: sent.extend(packets) or len(packets),
+                              clock=clock)
+    publisher.publish(ItchFeed(DEFAULT_SYMBOLS, list).start_of_day(START))
+    assert publisher.heartbeat_if_quiet(1_000_000_000) is None      # it just sent
+    clock.advance(1_000_000_000)
+    beat = mold.parse(publisher.heartbeat_if_quiet(1_000_000_000))
+    assert beat.is_heartbeat and beat.sequence_number == publisher.next_sequence
+    assert publisher.heartbeat_if_quiet(1_000_000_000) is None      # one a second
+    publisher.end_session()
+    clock.advance(5_000_000_000)
+    assert publisher.heartbeat_if_quiet(1_000_000_000) is None      # none after the end
+
+    live = MoldPublisher("GATEBOOK01", len)
+    live.publish(ItchFeed(DEFAULT_SYMBOLS, list).start_of_day(START))
+    with SocketUdp("127.0.0.1", 0) as subscriber:
+        service = RecoveryService(live, heartbeat=("127.0.0.1", subscriber.address),
+                                  heartbeat_seconds=0.05)
+        try:
+            got, deadline = [], time.monotonic() + 5
+            while len(got) < 3 and time.monotonic() < deadline:
+                got += [mold.parse(payload) for payload, _ in subscriber.recv(16)]
+                time.sleep(0.01)
+        finally:
+            service.close()
+    assert len(got) >= 3 and all(p.is_heartbeat and p.sequence_number == live.next_sequence
+                                 for p in got)
+    assert service.heartbeats >= 3

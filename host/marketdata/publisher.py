@@ -17,6 +17,7 @@ retransmission always sees them as of the same message.
 """
 
 import threading
+import time
 from collections import deque
 
 from gatebook.wire import itch50, mold
@@ -121,10 +122,12 @@ class MoldPublisher:
         Bytes of message blocks per packet.
     next_sequence : int
         The sequence number of the next message (1 for a new session).
+    clock : callable returning int nanoseconds
+        Monotonic time, for heartbeats when the feed is quiet.
     """
 
     def __init__(self, session, send, store_messages=STORE_MESSAGES, max_payload=MAX_PAYLOAD,
-                 next_sequence=1):
+                 next_sequence=1, clock=time.monotonic_ns):
         if not isinstance(session, str) or not session.isascii() \
                 or not 0 < len(session) <= _SESSION_WIDTH or not session.isprintable():
             raise ValueError(f"a MoldUDP64 session name is 1 to {_SESSION_WIDTH} printable "
@@ -139,6 +142,8 @@ class MoldPublisher:
         self._send = send
         self._replayed = deque(maxlen=store_messages)
         self._replayed_count = 0
+        self.clock = clock
+        self.last_sent = clock()                 # when the feed last sent anything
 
     @property
     def next_sequence(self):
@@ -161,6 +166,7 @@ class MoldPublisher:
                                    self.max_payload)
             self.store.extend(messages)
             self.book.apply_all(records)
+            self.last_sent = self.clock()
         sent = self._send(packets)
         self.packets += sent
         self.messages += len(messages)
@@ -193,7 +199,21 @@ class MoldPublisher:
 
     def send_heartbeat(self):
         """Send a heartbeat: subscribers learn the next sequence number, and any gap."""
+        self.last_sent = self.clock()
         self.packets += self._send([self.heartbeat()])
+
+    def heartbeat_if_quiet(self, interval_ns):
+        """A heartbeat packet when the feed sent nothing for `interval_ns`, else None.
+
+        The spec's heartbeats (about one a second) let a subscriber that lost
+        the last packet before a quiet spell see its gap; the caller sends it.
+        """
+        with self.lock:
+            now = self.clock()
+            if self.ended or now - self.last_sent < interval_ns:
+                return None
+            self.last_sent = now
+            return mold.heartbeat(self.session, self.store.next_sequence)
 
     def end_session(self):
         """Send MoldUDP64's end of session; nothing may be published after it.
