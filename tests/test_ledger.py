@@ -330,3 +330,21 @@ def test_cli_refuses_bad_urls_and_unreachable_databases(tmp_path):
     assert bad.returncode == 2 and "sqlite:///PATH or postgresql://" in bad.stderr
     down = _gatebook("ledger", "balances", "--db", "postgresql://nobody:secret@127.0.0.1:1/none")
     assert down.returncode == 3 and "secret" not in down.stderr and "Traceback" not in down.stderr
+
+
+def test_the_demo_ends_with_the_sqlite_ledgers_balances():
+    from gatebook.host.cli.ledger import DEMO_FEES
+    from gatebook.host.flow import generate_flow
+    out = _gatebook("demo", "--orders", "3000", "--seed", "7").stdout
+    ledger = out[out.index("Ledger (SQLite"):]
+    executions = int(out.split("trades (executions)")[1].split()[0].replace(",", ""))
+    assert f"{executions:,} executions" in ledger and "cash sums to 0 (double entry)" in ledger
+    engine = MatchingEngine(DEFAULT_SYMBOLS)
+    house = 0
+    for command in generate_flow(3000, seed=7):
+        for event in engine.apply(command):
+            if event[0] == internal.EXECUTED.code:
+                fill = execution_of(event, DEMO_FEES)
+                house += fill.buyer_fee + fill.seller_fee
+    fees_line = next(line for line in ledger.splitlines() if line.split()[0] == "fees")
+    assert int(fees_line.split()[1].replace(",", "")) == house

@@ -7,6 +7,7 @@ from ..stats import RunStats
 from ..symbols import DEFAULT_SYMBOLS
 from ..views import format_l1, format_l2, format_trades
 from .common import Progress, add_flow_options, load_commands, write_commands
+from .ledger import DemoLedger
 
 __all__ = ["register", "run_demo"]
 
@@ -34,6 +35,7 @@ def run_demo(args):
     engine = MatchingEngine(DEFAULT_SYMBOLS, self_trade_prevention=args.self_trade_prevention)
     stats = RunStats()
     engine.subscribe(stats)
+    ledger = DemoLedger(engine)     # the run's executions into an SQLite ledger (docs/ledger.md)
     progress = Progress("matching")
     with quiet_gc():
         samples, elapsed = time_each(engine.apply, commands, progress)
@@ -42,6 +44,7 @@ def run_demo(args):
     for value in samples:
         histogram.record_value(max(1, value))
     print(render_report(engine, stats, histogram, elapsed, args.levels))
+    print("\n" + ledger.report())
     return 0
 
 

@@ -2,16 +2,29 @@
 
 import json
 import os
+import shutil
 import signal
 import sys
+import tempfile
 import time
 import tomllib
 
-from ..ledger import FeeSchedule, LedgerWriter, StoreUnavailable, open_store, reconcile
+from gatebook.wire.internal import EXECUTED
+from gatebook.wire.positions import INTERNAL
+
+from ..ledger import Fee, FeeSchedule, LedgerWriter, StoreUnavailable, open_store, reconcile
 from ..ledger.migrate import SchemaTooNew
 from ..ledger.store import redact
+from ..ledger.tail import Command
+from ..ledger.writer import build_batch
 
-__all__ = ["register", "load_fees", "format_balances"]
+__all__ = ["register", "load_fees", "format_balances", "DemoLedger", "DEMO_FEES"]
+
+#: The demo's fees: takers pay 30 parts per million of the notional, makers get 10 back.
+DEMO_FEES = FeeSchedule(buy_maker=Fee(rate_ppm=-10), sell_maker=Fee(rate_ppm=-10),
+                        buy_taker=Fee(rate_ppm=30), sell_taker=Fee(rate_ppm=30))
+_EXECUTED = EXECUTED.code
+_SEQ, _TS = INTERNAL.EXECUTED.seq, INTERNAL.EXECUTED.ts
 
 
 def register(subparsers):
@@ -175,15 +188,16 @@ def _report_problem(status):
     return 0
 
 
-def format_balances(cash, positions, accounts=None):
-    """Cash and positions as a table, one line per account."""
+def format_balances(cash, positions, accounts=None, names=None):
+    """Cash and positions as a table, one line per account (`names`: symbol id -> name)."""
+    names = names or {}
     keys = sorted({account for account in cash} | {account for account, _ in positions})
     if accounts:
         keys = [account for account in keys if account in accounts]
     lines = [f"{'account':>10} {'cash (price units x shares)':>28}  positions (symbol: shares)"]
     for account in keys:
-        held = ", ".join(f"{symbol}: {qty:,}" for (owner, symbol), qty in sorted(positions.items())
-                         if owner == account)
+        held = ", ".join(f"{names.get(symbol, symbol)}: {qty:,}"
+                         for (owner, symbol), qty in sorted(positions.items()) if owner == account)
         name = "fees" if account == -1 else str(account)
         lines.append(f"{name:>10} {cash.get(account, 0):>28,}  {held or '-'}")
     return "\n".join(lines)
@@ -238,3 +252,45 @@ def run_bench(args):
     batches = [int(part) for part in args.batches.split(",") if part.strip()]
     return run_benchmark(args.commands, batches, postgresql=args.postgresql,
                          with_postgresql=not args.no_postgresql, directory=args.dir)
+
+
+class DemoLedger:
+    """`gatebook demo`'s ledger: the run's executions into an SQLite ledger, then its balances.
+
+    The demo has no log, so this listens to the engine (`engine.subscribe`: one list
+    append per command while matching) and, after the run, applies what it heard
+    through the same postings and store as `gatebook ledger run`, in one transaction,
+    to a database in a temporary directory that is removed once its balances are read.
+    """
+
+    def __init__(self, engine, fees=DEMO_FEES):
+        self.fees = fees
+        self.names = {symbol: book.spec.name for symbol, book in engine.books.items()}
+        self.heard = []
+        engine.subscribe(self.heard.append)
+
+    def report(self, shown=8):
+        """The balances as text: the most active accounts, the exchange's fee account."""
+        commands = []
+        for events in self.heard:
+            executions = [event for event in events if event[0] == _EXECUTED]
+            if executions:
+                first = executions[0]
+                commands.append(Command(first[_SEQ], first[_TS], None, executions))
+        directory = tempfile.mkdtemp(prefix="gatebook-demo-ledger-")
+        try:
+            with open_store(f"sqlite:///{os.path.join(directory, 'ledger.db')}") as store:
+                if commands:
+                    store.apply(0, build_batch(commands, self.fees))
+                where, cash, positions = store.balances()
+        finally:
+            shutil.rmtree(directory, ignore_errors=True)
+        traded = {}
+        for (account, _), qty in positions.items():
+            traded[account] = traded.get(account, 0) + abs(qty)
+        busiest = sorted(traded, key=lambda account: (-traded[account], account))[:shown]
+        lines = [f"Ledger (SQLite, the same postings as `gatebook ledger run`): "
+                 f"{where.executions:,} executions, {len(cash) - (-1 in cash):,} accounts; "
+                 f"cash sums to {sum(cash.values())} (double entry)",
+                 format_balances(cash, positions, set(busiest) | {-1}, self.names)]
+        return "\n".join(lines)
