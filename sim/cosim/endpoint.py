@@ -10,12 +10,11 @@ simulator is cocotb (`--sim icarus` or `verilator`, `gatebook.sim.cosim.cocotb_e
 Amaranth's (`--sim amaranth`, `gatebook.sim.endpoint.amaranth_port.EndpointPort`).
 """
 
-import os
 import select
 import sys
 import time
 
-__all__ = ["serve_gateware", "endpoint_runner", "ETH_P_ALL", "TOPLEVEL"]
+__all__ = ["serve_gateware", "endpoint_verilog", "endpoint_runner", "ETH_P_ALL", "TOPLEVEL"]
 
 ETH_P_ALL = 0x0003
 TOPLEVEL = "endpoint"
@@ -41,42 +40,33 @@ def serve_gateware(args):
     return 2
 
 
-def endpoint_runner(sim, depth, mac, build_dir, waves=False):
-    """The cocotb runner of `LaneEndpoint(depth, mac)`'s Verilog, built in `build_dir`
-    (rebuilt only when the Verilog changes)."""
-    from amaranth.back import verilog
-    from cocotb_tools.runner import get_runner
-
+def endpoint_verilog(depth, mac):
+    """The cached Verilog file of `LaneEndpoint(depth, mac)`, module name `TOPLEVEL`."""
     from gatebook.hdl.link_endpoint import LaneEndpoint
-    from gatebook.sim.runner import verilator_path
-    build_dir.mkdir(parents=True, exist_ok=True)
-    source = build_dir / f"{TOPLEVEL}.v"
-    text = verilog.convert(LaneEndpoint(depth, mac), name=TOPLEVEL)
-    if not source.exists() or source.read_text() != text:
-        source.write_text(text)
-    if sim == "verilator":
-        os.environ["PATH"] = f"{verilator_path()}{os.pathsep}{os.environ['PATH']}"
-        os.environ["MAKEFLAGS"] = "CFG_CXXFLAGS_PCH_I=-include"   # see sim/runner.py
-    runner = get_runner(sim)
-    runner.build(sources=[source], hdl_toplevel=TOPLEVEL, build_dir=build_dir,
-                 timescale=("1ns", "1ps"), waves=waves,
-                 build_args=_VERILATOR_ARGS if sim == "verilator" else [])
-    return runner
+    from gatebook.sim.build_cache import cached_verilog
+    return cached_verilog("endpoint", {"depth": depth, "mac": mac},
+                          lambda: LaneEndpoint(depth, mac), TOPLEVEL)
+
+
+def endpoint_runner(sim, depth, mac, waves=False):
+    """The cocotb runner of `LaneEndpoint(depth, mac)`'s Verilog, built for `sim` (both
+    from the build cache: converted and compiled only when the design changed)."""
+    from gatebook.sim.runner import built_runner
+    return built_runner(sim, endpoint_verilog(depth, mac), TOPLEVEL, waves=waves,
+                        build_args=_VERILATOR_ARGS if sim == "verilator" else ())
 
 
 def _cocotb(args):
-    from gatebook.sim.runner import ROOT
+    from gatebook.sim.runner import ROOT, run_bench
     from .serve import cocotb_settings, run_cocotb
     mac = _mac(args.iface)
-    build_dir = ROOT / "build" / "sim" / f"cosim_endpoint_{args.sim}_d{args.depth}"
+    test_dir = ROOT / "build" / "sim" / f"cosim_endpoint_{args.sim}_d{args.depth}"
 
     def launch():
-        runner = endpoint_runner(args.sim, args.depth, mac, build_dir, args.waves)
-        runner.test(hdl_toplevel=TOPLEVEL, test_module="gatebook.sim.cosim.cocotb_endpoint",
-                    build_dir=build_dir, test_dir=build_dir, waves=args.waves,
-                    timescale=("1ns", "1ps"),
-                    extra_env=cocotb_settings(args, GATEBOOK_COSIM_MAC=mac))
-    return run_cocotb(args, build_dir, f"the depth-{args.depth} link endpoint ({mac})", launch)
+        runner = endpoint_runner(args.sim, args.depth, mac, args.waves)
+        run_bench(runner, args.sim, TOPLEVEL, "gatebook.sim.cosim.cocotb_endpoint", test_dir,
+                  waves=args.waves, extra_env=cocotb_settings(args, GATEBOOK_COSIM_MAC=mac))
+    return run_cocotb(args, test_dir, f"the depth-{args.depth} link endpoint ({mac})", launch)
 
 
 def _amaranth(args):

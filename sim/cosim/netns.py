@@ -7,6 +7,12 @@ it: one for order traffic (the namespace end has 198.18.1.2/24, ours takes
 198.18.1.1 through DPDK or a socket) and one for link frames only (IPv6 off,
 so the kernel sends nothing of its own on it). `FarEnd` runs `python -m
 gatebook.sim.cosim` in such a namespace. Needs root.
+
+The namespace end of the link pair always has the address `FAR_END_MAC`: the
+gateware endpoint has its MAC built in, so a fixed address lets every far end
+reuse one cached build instead of converting and compiling it again for the
+random address the kernel would give (each namespace is its own link, so the
+same address in two of them never meets).
 """
 
 import os
@@ -16,11 +22,13 @@ import sys
 from contextlib import contextmanager
 from pathlib import Path
 
-__all__ = ["why_no_namespaces", "link_namespace", "FarEnd", "CLIENT_IP", "EXCHANGE_IP"]
+__all__ = ["why_no_namespaces", "link_namespace", "FarEnd", "CLIENT_IP", "EXCHANGE_IP",
+           "FAR_END_MAC"]
 
 _ROOT = Path(__file__).resolve().parents[2]
 
 CLIENT_IP, EXCHANGE_IP = "198.18.1.2", "198.18.1.1"
+FAR_END_MAC = "02:67:62:00:00:02"      # locally administered (bit 1 of the first byte)
 
 
 def _ip(*args, check=True):
@@ -55,8 +63,8 @@ def link_namespace(tag):
     pairs = [(f"gbo{tag}", f"gbp{tag}"), (f"gbl{tag}", f"gbm{tag}")]
     _ip("netns", "add", ns)
     try:
-        for ours, theirs in pairs:
-            _ip("link", "add", ours, "type", "veth", "peer", "name", theirs)
+        for (ours, theirs), address in zip(pairs, ([], ["address", FAR_END_MAC])):
+            _ip("link", "add", ours, "type", "veth", "peer", "name", theirs, *address)
             _no_ipv6(ours)
             _ip("link", "set", theirs, "netns", ns)
             _ip("-n", ns, "link", "set", theirs, "up")

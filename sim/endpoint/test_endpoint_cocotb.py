@@ -89,18 +89,16 @@ def test_endpoint(depth=4, sim="icarus"):
     from cocotb_tools.runner import get_results
 
     from gatebook.sim.cosim.endpoint import TOPLEVEL, endpoint_runner
-    from gatebook.sim.runner import ROOT, require_simulator
+    from gatebook.sim.runner import ROOT, require_simulator, run_bench
     require_simulator(sim)
-    build_dir = ROOT / "build" / "sim" / f"endpoint_{sim}_d{depth}"
-    runner = endpoint_runner(sim, depth, ENDPOINT_MAC, build_dir)
+    test_dir = ROOT / "build" / "sim" / f"endpoint_{sim}_d{depth}"
+    runner = endpoint_runner(sim, depth, ENDPOINT_MAC)
     try:
-        results = runner.test(hdl_toplevel=TOPLEVEL,
-                              test_module="gatebook.sim.endpoint.test_endpoint_cocotb",
-                              build_dir=build_dir, test_dir=build_dir, timescale=("1ns", "1ps"),
-                              extra_env={"GATEBOOK_DEPTH": str(depth)})
+        results = run_bench(runner, sim, TOPLEVEL, "gatebook.sim.endpoint.test_endpoint_cocotb",
+                            test_dir, extra_env={"GATEBOOK_DEPTH": str(depth)})
         tests, failed = get_results(results)
     except SystemExit:
         tests, failed = 0, 1
     if failed or not tests:
         raise AssertionError(f"the endpoint bench ({sim}, depth {depth}) failed; see the "
-                             f"cocotb log above and {build_dir}")
+                             f"cocotb log above and {test_dir}")

