@@ -173,3 +173,44 @@ def test_log_dump_shows_each_commands_origin(tmp_path, capsys):
     assert main(["log", "dump", "--dir", str(tmp_path), "--json", "--limit", "1"]) == 0
     row = json.loads(capsys.readouterr().out.splitlines()[0])
     assert row["records"][1]["type"] == "input_origin" and row["records"][1]["number"] == 1
+
+
+def test_a_version_3_log_with_ouch_origins_recovers_them_and_goes_on_in_version_4(tmp_path):
+    """Versions 2 and 3 hold OUCH's INPUT_ORIGIN alone after a command: still OUCH's origins."""
+    from gatebook.host.ouch.gateway_state import Origin
+    directory = str(tmp_path)
+    commands = list(stamped(seeded_commands(3, 300)))
+    peer = ("10.0.0.7", 4000)
+    # As the gateway makes them: a replace names the token it replaces.
+    from gatebook.wire import internal
+    from gatebook.wire.positions import INTERNAL
+    tokens, origins = {}, []
+    for index, command in enumerate(commands):
+        origin = (7, 1000 + index, index + 1)
+        if command[0] == internal.NEW_ORDER.code:
+            tokens[command[INTERNAL.NEW_ORDER.order_id]] = 1000 + index
+        elif command[0] == internal.REPLACE.code:
+            order_id = command[INTERNAL.REPLACE.order_id]
+            origin += (tokens.get(order_id, 0),)
+            tokens[order_id] = 1000 + index
+        origins.append(origin)
+    expected = old_segment(os.path.join(directory, "segment-00000000.wal"), commands, 3,
+                           [encode_origin(command[0], origin, peer)
+                            for command, origin in zip(commands, origins)])
+    reference, engine = GatewayState(), MatchingEngine(DEFAULT_SYMBOLS)
+    for command, origin in zip(commands, origins):
+        reference.replay(command, Origin.of(origin, peer), engine.apply(command))
+    engine, report = recover(directory)
+    assert engine.state_hash() == expected and report.origins == 300
+    assert report.states[OUCH] == reference and reference.expected == {7: 301}
+    assert report.tail.startswith("clean (the last write's COMMIT record")
+    # This build goes on in a version 4 segment; both read back, each by its version.
+    journal = JournaledExchange(directory, snapshot_every=0)
+    for command in list(seeded_commands(3, 320))[300:]:
+        journal.submit(*command)
+    journal.close()
+    with open(segments(directory)[-1], "rb") as newer:
+        assert segment_version(newer.read(SEGMENT_HEADER_SIZE)) == 4
+    _, again = recover(directory, verify_outputs=True)
+    assert again.last_seq == 320 and again.verified == 320
+    assert again.states[OUCH] == journal.states[OUCH]       # as the live journal kept it

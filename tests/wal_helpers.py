@@ -12,7 +12,7 @@ from gatebook.host.engine import MatchingEngine
 from gatebook.host.symbols import DEFAULT_SYMBOLS
 from gatebook.host.wal.journal import JournaledExchange
 from gatebook.host.wal.loadgen import START_NS, STEP_NS, seeded_commands, stamped
-from gatebook.host.wal.format import INPUT, OUTPUT, encode_record
+from gatebook.host.wal.format import INPUT, OUTPUT, encode_commit, encode_record
 from gatebook.host.wal.segments import list_segments
 from gatebook.wire import internal
 from gatebook.wire.codec import ProtocolCodec, RecordCodec
@@ -41,9 +41,11 @@ def write_log(directory, count, seed=1, ack_every=250, **options):
     return exchange.engine.state_hash()
 
 
-def old_segment(path, commands, version):
-    """Segment 0 of a log as a build of format `version` (1 or 2) wrote it: no COMMIT
-    records, events in that version's tables; the state hash of `commands`."""
+def old_segment(path, commands, version, origins=None):
+    """Segment 0 of a log as a build of format `version` (1, 2 or 3) wrote it: events in
+    that version's tables, a COMMIT record at the end from version 3 on, and after each
+    command the bytes `origins` gives for it (versions 2 and 3: OUCH's INPUT_ORIGIN alone,
+    no ORIGIN_HEADER), if any; the state hash of `commands`."""
     codec = RecordCodec(SEGMENT_HEADER, WAL.byte_order)
     fields = ("GBWAL", version, 0, 1)
     header = codec.encode(fields + (zlib.crc32(codec.encode(fields + (0,))[:-4]),))
@@ -51,11 +53,15 @@ def old_segment(path, commands, version):
     encode_event = ProtocolCodec(OUTPUT_EVENTS[version]).encode
     engine = MatchingEngine(DEFAULT_SYMBOLS)
     parts = [header]
-    for command in commands:
+    for index, command in enumerate(commands):
         events = engine.apply(command)
-        parts.append(encode_record(command[1], command[2], INPUT, encode_command(command)))
+        origin = origins[index] if origins is not None else b""
+        parts.append(encode_record(command[1], command[2], INPUT,
+                                   encode_command(command) + origin))
         parts.append(encode_record(command[1], command[2], OUTPUT,
                                    b"".join(map(encode_event, events))))
+    if version >= 3 and commands:
+        parts.append(encode_commit(commands[-1][1], commands[-1][1]))
     with open(path, "wb") as file:
         file.write(b"".join(parts))
     return engine.state_hash()
