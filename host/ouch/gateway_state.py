@@ -1,6 +1,6 @@
 """The order-entry gateway's durable state, and how the log rebuilds it.
 
-# Ref: docs/durability.md ("The gateway's state"), docs/network.md (the
+# Ref: docs/durability.md ("The order-entry state"), docs/network.md (the
 #      order-entry protocol: tokens, session sequence numbers, replies).
 
 The engine knows exchange order ids; clients know their own tokens and count
