@@ -2,8 +2,8 @@
 
 `RecoveryReport` is filled in by recovery.py; `lines()` is what `gatebook
 recover` prints: segments read, pruned ones, records, the sequence range, the
-snapshot used or rejected, the replay, the gateway's state, how the log ends
-(`tail:`), notes, the next seq and the state hash.
+snapshot used or rejected, the replay, the order-entry protocols' states,
+how the log ends (`tail:`), notes, the next seq and the state hash.
 """
 
 import os
