@@ -7,6 +7,7 @@ list). These tests check both halves: no module imports the folders by their bar
 """
 
 import ast
+import os
 import shutil
 import subprocess
 import sys
@@ -60,20 +61,53 @@ def test_no_module_imports_a_folder_by_its_bare_name():
     assert offenders == []
 
 
-@pytest.fixture(scope="module")
-def wheel(tmp_path_factory):
-    """A wheel built from a copy of the source tree (so no build/ output lands in the checkout
-    and no stale build/lib from an older layout slips into it)."""
-    work = tmp_path_factory.mktemp("wheel")
+def _build_wheel(work, *, compile_engine):
+    """The file names in a wheel built from a copy of the source tree (so no build/ output
+    lands in the checkout and no stale build/lib from an older layout slips into it).
+
+    Without `compile_engine` the build runs where Cython cannot be imported (a package
+    of that name that refuses to import comes first on the path): setup.py's documented
+    pure-Python fallback, which packs the same files in seconds instead of compiling
+    the engine for a minute.
+    """
     source = work / "src"
     shutil.copytree(ROOT, source, ignore=_NOT_SOURCE)
+    environment = dict(os.environ)
+    if not compile_engine:
+        hidden = work / "no_cython" / "Cython"
+        hidden.mkdir(parents=True)
+        (hidden / "__init__.py").write_text('raise ImportError("Cython hidden by the test")\n')
+        environment["PYTHONPATH"] = os.pathsep.join(
+            [str(hidden.parent)] + [path for path in [os.environ.get("PYTHONPATH")] if path])
     done = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation",
                            "--no-index", "-q", "-w", str(work / "out"), str(source)],
-                          capture_output=True, text=True, timeout=120)
+                          capture_output=True, text=True, timeout=600, env=environment)
     assert done.returncode == 0, done.stdout + done.stderr
     [path] = (work / "out").glob("gatebook-*.whl")
     with zipfile.ZipFile(path) as archive:
         return set(archive.namelist())
+
+
+@pytest.fixture(scope="module")
+def wheel(tmp_path_factory):
+    """The names in a wheel of the pure-Python build (see `_build_wheel`)."""
+    return _build_wheel(tmp_path_factory.mktemp("wheel"), compile_engine=False)
+
+
+@pytest.mark.long
+def test_the_compiled_wheel_holds_the_same_files_and_the_compiled_engine(wheel, tmp_path):
+    """The wheel `pip install .` builds, with Cython: the pure build's files, plus each
+    compiled engine module and the digest of the source it was compiled from."""
+    from gatebook.host.compiled import COMPILED_MODULES, DIGEST_SUFFIX
+    compiled = _build_wheel(tmp_path, compile_engine=True)
+    extensions = {name for name in compiled - wheel if not name.split("/")[0].endswith(".dist-info")}
+    for module in COMPILED_MODULES:
+        built = [name for name in extensions
+                 if name.startswith(f"gatebook/host/{module}.") and name.endswith(".so")]
+        assert len(built) == 1, (module, sorted(extensions))
+        assert f"{built[0]}{DIGEST_SUFFIX}" in extensions
+    assert len(extensions) == 2 * len(COMPILED_MODULES), sorted(extensions)
+    assert {name for name in wheel - compiled if ".dist-info/" not in name} == set()
 
 
 def test_the_wheel_holds_one_top_level_name(wheel):
