@@ -81,8 +81,8 @@ def register(subparsers):
                     "--postgresql URL names one; --no-postgresql skips it.")
     bench.add_argument("--commands", type=int, default=100_000, metavar="N",
                        help="commands in the log (default 100,000)")
-    bench.add_argument("--batches", default="1,100,5000", metavar="N,N",
-                       help="batch sizes to time, in commands (default 1,100,5000)")
+    bench.add_argument("--batches", default="100,1000,5000", metavar="N,N",
+                       help="batch sizes to time, in commands (default 100,1000,5000)")
     bench.add_argument("--postgresql", metavar="URL", help="an existing (empty) database")
     bench.add_argument("--no-postgresql", action="store_true")
     bench.add_argument("--dir", metavar="DIR", help="where to put the log and databases "

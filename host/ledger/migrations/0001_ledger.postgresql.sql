@@ -26,9 +26,9 @@ CREATE TABLE executions (
     seller_fee     BIGINT   NOT NULL,
     aggressor_side SMALLINT NOT NULL
 );
-CREATE INDEX executions_seq ON executions (seq);
 
--- Double entry: per execution and book, the amounts sum to zero.
+-- Double entry: per execution and book, the amounts sum to zero. No index
+-- beyond the keys: each one costs every batch (add one when a report needs it).
 CREATE TABLE postings (
     match_id BIGINT   NOT NULL REFERENCES executions (match_id),
     leg      SMALLINT NOT NULL,
@@ -38,7 +38,6 @@ CREATE TABLE postings (
     amount   BIGINT   NOT NULL,
     PRIMARY KEY (match_id, leg)
 );
-CREATE INDEX postings_account ON postings (account);
 
 CREATE TABLE cash (
     account BIGINT PRIMARY KEY,
