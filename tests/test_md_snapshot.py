@@ -1,7 +1,6 @@
 """The snapshot service over real TCP on loopback: whole snapshots, and hostile clients cut."""
 
 import socket
-import time
 
 import pytest
 

@@ -234,9 +234,8 @@ def _print_market_data(built):
     where = [f"{what} on {server.address[0]}:{server.address[1]}"
              for what, server in (("re-requests", service and service.requests),
                                   ("snapshots", service and service.snapshots)) if server]
-    print(f"run: market data: {start.why}; session {publisher.session}, next sequence number "
-          f"{publisher.next_sequence}; " + (", ".join(where) or "no re-requests, no snapshots"),
-          flush=True)
+    print(f"run: market data: {start.why}; next sequence number {publisher.next_sequence}; "
+          + (", ".join(where) or "no re-requests, no snapshots"), flush=True)
 
 
 def _print_summary(built):

@@ -25,6 +25,7 @@ recovered book (ItchFeed.show_book).
 """
 
 import logging
+import time
 
 from gatebook.host.engine import MatchingEngine
 from gatebook.host.wal.format import INPUT
@@ -128,21 +129,23 @@ def open_market_data(symbols, sink, session, send, clock, journal=None,
     if journal is None:
         feed = ItchFeed(symbols, sink)
         return MarketDataStart(feed, MoldPublisher(session, send, store_messages),
-                               feed.start_of_day(clock()), False, "a new session")
+                               feed.start_of_day(clock()), False, f"a new session {session}")
     last_seq = journal.sequencer.next_seq - 1
     if last_seq == 0:
         feed = ItchFeed(symbols, sink)
         return MarketDataStart(feed, MoldPublisher(session, send, store_messages),
-                               feed.start_of_day(clock()), False, "a new log: a new session")
+                               feed.start_of_day(clock()), False,
+                               f"a new session {session} (a new log)")
     feed = ItchFeed(symbols, sink)
     publisher = MoldPublisher(session, send, store_messages)
+    started = time.perf_counter()
     engine = (replay_log(journal.directory, symbols, last_seq, publisher, feed)
               if continue_session else None)
     if engine is not None and engine.state_hash() == journal.engine.state_hash():
         feed.sink = sink
         return MarketDataStart(feed, publisher, [], True,
-                               f"session {session} goes on at sequence number "
-                               f"{publisher.next_sequence} (seq {last_seq} replayed)")
+                               f"session {session} goes on ({last_seq:,} logged commands "
+                               f"replayed in {time.perf_counter() - started:.2f} s)")
     if engine is not None:
         _log.warning("market data: replaying %s did not reach the recovered state: "
                      "a new session", journal.directory)
@@ -153,3 +156,4 @@ def open_market_data(symbols, sink, session, send, clock, journal=None,
     return MarketDataStart(feed, MoldPublisher(renamed, send, store_messages), opening, False,
                            f"a new session {renamed} showing the recovered book "
                            f"(the log does not show what {session} published)")
+
