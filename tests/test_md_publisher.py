@@ -152,14 +152,16 @@ def test_each_source_is_rate_limited_and_refills_with_time():
         server.close()
 
 
-def test_a_flood_of_forged_sources_keeps_the_rate_table_bounded():
+def test_a_flood_of_forged_sources_keeps_the_rate_table_bounded_and_the_total_capped():
     publisher, _ = published(commands=50)
-    server = RequestServer(publisher, max_sources=64, clock=ManualClock(0, 0))
+    server = RequestServer(publisher, max_sources=64, clock=ManualClock(0, 0),
+                           total_messages_per_second=900)
     try:
         for number in range(1000):
             source = (f"10.0.{number // 250}.{number % 250 + 1}", 9)
             server.handle(request_packet("GATEBOOK01", 1, 1), source)
-        assert server.tracked_sources == 64 and server.answered["retransmitted"] == 1000
+        assert server.tracked_sources == 64
+        assert server.answered["retransmitted"] == 900 and server.refused == {"server_busy": 100}
     finally:
         server.close()
 

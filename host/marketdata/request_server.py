@@ -12,7 +12,10 @@ to, is refused and counted by kind in `refused`; it gets no answer, so a
 forged source cannot turn the server against someone else. A valid request
 is capped at `max_messages` messages, and each source IP address may take
 `messages_per_second` messages a second (a token bucket holding one second's
-worth); past that its requests are refused as `rate_limited`. A request the
+worth); past that its requests are refused as `rate_limited`. All sources
+together may take `total_messages_per_second` (`server_busy` past it): a
+source address is easy to forge, so many forged ones must not add up to a
+flood sent at someone else. A request the
 store cannot serve (older than what it holds, or not sent yet) is answered
 with one packet without messages that carries the next sequence number: a
 heartbeat, or an end of session once the session has ended. Those messages
@@ -34,6 +37,7 @@ __all__ = ["RequestServer", "request_packet", "MAX_MESSAGES", "MESSAGES_PER_SECO
 
 MAX_MESSAGES = 2_000              # per request: a second of a busy day, ~70 packets
 MESSAGES_PER_SECOND = 20_000      # per source address
+TOTAL_MESSAGES_PER_SECOND = 200_000   # all sources together
 MAX_SOURCES = 4_096               # rate buckets kept; the least recently seen go first
 _RECV_BURST = 64                  # datagrams read per wake-up
 
@@ -85,6 +89,8 @@ class RequestServer:
         Messages sent at most for one request.
     messages_per_second : int
         Messages one source IP address may be sent per second.
+    total_messages_per_second : int
+        Messages all sources together may be sent per second.
     clock : callable returning int nanoseconds
         Monotonic time for the rate limit (injectable for tests).
 
@@ -92,7 +98,8 @@ class RequestServer:
     ----------
     refused : Counter
         Datagrams refused, by kind: `malformed`, `wrong_session`,
-        `bad_sequence`, `empty_request`, `bad_source`, `rate_limited`.
+        `bad_sequence`, `empty_request`, `bad_source`, `rate_limited`,
+        `server_busy`.
     answered : Counter
         Requests answered, by kind: `retransmitted`, `not_in_store`; and
         `messages` sent again.
@@ -100,10 +107,11 @@ class RequestServer:
 
     def __init__(self, publisher, ip="127.0.0.1", port=0, max_messages=MAX_MESSAGES,
                  messages_per_second=MESSAGES_PER_SECOND, clock=time.monotonic_ns,
-                 max_sources=MAX_SOURCES):
+                 max_sources=MAX_SOURCES, total_messages_per_second=TOTAL_MESSAGES_PER_SECOND):
         self.publisher, self.max_messages = publisher, max_messages
         self.refused, self.answered, self.unsent = Counter(), Counter(), Counter()
         self._buckets = _Buckets(messages_per_second, clock, max_sources)
+        self._total = _Buckets(total_messages_per_second, clock, 1)
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         try:
             self.sock.bind((ip, port))
@@ -146,9 +154,13 @@ class RequestServer:
         request = _REQUEST.decode(data)
         sequence = request[_AT.sequence_number]
         wanted = min(request[_AT.requested_message_count], self.max_messages)
-        granted = self._buckets.take(source[0], wanted)
-        if not granted:
+        allowed = self._buckets.take(source[0], wanted)
+        if not allowed:
             self.refused["rate_limited"] += 1
+            return
+        granted = self._total.take(None, allowed)
+        if not granted:
+            self.refused["server_busy"] += 1
             return
         packets, messages = self.publisher.retransmission(sequence, granted)
         self.answered["retransmitted" if messages else "not_in_store"] += 1
