@@ -104,8 +104,10 @@ def test_a_mass_cancel_is_logged_with_its_number_and_a_restart_goes_on_after_it(
     journal.close()
     exchange.close(end_of_day=False)
     journal, exchange, port = _life(directory, acknowledged=True)
-    assert journal.states[OrderEntryProtocol.OUCH].expected[7] == 3            # the mass cancel's number 2 is in the log
+    # the mass cancel's number 2 is in the log
+    assert journal.states[OrderEntryProtocol.OUCH].expected[7] == 3
     answer = log_in_process(exchange, port, {7: PEERS[7]})
     assert answer[7] in exchange.entry.sessions.sessions
     journal.close()
     exchange.close(end_of_day=False)
+

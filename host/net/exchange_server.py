@@ -170,7 +170,11 @@ class Exchange:
         received, hold = 0, self.acks is not None
         try:
             for entry in self.entries:
-                received += self._take(entry, burst)
+                count, commands = entry.receive(burst)
+                if count:
+                    received += count
+                    self.counts["datagrams_in"] += count
+                    self._apply_all(entry, commands)
         finally:
             # Also when the journal fails mid-burst (LogFailure): what was
             # applied before is held like any output and leaves only if acked.
@@ -186,12 +190,8 @@ class Exchange:
             self.journal.snapshot()         # between bursts: every entry's state is whole
         return received
 
-    def _take(self, entry, burst):
-        """Apply the commands of what `entry` received; how many units came."""
-        received, commands = entry.receive(burst)
-        if not received:
-            return 0
-        self.counts["datagrams_in"] += received
+    def _apply_all(self, entry, commands):
+        """Apply `entry`'s commands one at a time; every listener hears each one's events."""
         apply, listeners = self._apply[entry], self._listeners
         for command in commands:
             try:
@@ -203,7 +203,6 @@ class Exchange:
                 continue
             for listen in listeners:
                 listen(events)
-        return received
 
     def _output(self, batches):
         if self.acks is None:
