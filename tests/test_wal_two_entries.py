@@ -14,6 +14,7 @@ import pytest
 from gatebook.dpdk_bridge.udp import SocketUdp
 from gatebook.host.clock import ManualClock
 from gatebook.host.net.exchange_server import Acknowledgements, Exchange
+from gatebook.host.net.order_entry_api import OrderEntry
 from gatebook.host.ouch import OUCH_LOG, OuchEntry
 from gatebook.host.ouch.framing import OUTBOUND_CODEC, decode_datagram, encode_datagram
 from gatebook.host.ouch.inject import script_datagrams
@@ -45,6 +46,7 @@ class Life:
         self.ouch = OuchEntry(ouch_port, accounts((TRADER,)),
                               session_options=dict(check_in_thread=False))
         self.text = TextEntry(text_port)
+        assert isinstance(self.ouch, OrderEntry) and isinstance(self.text, OrderEntry)
         self.exchange = Exchange(ouch_port, DEFAULT_SYMBOLS, ManualClock(1, 1),
                                  journal=self.journal, acks=self.acks,
                                  order_entry=(self.ouch, self.text))
@@ -100,7 +102,7 @@ def ports():
 
 
 def test_two_protocols_share_order_ids_keep_their_replies_and_survive_a_restart(tmp_path,
-                                                                               ports):
+                                                                               ports, capsys):
     directory = str(tmp_path)
     ouch_port, text_port, trader, texter = ports
     life = Life(directory, ouch_port, text_port)
@@ -149,6 +151,15 @@ def test_two_protocols_share_order_ids_keep_their_replies_and_survive_a_restart(
     assert _text_lines(texter) == ["CANCELED buy-2 50", "ACK buy-3 5"]     # nothing of OUCH's
     life.close()
 
+    # `gatebook log dump` shows OUCH's origins by field and the text protocol's, whose
+    # codec it does not know, as bytes.
+    from gatebook.cli import main
+    assert main(["log", "dump", "--dir", directory]) == 0
+    dump = capsys.readouterr().out
+    assert "input_origin message=O session=7 number=1 token=1 " in dump
+    text_origin = f"{TEXTER} buy-1 127.0.0.1:{texter.sock.address[1]}".encode().hex()
+    assert f"origin protocol=200 bytes={text_origin}" in dump
+
     # Recovered from disk alone, both states are what the live entries held.
     engine, report = recover(directory, origin_codecs=CODECS)
     assert report.states[TEXT_PROTOCOL] == TextState({(TEXTER, "buy-3"): 5},
@@ -175,3 +186,14 @@ def test_an_origin_of_a_protocol_without_a_codec_is_refused_by_name(tmp_path, po
     # The refusal changed nothing: with the codec, the same log recovers.
     _, report = recover(directory, origin_codecs=CODECS)
     assert report.states[TEXT_PROTOCOL].order_ids == {(TEXTER, "x"): 1}
+
+
+def test_an_exchange_takes_order_entries_only(ports):
+    ouch_port = ports[0]
+    with pytest.raises(TypeError, match="is not an OrderEntry"):
+        Exchange(ouch_port, DEFAULT_SYMBOLS, ManualClock(1, 1), order_entry=[ouch_port])
+    with pytest.raises(ValueError, match="needs an order entry"):
+        Exchange(ouch_port, DEFAULT_SYMBOLS, ManualClock(1, 1))
+    twice = [OuchEntry(ouch_port, accounts((TRADER,))), OuchEntry(ouch_port, accounts((TRADER,)))]
+    with pytest.raises(ValueError, match="one state per protocol"):
+        Exchange(ouch_port, DEFAULT_SYMBOLS, ManualClock(1, 1), order_entry=twice)

@@ -32,7 +32,7 @@ from ..engine import MatchingEngine
 from ..marketdata.publisher import STORE_MESSAGES
 from ..marketdata.resume import open_market_data
 from ..sequencer import Sequencer
-from .order_entry_api import EntryContext, OrderIds
+from .order_entry_api import EntryContext, OrderEntry, OrderIds
 
 __all__ = ["Exchange", "Acknowledgements"]
 
@@ -97,10 +97,14 @@ class Exchange:
     def __init__(self, port, symbols, clock, md_destination=None, md_port=None,
                  session="GATEBOOK01", engine=None, journal=None, acks=None, order_entry=(),
                  md_store_messages=STORE_MESSAGES):
-        entries = (order_entry,) if hasattr(order_entry, "receive") else tuple(order_entry)
+        entries = (order_entry,) if isinstance(order_entry, OrderEntry) else tuple(order_entry)
         if not entries:
             raise ValueError("an exchange needs an order entry (an OrderEntry, e.g. "
                              "gatebook.host.ouch.OuchEntry) for clients to send orders through")
+        for entry in entries:
+            if not isinstance(entry, OrderEntry):
+                raise TypeError(f"{entry!r} is not an OrderEntry (gatebook.host.net."
+                                f"order_entry_api): it lacks some of its methods")
         protocols = [int(entry.protocol) for entry in entries]
         if len(set(protocols)) != len(protocols):
             raise ValueError(f"two order entries of one protocol ({protocols}): the log keeps "

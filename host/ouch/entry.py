@@ -101,7 +101,8 @@ class OuchEntry:
 
     @property
     def messages(self):
-        return self.gateway.messages
+        """Order messages taken so far (0 before `attach`)."""
+        return self.gateway.messages if self.gateway is not None else 0
 
     @property
     def path(self):

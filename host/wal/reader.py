@@ -48,10 +48,11 @@ def origin_fields(record, codecs=None):
     if not isinstance(record, LoggedOrigin):
         return None
     codec = (registered_codecs() if codecs is None else codecs).get(record.protocol)
+    name = protocol_name(record.protocol)
+    label = record.protocol if name.startswith("protocol ") else name     # 200, or OUCH
     if codec is None:
-        return {"type": "origin", "protocol": protocol_name(record.protocol),
-                "bytes": record.data.hex()}
-    return {**codec.describe_origin(record.data), "protocol": protocol_name(record.protocol)}
+        return {"type": "origin", "protocol": label, "bytes": record.data.hex()}
+    return {**codec.describe_origin(record.data), "protocol": label}
 
 
 class LogReader:
