@@ -1,8 +1,8 @@
 """cocotb bench of the unit a board carries: MAC, link endpoint and lane, on RGMII pins,
 driven by cocotbext-eth's RGMII source and sink (an Ethernet model written elsewhere).
 
-`test_mac(depth)` converts `gatebook.sim.mac.top.MacBenchTop(depth)` to Verilog, builds it in
-`build/sim/mac_<sim>_d<depth>` and runs `run_test_mac`: the core clock at 125 MHz, the
+`test_mac(depth)` converts `gatebook.sim.mac.top.MacBenchTop(depth)` to Verilog and builds it
+(through `gatebook.sim.build_cache`), and runs `run_test_mac` in `build/sim/mac_<sim>_d<depth>`: the core clock at 125 MHz, the
 PHY's receive clock 0.1 % slower and out of phase (so the receive side crosses clocks for
 real), TXC 2 ns after the core clock (`gatebook.sim.mac.top`). The hybrid host runs in a
 cocotb `bridge` thread over `PacketLaneLink` through `gatebook.sim.mac.rgmii_port.RgmiiPort`:
@@ -33,13 +33,13 @@ from gatebook.sim.endpoint.amaranth_port import ENDPOINT_MAC, HOST_MAC
 from gatebook.sim.flows import SYMBOL, directed, eviction, hybrid_flow, window_pressure
 from gatebook.sim.hybrid.cocotb_link import CANCEL_CODE, LOAD_CODE
 from gatebook.sim.hybrid.equivalence import run_hybrid
+from gatebook.sim.runner import FAILURE_FILE
 
 from .rgmii_port import HOSTILE, RgmiiPort
 
 __all__ = ["test_mac"]
 
 CORE_PS, PHY_PS, TX_DELAY_PS = 8000, 8008, 2000
-FAILURE_FILE = "failing_flow.txt"
 
 
 def _flows(depth):
@@ -141,42 +141,37 @@ async def run_test_mac(dut):
 
 # -- the pytest side ---------------------------------------------------------------
 
-def build_dir_of(depth, sim):
+def test_dir_of(depth, sim):
     from gatebook.sim.runner import ROOT
     return ROOT / "build" / "sim" / f"mac_{sim}_d{depth}"
 
 
 def test_mac(depth=2, commands=150, sim="icarus", all_flows=False, every=3):
-    """Build the bench top's Verilog (again only when it changed) and run the bench;
-    AssertionError naming the flow and the log if it fails."""
-    from amaranth.back import verilog
-    from cocotb_tools.runner import get_results, get_runner
+    """Convert and build the bench top (both from the build cache: again only when hdl/,
+    gatebook/wire/ or sim/mac/ changed) and run the bench; AssertionError naming the flow
+    and the log if it fails."""
+    from cocotb_tools.runner import get_results
 
-    from gatebook.sim.runner import require_simulator
+    from gatebook.sim.build_cache import DESIGN_FOLDERS, cached_verilog, design_digest
+    from gatebook.sim.runner import built_runner, require_simulator, run_bench
     from .top import TOPLEVEL, MacBenchTop
     require_simulator(sim)
-    build_dir = build_dir_of(depth, sim)
-    build_dir.mkdir(parents=True, exist_ok=True)
-    source = build_dir / f"{TOPLEVEL}.v"
-    text = verilog.convert(MacBenchTop(depth, ENDPOINT_MAC), name=TOPLEVEL)
-    if not source.exists() or source.read_text() != text:
-        source.write_text(text)
-    runner = get_runner(sim)
-    runner.build(sources=[source], hdl_toplevel=TOPLEVEL, build_dir=build_dir,
-                 timescale=("1ns", "1ps"))
-    (build_dir / FAILURE_FILE).unlink(missing_ok=True)
+    test_dir = test_dir_of(depth, sim)
+    digest = design_digest(DESIGN_FOLDERS + (Path(__file__).parent,))     # the top is here
+    source = cached_verilog("mac-bench", {"depth": depth, "mac": ENDPOINT_MAC},
+                            lambda: MacBenchTop(depth, ENDPOINT_MAC), TOPLEVEL, digest=digest)
+    runner = built_runner(sim, source, TOPLEVEL)
     env = {"GATEBOOK_DEPTH": str(depth), "GATEBOOK_MAC_COMMANDS": str(commands),
            "GATEBOOK_MAC_EVERY": str(every)}
     if all_flows:
         env["GATEBOOK_MAC_ALL"] = "1"
     try:
-        results = runner.test(hdl_toplevel=TOPLEVEL, test_module="gatebook.sim.mac.test_mac_cocotb",
-                              build_dir=build_dir, test_dir=build_dir, timescale=("1ns", "1ps"),
-                              extra_env=env)
+        results = run_bench(runner, sim, TOPLEVEL, "gatebook.sim.mac.test_mac_cocotb", test_dir,
+                            extra_env=env)
         tests, failed = get_results(results)
     except SystemExit:
         tests, failed = 0, 1
     if failed or not tests:
-        failure = build_dir / FAILURE_FILE
+        failure = test_dir / FAILURE_FILE
         detail = failure.read_text().strip() if failure.exists() else "see the cocotb log above"
-        raise AssertionError(f"the MAC bench ({sim}, depth {depth}) failed: {detail}; {build_dir}")
+        raise AssertionError(f"the MAC bench ({sim}, depth {depth}) failed: {detail}; {test_dir}")
