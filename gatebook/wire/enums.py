@@ -74,6 +74,12 @@ class RejectReason(_Described):
     QUANTITY_ABOVE_LIMIT      = 24, "quantity is above the symbol's maximum order size"
     NOTIONAL_ABOVE_LIMIT      = 25, "price times quantity is above the symbol's maximum notional"
     INVALID_STAMP             = 26, "sequence number and timestamp must be 64-bit unsigned integers"
+    # 32..39: pre-trade risk (host/risk/), per account, in front of the engine.
+    INSUFFICIENT_BUYING_POWER = 32, "the order's cost and fees exceed the account's buying power left"
+    POSITION_LIMIT            = 33, "the order could take the account's position past its limit"
+    ORDER_SIZE_LIMIT          = 34, "quantity is above the account's maximum order size"
+    ORDER_NOTIONAL_LIMIT      = 35, "price times quantity is above the account's maximum notional"
+    NO_RISK_LIMITS            = 36, "the account has no risk limits set"
 
 
 class CancelReason(_Described):
