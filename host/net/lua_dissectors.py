@@ -3,14 +3,18 @@
 # Ref: Wireshark 4.0 Lua API reference (Proto, ProtoField, TreeItem,
 #      DissectorTable); gatebook/wire/itch50.py, moldudp64.py, ouch.py.
 
-`generate()` returns one Lua script with three protocols:
+`generate()` returns one Lua script with these protocols:
 
-- `gb_moldudp64`: MoldUDP64 on `MOLDUDP64_PORT`, each message block handed to
+- `gb_moldudp64`: MoldUDP64 on `MOLDUDP64_PORT` (and, by its shape, on any
+  UDP port: re-request answers and heartbeats come from other ports, and the
+  feed of `gatebook run` from `OUCH_PORT`), each message block handed to
 - `gb_itch50`: ITCH 5.0 (Debian's tshark only knows the older ASCII ITCH),
   also offered to Wireshark's own MoldUDP64 through "Decode As":
   `tshark -d udp.port==26400,moldudp64 -d moldudp64.payload,gb_itch50`;
 - `gb_ouch`: the order-entry protocol on `OUCH_PORT`; datagrams *to* the port
   are inbound messages, datagrams *from* it outbound;
+- `gb_moldreq`: a MoldUDP64 request packet (gatebook.wire.mdrecovery), by its
+  shape on any UDP port;
 - `gb_link`: host <-> pipeline link frames on EtherType 0x88B5 (channel 0
   commands, channel 1 events), little-endian records.
 
@@ -19,7 +23,7 @@ Field filter names are `<proto>.<message>.<field>`, e.g.
 `tshark -X lua_script:gatebook.lua`, or copy to Wireshark's plugin folder.
 """
 
-from gatebook.wire import internal, itch50, link, moldudp64, ouch
+from gatebook.wire import internal, itch50, link, mdrecovery, moldudp64, ouch
 from gatebook.wire import link_frame as lf
 from gatebook.wire.layout import ALPHA, PRICE4, Protocol
 
@@ -148,9 +152,10 @@ def _header(emitter, message):
     return lines, at
 
 
-def _looks_like_mold(header, at):
+def _looks_like_mold(header, at, request_at):
     """Lua `looks_like_mold(tvb)`: a printable session, then blocks that fill the
-    datagram exactly (or nothing, for a heartbeat or an end of session).
+    datagram exactly (or nothing, for a heartbeat or an end of session); and
+    `looks_like_request(tvb)`: a printable session and a count, nothing more.
 
     An order-entry reply cannot pass: its header's sequence number puts zero
     bytes where a MoldUDP64 session has text."""
@@ -159,13 +164,22 @@ def _looks_like_mold(header, at):
     width = header.fields[names.index("session")].width
     size, eos = header.size, moldudp64.END_OF_SESSION_COUNT
     return "\n".join([
-        "local function looks_like_mold(tvb)",
-        "    local len = tvb:len()",
-        f"    if len < {size} then return false end",
+        "local function printable_session(tvb)",
+        f"    if tvb:len() < {size} then return false end",
         f"    for i = {start}, {start + width - 1} do",
         "        local c = tvb(i, 1):uint()",
         "        if c < 0x20 or c > 0x7e then return false end",
         "    end",
+        "    return true",
+        "end",
+        "local function looks_like_request(tvb)",
+        f"    if tvb:len() ~= {mdrecovery.REQUEST.size} or not printable_session(tvb) then return false end",
+        f"    local count = {request_at['requested_message_count']}:uint()",
+        f"    return count ~= 0 and count ~= {eos}",
+        "end",
+        "local function looks_like_mold(tvb)",
+        "    local len = tvb:len()",
+        "    if not printable_session(tvb) then return false end",
         f"    local count = {at['message_count']}:uint()",
         f"    if count == 0 or count == {eos} then return len == {size} end",
         f"    local off = {size}",
@@ -187,6 +201,8 @@ def generate():
     header, mold_at = _header(mold, moldudp64.HEADER)
     block_field = moldudp64.BLOCK_LENGTH.fields[0]
     block_ref = mold.field(block_field.name, block_field)
+    request = _Emitter("gb_moldreq", mdrecovery.MOLDUDP64_REQUEST.byte_order)
+    request_fields, request_at = _header(request, mdrecovery.REQUEST)
     entry = _Emitter("gb_ouch", ouch.INBOUND.byte_order)
     entry.message_functions(ouch.INBOUND, "OUCH_IN")
     entry.message_functions(ouch.OUTBOUND, "OUCH_OUT")
@@ -209,17 +225,19 @@ def generate():
         'local p_mold = Proto("gb_moldudp64", "Gatebook MoldUDP64")',
         'local p_ouch = Proto("gb_ouch", "Gatebook order entry (OUCH-like)")',
         'local p_link = Proto("gb_link", "Gatebook host-pipeline link")',
+        'local p_req = Proto("gb_moldreq", "Gatebook MoldUDP64 request")',
         'local gb_bad = ProtoExpert.new("gb.malformed", "Malformed Gatebook message", '
         "expert.group.MALFORMED, expert.severity.ERROR)",
         "p_itch.experts = {gb_bad}",
-        "F_gb_itch50, F_gb_moldudp64, F_gb_ouch, F_gb_link = {}, {}, {}, {}",
+        "F_gb_itch50, F_gb_moldudp64, F_gb_ouch, F_gb_link, F_gb_moldreq = {}, {}, {}, {}, {}",
         "ITCH, OUCH_IN, OUCH_OUT, LINK_CMD, LINK_EVT = {}, {}, {}, {}, {}",
-        *itch.fields, *mold.fields, *entry.fields, *linkp.fields,
+        *itch.fields, *mold.fields, *entry.fields, *linkp.fields, *request.fields,
         "local function values(t) local out = {} for _, v in pairs(t) do out[#out + 1] = v end return out end",
         "p_itch.fields = values(F_gb_itch50)",
         "p_mold.fields = values(F_gb_moldudp64)",
         "p_ouch.fields = values(F_gb_ouch)",
         "p_link.fields = values(F_gb_link)",
+        "p_req.fields = values(F_gb_moldreq)",
         *itch.lines, *entry.lines, *linkp.lines,
         _MESSAGES_LOOP,
         "function p_itch.dissector(tvb, pinfo, tree)",
@@ -228,7 +246,7 @@ def generate():
         '    pinfo.cols.protocol = "ITCH50"',
         "    return tvb:len()",
         "end",
-        _looks_like_mold(moldudp64.HEADER, mold_at),
+        _looks_like_mold(moldudp64.HEADER, mold_at, request_at),
         "local function mold_dissector(tvb, pinfo, root)",
         f"    if tvb:len() < {mold_size} then return 0 end",
         '    pinfo.cols.protocol = "MoldUDP64/ITCH50"',
@@ -252,6 +270,23 @@ def generate():
         "    return tvb:len()",
         "end",
         "p_mold.dissector = mold_dissector",
+        "local function request_dissector(tvb, pinfo, root)",
+        '    pinfo.cols.protocol = "MoldUDP64 request"',
+        f"    local tree = root:add(p_req, tvb(0, {mdrecovery.REQUEST.size}))",
+        "    local off = 0",
+        *request_fields,
+        '    pinfo.cols.info = string.format("MoldUDP64 request seq=%s n=%d", '
+        f"{request_at['sequence_number']}:uint64(), "
+        f"{request_at['requested_message_count']}:uint())",
+        "    return tvb:len()",
+        "end",
+        "-- Re-requests, their answers and heartbeats use ports no table names.",
+        "local function mold_heuristic(tvb, pinfo, root)",
+        "    if looks_like_mold(tvb) then mold_dissector(tvb, pinfo, root) return true end",
+        "    if looks_like_request(tvb) then request_dissector(tvb, pinfo, root) return true end",
+        "    return false",
+        "end",
+        'p_mold:register_heuristic("udp", mold_heuristic)',
         "function p_ouch.dissector(tvb, pinfo, root)",
         f"    if tvb:len() < {hdr_size} then return 0 end",
         f"    local inbound = pinfo.dst_port == {OUCH_PORT}",
