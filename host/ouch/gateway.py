@@ -16,7 +16,7 @@ hands it on with the account's user id where the header had the session id,
 so `session` below is that key (the user id) and the frames it gets hold
 order messages only.
 
-`flow_datagrams()` (host/net/inject.py, re-exported here) goes the other
+`flow_datagrams()` (inject.py, re-exported here) goes the other
 way for testers: it turns a flow of
 internal commands into the datagrams clients would have sent.
 
