@@ -172,6 +172,8 @@ class ItchFeed:
         return out
 
     def end_of_day(self, ts):
+        """The system events that close a session (end of market hours, of system
+        hours, of messages)."""
         return [self._system(ts, "M"), self._system(ts, "E"), self._system(ts, "C")]
 
     def _system(self, ts, code):

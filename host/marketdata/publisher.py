@@ -92,6 +92,7 @@ class RetransmissionStore:
         self._first = self.next_sequence
 
     def extend(self, messages):
+        """Keep `messages`, numbered from `next_sequence` on."""
         self._messages.extend(messages)
         self.next_sequence += len(messages)
         excess = len(self._messages) - self.capacity

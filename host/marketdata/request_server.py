@@ -193,4 +193,5 @@ class RequestServer:
         return None
 
     def close(self):
+        """Close the socket; requests are no longer answered."""
         self.sock.close()

@@ -68,10 +68,12 @@ class SnapshotBook:
         self.orders = {}
 
     def apply_all(self, records):
+        """`apply` each of `records`, in order."""
         for record in records:
             self.apply(record)
 
     def apply(self, record):
+        """Take one ITCH record tuple as a subscriber would (others are ignored)."""
         code = record[CODE]
         if code in (_EXECUTED, _EXECUTED_PRICE, _CANCEL):
             shares = record[_CANCELLED_SHARES if code == _CANCEL else

@@ -155,6 +155,7 @@ class SnapshotServer:
         client.sock.close()
 
     def close(self):
+        """Cut every client and stop listening."""
         for client in list(self.clients.values()):
             self._close(client)
         self.listener.close()
