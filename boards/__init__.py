@@ -15,6 +15,7 @@ __all__ = ["BOARDS", "board"]
 BOARDS = {
     "ulx3s-85f": "gatebook.boards.ulx3s_85f",
     "ecpix5-85": "gatebook.boards.ecpix5_85",
+    "colorlight-5a75b": "gatebook.boards.colorlight_5a75b",
 }
 
 

@@ -7,12 +7,14 @@ PHY's pins, clocked by the PHY's 125 MHz receive clock (no PLL). The four RGB LE
 eight colours are also offered as "led" 0-7, so the lane-only top (`BoardTop`) builds here too.
 """
 
-__all__ = ["NAME", "DESCRIPTION", "LEDS", "ETHERNET", "platform", "top"]
+__all__ = ["NAME", "DESCRIPTION", "LEDS", "ETHERNET", "RGMII_CTL", "RESET", "platform", "top"]
 
 NAME = "ecpix5-85"
 DESCRIPTION = "LambdaConcept ECPIX-5, Lattice ECP5-5G LFE5UM5G-85F-8BG554, RGMII 1G PHY"
 LEDS = 8
 ETHERNET = "eth_rgmii"          # the resource with the PHY's RGMII pins
+RGMII_CTL = ("rx_ctrl", "tx_ctrl")      # its RX_CTL and TX_CTL, as amaranth-boards names them
+RESET = "rst"                   # the reset button
 _LED_PINS = ("T23", "R21", "T22", "U21", "W21", "T24", "K21", "K24")   # RGB LEDs 0-2, r g b
 
 

@@ -4,14 +4,15 @@
 #      ODDRX1F).
 
 `EthernetBoardTop(board, depth)` puts `gatebook.hdl.mac.endpoint.MacEndpoint(depth, mac)` on
-the board's RGMII resource (`board.ETHERNET`). Every RGMII data and control pin goes
+the board's RGMII resource (`board.ETHERNET`, its control pins' names in `board.RGMII_CTL`,
+as amaranth-boards spells them differently per board). Every RGMII data and control pin goes
 through an `amaranth.lib.io.DDRBuffer` (on an ECP5, an IDDRX1F or ODDRX1F), TXC through an
 ODDRX1F driven (1, 0). No PLL: the whole design runs on the PHY's receive clock, 125 MHz
 once the link is up at 1 Gb/s, so the MAC's receive and core domains are one clock; the
 PHY must add RGMII's 2 ns TX clock delay itself (RGMII-ID), as the data and TXC leave
-the FPGA edge-aligned. The board's reset button resets the design. LEDs: 0 frames received,
-1 frames sent (each toggles per frame), 2 any frame the MAC dropped, 3 any frame the
-endpoint dropped.
+the FPGA edge-aligned. The board's reset button (`board.RESET`) resets the design. LEDs, as
+many as the board has: 0 frames received, 1 frames sent (each toggles per frame), 2 any
+frame the MAC dropped, 3 any frame the endpoint dropped.
 """
 
 from amaranth.hdl import ClockDomain, ClockSignal, Const, Elaboratable, Module, Value
@@ -32,7 +33,9 @@ class EthernetBoardTop(Elaboratable):
     Parameters
     ----------
     board : module
-        A `gatebook.boards` board module with `ETHERNET` (its RGMII resource) and `LEDS`.
+        A `gatebook.boards` board module with `ETHERNET` (its RGMII resource), `RGMII_CTL`
+        (the names of its receive and transmit control pins), `RESET` (the reset button's
+        resource) and `LEDS`.
     depth : int
         The lane's window depth.
     mac : str
@@ -51,14 +54,16 @@ class EthernetBoardTop(Elaboratable):
         m.domains.sync = ClockDomain("sync")
         m.domains.rx = ClockDomain("rx")
         m.d.comb += [ClockSignal("sync").eq(rx_clk.i), ClockSignal("rx").eq(rx_clk.i)]
-        m.submodules.button = button = io.Buffer("i", platform.request("rst", 0, dir="-"))
+        m.submodules.button = button = io.Buffer("i", platform.request(self.board.RESET, 0,
+                                                                        dir="-"))
         m.submodules.reset = ResetSynchronizer(button.i, domain="sync")
 
         m.submodules.unit = unit = MacEndpoint(self.depth, self.mac)
         m.submodules.rxd = rxd = io.DDRBuffer("i", eth.rx_data, i_domain="rx")
-        m.submodules.rx_ctl = rx_ctl = io.DDRBuffer("i", eth.rx_ctrl, i_domain="rx")
+        rx_ctl_pin, tx_ctl_pin = (getattr(eth, name) for name in self.board.RGMII_CTL)
+        m.submodules.rx_ctl = rx_ctl = io.DDRBuffer("i", rx_ctl_pin, i_domain="rx")
         m.submodules.txd = txd = io.DDRBuffer("o", eth.tx_data, o_domain="sync")
-        m.submodules.tx_ctl = tx_ctl = io.DDRBuffer("o", eth.tx_ctrl, o_domain="sync")
+        m.submodules.tx_ctl = tx_ctl = io.DDRBuffer("o", tx_ctl_pin, o_domain="sync")
         m.submodules.txc = txc = io.DDRBuffer("o", eth.tx_clk, o_domain="sync")
         m.submodules.phy_reset = phy_reset = io.Buffer("o", eth.rst)
         m.d.comb += [
