@@ -236,3 +236,24 @@ def test_a_quiet_feed_sends_heartbeats_from_the_service_thread():
     assert len(got) >= 3 and all(p.is_heartbeat and p.sequence_number == live.next_sequence
                                  for p in got)
     assert service.heartbeats >= 3
+
+
+def test_no_datagram_makes_the_request_server_raise():
+    import random
+    rng = random.Random(12)
+    publisher, _ = published(commands=50)
+    server = RequestServer(publisher, clock=ManualClock(0, 0))
+    try:
+        good = request_packet("GATEBOOK01", 1, 3)
+        datagrams = [bytes(rng.randrange(256) for _ in range(rng.choice((0, 1, 19, 20, 21, 64))))
+                     for _ in range(2000)]
+        # Mutations of a valid request: every byte position, every kind of refusal.
+        datagrams += [good[:i] + bytes([rng.randrange(256)]) + good[i + 1:] for i in range(20)
+                      for _ in range(25)]
+        for number, datagram in enumerate(datagrams):
+            server.handle(datagram, (f"10.1.{number % 200}.{number % 250 + 1}", 1000 + number))
+        handled = sum(server.refused.values()) + server.answered["retransmitted"] \
+            + server.answered["not_in_store"]
+        assert handled == len(datagrams) and server.refused["malformed"] > 1500
+    finally:
+        server.close()
