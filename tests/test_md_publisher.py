@@ -219,7 +219,8 @@ def test_a_quiet_feed_sends_heartbeats_from_the_service_thread():
     assert publisher.heartbeat_if_quiet(1_000_000_000) is None      # one a second
     publisher.end_session()
     clock.advance(5_000_000_000)
-    assert publisher.heartbeat_if_quiet(1_000_000_000) is None      # none after the end
+    ended = mold.parse(publisher.heartbeat_if_quiet(1_000_000_000))  # in place of heartbeats
+    assert ended.is_end_of_session and ended.sequence_number == publisher.next_sequence
 
     live = MoldPublisher("GATEBOOK01", len)
     live.publish(ItchFeed(DEFAULT_SYMBOLS, list).start_of_day(START))
@@ -257,3 +258,23 @@ def test_no_datagram_makes_the_request_server_raise():
         assert handled == len(datagrams) and server.refused["malformed"] > 1500
     finally:
         server.close()
+
+
+def test_after_the_end_of_session_the_service_lingers_for_the_last_re_requests():
+    from gatebook.host.marketdata.service import RecoveryService
+    publisher, _ = published(commands=100)
+    with SocketUdp("127.0.0.1", 0) as subscriber:
+        service = RecoveryService(publisher, request=("127.0.0.1", 0),
+                                  heartbeat=("127.0.0.1", subscriber.address),
+                                  heartbeat_seconds=0.05, linger_seconds=0.5)
+        publisher.end_session()
+        subscriber.send([(request_packet("GATEBOOK01", 1, 4), service.requests.address)])
+        started = time.monotonic()
+        service.close()                 # serves on for the linger: the spec's last chance
+        lingered = time.monotonic() - started
+        got = [(mold.parse(payload), source) for payload, source in subscriber.recv(64)]
+    again = [packet for packet, source in got if source == service.requests.address]
+    assert [p.sequence_number for p in again] == [1] and len(again[0].messages) == 4
+    ends = [packet for packet, source in got if source != service.requests.address]
+    assert ends and all(p.is_end_of_session for p in ends)
+    assert lingered >= 0.45

@@ -208,13 +208,15 @@ class MoldPublisher:
 
         The spec's heartbeats (about one a second) let a subscriber that lost
         the last packet before a quiet spell see its gap; the caller sends it.
+        Once the session has ended, end-of-session packets take their place.
         """
         with self.lock:
             now = self.clock()
-            if self.ended or now - self.last_sent < interval_ns:
+            if now - self.last_sent < interval_ns:
                 return None
             self.last_sent = now
-            return mold.heartbeat(self.session, self.store.next_sequence)
+            end = mold.end_of_session if self.ended else mold.heartbeat
+            return end(self.session, self.store.next_sequence)
 
     def end_session(self):
         """Send MoldUDP64's end of session; nothing may be published after it.
@@ -223,6 +225,7 @@ class MoldPublisher:
         fill a gap)."""
         with self.lock:
             self.ended = True
+            self.last_sent = self.clock()
             packet = mold.end_of_session(self.session, self.store.next_sequence)
         self.packets += self._send([packet])
 

@@ -5,6 +5,8 @@ requests or a slow snapshot reader never delays matching. Both servers read
 the publisher under its lock (publisher.py). The thread also sends the
 feed's heartbeats (MoldUDP64 1.00: about one a second while nothing else is
 sent) from a socket of its own, so a quiet exchange loop need not wake up.
+Once the session has ended they are end-of-session packets, and `close`
+lingers a while: the spec's last chance to ask for what was missed.
 """
 
 import logging
@@ -36,6 +38,8 @@ class RecoveryService:
     heartbeat : (ip, (group or ip, port)) or None
         Send heartbeats from a UDP socket on `ip` to the feed's destination
         whenever the feed was quiet for `heartbeat_seconds`; None: none.
+    linger_seconds : float
+        How long `close` keeps serving when the session has ended.
 
     Attributes
     ----------
@@ -44,10 +48,12 @@ class RecoveryService:
     """
 
     def __init__(self, publisher, request=None, snapshot=None, request_options=None,
-                 snapshot_options=None, heartbeat=None, heartbeat_seconds=1.0):
+                 snapshot_options=None, heartbeat=None, heartbeat_seconds=1.0,
+                 linger_seconds=1.0):
         self.requests = self.snapshots = self._heartbeats = None
         self.publisher, self.heartbeats = publisher, 0
         self._interval_ns = int(heartbeat_seconds * 1e9)
+        self._linger = linger_seconds
         self.errors = 0
         self._selector = selectors.DefaultSelector()
         self._stop = threading.Event()
@@ -84,7 +90,9 @@ class RecoveryService:
                     self.heartbeats += self._heartbeats.send([(packet, self._feed)])
 
     def close(self):
-        """Stop the thread and close every socket."""
+        """Stop the thread and close every socket (after lingering, if the session ended)."""
+        if self.publisher.ended and self._thread.is_alive():
+            self._stop.wait(self._linger)
         self._stop.set()
         self._thread.join()
         self._close_servers()
