@@ -91,3 +91,20 @@ def test_slow_busy_and_talkative_clients_are_cut_and_the_service_goes_on():
         assert server.served["snapshots"] == 1 and not service.errors
     finally:
         service.close()
+
+
+def test_snapshots_are_rate_limited_and_the_limit_refills():
+    from gatebook.host.clock import ManualClock
+    publisher = _publisher_with(5)
+    clock = ManualClock(0, 0)
+    service = RecoveryService(publisher, snapshot=("127.0.0.1", 0),
+                              snapshot_options=dict(per_second=2, clock=clock))
+    server = service.snapshots
+    try:
+        got = [read_snapshot(server.address) for _ in range(4)]
+        assert [bool(data) for data in got] == [True, True, False, False]  # two, then closed
+        clock.advance(500_000_000)                                          # one more token
+        assert decode_snapshot(read_snapshot(server.address))[1] == publisher.next_sequence
+        assert server.refused == {"rate_limited": 2} and server.served["snapshots"] == 3
+    finally:
+        service.close()

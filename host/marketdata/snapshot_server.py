@@ -12,7 +12,9 @@ feed from that number on keeps the book exact. The server then closes the
 connection.
 
 Clients are hostile: at most `max_clients` at once (more are closed at once,
-counted `busy`); one that has not read its whole snapshot within
+counted `busy`), and at most `per_second` snapshots a second (taking one
+holds the publisher's lock while the book is copied; more are closed,
+counted `rate_limited`); one that has not read its whole snapshot within
 `deadline_seconds` is cut (`too_slow`); what a client sends is read and
 dropped, and one that sends more than `max_input` bytes is cut (`talkative`).
 """
@@ -57,6 +59,8 @@ class SnapshotServer:
         Time a client has to read its whole snapshot.
     max_input : int
         Bytes a client may send (it has nothing to say).
+    per_second : float
+        Snapshots taken per second at most (a burst of as many is allowed).
     clock : callable returning int nanoseconds
         Monotonic time for the deadlines.
 
@@ -65,12 +69,15 @@ class SnapshotServer:
     served : Counter
         `snapshots` sent whole, `orders` in them.
     refused : Counter
-        Connections cut, by kind: `busy`, `too_slow`, `talkative`, `reset`.
+        Connections cut, by kind: `busy`, `rate_limited`, `too_slow`, `talkative`,
+        `reset`.
     """
 
     def __init__(self, publisher, ip="127.0.0.1", port=0, max_clients=16,
-                 deadline_seconds=10.0, max_input=4096, clock=time.monotonic_ns):
+                 deadline_seconds=10.0, max_input=4096, clock=time.monotonic_ns, per_second=20.0):
         self.publisher, self.max_clients, self.max_input = publisher, max_clients, max_input
+        self.per_second = per_second
+        self._tokens, self._refilled = per_second, clock()
         self.deadline_ns, self.clock = int(deadline_seconds * 1e9), clock
         self.served, self.refused = Counter(), Counter()
         self.clients = {}                 # socket -> _Client
@@ -104,6 +111,10 @@ class SnapshotServer:
                 self.refused["busy"] += 1
                 sock.close()
                 continue
+            if not self._take_token():
+                self.refused["rate_limited"] += 1
+                sock.close()
+                continue
             sock.setblocking(False)
             # Bounded kernel memory per client: the rest waits in our buffer.
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, _SEND_BUFFER)
@@ -114,6 +125,16 @@ class SnapshotServer:
             self.clients[sock] = client
             self._selector.register(sock, selectors.EVENT_READ | selectors.EVENT_WRITE,
                                     lambda mask, client=client: self._ready(client, mask))
+
+    def _take_token(self):
+        now = self.clock()
+        self._tokens = min(self.per_second,
+                           self._tokens + (now - self._refilled) * self.per_second / 1e9)
+        self._refilled = now
+        if self._tokens < 1:
+            return False
+        self._tokens -= 1
+        return True
 
     def _ready(self, client, mask):
         try:
