@@ -92,8 +92,25 @@ def engine_extensions():
                             # No C compiler: the package still builds, pure Python only.
                             optional=True)
                   for module in COMPILED.COMPILED_MODULES]
-    return cythonize(extensions, build_dir=str(HERE / "build" / "cython"), quiet=True,
+    build = HERE / "build" / "cython"
+    return cythonize(extensions, build_dir=str(build), quiet=True,
+                     include_path=[str(_cimport_tree(build / "include"))],
                      compiler_directives={"language_level": 3})
+
+
+def _cimport_tree(root):
+    """A folder where `cimport gatebook.host.book` finds host/book.pxd.
+
+    Cython finds a cimported module's .pxd by its package path, and host/ installs as
+    gatebook/host (pyproject's package-dir), so the .pxd files are copied to that path.
+    """
+    package = root / "gatebook" / "host"
+    package.mkdir(parents=True, exist_ok=True)
+    for init in (root / "gatebook" / "__init__.pxd", package / "__init__.pxd"):
+        init.write_text("")
+    for pxd in (HERE / "host").glob("*.pxd"):
+        (package / pxd.name).write_bytes(pxd.read_bytes())
+    return root
 
 
 setup(packages=gatebook_packages(), ext_modules=engine_extensions(),

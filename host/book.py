@@ -12,7 +12,7 @@ Layout, chosen for CPython speed (measured in docs/benchmarks.md):
 - pending stops wait in one heap per side, ordered so the next to trigger is
   on top; cancelled stops are dropped lazily the same way.
 
-The book appends event tuples (see gatebook.wire.internal) to the `out` list
+The book appends event tuples (see gatebook.wire.internal) to the `events` list
 the engine passes in; it knows nothing of listeners, logs or networks.
 """
 
@@ -25,7 +25,8 @@ from gatebook.wire.enums import Side
 from gatebook.wire.internal import EXECUTED, LEVEL, TRADE
 from gatebook.wire.positions import require_field_order
 
-__all__ = ["new_order", "RestingOrder", "Level", "Book", "BUY", "SELL", "NO_LIMIT"]
+__all__ = ["new_order", "ORDER_FIELDS", "RestingOrder", "Level", "Book", "BUY", "SELL",
+           "NO_LIMIT"]
 
 BUY, SELL = int(Side.BUY), int(Side.SELL)
 _EXECUTED, _TRADE, _LEVEL = EXECUTED.code, TRADE.code, LEVEL.code
@@ -42,8 +43,14 @@ require_field_order(LEVEL, ("seq", "ts", "symbol", "side", "price", "qty", "orde
 # literal is about eight times cheaper to make than a __slots__ instance, and
 # the engine makes one per order. Code outside host/ sees orders only through
 # the RestingOrder snapshots the views return.
+ORDER_FIELDS = ("order_id", "user", "symbol", "side", "order_type", "tif", "price",
+                "stop_price", "qty", "seq", "pending_stop")
+# Each module that reads orders takes the indices by name from ORDER_FIELDS; the compiled
+# build types them as C integers (book.pxd), which no other module can import.
 (ORDER_ID, USER, SYMBOL, SIDE, ORDER_TYPE, TIF, PRICE, STOP_PRICE, QTY, SEQ,
- PENDING_STOP) = range(11)
+ PENDING_STOP) = map(ORDER_FIELDS.index, ("order_id", "user", "symbol", "side", "order_type",
+                                          "tif", "price", "stop_price", "qty", "seq",
+                                          "pending_stop"))
 # QTY is the open quantity; 0 marks an entry left dead in a level's deque.
 # SEQ is the sequence number that gave the order its time priority. An order
 # that loses priority is re-entered as a new list, since the old one may still
@@ -112,21 +119,22 @@ class Book:
 
     # -- resting orders ---------------------------------------------------
 
-    def rest(self, order, out, seq, ts):
+    def rest(self, order, events, seq, ts):
         side = order[SIDE]
         price = order[PRICE]
         key = -price if side else price
-        level = self.levels[side].get(key)
+        side_levels = self.levels[side]
+        level = side_levels.get(key)
         if level is None:
-            level = self.levels[side][key] = Level(price)
+            level = side_levels[key] = Level(price)
             insort(self.keys[side], key)
         level.orders.append(order)
         qty = level.qty = level.qty + order[QTY]
         count = level.count = level.count + 1
         self.registry[order[ORDER_ID]] = order
-        out((_LEVEL, seq, ts, self.symbol, side, price, qty, count))
+        events.append((_LEVEL, seq, ts, self.symbol, side, price, qty, count))
 
-    def unrest(self, order, out, seq, ts):
+    def unrest(self, order, events, seq, ts):
         """Take a resting order out of its level (cancel, or a replace that loses priority)."""
         side = order[SIDE]
         price = order[PRICE]
@@ -136,20 +144,20 @@ class Book:
         count = level.count = level.count - 1
         order[QTY] = 0
         del self.registry[order[ORDER_ID]]
-        out((_LEVEL, seq, ts, self.symbol, side, price, qty, count))
+        events.append((_LEVEL, seq, ts, self.symbol, side, price, qty, count))
         if not count:
             del self.levels[side][key]
             keys = self.keys[side]
             del keys[bisect_left(keys, key)]
         elif len(level.orders) > 2 * count + 16:
-            level.orders = deque(entry for entry in level.orders if entry[QTY])
+            level.orders = deque([entry for entry in level.orders if entry[QTY]])
 
-    def reduce(self, order, new_qty, out, seq, ts):
+    def reduce(self, order, new_qty, events, seq, ts):
         """Lower a resting order's open quantity in place, keeping its priority."""
         level = self.levels[order[SIDE]][order[PRICE] if order[SIDE] == BUY else -order[PRICE]]
         level.qty -= order[QTY] - new_qty
         order[QTY] = new_qty
-        out((_LEVEL, seq, ts, self.symbol, order[SIDE], order[PRICE], level.qty, level.count))
+        events.append((_LEVEL, seq, ts, self.symbol, order[SIDE], order[PRICE], level.qty, level.count))
 
     # -- matching ---------------------------------------------------------
 
@@ -180,7 +188,7 @@ class Book:
                 break
         return found
 
-    def match(self, taker, threshold, self_trade_prevention, match_id, out, seq, ts):
+    def match(self, taker, threshold, self_trade_prevention, match_id, events, seq, ts):
         """Fill `taker` against the opposite side while its best key is >= threshold.
 
         Executions are at the resting order's price. Returns the taker's
@@ -219,9 +227,9 @@ class Book:
                 resting[QTY] = open_qty
                 level_qty -= fill
                 match_id += 1
-                out((_EXECUTED, seq, ts, symbol, match_id, price, fill, side, taker_id,
+                events.append((_EXECUTED, seq, ts, symbol, match_id, price, fill, side, taker_id,
                      taker_user, remaining, resting[ORDER_ID], resting[USER], open_qty))
-                out((_TRADE, seq, ts, symbol, match_id, price, fill, side))
+                events.append((_TRADE, seq, ts, symbol, match_id, price, fill, side))
                 if not open_qty:
                     queue.popleft()
                     count -= 1
@@ -233,7 +241,7 @@ class Book:
             if level_qty != qty_before:
                 level.qty = level_qty
                 level.count = count
-                out((_LEVEL, seq, ts, symbol, opposite, price, level_qty, count))
+                events.append((_LEVEL, seq, ts, symbol, opposite, price, level_qty, count))
                 self.last_trade_price = price
                 if not count:
                     keys.pop()

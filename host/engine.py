@@ -45,8 +45,7 @@ from gatebook.wire.internal import (ACCEPTED, ADMIN, CANCEL, CANCELLED, DONE, MA
                                     TRADING_STATE)
 from gatebook.wire.positions import CODE, INTERNAL, require_field_order
 
-from .book import (BUY, NO_LIMIT, ORDER_ID, ORDER_TYPE, PENDING_STOP, PRICE, QTY, SEQ, SIDE,
-                   STOP_PRICE, SYMBOL, TIF, USER, Book, new_order)
+from .book import BUY, NO_LIMIT, ORDER_FIELDS, Book, new_order
 from .validation import (NOT_EXACT, check_new_order, check_replace, clean_u16, clean_u32,
                          clean_u64, new_order_reject_reason, plain_command,
                          replace_reject_reason, stamp_reject_reason)
@@ -86,12 +85,20 @@ assert all(at.seq == _SEQ and at.ts == _TS
            for at in (INTERNAL.CANCEL, INTERNAL.REPLACE, INTERNAL.MASS_CANCEL, INTERNAL.ADMIN)), \
     "seq and ts moved in a command table"
 
+# A live order's list indices, by name (book.ORDER_FIELDS); C integers when compiled.
+(ORDER_ID, USER, SYMBOL, SIDE, ORDER_TYPE, TIF, PRICE, STOP_PRICE, QTY, SEQ,
+ PENDING_STOP) = map(ORDER_FIELDS.index, ("order_id", "user", "symbol", "side", "order_type",
+                                          "tif", "price", "stop_price", "qty", "seq",
+                                          "pending_stop"))
+
 _LIMIT, _MARKET, _STOP, _STOP_LIMIT = (int(t) for t in OrderType)
 _DAY, _GTC, _IOC, _FOK = (int(t) for t in TimeInForce)
 # Plain ints, so events compare and encode the same whoever built them.
 _R = SimpleNamespace(**{reason.name: int(reason) for reason in RejectReason})
 _C = SimpleNamespace(**{reason.name: int(reason) for reason in CancelReason})
-_CANCEL_USER = _C.USER
+# The reasons the hot path uses, read once.
+_CANCEL_USER, _FOK_KILL, _SELF_TRADE = _C.USER, _C.FOK_KILL, _C.SELF_TRADE
+_IOC_REMAINDER = _C.IOC_REMAINDER
 _U32 = 0xFFFF_FFFF
 _U64 = (1 << 64) - 1
 
@@ -140,18 +147,31 @@ class MatchingEngine:
         """Process one sequenced command; return its events."""
         events = []
         try:
-            handler = _HANDLERS[command[CODE]]
+            code = command[CODE]
         except (KeyError, IndexError, TypeError):
-            self._reject_malformed(command, _R.UNKNOWN_COMMAND, events)
-        else:
-            try:
-                handler(self, command, events.append)
-            except (TypeError, ValueError):
-                # Only unpacking a command of the wrong shape gets here: every
-                # handler validates before it changes any state.
-                if events:
-                    raise
+            code = None
+        try:
+            # A chain of comparisons rather than a table of handlers: the compiled build
+            # makes each a direct C call, and no table of bound methods makes the engine
+            # a reference cycle.
+            if code == _NEW_ORDER:
+                self._new_order(command, events)
+            elif code == _CANCEL:
+                self._cancel(command, events)
+            elif code == _REPLACE:
+                self._replace(command, events)
+            elif code == _MASS_CANCEL:
+                self._mass_cancel(command, events)
+            elif code == _ADMIN:
+                self._admin(command, events)
+            else:
                 self._reject_malformed(command, _R.UNKNOWN_COMMAND, events)
+        except (TypeError, ValueError):
+            # Only unpacking a command of the wrong shape gets here: every
+            # handler validates before it changes any state.
+            if events:
+                raise
+            self._reject_malformed(command, _R.UNKNOWN_COMMAND, events)
         self._notify(events)
         return events
 
@@ -164,7 +184,7 @@ class MatchingEngine:
 
     # -- new orders -------------------------------------------------------
 
-    def _new_order(self, command, out):
+    def _new_order(self, command, events):
         (_, seq, ts, symbol, order_id, user, side, order_type, tif,
          price, stop_price, qty) = command
         book = self.books.get(symbol)
@@ -174,16 +194,16 @@ class MatchingEngine:
                                  price, stop_price, qty)
         if reason:
             if reason == NOT_EXACT:             # an IntEnum member or other int subclass
-                self._new_order(plain_command(command), out)
+                self._new_order(plain_command(command), events)
                 return
             if reason != _R.INVALID_STAMP:
                 self.last_seq = seq
-            out((_REJECTED, clean_u64(seq), clean_u64(ts), _NEW_ORDER, clean_u16(symbol),
+            events.append((_REJECTED, clean_u64(seq), clean_u64(ts), _NEW_ORDER, clean_u16(symbol),
                  clean_u64(order_id), clean_u32(user), reason))
             return
         self.last_seq = seq
         used_ids.add(order_id)
-        out((_ACCEPTED, seq, ts, symbol, order_id, user, side, order_type, tif,
+        events.append((_ACCEPTED, seq, ts, symbol, order_id, user, side, order_type, tif,
              price, stop_price, qty))
         order = [order_id, user, symbol, side, order_type, tif, price, stop_price, qty, seq, False]
         if order_type == _LIMIT and tif <= _GTC:
@@ -191,7 +211,7 @@ class MatchingEngine:
             # skips _execute's general path.
             keys = book.keys[1 - side]
             if not keys or keys[-1] < (-price if side == BUY else price):
-                book.rest(order, out, seq, ts)
+                book.rest(order, events, seq, ts)
                 return
         if order_type >= _STOP:
             last = book.last_trade_price
@@ -200,11 +220,11 @@ class MatchingEngine:
             else:
                 book.add_stop(order)
         else:
-            self._execute(book, order, out, seq, ts)
+            self._execute(book, order, events, seq, ts)
         if book.triggered:
-            self._release_stops(book, out, seq, ts)
+            self._release_stops(book, events, seq, ts)
 
-    def _execute(self, book, order, out, seq, ts):
+    def _execute(self, book, order, events, seq, ts):
         """Match a limit or market order now; rest or cancel what is left."""
         tif = order[TIF]
         market = order[ORDER_TYPE] == _MARKET or order[ORDER_TYPE] == _STOP
@@ -216,37 +236,37 @@ class MatchingEngine:
         if tif == _FOK:
             available = book.crossing_qty(order[SIDE], threshold, order[QTY], order[USER], stp)
             if available < order[QTY]:
-                out((_CANCELLED, seq, ts, book.symbol, order[ORDER_ID], order[USER],
-                     order[QTY], _C.FOK_KILL))
+                events.append((_CANCELLED, seq, ts, book.symbol, order[ORDER_ID], order[USER],
+                     order[QTY], _FOK_KILL))
                 return
         opposite_keys = book.keys[1 - order[SIDE]]
         if opposite_keys and opposite_keys[-1] >= threshold:
             remaining, self.match_id, self_trade = book.match(
-                order, threshold, stp, self.match_id, out, seq, ts)
+                order, threshold, stp, self.match_id, events, seq, ts)
             if self_trade:
-                out((_CANCELLED, seq, ts, book.symbol, order[ORDER_ID], order[USER],
-                     remaining, _C.SELF_TRADE))
+                events.append((_CANCELLED, seq, ts, book.symbol, order[ORDER_ID], order[USER],
+                     remaining, _SELF_TRADE))
                 return
             if not remaining:
                 return
             order[QTY] = remaining
         if market or tif == _IOC or tif == _FOK:
-            out((_CANCELLED, seq, ts, book.symbol, order[ORDER_ID], order[USER],
-                 order[QTY], _C.IOC_REMAINDER))
+            events.append((_CANCELLED, seq, ts, book.symbol, order[ORDER_ID], order[USER],
+                 order[QTY], _IOC_REMAINDER))
         else:
-            book.rest(order, out, seq, ts)
+            book.rest(order, events, seq, ts)
 
-    def _release_stops(self, book, out, seq, ts):
+    def _release_stops(self, book, events, seq, ts):
         """Run triggered stops, in trigger order, until no more trigger."""
         triggered = book.triggered
         position = 0
         while position < len(triggered):
             order, trigger_price = triggered[position]
             position += 1
-            out((_STOP_TRIGGERED, seq, ts, book.symbol, order[ORDER_ID], order[USER],
+            events.append((_STOP_TRIGGERED, seq, ts, book.symbol, order[ORDER_ID], order[USER],
                  order[STOP_PRICE], trigger_price))
             order[SEQ] = seq
-            self._execute(book, order, out, seq, ts)
+            self._execute(book, order, events, seq, ts)
         triggered.clear()
 
     # -- cancel and replace -----------------------------------------------
@@ -274,33 +294,34 @@ class MatchingEngine:
             return None, _R.NOT_OWNER
         return order, 0
 
-    def _cancel(self, command, out):
+    def _cancel(self, command, events):
         _, seq, ts, order_id, user = command
         order = self.orders.get(order_id)
         if order is not None and order[USER] == user and not order[PENDING_STOP] \
                 and type(order_id) is int and type(user) is int \
                 and type(seq) is int and type(ts) is int and 0 <= seq <= _U64 and 0 <= ts <= _U64:
             self.last_seq = seq
-            out((_CANCELLED, seq, ts, order[SYMBOL], order_id, user, order[QTY], _CANCEL_USER))
-            self.books[order[SYMBOL]].unrest(order, out, seq, ts)
+            events.append((_CANCELLED, seq, ts, order[SYMBOL], order_id, user, order[QTY], _CANCEL_USER))
+            book = self.books[order[SYMBOL]]
+            book.unrest(order, events, seq, ts)
             return
         _, seq, ts, order_id, user = command = plain_command(command)
         order, reason = self._find_own(seq, ts, order_id, user)
         if reason:
-            out((_REJECTED, clean_u64(seq), clean_u64(ts), _CANCEL, 0, clean_u64(order_id),
+            events.append((_REJECTED, clean_u64(seq), clean_u64(ts), _CANCEL, 0, clean_u64(order_id),
                  clean_u32(user), reason))
             return
-        self._remove(order, _C.USER, out, seq, ts)
+        self._remove(order, _C.USER, events, seq, ts)
 
-    def _remove(self, order, reason, out, seq, ts):
+    def _remove(self, order, reason, events, seq, ts):
         book = self.books[order[SYMBOL]]
-        out((_CANCELLED, seq, ts, order[SYMBOL], order[ORDER_ID], order[USER], order[QTY], reason))
+        events.append((_CANCELLED, seq, ts, order[SYMBOL], order[ORDER_ID], order[USER], order[QTY], reason))
         if order[PENDING_STOP]:
             book.drop_stop(order)
         else:
-            book.unrest(order, out, seq, ts)
+            book.unrest(order, events, seq, ts)
 
-    def _replace(self, command, out):
+    def _replace(self, command, events):
         _, seq, ts, order_id, user, price, qty = command
         if type(order_id) is not int or type(user) is not int or type(seq) is not int \
                 or type(ts) is not int:
@@ -316,30 +337,30 @@ class MatchingEngine:
             else:
                 reason = check_replace(book, price, qty)
                 if reason == NOT_EXACT:
-                    self._replace(plain_command(command), out)
+                    self._replace(plain_command(command), events)
                     return
                 if not reason and book.halted:
                     reason = _R.SYMBOL_HALTED
         if reason:
-            out((_REJECTED, clean_u64(seq), clean_u64(ts), _REPLACE, symbol, clean_u64(order_id),
+            events.append((_REJECTED, clean_u64(seq), clean_u64(ts), _REPLACE, symbol, clean_u64(order_id),
                  clean_u32(user), reason))
             return
         order_id, user = order[ORDER_ID], order[USER]     # clean ints, as in _cancel
         if price == order[PRICE] and qty <= order[QTY]:
-            out((_REPLACED, seq, ts, symbol, order_id, user, price, qty, 1))
-            book.reduce(order, qty, out, seq, ts)
+            events.append((_REPLACED, seq, ts, symbol, order_id, user, price, qty, 1))
+            book.reduce(order, qty, events, seq, ts)
             return
-        out((_REPLACED, seq, ts, symbol, order_id, user, price, qty, 0))
-        book.unrest(order, out, seq, ts)
+        events.append((_REPLACED, seq, ts, symbol, order_id, user, price, qty, 0))
+        book.unrest(order, events, seq, ts)
         fresh = new_order(order_id, user, symbol, order[SIDE], order[ORDER_TYPE], order[TIF],
                           price, order[STOP_PRICE], qty, seq)
-        self._execute(book, fresh, out, seq, ts)
+        self._execute(book, fresh, events, seq, ts)
         if book.triggered:
-            self._release_stops(book, out, seq, ts)
+            self._release_stops(book, events, seq, ts)
 
     # -- mass cancel and admin --------------------------------------------
 
-    def _mass_cancel(self, command, out):
+    def _mass_cancel(self, command, events):
         # Checks, first failure wins: seq and ts, scope, user, symbol (its scopes only).
         _, seq, ts, scope, user, symbol = plain_command(command)
         reason = stamp_reject_reason(seq, ts)
@@ -352,14 +373,14 @@ class MatchingEngine:
         if not reason and type(symbol) is not int and scope != MassCancelScope.USER:
             reason = _R.UNKNOWN_SYMBOL
         if reason:
-            out((_REJECTED, clean_u64(seq), clean_u64(ts), _MASS_CANCEL, clean_u16(symbol), 0,
+            events.append((_REJECTED, clean_u64(seq), clean_u64(ts), _MASS_CANCEL, clean_u16(symbol), 0,
                  clean_u32(user), reason))
             return
         if scope == MassCancelScope.USER:
             chosen = _in_priority([o for o in self.orders.values() if o[USER] == user])
         elif scope == MassCancelScope.SYMBOL or scope == MassCancelScope.USER_SYMBOL:
             if symbol not in self.books:
-                out((_REJECTED, seq, ts, _MASS_CANCEL, clean_u16(symbol), 0, user,
+                events.append((_REJECTED, seq, ts, _MASS_CANCEL, clean_u16(symbol), 0, user,
                      _R.UNKNOWN_SYMBOL))
                 return
             chosen = [o for o in self.orders.values() if o[SYMBOL] == symbol]
@@ -367,14 +388,14 @@ class MatchingEngine:
                 chosen = [o for o in chosen if o[USER] == user]
             chosen = _in_priority(chosen)
         else:
-            out((_REJECTED, seq, ts, _MASS_CANCEL, clean_u16(symbol), 0, user,
+            events.append((_REJECTED, seq, ts, _MASS_CANCEL, clean_u16(symbol), 0, user,
                  _R.INVALID_SCOPE))
             return
         for order in chosen:
-            self._remove(order, _C.MASS_CANCEL, out, seq, ts)
-        out((_DONE, seq, ts, _MASS_CANCEL, len(chosen)))
+            self._remove(order, _C.MASS_CANCEL, events, seq, ts)
+        events.append((_DONE, seq, ts, _MASS_CANCEL, len(chosen)))
 
-    def _admin(self, command, out):
+    def _admin(self, command, events):
         # Checks, first failure wins: seq and ts, symbol, action.
         _, seq, ts, action, symbol = plain_command(command)
         reason = stamp_reject_reason(seq, ts)
@@ -385,7 +406,7 @@ class MatchingEngine:
         if not reason and type(action) is not int:
             reason = _R.INVALID_ADMIN_ACTION
         if reason:
-            out((_REJECTED, clean_u64(seq), clean_u64(ts), _ADMIN, clean_u16(symbol), 0, 0,
+            events.append((_REJECTED, clean_u64(seq), clean_u64(ts), _ADMIN, clean_u16(symbol), 0, 0,
                  reason))
             return
         if symbol == ALL_SYMBOLS:
@@ -393,34 +414,34 @@ class MatchingEngine:
         elif symbol in self.books:
             books = [self.books[symbol]]
         else:
-            out((_REJECTED, seq, ts, _ADMIN, clean_u16(symbol), 0, 0, _R.UNKNOWN_SYMBOL))
+            events.append((_REJECTED, seq, ts, _ADMIN, clean_u16(symbol), 0, 0, _R.UNKNOWN_SYMBOL))
             return
         chosen_symbols = {book.symbol for book in books}
         if action == AdminAction.HALT or action == AdminAction.KILL:
-            self._set_halted(books, True, out, seq, ts)
+            self._set_halted(books, True, events, seq, ts)
             chosen = [] if action == AdminAction.HALT else \
                 _in_priority([o for o in self.orders.values() if o[SYMBOL] in chosen_symbols])
             reason = _C.HALT
         elif action == AdminAction.RESUME:
-            self._set_halted(books, False, out, seq, ts)
+            self._set_halted(books, False, events, seq, ts)
             chosen = []
         elif action == AdminAction.END_OF_DAY:
             chosen = _in_priority([o for o in self.orders.values()
                                    if o[TIF] == _DAY and o[SYMBOL] in chosen_symbols])
             reason = _C.EXPIRED
         else:
-            out((_REJECTED, seq, ts, _ADMIN, clean_u16(symbol), 0, 0, _R.INVALID_ADMIN_ACTION))
+            events.append((_REJECTED, seq, ts, _ADMIN, clean_u16(symbol), 0, 0, _R.INVALID_ADMIN_ACTION))
             return
         for order in chosen:
-            self._remove(order, reason, out, seq, ts)
-        out((_DONE, seq, ts, _ADMIN, len(chosen)))
+            self._remove(order, reason, events, seq, ts)
+        events.append((_DONE, seq, ts, _ADMIN, len(chosen)))
 
     @staticmethod
-    def _set_halted(books, halted, out, seq, ts):
+    def _set_halted(books, halted, events, seq, ts):
         for book in books:
             if book.halted != halted:
                 book.halted = halted
-                out((_TRADING_STATE, seq, ts, book.symbol, int(halted)))
+                events.append((_TRADING_STATE, seq, ts, book.symbol, int(halted)))
 
     # -- state ------------------------------------------------------------
 
@@ -431,7 +452,7 @@ class MatchingEngine:
         `Book.orders_at` gives them, restored best level first and each level
         in time priority.
         """
-        self.books[order.symbol].rest(_order_list(order), _discard, order.seq, 0)
+        self.books[order.symbol].rest(_order_list(order), [], order.seq, 0)
 
     def restore_stop(self, order):
         """Put a pending stop back (a RestingOrder as `Book.live_stops` gives them)."""
@@ -458,7 +479,7 @@ class MatchingEngine:
                 count += len(orders)
                 taken.extend(orders)
         for order in taken:
-            book.unrest(self.orders[order.order_id], _discard, 0, 0)
+            book.unrest(self.orders[order.order_id], [], 0, 0)
         return taken, deep
 
     def adopt_resting(self, symbol, orders, last_trade_price=None):
@@ -516,18 +537,6 @@ def _no_listener(events):
     pass
 
 
-# Plain functions rather than bound methods kept on the engine: a dict of
-# bound methods would make every engine a reference cycle, freed only by the
-# cyclic collector instead of the moment it is dropped.
-_HANDLERS = {
-    _NEW_ORDER: MatchingEngine._new_order,
-    _CANCEL: MatchingEngine._cancel,
-    _REPLACE: MatchingEngine._replace,
-    _MASS_CANCEL: MatchingEngine._mass_cancel,
-    _ADMIN: MatchingEngine._admin,
-}
-
-
 def _in_priority(orders):
     """`orders` in time priority, then id: the order mass cancels, kills and
     expiries go in. Never the registry's insertion order, which a snapshot-
@@ -543,6 +552,3 @@ def _order_list(order):
     return new_order(order.order_id, order.user, order.symbol, order.side, order.order_type,
                      order.tif, order.price, order.stop_price, order.qty, order.seq)
 
-
-def _discard(event):
-    pass

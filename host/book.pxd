@@ -1,0 +1,55 @@
+# Types for the compiled build of book.py (Cython, pure-Python mode); the .py is the source.
+# Only what is known to hold: an order's list index and a side are small C integers; prices
+# and quantities stay Python ints, so no arithmetic can wrap.
+cimport cython
+
+cdef Py_ssize_t ORDER_ID, USER, SYMBOL, SIDE, ORDER_TYPE, TIF, PRICE, STOP_PRICE, QTY, SEQ
+cdef Py_ssize_t PENDING_STOP
+cdef object _EXECUTED, _TRADE, _LEVEL
+
+
+@cython.final
+cdef class Level:
+    cdef public object price
+    cdef public object orders
+    cdef public object qty
+    cdef public Py_ssize_t count
+
+
+@cython.final
+cdef class Book:
+    cdef public object spec
+    cdef public object symbol
+    cdef public object tick_size, lot_size, price_min, price_max
+    cdef public object max_order_qty, max_notional, notional_binds
+    cdef public dict registry
+    cdef public tuple levels, keys, stops
+    cdef public Py_ssize_t pending_stops
+    cdef public list triggered
+    cdef public object last_trade_price
+    cdef public bint halted
+
+    @cython.locals(side=Py_ssize_t, level=Level, count=Py_ssize_t, side_levels=dict)
+    cpdef rest(self, list order, list events, seq, ts)
+
+    @cython.locals(side=Py_ssize_t, level=Level, count=Py_ssize_t, keys=list)
+    cpdef unrest(self, list order, list events, seq, ts)
+
+    @cython.locals(level=Level)
+    cpdef reduce(self, list order, new_qty, list events, seq, ts)
+
+    @cython.locals(opposite=Py_ssize_t, levels=dict, level=Level, resting=list)
+    cpdef crossing_qty(self, side, threshold, wanted, user, bint self_trade_prevention)
+
+    @cython.locals(side=Py_ssize_t, opposite=Py_ssize_t, keys=list, levels=dict,
+                   registry=dict, level=Level, count=Py_ssize_t, resting=list,
+                   self_trade=bint, buy_stops=list, sell_stops=list)
+    cpdef tuple match(self, list taker, threshold, bint self_trade_prevention, match_id,
+                      list events, seq, ts)
+
+    cpdef add_stop(self, list order)
+
+    cpdef drop_stop(self, list order)
+
+    @cython.locals(heap=list, order=list)
+    cpdef collect_triggers(self, price)

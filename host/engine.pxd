@@ -1,0 +1,56 @@
+# Types for the compiled build of engine.py (Cython, pure-Python mode); the .py is the source.
+# Command fields stay Python objects until validated (any of them may be hostile); what is
+# known to hold is typed: the engine's own containers, books, orders and list indices.
+cimport cython
+
+from gatebook.host.book cimport Book
+from gatebook.host.validation cimport (check_new_order, check_replace, clean_u16, clean_u32,
+                                       clean_u64, stamp_reject_reason)
+
+cdef Py_ssize_t ORDER_ID, USER, SYMBOL, SIDE, ORDER_TYPE, TIF, PRICE, STOP_PRICE, QTY, SEQ
+cdef Py_ssize_t PENDING_STOP
+cdef object _NEW_ORDER, _CANCEL, _REPLACE, _MASS_CANCEL, _ADMIN
+cdef object _ACCEPTED, _REJECTED, _CANCELLED, _REPLACED, _STOP_TRIGGERED, _DONE
+cdef object _TRADING_STATE, _CANCEL_USER, _FOK_KILL, _SELF_TRADE, _IOC_REMAINDER
+cdef object _U32, _U64, _LIMIT, _MARKET, _STOP, _STOP_LIMIT, _DAY, _GTC, _IOC, _FOK
+
+
+@cython.final
+cdef class MatchingEngine:
+    cdef public dict orders
+    cdef public dict books
+    cdef public bint self_trade_prevention
+    cdef public set used_ids
+    cdef public object match_id
+    cdef public object last_seq
+    cdef list _listeners
+    cdef object _notify
+
+    cpdef list apply(self, command)
+
+    cdef _reject_malformed(self, command, reason, list events)
+
+    @cython.locals(book=Book, used_ids=set, order=list, keys=list)
+    cdef _new_order(self, command, list events)
+
+    @cython.locals(market=bint, opposite_keys=list, stp=bint)
+    cdef _execute(self, Book book, list order, list events, seq, ts)
+
+    @cython.locals(triggered=list, position=Py_ssize_t, order=list)
+    cdef _release_stops(self, Book book, list events, seq, ts)
+
+    @cython.locals(order=list)
+    cdef tuple _find_own(self, seq, ts, order_id, user)
+
+    @cython.locals(order=list, book=Book)
+    cdef _cancel(self, command, list events)
+
+    @cython.locals(book=Book)
+    cdef _remove(self, list order, reason, list events, seq, ts)
+
+    @cython.locals(book=Book, order=list, fresh=list)
+    cdef _replace(self, command, list events)
+
+    cdef _mass_cancel(self, command, list events)
+
+    cdef _admin(self, command, list events)
