@@ -82,6 +82,9 @@ class Follower:
         The follower's own log policy.
     connect_timeout : float
         Seconds the first connection and handshake may take.
+    origin_codecs : dict or None
+        {protocol id: LogOriginCodec} reading the order-entry origins it
+        applies; by default the registered ones (origins.py).
 
     Raises OSError when the primary cannot be reached at first, and
     channel.AuthError when it does not authenticate (a wrong secret).
@@ -95,13 +98,14 @@ class Follower:
     """
 
     def __init__(self, directory, primary, symbols=DEFAULT_SYMBOLS, *, secret,
-                 heartbeat_timeout=1.0, policy=Durability.STRICT, connect_timeout=10.0):
+                 heartbeat_timeout=1.0, policy=Durability.STRICT, connect_timeout=10.0,
+                 origin_codecs=None):
         self._secret = require_secret(secret)
         self.directory = directory
         self.primary = primary
         self.symbols = symbols
         self.heartbeat_timeout = heartbeat_timeout
-        self.engine, self.recovery = recover(directory, symbols)
+        self.engine, self.recovery = recover(directory, symbols, origin_codecs=origin_codecs)
         self.states = self.recovery.states      # order entry's states, kept as the log goes
         self.epoch = read_epoch(directory)
         self.primary_epoch = None           # known once the primary's first HEARTBEAT arrives
