@@ -26,7 +26,7 @@ import threading
 
 from gatebook.wire import internal
 from gatebook.wire.codec import ProtocolCodec, WireError
-from gatebook.wire.positions import CODE, INTERNAL
+from gatebook.wire.positions import INTERNAL
 from gatebook.host.clock import WallClock
 from gatebook.host.sequencer import Sequencer
 from gatebook.host.symbols import DEFAULT_SYMBOLS
