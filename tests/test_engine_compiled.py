@@ -203,3 +203,18 @@ def test_adversarial_commands_give_the_same_events_and_state(commands):
             command = command[:1] + (seq, 10**18 + seq) + command[3:]   # a valid stamp, mostly
         stamped.append(command)
     _run_both(stamped, hash_every=1)
+
+
+@pytest.mark.parametrize("pure", [False, True], ids=["default", "pure"])
+def test_gatebook_bench_says_which_engine_ran(pure):
+    env = {name: value for name, value in os.environ.items() if name != compiled.PURE_PYTHON_ENV}
+    if pure:
+        env[compiled.PURE_PYTHON_ENV] = "1"
+    done = subprocess.run([sys.executable, "-m", "gatebook.cli", "bench", "--orders", "2000",
+                           "--repeat", "1"], capture_output=True, text=True, env=env, timeout=120)
+    assert done.returncode == 0, done.stderr
+    [line] = [line for line in done.stdout.splitlines() if "; engine " in line]
+    reason = compiled.source_reason("engine", environ=env)
+    expected = "compiled (Cython, pure-Python mode)" if reason is None else f"pure Python: {reason}"
+    assert line.endswith(f"; engine {expected}"), line
+    assert ("pure Python" in line) == (pure or reason is not None)

@@ -3,6 +3,7 @@
 import platform
 
 from ..bench import KINDS, run_benchmark
+from ..compiled import engine_build
 from ..flow import STANDARD_MIX
 from ..symbols import DEFAULT_SYMBOLS
 from .common import add_flow_options, load_commands
@@ -36,7 +37,8 @@ def run_bench(args):
     mix = STANDARD_MIX
     print(f"gatebook bench: {len(commands):,} commands, seed {args.seed}, "
           f"symbols {len(mix.symbols)}, gc control {'off' if args.no_gc_control else 'on'}")
-    print(f"python {platform.python_version()} on {platform.machine()}, {platform.system()}")
+    print(f"python {platform.python_version()} on {platform.machine()}, {platform.system()}; "
+          f"engine {engine_build()}")
     header = (f"{'run':>4} {'orders/s':>10} {'events/s':>11} {'p50 us':>7} {'p99 us':>7} "
               f"{'p99.9 us':>8} {'max us':>8} {'peak MiB':>8}")
     print(header)

@@ -13,6 +13,7 @@ from dataclasses import replace
 from ..builder import BuildError, build_exchange, stopping_errors
 from ..config import ConfigError, ExchangeConfig, load_config, parse_address
 from ..net.defaults import MOLDUDP64_GROUP, MOLDUDP64_PORT, OUCH_PORT
+from ..runtime import quiet_gc
 from ..symbols import DEFAULT_SYMBOLS
 
 __all__ = ["register"]
@@ -169,7 +170,8 @@ def run_exchange(args):
     # is synced, acknowledged reports leave, the feed closes its session.
     previous = signal.signal(signal.SIGTERM, _interrupt)
     try:
-        built.run()
+        with quiet_gc():            # set up: freeze what exists, collect rarely (host/runtime.py)
+            built.run()
     except KeyboardInterrupt:
         pass
     except stopping_errors() as error:
