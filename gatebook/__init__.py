@@ -71,6 +71,10 @@ _LAZY = {
 def __getattr__(name: str) -> Any:
     if name not in _LAZY:
         raise AttributeError(f"module 'gatebook' has no attribute {name!r}")
+    if _LAZY[name] == "gatebook.host.wal":
+        # A log `gatebook run` wrote holds OUCH (and other shipped protocols')
+        # origins: register their codecs so `recover` and the journal read them.
+        import_module("gatebook.host.protocols").register_shipped()
     value = getattr(import_module(_LAZY[name]), name)
     globals()[name] = value          # later look-ups skip this function
     return value

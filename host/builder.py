@@ -221,7 +221,8 @@ def _lanes(built, config):
 
 def _open_journal(built, config, clock, make_hybrid, secret):
     from .net.exchange_server import Acknowledgements
-    from .ouch import KEPT_PER_USER, OUCH_LOG, GatewayState
+    from .ouch import KEPT_PER_USER, GatewayState
+    from .protocols import shipped_codecs
     from .wal import CorruptLog, JournaledExchange
     from .wal.epoch import Fenced, check_peer
     from .wal.replication import ReplicationServer
@@ -234,7 +235,7 @@ def _open_journal(built, config, clock, make_hybrid, secret):
         built.journal = JournaledExchange(
             log.directory, config.symbols, policy=log.durability or "strict", clock=clock,
             on_ack=built.acks, snapshot_every=log.snapshot_every, matcher=make_hybrid,
-            origin_codecs={int(OUCH_LOG.protocol): OUCH_LOG})
+            origin_codecs=shipped_codecs())
     except (CorruptLog, ValueError, OSError) as error:
         raise BuildError(f"cannot recover {log.directory}: {error}", 3) from None
     built.acks(built.journal.acked_seq)         # everything recovered is on disk

@@ -26,7 +26,7 @@ ENGINE_MODULES = {"engine", "book", "validation", "sequencer", "clock", "symbols
 PROTOCOL_FOLDERS = {"ouch"}
 
 # host/ modules that assemble an exchange from services and protocols.
-ASSEMBLY_MODULES = {"builder"}
+ASSEMBLY_MODULES = {"builder", "protocols"}
 
 # The command line: the top layer, whatever folder the subcommand lives in.
 CLI_PACKAGES = ("gatebook.cli", "gatebook.host.cli", "gatebook.boards.cli")

@@ -6,7 +6,7 @@ import sys
 
 from gatebook.wire.records import as_dict, describe
 
-from .. import ouch  # noqa: F401  (registers OUCH's log-origin codec: its origins and state)
+from ..protocols import register_shipped
 from ..wal.format import INPUT
 from ..wal.reader import LogReader, decode_payload, origin_fields
 from ..wal.epoch import Fenced
@@ -20,6 +20,7 @@ __all__ = ["register"]
 
 
 def register(subparsers):
+    register_shipped()          # the log's origins and states of every shipped protocol
     parser = subparsers.add_parser(
         "recover", help="rebuild the engine from a log directory and say what was found",
         description="Loads the newest valid snapshot, replays the log after it and prints the "
