@@ -1,17 +1,18 @@
 """cocotb bench of the unit a board carries: MAC, link endpoint and lane, on RGMII pins,
 driven by cocotbext-eth's RGMII source and sink (an Ethernet model written elsewhere).
 
-`test_mac(depth)` converts `gatebook.sim.mac.top.MacBenchTop(depth)` to Verilog and builds it
-(through `gatebook.sim.build_cache`), and runs `run_test_mac` in `build/sim/mac_<sim>_d<depth>`: the core clock at 125 MHz, the
-PHY's receive clock 0.1 % slower and out of phase (so the receive side crosses clocks for
-real), TXC 2 ns after the core clock (`gatebook.sim.mac.top`). The hybrid host runs in a
-cocotb `bridge` thread over `PacketLaneLink` through `gatebook.sim.mac.rgmii_port.RgmiiPort`:
-scapy-built command frames in, event frames out, the merged events checked against the
-golden engine (`gatebook.host.engine.MatchingEngine`) event for event and by state hash
-(`gatebook.sim.hybrid.equivalence.run_hybrid`). Every third frame is preceded
-by a broken copy (bad FCS, runt, oversized, RX_ER, bad preamble): the MAC must count each
-under its reason, the endpoint must see none of them whole, and the real frames after
-them must pass unharmed (else the equivalence fails).
+`test_mac(depth)` converts `gatebook.sim.mac.top.MacBenchTop(depth)` to Verilog and builds
+it (through `gatebook.sim.build_cache`), then runs `run_test_mac` in
+`build/sim/mac_<sim>_d<depth>`: the core clock at 125 MHz, the PHY's receive clock
+`phy_ps` picoseconds a period (0.1 % slower by default) and out of phase, so the receive
+side crosses clocks for real, and TXC 2 ns after the core clock (`gatebook.sim.mac.top`).
+The hybrid host runs in a cocotb `bridge` thread over `PacketLaneLink` through
+`gatebook.sim.mac.rgmii_port.RgmiiPort`: scapy-built command frames in, event frames out,
+the merged events checked against the golden engine (`gatebook.host.engine.MatchingEngine`)
+event for event and by state hash (`gatebook.sim.hybrid.equivalence.run_hybrid`). Every
+third frame is preceded by a broken copy (bad FCS, runt, oversized, RX_ER, bad preamble):
+the MAC must count each under its reason, the endpoint must see none of them whole, and the
+real frames after them must pass unharmed (else the equivalence fails).
 """
 
 import logging
@@ -39,7 +40,7 @@ from .rgmii_port import HOSTILE, RgmiiPort
 
 __all__ = ["test_mac"]
 
-CORE_PS, PHY_PS, TX_DELAY_PS = 8000, 8008, 2000
+CORE_PS, TX_DELAY_PS = 8000, 2000
 
 
 def _flows(depth):
@@ -86,7 +87,8 @@ async def run_test_mac(dut):
     every = int(os.environ.get("GATEBOOK_MAC_EVERY", "3"))
     dut.rst.value = 1
     Clock(dut.clk, CORE_PS, unit="ps").start()
-    Clock(dut.rgmii_rx_clk, PHY_PS, unit="ps").start(start_high=False)
+    phy_ps = int(os.environ.get("GATEBOOK_MAC_PHY_PS", "8008"))
+    Clock(dut.rgmii_rx_clk, phy_ps, unit="ps").start(start_high=False)
     await Timer(TX_DELAY_PS, unit="ps")
     Clock(dut.tx_clk90, CORE_PS, unit="ps").start()
     source = RgmiiSource(dut.rgmii_rxd, dut.rgmii_rx_ctl, dut.rgmii_rx_clk)
@@ -146,7 +148,7 @@ def test_dir_of(depth, sim):
     return ROOT / "build" / "sim" / f"mac_{sim}_d{depth}"
 
 
-def test_mac(depth=2, commands=150, sim="icarus", all_flows=False, every=3):
+def test_mac(depth=2, commands=150, sim="icarus", all_flows=False, every=3, phy_ps=8008):
     """Convert and build the bench top (both from the build cache: again only when hdl/,
     gatebook/wire/ or sim/mac/ changed) and run the bench; AssertionError naming the flow
     and the log if it fails."""
@@ -162,7 +164,7 @@ def test_mac(depth=2, commands=150, sim="icarus", all_flows=False, every=3):
                             lambda: MacBenchTop(depth, ENDPOINT_MAC), TOPLEVEL, digest=digest)
     runner = built_runner(sim, source, TOPLEVEL)
     env = {"GATEBOOK_DEPTH": str(depth), "GATEBOOK_MAC_COMMANDS": str(commands),
-           "GATEBOOK_MAC_EVERY": str(every)}
+           "GATEBOOK_MAC_EVERY": str(every), "GATEBOOK_MAC_PHY_PS": str(phy_ps)}
     if all_flows:
         env["GATEBOOK_MAC_ALL"] = "1"
     try:
