@@ -8,7 +8,7 @@ to hit fit one beat (II = 1); a fill is one beat (EXECUTED+TRADE), and a level
 it empties or leaves one more (LEVEL).
 """
 
-from gatebook.sim.matcher.cycles import measure, table
+from gatebook.sim.matcher.cycles import format_table, measure
 
 
 def test_cycle_figures(capsys):
@@ -25,4 +25,4 @@ def test_cycle_figures(capsys):
     events, beats, ii, _ = figures["sweep, 8 fills / 4 levels"]
     assert ii == 1 + 8 + 4                           # one clock per fill and per level
     with capsys.disabled():
-        print("\n" + table((8,)))
+        print("\n" + format_table({8: figures}))      # the figures checked, not a second run

@@ -89,7 +89,9 @@ def test_adversarial_two_lanes(seed, count):
     assert hybrid.evictions
 
 
-@pytest.mark.parametrize("seed", [1, 2, 3])
+# One seed by default (the three together cost ~20 s); all three with --run-long.
+@pytest.mark.parametrize("seed", [1, pytest.param(2, marks=pytest.mark.long),
+                                  pytest.param(3, marks=pytest.mark.long)])
 def test_adversarial_random_reloads(seed):
     """One shallow lane, loads at random moments: migrations land everywhere in the flow."""
     commands = hybrid_flow(seed + 10, 700, symbols=(3,))
@@ -252,7 +254,7 @@ def garbled(commands, seed, share=0.05):
     return out
 
 
-@pytest.mark.parametrize("seed", [4, 5])
+@pytest.mark.parametrize("seed", [4, pytest.param(5, marks=pytest.mark.long)])
 def test_adversarial_flow_with_garbage_fields(seed):
     """One command in twenty with a field at an extreme or of the wrong type, on two lanes:
     the router sends what the lane could misread to the host, and nothing differs."""

@@ -23,7 +23,7 @@ _SEQ = INTERNAL.NEW_ORDER.seq
 assert all(at.seq == _SEQ for at in (INTERNAL.CANCEL, INTERNAL.REPLACE, INTERNAL.EXECUTED,
                                      LINK.HOST, LINK.FLUSH, LINK.SPILL, LINK.PUNT)), "seq moved"
 
-__all__ = ["measure", "table"]
+__all__ = ["measure", "format_table", "table"]
 
 
 def _kinds(depth):
@@ -107,13 +107,19 @@ def measure(depth):
     return results
 
 
-def table(depths=(4, 16)):
+def format_table(figures_by_depth):
+    """The table of `{depth: measure(depth)}`, one line per depth and command kind."""
     lines = [f"{'depth':>5}  {'command':<32} {'events':>6} {'beats':>6} {'II':>6} {'latency':>7}"]
-    for depth in depths:
-        for name, (events, beats, ii, latency) in measure(depth).items():
+    for depth, figures in figures_by_depth.items():
+        for name, (events, beats, ii, latency) in figures.items():
             lines.append(f"{depth:>5}  {name:<32} {events:>6.1f} {beats:>6.1f} {ii:>6.1f} "
                          f"{latency:>7.1f}")
     return "\n".join(lines)
+
+
+def table(depths=(4, 16)):
+    """The cycle table for each window depth in `depths` (measured here)."""
+    return format_table({depth: measure(depth) for depth in depths})
 
 
 if __name__ == "__main__":
