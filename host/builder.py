@@ -53,13 +53,15 @@ class BuiltExchange:
         Where matching happens, in words.
     md_service : gatebook.host.marketdata.service.RecoveryService or None
         Market-data re-requests and snapshots, when configured.
+    md_websocket : gatebook.host.marketdata.websocket.MarketDataServer or None
+        The WebSocket feed and live page, when configured.
     """
 
     def __init__(self, config):
         self.config = config
         self.exchange = self.entry = self.port = self.accounts = None
         self.journal = self.acks = self.replication = self.hybrid = None
-        self.standby_epoch = self.md_service = None
+        self.standby_epoch = self.md_service = self.md_websocket = None
         self.matcher = "golden model in-process"
         self._closed = False
 
@@ -89,7 +91,8 @@ class BuiltExchange:
             return None
         self._closed = True
         failure = _close_journal(self.journal) if self.journal is not None else None
-        for part in (self.exchange, self.md_service, self.port, self.hybrid, self.replication):
+        for part in (self.exchange, self.md_service, self.md_websocket, self.port, self.hybrid,
+                     self.replication):
             if part is not None:
                 part.close()
         return failure
@@ -171,12 +174,25 @@ def _assemble(built, config, clock):
     built.entry = OuchEntry(built.port, built.accounts, session_options=dict(
         timeout_ns=int(sessions.timeout * 1e9), max_sessions=sessions.max_sessions,
         max_live_orders=sessions.max_live_orders, messages_per_second=sessions.max_message_rate))
+    md = config.market_data
+    tap = None
+    if md.websocket:                # the feed's packets also go to the WebSocket server
+        from .marketdata.feed_tap import FeedTap
+        tap = FeedTap(built.port)
     built.exchange = Exchange(
         built.port, config.symbols, clock, md_destination=config.market_data.destination,
+        md_port=tap,
         engine=built.hybrid if built.journal is None else None, journal=built.journal,
         acks=built.acks, order_entry=built.entry,
         md_store_messages=config.market_data.store_messages)
-    md = config.market_data
+    if tap is not None:
+        from .marketdata.feed_tap import LocalSource
+        from .marketdata.websocket import MarketDataServer
+        try:
+            built.md_websocket = MarketDataServer(LocalSource(tap, built.exchange.publisher),
+                                                  *md.websocket)
+        except OSError as error:
+            raise BuildError(f"cannot serve the WebSocket feed: {error}", 1) from None
     if md.request or md.snapshot:
         from .marketdata.service import RecoveryService
         try:

@@ -84,12 +84,14 @@ class MarketDataConfig:
     """Where ITCH in MoldUDP64 goes (`[market_data]`); destination None sends none.
 
     `request` (UDP) and `snapshot` (TCP) are where subscribers recover what
-    they missed (docs/marketdata.md); None serves neither."""
+    they missed (docs/marketdata.md); None serves neither. `websocket` (TCP)
+    serves the JSON WebSocket feed and the live page; None serves neither."""
 
     destination:    tuple | None = (MOLDUDP64_GROUP, MOLDUDP64_PORT)
     request:        tuple | None = None     # the MoldUDP64 re-request server
     snapshot:       tuple | None = None     # the snapshot service
     store_messages: int = 100_000           # messages kept for re-requests
+    websocket:      tuple | None = None     # the WebSocket feed and live page
 
 
 @dataclass(frozen=True)
@@ -178,7 +180,7 @@ _SECTIONS = {
         "home": _text}),
     "market_data": (MarketDataConfig, {
         "destination": _destination, "request": _destination, "snapshot": _destination,
-        "store_messages": _integer(1, 100_000_000)}),
+        "store_messages": _integer(1, 100_000_000), "websocket": _destination}),
     "run": (RunConfig, {"seconds": _seconds, "max_orders": _integer(1)}),
 }
 # TOML key -> SymbolSpec field.
@@ -304,9 +306,9 @@ def check_config(config):
             "other with it (make one with `(umask 077; head -c 32 /dev/urandom > FILE)` "
             "and give both the same file)")
     md = config.market_data
-    if md.destination is None and (md.request or md.snapshot):
-        raise ConfigError("--md-request and --md-snapshot serve the feed: they need --md "
-                          "([market_data] request, snapshot, destination)")
+    if md.destination is None and (md.request or md.snapshot or md.websocket):
+        raise ConfigError("--md-request, --md-snapshot and --md-websocket serve the feed: they "
+                          "need --md ([market_data] request, snapshot, websocket, destination)")
     if link.dpdk and link.iface:
         raise ConfigError("a link goes through --link-dpdk or --link-iface, not both "
                           "([link] dpdk, [link] iface)")

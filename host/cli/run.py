@@ -55,6 +55,9 @@ def register(subparsers):
                         help="serve MoldUDP64 re-requests (UDP) here (docs/marketdata.md)")
     parser.add_argument("--md-snapshot", type=_address, metavar="IP:PORT",
                         help="serve book snapshots for late joiners (TCP) here")
+    parser.add_argument("--md-websocket", type=_address, metavar="IP:PORT",
+                        help="serve the JSON WebSocket feed (ws://IP:PORT/ws) and the live "
+                             "page (http://IP:PORT/) here (docs/marketdata.md)")
     parser.add_argument("--seconds", type=float, help="stop after this long (default: until Ctrl-C)")
     parser.add_argument("--max-orders", type=int, help="stop after this many orders")
     parser.add_argument("--burst", type=int, help="datagrams per poll (default 32)")
@@ -130,7 +133,7 @@ _OVERRIDES = {
     "snapshot_every": ("log", "snapshot_every"), "standby_listen": ("log", "standby_listen"),
     "standby": ("log", "standby"), "replication_secret": ("log", "replication_secret"),
     "md": ("market_data", "destination"), "md_request": ("market_data", "request"),
-    "md_snapshot": ("market_data", "snapshot"),
+    "md_snapshot": ("market_data", "snapshot"), "md_websocket": ("market_data", "websocket"),
     "seconds": ("run", "seconds"), "max_orders": ("run", "max_orders"),
 }
 
@@ -238,6 +241,10 @@ def _print_market_data(built):
                                   ("snapshots", service and service.snapshots)) if server]
     print(f"run: market data: {start.why}; next sequence number {publisher.next_sequence}; "
           + (", ".join(where) or "no re-requests, no snapshots"), flush=True)
+    if built.md_websocket is not None:
+        host, port = built.md_websocket.address
+        print(f"run: market data: WebSocket feed on ws://{host}:{port}/ws, live page on "
+              f"http://{host}:{port}/", flush=True)
 
 
 def _print_summary(built):
@@ -258,6 +265,13 @@ def _print_summary(built):
             if counter is not None:
                 print(f"run: market data: {what}: " + (", ".join(
                     f"{kind} {count}" for kind, count in sorted(counter.items())) or "none"))
+    websocket = built.md_websocket
+    if websocket is not None:
+        for what, counter in (("WebSocket served", websocket.served),
+                              ("WebSocket requests refused", websocket.refused),
+                              ("WebSocket clients cut", websocket.cut)):
+            print(f"run: market data: {what}: " + (", ".join(
+                f"{kind} {count}" for kind, count in sorted(counter.items())) or "none"))
     if engine is not None:
         punts = ", ".join(f"{reason.name.lower()} {count}"
                           for reason, count in sorted(engine.punts.items()))
