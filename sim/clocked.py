@@ -33,6 +33,13 @@ class ClockedSimulation:
         self.clocks += clocks
         self._sim.run_until(self.clocks * PERIOD)
 
+    def reset(self):
+        """Back to clock 0: every signal and memory at its initial value, the clock and
+        the testbench started afresh (the compiled simulation is kept, which is what
+        makes this cheaper than a new one)."""
+        self._sim.reset()
+        self.clocks = 0
+
     def close(self):
         """Close the waveform; a testbench never started is started once, so Python does
         not warn that it was never awaited."""

@@ -18,3 +18,36 @@ def test_hybrid_icarus():
 @pytest.mark.parametrize("depth", [4, 16])
 def test_hybrid_verilator_long(depth):
     bench.test_hybrid(depth, commands=10_000, sim="verilator")
+
+
+def test_a_reused_amaranth_lane_starts_as_a_new_one():
+    """A closed AmaranthLink's simulation serves the next link of its depth, reset to clock 0:
+    the same flow gives the same events in the same clocks as on a lane made afresh."""
+    from gatebook.host.engine import MatchingEngine
+    from gatebook.host.hybrid import HybridExchange
+    from gatebook.host.symbols import DEFAULT_SYMBOLS
+    from gatebook.sim.flows import SYMBOL, hybrid_flow
+    from gatebook.sim.hybrid import amaranth_link
+    from gatebook.sim.hybrid.amaranth_link import AmaranthLink
+
+    commands = hybrid_flow(7, 150, symbols=(SYMBOL,))
+
+    def run(link):
+        hybrid = HybridExchange(DEFAULT_SYMBOLS, [link], [SYMBOL], window=4)
+        events = []
+        hybrid.subscribe(events.extend)
+        hybrid.run(commands)
+        cycles, lane_commands = link.cycles, hybrid.lane_commands
+        hybrid.close()
+        return events, cycles, lane_commands
+
+    amaranth_link._IDLE.pop(3, None)                 # depth 3: no other test's lane
+    first = AmaranthLink(3, stall=0.3, seed=5)
+    fresh = run(first)
+    assert len(amaranth_link._IDLE[3]) == 1          # closed: kept for the next link
+    again = AmaranthLink(3, stall=0.3, seed=5)
+    assert again._sim is first._sim and not amaranth_link._IDLE[3]    # taken, not made
+    assert run(again) == fresh
+    assert fresh[2] > len(commands) // 4             # the lane matched a good part of it
+    golden = MatchingEngine(DEFAULT_SYMBOLS)
+    assert fresh[0] == [event for command in commands for event in golden.apply(command)]

@@ -5,6 +5,11 @@ queued records on `i` and collects `o`, holding back valid and ready at
 random (seeded) when asked to; `run()` advances the simulation in short
 slices until the lane has taken everything queued and gone quiet. With
 `vcd`, the whole run is written as one waveform, closed by `close()`.
+
+Making a simulation (elaborating the lane and compiling it for the simulator)
+costs more than many short flows through it, so a closed link's simulation
+(without a waveform) is kept and the next link of the same depth takes it,
+reset to clock 0: every register at its initial value, as a new one would be.
 """
 
 import random
@@ -18,6 +23,22 @@ from gatebook.sim.clocked import ClockedSimulation
 __all__ = ["AmaranthLink"]
 
 _SLICE = 64                 # clocks per run_until step
+
+
+class _LaneSimulation:
+    """`Matcher(depth)` on Amaranth's simulator; its testbench serves whichever link holds it."""
+
+    def __init__(self, depth, vcd):
+        self.dut = Matcher(depth)
+        self.codec = MatcherCodec(self.dut)
+        self.link = None
+        self.clocked = ClockedSimulation(self.dut, self._serve, vcd)
+
+    async def _serve(self, ctx):
+        await self.link._bench(ctx)
+
+
+_IDLE = {}                  # depth -> [_LaneSimulation] closed links left, not yet reset
 
 
 class AmaranthLink(LaneLink):
@@ -39,8 +60,15 @@ class AmaranthLink(LaneLink):
 
     def __init__(self, depth, *, stall=0.0, seed=0, vcd=None, max_idle=10_000):
         self.depth = depth
-        self.dut = Matcher(depth)
-        self.codec = MatcherCodec(self.dut)
+        idle = _IDLE.get(depth) if vcd is None else None
+        if idle:
+            self._lane = idle.pop()
+            self._lane.clocked.reset()          # restarts the testbench: ours, below
+        else:
+            self._lane = _LaneSimulation(depth, vcd)
+        self._lane.link = self
+        self._keep = vcd is None
+        self.dut, self.codec = self._lane.dut, self._lane.codec
         self.inbox = deque()
         self.outbox = []
         self.cycles = 0
@@ -48,7 +76,7 @@ class AmaranthLink(LaneLink):
         self._stall = stall
         self._rng = random.Random(seed)
         self._max_idle = max_idle
-        self._sim = ClockedSimulation(self.dut, self._bench, vcd)
+        self._sim = self._lane.clocked
 
     def send(self, records):
         encode = self.codec.commands.encode
@@ -68,7 +96,12 @@ class AmaranthLink(LaneLink):
         return out
 
     def close(self):
+        if self._lane is None:
+            return
         self._sim.close()
+        if self._keep:
+            _IDLE.setdefault(self.depth, []).append(self._lane)
+        self._lane = None
 
     async def _bench(self, ctx):
         dut, rng, stall = self.dut, self._rng, self._stall
