@@ -297,3 +297,19 @@ def test_config_names_the_websocket_and_it_needs_the_feed():
                          '[sessions]\naccounts = "a.json"\n')
     with pytest.raises(ConfigError, match="--md-websocket"):
         check_config(quiet)
+
+
+def test_subscriptions_per_connection_are_capped(market, server_of):
+    server = server_of(market, max_subscriptions=2)
+    client = Client(server.address)
+    for name in ("AAPL", "MSFT", "GATE"):
+        client.subscribe(name, channels=["l1"])
+    answers = [message for message in client.read(1.0) if message["type"] != "l1"]
+    assert [message["type"] for message in answers] == ["subscribed", "subscribed", "error"]
+    assert answers[2]["error"] == "too_many_subscriptions"
+    client.send(op="unsubscribe", symbol="AAPL")
+    client.subscribe("GATE", channels=["l1"])         # room again
+    assert [message["type"] for message in client.read(1.0)
+            if message["type"] != "l1"] == ["unsubscribed", "subscribed"]
+    client.close()
+    assert server.refused == {"too_many_subscriptions": 1}
