@@ -23,7 +23,7 @@ ENGINE_MODULES = {"engine", "book", "validation", "sequencer", "clock", "symbols
 
 # host/ folders that each hold one order-entry protocol (host/net/order_entry_api.py): above
 # the services (the log and the exchange loop must not know any protocol), below the assembly.
-PROTOCOL_FOLDERS = {"ouch"}
+PROTOCOL_FOLDERS = {"ouch", "fix"}
 
 # host/ modules that assemble an exchange from services and protocols.
 ASSEMBLY_MODULES = {"builder", "protocols"}

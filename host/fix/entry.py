@@ -1,0 +1,517 @@
+"""FIX 4.4 order entry for an `Exchange`: an acceptor over TCP, polled, no thread per client.
+
+# Ref: host/net/order_entry_api.py (the OrderEntry interface), FIX 4.4, docs/fix.md.
+
+`FixEntry` listens on one TCP address; each poll (`receive`) accepts new
+connections, reads every ready socket (non-blocking, one selector), and
+takes each framed message through the session layer (session.py; logons are
+checked against the exchange's accounts on a worker thread, as OUCH's are)
+and order messages through `Requests` (requests.py) into stamped commands.
+Every applied command's events become ExecutionReports and the other answers
+(state.py) for the owners of FIX orders; with a journal they are numbered at
+once and held until the log acknowledges them, and anything the same user is
+sent after them waits behind them, so numbers go out in order.
+
+The log keeps each command's `FixOrigin` (log_origin.py) and the `FixState`
+it rebuilds: ClOrdIDs of live orders, FIX quantities, each user's session
+numbers. After a restart a client logs on again and its numbers go on; what
+it missed is sent again from the messages kept since the process started,
+and gap-filled before that.
+"""
+
+import selectors
+import socket
+from collections import Counter, OrderedDict, deque
+from concurrent.futures import ThreadPoolExecutor
+
+from gatebook.wire.enums import OrderEntryProtocol
+from gatebook.wire.positions import INTERNAL
+
+from ..net.limits import UserLimits
+from .codec import encode, fix_time
+from .dictionary import TAG
+from .log_origin import FIX_LOG, encode_origin
+from .requests import RequestError, Requests
+from .session import APPLICATION, Connection, SessionReject, check_fields
+from .state import NEW, FixState
+
+__all__ = ["FixEntry"]
+
+_SEQ = INTERNAL.NEW_ORDER.seq
+_FIX = int(OrderEntryProtocol.FIX)
+KEPT_PER_USER = 10_000                   # messages kept per user for ResendRequests
+
+
+class _Outbound:
+    """One user's numbered messages not yet written, and those kept for resends."""
+
+    __slots__ = ("queue", "kept", "released")
+
+    def __init__(self):
+        self.queue = deque()                # [seq, bytes, ready]
+        self.kept = OrderedDict()           # seq -> (SendingTime, MsgType, body)
+        self.released = 0                   # the highest seq handed to a connection
+
+
+class FixEntry:
+    """FIX 4.4 order entry on one TCP address (an `OrderEntry`; see the module docstring).
+
+    Parameters
+    ----------
+    listen : (host, port)
+        Where the acceptor listens (port 0: any free port; see `address`).
+    accounts : gatebook.host.net.accounts.Accounts
+        Whose Username (553) and Password (554) a Logon must carry.
+    comp_id : str
+        The exchange's CompID: clients send it as TargetCompID.
+    client_comp_id : str or None
+        When set, the only SenderCompID a client may use.
+    max_connections, logon_timeout, max_live_orders, messages_per_second
+        Limits: connections held, seconds a connection may stay without a logon,
+        per-user live orders and messages a second (host/net/limits.py).
+    check_in_thread : bool
+        Check passwords on a worker thread (the default) or inline.
+    """
+
+    protocol = OrderEntryProtocol.FIX
+
+    def __init__(self, listen, accounts, comp_id="GATEBOOK", client_comp_id=None,
+                 max_connections=256, logon_timeout=10.0, max_live_orders=100_000,
+                 messages_per_second=100_000, check_in_thread=True, failed_logons=(5, 60.0)):
+        if accounts is None:
+            raise ValueError("FIX order entry needs accounts: every Logon is checked")
+        self.accounts, self.comp_id, self.client_comp_id = accounts, comp_id, client_comp_id
+        self.max_connections, self.logon_timeout_ns = max_connections, int(logon_timeout * 1e9)
+        self._limit_options = (max_live_orders, messages_per_second)
+        self.failed_limit, self.failed_window = failed_logons[0], int(failed_logons[1] * 1e9)
+        self.listener = socket.create_server(listen, backlog=128)
+        self.listener.setblocking(False)
+        self.address = self.listener.getsockname()[:2]
+        self.selector = selectors.DefaultSelector()
+        self.selector.register(self.listener, selectors.EVENT_READ, None)
+        self.connections, self.by_user, self.outbound = {}, {}, {}
+        self.bad = Counter()                # refusals and cut connections, by kind
+        self.logons = Counter()             # accepted, wrong_password, unknown_user, ...
+        self.failures = OrderedDict()       # IP or (IP, name) -> deque of failure times
+        self.messages = 0
+        self.listeners = ()
+        self._checker = ThreadPoolExecutor(1, "fix-logon") if check_in_thread else None
+        self._origins, self._batch, self._journaled = {}, [], False
+
+    def attach(self, context):
+        """Take the exchange's sequencer and order ids and any recovered FixState."""
+        recovered = context.recovered
+        self.state = recovered.copy() if recovered is not None else FixState()
+        self.state.names = {spec.symbol_id: spec.name for spec in context.symbols}
+        self.requests = Requests(self.state, context.symbols, context.sequencer,
+                                 context.order_ids)
+        self.clock, self._journaled, self._counts = context.clock, context.journaled, \
+            context.counts
+        self.limits = UserLimits(context.clock, *self._limit_options)
+        if context.engine is not None:
+            self.limits.seed(context.engine)
+        self.listeners = (self._hear, self.limits.observe)
+
+    # -- receiving ------------------------------------------------------------
+
+    def receive(self, burst):
+        """(messages framed, stamped commands) from every ready connection."""
+        now = self.clock()
+        self._settle_logons(now)
+        for key, _ in self.selector.select(0):
+            if key.data is None:
+                self._accept(now)
+                continue
+            connection = key.data
+            if not connection.read(now, self.bad):
+                self._drop(connection)
+        received = sum(len(c.inbox) for c in self.connections.values() if not c.checking)
+        if not received:
+            return 0, ()
+        return received, self._commands(now)
+
+    def _accept(self, now):
+        for _ in range(16):
+            try:
+                sock, peer = self.listener.accept()
+            except (BlockingIOError, InterruptedError):
+                return
+            except OSError:
+                self.bad["accept_error"] += 1
+                return
+            if len(self.connections) >= self.max_connections:
+                self.bad["too_many_connections"] += 1
+                sock.close()
+                continue
+            sock.setblocking(False)
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            connection = Connection(sock, peer[:2], now)
+            self.connections[sock.fileno()] = connection
+            self.selector.register(sock, selectors.EVENT_READ, connection)
+
+    def _commands(self, now):
+        for connection in list(self.connections.values()):
+            while connection.inbox and not connection.checking and not connection.closed:
+                fields, twice = connection.inbox.popleft()
+                yield from self._message(connection, fields, twice, now)
+
+    def _message(self, connection, fields, twice, now):
+        msg_type = fields.get(TAG.MsgType, "")
+        try:
+            check_fields(fields, twice)
+        except SessionReject as error:
+            if connection.user is None:
+                self._refuse_logon(connection, "malformed_logon", str(error))
+                return
+            self.bad["session_reject"] += 1
+            self._take_number(connection, fields)
+            self._reject(connection, fields, error.reason, error.tag, str(error))
+            return
+        if connection.user is None:
+            if msg_type != "A":
+                self._refuse_logon(connection, "not_logged_on", "the first message is a Logon")
+            else:
+                self._logon(connection, fields, now)
+            return
+        if fields[TAG.SenderCompID] != connection.comp_id or \
+                fields[TAG.TargetCompID] != self.comp_id:
+            self.bad["comp_id"] += 1
+            self._reject(connection, fields, 9, TAG.SenderCompID, "CompID problem")
+            self._logout(connection, "CompID problem")
+            return
+        numbers = self.state.numbers_of(connection.user)
+        seq = int(fields[TAG.MsgSeqNum])
+        if msg_type == "4" and fields.get(TAG.GapFillFlag) != "Y":
+            numbers[0] = max(numbers[0], int(fields[TAG.NewSeqNo]))     # reset mode
+            return
+        if seq < numbers[0]:
+            if fields.get(TAG.PossDupFlag) == "Y":
+                self.bad["duplicate"] += 1
+                return
+            self.bad["seq_too_low"] += 1
+            self._logout(connection, f"MsgSeqNum too low, expecting {numbers[0]} but "
+                                     f"received {seq}")
+            return
+        if seq > numbers[0]:
+            if not connection.resend_asked:
+                connection.resend_asked = True
+                self._send(connection.user, "2", [(TAG.BeginSeqNo, numbers[0]),
+                                                  (TAG.EndSeqNo, 0)])
+            if msg_type == "2":
+                self._resend(connection, fields)
+            elif msg_type == "5":
+                self._logout(connection, "logged out")
+            return
+        connection.resend_asked = False
+        if msg_type in APPLICATION:
+            yield from self._order(connection, msg_type, fields, seq, numbers)
+            return
+        numbers[0] = seq + 1
+        if msg_type == "0":
+            if connection.test_sent and fields.get(TAG.TestReqID) == connection.test_sent[0]:
+                connection.test_sent = None
+        elif msg_type == "1":
+            self._send(connection.user, "0", [(TAG.TestReqID, fields[TAG.TestReqID])])
+        elif msg_type == "2":
+            self._resend(connection, fields)
+        elif msg_type == "4":
+            numbers[0] = max(seq + 1, int(fields[TAG.NewSeqNo]))
+        elif msg_type == "5":
+            self._logout(connection, "logged out")
+        elif msg_type != "3":
+            self.bad["unexpected"] += 1
+            self._reject(connection, fields, 11, TAG.MsgType, f"MsgType {msg_type} "
+                                                              "is not sent by a client here")
+
+    def _order(self, connection, msg_type, fields, seq, numbers):
+        user = connection.user
+        numbers[0] = seq + 1
+        over = self.limits.allows(user, 1, msg_type == NEW)
+        try:
+            if over is not None:
+                raise RequestError(over, "over the user's " + (
+                    "message rate" if over == "rate" else "live-order limit"))
+            command, origin = self.requests.command(user, msg_type, fields, seq, numbers[1])
+        except RequestError as error:
+            self.bad[error.kind] += 1
+            self._send(*self.requests.refusal(user, msg_type, fields, error))
+            return
+        self.messages += 1
+        self._origins[command[_SEQ]] = origin
+        yield command
+
+    def _take_number(self, connection, fields):
+        """A rejected message still uses its number (FIX: Reject, then go on)."""
+        numbers = self.state.numbers_of(connection.user)
+        seq = fields.get(TAG.MsgSeqNum, "")
+        if seq.isdigit() and int(seq) == numbers[0]:
+            numbers[0] += 1
+
+    # -- logons ---------------------------------------------------------------
+
+    def _logon(self, connection, fields, now):
+        name, password = fields.get(TAG.Username, ""), fields.get(TAG.Password, "")
+        connection.logon = fields
+        if fields[TAG.TargetCompID] != self.comp_id or (
+                self.client_comp_id is not None
+                and fields[TAG.SenderCompID] != self.client_comp_id):
+            self._refuse_logon(connection, "comp_id", "CompID problem")
+            return
+        if fields[TAG.EncryptMethod] != "0" or not 0 < int(fields[TAG.HeartBtInt]) <= 3600:
+            self._refuse_logon(connection, "malformed_logon", "EncryptMethod 0 and HeartBtInt "
+                                                              "1..3600 only")
+            return
+        ip = connection.peer[0]
+        if self._too_many((ip, name), self.failed_limit, now) or \
+                self._too_many(ip, 20 * self.failed_limit, now):
+            self._refuse_logon(connection, "too_many_tries", "too many failed logons: wait")
+            return
+        if sum(c.checking for c in self.connections.values()) >= 16:
+            self._refuse_logon(connection, "busy", "too many logons being checked: try again")
+            return
+        connection.checking = True
+        if self._checker is None:
+            connection.check = self._check(name, password)
+        else:
+            connection.check = self._checker.submit(self._check, name, password)
+
+    def _check(self, name, password):
+        try:
+            return self.accounts.verify(name, password)
+        except Exception:                   # a check that fails is a failed logon
+            return None, "check_failed"
+
+    def _settle_logons(self, now):
+        for connection in list(self.connections.values()):
+            if connection.checking:
+                outcome = connection.check
+                if not isinstance(outcome, tuple):
+                    if not outcome.done():
+                        continue
+                    outcome = outcome.result()
+                connection.checking = False
+                self._logged_on(connection, *outcome, now)
+            elif connection.user is None and now - connection.opened > self.logon_timeout_ns:
+                self.bad["logon_timeout"] += 1
+                self._drop(connection)
+
+    def _logged_on(self, connection, account, failure, now):
+        fields = connection.logon
+        if account is None:
+            ip, name = connection.peer[0], fields.get(TAG.Username, "")
+            for key in ((ip, name), ip):
+                tries = self.failures.pop(key, None) or deque()
+                tries.append(now)
+                self.failures[key] = tries
+            while len(self.failures) > 65_536:
+                self.failures.popitem(last=False)
+            self._refuse_logon(connection, failure, "Username or Password is not right")
+            return
+        user = account.user_id
+        if user in self.by_user:
+            self._refuse_logon(connection, "already_logged_on", "this user is logged on "
+                                                                "on another connection")
+            return
+        self.logons["accepted"] += 1
+        connection.user, connection.comp_id = user, fields[TAG.SenderCompID]
+        connection.heartbeat_ns = int(fields[TAG.HeartBtInt]) * 1_000_000_000
+        self.by_user[user] = connection
+        numbers = self.state.numbers_of(user)
+        if fields.get(TAG.ResetSeqNumFlag) == "Y":
+            numbers[:] = [1, 1]
+            self.outbound.pop(user, None)
+        self._flush_user(user)              # what waited for no one is not for this socket
+        seq = int(fields[TAG.MsgSeqNum])
+        if seq < numbers[0]:
+            self._logout(connection, f"MsgSeqNum too low, expecting {numbers[0]} but "
+                                     f"received {seq}")
+            return
+        self._send(user, "A", [(TAG.EncryptMethod, 0), (TAG.HeartBtInt,
+                                                        fields[TAG.HeartBtInt])])
+        if seq > numbers[0]:
+            connection.resend_asked = True
+            self._send(user, "2", [(TAG.BeginSeqNo, numbers[0]), (TAG.EndSeqNo, 0)])
+        else:
+            numbers[0] = seq + 1
+
+    def _too_many(self, key, limit, now):
+        tries = self.failures.get(key)
+        if not tries:
+            return False
+        while tries and now - tries[0] > self.failed_window:
+            tries.popleft()
+        return len(tries) >= limit
+
+    def _refuse_logon(self, connection, kind, text):
+        """A Logout with the reason, then the connection is closed (FIX: no Reject
+        before a logon is accepted)."""
+        self.logons[kind] += 1
+        fields = connection.logon
+        connection.write(encode("5", 1, self.comp_id, fields.get(TAG.SenderCompID, "UNKNOWN")
+                                [:64], fix_time(self.clock()), [(TAG.Text, text)]),
+                         self.clock())
+        connection.closing = True
+        connection.inbox.clear()
+
+    # -- sending ----------------------------------------------------------------
+
+    def _send(self, user, msg_type, body, held=False):
+        """Number a message for `user` and queue it behind whatever the user waits for."""
+        numbers = self.state.numbers_of(user)
+        seq = numbers[1]
+        numbers[1] = seq + 1
+        out = self.outbound.get(user)
+        if out is None:
+            out = self.outbound[user] = _Outbound()
+        connection = self.by_user.get(user)
+        target = connection.comp_id if connection is not None else "CLIENT"
+        sending_time = fix_time(self.clock())
+        entry = [seq, encode(msg_type, seq, self.comp_id, target, sending_time, body), not held]
+        out.queue.append(entry)
+        if msg_type not in "0A12345":
+            out.kept[seq] = (sending_time, msg_type, body)
+            if len(out.kept) > KEPT_PER_USER:
+                out.kept.popitem(last=False)
+        return entry
+
+    def _reject(self, connection, fields, reason, tag, text):
+        self._send(connection.user, "3", [
+            (TAG.RefSeqNum, fields.get(TAG.MsgSeqNum, "0")[:18] or "0"),
+            (TAG.RefTagID, tag), (TAG.RefMsgType, fields.get(TAG.MsgType, "?")[:2]),
+            (TAG.SessionRejectReason, reason), (TAG.Text, text)])
+
+    def _logout(self, connection, text):
+        self._send(connection.user, "5", [(TAG.Text, text)])
+        self._flush_user(connection.user)
+        connection.closing = True
+        connection.inbox.clear()
+
+    def _resend(self, connection, fields):
+        """Answer a ResendRequest: kept order messages again (PossDupFlag), gaps filled."""
+        user = connection.user
+        out = self.outbound.get(user) or _Outbound()
+        self._flush_user(user)
+        begin, end = int(fields[TAG.BeginSeqNo]), int(fields[TAG.EndSeqNo])
+        last = out.released
+        end = last if end == 0 or end > last else end
+        gap_from, now = None, self.clock()
+        for seq in range(max(begin, 1), end + 1):
+            kept = out.kept.get(seq)
+            if kept is None:
+                gap_from = seq if gap_from is None else gap_from
+                continue
+            if gap_from is not None:
+                self._gap_fill(connection, gap_from, seq, now)
+                gap_from = None
+            sending_time, msg_type, body = kept
+            connection.write(encode(msg_type, seq, self.comp_id, connection.comp_id,
+                                    fix_time(now), body, poss_dup_of=sending_time), now)
+        if gap_from is not None:
+            self._gap_fill(connection, gap_from, end + 1, now)
+        self.bad["resend_requests"] += 1
+
+    def _gap_fill(self, connection, first, next_seq, now):
+        connection.write(encode("4", first, self.comp_id, connection.comp_id, fix_time(now),
+                                [(TAG.GapFillFlag, "Y"), (TAG.NewSeqNo, next_seq)],
+                                poss_dup_of=fix_time(now)), now)
+
+    def _flush_user(self, user):
+        out = self.outbound.get(user)
+        if out is None:
+            return
+        connection = self.by_user.get(user)
+        queue, now = out.queue, self.clock()
+        while queue and queue[0][2]:
+            seq, data, _ = queue.popleft()
+            out.released = seq
+            if connection is not None and not connection.closing:
+                connection.write(data, now)
+
+    # -- the exchange's side ----------------------------------------------------
+
+    def _hear(self, events):
+        if not events:
+            return
+        origin = self._origins.pop(events[0][_SEQ], None)
+        for user, msg_type, body in self.state.reports(events, origin):
+            entry = self._send(user, msg_type, body, held=self._journaled)
+            if self._journaled:
+                self._batch.append((user, entry))
+
+    def origin(self, command):
+        """(FIX, the FixOrigin's bytes) of a command this entry stamped, or None."""
+        found = self._origins.get(command[_SEQ])
+        return None if found is None else (_FIX, encode_origin(found))
+
+    def refuse(self, command, reason):
+        origin = self._origins.pop(command[_SEQ], None)
+        self.bad["unloggable"] += 1
+        if origin is not None:
+            self._send(origin.user, "8", self.requests.refusal(
+                origin.user, origin.kind, {TAG.ClOrdID: origin.clordid},
+                RequestError("unloggable", reason))[2])
+
+    def end_burst(self, hold):
+        batch, self._batch = self._batch, []
+        self._write_all()
+        return batch if hold and batch else None
+
+    def send(self, batch):
+        """Release replies the journal acknowledged, in order, with what waited behind them."""
+        users = set()
+        for user, entry in batch or ():
+            entry[2] = True
+            users.add(user)
+        for user in users:
+            self._flush_user(user)
+        self._write_all()
+
+    def idle(self):
+        now = self.clock()
+        self._settle_logons(now)
+        for connection in list(self.connections.values()):
+            if connection.user is None or connection.closing:
+                continue
+            interval = connection.heartbeat_ns
+            if now - connection.last_out >= interval:
+                self._send(connection.user, "0", [])
+            if connection.test_sent is not None:
+                if now - connection.test_sent[1] > interval:
+                    self.bad["heartbeat_timeout"] += 1
+                    self._drop(connection)
+            elif now - connection.last_in > interval * 6 // 5:
+                connection.test_sent = (f"T{now}", now)
+                self._send(connection.user, "1", [(TAG.TestReqID, connection.test_sent[0])])
+        self._write_all()
+
+    def _write_all(self):
+        for user in list(self.outbound):
+            self._flush_user(user)
+        for connection in list(self.connections.values()):
+            if not connection.flush(self.bad):
+                self._drop(connection)
+
+    def _drop(self, connection):
+        if connection.closed:
+            return
+        try:
+            self.selector.unregister(connection.sock)
+        except (KeyError, ValueError):
+            pass
+        self.connections.pop(connection.sock.fileno(), None)
+        if connection.user is not None and self.by_user.get(connection.user) is connection:
+            del self.by_user[connection.user]
+        connection.close()
+
+    def export_state(self):
+        frozen = self.state.copy()
+        return lambda: FIX_LOG.encode_state(frozen)
+
+    def close(self):
+        """Close every connection and the listener; stop the logon checker."""
+        for connection in list(self.connections.values()):
+            self._drop(connection)
+        self.selector.close()
+        self.listener.close()
+        if self._checker is not None:
+            self._checker.shutdown(wait=True, cancel_futures=True)
