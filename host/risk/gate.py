@@ -31,7 +31,7 @@ from gatebook.wire.internal import (ACCEPTED, CANCELLED, EXECUTED, NEW_ORDER, RE
 from gatebook.wire.positions import CODE, INTERNAL
 
 from ..engine import new_order_reject_reason, replace_reject_reason
-from ..ledger.postings import CASH, FeeSchedule, execution_of, postings
+from ..ledger.postings import HOUSE_ACCOUNT, FeeSchedule, execution_of
 from .limits import fee_allowance_per_share
 
 __all__ = ["RiskGate", "OpenOrder", "RISK_REASONS"]
@@ -41,9 +41,25 @@ RISK_REASONS = frozenset({RejectReason.INSUFFICIENT_BUYING_POWER, RejectReason.P
                           RejectReason.ORDER_SIZE_LIMIT, RejectReason.ORDER_NOTIONAL_LIMIT,
                           RejectReason.NO_RISK_LIMITS})
 
-_N, _U, _A = INTERNAL.NEW_ORDER, INTERNAL.REPLACE, INTERNAL.ACCEPTED
-_E, _C, _R = INTERNAL.EXECUTED, INTERNAL.CANCELLED, INTERNAL.REPLACED
-_T, _S, _J = INTERNAL.TRADING_STATE, INTERNAL.STOP_TRIGGERED, INTERNAL.REJECTED
+# Field indexes by name, bound once (gatebook.wire.positions): the gate is on the hot path.
+_N, _U, _J = INTERNAL.NEW_ORDER, INTERNAL.REPLACE, INTERNAL.REJECTED
+_N_SEQ, _N_TS, _N_SYMBOL, _N_ORDER_ID = _N.seq, _N.ts, _N.symbol, _N.order_id
+_N_USER, _N_SIDE, _N_TYPE, _N_TIF = _N.user, _N.side, _N.order_type, _N.tif
+_N_PRICE, _N_STOP, _N_QTY = _N.price, _N.stop_price, _N.qty
+_U_SEQ, _U_TS, _U_ORDER_ID, _U_USER, _U_PRICE, _U_QTY = (_U.seq, _U.ts, _U.order_id, _U.user,
+                                                         _U.price, _U.qty)
+_A_SYMBOL, _A_ORDER_ID, _A_USER = INTERNAL.ACCEPTED.symbol, INTERNAL.ACCEPTED.order_id, \
+    INTERNAL.ACCEPTED.user
+_A_SIDE, _A_TYPE, _A_PRICE, _A_QTY = (INTERNAL.ACCEPTED.side, INTERNAL.ACCEPTED.order_type,
+                                      INTERNAL.ACCEPTED.price, INTERNAL.ACCEPTED.qty)
+_E_AGGRESSOR, _E_AGGRESSOR_LEAVES = INTERNAL.EXECUTED.aggressor_id, \
+    INTERNAL.EXECUTED.aggressor_leaves
+_E_RESTING, _E_RESTING_LEAVES = INTERNAL.EXECUTED.resting_id, INTERNAL.EXECUTED.resting_leaves
+_C_ORDER_ID = INTERNAL.CANCELLED.order_id
+_R_ORDER_ID, _R_PRICE, _R_QTY = (INTERNAL.REPLACED.order_id, INTERNAL.REPLACED.price,
+                                 INTERNAL.REPLACED.qty)
+_S_ORDER_ID = INTERNAL.STOP_TRIGGERED.order_id
+_T_SYMBOL, _T_HALTED = INTERNAL.TRADING_STATE.symbol, INTERNAL.TRADING_STATE.halted
 _BUY = int(Side.BUY)
 _PRICED = (int(OrderType.LIMIT), int(OrderType.STOP_LIMIT))
 _STOPS = (int(OrderType.STOP), int(OrderType.STOP_LIMIT))
@@ -94,8 +110,13 @@ class RiskGate:
         self.used_ids = set()           # every order id the engine accepted
         self.halted = set()             # symbols halted
         self.rejected = {}              # RejectReason -> orders the gate refused
-        self._buy_fees = (self.fees.buy_maker, self.fees.buy_taker)
-        self._sell_fees = (self.fees.sell_maker, self.fees.sell_taker)
+        buys = (self.fees.buy_maker, self.fees.buy_taker)
+        sells = (self.fees.sell_maker, self.fees.sell_taker)
+        self._buy_allowance = {}        # price -> fee allowance per share, as prices recur
+        self._buy_fees = buys
+        # A sell can fill above its limit: its fees are bounded at the band's top.
+        self._sell_hold = {symbol: fee_allowance_per_share(sells, spec.price_max)
+                           for symbol, spec in self.specs.items()}
 
     # -- the gate -----------------------------------------------------------------------
 
@@ -124,26 +145,26 @@ class RiskGate:
         return credit + self.cash.get(user, 0) - self.reserved.get(user, 0)
 
     def _check_new_order(self, command):
-        symbol, user = command[_N.symbol], command[_N.user]
+        symbol, user = command[_N_SYMBOL], command[_N_USER]
         spec = self.specs.get(symbol) if type(symbol) is int else None
-        if new_order_reject_reason(spec, symbol in self.halted, self.used_ids, command[_N.seq],
-                                   command[_N.ts], symbol, command[_N.order_id], user,
-                                   command[_N.side], command[_N.order_type], command[_N.tif],
-                                   command[_N.price], command[_N.stop_price], command[_N.qty]):
+        if new_order_reject_reason(spec, symbol in self.halted, self.used_ids, command[_N_SEQ],
+                                   command[_N_TS], symbol, command[_N_ORDER_ID], user,
+                                   command[_N_SIDE], command[_N_TYPE], command[_N_TIF],
+                                   command[_N_PRICE], command[_N_STOP], command[_N_QTY]):
             return 0                    # the engine rejects it with its own reason
-        price = command[_N.price] if command[_N.order_type] in _PRICED else spec.price_max
-        return self._check(user, symbol, command[_N.side], price, command[_N.qty], None)
+        price = command[_N_PRICE] if command[_N_TYPE] in _PRICED else spec.price_max
+        return self._check(user, symbol, command[_N_SIDE], price, command[_N_QTY], None)
 
     def _check_replace(self, command):
-        order = self.orders.get(command[_U.order_id])
-        if (order is None or order.user != command[_U.user] or order.waiting_stop
+        order = self.orders.get(command[_U_ORDER_ID])
+        if (order is None or order.user != command[_U_USER] or order.waiting_stop
                 or order.symbol in self.halted):
             return 0                    # the engine's checks decide
         spec = self.specs[order.symbol]
-        if replace_reject_reason(spec, command[_U.price], command[_U.qty]):
+        if replace_reject_reason(spec, command[_U_PRICE], command[_U_QTY]):
             return 0
-        return self._check(order.user, order.symbol, order.side, command[_U.price],
-                           command[_U.qty], order)
+        return self._check(order.user, order.symbol, order.side, command[_U_PRICE],
+                           command[_U_QTY], order)
 
     def _check(self, user, symbol, side, price, qty, replacing):
         """The risk reason an order of `qty` at `price` would break, or 0 (`replacing`: the
@@ -171,21 +192,23 @@ class RiskGate:
     def _reservation(self, symbol, side, price, leaves):
         """What `leaves` open shares could still cost their owner, fees included."""
         if side == _BUY:
-            return leaves * (price + fee_allowance_per_share(self._buy_fees, price))
-        # A sell can fill above its limit: its fees are bounded at the band's top.
-        top = self.specs[symbol].price_max
-        return leaves * fee_allowance_per_share(self._sell_fees, top)
+            allowance = self._buy_allowance.get(price)
+            if allowance is None:
+                allowance = self._buy_allowance[price] = \
+                    price + fee_allowance_per_share(self._buy_fees, price)
+            return leaves * allowance
+        return leaves * self._sell_hold[symbol]
 
     def _reject(self, command, reason):
         code = command[CODE]
         if code == NEW_ORDER.code:
-            symbol, order_id, user = command[_N.symbol], command[_N.order_id], command[_N.user]
+            symbol, order_id, user = command[_N_SYMBOL], command[_N_ORDER_ID], command[_N_USER]
         else:
-            order_id, user = command[_U.order_id], command[_U.user]
+            order_id, user = command[_U_ORDER_ID], command[_U_USER]
             symbol = self.orders[order_id].symbol
-        stamp = _N if code == NEW_ORDER.code else _U
+        seq, ts = (_N_SEQ, _N_TS) if code == NEW_ORDER.code else (_U_SEQ, _U_TS)
         event = [0] * len(_J)
-        event[CODE], event[_J.seq], event[_J.ts] = REJECTED.code, command[stamp.seq], command[stamp.ts]
+        event[CODE], event[_J.seq], event[_J.ts] = REJECTED.code, command[seq], command[ts]
         event[_J.command], event[_J.symbol], event[_J.order_id] = code, symbol, order_id
         event[_J.user], event[_J.reason] = user, int(reason)
         return tuple(event)
@@ -199,42 +222,48 @@ class RiskGate:
             if code == _EXECUTED:
                 self._executed(event)
             elif code == _ACCEPTED:
-                order_type = event[_A.order_type]
-                price = (event[_A.price] if order_type in _PRICED
-                         else self.specs[event[_A.symbol]].price_max)
-                self.used_ids.add(event[_A.order_id])
-                order = OpenOrder(event[_A.user], event[_A.symbol], event[_A.side], price, 0,
+                order_type = event[_A_TYPE]
+                price = (event[_A_PRICE] if order_type in _PRICED
+                         else self.specs[event[_A_SYMBOL]].price_max)
+                self.used_ids.add(event[_A_ORDER_ID])
+                order = OpenOrder(event[_A_USER], event[_A_SYMBOL], event[_A_SIDE], price, 0,
                                   order_type in _STOPS)
-                self.orders[event[_A.order_id]] = order
-                self._resize(order, event[_A.qty])
+                self.orders[event[_A_ORDER_ID]] = order
+                self._resize(order, event[_A_QTY])
             elif code == _CANCELLED:
-                order = self.orders.get(event[_C.order_id])
+                order = self.orders.get(event[_C_ORDER_ID])
                 if order is not None:
                     self._resize(order, 0)
-                    del self.orders[event[_C.order_id]]
+                    del self.orders[event[_C_ORDER_ID]]
             elif code == _REPLACED:
-                order = self.orders[event[_R.order_id]]
-                order.price = event[_R.price]
-                self._resize(order, event[_R.qty])
+                order = self.orders[event[_R_ORDER_ID]]
+                order.price = event[_R_PRICE]
+                self._resize(order, event[_R_QTY])
             elif code == _STOP_TRIGGERED:
-                self.orders[event[_S.order_id]].waiting_stop = False
+                self.orders[event[_S_ORDER_ID]].waiting_stop = False
             elif code == _TRADING_STATE:
-                (self.halted.add if event[_T.halted] else self.halted.discard)(event[_T.symbol])
+                (self.halted.add if event[_T_HALTED] else self.halted.discard)(event[_T_SYMBOL])
 
     def _executed(self, event):
-        for order_id, leaves in ((event[_E.aggressor_id], event[_E.aggressor_leaves]),
-                                 (event[_E.resting_id], event[_E.resting_leaves])):
+        for order_id, leaves in ((event[_E_AGGRESSOR], event[_E_AGGRESSOR_LEAVES]),
+                                 (event[_E_RESTING], event[_E_RESTING_LEAVES])):
             order = self.orders.get(order_id)
             if order is not None:
                 self._resize(order, leaves)
                 if not leaves:
                     del self.orders[order_id]
-        for posting in postings(execution_of(event, self.fees)):
-            if posting.book == CASH:
-                self.cash[posting.account] = self.cash.get(posting.account, 0) + posting.amount
-            else:
-                key = (posting.account, posting.symbol)
-                self.positions[key] = self.positions.get(key, 0) + posting.amount
+        # The ledger's postings (host/ledger/postings.py), summed here without building
+        # each leg: tests/test_risk.py holds these balances to the ledger's.
+        fill = execution_of(event, self.fees)
+        notional = fill.price * fill.qty
+        cash, positions = self.cash, self.positions
+        cash[fill.buyer] = cash.get(fill.buyer, 0) - notional - fill.buyer_fee
+        cash[fill.seller] = cash.get(fill.seller, 0) + notional - fill.seller_fee
+        if fill.buyer_fee or fill.seller_fee:
+            cash[HOUSE_ACCOUNT] = cash.get(HOUSE_ACCOUNT, 0) + fill.buyer_fee + fill.seller_fee
+        bought, sold = (fill.buyer, fill.symbol), (fill.seller, fill.symbol)
+        positions[bought] = positions.get(bought, 0) + fill.qty
+        positions[sold] = positions.get(sold, 0) - fill.qty
 
     def _resize(self, order, leaves):
         """Set an order's open shares, moving its holds with them."""
