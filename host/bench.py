@@ -4,9 +4,19 @@ Two passes over the same commands, each on a fresh engine: one timed as a
 whole for throughput, one timing every `apply` call for the latency
 distribution (the per-call clock reads would otherwise slow the throughput
 figure). Latencies go into an HdrHistogram (1 ns .. 1 s, 3 significant digits).
+
+`instructions_per_command` counts instructions under callgrind instead, which a busy
+machine does not move: ``python -m gatebook.host.bench 30000`` prints them for the
+compiled engine and its Python source.
 """
 
+import os
+import pickle
+import re
 import resource
+import subprocess
+import sys
+import tempfile
 import time
 from array import array
 from contextlib import nullcontext
@@ -17,10 +27,12 @@ from hdrh.histogram import HdrHistogram
 from gatebook.wire.internal import CANCEL, EXECUTED, LEVEL, NEW_ORDER, REPLACE
 from gatebook.wire.positions import CODE
 
+from .compiled import PURE_PYTHON_ENV
 from .engine import MatchingEngine
 from .runtime import quiet_gc
 
-__all__ = ["BenchResult", "run_benchmark", "latency_histogram", "time_each", "KINDS"]
+__all__ = ["BenchResult", "run_benchmark", "latency_histogram", "time_each", "KINDS",
+           "instructions_per_command"]
 
 # What a command turned out to be, for the latency table by kind.
 KINDS = ("new order, rests", "new order, trades", "new order, other", "cancel", "replace", "other")
@@ -115,3 +127,62 @@ def time_each(apply, commands, progress=None, kinds=None):
         if progress is not None and not index % 50_000:
             progress(index, len(commands))
     return samples, (clock() - started) / 1e9
+
+
+def instructions_per_command(commands, *, pure=False, workdir=None):
+    """Instructions per `apply` under callgrind, as `run_benchmark`'s timed pass runs it.
+
+    Two fresh processes under ``valgrind --tool=callgrind`` load the same pickled flow and
+    build the same engine (collector quieted, one counting listener); one of them also
+    applies the commands. Their difference, per command, is the engine's cost, start-up
+    and the flow's loading left out. `pure` runs the Python source (GATEBOOK_PURE_PYTHON).
+    """
+    workdir = workdir or tempfile.mkdtemp(prefix="gb-callgrind-")
+    flow = os.path.join(workdir, f"flow{len(commands)}.pkl")
+    with open(flow, "wb") as out:
+        pickle.dump(commands, out)
+    env = {name: value for name, value in os.environ.items() if name != PURE_PYTHON_ENV}
+    if pure:
+        env[PURE_PYTHON_ENV] = "1"
+    refs = {}
+    for mode in ("idle", "run"):
+        done = subprocess.run(
+            ["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null", sys.executable,
+             "-c", "from gatebook.host.bench import _replay; _replay()", flow, mode],
+            capture_output=True, text=True, env=env)
+        found = re.search(r"I\s+refs:\s+([\d,]+)", done.stderr)
+        if done.returncode != 0 or found is None:
+            raise RuntimeError(f"callgrind run failed:\n{done.stderr[-2000:]}")
+        refs[mode] = int(found.group(1).replace(",", ""))
+    return (refs["run"] - refs["idle"]) / len(commands)
+
+
+def _replay():
+    """The child of `instructions_per_command` (argv: pickled flow, "run" or "idle")."""
+    from .symbols import DEFAULT_SYMBOLS
+    with open(sys.argv[1], "rb") as flow:
+        commands = pickle.load(flow)
+    with quiet_gc():
+        engine = MatchingEngine(DEFAULT_SYMBOLS)
+        counted = [0]
+
+        def count(events):
+            counted[0] += len(events)
+        engine.subscribe(count)
+        if sys.argv[2] == "run":
+            apply = engine.apply
+            for command in commands:
+                apply(command)
+
+
+if __name__ == "__main__":
+    # python -m gatebook.host.bench [COMMANDS]: instructions per command, compiled and pure.
+    from .compiled import source_reason
+    from .flow import generate_flow
+    count = int(sys.argv[1]) if len(sys.argv) > 1 else 30_000
+    flow = generate_flow(count, seed=1)
+    print(f"callgrind, {count:,} commands of the standard flow (seed 1), instructions per command")
+    for pure in (False, True):
+        reason = f"{PURE_PYTHON_ENV}=1" if pure else source_reason("engine", environ={})
+        build = "compiled (Cython)" if reason is None else f"pure Python ({reason})"
+        print(f"  {instructions_per_command(flow, pure=pure):>8,.0f}  {build}", flush=True)
