@@ -39,6 +39,8 @@ class BuiltExchange:
         The loop: order entry, engine, replies and market data.
     entry : gatebook.host.ouch.OuchEntry
         OUCH order entry over `port` (sessions, gateway, replies).
+    fix_entry : gatebook.host.fix.FixEntry or None
+        FIX 4.4 order entry over TCP, when `[fix] listen` is set.
     port : DatagramPort
         Order entry (and market data).
     accounts : gatebook.host.net.accounts.Accounts
@@ -59,7 +61,7 @@ class BuiltExchange:
 
     def __init__(self, config):
         self.config = config
-        self.exchange = self.entry = self.port = self.accounts = None
+        self.exchange = self.entry = self.port = self.accounts = self.fix_entry = None
         self.journal = self.acks = self.replication = self.hybrid = None
         self.standby_epoch = self.md_service = self.md_websocket = None
         self.matcher = "golden model in-process"
@@ -91,6 +93,8 @@ class BuiltExchange:
             return None
         self._closed = True
         failure = _close_journal(self.journal) if self.journal is not None else None
+        if self.exchange is None and self.fix_entry is not None:
+            self.fix_entry.close()          # else the exchange closes its entries
         for part in (self.exchange, self.md_service, self.md_websocket, self.port, self.hybrid,
                      self.replication):
             if part is not None:
@@ -183,7 +187,7 @@ def _assemble(built, config, clock):
         built.port, config.symbols, clock, md_destination=config.market_data.destination,
         md_port=tap,
         engine=built.hybrid if built.journal is None else None, journal=built.journal,
-        acks=built.acks, order_entry=built.entry,
+        acks=built.acks, order_entry=(built.entry,) + _fix_entry(built, config),
         md_store_messages=config.market_data.store_messages)
     if tap is not None:
         from .marketdata.feed_tap import LocalSource
@@ -200,6 +204,24 @@ def _assemble(built, config, clock):
                                                heartbeat=(entry.listen[0], md.destination))
         except OSError as error:
             raise BuildError(f"cannot serve market-data recovery: {error}", 1) from None
+
+
+def _fix_entry(built, config):
+    """(FixEntry,) when `[fix] listen` is set, else ()."""
+    fix = config.fix
+    if fix.listen is None:
+        return ()
+    from .fix import FixEntry
+    sessions = config.sessions
+    try:
+        built.fix_entry = FixEntry(fix.listen, built.accounts, comp_id=fix.comp_id,
+                                   client_comp_id=fix.client_comp_id,
+                                   max_live_orders=sessions.max_live_orders,
+                                   messages_per_second=sessions.max_message_rate)
+    except OSError as error:
+        raise BuildError(f"cannot listen for FIX on {fix.listen[0]}:{fix.listen[1]}: "
+                         f"{error}", 1) from None
+    return (built.fix_entry,)
 
 
 def _secret(log):

@@ -16,7 +16,7 @@ from .net.defaults import MOLDUDP64_GROUP, MOLDUDP64_PORT, OUCH_PORT
 from .symbols import DEFAULT_SYMBOLS, SymbolSpec
 
 __all__ = [
-    "ConfigError", "ExchangeConfig", "OrderEntryConfig", "SessionConfig", "LogConfig",
+    "ConfigError", "ExchangeConfig", "OrderEntryConfig", "FixConfig", "SessionConfig", "LogConfig",
     "LinkConfig", "MarketDataConfig", "RunConfig", "load_config", "parse_config",
     "parse_address", "check_config",
 ]
@@ -39,6 +39,15 @@ class OrderEntryConfig:
     backend: str = "socket"                     # "socket" or "dpdk"
     dpdk:    str | None = None                  # DPDK devargs, for backend "dpdk"
     burst:   int = 32                           # datagrams per poll
+
+
+@dataclass(frozen=True)
+class FixConfig:
+    """FIX 4.4 order entry over TCP (`[fix]`, docs/fix.md); unused without `listen`."""
+
+    listen:         tuple | None = None     # (ip, port) the acceptor listens on
+    comp_id:        str = "GATEBOOK"        # ours: clients' TargetCompID
+    client_comp_id: str | None = None       # when set, the only SenderCompID accepted
 
 
 @dataclass(frozen=True)
@@ -108,6 +117,7 @@ class ExchangeConfig:
 
     symbols:     tuple = DEFAULT_SYMBOLS
     order_entry: OrderEntryConfig = field(default_factory=OrderEntryConfig)
+    fix:         FixConfig = field(default_factory=FixConfig)
     sessions:    SessionConfig = field(default_factory=SessionConfig)
     log:         LogConfig = field(default_factory=LogConfig)
     link:        LinkConfig = field(default_factory=LinkConfig)
@@ -168,6 +178,7 @@ _SECTIONS = {
     "order_entry": (OrderEntryConfig, {
         "listen": parse_address, "backend": _choice(*BACKENDS), "dpdk": _text,
         "burst": _integer(1, 4096)}),
+    "fix": (FixConfig, {"listen": parse_address, "comp_id": _text, "client_comp_id": _text}),
     "sessions": (SessionConfig, {
         "accounts": _PATH, "timeout": _seconds, "max_sessions": _integer(1),
         "max_live_orders": _integer(1), "max_message_rate": _integer(1)}),

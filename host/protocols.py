@@ -15,7 +15,7 @@ from importlib import import_module
 __all__ = ["SHIPPED", "register_shipped", "shipped_codecs"]
 
 # Packages whose import registers their LogOriginCodec (gatebook.host.wal.register_origin_codec).
-SHIPPED = ("gatebook.host.ouch",)
+SHIPPED = ("gatebook.host.ouch", "gatebook.host.fix")
 
 
 def register_shipped():

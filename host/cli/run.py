@@ -61,6 +61,9 @@ def register(subparsers):
     parser.add_argument("--seconds", type=float, help="stop after this long (default: until Ctrl-C)")
     parser.add_argument("--max-orders", type=int, help="stop after this many orders")
     parser.add_argument("--burst", type=int, help="datagrams per poll (default 32)")
+    parser.add_argument("--fix", type=_address, metavar="HOST:PORT",
+                        help="also take FIX 4.4 order entry over TCP here, beside OUCH "
+                             "(docs/fix.md; [fix] in --config sets the CompIDs)")
     entry = parser.add_argument_group(
         "order-entry sessions (docs/security.md)",
         "Every client logs in first (LOGIN_REQUEST, docs/network.md); its session is bound to "
@@ -134,6 +137,7 @@ _OVERRIDES = {
     "standby": ("log", "standby"), "replication_secret": ("log", "replication_secret"),
     "md": ("market_data", "destination"), "md_request": ("market_data", "request"),
     "md_snapshot": ("market_data", "snapshot"), "md_websocket": ("market_data", "websocket"),
+    "fix": ("fix", "listen"),
     "seconds": ("run", "seconds"), "max_orders": ("run", "max_orders"),
 }
 
@@ -229,6 +233,10 @@ def _print_start(built):
     print(f"run: {len(built.accounts)} accounts from {config.sessions.accounts}; sessions "
           f"expire after {config.sessions.timeout:g} s of silence", flush=True)
     print(f"run: gateway and replier: {built.entry.path}", flush=True)
+    if built.fix_entry is not None:
+        host, port = built.fix_entry.address
+        print(f"run: FIX 4.4 on {host}:{port} (TargetCompID {built.fix_entry.comp_id})",
+              flush=True)
     if md is not None:
         _print_market_data(built)
 
@@ -277,6 +285,12 @@ def _print_summary(built):
                           for reason, count in sorted(engine.punts.items()))
         print(f"run: pipeline matched {engine.lane_commands:,} commands; "
               f"{sum(lane.loads for lane in engine.lanes)} loads, punts: {punts or 'none'}")
+    if built.fix_entry is not None:
+        fix = built.fix_entry
+        print(f"run: FIX: {fix.messages:,} order messages; logons: " + (", ".join(
+            f"{kind} {count}" for kind, count in sorted(fix.logons.items())) or "none")
+            + "; refused: " + (", ".join(f"{kind} {count}" for kind, count
+                                         in sorted(fix.bad.items())) or "none"))
     logins = built.entry.sessions.logins
     print("run: logins: " + (", ".join(f"{kind.replace('_', ' ')} {count}"
                                        for kind, count in sorted(logins.items())) or "none"))

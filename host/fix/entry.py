@@ -508,7 +508,9 @@ class FixEntry:
         return lambda: FIX_LOG.encode_state(frozen)
 
     def close(self):
-        """Close every connection and the listener; stop the logon checker."""
+        """Close every connection and the listener; stop the logon checker. Safe twice."""
+        if self.listener.fileno() < 0:
+            return
         for connection in list(self.connections.values()):
             self._drop(connection)
         self.selector.close()
