@@ -18,7 +18,7 @@ from gatebook.wire import internal
 from gatebook.wire.enums import OrderType, Side, TimeInForce
 from gatebook.wire.link import PuntReason
 from gatebook.wire.records import make as make_record
-from gatebook.host.hybrid import RandomReload
+from gatebook.host.hybrid import FitsWindow, RandomReload
 from gatebook.host.symbols import DEFAULT_SYMBOLS, SymbolSpec
 from gatebook.sim.flows import (OTHER, SYMBOL, directed, eviction, hybrid_flow, random_flow,
                        window_pressure)
@@ -26,6 +26,8 @@ from gatebook.sim.hybrid.amaranth_link import AmaranthLink
 from gatebook.sim.hybrid.equivalence import EquivalenceError, check_equivalence
 
 SCENARIOS = directed()
+# The lane sees every command of the symbol it owns: what exercises each of its punt rules.
+LANE_SEES_ALL = FitsWindow(host_keeps=False)
 
 
 def stalling(stall=0.25, seed=0):
@@ -50,10 +52,21 @@ def test_fast_path_stays_in_the_lane():
 @pytest.mark.parametrize("depth", [2, 8])
 def test_window_pressure(depth):
     hybrid = check_equivalence(window_pressure(depth), stalling(seed=depth), depths=[depth],
-                               homes=[SYMBOL], window=1, name=f"pressure_d{depth}")
+                               homes=[SYMBOL], window=1, name=f"pressure_d{depth}",
+                               policy=LANE_SEES_ALL)
     assert {PuntReason.WINDOW_FULL, PuntReason.BEYOND_WINDOW,
             PuntReason.SWEEP} <= set(hybrid.punts)
     assert hybrid.lanes[0].loads >= 3
+
+
+@pytest.mark.parametrize("depth", [2, 8])
+def test_host_keeps_an_order_behind_its_deeper_ones(depth):
+    """An order resting behind the host's deeper bids is the host's: the lane keeps the symbol
+    (with the lane seeing it, the same order hands the whole window back, BEYOND_WINDOW)."""
+    hybrid = check_equivalence(window_pressure(depth), stalling(seed=depth), depths=[depth],
+                               homes=[SYMBOL], window=1, name=f"keeps_d{depth}")
+    assert PuntReason.BEYOND_WINDOW not in hybrid.punts
+    assert hybrid.host_kept >= 1
 
 
 @pytest.mark.parametrize("depth", [2, 8])
@@ -106,11 +119,11 @@ def test_every_punt_reason():
     seen = set()
     for name, commands in SCENARIOS.items():
         seen |= set(check_equivalence(commands, stalling(0), depths=[4], homes=[SYMBOL],
-                                      window=1, name=name).punts)
+                                      window=1, name=name, policy=LANE_SEES_ALL).punts)
     seen |= set(check_equivalence(window_pressure(2), stalling(0), depths=[2], homes=[SYMBOL],
-                                  window=1).punts)
+                                  window=1, policy=LANE_SEES_ALL).punts)
     seen |= set(check_equivalence(hybrid_flow(1, 500), stalling(0), depths=[8], homes=[SYMBOL],
-                                  window=8).punts)
+                                  window=8, policy=LANE_SEES_ALL).punts)
     assert seen == set(PuntReason), set(PuntReason) - seen
 
 
@@ -261,3 +274,16 @@ def test_adversarial_flow_with_garbage_fields(seed):
     commands = garbled(hybrid_flow(seed, 500), seed)
     check_equivalence(commands, stalling(0.25, seed), depths=[4, 8], homes=[SYMBOL, OTHER],
                       window=4, hash_every=200, name=f"garbage_{seed}")
+
+
+@pytest.mark.parametrize("host_keeps", [False, True])
+def test_hot_symbol_flow(host_keeps):
+    """A hot symbol's flow (quotes at the touch, requotes, takers), pipelined, depth 16: equal to
+    the engine either way, and the lane takes most of it."""
+    from gatebook.sim.hybrid.hot_flow import hot_flow
+    commands = hot_flow(3, 600)
+    hybrid = check_equivalence(commands, stalling(0.1, 3), depths=[16], homes=[SYMBOL],
+                               window=8, hash_every=300, policy=FitsWindow(host_keeps=host_keeps),
+                               name=f"hot_{host_keeps}")
+    share = hybrid.lane_commands / len(commands)
+    assert share > (0.7 if host_keeps else 0.3), share

@@ -31,10 +31,11 @@ from collections import Counter, deque
 from operator import itemgetter
 
 from gatebook.wire import internal, link
-from gatebook.wire.enums import ALL_SYMBOLS, AdminAction, MassCancelScope, RejectReason
+from gatebook.wire.enums import (ALL_SYMBOLS, AdminAction, MassCancelScope, OrderType, RejectReason,
+                                 Side, TimeInForce)
 from gatebook.wire.link import PuntReason
 from gatebook.wire.positions import INTERNAL, LINK, require_field_order
-from gatebook.host.book import RestingOrder
+from gatebook.host.book import ORDER_FIELDS, RestingOrder
 from gatebook.host.engine import MatchingEngine, plain_command, stamp_reject_reason
 
 from .frontend import FrontEnd
@@ -52,6 +53,7 @@ _FLUSH, _SPILL, _PUNT = link.FLUSH.code, link.SPILL.code, link.PUNT.code
 # Field positions in the record tuples, from the tables (gatebook.wire.positions).
 _CODE, _SEQ, _TS = INTERNAL.NEW_ORDER.code, INTERNAL.NEW_ORDER.seq, INTERNAL.NEW_ORDER.ts
 _NEW_SYMBOL, _NEW_SIDE = INTERNAL.NEW_ORDER.symbol, INTERNAL.NEW_ORDER.side
+_NEW_ORDER_ID = INTERNAL.NEW_ORDER.order_id
 # A cancel's or replace's order id and user, by its type byte.
 _ORDER_ID_AT = {internal.CANCEL.code: INTERNAL.CANCEL.order_id,
                 internal.REPLACE.code: INTERNAL.REPLACE.order_id}
@@ -63,6 +65,12 @@ _EXECUTED_AGGRESSOR_LEAVES = INTERNAL.EXECUTED.aggressor_leaves
 _TRADE_MATCH_ID = INTERNAL.TRADE.match_id
 _ACCEPTED_ORDER_ID = INTERNAL.ACCEPTED.order_id
 _LEVEL_SIDE = INTERNAL.LEVEL.side
+_NEW_TYPE, _NEW_TIF, _NEW_PRICE = (INTERNAL.NEW_ORDER.order_type, INTERNAL.NEW_ORDER.tif,
+                                   INTERNAL.NEW_ORDER.price)
+_REPLACE_PRICE = INTERNAL.REPLACE.price
+_ORDER_SIDE = ORDER_FIELDS.index("side")        # in the engine's order lists
+_BUY, _LIMIT = int(Side.BUY), int(OrderType.LIMIT)
+_RESTS = (int(TimeInForce.DAY), int(TimeInForce.GTC))
 _LINK_SEQ = LINK.PUNT.seq
 _PUNT_SYMBOL, _PUNT_REASON = LINK.PUNT.symbol, LINK.PUNT.reason
 _PUNT_HANDOVER, _PUNT_LAST_PRICE = LINK.PUNT.handover, LINK.PUNT.last_price
@@ -112,7 +120,8 @@ class _Lane:
 
 
 class _Entry:
-    __slots__ = ("command", "seq", "lanes", "events", "punts", "spills", "touched", "reclaim")
+    __slots__ = ("command", "seq", "lanes", "events", "punts", "spills", "touched", "reclaim",
+                 "kept")
 
     def __init__(self, command, seq, touched, reclaim=False):
         self.command = command
@@ -123,6 +132,7 @@ class _Entry:
         self.spills = []            # SPILL records before its events (an eviction)
         self.touched = touched      # symbols whose book this command may read or change
         self.reclaim = reclaim
+        self.kept = None            # the id of a new order the host keeps, until it is merged
 
 
 class HybridExchange:
@@ -170,6 +180,8 @@ class HybridExchange:
         self.touching = Counter()   # symbol -> entries in the queue that touch it
         self.punts = Counter()      # PuntReason -> count
         self.lane_commands = 0      # commands a lane processed itself
+        self.host_kept = 0          # commands of an owned symbol the host answered without the lane
+        self.kept_sides = {}        # order id -> side: orders the host keeps, not merged yet
         self.evictions = 0          # orders lanes spilled to make room
         self._listeners = []
 
@@ -307,7 +319,12 @@ class HybridExchange:
         lane = self.owner.get(symbol)
         if lane is not None:
             lane.idle += 1
-            if code == _NEW and not accepted:
+            if self.policy.host_keeps and self._lane_would_punt(code, command, accepted, symbol):
+                self.host_kept += 1             # the engine applies it at its place in the merge
+                if code == _NEW and accepted:
+                    entry.kept = command[_NEW_ORDER_ID]
+                    self.kept_sides[entry.kept] = command[_NEW_SIDE]
+            elif code == _NEW and not accepted:
                 self._send(lane, entry, (_HOST, seq, ts, symbol, 0))
             elif code != _NEW and not _fits_wire(command) or \
                     code == _REPLACE and self.front.replace_checks_fail(command):
@@ -320,6 +337,36 @@ class HybridExchange:
             home = self.home_lane.get(symbol)
             if home is not None:
                 home.idle += 1
+
+    def _lane_would_punt(self, code, command, accepted, symbol):
+        """True when the lane could only punt `command` and the host's books alone answer it.
+
+        A rejected order changes no book. A cancel or replace names an order the
+        host holds (deeper than the window: it stays there until the symbol is
+        loaded again, which waits for this command). A limit order that rests at
+        or behind the host's best deeper price on its side crosses nothing (every
+        ask is above every bid, the host's included) and lands behind the window,
+        where the lane would hand the whole window back (`BEYOND_WINDOW`); the
+        host rests it instead, and the lane's deeper price stays right (the host's
+        best on that side is no better than before). A replace of a host order to
+        a price behind the host's best likewise; one that fails its checks the
+        engine rejects.
+        """
+        if code == _NEW:
+            if not accepted:
+                return True
+            if command[_NEW_TYPE] != _LIMIT or command[_NEW_TIF] not in _RESTS:
+                return False
+            side = command[_NEW_SIDE]
+            return _behind(self.engine.books[symbol].best(side), side, command[_NEW_PRICE])
+        order_id = command[_ORDER_ID_AT[code]]
+        order = self.engine.orders.get(order_id)
+        side = order[_ORDER_SIDE] if order is not None else self.kept_sides.get(order_id)
+        if side is None:
+            return False                        # in the window, or gone: the lane answers
+        if code == _CANCEL or not _fits_wire(command) or self.front.replace_checks_fail(command):
+            return True
+        return _behind(self.engine.books[symbol].best(side), side, command[_REPLACE_PRICE])
 
     def _send(self, lane, entry, record, handover=None):
         entry.lanes.add(lane)
@@ -413,6 +460,8 @@ class HybridExchange:
             events = self._resolve(entry)
             for symbol in entry.touched:
                 self.touching[symbol] -= 1
+            if entry.kept is not None:
+                del self.kept_sides[entry.kept]
             if events is not None:
                 for listener in self._listeners:
                     listener(events)
@@ -473,6 +522,13 @@ class HybridExchange:
                 self.engine.note_order_id(event[_ACCEPTED_ORDER_ID])
             out.append(event)
         return out
+
+
+def _behind(best, side, price):
+    """True when `price` on `side` is at or behind the best level `best` (None: no level)."""
+    if best is None:
+        return False
+    return price <= best[0] if side == _BUY else price >= best[0]
 
 
 def _fits_wire(command):
