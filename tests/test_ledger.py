@@ -6,6 +6,7 @@ crafts segment bytes with the log's own encoders. Balances are checked against
 `balances_from_log` and, independently, against a golden engine replay summed by hand.
 """
 
+import json
 import os
 import shutil
 import subprocess
@@ -26,9 +27,11 @@ from gatebook.host.wal.format import (INPUT, OUTPUT, encode_commit, encode_recor
 from gatebook.host.wal.loadgen import seeded_commands, stamped
 from gatebook.host.wal.segments import list_segments
 from gatebook.wire import internal
-from gatebook.wire.codec import ProtocolCodec, RecordCodec
+from gatebook.wire.codec import ProtocolCodec
 from gatebook.wire.enums import Side
 from gatebook.wire.named import Executed
+
+from waiting import wait_for
 
 FEES = FeeSchedule(buy_maker=Fee(rate_ppm=-10), sell_maker=Fee(per_share=-1),
                    buy_taker=Fee(rate_ppm=30), sell_taker=Fee(per_share=2, rate_ppm=5))
@@ -348,3 +351,26 @@ def test_the_demo_ends_with_the_sqlite_ledgers_balances():
                 house += fill.buyer_fee + fill.seller_fee
     fees_line = next(line for line in ledger.splitlines() if line.split()[0] == "fees")
     assert int(fees_line.split()[1].replace(",", "")) == house
+
+
+def test_cli_run_follows_the_log_until_sigterm(tmp_path):
+    log, url = str(tmp_path / "log"), ledger_url(tmp_path)
+    write_seeded_log(log, 500)
+    status_file = tmp_path / "status.json"
+    child = subprocess.Popen([sys.executable, "-m", "gatebook.cli", "ledger", "run", "--log", log,
+                              "--db", url, "--status-every", "0.05", "--status-file",
+                              str(status_file)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                             text=True)
+    try:
+        wait_for(lambda: status_file.exists() and
+                 json.loads(status_file.read_text())["applied_seq"] == 500, "seq 500 applied", 60)
+        write_seeded_log(log, 1200)                     # the exchange goes on: it follows
+        wait_for(lambda: json.loads(status_file.read_text())["applied_seq"] == 1200,
+                 "seq 1200 applied", 60)
+    finally:
+        child.terminate()
+        out, errors = child.communicate(timeout=60)
+    assert child.returncode == 0, errors
+    assert "applied seq 1,200 of 1,200 (lag 0)" in out.splitlines()[-1]
+    with open_store(url) as store:
+        assert store.cursor().applied_seq == 1200

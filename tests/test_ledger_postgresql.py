@@ -18,7 +18,7 @@ from gatebook.host.ledger.bench import write_seeded_log
 from gatebook.host.ledger.migrate import SCHEMA_VERSION, SchemaTooNew
 from gatebook.host.ledger.pgcluster import TemporaryCluster, find_binaries
 
-from test_ledger import FEES, engine_balances, seeded_log  # noqa: F401 - a fixture
+from test_ledger import FEES, seeded_log  # noqa: F401 - seeded_log is a fixture
 from test_ledger_writer import _assert_ledger_is_the_replay
 from waiting import wait_for
 

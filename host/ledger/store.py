@@ -15,6 +15,7 @@ the database holds) and `StoreRejected` (the database refused the data, e.g.
 an amount past 64 bits: trying again will not help).
 """
 
+import re
 import sqlite3
 from typing import NamedTuple
 
@@ -43,7 +44,8 @@ class Cursor(NamedTuple):
 
 
 def redact(url):
-    """The URL without its password, for messages."""
+    """The URL without its password (user:PASSWORD@ or ?password=), for messages."""
+    url = re.sub(r"([?&]password=)[^&]*", r"\1***", url)
     if "@" not in url or "://" not in url:
         return url
     scheme, rest = url.split("://", 1)
