@@ -91,7 +91,9 @@ class LedgerStore:
             self.path = url[len("sqlite://"):] if url.startswith("sqlite://") else url
             if not self.path:
                 raise ValueError(f"{url}: no file name (sqlite:///path/to/ledger.db)")
-            self._unavailable = (sqlite3.OperationalError,)
+            # Any other DatabaseError (a file that is not a database, say) is treated
+            # like an outage: said, counted and retried, never a crash.
+            self._unavailable = (sqlite3.OperationalError, sqlite3.DatabaseError)
             self._rejected = (sqlite3.IntegrityError, sqlite3.DataError, OverflowError)
         else:
             raise ValueError(f"{redact(url)}: a ledger URL is sqlite:///PATH or "
@@ -165,12 +167,12 @@ class LedgerStore:
             return result
         except BaseException as error:
             self._rollback(cursor)
+            if isinstance(error, self._rejected):     # before: they are DatabaseErrors too
+                raise StoreRejected(_first_line(error)) from error
             if isinstance(error, self._unavailable):
                 self.close()                # a broken connection is not used again
                 raise StoreUnavailable(f"ledger database {redact(self.url)}: "
                                        f"{_first_line(error)}") from error
-            if isinstance(error, self._rejected):
-                raise StoreRejected(_first_line(error)) from error
             raise
 
     def _rollback(self, cursor):
