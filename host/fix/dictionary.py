@@ -28,7 +28,7 @@ class _Tags:
 # tag: (FIX name, type) -- types as the dictionary names them.
 FIELD_TYPES = {
     1: ("Account", "STRING"), 6: ("AvgPx", "PRICE"), 7: ("BeginSeqNo", "SEQNUM"),
-    8: ("BeginString", "STRING"), 9: ("BodyLength", "LENGTH"), 10: ("CheckSum", "STRING"),
+    8: ("BeginString", "STRING"), 9: ("BodyLength", "LENGTH"), 10: ("CheckSum", "CHECKSUM"),
     11: ("ClOrdID", "STRING"), 14: ("CumQty", "QTY"), 16: ("EndSeqNo", "SEQNUM"),
     17: ("ExecID", "STRING"), 31: ("LastPx", "PRICE"), 32: ("LastQty", "QTY"),
     34: ("MsgSeqNum", "SEQNUM"), 35: ("MsgType", "STRING"), 36: ("NewSeqNo", "SEQNUM"),
@@ -45,7 +45,7 @@ FIELD_TYPES = {
     151: ("LeavesQty", "QTY"), 371: ("RefTagID", "INT"), 372: ("RefMsgType", "STRING"),
     373: ("SessionRejectReason", "INT"), 434: ("CxlRejResponseTo", "CHAR"),
     530: ("MassCancelRequestType", "CHAR"), 531: ("MassCancelResponse", "CHAR"),
-    532: ("MassCancelRejectReason", "CHAR"), 533: ("TotalAffectedOrders", "INT"),
+    533: ("TotalAffectedOrders", "INT"),
     553: ("Username", "STRING"), 554: ("Password", "STRING"),
 }
 TAG = _Tags(FIELD_TYPES)
@@ -65,7 +65,7 @@ MESSAGES = {
     "q": ("OrderMassCancelRequest", (11, 530, 60)),
     "8": ("ExecutionReport", (37, 17, 150, 39, 54, 151, 14, 6)),
     "9": ("OrderCancelReject", (37, 11, 41, 39, 434)),
-    "r": ("OrderMassCancelReport", (11, 37, 530, 531)),
+    "r": ("OrderMassCancelReport", (37, 530, 531)),
 }
 REQUIRED = {msg_type: frozenset(tags) | {34, 49, 52, 56}
             for msg_type, (_, tags) in MESSAGES.items()}

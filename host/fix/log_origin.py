@@ -48,6 +48,8 @@ def _decode(data):
     at = _HEAD.size
     texts = []
     for _ in range(2):
+        if at >= len(data):
+            raise ValueError("FIX origin truncated before a ClOrdID")
         size = data[at]
         text = bytes(data[at + 1:at + 1 + size])
         if len(text) != size or not text.isascii():
