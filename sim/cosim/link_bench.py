@@ -1,12 +1,17 @@
 """`python -m gatebook.sim.cosim.link_bench`: what a lane costs the hybrid host, in process and over a link.
 
-One seeded flow on the lane's home symbol goes through the hybrid host with
+One seeded flow on the lane's home symbol (`--flow hot`, a hot symbol's quotes,
+requotes and takers, `gatebook.sim.hybrid.hot_flow`; or `--flow adversarial`,
+`gatebook.sim.flows.hybrid_flow`) goes through the hybrid host with
 its lane in process (the compiled Verilator harness) and at the far end of
 a veth pair (`python -m gatebook.sim.cosim --sim harness` in a network namespace,
 reached through a DPDK af_packet port, or an AF_PACKET socket without DPDK),
 pipelined (`HybridExchange.run`, up to `--window` commands in flight) and one
 command at a time (`HybridExchange.apply`, what `gatebook run` does). Every
-row checks its state hash against the golden engine's. Needs root for the
+row checks its state hash against the golden engine's and gives the share of
+the commands the lane handled itself. The first in-process row sends every
+command of the owned symbol through the lane (`FitsWindow(host_keeps=False)`,
+the policy before the host kept what the lane could only punt), for comparison. Needs root for the
 namespace. Wall-clock figures: on a shared machine compare rows of one run.
 """
 
@@ -18,9 +23,10 @@ import time
 
 from gatebook.host.bench import time_each
 from gatebook.host.engine import MatchingEngine
-from gatebook.host.hybrid import HybridExchange
+from gatebook.host.hybrid import FitsWindow, HybridExchange
 from gatebook.host.symbols import DEFAULT_SYMBOLS
 from gatebook.sim.flows import SYMBOL, hybrid_flow
+from gatebook.sim.hybrid.hot_flow import HOT_MIX, hot_flow
 
 from .netns import FarEnd, link_namespace, why_no_namespaces
 
@@ -34,8 +40,9 @@ def _percentile(samples, fraction):
     return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))] / 1000
 
 
-def _row(name, mode, commands, make_link, window, golden_hash):
-    hybrid = HybridExchange(DEFAULT_SYMBOLS, [make_link()], [SYMBOL], window=window)
+def _row(name, mode, commands, make_link, window, golden_hash, policy=None):
+    hybrid = HybridExchange(DEFAULT_SYMBOLS, [make_link()], [SYMBOL], window=window,
+                            policy=policy)
     try:
         if mode == "pipelined":
             start = time.perf_counter()
@@ -65,18 +72,24 @@ def _host_port(iface):
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m gatebook.sim.cosim.link_bench",
                                      description=__doc__.split("\n")[0])
-    parser.add_argument("--commands", type=int, default=5000)
-    parser.add_argument("--depth", type=int, default=4)
-    parser.add_argument("--window", type=int, default=64, help="commands in flight, pipelined")
+    parser.add_argument("--commands", type=int, default=20000)
+    parser.add_argument("--flow", choices=("hot", "adversarial"), default="hot")
+    parser.add_argument("--depth", type=int, default=16, help="orders per side in the window")
+    parser.add_argument("--window", type=int, default=16, help="commands in flight, pipelined")
     parser.add_argument("--seed", type=int, default=5)
+    parser.add_argument("--no-veth", action="store_true", help="in-process rows only")
     args = parser.parse_args(argv)
-    why = why_no_namespaces()
+    why = None if args.no_veth else why_no_namespaces()
     if why:
         print(f"link_bench: {why}", file=sys.stderr)
         return 2
     from gatebook.sim.hybrid.verilator_link import VerilatorLink
-    from gatebook.host.net.link import PacketLaneLink
-    commands = hybrid_flow(args.seed, args.commands, symbols=(SYMBOL,))
+    if args.flow == "hot":
+        commands = hot_flow(args.seed, args.commands)
+        described = f"a hot symbol: {HOT_MIX.describe()}"
+    else:
+        commands = hybrid_flow(args.seed, args.commands, symbols=(SYMBOL,))
+        described = "adversarial (gatebook.sim.flows.hybrid_flow)"
     golden = MatchingEngine(DEFAULT_SYMBOLS)
     start = time.perf_counter()
     for command in commands:
@@ -85,10 +98,27 @@ def main(argv=None):
              None, None, 0.0, True)]
     golden_hash = golden.state_hash()
     in_process = lambda: VerilatorLink(args.depth)           # noqa: E731
-    for mode in ("pipelined", "apply"):
-        rows.append(_row("Verilator harness in process", mode, commands, in_process,
-                         args.window, golden_hash))
+    for name, mode, policy in (
+            ("in process, lane sees every command", "pipelined", FitsWindow(host_keeps=False)),
+            ("Verilator harness in process", "pipelined", None),
+            ("Verilator harness in process", "apply", None)):
+        rows.append(_row(name, mode, commands, in_process, args.window, golden_hash, policy))
         print(f"link_bench: {rows[-1][0]}, {mode} done", file=sys.stderr, flush=True)
+    if not args.no_veth:
+        _veth_rows(args, commands, golden_hash, rows)
+    print(f"{len(commands):,} commands (seed {args.seed}) on the lane's home symbol, "
+          f"{described}; depth {args.depth}, window {args.window}")
+    print(f"{'lane':42} {'mode':10} {'commands/s':>11} {'p50 us':>8} {'p99 us':>8} "
+          f"{'in lane':>8}  hash")
+    for name, mode, rate, p50, p99, share, same in rows:
+        cells = [f"{value:8.1f}" if value is not None else f"{'-':>8}" for value in (p50, p99)]
+        print(f"{name:42} {mode:10} {rate:11,.0f} {cells[0]} {cells[1]} {share:8.0%}  "
+              f"{'= golden' if same else 'DIFFERS'}")
+    return 0 if all(row[-1] for row in rows) else 1
+
+
+def _veth_rows(args, commands, golden_hash, rows):
+    from gatebook.host.net.link import PacketLaneLink
     with link_namespace(f"b{os.getpid() % 10000}") as (ns, pairs):
         far = FarEnd(ns, pairs[1][1], "harness", depth=args.depth)
         try:
@@ -104,15 +134,6 @@ def main(argv=None):
                 print(f"link_bench: {rows[-1][0]}, {mode} done", file=sys.stderr, flush=True)
         finally:
             far.stop()
-    print(f"{len(commands):,} commands (seed {args.seed}) on the lane's home symbol, "
-          f"depth {args.depth}, window {args.window}")
-    print(f"{'lane':42} {'mode':10} {'commands/s':>11} {'p50 us':>8} {'p99 us':>8} "
-          f"{'in lane':>8}  hash")
-    for name, mode, rate, p50, p99, share, same in rows:
-        cells = [f"{value:8.1f}" if value is not None else f"{'-':>8}" for value in (p50, p99)]
-        print(f"{name:42} {mode:10} {rate:11,.0f} {cells[0]} {cells[1]} {share:8.0%}  "
-              f"{'= golden' if same else 'DIFFERS'}")
-    return 0 if all(row[-1] for row in rows) else 1
 
 
 if __name__ == "__main__":

