@@ -21,16 +21,16 @@ and gap-filled before that.
 
 import selectors
 import socket
-from collections import Counter, OrderedDict, deque
-from concurrent.futures import ThreadPoolExecutor
+from collections import Counter
 
 from gatebook.wire.enums import OrderEntryProtocol
 from gatebook.wire.positions import INTERNAL
 
 from ..net.limits import UserLimits
-from .codec import encode, fix_time
 from .dictionary import TAG
 from .log_origin import FIX_LOG, encode_origin
+from .logons import LogonGate
+from .outbound import Outbound
 from .requests import RequestError, Requests
 from .session import APPLICATION, Connection, SessionReject, check_fields
 from .state import NEW, FixState
@@ -39,18 +39,6 @@ __all__ = ["FixEntry"]
 
 _SEQ = INTERNAL.NEW_ORDER.seq
 _FIX = int(OrderEntryProtocol.FIX)
-KEPT_PER_USER = 10_000                   # messages kept per user for ResendRequests
-
-
-class _Outbound:
-    """One user's numbered messages not yet written, and those kept for resends."""
-
-    __slots__ = ("queue", "kept", "released")
-
-    def __init__(self):
-        self.queue = deque()                # [seq, bytes, ready]
-        self.kept = OrderedDict()           # seq -> (SendingTime, MsgType, body)
-        self.released = 0                   # the highest seq handed to a connection
 
 
 class FixEntry:
@@ -83,19 +71,17 @@ class FixEntry:
         self.accounts, self.comp_id, self.client_comp_id = accounts, comp_id, client_comp_id
         self.max_connections, self.logon_timeout_ns = max_connections, int(logon_timeout * 1e9)
         self._limit_options = (max_live_orders, messages_per_second)
-        self.failed_limit, self.failed_window = failed_logons[0], int(failed_logons[1] * 1e9)
+        self._gate_options = (accounts, comp_id, client_comp_id, failed_logons, check_in_thread)
         self.listener = socket.create_server(listen, backlog=128)
         self.listener.setblocking(False)
         self.address = self.listener.getsockname()[:2]
         self.selector = selectors.DefaultSelector()
         self.selector.register(self.listener, selectors.EVENT_READ, None)
-        self.connections, self.by_user, self.outbound = {}, {}, {}
+        self.connections, self.by_user = {}, {}
         self.bad = Counter()                # refusals and cut connections, by kind
-        self.logons = Counter()             # accepted, wrong_password, unknown_user, ...
-        self.failures = OrderedDict()       # IP or (IP, name) -> deque of failure times
         self.messages = 0
         self.listeners = ()
-        self._checker = ThreadPoolExecutor(1, "fix-logon") if check_in_thread else None
+        self.gate = self.outbound = None
         self._origins, self._batch, self._journaled = {}, [], False
 
     def attach(self, context):
@@ -111,6 +97,15 @@ class FixEntry:
         if context.engine is not None:
             self.limits.seed(context.engine)
         self.listeners = (self._hear, self.limits.observe)
+        accounts, comp_id, client_comp_id, failed_logons, check_in_thread = self._gate_options
+        self.gate = LogonGate(accounts, comp_id, client_comp_id, context.clock, failed_logons,
+                              check_in_thread)
+        self.outbound = Outbound(self.state, comp_id, context.clock, self.by_user.get)
+
+    @property
+    def logons(self):
+        """Logons by outcome: accepted, wrong_password, unknown_user, too_many_tries, ..."""
+        return self.gate.logons
 
     # -- receiving ------------------------------------------------------------
 
@@ -161,7 +156,7 @@ class FixEntry:
             check_fields(fields, twice)
         except SessionReject as error:
             if connection.user is None:
-                self._refuse_logon(connection, "malformed_logon", str(error))
+                self.gate.refuse(connection, "malformed_logon", str(error))
                 return
             self.bad["session_reject"] += 1
             self._take_number(connection, fields)
@@ -169,9 +164,10 @@ class FixEntry:
             return
         if connection.user is None:
             if msg_type != "A":
-                self._refuse_logon(connection, "not_logged_on", "the first message is a Logon")
+                self.gate.refuse(connection, "not_logged_on", "the first message is a Logon")
             else:
-                self._logon(connection, fields, now)
+                self.gate.start(connection, fields, now,
+                                sum(c.checking for c in self.connections.values()))
             return
         if fields[TAG.SenderCompID] != connection.comp_id or \
                 fields[TAG.TargetCompID] != self.comp_id:
@@ -247,80 +243,33 @@ class FixEntry:
         if seq.isdigit() and int(seq) == numbers[0]:
             numbers[0] += 1
 
-    # -- logons ---------------------------------------------------------------
-
-    def _logon(self, connection, fields, now):
-        name, password = fields.get(TAG.Username, ""), fields.get(TAG.Password, "")
-        connection.logon = fields
-        if fields[TAG.TargetCompID] != self.comp_id or (
-                self.client_comp_id is not None
-                and fields[TAG.SenderCompID] != self.client_comp_id):
-            self._refuse_logon(connection, "comp_id", "CompID problem")
-            return
-        if fields[TAG.EncryptMethod] != "0" or not 0 < int(fields[TAG.HeartBtInt]) <= 3600:
-            self._refuse_logon(connection, "malformed_logon", "EncryptMethod 0 and HeartBtInt "
-                                                              "1..3600 only")
-            return
-        ip = connection.peer[0]
-        if self._too_many((ip, name), self.failed_limit, now) or \
-                self._too_many(ip, 20 * self.failed_limit, now):
-            self._refuse_logon(connection, "too_many_tries", "too many failed logons: wait")
-            return
-        if sum(c.checking for c in self.connections.values()) >= 16:
-            self._refuse_logon(connection, "busy", "too many logons being checked: try again")
-            return
-        connection.checking = True
-        if self._checker is None:
-            connection.check = self._check(name, password)
-        else:
-            connection.check = self._checker.submit(self._check, name, password)
-
-    def _check(self, name, password):
-        try:
-            return self.accounts.verify(name, password)
-        except Exception:                   # a check that fails is a failed logon
-            return None, "check_failed"
+    # -- logons and sending -----------------------------------------------------
 
     def _settle_logons(self, now):
-        for connection in list(self.connections.values()):
-            if connection.checking:
-                outcome = connection.check
-                if not isinstance(outcome, tuple):
-                    if not outcome.done():
-                        continue
-                    outcome = outcome.result()
-                connection.checking = False
-                self._logged_on(connection, *outcome, now)
-            elif connection.user is None and now - connection.opened > self.logon_timeout_ns:
+        connections = list(self.connections.values())
+        for connection, account in self.gate.settled(connections, now):
+            self._logged_on(connection, account)
+        for connection in connections:
+            if connection.user is None and not connection.checking and not connection.closing \
+                    and now - connection.opened > self.logon_timeout_ns:
                 self.bad["logon_timeout"] += 1
                 self._drop(connection)
 
-    def _logged_on(self, connection, account, failure, now):
-        fields = connection.logon
-        if account is None:
-            ip, name = connection.peer[0], fields.get(TAG.Username, "")
-            for key in ((ip, name), ip):
-                tries = self.failures.pop(key, None) or deque()
-                tries.append(now)
-                self.failures[key] = tries
-            while len(self.failures) > 65_536:
-                self.failures.popitem(last=False)
-            self._refuse_logon(connection, failure, "Username or Password is not right")
-            return
-        user = account.user_id
+    def _logged_on(self, connection, account):
+        fields, user = connection.logon, account.user_id
         if user in self.by_user:
-            self._refuse_logon(connection, "already_logged_on", "this user is logged on "
-                                                                "on another connection")
+            self.gate.refuse(connection, "already_logged_on", "this user is logged on on "
+                                                              "another connection")
             return
-        self.logons["accepted"] += 1
+        self.gate.logons["accepted"] += 1
         connection.user, connection.comp_id = user, fields[TAG.SenderCompID]
         connection.heartbeat_ns = int(fields[TAG.HeartBtInt]) * 1_000_000_000
         self.by_user[user] = connection
         numbers = self.state.numbers_of(user)
         if fields.get(TAG.ResetSeqNumFlag) == "Y":
             numbers[:] = [1, 1]
-            self.outbound.pop(user, None)
-        self._flush_user(user)              # what waited for no one is not for this socket
+            self.outbound.forget(user)
+        self.outbound.flush(user)           # what waited for no one is not for this socket
         seq = int(fields[TAG.MsgSeqNum])
         if seq < numbers[0]:
             self._logout(connection, f"MsgSeqNum too low, expecting {numbers[0]} but "
@@ -334,45 +283,8 @@ class FixEntry:
         else:
             numbers[0] = seq + 1
 
-    def _too_many(self, key, limit, now):
-        tries = self.failures.get(key)
-        if not tries:
-            return False
-        while tries and now - tries[0] > self.failed_window:
-            tries.popleft()
-        return len(tries) >= limit
-
-    def _refuse_logon(self, connection, kind, text):
-        """A Logout with the reason, then the connection is closed (FIX: no Reject
-        before a logon is accepted)."""
-        self.logons[kind] += 1
-        fields = connection.logon
-        connection.write(encode("5", 1, self.comp_id, fields.get(TAG.SenderCompID, "UNKNOWN")
-                                [:64], fix_time(self.clock()), [(TAG.Text, text)]),
-                         self.clock())
-        connection.closing = True
-        connection.inbox.clear()
-
-    # -- sending ----------------------------------------------------------------
-
     def _send(self, user, msg_type, body, held=False):
-        """Number a message for `user` and queue it behind whatever the user waits for."""
-        numbers = self.state.numbers_of(user)
-        seq = numbers[1]
-        numbers[1] = seq + 1
-        out = self.outbound.get(user)
-        if out is None:
-            out = self.outbound[user] = _Outbound()
-        connection = self.by_user.get(user)
-        target = connection.comp_id if connection is not None else "CLIENT"
-        sending_time = fix_time(self.clock())
-        entry = [seq, encode(msg_type, seq, self.comp_id, target, sending_time, body), not held]
-        out.queue.append(entry)
-        if msg_type not in "0A12345":
-            out.kept[seq] = (sending_time, msg_type, body)
-            if len(out.kept) > KEPT_PER_USER:
-                out.kept.popitem(last=False)
-        return entry
+        return self.outbound.send(user, msg_type, body, held)
 
     def _reject(self, connection, fields, reason, tag, text):
         self._send(connection.user, "3", [
@@ -382,50 +294,13 @@ class FixEntry:
 
     def _logout(self, connection, text):
         self._send(connection.user, "5", [(TAG.Text, text)])
-        self._flush_user(connection.user)
+        self.outbound.flush(connection.user)
         connection.closing = True
         connection.inbox.clear()
 
     def _resend(self, connection, fields):
-        """Answer a ResendRequest: kept order messages again (PossDupFlag), gaps filled."""
-        user = connection.user
-        out = self.outbound.get(user) or _Outbound()
-        self._flush_user(user)
-        begin, end = int(fields[TAG.BeginSeqNo]), int(fields[TAG.EndSeqNo])
-        last = out.released
-        end = last if end == 0 or end > last else end
-        gap_from, now = None, self.clock()
-        for seq in range(max(begin, 1), end + 1):
-            kept = out.kept.get(seq)
-            if kept is None:
-                gap_from = seq if gap_from is None else gap_from
-                continue
-            if gap_from is not None:
-                self._gap_fill(connection, gap_from, seq, now)
-                gap_from = None
-            sending_time, msg_type, body = kept
-            connection.write(encode(msg_type, seq, self.comp_id, connection.comp_id,
-                                    fix_time(now), body, poss_dup_of=sending_time), now)
-        if gap_from is not None:
-            self._gap_fill(connection, gap_from, end + 1, now)
         self.bad["resend_requests"] += 1
-
-    def _gap_fill(self, connection, first, next_seq, now):
-        connection.write(encode("4", first, self.comp_id, connection.comp_id, fix_time(now),
-                                [(TAG.GapFillFlag, "Y"), (TAG.NewSeqNo, next_seq)],
-                                poss_dup_of=fix_time(now)), now)
-
-    def _flush_user(self, user):
-        out = self.outbound.get(user)
-        if out is None:
-            return
-        connection = self.by_user.get(user)
-        queue, now = out.queue, self.clock()
-        while queue and queue[0][2]:
-            seq, data, _ = queue.popleft()
-            out.released = seq
-            if connection is not None and not connection.closing:
-                connection.write(data, now)
+        self.outbound.resend(connection, int(fields[TAG.BeginSeqNo]), int(fields[TAG.EndSeqNo]))
 
     # -- the exchange's side ----------------------------------------------------
 
@@ -436,7 +311,7 @@ class FixEntry:
         for user, msg_type, body in self.state.reports(events, origin):
             entry = self._send(user, msg_type, body, held=self._journaled)
             if self._journaled:
-                self._batch.append((user, entry))
+                self._batch.append((user, entry))      # released by send() once logged
 
     def origin(self, command):
         """(FIX, the FixOrigin's bytes) of a command this entry stamped, or None."""
@@ -458,12 +333,7 @@ class FixEntry:
 
     def send(self, batch):
         """Release replies the journal acknowledged, in order, with what waited behind them."""
-        users = set()
-        for user, entry in batch or ():
-            entry[2] = True
-            users.add(user)
-        for user in users:
-            self._flush_user(user)
+        self.outbound.release(entry for _, entry in batch or ())
         self._write_all()
 
     def idle(self):
@@ -485,8 +355,7 @@ class FixEntry:
         self._write_all()
 
     def _write_all(self):
-        for user in list(self.outbound):
-            self._flush_user(user)
+        self.outbound.flush_all()
         for connection in list(self.connections.values()):
             if not connection.flush(self.bad):
                 self._drop(connection)
@@ -515,5 +384,5 @@ class FixEntry:
             self._drop(connection)
         self.selector.close()
         self.listener.close()
-        if self._checker is not None:
-            self._checker.shutdown(wait=True, cancel_futures=True)
+        if self.gate is not None:
+            self.gate.close()
