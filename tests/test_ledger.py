@@ -379,3 +379,32 @@ def test_cli_run_follows_the_log_until_sigterm(tmp_path):
     assert "applied seq 1,200 of 1,200 (lag 0)" in out.splitlines()[-1]
     with open_store(url) as store:
         assert store.cursor().applied_seq == 1200
+
+
+def test_the_writer_follows_the_log_across_segments_while_they_roll(tmp_path):
+    log, url = str(tmp_path / "log"), ledger_url(tmp_path)
+    write_seeded_log(log, 1, segment_bytes=32 << 10)
+    writer = LedgerWriter(log, open_store(url), fees=FEES, batch_commands=97,
+                          poll_seconds=0.001).start()
+    try:
+        write_seeded_log(log, 5000, policy="batched", segment_bytes=32 << 10)
+        wait_for(lambda: writer.status().applied_seq == 5000, "the writer to reach seq 5000", 120)
+    finally:
+        writer.close()
+    assert len(list_segments(log)) > 20                 # it crossed every roll
+    status = writer.status()
+    assert status.problem is None and not status.errors
+    cash, positions, executions = engine_balances(5000, FEES)
+    with open_store(url) as store:
+        assert store.balances()[1:] == (cash, positions)
+        assert store.cursor().executions == executions
+
+
+def test_a_ledger_behind_a_pruned_log_says_so(tmp_path):
+    log = str(tmp_path / "log")
+    write_seeded_log(log, 4000, segment_bytes=32 << 10, snapshot_every=1000, prune="delete")
+    assert list_segments(log)[0][0] > 0                 # the first segments are gone
+    with open_store(ledger_url(tmp_path)) as store:
+        status = LedgerWriter(log, store, fees=FEES).catch_up()
+        assert status.applied_seq == 0 and status.errors == {"log_pruned": 1}
+        assert "the ledger needs seq 1 on" in status.problem
