@@ -40,7 +40,8 @@ class RawFix:
         message.append_utc_timestamp(52, header=True)
         for tag, value in body:
             message.append_pair(tag, value)
-        self.seq += 1
+        if seq is None:
+            self.seq += 1
         return message.encode()
 
     def send(self, msg_type, body=()):

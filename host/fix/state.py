@@ -157,8 +157,9 @@ class FixState:
                 for at, leaves in ((E.aggressor_id, E.aggressor_leaves),
                                    (E.resting_id, E.resting_leaves)):
                     order = self.orders.get(event[at])
-                    if order is not None:
-                        self._filled(order, event, event[leaves], out, index)
+                    if order is not None:       # ExecIDs differ when both sides are FIX's
+                        self._filled(order, event, event[leaves], out,
+                                     index if at == E.aggressor_id else f"{index}r")
             elif code == _C:
                 order = self.orders.get(event[C.order_id])
                 if order is not None:

@@ -1,0 +1,77 @@
+"""The FIX session layer by hand: test requests, gaps, sequence resets, resends, timeouts.
+
+Raw simplefix clients (tests/test_fix_hostile.py's RawFix) over loopback TCP against a
+`FixEntry` polled on its own thread: each session rule of FIX 4.4 Volume 2 the acceptor
+keeps, seen from the wire.
+"""
+
+from test_fix_hostile import served  # noqa: F401  (the fixture)
+from waiting import wait_for
+
+TIME = (60, "20260101-00:00:00")
+
+
+def _order(clordid, price="50.00"):
+    return [(11, clordid), (54, 1), TIME, (40, 2), (55, "GATE"), (38, 1), (44, price)]
+
+
+def test_a_test_request_is_answered_with_its_id(served):
+    fix, client = served
+    one = client(7)
+    assert one.logon().get(35) == b"A"
+    one.send("1", [(112, "ping-1")])
+    assert one.wait(lambda m: m.get(35) == b"0", "the Heartbeat").get(112) == b"ping-1"
+
+
+def test_a_gap_asks_for_a_resend_and_a_gap_fill_closes_it(served):
+    fix, client = served
+    one = client(7)
+    assert one.logon().get(35) == b"A"
+    expected = one.seq
+    one.seq += 5
+    one.send("D", _order("lost"))           # numbered past a gap: not taken
+    ask = one.wait(lambda m: m.get(35) == b"2", "the ResendRequest")
+    assert (ask.get(7), ask.get(16)) == (str(expected).encode(), b"0")
+    one.sock.sendall(one.message("4", [(123, "Y"), (36, one.seq)], seq=expected))
+    one.send("D", _order("after"))
+    assert one.wait(lambda m: m.get(11) == b"after", "the order after the gap").get(150) == b"0"
+    assert not [m for m in one.got if m.get(11) == b"lost"]
+
+
+def test_a_number_too_low_ends_the_session_and_a_duplicate_does_not(served):
+    fix, client = served
+    one = client(7)
+    assert one.logon().get(35) == b"A"
+    one.sock.sendall(one.message("0", [(43, "Y")], seq=1))      # PossDupFlag: ignored
+    one.send("1", [(112, "still-here")])
+    one.wait(lambda m: m.get(112) == b"still-here", "the answer after a duplicate")
+    assert fix.bad["duplicate"] == 1
+    one.sock.sendall(one.message("0", seq=1))
+    logout = one.wait(lambda m: m.get(35) == b"5", "the Logout")
+    assert b"MsgSeqNum too low" in logout.get(58) and one.closed()
+
+
+def test_a_resend_request_gets_reports_again_and_session_messages_gap_filled(served):
+    fix, client = served
+    one = client(7)
+    assert one.logon().get(35) == b"A"
+    one.send("D", _order("r1"))
+    first = one.wait(lambda m: m.get(11) == b"r1", "r1's New")
+    one.send("2", [(7, 1), (16, 0)])
+    fill = one.wait(lambda m: m.get(35) == b"4", "the gap fill of the Logon")
+    again = one.wait(lambda m: m.get(11) == b"r1" and m.get(43) == b"Y", "r1's report again")
+    assert (fill.get(34), fill.get(123), fill.get(36)) == (b"1", b"Y", b"2")
+    assert again.get(34) == first.get(34) and again.get(122) == first.get(52)
+
+
+def test_a_silent_session_is_tested_then_cut_and_one_user_has_one_session(served):
+    fix, client = served
+    one = client(7)
+    one.send("A", [(98, 0), (108, 1), (553, "user7"), (554, "pw7")])
+    one.wait(lambda m: m.get(35) == b"A", "the logon")
+    twin = client(7)
+    assert b"another connection" in twin.logon().get(58)
+    assert fix.logons["already_logged_on"] == 1
+    one.wait(lambda m: m.get(35) == b"1", "the TestRequest after a silence")
+    assert one.closed()
+    wait_for(lambda: fix.bad["heartbeat_timeout"] == 1, "the timeout counted")
