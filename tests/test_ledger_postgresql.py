@@ -71,14 +71,14 @@ def test_two_writers_beside_a_running_exchange_apply_each_execution_once(tmp_pat
     writers = [LedgerWriter(log, open_store(database), fees=FEES, batch_commands=150,
                             poll_seconds=0.002).start() for _ in range(2)]
     try:
-        write_seeded_log(log, 8000, policy="batched")
+        write_seeded_log(log, 5000, policy="batched")
         for writer in writers:
-            wait_for(lambda: writer.status().applied_seq == 8000, "each writer to reach 8000", 120)
+            wait_for(lambda: writer.status().applied_seq == 5000, "each writer to reach 5000", 120)
     finally:
         for writer in writers:
             writer.close()
     with open_store(database) as store:
-        _assert_ledger_is_the_replay(store, 8000)
+        _assert_ledger_is_the_replay(store, 5000)
 
 
 def test_the_server_stopped_and_started_during_a_run_loses_nothing(tmp_path, cluster, database):
@@ -93,7 +93,7 @@ def test_the_server_stopped_and_started_during_a_run_loses_nothing(tmp_path, clu
         stopped_at = writer.status().applied_seq
 
         def exchange():
-            write_seeded_log(log, 9000, policy="batched")  # the exchange goes on meanwhile
+            write_seeded_log(log, 6000, policy="batched")  # the exchange goes on meanwhile
             produced.set()
         thread = threading.Thread(target=exchange)
         thread.start()
@@ -102,19 +102,19 @@ def test_the_server_stopped_and_started_during_a_run_loses_nothing(tmp_path, clu
         assert writer.status().applied_seq == stopped_at
         cluster.start()
         thread.join()
-        wait_for(lambda: writer.status().applied_seq == 9000, "the writer to catch up", 120)
+        wait_for(lambda: writer.status().applied_seq == 6000, "the writer to catch up", 120)
     finally:
         writer.close()
     status = writer.status()
     assert status.database == "up" and status.errors.get("database_unavailable", 0) >= 1
     assert produced.is_set()
     with open_store(database) as store:
-        _assert_ledger_is_the_replay(store, 9000)
+        _assert_ledger_is_the_replay(store, 6000)
 
 
 def test_the_writer_sigkilled_inside_a_transaction_and_restarted(tmp_path, database):
     log = str(tmp_path / "log")
-    write_seeded_log(log, 20_000)
+    write_seeded_log(log, 10_000)
     url = database + "?application_name=gatebook-ledger-under-test"
     command = [sys.executable, "-m", "gatebook.cli", "ledger", "run", "--log", log, "--db", url,
                "--batch", "300", "--status-every", "0"]
@@ -136,8 +136,12 @@ def test_the_writer_sigkilled_inside_a_transaction_and_restarted(tmp_path, datab
 
     killed_inside = 0
     for _ in range(4):
+        before = store.cursor().applied_seq
         child = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         try:
+            # A batch committed in this run, then the next one caught before its commit.
+            wait_for(lambda: store.cursor().applied_seq > before, "a batch to commit", 60,
+                     poll=0.0005)
             wait_for(in_transaction, "the writer to open a batch's transaction", 60, poll=0.0005)
             killed_inside += 1
         finally:
@@ -146,9 +150,9 @@ def test_the_writer_sigkilled_inside_a_transaction_and_restarted(tmp_path, datab
         assert b"Traceback" not in errors
         where, _, _, match_ids, unbalanced = store.audit()
         assert len(match_ids) == where.executions and not unbalanced   # never half a batch
-    assert killed_inside == 4 and store.cursor().applied_seq < 20_000
+    assert killed_inside == 4 and store.cursor().applied_seq < 10_000
     finished = subprocess.run(command + ["--once"], capture_output=True, text=True, timeout=300)
     assert finished.returncode == 0, finished.stderr
     watcher.close()
-    _assert_ledger_is_the_replay(store, 20_000)
+    _assert_ledger_is_the_replay(store, 10_000)
     store.close()

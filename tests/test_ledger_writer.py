@@ -49,11 +49,11 @@ def test_two_writers_follow_a_running_exchange_exactly_once(tmp_path):
     write_seeded_log(log, 1)                            # the directory exists before they start
     writers = [LedgerWriter(log, open_store(url), fees=FEES, batch_commands=150,
                             poll_seconds=0.002).start() for _ in range(2)]
-    exchange, done = _exchange_in_thread(log, 8000)
+    exchange, done = _exchange_in_thread(log, 5000)
     try:
         done.wait(120)
         for writer in writers:
-            wait_for(lambda: writer.status().applied_seq == 8000, "each writer to reach seq 8000",
+            wait_for(lambda: writer.status().applied_seq == 5000, "each writer to reach seq 5000",
                      seconds=120)
     finally:
         exchange.join()
@@ -61,8 +61,8 @@ def test_two_writers_follow_a_running_exchange_exactly_once(tmp_path):
             writer.stop()
     for writer in writers:                              # at most the other writer got ahead
         assert writer.status().problem is None or "another writer" in writer.status().problem
-    assert sum(writer.status().executions for writer in writers) == engine_balances(8000, FEES)[2]
-    _assert_ledger_is_the_replay(open_store(url), 8000)
+    assert sum(writer.status().executions for writer in writers) == engine_balances(5000, FEES)[2]
+    _assert_ledger_is_the_replay(open_store(url), 5000)
 
 
 def test_a_locked_database_never_holds_the_exchange_back_and_is_caught_up_after(tmp_path):
@@ -92,7 +92,7 @@ def test_a_locked_database_never_holds_the_exchange_back_and_is_caught_up_after(
 
 def test_the_writer_sigkilled_mid_run_and_restarted_applies_everything_once(tmp_path):
     log, url = str(tmp_path / "log"), ledger_url(tmp_path)
-    write_seeded_log(log, 20_000)
+    write_seeded_log(log, 10_000)
     rng = random.Random(14)
     store = open_store(url)
     kills = 0
@@ -115,9 +115,9 @@ def test_the_writer_sigkilled_mid_run_and_restarted_applies_everything_once(tmp_
             _, errors = child.communicate()
         assert b"Traceback" not in errors
         kills += 1
-        if store.cursor().applied_seq == 20_000:
+        if store.cursor().applied_seq == 10_000:
             break
-    assert store.cursor().applied_seq < 20_000, "every kill came too late to test anything"
+    assert store.cursor().applied_seq < 10_000, "every kill came too late to test anything"
     finished = subprocess.run(command + ["--once"], capture_output=True, text=True, timeout=300)
     assert finished.returncode == 0, finished.stderr
-    _assert_ledger_is_the_replay(store, 20_000)
+    _assert_ledger_is_the_replay(store, 10_000)
