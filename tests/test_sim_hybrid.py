@@ -26,8 +26,8 @@ def test_a_reused_amaranth_lane_starts_as_a_new_one():
     from gatebook.host.engine import MatchingEngine
     from gatebook.host.hybrid import HybridExchange
     from gatebook.host.symbols import DEFAULT_SYMBOLS
+    from gatebook.sim.clocked import SharedSimulation
     from gatebook.sim.flows import SYMBOL, hybrid_flow
-    from gatebook.sim.hybrid import amaranth_link
     from gatebook.sim.hybrid.amaranth_link import AmaranthLink
 
     commands = hybrid_flow(7, 150, symbols=(SYMBOL,))
@@ -41,12 +41,13 @@ def test_a_reused_amaranth_lane_starts_as_a_new_one():
         hybrid.close()
         return events, cycles, lane_commands
 
-    amaranth_link._IDLE.pop(3, None)                 # depth 3: no other test's lane
+    key = ("matcher", 3)
     first = AmaranthLink(3, stall=0.3, seed=5)
+    kept, simulation = SharedSimulation.idle(key), first._sim
     fresh = run(first)
-    assert len(amaranth_link._IDLE[3]) == 1          # closed: kept for the next link
+    assert SharedSimulation.idle(key) == kept + 1    # closed: kept for the next link
     again = AmaranthLink(3, stall=0.3, seed=5)
-    assert again._sim is first._sim and not amaranth_link._IDLE[3]    # taken, not made
+    assert again._sim is simulation and SharedSimulation.idle(key) == kept    # taken, not made
     assert run(again) == fresh
     assert fresh[2] > len(commands) // 4             # the lane matched a good part of it
     golden = MatchingEngine(DEFAULT_SYMBOLS)

@@ -5,7 +5,9 @@
 unchanged: `send` queues each frame's bytes for the endpoint's input (`first`
 and `last` marking the frame), `recv` clocks the simulation until frames have
 come out of the endpoint's output, or until it is idle. Random (seeded)
-valid/ready stalls on both byte streams.
+valid/ready stalls on both byte streams. A closed port's simulation (without a
+waveform) serves the next port of the same endpoint, reset to clock 0
+(`gatebook.sim.clocked.SharedSimulation`).
 """
 
 import random
@@ -13,7 +15,7 @@ from collections import deque
 
 from gatebook.hdl.link_endpoint import LaneEndpoint
 from gatebook.hdl.link_header import RX_BYTE
-from gatebook.sim.clocked import ClockedSimulation
+from gatebook.sim.clocked import SharedSimulation
 
 __all__ = ["EndpointPort", "ENDPOINT_MAC", "HOST_MAC"]
 
@@ -46,7 +48,10 @@ class EndpointPort:
 
     def __init__(self, depth, mac=ENDPOINT_MAC, *, host_mac=HOST_MAC, stall=0.0, seed=0,
                  vcd=None, max_idle=20_000, **endpoint):
-        self.dut = LaneEndpoint(depth, mac, **endpoint)
+        key = ("endpoint", depth, mac, tuple(sorted(endpoint.items())))
+        self._shared = SharedSimulation.take(key, lambda: LaneEndpoint(depth, mac, **endpoint),
+                                             self, vcd)
+        self.dut = self._shared.dut
         self.mac = host_mac
         self.peer_mac = mac
         self.inbox = deque()            # the input's beats, as payload integers
@@ -56,7 +61,7 @@ class EndpointPort:
         self._frame = bytearray()
         self._moved = 0                 # the clock a byte last moved
         self._stall, self._rng, self._max_idle = stall, random.Random(seed), max_idle
-        self._sim = ClockedSimulation(self.dut, self._bench, vcd)
+        self._sim = self._shared.clocked
         self._counters = {}
 
     def send(self, frames, error=False):
@@ -110,7 +115,9 @@ class EndpointPort:
         return values
 
     def close(self):
-        self._sim.close()
+        if self._shared is not None:
+            self._shared.release()
+            self._shared = None
 
     async def _bench(self, ctx):
         dut, rng, stall, inbox = self.dut, self._rng, self._stall, self.inbox

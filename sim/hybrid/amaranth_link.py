@@ -6,10 +6,8 @@ random (seeded) when asked to; `run()` advances the simulation in short
 slices until the lane has taken everything queued and gone quiet. With
 `vcd`, the whole run is written as one waveform, closed by `close()`.
 
-Making a simulation (elaborating the lane and compiling it for the simulator)
-costs more than many short flows through it, so a closed link's simulation
-(without a waveform) is kept and the next link of the same depth takes it,
-reset to clock 0: every register at its initial value, as a new one would be.
+A closed link's simulation (without a waveform) serves the next link of its
+depth, reset to clock 0 (`gatebook.sim.clocked.SharedSimulation`).
 """
 
 import random
@@ -18,27 +16,11 @@ from collections import deque
 from gatebook.hdl.driver import MatcherCodec
 from gatebook.hdl.matcher import Matcher
 from gatebook.host.hybrid.link import LaneLink, LinkError
-from gatebook.sim.clocked import ClockedSimulation
+from gatebook.sim.clocked import SharedSimulation
 
 __all__ = ["AmaranthLink"]
 
 _SLICE = 64                 # clocks per run_until step
-
-
-class _LaneSimulation:
-    """`Matcher(depth)` on Amaranth's simulator; its testbench serves whichever link holds it."""
-
-    def __init__(self, depth, vcd):
-        self.dut = Matcher(depth)
-        self.codec = MatcherCodec(self.dut)
-        self.link = None
-        self.clocked = ClockedSimulation(self.dut, self._serve, vcd)
-
-    async def _serve(self, ctx):
-        await self.link._bench(ctx)
-
-
-_IDLE = {}                  # depth -> [_LaneSimulation] closed links left, not yet reset
 
 
 class AmaranthLink(LaneLink):
@@ -60,15 +42,9 @@ class AmaranthLink(LaneLink):
 
     def __init__(self, depth, *, stall=0.0, seed=0, vcd=None, max_idle=10_000):
         self.depth = depth
-        idle = _IDLE.get(depth) if vcd is None else None
-        if idle:
-            self._lane = idle.pop()
-            self._lane.clocked.reset()          # restarts the testbench: ours, below
-        else:
-            self._lane = _LaneSimulation(depth, vcd)
-        self._lane.link = self
-        self._keep = vcd is None
-        self.dut, self.codec = self._lane.dut, self._lane.codec
+        self._lane = SharedSimulation.take(("matcher", depth), lambda: Matcher(depth), self, vcd)
+        self.dut = self._lane.dut
+        self.codec = MatcherCodec(self.dut)
         self.inbox = deque()
         self.outbox = []
         self.cycles = 0
@@ -96,12 +72,10 @@ class AmaranthLink(LaneLink):
         return out
 
     def close(self):
-        if self._lane is None:
-            return
-        self._sim.close()
-        if self._keep:
-            _IDLE.setdefault(self.depth, []).append(self._lane)
-        self._lane = None
+        if self._lane is not None:
+            self._lane.release()
+            self._lane = None
+            self._sim = None            # another link may hold the simulation now
 
     async def _bench(self, ctx):
         dut, rng, stall = self.dut, self._rng, self._stall
