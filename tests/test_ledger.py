@@ -333,6 +333,10 @@ def test_cli_refuses_bad_urls_and_unreachable_databases(tmp_path):
     assert bad.returncode == 2 and "sqlite:///PATH or postgresql://" in bad.stderr
     down = _gatebook("ledger", "balances", "--db", "postgresql://nobody:secret@127.0.0.1:1/none")
     assert down.returncode == 3 and "secret" not in down.stderr and "Traceback" not in down.stderr
+    once = _gatebook("ledger", "run", "--once", "--log", str(tmp_path), "--db",
+                     "postgresql://nobody:secret@127.0.0.1:1/none")
+    assert once.returncode == 3 and "database" in once.stderr and "secret" not in once.stderr
+    assert "Traceback" not in once.stderr
     garbage = tmp_path / "not-a-database.db"
     garbage.write_bytes(os.urandom(8192))
     refused = _gatebook("ledger", "balances", "--db", f"sqlite:///{garbage}")

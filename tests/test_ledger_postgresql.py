@@ -5,6 +5,7 @@ loopback port; each test gets its own database. Skipped, saying why, only when t
 binaries are not installed (scripts/bootstrap installs them).
 """
 
+import json
 import subprocess
 import sys
 import threading
@@ -41,6 +42,14 @@ def database(cluster, request):
         connection.execute(f'DROP DATABASE IF EXISTS "{name}"')
         connection.execute(f'CREATE DATABASE "{name}"')
     return cluster.url.rsplit("/", 1)[0] + "/" + name
+
+
+def _fees_file(tmp_path):
+    """FEES (test_ledger.py) as the TOML file `gatebook ledger run --fees` reads."""
+    path = tmp_path / "fees.toml"
+    path.write_text("[buy_maker]\nrate_ppm = -10\n[sell_maker]\nper_share = -1\n[buy_taker]\n"
+                    "rate_ppm = 30\n[sell_taker]\nper_share = 2\nrate_ppm = 5\n")
+    return str(path)
 
 
 def test_migrations_are_versioned_and_applied_once(database):
@@ -118,10 +127,7 @@ def test_the_writer_sigkilled_inside_a_transaction_and_restarted(tmp_path, datab
     url = database + "?application_name=gatebook-ledger-under-test"
     command = [sys.executable, "-m", "gatebook.cli", "ledger", "run", "--log", log, "--db", url,
                "--batch", "300", "--status-every", "0"]
-    fees = tmp_path / "fees.toml"
-    fees.write_text("[buy_maker]\nrate_ppm = -10\n[sell_maker]\nper_share = -1\n[buy_taker]\n"
-                    "rate_ppm = 30\n[sell_taker]\nper_share = 2\nrate_ppm = 5\n")
-    command += ["--fees", str(fees)]
+    command += ["--fees", _fees_file(tmp_path)]
     watcher = psycopg.connect(database, autocommit=True)
     store = open_store(database)
 
@@ -156,3 +162,30 @@ def test_the_writer_sigkilled_inside_a_transaction_and_restarted(tmp_path, datab
     watcher.close()
     _assert_ledger_is_the_replay(store, 10_000)
     store.close()
+
+
+def test_ledger_run_started_while_the_server_is_down_catches_up_when_it_is_back(
+        tmp_path, cluster, database):
+    log = str(tmp_path / "log")
+    write_seeded_log(log, 3000)
+    status_file = tmp_path / "status.json"
+    cluster.stop()
+    child = subprocess.Popen([sys.executable, "-m", "gatebook.cli", "ledger", "run", "--log", log,
+                              "--db", database, "--fees", _fees_file(tmp_path), "--status-every",
+                              "0.05", "--status-file", str(status_file)],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        wait_for(lambda: status_file.exists() and
+                 json.loads(status_file.read_text())["database"] != "up", "it to say so", 60)
+        assert json.loads(status_file.read_text())["lag"] == 3000
+        cluster.start()
+        wait_for(lambda: json.loads(status_file.read_text())["applied_seq"] == 3000,
+                 "it to catch up", 60)
+    finally:
+        if not cluster.running():
+            cluster.start()
+        child.terminate()
+        _, errors = child.communicate(timeout=60)
+    assert child.returncode == 0 and "Traceback" not in errors, errors
+    with open_store(database) as store:
+        _assert_ledger_is_the_replay(store, 3000)

@@ -12,7 +12,8 @@ import tomllib
 from gatebook.wire.internal import EXECUTED
 from gatebook.wire.positions import INTERNAL
 
-from ..ledger import Fee, FeeSchedule, LedgerWriter, StoreUnavailable, open_store, reconcile
+from ..ledger import (Fee, FeeSchedule, LedgerStore, LedgerWriter, StoreUnavailable, open_store,
+                      reconcile)
 from ..ledger.migrate import SchemaTooNew
 from ..ledger.store import redact
 from ..ledger.tail import Command
@@ -108,13 +109,14 @@ def load_fees(path):
     return FeeSchedule.from_mapping(data.get("fees", data))
 
 
-def _open(command, args, need_log=True):
-    """(store, fees), or an exit status after saying why on stderr."""
+def _open(command, args, need_log=True, connect=True):
+    """(store, fees), or an exit status after saying why on stderr. Without `connect`
+    the store connects on first use (the writer waits for a database that is down)."""
     try:
         if need_log and not os.path.isdir(args.log):
             raise ValueError(f"{args.log} is not a log directory")
         fees = load_fees(getattr(args, "fees", None))
-        return open_store(args.db), fees
+        return (open_store(args.db) if connect else LedgerStore(args.db)), fees
     except (ValueError, OSError, tomllib.TOMLDecodeError, SchemaTooNew) as error:
         print(f"gatebook ledger {command}: {error}", file=sys.stderr)
         return 2
@@ -143,7 +145,7 @@ def _write_status(path, status, rate):
 
 
 def run_ledger(args):
-    opened = _open("run", args)
+    opened = _open("run", args, connect=False)
     if isinstance(opened, int):
         return opened
     store, fees = opened
@@ -182,8 +184,10 @@ def run_ledger(args):
 
 
 def _report_problem(status):
-    if status.problem:
-        print(f"gatebook ledger run: {status.problem}", file=sys.stderr)
+    """Exit status 3, saying why, when the writer stopped on a problem or the database
+    is down; else 0."""
+    if status.problem or status.database != "up":
+        print(f"gatebook ledger run: {status.problem or status.database}", file=sys.stderr)
         return 3
     return 0
 

@@ -30,7 +30,7 @@ from ..wal.format import (COMMIT, COMMIT_SIZE, HEADER_SIZE, INPUT, SEGMENT_HEADE
                           segment_version, struct_of)
 from ..wal.segments import list_segments, segment_name
 
-__all__ = ["LogTail", "Command"]
+__all__ = ["LogTail", "Command", "newest_seq"]
 
 _EXECUTED = EXECUTED.code
 _unpack_header = struct_of(RECORD_HEADER, WAL_PROTOCOL.byte_order).unpack_from
@@ -70,6 +70,28 @@ class Command(NamedTuple):
     ts:         int
     input_crc:  int             # CRC of its INPUT record, as the log holds it
     executions: list            # its EXECUTED event tuples, in order
+
+
+def newest_seq(directory):
+    """The seq the newest segment's last COMMIT record closes, or None (no log yet, or
+    it does not end with one). Cheap: one short read at the end of one file."""
+    try:
+        segments = list_segments(directory, allow_gaps=True)
+        if not segments:
+            return None
+        with open(segments[-1][1], "rb") as file:
+            size = os.fstat(file.fileno()).st_size
+            if size < SEGMENT_HEADER_SIZE + _COMMIT_RECORD:
+                return None
+            file.seek(size - _COMMIT_RECORD)
+            data = file.read(_COMMIT_RECORD)
+    except OSError:
+        return None
+    header = _unpack_header(data, 0)
+    if header[_KIND] != COMMIT:
+        return None
+    scan = check_records(data, header[_SEQ] + 1, 0, True)
+    return scan.marker.seq if scan.damage is None and scan.marker is not None else None
 
 
 class LogTail:
@@ -117,26 +139,9 @@ class LogTail:
         return out
 
     def probe_end(self):
-        """Look at the newest segment's last record and raise `produced_seq` to the seq its
-        COMMIT record closes (cheap: one short read), so the lag is known before the tail
-        gets there; the newest seq known."""
-        try:
-            segments = list_segments(self.directory, allow_gaps=True)
-            if not segments:
-                return self.produced_seq
-            with open(segments[-1][1], "rb") as file:
-                size = os.fstat(file.fileno()).st_size
-                if size < SEGMENT_HEADER_SIZE + _COMMIT_RECORD:
-                    return self.produced_seq
-                file.seek(size - _COMMIT_RECORD)
-                data = file.read(_COMMIT_RECORD)
-        except OSError:
-            return self.produced_seq
-        header = _unpack_header(data, 0)
-        if header[_KIND] == COMMIT:
-            scan = check_records(data, header[_SEQ] + 1, 0, True)
-            if scan.damage is None and scan.marker is not None:
-                self.produced_seq = max(self.produced_seq, scan.marker.seq)
+        """Raise `produced_seq` to the log's newest COMMIT record (`newest_seq`), so the lag
+        is known before the tail gets there; the newest seq known."""
+        self.produced_seq = max(self.produced_seq, newest_seq(self.directory) or 0)
         return self.produced_seq
 
     def _read_more(self):

@@ -27,7 +27,7 @@ from typing import NamedTuple
 from ..wal.reader import input_crc
 from .postings import (CASH, FeeSchedule, Unrepresentable, execution_of, postings)
 from .store import CursorMoved, StoreRejected, StoreUnavailable
-from .tail import LogTail
+from .tail import LogTail, newest_seq
 
 __all__ = ["LedgerWriter", "Batch", "build_batch", "Status"]
 
@@ -216,7 +216,8 @@ class LedgerWriter:
         """The writer's Status; produced_seq from the log's newest COMMIT record (or the
         newest command read, if the log does not end with one)."""
         applied = self.applied_seq or 0
-        produced = max(applied, self.tail.probe_end() if self.tail else applied)
+        produced = max(applied, self.tail.probe_end() if self.tail
+                       else newest_seq(self.log_dir) or 0)
         errors = self.errors + self._tail_errors + (self.tail.refused if self.tail else Counter())
         return Status(applied, produced, produced - applied, self.executions, self.batches,
                       self.database, self.problem, dict(errors))
