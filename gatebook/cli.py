@@ -30,6 +30,8 @@ SUBCOMMAND_MODULES = (
     "gatebook.host.cli.run",
     "gatebook.host.cli.accounts",
     "gatebook.host.cli.ledger",
+    "gatebook.host.cli.md_edge",
+    "gatebook.host.cli.bench_md",
     "gatebook.boards.cli",
 )
 

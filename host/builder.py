@@ -57,13 +57,15 @@ class BuiltExchange:
         Market-data re-requests and snapshots, when configured.
     md_websocket : gatebook.host.marketdata.websocket.MarketDataServer or None
         The WebSocket feed and live page, when configured.
+    md_nats : gatebook.host.marketdata.nats.NatsFanout or None
+        Symbol states published to NATS JetStream, when configured.
     """
 
     def __init__(self, config):
         self.config = config
         self.exchange = self.entry = self.port = self.accounts = self.fix_entry = None
         self.journal = self.acks = self.replication = self.hybrid = None
-        self.standby_epoch = self.md_service = self.md_websocket = None
+        self.standby_epoch = self.md_service = self.md_websocket = self.md_nats = None
         self.matcher = "golden model in-process"
         self._closed = False
 
@@ -95,8 +97,8 @@ class BuiltExchange:
         failure = _close_journal(self.journal) if self.journal is not None else None
         if self.exchange is None and self.fix_entry is not None:
             self.fix_entry.close()          # else the exchange closes its entries
-        for part in (self.exchange, self.md_service, self.md_websocket, self.port, self.hybrid,
-                     self.replication):
+        for part in (self.exchange, self.md_service, self.md_websocket, self.md_nats, self.port,
+                     self.hybrid, self.replication):
             if part is not None:
                 part.close()
         return failure
@@ -179,13 +181,17 @@ def _assemble(built, config, clock):
         timeout_ns=int(sessions.timeout * 1e9), max_sessions=sessions.max_sessions,
         max_live_orders=sessions.max_live_orders, messages_per_second=sessions.max_message_rate))
     md = config.market_data
-    tap = None
-    if md.websocket:                # the feed's packets also go to the WebSocket server
+    tap = nats_tap = None
+    md_port = built.port            # the feed's packets also go to the WebSocket server / NATS
+    if md.websocket or md.nats:
         from .marketdata.feed_tap import FeedTap
-        tap = FeedTap(built.port)
+        if md.websocket:
+            tap = md_port = FeedTap(md_port)
+        if md.nats:
+            nats_tap = md_port = FeedTap(md_port)
     built.exchange = Exchange(
         built.port, config.symbols, clock, md_destination=config.market_data.destination,
-        md_port=tap,
+        md_port=md_port,
         engine=built.hybrid if built.journal is None else None, journal=built.journal,
         acks=built.acks, order_entry=(built.entry,) + _fix_entry(built, config),
         md_store_messages=config.market_data.store_messages)
@@ -197,6 +203,15 @@ def _assemble(built, config, clock):
                                                   *md.websocket)
         except OSError as error:
             raise BuildError(f"cannot serve the WebSocket feed: {error}", 1) from None
+    if nats_tap is not None:
+        from .marketdata.feed_tap import LocalSource
+        from .marketdata.nats import NatsFanout
+        try:
+            built.md_nats = NatsFanout(LocalSource(nats_tap, built.exchange.publisher), md.nats,
+                                       md.nats_replicas)
+        except Exception as error:      # nats-py's own errors (no servers, JetStream off)
+            raise BuildError(f"cannot publish market data to NATS {md.nats}: "
+                             f"{type(error).__name__}: {error}", 1) from None
     if md.request or md.snapshot:
         from .marketdata.service import RecoveryService
         try:

@@ -94,13 +94,17 @@ class MarketDataConfig:
 
     `request` (UDP) and `snapshot` (TCP) are where subscribers recover what
     they missed (docs/marketdata.md); None serves neither. `websocket` (TCP)
-    serves the JSON WebSocket feed and the live page; None serves neither."""
+    serves the JSON WebSocket feed and the live page; None serves neither.
+    `nats` (a NATS URL, or a comma-separated cluster) receives every symbol's
+    state for `gatebook md-edge` processes, in a stream of `nats_replicas`."""
 
     destination:    tuple | None = (MOLDUDP64_GROUP, MOLDUDP64_PORT)
     request:        tuple | None = None     # the MoldUDP64 re-request server
     snapshot:       tuple | None = None     # the snapshot service
     store_messages: int = 100_000           # messages kept for re-requests
     websocket:      tuple | None = None     # the WebSocket feed and live page
+    nats:           str | None = None       # NATS JetStream for md-edge processes
+    nats_replicas:  int = 1                 # the stream's replicas (3 on a 3-node cluster)
 
 
 @dataclass(frozen=True)
@@ -191,7 +195,8 @@ _SECTIONS = {
         "home": _text}),
     "market_data": (MarketDataConfig, {
         "destination": _destination, "request": _destination, "snapshot": _destination,
-        "store_messages": _integer(1, 100_000_000), "websocket": _destination}),
+        "store_messages": _integer(1, 100_000_000), "websocket": _destination,
+        "nats": _text, "nats_replicas": _integer(1, 5)}),
     "run": (RunConfig, {"seconds": _seconds, "max_orders": _integer(1)}),
 }
 # TOML key -> SymbolSpec field.
@@ -317,9 +322,10 @@ def check_config(config):
             "other with it (make one with `(umask 077; head -c 32 /dev/urandom > FILE)` "
             "and give both the same file)")
     md = config.market_data
-    if md.destination is None and (md.request or md.snapshot or md.websocket):
-        raise ConfigError("--md-request, --md-snapshot and --md-websocket serve the feed: they "
-                          "need --md ([market_data] request, snapshot, websocket, destination)")
+    if md.destination is None and (md.request or md.snapshot or md.websocket or md.nats):
+        raise ConfigError("--md-request, --md-snapshot, --md-websocket and --md-nats serve the "
+                          "feed: they need --md ([market_data] request, snapshot, websocket, "
+                          "nats, destination)")
     if link.dpdk and link.iface:
         raise ConfigError("a link goes through --link-dpdk or --link-iface, not both "
                           "([link] dpdk, [link] iface)")

@@ -58,6 +58,11 @@ def register(subparsers):
     parser.add_argument("--md-websocket", type=_address, metavar="IP:PORT",
                         help="serve the JSON WebSocket feed (ws://IP:PORT/ws) and the live "
                              "page (http://IP:PORT/) here (docs/marketdata.md)")
+    parser.add_argument("--md-nats", metavar="URL",
+                        help="publish every symbol's state to NATS JetStream (a server, or a "
+                             "comma-separated cluster) for `gatebook md-edge` processes")
+    parser.add_argument("--md-nats-replicas", type=int, metavar="N",
+                        help="replicas of the NATS stream (default 1; 3 on a 3-node cluster)")
     parser.add_argument("--seconds", type=float, help="stop after this long (default: until Ctrl-C)")
     parser.add_argument("--max-orders", type=int, help="stop after this many orders")
     parser.add_argument("--burst", type=int, help="datagrams per poll (default 32)")
@@ -137,6 +142,7 @@ _OVERRIDES = {
     "standby": ("log", "standby"), "replication_secret": ("log", "replication_secret"),
     "md": ("market_data", "destination"), "md_request": ("market_data", "request"),
     "md_snapshot": ("market_data", "snapshot"), "md_websocket": ("market_data", "websocket"),
+    "md_nats": ("market_data", "nats"), "md_nats_replicas": ("market_data", "nats_replicas"),
     "fix": ("fix", "listen"),
     "seconds": ("run", "seconds"), "max_orders": ("run", "max_orders"),
 }
@@ -253,6 +259,9 @@ def _print_market_data(built):
         host, port = built.md_websocket.address
         print(f"run: market data: WebSocket feed on ws://{host}:{port}/ws, live page on "
               f"http://{host}:{port}/", flush=True)
+    if built.md_nats is not None:
+        print(f"run: market data: symbol states to NATS {built.config.market_data.nats}",
+              flush=True)
 
 
 def _print_summary(built):

@@ -59,7 +59,9 @@ class MarketDataServer:
     Parameters
     ----------
     source : LocalSource or NatsSource
-        Has `symbols` (name -> SymbolDepth), `start(loop, changed)`, `close()`.
+        Has `symbols` (name -> SymbolDepth), `start(loop, changed)`, `close()`
+        (which may return a coroutine), and may have a coroutine `prepare()`,
+        awaited before the first client is accepted.
     host, port : str, int
         Where to listen (port 0: any free port; see `address`).
     max_clients : int
@@ -133,12 +135,17 @@ class MarketDataServer:
     async def _main(self, listener):
         self._loop = asyncio.get_running_loop()
         self._stopped = asyncio.Event()
+        prepare = getattr(self.source, "prepare", None)
+        if prepare is not None:                 # a remote source: its state first
+            await prepare()
         async with serve(self._client, sock=listener, **self._options) as server:
             self.address = server.sockets[0].getsockname()[:2]
             self.source.start(self._loop, self.hub.changed)
             self._ready.set()
             await self._stopped.wait()
-        self.source.close()
+        closing = self.source.close()
+        if asyncio.iscoroutine(closing):        # a source with a connection of its own
+            await closing
 
     def close(self):
         """Close every connection and stop the thread."""

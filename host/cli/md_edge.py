@@ -1,0 +1,68 @@
+"""`gatebook md-edge`: a WebSocket market-data edge fed from NATS JetStream.
+
+Fanout grows by starting more of these, on as many machines as needed; each
+serves the same JSON feed and page as `gatebook run --md-websocket`, from
+the per-symbol states `gatebook run --md-nats` publishes (docs/marketdata.md).
+"""
+
+import signal
+import sys
+import threading
+
+from ..config import parse_address
+
+__all__ = ["register"]
+
+
+def register(subparsers):
+    parser = subparsers.add_parser(
+        "md-edge", help="serve the WebSocket market-data feed and page from NATS JetStream",
+        description="Follows the symbol states an exchange publishes to NATS JetStream "
+                    "(gatebook run --md-nats) and serves them to WebSocket clients with "
+                    "per-client conflation; a killed edge costs its clients a reconnect and "
+                    "a resubscribe.")
+    parser.add_argument("--nats", required=True, metavar="URL",
+                        help="NATS server, or a comma-separated list of a cluster's servers")
+    parser.add_argument("--listen", default="127.0.0.1:26481", metavar="IP:PORT",
+                        help="where the feed (/ws) and the page (/) are served "
+                             "(default 127.0.0.1:26481; port 0: any free port)")
+    parser.add_argument("--seconds", type=float, help="stop after this long (default: until "
+                                                      "Ctrl-C or SIGTERM)")
+    parser.add_argument("--max-clients", type=int, default=2000, metavar="N",
+                        help="connections at most (default 2,000)")
+    parser.set_defaults(run=run_edge)
+
+
+def run_edge(args):
+    from ..marketdata.nats import NatsSource
+    from ..marketdata.websocket import MarketDataServer
+    try:
+        host, port = parse_address(args.listen)
+    except ValueError as error:
+        print(f"gatebook md-edge: --listen: {error}", file=sys.stderr)
+        return 2
+    source = NatsSource(args.nats)
+    try:
+        server = MarketDataServer(source, host, port, max_clients=args.max_clients)
+    except Exception as error:          # the port, or NATS (nats-py's own errors)
+        print(f"gatebook md-edge: cannot start on {args.listen} from NATS {args.nats}: "
+              f"{type(error).__name__}: {error}", file=sys.stderr)
+        return 1
+    host, port = server.address
+    print(f"md-edge: WebSocket feed on ws://{host}:{port}/ws, live page on "
+          f"http://{host}:{port}/, from NATS {args.nats}", flush=True)
+    stop = threading.Event()
+    previous = signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    try:
+        stop.wait(args.seconds)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+        server.close()
+    print(f"md-edge: {source.received:,} states from NATS, {len(source.symbols)} symbols")
+    for what, counter in (("served", server.served), ("requests refused", server.refused),
+                          ("clients cut", server.cut), ("NATS states refused", source.refused)):
+        print(f"md-edge: {what}: " + (", ".join(
+            f"{kind} {count}" for kind, count in sorted(counter.items())) or "none"))
+    return 0

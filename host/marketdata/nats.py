@@ -1,0 +1,287 @@
+"""Market data on NATS JetStream: one subject per symbol, for WebSocket edges to fan out.
+
+# Ref: NATS JetStream (streams, max messages per subject, "last per subject"
+#      delivery), through the `nats-py` client.
+
+The exchange side (`NatsFanout`) keeps the books from the feed as the
+WebSocket server does (`feed_tap.LocalSource`) and, whenever a symbol
+changes, publishes its whole state, levels, trading state and last trades,
+to `gatebook.md.<SYMBOL>`. The stream keeps one message per subject (the
+latest state), so an edge that starts, restarts or moves to another server
+of a cluster has every symbol's current state at once, then follows; a
+killed edge costs its clients a reconnect and a resubscribe, nothing more.
+With `replicas=3` on a 3-node cluster the states survive a node's loss.
+
+The edge side (`NatsSource`) is a source for `websocket.MarketDataServer`:
+it turns those states back into `SymbolDepth`s. What arrives from NATS is
+input like any other: a state that is not JSON, is too large or holds
+values of the wrong kind is counted in `refused` and ignored.
+"""
+
+import asyncio
+import json
+import logging
+import threading
+from collections import Counter
+
+from .depth import MAX_LEVELS, TRADES_KEPT, SymbolDepth
+
+__all__ = ["NatsFanout", "NatsSource", "SUBJECT_PREFIX", "STREAM", "encode_state",
+           "decode_state"]
+
+_log = logging.getLogger("gatebook.marketdata")
+
+SUBJECT_PREFIX = "gatebook.md"
+STREAM = "GATEBOOK_MD"
+# A state is at most 50 levels a side and 50 trades: well under this.
+MAX_STATE_BYTES = 64 * 1024
+
+_dumps = json.JSONEncoder(separators=(",", ":")).encode
+
+
+def subject_of(name):
+    """The NATS subject of symbol `name` (ITCH stock names are letters and digits)."""
+    return f"{SUBJECT_PREFIX}.{name}"
+
+
+def encode_state(depth):
+    """A `SymbolDepth` as the bytes published for it."""
+    return _dumps({"symbol": depth.name, "locate": depth.locate, "seq": depth.sequence,
+                   "ts": depth.timestamp, "state": depth.state,
+                   "bids": depth.levels("B", MAX_LEVELS), "asks": depth.levels("S", MAX_LEVELS),
+                   "trade_count": depth.trade_count,
+                   "trades": [list(trade) for trade in depth.trades]}).encode()
+
+
+def _integer(value):
+    if type(value) is not int or not 0 <= value < 1 << 64:
+        raise ValueError(f"not an unsigned integer: {value!r:.20}")
+    return value
+
+
+def decode_state(data, depth=None):
+    """The `SymbolDepth` a published state describes (updating `depth` if given).
+
+    Raises ValueError (with the reason) for anything that is not such a state.
+    """
+    if len(data) > MAX_STATE_BYTES:
+        raise ValueError(f"{len(data)} bytes: larger than any state")
+    state = json.loads(data)
+    if not isinstance(state, dict):
+        raise ValueError("a state is a JSON object")
+    name = state.get("symbol")
+    if not isinstance(name, str) or not name.isalnum() or len(name) > 8:
+        raise ValueError("symbol must be 1..8 letters or digits")
+    if depth is None:
+        depth = SymbolDepth(_integer(state.get("locate")), name)
+    elif depth.name != name:
+        raise ValueError(f"a state of {name} on {depth.name}'s subject")
+    sides = []
+    for side in ("bids", "asks"):
+        levels = state.get(side)
+        if not isinstance(levels, list) or len(levels) > MAX_LEVELS:
+            raise ValueError(f"{side} must be a list of at most {MAX_LEVELS} levels")
+        book = {}
+        for level in levels:
+            if not isinstance(level, list) or len(level) != 3:
+                raise ValueError(f"a level is [price, shares, orders]")
+            price, shares, orders = map(_integer, level)
+            book[price] = [shares, orders]
+        sides.append(book)
+    trades = state.get("trades")
+    if not isinstance(trades, list) or len(trades) > TRADES_KEPT:
+        raise ValueError(f"trades must be a list of at most {TRADES_KEPT}")
+    kept = []
+    for trade in trades:
+        if not isinstance(trade, list) or len(trade) != 5 or trade[3] not in ("B", "S"):
+            raise ValueError("a trade is [match, price, shares, side, ts]")
+        kept.append((_integer(trade[0]), _integer(trade[1]), _integer(trade[2]), trade[3],
+                     _integer(trade[4])))
+    if state.get("state") not in ("T", "H", "P", "Q"):
+        raise ValueError("state must be an ITCH trading state")
+    trade_count = _integer(state.get("trade_count"))
+    sequence, timestamp = _integer(state.get("seq")), _integer(state.get("ts"))
+    depth.bids, depth.asks = sides
+    depth.trades.clear()
+    depth.trades.extend(kept)
+    depth.trade_count, depth.state = trade_count, state["state"]
+    depth.sequence, depth.timestamp = sequence, timestamp
+    depth.version += 1
+    return depth
+
+
+async def _ensure_stream(jetstream, replicas):
+    from nats.js.api import StreamConfig
+    config = StreamConfig(name=STREAM, subjects=[f"{SUBJECT_PREFIX}.*"],
+                          max_msgs_per_subject=1, num_replicas=replicas)
+    try:
+        await jetstream.add_stream(config)
+    except Exception as failure:        # exists with another config: bring it to ours
+        if "already in use" not in str(failure):
+            raise
+        await jetstream.update_stream(config)
+
+
+class NatsFanout:
+    """Publishes every symbol's state to NATS JetStream, from the exchange's feed.
+
+    Runs on a thread and asyncio loop of its own; the exchange loop only feeds
+    the `FeedTap` of `source`.
+
+    Parameters
+    ----------
+    source : feed_tap.LocalSource
+    url : str
+        The NATS server (or a comma-separated list of a cluster's servers).
+    replicas : int
+        JetStream replicas of the stream (3 on a 3-node cluster).
+
+    Attributes
+    ----------
+    published : int
+        States published.
+    """
+
+    def __init__(self, source, url, replicas=1):
+        self.source, self.servers, self.replicas = source, url.split(","), replicas
+        self.published = 0
+        self._ready = threading.Event()
+        self._failure = None
+        self._thread = threading.Thread(target=self._run, name="gatebook-md-nats", daemon=True)
+        self._thread.start()
+        self._ready.wait()
+        if self._failure is not None:
+            self._thread.join()
+            raise self._failure
+
+    def _run(self):
+        try:
+            asyncio.run(self._main())
+        except BaseException as failure:
+            if not self._ready.is_set():
+                self._failure = failure
+                self._ready.set()
+            else:
+                _log.exception("NATS market-data fanout")
+
+    async def _main(self):
+        import nats
+        self._loop = asyncio.get_running_loop()
+        self._stopped = asyncio.Event()
+        self._nc = await nats.connect(servers=self.servers, max_reconnect_attempts=-1,
+                                      reconnect_time_wait=0.2, connect_timeout=5)
+        try:
+            await _ensure_stream(self._nc.jetstream(), self.replicas)
+            for name in self.source.symbols:        # every symbol's state, from the start
+                await self._publish(name)
+            self.source.start(self._loop, self._changed)
+            self._ready.set()
+            await self._stopped.wait()
+            self.source.close()
+            await self._nc.flush(timeout=5)
+        finally:
+            await self._nc.close()
+
+    def _changed(self, names):
+        for name in names:
+            self._loop.create_task(self._publish(name))
+
+    async def _publish(self, name):
+        await self._nc.publish(subject_of(name), encode_state(self.source.symbols[name]))
+        self.published += 1
+
+    def close(self):
+        """Publish what is pending and disconnect."""
+        if self._thread.is_alive():
+            try:
+                self._loop.call_soon_threadsafe(self._stopped.set)
+            except RuntimeError:
+                pass
+        self._thread.join()
+
+
+class NatsSource:
+    """An edge's source of symbol states: JetStream's latest per symbol, then each change.
+
+    Parameters
+    ----------
+    url : str
+        A NATS server, or a comma-separated list of a cluster's servers.
+
+    Attributes
+    ----------
+    symbols : dict
+        Name -> SymbolDepth, as states arrive.
+    received : int
+    refused : Counter
+        States ignored, by reason.
+    """
+
+    def __init__(self, url):
+        self.servers = url.split(",")
+        self.symbols = {}
+        self.received = 0
+        self.refused = Counter()
+        self._changed = None
+        self._waiting = None            # the task waiting for the stream to exist
+        self._nc = None
+
+    async def prepare(self, seconds=5.0):
+        """Connect, follow, and wait (up to `seconds`) for every symbol's latest state, so
+        the edge's first clients find every symbol (the server awaits this before serving)."""
+        import nats
+        from nats.js.api import DeliverPolicy
+        from nats.js.errors import NotFoundError, ServiceUnavailableError
+        if self._nc is None:
+            self._nc = await nats.connect(servers=self.servers, max_reconnect_attempts=-1,
+                                          reconnect_time_wait=0.2, connect_timeout=5)
+        jetstream = self._nc.jetstream()
+        loop = asyncio.get_running_loop()
+        patience = loop.time() + 30
+        while True:
+            try:
+                self._sub = await jetstream.subscribe(
+                    f"{SUBJECT_PREFIX}.*", deliver_policy=DeliverPolicy.LAST_PER_SUBJECT,
+                    ordered_consumer=True, cb=self._state)
+                # One message per subject is kept: as many messages as symbols.
+                subjects = (await jetstream.stream_info(STREAM)).state.messages or 0
+                break
+            except NotFoundError:      # no exchange has made the stream yet: wait for one
+                if self._waiting is None:
+                    self._waiting = loop.create_task(self.prepare())
+                    return
+            except (nats.errors.TimeoutError, ServiceUnavailableError):
+                # A cluster electing a new leader (a server died) does not answer at once.
+                if loop.time() > patience:
+                    raise
+            await asyncio.sleep(0.5)
+        deadline = loop.time() + seconds
+        while len(self.symbols) + sum(self.refused.values()) < subjects \
+                and loop.time() < deadline:
+            await asyncio.sleep(0.01)
+
+    def start(self, loop, changed):
+        self._changed = changed
+
+    async def _state(self, message):
+        self.received += 1
+        name = message.subject.rpartition(".")[2]
+        try:
+            depth = decode_state(message.data, self.symbols.get(name))
+            if depth.name != name:
+                raise ValueError(f"a state of {depth.name} on {name}'s subject")
+        except (ValueError, RecursionError) as refusal:
+            self.refused["bad_state"] += 1
+            _log.warning("NATS state on %s refused: %s", message.subject[:64], refusal)
+            return
+        self.symbols[name] = depth
+        if self._changed is not None:
+            self._changed([name])
+
+    async def close(self):
+        """Stop following and disconnect (a coroutine: the server awaits it on its loop)."""
+        if self._waiting is not None:
+            self._waiting.cancel()
+        nc = self._nc
+        if nc is not None and not nc.is_closed:
+            await nc.close()

