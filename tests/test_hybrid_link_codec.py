@@ -1,3 +1,5 @@
+# amaranth: UnusedElaboratable=no
+# (A Matcher is made here only for MatcherCodec's layouts.)
 """The Verilator lane link's codec: records in their wire encoding, as the Matcher's payloads.
 
 `VerilatorLink` writes each record's little-endian wire encoding and reads beats

@@ -96,6 +96,8 @@ RECLAIM_SEQ = 0     # a HOST marker with this seq takes a window back without a 
 # Commands before which the host may load their symbol (a mass cancel or an admin
 # command would only hand it straight back).
 _LOADS_BEFORE = (_NEW, _CANCEL, _REPLACE)
+_PLAIN_INTS = frozenset((int,))
+_LANE_WRITES_LINK = frozenset((_FLUSH, _SPILL, _PUNT))
 _ARITY = {message.code: len(message.fields) + 1 for message in internal.COMMANDS.messages}
 # The largest value each command field holds on the wire, from the tables.
 _FIELD_MAX = {message.code: tuple((1 << field.bits) - 1 for field in message.fields)
@@ -194,7 +196,10 @@ class HybridExchange:
     def submit(self, command):
         """Route one sequenced command; its events reach the subscribers in order."""
         if isinstance(command, (tuple, list)):
-            command = plain_command(command)    # IntEnum members as plain ints, as the engine
+            if not _PLAIN_INTS.issuperset(map(type, command)):
+                command = plain_command(command)    # IntEnum members as plain ints, as the engine
+            elif type(command) is not tuple:
+                command = tuple(command)
         symbols = self._symbols_of(command)
         if command[_CODE] in _LOADS_BEFORE:
             for symbol in symbols:
@@ -371,7 +376,7 @@ class HybridExchange:
     def _send(self, lane, entry, record, handover=None):
         entry.lanes.add(lane)
         lane.pending.append(entry)
-        lane.link.send([record])
+        lane.link.send((record,))
         if handover is not None and self.owner.get(handover) is lane:
             # The lane gives the symbol back at this record, whatever it holds.
             del self.owner[handover]
@@ -419,6 +424,19 @@ class HybridExchange:
             raise LinkError(f"lane {lane.index}: record for seq {record[_LINK_SEQ]} while seq "
                             f"{entry.seq} is in flight: {record}")
         kind = record[_CODE]
+        if kind not in _LANE_WRITES_LINK:
+            if kind == _EXECUTED:
+                if record[_EXECUTED_MATCH_ID] != lane.match_next:
+                    raise LinkError(f"seq {entry.seq}: lane {lane.index} match id "
+                                    f"{record[_EXECUTED_MATCH_ID]}, "
+                                    f"expected {lane.match_next}")
+                lane.match_next += 1
+            events = entry.events
+            events.append(record)
+            if _finished(entry.command, events):
+                lane.pending.popleft()
+                entry.lanes.discard(lane)
+            return
         if kind == _FLUSH:
             lane.flushed.append(record)
             return
@@ -434,16 +452,6 @@ class HybridExchange:
                 raise LinkError(f"seq {entry.seq}: FLUSH without handover")
             entry.punts.append((lane, record, lane.flushed))
             lane.flushed = []
-            self._answered(lane, entry)
-            return
-        if kind == _EXECUTED:
-            if record[_EXECUTED_MATCH_ID] != lane.match_next:
-                raise LinkError(f"seq {entry.seq}: lane {lane.index} match id "
-                                f"{record[_EXECUTED_MATCH_ID]}, "
-                                f"expected {lane.match_next}")
-            lane.match_next += 1
-        entry.events.append(record)
-        if _finished(entry.command, entry.events):
             self._answered(lane, entry)
 
     def _answered(self, lane, entry):
