@@ -41,7 +41,7 @@ def test_a_reused_amaranth_lane_starts_as_a_new_one():
         hybrid.close()
         return events, cycles, lane_commands
 
-    key = ("matcher", 3)
+    key = ("matcher", 3, True)                       # Matcher(3), eviction on
     first = AmaranthLink(3, stall=0.3, seed=5)
     kept, simulation = SharedSimulation.idle(key), first._sim
     fresh = run(first)

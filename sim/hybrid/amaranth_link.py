@@ -42,7 +42,8 @@ class AmaranthLink(LaneLink):
 
     def __init__(self, depth, *, stall=0.0, seed=0, vcd=None, max_idle=10_000):
         self.depth = depth
-        self._lane = SharedSimulation.take(("matcher", depth), lambda: Matcher(depth), self, vcd)
+        self._lane = SharedSimulation.take(("matcher", depth, True), lambda: Matcher(depth),
+                                           self, vcd)        # (depth, evict): the lane's design
         self.dut = self._lane.dut
         self.codec = MatcherCodec(self.dut)
         self.inbox = deque()

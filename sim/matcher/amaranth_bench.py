@@ -1,21 +1,25 @@
 """Runs a flow through `gatebook.hdl.matcher.Matcher` on Amaranth's simulator.
 
 The fast, toolchain-free twin of the cocotb bench: same `Feeder` and
-`Scoreboard`, same random valid/ready stalls, no Verilog.
+`Scoreboard`, same random valid/ready stalls, no Verilog. Each flow runs on a
+lane reset to clock 0; the lane's simulation is kept between flows
+(`gatebook.sim.clocked.SharedSimulation`), since making one costs more than a
+short flow.
 """
 
 import random
-
-from amaranth.sim import Simulator
 
 from gatebook.hdl.driver import MatcherCodec
 from gatebook.hdl.matcher import Matcher
 from gatebook.host.symbols import DEFAULT_SYMBOLS
 
+from ..clocked import SharedSimulation
 from ..flows import SYMBOL
 from .scoreboard import Feeder, Scoreboard
 
 __all__ = ["run_flow"]
+
+_SLICE = 256                # clocks per step while the flow runs
 
 
 def run_flow(commands, *, depth=4, seed=0, stall=0.0, max_cycles=200_000, vcd=None,
@@ -26,13 +30,37 @@ def run_flow(commands, *, depth=4, seed=0, stall=0.0, max_cycles=200_000, vcd=No
     ready (any clock). Raises ScoreboardError on the first mismatch. With a
     `trace` list, every transfer is appended to it as (cycle, "i" or "o", record).
     """
-    dut = Matcher(depth, evict=evict)
-    codec = MatcherCodec(dut)
-    sb = Scoreboard(DEFAULT_SYMBOLS, SYMBOL, depth)
-    feeder = Feeder(sb, commands)
-    rng = random.Random(seed)
+    flow = _Flow(commands, depth=depth, seed=seed, stall=stall, max_cycles=max_cycles,
+                 trace=trace)
+    lane = SharedSimulation.take(("matcher", depth, evict), lambda: Matcher(depth, evict=evict),
+                                 flow, vcd)
+    flow.start(lane.dut)
+    try:
+        while not flow.done:
+            lane.clocked.step(_SLICE)   # raises what the bench raises (a mismatch, a timeout)
+    except BaseException:
+        lane.clocked.close()            # the waveform up to the failure; the lane is dropped
+        raise
+    lane.release()                      # only a lane that finished its flow is used again
+    return flow.sb
 
-    async def bench(ctx):
+
+class _Flow:
+    """One flow's feeder, scoreboard and stalls; its bench drives the lane it is given."""
+
+    def __init__(self, commands, *, depth, seed, stall, max_cycles, trace):
+        self.sb = Scoreboard(DEFAULT_SYMBOLS, SYMBOL, depth)
+        self.feeder = Feeder(self.sb, commands)
+        self.rng = random.Random(seed)
+        self.stall, self.max_cycles, self.trace = stall, max_cycles, trace
+        self.done = False
+
+    def start(self, dut):
+        self.dut, self.codec = dut, MatcherCodec(dut)
+
+    async def _bench(self, ctx):
+        dut, codec, feeder, sb, rng = self.dut, self.codec, self.feeder, self.sb, self.rng
+        stall, trace = self.stall, self.trace
         presenting = False
         cycles = 0
         while not feeder.finished():
@@ -58,16 +86,10 @@ def run_flow(commands, *, depth=4, seed=0, stall=0.0, max_cycles=200_000, vcd=No
                         trace.append((cycles, "o", event))
                     sb.observe(event)
             cycles += 1
-            if cycles > max_cycles:
+            if cycles > self.max_cycles:
                 raise TimeoutError(f"no progress after {cycles} cycles")
         sb.cycles = cycles
-
-    sim = Simulator(dut)
-    sim.add_clock(1e-8)
-    sim.add_testbench(bench)
-    if vcd:
-        with sim.write_vcd(vcd):
-            sim.run()
-    else:
-        sim.run()
-    return sb
+        self.done = True
+        ctx.set(dut.i.valid, 0)
+        while True:                     # the rest of the slice: nothing presented
+            await ctx.tick()
