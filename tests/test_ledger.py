@@ -245,6 +245,18 @@ def test_a_ledger_pointed_at_another_log_refuses_it(seeded_log, tmp_path):
     assert store.audit() == before
 
 
+def test_a_ledger_ahead_of_its_log_refuses_it(seeded_log, tmp_path):
+    store = open_store(ledger_url(tmp_path))
+    LedgerWriter(seeded_log, store, fees=FEES).catch_up()
+    shorter = str(tmp_path / "shorter")
+    write_seeded_log(shorter, 2000)                    # the same commands, fewer of them
+    before = store.audit()
+    status = LedgerWriter(shorter, store, fees=FEES).catch_up()
+    assert status.errors == {"log_behind": 1}
+    assert "the log ends at seq 2000, before the ledger's seq 6000" in status.problem
+    assert store.audit() == before
+
+
 def test_forged_records_that_pass_the_crc_do_not_poison_the_ledger(tmp_path):
     log = tmp_path / "log"
     log.mkdir()

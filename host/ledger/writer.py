@@ -202,6 +202,14 @@ class LedgerWriter:
             except OSError as error:
                 self._set_problem(f"{self.log_dir}: {error.strerror}", "log_unreadable")
                 return
+            except ValueError:          # a segment missing: the tail says which
+                found = None
+            newest = newest_seq(self.log_dir)
+            if found is None and newest is not None and newest < self.applied_seq:
+                self._set_problem(
+                    f"the log ends at seq {newest}, before the ledger's seq {self.applied_seq}: "
+                    "the log was cut behind the ledger, or this is another log", "log_behind")
+                return
             if found is not None and found != self.applied_crc:
                 self._set_problem(
                     f"the log's command {self.applied_seq} is not the one the ledger applied "
