@@ -1,6 +1,10 @@
 # Types for the compiled build of validation.py (Cython, pure-Python mode); the .py is the
 # source. The checks are cpdef so the compiled engine calls them directly (engine.pxd
 # cimports them); every argument stays a Python object: judging it is their job.
+cimport cython
+
+from gatebook.host.book cimport Book
+
 cdef object _R
 cdef object _LIMIT, _MARKET, _STOP, _STOP_LIMIT
 cdef object _U16, _U32, _U64
@@ -8,6 +12,7 @@ cdef object _U16, _U32, _U64
 cpdef _why(value, reason)
 cpdef plain(value)
 cpdef stamp_reject_reason(seq, ts)
+@cython.locals(book=Book)
 cpdef check_new_order(spec, halted, used_ids, seq, ts, symbol, order_id, user, side, order_type,
                       tif, price, stop_price, qty)
 cpdef check_replace(spec, price, qty)

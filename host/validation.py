@@ -18,6 +18,8 @@ from types import SimpleNamespace
 
 from gatebook.wire.enums import OrderType, RejectReason
 
+from .book import Book
+
 __all__ = [
     "NOT_EXACT", "check_new_order", "check_replace", "new_order_reject_reason",
     "replace_reject_reason", "stamp_reject_reason", "plain", "plain_command",
@@ -96,16 +98,25 @@ def check_new_order(spec, halted, used_ids, seq, ts, symbol, order_id, user, sid
         return _why(tif, _R.INVALID_TIME_IN_FORCE)
     if type(qty) is not int or qty <= 0:
         return _why(qty, _R.INVALID_QUANTITY)
-    if qty > spec.max_order_qty:
+    if type(spec) is Book:
+        # The engine's own book: the compiled build reads these as struct fields
+        # (validation.pxd types `book`), not as attribute look-ups by name.
+        book = spec
+        max_qty, lot_size, tick_size = book.max_order_qty, book.lot_size, book.tick_size
+        price_min, price_max = book.price_min, book.price_max
+    else:
+        max_qty, lot_size, tick_size = spec.max_order_qty, spec.lot_size, spec.tick_size
+        price_min, price_max = spec.price_min, spec.price_max
+    if qty > max_qty:
         return _R.QUANTITY_TOO_LARGE if qty > _U32 else _R.QUANTITY_ABOVE_LIMIT
-    if qty % spec.lot_size:
+    if qty % lot_size:
         return _R.QUANTITY_NOT_LOT_MULTIPLE
     if order_type == _LIMIT or order_type == _STOP_LIMIT:
         if type(price) is not int or price <= 0:
             return _why(price, _R.INVALID_PRICE)
-        if price % spec.tick_size:
+        if price % tick_size:
             return _R.PRICE_NOT_ON_TICK
-        if not spec.price_min <= price <= spec.price_max:
+        if not price_min <= price <= price_max:
             return _R.PRICE_OUTSIDE_BAND
     elif type(price) is not int or price:
         return _why(price, _R.PRICE_NOT_ALLOWED)
@@ -115,7 +126,7 @@ def check_new_order(spec, halted, used_ids, seq, ts, symbol, order_id, user, sid
     elif type(stop_price) is not int or stop_price:
         return _why(stop_price, _R.INVALID_STOP_PRICE)
     # Market and stop orders have no limit: the top of the band bounds what they pay.
-    if spec.notional_binds and qty * (price or spec.price_max) > spec.max_notional:
+    if spec.notional_binds and qty * (price or price_max) > spec.max_notional:
         return _R.NOTIONAL_ABOVE_LIMIT
     if halted:
         return _R.SYMBOL_HALTED
