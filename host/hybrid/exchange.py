@@ -7,8 +7,11 @@ order (docs/hardware.md, "Ownership, punts and order"):
 
 - the front end (`FrontEnd`) predicts validation and finds a cancel's or
   replace's symbol; a command whose symbol a lane owns goes to that lane (a
-  rejected order, a failing replace, a mass cancel or an admin command as a
-  HOST marker), anything else is the host's;
+  failing replace, a mass cancel or an admin command as a HOST marker), anything
+  else is the host's; so is, with the policy's `host_keeps`, what the lane could
+  only punt: a rejected order, a cancel or replace of an order the host holds,
+  and a limit order resting at or behind the host's deeper orders (which the
+  lane would answer by handing the whole window back);
 - each command waits in one in-flight queue, in sequence order, until every
   lane it went to has answered: with its events, or with a PUNT (after the
   window's FLUSH records when the symbol's ownership comes back with it);

@@ -9,7 +9,8 @@ reached through a DPDK af_packet port, or an AF_PACKET socket without DPDK),
 pipelined (`HybridExchange.run`, up to `--window` commands in flight) and one
 command at a time (`HybridExchange.apply`, what `gatebook run` does). Every
 row checks its state hash against the golden engine's and gives the share of
-the commands the lane handled itself. The first in-process row sends every
+the commands the lane handled itself, and the host's own CPU time per command
+(this process only: the harness and the far end run in others). The first in-process row sends every
 command of the owned symbol through the lane (`FitsWindow(host_keeps=False)`,
 the policy before the host kept what the lane could only punt), for comparison. Needs root for the
 namespace. Wall-clock figures: on a shared machine compare rows of one run.
@@ -44,6 +45,7 @@ def _row(name, mode, commands, make_link, window, golden_hash, policy=None):
     hybrid = HybridExchange(DEFAULT_SYMBOLS, [make_link()], [SYMBOL], window=window,
                             policy=policy)
     try:
+        cpu = time.process_time()
         if mode == "pipelined":
             start = time.perf_counter()
             hybrid.run(commands)
@@ -51,11 +53,12 @@ def _row(name, mode, commands, make_link, window, golden_hash, policy=None):
         else:
             samples, seconds = time_each(hybrid.apply, commands)
             p50, p99 = _percentile(samples, 0.5), _percentile(samples, 0.99)
+        host_us = (time.process_time() - cpu) / len(commands) * 1e6
         same = hybrid.state_hash() == golden_hash
         lane_share = hybrid.lane_commands / len(commands)
     finally:
         hybrid.close()
-    return name, mode, len(commands) / seconds, p50, p99, lane_share, same
+    return name, mode, len(commands) / seconds, p50, p99, host_us, lane_share, same
 
 
 def _host_port(iface):
@@ -94,12 +97,13 @@ def main(argv=None):
     start = time.perf_counter()
     for command in commands:
         golden.apply(command)
-    rows = [("golden engine, no lane", "apply", len(commands) / (time.perf_counter() - start),
-             None, None, 0.0, True)]
+    seconds = time.perf_counter() - start
+    rows = [("golden engine, no lane", "apply", len(commands) / seconds, None, None,
+             seconds / len(commands) * 1e6, 0.0, True)]
     golden_hash = golden.state_hash()
     in_process = lambda: VerilatorLink(args.depth)           # noqa: E731
     for name, mode, policy in (
-            ("in process, lane sees every command", "pipelined", FitsWindow(host_keeps=False)),
+            ("in process, lane sees every cmd", "pipelined", FitsWindow(host_keeps=False)),
             ("Verilator harness in process", "pipelined", None),
             ("Verilator harness in process", "apply", None)):
         rows.append(_row(name, mode, commands, in_process, args.window, golden_hash, policy))
@@ -108,12 +112,12 @@ def main(argv=None):
         _veth_rows(args, commands, golden_hash, rows)
     print(f"{len(commands):,} commands (seed {args.seed}) on the lane's home symbol, "
           f"{described}; depth {args.depth}, window {args.window}")
-    print(f"{'lane':42} {'mode':10} {'commands/s':>11} {'p50 us':>8} {'p99 us':>8} "
-          f"{'in lane':>8}  hash")
-    for name, mode, rate, p50, p99, share, same in rows:
-        cells = [f"{value:8.1f}" if value is not None else f"{'-':>8}" for value in (p50, p99)]
-        print(f"{name:42} {mode:10} {rate:11,.0f} {cells[0]} {cells[1]} {share:8.0%}  "
-              f"{'= golden' if same else 'DIFFERS'}")
+    print(f"{'lane':38} {'mode':9} {'commands/s':>10} {'p50 us':>7} {'p99 us':>7} "
+          f"{'host us':>7} {'in lane':>7}  hash")
+    for name, mode, rate, p50, p99, host_us, share, same in rows:
+        cells = [f"{value:7.1f}" if value is not None else f"{'-':>7}" for value in (p50, p99)]
+        print(f"{name:38} {mode:9} {rate:10,.0f} {cells[0]} {cells[1]} {host_us:7.1f} "
+              f"{share:7.0%}  {'= golden' if same else 'DIFFERS'}")
     return 0 if all(row[-1] for row in rows) else 1
 
 
