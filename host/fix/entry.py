@@ -39,6 +39,10 @@ __all__ = ["FixEntry"]
 
 _SEQ = INTERNAL.NEW_ORDER.seq
 _FIX = int(OrderEntryProtocol.FIX)
+# Outbound numbers jump this far after a restart: session messages sent after the last
+# logged command are in no log, and a number below what the client saw ends its session
+# (FIX: "MsgSeqNum too low"), while a gap is only filled (SequenceReset-GapFill).
+RESTART_SKIP = 10_000
 
 
 class FixEntry:
@@ -88,6 +92,8 @@ class FixEntry:
         """Take the exchange's sequencer and order ids and any recovered FixState."""
         recovered = context.recovered
         self.state = recovered.copy() if recovered is not None else FixState()
+        for numbers in self.state.numbers.values():
+            numbers[1] += RESTART_SKIP
         self.state.names = {spec.symbol_id: spec.name for spec in context.symbols}
         self.requests = Requests(self.state, context.symbols, context.sequencer,
                                  context.order_ids)
@@ -299,7 +305,7 @@ class FixEntry:
         connection.inbox.clear()
 
     def _resend(self, connection, fields):
-        self.bad["resend_requests"] += 1
+        self._counts["fix_resend_requests"] += 1
         self.outbound.resend(connection, int(fields[TAG.BeginSeqNo]), int(fields[TAG.EndSeqNo]))
 
     # -- the exchange's side ----------------------------------------------------
