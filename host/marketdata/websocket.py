@@ -76,7 +76,8 @@ class MarketDataServer:
     send_buffer : int
         The kernel's send buffer per client (SO_SNDBUF, inherited from the
         listening socket): what one client that stopped reading can hold down,
-        so a thousand of them cannot take gigabytes.
+        so a thousand of them cannot take gigabytes. Small, so that a client
+        that reads slowly gets recent states rather than old ones in buffers.
 
     Attributes
     ----------
@@ -89,8 +90,8 @@ class MarketDataServer:
 
     def __init__(self, source, host="127.0.0.1", port=0, max_clients=2000, max_message=4096,
                  max_subscriptions=64, max_errors=20, rate=50, send_timeout=5.0,
-                 ping_interval=5.0, ping_timeout=5.0, write_limit=1 << 16,
-                 send_buffer=1 << 18):
+                 ping_interval=5.0, ping_timeout=5.0, write_limit=1 << 14,
+                 send_buffer=1 << 16):
         self.source = source
         self.hub = Hub(source.symbols)
         self.max_clients, self.max_subscriptions = max_clients, max_subscriptions
