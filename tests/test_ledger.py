@@ -416,6 +416,19 @@ def test_the_writer_follows_the_log_across_segments_while_they_roll(tmp_path):
         assert store.cursor().executions == executions
 
 
+def test_a_segment_missing_in_the_middle_of_the_log_is_named(tmp_path):
+    log = str(tmp_path / "log")
+    write_seeded_log(log, 3000, segment_bytes=32 << 10)
+    segments = list_segments(log)
+    os.remove(segments[3][1])
+    with open_store(ledger_url(tmp_path)) as store:
+        writer = LedgerWriter(log, store, fees=FEES)
+        status = writer.catch_up()
+        assert status.errors == {"missing_segment": 1} and "segment-00000003.wal" in status.problem
+        cash, positions, _ = engine_balances(status.applied_seq, FEES)
+        assert store.balances()[1:] == (cash, positions) and status.applied_seq > 100
+
+
 def test_a_ledger_behind_a_pruned_log_says_so(tmp_path):
     log = str(tmp_path / "log")
     write_seeded_log(log, 4000, segment_bytes=32 << 10, snapshot_every=1000, prune="delete")

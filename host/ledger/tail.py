@@ -119,7 +119,7 @@ class LogTail:
         self._chunk = CHUNK_BYTES
         self._ready = deque()           # complete commands read, not yet returned
         self._segment = None            # (number, path, version) being read
-        self._offset = 0                # in it, just past the last command returned
+        self._offset = 0                # in it, just past the last complete command read
         self._expected = from_seq       # the seq the INPUT at _offset must carry
         self._output_seen = True        # the INPUT before _offset has its OUTPUT
 
@@ -175,6 +175,10 @@ class LogTail:
             self._chunk = CHUNK_BYTES if moved else self._chunk * 2
             return True
         if not rolled:
+            if not moved and any(later > number + 1 for later, _ in
+                                 list_segments(self.directory, allow_gaps=True)):
+                self._fail("missing_segment", f"{segment_name(number + 1)} is missing (a later "
+                                              "segment exists)")
             return False                # the end of the log, for now
         if self._offset != size:
             self._fail("damaged_log", f"{os.path.basename(path)}: records end at offset "
