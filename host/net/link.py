@@ -111,12 +111,17 @@ class PacketLaneLink(LaneLink):
         Orders per side the far lane's window holds (the host's LOAD limit).
     timeout : float
         Seconds `run()` waits for the far end to answer before `LinkError`.
+    spins : int
+        Empty polls before `run()` naps between polls: a lane in hardware answers
+        within microseconds, so polling is right; a far end that shares this
+        machine's cores (a simulated lane) needs the CPU the polls would take.
     """
 
-    def __init__(self, port, peer_mac, depth, *, local_mac=None, timeout=10.0):
+    def __init__(self, port, peer_mac, depth, *, local_mac=None, timeout=10.0, spins=_SPINS):
         self.port, self.peer_mac, self.depth = port, peer_mac, depth
         self.local_mac = local_mac or port.mac
         self.timeout = timeout
+        self.spins = spins
         self.sent_frames = 0            # command frames sent
         self.answered = 0               # command frames the far end has answered
         self.next_event_frame = 0
@@ -143,7 +148,7 @@ class PacketLaneLink(LaneLink):
             frames = self.port.recv(64)
             if not frames:
                 empty += 1
-                if empty > _SPINS:
+                if empty > self.spins:
                     time.sleep(_NAP)        # a simulated lane is slow: leave it the CPU
                 if time.monotonic() > deadline:
                     raise LinkError(f"the lane at {self.peer_mac} answered {self.answered} of "

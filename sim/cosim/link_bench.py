@@ -81,6 +81,9 @@ def main(argv=None):
     parser.add_argument("--window", type=int, default=16, help="commands in flight, pipelined")
     parser.add_argument("--seed", type=int, default=5)
     parser.add_argument("--no-veth", action="store_true", help="in-process rows only")
+    parser.add_argument("--spins", type=int, default=0,
+                        help="empty polls before the host naps, over the veth (the simulated "
+                             "far end shares this machine's cores; default 0)")
     args = parser.parse_args(argv)
     why = None if args.no_veth else why_no_namespaces()
     if why:
@@ -132,7 +135,7 @@ def _veth_rows(args, commands, golden_hash, rows):
                 def over_link():
                     port, kind = _host_port(pairs[1][0])
                     port_kind.append(kind)
-                    return PacketLaneLink(port, far.mac, args.depth)
+                    return PacketLaneLink(port, far.mac, args.depth, spins=args.spins)
                 row = _row("", mode, commands, over_link, args.window, golden_hash)
                 rows.append((f"harness over veth ({port_kind[0]})",) + row[1:])
                 print(f"link_bench: {rows[-1][0]}, {mode} done", file=sys.stderr, flush=True)
