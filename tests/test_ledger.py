@@ -403,7 +403,7 @@ def test_the_writer_follows_the_log_across_segments_while_they_roll(tmp_path):
     writer = LedgerWriter(log, open_store(url), fees=FEES, batch_commands=97,
                           poll_seconds=0.001).start()
     try:
-        write_seeded_log(log, 5000, policy="batched", segment_bytes=32 << 10)
+        write_seeded_log(log, 5000, policy="batched", ack_every=100, segment_bytes=32 << 10)
         wait_for(lambda: writer.status().applied_seq == 5000, "the writer to reach seq 5000", 120)
     finally:
         writer.close()
@@ -418,7 +418,7 @@ def test_the_writer_follows_the_log_across_segments_while_they_roll(tmp_path):
 
 def test_a_segment_missing_in_the_middle_of_the_log_is_named(tmp_path):
     log = str(tmp_path / "log")
-    write_seeded_log(log, 3000, segment_bytes=32 << 10)
+    write_seeded_log(log, 3000, ack_every=100, segment_bytes=32 << 10)
     segments = list_segments(log)
     os.remove(segments[3][1])
     with open_store(ledger_url(tmp_path)) as store:
@@ -431,7 +431,8 @@ def test_a_segment_missing_in_the_middle_of_the_log_is_named(tmp_path):
 
 def test_a_ledger_behind_a_pruned_log_says_so(tmp_path):
     log = str(tmp_path / "log")
-    write_seeded_log(log, 4000, segment_bytes=32 << 10, snapshot_every=1000, prune="delete")
+    write_seeded_log(log, 4000, ack_every=100, segment_bytes=32 << 10, snapshot_every=1000,
+                     prune="delete")
     assert list_segments(log)[0][0] > 0                 # the first segments are gone
     with open_store(ledger_url(tmp_path)) as store:
         status = LedgerWriter(log, store, fees=FEES).catch_up()

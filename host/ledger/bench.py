@@ -27,10 +27,12 @@ BENCH_FEES = FeeSchedule(buy_maker=Fee(rate_ppm=-10), sell_maker=Fee(rate_ppm=-1
                          buy_taker=Fee(rate_ppm=30), sell_taker=Fee(per_share=1))
 
 
-def write_seeded_log(directory, commands, seed=1, **options):
+def write_seeded_log(directory, commands, seed=1, ack_every=0, **options):
     """Log the seeded stream up to seq `commands` in `directory`, going on from where a log
     already there ends (the same stream, so a log grown in steps equals one written at
-    once); return the seq of the last command logged. `options` go to JournaledExchange."""
+    once); return the seq of the last command logged. With `ack_every`, wait for the log
+    writer every that many commands, so its batches (and where segments roll) do not
+    depend on thread scheduling. `options` go to JournaledExchange."""
     options = {"policy": "none", "snapshot_every": 0, **options}
     exchange = JournaledExchange(directory, clock=ManualClock(START_NS, STEP_NS), **options)
     next_seq = exchange.sequencer.next_seq
@@ -39,7 +41,9 @@ def write_seeded_log(directory, commands, seed=1, **options):
     for _ in range(next_seq - 1):
         next(stream, None)
     for command in stream:
-        exchange.submit(*command)
+        seq, _ = exchange.submit(*command)
+        if ack_every and seq % ack_every == 0:
+            exchange.writer.wait_acked(seq)
     exchange.close()
     return max(commands, next_seq - 1)
 
