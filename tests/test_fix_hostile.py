@@ -201,3 +201,43 @@ def test_a_flood_of_clordids_stops_at_the_live_order_limit(served):
     assert len(fix.state.ids) == 50 and fix.bad["live_orders"] == 1950
     assert b"live-order limit" in flood.got[-1].get(58)
     _still_serves(client)
+
+
+def flood_clordids(fix, client, count, chunk=5000):
+    """Send `count` NewOrderSingles with fresh ClOrdIDs while a thread reads every answer;
+    (answers read, seconds)."""
+    import threading
+    flood = client(7)
+    assert flood.logon().get(35) == b"A"
+    answers, done = [0], threading.Event()
+
+    def read():
+        parser = simplefix.FixParser()
+        flood.sock.settimeout(30)
+        while answers[0] < count:
+            data = flood.sock.recv(1 << 20)
+            if not data:
+                break
+            parser.append_buffer(data)
+            while (message := parser.get_message()) is not None:
+                answers[0] += message.get(35) == b"8"
+        done.set()
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    start = time.monotonic()
+    for first in range(0, count, chunk):
+        flood.sock.sendall(b"".join(flood.message("D", [
+            (11, f"F{n}"), (54, 1), (60, "20260101-00:00:00"), (40, 2), (55, "GATE"), (38, 1),
+            (44, "50.00")]) for n in range(first, min(count, first + chunk))))
+    done.wait(count / 1000 + 60)
+    return answers[0], time.monotonic() - start
+
+
+@pytest.mark.long
+@pytest.mark.timeout(3600)      # about 1,100 messages a second here: simplefix parses each
+def test_a_million_clordids_are_answered_and_held_to_the_limit(served):
+    fix, client = served
+    answered, seconds = flood_clordids(fix, client, 1_000_000)
+    assert answered == 1_000_000, f"{answered} answers in {seconds:.0f} s"
+    assert len(fix.state.ids) == 50 and fix.bad["live_orders"] == 1_000_000 - 50
+    _still_serves(client)

@@ -43,6 +43,7 @@ _FIX = int(OrderEntryProtocol.FIX)
 # logged command are in no log, and a number below what the client saw ends its session
 # (FIX: "MsgSeqNum too low"), while a gap is only filled (SequenceReset-GapFill).
 RESTART_SKIP = 10_000
+MAX_WAITING = 1024                       # framed messages held per connection
 
 
 class FixEntry:
@@ -116,7 +117,11 @@ class FixEntry:
     # -- receiving ------------------------------------------------------------
 
     def receive(self, burst):
-        """(messages framed, stamped commands) from every ready connection."""
+        """(messages taken, stamped commands): at most `burst` messages per connection.
+
+        A connection with `MAX_WAITING` framed messages waiting is not read until
+        they are taken: TCP holds a flood back at the sender, not in our memory.
+        """
         now = self.clock()
         self._settle_logons(now)
         for key, _ in self.selector.select(0):
@@ -124,12 +129,13 @@ class FixEntry:
                 self._accept(now)
                 continue
             connection = key.data
-            if not connection.read(now, self.bad):
+            if len(connection.inbox) < MAX_WAITING and not connection.read(now, self.bad):
                 self._drop(connection)
-        received = sum(len(c.inbox) for c in self.connections.values() if not c.checking)
+        received = sum(min(len(c.inbox), burst) for c in self.connections.values()
+                       if not c.checking)
         if not received:
             return 0, ()
-        return received, self._commands(now)
+        return received, self._commands(now, burst)
 
     def _accept(self, now):
         for _ in range(16):
@@ -150,9 +156,11 @@ class FixEntry:
             self.connections[sock.fileno()] = connection
             self.selector.register(sock, selectors.EVENT_READ, connection)
 
-    def _commands(self, now):
+    def _commands(self, now, burst):
         for connection in list(self.connections.values()):
-            while connection.inbox and not connection.checking and not connection.closed:
+            for _ in range(burst):
+                if not connection.inbox or connection.checking or connection.closed:
+                    break
                 fields, twice = connection.inbox.popleft()
                 yield from self._message(connection, fields, twice, now)
 
