@@ -65,3 +65,25 @@ def test_hostile_origin_and_state_bytes_raise_value_error_only():
                  b'{"orders": [], "numbers": [[1, -1, 2]]}', b"\xff\xfe"):
         with pytest.raises(ValueError):
             FIX_LOG.decode_state(junk)
+
+
+def test_only_the_order_a_replace_names_is_reported_replaced():
+    """A replace to at most CumQty becomes a cancel of that order; another of the user's
+    orders cancelled by the same command (self-trade prevention) is reported Canceled."""
+    from gatebook.wire import internal
+    from gatebook.wire.enums import CancelReason
+    from gatebook.wire.records import make
+    state = FixState([FixOrder(1, 7, "a", 1, 0, 10, 6, 6 * 990_000, 990_000),
+                      FixOrder(2, 7, "b", 1, 1, 5, 0, 0, 1_000_000)])
+    state.names = {1: "GATE"}
+
+    def cancelled(order_id, qty, reason):
+        return make(internal.CANCELLED, seq=9, ts=1, symbol=1, order_id=order_id, user=7,
+                    qty=qty, reason=reason)
+    origin = FixOrigin(7, 5, 20, "G", "a2", "a", 0)
+    reports = state.reports([cancelled(2, 5, CancelReason.SELF_TRADE),
+                             cancelled(1, 4, CancelReason.USER)], origin)
+    by_clordid = {dict(body)[11]: dict(body) for _, _, body in reports}
+    assert by_clordid["b"][150] == "4" and 41 not in by_clordid["b"]
+    assert (by_clordid["a2"][150], by_clordid["a2"][39], by_clordid["a2"][41]) == ("5", "2", "a")
+    assert state.orders == {} and state.ids == {}

@@ -336,12 +336,14 @@ class FixEntry:
         origin = self._origins.pop(command[_SEQ], None)
         self.bad["unloggable"] += 1
         if origin is not None:
-            self._send(origin.user, "8", self.requests.refusal(
-                origin.user, origin.kind, {TAG.ClOrdID: origin.clordid},
-                RequestError("unloggable", reason))[2])
+            self._send(*self.requests.refusal(
+                origin.user, origin.kind, {TAG.ClOrdID: origin.clordid,
+                                           TAG.OrigClOrdID: origin.orig_clordid},
+                RequestError("unloggable", reason)))
 
     def end_burst(self, hold):
         batch, self._batch = self._batch, []
+        self._timers(self.clock())          # also under steady traffic on another entry
         self._write_all()
         return batch if hold and batch else None
 
@@ -353,11 +355,18 @@ class FixEntry:
     def idle(self):
         now = self.clock()
         self._settle_logons(now)
+        self._timers(now)
+        self._write_all()
+
+    def _timers(self, now):
+        """Heartbeats after HeartBtInt of our silence; a TestRequest after 1.2 HeartBtInt
+        of the client's, and the connection cut if that goes unanswered for another."""
         for connection in list(self.connections.values()):
             if connection.user is None or connection.closing:
                 continue
             interval = connection.heartbeat_ns
             if now - connection.last_out >= interval:
+                connection.last_out = now   # also while it waits behind held reports
                 self._send(connection.user, "0", [])
             if connection.test_sent is not None:
                 if now - connection.test_sent[1] > interval:
@@ -366,7 +375,6 @@ class FixEntry:
             elif now - connection.last_in > interval * 6 // 5:
                 connection.test_sent = (f"T{now}", now)
                 self._send(connection.user, "1", [(TAG.TestReqID, connection.test_sent[0])])
-        self._write_all()
 
     def _write_all(self):
         self.outbound.flush_all()

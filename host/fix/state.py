@@ -204,7 +204,9 @@ class FixState:
 
     def _cancelled(self, order, event, origin, out, index):
         reason = event[C.reason]
-        mine = origin is not None and origin.user == order.user
+        # The order the request named (not another the same command cancelled: STP).
+        mine = (origin is not None and origin.user == order.user
+                and origin.orig_clordid == order.clordid)
         if mine and origin.kind == REPLACE:
             # A replace to no more than the filled quantity: the rest is cancelled and
             # the order is done, reported as replaced (FIX 4.4: filled when CumQty >= qty).
