@@ -87,3 +87,14 @@ def test_only_the_order_a_replace_names_is_reported_replaced():
     assert by_clordid["b"][150] == "4" and 41 not in by_clordid["b"]
     assert (by_clordid["a2"][150], by_clordid["a2"][39], by_clordid["a2"][41]) == ("5", "2", "a")
     assert state.orders == {} and state.ids == {}
+
+
+def test_replay_takes_each_request_s_numbers_even_after_a_sequence_reset():
+    from gatebook.wire import internal
+    from gatebook.wire.records import make
+    state = FixState()
+    done = [make(internal.DONE, seq=1, ts=1, command=ord("X"), affected=0)]
+    state.replay(None, FixOrigin(7, 40, 90, "F", "x", "gone", 0), done)
+    assert state.numbers[7] == [41, 90]
+    state.replay(None, FixOrigin(7, 2, 3, "F", "y", "gone", 0), done)    # after a reset
+    assert state.numbers[7] == [3, 3]

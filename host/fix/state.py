@@ -137,9 +137,8 @@ class FixState:
     def replay(self, command, origin, events):
         """One logged command (an OriginState): numbers and orders as the live entry had them."""
         if origin is not None:
-            numbers = self.numbers_of(origin.user)
-            numbers[0] = max(numbers[0], origin.in_seq + 1)
-            numbers[1] = max(numbers[1], origin.out_before)
+            # As the request found them: after a ResetSeqNumFlag logon they are lower.
+            self.numbers[origin.user] = [origin.in_seq + 1, origin.out_before]
         for user, _, _ in self.reports(events, origin):
             self.numbers_of(user)[1] += 1
 
