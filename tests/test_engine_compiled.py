@@ -193,7 +193,7 @@ def _command(draw):
 
 
 @pytest.mark.skipif(compiled_skip() is not None, reason=str(compiled_skip()))
-@settings(derandomize=True, database=None, deadline=None, max_examples=400,
+@settings(derandomize=True, database=None, deadline=None, max_examples=250,
           suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(_command(), min_size=5, max_size=80))
 def test_adversarial_commands_give_the_same_events_and_state(commands):
