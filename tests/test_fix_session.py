@@ -75,3 +75,32 @@ def test_a_silent_session_is_tested_then_cut_and_one_user_has_one_session(served
     one.wait(lambda m: m.get(35) == b"1", "the TestRequest after a silence")
     assert one.closed()
     wait_for(lambda: fix.bad["heartbeat_timeout"] == 1, "the timeout counted")
+
+
+def test_a_wrong_comp_id_after_logon_is_rejected_and_ends_the_session(served):
+    fix, client = served
+    one = client(7)
+    assert one.logon().get(35) == b"A"
+    one.user = 99                           # SenderCompID C99 from now on
+    one.send("0")
+    reject = one.wait(lambda m: m.get(35) == b"3", "the Reject")
+    assert reject.get(373) == b"9" and one.wait(lambda m: m.get(35) == b"5", "the Logout")
+    assert one.closed() and fix.bad["comp_id"] == 1
+
+
+def test_a_mass_cancel_of_one_security_leaves_the_others(served):
+    fix, client = served
+    one = client(7)
+    assert one.logon().get(35) == b"A"
+    for clordid, symbol, price in (("g1", "GATE", "50.00"), ("g2", "GATE", "51.00"),
+                                   ("m1", "MSFT", "60.00")):
+        one.send("D", [(11, clordid), (54, 1), TIME, (40, 2), (55, symbol), (38, 1),
+                       (44, price)])
+        one.wait(lambda m, c=clordid: m.get(11) == c.encode(), f"{clordid}'s New")
+    one.send("q", [(11, "mc"), (530, 1), (55, "GATE"), TIME])
+    report = one.wait(lambda m: m.get(35) == b"r", "the mass cancel report")
+    assert (report.get(531), report.get(533)) == (b"1", b"2")
+    assert set(fix.state.ids) == {(7, "m1")}
+    one.send("q", [(11, "bad"), (530, 5), TIME])          # by underlying: not served
+    refused = one.wait(lambda m: m.get(11) == b"bad", "the refused mass cancel")
+    assert refused.get(531) == b"0" and b"only 1" in refused.get(58)

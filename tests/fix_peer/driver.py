@@ -145,15 +145,13 @@ class ExchangeThread:
 
     def __init__(self, exchange):
         self.exchange, self._stop, self.error = exchange, threading.Event(), None
-        self.lock = threading.Lock()
         self._thread = threading.Thread(target=self._run, daemon=True)
         self._thread.start()
 
     def _run(self):
         try:
             while not self._stop.is_set():
-                with self.lock:
-                    self.exchange.run(seconds=0.02, idle_sleep=0.0005)
+                self.exchange.run(seconds=0.02, idle_sleep=0.0005)
         except BaseException as error:      # handed to the test by stop()
             self.error = error
 
