@@ -27,7 +27,7 @@ from importlib.machinery import EXTENSION_SUFFIXES, SourceFileLoader
 from pathlib import Path
 
 __all__ = ["COMPILED_MODULES", "PURE_PYTHON_ENV", "DIGEST_SUFFIX", "PURE_PACKAGE",
-           "source_digest", "compiled_file", "source_reason", "install", "engine_build", "is_compiled",
+           "source_digest", "compiled_file", "source_reason", "SourceFinder", "install", "engine_build", "is_compiled",
            "load_pure"]
 
 #: host/ modules Cython compiles, in import order (each imports only those before it).
@@ -78,13 +78,22 @@ def source_reason(module, folder=_HOST, environ=os.environ):
     return None
 
 
-class _SourceFinder:
-    """Meta-path finder: the engine modules from their .py where `source_reason` says so."""
+class SourceFinder:
+    """Meta-path finder: the engine modules from their .py where `source_reason` says so.
 
-    def __init__(self):
+    Parameters
+    ----------
+    folder : path
+        Where the engine modules are (host/, as installed).
+    environ : mapping
+        The environment to read `PURE_PYTHON_ENV` from.
+    """
+
+    def __init__(self, folder=_HOST, environ=os.environ):
+        self.folder = Path(folder)
         self.reasons = {}           # module -> why its source loads (None: compiled may load)
         for module in COMPILED_MODULES:
-            self.reasons[module] = source_reason(module)
+            self.reasons[module] = source_reason(module, self.folder, environ)
         # One module from source makes them all source: a compiled engine must not call
         # into a source book it was not compiled against, nor the reverse.
         first = next((why for why in self.reasons.values() if why), None)
@@ -97,7 +106,7 @@ class _SourceFinder:
         if module not in COMPILED_MODULES:
             return None
         if package == PURE_PACKAGE or (package == _PACKAGE and self.reasons[module]):
-            source = _HOST / f"{module}.py"
+            source = self.folder / f"{module}.py"
             return importlib.util.spec_from_file_location(
                 fullname, source, loader=SourceFileLoader(fullname, str(source)))
         return None
@@ -110,7 +119,7 @@ def install():
     """Put the finder in front of the import system (once); `gatebook.host` calls it."""
     global _finder
     if _finder is None:
-        _finder = _SourceFinder()
+        _finder = SourceFinder()
         sys.meta_path.insert(0, _finder)
 
 

@@ -118,6 +118,27 @@ def test_a_compiled_module_older_than_its_source_is_refused(tmp_path):
     assert "older than its source" in compiled.source_reason("book", tmp_path, environ={})
 
 
+def test_one_out_of_date_module_sends_every_engine_module_to_its_source(tmp_path):
+    # A compiled engine must never call into a book compiled from other source, nor the
+    # reverse: one stale module and all three load from their .py.
+    for module in compiled.COMPILED_MODULES:
+        (tmp_path / f"{module}.py").write_text(f"NAME = {module!r}\n")
+        built = tmp_path / f"{module}{EXTENSION_SUFFIXES[0]}"
+        built.write_bytes(b"compiled bytes")
+        (tmp_path / f"{built.name}{compiled.DIGEST_SUFFIX}").write_text(
+            compiled.source_digest(tmp_path, module) + "\n")
+    current = compiled.SourceFinder(tmp_path, environ={})
+    assert all(current.find_spec(f"gatebook.host.{module}") is None
+               for module in compiled.COMPILED_MODULES)        # the compiled modules load
+    assert current.find_spec("gatebook.host.flow") is None      # not an engine module
+    (tmp_path / "book.py").write_text("NAME = 'edited'\n")
+    stale = compiled.SourceFinder(tmp_path, environ={})
+    for module in compiled.COMPILED_MODULES:
+        spec = stale.find_spec(f"gatebook.host.{module}")
+        assert spec is not None and spec.origin == str(tmp_path / f"{module}.py"), module
+        assert "older than its source" in stale.reasons[module]
+
+
 # -- seeded flows ----------------------------------------------------------------------
 
 FLOWS = {
