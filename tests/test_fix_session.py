@@ -104,3 +104,17 @@ def test_a_mass_cancel_of_one_security_leaves_the_others(served):
     one.send("q", [(11, "bad"), (530, 5), TIME])          # by underlying: not served
     refused = one.wait(lambda m: m.get(11) == b"bad", "the refused mass cancel")
     assert refused.get(531) == b"0" and b"only 1" in refused.get(58)
+
+
+def test_a_replace_that_changes_side_or_symbol_is_refused(served):
+    fix, client = served
+    one = client(7)
+    assert one.logon().get(35) == b"A"
+    one.send("D", _order("o1"))
+    one.wait(lambda m: m.get(11) == b"o1", "o1's New")
+    for clordid, side, symbol in (("o2", 2, "GATE"), ("o3", 1, "MSFT")):
+        one.send("G", [(11, clordid), (41, "o1"), (54, side), TIME, (40, 2), (55, symbol),
+                       (38, 2), (44, "50.00")])
+        refused = one.wait(lambda m, c=clordid: m.get(11) == c.encode(), f"{clordid}'s answer")
+        assert refused.get(35) == b"9" and b"keeps the order's" in refused.get(58)
+    assert fix.bad["bad_replace"] == 2 and fix.state.ids == {(7, "o1"): 1}

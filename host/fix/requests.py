@@ -107,8 +107,10 @@ class Requests:
         order = self.state.orders[order_id]
         total = _qty(fields.get(TAG.OrderQty, ""))
         kind = _TYPES.get(fields[TAG.OrdType])
-        if kind != order.ord_type:
-            raise RequestError("bad_replace", "a replace keeps the order's OrdType")
+        if kind != order.ord_type or side != order.side \
+                or self.symbol_ids.get(fields.get(TAG.Symbol)) != order.symbol:
+            raise RequestError("bad_replace", "a replace keeps the order's OrdType, Side "
+                                              "and Symbol")
         price = parse_price(fields[TAG.Price]) if TAG.Price in fields else order.price
         if total <= order.cum:
             return self.sequencer.cancel(order_id, user), origin
