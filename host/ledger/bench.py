@@ -88,9 +88,9 @@ def run_benchmark(commands, batches, postgresql=None, with_postgresql=True, dire
         stores = [("sqlite", None)]
         if with_postgresql:
             if postgresql is None and find_binaries() is not None:
+                cluster = TemporaryCluster(directory)
                 try:
-                    cluster = TemporaryCluster(directory).start()
-                    postgresql = cluster.url
+                    postgresql = cluster.start().url
                 except ClusterError as error:
                     out(f"PostgreSQL skipped: {error}")
             elif postgresql is None:

@@ -133,7 +133,11 @@ class TemporaryCluster:
         shutil.rmtree(self._own_directory or self.directory, ignore_errors=True)
 
     def __enter__(self):
-        return self.start()
+        try:
+            return self.start()
+        except BaseException:
+            self.remove()               # no half-made cluster left behind
+            raise
 
     def __exit__(self, *exc):
         self.remove()
