@@ -165,8 +165,9 @@ class Requests:
                                (TAG.MassCancelRequestType,
                                 fields.get(TAG.MassCancelRequestType, "7")[:1]),
                                (TAG.MassCancelResponse, "0"), (TAG.Text, str(error))]
+        exec_id = f"R{user}.{self.state.numbers_of(user)[1]}"     # unique: its MsgSeqNum
         return user, "8", [(TAG.OrderID, "NONE"), (TAG.ClOrdID, clordid),
-                           (TAG.ExecID, f"R{user}.{self.state.numbers_of(user)[1]}"), (TAG.ExecType, "8"),
+                           (TAG.ExecID, exec_id), (TAG.ExecType, "8"),
                            (TAG.OrdStatus, "8"), (TAG.Symbol, fields.get(TAG.Symbol, "?")[:16]),
                            (TAG.Side, fields.get(TAG.Side, "1")[:1]), (TAG.LeavesQty, 0),
                            (TAG.CumQty, 0), (TAG.AvgPx, 0), (TAG.OrdRejReason, 99),
