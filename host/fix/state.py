@@ -242,7 +242,8 @@ class FixState:
                 (TAG.ExecID, f"{event[_SEQ]}.{index}"), (TAG.ExecType, EXEC_TYPE["REJECTED"]),
                 (TAG.OrdStatus, ORD_STATUS["REJECTED"]),
                 (TAG.Symbol, self.names.get(event[J.symbol], "?")),
-                (TAG.Side, _FIX_SIDE.get(origin.side, "1")), (TAG.LeavesQty, 0), (TAG.CumQty, 0), (TAG.AvgPx, 0),
+                (TAG.Side, _FIX_SIDE.get(origin.side, "1")), (TAG.LeavesQty, 0),
+                (TAG.CumQty, 0), (TAG.AvgPx, 0),
                 (TAG.OrdRejReason, _ORD_REJ.get(reason, 99)), (TAG.Text, text)]))
         elif origin.kind in (CANCEL, REPLACE):
             order = self.orders.get(event[J.order_id])
