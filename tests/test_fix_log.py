@@ -52,6 +52,11 @@ def test_fix_orders_are_logged_snapshotted_and_recovered(tmp_path, capsys):
         client.send("G", [(11, "a2"), (41, "a"), (54, 1), (60, "20260101-00:00:00"),
                           (40, 2), (55, "GATE"), (38, 12), (44, "90.50")])
         client.wait(lambda m: m.get(11) == b"a2", "a's replace")
+        # A ClOrdID the log could not hold (not ASCII) is refused before any command.
+        client.send("D", _order(b"caf\xe9", 1, "89.00"))
+        refused = client.wait(lambda m: m.get(35) == b"8" and m.get(150) == b"8",
+                              "the refused ClOrdID")
+        assert b"printable ASCII" in refused.get(58)
     finally:
         client.close()
         loop.stop()
@@ -63,7 +68,9 @@ def test_fix_orders_are_logged_snapshotted_and_recovered(tmp_path, capsys):
     assert report.snapshot, "a snapshot holding the FIX state was used"
     recovered = report.states[FIX]
     assert recovered.ids == live.ids and recovered.orders[1].qty == 12
-    assert recovered.numbers[7][0] == live.numbers[7][0]        # next inbound MsgSeqNum
+    # The next inbound MsgSeqNum: after the last logged request (the replace, 6); the
+    # refused order (7) is in no log, so a client logging on again is asked to resend it.
+    assert (recovered.numbers[7][0], live.numbers[7][0]) == (7, 8)
     from gatebook.cli import main
     assert main(["log", "dump", "--dir", directory]) == 0
     dump = capsys.readouterr().out

@@ -67,8 +67,9 @@ def _qty(text):
 
 
 def _clordid(text):
-    if len(text) > MAX_CLORDID or not text.isprintable():
-        raise RequestError("bad_clordid", f"ClOrdID is 1..{MAX_CLORDID} printable characters")
+    if len(text) > MAX_CLORDID or not text.isascii() or not text.isprintable():
+        raise RequestError("bad_clordid", f"ClOrdID is 1..{MAX_CLORDID} printable ASCII "
+                                          "characters")
     return text
 
 
