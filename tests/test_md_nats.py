@@ -155,3 +155,60 @@ def test_a_three_node_cluster_keeps_the_states_when_a_server_dies(tmp_path):
             edge.kill()
         for server in servers:
             server.kill()
+
+
+def test_gatebook_run_publishes_to_nats_for_an_edge(tmp_path):
+    """`gatebook run --md-nats` as a process: its orders' book reaches a client of an edge."""
+    import signal
+    import subprocess
+    import sys
+
+    from gatebook.dpdk_bridge.udp import SocketUdp
+    from gatebook.host.ouch.gateway import flow_datagrams
+    from gatebook.host.symbols import DEFAULT_SYMBOLS
+    from gatebook.host.wal.recovery import recover
+    from gatebook.wire.enums import Side
+
+    from md_nats_servers import free_port
+    from ouch_login import FlowClient, flow_accounts
+    server = NatsServer(tmp_path)
+    directory = str(tmp_path / "log")
+    order_port = free_port()
+    child = subprocess.Popen(
+        [sys.executable, "-m", "gatebook.cli", "run", "--listen", f"127.0.0.1:{order_port}",
+         "--md", f"127.0.0.1:{free_port()}", "--md-nats", server.url, "--log", directory,
+         "--durability", "none", "--seconds", "120", "--accounts", flow_accounts(directory)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    edge = None
+    try:
+        lines = []
+        while not any("to NATS" in line for line in lines):
+            line = child.stdout.readline()
+            assert line, (lines, child.stderr.read())
+            lines.append(line)
+        datagrams = flow_datagrams(generate_flow(1200, seed=23), DEFAULT_SYMBOLS, batch=2)
+        with SocketUdp() as sock:
+            flow = FlowClient(sock, ("127.0.0.1", order_port), (user for user, _ in datagrams))
+            for start in range(0, len(datagrams), 20):
+                flow.send(datagrams[start:start + 20])
+                time.sleep(0.002)
+        time.sleep(1.0)
+        child.send_signal(signal.SIGTERM)
+        out, err = child.communicate(timeout=30)
+        assert child.returncode == 0, err
+        book = recover(directory)[0].books[2]
+        edge = Edge(server.url)          # after the exchange stopped: the stream has it all
+        client = _watch(edge, ["AAPL"])
+        client.read_until(lambda c: ("l2", "AAPL") in c.latest)
+        shown = client.latest["l2", "AAPL"]
+        assert (shown["bids"], shown["asks"]) == (
+            [list(level) for level in book.depth(Side.BUY, 5)],
+            [list(level) for level in book.depth(Side.SELL, 5)])
+        client.close()
+    finally:
+        if child.poll() is None:
+            child.kill()
+            child.communicate()
+        if edge is not None and edge.process.poll() is None:
+            edge.kill()
+        server.kill()

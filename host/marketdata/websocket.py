@@ -109,6 +109,8 @@ class MarketDataServer:
             "page", name).read_bytes()) for path, (name, kind) in PAGE_FILES.items()}
         self._loop = None
         self._stopped = None
+        self._sending = {}                # connection -> loop time its current send began
+        self._too_slow = set()            # connections the watchdog cut
         self._ready = threading.Event()
         self._failure = None
         listener = socket.create_server((host, port), backlog=1024)
@@ -142,8 +144,10 @@ class MarketDataServer:
         async with serve(self._client, sock=listener, **self._options) as server:
             self.address = server.sockets[0].getsockname()[:2]
             self.source.start(self._loop, self.hub.changed)
+            watchdog = asyncio.create_task(self._watchdog())
             self._ready.set()
             await self._stopped.wait()
+            watchdog.cancel()
         closing = self.source.close()
         if asyncio.iscoroutine(closing):        # a source with a connection of its own
             await closing
@@ -203,6 +207,9 @@ class MarketDataServer:
             close = ws.protocol.close_sent
             if why is None and close is not None and close.code in (1009, 1011):
                 why = "too_large" if close.code == 1009 else "ping_timeout"
+            if ws in self._too_slow:            # however the closing reached us first
+                self._too_slow.discard(ws)
+                why = "slow"
             if why is not None:
                 self.cut[why] += 1
 
@@ -238,22 +245,32 @@ class MarketDataServer:
         return None
 
     async def _send_loop(self, ws, subscriber):
-        """Send each dirty symbol's current state; cut the client when it cannot keep up."""
+        """Send each dirty symbol's current state; why the client was cut, or None."""
+        sending = self._sending
         while True:
             await subscriber.wake.wait()
             subscriber.wake.clear()
             texts = subscriber.take()
             if not texts:
                 continue
+            # No timer per send (a thousand clients would each cost one): the watchdog
+            # cuts a client whose send has waited longer than `send_timeout`.
+            sending[ws] = self._loop.time()
             try:
-                await asyncio.wait_for(ws.send(texts[0]) if len(texts) == 1 else
-                                       self._send_all(ws, texts), self.send_timeout)
-            except (asyncio.TimeoutError, TimeoutError):
-                ws.transport.abort()            # a closing handshake would wait on it too
-                return "slow"
+                for text in texts:
+                    await ws.send(text)
+            except ConnectionClosed:
+                return "slow" if ws in self._too_slow else None
+            finally:
+                del sending[ws]
             self.served["messages"] += len(texts)
 
-    @staticmethod
-    async def _send_all(ws, texts):
-        for text in texts:
-            await ws.send(text)
+    async def _watchdog(self):
+        """Cut every client that has not taken what it is sent within `send_timeout`."""
+        while True:
+            await asyncio.sleep(min(1.0, self.send_timeout / 4))
+            now = self._loop.time()
+            for ws, since in list(self._sending.items()):
+                if now - since > self.send_timeout and ws not in self._too_slow:
+                    self._too_slow.add(ws)
+                    ws.transport.abort()        # a closing handshake would wait on it too

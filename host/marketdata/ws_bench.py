@@ -8,12 +8,12 @@ thread, the WebSocket server on its own):
 - the same with the server attached and its clients connected;
 - paced at a fixed command rate, every command stamped with the wall clock
   as it is applied: the delay from that stamp (the engine event's ITCH
-  timestamp, which each `l1`/`l2` message carries) to the moment a client
+  timestamp, which each `l2` message carries) to the moment a client
   process reads the message.
 
 Clients run in separate processes (`python -m gatebook.host.marketdata.ws_bench
 HOST PORT CLIENTS SLOW SECONDS`), a few hundred connections each on one
-asyncio loop, each watching one symbol's L1 and L2 (10 levels), the symbols
+asyncio loop, each watching one symbol's L2 (10 levels a side), the symbols
 taken in turn; slow clients read one message every 200 ms, so the server
 conflates for them.
 """
@@ -162,7 +162,7 @@ async def _client(url, slow, index, until, report):
             hello = json.loads(await ws.recv())
             symbols = hello["symbols"]
             await ws.send(json.dumps({"op": "subscribe", "symbol": symbols[index % len(symbols)],
-                                      "channels": ["l1", "l2"], "depth": 10}))
+                                      "channels": ["l2"], "depth": 10}))
             while (left := until - time.monotonic()) > 0:
                 try:
                     text = await asyncio.wait_for(ws.recv(), left)
@@ -177,7 +177,7 @@ async def _client(url, slow, index, until, report):
                 if report["messages"] % 7:                        # a sample keeps it cheap
                     continue
                 message = json.loads(text)
-                if message.get("type") in ("l1", "l2") and message["ts"]:
+                if message.get("type") == "l2" and message["ts"]:
                     delay = received - message["ts"]
                     if 0 <= delay < 60 * 10**9:
                         report["delays_us"].append(delay // 1000)
