@@ -106,7 +106,10 @@ def build_harness(depth, *, trace=False):
 
 
 def decode_beats(data, beat_bytes):
-    """The records of the event-port beats in `data`, `beat_bytes` each (`MatcherCodec.decode_beat`)."""
+    """The records of the event-port beats in `data`, `beat_bytes` bytes each.
+
+    The same records as `MatcherCodec.decode_beat` gives for each beat's integer.
+    """
     decoders = EVENT_CODEC.by_code
     out = []
     append = out.append
