@@ -209,6 +209,10 @@ class HybridExchange:
                 lane = self.home_lane.get(symbol)
                 if lane is not None and lane.symbol is None:
                     self._maybe_load(lane)
+        owner = self.owner
+        if not self.queue and (not owner or all(symbol not in owner for symbol in symbols)):
+            self._apply_on_host(command, symbols)   # nothing in flight, no lane's symbol
+            return
         entry = _Entry(command, command[_SEQ] if len(command) > _SEQ else 0, symbols)
         self._route(entry)
         self.queue.append(entry)
@@ -217,6 +221,17 @@ class HybridExchange:
         self._merge()
         if len(self.queue) >= self.window:
             self._pump()
+
+    def _apply_on_host(self, command, symbols):
+        """What routing and merging do for a host command with nothing in flight, directly."""
+        self.front.advance(command)
+        if len(symbols) == 1 and command[_CODE] != _MASS and command[_CODE] != _ADMIN:
+            home = self.home_lane.get(symbols[0])
+            if home is not None:
+                home.idle += 1
+        events = self.engine.apply(command)
+        for listener in self._listeners:
+            listener(events)
 
     def run(self, commands):
         """Submit every command, then wait for the last event."""
