@@ -272,6 +272,21 @@ def test_half_open_connections_and_too_many_clients_are_cut(market, server_of):
         raw.close()
 
 
+def test_connections_that_never_finish_the_handshake_are_cut(market, server_of):
+    import socket
+    server = server_of(market, open_timeout=0.5)
+    mute = socket.create_connection(server.address)            # says nothing at all
+    halfway = socket.create_connection(server.address)
+    halfway.sendall(b"GET /ws HTTP/1.1\r\nHost: x\r\n")     # and never ends its request
+    for sock in (mute, halfway):
+        sock.settimeout(5)
+        assert sock.recv(100) == b""                           # closed by the server
+        sock.close()
+    assert server.cut == {"handshake_timeout": 2}
+    good = Client(server.address)                              # and it goes on
+    good.close()
+
+
 def test_a_server_that_fell_behind_reloads_from_the_snapshot(market):
     """The handoff holds 4 packets: the server, not draining, loses some; it reloads."""
     small = Market(tap_capacity=4)

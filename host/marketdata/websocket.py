@@ -20,6 +20,8 @@ or `refused` (the request is answered with an error and the client stays):
 - a client that does not take what it is sent within `send_timeout`
   (never reads; its TCP window is full): cut, "slow";
 - no pong within `ping_timeout` (a half-open connection): cut, "ping_timeout";
+- a connection that sends no complete request within `open_timeout`: cut,
+  "handshake_timeout";
 - more than `max_clients` connections: refused before the handshake (HTTP
   503), "too_many_clients".
 """
@@ -33,7 +35,7 @@ import time
 from collections import Counter
 from importlib import resources
 
-from websockets.asyncio.server import serve
+from websockets.asyncio.server import ServerConnection, serve
 from websockets.datastructures import Headers
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Response
@@ -68,8 +70,8 @@ class MarketDataServer:
     max_message : int
         Bytes of one client frame at most.
     max_subscriptions, max_errors, rate : int
-    send_timeout, ping_interval, ping_timeout : float
-        Seconds.
+    send_timeout, ping_interval, ping_timeout, open_timeout : float
+        Seconds; `open_timeout` bounds the HTTP request and WebSocket handshake.
     write_limit : int
         Bytes queued for one client before its sender waits (and, after
         `send_timeout`, cuts it).
@@ -91,7 +93,7 @@ class MarketDataServer:
     def __init__(self, source, host="127.0.0.1", port=0, max_clients=2000, max_message=4096,
                  max_subscriptions=64, max_errors=20, rate=50, send_timeout=5.0,
                  ping_interval=5.0, ping_timeout=5.0, write_limit=1 << 14,
-                 send_buffer=1 << 16):
+                 send_buffer=1 << 16, open_timeout=10.0):
         self.source = source
         self.hub = Hub(source.symbols)
         self.max_clients, self.max_subscriptions = max_clients, max_subscriptions
@@ -100,7 +102,8 @@ class MarketDataServer:
         self.served, self.refused, self.cut = Counter(), Counter(), Counter()
         self._options = dict(max_size=max_message, ping_interval=ping_interval,
                              ping_timeout=ping_timeout, write_limit=write_limit,
-                             open_timeout=10, close_timeout=2, max_queue=4,
+                             open_timeout=open_timeout, close_timeout=2, max_queue=4,
+                             create_connection=self._connection_class(),
                              # Compressing is per client (each has its own context):
                              # a thousand clients would each pay for it.
                              compression=None,
@@ -162,6 +165,19 @@ class MarketDataServer:
         self._thread.join()
 
     # -- HTTP: the page, and who may open a WebSocket -----------------------
+
+    def _connection_class(self):
+        """`websockets`' connection, counting the ones that never finish their handshake."""
+        cut = self.cut
+
+        class CountedConnection(ServerConnection):
+            async def handshake(self, *args, **kwargs):
+                try:
+                    return await super().handshake(*args, **kwargs)
+                except asyncio.CancelledError:      # open_timeout: a half-open connection
+                    cut["handshake_timeout"] += 1
+                    raise
+        return CountedConnection
 
     def _http(self, connection, request):
         path = request.path.partition("?")[0]
