@@ -56,6 +56,8 @@ class RawFix:
             data = self.sock.recv(65536)
         except socket.timeout:
             return True
+        except ConnectionResetError:
+            return False
         if not data:
             return False
         self.parser.append_buffer(data)
@@ -75,7 +77,7 @@ class RawFix:
         for message in self.got:
             if test(message):
                 return message
-        raise AssertionError(f"no {what}; got {[str(m) for m in self.got][-5:]}")
+        raise AssertionError(f"no {what}; got {[m.pairs for m in self.got][-5:]}")
 
     def closed(self, seconds=10.0):
         """True once the exchange has closed the connection."""

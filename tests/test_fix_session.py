@@ -118,3 +118,46 @@ def test_a_replace_that_changes_side_or_symbol_is_refused(served):
         refused = one.wait(lambda m, c=clordid: m.get(11) == c.encode(), f"{clordid}'s answer")
         assert refused.get(35) == b"9" and b"keeps the order's" in refused.get(58)
     assert fix.bad["bad_replace"] == 2 and fix.state.ids == {(7, "o1"): 1}
+
+
+def test_random_well_framed_messages_never_stop_the_exchange(served):
+    """600 messages with valid framing and random tags and values: each is taken,
+    rejected or refused, or its connection cut; the exchange's thread never fails."""
+    import random
+    rng = random.Random(20261203)
+    fix, client = served
+    tags = [11, 38, 40, 41, 44, 54, 55, 59, 60, 99, 112, 530, 7, 16, 36, 123, 43, 999]
+    values = ["1", "2", "0", "-1", "GATE", "MSFT", "99.00", "1.00001", "9" * 18, "x" * 300,
+              "Y", "N", "20260101-00:00:00", "\u00e9", "1e9", "4294967296", "0.0000"]
+    one, sent = None, 0
+    while sent < 600:
+        if one is None:
+            # A fresh session each time (ResetSeqNumFlag): a random SequenceReset may
+            # have moved the expected number anywhere.
+            one = client(7)
+            one.seq = 1
+            one.send("A", [(98, 0), (108, 30), (141, "Y"), (553, "user7"), (554, "pw7")])
+            one.wait(lambda m: m.get(35) in (b"A", b"5"), "the logon's answer")
+        msg_type = rng.choice("DDDFGGq0123458AZ")
+        body = dict(_order(f"c{rng.randrange(20)}", rng.choice(["50.00", "51.00"])))
+        body.update({41: f"c{rng.randrange(20)}", 530: "7"})
+        for _ in range(rng.randrange(4)):
+            if rng.random() < 0.3:
+                body.pop(rng.choice(tags), None)
+            else:
+                body[rng.choice(tags)] = rng.choice(values)
+        body = list(body.items())
+        sent += 1
+        try:
+            one.send(msg_type, body)
+            if sent % 20 == 0:
+                one.send("1", [(112, f"alive-{sent}")])
+                one.wait(lambda m, s=sent: m.get(112) == f"alive-{s}".encode(), "a Heartbeat",
+                         seconds=1)
+        except (OSError, AssertionError):   # cut, or logged out: log on again
+            one.close()
+            one = None
+    assert not [kind for kind in fix.bad if kind.endswith("error")]
+    assert fix.messages > 0
+    fresh = client(8)
+    assert fresh.logon().get(35) == b"A"
