@@ -57,6 +57,10 @@ def test_fix_orders_are_logged_snapshotted_and_recovered(tmp_path, capsys):
         refused = client.wait(lambda m: m.get(35) == b"8" and m.get(150) == b"8",
                               "the refused ClOrdID")
         assert b"printable ASCII" in refused.get(58)
+        # A price past the log's 32-bit field: refused as unloggable, its number given back.
+        client.send("D", _order("huge", 1, "999999999"))
+        huge = client.wait(lambda m: m.get(11) == b"huge", "the unloggable order's answer")
+        assert huge.get(150) == b"8" and b"cannot be logged" in huge.get(58)
     finally:
         client.close()
         loop.stop()
@@ -69,8 +73,9 @@ def test_fix_orders_are_logged_snapshotted_and_recovered(tmp_path, capsys):
     recovered = report.states[FIX]
     assert recovered.ids == live.ids and recovered.orders[1].qty == 12
     # The next inbound MsgSeqNum: after the last logged request (the replace, 6); the
-    # refused order (7) is in no log, so a client logging on again is asked to resend it.
-    assert (recovered.numbers[7][0], live.numbers[7][0]) == (7, 8)
+    # refused orders (7, 8) are in no log, so a client logging on again is asked for them.
+    assert (recovered.numbers[7][0], live.numbers[7][0]) == (7, 9)
+    assert built.fix_entry.bad["unloggable"] == 1
     from gatebook.cli import main
     assert main(["log", "dump", "--dir", directory]) == 0
     dump = capsys.readouterr().out
