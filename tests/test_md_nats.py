@@ -41,6 +41,30 @@ def _sees_engine(market, names=NAMES.values(), levels=5):
     return done
 
 
+def _executions(url, name, count, seconds=20):
+    """The first `count` executions of `name` on the execution stream, as published."""
+    import json
+
+    import nats
+    from nats.js.api import DeliverPolicy
+
+    async def read():
+        connection = await nats.connect(url)
+        subscription = await connection.jetstream().subscribe(
+            f"gatebook.exec.{name}", deliver_policy=DeliverPolicy.ALL, ordered_consumer=True)
+        out = []
+        deadline = time.monotonic() + seconds
+        while len(out) < count and time.monotonic() < deadline:
+            try:
+                message = await subscription.next_msg(timeout=1)
+            except Exception:           # nats' TimeoutError: nothing yet
+                continue
+            out.append(json.loads(message.data))
+        await connection.close()
+        return out
+    return asyncio.run(read())
+
+
 def _watch(edge, names=("AAPL", "GATE")):
     client = Client(edge.address)
     for name in names:
@@ -70,6 +94,13 @@ def test_edges_serve_the_engine_book_and_a_killed_edge_costs_a_resubscribe(tmp_p
         for client in (moved, second):
             client.read_until(_sees_engine(market, ("AAPL", "GATE")))
         assert moved.latest["trades", "AAPL"]["count"] == market.executions["AAPL"]
+        # The execution stream has every one of them, in order, each once.
+        executions = _executions(server.url, "AAPL", market.executions["AAPL"])
+        assert len(executions) == market.executions["AAPL"]
+        matches = [execution["match"] for execution in executions]
+        assert matches == sorted(set(matches))
+        assert [(execution["price"], execution["qty"]) for execution in executions[-3:]] == [
+            (trade["price"], trade["qty"]) for trade in moved.trades["AAPL"][-3:]]
         # An edge started after the trading: every symbol's state, with nothing new sent.
         edges.append(Edge(server.url))
         late = _watch(edges[2], list(NAMES.values()))

@@ -124,9 +124,12 @@ class DepthBook:
         Locates changed since the owner last emptied it.
     refused : int
         Messages that contradicted the book (an unknown order reference).
+    on_trade : callable(SymbolDepth, trade) or None
+        Called with each trade as it is applied (the execution stream).
     """
 
-    def __init__(self):
+    def __init__(self, on_trade=None):
+        self.on_trade = on_trade
         self.symbols, self.by_name = {}, {}
         self.orders = {}
         self.next_sequence = 1
@@ -187,8 +190,11 @@ class DepthBook:
                 return
             price = order[_O_PRICE] if code == _EXECUTED else record[_EXP.execution_price]
             aggressor = itch50.SELL if order[_O_SIDE] == itch50.BUY else itch50.BUY
-            depth.trades.append((record[_EXE_MATCH], price, shares, aggressor, record[_STAMP]))
+            trade = (record[_EXE_MATCH], price, shares, aggressor, record[_STAMP])
+            depth.trades.append(trade)
             depth.trade_count += 1
+            if self.on_trade is not None:
+                self.on_trade(depth, trade)
         elif code == _CANCEL:
             if self._reduce(depth, record[_CAN_REF], record[_CAN_SHARES]) is None:
                 return

@@ -87,11 +87,13 @@ class LocalSource:
     tap : FeedTap
     publisher : MoldPublisher
         Its `snapshot()` starts the book and resynchronises it.
+    on_trade : callable(SymbolDepth, trade), optional
+        Called on the server's loop with each trade as the book applies it.
     """
 
-    def __init__(self, tap, publisher):
+    def __init__(self, tap, publisher, on_trade=None):
         self.tap, self.publisher = tap, publisher
-        self.book = DepthBook()
+        self.book = DepthBook(on_trade)
         self.symbols = self.book.by_name
         self.resyncs = self.bad_packets = 0
         self._seen_overflow = 0

@@ -6,7 +6,10 @@
 The exchange side (`NatsFanout`) keeps the books from the feed as the
 WebSocket server does (`feed_tap.LocalSource`) and, whenever a symbol
 changes, publishes its whole state, levels, trading state and last trades,
-to `gatebook.md.<SYMBOL>`. The stream keeps one message per subject (the
+to `gatebook.md.<SYMBOL>`; and every execution, in order, to
+`gatebook.exec.<SYMBOL>` (a stream keeping the last million: match numbers
+run exchange-wide without a gap, so a consumer sees one if the fanout ever
+fell behind and reloaded its books). The stream keeps one message per subject (the
 latest state), so an edge that starts, restarts or moves to another server
 of a cluster has every symbol's current state at once, then follows; a
 killed edge costs its clients a reconnect and a resubscribe, nothing more.
@@ -26,13 +29,17 @@ from collections import Counter
 
 from .depth import MAX_LEVELS, TRADES_KEPT, SymbolDepth
 
-__all__ = ["NatsFanout", "NatsSource", "SUBJECT_PREFIX", "STREAM", "encode_state",
-           "decode_state"]
+__all__ = ["NatsFanout", "NatsSource", "SUBJECT_PREFIX", "STREAM", "EXEC_PREFIX",
+           "EXEC_STREAM", "encode_state", "decode_state"]
 
 _log = logging.getLogger("gatebook.marketdata")
 
 SUBJECT_PREFIX = "gatebook.md"
 STREAM = "GATEBOOK_MD"
+# Every execution, in order, one subject per symbol; kept up to EXEC_KEPT messages.
+EXEC_PREFIX = "gatebook.exec"
+EXEC_STREAM = "GATEBOOK_EXEC"
+EXEC_KEPT = 1_000_000
 # A state is at most 50 levels a side and 50 trades: well under this.
 MAX_STATE_BYTES = 64 * 1024
 
@@ -110,16 +117,25 @@ def decode_state(data, depth=None):
     return depth
 
 
-async def _ensure_stream(jetstream, replicas):
+async def _ensure_streams(jetstream, replicas):
     from nats.js.api import StreamConfig
-    config = StreamConfig(name=STREAM, subjects=[f"{SUBJECT_PREFIX}.*"],
-                          max_msgs_per_subject=1, num_replicas=replicas)
-    try:
-        await jetstream.add_stream(config)
-    except Exception as failure:        # exists with another config: bring it to ours
-        if "already in use" not in str(failure):
-            raise
-        await jetstream.update_stream(config)
+    for config in (StreamConfig(name=STREAM, subjects=[f"{SUBJECT_PREFIX}.*"],
+                                max_msgs_per_subject=1, num_replicas=replicas),
+                   StreamConfig(name=EXEC_STREAM, subjects=[f"{EXEC_PREFIX}.*"],
+                                max_msgs=EXEC_KEPT, num_replicas=replicas)):
+        try:
+            await jetstream.add_stream(config)
+        except Exception as failure:    # exists with another config: bring it to ours
+            if "already in use" not in str(failure):
+                raise
+            await jetstream.update_stream(config)
+
+
+def encode_execution(depth, trade):
+    """One execution as published on `gatebook.exec.<SYMBOL>`."""
+    match, price, qty, aggressor, ts = trade
+    return _dumps({"symbol": depth.name, "match": match, "price": price, "qty": qty,
+                   "aggressor": aggressor, "ts": ts}).encode()
 
 
 class NatsFanout:
@@ -144,7 +160,8 @@ class NatsFanout:
 
     def __init__(self, source, url, replicas=1):
         self.source, self.servers, self.replicas = source, url.split(","), replicas
-        self.published = 0
+        self.published = self.executions = 0
+        source.book.on_trade = self._execution
         self._ready = threading.Event()
         self._failure = None
         self._thread = threading.Thread(target=self._run, name="gatebook-md-nats", daemon=True)
@@ -171,7 +188,7 @@ class NatsFanout:
         self._nc = await nats.connect(servers=self.servers, max_reconnect_attempts=-1,
                                       reconnect_time_wait=0.2, connect_timeout=5)
         try:
-            await _ensure_stream(self._nc.jetstream(), self.replicas)
+            await _ensure_streams(self._nc.jetstream(), self.replicas)
             for name in self.source.symbols:        # every symbol's state, from the start
                 await self._publish(name)
             self.source.start(self._loop, self._changed)
@@ -181,6 +198,11 @@ class NatsFanout:
             await self._nc.flush(timeout=5)
         finally:
             await self._nc.close()
+
+    def _execution(self, depth, trade):
+        self._loop.create_task(self._nc.publish(f"{EXEC_PREFIX}.{depth.name}",
+                                                encode_execution(depth, trade)))
+        self.executions += 1
 
     def _changed(self, names):
         for name in names:
