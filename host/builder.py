@@ -59,6 +59,8 @@ class BuiltExchange:
         The WebSocket feed and live page, when configured.
     md_nats : gatebook.host.marketdata.nats.NatsFanout or None
         Symbol states published to NATS JetStream, when configured.
+    metrics : gatebook.host.metrics.MetricsServer or None
+        The Prometheus endpoint, when `[metrics] listen` is set.
     """
 
     def __init__(self, config):
@@ -66,6 +68,7 @@ class BuiltExchange:
         self.exchange = self.entry = self.port = self.accounts = self.fix_entry = None
         self.journal = self.acks = self.replication = self.hybrid = None
         self.standby_epoch = self.md_service = self.md_websocket = self.md_nats = None
+        self.metrics = None
         self.matcher = "golden model in-process"
         self._closed = False
 
@@ -97,8 +100,8 @@ class BuiltExchange:
         failure = _close_journal(self.journal) if self.journal is not None else None
         if self.exchange is None and self.fix_entry is not None:
             self.fix_entry.close()          # else the exchange closes its entries
-        for part in (self.exchange, self.md_service, self.md_websocket, self.md_nats, self.port,
-                     self.hybrid, self.replication):
+        for part in (self.metrics, self.exchange, self.md_service, self.md_websocket,
+                     self.md_nats, self.port, self.hybrid, self.replication):
             if part is not None:
                 part.close()
         return failure
@@ -219,6 +222,19 @@ def _assemble(built, config, clock):
                                                heartbeat=(entry.listen[0], md.destination))
         except OSError as error:
             raise BuildError(f"cannot serve market-data recovery: {error}", 1) from None
+    if config.metrics.listen is not None:
+        _serve_metrics(built, config.metrics.listen)
+
+
+def _serve_metrics(built, listen):
+    """The Prometheus endpoint; the exchange's polls are timed per burst, not per command."""
+    from .metrics import exchange_metrics
+    metrics = exchange_metrics(built)
+    built.exchange.poll = metrics.timed(built.exchange.poll)    # Exchange.run calls self.poll
+    try:
+        built.metrics = metrics.serve(*listen)
+    except OSError as error:
+        raise BuildError(f"cannot serve metrics on {listen[0]}:{listen[1]}: {error}", 1) from None
 
 
 def _fix_entry(built, config):

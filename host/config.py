@@ -17,7 +17,7 @@ from .symbols import DEFAULT_SYMBOLS, SymbolSpec
 
 __all__ = [
     "ConfigError", "ExchangeConfig", "OrderEntryConfig", "FixConfig", "SessionConfig", "LogConfig",
-    "LinkConfig", "MarketDataConfig", "RunConfig", "load_config", "parse_config",
+    "LinkConfig", "MarketDataConfig", "MetricsConfig", "RunConfig", "load_config", "parse_config",
     "parse_address", "check_config",
 ]
 
@@ -108,6 +108,13 @@ class MarketDataConfig:
 
 
 @dataclass(frozen=True)
+class MetricsConfig:
+    """The Prometheus endpoint (`[metrics]`, host/metrics.py); none without `listen`."""
+
+    listen: tuple | None = None             # (ip, port) serving /metrics over HTTP
+
+
+@dataclass(frozen=True)
 class RunConfig:
     """When `gatebook run` stops by itself (`[run]`); None: never."""
 
@@ -126,6 +133,7 @@ class ExchangeConfig:
     log:         LogConfig = field(default_factory=LogConfig)
     link:        LinkConfig = field(default_factory=LinkConfig)
     market_data: MarketDataConfig = field(default_factory=MarketDataConfig)
+    metrics:     MetricsConfig = field(default_factory=MetricsConfig)
     run:         RunConfig = field(default_factory=RunConfig)
 
 
@@ -197,6 +205,7 @@ _SECTIONS = {
         "destination": _destination, "request": _destination, "snapshot": _destination,
         "store_messages": _integer(1, 100_000_000), "websocket": _destination,
         "nats": _text, "nats_replicas": _integer(1, 5)}),
+    "metrics": (MetricsConfig, {"listen": parse_address}),
     "run": (RunConfig, {"seconds": _seconds, "max_orders": _integer(1)}),
 }
 # TOML key -> SymbolSpec field.

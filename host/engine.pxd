@@ -8,7 +8,7 @@ from gatebook.host.validation cimport (check_new_order, check_replace, clean_u16
                                        clean_u64, stamp_reject_reason)
 
 cdef Py_ssize_t ORDER_ID, USER, SYMBOL, SIDE, ORDER_TYPE, TIF, PRICE, STOP_PRICE, QTY, SEQ
-cdef Py_ssize_t PENDING_STOP
+cdef Py_ssize_t PENDING_STOP, _REJECT_REASON
 cdef object _NEW_ORDER, _CANCEL, _REPLACE, _MASS_CANCEL, _ADMIN
 cdef object _ACCEPTED, _REJECTED, _CANCELLED, _REPLACED, _STOP_TRIGGERED, _DONE
 cdef object _TRADING_STATE, _CANCEL_USER, _FOK_KILL, _SELF_TRADE, _IOC_REMAINDER
@@ -23,6 +23,7 @@ cdef class MatchingEngine:
     cdef public set used_ids
     cdef public object match_id
     cdef public object last_seq
+    cdef public dict rejects
     cdef list _listeners
     cdef object _notify
 

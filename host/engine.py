@@ -60,6 +60,7 @@ _REPLACED, _STOP_TRIGGERED, _DONE = REPLACED.code, STOP_TRIGGERED.code, DONE.cod
 _TRADING_STATE = TRADING_STATE.code
 # Where any command's seq and ts sit, for one too malformed to unpack.
 _SEQ, _TS = INTERNAL.NEW_ORDER.seq, INTERNAL.NEW_ORDER.ts
+_REJECT_REASON = INTERNAL.REJECTED.reason
 
 # The handlers unpack commands whole and build events whole, in one tuple each
 # (the hot path); these tie each to its table, so a table change stops the import.
@@ -126,6 +127,9 @@ class MatchingEngine:
         self.used_ids = set()               # every order id ever accepted
         self.match_id = 0
         self.last_seq = 0                   # of the last command with a valid stamp (snapshots)
+        # Reject reason (int) -> commands rejected for it, since this engine was made: what
+        # host/metrics.py reads on a scrape. Not state: neither hashed nor snapshotted.
+        self.rejects = {}
         self._listeners = []
         self._notify = _no_listener
 
@@ -172,6 +176,11 @@ class MatchingEngine:
             if events:
                 raise
             self._reject_malformed(command, _R.UNKNOWN_COMMAND, events)
+        if len(events) == 1 and events[0][CODE] == _REJECTED:
+            # A rejected command's only event is its reject; one length test per command
+            # keeps the count, so no listener has to look at every event.
+            reason = events[0][_REJECT_REASON]
+            self.rejects[reason] = self.rejects.get(reason, 0) + 1
         self._notify(events)
         return events
 

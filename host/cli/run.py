@@ -63,6 +63,10 @@ def register(subparsers):
                              "comma-separated cluster) for `gatebook md-edge` processes")
     parser.add_argument("--md-nats-replicas", type=int, metavar="N",
                         help="replicas of the NATS stream (default 1; 3 on a 3-node cluster)")
+    parser.add_argument("--metrics", type=_address, metavar="HOST:PORT",
+                        help="serve Prometheus metrics (http://HOST:PORT/metrics): orders, "
+                             "rejects by reason, refusals, burst latency, log lag, market-data "
+                             "subscribers and drops (docs/matching.md, \"Metrics\")")
     parser.add_argument("--seconds", type=float, help="stop after this long (default: until Ctrl-C)")
     parser.add_argument("--max-orders", type=int, help="stop after this many orders")
     parser.add_argument("--burst", type=int, help="datagrams per poll (default 32)")
@@ -143,7 +147,7 @@ _OVERRIDES = {
     "md": ("market_data", "destination"), "md_request": ("market_data", "request"),
     "md_snapshot": ("market_data", "snapshot"), "md_websocket": ("market_data", "websocket"),
     "md_nats": ("market_data", "nats"), "md_nats_replicas": ("market_data", "nats_replicas"),
-    "fix": ("fix", "listen"),
+    "fix": ("fix", "listen"), "metrics": ("metrics", "listen"),
     "seconds": ("run", "seconds"), "max_orders": ("run", "max_orders"),
 }
 
@@ -245,6 +249,9 @@ def _print_start(built):
               flush=True)
     if md is not None:
         _print_market_data(built)
+    if built.metrics is not None:
+        host, port = built.metrics.address
+        print(f"run: metrics on http://{host}:{port}/metrics", flush=True)
 
 
 def _print_market_data(built):
