@@ -197,3 +197,38 @@ def test_an_exchange_takes_order_entries_only(ports):
     twice = [OuchEntry(ouch_port, accounts((TRADER,))), OuchEntry(ouch_port, accounts((TRADER,)))]
     with pytest.raises(ValueError, match="one state per protocol"):
         Exchange(ouch_port, DEFAULT_SYMBOLS, ManualClock(1, 1), order_entry=twice)
+
+
+class FaultyOriginEntry(TextEntry):
+    """The text protocol with a fault: it cannot give the origin of a client id `poison`."""
+
+    def origin(self, command):
+        found = super().origin(command)
+        if found is not None and b"poison" in found[1]:
+            raise KeyError("poison")
+        return found
+
+
+def test_an_entry_that_cannot_give_an_origin_costs_one_command_not_the_log(tmp_path, ports):
+    """The command is refused and its number goes to the next one: the log stays gapless."""
+    directory = str(tmp_path)
+    _, text_port, _, texter = ports
+    acks = Acknowledgements()
+    journal = JournaledExchange(directory, DEFAULT_SYMBOLS, clock=ManualClock(1, 1),
+                                on_ack=acks, snapshot_every=0, origin_codecs=CODECS)
+    entry = FaultyOriginEntry(text_port)
+    exchange = Exchange(text_port, DEFAULT_SYMBOLS, ManualClock(1, 1), journal=journal,
+                        acks=acks, order_entry=entry)
+    life = type("Life", (), {"exchange": exchange})()
+    for clordid in ("good-1", "poison", "good-2"):
+        texter.sock.send([(f"NEW {TEXTER} {clordid} GATE BUY 100 1000000".encode(),
+                           texter.server)])
+    # The refused command's order id stays used (ids need not be dense; seqs must).
+    _until(life, lambda: "ACK good-2 3" in _text_lines(texter), "good-2's ACK")
+    assert entry.bad["unloggable"] == 1
+    exchange.close(end_of_day=False)
+    journal.close()
+    engine, report = recover(directory, origin_codecs=CODECS)
+    assert report.last_seq == 2 and report.origins == 2          # seq 1 and 2, no hole
+    assert report.states[TEXT_PROTOCOL].order_ids == {(TEXTER, "good-1"): 1,
+                                                      (TEXTER, "good-2"): 3}

@@ -27,6 +27,7 @@ import time
 from collections import Counter, deque
 
 from gatebook.wire.codec import WireError
+from gatebook.wire.positions import INTERNAL
 
 from ..engine import MatchingEngine
 from ..marketdata.publisher import STORE_MESSAGES
@@ -35,6 +36,9 @@ from ..sequencer import Sequencer
 from .order_entry_api import EntryContext, OrderEntry, OrderIds
 
 __all__ = ["Exchange", "Acknowledgements"]
+
+_SEQ = INTERNAL.NEW_ORDER.seq       # every command's seq (gatebook.wire.positions)
+
 
 class Acknowledgements:
     """The highest sequence number that may be acknowledged: a journal's `on_ack`.
@@ -156,7 +160,15 @@ class Exchange:
         log, origin_of = journal.apply, entry.origin
 
         def apply(command):
-            return log(command, origin_of(command))
+            try:
+                origin = origin_of(command)
+            except Exception as error:      # noqa: BLE001 (any entry's fault costs one command)
+                # The entry could not say where the command came from: it is not
+                # logged, so it never happened, and its number goes to the next one.
+                journal.give_back(command)
+                raise WireError(f"no origin for seq {command[_SEQ]}: "
+                                f"{type(error).__name__}: {error}") from None
+            return log(command, origin)
         return apply
 
     @property

@@ -177,8 +177,7 @@ class JournaledExchange:
             else:
                 protocol = None
         except (WireError, ValueError) as error:
-            if command[_SEQ] == sequencer.next_seq - 1:
-                sequencer.next_seq -= 1         # keep the sequence gapless
+            self.give_back(command)
             if isinstance(error, WireError):
                 raise
             raise WireError(f"origin of seq {command[_SEQ]}: {error}") from None
@@ -195,6 +194,16 @@ class JournaledExchange:
                 else:
                     self.snapshot_due = True    # the exchange takes it between bursts
         return events
+
+    def give_back(self, command):
+        """`command` will not be applied: its sequence number goes to the next one.
+
+        Only the latest number can go back (the log stays gapless); an older
+        command's number is already followed by others and stays taken.
+        """
+        sequencer = self.sequencer
+        if command[_SEQ] == sequencer.next_seq - 1:
+            sequencer.next_seq -= 1
 
     def fence(self, error):
         """A newer primary exists (`error` is a Fenced saying which): accept no more commands."""
