@@ -12,7 +12,6 @@ The screenshot in docs/marketdata.md comes from this test:
 """
 
 import os
-import shutil
 import signal
 import socket
 import subprocess

@@ -91,7 +91,7 @@ def decode_state(data, depth=None):
         book = {}
         for level in levels:
             if not isinstance(level, list) or len(level) != 3:
-                raise ValueError(f"a level is [price, shares, orders]")
+                raise ValueError("a level is [price, shares, orders]")
             price, shares, orders = map(_integer, level)
             book[price] = [shares, orders]
         sides.append(book)

@@ -28,7 +28,6 @@ from gatebook.wire import internal
 from gatebook.wire.positions import CODE, INTERNAL
 
 from ..engine import MatchingEngine
-from ..flow import generate_flow
 from ..symbols import DEFAULT_SYMBOLS
 from .feed_tap import FeedTap, LocalSource
 from .itch_feed import NANOSECONDS_PER_DAY, ItchFeed
