@@ -243,3 +243,21 @@ def test_gatebook_run_publishes_to_nats_for_an_edge(tmp_path):
         if edge is not None and edge.process.poll() is None:
             edge.kill()
         server.kill()
+
+
+def test_bench_md_measures_the_engine_with_the_nats_fanout(tmp_path):
+    import re
+    import subprocess
+    import sys
+    server = NatsServer(tmp_path)
+    try:
+        result = subprocess.run(
+            [sys.executable, "-m", "gatebook.cli", "bench-md", "--orders", "1000", "--clients",
+             "2", "--slow", "0", "--rate", "200", "--seconds", "1", "--nats", server.url],
+            capture_output=True, text=True, timeout=300)
+    finally:
+        server.kill()
+    assert result.returncode == 0, result.stderr
+    assert re.search(r"NATS fanout: +[\d,]+ commands/s .*\d+% of the rate without; "
+                     r"[\d,]+ states, [1-9][\d,]* executions published", result.stdout), \
+        result.stdout

@@ -28,6 +28,9 @@ def register(subparsers):
                         help="commands/s of the paced run (default 2,000)")
     parser.add_argument("--seconds", type=float, default=10.0,
                         help="length of the paced run (default 10)")
+    parser.add_argument("--nats", metavar="URL",
+                        help="also run flat out with the NATS fanout (gatebook run --md-nats) "
+                             "publishing to this server, JetStream on")
     parser.set_defaults(run=run_bench_md)
 
 
@@ -50,12 +53,22 @@ def run_bench_md(args):
     print(f"bench-md: {len(commands):,} commands (seed {args.seed}); {args.clients:,} WebSocket "
           f"clients ({args.slow:,} slow), each watching one symbol's L2 (10 levels a side)")
 
-    alone = Rig(fanout=False)
+    alone = Rig()
     rate_alone, itch_alone = run_flat_out(alone, commands, Progress("engine alone"))
     print(f"\rengine + ITCH publisher, no fanout:     {rate_alone:>10,.0f} commands/s  "
           f"{itch_alone:>10,.0f} ITCH messages/s", flush=True)
 
-    rig = Rig(fanout=True)
+    if args.nats:
+        nats = Rig("nats", args.nats)
+        try:
+            rate_nats, itch_nats = run_flat_out(nats, commands, Progress("engine with NATS"))
+        finally:
+            nats.close()
+        print(f"\rengine + ITCH publisher, NATS fanout:  {rate_nats:>10,.0f} commands/s  "
+              f"{itch_nats:>10,.0f} ITCH messages/s  ({rate_nats / rate_alone:.0%} of the rate "
+              f"without; {nats.nats.published:,} states, {nats.nats.executions:,} executions "
+              f"published)", flush=True)
+    rig = Rig("websocket")
     try:
         budget = 60 + args.seconds + len(commands) / max(rate_alone, 1) * 4
         processes = start_clients(rig.server.address, args.clients, args.slow, budget)

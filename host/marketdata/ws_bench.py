@@ -49,9 +49,10 @@ class _NullPort:
 
 
 class Rig:
-    """Engine, ITCH feed and publisher; with `fanout`, a FeedTap and a WebSocket server."""
+    """Engine, ITCH feed and publisher; `fanout` "websocket" adds a FeedTap and a WebSocket
+    server, "nats" a FeedTap and a `NatsFanout` to the NATS server at `nats`."""
 
-    def __init__(self, fanout, **server_options):
+    def __init__(self, fanout=None, nats=None, **server_options):
         self.engine = MatchingEngine(DEFAULT_SYMBOLS)
         self.records = []
         self.feed = ItchFeed(DEFAULT_SYMBOLS, self.records.extend)
@@ -62,8 +63,13 @@ class Rig:
         self.publisher = MoldPublisher(
             "GATEBOOK01", lambda packets: sink.send([(packet, None) for packet in packets]))
         self.publisher.publish(self.feed.start_of_day(time.time_ns()))
-        self.server = MarketDataServer(LocalSource(self.tap, self.publisher),
-                                       **server_options) if fanout else None
+        self.server = self.nats = None
+        if fanout == "websocket":
+            self.server = MarketDataServer(LocalSource(self.tap, self.publisher),
+                                           **server_options)
+        elif fanout == "nats":
+            from .nats import NatsFanout
+            self.nats = NatsFanout(LocalSource(self.tap, self.publisher), nats)
 
     def apply(self, commands):
         apply, records = self.engine.apply, self.records
@@ -74,8 +80,9 @@ class Rig:
             records.clear()
 
     def close(self):
-        if self.server is not None:
-            self.server.close()
+        for part in (self.server, self.nats):
+            if part is not None:
+                part.close()
 
 
 def run_flat_out(rig, commands, progress=None):
