@@ -236,10 +236,27 @@ def _huge_command(draw, ids):
     return make(W.MASS_CANCEL, seq=0, ts=0, scope=0, user=draw(st.integers(1, 3)), symbol=GATE)
 
 
-@settings(derandomize=True, database=None, deadline=None, max_examples=300,
-          suppress_health_check=[HealthCheck.too_slow])
-@given(st.lists(_huge_command(400), min_size=10, max_size=60))
+def _huge_flow(examples):
+    """Random flows of huge orders, `examples` of them (derandomized: the same each run)."""
+    return lambda test: settings(derandomize=True, database=None, deadline=None,
+                                 max_examples=examples,
+                                 suppress_health_check=[HealthCheck.too_slow])(
+        given(st.lists(_huge_command(400), min_size=10, max_size=60))(test))
+
+
+# The default run draws 80 flows per build (compiled, then pure); the long run 300.
+@_huge_flow(80)
 def test_random_flows_of_huge_orders_always_encode(golden_build, commands):
+    _check_huge_flow_encodes(golden_build, commands)
+
+
+@pytest.mark.long
+@_huge_flow(300)
+def test_random_flows_of_huge_orders_always_encode_long(golden_build, commands):
+    _check_huge_flow_encodes(golden_build, commands)
+
+
+def _check_huge_flow_encodes(golden_build, commands):
     engine = golden_build(DEFAULT_SYMBOLS)
     for seq, command in enumerate(commands, start=1):
         command = command[:1] + (seq, 10**18 + seq) + command[3:]
