@@ -351,10 +351,27 @@ def _garbage_command(draw):
     return message, fields
 
 
-@settings(derandomize=True, database=None, deadline=None, max_examples=400,
-          suppress_health_check=[HealthCheck.too_slow])
-@given(st.lists(_garbage_command(), min_size=1, max_size=6))
+def _garbage_lists(examples):
+    """Lists of garbage commands, `examples` of them (derandomized: the same each run)."""
+    return lambda test: settings(derandomize=True, database=None, deadline=None,
+                                 max_examples=examples,
+                                 suppress_health_check=[HealthCheck.too_slow])(
+        given(st.lists(_garbage_command(), min_size=1, max_size=6))(test))
+
+
+# The default run draws 120 lists per build (compiled, then pure); the long run 400.
+@_garbage_lists(120)
 def test_garbage_commands_never_raise_and_every_event_encodes(commands):
+    _check_garbage_commands(commands)
+
+
+@pytest.mark.long
+@_garbage_lists(400)
+def test_garbage_commands_never_raise_and_every_event_encodes_long(commands):
+    _check_garbage_commands(commands)
+
+
+def _check_garbage_commands(commands):
     ex = busy_exchange()
     for message, fields in commands:
         before = public_state(ex.engine)
