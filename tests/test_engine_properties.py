@@ -11,6 +11,7 @@ Hypothesis runs derandomized, so the suite is the same on every run.
 
 from dataclasses import dataclass
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -22,8 +23,10 @@ SYMBOLS = (GATE, AAPL)
 PRICES = [usd(100) + 100 * step for step in range(-3, 4)]        # seven one-cent ticks
 USERS = (1, 2, 3)
 
-FLOW_SETTINGS = settings(derandomize=True, database=None, deadline=None, max_examples=150,
+# The default run draws 50 flows; the long run (--run-long) 150.
+FLOW_SETTINGS = settings(derandomize=True, database=None, deadline=None, max_examples=50,
                          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+LONG_FLOW_SETTINGS = settings(FLOW_SETTINGS, max_examples=150)
 
 
 _OPERATIONS = {
@@ -254,6 +257,14 @@ def test_every_property_holds_on_random_flows(ops, stp):
     """Each flow is drawn once and checked for every property (drawing a flow costs three
     times as much as checking one); a failing property shrinks its flow and names itself
     in the traceback."""
+    for prop in PROPERTIES:
+        prop(ops, stp)
+
+
+@pytest.mark.long
+@LONG_FLOW_SETTINGS
+@FLOWS
+def test_every_property_holds_on_random_flows_long(ops, stp):
     for prop in PROPERTIES:
         prop(ops, stp)
 
