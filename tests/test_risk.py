@@ -3,6 +3,7 @@ and on random flows, after every command: no account over-committed, positions w
 limits, cash and positions equal to the ledger's, and the engine behind the gate exactly the
 engine fed only the commands the gate let through."""
 
+import pytest
 from hypothesis import Phase, given, settings, strategies as st
 
 from gatebook.host.engine import MatchingEngine
@@ -121,12 +122,29 @@ def _check_invariants(gate):
 
 # No shrinking: an example is four numbers, readable as drawn, and shrinking one of these
 # flows took over five minutes when a check was broken on purpose to see this test fail.
-@settings(max_examples=12, deadline=None,
-          phases=(Phase.explicit, Phase.reuse, Phase.generate))
-@given(seed=st.integers(1, 10**6), power=st.integers(0, 10**10),
-       position=st.integers(0, 2000), size=st.integers(100, 1000))
+def _random_limits(examples):
+    """Seeds and limits for `examples` flows of 1,500 commands each."""
+    return lambda test: settings(max_examples=examples, deadline=None,
+                                 phases=(Phase.explicit, Phase.reuse, Phase.generate))(
+        given(seed=st.integers(1, 10**6), power=st.integers(0, 10**10),
+              position=st.integers(0, 2000), size=st.integers(100, 1000))(test))
+
+
+# The default run checks 4 flows; the long run (--run-long) 12.
+@_random_limits(4)
 def test_on_random_flows_no_account_is_over_committed_and_the_ledger_agrees(
         seed, power, position, size):
+    _check_random_flow(seed, power, position, size)
+
+
+@pytest.mark.long
+@_random_limits(12)
+def test_on_random_flows_no_account_is_over_committed_and_the_ledger_agrees_long(
+        seed, power, position, size):
+    _check_random_flow(seed, power, position, size)
+
+
+def _check_random_flow(seed, power, position, size):
     # The log's seeded mix: 50 users, so each trades enough to meet its limits; every
     # third has no buying power beyond its cash, user 50 has no limits at all.
     limits = {user: AccountLimits(power * (user % 3), position, size, power // 2)
