@@ -22,6 +22,8 @@ cdef class Book:
     cdef public object symbol
     cdef public object tick_size, lot_size, price_min, price_max
     cdef public object max_order_qty, max_notional, notional_binds
+    cdef public object protection_ticks, protection_percent
+    cdef public bint protected
     cdef public dict registry
     cdef public tuple levels, keys, stops
     cdef public Py_ssize_t pending_stops
@@ -46,6 +48,9 @@ cdef class Book:
                    self_trade=bint, buy_stops=list, sell_stops=list)
     cpdef tuple match(self, list taker, threshold, bint self_trade_prevention, match_id,
                       list events, seq, ts)
+
+    @cython.locals(keys=list)
+    cpdef protection_threshold(self, Py_ssize_t side)
 
     cpdef add_stop(self, list order)
 

@@ -108,6 +108,9 @@ class Book:
         self.price_min, self.price_max = spec.price_min, spec.price_max
         self.max_order_qty, self.max_notional = spec.max_order_qty, spec.max_notional
         self.notional_binds = spec.notional_binds
+        self.protection_ticks = spec.protection_ticks
+        self.protection_percent = spec.protection_percent
+        self.protected = bool(spec.protection_ticks or spec.protection_percent)
         self.registry = registry            # order id -> live order list, shared by all books
         self.levels = ({}, {})              # per side: key -> Level
         self.keys = ([], [])                # per side: level keys, ascending; best last
@@ -299,6 +302,32 @@ class Book:
                 if entry[3][PENDING_STOP]]
 
     # -- views ------------------------------------------------------------
+
+    def protection_threshold(self, side):
+        """The matching threshold of a protected market order on `side`, or NO_LIMIT.
+
+        The reference is the last trade, else the best opposite price now; the
+        order may trade up to `protection_ticks` ticks or `protection_percent`
+        percent of the reference (rounded down to the tick grid) from it, the
+        nearer when both are set. With no reference nothing can trade anyway.
+        """
+        reference = self.last_trade_price
+        if not reference:
+            keys = self.keys[1 - side]
+            if not keys:
+                return NO_LIMIT
+            reference = self.levels[1 - side][keys[-1]].price
+        tick = self.tick_size
+        distance = -1
+        if self.protection_ticks:
+            distance = self.protection_ticks * tick
+        if self.protection_percent:
+            by_percent = reference * self.protection_percent // 100 // tick * tick
+            if distance < 0 or by_percent < distance:
+                distance = by_percent
+        if side == BUY:
+            return -(reference + distance)
+        return reference - distance
 
     def best(self, side):
         """(price, qty, orders) of the best level of `side`, or None."""

@@ -99,7 +99,7 @@ _R = SimpleNamespace(**{reason.name: int(reason) for reason in RejectReason})
 _C = SimpleNamespace(**{reason.name: int(reason) for reason in CancelReason})
 # The reasons the hot path uses, read once.
 _CANCEL_USER, _FOK_KILL, _SELF_TRADE = _C.USER, _C.FOK_KILL, _C.SELF_TRADE
-_IOC_REMAINDER = _C.IOC_REMAINDER
+_IOC_REMAINDER, _PROTECTION = _C.IOC_REMAINDER, _C.PROTECTION
 _U32 = 0xFFFF_FFFF
 _U64 = (1 << 64) - 1
 
@@ -237,7 +237,10 @@ class MatchingEngine:
         """Match a limit or market order now; rest or cancel what is left."""
         tif = order[TIF]
         market = order[ORDER_TYPE] == _MARKET or order[ORDER_TYPE] == _STOP
-        if market:
+        protected = market and book.protected
+        if protected:
+            threshold = book.protection_threshold(order[SIDE])
+        elif market:
             threshold = NO_LIMIT
         else:
             threshold = -order[PRICE] if order[SIDE] == BUY else order[PRICE]
@@ -260,8 +263,10 @@ class MatchingEngine:
                 return
             order[QTY] = remaining
         if market or tif == _IOC or tif == _FOK:
+            # A protected order that stopped short of orders still on the other side
+            # stopped at its protection limit.
             events.append((_CANCELLED, seq, ts, book.symbol, order[ORDER_ID], order[USER],
-                 order[QTY], _IOC_REMAINDER))
+                 order[QTY], _PROTECTION if protected and opposite_keys else _IOC_REMAINDER))
         else:
             book.rest(order, events, seq, ts)
 

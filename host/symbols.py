@@ -22,6 +22,12 @@ class SymbolSpec:
     price units x shares (market and stop orders count at `price_max`, the
     most a fill can cost). The defaults are the quantity field's width and
     no notional limit, so a spec that names neither accepts what it always did.
+
+    Market-order protection (docs/matching.md, "Market-order protection"): a market
+    order, or a stop once triggered, trades no further than `protection_ticks` ticks or
+    `protection_percent` percent (the nearer, when both are set) from the reference price
+    (the last trade, else the best opposite price at entry); its remainder is cancelled
+    with PROTECTION. 0 turns either off; both 0 (the default) is no protection.
     """
 
     symbol_id: int          # ITCH stock locate; 1..0xFFFE
@@ -32,6 +38,8 @@ class SymbolSpec:
     price_max: int = 10_000_000     # highest accepted limit or stop price ($1000.00)
     max_order_qty: int = MAX_QTY    # most shares in one order
     max_notional:  int = NO_NOTIONAL_LIMIT  # most price units x shares in one order
+    protection_ticks:   int = 0     # ticks a market or stop order may trade from the reference
+    protection_percent: int = 0     # percent of the reference it may trade from it
 
     def __post_init__(self):
         if not 1 <= self.symbol_id < 0xFFFF:
@@ -43,12 +51,16 @@ class SymbolSpec:
         if not 0 < self.price_min <= self.price_max < 1 << 32:
             raise ValueError(f"{self.name}: price band {self.price_min}..{self.price_max} is empty "
                              "or does not fit 32 bits")
-        for name in ("max_order_qty", "max_notional"):
+        for name in ("max_order_qty", "max_notional", "protection_ticks",
+                     "protection_percent"):
             if type(getattr(self, name)) is not int:
                 raise ValueError(f"{self.name}: {name} must be an int")
         if not self.lot_size <= self.max_order_qty <= MAX_QTY:
             raise ValueError(f"{self.name}: max_order_qty {self.max_order_qty} outside "
                              f"lot size {self.lot_size}..{MAX_QTY}")
+        if not 0 <= self.protection_ticks < 1 << 32 or not 0 <= self.protection_percent <= 100:
+            raise ValueError(f"{self.name}: protection_ticks must be 0..2^32-1 and "
+                             "protection_percent 0..100 (0: off)")
         if self.max_notional < self.price_min * self.lot_size:
             raise ValueError(f"{self.name}: max_notional {self.max_notional} is below one lot "
                              "at the lowest price: no order could pass")

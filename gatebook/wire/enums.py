@@ -90,6 +90,7 @@ class CancelReason(_Described):
     HALT          = 5, "cancelled by a kill switch or halt"
     MASS_CANCEL   = 6, "cancelled by a mass cancel"
     EXPIRED       = 7, "DAY order expired at end of day"
+    PROTECTION    = 8, "market or stop order's remainder is beyond its protection limit"
 
 
 class MassCancelScope(IntEnum):

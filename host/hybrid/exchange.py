@@ -72,7 +72,7 @@ _NEW_TYPE, _NEW_TIF, _NEW_PRICE = (INTERNAL.NEW_ORDER.order_type, INTERNAL.NEW_O
                                    INTERNAL.NEW_ORDER.price)
 _REPLACE_PRICE = INTERNAL.REPLACE.price
 _ORDER_SIDE = ORDER_FIELDS.index("side")        # in the engine's order lists
-_BUY, _LIMIT = int(Side.BUY), int(OrderType.LIMIT)
+_BUY, _LIMIT, _MARKET = int(Side.BUY), int(OrderType.LIMIT), int(OrderType.MARKET)
 _RESTS = (int(TimeInForce.DAY), int(TimeInForce.GTC))
 _LINK_SEQ = LINK.PUNT.seq
 _PUNT_SYMBOL, _PUNT_REASON = LINK.PUNT.symbol, LINK.PUNT.reason
@@ -349,6 +349,10 @@ class HybridExchange:
                     self.kept_sides[entry.kept] = command[_NEW_SIDE]
             elif code == _NEW and not accepted:
                 self._send(lane, entry, (_HOST, seq, ts, symbol, 0))
+            elif code == _NEW and command[_NEW_TYPE] == _MARKET and \
+                    self.engine.books[symbol].protected:
+                # The lane has no protection limit (docs/matching.md): the whole book answers.
+                self._send(lane, entry, (_HOST, seq, ts, symbol, 1), handover=symbol)
             elif code != _NEW and not _fits_wire(command) or \
                     code == _REPLACE and self.front.replace_checks_fail(command):
                 # A field the lane could misread (a bool id, a user out of range) or
