@@ -150,11 +150,13 @@ FLOWS = {
 }
 
 
+# 2,500 commands per flow in the default run; the long run adds 6,000.
 @pytest.mark.skipif(compiled_skip() is not None, reason=str(compiled_skip()))
+@pytest.mark.parametrize("count", [2_500, pytest.param(6_000, marks=pytest.mark.long)])
 @pytest.mark.parametrize("stp", [False, True], ids=["no-stp", "stp"])
 @pytest.mark.parametrize("name", list(FLOWS))
-def test_seeded_flows_give_the_same_events_and_state(name, stp):
-    commands = generate_flow(6_000, seed=len(name), mix=FLOWS[name])
+def test_seeded_flows_give_the_same_events_and_state(name, stp, count):
+    commands = generate_flow(count, seed=len(name), mix=FLOWS[name])
     engine = _run_both(commands, stp)
     assert any(engine.books[symbol].keys[0] for symbol in engine.books)   # books got deep
 
@@ -213,11 +215,28 @@ def _command(draw):
     return make(message, **fields)
 
 
-@pytest.mark.skipif(compiled_skip() is not None, reason=str(compiled_skip()))
-@settings(derandomize=True, database=None, deadline=None, max_examples=250,
-          suppress_health_check=[HealthCheck.too_slow])
-@given(st.lists(_command(), min_size=5, max_size=80))
+def _adversarial_lists(examples):
+    """Lists of adversarial commands, `examples` of them (derandomized: the same each run)."""
+    return lambda test: pytest.mark.skipif(compiled_skip() is not None,
+                                           reason=str(compiled_skip()))(
+        settings(derandomize=True, database=None, deadline=None, max_examples=examples,
+                 suppress_health_check=[HealthCheck.too_slow])(
+            given(st.lists(_command(), min_size=5, max_size=80))(test)))
+
+
+# The default run draws 80 lists; the long run (--run-long) 250.
+@_adversarial_lists(80)
 def test_adversarial_commands_give_the_same_events_and_state(commands):
+    _check_adversarial_commands(commands)
+
+
+@pytest.mark.long
+@_adversarial_lists(250)
+def test_adversarial_commands_give_the_same_events_and_state_long(commands):
+    _check_adversarial_commands(commands)
+
+
+def _check_adversarial_commands(commands):
     stamped = []
     for seq, command in enumerate(commands, start=1):
         if isinstance(command, tuple) and len(command) > 2 and command[1] == 0 == command[2]:
