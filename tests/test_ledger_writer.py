@@ -15,10 +15,12 @@ import sys
 import threading
 import time
 
+import pytest
+
 from gatebook.host.ledger import LedgerStore, LedgerWriter, open_store
 from gatebook.host.ledger.bench import write_seeded_log
 
-from test_ledger import FEES, engine_balances, ledger_url
+from test_ledger import FEES, engine_balances, ledger_url, seeded_log  # noqa: F401 - a fixture
 from waiting import wait_for
 
 
@@ -90,9 +92,21 @@ def test_a_locked_database_never_holds_the_exchange_back_and_is_caught_up_after(
     _assert_ledger_is_the_replay(open_store(url), 6000)
 
 
-def test_the_writer_sigkilled_mid_run_and_restarted_applies_everything_once(tmp_path):
-    log, url = str(tmp_path / "log"), ledger_url(tmp_path)
+def test_the_writer_sigkilled_mid_run_and_restarted_applies_everything_once(
+        seeded_log, tmp_path):  # noqa: F811
+    """Three kills on the shared 6,000-command log; the long run: five on 10,000."""
+    _kill_and_restart_the_writer(seeded_log, 6000, tmp_path, kill_at_most=3)
+
+
+@pytest.mark.long
+def test_the_writer_sigkilled_mid_run_and_restarted_applies_everything_once_long(tmp_path):
+    log = str(tmp_path / "log")
     write_seeded_log(log, 10_000)
+    _kill_and_restart_the_writer(log, 10_000, tmp_path, kill_at_most=5)
+
+
+def _kill_and_restart_the_writer(log, total, tmp_path, kill_at_most):
+    url = ledger_url(tmp_path)
     rng = random.Random(14)
     store = open_store(url)
     kills = 0
@@ -102,7 +116,7 @@ def test_the_writer_sigkilled_mid_run_and_restarted_applies_everything_once(tmp_
     fees.write_text("[buy_maker]\nrate_ppm = -10\n[sell_maker]\nper_share = -1\n[buy_taker]\n"
                     "rate_ppm = 30\n[sell_taker]\nper_share = 2\nrate_ppm = 5\n")
     command += ["--fees", str(fees)]
-    while kills < 5:
+    while kills < kill_at_most:
         before = store.cursor().applied_seq
         child = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         try:
@@ -115,9 +129,9 @@ def test_the_writer_sigkilled_mid_run_and_restarted_applies_everything_once(tmp_
             _, errors = child.communicate()
         assert b"Traceback" not in errors
         kills += 1
-        if store.cursor().applied_seq == 10_000:
+        if store.cursor().applied_seq == total:
             break
-    assert store.cursor().applied_seq < 10_000, "every kill came too late to test anything"
+    assert store.cursor().applied_seq < total, "every kill came too late to test anything"
     finished = subprocess.run(command + ["--once"], capture_output=True, text=True, timeout=300)
     assert finished.returncode == 0, finished.stderr
-    _assert_ledger_is_the_replay(store, 10_000)
+    _assert_ledger_is_the_replay(store, total)
