@@ -155,12 +155,15 @@ class NatsFanout:
     Attributes
     ----------
     published : int
-        States published.
+        States JetStream acknowledged.
+    retries : int
+        States sent again after JetStream did not acknowledge them.
     """
 
     def __init__(self, source, url, replicas=1):
         self.source, self.servers, self.replicas = source, url.split(","), replicas
-        self.published = self.executions = 0
+        self.published = self.executions = self.retries = 0
+        self._in_flight, self._dirty = set(), set()
         source.book.on_trade = self._execution
         self._ready = threading.Event()
         self._failure = None
@@ -187,14 +190,18 @@ class NatsFanout:
         self._stopped = asyncio.Event()
         self._nc = await nats.connect(servers=self.servers, max_reconnect_attempts=-1,
                                       reconnect_time_wait=0.2, connect_timeout=5)
+        self._js = self._nc.jetstream()
         try:
-            await _ensure_streams(self._nc.jetstream(), self.replicas)
+            await _ensure_streams(self._js, self.replicas)
             for name in self.source.symbols:        # every symbol's state, from the start
-                await self._publish(name)
+                self._changed([name])
             self.source.start(self._loop, self._changed)
             self._ready.set()
             await self._stopped.wait()
             self.source.close()
+            deadline = self._loop.time() + 5
+            while self._in_flight and self._loop.time() < deadline:   # the last states
+                await asyncio.sleep(0.01)
             await self._nc.flush(timeout=5)
         finally:
             await self._nc.close()
@@ -205,12 +212,37 @@ class NatsFanout:
         self.executions += 1
 
     def _changed(self, names):
+        """Publish each symbol's state: one publish in flight per symbol, the latest next."""
         for name in names:
-            self._loop.create_task(self._publish(name))
+            if name in self._in_flight:
+                self._dirty.add(name)             # sent when the one in flight is stored
+            else:
+                self._in_flight.add(name)
+                self._loop.create_task(self._publish(name))
 
     async def _publish(self, name):
-        await self._nc.publish(subject_of(name), encode_state(self.source.symbols[name]))
-        self.published += 1
+        """Publish `name`'s state until JetStream acknowledges storing one as new as now.
+
+        Acknowledged, so a state sent while a cluster elects a leader (after a
+        server died) is sent again, not lost; one at a time per symbol, so an
+        older state can never be stored after a newer one."""
+        try:
+            while True:
+                self._dirty.discard(name)
+                try:
+                    await self._js.publish(subject_of(name),
+                                           encode_state(self.source.symbols[name]), timeout=2)
+                except Exception as failure:      # nats-py's timeouts, no responders, ...
+                    self.retries += 1
+                    _log.info("NATS state of %s not stored (%s): again", name, failure)
+                    self._dirty.add(name)
+                    await asyncio.sleep(0.2)
+                else:
+                    self.published += 1
+                if name not in self._dirty:
+                    return
+        finally:
+            self._in_flight.discard(name)
 
     def close(self):
         """Publish what is pending and disconnect."""
