@@ -74,35 +74,46 @@ def test_postgresql_ledger_is_the_replay_and_reconciles(seeded_log, database):  
         _assert_ledger_is_the_replay(store, 6000)
 
 
-def test_two_writers_beside_a_running_exchange_apply_each_execution_once(tmp_path, database):
+# The long run (--run-long) adds the full-size flows.
+LONG = pytest.mark.long
+
+
+@pytest.mark.parametrize("total", [2000, pytest.param(5000, marks=LONG)])
+def test_two_writers_beside_a_running_exchange_apply_each_execution_once(tmp_path, database,
+                                                                         total):
     log = str(tmp_path / "log")
     write_seeded_log(log, 1)
     writers = [LedgerWriter(log, open_store(database), fees=FEES, batch_commands=150,
                             poll_seconds=0.002).start() for _ in range(2)]
     try:
-        write_seeded_log(log, 5000, policy="batched")
+        write_seeded_log(log, total, policy="batched")
         for writer in writers:
-            wait_for(lambda: writer.status().applied_seq == 5000, "each writer to reach 5000", 120)
+            wait_for(lambda: writer.status().applied_seq == total, "each writer to reach the end",
+                     120)
     finally:
         for writer in writers:
             writer.close()
     with open_store(database) as store:
-        _assert_ledger_is_the_replay(store, 5000)
+        _assert_ledger_is_the_replay(store, total)
 
 
-def test_the_server_stopped_and_started_during_a_run_loses_nothing(tmp_path, cluster, database):
+@pytest.mark.parametrize("before_stop, total", [(1000, 3000),
+                                                pytest.param(2000, 6000, marks=LONG)])
+def test_the_server_stopped_and_started_during_a_run_loses_nothing(tmp_path, cluster, database,
+                                                                    before_stop, total):
     log = str(tmp_path / "log")
-    write_seeded_log(log, 2000)
+    write_seeded_log(log, before_stop)
     writer = LedgerWriter(log, LedgerStore(database, connect_timeout=1), fees=FEES,
                           batch_commands=200, poll_seconds=0.005).start()
     produced = threading.Event()
     try:
-        wait_for(lambda: writer.status().applied_seq >= 1000, "the writer to get going", 60)
+        wait_for(lambda: writer.status().applied_seq >= before_stop // 2,
+                 "the writer to get going", 60)
         cluster.stop("immediate")                       # as if the server crashed
         stopped_at = writer.status().applied_seq
 
         def exchange():
-            write_seeded_log(log, 6000, policy="batched")  # the exchange goes on meanwhile
+            write_seeded_log(log, total, policy="batched")  # the exchange goes on meanwhile
             produced.set()
         thread = threading.Thread(target=exchange)
         thread.start()
@@ -111,19 +122,30 @@ def test_the_server_stopped_and_started_during_a_run_loses_nothing(tmp_path, clu
         assert writer.status().applied_seq == stopped_at
         cluster.start()
         thread.join()
-        wait_for(lambda: writer.status().applied_seq == 6000, "the writer to catch up", 120)
+        wait_for(lambda: writer.status().applied_seq == total, "the writer to catch up", 120)
     finally:
         writer.close()
     status = writer.status()
     assert status.database == "up" and status.errors.get("database_unavailable", 0) >= 1
     assert produced.is_set()
     with open_store(database) as store:
-        _assert_ledger_is_the_replay(store, 6000)
+        _assert_ledger_is_the_replay(store, total)
 
 
-def test_the_writer_sigkilled_inside_a_transaction_and_restarted(tmp_path, database):
+def test_the_writer_sigkilled_inside_a_transaction_and_restarted(
+        seeded_log, tmp_path, database):  # noqa: F811
+    """Two kills on the shared 6,000-command log; the long run: four on 10,000."""
+    _kill_inside_transactions(seeded_log, 6000, tmp_path, database, kills=2)
+
+
+@pytest.mark.long
+def test_the_writer_sigkilled_inside_a_transaction_and_restarted_long(tmp_path, database):
     log = str(tmp_path / "log")
     write_seeded_log(log, 10_000)
+    _kill_inside_transactions(log, 10_000, tmp_path, database, kills=4)
+
+
+def _kill_inside_transactions(log, total, tmp_path, database, kills):
     url = database + "?application_name=gatebook-ledger-under-test"
     command = [sys.executable, "-m", "gatebook.cli", "ledger", "run", "--log", log, "--db", url,
                "--batch", "300", "--status-every", "0"]
@@ -141,7 +163,7 @@ def test_the_writer_sigkilled_inside_a_transaction_and_restarted(tmp_path, datab
             "OR query LIKE 'INSERT INTO %%')").fetchone()[0]
 
     killed_inside = 0
-    for _ in range(4):
+    for _ in range(kills):
         before = store.cursor().applied_seq
         child = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         try:
@@ -156,11 +178,11 @@ def test_the_writer_sigkilled_inside_a_transaction_and_restarted(tmp_path, datab
         assert b"Traceback" not in errors
         where, _, _, match_ids, unbalanced = store.audit()
         assert len(match_ids) == where.executions and not unbalanced   # never half a batch
-    assert killed_inside == 4 and store.cursor().applied_seq < 10_000
+    assert killed_inside == kills and store.cursor().applied_seq < total
     finished = subprocess.run(command + ["--once"], capture_output=True, text=True, timeout=300)
     assert finished.returncode == 0, finished.stderr
     watcher.close()
-    _assert_ledger_is_the_replay(store, 10_000)
+    _assert_ledger_is_the_replay(store, total)
     store.close()
 
 
