@@ -22,13 +22,16 @@ import sys
 from contextlib import contextmanager
 from pathlib import Path
 
+from gatebook.sim.endpoint.amaranth_port import ENDPOINT_MAC
+
 __all__ = ["why_no_namespaces", "link_namespace", "FarEnd", "CLIENT_IP", "EXCHANGE_IP",
            "FAR_END_MAC"]
 
 _ROOT = Path(__file__).resolve().parents[2]
 
 CLIENT_IP, EXCHANGE_IP = "198.18.1.2", "198.18.1.1"
-FAR_END_MAC = "02:67:62:00:00:02"      # locally administered (bit 1 of the first byte)
+# The endpoint bench's own address, so the far ends and the bench share one build.
+FAR_END_MAC = ENDPOINT_MAC
 
 
 def _ip(*args, check=True):
