@@ -1,6 +1,10 @@
 """The Prometheus endpoint: scraped over HTTP while orders flow, its counts are what was sent."""
 
 import os
+import signal
+import socket
+import subprocess
+import sys
 import time
 import urllib.request
 from dataclasses import replace
@@ -14,8 +18,13 @@ from gatebook.host.config import ConfigError, load_config, parse_config
 from gatebook.host.metrics import ExchangeMetrics
 from gatebook.host.ouch.framing import HEADER_STRUCT, OUTBOUND_CODEC, decode_datagram
 from gatebook.host.ouch.inject import script_datagrams
-from gatebook.wire import ouch
+from gatebook.host.engine import MatchingEngine
+from gatebook.host.symbols import DEFAULT_SYMBOLS
+from gatebook.wire import internal, ouch
+from gatebook.wire.enums import OrderType, RejectReason, Side, TimeInForce
+from gatebook.wire.records import make
 
+from engine_implementations import PureMatchingEngine
 from ouch_login import as_session, login, write_accounts
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -179,12 +188,6 @@ def test_a_metrics_address_in_use_is_a_build_error_and_leaves_nothing_open(tmp_p
 
 @pytest.mark.parametrize("build", ["compiled", "pure"])
 def test_the_engine_counts_each_rejected_command_once_by_reason(build):
-    from engine_implementations import PureMatchingEngine
-    from gatebook.host.engine import MatchingEngine
-    from gatebook.host.symbols import DEFAULT_SYMBOLS
-    from gatebook.wire import internal
-    from gatebook.wire.records import make
-    from gatebook.wire.enums import OrderType, RejectReason, Side, TimeInForce
     engine = (MatchingEngine if build == "compiled" else PureMatchingEngine)(DEFAULT_SYMBOLS)
     spec = DEFAULT_SYMBOLS[0]
     price = spec.price_min + spec.tick_size * 10
@@ -203,3 +206,49 @@ def test_the_engine_counts_each_rejected_command_once_by_reason(build):
     assert engine.rejects == {RejectReason.DUPLICATE_ORDER_ID: 1,
                               RejectReason.INVALID_QUANTITY: 2,
                               RejectReason.UNKNOWN_ORDER: 1, RejectReason.UNKNOWN_COMMAND: 1}
+
+
+def test_gatebook_run_serves_metrics_that_count_what_its_clients_sent(tmp_path):
+    """A real `gatebook run --metrics` process, scraped over HTTP while its clients send."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        order_port = probe.getsockname()[1]
+    child = subprocess.Popen(
+        [sys.executable, "-m", "gatebook.cli", "run", "--config", EXAMPLE, "--listen",
+         f"127.0.0.1:{order_port}", "--md", "none", "--metrics", "127.0.0.1:0",
+         "--accounts", write_accounts(tmp_path / "accounts.json", (7, 8)), "--seconds", "60"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        lines = []
+        while not lines or not lines[-1].startswith("run: metrics on "):
+            line = child.stdout.readline()
+            assert line, (lines, child.stderr.read())
+            lines.append(line)
+        host_port = lines[-1].split("http://")[1].split("/")[0]
+        address = (host_port.rpartition(":")[0], int(host_port.rpartition(":")[2]))
+        server = ("127.0.0.1", order_port)
+        with SocketUdp() as client_7, SocketUdp() as client_8:
+            clients = {7: client_7, 8: client_8}
+            sessions = {user: login(sock, server, user).session for user, sock in clients.items()}
+            numbers = dict.fromkeys(clients, 0)
+            for script in (GOOD, BAD):
+                for user, payload in script_datagrams(script):
+                    numbers[user] += 1
+                    clients[user].send([(as_session(_renumber(payload, numbers[user]),
+                                                    sessions[user]), server)])
+            deadline = time.monotonic() + 20
+            seen = scrape(address)
+            while seen[("gatebook_orders_total", ())] < 9 and time.monotonic() < deadline:
+                time.sleep(0.05)
+                seen = scrape(address)
+        assert seen[("gatebook_orders_total", ())] == 9
+        assert seen[("gatebook_rejects_total", (("reason", "PRICE_NOT_ON_TICK"),))] == 2
+        assert seen[("gatebook_rejects_total", (("reason", "QUANTITY_NOT_LOT_MULTIPLE"),))] == 3
+        assert seen[("gatebook_burst_seconds_count", ())] >= 1
+        child.send_signal(signal.SIGTERM)
+        out, err = child.communicate(timeout=30)
+        assert child.returncode == 0, err
+    finally:
+        if child.poll() is None:
+            child.kill()
+            child.communicate()
