@@ -187,7 +187,7 @@ def exchange_metrics(built, clock=time.perf_counter_ns):
     lane's window named by another user) are not in `rejects`; the host engine's are.
     """
     exchange = built.exchange
-    engine = built.journal or built.hybrid or exchange
+    engine = next(part for part in (built.journal, built.hybrid, exchange) if part is not None)
     refusals = {"ouch": lambda: built.entry.gateway.bad,
                 "ouch_login": lambda: {kind: count for kind, count
                                        in dict(built.entry.sessions.logins).items()

@@ -25,6 +25,7 @@ from gatebook.wire.enums import OrderType, RejectReason, Side, TimeInForce
 from gatebook.wire.records import make
 
 from engine_implementations import PureMatchingEngine
+from md_ws_clients import Client
 from ouch_login import as_session, login, write_accounts
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -252,3 +253,50 @@ def test_gatebook_run_serves_metrics_that_count_what_its_clients_sent(tmp_path):
         if child.poll() is None:
             child.kill()
             child.communicate()
+
+
+def test_market_data_subscribers_are_the_websocket_clients_connected_now(tmp_path):
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        feed = probe.getsockname()
+    config = _config(tmp_path)
+    config = replace(config, market_data=replace(config.market_data, destination=feed,
+                                                 websocket=("127.0.0.1", 0)))
+
+    def subscribers_become(count):
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            built.poll()
+            seen = scrape(built.metrics.address)
+            if seen[("gatebook_md_subscribers", ())] == count:
+                return seen
+            time.sleep(0.02)
+        raise AssertionError(f"never {count} subscribers: {seen}")
+    with build_exchange(config) as built:
+        subscribers_become(0)
+        first, second = Client(built.md_websocket.address), Client(built.md_websocket.address)
+        subscribers_become(2)
+        first.close()
+        seen = subscribers_become(1)
+        assert not [key for key in seen if key[0] == "gatebook_md_drops_total"]
+        second.close()
+
+
+def test_fix_refusals_are_counted_under_their_source(tmp_path):
+    config = _config(tmp_path)
+    config = replace(config, fix=replace(config.fix, listen=("127.0.0.1", 0)))
+    with build_exchange(config) as built:
+        assert not [key for key in scrape(built.metrics.address)
+                    if dict(key[1]).get("source") == "fix"]
+        with socket.create_connection(built.fix_entry.address, timeout=5) as peer:
+            peer.sendall(b"8=FIX.4.4\x019=5\x0135=A\x0110=000\x01" * 2)   # garbled: no logon
+            deadline = time.monotonic() + 10
+            while time.monotonic() < deadline:
+                built.poll()
+                fix = {dict(key[1])["kind"]: value
+                       for key, value in scrape(built.metrics.address).items()
+                       if dict(key[1]).get("source") == "fix"}
+                if fix:
+                    break
+                time.sleep(0.02)
+        assert fix == dict(built.fix_entry.bad) and sum(fix.values()) >= 1
