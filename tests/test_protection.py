@@ -10,7 +10,7 @@ host's engine).
 
 import pytest
 
-from engine_fixtures import BUY, GATE, MARKET, SELL, STOP, CancelReason, Exchange, usd
+from engine_fixtures import FOK, GATE, MARKET, SELL, STOP, CancelReason, Exchange, usd
 from engine_implementations import engine  # noqa: F401 (the fixture, used by name)
 from gatebook.host.config import ConfigError, parse_config
 from gatebook.host.symbols import DEFAULT_SYMBOLS, SymbolSpec
@@ -78,6 +78,15 @@ def test_a_market_order_that_fills_within_its_limit_is_not_cancelled(engine):
     ex = Exchange(_symbols(protection_ticks=2000), implementation=engine)
     _ladder(ex, [100])
     assert _cancels(ex.buy(1, 3, type=MARKET)) == [(1, 2, CancelReason.IOC_REMAINDER)]
+
+
+def test_a_protected_fok_market_order_counts_only_what_is_inside_its_limit(engine):
+    ex = Exchange(_symbols(protection_percent=15), implementation=engine)
+    _ladder(ex, SWEEP)
+    events = ex.buy(1, 3, type=MARKET, tif=FOK)          # 100 and 110 only: killed whole
+    assert _trade_prices(events) == []
+    assert _cancels(events) == [(1, 3, CancelReason.FOK_KILL)]
+    assert _trade_prices(ex.buy(2, 2, type=MARKET, tif=FOK)) == [usd(100), usd(110)]
 
 
 def _walk_then_stop(ex):
