@@ -230,7 +230,7 @@ def _serve_metrics(built, listen):
     """The Prometheus endpoint; the exchange's polls are timed per burst, not per command."""
     from .metrics import exchange_metrics
     metrics = exchange_metrics(built)
-    built.exchange.poll = metrics.timed(built.exchange.poll)    # Exchange.run calls self.poll
+    built.exchange.burst_timer = metrics.time_burst
     try:
         built.metrics = metrics.serve(*listen)
     except OSError as error:

@@ -6,7 +6,7 @@ Nothing here runs per command. The exchange loop, the order entries, the engine 
 market data keep their own counters (plain ints and Counters); a scrape calls the
 `ExchangeMetrics` sources, which read them, and turns them into metric families (a
 custom collector). The one thing measured here is the time the exchange takes per
-burst of orders (`timed`): two clock reads and one histogram observation per burst
+burst of orders (`time_burst`): two clock reads and one histogram observation per burst
 that brought anything, never per command.
 
 Metrics (all prefixed ``gatebook_``):
@@ -95,17 +95,14 @@ class ExchangeMetrics:
             buckets=BURST_BUCKETS, registry=self.registry)
         self.registry.register(self)
 
-    def timed(self, poll):
-        """`poll(burst) -> received` that also times each burst that received anything."""
-        clock, observe = self.clock, self.burst_seconds.observe
-
-        def timed_poll(burst=None):
-            start = clock()
-            received = poll(burst)
-            if received:
-                observe((clock() - start) / 1e9)
-            return received
-        return timed_poll
+    def time_burst(self, poll, burst):
+        """Run `poll(burst) -> received`, timing it if it received anything (`Exchange.burst_timer`)."""
+        clock = self.clock
+        start = clock()
+        received = poll(burst)
+        if received:
+            self.burst_seconds.observe((clock() - start) / 1e9)
+        return received
 
     def collect(self):
         """The metric families of this moment (prometheus-client's Collector interface)."""
