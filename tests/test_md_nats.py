@@ -261,3 +261,36 @@ def test_bench_md_measures_the_engine_with_the_nats_fanout(tmp_path):
     assert re.search(r"NATS fanout: +[\d,]+ commands/s .*\d+% of the rate without; "
                      r"[\d,]+ states, [1-9][\d,]* executions published", result.stdout), \
         result.stdout
+
+
+def test_an_edge_follows_a_bounded_number_of_symbols(tmp_path):
+    """States of ever more forged symbols cannot grow an edge without bound."""
+    import nats
+
+    from gatebook.host.marketdata.depth import SymbolDepth
+    from gatebook.host.marketdata.nats import NatsSource, encode_state
+    from gatebook.host.marketdata.websocket import MarketDataServer
+    server = NatsServer(tmp_path)
+    market = Market()
+    fanout = NatsFanout(LocalSource(market.tap, market.publisher), server.url)
+    source = NatsSource(server.url, max_symbols=len(NAMES) + 2)
+    edge = MarketDataServer(source)
+    try:
+        async def forge():
+            connection = await nats.connect(server.url)
+            for number in range(10):
+                await connection.publish(f"gatebook.md.FAKE{number}",
+                                         encode_state(SymbolDepth(100 + number, f"FAKE{number}")))
+            await connection.flush()
+            await connection.close()
+        asyncio.run(forge())
+        deadline = time.monotonic() + 10
+        while sum(source.refused.values()) < 8:
+            assert time.monotonic() < deadline, (source.refused, list(source.symbols))
+            time.sleep(0.05)
+        assert len(source.symbols) == len(NAMES) + 2
+        assert source.refused == {"too_many_symbols": 8}
+    finally:
+        edge.close()
+        fanout.close()
+        server.kill()

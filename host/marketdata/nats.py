@@ -42,6 +42,8 @@ EXEC_STREAM = "GATEBOOK_EXEC"
 EXEC_KEPT = 1_000_000
 # A state is at most 50 levels a side and 50 trades: well under this.
 MAX_STATE_BYTES = 64 * 1024
+# Symbols an edge follows at most (an exchange lists a few thousand at most).
+MAX_SYMBOLS = 16_384
 
 _dumps = json.JSONEncoder(separators=(",", ":")).encode
 
@@ -261,6 +263,8 @@ class NatsSource:
     ----------
     url : str
         A NATS server, or a comma-separated list of a cluster's servers.
+    max_symbols : int
+        Symbols followed at most: states of more (forged subjects) are refused.
 
     Attributes
     ----------
@@ -271,8 +275,8 @@ class NatsSource:
         States ignored, by reason.
     """
 
-    def __init__(self, url):
-        self.servers = url.split(",")
+    def __init__(self, url, max_symbols=MAX_SYMBOLS):
+        self.servers, self.max_symbols = url.split(","), max_symbols
         self.symbols = {}
         self.received = 0
         self.refused = Counter()
@@ -320,6 +324,9 @@ class NatsSource:
     async def _state(self, message):
         self.received += 1
         name = message.subject.rpartition(".")[2]
+        if name not in self.symbols and len(self.symbols) >= self.max_symbols:
+            self.refused["too_many_symbols"] += 1
+            return
         try:
             depth = decode_state(message.data, self.symbols.get(name))
             if depth.name != name:
