@@ -311,6 +311,19 @@ def _gatebook(*args):
                           text=True, timeout=120)
 
 
+def _gatebook_together(*commands):
+    """Each of `commands` as `_gatebook` runs it, the processes side by side (independent
+    commands: their start-up, most of the cost, overlaps)."""
+    children = [subprocess.Popen([sys.executable, "-m", "gatebook.cli", *args],
+                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                for args in commands]
+    done = []
+    for child, args in zip(children, commands):
+        out, errors = child.communicate(timeout=120)
+        done.append(subprocess.CompletedProcess(args, child.returncode, out, errors))
+    return done
+
+
 def test_cli_run_balances_and_reconcile(seeded_log, tmp_path):
     fees = tmp_path / "fees.toml"
     fees.write_text("[fees.buy_maker]\nrate_ppm = -10\n[fees.sell_maker]\nper_share = -1\n"
@@ -322,36 +335,39 @@ def test_cli_run_balances_and_reconcile(seeded_log, tmp_path):
     assert done.returncode == 0, done.stderr
     assert "applied seq 6,000 of 6,000 (lag 0)" in done.stdout
     assert '"lag": 0' in (tmp_path / "status.json").read_text()
-    shown = _gatebook("ledger", "balances", "--db", url)
+    shown, agreed = _gatebook_together(
+        ("ledger", "balances", "--db", url),
+        ("ledger", "reconcile", "--log", seeded_log, "--db", url, "--fees", str(fees)))
     assert shown.returncode == 0 and "fees" in shown.stdout and "applied seq 6,000" in shown.stdout
-    agreed = _gatebook("ledger", "reconcile", "--log", seeded_log, "--db", url, "--fees", str(fees))
     assert agreed.returncode == 0 and "agrees with the log" in agreed.stdout, agreed.stdout
     # Tamper with one balance behind the writer's back: reconcile names it and fails.
     store = open_store(url)
     store.connection.execute("UPDATE cash SET amount = amount + 7 WHERE account = 3")
     store.connection.execute("DELETE FROM postings WHERE match_id = (SELECT MIN(match_id) "
                              "FROM postings) AND leg = 0")
-    differs = _gatebook("ledger", "reconcile", "--log", seeded_log, "--db", url, "--fees",
-                        str(fees))
+    # And with other fees than the writer's: every account differs, and says so.
+    differs, other_fees = _gatebook_together(
+        ("ledger", "reconcile", "--log", seeded_log, "--db", url, "--fees", str(fees)),
+        ("ledger", "reconcile", "--log", seeded_log, "--db", url))
     assert differs.returncode == 1
     assert "cash of account 3: ledger" in differs.stdout and "(ledger - log = 7)" in differs.stdout
     assert "postings do not sum to zero" in differs.stdout
-    # Other fees than the writer's: every account differs, and says so.
-    assert _gatebook("ledger", "reconcile", "--log", seeded_log, "--db", url).returncode == 1
+    assert other_fees.returncode == 1
 
 
 def test_cli_refuses_bad_urls_and_unreachable_databases(tmp_path):
-    bad = _gatebook("ledger", "balances", "--db", "mysql://x@y/z")
-    assert bad.returncode == 2 and "sqlite:///PATH or postgresql://" in bad.stderr
-    down = _gatebook("ledger", "balances", "--db", "postgresql://nobody:secret@127.0.0.1:1/none")
-    assert down.returncode == 3 and "secret" not in down.stderr and "Traceback" not in down.stderr
-    once = _gatebook("ledger", "run", "--once", "--log", str(tmp_path), "--db",
-                     "postgresql://nobody:secret@127.0.0.1:1/none")
-    assert once.returncode == 3 and "database" in once.stderr and "secret" not in once.stderr
-    assert "Traceback" not in once.stderr
     garbage = tmp_path / "not-a-database.db"
     garbage.write_bytes(os.urandom(8192))
-    refused = _gatebook("ledger", "balances", "--db", f"sqlite:///{garbage}")
+    bad, down, once, refused = _gatebook_together(
+        ("ledger", "balances", "--db", "mysql://x@y/z"),
+        ("ledger", "balances", "--db", "postgresql://nobody:secret@127.0.0.1:1/none"),
+        ("ledger", "run", "--once", "--log", str(tmp_path), "--db",
+         "postgresql://nobody:secret@127.0.0.1:1/none"),
+        ("ledger", "balances", "--db", f"sqlite:///{garbage}"))
+    assert bad.returncode == 2 and "sqlite:///PATH or postgresql://" in bad.stderr
+    assert down.returncode == 3 and "secret" not in down.stderr and "Traceback" not in down.stderr
+    assert once.returncode == 3 and "database" in once.stderr and "secret" not in once.stderr
+    assert "Traceback" not in once.stderr
     assert refused.returncode == 3 and "not a database" in refused.stderr, refused.stderr
     assert "Traceback" not in refused.stderr
 
