@@ -20,6 +20,17 @@ def gatebook(*args, expect=0):
     return done
 
 
+def gatebook_together(*commands):
+    """`gatebook(*args)` for each of `commands`, the processes side by side (independent
+    commands: their start-up, most of the cost, overlaps)."""
+    children = [subprocess.Popen(GATEBOOK + list(args), stdout=subprocess.PIPE,
+                                 stderr=subprocess.PIPE, text=True) for args in commands]
+    outputs = [child.communicate(timeout=120) for child in children]
+    for child, (_, errors) in zip(children, outputs):
+        assert child.returncode == 0, errors
+    return [out for out, _ in outputs]
+
+
 def untimed(text):
     return [line for line in text.splitlines() if not TIMING.search(line)]
 
@@ -48,8 +59,8 @@ def test_demo_prints_books_trades_and_summary():
 
 
 def test_demo_is_deterministic_and_matches_the_engine():
-    first = gatebook("demo", "--orders", "3000", "--seed", "7").stdout
-    second = gatebook("demo", "--orders", "3000", "--seed", "7").stdout
+    first, second = gatebook_together(("demo", "--orders", "3000", "--seed", "7"),
+                                      ("demo", "--orders", "3000", "--seed", "7"))
     assert untimed(first) == untimed(second)
     engine = MatchingEngine(DEFAULT_SYMBOLS)
     for command in generate_flow(3000, seed=7):
@@ -61,8 +72,9 @@ def test_recorded_flow_replays_to_the_same_book(tmp_path):
     flow = tmp_path / "flow.bin"
     demo = gatebook("demo", "--orders", "2500", "--seed", "3", "--record", str(flow)).stdout
     assert flow.stat().st_size > 0
-    from_file = gatebook("book", "GATE", "--level", "2", "--input", str(flow)).stdout
-    generated = gatebook("book", "GATE", "--level", "2", "--orders", "2500", "--seed", "3").stdout
+    from_file, generated = gatebook_together(
+        ("book", "GATE", "--level", "2", "--input", str(flow)),
+        ("book", "GATE", "--level", "2", "--orders", "2500", "--seed", "3"))
     assert from_file == generated
     l1_line = next(line for line in demo.splitlines() if line.startswith("GATE "))
     assert l1_line in from_file
