@@ -115,12 +115,14 @@ def _send(client, datagrams, subscribers):
         time.sleep(0.002)
 
 
-def test_lossy_and_late_subscribers_follow_gatebook_run_through_a_restart(tmp_path):
+# 800 commands in the default run; the long run (--run-long) adds 1,600.
+@pytest.mark.parametrize("commands", [800, pytest.param(1600, marks=pytest.mark.long)])
+def test_lossy_and_late_subscribers_follow_gatebook_run_through_a_restart(tmp_path, commands):
     directory = str(tmp_path / "log")
     server = Server(directory)
     address = ("127.0.0.1", server.order_port)
     spec = DEFAULT_SYMBOLS[0]
-    datagrams = flow_datagrams(generate_flow(1600, seed=31), DEFAULT_SYMBOLS, batch=2)
+    datagrams = flow_datagrams(generate_flow(commands, seed=31), DEFAULT_SYMBOLS, batch=2)
     assert MARKER_USER not in {user for user, _ in datagrams}
     half = len(datagrams) // 2
     first = server.start()
