@@ -24,6 +24,9 @@ cdef class Book:
     cdef public object max_order_qty, max_notional, notional_binds
     cdef public object protection_ticks, protection_percent
     cdef public bint protected
+    cdef public object breaker_percent, breaker_window_ns, breaker_pause_ns
+    cdef public bint breaker
+    cdef public object breaker_reference, breaker_window_end, resume_at
     cdef public dict registry
     cdef public tuple levels, keys, stops
     cdef public Py_ssize_t pending_stops
@@ -51,6 +54,8 @@ cdef class Book:
 
     @cython.locals(keys=list)
     cpdef protection_threshold(self, Py_ssize_t side)
+
+    cpdef breaker_band(self, Py_ssize_t side, ts)
 
     cpdef add_stop(self, list order)
 

@@ -111,6 +111,16 @@ class Book:
         self.protection_ticks = spec.protection_ticks
         self.protection_percent = spec.protection_percent
         self.protected = bool(spec.protection_ticks or spec.protection_percent)
+        self.breaker_percent = spec.breaker_percent
+        self.breaker_window_ns = spec.breaker_window_ns
+        self.breaker_pause_ns = spec.breaker_pause_ns
+        self.breaker = bool(spec.breaker_percent)
+        # The circuit breaker's state (docs/matching.md, "Circuit breaker"): the reference
+        # price of the current window, the ts at which that window ends (0: none open), and
+        # the ts from which a breaker halt lifts (0: no timed halt).
+        self.breaker_reference = 0
+        self.breaker_window_end = 0
+        self.resume_at = 0
         self.registry = registry            # order id -> live order list, shared by all books
         self.levels = ({}, {})              # per side: key -> Level
         self.keys = ([], [])                # per side: level keys, ascending; best last
@@ -325,6 +335,25 @@ class Book:
             by_percent = reference * self.protection_percent // 100 // tick * tick
             if distance < 0 or by_percent < distance:
                 distance = by_percent
+        if side == BUY:
+            return -(reference + distance)
+        return reference - distance
+
+    def breaker_band(self, side, ts):
+        """The matching threshold the circuit breaker sets for an order on `side` at `ts`.
+
+        Opens a new window when the current one has ended (`ts` at or past its end): its
+        reference is the last trade now, and it lasts `breaker_window_ns`. A buy may trade
+        up to the reference plus `breaker_percent` percent of it, a sell down to the
+        reference minus that (rounded towards the reference). NO_LIMIT before any trade.
+        """
+        if ts >= self.breaker_window_end:
+            if not self.last_trade_price:
+                return NO_LIMIT
+            self.breaker_reference = self.last_trade_price
+            self.breaker_window_end = ts + self.breaker_window_ns
+        reference = self.breaker_reference
+        distance = reference * self.breaker_percent // 100
         if side == BUY:
             return -(reference + distance)
         return reference - distance

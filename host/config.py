@@ -213,7 +213,8 @@ _SYMBOL_KEYS = {
     "id": "symbol_id", "name": "name", "tick": "tick_size", "lot": "lot_size",
     "price_min": "price_min", "price_max": "price_max", "max_order_qty": "max_order_qty",
     "max_notional": "max_notional", "protection_ticks": "protection_ticks",
-    "protection_percent": "protection_percent",
+    "protection_percent": "protection_percent", "breaker_percent": "breaker_percent",
+    "breaker_window_ns": "breaker_window_ns", "breaker_pause_ns": "breaker_pause_ns",
 }
 
 

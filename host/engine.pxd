@@ -11,7 +11,7 @@ cdef Py_ssize_t ORDER_ID, USER, SYMBOL, SIDE, ORDER_TYPE, TIF, PRICE, STOP_PRICE
 cdef Py_ssize_t PENDING_STOP, _REJECT_REASON
 cdef object _NEW_ORDER, _CANCEL, _REPLACE, _MASS_CANCEL, _ADMIN
 cdef object _ACCEPTED, _REJECTED, _CANCELLED, _REPLACED, _STOP_TRIGGERED, _DONE
-cdef object _TRADING_STATE, _CANCEL_USER, _FOK_KILL, _SELF_TRADE, _IOC_REMAINDER, _PROTECTION
+cdef object _TRADING_STATE, _CANCEL_USER, _FOK_KILL, _SELF_TRADE, _IOC_REMAINDER, _PROTECTION, _HALT
 cdef object _U32, _U64, _LIMIT, _MARKET, _STOP, _STOP_LIMIT, _DAY, _GTC, _IOC, _FOK
 
 
@@ -27,6 +27,7 @@ cdef class MatchingEngine:
     cdef list _listeners
     cdef object _notify
 
+    @cython.locals(count=Py_ssize_t)
     cpdef list apply(self, command)
 
     cdef _reject_malformed(self, command, reason, list events)
@@ -34,8 +35,12 @@ cdef class MatchingEngine:
     @cython.locals(book=Book, used_ids=set, order=list, keys=list)
     cdef _new_order(self, command, list events)
 
-    @cython.locals(market=bint, protected=bint, opposite_keys=list, stp=bint)
+    @cython.locals(market=bint, protected=bint, banded=bint, opposite_keys=list, stp=bint)
     cdef _execute(self, Book book, list order, list events, seq, ts)
+
+    cdef _trip(self, Book book, list order, list events, seq, ts)
+
+    cdef _resume_if_paused(self, Book book, list events, seq, ts)
 
     @cython.locals(triggered=list, position=Py_ssize_t, order=list)
     cdef _release_stops(self, Book book, list events, seq, ts)

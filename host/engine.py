@@ -99,7 +99,7 @@ _R = SimpleNamespace(**{reason.name: int(reason) for reason in RejectReason})
 _C = SimpleNamespace(**{reason.name: int(reason) for reason in CancelReason})
 # The reasons the hot path uses, read once.
 _CANCEL_USER, _FOK_KILL, _SELF_TRADE = _C.USER, _C.FOK_KILL, _C.SELF_TRADE
-_IOC_REMAINDER, _PROTECTION = _C.IOC_REMAINDER, _C.PROTECTION
+_IOC_REMAINDER, _PROTECTION, _HALT = _C.IOC_REMAINDER, _C.PROTECTION, _C.HALT
 _U32 = 0xFFFF_FFFF
 _U64 = (1 << 64) - 1
 
@@ -176,10 +176,13 @@ class MatchingEngine:
             if events:
                 raise
             self._reject_malformed(command, _R.UNKNOWN_COMMAND, events)
-        if len(events) == 1 and events[0][CODE] == _REJECTED:
-            # A rejected command's only event is its reject; one length test per command
+        count = len(events)
+        if (count == 1 or count == 2 and events[0][CODE] == _TRADING_STATE) \
+                and events[-1][CODE] == _REJECTED:
+            # A rejected command's only event is its reject (after a circuit breaker's
+            # timed resume, which the command's stamp lifted); one length test per command
             # keeps the count, so no listener has to look at every event.
-            reason = events[0][_REJECT_REASON]
+            reason = events[-1][_REJECT_REASON]
             self.rejects[reason] = self.rejects.get(reason, 0) + 1
         self._notify(events)
         return events
@@ -198,6 +201,8 @@ class MatchingEngine:
          price, stop_price, qty) = command
         book = self.books.get(symbol)
         used_ids = self.used_ids
+        if book is not None and book.resume_at and not stamp_reject_reason(seq, ts):
+            self._resume_if_paused(book, events, seq, ts)
         reason = check_new_order(book, book is not None and book.halted, used_ids, seq, ts,
                                  symbol, order_id, user, side, order_type, tif,
                                  price, stop_price, qty)
@@ -236,6 +241,12 @@ class MatchingEngine:
     def _execute(self, book, order, events, seq, ts):
         """Match a limit or market order now; rest or cancel what is left."""
         tif = order[TIF]
+        if book.halted:
+            # Only the circuit breaker halts a book while a command runs: the stops that
+            # command triggered do not trade in the halt.
+            events.append((_CANCELLED, seq, ts, book.symbol, order[ORDER_ID], order[USER],
+                 order[QTY], _HALT))
+            return
         market = order[ORDER_TYPE] == _MARKET or order[ORDER_TYPE] == _STOP
         protected = market and book.protected
         if protected:
@@ -244,10 +255,21 @@ class MatchingEngine:
             threshold = NO_LIMIT
         else:
             threshold = -order[PRICE] if order[SIDE] == BUY else order[PRICE]
+        unbanded, banded = threshold, False
+        if book.breaker:
+            band = book.breaker_band(order[SIDE], ts)
+            if band > threshold:
+                # The band is nearer than the order's own limit: match within the band,
+                # and trip the breaker if the order would have traded beyond it.
+                threshold, banded = band, True
         stp = self.self_trade_prevention
         if tif == _FOK:
             available = book.crossing_qty(order[SIDE], threshold, order[QTY], order[USER], stp)
             if available < order[QTY]:
+                if banded and book.crossing_qty(order[SIDE], unbanded, order[QTY], order[USER],
+                                                stp) >= order[QTY]:
+                    self._trip(book, order, events, seq, ts)
+                    return
                 events.append((_CANCELLED, seq, ts, book.symbol, order[ORDER_ID], order[USER],
                      order[QTY], _FOK_KILL))
                 return
@@ -262,6 +284,9 @@ class MatchingEngine:
             if not remaining:
                 return
             order[QTY] = remaining
+        if banded and opposite_keys and opposite_keys[-1] >= unbanded:
+            self._trip(book, order, events, seq, ts)
+            return
         if market or tif == _IOC or tif == _FOK:
             # A protected order that stopped short of orders still on the other side
             # stopped at its protection limit.
@@ -269,6 +294,24 @@ class MatchingEngine:
                  order[QTY], _PROTECTION if protected and opposite_keys else _IOC_REMAINDER))
         else:
             book.rest(order, events, seq, ts)
+
+    def _trip(self, book, order, events, seq, ts):
+        """The circuit breaker: halt `book` instead of trading `order` beyond the band.
+
+        As LULD does, nothing prints beyond the band: the order keeps what it traded
+        inside it and its remainder is cancelled with HALT, after the TRADING_STATE
+        event an admin HALT makes.
+        """
+        self._set_halted([book], True, events, seq, ts)
+        if book.breaker_pause_ns:
+            book.resume_at = ts + book.breaker_pause_ns
+        events.append((_CANCELLED, seq, ts, book.symbol, order[ORDER_ID], order[USER],
+             order[QTY], _HALT))
+
+    def _resume_if_paused(self, book, events, seq, ts):
+        """Lift a circuit breaker's timed halt once `ts` reaches its end."""
+        if ts >= book.resume_at:
+            self._set_halted([book], False, events, seq, ts)
 
     def _release_stops(self, book, events, seq, ts):
         """Run triggered stops, in trigger order, until no more trigger."""
@@ -353,6 +396,8 @@ class MatchingEngine:
                 if reason == NOT_EXACT:
                     self._replace(plain_command(command), events)
                     return
+                if not reason and book.resume_at:
+                    self._resume_if_paused(book, events, seq, ts)
                 if not reason and book.halted:
                     reason = _R.SYMBOL_HALTED
         if reason:
@@ -453,8 +498,13 @@ class MatchingEngine:
     @staticmethod
     def _set_halted(books, halted, events, seq, ts):
         for book in books:
+            book.resume_at = 0              # an admin's halt or resume ends a timed one
             if book.halted != halted:
                 book.halted = halted
+                if not halted:
+                    # Continuous trading resumes under a new breaker window, whose
+                    # reference is the last trade (docs/matching.md, "Circuit breaker").
+                    book.breaker_window_end = 0
                 events.append((_TRADING_STATE, seq, ts, book.symbol, int(halted)))
 
     # -- state ------------------------------------------------------------
@@ -533,6 +583,9 @@ class MatchingEngine:
         for symbol in sorted(self.books):
             book = self.books[symbol]
             digest.update(struct.pack("<HBI", symbol, book.halted, book.last_trade_price))
+            if book.breaker:
+                digest.update(b"B%d,%d,%d" % (book.breaker_reference, book.breaker_window_end,
+                                              book.resume_at))
             for side in (0, 1):
                 for price, orders in book.orders_at(side):
                     digest.update(struct.pack("<BI", side, price))

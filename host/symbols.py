@@ -28,6 +28,12 @@ class SymbolSpec:
     `protection_percent` percent (the nearer, when both are set) from the reference price
     (the last trade, else the best opposite price at entry); its remainder is cancelled
     with PROTECTION. 0 turns either off; both 0 (the default) is no protection.
+
+    Circuit breaker (docs/matching.md, "Circuit breaker"): no trade prints more than
+    `breaker_percent` percent from the reference price (the last trade as it stood when the
+    current window of `breaker_window_ns` opened); an order that would trade beyond it
+    halts the symbol instead, for `breaker_pause_ns` (0: until an admin RESUME).
+    `breaker_percent` 0 (the default) is no breaker.
     """
 
     symbol_id: int          # ITCH stock locate; 1..0xFFFE
@@ -40,6 +46,9 @@ class SymbolSpec:
     max_notional:  int = NO_NOTIONAL_LIMIT  # most price units x shares in one order
     protection_ticks:   int = 0     # ticks a market or stop order may trade from the reference
     protection_percent: int = 0     # percent of the reference it may trade from it
+    breaker_percent:   int = 0      # percent from the reference that halts the symbol; 0: off
+    breaker_window_ns: int = 300_000_000_000    # how long one reference price holds (5 min)
+    breaker_pause_ns:  int = 0      # how long a breaker halt lasts; 0: until an admin RESUME
 
     def __post_init__(self):
         if not 1 <= self.symbol_id < 0xFFFF:
@@ -52,7 +61,8 @@ class SymbolSpec:
             raise ValueError(f"{self.name}: price band {self.price_min}..{self.price_max} is empty "
                              "or does not fit 32 bits")
         for name in ("max_order_qty", "max_notional", "protection_ticks",
-                     "protection_percent"):
+                     "protection_percent", "breaker_percent", "breaker_window_ns",
+                     "breaker_pause_ns"):
             if type(getattr(self, name)) is not int:
                 raise ValueError(f"{self.name}: {name} must be an int")
         if not self.lot_size <= self.max_order_qty <= MAX_QTY:
@@ -61,6 +71,11 @@ class SymbolSpec:
         if not 0 <= self.protection_ticks < 1 << 32 or not 0 <= self.protection_percent <= 100:
             raise ValueError(f"{self.name}: protection_ticks must be 0..2^32-1 and "
                              "protection_percent 0..100 (0: off)")
+        if not 0 <= self.breaker_percent <= 100 or not 0 < self.breaker_window_ns < 1 << 63 \
+                or not 0 <= self.breaker_pause_ns < 1 << 63:
+            raise ValueError(f"{self.name}: breaker_percent must be 0..100 (0: off), "
+                             "breaker_window_ns 1..2^63-1 and breaker_pause_ns 0..2^63-1 "
+                             "(0: until an admin resume)")
         if self.max_notional < self.price_min * self.lot_size:
             raise ValueError(f"{self.name}: max_notional {self.max_notional} is below one lot "
                              "at the lowest price: no order could pass")

@@ -408,7 +408,8 @@ class HybridExchange:
     def _maybe_load(self, lane):
         symbol = lane.home
         book = self.engine.books[symbol]
-        if self.front.halted[symbol] or book.halted or book.pending_stops:
+        if self.front.halted[symbol] or book.halted or book.pending_stops or book.breaker:
+            # The lane has no circuit breaker (docs/matching.md): a breaker's symbol stays here.
             return
         if not self.policy.should_load(book, lane.link.depth, lane.idle):
             return
