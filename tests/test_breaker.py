@@ -10,7 +10,7 @@ lanes: a lane has no breaker).
 
 import pytest
 
-from engine_fixtures import (FOK, GATE, SELL, AdminAction, CancelReason, Exchange,
+from engine_fixtures import (FOK, GATE, SELL, STOP, AdminAction, CancelReason, Exchange,
                              RejectReason, usd)
 from engine_implementations import engine  # noqa: F401 (the fixture, used by name)
 from gatebook.host.config import ConfigError, parse_config
@@ -128,6 +128,31 @@ def test_a_sell_below_the_band_and_a_fok_beyond_it_trip_too(engine):
     assert (_states(events), _cancels(events)) == ([(GATE, 1)], [(1, 3, CancelReason.HALT)])
 
 
+def test_stops_the_tripping_order_triggered_are_cancelled_in_the_halt(engine):
+    ex = _breaker(engine)
+    _print_at(ex, 100)
+    ex.buy(60, 1, stop=usd(106), type=STOP, user=3)
+    _ladder(ex, [106, 115])
+    events = ex.buy(1, 2, usd(120))
+    # 106 prints and triggers the stop; 115 would be beyond the band: the halt comes first,
+    # then the triggered stop is cancelled rather than traded in it.
+    assert _trade_prices(events) == [usd(106)]
+    assert [event[CODE] for event in events].count(W.STOP_TRIGGERED.code) == 1
+    assert _cancels(events) == [(1, 1, CancelReason.HALT), (60, 1, CancelReason.HALT)]
+    assert _states(events) == [(GATE, 1)]
+
+
+def test_a_replace_through_the_band_trips_it(engine):
+    ex = _breaker(engine)
+    _print_at(ex, 100)
+    ex.sell(100, 1, usd(115), user=9)
+    ex.buy(1, 5, usd(100))
+    events = ex.replace(1, usd(120), 5)
+    assert _trade_prices(events) == []
+    assert (_states(events), _cancels(events)) == ([(GATE, 1)], [(1, 5, CancelReason.HALT)])
+    assert ex.queue(SELL) and not ex.queue(0)
+
+
 def test_the_halt_is_an_itch_stock_trading_action(engine):
     ex = _breaker(engine)
     records = []
@@ -168,6 +193,17 @@ def test_a_paused_halt_lifts_at_the_first_order_past_the_pause(engine):
     # The resume comes first, under this command's stamp; the order then trades as usual.
     assert events[0][CODE] == W.TRADING_STATE.code and _states(events) == [(GATE, 0)]
     assert _trade_prices(events) == [usd(115)]      # 108 + 10 %: up to 118.80
+
+
+def test_a_command_rejected_as_the_pause_ends_is_still_counted_by_its_reason(engine):
+    ex = _breaker(engine, pause=30 * SECOND)
+    _trip(ex)
+    ex.now += 30 * SECOND
+    events = ex.buy(2, 0, usd(100))
+    assert _states(events) == [(GATE, 0)]
+    assert _rejects(events) == [RejectReason.INVALID_QUANTITY]
+    golden = ex.engine.engine           # the golden engine inside either wrapper
+    assert golden.rejects == {int(RejectReason.INVALID_QUANTITY): 1}
 
 
 def test_an_admin_halt_during_a_pause_lasts_until_an_admin_resume(engine):
