@@ -58,10 +58,26 @@ _VALUES = (st.integers(-2, 1 << 66) | st.integers(0, 300) | st.text(max_size=10)
            | st.sampled_from(list(Side)))
 
 
-@pytest.mark.parametrize("codec", [ITCH, EVENTS], ids=["itch", "events"])
-@settings(derandomize=True, database=None, deadline=None, max_examples=400)
-@given(data=st.data())
+def _junk(examples):
+    """Junk records for every codec, `examples` of them (derandomized: the same each run)."""
+    return lambda test: pytest.mark.parametrize("codec", [ITCH, EVENTS], ids=["itch", "events"])(
+        settings(derandomize=True, database=None, deadline=None, max_examples=examples)(
+            given(data=st.data())(test)))
+
+
+# The default run draws 150 records per codec; the long run (--run-long) 400.
+@_junk(150)
 def test_encode_junk(codec, data):
+    _check_junk(codec, data)
+
+
+@pytest.mark.long
+@_junk(400)
+def test_encode_junk_long(codec, data):
+    _check_junk(codec, data)
+
+
+def _check_junk(codec, data):
     message = data.draw(st.sampled_from([c.message for c in codec.by_code.values()]))
     arity = len(message.fields)
     values = data.draw(st.lists(_VALUES, min_size=arity - 1, max_size=arity + 1))
