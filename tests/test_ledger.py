@@ -84,11 +84,27 @@ def _executed(match_id, price, qty, side, aggressor, resting, symbol=1):
             0, 20, resting, 0)
 
 
-@settings(max_examples=300, deadline=None)
-@given(price=st.integers(1, (1 << 32) - 1), qty=st.integers(1, (1 << 32) - 1),
-       side=st.sampled_from([int(Side.BUY), int(Side.SELL)]),
-       per_share=st.integers(-100, 100), rate=st.integers(-1000, 10_000))
+def _executions(examples):
+    """Prices, quantities, sides and fees for `examples` executions."""
+    return lambda test: settings(max_examples=examples, deadline=None)(
+        given(price=st.integers(1, (1 << 32) - 1), qty=st.integers(1, (1 << 32) - 1),
+              side=st.sampled_from([int(Side.BUY), int(Side.SELL)]),
+              per_share=st.integers(-100, 100), rate=st.integers(-1000, 10_000))(test))
+
+
+# The default run draws 100 executions; the long run (--run-long) 300.
+@_executions(100)
 def test_every_execution_posts_a_balanced_double_entry(price, qty, side, per_share, rate):
+    _check_balanced_double_entry(price, qty, side, per_share, rate)
+
+
+@pytest.mark.long
+@_executions(300)
+def test_every_execution_posts_a_balanced_double_entry_long(price, qty, side, per_share, rate):
+    _check_balanced_double_entry(price, qty, side, per_share, rate)
+
+
+def _check_balanced_double_entry(price, qty, side, per_share, rate):
     fee = Fee(per_share=per_share, rate_ppm=rate)
     fees = FeeSchedule(buy_maker=fee, buy_taker=Fee(rate_ppm=rate), sell_maker=Fee(),
                        sell_taker=Fee(per_share=per_share))
