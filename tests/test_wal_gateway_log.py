@@ -96,7 +96,10 @@ def test_a_snapshot_holds_the_gateway_section_byte_for_byte():
     assert OUCH_LOG.decode_state(state.entry_states[OUCH]) == gateway
     assert encode(state) == data
     assert decode(encode(capture(engine))).entry_states == {}
-    # Version 2 (OUCH's gateway section bare after the ids) and version 1 (none) still decode.
+    # Versions 3 (no breaker records), 2 (OUCH's gateway section bare after the ids) and 1
+    # (none) still decode; 1 and 2 are cut from 3's bytes.
+    data = encode(state, version=3)
+    assert decode(data).entry_states == state.entry_states
     from gatebook.wire.codec import RecordCodec
     from gatebook.wire.wal import SNAPSHOT_ENTRIES, SNAPSHOT_ENTRY_STATE, SNAPSHOT_HEADER
     header_size = RecordCodec(SNAPSHOT_HEADER, "little").size

@@ -97,3 +97,57 @@ def test_leftover_partial_snapshots_are_removed_on_start(tmp_path, caplog):
     assert not leftover.exists()
     assert any(leftover.name in message for message in caplog.messages)
     assert any(leftover.name in note for note in exchange.recovery.notes)
+
+
+def test_a_circuit_breakers_window_and_timed_halt_survive_a_snapshot():
+    """A restored engine keeps the breaker's reference, window and pause: same hash, same events."""
+    from gatebook.host.symbols import SymbolSpec
+    minute, second = 60_000_000_000, 1_000_000_000
+    gate = SymbolSpec(1, "GATE", tick_size=100, price_min=500_000, price_max=2_000_000,
+                      breaker_percent=10, breaker_window_ns=5 * minute,
+                      breaker_pause_ns=30 * second)
+    symbols = (gate,) + DEFAULT_SYMBOLS[1:]
+    ts = iter(range(START_NS, START_NS + 10**9, 1000))
+    seq = iter(range(1, 10**6))
+
+    def order(order_id, side, price, user, qty=1):
+        return (internal.NEW_ORDER.code, next(seq), next(ts), 1, order_id, user, side, 0, 0,
+                price, 0, qty)
+
+    original = MatchingEngine(symbols)
+    original.apply(order(1, 1, 1_000_000, 9))        # a print at 100.00 opens a window
+    original.apply(order(2, 0, 1_000_000, 8))
+    original.apply(order(3, 1, 1_050_000, 9))
+    original.apply(order(4, 1, 1_200_000, 9))
+    tripped = original.apply(order(5, 0, 1_200_000, 8, qty=2))  # 105 trades; 120 > 110: halt
+    assert [event for event in tripped if event[0] == internal.TRADING_STATE.code]
+    assert original.books[1].halted and original.books[1].resume_at
+    copy = restore(decode(encode(capture(original, 123))), symbols)
+    assert copy.state_hash() == original.state_hash()
+    # The pause ends on the same command for both, and the window's band is the same.
+    later = [order(6, 0, 1_200_000, 8)]
+    later.append((internal.NEW_ORDER.code, next(seq), START_NS + 31 * second, 1, 7, 8, 0, 0, 0,
+                  1_200_000, 0, 1))
+    later.append(order(8, 0, 1_200_000, 8))
+    for command in later:
+        assert copy.apply(command) == original.apply(command)
+    assert copy.state_hash() == original.state_hash()
+
+
+def test_a_snapshot_whose_counts_overrun_its_body_is_refused_even_with_a_valid_crc():
+    """Something other than Gatebook wrote it (the CRC matches): a clear refusal, no struct.error."""
+    import zlib
+    from gatebook.host.wal.format import struct_of
+    from gatebook.wire.wal import SNAPSHOT_BOOK, SNAPSHOT_HEADER
+    engine = MatchingEngine(DEFAULT_SYMBOLS)
+    for command in stamped(seeded_commands(1, 200)):
+        engine.apply(command)
+    data = bytearray(encode(capture(engine)))
+    header, book = struct_of(SNAPSHOT_HEADER, "little"), struct_of(SNAPSHOT_BOOK, "little")
+    fields = list(book.unpack_from(data, header.size))
+    fields[SNAPSHOT_BOOK.field_names.index("orders")] = 10**6       # far past the body's end
+    book.pack_into(data, header.size, *fields)
+    crc = zlib.crc32(data[header.size:], zlib.crc32(data[:header.size - 4]))
+    data[header.size - 4:header.size] = crc.to_bytes(4, "little")
+    with pytest.raises(SnapshotError, match="do not fit"):
+        decode(bytes(data))

@@ -29,8 +29,8 @@ OUTPUT records) and of up to 3 bits under 11 KB (Koopman's tables). CRC-32C's
 better Hamming distance, and its x86 instruction, pay off on longer blocks and
 faster writers than ours.
 
-A snapshot file is SNAPSHOT_HEADER, then per symbol a SNAPSHOT_BOOK followed
-by its resting orders and then its pending stops (SNAPSHOT_ORDER each, in
+A snapshot file is SNAPSHOT_HEADER, then per symbol a SNAPSHOT_BOOK (from
+version 4 followed by its SNAPSHOT_BREAKER) followed by its resting orders and then its pending stops (SNAPSHOT_ORDER each, in
 priority order), then SNAPSHOT_USED_ID per order id ever accepted, ascending,
 then SNAPSHOT_USED_ID per live order id in the engine's registry order (mass
 cancels and end-of-day expiry walk live orders in that order, so it decides
@@ -74,7 +74,7 @@ __all__ = [
     "SNAPSHOT_ENTRIES", "SNAPSHOT_ENTRY_STATE", "SNAPSHOT_MAGIC", "FORMAT_VERSION", "READABLE_VERSIONS", "COMMIT_VERSION",
     "SNAPSHOT_VERSION", "SNAPSHOT_READABLE_VERSIONS",
     "SEGMENT_HEADER", "RECORD_HEADER", "RECORD_TRAILER", "INPUT_ORIGIN", "COMMIT_MARKER", "WAL",
-    "SNAPSHOT_HEADER", "SNAPSHOT_BOOK", "SNAPSHOT_ORDER", "SNAPSHOT_USED_ID",
+    "SNAPSHOT_HEADER", "SNAPSHOT_BOOK", "SNAPSHOT_BREAKER", "SNAPSHOT_ORDER", "SNAPSHOT_USED_ID",
     "SNAPSHOT_GATEWAY", "SNAPSHOT_TOKEN", "SNAPSHOT_OWNER", "SNAPSHOT_SESSION", "SNAPSHOT",
     "HELLO", "HEARTBEAT", "RECORDS", "APPLIED", "RefuseReason", "REFUSE", "REPLICATION",
     "REPLICATION_VERSION", "NONCE_SIZE", "MAC_SIZE", "RECORDS_MAX_BYTES",
@@ -87,8 +87,8 @@ SNAPSHOT_MAGIC = "GBSNAP"
 FORMAT_VERSION = 4                 # of segments: 4 added ORIGIN_HEADER, 3 COMMIT records
 READABLE_VERSIONS = (1, 2, 3, 4)
 COMMIT_VERSION = 3                 # the first segment version with COMMIT records
-SNAPSHOT_VERSION = 3               # 3: each order-entry protocol's state under its id
-SNAPSHOT_READABLE_VERSIONS = (1, 2, 3)
+SNAPSHOT_VERSION = 4               # 4: SNAPSHOT_BREAKER per book; 3: protocols' states by id
+SNAPSHOT_READABLE_VERSIONS = (1, 2, 3, 4)
 
 
 # The events an OUTPUT record holds, by segment version. Segments before
@@ -195,6 +195,12 @@ SNAPSHOT_BOOK = Message("snapshot_book", None, (
     Field("stops",            4, doc="pending stops that follow, in trigger order"),
 ))
 
+SNAPSHOT_BREAKER = Message("snapshot_breaker", None, (
+    Field("reference",  4, doc="the circuit breaker's reference price (docs/matching.md)"),
+    Field("window_end", 8, doc="ts at which its window ends; 0: none open"),
+    Field("resume_at",  8, doc="ts from which its halt lifts; 0: no timed halt"),
+), doc="After each SNAPSHOT_BOOK from snapshot version 4: all 0 for a symbol without a breaker.")
+
 SNAPSHOT_ORDER = Message("snapshot_order", None, (
     Field("order_id",   8),
     Field("user",       4),
@@ -248,7 +254,8 @@ SNAPSHOT_SESSION = Message("snapshot_session", None, (
 ) + _PEER)
 
 SNAPSHOT = Protocol("gatebook-snapshot", "little",
-                    (SNAPSHOT_HEADER, SNAPSHOT_BOOK, SNAPSHOT_ORDER, SNAPSHOT_USED_ID,
+                    (SNAPSHOT_HEADER, SNAPSHOT_BOOK, SNAPSHOT_BREAKER, SNAPSHOT_ORDER,
+                     SNAPSHOT_USED_ID,
                      SNAPSHOT_ENTRIES, SNAPSHOT_ENTRY_STATE, SNAPSHOT_GATEWAY, SNAPSHOT_TOKEN,
                      SNAPSHOT_OWNER, SNAPSHOT_SESSION))
 

@@ -28,7 +28,8 @@ import zlib
 from dataclasses import dataclass
 
 from gatebook.wire.codec import RecordCodec
-from gatebook.wire.wal import (LEGACY_ORIGIN_PROTOCOL, SNAPSHOT, SNAPSHOT_BOOK, SNAPSHOT_ENTRIES,
+from gatebook.wire.wal import (LEGACY_ORIGIN_PROTOCOL, SNAPSHOT, SNAPSHOT_BOOK, SNAPSHOT_BREAKER,
+                               SNAPSHOT_ENTRIES,
                                SNAPSHOT_ENTRY_STATE, SNAPSHOT_HEADER, SNAPSHOT_MAGIC,
                                SNAPSHOT_ORDER, SNAPSHOT_READABLE_VERSIONS, SNAPSHOT_USED_ID,
                                SNAPSHOT_VERSION)
@@ -43,6 +44,8 @@ __all__ = ["SnapshotState", "SnapshotError", "capture", "encode", "decode", "res
 
 _HEADER = RecordCodec(SNAPSHOT_HEADER, SNAPSHOT.byte_order)
 _BOOK = struct_of(SNAPSHOT_BOOK, SNAPSHOT.byte_order)
+_BREAKER = struct_of(SNAPSHOT_BREAKER, SNAPSHOT.byte_order)
+_NO_BREAKER = (0, 0, 0)                 # before version 4: no breaker state was kept
 _ORDER = struct_of(SNAPSHOT_ORDER, SNAPSHOT.byte_order)
 _ID_FORMAT = struct_of(SNAPSHOT_USED_ID, SNAPSHOT.byte_order).format   # "<Q"
 _ENTRIES = struct_of(SNAPSHOT_ENTRIES, SNAPSHOT.byte_order)
@@ -60,7 +63,8 @@ class SnapshotState:
     last_ts: int
     match_id: int
     self_trade_prevention: bool
-    books: list             # [(symbol, halted, last_trade_price, [order tuple], [stop tuple])]
+    books: list             # [(symbol, halted, last_trade_price, [order tuple], [stop tuple],
+                            #   (breaker reference, window end, resume at))]
     used_ids: list          # any order when captured; encode and decode keep them ascending
     live_ids: list          # the engine's registry order
     # protocol id -> its state's bytes (or a callable returning them, which `encode`
@@ -88,16 +92,26 @@ def capture(engine, last_ts=0, entry_states=None):
         orders = [_order_tuple(order) for side in (0, 1)
                   for _, level in book.orders_at(side) for order in level]
         stops = [_order_tuple(order) for side in (0, 1) for order in book.live_stops(side)]
-        books.append((symbol, book.halted, book.last_trade_price, orders, stops))
+        breaker = (book.breaker_reference, book.breaker_window_end, book.resume_at)
+        books.append((symbol, book.halted, book.last_trade_price, orders, stops, breaker))
     return SnapshotState(engine.last_seq, last_ts, engine.match_id,
                          engine.self_trade_prevention, books, list(engine.used_ids),
                          list(engine.orders), dict(entry_states or {}))
 
 
-def encode(state):
+def encode(state, version=SNAPSHOT_VERSION):
+    """A snapshot file's bytes. `version` 3 writes what an older build wrote (for tests of
+    reading it), refusing a state that version cannot hold."""
+    if version not in (3, SNAPSHOT_VERSION):
+        raise ValueError(f"cannot write snapshot version {version}")
     parts = []
-    for symbol, halted, last_trade_price, orders, stops in state.books:
+    for symbol, halted, last_trade_price, orders, stops, breaker in state.books:
         parts.append(_BOOK.pack(symbol, halted, last_trade_price, len(orders), len(stops)))
+        if version >= 4:
+            parts.append(_BREAKER.pack(*breaker))
+        elif any(breaker):
+            raise ValueError(f"snapshot version {version} holds no breaker state "
+                             f"(symbol {symbol} has one)")
         parts.extend(_ORDER.pack(*order) for order in orders)
         parts.extend(_ORDER.pack(*order) for order in stops)
     ids, live = sorted(state.used_ids), state.live_ids
@@ -110,7 +124,7 @@ def encode(state):
         parts.append(_ENTRY_STATE.pack(protocol, len(data)))
         parts.append(data)
     body = b"".join(parts)
-    fields = (SNAPSHOT_MAGIC, SNAPSHOT_VERSION, state.last_seq, state.last_ts, state.match_id,
+    fields = (SNAPSHOT_MAGIC, version, state.last_seq, state.last_ts, state.match_id,
               len(state.books), len(ids), len(live), int(state.self_trade_prevention), len(body))
     head = _HEADER.encode(fields + (0,))[:-4]
     return _HEADER.encode(fields + (zlib.crc32(body, zlib.crc32(head)),)) + body
@@ -138,15 +152,11 @@ def decode(data, name="snapshot"):
         raise SnapshotError(f"{name}: body is {len(body)} bytes, header says {body_length}")
     if crc != zlib.crc32(body, zlib.crc32(data[:_HEADER.size - 4])):
         raise SnapshotError(f"{name}: CRC mismatch")
-    books, offset = [], 0
-    for _ in range(book_count):
-        symbol, halted, last_trade_price, order_count, stop_count = _BOOK.unpack_from(body, offset)
-        offset += _BOOK.size
-        entries = [_ORDER.unpack_from(body, offset + index * _ORDER.size)
-                   for index in range(order_count + stop_count)]
-        offset += (order_count + stop_count) * _ORDER.size
-        books.append((symbol, bool(halted), last_trade_price, entries[:order_count],
-                      entries[order_count:]))
+    try:
+        books, offset = _decode_books(body, book_count, version)
+    except struct.error:
+        # Only a snapshot written with a valid CRC by something else gets here.
+        raise SnapshotError(f"{name}: its books do not fit in its body") from None
     ids_end = offset + 8 * (id_count + live_count)
     if ids_end != len(body) if version == 1 else ids_end > len(body):
         raise SnapshotError(f"{name}: body length does not match its counts")
@@ -159,6 +169,24 @@ def decode(data, name="snapshot"):
     else:
         entry_states = _decode_entry_states(body, ids_end, name)
     return SnapshotState(last_seq, last_ts, match_id, bool(stp), books, ids, live, entry_states)
+
+
+def _decode_books(body, book_count, version):
+    """([book tuple], offset after the books) of a snapshot body (struct.error if cut short)."""
+    books, offset = [], 0
+    for _ in range(book_count):
+        symbol, halted, last_trade_price, order_count, stop_count = _BOOK.unpack_from(body, offset)
+        offset += _BOOK.size
+        breaker = _NO_BREAKER
+        if version >= 4:
+            breaker = _BREAKER.unpack_from(body, offset)
+            offset += _BREAKER.size
+        entries = [_ORDER.unpack_from(body, offset + index * _ORDER.size)
+                   for index in range(order_count + stop_count)]
+        offset += (order_count + stop_count) * _ORDER.size
+        books.append((symbol, bool(halted), last_trade_price, entries[:order_count],
+                      entries[order_count:], breaker))
+    return books, offset
 
 
 def _decode_entry_states(body, offset, name):
@@ -184,13 +212,14 @@ def _decode_entry_states(body, offset, name):
 def restore(state, symbols):
     """A new engine holding exactly the captured state."""
     engine = MatchingEngine(symbols, self_trade_prevention=state.self_trade_prevention)
-    for symbol, halted, last_trade_price, orders, stops in state.books:
+    for symbol, halted, last_trade_price, orders, stops, breaker in state.books:
         book = engine.books.get(symbol)
         if book is None:
             raise SnapshotError(f"snapshot at seq {state.last_seq} holds symbol {symbol}, "
                                 f"which this exchange does not list")
         book.halted = halted
         book.last_trade_price = last_trade_price
+        book.breaker_reference, book.breaker_window_end, book.resume_at = breaker
         for order_id, user, side, order_type, tif, price, stop_price, qty, seq in orders:
             engine.restore_resting(RestingOrder(order_id, user, symbol, side, order_type, tif,
                                                 price, stop_price, qty, seq))
