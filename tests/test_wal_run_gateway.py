@@ -145,7 +145,8 @@ def test_a_restart_keeps_tokens_session_numbers_and_reply_numbers(tmp_path, from
         if from_snapshot:
             assert "snapshot seq" in said and "order entry restored: ouch: 3 client tokens" in said, said
         else:
-            assert "run: order entry restored: ouch: 3 client tokens, 1 sessions (3 replayed" in said, said
+            assert "run: order entry restored: ouch: 3 client tokens, 1 sessions;" in said, said
+            assert "(3 replayed commands came from order entry)" in said, said
         _after(owner, port, child)
     finally:
         if owner is not None:
