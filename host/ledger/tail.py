@@ -175,10 +175,13 @@ class LogTail:
             self._chunk = CHUNK_BYTES if moved else self._chunk * 2
             return True
         if not rolled:
-            if not moved and any(later > number + 1 for later, _ in
-                                 list_segments(self.directory, allow_gaps=True)):
-                self._fail("missing_segment", f"{segment_name(number + 1)} is missing (a later "
-                                              "segment exists)")
+            if not moved:
+                # The writer may have rolled (even twice) since `rolled` was looked at:
+                # only a later segment with the next one absent is a missing segment.
+                listed = {later for later, _ in list_segments(self.directory, allow_gaps=True)}
+                if number + 1 not in listed and any(later > number + 1 for later in listed):
+                    self._fail("missing_segment", f"{segment_name(number + 1)} is missing (a "
+                                                  "later segment exists)")
             return False                # the end of the log, for now
         if self._offset != size:
             self._fail("damaged_log", f"{os.path.basename(path)}: records end at offset "
