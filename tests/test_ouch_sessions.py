@@ -391,3 +391,46 @@ def test_a_logout_right_after_orders_still_gets_their_replies(desk):
               _message(a, 0, ouch.LOGOUT_REQUEST))                 # one burst
     assert sorted(_names(desk.replies(alice))) == ["accepted", "accepted", "logged_out"]
     assert ALICE not in desk.exchange.entry.gateway.peers                 # and then no address
+
+
+def test_an_admins_kill_switch_halts_everything_cancels_every_order_and_is_published():
+    """The operator's kill switch on a running exchange: each owner hears its cancels, every
+    symbol halts, the feed says so, and a trader cannot undo it."""
+    from gatebook.wire import itch50, mold
+    from gatebook.wire.codec import ProtocolCodec
+    feed = SocketUdp()
+    desk = Desk()
+    desk.exchange.close(end_of_day=False)          # the same desk, with market data this time
+    desk.exchange = ouch_exchange(desk.server, DEFAULT_SYMBOLS, desk.clock,
+                                  accounts=accounts((ALICE, BOB, ADMIN), admins=(ADMIN,)),
+                                  session_options=dict(check_in_thread=False),
+                                  md_destination=feed.address)
+    try:
+        alice, bob, admin = desk.client(), desk.client(), desk.client()
+        a, b = desk.login(alice, ALICE).session, desk.login(bob, BOB).session
+        adm = desk.login(admin, ADMIN).session
+        desk.send(alice, _order(a, 1, token=1), _order(a, 2, token=2, stock="AAPL",
+                                                       shares=10, price="99.00"))
+        desk.send(bob, _order(b, 1, token=1, side="SELL", price="101.00"))
+        assert len(_live(desk.exchange)) == 3
+        desk.send(bob, _message(b, 2, ouch.ADMIN, AdminAction.KILL, ""))
+        assert [n for _, _, n, _ in desk.replies(bob)][-1] == "refused"     # not an admin
+        assert len(_live(desk.exchange)) == 3
+        desk.send(admin, _message(adm, 1, ouch.ADMIN, AdminAction.KILL, ""))
+        assert _names(desk.replies(alice))[-2:] == ["canceled", "canceled"]
+        assert _names(desk.replies(bob))[-1] == "canceled"
+        assert _live(desk.exchange) == []
+        assert all(book.halted for book in desk.exchange.engine.books.values())
+        desk.send(bob, _order(b, 3, token=2))
+        assert [(n, r[-1]) for _, _, n, r in desk.replies(bob)] == [("rejected", 17)]
+        codec = ProtocolCodec(itch50.ITCH50)
+        actions = {}
+        for payload, _ in feed.recv(256):
+            for message in mold.parse(payload).messages:
+                record = codec.decode(message)
+                if record[0] == itch50.STOCK_TRADING_ACTION.code:
+                    actions[record[4].strip()] = record[5]
+        assert actions == {spec.name: "H" for spec in DEFAULT_SYMBOLS}
+    finally:
+        desk.close()
+        feed.close()
