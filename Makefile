@@ -9,7 +9,7 @@ demo:
 	PYTHON=$(PYTHON) VENV=$(VENV) scripts/bootstrap && $(VENV)/bin/gatebook demo
 
 test:
-	PYTHON=$(PYTHON) VENV=$(VENV) scripts/bootstrap && $(VENV)/bin/python -m pytest
+	PYTHON=$(PYTHON) VENV=$(VENV) scripts/bootstrap && $(VENV)/bin/python -m pytest -n 2
 
 test-long:
 	PYTHON=$(PYTHON) VENV=$(VENV) scripts/bootstrap && $(VENV)/bin/python -m pytest --run-long
