@@ -11,9 +11,10 @@ address, so a guesser is slowed and locks out no one else; at most
 with a Logout saying why, and the connection is closed once it is written.
 """
 
-from collections import Counter, OrderedDict, deque
+from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 
+from ..net.limits import FailedLogins
 from .codec import encode, fix_time
 from .dictionary import TAG
 
@@ -39,10 +40,9 @@ class LogonGate:
                  check_in_thread=True, pending_checks=16):
         self.accounts, self.comp_id, self.client_comp_id = accounts, comp_id, client_comp_id
         self.clock = clock
-        self.failed_limit, self.failed_window = failed_logons[0], int(failed_logons[1] * 1e9)
         self.pending_checks = pending_checks
         self.logons = Counter()             # accepted, wrong_password, unknown_user, ...
-        self.failures = OrderedDict()       # IP or (IP, name) -> deque of failure times
+        self.failures = FailedLogins(failed_logons[0], int(failed_logons[1] * 1e9))
         self._checker = ThreadPoolExecutor(1, "fix-logon") if check_in_thread else None
 
     def start(self, connection, fields, now, checking):
@@ -56,8 +56,7 @@ class LogonGate:
         elif fields[TAG.EncryptMethod] != "0" or not 0 < int(fields[TAG.HeartBtInt]) <= 3600:
             self.refuse(connection, "malformed_logon", "EncryptMethod 0 and HeartBtInt "
                                                        "1..3600 only")
-        elif self._too_many((connection.peer[0], name), self.failed_limit, now) or \
-                self._too_many(connection.peer[0], 20 * self.failed_limit, now):
+        elif self.failures.too_many(connection.peer[0], name, now):
             self.refuse(connection, "too_many_tries", "too many failed logons: wait")
         elif checking >= self.pending_checks:
             self.refuse(connection, "busy", "too many logons being checked: try again")
@@ -88,22 +87,9 @@ class LogonGate:
             if account is not None:
                 yield connection, account
                 continue
-            ip, name = connection.peer[0], connection.logon.get(TAG.Username, "")
-            for key in ((ip, name), ip):
-                tries = self.failures.pop(key, None) or deque()
-                tries.append(now)
-                self.failures[key] = tries  # newest last: the oldest go first when full
-            while len(self.failures) > 65_536:
-                self.failures.popitem(last=False)
+            self.failures.record(connection.peer[0], connection.logon.get(TAG.Username, ""),
+                                 now)
             self.refuse(connection, failure, "Username or Password is not right")
-
-    def _too_many(self, key, limit, now):
-        tries = self.failures.get(key)
-        if not tries:
-            return False
-        while tries and now - tries[0] > self.failed_window:
-            tries.popleft()
-        return len(tries) >= limit
 
     def refuse(self, connection, kind, text):
         """A Logout with the reason, then the connection closes (FIX: no Reject before

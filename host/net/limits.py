@@ -1,4 +1,4 @@
-"""Per-user limits of order entry: live orders and message rate.
+"""Limits of order entry: live orders and message rate per user, failed logins per address.
 
 The session layer (`host/ouch/sessions.py`) asks `UserLimits.allows` before it
 admits a datagram; a datagram over a limit is refused whole (REFUSED with
@@ -12,12 +12,12 @@ cancelled (by its owner, IOC/FOK, self-trade, halt, mass cancel, end of
 day). `seed` counts what a recovered engine holds.
 """
 
-from collections import Counter
+from collections import Counter, OrderedDict, deque
 
 from gatebook.wire import internal
 from gatebook.wire.positions import CODE
 
-__all__ = ["UserLimits", "TokenBucket"]
+__all__ = ["UserLimits", "TokenBucket", "FailedLogins"]
 
 _A, _C, _E = internal.ACCEPTED.code, internal.CANCELLED.code, internal.EXECUTED.code
 
@@ -126,3 +126,53 @@ class UserLimits:
             if not budget.take(messages):
                 return "rate"
         return None
+
+
+class FailedLogins:
+    """Failed logins per (address, name) and, `PER_ADDRESS` times as many, per address.
+
+    Every protocol's login (OUCH's LOGIN_REQUEST, FIX's Logon) asks `too_many`
+    before it checks a password and calls `record` after a failure: guessing is
+    slow, and a guesser sharing an address locks out no one else. At most
+    `capacity` keys are kept, the least recently failed going first, so a flood
+    from forged addresses costs bounded memory.
+
+    Parameters
+    ----------
+    limit : int
+        Failures per (address, name) within `window_ns`.
+    window_ns : int
+    capacity : int
+    """
+
+    PER_ADDRESS = 20
+
+    def __init__(self, limit=5, window_ns=60_000_000_000, capacity=65_536):
+        self.limit, self.window_ns, self.capacity = limit, window_ns, capacity
+        self._tries = OrderedDict()        # IP, or (IP, name) -> deque of failure times
+
+    def __len__(self):
+        return len(self._tries)
+
+    def too_many(self, ip, name, now):
+        """True when `name` from `ip` (or anyone from `ip`) failed too often lately."""
+        return (self._over((ip, name), self.limit, now)
+                or self._over(ip, self.PER_ADDRESS * self.limit, now))
+
+    def record(self, ip, name, now):
+        """One more failed login of `name` from `ip` at `now`."""
+        tries = self._tries
+        for key in ((ip, name), ip):
+            times = tries.pop(key, None) or deque()
+            times.append(now)
+            tries[key] = times              # newest last: the oldest go first when full
+        while len(tries) > self.capacity:
+            tries.popitem(last=False)
+
+    def _over(self, key, limit, now):
+        times = self._tries.get(key)
+        if not times:
+            return False
+        while times and now - times[0] > self.window_ns:
+            times.popleft()
+        return len(times) >= limit

@@ -34,7 +34,7 @@ from gatebook.wire import ouch
 from gatebook.wire.enums import LoginRejectReason, LogoutReason, SessionRefusal
 from gatebook.wire.positions import INTERNAL, OUCH
 
-from ..net.limits import TokenBucket, UserLimits
+from ..net.limits import FailedLogins, TokenBucket, UserLimits
 from ..net.roles import admin_command, mass_cancel_command
 from .framing import HEADER_STRUCT, RAW_INBOUND, RAW_OUTBOUND
 
@@ -117,11 +117,10 @@ class SessionLayer:
         self.limits = UserLimits(clock, max_live_orders, messages_per_second)
         self._draw = session_ids or (lambda: secrets.randbits(32))
         self.timeout_ns, self.max_sessions = timeout_ns, max_sessions
-        self.failed_limit, self.failed_window = failed_logins
         self.sessions = {}                  # session id -> Session
         self.session_of_user = {}           # user id -> session id
         self.ended = OrderedDict()          # recently ended session id -> SessionRefusal
-        self.failures = OrderedDict()       # IP, or (IP, name) -> deque of failed-login times
+        self.failures = FailedLogins(*failed_logins)
         self._swept = clock()
         self.logins = Counter()             # accepted, unknown_user, wrong_password, ...
         self.outbox = []                    # (payload, peer) to send now: session replies
@@ -262,10 +261,7 @@ class SessionLayer:
             return
         name = username.rstrip(b" ").decode("latin-1")
         now = self.clock()
-        # Failed logins per address and name, and (more of them) per address:
-        # guessing is slow, and a guesser sharing an address locks out no one else.
-        if self._too_many((peer[0], name), self.failed_limit, now) \
-                or self._too_many(peer[0], 20 * self.failed_limit, now):
+        if self.failures.too_many(peer[0], name, now):
             self._reject(peer, "too_many_tries", LoginRejectReason.TOO_MANY_TRIES)
             return
         if len(self._pending) >= self._max_pending:
@@ -284,14 +280,6 @@ class SessionLayer:
             return self.accounts.verify(name, secret)
         except Exception:                   # a check that fails is a failed login
             return None, "check_failed"
-
-    def _too_many(self, key, limit, now):
-        tries = self.failures.get(key)
-        if not tries:
-            return False
-        while tries and now - tries[0] > self.failed_window:
-            tries.popleft()
-        return len(tries) >= limit
 
     def settle(self):
         """Answer the logins whose password check has finished, in arrival order;
@@ -314,13 +302,7 @@ class SessionLayer:
                 self._open(account, peer, requested)
 
     def _failed(self, peer, name, failure):
-        now = self.clock()
-        for key in ((peer[0], name), peer[0]):
-            tries = self.failures.pop(key, None) or deque()
-            tries.append(now)
-            self.failures[key] = tries      # newest last: the oldest go first when full
-        while len(self.failures) > 65_536:
-            self.failures.popitem(last=False)
+        self.failures.record(peer[0], name, self.clock())
         self._reject(peer, failure, LoginRejectReason.NOT_AUTHORIZED)
 
     def _reject(self, peer, kind, reason):
