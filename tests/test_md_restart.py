@@ -13,6 +13,8 @@ from gatebook.host.wal.loadgen import START_NS, STEP_NS, seeded_commands
 from gatebook.wire import itch50
 from gatebook.wire.codec import ProtocolCodec
 
+from test_md_publisher import messages_of
+
 ITCH = ProtocolCodec(itch50.ITCH50)
 SESSION = "GATEBOOK01"
 
@@ -59,15 +61,6 @@ def _open(directory, clock, sent, store_messages=100_000, **options):
                              lambda packets: sent.extend(packets) or len(packets), clock, journal,
                              store_messages)
     return journal, start
-
-
-def _numbered(packets):
-    out = {}
-    for packet in packets:
-        parsed = mold.parse(packet)
-        for offset, message in enumerate(parsed.messages):
-            out[parsed.sequence_number + offset] = message
-    return out
 
 
 def test_a_restart_goes_on_with_the_session_exactly_where_it_was(tmp_path):
@@ -137,13 +130,13 @@ def test_a_restarted_store_holds_the_last_messages_the_session_sent(tmp_path):
     start.publisher.publish(start.opening)
     _run(journal, start, reference, list(seeded_commands(9, 1200)), sent)
     journal.close()
-    before, numbered = start.publisher.next_sequence, _numbered(sent)
+    before, numbered = start.publisher.next_sequence, messages_of(sent)
 
     journal, start = _open(directory, clock, [], store_messages=300)
     journal.close()
     assert start.continued and start.publisher.next_sequence == before
     again, count = start.publisher.retransmission(before - 300, 1000)
-    assert count == 300 and _numbered(again) == {seq: numbered[seq]
+    assert count == 300 and messages_of(again) == {seq: numbered[seq]
                                                  for seq in range(before - 300, before)}
     (gone,), count = start.publisher.retransmission(before - 301, 1)
     assert count == 0 and mold.parse(gone).is_heartbeat

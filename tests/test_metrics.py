@@ -14,7 +14,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from gatebook.dpdk_bridge.udp import SocketUdp
 from gatebook.host.builder import BuildError, build_exchange
-from gatebook.host.config import ConfigError, load_config, parse_config
+from gatebook.host.config import ConfigError, parse_config
 from gatebook.host.metrics import ExchangeMetrics
 from gatebook.host.ouch.framing import HEADER_STRUCT, OUTBOUND_CODEC, decode_datagram
 from gatebook.host.ouch.inject import script_datagrams
@@ -27,6 +27,7 @@ from gatebook.wire.records import make
 from engine_implementations import PureMatchingEngine
 from md_ws_clients import Client
 from ouch_login import as_session, login, write_accounts
+from test_builder import _config as builder_config
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 EXAMPLE = os.path.join(REPO, "docs", "gatebook.toml")
@@ -49,15 +50,9 @@ BAD = """
 
 
 def _config(tmp_path, **log):
-    config = load_config(EXAMPLE)
-    return replace(
-        config,
-        order_entry=replace(config.order_entry, listen=("127.0.0.1", 0)),
-        sessions=replace(config.sessions,
-                         accounts=write_accounts(tmp_path / "accounts.json", (7, 8))),
-        market_data=replace(config.market_data, destination=None),
-        metrics=replace(config.metrics, listen=("127.0.0.1", 0)),
-        log=replace(config.log, **log))
+    """test_builder's exchange from the example file, with the metrics endpoint on a free port."""
+    config = builder_config(tmp_path, **log)
+    return replace(config, metrics=replace(config.metrics, listen=("127.0.0.1", 0)))
 
 
 def scrape(address):
