@@ -13,6 +13,7 @@ import pytest
 from engine_fixtures import (FOK, GATE, SELL, STOP, AdminAction, CancelReason, Exchange,
                              RejectReason, usd)
 from engine_implementations import engine  # noqa: F401 (the fixture, used by name)
+from test_protection import _cancels, _trade_prices
 from gatebook.host.config import ConfigError, parse_config
 from gatebook.host.marketdata.itch_feed import ItchFeed
 from gatebook.host.symbols import DEFAULT_SYMBOLS, SymbolSpec
@@ -47,16 +48,6 @@ class Clocked(Exchange):
 def _breaker(engine, percent=10, pause=0):
     return Clocked(_symbols(breaker_percent=percent, breaker_window_ns=5 * MINUTE,
                             breaker_pause_ns=pause), implementation=engine)
-
-
-def _trade_prices(events):
-    return [event[INTERNAL.TRADE.price] for event in events if event[CODE] == W.TRADE.code]
-
-
-def _cancels(events):
-    return [(event[INTERNAL.CANCELLED.order_id], event[INTERNAL.CANCELLED.qty],
-             CancelReason(event[INTERNAL.CANCELLED.reason]))
-            for event in events if event[CODE] == W.CANCELLED.code]
 
 
 def _states(events):
