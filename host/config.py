@@ -253,6 +253,8 @@ def parse_config(text, source="config", base="."):
         if key == "symbols":
             config = replace(config, symbols=_symbols(value, source))
             continue
+        if key == "shards":
+            continue        # the shard map ([[shards]]): gatebook.host.shards reads and checks it
         if key not in _SECTIONS:
             raise ConfigError(f"{source}: unknown section [{key}] (known: symbols, "
                               f"{', '.join(_SECTIONS)})")
