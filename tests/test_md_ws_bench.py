@@ -6,20 +6,42 @@ import sys
 
 import pytest
 
+RATE = r"[\d,]+ commands/s +[\d,]+ ITCH messages/s +[\d.]+ µs CPU/command"
 
-# Slow clients take ~35 s to drain what the kernel buffered for them after the server
-# closes (0.2 s a message): the run with them is long, the default one has none.
-@pytest.mark.parametrize("slow", [0, pytest.param(2, marks=pytest.mark.long)])
-def test_bench_md_prints_rates_and_delays_with_every_client_served(slow):
+
+def _bench(*options):
     result = subprocess.run(
-        [sys.executable, "-m", "gatebook.cli", "bench-md", "--orders", "1000", "--clients", "6",
-         "--slow", str(slow), "--rate", "500", "--seconds", "1"],
-        capture_output=True, text=True, timeout=300)
+        [sys.executable, "-m", "gatebook.cli", "bench-md", "--orders", "1000", "--rate", "500",
+         "--seconds", "1", *options], capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr
-    out = result.stdout
-    assert re.search(r"no fanout: +[\d,]+ commands/s +[\d,]+ ITCH messages/s", out), out
-    assert re.search(r"fanout on: +[\d,]+ commands/s .*\(\d+% of the rate without", out), out
-    assert re.search(r"paced at 500 commands/s \([\d,]+ commands, 6 clients connected\)", out), out
+    return result.stdout
+
+
+def _delays(out):
+    return re.findall(r"p50 [\d,.]+ ms, p99 [\d,.]+ ms, p99.9 [\d,.]+ ms, max", out)
+
+
+# Slow clients hold their connection to the end (raw ones read 256 bytes every 200 ms);
+# the run with the library's slow clients, which drain what the kernel buffered for them
+# after the server closes (0.2 s a message, ~35 s), is long.
+@pytest.mark.parametrize("client, slow", [
+    ("raw", 1), pytest.param("websockets", 2, marks=pytest.mark.long)])
+def test_bench_md_measures_the_engine_with_edge_processes_serving_the_clients(client, slow):
+    out = _bench("--clients", "6", "--slow", str(slow), "--edges", "2", "--client", client)
+    assert re.search(r"no fanout: +" + RATE, out), out
+    assert re.search(r"2 md-edge processes: +" + RATE + r" +\(\d+% of the rate, \d+% of the "
+                     r"CPU without\)", out), out
+    assert re.search(r"paced at 500 commands/s \([\d,]+ commands, 6 clients connected to 2 "
+                     r"md-edge processes\)", out), out
     assert "clients: 6 connected, 0 failed or cut" in out, out
-    assert "server cut: none; resyncs 0" in out, out
-    assert re.search(r"p50 [\d,.]+ ms, p99 [\d,.]+ ms, p99.9 [\d,.]+ ms, max", out), out
+    assert re.search(r"edges sent [1-9][\d,]* messages, cut: none; snapshots taken", out), out
+    assert len(_delays(out)) == 1, out
+
+
+def test_bench_md_in_process_server_is_measured_beside_the_edges():
+    out = _bench("--clients", "4", "--slow", "0", "--edges", "1", "--in-process")
+    assert re.search(r"1 md-edge processes: +" + RATE, out), out
+    assert re.search(r"WebSocket server in process: +" + RATE + r" +\(\d+% of the rate", out), out
+    assert "server sent" in out and "resyncs 0" in out, out
+    assert out.count("clients: 4 connected, 0 failed or cut") == 2, out
+    assert len(_delays(out)) == 2, out

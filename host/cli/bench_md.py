@@ -1,21 +1,26 @@
-"""`gatebook bench-md`: the WebSocket market-data fanout's rate, its delay, and its cost."""
+"""`gatebook bench-md`: the WebSocket market-data fanout's delay to N clients, and its cost."""
 
+import socket
 import sys
-import time
 
 from ..flow import generate_flow
 from .common import Progress
 
 __all__ = ["register"]
 
+# The bench's own multicast group: the feed goes there, edges join it.
+BENCH_GROUP = "239.192.26.99"
+
 
 def register(subparsers):
     parser = subparsers.add_parser(
-        "bench-md", help="WebSocket market data: messages/s, delay to N clients, engine cost",
+        "bench-md", help="WebSocket market data: delay to N clients, and the engine's rate "
+                         "with the fanout attached",
         description="One seeded flow through the engine, the ITCH feed and the MoldUDP64 "
-                    "publisher: flat out without the WebSocket fanout, flat out with it and "
-                    "N clients connected (in separate processes, some reading slowly), then "
-                    "paced, with the delay from each engine event to a client's receipt.")
+                    "publisher, sent to a multicast group: flat out without a fanout; then "
+                    "with `md-edge --mold` processes serving N WebSocket clients (in separate "
+                    "processes, some reading slowly), paced, with the delay from each engine "
+                    "event to a client's receipt, then flat out again.")
     parser.add_argument("--orders", type=int, default=50_000, metavar="N",
                         help="commands in the flow (default 50,000)")
     parser.add_argument("--seed", type=int, default=1)
@@ -23,83 +28,137 @@ def register(subparsers):
                         help="WebSocket clients, each watching one symbol's L2, the symbols "
                              "in turn (default 1,000)")
     parser.add_argument("--slow", type=int, default=100, metavar="N",
-                        help="of them, clients that read one message every 200 ms (default 100)")
+                        help="of them, clients that read slowly (default 100)")
     parser.add_argument("--rate", type=int, default=2000, metavar="N",
                         help="commands/s of the paced run (default 2,000)")
     parser.add_argument("--seconds", type=float, default=10.0,
                         help="length of the paced run (default 10)")
+    parser.add_argument("--edges", type=int, default=2, metavar="K",
+                        help="md-edge --mold processes sharing the clients (default 2); 0: none")
+    parser.add_argument("--client", choices=("raw", "websockets"), default="raw",
+                        help="the measuring clients: raw sockets, a few µs a message (default), "
+                             "or the websockets library's")
+    parser.add_argument("--in-process", action="store_true",
+                        help="also serve the clients from a WebSocket server in the exchange's "
+                             "own process (gatebook run --md-websocket), to see what it costs")
     parser.add_argument("--nats", metavar="URL",
                         help="also run flat out with the NATS fanout (gatebook run --md-nats) "
                              "publishing to this server, JetStream on")
     parser.set_defaults(run=run_bench_md)
 
 
-def _wait_connected(server, clients, seconds=120):
-    deadline = time.monotonic() + seconds
-    while server.clients < clients and time.monotonic() < deadline:
-        print(f"\rbench-md: {server.clients:,}/{clients:,} clients connected", end="",
-              file=sys.stderr, flush=True)
-        time.sleep(0.25)
-    print(file=sys.stderr)
+def _free_udp_port():
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def _rate_line(label, rate, itch, cpu, alone=None):
+    line = (f"engine + ITCH publisher, {label + ':':<34}{rate:>10,.0f} commands/s  "
+            f"{itch:>10,.0f} ITCH messages/s  {cpu:>6.1f} µs CPU/command")
+    if alone is not None:
+        line += f"  ({rate / alone[0]:.0%} of the rate, {cpu / alone[2]:.0%} of the CPU without)"
+    return line
+
+
+def _attached(label, rig, servers, args, commands, paced, alone):
+    """Clients on `servers`; the paced run, then flat out. Their report and the rates."""
+    from ..marketdata.ws_bench import run_flat_out, run_paced
+    from ..marketdata.ws_load import start_clients, stop_clients, wait_connected
+    budget = 120 + args.seconds + len(commands) / max(alone[0], 1) * 4
+    processes = start_clients(args.client, servers, args.clients, args.slow, budget)
+    try:
+        connected = wait_connected(processes)
+        # Paced first, so the delays are not those of a backlog left by the flat-out run.
+        done = run_paced(rig, paced, args.rate, args.seconds, Progress("paced"))
+        print(f"\rpaced at {args.rate:,} commands/s ({done:,} commands, {connected:,} clients "
+              f"connected to {label})", flush=True)
+        rates = run_flat_out(rig, commands, Progress(f"engine with {label}"))
+        print("\r" + _rate_line(label, *rates, alone), flush=True)
+    finally:
+        report = stop_clients(processes)
+    return report
+
+
+def _print_clients(report, served):
+    from ..marketdata.ws_bench import percentiles
+    print(f"clients: {report['connected']:,} connected, {report['failed']:,} failed or cut; "
+          f"fast clients read {report['messages']:,} messages, slow ones "
+          f"{report['slow_messages']:,}; {served}")
+    delays = percentiles(report["delays_us"])
+    if delays:
+        print("delay engine event -> client receipt (paced run, fast clients, sampled): "
+              + ", ".join(f"p{point:g} {value / 1000:,.2f} ms" if point != "max" else
+                          f"max {value / 1000:,.2f} ms" for point, value in delays.items()))
+
+
+def _counts(counter):
+    return ", ".join(f"{kind} {count:,}" for kind, count in sorted(counter.items())) or "none"
 
 
 def run_bench_md(args):
-    from ..marketdata.ws_bench import (Rig, collect_clients, percentiles, run_flat_out,
-                                       run_paced, stamped, start_clients)
+    from ..marketdata.ws_bench import Rig, run_flat_out, stamped, start_edges
     # Flat out, events carry timestamp 0, which clients do not time: only the paced
     # run's commands are stamped with the wall clock, as they are applied.
     commands = [stamped(command, 0) for command in generate_flow(args.orders, seed=args.seed)]
     paced = list(generate_flow(int(args.rate * args.seconds), seed=args.seed + 1))
     print(f"bench-md: {len(commands):,} commands (seed {args.seed}); {args.clients:,} WebSocket "
-          f"clients ({args.slow:,} slow), each watching one symbol's L2 (10 levels a side)")
+          f"clients ({args.slow:,} slow, {args.client}), each watching one symbol's L2 "
+          f"(10 levels a side)")
+    feed = (BENCH_GROUP, _free_udp_port())
 
-    alone = Rig()
-    rate_alone, itch_alone = run_flat_out(alone, commands, Progress("engine alone"))
-    print(f"\rengine + ITCH publisher, no fanout:     {rate_alone:>10,.0f} commands/s  "
-          f"{itch_alone:>10,.0f} ITCH messages/s", flush=True)
+    rig = Rig(feed=feed)
+    try:
+        # The paced commands first, as the runs with a fanout have them: the same books.
+        run_flat_out(rig, [stamped(command, 0) for command in paced])
+        alone = run_flat_out(rig, commands, Progress("engine alone"))
+    finally:
+        rig.close()
+    print("\r" + _rate_line("no fanout", *alone), flush=True)
 
     if args.nats:
-        nats = Rig("nats", args.nats)
+        rig = Rig("nats", args.nats)
         try:
-            rate_nats, itch_nats = run_flat_out(nats, commands, Progress("engine with NATS"))
+            run_flat_out(rig, [stamped(command, 0) for command in paced])
+            rates = run_flat_out(rig, commands, Progress("engine with NATS"))
         finally:
-            nats.close()
-        print(f"\rengine + ITCH publisher, NATS fanout:  {rate_nats:>10,.0f} commands/s  "
-              f"{itch_nats:>10,.0f} ITCH messages/s  ({rate_nats / rate_alone:.0%} of the rate "
-              f"without; {nats.nats.published:,} states, {nats.nats.executions:,} executions "
-              f"published)", flush=True)
-    rig = Rig("websocket")
-    try:
-        budget = 60 + args.seconds + len(commands) / max(rate_alone, 1) * 4
-        processes = start_clients(rig.server.address, args.clients, args.slow, budget)
-        _wait_connected(rig.server, args.clients)
-        connected = rig.server.clients
-        # Paced first, so the delays are not those of a backlog left by the flat-out run.
-        sent_before, started = rig.server.served["messages"], time.perf_counter()
-        done = run_paced(rig, paced, args.rate, args.seconds, Progress("paced"))
-        time.sleep(0.5)
-        paced_sent = rig.server.served["messages"] - sent_before
-        paced_seconds = time.perf_counter() - started
-        print(f"\rpaced at {args.rate:,} commands/s ({done:,} commands, {connected:,} clients "
-              f"connected): {paced_sent / paced_seconds:,.0f} WebSocket messages/s sent",
+            rig.close()
+        print("\r" + _rate_line("NATS fanout", *rates, alone)
+              + f"; {rig.nats.published:,} states, {rig.nats.executions:,} executions published",
               flush=True)
-        sent_before, started = rig.server.served["messages"], time.perf_counter()
-        rate_fanout, itch_fanout = run_flat_out(rig, commands, Progress("engine with fanout"))
-        print(f"\rengine + ITCH publisher, fanout on:     {rate_fanout:>10,.0f} commands/s  "
-              f"{itch_fanout:>10,.0f} ITCH messages/s  ({rate_fanout / rate_alone:.0%} of the "
-              f"rate without; {(rig.server.served['messages'] - sent_before) / (time.perf_counter() - started):,.0f} "
-              f"WebSocket messages/s sent meanwhile)", flush=True)
-    finally:
-        rig.close()                                  # which ends the clients' connections
-    report = collect_clients(processes)
-    delays = percentiles(report["delays_us"])
-    print(f"clients: {report['connected']:,} connected, {report['failed']:,} failed or cut; "
-          f"fast clients read {report['messages']:,} messages, slow ones "
-          f"{report['slow_messages']:,}; server cut: "
-          + (", ".join(f"{kind} {count}" for kind, count in sorted(rig.server.cut.items()))
-             or "none") + f"; resyncs {rig.server.source.resyncs}")
-    if delays:
-        print("delay engine event -> client receipt (paced run, fast clients, sampled): "
-              + ", ".join(f"p{point:g} {value / 1000:,.2f} ms" if point != "max" else
-                          f"max {value / 1000:,.2f} ms" for point, value in delays.items()))
+
+    if args.edges:
+        rig = Rig(feed=feed)
+        edges = []
+        try:
+            budget = 300 + args.seconds + len(commands) / max(alone[0], 1) * 4
+            edges = start_edges(args.edges, feed, rig.snapshot_address, budget)
+            label = f"{args.edges} md-edge processes"
+            report = _attached(label, rig, [edge.address for edge in edges], args, commands,
+                               paced, alone)
+        finally:
+            rig.close()
+            for edge in edges:
+                edge.stop()
+        served, cut, snapshots = {}, {}, 0
+        for edge in edges:
+            for kind, count in edge.counts("served").items():
+                served[kind] = served.get(kind, 0) + count
+            for kind, count in edge.counts("clients cut").items():
+                cut[kind] = cut.get(kind, 0) + count
+            snapshots += int(edge.summary.split(" snapshots taken")[0].rsplit(" ", 1)[1]) \
+                if " snapshots taken" in edge.summary else 0
+        _print_clients(report, f"edges sent {served.get('messages', 0):,} messages, cut: "
+                               f"{_counts(cut)}; snapshots taken {snapshots} "
+                               f"({args.edges} at the start, the rest after lost datagrams)")
+
+    if args.in_process:
+        rig = Rig("websocket")
+        try:
+            report = _attached("WebSocket server in process", rig, [rig.server.address], args,
+                               commands, paced, alone)
+        finally:
+            rig.close()
+        _print_clients(report, f"server sent {rig.server.served['messages']:,} messages, cut: "
+                               f"{_counts(rig.server.cut)}; resyncs {rig.server.source.resyncs}")
     return 0

@@ -1,44 +1,43 @@
 """What the WebSocket fanout costs and how late it is: the measurements of `gatebook bench-md`.
 
-Three runs over one seeded flow, in one process as `gatebook run` has them
-(the engine, the ITCH feed and the MoldUDP64 publisher on the caller's
-thread, the WebSocket server on its own):
+The exchange's side runs here, as `gatebook run` has it: the engine, the
+ITCH feed and the MoldUDP64 publisher on the caller's thread (`Rig`). The
+fanout is attached the way a deployment runs it: `gatebook md-edge --mold`
+processes (`start_edges`) that take the feed from a multicast group and a
+snapshot from the rig's snapshot service, and serve the WebSocket clients;
+or, for comparison, the WebSocket server in the exchange's own process
+(`Rig("websocket")`), or the NATS publisher (`Rig("nats")`).
 
-- the engine and publisher alone, flat out: commands/s and ITCH messages/s;
-- the same with the server attached and its clients connected;
+- flat out: commands/s and ITCH messages/s, and the CPU time the exchange's
+  thread spends per command (what the fanout costs the engine itself, apart
+  from cores it shares with edges and clients);
 - paced at a fixed command rate, every command stamped with the wall clock
   as it is applied: the delay from that stamp (the engine event's ITCH
   timestamp, which each `l2` message carries) to the moment a client
-  process reads the message.
-
-Clients run in separate processes (`python -m gatebook.host.marketdata.ws_bench
-HOST PORT CLIENTS SLOW SECONDS`), a few hundred connections each on one
-asyncio loop, each watching one symbol's L2 (10 levels a side), the symbols
-taken in turn; slow clients read one message every 200 ms, so the server
-conflates for them.
+  process reads the message (clients: ws_load.py).
 """
 
-import asyncio
-import json
+import signal
 import subprocess
 import sys
 import time
 
+from gatebook.dpdk_bridge.udp import SocketUdp
 from gatebook.wire import internal
 from gatebook.wire.positions import CODE, INTERNAL
 
 from ..engine import MatchingEngine
 from ..symbols import DEFAULT_SYMBOLS
 from .feed_tap import FeedTap, LocalSource
-from .itch_feed import NANOSECONDS_PER_DAY, ItchFeed
+from .itch_feed import ItchFeed
 from .publisher import MoldPublisher
+from .service import RecoveryService
 from .websocket import MarketDataServer
 
-__all__ = ["Rig", "run_flat_out", "run_paced", "start_clients", "collect_clients",
-           "percentiles", "stamped", "BURST"]
+__all__ = ["Rig", "Edge", "start_edges", "run_flat_out", "run_paced", "percentiles", "stamped",
+           "BURST"]
 
 BURST = 32                    # commands per publish, as the exchange loop's bursts
-SLOW_READ_SECONDS = 0.2
 _TS = {message.code: getattr(INTERNAL, message.name.upper()).ts
        for message in internal.COMMANDS.messages}
 
@@ -48,22 +47,48 @@ class _NullPort:
         return len(datagrams)
 
 
-class Rig:
-    """Engine, ITCH feed and publisher; `fanout` "websocket" adds a FeedTap and a WebSocket
-    server, "nats" a FeedTap and a `NatsFanout` to the NATS server at `nats`."""
+class _FeedPort:
+    """The feed's packets to one destination (a multicast group) from a UDP socket."""
 
-    def __init__(self, fanout=None, nats=None, **server_options):
+    def __init__(self, destination):
+        self.socket, self.destination = SocketUdp("127.0.0.1", 0), destination
+
+    def send(self, datagrams):
+        return self.socket.send([(packet, self.destination) for packet, _ in datagrams])
+
+    def close(self):
+        self.socket.close()
+
+
+class Rig:
+    """Engine, ITCH feed and publisher, and what is attached to them.
+
+    Parameters
+    ----------
+    fanout : None, "websocket" or "nats"
+        "websocket" adds a FeedTap and a WebSocket server in this process,
+        "nats" a FeedTap and a `NatsFanout` to the NATS server at `nats`.
+    feed : (group, port) or None
+        Send the feed's packets there (for `md-edge --mold` edges) and serve
+        snapshots (`snapshot_address`); None sends them nowhere.
+    """
+
+    def __init__(self, fanout=None, nats=None, feed=None, **server_options):
         self.engine = MatchingEngine(DEFAULT_SYMBOLS)
         self.records = []
         self.feed = ItchFeed(DEFAULT_SYMBOLS, self.records.extend)
         self.engine.subscribe(self.feed)
-        port = _NullPort()
-        self.tap = FeedTap(port) if fanout else None
-        sink = self.tap or port
+        self.port = _FeedPort(feed) if feed is not None else _NullPort()
+        self.tap = FeedTap(self.port) if fanout else None
+        sink = self.tap or self.port
         self.publisher = MoldPublisher(
             "GATEBOOK01", lambda packets: sink.send([(packet, None) for packet in packets]))
         self.publisher.publish(self.feed.start_of_day(time.time_ns()))
-        self.server = self.nats = None
+        self.server = self.nats = self.service = None
+        self.snapshot_address = None
+        if feed is not None:
+            self.service = RecoveryService(self.publisher, snapshot=("127.0.0.1", 0))
+            self.snapshot_address = self.service.snapshots.address
         if fanout == "websocket":
             self.server = MarketDataServer(LocalSource(self.tap, self.publisher),
                                            **server_options)
@@ -80,21 +105,81 @@ class Rig:
             records.clear()
 
     def close(self):
-        for part in (self.server, self.nats):
-            if part is not None:
+        for part in (self.server, self.nats, self.service, self.port):
+            if part is not None and hasattr(part, "close"):
                 part.close()
 
 
+class Edge:
+    """A `gatebook md-edge --mold` process: its WebSocket address, and what it said at the end."""
+
+    def __init__(self, feed, snapshot, seconds):
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "gatebook.cli", "md-edge", "--mold", "%s:%d" % feed,
+             "--snapshot", "%s:%d" % snapshot[:2], "--listen", "127.0.0.1:0",
+             "--seconds", str(seconds), "--max-clients", "100000"],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        line = self.process.stdout.readline()
+        if not line.startswith("md-edge: WebSocket feed on ws://"):
+            self.process.kill()
+            raise RuntimeError(f"md-edge did not start: {line}{self.process.stderr.read()}")
+        host, port = line.split("ws://")[1].split("/")[0].rsplit(":", 1)
+        self.address = (host, int(port))
+        self.summary = ""
+
+    def stop(self):
+        """SIGTERM, then its closing summary (served, cut, snapshots taken)."""
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+        try:
+            self.summary, _ = self.process.communicate(timeout=60)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.summary, _ = self.process.communicate()
+        return self.summary
+
+    def counts(self, what):
+        """{kind: count} of one summary line ("served", "clients cut", ...)."""
+        for line in self.summary.splitlines():
+            if line.startswith(f"md-edge: {what}: "):
+                rest = line.split(": ", 2)[2]
+                if rest == "none":
+                    return {}
+                return {kind: int(count) for kind, count in
+                        (item.rsplit(" ", 1) for item in rest.split(", "))}
+        return {}
+
+
+def start_edges(count, feed, snapshot, seconds):
+    """`count` md-edge processes on the feed at `feed`, starting from `snapshot`."""
+    edges = []
+    try:
+        for _ in range(count):
+            edges.append(Edge(feed, snapshot, seconds))
+    except BaseException:
+        for edge in edges:
+            edge.stop()
+        raise
+    return edges
+
+
 def run_flat_out(rig, commands, progress=None):
-    """Apply `commands` in bursts as fast as they go; (commands/s, ITCH messages/s)."""
+    """Apply `commands` in bursts as fast as they go.
+
+    Returns (commands/s, ITCH messages/s, CPU µs per command of this thread):
+    the last is the exchange thread's own work, which cores shared with
+    other processes do not change.
+    """
     before = rig.publisher.messages
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.thread_time()
     for start in range(0, len(commands), BURST):
         rig.apply(commands[start:start + BURST])
         if progress is not None and start % (BURST * 256) == 0:
             progress(start, len(commands))
+    cpu = time.thread_time() - cpu
     seconds = time.perf_counter() - started
-    return len(commands) / seconds, (rig.publisher.messages - before) / seconds
+    return (len(commands) / seconds, (rig.publisher.messages - before) / seconds,
+            cpu / len(commands) * 1e6)
 
 
 def stamped(command, now):
@@ -122,29 +207,6 @@ def run_paced(rig, commands, rate, seconds, progress=None):
     return done
 
 
-def start_clients(address, clients, slow, seconds, per_process=500):
-    """Client processes holding `clients` connections (`slow` of them slow) for `seconds`."""
-    processes = []
-    for first in range(0, clients, per_process):
-        count = min(per_process, clients - first)
-        slow_here = max(0, min(count, slow - first))
-        processes.append(subprocess.Popen(
-            [sys.executable, "-m", __name__, address[0], str(address[1]), str(count),
-             str(slow_here), str(seconds)], stdout=subprocess.PIPE, text=True))
-    return processes
-
-
-def collect_clients(processes):
-    """The client processes' reports merged: connected, messages, delays (µs, sampled)."""
-    merged = {"connected": 0, "failed": 0, "messages": 0, "slow_messages": 0, "delays_us": []}
-    for process in processes:
-        out, _ = process.communicate(timeout=600)
-        report = json.loads(out.strip().splitlines()[-1])
-        for key in merged:
-            merged[key] += report[key]
-    return merged
-
-
 def percentiles(values, points=(50, 99, 99.9)):
     """{point: value} of `values` (nearest rank), and "max"."""
     if not values:
@@ -154,55 +216,3 @@ def percentiles(values, points=(50, 99, 99.9)):
            for point in points}
     out["max"] = ordered[-1]
     return out
-
-
-# -- the client process ------------------------------------------------------
-
-async def _client(url, slow, index, until, report):
-    from websockets.asyncio.client import connect
-    from websockets.exceptions import ConnectionClosedOK
-    try:
-        async with connect(url, compression=None, max_queue=4 if slow else 64,
-                           proxy=None, open_timeout=30) as ws:
-            report["connected"] += 1
-            hello = json.loads(await ws.recv())
-            symbols = hello["symbols"]
-            await ws.send(json.dumps({"op": "subscribe", "symbol": symbols[index % len(symbols)],
-                                      "channels": ["l2"], "depth": 10}))
-            # One timer for the whole read, not one per message (wait_for costs a task).
-            async with asyncio.timeout(max(0.0, until - time.monotonic())):
-                async for text in ws:
-                    if slow:
-                        report["slow_messages"] += 1
-                        await asyncio.sleep(SLOW_READ_SECONDS)
-                        continue
-                    report["messages"] += 1
-                    if report["messages"] % 7:                    # a sample keeps it cheap
-                        continue
-                    received = time.time_ns() % NANOSECONDS_PER_DAY
-                    message = json.loads(text)
-                    if message.get("type") == "l2" and message["ts"]:
-                        delay = received - message["ts"]
-                        if 0 <= delay < 60 * 10**9:
-                            report["delays_us"].append(delay // 1000)
-    except TimeoutError:                # the bench's end
-        pass
-    except ConnectionClosedOK:          # the server closed at the end of the bench
-        pass
-    except Exception:                   # refused or cut: counted, the others go on
-        report["failed"] += 1
-
-
-async def _clients(host, port, count, slow, seconds):
-    report = {"connected": 0, "failed": 0, "messages": 0, "slow_messages": 0, "delays_us": []}
-    until = time.monotonic() + seconds
-    url = f"ws://{host}:{port}/ws"
-    await asyncio.gather(*(_client(url, index < slow, index, until, report)
-                           for index in range(count)))
-    return report
-
-
-if __name__ == "__main__":
-    host, port, count, slow, seconds = sys.argv[1:6]
-    print(json.dumps(asyncio.run(_clients(host, int(port), int(count), int(slow),
-                                          float(seconds)))))
