@@ -3,11 +3,15 @@ LUT4s, 56 DP16KD BRAMs) and two 1G Ethernet PHYs on RGMII: the cheapest ECP5 boa
 Ethernet people buy for this.
 
 Its top (`gatebook.boards.ethernet_top`) is the MAC, the link endpoint and the lane on the
-first PHY (amaranth-boards' `eth_rgmii` 0), clocked by that PHY's 125 MHz receive clock.
-One LED (frames received) and one button (reset). The 25F holds a small lane only.
+first PHY (amaranth-boards' `eth_rgmii` 0), the core at 125 MHz from a PLL on the 25 MHz
+oscillator. RGMII delays as LiteX's Colorlight 5A-75X target sets them: the PHY delays TXC
+itself (LiteX: tx_delay=0), the FPGA delays the receive pins by 2 ns (DELAYG). One LED
+(frames received) and one button (reset). The 25F holds a small lane only.
+The board has no USB: program it through a 3.3 V JTAG adapter on its JTAG pads.
 """
 
-__all__ = ["NAME", "DESCRIPTION", "LEDS", "ETHERNET", "RGMII_CTL", "RESET", "platform", "top"]
+__all__ = ["NAME", "DESCRIPTION", "LEDS", "ETHERNET", "RGMII_CTL", "RESET", "TX_CLOCK_PHASE",
+           "RX_DELAY_NS", "PROGRAM", "CABLE", "platform", "top"]
 
 NAME = "colorlight-5a75b"
 DESCRIPTION = "Colorlight 5A-75B v7.0, Lattice ECP5 LFE5U-25F-6BG256C, two RGMII 1G PHYs"
@@ -15,6 +19,12 @@ LEDS = 1
 ETHERNET = "eth_rgmii"
 RGMII_CTL = ("rx_ctl", "tx_ctl")
 RESET = "button"
+TX_CLOCK_PHASE = 0              # the PHY adds RGMII's transmit delay (RGMII-TXID)
+RX_DELAY_NS = 2.0               # the FPGA adds RGMII's receive delay: DELAYG, 80 taps
+PROGRAM = "openFPGALoader -c ft232 {bitstream}"  # -c: your JTAG adapter (ft232, ft2232, dirtyJtag, ...)
+CABLE = ("JTAG: a 3.3 V adapter (an FT232H breakout, say) on the board's TCK, TMS, TDI, TDO "
+         "and GND pads (the chubby75 project maps them per revision); power: 5 V on the screw "
+         "terminal; Ethernet: PHY 0's RJ45 to the host's NIC, direct, 1000BASE-T")
 
 
 def platform():

@@ -3,11 +3,15 @@
 
 The board a deployer cables to the host's NIC: its top (`gatebook.boards.ethernet_top`) is
 the MAC, the link endpoint and the lane (`gatebook.hdl.mac.endpoint.MacEndpoint`) on the
-PHY's pins, clocked by the PHY's 125 MHz receive clock (no PLL). The four RGB LEDs' first
-eight colours are also offered as "led" 0-7, so the lane-only top (`BoardTop`) builds here too.
+PHY's pins, the core at 125 MHz from a PLL on the 100 MHz oscillator. RGMII delays as
+LiteX's ECPIX-5 target sets them: the PHY delays RXC itself (LiteX: rx_delay=0), the FPGA
+delays TXC (the PLL's 90-degree output). The four RGB LEDs' first eight colours are also
+offered as "led" 0-7, so the lane-only top (`BoardTop`) builds here too.
+Program over the board's own USB (its FT2232): `openFPGALoader -b ecpix5 top.bit`.
 """
 
-__all__ = ["NAME", "DESCRIPTION", "LEDS", "ETHERNET", "RGMII_CTL", "RESET", "platform", "top"]
+__all__ = ["NAME", "DESCRIPTION", "LEDS", "ETHERNET", "RGMII_CTL", "RESET", "TX_CLOCK_PHASE",
+           "RX_DELAY_NS", "PROGRAM", "CABLE", "platform", "top"]
 
 NAME = "ecpix5-85"
 DESCRIPTION = "LambdaConcept ECPIX-5, Lattice ECP5-5G LFE5UM5G-85F-8BG554, RGMII 1G PHY"
@@ -15,6 +19,11 @@ LEDS = 8
 ETHERNET = "eth_rgmii"          # the resource with the PHY's RGMII pins
 RGMII_CTL = ("rx_ctrl", "tx_ctrl")      # its RX_CTL and TX_CTL, as amaranth-boards names them
 RESET = "rst"                   # the reset button
+TX_CLOCK_PHASE = 90             # TXC 2 ns after TXD: the FPGA adds RGMII's transmit delay
+RX_DELAY_NS = 0.0               # the PHY adds RGMII's receive delay (RGMII-ID)
+PROGRAM = "openFPGALoader -b ecpix5 {bitstream}"          # SRAM; add -f to write the flash
+CABLE = ("USB: the micro-USB port (FT2232, JTAG and UART) to the host; Ethernet: the RJ45 to "
+         "the host's NIC, direct, 1000BASE-T")
 _LED_PINS = ("T23", "R21", "T22", "U21", "W21", "T24", "K21", "K24")   # RGB LEDs 0-2, r g b
 
 

@@ -1,41 +1,54 @@
 """The unit a board carries on its Ethernet PHY: MAC, link endpoint and lane on RGMII pins.
 
-# Ref: docs/hardware.md ("The Ethernet MAC"); RGMII v2.0; Lattice FPGA-TN-02035 (IDDRX1F,
-#      ODDRX1F).
+# Ref: docs/boards.md ("Clocks and RGMII delays"); RGMII v2.0 (2 ns between clock and
+#      data at the receiver); Lattice FPGA-TN-02035 (IDDRX1F, ODDRX1F, DELAYG) and
+#      FPGA-TN-02200 (EHXPLLL); gatebook/boards/ecp5.py.
 
 `EthernetBoardTop(board, depth)` puts `gatebook.hdl.mac.endpoint.MacEndpoint(depth, mac)` on
-the board's RGMII resource (`board.ETHERNET`, its control pins' names in `board.RGMII_CTL`,
-as amaranth-boards spells them differently per board). Every RGMII data and control pin goes
-through an `amaranth.lib.io.DDRBuffer` (on an ECP5, an IDDRX1F or ODDRX1F), TXC through an
-ODDRX1F driven (1, 0). No PLL: the whole design runs on the PHY's receive clock, 125 MHz
-once the link is up at 1 Gb/s, so the MAC's receive and core domains are one clock; the
-PHY must add RGMII's 2 ns TX clock delay itself (RGMII-ID), as the data and TXC leave
-the FPGA edge-aligned. The board's reset button (`board.RESET`) resets the design. LEDs, as
-many as the board has: 0 frames received, 1 frames sent (each toggles per frame), 2 any
-frame the MAC dropped, 3 any frame the endpoint dropped.
+the board's RGMII resource (`board.ETHERNET`; its control pins' names in `board.RGMII_CTL`,
+as amaranth-boards spells them differently per board). Two clocks, each constrained to
+125 MHz so nextpnr reports Fmax against it:
+
+- `sync`, the core: an EHXPLLL makes it from the board's oscillator (the platform's
+  default clock). The lane, the link endpoint and the MAC's transmitter run on it, and
+  the RGMII transmit pins leave through ODDRX1Fs clocked by it;
+- `rx`, the PHY's receive clock (RXC): the MAC's receiver up to its `AsyncFIFO`.
+
+RGMII wants the clock 2 ns after the data at each receiver. Each board says who adds it
+(`board.TX_CLOCK_PHASE`, `board.RX_DELAY_NS`): TXC comes from the PLL's second output, 90
+degrees (2 ns) after the core clock, or in phase when the PHY delays TXC itself; the
+receive pins go through a DELAYG of `RX_DELAY_NS` when the PHY does not delay RXC. The PHY
+is held in reset for `PHY_RESET_MS` after the PLL locks. The board's reset button
+(`board.RESET`) resets the design. LEDs, as many as the board has: 0 frames received,
+1 frames sent (each toggles per frame), 2 any frame the MAC dropped, 3 any frame the
+endpoint dropped.
 """
 
-from amaranth.hdl import ClockDomain, ClockSignal, Const, Elaboratable, Module, Value
+from amaranth.hdl import ClockDomain, ClockSignal, Const, Elaboratable, Module, Signal, Value
 from amaranth.lib import io
 from amaranth.lib.cdc import ResetSynchronizer
 
 from gatebook.hdl.mac.endpoint import MacEndpoint
 
-__all__ = ["EthernetBoardTop", "BOARD_MAC"]
+from .ecp5 import DelayedDdrInput, Pll, pll_parameters
+
+__all__ = ["EthernetBoardTop", "BOARD_MAC", "CORE_CLOCK_MHZ", "PHY_RESET_MS"]
 
 BOARD_MAC = "02:00:00:00:e0:01"     # locally administered; the host's --link-peer
-PHY_CLOCK = 125e6
+CORE_CLOCK_MHZ = 125                # 1000BASE-T's byte clock: RGMII's TXC and RXC
+PHY_RESET_MS = 10                   # the PHY's reset pulse (Realtek and Broadcom ask >= 10 ms)
 
 
 class EthernetBoardTop(Elaboratable):
-    """`MacEndpoint(depth, mac)` on a board's RGMII PHY, clocked by the PHY's receive clock.
+    """`MacEndpoint(depth, mac)` on a board's RGMII PHY: a PLL core clock, the PHY's RXC.
 
     Parameters
     ----------
     board : module
         A `gatebook.boards` board module with `ETHERNET` (its RGMII resource), `RGMII_CTL`
         (the names of its receive and transmit control pins), `RESET` (the reset button's
-        resource) and `LEDS`.
+        resource), `LEDS`, `TX_CLOCK_PHASE` (degrees of TXC after the data) and
+        `RX_DELAY_NS` (delay the FPGA adds to the receive pins).
     depth : int
         The lane's window depth.
     mac : str
@@ -47,36 +60,57 @@ class EthernetBoardTop(Elaboratable):
 
     def elaborate(self, platform):
         m = Module()
-        eth = platform.request(self.board.ETHERNET, 0, dir="-")
+        board = self.board
+        eth = platform.request(board.ETHERNET, 0, dir="-")
+
+        # -- clocks: the core from the PLL, RXC from the PHY ------------------------------
+        oscillator = platform.request(platform.default_clk, 0, dir="-")
+        m.submodules.oscillator = clkin = io.Buffer("i", oscillator)
+        m.submodules.pll = pll = Pll(clkin.i, pll_parameters(
+            platform.default_clk_frequency / 1e6, CORE_CLOCK_MHZ, board.TX_CLOCK_PHASE))
+        m.domains.sync = ClockDomain("sync")
+        m.domains.txc = ClockDomain("txc", reset_less=True)
+        m.d.comb += [ClockSignal("sync").eq(pll.clkop), ClockSignal("txc").eq(pll.clkos)]
+        platform.add_clock_constraint(pll.clkop, CORE_CLOCK_MHZ * 1e6)
 
         m.submodules.rx_clk = rx_clk = io.Buffer("i", eth.rx_clk)
-        platform.add_clock_constraint(rx_clk.i, PHY_CLOCK)
-        m.domains.sync = ClockDomain("sync")
         m.domains.rx = ClockDomain("rx")
-        m.d.comb += [ClockSignal("sync").eq(rx_clk.i), ClockSignal("rx").eq(rx_clk.i)]
-        m.submodules.button = button = io.Buffer("i", platform.request(self.board.RESET, 0,
-                                                                        dir="-"))
-        m.submodules.reset = ResetSynchronizer(button.i, domain="sync")
+        m.d.comb += ClockSignal("rx").eq(rx_clk.i)
+        platform.add_clock_constraint(rx_clk.i, CORE_CLOCK_MHZ * 1e6)
 
-        m.submodules.unit = unit = MacEndpoint(self.depth, self.mac)
-        m.submodules.rxd = rxd = io.DDRBuffer("i", eth.rx_data, i_domain="rx")
-        rx_ctl_pin, tx_ctl_pin = (getattr(eth, name) for name in self.board.RGMII_CTL)
-        m.submodules.rx_ctl = rx_ctl = io.DDRBuffer("i", rx_ctl_pin, i_domain="rx")
+        m.submodules.button = button = io.Buffer("i", platform.request(board.RESET, 0, dir="-"))
+        m.submodules.reset = ResetSynchronizer(button.i | ~pll.locked, domain="sync")
+
+        # -- the unit and its pins ---------------------------------------------------------
+        m.submodules.unit = unit = MacEndpoint(depth=self.depth, mac=self.mac)
+        rx_ctl_pin, tx_ctl_pin = (getattr(eth, name) for name in board.RGMII_CTL)
+        for name, pin in (("rxd", eth.rx_data), ("rx_ctl", rx_ctl_pin)):
+            if board.RX_DELAY_NS:
+                pads = DelayedDdrInput(pin, "rx", board.RX_DELAY_NS)
+            else:
+                pads = io.DDRBuffer("i", pin, i_domain="rx")
+            m.submodules[name] = pads
+            m.d.comb += Value.cast(getattr(unit, name)).eq(Value.cast(pads.i))
         m.submodules.txd = txd = io.DDRBuffer("o", eth.tx_data, o_domain="sync")
         m.submodules.tx_ctl = tx_ctl = io.DDRBuffer("o", tx_ctl_pin, o_domain="sync")
-        m.submodules.txc = txc = io.DDRBuffer("o", eth.tx_clk, o_domain="sync")
-        m.submodules.phy_reset = phy_reset = io.Buffer("o", eth.rst)
+        m.submodules.txc = txc = io.DDRBuffer("o", eth.tx_clk, o_domain="txc")
         m.d.comb += [
-            Value.cast(unit.rxd).eq(Value.cast(rxd.i)),
-            Value.cast(unit.rx_ctl).eq(Value.cast(rx_ctl.i)),
             Value.cast(txd.o).eq(Value.cast(unit.txd)),
             Value.cast(tx_ctl.o).eq(Value.cast(unit.tx_ctl)),
             Value.cast(txc.o).eq(Const(0b01, 2)),      # high for the rising half, low for the falling
-            phy_reset.o.eq(0),                          # the PHY out of reset
         ]
+
+        # -- the PHY's reset: a pulse once the clocks run ---------------------------------
+        m.submodules.phy_reset = phy_reset = io.Buffer("o", eth.rst)
+        hold = int(CORE_CLOCK_MHZ * 1000 * PHY_RESET_MS)
+        phy_count = Signal(range(hold + 1))
+        with m.If(phy_count != hold):
+            m.d.sync += phy_count.eq(phy_count + 1)
+        m.d.comb += phy_reset.o.eq(phy_count != hold)
+
         lights = [unit.rx_frames[0], unit.tx_frames[0], Value.cast(unit.mac_drops).any(),
                   Value.cast(unit.drops).any()]
-        for k, light in enumerate(lights[:self.board.LEDS]):
+        for k, light in enumerate(lights[:board.LEDS]):
             m.submodules[f"led_{k}"] = led = io.Buffer("o", platform.request("led", k, dir="-"))
             m.d.comb += led.o.eq(light)
         return m

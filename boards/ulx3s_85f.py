@@ -4,11 +4,13 @@ The largest ULX3S: a depth-16 lane is about 8.7k flip-flops of window plus a
 comparator per entry, which fits with room for the stimulus and later a host link.
 """
 
-__all__ = ["NAME", "DESCRIPTION", "LEDS", "platform"]
+__all__ = ["NAME", "DESCRIPTION", "LEDS", "PROGRAM", "CABLE", "platform"]
 
 NAME = "ulx3s-85f"
 DESCRIPTION = "Radiona ULX3S, Lattice ECP5 LFE5U-85F-6BG381C, 25 MHz clock"
 LEDS = 8                     # resources "led" 0..7
+PROGRAM = "openFPGALoader -b ulx3s {bitstream}"       # SRAM; add -f to write the flash
+CABLE = "USB: the US1 port (FT231X) to the host; no Ethernet (a random-stimulus lane only)"
 
 
 def platform():
