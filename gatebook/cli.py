@@ -32,6 +32,7 @@ SUBCOMMAND_MODULES = (
     "gatebook.host.cli.ledger",
     "gatebook.host.cli.md_edge",
     "gatebook.host.cli.bench_md",
+    "gatebook.host.cli.shards",
     "gatebook.boards.cli",
 )
 

@@ -10,10 +10,13 @@ import signal
 import sys
 from dataclasses import replace
 
+from gatebook.wire.enums import RejectReason
+
 from ..builder import BuildError, build_exchange, stopping_errors
-from ..config import ConfigError, ExchangeConfig, load_config, parse_address
+from ..config import ConfigError, ExchangeConfig, parse_address
 from ..net.defaults import MOLDUDP64_GROUP, MOLDUDP64_PORT, OUCH_PORT
 from ..runtime import quiet_gc
+from ..shards import load_sharded, shard_config
 from ..symbols import DEFAULT_SYMBOLS
 
 __all__ = ["register"]
@@ -41,6 +44,10 @@ def register(subparsers):
                         help="read the exchange's config (symbols and every option below) "
                              "from this TOML file (docs/network.md, \"Configuration\"); "
                              "options given here override it")
+    parser.add_argument("--shard", metavar="NAME",
+                        help="run this shard of a sharded --config ([[shards]], docs/shards.md): "
+                             "its symbols, order entry, log and market-data channel; 'all' "
+                             "runs every shard as a child process (`gatebook shards run`)")
     parser.add_argument("--backend", choices=("socket", "dpdk"),
                         help="kernel UDP socket (default) or a DPDK port")
     parser.add_argument("--listen", type=_address,
@@ -153,8 +160,12 @@ _OVERRIDES = {
 
 
 def config_from_args(args):
-    """The `ExchangeConfig` of --config FILE (or the defaults), with the options given on top."""
-    config = load_config(args.config) if args.config else ExchangeConfig()
+    """The `ExchangeConfig` of --config FILE (or the defaults), with the options given on top.
+
+    A config with a shard map runs one shard's part of it (--shard NAME); without
+    --shard it is refused, since its shards' ports and logs are not one exchange's.
+    """
+    config = _sharded(args) if args.config else ExchangeConfig()
     changes = {}
     for option, (section, key) in _OVERRIDES.items():
         value = getattr(args, option)
@@ -166,7 +177,28 @@ def config_from_args(args):
                               for section, values in changes.items()})
 
 
+def _sharded(args):
+    config, shards = load_sharded(args.config)
+    if shards is None:
+        if args.shard is not None:
+            raise ConfigError(f"--shard {args.shard}: {args.config} has no [[shards]] "
+                              "(docs/shards.md)")
+        return config
+    if args.shard is None:
+        raise ConfigError(f"{args.config} splits its symbols into shards "
+                          f"{', '.join(shards.names)}: give --shard NAME, or --shard all "
+                          "(docs/shards.md)")
+    return shard_config(config, shards.shard(args.shard))
+
+
 def run_exchange(args):
+    if args.shard == "all":
+        from .shards import run_all_shards
+        return run_all_shards(args)
+    if args.shard is not None and not args.config:
+        print("gatebook run: --shard needs --config FILE with [[shards]] (docs/shards.md)",
+              file=sys.stderr)
+        return 2
     try:
         config = config_from_args(args)
     except ConfigError as error:
@@ -182,6 +214,11 @@ def run_exchange(args):
         print(f"gatebook run: {error}", file=sys.stderr)
         return error.status
     _print_start(built)
+    if args.shard is not None:
+        names = ", ".join(spec.name for spec in config.symbols)
+        print(f"run: shard {args.shard}: symbols {names}; an order for any other symbol is "
+              "rejected (UNKNOWN_SYMBOL) without touching a book: route it to its shard "
+              "(docs/shards.md)", flush=True)
     failure = None
     # SIGTERM (a service manager's stop) ends the run as Ctrl-C does: the log
     # is synced, acknowledged reports leave, the feed closes its session.
@@ -205,7 +242,20 @@ def run_exchange(args):
             print(f"gatebook run: {closing}", file=sys.stderr, flush=True)
             failure = closing
     _print_summary(built)
+    if args.shard is not None:
+        print(f"run: shard {args.shard}: rejects: " + (", ".join(
+            f"{RejectReason(reason).name} {count}" for reason, count
+            in sorted(_golden_rejects(built).items())) or "none"), flush=True)
     return 3 if failure is not None else 0
+
+
+def _golden_rejects(built):
+    """The golden engine's rejects by reason, under a journal or a hybrid host."""
+    matcher = next(part for part in (built.journal, built.hybrid, built.exchange)
+                   if part is not None)
+    while not hasattr(matcher, "rejects"):
+        matcher = matcher.engine
+    return matcher.rejects
 
 
 def _print_start(built):
