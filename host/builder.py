@@ -61,6 +61,8 @@ class BuiltExchange:
         Symbol states published to NATS JetStream, when configured.
     metrics : gatebook.host.metrics.MetricsServer or None
         The Prometheus endpoint, when `[metrics] listen` is set.
+    risk : gatebook.host.risk.RiskGate or None
+        Pre-trade risk in front of the matching engine, when `[risk]` is set.
     """
 
     def __init__(self, config):
@@ -68,7 +70,7 @@ class BuiltExchange:
         self.exchange = self.entry = self.port = self.accounts = self.fix_entry = None
         self.journal = self.acks = self.replication = self.hybrid = None
         self.standby_epoch = self.md_service = self.md_websocket = self.md_nats = None
-        self.metrics = None
+        self.metrics = self.risk = None
         self.matcher = "golden model in-process"
         self._closed = False
 
@@ -168,12 +170,19 @@ def _assemble(built, config, clock):
     except AccountsError as error:
         raise BuildError(str(error), 2) from None
     secret = _secret(config.log)          # before anything is opened or created
+    risk = _risk_settings(config, built.accounts) if config.risk is not None else None
     make_hybrid = _lanes(built, config) if config.link.used else None
+    engine = None
     if config.log.directory:
-        _open_journal(built, config, clock, make_hybrid, secret)
+        _open_journal(built, config, clock, make_hybrid, secret, risk)
         built.hybrid = built.journal.matcher if make_hybrid else None
     elif make_hybrid is not None:
         built.hybrid = make_hybrid()
+    elif risk is not None:
+        from .engine import MatchingEngine
+        from .risk import RiskGate
+        built.risk = engine = RiskGate(MatchingEngine(config.symbols), config.symbols, risk[0],
+                                       default_limits=risk[1], fees=risk[2])
     entry = config.order_entry
     try:
         built.port = open_udp(entry.backend, *entry.listen, devargs=entry.dpdk,
@@ -195,7 +204,8 @@ def _assemble(built, config, clock):
     built.exchange = Exchange(
         built.port, config.symbols, clock, md_destination=config.market_data.destination,
         md_port=md_port,
-        engine=built.hybrid if built.journal is None else None, journal=built.journal,
+        engine=(built.hybrid or engine) if built.journal is None else None,
+        journal=built.journal,
         acks=built.acks, order_entry=(built.entry,) + _fix_entry(built, config),
         md_store_messages=config.market_data.store_messages)
     if tap is not None:
@@ -288,7 +298,57 @@ def _lanes(built, config):
     return make_hybrid
 
 
-def _open_journal(built, config, clock, make_hybrid, secret):
+def _risk_settings(config, accounts):
+    """(limits by user, default limits, FeeSchedule) of `[risk]`; BuildError 2 if unusable."""
+    from .ledger.postings import load_fees
+    from .risk.settings import limits_by_user
+    try:
+        limits, default = limits_by_user(config.risk, {account.name: account.user_id
+                                                       for account in accounts})
+        fees = load_fees(config.risk.fees)
+    except ValueError as error:
+        raise BuildError(f"[risk]: {error}", 2) from None
+    except OSError as error:
+        raise BuildError(f"[risk] fees: cannot read {config.risk.fees}: {error.strerror}",
+                         2) from None
+    return limits, default, fees
+
+
+def _risk_front(symbols, risk):
+    """The journal's `front`: the gate a snapshot kept (its limits decide the replay of
+    the commands after it, as they decided them first), else one from `[risk]`."""
+    from .risk import RiskGate
+
+    def front(engine, saved):
+        if saved is not None:
+            return RiskGate.restore(engine, symbols, saved)
+        if risk is None:
+            return None
+        return RiskGate(engine, symbols, risk[0], default_limits=risk[1], fees=risk[2])
+    return front
+
+
+def _settle_risk(journal, risk):
+    """Make the recovered gate the configured one; snapshot if that changed anything.
+
+    Limits change only at a restart, and the snapshot taken here, before any order,
+    records the new ones: recovery then replays every later command with the limits
+    that decided it, whatever the config says by then.
+    """
+    gate = journal.front
+    recovered = journal.recovery.snapshot_risk if journal.recovery is not None else None
+    if gate is None and risk is None:
+        return
+    if risk is None:
+        journal.front = None
+    elif (gate.limits, gate.default_limits, gate.fees) != risk:
+        gate.configure(*risk)
+    elif recovered is not None:
+        return                          # the snapshot already holds these limits
+    journal.snapshot(wait=True)
+
+
+def _open_journal(built, config, clock, make_hybrid, secret, risk=None):
     from .net.exchange_server import Acknowledgements
     from .ouch import KEPT_PER_USER, GatewayState
     from .protocols import shipped_codecs
@@ -304,9 +364,11 @@ def _open_journal(built, config, clock, make_hybrid, secret):
         built.journal = JournaledExchange(
             log.directory, config.symbols, policy=log.durability or "strict", clock=clock,
             on_ack=built.acks, snapshot_every=log.snapshot_every, matcher=make_hybrid,
-            origin_codecs=shipped_codecs())
+            origin_codecs=shipped_codecs(), front=_risk_front(config.symbols, risk))
+        _settle_risk(built.journal, risk)
     except (CorruptLog, ValueError, OSError) as error:
         raise BuildError(f"cannot recover {log.directory}: {error}", 3) from None
+    built.risk = built.journal.front
     built.acks(built.journal.acked_seq)         # everything recovered is on disk
     _log.info("log %s: next seq %d", log.directory, built.journal.sequencer.next_seq)
     try:

@@ -13,11 +13,13 @@ import tomllib
 from dataclasses import dataclass, field, replace
 
 from .net.defaults import MOLDUDP64_GROUP, MOLDUDP64_PORT, OUCH_PORT
+from .risk.settings import RISK_LIMIT_KEYS, RiskConfig, parse_risk
 from .symbols import DEFAULT_SYMBOLS, SymbolSpec
 
 __all__ = [
     "ConfigError", "ExchangeConfig", "OrderEntryConfig", "FixConfig", "SessionConfig", "LogConfig",
-    "LinkConfig", "MarketDataConfig", "MetricsConfig", "RunConfig", "load_config", "parse_config",
+    "LinkConfig", "MarketDataConfig", "MetricsConfig", "RiskConfig", "RunConfig", "load_config",
+    "parse_config", "RISK_LIMIT_KEYS",
     "parse_address", "check_config",
 ]
 
@@ -135,6 +137,7 @@ class ExchangeConfig:
     market_data: MarketDataConfig = field(default_factory=MarketDataConfig)
     metrics:     MetricsConfig = field(default_factory=MetricsConfig)
     run:         RunConfig = field(default_factory=RunConfig)
+    risk:        RiskConfig | None = None     # None: no pre-trade risk
 
 
 def parse_address(text, default_host="127.0.0.1"):
@@ -253,10 +256,16 @@ def parse_config(text, source="config", base="."):
         if key == "symbols":
             config = replace(config, symbols=_symbols(value, source))
             continue
+        if key == "risk":
+            try:
+                config = replace(config, risk=parse_risk(value, source, base))
+            except ValueError as error:
+                raise ConfigError(str(error)) from None
+            continue
         if key == "shards":
             continue        # the shard map ([[shards]]): gatebook.host.shards reads and checks it
         if key not in _SECTIONS:
-            raise ConfigError(f"{source}: unknown section [{key}] (known: symbols, "
+            raise ConfigError(f"{source}: unknown section [{key}] (known: symbols, risk, "
                               f"{', '.join(_SECTIONS)})")
         if not isinstance(value, dict):
             raise ConfigError(f"{source}: {key} must be a section [{key}], not a value")
@@ -342,6 +351,9 @@ def check_config(config):
     if link.dpdk and link.iface:
         raise ConfigError("a link goes through --link-dpdk or --link-iface, not both "
                           "([link] dpdk, [link] iface)")
+    if link.used and config.risk is not None:
+        raise ConfigError("pre-trade risk ([risk]) is not yet wired in front of a pipeline "
+                          "link ([link]): run one or the other")
     if link.used:
         if not link.peer:
             raise ConfigError("a link needs --link-peer MAC ([link] peer)")

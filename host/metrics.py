@@ -178,7 +178,8 @@ def exchange_metrics(built, clock=time.perf_counter_ns):
     """The `ExchangeMetrics` of an assembled exchange (`gatebook.host.builder.BuiltExchange`).
 
     Reads only what the parts publish: the exchange's order count, the golden engine's
-    `rejects`, the OUCH gateway's and sessions' refusals, FIX's, the port's, the journal's
+    `rejects` with the risk gate's, the OUCH gateway's and sessions' refusals, FIX's, the
+    port's, the journal's
     acknowledgements, the WebSocket server's clients and cuts, NATS's and the recovery
     service's refusals. With a hybrid host, rejects the lanes make themselves (an order in a
     lane's window named by another user) are not in `rejects`; the host engine's are.
@@ -211,8 +212,17 @@ def exchange_metrics(built, clock=time.perf_counter_ns):
         drops["requests"] = lambda: service.requests.refused
     if service is not None and service.snapshots is not None:
         drops["snapshots"] = lambda: service.snapshots.refused
+    risk = built.risk
+
+    def rejects():
+        # The risk gate's refusals are rejects too (reasons 32..36), which the engine
+        # behind it never sees.
+        counts = dict(_golden(engine).rejects)
+        for reason, count in (dict(risk.rejected) if risk is not None else {}).items():
+            counts[reason] = counts.get(reason, 0) + count
+        return counts
     return ExchangeMetrics(orders=lambda: exchange.messages,
-                           rejects=lambda: _golden(engine).rejects, refusals=refusals,
+                           rejects=rejects, refusals=refusals,
                            log=log, md_subscribers=subscribers, md_drops=drops, clock=clock)
 
 

@@ -38,7 +38,8 @@ the order of their events), then the order-entry protocols' states: version
 3 a SNAPSHOT_ENTRIES count and per protocol a SNAPSHOT_ENTRY_STATE and that
 many bytes of the protocol's own; version 2 OUCH's alone, bare. OUCH's state
 is SNAPSHOT_GATEWAY and its SNAPSHOT_TOKEN, SNAPSHOT_OWNER and
-SNAPSHOT_SESSION records (host/ouch/log_origin.py).
+SNAPSHOT_SESSION records (host/ouch/log_origin.py). Version 5 ends with the
+pre-trade risk gate's state: SNAPSHOT_RISK and its records.
 
 Versions: 4 puts ORIGIN_HEADER before a command's origin, so any order-entry
 protocol's origin fits (snapshot version 3 likewise holds each protocol's
@@ -76,6 +77,8 @@ __all__ = [
     "SEGMENT_HEADER", "RECORD_HEADER", "RECORD_TRAILER", "INPUT_ORIGIN", "COMMIT_MARKER", "WAL",
     "SNAPSHOT_HEADER", "SNAPSHOT_BOOK", "SNAPSHOT_BREAKER", "SNAPSHOT_ORDER", "SNAPSHOT_USED_ID",
     "SNAPSHOT_GATEWAY", "SNAPSHOT_TOKEN", "SNAPSHOT_OWNER", "SNAPSHOT_SESSION", "SNAPSHOT",
+    "SNAPSHOT_RISK", "SNAPSHOT_RISK_FEE", "SNAPSHOT_RISK_LIMITS", "SNAPSHOT_RISK_CASH",
+    "SNAPSHOT_RISK_POSITION",
     "HELLO", "HEARTBEAT", "RECORDS", "APPLIED", "RefuseReason", "REFUSE", "REPLICATION",
     "REPLICATION_VERSION", "NONCE_SIZE", "MAC_SIZE", "RECORDS_MAX_BYTES",
     "AUTH_HELLO", "AUTH_CHALLENGE", "AUTH_PROOF", "AUTH_TRAILER_BYTES",
@@ -87,8 +90,8 @@ SNAPSHOT_MAGIC = "GBSNAP"
 FORMAT_VERSION = 4                 # of segments: 4 added ORIGIN_HEADER, 3 COMMIT records
 READABLE_VERSIONS = (1, 2, 3, 4)
 COMMIT_VERSION = 3                 # the first segment version with COMMIT records
-SNAPSHOT_VERSION = 4               # 4: SNAPSHOT_BREAKER per book; 3: protocols' states by id
-SNAPSHOT_READABLE_VERSIONS = (1, 2, 3, 4)
+SNAPSHOT_VERSION = 5               # 5: SNAPSHOT_RISK; 4: SNAPSHOT_BREAKER; 3: protocols' states
+SNAPSHOT_READABLE_VERSIONS = (1, 2, 3, 4, 5)
 
 
 # The events an OUTPUT record holds, by segment version. Segments before
@@ -253,11 +256,48 @@ SNAPSHOT_SESSION = Message("snapshot_session", None, (
     Field("next_reply",    8, doc="next outbound reply number"),
 ) + _PEER)
 
+# Pre-trade risk (host/risk/), version 5, after the order-entry states: what the gate
+# in front of the engine holds that the books do not (its limits and fees, which
+# replay must decide with, and each account's cash and positions). Signed amounts
+# are 64-bit two's complement.
+SNAPSHOT_RISK = Message("snapshot_risk", None, (
+    Field("present",   1, doc="0: no gate (nothing follows), 1: the records below follow"),
+    Field("defaults",  1, doc="1: the first SNAPSHOT_RISK_LIMITS is the default (user 0)"),
+    Field("limits",    8, doc="SNAPSHOT_RISK_LIMITS records after the four SNAPSHOT_RISK_FEE"),
+    Field("cash",      8, doc="SNAPSHOT_RISK_CASH records after those"),
+    Field("positions", 8, doc="SNAPSHOT_RISK_POSITION records after those, at the end"),
+))
+
+SNAPSHOT_RISK_FEE = Message("snapshot_risk_fee", None, (
+    Field("per_share", 8, doc="signed; buy maker, buy taker, sell maker, sell taker in turn"),
+    Field("rate_ppm",  8, doc="signed"),
+))
+
+SNAPSHOT_RISK_LIMITS = Message("snapshot_risk_limits", None, (
+    Field("user",               4),
+    Field("buying_power",       8),
+    Field("max_position",       8),
+    Field("max_order_qty",      8),
+    Field("max_order_notional", 8),
+))
+
+SNAPSHOT_RISK_CASH = Message("snapshot_risk_cash", None, (
+    Field("account", 8, doc="signed: the fee account is -1"),
+    Field("amount",  8, doc="signed"),
+))
+
+SNAPSHOT_RISK_POSITION = Message("snapshot_risk_position", None, (
+    Field("user",   4),
+    Field("symbol", 2),
+    Field("qty",    8, doc="signed"),
+))
+
 SNAPSHOT = Protocol("gatebook-snapshot", "little",
                     (SNAPSHOT_HEADER, SNAPSHOT_BOOK, SNAPSHOT_BREAKER, SNAPSHOT_ORDER,
                      SNAPSHOT_USED_ID,
                      SNAPSHOT_ENTRIES, SNAPSHOT_ENTRY_STATE, SNAPSHOT_GATEWAY, SNAPSHOT_TOKEN,
-                     SNAPSHOT_OWNER, SNAPSHOT_SESSION))
+                     SNAPSHOT_OWNER, SNAPSHOT_SESSION, SNAPSHOT_RISK, SNAPSHOT_RISK_FEE,
+                     SNAPSHOT_RISK_LIMITS, SNAPSHOT_RISK_CASH, SNAPSHOT_RISK_POSITION))
 
 # -- replication --------------------------------------------------------------
 

@@ -7,7 +7,6 @@ import signal
 import sys
 import tempfile
 import time
-import tomllib
 
 from gatebook.wire.internal import EXECUTED
 from gatebook.wire.positions import INTERNAL
@@ -15,6 +14,7 @@ from gatebook.wire.positions import INTERNAL
 from ..ledger import (Fee, FeeSchedule, LedgerStore, LedgerWriter, StoreUnavailable, open_store,
                       reconcile)
 from ..ledger.migrate import SchemaTooNew
+from ..ledger.postings import load_fees
 from ..ledger.store import redact
 from ..ledger.tail import Command
 from ..ledger.writer import build_batch
@@ -100,15 +100,6 @@ def _log_and_db(parser):
                              "[sell_taker], each with per_share and rate_ppm (default: no fees)")
 
 
-def load_fees(path):
-    """The FeeSchedule in a TOML file (its [fees] table, or its top level); none without."""
-    if not path:
-        return FeeSchedule()
-    with open(path, "rb") as file:
-        data = tomllib.load(file)
-    return FeeSchedule.from_mapping(data.get("fees", data))
-
-
 def _open(command, args, need_log=True, connect=True):
     """(store, fees), or an exit status after saying why on stderr. Without `connect`
     the store connects on first use (the writer waits for a database that is down)."""
@@ -117,7 +108,7 @@ def _open(command, args, need_log=True, connect=True):
             raise ValueError(f"{args.log} is not a log directory")
         fees = load_fees(getattr(args, "fees", None))
         return (open_store(args.db) if connect else LedgerStore(args.db)), fees
-    except (ValueError, OSError, tomllib.TOMLDecodeError, SchemaTooNew) as error:
+    except (ValueError, OSError, SchemaTooNew) as error:
         print(f"gatebook ledger {command}: {error}", file=sys.stderr)
         return 2
     except StoreUnavailable as error:

@@ -14,6 +14,7 @@ This module is pure: the ledger writer, `gatebook ledger reconcile` and the
 demo all take their numbers from `postings`, so they cannot disagree.
 """
 
+import tomllib
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
@@ -21,7 +22,7 @@ from gatebook.wire.enums import Side
 from gatebook.wire.positions import INTERNAL
 
 __all__ = ["HOUSE_ACCOUNT", "CASH", "POSITION", "Fee", "FeeSchedule", "Execution", "Posting",
-           "execution_of", "postings", "BALANCE_LIMIT", "Unrepresentable"]
+           "execution_of", "postings", "BALANCE_LIMIT", "Unrepresentable", "load_fees"]
 
 #: The exchange's fee account: outside the 32-bit user ids, so no user can be it.
 HOUSE_ACCOUNT = -1
@@ -83,6 +84,27 @@ class FeeSchedule:
                 raise ValueError(f"fee rule {name}: unknown field(s) {', '.join(sorted(unknown))}")
             rules[name] = Fee(**values)
         return cls(**rules)
+
+
+def load_fees(path):
+    """The FeeSchedule in a TOML file (its [fees] table, or its top level); none without
+    a path. The one reader of fee files: the ledger writer, reconcile and the risk gate
+    must charge the same. Raises OSError, or ValueError saying what is wrong."""
+    if not path:
+        return FeeSchedule()
+    with open(path, "rb") as file:
+        try:
+            data = tomllib.load(file)
+        except tomllib.TOMLDecodeError as error:
+            raise ValueError(f"{path}: not valid TOML: {error}") from None
+    table = data.get("fees", data)
+    if not isinstance(table, dict) or not all(isinstance(rule, dict) for rule in table.values()):
+        raise ValueError(f"{path}: fees are tables [buy_maker], [buy_taker], [sell_maker], "
+                         f"[sell_taker]")
+    try:
+        return FeeSchedule.from_mapping(table)
+    except (TypeError, ValueError) as error:
+        raise ValueError(f"{path}: {error}") from None
 
 
 class Execution(NamedTuple):

@@ -9,7 +9,7 @@ engine's events, so it holds no state the engine does not confirm:
 - ACCEPTED opens an order, EXECUTED sets each side's open quantity from the
   event's `*_leaves` and moves cash and shares exactly as the ledger posts them
   (host/ledger/postings.py, fees included), CANCELLED closes it, REPLACED resizes
-  it, TRADING_STATE tracks halts;
+  it;
 - each open order reserves what its open shares could still cost: for a buy, its
   limit price (the symbol's highest price for market and stop orders) plus the
   most its fees could be, per share; for a sell, its fees only. Reservations are
@@ -20,19 +20,24 @@ and `position + open buys <= max_position`, `position - open sells >=
 -max_position` per symbol (tests/test_risk.py checks both on random flows, with
 cash and positions equal to the ledger's).
 
-An order the engine would reject anyway (bad price, unknown symbol, duplicate
-id, halted symbol) is passed to it unchecked, so the engine's own reason wins, as
-the order of checks in docs/matching.md says. Not wired into `gatebook run` yet.
+An order the engine would reject anyway for what it is (bad price, unknown symbol,
+duplicate id, ...) is passed to it unchecked, so the engine's own reason wins, as
+the order of checks in docs/matching.md says. A halt is not such a reason: a halted
+symbol may resume on this very order (the circuit breaker's pause ends), so an
+order there is checked like any other.
+
+This file is compiled by Cython in pure-Python mode (gate.pxd types it; setup.py);
+`GATEBOOK_PURE_PYTHON=1` runs it as Python.
 """
 
 from gatebook.wire.enums import OrderType, RejectReason, Side
 from gatebook.wire.internal import (ACCEPTED, CANCELLED, EXECUTED, NEW_ORDER, REJECTED,
-                                    REPLACE, REPLACED, STOP_TRIGGERED, TRADING_STATE)
+                                    REPLACE, REPLACED, STOP_TRIGGERED)
 from gatebook.wire.positions import CODE, INTERNAL
 
 from ..engine import new_order_reject_reason, replace_reject_reason
-from ..ledger.postings import HOUSE_ACCOUNT, FeeSchedule, execution_of
-from .limits import fee_allowance_per_share
+from ..ledger.postings import HOUSE_ACCOUNT, Fee, FeeSchedule
+from .limits import AccountLimits, fee_allowance_per_share
 
 __all__ = ["RiskGate", "OpenOrder", "RISK_REASONS"]
 
@@ -48,21 +53,43 @@ _N_USER, _N_SIDE, _N_TYPE, _N_TIF = _N.user, _N.side, _N.order_type, _N.tif
 _N_PRICE, _N_STOP, _N_QTY = _N.price, _N.stop_price, _N.qty
 _U_SEQ, _U_TS, _U_ORDER_ID, _U_USER, _U_PRICE, _U_QTY = (_U.seq, _U.ts, _U.order_id, _U.user,
                                                          _U.price, _U.qty)
+_J_SEQ, _J_TS, _J_COMMAND, _J_SYMBOL = _J.seq, _J.ts, _J.command, _J.symbol
+_J_ORDER_ID, _J_USER, _J_REASON, _J_SIZE = _J.order_id, _J.user, _J.reason, len(_J)
 _A_SYMBOL, _A_ORDER_ID, _A_USER = INTERNAL.ACCEPTED.symbol, INTERNAL.ACCEPTED.order_id, \
     INTERNAL.ACCEPTED.user
 _A_SIDE, _A_TYPE, _A_PRICE, _A_QTY = (INTERNAL.ACCEPTED.side, INTERNAL.ACCEPTED.order_type,
                                       INTERNAL.ACCEPTED.price, INTERNAL.ACCEPTED.qty)
-_E_AGGRESSOR, _E_AGGRESSOR_LEAVES = INTERNAL.EXECUTED.aggressor_id, \
-    INTERNAL.EXECUTED.aggressor_leaves
-_E_RESTING, _E_RESTING_LEAVES = INTERNAL.EXECUTED.resting_id, INTERNAL.EXECUTED.resting_leaves
+_E = INTERNAL.EXECUTED
+_E_AGGRESSOR, _E_AGGRESSOR_LEAVES = _E.aggressor_id, _E.aggressor_leaves
+_E_RESTING, _E_RESTING_LEAVES = _E.resting_id, _E.resting_leaves
+_E_PRICE, _E_QTY, _E_SYMBOL, _E_SIDE = _E.price, _E.qty, _E.symbol, _E.aggressor_side
+_E_AGGRESSOR_USER, _E_RESTING_USER = _E.aggressor_user, _E.resting_user
 _C_ORDER_ID = INTERNAL.CANCELLED.order_id
 _R_ORDER_ID, _R_PRICE, _R_QTY = (INTERNAL.REPLACED.order_id, INTERNAL.REPLACED.price,
                                  INTERNAL.REPLACED.qty)
 _S_ORDER_ID = INTERNAL.STOP_TRIGGERED.order_id
-_T_SYMBOL, _T_HALTED = INTERNAL.TRADING_STATE.symbol, INTERNAL.TRADING_STATE.halted
 _BUY = int(Side.BUY)
-_PRICED = (int(OrderType.LIMIT), int(OrderType.STOP_LIMIT))
-_STOPS = (int(OrderType.STOP), int(OrderType.STOP_LIMIT))
+_LIMIT, _STOP_LIMIT, _STOP = int(OrderType.LIMIT), int(OrderType.STOP_LIMIT), int(OrderType.STOP)
+_NEW_ORDER, _REPLACE, _REJECTED = NEW_ORDER.code, REPLACE.code, REJECTED.code
+_EXECUTED, _ACCEPTED, _CANCELLED = EXECUTED.code, ACCEPTED.code, CANCELLED.code
+_REPLACED, _STOP_TRIGGERED = REPLACED.code, STOP_TRIGGERED.code
+_INSUFFICIENT_BUYING_POWER = int(RejectReason.INSUFFICIENT_BUYING_POWER)
+_POSITION_LIMIT, _ORDER_SIZE_LIMIT = int(RejectReason.POSITION_LIMIT), \
+    int(RejectReason.ORDER_SIZE_LIMIT)
+_ORDER_NOTIONAL_LIMIT = int(RejectReason.ORDER_NOTIONAL_LIMIT)
+_NO_RISK_LIMITS = int(RejectReason.NO_RISK_LIMITS)
+_FEE_RULES = ("buy_maker", "buy_taker", "sell_maker", "sell_taker")
+
+
+def _fee(per_share, rate_ppm, qty, notional):
+    """`Fee(per_share, rate_ppm).of(qty, notional)` (host/ledger/postings.py), without
+    building a Fee: the same rounding, half away from zero."""
+    if not rate_ppm:
+        return qty * per_share
+    scaled = notional * rate_ppm
+    if scaled < 0:
+        return qty * per_share - (-scaled + 500_000) // 1_000_000
+    return qty * per_share + (scaled + 500_000) // 1_000_000
 
 
 class OpenOrder:
@@ -81,7 +108,8 @@ class RiskGate:
     Parameters
     ----------
     engine : MatchingEngine
-        The engine behind the gate; fed only through the gate from now on.
+        The engine behind the gate; fed only through the gate from now on. Orders it
+        already holds are taken over (a restored engine's), with their holds.
     symbols : iterable of SymbolSpec
         The engine's symbols (their price bands bound what market orders cost).
     limits : dict
@@ -90,33 +118,49 @@ class RiskGate:
     fees : FeeSchedule
         The ledger's fees, so the cash the gate tracks is the ledger's.
     cash, positions : dict
-        Starting balances, as the ledger holds them (`LedgerStore.balances()`):
-        {user: cash}, {(user, symbol): shares}.
+        Starting balances, as the ledger holds them (`LedgerStore.balances()`), or as a
+        snapshot kept them (`export`): {account: cash}, {(user, symbol): shares}.
     """
 
     def __init__(self, engine, symbols, limits, *, default_limits=None, fees=None, cash=None,
                  positions=None):
         self.engine = engine
+        self._engine_apply = engine.apply
         self.specs = {spec.symbol_id: spec for spec in symbols}
-        self.limits = dict(limits)
-        self.default_limits = default_limits
-        self.fees = fees or FeeSchedule()
         self.cash = dict(cash or {})
         self.positions = dict(positions or {})
         self.reserved = {}              # user -> cash its open orders could still take
         self.open_buys = {}             # (user, symbol) -> open buy shares
         self.open_sells = {}            # (user, symbol) -> open sell shares
         self.orders = {}                # order id -> OpenOrder
-        self.used_ids = set()           # every order id the engine accepted
-        self.halted = set()             # symbols halted
         self.rejected = {}              # RejectReason -> orders the gate refused
-        buys = (self.fees.buy_maker, self.fees.buy_taker)
+        self._buy_allowance = {}        # price -> price + fee allowance per share
+        # The engine's own set of ids it accepted (read, never written, here): a duplicate
+        # id is the engine's reject. A matcher without one gets the gate's own copy.
+        engine_ids = getattr(engine, "used_ids", None)
+        self._own_ids = engine_ids is None
+        self.used_ids = set() if engine_ids is None else engine_ids
+        self.configure(limits, default_limits, fees)
+        self._take_over(engine)
+
+    def configure(self, limits, default_limits=None, fees=None):
+        """Set the limits and fees from now on; balances, orders and holds stay."""
+        self.limits = dict(limits)
+        self.default_limits = default_limits
+        self.fees = fees or FeeSchedule()
+        rules = [getattr(self.fees, name) for name in _FEE_RULES]
+        (self._buy_maker, self._buy_taker, self._sell_maker, self._sell_taker) = [
+            (rule.per_share, rule.rate_ppm) for rule in rules]
+        self._buy_fees = (self.fees.buy_maker, self.fees.buy_taker)
         sells = (self.fees.sell_maker, self.fees.sell_taker)
-        self._buy_allowance = {}        # price -> fee allowance per share, as prices recur
-        self._buy_fees = buys
         # A sell can fill above its limit: its fees are bounded at the band's top.
         self._sell_hold = {symbol: fee_allowance_per_share(sells, spec.price_max)
                            for symbol, spec in self.specs.items()}
+        self._buy_allowance = {}
+        for order in self.orders.values():              # holds under the new fees
+            leaves = order.leaves
+            self._resize(order, 0)
+            self._resize(order, leaves)
 
     # -- the gate -----------------------------------------------------------------------
 
@@ -124,69 +168,87 @@ class RiskGate:
         """The events of `command`: a REJECTED of the gate's own, or the engine's."""
         code = command[CODE] if command else None
         reason = 0
-        if code == NEW_ORDER.code:
+        if code == _NEW_ORDER:
             reason = self._check_new_order(command)
-        elif code == REPLACE.code:
+        elif code == _REPLACE:
             reason = self._check_replace(command)
         if reason:
             self.rejected[reason] = self.rejected.get(reason, 0) + 1
             return [self._reject(command, reason)]
-        events = self.engine.apply(command)
+        events = self._engine_apply(command)
         self.observe(events)
         return events
 
     def limits_of(self, user):
+        """The AccountLimits `user`'s orders are checked against, or None."""
         return self.limits.get(user, self.default_limits)
 
     def available(self, user):
         """Buying power left: the credit line plus cash, less what open orders hold."""
-        limits = self.limits_of(user)
+        limits = self.limits.get(user, self.default_limits)
         credit = limits.buying_power if limits is not None else 0
         return credit + self.cash.get(user, 0) - self.reserved.get(user, 0)
 
     def _check_new_order(self, command):
-        symbol, user = command[_N_SYMBOL], command[_N_USER]
+        symbol = command[_N_SYMBOL]
         spec = self.specs.get(symbol) if type(symbol) is int else None
-        if new_order_reject_reason(spec, symbol in self.halted, self.used_ids, command[_N_SEQ],
-                                   command[_N_TS], symbol, command[_N_ORDER_ID], user,
-                                   command[_N_SIDE], command[_N_TYPE], command[_N_TIF],
-                                   command[_N_PRICE], command[_N_STOP], command[_N_QTY]):
-            return 0                    # the engine rejects it with its own reason
-        price = command[_N_PRICE] if command[_N_TYPE] in _PRICED else spec.price_max
-        return self._check(user, symbol, command[_N_SIDE], price, command[_N_QTY], None)
+        if spec is None:
+            return 0                    # the engine rejects it: unknown symbol
+        order_type = command[_N_TYPE]
+        price = command[_N_PRICE] if order_type == _LIMIT or order_type == _STOP_LIMIT \
+            else spec.price_max
+        try:
+            reason = self._check(command[_N_USER], symbol, command[_N_SIDE], price,
+                                 command[_N_QTY], None)
+        except TypeError:               # a field that is no number: the engine's to refuse
+            return 0
+        # The engine's checks run only for an order the gate would refuse: if the engine
+        # would refuse it anyway, its reason wins (the passing orders it checks itself).
+        if reason and new_order_reject_reason(
+                spec, False, self.used_ids, command[_N_SEQ], command[_N_TS], symbol,
+                command[_N_ORDER_ID], command[_N_USER], command[_N_SIDE], order_type,
+                command[_N_TIF], command[_N_PRICE], command[_N_STOP], command[_N_QTY]):
+            return 0
+        return reason
 
     def _check_replace(self, command):
-        order = self.orders.get(command[_U_ORDER_ID])
-        if (order is None or order.user != command[_U_USER] or order.waiting_stop
-                or order.symbol in self.halted):
+        order = self.orders.get(command[_U_ORDER_ID]) if type(command[_U_ORDER_ID]) is int \
+            else None
+        if order is None or order.user != command[_U_USER] or order.waiting_stop:
             return 0                    # the engine's checks decide
-        spec = self.specs[order.symbol]
-        if replace_reject_reason(spec, command[_U_PRICE], command[_U_QTY]):
+        try:
+            reason = self._check(order.user, order.symbol, order.side, command[_U_PRICE],
+                                 command[_U_QTY], order)
+        except TypeError:
             return 0
-        return self._check(order.user, order.symbol, order.side, command[_U_PRICE],
-                           command[_U_QTY], order)
+        if reason and replace_reject_reason(self.specs[order.symbol], command[_U_PRICE],
+                                            command[_U_QTY]):
+            return 0
+        return reason
 
     def _check(self, user, symbol, side, price, qty, replacing):
         """The risk reason an order of `qty` at `price` would break, or 0 (`replacing`: the
         open order it replaces, whose holds it would give back)."""
-        limits = self.limits_of(user)
+        limits = self.limits.get(user, self.default_limits)
         if limits is None:
-            return RejectReason.NO_RISK_LIMITS
+            return _NO_RISK_LIMITS
         if qty > limits.max_order_qty:
-            return RejectReason.ORDER_SIZE_LIMIT
+            return _ORDER_SIZE_LIMIT
         if price * qty > limits.max_order_notional:
-            return RejectReason.ORDER_NOTIONAL_LIMIT
+            return _ORDER_NOTIONAL_LIMIT
         key = (user, symbol)
         freed = replacing.leaves if replacing is not None else 0
         position = self.positions.get(key, 0)
         if side == _BUY:
             if position + self.open_buys.get(key, 0) - freed + qty > limits.max_position:
-                return RejectReason.POSITION_LIMIT
+                return _POSITION_LIMIT
         elif position - self.open_sells.get(key, 0) + freed - qty < -limits.max_position:
-            return RejectReason.POSITION_LIMIT
+            return _POSITION_LIMIT
         held = replacing.reserved if replacing is not None else 0
-        if self._reservation(symbol, side, price, qty) > self.available(user) + held:
-            return RejectReason.INSUFFICIENT_BUYING_POWER
+        available = (limits.buying_power + self.cash.get(user, 0)
+                     - self.reserved.get(user, 0) + held)
+        if self._reservation(symbol, side, price, qty) > available:
+            return _INSUFFICIENT_BUYING_POWER
         return 0
 
     def _reservation(self, symbol, side, price, leaves):
@@ -194,23 +256,23 @@ class RiskGate:
         if side == _BUY:
             allowance = self._buy_allowance.get(price)
             if allowance is None:
-                allowance = self._buy_allowance[price] = \
-                    price + fee_allowance_per_share(self._buy_fees, price)
+                allowance = price + fee_allowance_per_share(self._buy_fees, price)
+                self._buy_allowance[price] = allowance
             return leaves * allowance
         return leaves * self._sell_hold[symbol]
 
     def _reject(self, command, reason):
         code = command[CODE]
-        if code == NEW_ORDER.code:
-            symbol, order_id, user = command[_N_SYMBOL], command[_N_ORDER_ID], command[_N_USER]
+        event = [0] * _J_SIZE
+        event[CODE], event[_J_COMMAND], event[_J_REASON] = _REJECTED, code, reason
+        if code == _NEW_ORDER:
+            event[_J_SEQ], event[_J_TS] = command[_N_SEQ], command[_N_TS]
+            event[_J_SYMBOL], event[_J_ORDER_ID] = command[_N_SYMBOL], command[_N_ORDER_ID]
+            event[_J_USER] = command[_N_USER]
         else:
-            order_id, user = command[_U_ORDER_ID], command[_U_USER]
-            symbol = self.orders[order_id].symbol
-        seq, ts = (_N_SEQ, _N_TS) if code == NEW_ORDER.code else (_U_SEQ, _U_TS)
-        event = [0] * len(_J)
-        event[CODE], event[_J.seq], event[_J.ts] = REJECTED.code, command[seq], command[ts]
-        event[_J.command], event[_J.symbol], event[_J.order_id] = code, symbol, order_id
-        event[_J.user], event[_J.reason] = user, int(reason)
+            event[_J_SEQ], event[_J_TS] = command[_U_SEQ], command[_U_TS]
+            event[_J_SYMBOL] = self.orders[command[_U_ORDER_ID]].symbol
+            event[_J_ORDER_ID], event[_J_USER] = command[_U_ORDER_ID], command[_U_USER]
         return tuple(event)
 
     # -- what the engine says -------------------------------------------------------------
@@ -222,48 +284,63 @@ class RiskGate:
             if code == _EXECUTED:
                 self._executed(event)
             elif code == _ACCEPTED:
-                order_type = event[_A_TYPE]
-                price = (event[_A_PRICE] if order_type in _PRICED
-                         else self.specs[event[_A_SYMBOL]].price_max)
-                self.used_ids.add(event[_A_ORDER_ID])
-                order = OpenOrder(event[_A_USER], event[_A_SYMBOL], event[_A_SIDE], price, 0,
-                                  order_type in _STOPS)
-                self.orders[event[_A_ORDER_ID]] = order
-                self._resize(order, event[_A_QTY])
+                self._opened(event[_A_ORDER_ID], event[_A_USER], event[_A_SYMBOL],
+                             event[_A_SIDE], event[_A_TYPE], event[_A_PRICE], event[_A_QTY],
+                             event[_A_TYPE] == _STOP or event[_A_TYPE] == _STOP_LIMIT)
             elif code == _CANCELLED:
-                order = self.orders.get(event[_C_ORDER_ID])
+                order = self.orders.pop(event[_C_ORDER_ID], None)
                 if order is not None:
                     self._resize(order, 0)
-                    del self.orders[event[_C_ORDER_ID]]
             elif code == _REPLACED:
                 order = self.orders[event[_R_ORDER_ID]]
                 order.price = event[_R_PRICE]
                 self._resize(order, event[_R_QTY])
             elif code == _STOP_TRIGGERED:
                 self.orders[event[_S_ORDER_ID]].waiting_stop = False
-            elif code == _TRADING_STATE:
-                (self.halted.add if event[_T_HALTED] else self.halted.discard)(event[_T_SYMBOL])
+
+    def _opened(self, order_id, user, symbol, side, order_type, price, qty, waiting_stop):
+        if order_type != _LIMIT and order_type != _STOP_LIMIT:
+            price = self.specs[symbol].price_max
+        if self._own_ids:
+            self.used_ids.add(order_id)
+        order = OpenOrder(user, symbol, side, price, 0, waiting_stop)
+        self.orders[order_id] = order
+        self._resize(order, qty)
 
     def _executed(self, event):
-        for order_id, leaves in ((event[_E_AGGRESSOR], event[_E_AGGRESSOR_LEAVES]),
-                                 (event[_E_RESTING], event[_E_RESTING_LEAVES])):
-            order = self.orders.get(order_id)
-            if order is not None:
-                self._resize(order, leaves)
-                if not leaves:
-                    del self.orders[order_id]
+        orders = self.orders
+        order = orders.get(event[_E_AGGRESSOR])
+        if order is not None:
+            leaves = event[_E_AGGRESSOR_LEAVES]
+            self._resize(order, leaves)
+            if not leaves:
+                del orders[event[_E_AGGRESSOR]]
+        order = orders.get(event[_E_RESTING])
+        if order is not None:
+            leaves = event[_E_RESTING_LEAVES]
+            self._resize(order, leaves)
+            if not leaves:
+                del orders[event[_E_RESTING]]
         # The ledger's postings (host/ledger/postings.py), summed here without building
         # each leg: tests/test_risk.py holds these balances to the ledger's.
-        fill = execution_of(event, self.fees)
-        notional = fill.price * fill.qty
+        price, qty, symbol = event[_E_PRICE], event[_E_QTY], event[_E_SYMBOL]
+        notional = price * qty
+        if event[_E_SIDE] == _BUY:
+            buyer, seller = event[_E_AGGRESSOR_USER], event[_E_RESTING_USER]
+            buyer_fee = _fee(self._buy_taker[0], self._buy_taker[1], qty, notional)
+            seller_fee = _fee(self._sell_maker[0], self._sell_maker[1], qty, notional)
+        else:
+            buyer, seller = event[_E_RESTING_USER], event[_E_AGGRESSOR_USER]
+            buyer_fee = _fee(self._buy_maker[0], self._buy_maker[1], qty, notional)
+            seller_fee = _fee(self._sell_taker[0], self._sell_taker[1], qty, notional)
         cash, positions = self.cash, self.positions
-        cash[fill.buyer] = cash.get(fill.buyer, 0) - notional - fill.buyer_fee
-        cash[fill.seller] = cash.get(fill.seller, 0) + notional - fill.seller_fee
-        if fill.buyer_fee or fill.seller_fee:
-            cash[HOUSE_ACCOUNT] = cash.get(HOUSE_ACCOUNT, 0) + fill.buyer_fee + fill.seller_fee
-        bought, sold = (fill.buyer, fill.symbol), (fill.seller, fill.symbol)
-        positions[bought] = positions.get(bought, 0) + fill.qty
-        positions[sold] = positions.get(sold, 0) - fill.qty
+        cash[buyer] = cash.get(buyer, 0) - notional - buyer_fee
+        cash[seller] = cash.get(seller, 0) + notional - seller_fee
+        if buyer_fee or seller_fee:
+            cash[HOUSE_ACCOUNT] = cash.get(HOUSE_ACCOUNT, 0) + buyer_fee + seller_fee
+        bought, sold = (buyer, symbol), (seller, symbol)
+        positions[bought] = positions.get(bought, 0) + qty
+        positions[sold] = positions.get(sold, 0) - qty
 
     def _resize(self, order, leaves):
         """Set an order's open shares, moving its holds with them."""
@@ -274,6 +351,44 @@ class RiskGate:
         self.reserved[order.user] = self.reserved.get(order.user, 0) + reserved - order.reserved
         order.leaves, order.reserved = leaves, reserved
 
+    # -- snapshots --------------------------------------------------------------------------
 
-_EXECUTED, _ACCEPTED, _CANCELLED = EXECUTED.code, ACCEPTED.code, CANCELLED.code
-_REPLACED, _STOP_TRIGGERED, _TRADING_STATE = REPLACED.code, STOP_TRIGGERED.code, TRADING_STATE.code
+    def _take_over(self, engine):
+        """Open the orders a (restored) engine already holds, with their holds."""
+        for symbol in sorted(getattr(engine, "books", {})):
+            book = engine.books[symbol]
+            for side in (0, 1):
+                for _, level in book.orders_at(side):
+                    for order in level:
+                        self._opened(order.order_id, order.user, symbol, order.side,
+                                     order.order_type, order.price, order.qty, False)
+                for order in book.live_stops(side):
+                    self._opened(order.order_id, order.user, symbol, order.side,
+                                 order.order_type, order.price, order.qty, True)
+
+    def export(self):
+        """The gate's own state for a snapshot (`gatebook.host.wal.snapshot.SnapshotState.risk`):
+        what the engine's books cannot give back. A copy: call between commands."""
+        default = self.default_limits
+        return (None if default is None else _limits_tuple(default),
+                {user: _limits_tuple(limits) for user, limits in self.limits.items()},
+                tuple((rule.per_share, rule.rate_ppm)
+                      for rule in (getattr(self.fees, name) for name in _FEE_RULES)),
+                {account: amount for account, amount in self.cash.items() if amount},
+                {key: qty for key, qty in self.positions.items() if qty})
+
+    @classmethod
+    def restore(cls, engine, symbols, saved):
+        """The gate a snapshot's `risk` state (`export`) describes, in front of `engine`
+        restored from the same snapshot."""
+        default, limits, fees, cash, positions = saved
+        schedule = FeeSchedule(**{name: Fee(*rule) for name, rule in zip(_FEE_RULES, fees)})
+        return cls(engine, symbols, {user: AccountLimits(*values)
+                                     for user, values in limits.items()},
+                   default_limits=None if default is None else AccountLimits(*default),
+                   fees=schedule, cash=cash, positions=positions)
+
+
+def _limits_tuple(limits):
+    return (limits.buying_power, limits.max_position, limits.max_order_qty,
+            limits.max_order_notional)

@@ -89,6 +89,12 @@ class JournaledExchange:
         such as a `gatebook.host.hybrid.HybridExchange` whose lanes are FPGAs. By
         default the engine itself. Its events must be the engine's (the
         hybrid equivalence tests hold it to that); snapshots reclaim first.
+    front : callable(engine, saved) -> object, optional
+        What stands in front of the engine (host/risk/: the pre-trade risk gate),
+        built in recovery around the recovered engine from the snapshot's `risk`
+        state (`saved`, None without one); every command goes through its `apply`,
+        and snapshots keep its `export()`. Public as `front`: set it to None to take
+        it away (then take a snapshot, so recovery replays without it).
     writer_options : dict
         More LogWriter arguments (batch_ms, segment_bytes, on_batch, max_pending).
     """
@@ -96,19 +102,22 @@ class JournaledExchange:
     def __init__(self, directory, symbols=DEFAULT_SYMBOLS, *, policy=Durability.STRICT,
                  clock=None, on_ack=None, snapshot_every=50_000, keep_snapshots=2,
                  prune="keep", archive_dir=None, accept_corruption=False, accept_loss=False,
-                 recovered=None, matcher=None, origin_codecs=None, **writer_options):
+                 recovered=None, matcher=None, origin_codecs=None, front=None,
+                 **writer_options):
         self.directory = directory
         if recovered is None:
             self.engine, self.recovery = recover(directory, symbols,
                                                  accept_corruption=accept_corruption,
                                                  accept_loss=accept_loss,
-                                                 origin_codecs=origin_codecs)
+                                                 origin_codecs=origin_codecs, front=front)
             last_seq, resume = self.recovery.last_seq, self.recovery.resume
             self.states = self.recovery.states
+            self.front = self.recovery.front
         else:
             self.engine, last_seq, resume = recovered[:3]
             self.states = recovered[3] if len(recovered) > 3 else EntryStates(origin_codecs)
             self.recovery = None
+            self.front = front(self.engine, None) if front is not None else None
         # The order-entry states as of the last command: kept here from what is
         # logged until an exchange supplies them (entry_states), then as it says.
         self.entry_states = None
@@ -138,6 +147,7 @@ class JournaledExchange:
         self._last_ts = 0
         self._snapshot_thread = None
         self.snapshot_error = None
+        self.snapshot_listeners = []        # callables(last_seq) told of each capture
 
     def submit(self, code, *fields):
         """Sequence, apply and log one command; return (seq, events).
@@ -181,7 +191,7 @@ class JournaledExchange:
             if isinstance(error, WireError):
                 raise
             raise WireError(f"origin of seq {command[_SEQ]}: {error}") from None
-        events = (self.matcher or self.engine).apply(command)
+        events = (self.front or self.matcher or self.engine).apply(command)
         self.writer.append(command[_SEQ], command[_TS], command_bytes, events)
         self._last_ts = command[_TS]
         if self.entry_states is None:
@@ -222,10 +232,13 @@ class JournaledExchange:
         if self.matcher is not None:
             self.matcher.reclaim()
         entry_states = self.states.export() if self.entry_states is None else self.entry_states()
-        state = capture(self.engine, self._last_ts, entry_states)
+        state = capture(self.engine, self._last_ts, entry_states,
+                        self.front.export() if self.front is not None else None)
         self._snapshot_thread = threading.Thread(target=self._write_snapshot, args=(state,),
                                                  name="gatebook-snapshot", daemon=True)
         self._snapshot_thread.start()
+        for listen in self.snapshot_listeners:      # e.g. the feed checkpoint (marketdata)
+            listen(state.last_seq)
         if wait:
             self._snapshot_thread.join()
             if self.snapshot_error:

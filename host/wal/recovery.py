@@ -61,7 +61,7 @@ log = logging.getLogger("gatebook.wal")
 
 def recover(directory, symbols=DEFAULT_SYMBOLS, *, accept_corruption=False, accept_loss=False,
             use_snapshots=True, verify_outputs=False, repair=True, self_trade_prevention=False,
-            snapshot_limit=None, origin_codecs=None):
+            snapshot_limit=None, origin_codecs=None, front=None):
     """Rebuild the engine from `directory`; return (engine, RecoveryReport).
 
     By default every record read is checked (CRC, kind, sequence) and INPUT
@@ -72,7 +72,10 @@ def recover(directory, symbols=DEFAULT_SYMBOLS, *, accept_corruption=False, acce
     snapshots newer than that seq (benchmarks, investigations). An empty or
     missing directory gives an empty engine. `origin_codecs` ({protocol id:
     LogOriginCodec}) read the order-entry origins; by default the registered
-    ones (origins.py).
+    ones (origins.py). `front(engine, saved)` builds what stands in front of the
+    engine (the pre-trade risk gate: an object with `apply`), from the snapshot's
+    `risk` state (None without one); the log is replayed through it, so it decides
+    again what it decided, and it is returned as `report.front`.
 
     Raises CorruptLog (a damaged record in the middle; `accept_corruption`
     cuts there), LostLog (the log ends before a snapshot or lacks a segment;
@@ -83,7 +86,7 @@ def recover(directory, symbols=DEFAULT_SYMBOLS, *, accept_corruption=False, acce
     try:
         return _recover(directory, symbols, accept_corruption, accept_loss, use_snapshots,
                         verify_outputs, repair, self_trade_prevention, snapshot_limit,
-                        origin_codecs)
+                        origin_codecs, front)
     except RecoveryError:
         raise
     except OSError as error:
@@ -91,7 +94,7 @@ def recover(directory, symbols=DEFAULT_SYMBOLS, *, accept_corruption=False, acce
 
 
 def _recover(directory, symbols, accept_corruption, accept_loss, use_snapshots, verify_outputs,
-             repair, self_trade_prevention, snapshot_limit, origin_codecs):
+             repair, self_trade_prevention, snapshot_limit, origin_codecs, front):
     started = time.perf_counter()
     os.makedirs(directory, exist_ok=True)
     excluded, repairs, notes = [], [], []
@@ -101,11 +104,13 @@ def _recover(directory, symbols, accept_corruption, accept_loss, use_snapshots, 
             disk.remove_partial_snapshots(directory, report)
             notes += report.notes
         report.states = EntryStates(origin_codecs)
-        engine = _start_engine(directory, symbols, report, excluded, use_snapshots,
-                               self_trade_prevention, snapshot_limit)
+        engine, saved_risk = _start_engine(directory, symbols, report, excluded, use_snapshots,
+                                           self_trade_prevention, snapshot_limit)
+        report.snapshot_risk = saved_risk       # the risk gate's state the snapshot kept
+        report.front = front(engine, saved_risk) if front is not None else None
         with _rare_gc():
-            last = _replay(directory, engine, report, accept_corruption, accept_loss,
-                           verify_outputs, repair)
+            last = _replay(directory, report.front or engine, report, accept_corruption,
+                           accept_loss, verify_outputs, repair)
         repairs += report.repairs
         if not report.snapshot or report.snapshot_seq <= report.log_end_seq:
             break
@@ -180,12 +185,12 @@ def _start_engine(directory, symbols, report, excluded, use_snapshots, self_trad
             continue
         report.snapshot, report.snapshot_seq = path, seq
         report.last_seq = seq
-        return engine
-    return MatchingEngine(symbols, self_trade_prevention=self_trade_prevention)
+        return engine, state.risk
+    return MatchingEngine(symbols, self_trade_prevention=self_trade_prevention), None
 
 
 def _replay(directory, engine, report, accept_corruption, accept_loss, verify_outputs, repair):
-    """Read and apply every needed segment.
+    """Read and apply every needed segment (`engine`: the engine, or what stands in front).
 
     Returns (command, events) of the last command when its OUTPUT record is
     missing (the crash fell between the two records), else None.

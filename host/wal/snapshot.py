@@ -13,6 +13,9 @@ A snapshot also holds each order-entry protocol's state as of the same
 command (`SnapshotState.entry_states`: protocol id -> the protocol's own
 bytes, which its log-origin codec writes and reads; origins.py): the
 exchange hands them over when it asks for the snapshot, between two bursts.
+From version 5 it also holds the pre-trade risk gate's state (`SnapshotState.risk`:
+its limits and fees, each account's cash and positions), which the books cannot
+give back; the gate's holds for open orders follow from the books.
 
 The snapshot file is written under a temporary name, fdatasync'ed, renamed
 and the directory synced, so a crash leaves either the whole snapshot or
@@ -29,7 +32,8 @@ from dataclasses import dataclass
 
 from gatebook.wire.codec import RecordCodec
 from gatebook.wire.wal import (LEGACY_ORIGIN_PROTOCOL, SNAPSHOT, SNAPSHOT_BOOK, SNAPSHOT_BREAKER,
-                               SNAPSHOT_ENTRIES,
+                               SNAPSHOT_ENTRIES, SNAPSHOT_RISK, SNAPSHOT_RISK_CASH,
+                               SNAPSHOT_RISK_FEE, SNAPSHOT_RISK_LIMITS, SNAPSHOT_RISK_POSITION,
                                SNAPSHOT_ENTRY_STATE, SNAPSHOT_HEADER, SNAPSHOT_MAGIC,
                                SNAPSHOT_ORDER, SNAPSHOT_READABLE_VERSIONS, SNAPSHOT_USED_ID,
                                SNAPSHOT_VERSION)
@@ -50,6 +54,14 @@ _ORDER = struct_of(SNAPSHOT_ORDER, SNAPSHOT.byte_order)
 _ID_FORMAT = struct_of(SNAPSHOT_USED_ID, SNAPSHOT.byte_order).format   # "<Q"
 _ENTRIES = struct_of(SNAPSHOT_ENTRIES, SNAPSHOT.byte_order)
 _ENTRY_STATE = struct_of(SNAPSHOT_ENTRY_STATE, SNAPSHOT.byte_order)
+_RISK = struct_of(SNAPSHOT_RISK, SNAPSHOT.byte_order)
+_RISK_FEE = struct_of(SNAPSHOT_RISK_FEE, SNAPSHOT.byte_order)
+_RISK_LIMITS = struct_of(SNAPSHOT_RISK_LIMITS, SNAPSHOT.byte_order)
+_RISK_CASH = struct_of(SNAPSHOT_RISK_CASH, SNAPSHOT.byte_order)
+_RISK_POSITION = struct_of(SNAPSHOT_RISK_POSITION, SNAPSHOT.byte_order)
+_RISK_FEES = 4                          # buy maker, buy taker, sell maker, sell taker
+_SIGN = 1 << 63
+_WORD = 1 << 64
 _SNAPSHOT_PATTERN = re.compile(r"snapshot-(\d{20})\.snap")
 
 
@@ -70,6 +82,11 @@ class SnapshotState:
     # protocol id -> its state's bytes (or a callable returning them, which `encode`
     # calls: the state may be exported off the matching thread); {} in version 1
     entry_states: dict = None
+    # The pre-trade risk gate's own state (version 5), or None without a gate:
+    # (default limits tuple or None, {user: limits tuple}, ((per_share, rate_ppm) x 4),
+    #  {account: cash}, {(user, symbol): shares}); a limits tuple is (buying_power,
+    # max_position, max_order_qty, max_order_notional). See gatebook.host.risk.
+    risk: tuple = None
 
 
 def _order_tuple(order):
@@ -77,11 +94,12 @@ def _order_tuple(order):
             order.price, order.stop_price, order.qty, order.seq)
 
 
-def capture(engine, last_ts=0, entry_states=None):
+def capture(engine, last_ts=0, entry_states=None, risk=None):
     """Copy the engine's state; call between commands, on the matching thread.
     `entry_states` are the order-entry protocols' states as of the same command
     ({protocol id: bytes, or a callable that returns them later: see
-    `OrderEntry.export_state`}), or None for none.
+    `OrderEntry.export_state`}), or None for none; `risk` the risk gate's state
+    (`SnapshotState.risk`, already a copy), or None without a gate.
 
     Only copies: sorting the used ids (the bulk of a big snapshot) is left to
     `encode`, off the matching thread.
@@ -96,13 +114,13 @@ def capture(engine, last_ts=0, entry_states=None):
         books.append((symbol, book.halted, book.last_trade_price, orders, stops, breaker))
     return SnapshotState(engine.last_seq, last_ts, engine.match_id,
                          engine.self_trade_prevention, books, list(engine.used_ids),
-                         list(engine.orders), dict(entry_states or {}))
+                         list(engine.orders), dict(entry_states or {}), risk)
 
 
 def encode(state, version=SNAPSHOT_VERSION):
-    """A snapshot file's bytes. `version` 3 writes what an older build wrote (for tests of
-    reading it), refusing a state that version cannot hold."""
-    if version not in (3, SNAPSHOT_VERSION):
+    """A snapshot file's bytes. `version` 3 or 4 writes what an older build wrote (for tests
+    of reading it), refusing a state that version cannot hold."""
+    if version not in (3, 4, SNAPSHOT_VERSION):
         raise ValueError(f"cannot write snapshot version {version}")
     parts = []
     for symbol, halted, last_trade_price, orders, stops, breaker in state.books:
@@ -123,6 +141,10 @@ def encode(state, version=SNAPSHOT_VERSION):
         data = data() if callable(data) else data
         parts.append(_ENTRY_STATE.pack(protocol, len(data)))
         parts.append(data)
+    if version >= 5:
+        parts.extend(_encode_risk(state.risk))
+    elif state.risk is not None:
+        raise ValueError(f"snapshot version {version} holds no risk gate state")
     body = b"".join(parts)
     fields = (SNAPSHOT_MAGIC, version, state.last_seq, state.last_ts, state.match_id,
               len(state.books), len(ids), len(live), int(state.self_trade_prevention), len(body))
@@ -162,13 +184,78 @@ def decode(data, name="snapshot"):
         raise SnapshotError(f"{name}: body length does not match its counts")
     ids = list(_ids_struct(id_count).unpack_from(body, offset))
     live = list(_ids_struct(live_count).unpack_from(body, offset + 8 * id_count))
+    end = len(body)
     if version == 1:
         entry_states = {}
     elif version == 2:                      # OUCH's gateway section, bare
         entry_states = {int(LEGACY_ORIGIN_PROTOCOL): bytes(body[ids_end:])}
     else:
-        entry_states = _decode_entry_states(body, ids_end, name)
-    return SnapshotState(last_seq, last_ts, match_id, bool(stp), books, ids, live, entry_states)
+        entry_states, end = _decode_entry_states(body, ids_end, name)
+    risk = None
+    if version >= 5:
+        risk, end = _decode_risk(body, end, name)
+    if version >= 3 and end != len(body):
+        raise SnapshotError(f"{name}: body length does not match its order-entry and risk "
+                            f"counts")
+    return SnapshotState(last_seq, last_ts, match_id, bool(stp), books, ids, live, entry_states,
+                         risk)
+
+
+def _signed(value):
+    return value - _WORD if value >= _SIGN else value
+
+
+def _encode_risk(risk):
+    """SNAPSHOT_RISK and its records (signed amounts as two's complement)."""
+    if risk is None:
+        return [_RISK.pack(0, 0, 0, 0, 0)]
+    default, limits, fees, cash, positions = risk
+    rows = ([(0,) + tuple(default)] if default is not None else []) + \
+        [(user,) + tuple(values) for user, values in sorted(limits.items())]
+    parts = [_RISK.pack(1, int(default is not None), len(rows), len(cash), len(positions))]
+    parts += [_RISK_FEE.pack(per_share % _WORD, rate % _WORD) for per_share, rate in fees]
+    parts += [_RISK_LIMITS.pack(*row) for row in rows]
+    parts += [_RISK_CASH.pack(account % _WORD, amount % _WORD)
+              for account, amount in sorted(cash.items())]
+    parts += [_RISK_POSITION.pack(user, symbol, qty % _WORD)
+              for (user, symbol), qty in sorted(positions.items())]
+    return parts
+
+
+def _decode_risk(body, offset, name):
+    """(SnapshotState.risk, offset after it) of a version 5 snapshot's risk section."""
+    try:
+        present, has_default, limit_count, cash_count, position_count = \
+            _RISK.unpack_from(body, offset)
+        offset += _RISK.size
+        if not present:
+            return None, offset
+        sizes = (_RISK_FEES * _RISK_FEE.size + limit_count * _RISK_LIMITS.size
+                 + cash_count * _RISK_CASH.size + position_count * _RISK_POSITION.size)
+        if offset + sizes > len(body) or limit_count < has_default:
+            raise ValueError
+        fees = []
+        for _ in range(_RISK_FEES):
+            per_share, rate = _RISK_FEE.unpack_from(body, offset)
+            fees.append((_signed(per_share), _signed(rate)))
+            offset += _RISK_FEE.size
+        rows = [_RISK_LIMITS.unpack_from(body, offset + index * _RISK_LIMITS.size)
+                for index in range(limit_count)]
+        offset += limit_count * _RISK_LIMITS.size
+        default = rows.pop(0)[1:] if has_default else None
+        cash = {}
+        for _ in range(cash_count):
+            account, amount = _RISK_CASH.unpack_from(body, offset)
+            cash[_signed(account)] = _signed(amount)
+            offset += _RISK_CASH.size
+        positions = {}
+        for _ in range(position_count):
+            user, symbol, qty = _RISK_POSITION.unpack_from(body, offset)
+            positions[user, symbol] = _signed(qty)
+            offset += _RISK_POSITION.size
+    except (struct.error, ValueError):
+        raise SnapshotError(f"{name}: risk section does not match its counts") from None
+    return (default, {row[0]: row[1:] for row in rows}, tuple(fees), cash, positions), offset
 
 
 def _decode_books(body, book_count, version):
@@ -190,7 +277,7 @@ def _decode_books(body, book_count, version):
 
 
 def _decode_entry_states(body, offset, name):
-    """{protocol: bytes} of a version 3 snapshot's order-entry section at `offset`."""
+    """({protocol: bytes}, offset after them): a version 3+ snapshot's order-entry section."""
     try:
         (count,) = _ENTRIES.unpack_from(body, offset)
         offset += _ENTRIES.size
@@ -204,9 +291,7 @@ def _decode_entry_states(body, offset, name):
             offset += length
     except (struct.error, ValueError):
         raise SnapshotError(f"{name}: order-entry section does not match its counts") from None
-    if offset != len(body):
-        raise SnapshotError(f"{name}: body length does not match its order-entry counts")
-    return found
+    return found, offset
 
 
 def restore(state, symbols):
