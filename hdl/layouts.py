@@ -15,8 +15,8 @@ from amaranth.lib import data
 from gatebook.wire import internal, link
 
 __all__ = [
-    "struct_layout", "union_layout", "entry_layout",
-    "COMMAND", "EVENT", "EVENT_PAIR", "ENTRY",
+    "struct_layout", "union_layout", "entry_layout", "entry_slot_layout",
+    "COMMAND", "EVENT", "EVENT_PAIR", "ENTRY", "ENTRY_KEY_FIELDS",
 ]
 
 
@@ -78,3 +78,13 @@ def entry_layout():
 
 
 ENTRY = entry_layout()
+
+
+ENTRY_KEY_FIELDS = ("price", "qty")
+"""The entry fields a window shifts to keep price-time order; the rest stay in a slot."""
+
+
+def entry_slot_layout():
+    """What a window keeps of an entry in its slot, which never moves: every field but the key."""
+    return struct_layout(link.LOAD, [name for name in ENTRY.members
+                                     if name not in ENTRY_KEY_FIELDS])

@@ -1,23 +1,35 @@
 """One side of one symbol's book window: the best N orders in price-time order.
 
-The window is a sorted register array, best order in entry 0, valid entries
-packed at the front. Every entry compares itself with the operand in
-parallel, so an insert, a removal or a quantity change takes one clock and
-no scan: the insert position is the first entry the new order beats
-strictly (equal prices keep time order), and a removal shifts the entries
-behind it forward by one. The same per-entry comparators answer the
-questions the matcher asks before it commits to a command: where is this
-order id (a small CAM), what rests at this price (a level's aggregate) and
-how many shares would an aggressor with this limit reach.
+The window keeps each resting order in two places:
+
+- a *key* that shifts: price, open quantity and a slot tag (`KEY`), in a sorted
+  register array, best order in position 0, valid keys packed at the front. Every
+  position compares itself with the operand in parallel, so an insert, a removal or
+  a quantity change takes one clock and no scan: the insert position is the first
+  key the new order beats strictly (equal prices keep time order), and a removal
+  shifts the keys behind it forward by one;
+- the rest of the order (id, user, type, time in force, stop price, priority
+  sequence) in a *slot* that never moves: N slots, written once when the order
+  arrives, read through the tag (a LUTRAM per read port), and the order ids in
+  registers beside them for the cancel CAM. A removal frees its slot.
+
+Only 64 + log2(N) bits per position shift, where the whole 272-bit entry used to:
+the shift multiplexers, which were most of the window's area and every wire the
+decision fanned out to, shrink by three quarters. The per-position comparators answer
+the questions the matcher asks before it commits to a command: what rests at this
+price (a level's aggregate) and how many shares would an aggressor with this limit
+reach; the slots' id comparators answer where an order id is. Every selection (the
+found order, the tail) is one-hot AND-OR, not a priority chain.
 """
 
-from amaranth.hdl import Module, Mux, Signal
-from amaranth.lib import enum, wiring
+from amaranth.hdl import Cat, Const, Module, Mux, Signal
+from amaranth.lib import data, enum, wiring
+from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
 from gatebook.wire.enums import Side
 
-from .layouts import ENTRY
+from .layouts import ENTRY, ENTRY_KEY_FIELDS, entry_slot_layout
 
 __all__ = ["WindowOp", "Window"]
 
@@ -95,66 +107,141 @@ class Window(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         n = self.depth
+        key_layout = data.StructLayout({**{name: ENTRY[name].shape for name in ENTRY_KEY_FIELDS},
+                                        "tag": range(n)})
+        slot_layout = entry_slot_layout()
         valid = Signal(n)
-        entries = [Signal(ENTRY, name=f"e{i}") for i in range(n)]
+        keys = [Signal(key_layout, name=f"k{i}") for i in range(n)]
+        used = Signal(n)                                   # slots holding a resting order
+        ids = [Signal(64, name=f"id{s}") for s in range(n)]
 
-        # Insert position: entries the new order goes before (a run of ones at the back).
-        before = Signal(n)
+        # The slots' store: one write port (an arriving order), one LUTRAM per reader.
+        m.submodules.slots = slots = Memory(shape=slot_layout, depth=n, init=[])
+        write = slots.write_port()
+        head_slot, tail_slot, found_slot = (slots.read_port(domain="comb") for _ in range(3))
+
+        # -- the update ---------------------------------------------------------------
+        before = Signal(n)       # positions the new order goes before (a run of ones at the back)
         for i in range(n):
-            m.d.comb += before[i].eq(~valid[i] | self.better(self.entry.price, entries[i].price))
+            m.d.comb += before[i].eq(~valid[i] | self.better(self.entry.price, keys[i].price))
+        # A free slot for an insert; a full window's insert pushes out the tail, whose
+        # slot it takes (the matcher evicts first, so this only guards the invariant).
+        free = Signal(n)
+        m.d.comb += free.eq(~used & (used + 1))             # the lowest free slot, one-hot
+        tail_at = Signal(n)      # one-hot: the last valid position
+        m.d.comb += tail_at.eq(valid & ~(valid >> 1))
+        tail_key = _select(tail_at, keys, key_layout)
+        new_tag = Signal(range(n))
+        m.d.comb += new_tag.eq(Mux(valid[n - 1], tail_key.tag, _encode(free, n)))
+        new_key = Signal(key_layout)
+        m.d.comb += [new_key.price.eq(self.entry.price), new_key.qty.eq(self.entry.qty),
+                     new_key.tag.eq(new_tag)]
+        index_at = Signal(n)     # one-hot: position `index`
+        m.d.comb += index_at.eq(_one_hot(self.index, n))
+        removed_tag = _select(index_at, keys, key_layout).tag
 
         with m.Switch(self.op):
             with m.Case(WindowOp.INSERT):
+                with m.If(before[n - 1]):                  # else it is worse than a full window
+                    m.d.comb += [write.addr.eq(new_tag), write.en.eq(1)]
+                    m.d.comb += [write.data[name].eq(self.entry[name])
+                                 for name in slot_layout.members]
+                    m.d.sync += used.eq(used | _one_hot(new_tag, n))
+                    for s in range(n):
+                        with m.If(new_tag == s):
+                            m.d.sync += ids[s].eq(self.entry.order_id)
                 for i in range(n):
                     with m.If(before[i]):
                         m.d.sync += valid[i].eq(1 if i == 0 else (valid[i - 1] | ~before[i - 1]))
                         if i == 0:
-                            m.d.sync += entries[0].eq(self.entry)
+                            m.d.sync += keys[0].eq(new_key)
                         else:
                             with m.If(before[i - 1]):
-                                m.d.sync += entries[i].eq(entries[i - 1])
+                                m.d.sync += keys[i].eq(keys[i - 1])
                             with m.Else():
-                                m.d.sync += entries[i].eq(self.entry)
+                                m.d.sync += keys[i].eq(new_key)
             with m.Case(WindowOp.REMOVE):
+                with m.If((valid & index_at).any()):
+                    m.d.sync += used.eq(used & ~_one_hot(removed_tag, n))
                 for i in range(n):
                     with m.If(self.index <= i):
                         if i + 1 < n:
-                            m.d.sync += [entries[i].eq(entries[i + 1]), valid[i].eq(valid[i + 1])]
+                            m.d.sync += [keys[i].eq(keys[i + 1]), valid[i].eq(valid[i + 1])]
                         else:
                             m.d.sync += valid[i].eq(0)
             with m.Case(WindowOp.SET_QTY):
                 for i in range(n):
-                    with m.If(self.index == i):
-                        m.d.sync += entries[i].qty.eq(self.qty)
+                    with m.If(index_at[i]):
+                        m.d.sync += keys[i].qty.eq(self.qty)
             with m.Case(WindowOp.CLEAR):
-                m.d.sync += valid.eq(0)
+                m.d.sync += [valid.eq(0), used.eq(0)]
 
-        # Order-id CAM: lowest matching index wins (ids are unique anyway).
-        for i in reversed(range(n)):
-            with m.If(valid[i] & (entries[i].order_id == self.find_id)):
-                m.d.comb += [self.found.eq(1), self.found_index.eq(i),
-                             self.found_entry.eq(entries[i])]
+        # -- the answers --------------------------------------------------------------
+        # Order-id CAM over the slots (ids are unique among resting orders), then the
+        # position holding that slot's tag.
+        hit = Signal(n)
+        m.d.comb += hit.eq(Cat(used[s] & (ids[s] == self.find_id) for s in range(n)))
+        hit_tag = _encode(hit, n)
+        found_at = Signal(n)
+        m.d.comb += found_at.eq(Cat(valid[i] & (keys[i].tag == hit_tag) for i in range(n)))
+        found_key = _select(found_at, keys, key_layout)
+        m.d.comb += [self.found.eq(hit.any()), self.found_index.eq(_encode(found_at, n)),
+                     found_slot.addr.eq(hit_tag)]
+        self._entry(m, self.found_entry, found_key, found_slot.data, self.find_id)
 
-        # The worst entry: the last valid one (valid entries are a prefix).
-        for i in range(n):
-            last = valid[i] & (~valid[i + 1] if i + 1 < n else 1)
-            with m.If(last):
-                m.d.comb += [self.tail.eq(entries[i]), self.tail_index.eq(i)]
+        m.d.comb += [head_slot.addr.eq(keys[0].tag), tail_slot.addr.eq(tail_key.tag)]
+        self._entry(m, self.head, keys[0], head_slot.data, head_slot.data.order_id)
+        self._entry(m, self.tail, tail_key, tail_slot.data, tail_slot.data.order_id)
+        m.d.comb += self.tail_index.eq(_encode(tail_at, n))
 
-        # Level aggregate and crossing quantity: masked sums over every entry.
-        at_level = [valid[i] & (entries[i].price == self.level_price) for i in range(n)]
-        crossing = [valid[i] & (self.market | ~self.better(self.limit, entries[i].price))
+        # Level aggregate and crossing quantity: masked sums over every position.
+        at_level = [valid[i] & (keys[i].price == self.level_price) for i in range(n)]
+        crossing = [valid[i] & (self.market | ~self.better(self.limit, keys[i].price))
                     for i in range(n)]
         m.d.comb += [
-            self.level_qty.eq(_sum([Mux(hit, e.qty, 0) for e, hit in zip(entries, at_level)])),
+            self.level_qty.eq(_sum([Mux(hit, k.qty, 0) for k, hit in zip(keys, at_level)])),
             self.level_orders.eq(_sum(at_level)),
-            self.cross_qty.eq(_sum([Mux(hit, e.qty, 0) for e, hit in zip(entries, crossing)])),
-            self.head.eq(entries[0]),
+            self.cross_qty.eq(_sum([Mux(hit, k.qty, 0) for k, hit in zip(keys, crossing)])),
             self.head_valid.eq(valid[0]),
             self.count.eq(_sum([valid[i] for i in range(n)])),
             self.full.eq(valid[n - 1]),
         ]
         return m
+
+    @staticmethod
+    def _entry(m, entry, key, slot, order_id):
+        """Drive the ENTRY view `entry` from a position's key and its slot."""
+        for name in ENTRY.members:
+            if name in ENTRY_KEY_FIELDS:
+                m.d.comb += entry[name].eq(key[name])
+            elif name == "order_id":
+                m.d.comb += entry[name].eq(order_id)
+            else:
+                m.d.comb += entry[name].eq(slot[name])
+
+
+def _select(one_hot, items, layout):
+    """The item whose bit is set in `one_hot` (AND-OR: no priority chain); 0 if none."""
+    chosen = 0
+    for bit, item in zip(one_hot, items):
+        chosen = chosen | Mux(bit, item.as_value(), 0)
+    return layout(chosen if len(items) > 0 else Const(0, layout.size))
+
+
+def _one_hot(value, n):
+    """n bits, bit `value` set."""
+    return Cat(value == i for i in range(n))
+
+
+def _encode(one_hot, n):
+    """The index of the set bit of an n-bit one-hot value (OR of the indices)."""
+    width = max(1, (n - 1).bit_length())
+    bits = [0] * width
+    for i in range(n):
+        for b in range(width):
+            if (i >> b) & 1:
+                bits[b] = bits[b] | one_hot[i]
+    return Cat(*[bit if not isinstance(bit, int) else Const(0, 1) for bit in bits])[:width]
 
 
 def _sum(terms):

@@ -290,3 +290,40 @@ def test_hot_symbol_flow():
     assert handovers[True] < handovers[False], handovers
     assert runs[True].punts[PuntReason.NOT_OWNED] < runs[False].punts[PuntReason.NOT_OWNED]
     assert runs[True].lane_commands > 0.85 * len(commands)
+
+
+# GATE with a one-unit tick and the widest price band the 32-bit price field holds.
+WIDE_SYMBOLS = (SymbolSpec(SYMBOL, "GATE", tick_size=1, price_min=1, price_max=(1 << 32) - 1),
+                ) + tuple(s for s in DEFAULT_SYMBOLS if s.symbol_id != SYMBOL)
+
+
+def extreme_field_flow():
+    """Every field of the lane's entries at its widest: order ids near 2^64, users near 2^32,
+    prices at 1 and 2^32 - 1, quantities of 2^32 - 1, sequence numbers and timestamps near
+    2^64 (issue 15): the narrowed window keys and the slots must carry each one whole."""
+    from gatebook.sim.flows import BUY, IOC, SELL, Flow
+    top_id, top_user, top_price, most = (1 << 64) - 1, (1 << 32) - 1, (1 << 32) - 1, 0xFFFF_FFFF
+    f = Flow(first_seq=(1 << 64) - 200)
+    f.next_id = top_id - 40
+    asks = [f.order(SELL, top_price - k, most, user=top_user - k) for k in range(3)]
+    asks.append(f.order(SELL, top_price, most, user=top_user, order_id=top_id))
+    bids = [f.order(BUY, 1 + k, most, user=top_user - k) for k in range(3)]
+    f.order(BUY, top_price, most, user=top_user - 9, tif=IOC)              # sweeps one ask level
+    f.replace(asks[1], top_price - 1, most - 1, user=top_user - 1)         # a decrease: the lane's
+    f.cancel(top_id, user=top_user - 1)                                    # not the owner
+    f.cancel(top_id, user=top_user)
+    f.order(SELL, 1, most, user=top_user - 8, tif=IOC)                     # hits the bid at 1
+    for order_id in bids + asks:
+        f.cancel(order_id, user=top_user - (bids + asks).index(order_id) % 3)
+    # Timestamps at the top of their 64 bits (the flow counts them from 1,000,000).
+    return [command[:2] + ((1 << 64) - 1 - (len(f.commands) - k),) + command[3:]
+            for k, command in enumerate(f.commands)]
+
+
+@pytest.mark.parametrize("depth", [2, 4])
+def test_extreme_fields_match_the_engine(depth):
+    commands = extreme_field_flow()
+    hybrid = check_equivalence(commands, stalling(0.25, depth), depths=[depth], homes=[SYMBOL],
+                               window=2, symbols=WIDE_SYMBOLS, hash_every=5,
+                               name=f"extreme_fields_d{depth}", policy=LANE_SEES_ALL)
+    assert hybrid.lane_commands >= len(commands) // 2
