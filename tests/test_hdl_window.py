@@ -22,6 +22,7 @@ class WindowModel:
         at = next((i for i, e in enumerate(self.entries)
                    if self.key(entry["price"]) < self.key(e["price"])), len(self.entries))
         self.entries.insert(at, entry)
+        del self.entries[self.depth:]        # a full window's insert pushes out its worst
 
     def crosses(self, price, limit):
         return price >= limit if self.side == Side.BUY else price <= limit
@@ -36,9 +37,21 @@ def _entry(rng, order_id):
 @pytest.mark.parametrize("side", list(Side), ids=lambda s: s.name)
 @pytest.mark.parametrize("depth", [1, 4])
 def test_window_random_ops(side, depth):
+    _random_ops(side, depth, full_inserts=False)
+
+
+@pytest.mark.parametrize("side", list(Side), ids=lambda s: s.name)
+@pytest.mark.parametrize("depth", [2, 5])
+def test_window_inserts_into_a_full_window(side, depth):
+    """An insert into a full window pushes out the worst order, whose slot the new one
+    takes; an order worse than a full window's worst changes nothing."""
+    _random_ops(side, depth, full_inserts=True)
+
+
+def _random_ops(side, depth, *, full_inserts):
     dut = Window(depth, side)
     model = WindowModel(depth, side)
-    rng = random.Random(depth * 2 + side)
+    rng = random.Random(depth * 2 + side + 10 * full_inserts)
 
     async def bench(ctx):
         next_id = 1
@@ -72,7 +85,7 @@ def test_window_random_ops(side, depth):
             # One update.
             choice = rng.random()
             op = WindowOp.NOP
-            if choice < 0.45 and len(model.entries) < depth:
+            if choice < 0.45 and (full_inserts or len(model.entries) < depth):
                 entry = _entry(rng, next_id)
                 next_id += 1
                 op = WindowOp.INSERT
