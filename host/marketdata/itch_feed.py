@@ -125,6 +125,7 @@ class ItchFeed:
         self.stops = {}          # order id -> (symbol, side, order type, limit price, qty)
         self.next_ref = 1
         self.tracking = 0
+        self.messages = 0        # records handed to `sink` so far (a checkpoint's position)
 
     # -- session messages -------------------------------------------------
 
@@ -185,6 +186,22 @@ class ItchFeed:
                                timestamp=ts % NANOSECONDS_PER_DAY,
                                stock=self.specs[symbol].name, trading_state=state,
                                reserved="", reason="")
+
+    # -- a checkpoint of what the feed remembers between commands ------------
+
+    def export_state(self):
+        """What the feed remembers between two commands, as plain lists (checkpoint.py)."""
+        return {"next_ref": self.next_ref, "tracking": self.tracking,
+                "displayed": [[order_id, ref, shares, side]
+                              for order_id, (ref, shares, side) in self.displayed.items()],
+                "stops": [[order_id, *stop] for order_id, stop in self.stops.items()]}
+
+    def restore_state(self, state):
+        """Take up `export_state()`'s output (checked by its reader, checkpoint.py)."""
+        self.next_ref, self.tracking = state["next_ref"], state["tracking"]
+        self.displayed = {order_id: [ref, shares, side]
+                          for order_id, ref, shares, side in state["displayed"]}
+        self.stops = {order_id: tuple(stop) for order_id, *stop in state["stops"]}
 
     # -- the listener -----------------------------------------------------
 
@@ -258,6 +275,7 @@ class ItchFeed:
                     self._publish_rest(flight, ts, out)
                     flight = None
         if out:
+            self.messages += len(out)
             self.sink(out)
 
     def _publish_old_slot_deleted(self, flight, symbol, ts, out):

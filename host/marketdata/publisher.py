@@ -100,6 +100,11 @@ class RetransmissionStore:
             del self._messages[:excess]
             self._first += excess
 
+    def held(self):
+        """(first sequence number, the messages held from it on, oldest first)."""
+        first = self.first_sequence
+        return first, self._messages[first - self._first:]
+
     def get(self, sequence, count):
         """Up to `count` messages from `sequence` on; [] when it is not held."""
         if not self.first_sequence <= sequence < self.next_sequence or count < 1:
@@ -145,6 +150,8 @@ class MoldPublisher:
         self._replayed_count = 0
         self.clock = clock
         self.last_sent = clock()                 # when the feed last sent anything
+        # Called under the lock after each publish (the feed checkpoint's moment).
+        self.on_published = None
 
     @property
     def next_sequence(self):
@@ -168,6 +175,8 @@ class MoldPublisher:
             self.store.extend(messages)
             self.book.apply_all(records)
             self.last_sent = self.clock()
+            if self.on_published is not None:
+                self.on_published()
         sent = self._send(packets)
         self.packets += sent
         self.messages += len(messages)
@@ -189,10 +198,30 @@ class MoldPublisher:
         encoded only if a subscriber asks for them (most never are)."""
         with self.lock:
             kept = list(self._replayed)
-            self.store.skip(self._replayed_count - len(kept))
+            if self._replayed_count > len(kept):     # older than the store keeps
+                self.store.skip(self._replayed_count - len(kept))
             self.store.extend(kept)
             self._replayed.clear()
             self._replayed_count = 0
+
+    def restore(self, records, next_sequence, messages):
+        """Start where a checkpoint left the session (checkpoint.py), sending nothing.
+
+        `records` rebuild the subscribers' book (a snapshot's), `messages`
+        (bytes, the last ones sent, ending just before `next_sequence`)
+        refill the retransmission store.
+        """
+        with self.lock:
+            self.book = SnapshotBook()
+            self.book.apply_all(records)
+            kept = messages[-self.store.capacity:]
+            self.store = RetransmissionStore(self.store.capacity, next_sequence - len(kept))
+            self.store.extend(kept)
+
+    def checkpoint(self):
+        """(book records, next sequence number, (first sequence, messages held)), as of
+        the same message; call with `lock` held (from `on_published`)."""
+        return self.book.records(), self.store.next_sequence, self.store.held()
 
     def heartbeat(self):
         """A heartbeat packet: no messages, the next sequence number."""

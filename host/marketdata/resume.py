@@ -18,6 +18,13 @@ Anything published for a command the log does not hold would be contradicted,
 so this is as strong as the log's durability policy (strict by default: no
 report or market data leaves before its command is on disk).
 
+With a feed checkpoint (checkpoint.py, written beside each engine snapshot)
+the replay starts after the newest one instead of at seq 1: its engine is
+the snapshot's, its feed, book and store the checkpoint's. A checkpoint that
+cannot be read, names another session, lacks its snapshot or disagrees with
+it is refused (logged, and counted in `MarketDataStart.refused` by kind),
+and the next older one is tried, then the whole log.
+
 When the log cannot say what was published (its first segments were pruned,
 or the replay does not reach the recovered state), the exchange opens a new
 session, named from the recovered sequence number, whose opening shows the
@@ -26,11 +33,17 @@ recovered book (ItchFeed.show_book).
 
 import logging
 import time
+from collections import Counter
 
+from gatebook.wire import itch50
+from gatebook.wire.enums import Side
+from gatebook.wire.positions import CODE, ITCH
 from gatebook.host.engine import MatchingEngine
 from gatebook.host.wal.format import INPUT
 from gatebook.host.wal.reader import LogReader, decode_payload
+from gatebook.host.wal.snapshot import SnapshotError, list_snapshots, read_snapshot, restore
 
+from .checkpoint import CheckpointError, FeedCheckpointer, list_checkpoints, read_checkpoint
 from .itch_feed import ItchFeed
 from .publisher import STORE_MESSAGES, MoldPublisher
 
@@ -38,6 +51,7 @@ __all__ = ["open_market_data", "replay_log", "MarketDataStart"]
 
 _log = logging.getLogger("gatebook.marketdata")
 _CHUNK = 4096                     # commands replayed between hand-overs to the publisher
+_ADD, _ADD_REF, _ADD_SHARES = itch50.ADD_ORDER.code, ITCH.ADD_ORDER.order_ref, ITCH.ADD_ORDER.shares
 
 
 class MarketDataStart:
@@ -54,30 +68,38 @@ class MarketDataStart:
         Whether the log's session goes on (else a new session started).
     why : str
         In words, for the operator.
+    refused : Counter
+        Feed checkpoints refused, by kind (checkpoint.py; "session", "no_snapshot",
+        "mismatch", "replay" here).
+    checkpoints : FeedCheckpointer or None
+        Writes a feed checkpoint with each snapshot the log takes.
     """
 
-    def __init__(self, feed, publisher, opening, continued, why):
+    def __init__(self, feed, publisher, opening, continued, why, refused=None):
         self.feed, self.publisher, self.opening = feed, publisher, opening
         self.continued, self.why = continued, why
+        self.refused = refused if refused is not None else Counter()
+        self.checkpoints = None
 
 
-def replay_log(directory, symbols, last_seq, publisher, feed):
-    """Replay commands 1..`last_seq` of the log in `directory` through a golden-model
-    engine and `feed`, handing its records to `publisher.replay`.
+def replay_log(directory, symbols, last_seq, publisher, feed, engine=None, after_seq=0):
+    """Replay commands `after_seq`+1..`last_seq` of the log in `directory` through a
+    golden-model engine (`engine`, the state after `after_seq`; by default a new one,
+    from seq 1) and `feed`, handing its records to `publisher.replay`.
 
     Returns the engine, or None (with the reason logged) when the log does not
-    hold every command from seq 1 on.
+    hold every one of those commands.
     """
-    engine = MatchingEngine(symbols)
+    engine = engine if engine is not None else MatchingEngine(symbols)
     records = []
     feed.sink = records.extend
-    reader, expected, opened = LogReader(directory), 1, False
+    reader, expected, opened = LogReader(directory, after_seq + 1), after_seq + 1, after_seq > 0
     for _, record in reader:
         if record.kind != INPUT:
             continue
         if record.seq != expected:
-            _log.info("market data: %s starts at seq %d, not 1: a new session", directory,
-                      record.seq)
+            _log.info("market data: %s starts at seq %d, not %d: a new session", directory,
+                      record.seq, expected)
             return None
         if record.seq > last_seq:
             break
@@ -97,6 +119,98 @@ def replay_log(directory, symbols, last_seq, publisher, feed):
                   directory, expected - 1, last_seq)
         return None
     return engine
+
+
+def _refuse(refused, kind, why):
+    refused[kind] += 1
+    _log.warning("market data: feed checkpoint refused (%s): %s; trying an older one, "
+                 "else replaying the whole log", kind, why)
+
+
+def _matches_snapshot(checkpoint, engine):
+    """Whether the checkpoint's displayed orders and stops are the engine's, exactly."""
+    displayed = {order_id: (ref, shares, side)
+                 for order_id, ref, shares, side in checkpoint.feed_state["displayed"]}
+    stops = {order_id: tuple(stop) for order_id, *stop in checkpoint.feed_state["stops"]}
+    resting, pending = {}, {}
+    for symbol, book in engine.books.items():
+        for side in (Side.BUY, Side.SELL):
+            for _, orders in book.orders_at(side):
+                for order in orders:
+                    resting[order.order_id] = (order.qty, order.side)
+            for order in book.live_stops(side):
+                pending[order.order_id] = (symbol, order.side, order.order_type, order.price,
+                                           order.qty)
+    if {order_id: (shares, side) for order_id, (_, shares, side) in displayed.items()} \
+            != resting or stops != pending:
+        return False
+    # The book subscribers hold shows the same orders under the same references.
+    shown = {record[_ADD_REF]: record[_ADD_SHARES] for record in checkpoint.book
+             if record[CODE] == _ADD}
+    return shown == {ref: shares for ref, shares, _ in displayed.values()}
+
+
+def _from_checkpoint(journal, symbols, session, send, store_messages, refused):
+    """(feed, publisher, engine, command seq) continued from the newest usable checkpoint."""
+    last_seq = journal.sequencer.next_seq - 1
+    snapshots = dict(list_snapshots(journal.directory))
+    for command_seq, path in list_checkpoints(journal.directory):
+        try:
+            checkpoint = read_checkpoint(path)
+        except CheckpointError as error:
+            _refuse(refused, error.kind, str(error))
+            continue
+        name = path.rsplit("/", 1)[-1]
+        if checkpoint.command_seq != command_seq or command_seq > last_seq:
+            _refuse(refused, "format", f"{name}: seq {checkpoint.command_seq}, the log's "
+                                       f"last {last_seq}")
+            continue
+        if checkpoint.session != session and not (
+                checkpoint.session[:2] == session[:2] and checkpoint.session[2:].isdigit()
+                and len(checkpoint.session) == 10):
+            _refuse(refused, "session", f"{name}: session {checkpoint.session!r}, this "
+                                        f"exchange's is {session!r}")
+            continue
+        if command_seq not in snapshots:
+            _refuse(refused, "no_snapshot", f"{name}: no engine snapshot at seq {command_seq}")
+            continue
+        try:
+            engine = restore(read_snapshot(snapshots[command_seq]), symbols)
+        except (SnapshotError, OSError) as error:
+            _refuse(refused, "no_snapshot", f"{name}: its engine snapshot: {error}")
+            continue
+        if engine.last_seq != command_seq or not _matches_snapshot(checkpoint, engine):
+            _refuse(refused, "mismatch", f"{name}: its orders are not the engine snapshot's")
+            continue
+        feed = ItchFeed(symbols, None)
+        feed.restore_state(checkpoint.feed_state)
+        publisher = MoldPublisher(checkpoint.session, send, store_messages)
+        publisher.restore(checkpoint.book, checkpoint.next_sequence, checkpoint.messages)
+        try:
+            engine = replay_log(journal.directory, symbols, last_seq, publisher, feed, engine,
+                                command_seq)
+        except (KeyError, ValueError, TypeError) as error:    # a feed state that lies
+            engine = None
+            _log.warning("market data: replaying from %s failed: %r", name, error)
+        if engine is None or engine.state_hash() != journal.engine.state_hash():
+            _refuse(refused, "replay", f"{name}: the replay from it did not reach the "
+                                       f"recovered state")
+            continue
+        return feed, publisher, command_seq
+    return None
+
+
+def _checkpointing(start, journal):
+    """Write a feed checkpoint with every snapshot `journal` takes from now on."""
+    start.checkpoints = FeedCheckpointer(
+        journal.directory, start.feed, start.publisher,
+        start.publisher.next_sequence + len(start.opening), journal.keep_snapshots)
+    checkpoints = start.checkpoints
+    # The exchange takes snapshots between bursts, once it hands the log its entries'
+    # states: only then has the feed heard every event of the snapshot's commands.
+    journal.snapshot_listeners.append(lambda command_seq: checkpoints.snapshot_taken(
+        command_seq, journal.entry_states is not None))
+    return start
 
 
 def open_market_data(symbols, sink, session, send, clock, journal=None,
@@ -133,19 +247,34 @@ def open_market_data(symbols, sink, session, send, clock, journal=None,
     last_seq = journal.sequencer.next_seq - 1
     if last_seq == 0:
         feed = ItchFeed(symbols, sink)
-        return MarketDataStart(feed, MoldPublisher(session, send, store_messages),
-                               feed.start_of_day(clock()), False,
-                               f"a new session {session} (a new log)")
+        start = MarketDataStart(feed, MoldPublisher(session, send, store_messages),
+                                feed.start_of_day(clock()), False,
+                                f"a new session {session} (a new log)")
+        return _checkpointing(start, journal) if continue_session else start
+    refused = Counter()
+    started = time.perf_counter()
+    resumed = (_from_checkpoint(journal, symbols, session, send, store_messages, refused)
+               if continue_session else None)
+    if resumed is not None:
+        feed, publisher, command_seq = resumed
+        feed.sink = sink
+        return _checkpointing(MarketDataStart(
+            feed, publisher, [], True,
+            f"session {publisher.session} goes on from its feed checkpoint at seq "
+            f"{command_seq:,} ({last_seq - command_seq:,} logged commands replayed in "
+            f"{time.perf_counter() - started:.2f} s)", refused), journal)
     feed = ItchFeed(symbols, sink)
     publisher = MoldPublisher(session, send, store_messages)
-    started = time.perf_counter()
     engine = (replay_log(journal.directory, symbols, last_seq, publisher, feed)
               if continue_session else None)
+    refusals = (f"; feed checkpoints refused: " + ", ".join(
+        f"{kind} {count}" for kind, count in sorted(refused.items()))) if refused else ""
     if engine is not None and engine.state_hash() == journal.engine.state_hash():
         feed.sink = sink
-        return MarketDataStart(feed, publisher, [], True,
-                               f"session {session} goes on ({last_seq:,} logged commands "
-                               f"replayed in {time.perf_counter() - started:.2f} s)")
+        return _checkpointing(MarketDataStart(
+            feed, publisher, [], True,
+            f"session {session} goes on ({last_seq:,} logged commands replayed in "
+            f"{time.perf_counter() - started:.2f} s{refusals})", refused), journal)
     if engine is not None:
         _log.warning("market data: replaying %s did not reach the recovered state: "
                      "a new session", journal.directory)
@@ -153,7 +282,8 @@ def open_market_data(symbols, sink, session, send, clock, journal=None,
     feed = ItchFeed(symbols, sink)
     opening = feed.start_of_day(clock())
     opening += feed.show_book(journal.engine, clock())
-    return MarketDataStart(feed, MoldPublisher(renamed, send, store_messages), opening, False,
-                           f"a new session {renamed} showing the recovered book "
-                           f"(the log does not show what {session} published)")
-
+    start = MarketDataStart(feed, MoldPublisher(renamed, send, store_messages), opening, False,
+                            f"a new session {renamed} showing the recovered book "
+                            f"(the log does not show what {session} published{refusals})",
+                            refused)
+    return _checkpointing(start, journal) if continue_session else start
