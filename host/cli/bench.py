@@ -5,6 +5,7 @@ import platform
 from ..bench import KINDS, run_benchmark
 from ..compiled import engine_build
 from ..flow import STANDARD_MIX
+from ..peer_bench import PEER_MIX, flow_shape, peer_flow, run_peers
 from ..symbols import DEFAULT_SYMBOLS
 from .common import add_flow_options, load_commands
 
@@ -22,6 +23,10 @@ def register(subparsers):
                         help="runs; the table shows each and the best (default 3)")
     parser.add_argument("--no-gc-control", action="store_true",
                         help="leave the garbage collector at Python's defaults")
+    parser.add_argument("--peers", action="store_true",
+                        help="instead: Gatebook beside the peer engines (matching-engine, "
+                             "liquibook) on one flow of their kind, in one run "
+                             "(docs/benchmarks.md, \"Peers\")")
     parser.add_argument("--hw-sim", nargs="*", type=int, metavar="DEPTH",
                         help="also count clock cycles of the matching pipeline in simulation, "
                              "per window depth (default depths 4 and 16)")
@@ -33,6 +38,8 @@ def register(subparsers):
 
 
 def run_bench(args):
+    if args.peers:
+        return run_peer_table(args)
     commands = load_commands(args)
     mix = STANDARD_MIX
     print(f"gatebook bench: {len(commands):,} commands, seed {args.seed}, "
@@ -75,3 +82,33 @@ def run_bench(args):
         run_log_bench(seed=args.seed, recovery_orders=args.log, orders=min(args.log, 200_000),
                       paced=min(args.log // 20, 2_000), snapshot_every=min(args.log // 4, 50_000))
     return 0 if best.commands else 1
+
+
+def run_peer_table(args):
+    """`gatebook bench --peers`: every engine of peer_bench.PEERS on one flow, one table."""
+    mix = PEER_MIX
+    flow = peer_flow(args.orders, seed=args.seed)
+    resting, levels, longest = flow_shape(flow)
+    print(f"gatebook bench --peers: {len(flow):,} records (seed {args.seed}), one symbol: "
+          f"{mix.passive:.0%} passive limit over {mix.levels} ticks a side, {mix.cancel:.0%} "
+          f"cancels of live orders, {mix.marketable:.0%} marketable limit IOC; at the end "
+          f"{resting:,} orders rest in {levels} levels, the longest queue {longest:,}")
+    print(f"python {platform.python_version()}; runs alternate the engines, collector quieted "
+          f"for each; trades and volume from one more run of each with a counting listener")
+    results = run_peers(flow, repeat=args.repeat)
+    print(f"{'engine':<34} {'trades':>7} {'volume':>11}  {'commands/s, each run':<28} {'best':>9}")
+    ran = [result for result in results if not result.skipped]
+    for result in results:
+        if result.skipped:
+            print(f"{result.name:<34} skipped: {result.skipped}")
+            continue
+        runs = " / ".join(f"{result.commands / seconds / 1000:,.0f}k" for seconds in result.seconds)
+        print(f"{result.name:<34} {result.trades:>7,} {result.volume:>11,}  {runs:<28} "
+              f"{result.best_per_second:>9,.0f}")
+    agree = len({(result.trades, result.volume) for result in ran}) == 1
+    print("trades and volume " + ("agree across every engine" if agree else
+                                  "DIFFER: the engines did not do the same work"))
+    ours = ran[0]
+    for other in ran[1:]:
+        print(f"  {ours.name} / {other.name}: {ours.best_per_second / other.best_per_second:.2f}x")
+    return 0 if agree else 1
