@@ -14,7 +14,7 @@ from gatebook.host.ledger.writer import build_batch
 from gatebook.host.risk import RISK_REASONS, AccountLimits, RiskGate
 from gatebook.host.sequencer import Sequencer
 from gatebook.host.clock import ManualClock
-from gatebook.host.symbols import DEFAULT_SYMBOLS
+from gatebook.host.symbols import DEFAULT_SYMBOLS, SymbolSpec
 from gatebook.wire import internal
 from gatebook.wire.enums import OrderType, RejectReason, Side, TimeInForce
 from gatebook.wire.named import named
@@ -195,3 +195,36 @@ def _check_ledger(gate, executions):
             ledger_positions[key] = ledger_positions.get(key, 0) + posting.amount
     assert cash == {k: v for k, v in ledger_cash.items() if v}
     assert positions == {k: v for k, v in ledger_positions.items() if v}
+
+
+def test_an_order_that_ends_a_breaker_pause_is_checked_like_any_other():
+    # GATE halts when a trade would print 10 % past 100.00; the halt lifts by itself at
+    # the first order 30 s later. That order is user 7's, too large for its limits: the
+    # gate must not wave it through as the halted symbol's (the engine's) to refuse.
+    spec = SymbolSpec(GATE.symbol_id, "GATE", tick_size=100, price_min=500_000,
+                      price_max=2_000_000, breaker_percent=10, breaker_window_ns=300 * 10**9,
+                      breaker_pause_ns=30 * 10**9)
+    symbols = (spec,) + DEFAULT_SYMBOLS[1:]
+    engine = MatchingEngine(symbols)
+    small = AccountLimits(buying_power=10**12, max_position=10**6, max_order_qty=5,
+                          max_order_notional=10**12)
+    gate = RiskGate(engine, symbols, {7: small}, default_limits=ROOMY)
+    clock = ManualClock(1_000, 1_000)
+    sequencer = Sequencer(clock)
+
+    def order(order_id, user, side, qty, price):
+        return [named(event) for event in gate.apply(sequencer.stamp(
+            internal.NEW_ORDER.code, spec.symbol_id, order_id, user, int(side),
+            int(OrderType.LIMIT), int(TimeInForce.GTC), price, 0, qty))]
+    order(1, 9, Side.SELL, 1, 1_000_000)
+    order(2, 8, Side.BUY, 1, 1_000_000)                 # prints 100.00
+    order(3, 9, Side.SELL, 1, 1_090_000)
+    order(4, 8, Side.BUY, 1, 1_090_000)                 # 109.00 opens the window
+    order(5, 9, Side.SELL, 1, 1_150_000)
+    tripped = order(6, 8, Side.BUY, 1, 1_150_000)       # 115.00 would print: halts
+    assert [e.halted for e in tripped if e.code == internal.TRADING_STATE.code] == [1]
+    clock.advance(31 * 10**9)
+    assert reasons(order(7, 7, Side.BUY, 10, 1_000_000)) == [RejectReason.ORDER_SIZE_LIMIT]
+    assert 7 not in gate.orders and engine.books[spec.symbol_id].halted
+    resumed = order(8, 7, Side.BUY, 5, 1_000_000)
+    assert reasons(resumed) == [] and not engine.books[spec.symbol_id].halted
