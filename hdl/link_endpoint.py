@@ -21,7 +21,18 @@ from .link_rx import DROPS, DropReason, LinkReceiver
 from .link_tx import LinkTransmitter
 from .matcher import Matcher
 
-__all__ = ["LaneEndpoint", "LinkReceiver", "LinkTransmitter", "DropReason"]
+__all__ = ["LaneEndpoint", "LinkReceiver", "LinkTransmitter", "DropReason", "ENDPOINT_COUNTERS"]
+
+# The endpoint's counters as signature members: `LaneEndpoint` has them, and so has every
+# component that passes them on (`gatebook.hdl.mac.endpoint.MacEndpoint`, the benches' tops).
+ENDPOINT_COUNTERS = {
+    "drops":    Out(DROPS),
+    "frames":   Out(32),
+    "answered": Out(32),
+    "sent":     Out(32),
+    "sessions": Out(32),
+    "idle":     Out(1),
+}
 
 
 class LaneEndpoint(wiring.Component):
@@ -57,22 +68,17 @@ class LaneEndpoint(wiring.Component):
         buffered or in the lane.
     """
 
-    i:        In(byte_stream(RX_BYTE))
-    o:        Out(byte_stream(BYTE))
-    drops:    Out(DROPS)
-    frames:   Out(32)
-    answered: Out(32)
-    sent:     Out(32)
-    sessions: Out(32)
-    idle:     Out(1)
-
     def __init__(self, depth, mac, *, evict=True, capacity=128, mtu=MTU):
         self.depth = depth
         self.mac = mac
         self.lane = Matcher(depth, evict=evict)
         self.rx = LinkReceiver(capacity)
         self.tx = LinkTransmitter(mac, mtu)
-        super().__init__()
+        super().__init__({
+            "i": In(byte_stream(RX_BYTE)),
+            "o": Out(byte_stream(BYTE)),
+            **ENDPOINT_COUNTERS,
+        })
 
     def elaborate(self, platform):
         m = Module()

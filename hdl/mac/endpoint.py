@@ -13,12 +13,21 @@ from amaranth.hdl import Module
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
-from ..link_endpoint import LaneEndpoint
-from ..link_rx import DROPS
+from ..link_endpoint import ENDPOINT_COUNTERS, LaneEndpoint
 from .gmii import MAC_DROPS
 from .mac import DDR_BIT, DDR_NIBBLE, EthernetMac
 
-__all__ = ["MacEndpoint"]
+__all__ = ["MacEndpoint", "MAC_COUNTERS", "UNIT_COUNTERS"]
+
+# The MAC's counters, as `MacEndpoint` passes them on (`EthernetMac` calls its drops `drops`).
+MAC_COUNTERS = {
+    "mac_drops": Out(MAC_DROPS),
+    "rx_frames": Out(32),
+    "tx_frames": Out(32),
+    "underruns": Out(32),
+}
+# Every counter of the unit a board carries: the MAC's and the link endpoint's.
+UNIT_COUNTERS = {**MAC_COUNTERS, **ENDPOINT_COUNTERS}
 
 
 class MacEndpoint(wiring.Component):
@@ -52,26 +61,17 @@ class MacEndpoint(wiring.Component):
         The endpoint's (`LaneEndpoint`).
     """
 
-    rxd:       In(DDR_NIBBLE)
-    rx_ctl:    In(DDR_BIT)
-    txd:       Out(DDR_NIBBLE)
-    tx_ctl:    Out(DDR_BIT)
-    mac_drops: Out(MAC_DROPS)
-    rx_frames: Out(32)
-    tx_frames: Out(32)
-    underruns: Out(32)
-    drops:     Out(DROPS)
-    frames:    Out(32)
-    answered:  Out(32)
-    sent:      Out(32)
-    sessions:  Out(32)
-    idle:      Out(1)
-
     def __init__(self, depth, mac, *, rx_domain="rx", buffer=2048, **endpoint):
         self.depth = depth
         self.mac = EthernetMac(rx_domain=rx_domain, buffer=buffer)
         self.endpoint = LaneEndpoint(depth, mac, **endpoint)
-        super().__init__()
+        super().__init__({
+            "rxd":    In(DDR_NIBBLE),
+            "rx_ctl": In(DDR_BIT),
+            "txd":    Out(DDR_NIBBLE),
+            "tx_ctl": Out(DDR_BIT),
+            **UNIT_COUNTERS,
+        })
 
     def elaborate(self, platform):
         m = Module()
@@ -86,14 +86,10 @@ class MacEndpoint(wiring.Component):
             self.txd.eq(mac.txd),
             self.tx_ctl.eq(mac.tx_ctl),
             self.mac_drops.eq(mac.drops),
-            self.rx_frames.eq(mac.rx_frames),
-            self.tx_frames.eq(mac.tx_frames),
-            self.underruns.eq(mac.underruns),
-            self.drops.eq(endpoint.drops),
-            self.frames.eq(endpoint.frames),
-            self.answered.eq(endpoint.answered),
-            self.sent.eq(endpoint.sent),
-            self.sessions.eq(endpoint.sessions),
             self.idle.eq(endpoint.idle & ~mac.o.valid),
         ]
+        for name in MAC_COUNTERS.keys() - {"mac_drops"}:
+            m.d.comb += getattr(self, name).eq(getattr(mac, name))
+        for name in ENDPOINT_COUNTERS.keys() - {"idle"}:
+            m.d.comb += getattr(self, name).eq(getattr(endpoint, name))
         return m

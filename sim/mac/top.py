@@ -14,9 +14,7 @@ from amaranth.hdl import ClockDomain, Const, Module
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
-from gatebook.hdl.link_rx import DROPS
-from gatebook.hdl.mac.endpoint import MacEndpoint
-from gatebook.hdl.mac.gmii import MAC_DROPS
+from gatebook.hdl.mac.endpoint import UNIT_COUNTERS, MacEndpoint
 from gatebook.hdl.mac.pads import DdrInput, DdrOutput
 
 __all__ = ["MacBenchTop", "TOPLEVEL"]
@@ -37,27 +35,18 @@ class MacBenchTop(wiring.Component):
         The MAC's receive buffer, bytes.
     """
 
-    rgmii_rx_clk: In(1)
-    rgmii_rxd:    In(4)
-    rgmii_rx_ctl: In(1)
-    tx_clk90:     In(1)
-    rgmii_txc:    Out(1)
-    rgmii_txd:    Out(4)
-    rgmii_tx_ctl: Out(1)
-    mac_drops:    Out(MAC_DROPS)
-    rx_frames:    Out(32)
-    tx_frames:    Out(32)
-    underruns:    Out(32)
-    drops:        Out(DROPS)
-    frames:       Out(32)
-    answered:     Out(32)
-    sent:         Out(32)
-    sessions:     Out(32)
-    idle:         Out(1)
-
     def __init__(self, depth, mac, *, buffer=2048):
         self.unit = MacEndpoint(depth, mac, buffer=buffer)
-        super().__init__()
+        super().__init__({
+            "rgmii_rx_clk": In(1),
+            "rgmii_rxd":    In(4),
+            "rgmii_rx_ctl": In(1),
+            "tx_clk90":     In(1),
+            "rgmii_txc":    Out(1),
+            "rgmii_txd":    Out(4),
+            "rgmii_tx_ctl": Out(1),
+            **UNIT_COUNTERS,            # the unit's counters, passed through as they are
+        })
 
     def elaborate(self, platform):
         m = Module()
@@ -80,7 +69,6 @@ class MacBenchTop(wiring.Component):
             self.rgmii_tx_ctl.eq(tx_ctl.pin),
             self.rgmii_txc.eq(txc.pin),
         ]
-        for name in ("mac_drops", "rx_frames", "tx_frames", "underruns", "drops", "frames",
-                     "answered", "sent", "sessions", "idle"):
+        for name in UNIT_COUNTERS:
             m.d.comb += getattr(self, name).eq(getattr(unit, name))
         return m
