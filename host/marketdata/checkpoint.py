@@ -50,6 +50,7 @@ _CRC_DIGITS = 8
 _NAME_PREFIX, _NAME_SUFFIX = "mdcheckpoint-", ".gbmd"
 _ITCH = ProtocolCodec(itch50.ITCH50)
 _LENGTH = RecordCodec(itch50.BINARYFILE_LENGTH, itch50.BINARYFILE.byte_order)
+assert _LENGTH.size == 2            # _split_frames reads the big-endian length inline
 _SIZE_OF = {message.code: message.size for message in itch50.ITCH50.messages}
 # A header holds a few numbers and the feed's state: ~30 bytes per resting order.
 MAX_HEADER = 256 << 20
@@ -106,22 +107,24 @@ def encode_checkpoint(session, command_seq, feed_state, book, next_sequence, hel
     return body + _CRC_LINE + f"{zlib.crc32(body):08x}".encode()
 
 
-def _split_frames(data, start, count, name):
-    """`count` BinaryFILE-framed ITCH messages from `start`: (messages, end offset)."""
-    out, position = [], start
+def _split_frames(data, count, name):
+    """`count` BinaryFILE-framed ITCH messages filling `data` exactly."""
+    out, position, size_of, end = [], 0, _SIZE_OF, len(data)
+    prefix = _LENGTH.size
     for _ in range(count):
-        if position + _LENGTH.size > len(data):
+        if position + prefix > end:
             raise CheckpointError("truncated", f"{name}: store message cut short")
-        (length,) = _LENGTH.decode(data[position:position + _LENGTH.size])
-        position += _LENGTH.size
-        message = data[position:position + length]
+        length = (data[position] << 8) | data[position + 1]
+        message = data[position + prefix:position + prefix + length]
         # Each message whole and of its type's size: nothing else is resent as ITCH.
-        if len(message) != length or not length or _SIZE_OF.get(message[0]) != length:
-            raise CheckpointError("format", f"{name}: store message at offset "
-                                            f"{position - _LENGTH.size} is not ITCH 5.0")
+        if len(message) != length or not length or size_of.get(message[0]) != length:
+            raise CheckpointError("format", f"{name}: store message at offset {position} "
+                                            f"is not ITCH 5.0")
         out.append(message)
-        position += length
-    return out, position
+        position += prefix + length
+    if position != end:
+        raise CheckpointError("format", f"{name}: {end - position} bytes after its last message")
+    return out
 
 
 def _int(value, low=0, high=(1 << 64) - 1):
@@ -194,10 +197,7 @@ def read_checkpoint(path):
         raise CheckpointError("format", f"{name}: book: {error}") from None
     if len(book) != book_count or book_next != next_sequence:
         raise CheckpointError("format", f"{name}: the book does not match its header")
-    messages, position = _split_frames(bytes(view[book_end:]), 0, store_count, name)
-    if book_end + position != len(body):
-        raise CheckpointError("format", f"{name}: {len(body) - book_end - position} bytes "
-                                        f"after its last message")
+    messages = _split_frames(bytes(view[book_end:]), store_count, name)
     return FeedCheckpoint(session, command_seq, next_sequence, feed, book, messages)
 
 
@@ -249,6 +249,9 @@ class FeedCheckpointer:
         self.written = self.skipped = 0
         self.error = None
         publisher.on_published = self._published
+        for name in os.listdir(directory):          # a write a crash interrupted
+            if name.startswith(_NAME_PREFIX) and name.endswith(_NAME_SUFFIX + ".partial"):
+                os.unlink(os.path.join(directory, name))
 
     def snapshot_taken(self, command_seq, between_bursts=True):
         """The log captured its engine after `command_seq` (on the exchange's thread).
