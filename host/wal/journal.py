@@ -76,7 +76,7 @@ class JournaledExchange:
     accept_loss : bool
         Passed to recovery: recover a cut log (one that ends before a
         snapshot, or lacks a segment) to where it ends.
-    recovered : (engine, last seq, resume point[, EntryStates]) or None
+    recovered : (engine, last seq, resume point[, EntryStates[, front]]) or None
         Skip recovery and continue from this state (a promoted follower,
         whose engine is already current).
     origin_codecs : dict or None
@@ -117,7 +117,9 @@ class JournaledExchange:
             self.engine, last_seq, resume = recovered[:3]
             self.states = recovered[3] if len(recovered) > 3 else EntryStates(origin_codecs)
             self.recovery = None
-            self.front = front(self.engine, None) if front is not None else None
+            # A promoted follower hands over its front as it stands.
+            self.front = recovered[4] if len(recovered) > 4 else (
+                front(self.engine, None) if front is not None else None)
         # The order-entry states as of the last command: kept here from what is
         # logged until an exchange supplies them (entry_states), then as it says.
         self.entry_states = None

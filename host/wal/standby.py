@@ -85,6 +85,11 @@ class Follower:
     origin_codecs : dict or None
         {protocol id: LogOriginCodec} reading the order-entry origins it
         applies; by default the registered ones (origins.py).
+    front : callable(engine, saved) -> object, optional
+        What stands in front of the primary's engine (the pre-trade risk gate), as
+        `JournaledExchange` takes it: built in recovery, fed every INPUT record, so
+        its decisions are checked against the primary's OUTPUT records too, and
+        handed on by `promote`.
 
     Raises OSError when the primary cannot be reached at first, and
     channel.AuthError when it does not authenticate (a wrong secret).
@@ -99,13 +104,15 @@ class Follower:
 
     def __init__(self, directory, primary, symbols=DEFAULT_SYMBOLS, *, secret,
                  heartbeat_timeout=1.0, policy=Durability.STRICT, connect_timeout=10.0,
-                 origin_codecs=None):
+                 origin_codecs=None, front=None):
         self._secret = require_secret(secret)
         self.directory = directory
         self.primary = primary
         self.symbols = symbols
         self.heartbeat_timeout = heartbeat_timeout
-        self.engine, self.recovery = recover(directory, symbols, origin_codecs=origin_codecs)
+        self.engine, self.recovery = recover(directory, symbols, origin_codecs=origin_codecs,
+                                             front=front)
+        self.front = self.recovery.front        # the risk gate, as the primary's decides
         self.states = self.recovery.states      # order entry's states, kept as the log goes
         self.epoch = read_epoch(directory)
         self.primary_epoch = None           # known once the primary's first HEARTBEAT arrives
@@ -260,7 +267,7 @@ class Follower:
                 except (KeyError, IndexError, ValueError, struct.error) as error:
                     raise ConnectionError(f"seq {seq}: the primary's INPUT record holds no "
                                           f"valid command ({error})") from None
-                pending = self.engine.apply(command)
+                pending = (self.front or self.engine).apply(command)
                 self.states.replay(command, protocol, origin, pending)
                 self.last_ts = ts
             elif pending is None:
@@ -297,5 +304,5 @@ class Follower:
         resume = self.writer.resume_point()
         return JournaledExchange(self.directory, self.symbols,
                                  recovered=(self.engine, self.next_seq - 1, resume,
-                                            self.states),
+                                            self.states, self.front),
                                  **options)
