@@ -18,8 +18,8 @@ import subprocess
 import sys
 import time
 
-__all__ = ["YOWASP_TOOLS", "required_tools", "find_tools", "prepare", "build", "parse_report",
-           "utilisation_lines", "format_summary"]
+__all__ = ["YOWASP_TOOLS", "required_tools", "find_tools", "prepare", "source_commit",
+           "synthesis_cells", "build", "parse_report", "utilisation_lines", "format_summary"]
 
 # A tool Amaranth's build script runs -> the command of the PyPI (yowasp) package providing it.
 # Amaranth finds each through an environment variable named after it (nextpnr-ecp5 ->
@@ -149,12 +149,36 @@ def prepare(board_name, depth, seed=1, top=None):
     platform = spec.platform()
     plan = platform.prepare(
         (top or getattr(spec, "top", BoardTop))(spec, depth), name="top",
+        # yosys's cell counts, for a synthesis-only build (`synthesis_cells()`)
+        script_after_synth="tee -q -o top.stat.json stat -json",
         nextpnr_opts=f"--report top.report.json --detailed-timing-report --timing-allow-fail "
                      f"--seed {seed}")
     return platform, plan
 
 
-def build(board_name, depth, out, seed=1, quiet=False, top=None):
+def source_commit():
+    """The checkout's commit (short), `+dirty` if the gateware or the boards have edits; None
+    outside a git checkout."""
+    root = pathlib.Path(__file__).resolve().parent.parent
+    try:
+        commit = subprocess.run(["git", "-C", str(root), "rev-parse", "--short", "HEAD"],
+                                capture_output=True, text=True, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "-C", str(root), "status", "--porcelain", "--", "hdl",
+                                "boards", "gatebook/wire"], capture_output=True, text=True,
+                               check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return None
+    return commit + ("+dirty" if dirty else "")
+
+
+def synthesis_cells(path):
+    """yosys's `stat -json` (what `prepare()`'s script writes) -> {cell type: count}."""
+    data = json.loads(pathlib.Path(path).read_text())
+    design = data.get("design") or next(iter(data["modules"].values()))
+    return dict(design["num_cells_by_type"])
+
+
+def build(board_name, depth, out, seed=1, quiet=False, top=None, synth_only=False):
     """Build `top(board, depth)` for board `board_name` in directory `out`; return the report.
 
     Parameters
@@ -165,11 +189,15 @@ def build(board_name, depth, out, seed=1, quiet=False, top=None):
         Build directory (Amaranth's files, the tools' logs, the bitstream, the report).
     quiet : bool
         No stage lines while the tools run.
+    synth_only : bool
+        Run yosys only: no placement, no bitstream.
 
     Returns
     -------
     dict
-        `parse_report()`'s dict plus "seconds", "board", "depth" and "pnr" (the nextpnr used).
+        "board", "depth", "seed", "seconds", "source" (`source_commit()`) and either
+        "synthesis" (`synthesis_cells()`) or `parse_report()`'s dict and "pnr" (the nextpnr
+        used).
 
     Raises
     ------
@@ -189,8 +217,10 @@ def build(board_name, depth, out, seed=1, quiet=False, top=None):
     env = {**os.environ, **tools}
     started = time.monotonic()
     state = {"seen": set(), "beat": started, "read": {}, "last": ""}
+    command = ([tools["YOSYS"], "-q", "-l", "top.rpt", "top.ys"] if synth_only
+               else ["sh", "build_top.sh"])
     with open(out / "build.log", "wb") as log:
-        process = subprocess.Popen(["sh", "build_top.sh"], cwd=out, env=env, stdout=log,
+        process = subprocess.Popen(command, cwd=out, env=env, stdout=log,
                                    stderr=subprocess.STDOUT, start_new_session=True)
         try:
             while process.poll() is None:
@@ -209,11 +239,13 @@ def build(board_name, depth, out, seed=1, quiet=False, top=None):
                            + (f": {errors[0]}" if errors else "")
                            + f"; see {out}/build.log, {out}/top.rpt (yosys) and {out}/top.tim "
                              f"(nextpnr)")
-    report = parse_report(out / "top.report.json")
-    report["seconds"] = time.monotonic() - started
-    report["board"] = board_name
-    report["depth"] = depth
-    report["pnr"] = _place_and_route_tool(platform)
+    if synth_only:
+        report = {"synthesis": synthesis_cells(out / "top.stat.json")}
+    else:
+        report = parse_report(out / "top.report.json")
+        report["pnr"] = _place_and_route_tool(platform)
+    report.update(seconds=time.monotonic() - started, board=board_name, depth=depth, seed=seed,
+                  source=source_commit())
     return report
 
 
@@ -247,8 +279,12 @@ def parse_report(path):
 
 
 def _lane_clock(report):
-    """(name, achieved MHz, constraint MHz) of the lane's clock: the top has just one."""
-    name, (achieved, constraint) = max(report["fmax"].items(), key=lambda kv: kv[1][1])
+    """(name, achieved MHz, constraint MHz) of the lane's clock: the PLL's core clock on the
+    Ethernet tops (`gatebook.boards.ecp5.Pll`), the fastest constrained clock otherwise."""
+    clocks = report["fmax"]
+    name = next((net for net in clocks if net.startswith("pll.clkop")),
+                max(clocks, key=lambda net: clocks[net][1]))
+    achieved, constraint = clocks[name]
     return name, achieved, constraint
 
 
@@ -274,7 +310,12 @@ def format_summary(report, cycles=None):
     period = 1000 / achieved
     lines.append(f"  Fmax {achieved:.1f} MHz (period {period:.2f} ns) for clock {name}, "
                  f"constraint {constraint:.0f} MHz")
-    for c in report["critical"][:1]:
+    for other, (other_achieved, other_constraint) in report["fmax"].items():
+        if other != name:
+            lines.append(f"  Fmax {other_achieved:.1f} MHz for clock {other}, constraint "
+                         f"{other_constraint:.0f} MHz")
+    lane_paths = [c for c in report["critical"] if c["clock"] == name] or report["critical"]
+    for c in lane_paths[:1]:
         lines.append(f"  critical path: {c['start']} -> {c['end']}: {c['logic_levels']} LUT/mux "
                      f"levels and {c['carry_hops']} carry hops, {c['logic_ns']:.1f} ns logic + "
                      f"{c['routing_ns']:.1f} ns routing")

@@ -1,8 +1,14 @@
-"""`gatebook build`: a matching lane on an FPGA board, with utilisation, Fmax and nanoseconds.
+"""`gatebook build`: a board's bitstream, its figures, how to program it; the boards table.
 
 A CLI module: it sits on the top layer (docs/architecture.md, "Layers"), so it may import
 both the build (`gatebook.boards.build`) and the simulator that counts the lane's clocks
 (`gatebook.sim.matcher.cycles`), which `gatebook.boards` itself must not.
+
+- `gatebook build --board NAME --depth N`: synthesis, placement, routing and the
+  bitstream, with a line per stage; then the figures, the row for docs/boards.md, the
+  `openFPGALoader` command and how to cable the board. The record is `summary.json` in
+  the build directory.
+- `gatebook build --table [PATH ...]`: docs/boards.md's table from such records.
 """
 
 import json
@@ -16,38 +22,85 @@ def register(subparsers):
     """Add the `build` subcommand to the `gatebook` command's `subparsers`."""
     from gatebook.boards import BOARDS
     parser = subparsers.add_parser(
-        "build", help="build a matching lane for an FPGA board (yosys + nextpnr)",
-        description="Synthesises, places and routes one matching lane "
-                    "(gatebook.hdl.matcher.Matcher) with the board top in boards/top.py, using "
-                    "the open toolchain the board's platform names (nextpnr-ecp5 or "
-                    "nextpnr-ice40), then prints the cells used, the Fmax nextpnr reports for "
-                    "the lane's clock and the lane's cycle figures in nanoseconds. "
-                    "Needs the `boards` extra (pip install -e .[boards]).")
-    parser.add_argument("--board", required=True, choices=sorted(BOARDS), help="board to build for")
+        "build", help="build a board's bitstream (yosys + nextpnr), or print the boards table",
+        description="Synthesises, places and routes the board's top (the Ethernet boards: "
+                    "the MAC, the link endpoint and one matching lane; the ULX3S: a lane on "
+                    "random stimulus) with the open toolchain the board's platform names, "
+                    "writes the bitstream, prints the cells used, the Fmax nextpnr reports "
+                    "against each clock's target, the lane's cycle figures in nanoseconds, "
+                    "the row for docs/boards.md and how to program and cable the board. "
+                    "Needs the `boards` extra (pip install -e .[boards]). With --table, "
+                    "prints docs/boards.md's table from the records earlier builds wrote.")
+    parser.add_argument("--board", choices=sorted(BOARDS), help="board to build for")
     parser.add_argument("--depth", type=int, default=4, help="window depth N (default 4)")
     parser.add_argument("--out", type=pathlib.Path,
                         help="build directory (default build/boards/BOARD_dDEPTH)")
     parser.add_argument("--seed", type=int, default=1, help="nextpnr placement seed (default 1)")
     parser.add_argument("--no-cycles", action="store_true",
                         help="skip the cycle measurement (no nanosecond table)")
-    parser.set_defaults(run=_run_build)
+    parser.add_argument("--synth-only", action="store_true",
+                        help="run yosys only and print its cell counts (no bitstream)")
+    parser.add_argument("--table", nargs="*", type=pathlib.Path, metavar="PATH",
+                        help="print the boards table from build records (summary.json files, "
+                             "or directories holding them; default build/boards)")
+    parser.set_defaults(run=_run)
+
+
+def _run(args):
+    if args.table is not None:
+        return _print_table(args.table or [pathlib.Path("build/boards")])
+    if args.board is None:
+        print("gatebook build: --board is required (or --table)", file=sys.stderr)
+        return 2
+    return _run_build(args)
+
+
+def _print_table(paths):
+    from gatebook.boards.report import load_records, markdown_table
+    missing = [str(p) for p in paths if not p.exists()]
+    if missing:
+        print(f"gatebook build: no build records at {', '.join(missing)}", file=sys.stderr)
+        return 1
+    try:
+        records = load_records(paths)
+    except (ValueError, KeyError) as error:       # a record that is not one of ours
+        print(f"gatebook build: unreadable build record: {error!r}", file=sys.stderr)
+        return 1
+    records = [r for r in records if "fmax" in r]   # synthesis-only records have no Fmax
+    if not records:
+        print(f"gatebook build: no placed-and-routed build records in "
+              f"{', '.join(map(str, paths))}", file=sys.stderr)
+        return 1
+    print(markdown_table(records))
+    return 0
 
 
 def _run_build(args):
+    from gatebook.boards import board
     from gatebook.boards.build import build, format_summary
+    from gatebook.boards.report import program_lines, table_header, table_row
     out = args.out or pathlib.Path("build/boards") / f"{args.board}_d{args.depth}"
     print(f"gatebook build: board {args.board}, depth {args.depth}, in {out} "
-          f"(yosys + nextpnr take minutes; logs in {out}/build.log)", flush=True)
+          f"(yosys + nextpnr take minutes to an hour; logs in {out}/build.log)", flush=True)
     try:
-        report = build(args.board, args.depth, out, seed=args.seed)
+        report = build(args.board, args.depth, out, seed=args.seed, synth_only=args.synth_only)
     except RuntimeError as error:
         print(f"gatebook build: {error}", file=sys.stderr)
         return 1
+    (out / "summary.json").write_text(json.dumps(report, indent=1))
+    if args.synth_only:
+        print(f"yosys: {report['seconds']:.0f} s; cells:")
+        for cell, count in sorted(report["synthesis"].items()):
+            print(f"  {cell:<20} {count:>8,}")
+        return 0
     cycles = None
     if not args.no_cycles:
         print("  measuring cycles on the Amaranth simulator…", flush=True)
         from gatebook.sim.matcher.cycles import measure
         cycles = measure(args.depth)
-    (out / "summary.json").write_text(json.dumps(report, indent=1))
     print(format_summary(report, cycles))
+    print(f"\nbitstream: {out / 'top.bit'}; the row for docs/boards.md:")
+    print("\n".join(table_header() + [table_row(report)]))
+    print()
+    print("\n".join(program_lines(board(args.board), out / "top.bit")))
     return 0

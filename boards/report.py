@@ -1,0 +1,92 @@
+"""Build records as text: the table of docs/boards.md, a build's row, how to program a board.
+
+Every `gatebook build` writes its record (`summary.json` in the build directory: the dict
+`gatebook.boards.build.build()` returns, plus the seed and the source commit). This module
+reads records back and prints them, so docs/boards.md's table is made by a command
+(`gatebook build --table DIR ...`) from the builds that were run, never typed.
+"""
+
+import json
+import pathlib
+import re
+
+__all__ = ["load_records", "clock_figures", "table_header", "table_row", "markdown_table",
+           "program_lines"]
+
+# nextpnr-ecp5's cell -> the column it fills (a TRELLIS_COMB is one LUT4 and its carry half).
+_COLUMNS = (("LUT4", "TRELLIS_COMB"), ("FF", "TRELLIS_FF"), ("BRAM", "DP16KD"),
+            ("DSP", "MULT18X18D"))
+
+
+def load_records(paths):
+    """The build records in `paths` (files, or directories searched for `summary.json`),
+    sorted by board, then depth."""
+    records = []
+    for path in map(pathlib.Path, paths):
+        if path.is_dir():
+            files = sorted(path.rglob("summary.json")) + sorted(path.glob("*.json"))
+        else:
+            files = [path]
+        for file in dict.fromkeys(files):            # a directory may list a file twice
+            records.append(json.loads(file.read_text()))
+    return sorted(records, key=lambda r: (r["board"], r["depth"], r.get("seed", 1)))
+
+
+def _clock_label(net):
+    """nextpnr's clock net name without Amaranth's `$N` suffix and buffer port."""
+    name = re.sub(r"\$\d+", "", net).removesuffix(".i")
+    return {"pll.clkop": "core", "rx_clk": "RXC"}.get(name, name)
+
+
+def clock_figures(record):
+    """[(label, achieved MHz, target MHz, net)] for each constrained clock, the worst (lowest
+    share of its target) first; a board's oscillator, which clocks nothing but the PLL, is
+    left out when other clocks are there."""
+    clocks = [(_clock_label(net), achieved, target, net)
+              for net, (achieved, target) in record["fmax"].items()]
+    inner = [c for c in clocks if c[0] in ("core", "RXC")]
+    return sorted(inner or clocks, key=lambda c: c[1] / c[2])
+
+
+def _critical(record):
+    """The worst clock's critical path, in a few words."""
+    worst = clock_figures(record)[0][3]
+    paths = [c for c in record.get("critical", []) if c["clock"] == worst]
+    if not paths:
+        return "-"
+    c = paths[0]
+    through = " > ".join(c["through"][:3]) + (" > ..." if len(c["through"]) > 3 else "")
+    return (f"{c['logic_levels']} LUT + {c['carry_hops']} carry, {c['logic_ns']:.1f} ns logic "
+            f"+ {c['routing_ns']:.1f} ns routing ({through})")
+
+
+def table_header():
+    """The table's two header lines (Markdown)."""
+    columns = ["board", "depth", *(label for label, _ in _COLUMNS),
+               "Fmax MHz (target)", "critical path", "build", "source"]
+    return ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
+
+
+def table_row(record):
+    """One record as a Markdown table row."""
+    cells = [record["board"], str(record["depth"])]
+    for _, cell in _COLUMNS:
+        used, available = record["utilisation"].get(cell, (0, 0))
+        cells.append(f"{used:,}" + (f" ({100 * used / available:.0f} %)" if used else ""))
+    cells.append(", ".join(f"{label} {achieved:.1f} ({target:.0f})"
+                           for label, achieved, target, _ in clock_figures(record)))
+    cells.append(_critical(record))
+    cells.append(f"{record['seconds'] / 60:.0f} min" if "seconds" in record else "-")
+    cells.append(record.get("source") or "-")
+    return "| " + " | ".join(cells) + " |"
+
+
+def markdown_table(records):
+    """docs/boards.md's table from build records."""
+    return "\n".join(table_header() + [table_row(r) for r in records])
+
+
+def program_lines(spec, bitstream):
+    """How to program and cable board module `spec` with `bitstream`, as lines of text."""
+    return [f"program (SRAM, lost at power-off): {spec.PROGRAM.format(bitstream=bitstream)}",
+            f"cable: {spec.CABLE}"]
