@@ -16,6 +16,7 @@ BOARDS = {
     "ulx3s-85f": "gatebook.boards.ulx3s_85f",
     "ecpix5-85": "gatebook.boards.ecpix5_85",
     "colorlight-5a75b": "gatebook.boards.colorlight_5a75b",
+    "arty-a7-100t": "gatebook.boards.arty_a7_100t",     # a Vivado project only
 }
 
 

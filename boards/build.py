@@ -18,7 +18,8 @@ import subprocess
 import sys
 import time
 
-__all__ = ["YOWASP_TOOLS", "required_tools", "find_tools", "prepare", "source_commit",
+__all__ = ["YOWASP_TOOLS", "required_tools", "find_tools", "prepare", "write_project",
+           "source_commit",
            "synthesis_cells", "build", "parse_report", "utilisation_lines", "format_summary"]
 
 # A tool Amaranth's build script runs -> the command of the PyPI (yowasp) package providing it.
@@ -147,13 +148,26 @@ def prepare(board_name, depth, seed=1, top=None):
     from gatebook.boards.top import BoardTop
     spec = board(board_name)
     platform = spec.platform()
-    plan = platform.prepare(
-        (top or getattr(spec, "top", BoardTop))(spec, depth), name="top",
-        # yosys's cell counts, for a synthesis-only build (`synthesis_cells()`)
-        script_after_synth="tee -q -o top.stat.json stat -json",
-        nextpnr_opts=f"--report top.report.json --detailed-timing-report --timing-allow-fail "
-                     f"--seed {seed}")
+    if getattr(spec, "VENDOR", None):            # the vendor's own flow, as Amaranth writes it
+        options = {}
+    else:
+        options = dict(
+            # yosys's cell counts, for a synthesis-only build (`synthesis_cells()`)
+            script_after_synth="tee -q -o top.stat.json stat -json",
+            nextpnr_opts=f"--report top.report.json --detailed-timing-report "
+                         f"--timing-allow-fail --seed {seed}")
+    plan = platform.prepare((top or getattr(spec, "top", BoardTop))(spec, depth), name="top",
+                            **options)
     return platform, plan
+
+
+def write_project(board_name, depth, out, top=None):
+    """Write the vendor project of a board no open toolchain builds (`board.VENDOR`); run
+    nothing. Returns the files written, by name (`build_top.sh` runs the vendor's tool on
+    `top.tcl`; Vivado writes `top.bit`)."""
+    _, plan = prepare(board_name, depth, top=top)
+    plan.extract(str(out))
+    return sorted(plan.files)
 
 
 def source_commit():

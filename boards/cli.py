@@ -75,11 +75,25 @@ def _print_table(paths):
     return 0
 
 
+def _write_project(args, spec, out):
+    from gatebook.boards.build import write_project
+    from gatebook.boards.report import program_lines
+    files = write_project(args.board, args.depth, out)
+    print(f"gatebook build: {args.board} builds with {spec.VENDOR}, which is not installed "
+          f"here: wrote its project to {out} ({', '.join(files)}).\n"
+          f"On a machine with {spec.VENDOR} on PATH: cd {out} && sh build_top.sh "
+          f"(writes top.bit and the timing and utilisation reports top_*.rpt)")
+    print("\n".join(program_lines(spec, out / "top.bit")))
+    return 0
+
+
 def _run_build(args):
     from gatebook.boards import board
     from gatebook.boards.build import build, format_summary
     from gatebook.boards.report import program_lines, table_header, table_row
     out = args.out or pathlib.Path("build/boards") / f"{args.board}_d{args.depth}"
+    if getattr(board(args.board), "VENDOR", None):
+        return _write_project(args, board(args.board), out)
     print(f"gatebook build: board {args.board}, depth {args.depth}, in {out} "
           f"(yosys + nextpnr take minutes to an hour; logs in {out}/build.log)", flush=True)
     try:

@@ -8,7 +8,8 @@ from gatebook.boards.build import build, find_tools, format_summary, parse_repor
 pytestmark = pytest.mark.long
 
 
-@pytest.mark.parametrize("name", sorted(BOARDS))
+@pytest.mark.parametrize("name", [name for name in sorted(BOARDS)    # open toolchains only
+                                  if not getattr(board(name), "VENDOR", None)])
 def test_smallest_lane_places_and_routes(name, tmp_path):
     if find_tools(board(name).platform()) is None:
         pytest.skip(f"the FPGA tools for {name} are not installed (pip install -e '.[boards]')")
@@ -16,7 +17,9 @@ def test_smallest_lane_places_and_routes(name, tmp_path):
     again = parse_report(tmp_path / name / "top.report.json")
     assert again["utilisation"] == report["utilisation"]
     assert report["utilisation"]["TRELLIS_FF"][0] > 2 * 2 * 272     # the window is registers
-    (clock, (achieved, constraint)), = report["fmax"].items()
-    assert achieved > 0 and constraint > 0
+    assert all(achieved > 0 and constraint > 0 for achieved, constraint in
+               report["fmax"].values())
+    if getattr(board(name), "top", None):        # the Ethernet tops: the PLL's core clock
+        assert report["fmax"]["pll.clkop"][1] == 125
     assert (tmp_path / name / "top.bit").stat().st_size > 0
     assert "Fmax" in format_summary(report, {"resting add": (2.0, 1.0, 1.0, 1.0)})
