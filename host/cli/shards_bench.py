@@ -45,6 +45,17 @@ def register(subparsers):
                         help="symbols in the flow, the first K of the defaults (default 4)")
     parser.add_argument("--repeat", type=int, default=3,
                         help="runs per shard count; the best is kept (default 3)")
+    e2e = parser.add_argument_group(
+        "end to end", "Also send the flow as OUCH datagrams over loopback UDP through one "
+        "`gatebook run --shard NAME` per shard, one sender process per shard.")
+    e2e.add_argument("--e2e", action="store_true", help="run the end-to-end form too")
+    e2e.add_argument("--e2e-orders", type=int, default=200_000, metavar="N",
+                     help="commands of the flow sent end to end (default 200,000)")
+    e2e.add_argument("--e2e-log", choices=("strict", "batched", "none"),
+                     help="give every shard a write-ahead log with this durability "
+                          "(default: no log)")
+    e2e.add_argument("--batch", type=int, default=32,
+                     help="messages per datagram end to end (default 32)")
     parser.set_defaults(run=run_bench_shards)
 
 
@@ -91,4 +102,36 @@ def run_bench_shards(args):
                       f"commands/s; {cpu_rate / one_cpu:.2f}x per CPU second of the busiest "
                       "shard (each shard on a core of its own)")
     print(f"load average {os.getloadavg()[0]:.2f} at the end; best of {args.repeat} runs each")
+    if args.e2e:
+        _end_to_end(args, flow[:args.e2e_orders], specs)
     return 0
+
+
+def _end_to_end(args, flow, specs):
+    from .shards_e2e import run_end_to_end
+    print(f"\nend to end: {len(flow):,} commands as OUCH over loopback UDP, {args.batch} per "
+          f"datagram, one `gatebook run --shard` and one sender per shard; log "
+          f"{args.e2e_log or 'off'}; load average {os.getloadavg()[0]:.2f}")
+    print(f"{'shards':>6} {'commands/s':>11} {'CPU s':>7} {'per CPU s':>10}  per shard: "
+          "commands, commands/s, CPU s, replies (of expected), the shard's summary")
+    rates, cpu_rates = {}, {}
+    for count in args.shards:
+        groups = assign_round_robin(specs, count)
+        run, results, summaries = run_end_to_end(flow, specs, groups, batch=args.batch,
+                                                 log=args.e2e_log)
+        rates[count] = run.per_second
+        shards = "; ".join(f"{s.commands:,} {s.per_second:,.0f} {s.cpu_seconds:.2f} "
+                           f"{r['replies']:,}/{r['expected']:,}"
+                           for s, r in zip(run.shards, results))
+        busiest = max(s.cpu_seconds for s in run.shards) or float("nan")
+        cpu_rates[count] = run.commands / busiest
+        print(f"{count:>6} {run.per_second:>11,.0f} {sum(s.cpu_seconds for s in run.shards):>7.2f} "
+              f"{cpu_rates[count]:>10,.0f}  {shards}", flush=True)
+        for index, summary in enumerate(summaries):
+            print(f"{'':>6}   S{index}: {summary.removeprefix('run: ')}")
+    if 1 in rates:
+        for count, rate in rates.items():
+            if count != 1:
+                print(f"end to end, {count} shards / 1 shard: {rate / rates[1]:.2f}x "
+                      f"commands/s; {cpu_rates[count] / cpu_rates[1]:.2f}x per CPU second of "
+                      "the busiest shard")
