@@ -35,7 +35,10 @@ def test_bench_md_measures_the_engine_with_edge_processes_serving_the_clients(cl
                      r"md-edge processes\)", out), out
     assert "clients: 6 connected, 0 failed or cut" in out, out
     assert re.search(r"edges sent [1-9][\d,]* messages, cut: none; snapshots taken", out), out
-    assert len(_delays(out)) == 1, out
+    assert len(_delays(out)) == 2, out               # the clients', and the feed's floor
+    assert "a process reading the feed itself, no WebSocket" in out, out
+    assert re.search(r"CPU per WebSocket message: edges [\d,.]+ µs sent; clients [\d,.]+ µs "
+                     r"read \(" + client + r"\)", out), out
 
 
 def test_bench_md_in_process_server_is_measured_beside_the_edges():
@@ -44,4 +47,4 @@ def test_bench_md_in_process_server_is_measured_beside_the_edges():
     assert re.search(r"WebSocket server in process: +" + RATE + r" +\(\d+% of the rate", out), out
     assert "server sent" in out and "resyncs 0" in out, out
     assert out.count("clients: 4 connected, 0 failed or cut") == 2, out
-    assert len(_delays(out)) == 2, out
+    assert len(_delays(out)) == 3, out

@@ -61,35 +61,51 @@ def _rate_line(label, rate, itch, cpu, alone=None):
     return line
 
 
-def _attached(label, rig, servers, args, commands, paced, alone):
-    """Clients on `servers`; the paced run, then flat out. Their report and the rates."""
+def _attached(label, rig, servers, args, commands, paced, alone, feed=None):
+    """Clients on `servers` (and, with `feed`, a process timing the feed itself); the
+    paced run, then flat out. The clients' report, and the feed process's or None."""
     from ..marketdata.ws_bench import run_flat_out, run_paced
     from ..marketdata.ws_load import start_clients, stop_clients, wait_connected
     budget = 120 + args.seconds + len(commands) / max(alone[0], 1) * 4
     processes = start_clients(args.client, servers, args.clients, args.slow, budget)
+    floor = start_clients("feed", [feed], 1, 0, budget) if feed is not None else []
     try:
         connected = wait_connected(processes)
+        wait_connected(floor)
         # Paced first, so the delays are not those of a backlog left by the flat-out run.
         done = run_paced(rig, paced, args.rate, args.seconds, Progress("paced"))
         print(f"\rpaced at {args.rate:,} commands/s ({done:,} commands, {connected:,} clients "
               f"connected to {label})", flush=True)
         rates = run_flat_out(rig, commands, Progress(f"engine with {label}"))
         print("\r" + _rate_line(label, *rates, alone), flush=True)
+        # Only the paced run's messages are stamped: the floor's delays are the paced run's.
     finally:
         report = stop_clients(processes)
-    return report
+        floor = stop_clients(floor) if floor else None
+    return report, floor
 
 
-def _print_clients(report, served):
+def _print_delays(what, values):
     from ..marketdata.ws_bench import percentiles
+    delays = percentiles(values)
+    if delays:
+        print(f"delay engine event -> {what}: "
+              + ", ".join(f"p{point:g} {value / 1000:,.2f} ms" if point != "max" else
+                          f"max {value / 1000:,.2f} ms" for point, value in delays.items()))
+
+
+def _print_clients(report, served, floor=None):
     print(f"clients: {report['connected']:,} connected, {report['failed']:,} failed or cut; "
           f"fast clients read {report['messages']:,} messages, slow ones "
           f"{report['slow_messages']:,}; {served}")
-    delays = percentiles(report["delays_us"])
-    if delays:
-        print("delay engine event -> client receipt (paced run, fast clients, sampled): "
-              + ", ".join(f"p{point:g} {value / 1000:,.2f} ms" if point != "max" else
-                          f"max {value / 1000:,.2f} ms" for point, value in delays.items()))
+    _print_delays("client receipt (paced run, fast clients, sampled)", report["delays_us"])
+    if floor is not None:
+        _print_delays("a process reading the feed itself, no WebSocket (the floor on these "
+                      "cores)", floor["delays_us"])
+
+
+def _per(seconds, count):
+    return f"{seconds / count * 1e6:,.1f}" if count else "-"
 
 
 def _counts(counter):
@@ -134,14 +150,16 @@ def run_bench_md(args):
             budget = 300 + args.seconds + len(commands) / max(alone[0], 1) * 4
             edges = start_edges(args.edges, feed, rig.snapshot_address, budget)
             label = f"{args.edges} md-edge processes"
-            report = _attached(label, rig, [edge.address for edge in edges], args, commands,
-                               paced, alone)
+            report, floor = _attached(label, rig, [edge.address for edge in edges], args,
+                                      commands, paced, alone, feed)
         finally:
             rig.close()
             for edge in edges:
                 edge.stop()
-        served, cut, snapshots = {}, {}, 0
+        served, cut, snapshots, cpu = {}, {}, 0, 0.0
         for edge in edges:
+            cpu += float(edge.summary.split("md-edge: CPU ")[1].split()[0]) \
+                if "md-edge: CPU " in edge.summary else 0.0
             for kind, count in edge.counts("served").items():
                 served[kind] = served.get(kind, 0) + count
             for kind, count in edge.counts("clients cut").items():
@@ -150,13 +168,18 @@ def run_bench_md(args):
                 if " snapshots taken" in edge.summary else 0
         _print_clients(report, f"edges sent {served.get('messages', 0):,} messages, cut: "
                                f"{_counts(cut)}; snapshots taken {snapshots} "
-                               f"({args.edges} at the start, the rest after lost datagrams)")
+                               f"({args.edges} at the start, the rest after lost datagrams)",
+                       floor)
+        # The limit on shared cores: what one message costs each side, in CPU time.
+        print(f"CPU per WebSocket message: edges {_per(cpu, served.get('messages', 0))} µs "
+              f"sent; clients {_per(report['cpu_seconds'], report['messages'] + report['slow_messages'])} "
+              f"µs read ({args.client})")
 
     if args.in_process:
         rig = Rig("websocket")
         try:
-            report = _attached("WebSocket server in process", rig, [rig.server.address], args,
-                               commands, paced, alone)
+            report, _ = _attached("WebSocket server in process", rig, [rig.server.address],
+                                  args, commands, paced, alone)
         finally:
             rig.close()
         _print_clients(report, f"server sent {rig.server.served['messages']:,} messages, cut: "

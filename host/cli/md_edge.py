@@ -8,6 +8,7 @@ the per-symbol states `gatebook run --md-nats` publishes (docs/marketdata.md).
 import signal
 import sys
 import threading
+import time
 
 from ..config import parse_address
 
@@ -74,6 +75,7 @@ def run_edge(args):
     host, port = server.address
     print(f"md-edge: WebSocket feed on ws://{host}:{port}/ws, live page on "
           f"http://{host}:{port}/, from {origin}", flush=True)
+    serving = time.process_time()
     stop = threading.Event()
     previous = signal.signal(signal.SIGTERM, lambda *_: stop.set())
     try:
@@ -88,6 +90,8 @@ def run_edge(args):
               f"next sequence number {source.book.next_sequence}")
     else:
         print(f"md-edge: {source.received:,} states from NATS, {len(source.symbols)} symbols")
+    # What serving cost: with the messages sent, the CPU per message (bench-md reads it).
+    print(f"md-edge: CPU {time.process_time() - serving:.2f} s while serving")
     refused = "feed datagrams refused" if args.mold else "NATS states refused"
     for what, counter in (("served", server.served), ("requests refused", server.refused),
                           ("clients cut", server.cut), (refused, source.refused)):

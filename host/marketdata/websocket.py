@@ -39,6 +39,7 @@ from websockets.asyncio.server import ServerConnection, serve
 from websockets.datastructures import Headers
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Response
+from websockets.protocol import State
 
 from . import ws_schema
 from .ws_hub import Hub, Subscriber
@@ -201,7 +202,7 @@ class MarketDataServer:
     async def _client(self, ws):
         self.clients += 1
         self.served["connections"] += 1
-        subscriber = Subscriber(self.hub)
+        subscriber = Subscriber(self.hub, self._writer(ws))
         sender = asyncio.create_task(self._send_loop(ws, subscriber))
         try:
             await ws.send(ws_schema.hello(sorted(self.hub.symbols), self.max_subscriptions))
@@ -228,6 +229,26 @@ class MarketDataServer:
                 why = "slow"
             if why is not None:
                 self.cut[why] += 1
+
+    def _writer(self, ws):
+        """Frames written to `ws` at once while its connection keeps up (ws_hub.py).
+
+        Refused (the sender task takes over, waiting for the client) while a
+        send of the sender's is in progress, the connection is not open, or
+        more than `write_limit` bytes wait in its buffer: a slow client is
+        conflated, never queued."""
+        transport, protocol, sending, served = ws.transport, ws.protocol, self._sending, \
+            self.served
+        limit, open_state = self._options["write_limit"], State.OPEN
+
+        def write(frames):
+            if ws in sending or protocol.state is not open_state \
+                    or transport.get_write_buffer_size() > limit:
+                return False
+            transport.write(b"".join(frames))
+            served["messages"] += len(frames)
+            return True
+        return write
 
     async def _read_loop(self, ws, subscriber):
         """Act on the client's requests; why it must be cut, or None once it left."""

@@ -12,14 +12,17 @@ standard input closes (how `stop_clients` ends them), one JSON line: connected, 
 engine event's timestamp (`ts`, nanoseconds since midnight UTC) to receipt.
 
 Two kinds of client, so that what is measured is the server and not the
-clients on the same cores:
+clients on the same cores (and a third that is no WebSocket client at all):
 
 - "raw" (the default): one selector loop over plain sockets. It speaks just enough RFC
   6455 to hold a connection (the handshake, unmasked server frames, pings
   answered with pongs) and reads each frame's bytes without decoding JSON,
   except the sampled ones: some microseconds per message.
 - "websockets": the `websockets` library's asyncio client, a connection as a
-  real application holds one (tens of microseconds per message in Python).
+  real application holds one (tens of microseconds per message in Python);
+- "feed": one process that joins the feed's multicast group (the address
+  given) and times the ITCH messages themselves: the floor, what any
+  process on these cores sees with no WebSocket hop in between.
 
 Slow clients read one message every 200 ms (a raw slow client reads 256
 bytes every 200 ms), so the server conflates for them.
@@ -36,10 +39,14 @@ import subprocess
 import sys
 import time
 
+from gatebook.wire import itch50, mold
+from gatebook.wire.codec import WireError
+from gatebook.wire.positions import ITCH
+
 __all__ = ["start_clients", "wait_connected", "stop_clients", "KINDS", "SAMPLE_EVERY",
            "SLOW_READ_SECONDS"]
 
-KINDS = ("raw", "websockets")
+KINDS = ("raw", "websockets", "feed")
 SAMPLE_EVERY = 7              # every seventh message of a fast client is timed
 SLOW_READ_SECONDS = 0.2
 NANOSECONDS_PER_DAY = 86_400 * 1_000_000_000
@@ -75,8 +82,9 @@ def wait_connected(processes, seconds=120):
 
 def stop_clients(processes):
     """End the client processes; their reports merged: connected, failed (refused or cut
-    before the end), messages read, delays (µs, sampled)."""
-    merged = {"connected": 0, "failed": 0, "messages": 0, "slow_messages": 0, "delays_us": []}
+    before the end), messages read, delays (µs, sampled), CPU seconds they used."""
+    merged = {"connected": 0, "failed": 0, "messages": 0, "slow_messages": 0, "delays_us": [],
+              "cpu_seconds": 0.0}
     for process in processes:
         process.stdin.close()
     for process in processes:
@@ -209,6 +217,7 @@ def _run_raw(servers, count, slow, seconds, first):
     while time.monotonic() < until:
         if not announced and report["connected"] + report["failed"] >= count:
             print(f"connected {report['connected']}", flush=True)
+            report["cpu_connected"] = time.process_time()     # what reading costs, from here
             announced = True
         now = time.monotonic()
         ready = [key.data for key, _ in selector.select(min(0.05, max(0.0, until - now)))]
@@ -250,6 +259,46 @@ def _run_raw(servers, count, slow, seconds, first):
         print(f"connected {report['connected']}", flush=True)
     for client in clients:
         client.sock.close()
+    return report
+
+
+# -- the floor: the feed itself, no WebSocket -------------------------------------
+
+_ITCH_TS = ITCH.ADD_ORDER.timestamp              # the same place in every ITCH message
+_TS_OFFSET = 1 + sum(field.width for field in itch50.ADD_ORDER.fields[:_ITCH_TS - 1])
+_TS_WIDTH = itch50.ADD_ORDER.fields[_ITCH_TS - 1].width
+
+
+def _run_feed(servers, count, slow, seconds, first):
+    """Join the feed's multicast group (`servers[0]`) and time its messages: the delay
+    from an engine event to a Python process on these cores, with no WebSocket between."""
+    from gatebook.dpdk_bridge.udp import SocketUdp
+    report = _new_report()
+    group, port = servers[0]
+    feed = SocketUdp("127.0.0.1", port, group=group)
+    report["connected"] = 1
+    print("connected 1", flush=True)
+    report["cpu_connected"] = time.process_time()
+    selector = selectors.DefaultSelector()
+    selector.register(feed.sock, selectors.EVENT_READ)
+    selector.register(sys.stdin, selectors.EVENT_READ)
+    until = time.monotonic() + seconds
+    while time.monotonic() < until:
+        ready = selector.select(0.05)
+        if any(key.fileobj is sys.stdin for key, _ in ready) and not sys.stdin.readline():
+            break
+        for packet, _ in feed.recv(256):
+            try:
+                parsed = mold.parse(packet)
+            except WireError:
+                continue
+            for message in parsed.messages:
+                report["messages"] += 1
+                if report["messages"] % SAMPLE_EVERY == 0:
+                    ts = int.from_bytes(message[_TS_OFFSET:_TS_OFFSET + _TS_WIDTH], "big")
+                    if ts:
+                        _record_delay(report, ts)
+    feed.close()
     return report
 
 
@@ -298,6 +347,7 @@ async def _run_library(servers, count, slow, seconds, first):
         settled[0] += 1
         if settled[0] == count:
             print(f"connected {report['connected']}", flush=True)
+            report["cpu_connected"] = time.process_time()
 
     tasks = [asyncio.create_task(_library_client(
         "ws://%s:%d/ws" % servers[(first + index) % len(servers)], index < slow, first + index,
@@ -323,7 +373,9 @@ def _main(argv):
     servers = [(host, int(port)) for host, port in
                (address.rsplit(":", 1) for address in addresses.split(","))]
     arguments = (servers, int(count), int(slow), float(seconds), int(first))
-    report = (_run_raw(*arguments) if kind == "raw" else asyncio.run(_run_library(*arguments)))
+    report = (_run_raw(*arguments) if kind == "raw" else _run_feed(*arguments)
+              if kind == "feed" else asyncio.run(_run_library(*arguments)))
+    report["cpu_seconds"] = time.process_time() - report.pop("cpu_connected", 0.0)
     print(json.dumps(report), flush=True)
 
 
