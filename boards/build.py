@@ -19,7 +19,7 @@ import sys
 import time
 
 __all__ = ["YOWASP_TOOLS", "required_tools", "find_tools", "prepare", "write_project",
-           "source_commit",
+           "source_commit", "synthesis_utilisation",
            "synthesis_cells", "build", "parse_report", "utilisation_lines", "format_summary"]
 
 # A tool Amaranth's build script runs -> the command of the PyPI (yowasp) package providing it.
@@ -192,6 +192,20 @@ def synthesis_cells(path):
     return dict(design["num_cells_by_type"])
 
 
+def synthesis_utilisation(cells, capacity):
+    """yosys's ECP5 cells as nextpnr will count them, {cell: (used, available)}: a TRELLIS_COMB
+    holds a LUT4 or half a CCU2C carry (or of a distributed RAM's TRELLIS_DPR16X4); `capacity`
+    is the device's, {nextpnr cell: count}."""
+    used = {
+        "TRELLIS_COMB": cells.get("LUT4", 0) + 2 * cells.get("CCU2C", 0)
+                        + 2 * cells.get("TRELLIS_DPR16X4", 0),
+        "TRELLIS_FF": cells.get("TRELLIS_FF", 0),
+        "DP16KD": cells.get("DP16KD", 0),
+        "MULT18X18D": cells.get("MULT18X18D", 0),
+    }
+    return {cell: (count, capacity[cell]) for cell, count in used.items()}
+
+
 def build(board_name, depth, out, seed=1, quiet=False, top=None, synth_only=False):
     """Build `top(board, depth)` for board `board_name` in directory `out`; return the report.
 
@@ -210,8 +224,8 @@ def build(board_name, depth, out, seed=1, quiet=False, top=None, synth_only=Fals
     -------
     dict
         "board", "depth", "seed", "seconds", "source" (`source_commit()`) and either
-        "synthesis" (`synthesis_cells()`) or `parse_report()`'s dict and "pnr" (the nextpnr
-        used).
+        "synthesis" (`synthesis_cells()`) and "utilisation" (`synthesis_utilisation()`), or
+        `parse_report()`'s dict and "pnr" (the nextpnr used).
 
     Raises
     ------
@@ -254,7 +268,9 @@ def build(board_name, depth, out, seed=1, quiet=False, top=None, synth_only=Fals
                            + f"; see {out}/build.log, {out}/top.rpt (yosys) and {out}/top.tim "
                              f"(nextpnr)")
     if synth_only:
-        report = {"synthesis": synthesis_cells(out / "top.stat.json")}
+        cells = synthesis_cells(out / "top.stat.json")
+        report = {"synthesis": cells,
+                  "utilisation": synthesis_utilisation(cells, board(board_name).CAPACITY)}
     else:
         report = parse_report(out / "top.report.json")
         report["pnr"] = _place_and_route_tool(platform)

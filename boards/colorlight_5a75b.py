@@ -10,11 +10,13 @@ itself (LiteX: tx_delay=0), the FPGA delays the receive pins by 2 ns (DELAYG). O
 The board has no USB: program it through a 3.3 V JTAG adapter on its JTAG pads.
 """
 
-__all__ = ["NAME", "DESCRIPTION", "LEDS", "ETHERNET", "RGMII_CTL", "RESET", "TX_CLOCK_PHASE",
-           "RX_DELAY_NS", "PROGRAM", "CABLE", "platform", "top"]
+__all__ = ["NAME", "DESCRIPTION", "CAPACITY", "LEDS", "ETHERNET", "RGMII_CTL", "RESET",
+           "TX_CLOCK_PHASE", "RX_DELAY_NS", "PROGRAM", "CABLE", "platform", "top"]
 
 NAME = "colorlight-5a75b"
 DESCRIPTION = "Colorlight 5A-75B v7.0, Lattice ECP5 LFE5U-25F-6BG256C, two RGMII 1G PHYs"
+# The device's cells, as nextpnr counts them (for a synthesis-only build's fit).
+CAPACITY = {"TRELLIS_COMB": 24_288, "TRELLIS_FF": 24_288, "DP16KD": 56, "MULT18X18D": 28}
 LEDS = 1
 ETHERNET = "eth_rgmii"
 RGMII_CTL = ("rx_ctl", "tx_ctl")

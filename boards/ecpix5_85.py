@@ -10,11 +10,13 @@ offered as "led" 0-7, so the lane-only top (`BoardTop`) builds here too.
 Program over the board's own USB (its FT2232): `openFPGALoader -b ecpix5 top.bit`.
 """
 
-__all__ = ["NAME", "DESCRIPTION", "LEDS", "ETHERNET", "RGMII_CTL", "RESET", "TX_CLOCK_PHASE",
-           "RX_DELAY_NS", "PROGRAM", "CABLE", "platform", "top"]
+__all__ = ["NAME", "DESCRIPTION", "CAPACITY", "LEDS", "ETHERNET", "RGMII_CTL", "RESET",
+           "TX_CLOCK_PHASE", "RX_DELAY_NS", "PROGRAM", "CABLE", "platform", "top"]
 
 NAME = "ecpix5-85"
 DESCRIPTION = "LambdaConcept ECPIX-5, Lattice ECP5-5G LFE5UM5G-85F-8BG554, RGMII 1G PHY"
+# The device's cells, as nextpnr counts them (for a synthesis-only build's fit).
+CAPACITY = {"TRELLIS_COMB": 83_640, "TRELLIS_FF": 83_640, "DP16KD": 208, "MULT18X18D": 156}
 LEDS = 8
 ETHERNET = "eth_rgmii"          # the resource with the PHY's RGMII pins
 RGMII_CTL = ("rx_ctrl", "tx_ctrl")      # its RX_CTL and TX_CTL, as amaranth-boards names them

@@ -1,7 +1,8 @@
 """Build records as text: the table of docs/boards.md, a build's row, how to program a board.
 
 Every `gatebook build` writes its record (`summary.json` in the build directory: the dict
-`gatebook.boards.build.build()` returns, plus the seed and the source commit). This module
+`gatebook.boards.build.build()` returns, with the seed and the source commit); a
+`--synth-only` build's record has yosys's cell counts instead of nextpnr's, and no Fmax. This module
 reads records back and prints them, so docs/boards.md's table is made by a command
 (`gatebook build --table DIR ...`) from the builds that were run, never typed.
 """
@@ -73,9 +74,17 @@ def table_row(record):
     for _, cell in _COLUMNS:
         used, available = record["utilisation"].get(cell, (0, 0))
         cells.append(f"{used:,}" + (f" ({100 * used / available:.0f} %)" if used else ""))
-    cells.append(", ".join(f"{label} {achieved:.1f} ({target:.0f})"
-                           for label, achieved, target, _ in clock_figures(record)))
-    cells.append(_critical(record))
+    if "fmax" not in record:                # yosys's count, before packing
+        cells[2] = "~" + cells[2]
+    if "fmax" in record:
+        cells.append(", ".join(f"{label} {achieved:.1f} ({target:.0f})"
+                               for label, achieved, target, _ in clock_figures(record)))
+        cells.append(_critical(record))
+    else:                                   # yosys only: the cells say whether it would fit
+        over = [label for label, cell in _COLUMNS
+                if record["utilisation"][cell][0] > record["utilisation"][cell][1]]
+        cells.append(f"does not fit ({', '.join(over)})" if over else "not placed")
+        cells.append("synthesis only")
     cells.append(f"{record['seconds'] / 60:.0f} min" if "seconds" in record else "-")
     cells.append(record.get("source") or "-")
     return "| " + " | ".join(cells) + " |"
