@@ -86,7 +86,8 @@ def _write_config(directory, groups, specs, log):
 def _start_shard(config, name):
     child = subprocess.Popen([sys.executable, "-m", "gatebook.cli", "run", "--config", config,
                               "--shard", name], stdout=subprocess.PIPE,
-                             stderr=subprocess.STDOUT, text=True)
+                             stderr=subprocess.STDOUT, text=True,
+                             start_new_session=True)     # as Supervisor does: its own CPU share
     seen = []
     for line in child.stdout:
         seen.append(line)
@@ -120,7 +121,8 @@ def run_end_to_end(flow, specs, groups, workdir=None, batch=32, window=8192, log
                 pickle.dump((listens[index], records, replies, batch, window), out)
             senders.append(subprocess.Popen(
                 [sys.executable, "-m", "gatebook.host.cli.shards_e2e", path],
-                stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True))
+                stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+                start_new_session=True))
         for sender in senders:
             line = sender.stdout.readline()
             if line.strip() != "ready":

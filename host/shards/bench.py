@@ -130,7 +130,11 @@ def run_shards(parts, specs, workdir=None, timeout=600):
                 pickle.dump((tuple(specs), part), out, protocol=pickle.HIGHEST_PROTOCOL)
             children.append(subprocess.Popen(
                 [sys.executable, "-m", "gatebook.host.shards.bench", path],
-                stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True))
+                stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+                # its own session, as a shard service has: Linux's autogroup scheduler
+                # shares the CPUs between sessions, so shards in one session would
+                # share one session's slice of a busy machine
+                start_new_session=True))
         for child in children:          # each has loaded its flow and built its engine
             line = child.stdout.readline()
             if line.strip() != "ready":

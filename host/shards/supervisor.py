@@ -143,8 +143,11 @@ class Supervisor:
         return 0 if all(shard.returncode == 0 for shard in self.shards.values()) else 3
 
     def _spawn(self, shard):
+        # Each shard in a session of its own, as a service of its own would be: Linux's
+        # autogroup scheduler shares the CPUs between sessions, not processes.
         shard.process = subprocess.Popen(shard.argv, stdout=subprocess.PIPE,
-                                         stderr=subprocess.STDOUT, text=True, bufsize=1)
+                                         stderr=subprocess.STDOUT, text=True, bufsize=1,
+                                         start_new_session=True)
         shard.state, shard.returncode = "starting", None
         shard.reader = threading.Thread(target=self._read, args=(shard, shard.process),
                                          name=f"shard-{shard.name}", daemon=True)
