@@ -192,13 +192,13 @@ def _sharded(args):
 
 
 def run_exchange(args):
-    if args.shard == "all":
-        from .shards import run_all_shards
-        return run_all_shards(args)
     if args.shard is not None and not args.config:
         print("gatebook run: --shard needs --config FILE with [[shards]] (docs/shards.md)",
               file=sys.stderr)
         return 2
+    if args.shard == "all":
+        from .shards import run_all_shards
+        return run_all_shards(args)
     try:
         config = config_from_args(args)
     except ConfigError as error:

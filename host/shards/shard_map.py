@@ -23,7 +23,7 @@ import re
 import tomllib
 from dataclasses import dataclass, replace
 
-from ..config import ConfigError, load_config, parse_address
+from ..config import MAX_CONFIG_BYTES, ConfigError, load_config, parse_address
 
 __all__ = ["Shard", "ShardMap", "ShardMapError", "load_sharded", "parse_shard_map",
            "shard_config", "SHARD_KEYS"]
@@ -106,10 +106,17 @@ def load_sharded(path):
         (`ShardMapError`).
     """
     config = load_config(path)
-    # load_config has read and parsed the file already; this second read only
-    # takes the one table it leaves alone.
-    with open(path, "rb") as file:
-        table = tomllib.load(file)
+    # load_config has read and checked the file already; this second read only
+    # takes the one table it leaves alone (and is refused as the first would be,
+    # should the file have changed in between).
+    try:
+        with open(path, "rb") as file:
+            data = file.read(MAX_CONFIG_BYTES + 1)
+        if len(data) > MAX_CONFIG_BYTES:
+            raise ValueError(f"larger than {MAX_CONFIG_BYTES:,} bytes")
+        table = tomllib.loads(data.decode("utf-8"))
+    except (OSError, ValueError) as error:     # TOMLDecodeError, UnicodeDecodeError too
+        raise ShardMapError(f"{path}: changed while it was read: {error}") from None
     if "shards" not in table:
         return config, None
     return config, parse_shard_map(table["shards"], config.symbols, source=str(path),
