@@ -33,10 +33,12 @@ BURST = 32
 class Feed:
     """A journaled exchange's feed, published burst by burst as the exchange loop does."""
 
-    def __init__(self, directory, clock, snapshot_every=500, store_messages=100_000):
+    def __init__(self, directory, clock, snapshot_every=500, store_messages=100_000,
+                 **log_options):
         self.sent = []
         self.journal = JournaledExchange(directory, DEFAULT_SYMBOLS, clock=clock,
-                                         snapshot_every=snapshot_every, policy="none")
+                                         snapshot_every=snapshot_every, policy="none",
+                                         **log_options)
         # An exchange hands the log its entries' states, so snapshots wait for a burst's end.
         self.journal.entry_states = dict
         self.start = open_market_data(DEFAULT_SYMBOLS, list.append, SESSION, self._send, clock,
@@ -142,6 +144,25 @@ def test_every_message_of_the_session_rebuilds_the_book_across_two_restarts(tmp_
     # All but the opening, stamped from the clock here and from the first command there.
     opening = len(feed.start.feed.start_of_day(0))
     assert _after(reference.packets, opening + 1) == _after(sent, opening + 1)
+
+
+def test_a_pruned_log_goes_on_with_its_session_from_a_checkpoint(tmp_path):
+    """Without a checkpoint a log pruned of its first segments opens a new session."""
+    directory = str(tmp_path / "log")
+    commands = list(seeded_commands(8, 2000))
+    reference = Reference()
+    options = dict(prune="delete", segment_bytes=16 << 10)
+    first = Feed(directory, ManualClock(START_NS, STEP_NS), **options)
+    first.run(commands[:1500], reference)
+    first.close()
+    assert first.journal.pruned, "the first segments were not pruned"
+    before = first.publisher.next_sequence
+    second = Feed(directory, ManualClock(START_NS + 1500 * STEP_NS, STEP_NS), **options)
+    assert second.start.continued and "from its feed checkpoint" in second.start.why
+    assert second.publisher.session == SESSION and second.publisher.next_sequence == before
+    second.run(commands[1500:], reference)
+    second.close()
+    assert _after(second.sent, before) == _after(reference.packets, before)
 
 
 def _forge(path, body):
