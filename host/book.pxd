@@ -6,12 +6,14 @@ cimport cython
 cdef Py_ssize_t ORDER_ID, USER, SYMBOL, SIDE, ORDER_TYPE, TIF, PRICE, STOP_PRICE, QTY, SEQ
 cdef Py_ssize_t PENDING_STOP
 cdef object _EXECUTED, _TRADE, _LEVEL
+cdef Py_ssize_t _CUT_FRONT
 
 
 @cython.final
 cdef class Level:
     cdef public object price
-    cdef public object orders
+    cdef public list orders
+    cdef public Py_ssize_t head
     cdef public object qty
     cdef public Py_ssize_t count
 
@@ -48,6 +50,7 @@ cdef class Book:
 
     @cython.locals(side=Py_ssize_t, opposite=Py_ssize_t, keys=list, levels=dict,
                    registry=dict, level=Level, count=Py_ssize_t, resting=list,
+                   queue=list, head=Py_ssize_t,
                    self_trade=bint, buy_stops=list, sell_stops=list)
     cpdef tuple match(self, list taker, threshold, bint self_trade_prevention, match_id,
                       list events, seq, ts)

@@ -26,12 +26,15 @@ import types
 from importlib.machinery import EXTENSION_SUFFIXES, SourceFileLoader
 from pathlib import Path
 
-__all__ = ["COMPILED_MODULES", "PURE_PYTHON_ENV", "DIGEST_SUFFIX", "PURE_PACKAGE",
+__all__ = ["COMPILED_MODULES", "SOURCE_COMPANIONS", "PURE_PYTHON_ENV", "DIGEST_SUFFIX", "PURE_PACKAGE",
            "source_digest", "compiled_file", "source_reason", "SourceFinder", "install", "engine_build", "is_compiled",
            "load_pure"]
 
 #: host/ modules Cython compiles, in import order (each imports only those before it).
 COMPILED_MODULES = ("validation", "book", "engine")
+#: host/ modules the compiled ones import that stay Python: `load_pure` loads them beside
+#: the source forms too, so a source engine only ever calls a source book.
+SOURCE_COMPANIONS = ("engine_state",)
 #: Set to 1 to import the engine's Python source even where the compiled modules are built.
 PURE_PYTHON_ENV = "GATEBOOK_PURE_PYTHON"
 #: Beside a compiled module ``X.cpython-311-...so``: ``X.cpython-311-...so.source-sha256``.
@@ -103,6 +106,10 @@ class SourceFinder:
     def find_spec(self, fullname, path=None, target=None):
         """A source spec for an engine module that must load from source, else None."""
         package, _, module = fullname.rpartition(".")
+        if package == PURE_PACKAGE and module in SOURCE_COMPANIONS:
+            source = self.folder / f"{module}.py"
+            return importlib.util.spec_from_file_location(
+                fullname, source, loader=SourceFileLoader(fullname, str(source)))
         if module not in COMPILED_MODULES:
             return None
         if package == PURE_PACKAGE or (package == _PACKAGE and self.reasons[module]):

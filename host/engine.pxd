@@ -8,7 +8,7 @@ from gatebook.host.validation cimport (check_new_order, check_replace, clean_u16
                                        clean_u64, stamp_reject_reason)
 
 cdef Py_ssize_t ORDER_ID, USER, SYMBOL, SIDE, ORDER_TYPE, TIF, PRICE, STOP_PRICE, QTY, SEQ
-cdef Py_ssize_t PENDING_STOP, _REJECT_REASON
+cdef Py_ssize_t PENDING_STOP, _REJECT_REASON, _CODE
 cdef object _NEW_ORDER, _CANCEL, _REPLACE, _MASS_CANCEL, _ADMIN
 cdef object _ACCEPTED, _REJECTED, _CANCELLED, _REPLACED, _STOP_TRIGGERED, _DONE
 cdef object _TRADING_STATE, _CANCEL_USER, _FOK_KILL, _SELF_TRADE, _IOC_REMAINDER, _PROTECTION, _HALT
@@ -27,7 +27,7 @@ cdef class MatchingEngine:
     cdef list _listeners
     cdef object _notify
 
-    @cython.locals(count=Py_ssize_t)
+    @cython.locals(count=Py_ssize_t, last=tuple)
     cpdef list apply(self, command)
 
     cdef _reject_malformed(self, command, reason, list events)

@@ -33,8 +33,6 @@ Rules that a venue must state, stated:
   (docs/matching.md, "Limits").
 """
 
-import hashlib
-import struct
 from operator import itemgetter
 from types import SimpleNamespace
 
@@ -45,6 +43,7 @@ from gatebook.wire.internal import (ACCEPTED, ADMIN, CANCEL, CANCELLED, DONE, MA
                                     TRADING_STATE)
 from gatebook.wire.positions import CODE, INTERNAL, require_field_order
 
+from . import engine_state
 from .book import BUY, NO_LIMIT, ORDER_FIELDS, Book, new_order
 from .validation import (NOT_EXACT, check_new_order, check_replace, clean_u16, clean_u32,
                          clean_u64, new_order_reject_reason, plain_command,
@@ -58,7 +57,9 @@ _MASS_CANCEL, _ADMIN = MASS_CANCEL.code, ADMIN.code
 _ACCEPTED, _REJECTED, _CANCELLED = ACCEPTED.code, REJECTED.code, CANCELLED.code
 _REPLACED, _STOP_TRIGGERED, _DONE = REPLACED.code, STOP_TRIGGERED.code, DONE.code
 _TRADING_STATE = TRADING_STATE.code
-# Where any command's seq and ts sit, for one too malformed to unpack.
+# Where every command's and event's type code sits (a C integer when compiled), and any
+# command's seq and ts, for one too malformed to unpack.
+_CODE = CODE
 _SEQ, _TS = INTERNAL.NEW_ORDER.seq, INTERNAL.NEW_ORDER.ts
 _REJECT_REASON = INTERNAL.REJECTED.reason
 
@@ -177,13 +178,14 @@ class MatchingEngine:
                 raise
             self._reject_malformed(command, _R.UNKNOWN_COMMAND, events)
         count = len(events)
-        if (count == 1 or count == 2 and events[0][CODE] == _TRADING_STATE) \
-                and events[-1][CODE] == _REJECTED:
+        if 0 < count <= 2:
             # A rejected command's only event is its reject (after a circuit breaker's
-            # timed resume, which the command's stamp lifted); one length test per command
-            # keeps the count, so no listener has to look at every event.
-            reason = events[-1][_REJECT_REASON]
-            self.rejects[reason] = self.rejects.get(reason, 0) + 1
+            # timed resume, which the command's stamp lifted); a length test and one look
+            # at the last event keep the count, so no listener has to look at every event.
+            last = events[count - 1]
+            if last[_CODE] == _REJECTED and (count == 1 or events[0][_CODE] == _TRADING_STATE):
+                reason = last[_REJECT_REASON]
+                self.rejects[reason] = self.rejects.get(reason, 0) + 1
         self._notify(events)
         return events
 
@@ -507,57 +509,23 @@ class MatchingEngine:
                     book.breaker_window_end = 0
                 events.append((_TRADING_STATE, seq, ts, book.symbol, int(halted)))
 
-    # -- state ------------------------------------------------------------
+    # -- state: whole-book reads and rebuilds (host/engine_state.py) ---------
 
     def restore_resting(self, order):
-        """Put a resting order back at the back of its level; emits no events.
-
-        For recovery from a snapshot: `order` is a RestingOrder as
-        `Book.orders_at` gives them, restored best level first and each level
-        in time priority.
-        """
-        self.books[order.symbol].rest(_order_list(order), [], order.seq, 0)
+        """Put a resting order (a RestingOrder) back at the back of its level; no events."""
+        engine_state.restore_resting(self, order)
 
     def restore_stop(self, order):
         """Put a pending stop back (a RestingOrder as `Book.live_stops` gives them)."""
-        self.books[order.symbol].add_stop(_order_list(order))
-
-    # -- handing books to hardware and back (host/hybrid) -------------------
+        engine_state.restore_stop(self, order)
 
     def take_resting(self, symbol, max_orders_per_side):
-        """Remove the best whole levels, at most `max_orders_per_side` orders a side.
-
-        Returns (orders, deep): the removed orders as RestingOrder, bids best
-        first then asks best first, each level in time priority; and per side
-        the best price left in the book (0: none). Emits no events: the orders
-        move to whatever matches them next (a lane's window); they do not change.
-        """
-        book = self.books[symbol]
-        taken, deep = [], [0, 0]
-        for side in (0, 1):
-            count = 0
-            for price, orders in book.orders_at(side):
-                if count + len(orders) > max_orders_per_side:
-                    deep[side] = price
-                    break
-                count += len(orders)
-                taken.extend(orders)
-        for order in taken:
-            book.unrest(self.orders[order.order_id], [], 0, 0)
-        return taken, deep
+        """Remove the best whole levels for a lane: `engine_state.take_resting`."""
+        return engine_state.take_resting(self, symbol, max_orders_per_side)
 
     def adopt_resting(self, symbol, orders, last_trade_price=None):
-        """Take back orders that rested elsewhere (RestingOrder, each side best first,
-        time priority within a level), better than everything of their side here.
-
-        Appending each at the back of its level then rebuilds the book exactly
-        in priority order. `last_trade_price`, when given, is the symbol's last
-        print from wherever it traded meanwhile.
-        """
-        for order in orders:
-            self.restore_resting(order)
-        if last_trade_price is not None:
-            self.books[symbol].last_trade_price = last_trade_price
+        """Take back orders that rested elsewhere: `engine_state.adopt_resting`."""
+        engine_state.adopt_resting(self, symbol, orders, last_trade_price)
 
     def external_execution(self):
         """The exchange-wide match id of an execution that happened elsewhere (a lane)."""
@@ -569,35 +537,8 @@ class MatchingEngine:
         self.used_ids.add(order_id)
 
     def state_hash(self):
-        """A digest of everything that decides future events.
-
-        Two engines with equal hashes produce the same events for the same
-        commands: the books (every live order in priority order), pending
-        stops, halts, last trade prices, the match id counter and the set of
-        order ids already used. The last sequence number is left out: it
-        decides nothing, and a rejected command must leave the hash as it was.
-        """
-        digest = hashlib.blake2b(digest_size=16)
-        pack = struct.Struct("<QIQBBBIIQ").pack
-        digest.update(struct.pack("<QQ", self.match_id, len(self.used_ids)))
-        for symbol in sorted(self.books):
-            book = self.books[symbol]
-            digest.update(struct.pack("<HBI", symbol, book.halted, book.last_trade_price))
-            if book.breaker:
-                digest.update(b"B%d,%d,%d" % (book.breaker_reference, book.breaker_window_end,
-                                              book.resume_at))
-            for side in (0, 1):
-                for price, orders in book.orders_at(side):
-                    digest.update(struct.pack("<BI", side, price))
-                    for o in orders:
-                        digest.update(pack(o[ORDER_ID], o[USER], o[SEQ], o[SIDE], o[ORDER_TYPE],
-                                           o[TIF], o[PRICE], o[STOP_PRICE], o[QTY]))
-                for o in book.live_stops(side):
-                    digest.update(b"S" + pack(o[ORDER_ID], o[USER], o[SEQ], o[SIDE], o[ORDER_TYPE],
-                                              o[TIF], o[PRICE], o[STOP_PRICE], o[QTY]))
-        used = sorted(self.used_ids)
-        digest.update(struct.pack(f"<{len(used)}Q", *used))
-        return digest.hexdigest()
+        """A digest of everything that decides future events: `engine_state.state_hash`."""
+        return engine_state.state_hash(self)
 
 
 def _no_listener(events):
@@ -613,9 +554,4 @@ def _in_priority(orders):
 
 
 _PRIORITY = itemgetter(SEQ, ORDER_ID)
-
-
-def _order_list(order):
-    return new_order(order.order_id, order.user, order.symbol, order.side, order.order_type,
-                     order.tif, order.price, order.stop_price, order.qty, order.seq)
 

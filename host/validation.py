@@ -104,9 +104,11 @@ def check_new_order(spec, halted, used_ids, seq, ts, symbol, order_id, user, sid
         book = spec
         max_qty, lot_size, tick_size = book.max_order_qty, book.lot_size, book.tick_size
         price_min, price_max = book.price_min, book.price_max
+        notional_binds, max_notional = book.notional_binds, book.max_notional
     else:
         max_qty, lot_size, tick_size = spec.max_order_qty, spec.lot_size, spec.tick_size
         price_min, price_max = spec.price_min, spec.price_max
+        notional_binds, max_notional = spec.notional_binds, spec.max_notional
     if qty > max_qty:
         return _R.QUANTITY_TOO_LARGE if qty > _U32 else _R.QUANTITY_ABOVE_LIMIT
     if qty % lot_size:
@@ -126,7 +128,7 @@ def check_new_order(spec, halted, used_ids, seq, ts, symbol, order_id, user, sid
     elif type(stop_price) is not int or stop_price:
         return _why(stop_price, _R.INVALID_STOP_PRICE)
     # Market and stop orders have no limit: the top of the band bounds what they pay.
-    if spec.notional_binds and qty * (price or price_max) > spec.max_notional:
+    if notional_binds and qty * (price or price_max) > max_notional:
         return _R.NOTIONAL_ABOVE_LIMIT
     if halted:
         return _R.SYMBOL_HALTED

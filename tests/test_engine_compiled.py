@@ -85,6 +85,11 @@ def test_the_pure_twin_is_the_python_source_throughout():
     # The source engine's own imports resolve to the source book and validation.
     assert PureMatchingEngine.__module__ == compiled.PURE_PACKAGE + ".engine"
     assert compiled.load_pure("engine").Book is compiled.load_pure("book").Book
+    # So do the Python modules it calls (engine_state): the source engine's state part
+    # builds source-book orders, never the compiled book's.
+    state = sys.modules[compiled.PURE_PACKAGE + ".engine_state"]
+    assert compiled.load_pure("engine").engine_state is state
+    assert state.new_order is compiled.load_pure("book").new_order
     with pytest.raises(ValueError):
         compiled.load_pure("flow")
 

@@ -18,8 +18,8 @@ PACKAGES = {"gatebook": "gatebook", "host": "gatebook.host", "hdl": "gatebook.hd
             "boards": "gatebook.boards"}
 
 # host/ modules that make up the engine layer; every other host module is a service.
-ENGINE_MODULES = {"engine", "book", "validation", "sequencer", "clock", "symbols", "views",
-                  "stats", "flow", "bench", "runtime", "compiled"}
+ENGINE_MODULES = {"engine", "engine_state", "book", "validation", "sequencer", "clock",
+                  "symbols", "views", "stats", "flow", "bench", "runtime", "compiled"}
 
 # host/ folders that each hold one order-entry protocol (host/net/order_entry_api.py): above
 # the services (the log and the exchange loop must not know any protocol), below the assembly.
