@@ -37,8 +37,8 @@ def test_bench_md_measures_the_engine_with_edge_processes_serving_the_clients(cl
     assert re.search(r"edges sent [1-9][\d,]* messages, cut: none; snapshots taken", out), out
     assert len(_delays(out)) == 2, out               # the clients', and the feed's floor
     assert "a process reading the feed itself, no WebSocket" in out, out
-    assert re.search(r"CPU per WebSocket message: edges [\d,.]+ µs sent; clients [\d,.]+ µs "
-                     r"read \(" + client + r"\)", out), out
+    assert re.search(r"CPU per WebSocket message: edges [\d,.]+ µs sent \([\d,.]+ s, .*\); "
+                     r"clients [\d,.]+ µs read \([\d,.]+ s, " + client + r"\)", out), out
 
 
 def test_bench_md_in_process_server_is_measured_beside_the_edges():

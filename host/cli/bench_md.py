@@ -1,5 +1,6 @@
 """`gatebook bench-md`: the WebSocket market-data fanout's delay to N clients, and its cost."""
 
+import os
 import socket
 import sys
 
@@ -41,6 +42,10 @@ def register(subparsers):
     parser.add_argument("--in-process", action="store_true",
                         help="also serve the clients from a WebSocket server in the exchange's "
                              "own process (gatebook run --md-websocket), to see what it costs")
+    parser.add_argument("--pin", action="store_true",
+                        help="run the exchange on the first CPU and the edges and clients on "
+                             "the others (os.sched_setaffinity), as a deployment keeps the "
+                             "fanout off the engine's core")
     parser.add_argument("--nats", metavar="URL",
                         help="also run flat out with the NATS fanout (gatebook run --md-nats) "
                              "publishing to this server, JetStream on")
@@ -67,8 +72,10 @@ def _attached(label, rig, servers, args, commands, paced, alone, feed=None):
     from ..marketdata.ws_bench import run_flat_out, run_paced
     from ..marketdata.ws_load import start_clients, stop_clients, wait_connected
     budget = 120 + args.seconds + len(commands) / max(alone[0], 1) * 4
-    processes = start_clients(args.client, servers, args.clients, args.slow, budget)
-    floor = start_clients("feed", [feed], 1, 0, budget) if feed is not None else []
+    processes = start_clients(args.client, servers, args.clients, args.slow, budget,
+                              cpus=args.fanout_cpus)
+    floor = start_clients("feed", [feed], 1, 0, budget, cpus=args.fanout_cpus) \
+        if feed is not None else []
     try:
         connected = wait_connected(processes)
         wait_connected(floor)
@@ -122,6 +129,16 @@ def run_bench_md(args):
           f"clients ({args.slow:,} slow, {args.client}), each watching one symbol's L2 "
           f"(10 levels a side)")
     feed = (BENCH_GROUP, _free_udp_port())
+    args.fanout_cpus = None
+    if args.pin:
+        cpus = sorted(os.sched_getaffinity(0))
+        if len(cpus) < 2:
+            print("bench-md: --pin needs two CPUs at least", file=sys.stderr)
+            return 2
+        os.sched_setaffinity(0, cpus[:1])
+        args.fanout_cpus = set(cpus[1:])
+        print(f"bench-md: the exchange on CPU {cpus[0]}, edges and clients on CPU "
+              f"{', '.join(map(str, cpus[1:]))}")
 
     rig = Rig(feed=feed)
     try:
@@ -148,7 +165,8 @@ def run_bench_md(args):
         edges = []
         try:
             budget = 300 + args.seconds + len(commands) / max(alone[0], 1) * 4
-            edges = start_edges(args.edges, feed, rig.snapshot_address, budget)
+            edges = start_edges(args.edges, feed, rig.snapshot_address, budget,
+                                args.fanout_cpus)
             label = f"{args.edges} md-edge processes"
             report, floor = _attached(label, rig, [edge.address for edge in edges], args,
                                       commands, paced, alone, feed)
@@ -171,9 +189,11 @@ def run_bench_md(args):
                                f"({args.edges} at the start, the rest after lost datagrams)",
                        floor)
         # The limit on shared cores: what one message costs each side, in CPU time.
-        print(f"CPU per WebSocket message: edges {_per(cpu, served.get('messages', 0))} µs "
-              f"sent; clients {_per(report['cpu_seconds'], report['messages'] + report['slow_messages'])} "
-              f"µs read ({args.client})")
+        sent, read = served.get("messages", 0), report["messages"] + report["slow_messages"]
+        print(f"CPU per WebSocket message: edges {_per(cpu, sent)} µs sent ({cpu:,.1f} s, "
+              f"rebuilding the books from the feed included); clients "
+              f"{_per(report['cpu_seconds'], read)} µs read ({report['cpu_seconds']:,.1f} s, "
+              f"{args.client})")
 
     if args.in_process:
         rig = Rig("websocket")

@@ -17,6 +17,7 @@ or, for comparison, the WebSocket server in the exchange's own process
   process reads the message (clients: ws_load.py).
 """
 
+import os
 import signal
 import subprocess
 import sys
@@ -34,7 +35,7 @@ from .publisher import MoldPublisher
 from .service import RecoveryService
 from .websocket import MarketDataServer
 
-__all__ = ["Rig", "Edge", "start_edges", "run_flat_out", "run_paced", "percentiles", "stamped",
+__all__ = ["Rig", "Edge", "start_edges", "pinned", "run_flat_out", "run_paced", "percentiles", "stamped",
            "BURST"]
 
 BURST = 32                    # commands per publish, as the exchange loop's bursts
@@ -113,12 +114,13 @@ class Rig:
 class Edge:
     """A `gatebook md-edge --mold` process: its WebSocket address, and what it said at the end."""
 
-    def __init__(self, feed, snapshot, seconds):
+    def __init__(self, feed, snapshot, seconds, cpus=None):
         self.process = subprocess.Popen(
             [sys.executable, "-m", "gatebook.cli", "md-edge", "--mold", "%s:%d" % feed,
              "--snapshot", "%s:%d" % snapshot[:2], "--listen", "127.0.0.1:0",
              "--seconds", str(seconds), "--max-clients", "100000"],
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            preexec_fn=pinned(cpus))
         line = self.process.stdout.readline()
         if not line.startswith("md-edge: WebSocket feed on ws://"):
             self.process.kill()
@@ -150,12 +152,19 @@ class Edge:
         return {}
 
 
-def start_edges(count, feed, snapshot, seconds):
+def pinned(cpus):
+    """For `Popen(preexec_fn=...)`: the child runs on `cpus` only (None: anywhere)."""
+    if cpus is None:
+        return None
+    return lambda: os.sched_setaffinity(0, cpus)
+
+
+def start_edges(count, feed, snapshot, seconds, cpus=None):
     """`count` md-edge processes on the feed at `feed`, starting from `snapshot`."""
     edges = []
     try:
         for _ in range(count):
-            edges.append(Edge(feed, snapshot, seconds))
+            edges.append(Edge(feed, snapshot, seconds, cpus))
     except BaseException:
         for edge in edges:
             edge.stop()

@@ -52,9 +52,9 @@ SLOW_READ_SECONDS = 0.2
 NANOSECONDS_PER_DAY = 86_400 * 1_000_000_000
 
 
-def start_clients(kind, servers, clients, slow, seconds, per_process=500):
+def start_clients(kind, servers, clients, slow, seconds, per_process=500, cpus=None):
     """Client processes holding `clients` connections (`slow` of them slow) for `seconds`,
-    spread over `servers` ((host, port) each) in turn."""
+    spread over `servers` ((host, port) each) in turn; on `cpus` only, if given."""
     addresses = ",".join(f"{host}:{port}" for host, port in servers)
     processes = []
     for first in range(0, clients, per_process):
@@ -62,7 +62,8 @@ def start_clients(kind, servers, clients, slow, seconds, per_process=500):
         slow_here = max(0, min(count, slow - first))
         processes.append(subprocess.Popen(
             [sys.executable, "-m", __name__, kind, addresses, str(count), str(slow_here),
-             str(seconds), str(first)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True))
+             str(seconds), str(first)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+            preexec_fn=None if cpus is None else lambda: os.sched_setaffinity(0, cpus)))
     return processes
 
 
