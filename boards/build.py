@@ -125,7 +125,7 @@ def _progress(logs, started, state):
         print(f"  [{time.monotonic() - started:6.0f} s]   … {state['last']}", flush=True)
 
 
-def prepare(board_name, depth, seed=1, top=None):
+def prepare(board_name, depth, seed=1, top=None, synth_opts=""):
     """Amaranth's build plan for `top(board, depth)` on board `board_name`; runs no tool.
 
     Parameters
@@ -139,6 +139,8 @@ def prepare(board_name, depth, seed=1, top=None):
     top : callable, optional
         `top(board_module, depth)` -> the Elaboratable to build; by default the board
         module's own `top`, else `BoardTop` (one lane).
+    synth_opts : str
+        Extra options for yosys's `synth_ecp5` (`-noabc9`: the older, quicker LUT mapping).
 
     Returns
     -------
@@ -152,6 +154,7 @@ def prepare(board_name, depth, seed=1, top=None):
         options = {}
     else:
         options = dict(
+            synth_opts=synth_opts,
             # yosys's cell counts, for a synthesis-only build (`synthesis_cells()`)
             script_after_synth="tee -q -o top.stat.json stat -json",
             nextpnr_opts=f"--report top.report.json --detailed-timing-report "
@@ -206,12 +209,13 @@ def synthesis_utilisation(cells, capacity):
     return {cell: (count, capacity[cell]) for cell, count in used.items()}
 
 
-def build(board_name, depth, out, seed=1, quiet=False, top=None, synth_only=False):
+def build(board_name, depth, out, seed=1, quiet=False, top=None, synth_only=False,
+          synth_opts=""):
     """Build `top(board, depth)` for board `board_name` in directory `out`; return the report.
 
     Parameters
     ----------
-    board_name, depth, seed, top
+    board_name, depth, seed, top, synth_opts
         As for `prepare()`.
     out : path-like
         Build directory (Amaranth's files, the tools' logs, the bitstream, the report).
@@ -239,7 +243,7 @@ def build(board_name, depth, out, seed=1, quiet=False, top=None, synth_only=Fals
         packages = sorted({_PACKAGES[YOWASP_TOOLS[tool]] for tool in required_tools(platform)})
         raise RuntimeError(f"the FPGA tools for {board_name} are not installed: pip install "
                            f"{' '.join(packages)} (the boards extra: pip install -e '.[boards]')")
-    platform, plan = prepare(board_name, depth, seed=seed, top=top)
+    platform, plan = prepare(board_name, depth, seed=seed, top=top, synth_opts=synth_opts)
     out = pathlib.Path(out)
     plan.extract(str(out))
     env = {**os.environ, **tools}
