@@ -92,10 +92,10 @@ class LaneEndpoint(wiring.Component):
         wiring.connect(m, tx.o, wiring.flipped(self.o))
         idle = Signal()
         m.d.comb += [
-            tx.drained.eq(lane.i.ready & ~rx.queued),
+            tx.drained.eq(lane.idle & ~rx.queued),
             tx.frames.eq(rx.frames),
             tx.peer.eq(rx.peer),
-            idle.eq(tx.idle & (tx.answered == rx.frames) & ~rx.queued & lane.i.ready
+            idle.eq(tx.idle & (tx.answered == rx.frames) & ~rx.queued & lane.idle
                     & ~lane.o.valid),
             rx.idle.eq(idle),
             self.idle.eq(idle & ~rx.framing),

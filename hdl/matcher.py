@@ -65,10 +65,15 @@ class Matcher(wiring.Component):
     o : Out(stream.Signature(EVENT_PAIR))
         Events, FLUSH and PUNT records; two in one beat (`pair`) when a
         command's events fit one clock.
+    idle : Out(1)
+        No command in the lane, or only one whose last beat is on `o` now: what
+        follows comes from commands not yet accepted. (`i.ready` alone does not
+        say so: it is also high while a command waits in the input stage.)
     """
 
     i: In(stream.Signature(COMMAND))
     o: Out(stream.Signature(EVENT_PAIR))
+    idle: Out(1)
 
     def __init__(self, depth=16, *, evict=True):
         self.depth = depth
@@ -88,27 +93,39 @@ class Matcher(wiring.Component):
         for window in (bids, asks):
             m.d.comb += window.level_price.eq(lane.level_price)
 
-        # The decision is taken on the command at the input, in the clock that accepts it.
+        # The input stage: a command waits here while the windows look its order id up
+        # (registered hit vectors, `Window.next_find_id`). The next command comes in
+        # in the clock the writer starts the staged one, so back to back II is
+        # unchanged and a command is in the lane no earlier than before: one clock
+        # more from the port to its first event.
+        staged = Signal(COMMAND)
+        staged_valid = Signal()
+        can_start = Signal()      # the writer is idle, or writes a command's last event
+        arriving = self.i.valid & self.i.ready
+        m.d.comb += [self.i.ready.eq(can_start), self.idle.eq(can_start & ~staged_valid)]
+        with m.If(arriving):
+            m.d.sync += [staged.eq(self.i.payload), staged_valid.eq(1)]
+        with m.Elif(can_start):
+            m.d.sync += staged_valid.eq(0)
+        for window in (bids, asks):
+            m.d.comb += [window.next_find_id.eq(self.i.payload.cancel.order_id),
+                         window.next_load.eq(arriving)]
+
+        # The decision is taken on the staged command, in the clock that accepts it.
         m.submodules.decision = decision = Decision(
-            self.i.payload, bids, asks, owned=lane.owned, symbol=lane.symbol,
+            staged, bids, asks, owned=lane.owned, symbol=lane.symbol,
             bid_deep=lane.bid_deep, ask_deep=lane.ask_deep, evict=self.evict)
         accept = Signal()
         final = Signal()          # this clock writes the command's last event
-        m.d.comb += accept.eq(self.i.valid & self.i.ready)
+        m.d.comb += accept.eq(staged_valid & can_start)
 
-        self._on_accept(m, lane, windows, decision, accept)
-        EventWriter(m, lane, windows, commands=self.i, events=self.o, start=decision.start,
+        self._on_accept(m, staged, lane, windows, decision, accept)
+        EventWriter(m, lane, windows, can_start=can_start, events=self.o, start=decision.start,
                     accepted=accept, final=final).build()
-
-        # The clock that writes a command's last event also accepts the next command.
-        with m.If(final):
-            m.d.comb += self.i.ready.eq(1)
-
         return m
 
-    def _on_accept(self, m, lane, windows, decision, accept):
+    def _on_accept(self, m, incoming, lane, windows, decision, accept):
         """Register the command and, for one-beat commands, change the window now."""
-        incoming = self.i.payload
         incoming_order = incoming.new_order
         start = decision.start
         incoming_side = decision.side

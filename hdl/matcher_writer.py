@@ -52,8 +52,9 @@ class EventWriter:
     lane : gatebook.hdl.matcher_lane.LaneRegisters
         The command in progress and the symbol's state.
     windows : gatebook.hdl.matcher_lane.WindowPair
-    commands : stream.Interface of COMMAND
-        The matcher's input; the writer raises its `ready` while idle.
+    can_start : Signal
+        Driven 1 while the writer can start the next command: idle, or in the clock
+        that writes the last beat of the one in progress.
     events : stream.Interface of EVENT_PAIR
         The matcher's output, written here.
     start : Signal(Start)
@@ -64,9 +65,9 @@ class EventWriter:
         Driven 1 in the clock that writes the command's last beat.
     """
 
-    def __init__(self, m, lane, windows, *, commands, events, start, accepted, final):
+    def __init__(self, m, lane, windows, *, can_start, events, start, accepted, final):
         self.m, self.lane, self.windows = m, lane, windows
-        self.commands, self.events = commands, events
+        self.can_start, self.events = can_start, events
         self.start, self.accepted, self.final = start, accepted, final
 
         # The beat on the event port: one record, or two with `two_records`.
@@ -118,7 +119,7 @@ class EventWriter:
 
     def _finish(self):
         """This clock writes the command's last event: accept the next one."""
-        self.m.d.comb += self.final.eq(1)
+        self.m.d.comb += [self.final.eq(1), self.can_start.eq(1)]
         self.m.next = "IDLE"
         self._go_to_start()
 
@@ -186,7 +187,7 @@ class EventWriter:
     # -- the states ------------------------------------------------------------------
 
     def _idle(self):
-        self.m.d.comb += self.commands.ready.eq(1)
+        self.m.d.comb += self.can_start.eq(1)
         self._go_to_start()
 
     def _accepted(self):

@@ -57,7 +57,13 @@ class Window(wiring.Component):
     op, entry, index, qty : In
         The update applied at the next clock edge (see `WindowOp`).
     find_id : In(64)
-        Order id looked up: `found`, `found_index`, `found_entry`.
+        Order id looked up: `found`, `found_index`, `found_entry`. The lookup is a
+        clock early: `find_id` must have been `next_find_id` in a clock with `next_load`
+        (and stay until the next such clock); updates in between are accounted for.
+    next_find_id, next_load : In
+        The order id to look up from the next clock on, taken when `next_load` is 1:
+        the slots' 64-bit comparators work on it in the clock before it is asked, so
+        the answer is a registered hit vector, not a CAM in the asking clock.
     level_price : In(32)
         Price whose aggregate is `level_qty` shares in `level_orders` orders;
         `level_qty` is wide enough for `depth` full-width quantities (as
@@ -83,6 +89,8 @@ class Window(wiring.Component):
             "index":        In(range(depth)),
             "qty":          In(ENTRY["qty"].shape),
             "find_id":      In(64),
+            "next_find_id": In(64),
+            "next_load":    In(1),
             "found":        Out(1),
             "found_index":  Out(range(depth)),
             "found_entry":  Out(ENTRY),
@@ -121,6 +129,7 @@ class Window(wiring.Component):
         head_slot, tail_slot, found_slot = (slots.read_port(domain="comb") for _ in range(3))
 
         # -- the update ---------------------------------------------------------------
+        written = Signal(n)      # one-hot: the slot an insert writes at this edge
         before = Signal(n)       # positions the new order goes before (a run of ones at the back)
         for i in range(n):
             m.d.comb += before[i].eq(~valid[i] | self.better(self.entry.price, keys[i].price))
@@ -144,6 +153,7 @@ class Window(wiring.Component):
             with m.Case(WindowOp.INSERT):
                 with m.If(before[n - 1]):                  # else it is worse than a full window
                     m.d.comb += [write.addr.eq(new_tag), write.en.eq(1)]
+                    m.d.comb += written.eq(_one_hot(new_tag, n))
                     m.d.comb += [write.data[name].eq(self.entry[name])
                                  for name in slot_layout.members]
                     m.d.sync += used.eq(used | _one_hot(new_tag, n))
@@ -179,8 +189,20 @@ class Window(wiring.Component):
         # -- the answers --------------------------------------------------------------
         # Order-id CAM over the slots (ids are unique among resting orders), then the
         # position holding that slot's tag.
+        # The hit vector is registered: each slot compares its id with the next id to
+        # find a clock early, and a slot written at that edge compares the id written
+        # instead (a cancel right behind the add of its order); a slot freed meanwhile
+        # drops out through `used`.
+        early_hit = Signal(n)
+        next_id = Mux(self.next_load, self.next_find_id, self.find_id)
+        written_hit = self.entry.order_id == next_id
+        for s in range(n):
+            with m.If(written[s]):
+                m.d.sync += early_hit[s].eq(written_hit)
+            with m.Elif(self.next_load):
+                m.d.sync += early_hit[s].eq(ids[s] == self.next_find_id)
         hit = Signal(n)
-        m.d.comb += hit.eq(Cat(used[s] & (ids[s] == self.find_id) for s in range(n)))
+        m.d.comb += hit.eq(early_hit & used)
         hit_tag = _encode(hit, n)
         found_at = Signal(n)
         m.d.comb += found_at.eq(Cat(valid[i] & (keys[i].tag == hit_tag) for i in range(n)))

@@ -135,7 +135,8 @@ def directed():
     o1 = f.order(BUY, cents(10000), 10)
     o2 = f.order(SELL, cents(10010), 10, user=2)
     f.replace(o1, cents(10001), 10)                 # replace: handed over
-    f.order(BUY, cents(10002), 10, user=3)          # maybe still the host's
+    f.order(BUY, cents(10002), 10, user=3)          # the host's: the symbol is in transit
+    f.cancel(999_999, user=3)                       # the host's too (unknown: rejected)
     f.order(SELL, 0, 10, user=3, order_type=STOP, stop_price=cents(9000))  # a stop: host's
     f.cancel(o2, user=2)
     f.admin(int(AdminAction.HALT))
@@ -151,14 +152,18 @@ def directed():
 def window_pressure(depth):
     """Fill one side past the window, then trade through it: WINDOW_FULL, BEYOND_WINDOW, SWEEP.
 
-    The command right after a handover always reaches the lane before it has
-    the symbol back (NOT_OWNED), so a harmless cancel stands there.
+    The two commands right after a handover reach the lane before it has the
+    symbol back (NOT_OWNED: one is staged while the lane flushes, one comes in
+    with the PUNT), so harmless cancels stand there.
     """
     f = Flow()
     ids = [f.order(BUY, cents(10000 - i), 10, user=1 + i % 3) for i in range(depth + 1)]
     f.cancel(999_999)                                   # punted: the symbol is in transit
+    f.cancel(999_998)
     f.cancel(ids[0])                                    # after the reload: frees a slot
     f.order(BUY, cents(10000 - depth - 5), 10, user=2)     # behind the host's deeper bids
+    f.cancel(999_997)                                   # in transit again
+    f.cancel(999_996)
     f.order(BUY, cents(10001), 10, user=2)                 # better than all: rests in the window
     f.order(SELL, cents(9990), 15 * depth, user=4, tif=IOC)   # through the window: sweep
     f.order(SELL, cents(10000), 5, user=4)

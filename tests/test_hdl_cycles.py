@@ -2,7 +2,8 @@
 
 Guards the figures docs/hardware.md quotes: one beat of one or two event
 records per clock, the next command accepted in the clock of the last beat
-(so II = beats), first event one clock after a command is accepted; resting
+(so II = beats), first event two clocks after a command is accepted (one in the
+lane's input stage, where the windows look its order id up); resting
 adds, cancels, quantity-decrease replaces, FOK kills and IOCs with nothing
 to hit fit one beat (II = 1); a fill is one beat (EXECUTED+TRADE), and a level
 it empties or leaves one more (LEVEL).
@@ -14,7 +15,7 @@ from gatebook.sim.matcher.cycles import format_table, measure
 def test_cycle_figures(capsys):
     figures = measure(8)
     for name, (events, beats, ii, latency) in figures.items():
-        assert latency == 1, name
+        assert latency == 2, name
         assert ii == beats, name           # one beat per clock, no bubbles
         assert events / 2 <= beats <= events, name
     for name in ("resting add", "cancel", "replace, quantity decrease", "FOK kill",

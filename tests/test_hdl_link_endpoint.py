@@ -226,6 +226,6 @@ def test_the_clocks_docs_hardware_quotes():
         k = measure(4, setup, records)
         got[name.split(" (")[0]] = (k["last_in"] - k["first_in"] + 1, k["lane_takes"] - k["last_in"],
                                    k["first_out"] - k["last_in"], k["last_out"] - k["first_in"] + 1)
-    assert got == {"OWN": (44, 2, 4, 75), "resting add": (75, 2, 17, 201),
-                   "crossing order, one fill": (75, 2, 34, 322),
-                   "16 ×": (1229, 2, 235, 4139)}
+    assert got == {"OWN": (44, 2, 5, 76), "resting add": (75, 2, 18, 202),
+                   "crossing order, one fill": (75, 2, 35, 323),
+                   "16 ×": (1229, 2, 236, 4140)}

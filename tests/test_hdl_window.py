@@ -55,14 +55,14 @@ def _random_ops(side, depth, *, full_inserts):
 
     async def bench(ctx):
         next_id = 1
+        find = 9999
         for _ in range(400):
-            # Queries, checked against the model before any update.
+            # Queries, checked against the model before any update. The order id was
+            # handed to the window a clock early (`next_find_id`), before the last update.
             ids = [e["order_id"] for e in model.entries]
-            find = rng.choice(ids + [9999]) if ids else 9999
             level = rng.randrange(100, 106)
             limit = rng.randrange(99, 107)
             market = rng.random() < 0.1
-            ctx.set(dut.find_id, find)
             ctx.set(dut.level_price, level)
             ctx.set(dut.limit, limit)
             ctx.set(dut.market, market)
@@ -108,7 +108,17 @@ def _random_ops(side, depth, *, full_inserts):
                 op = WindowOp.CLEAR
                 model.entries.clear()
             ctx.set(dut.op, op)
+            # The next id to find: often one this clock's insert adds (a cancel right
+            # behind its order's add) or one it removes.
+            ids = [e["order_id"] for e in model.entries]
+            find = rng.choice(ids + [next_id - 1, 9999]) if ids else rng.choice([next_id - 1, 9999])
+            ctx.set(dut.next_find_id, find)
+            ctx.set(dut.next_load, rng.random() < 0.8)
             await ctx.tick()
+            if ctx.get(dut.next_load):
+                ctx.set(dut.find_id, find)
+            else:                # held: the window looks the same id up again
+                find = ctx.get(dut.find_id)
             ctx.set(dut.op, WindowOp.NOP)
 
     sim = Simulator(dut)

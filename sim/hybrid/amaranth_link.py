@@ -91,8 +91,8 @@ class AmaranthLink(LaneLink):
                 ctx.set(dut.i.payload.as_value(), inbox[0][1])
             ready = not stall or rng.random() >= stall
             ctx.set(dut.o.ready, ready)
-            _, _, i_ready, o_valid, o_payload = await ctx.tick().sample(
-                dut.i.ready, dut.o.valid, dut.o.payload.as_value())
+            _, _, i_ready, o_valid, o_payload, idle = await ctx.tick().sample(
+                dut.i.ready, dut.o.valid, dut.o.payload.as_value(), dut.idle)
             self.cycles += 1
             taken = presenting and i_ready
             if taken:
@@ -100,5 +100,5 @@ class AmaranthLink(LaneLink):
                 presenting = False
             if o_valid and ready:
                 self.outbox.extend(decode(o_payload))
-            elif i_ready and not (o_valid or taken or inbox):
+            elif idle and not (o_valid or taken or inbox):
                 self._quiet = True      # IDLE, nothing accepted, nothing queued

@@ -68,6 +68,7 @@ class CocotbLink(LaneLink):
             await ReadOnly()
             self.cycles += 1
             i_ready, o_valid = bool(dut.i__ready.value), bool(dut.o__valid.value)
+            idle = bool(dut.idle.value)
             taken = presenting and i_ready
             if taken:
                 position += 1
@@ -86,7 +87,7 @@ class CocotbLink(LaneLink):
                 presenting = False
             if taken or (o_valid and ready):
                 idle = 0
-            elif i_ready and not o_valid and position == len(inbox):
+            elif idle and not o_valid and position == len(inbox):
                 break
             else:
                 idle += 1

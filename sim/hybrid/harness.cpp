@@ -28,6 +28,7 @@
 #define O_VALID   o___05Fvalid
 #define O_READY   o___05Fready
 #define O_PAYLOAD o___05Fpayload
+#define IDLE      idle
 
 static uint64_t rng_state;
 static inline uint64_t next_random() {
@@ -85,7 +86,7 @@ int main(int argc, char **argv) {
                 for (int k = 0; k < IN_WORDS; k++) top->I_PAYLOAD[k] = in[next * IN_WORDS + k];
             top->O_READY = ready;
             top->clk = 0; top->eval();
-            bool i_ready = top->I_READY, o_valid = top->O_VALID;
+            bool i_ready = top->I_READY, o_valid = top->O_VALID, idle = top->IDLE;
             bool taken = presenting && i_ready;
             if (o_valid && ready)
                 for (int k = 0; k < OUT_WORDS; k++) out.push_back(top->O_PAYLOAD[k]);
@@ -94,7 +95,7 @@ int main(int argc, char **argv) {
             cycles++;
             if (taken) { next++; presenting = false; }
             if (taken || (o_valid && ready)) last_transfer = cycles;
-            else if (i_ready && !o_valid && next == n) quiet = true;
+            else if (idle && !o_valid && next == n) quiet = true;
             if (cycles - last_transfer > 1000000) {
                 fprintf(stderr, "lane stuck at clock %llu\n", (unsigned long long)cycles);
                 return 2;

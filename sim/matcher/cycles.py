@@ -4,8 +4,10 @@
 kind of command: events written, beats of the event port they take (a beat
 carries one or two records), initiation interval (clocks between accepted
 commands, in a back-to-back run without stalls: the clock that writes a
-command's last beat accepts the next) and latency (clocks from the clock a
-command is accepted to the clock its first event is written). The clock counts are those of the RTL, so Icarus and Verilator
+command's last beat starts the next) and latency (clocks from the clock a
+command is accepted to the clock its first event is written, for a command that
+does not wait in the lane's input stage behind another's events: the fewest of
+the run). The clock counts are those of the RTL, so Icarus and Verilator
 give the same numbers; only a board build adds nanoseconds.
 """
 
@@ -101,9 +103,11 @@ def measure(depth):
                 first.setdefault(seq, cycle)
                 last[seq] = cycle
         order = sorted(accepted)
-        # The next command is accepted in the clock that writes the last event.
-        results[name] = (events / len(order), len(beats) / len(order), mean(last[s] - accepted[s] for s in order),
-                         mean(first[s] - accepted[s] for s in order))
+        # The writer starts the next command in the clock that writes this one's last
+        # event, so a command holds it from its first beat to its last.
+        results[name] = (events / len(order), len(beats) / len(order),
+                         mean(last[s] - first[s] + 1 for s in order),
+                         min(first[s] - accepted[s] for s in order))
     return results
 
 
