@@ -9,6 +9,7 @@ Fmax, the critical path and, given the lane's clock counts, nanoseconds.
 The `gatebook build` command that drives this is `gatebook.boards.cli`.
 """
 
+import contextlib
 import json
 import os
 import pathlib
@@ -16,6 +17,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
 
 __all__ = ["YOWASP_TOOLS", "required_tools", "find_tools", "prepare", "write_project",
@@ -123,6 +125,23 @@ def _progress(logs, started, state):
     if time.monotonic() - state["beat"] > 30:
         state["beat"] = time.monotonic()
         print(f"  [{time.monotonic() - started:6.0f} s]   … {state['last']}", flush=True)
+
+
+@contextlib.contextmanager
+def _terminated_as_exit():
+    """SIGTERM raises SystemExit while a build runs, so the build stops its tools (which run
+    in their own session: a signal to the build's process group does not reach them)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def stop(signum, frame):
+        raise SystemExit(128 + signum)
+    previous = signal.signal(signal.SIGTERM, stop)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def prepare(board_name, depth, seed=1, top=None, synth_opts=""):
@@ -251,7 +270,7 @@ def build(board_name, depth, out, seed=1, quiet=False, top=None, synth_only=Fals
     state = {"seen": set(), "beat": started, "read": {}, "last": ""}
     command = ([tools["YOSYS"], "-q", "-l", "top.rpt", "top.ys"] if synth_only
                else ["sh", "build_top.sh"])
-    with open(out / "build.log", "wb") as log:
+    with open(out / "build.log", "wb") as log, _terminated_as_exit():
         process = subprocess.Popen(command, cwd=out, env=env, stdout=log,
                                    stderr=subprocess.STDOUT, start_new_session=True)
         try:
@@ -259,7 +278,7 @@ def build(board_name, depth, out, seed=1, quiet=False, top=None, synth_only=Fals
                 time.sleep(1)
                 if not quiet:
                     _progress([out / "top.rpt", out / "top.tim"], started, state)
-        except BaseException:            # Ctrl-C, a test's timeout: leave no tool running
+        except BaseException:            # Ctrl-C, kill, a test's timeout: leave no tool running
             os.killpg(process.pid, signal.SIGKILL)   # sh and the tool it runs
             process.wait()
             raise
