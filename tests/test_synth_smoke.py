@@ -47,13 +47,22 @@ def test_the_smallest_board_synthesises_at_the_smallest_depth(tmp_path):
 
 
 @pytest.mark.long
-def test_the_smallest_board_places_and_routes(tmp_path):
+def test_the_smallest_board_places_and_routes(tmp_path, capsys):
+    """`gatebook build` end to end: the bitstream, the record, the row, how to program it."""
     _tools_or_skip(SMALLEST)
-    report = build(SMALLEST, 1, tmp_path, quiet=True)
+    from gatebook.cli import main
+    assert main(["build", "--board", SMALLEST, "--depth", "1", "--out", str(tmp_path),
+                 "--no-cycles"]) == 0
+    said = capsys.readouterr().out
+    report = json.loads((tmp_path / "summary.json").read_text())
     achieved, target = report["fmax"]["pll.clkop"]
     assert target == 125 and achieved > 0
+    rx_clock = next(clock for clock in report["fmax"] if clock.startswith("rx_clk"))
+    assert report["fmax"][rx_clock][1] == 125                  # the PHY's RXC, its own clock
     assert report["utilisation"]["TRELLIS_COMB"][0] <= report["utilisation"]["TRELLIS_COMB"][1]
     assert (tmp_path / "top.bit").stat().st_size > 0
+    assert f"| {SMALLEST} | 1 | " in said                       # the row for docs/boards.md
+    assert f"openFPGALoader -c ft232 {tmp_path}/top.bit" in said
 
 
 MATRIX = os.environ.get("GATEBOOK_BOARD_MATRIX")
