@@ -104,3 +104,19 @@ def test_every_ethernet_board_says_who_delays_rgmii_and_how_to_program_it():
         if getattr(spec, "top", None) is not None:
             # Exactly one side adds each delay: 90 degrees of TXC or the PHY; 2 ns or the PHY.
             assert spec.TX_CLOCK_PHASE in (0, 90) and spec.RX_DELAY_NS in (0, 2.0)
+
+
+def test_the_programming_lines_name_boards_and_cables_openfpgaloader_knows():
+    loader = shutil.which("openFPGALoader")
+    if loader is None:
+        pytest.skip("openFPGALoader not installed (Debian: apt-get install openfpgaloader)")
+    from gatebook.boards import BOARDS, board
+    known = {}
+    for option in ("--list-boards", "--list-cables"):
+        listing = subprocess.run([loader, option], capture_output=True, text=True, timeout=30)
+        known[option] = {line.split()[0] for line in listing.stdout.splitlines() if line.split()}
+    for name in BOARDS:
+        words = board(name).PROGRAM.split()
+        for flag, option in (("-b", "--list-boards"), ("-c", "--list-cables")):
+            if flag in words:
+                assert words[words.index(flag) + 1] in known[option], (name, flag)
