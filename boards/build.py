@@ -302,12 +302,20 @@ def build(board_name, depth, out, seed=1, quiet=False, top=None, synth_only=Fals
     return report
 
 
+def _design_net(net):
+    """A clock net as the design names it: nextpnr renames a net it puts on a global buffer
+    `$glbnet$NAME`."""
+    return net.removeprefix("$glbnet$") if net else net
+
+
 def parse_report(path):
     """nextpnr's JSON report -> {"utilisation": {cell: (used, available)}, "fmax": {clock:
-    (achieved MHz, constraint MHz)}, "critical": [path summaries]}."""
+    (achieved MHz, constraint MHz)}, "critical": [path summaries]}, clocks by the design's
+    net names (`pll.clkop` on the Ethernet tops)."""
     data = json.loads(pathlib.Path(path).read_text())
     utilisation = {cell: (v["used"], v["available"]) for cell, v in data["utilization"].items()}
-    fmax = {clock: (v["achieved"], v["constraint"]) for clock, v in data.get("fmax", {}).items()}
+    fmax = {_design_net(clock): (v["achieved"], v["constraint"])
+            for clock, v in data.get("fmax", {}).items()}
     critical = []
     for p in data.get("critical_paths", []):
         steps = p.get("path", [])
@@ -322,7 +330,7 @@ def parse_report(path):
             if name and (not through or through[-1] != name):
                 through.append(name)
         critical.append({
-            "clock": p.get("from"),
+            "clock": _design_net(p.get("from")),
             "start": steps[0]["from"]["cell"], "end": steps[-1]["to"]["cell"],
             "carry_hops": sum(1 for s in cells if s["to"]["port"] == "FCO"),
             "logic_levels": sum(1 for s in cells if s["to"]["port"] != "FCO"),
