@@ -33,8 +33,11 @@ def test_bench_md_measures_the_engine_with_edge_processes_serving_the_clients(cl
                      r"CPU without\)", out), out
     assert re.search(r"paced at 500 commands/s \([\d,]+ commands, 6 clients connected to 2 "
                      r"md-edge processes\)", out), out
-    assert "clients: 6 connected, 0 failed or cut" in out, out
-    assert re.search(r"edges sent [1-9][\d,]* messages, cut: none; snapshots taken", out), out
+    # A slow client whose pongs wait behind what it has not read is cut by the ping
+    # timeout once a loaded machine stretches the run past 10 s; nothing else is cut.
+    assert re.search(rf"clients: 6 connected, [0-{slow}] failed or cut", out), out
+    assert re.search(rf"edges sent [1-9][\d,]* messages, cut: (none|ping_timeout [1-{slow}]); "
+                     r"snapshots taken", out), out
     assert len(_delays(out)) == 2, out               # the clients', and the feed's floor
     assert "a process reading the feed itself, no WebSocket" in out, out
     assert re.search(r"CPU per WebSocket message: edges [\d,.]+ µs sent \([\d,.]+ s, .*\); "
