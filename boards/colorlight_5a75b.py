@@ -23,7 +23,8 @@ RGMII_CTL = ("rx_ctl", "tx_ctl")
 RESET = "button"
 TX_CLOCK_PHASE = 0              # the PHY adds RGMII's transmit delay (RGMII-TXID)
 RX_DELAY_NS = 2.0               # the FPGA adds RGMII's receive delay: DELAYG, 80 taps
-PROGRAM = "openFPGALoader -c ft232 {bitstream}"  # -c: your JTAG adapter (ft232, ft2232, dirtyJtag, ...)
+# -c names the JTAG adapter: ft232 here; ft2232, dirtyJtag, ... (openFPGALoader --list-cables)
+PROGRAM = "openFPGALoader -c ft232 {bitstream}"
 CABLE = ("JTAG: a 3.3 V adapter (an FT232H breakout, say) on the board's TCK, TMS, TDI, TDO "
          "and GND pads (the chubby75 project maps them per revision); power: 5 V on the screw "
          "terminal; Ethernet: PHY 0's RJ45 to the host's NIC, direct, 1000BASE-T")

@@ -97,7 +97,7 @@ class EthernetBoardTop(Elaboratable):
         m.d.comb += [
             Value.cast(txd.o).eq(Value.cast(unit.txd)),
             Value.cast(tx_ctl.o).eq(Value.cast(unit.tx_ctl)),
-            Value.cast(txc.o).eq(Const(0b01, 2)),      # high for the rising half, low for the falling
+            Value.cast(txc.o).eq(Const(0b01, 2)),      # high in the rising half, low in the falling
         ]
 
         # -- the PHY's reset: a pulse once the clocks run ---------------------------------

@@ -32,7 +32,8 @@ def _ecppll(clkin, clkout, phase, tmp_path):
             re.findall(r"\.(\w+)\((\d+)\)", (tmp_path / out).read_text())}
 
 
-@pytest.mark.parametrize("clkin, phase", [(25, 0), (25, 90), (100, 0), (100, 90), (50, 90), (30, 45)])
+@pytest.mark.parametrize("clkin, phase",
+                         [(25, 0), (25, 90), (100, 0), (100, 90), (50, 90), (30, 45)])
 def test_pll_parameters_are_ecppll_s(clkin, phase, tmp_path):
     p = pll_parameters(clkin, 125, phase)
     assert 400 <= p.vco_mhz <= 800 and p.vco_mhz / p.output_div == 125
