@@ -102,3 +102,48 @@ def test_an_edge_on_the_feed_repairs_gaps_from_snapshots(tmp_path):
     snapshots = int(summary.split(" snapshots taken")[0].rsplit(" ", 1)[1])
     assert snapshots >= 2, summary                 # the first, and at least one gap repaired
     assert "md-edge: feed datagrams refused: none" in summary, summary
+
+
+def test_edges_sharing_one_port_spread_the_clients_and_each_shows_the_book():
+    """`md-edge --reuse-port`: two edge processes on one port, the kernel picks per connection."""
+    from gatebook.host.marketdata.ws_bench import Rig
+    feed = ("239.192.26.97", _free_port())
+    port = _free_port(socket.SOCK_STREAM)
+    rig = Rig(feed=feed)
+    edges, clients = [], []
+    try:
+        for _ in range(2):
+            edges.append(subprocess.Popen(
+                [sys.executable, "-m", "gatebook.cli", "md-edge", "--mold", "%s:%d" % feed,
+                 "--snapshot", "%s:%d" % rig.snapshot_address[:2], "--listen",
+                 f"127.0.0.1:{port}", "--reuse-port", "--seconds", "120"],
+                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
+        for edge in edges:
+            started = edge.stdout.readline()
+            assert started.startswith(f"md-edge: WebSocket feed on ws://127.0.0.1:{port}/ws"), \
+                (started, edge.stderr.read())
+        for _ in range(16):
+            clients.append(Client(("127.0.0.1", port)))
+            clients[-1].subscribe("AAPL", channels=["l2"], depth=5)
+        rig.apply([command for command in generate_flow(1500, seed=27)])
+        book = rig.engine.books[2]
+        want = ([list(level) for level in book.depth(Side.BUY, 5)],
+                [list(level) for level in book.depth(Side.SELL, 5)])
+        for client in clients:
+            client.read_until(lambda c: ("l2", "AAPL") in c.latest and (
+                c.latest["l2", "AAPL"]["bids"], c.latest["l2", "AAPL"]["asks"]) == want)
+            client.close()
+        served = []
+        for edge in edges:
+            edge.send_signal(signal.SIGTERM)
+            summary, err = edge.communicate(timeout=30)
+            assert edge.returncode == 0, err
+            served.append(int(summary.split("md-edge: served: connections ")[1].split(",")[0]))
+    finally:
+        rig.close()
+        for edge in edges:
+            if edge.poll() is None:
+                edge.kill()
+                edge.communicate()
+    # 16 connections on two listeners: all on one has odds of 1 in 32,768.
+    assert sum(served) == 16 and min(served) >= 1, served

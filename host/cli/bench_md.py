@@ -58,11 +58,13 @@ def _free_udp_port():
         return probe.getsockname()[1]
 
 
-def _rate_line(label, rate, itch, cpu, alone=None):
+def _rate_line(label, rate, itch, cpu, process, alone=None):
     line = (f"engine + ITCH publisher, {label + ':':<34}{rate:>10,.0f} commands/s  "
-            f"{itch:>10,.0f} ITCH messages/s  {cpu:>6.1f} µs CPU/command")
+            f"{itch:>10,.0f} ITCH messages/s  {cpu:>6.1f} µs CPU/command, {process:>6.1f} "
+            f"with its process's other threads")
     if alone is not None:
-        line += f"  ({rate / alone[0]:.0%} of the rate, {cpu / alone[2]:.0%} of the CPU without)"
+        line += (f"  ({rate / alone[0]:.0%} of the rate, {cpu / alone[2]:.0%} and "
+                 f"{process / alone[3]:.0%} of the CPU without)")
     return line
 
 

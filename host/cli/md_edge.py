@@ -35,6 +35,10 @@ def register(subparsers):
     parser.add_argument("--listen", default="127.0.0.1:26481", metavar="IP:PORT",
                         help="where the feed (/ws) and the page (/) are served "
                              "(default 127.0.0.1:26481; port 0: any free port)")
+    parser.add_argument("--reuse-port", action="store_true",
+                        help="share --listen's port with other edges on this machine "
+                             "(SO_REUSEPORT): the kernel spreads the clients over them, one "
+                             "edge per core")
     parser.add_argument("--seconds", type=float, help="stop after this long (default: until "
                                                       "Ctrl-C or SIGTERM)")
     parser.add_argument("--max-clients", type=int, default=2000, metavar="N",
@@ -67,7 +71,8 @@ def run_edge(args):
         source = NatsSource(args.nats)
         origin = f"NATS {args.nats}"
     try:
-        server = MarketDataServer(source, host, port, max_clients=args.max_clients)
+        server = MarketDataServer(source, host, port, max_clients=args.max_clients,
+                                  reuse_port=args.reuse_port)
     except Exception as error:          # the port, or NATS (nats-py's own errors)
         print(f"gatebook md-edge: cannot start on {args.listen} from {origin}: "
               f"{type(error).__name__}: {error}", file=sys.stderr)

@@ -81,6 +81,9 @@ class MarketDataServer:
         listening socket): what one client that stopped reading can hold down,
         so a thousand of them cannot take gigabytes. Small, so that a client
         that reads slowly gets recent states rather than old ones in buffers.
+    reuse_port : bool
+        SO_REUSEPORT: several servers (edge processes) listen on one port and
+        the kernel spreads the connections over them.
 
     Attributes
     ----------
@@ -94,7 +97,7 @@ class MarketDataServer:
     def __init__(self, source, host="127.0.0.1", port=0, max_clients=2000, max_message=4096,
                  max_subscriptions=64, max_errors=20, rate=50, send_timeout=5.0,
                  ping_interval=5.0, ping_timeout=5.0, write_limit=1 << 14,
-                 send_buffer=1 << 16, open_timeout=10.0):
+                 send_buffer=1 << 16, open_timeout=10.0, reuse_port=False):
         self.source = source
         self.hub = Hub(source.symbols)
         self.max_clients, self.max_subscriptions = max_clients, max_subscriptions
@@ -117,7 +120,7 @@ class MarketDataServer:
         self._too_slow = set()            # connections the watchdog cut
         self._ready = threading.Event()
         self._failure = None
-        listener = socket.create_server((host, port), backlog=1024)
+        listener = socket.create_server((host, port), backlog=1024, reuse_port=reuse_port)
         listener.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, send_buffer)
         self._thread = threading.Thread(target=self._run, args=(listener,),
                                         name="gatebook-md-websocket", daemon=True)
