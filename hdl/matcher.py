@@ -94,7 +94,8 @@ class Matcher(wiring.Component):
             m.d.comb += window.level_price.eq(lane.level_price)
 
         # The input stage: a command waits here while the windows look its order id up
-        # (registered hit vectors, `Window.next_find_id`). The next command comes in
+        # and compare its limit with every price (registered hit and reach vectors,
+        # `Window.next_find_id`, `Window.next_limit`). The next command comes in
         # in the clock the writer starts the staged one, so back to back II is
         # unchanged and a command is in the lane no earlier than before: one clock
         # more from the port to its first event.
@@ -109,6 +110,7 @@ class Matcher(wiring.Component):
             m.d.sync += staged_valid.eq(0)
         for window in (bids, asks):
             m.d.comb += [window.next_find_id.eq(self.i.payload.cancel.order_id),
+                         window.next_limit.eq(self.i.payload.new_order.price),
                          window.next_load.eq(arriving)]
 
         # The decision is taken on the staged command, in the clock that accepts it.

@@ -70,7 +70,11 @@ class Window(wiring.Component):
         LEVEL.qty is for a whole book's level), so it never wraps.
     limit, market : In
         An aggressor's limit price (or any price, with `market`);
-        `cross_qty` is the shares of this window it could trade with.
+        `cross_qty` is the shares of this window it could trade with. Like
+        `find_id`, `limit` is compared a clock early: it must have been `next_limit`
+        in a clock with `next_load`.
+    next_limit : In(32)
+        The limit to compare from the next clock on, taken when `next_load` is 1.
     head, head_valid, count, full : Out
         The best entry and the occupancy.
     tail, tail_index : Out
@@ -98,6 +102,7 @@ class Window(wiring.Component):
             "level_qty":    Out(sum_bits),
             "level_orders": Out(32),
             "limit":        In(32),
+            "next_limit":   In(32),
             "market":       In(1),
             "cross_qty":    Out(sum_bits),
             "head":         Out(ENTRY),
@@ -216,10 +221,32 @@ class Window(wiring.Component):
         self._entry(m, self.tail, tail_key, tail_slot.data, tail_slot.data.order_id)
         m.d.comb += self.tail_index.eq(_encode(tail_at, n))
 
+        # Which positions an aggressor's limit reaches, registered like the hit vector:
+        # each position compares the next limit a clock early, with the price it holds
+        # after this edge (its own, its neighbour's in a shift, or the inserted one's).
+        limit = Mux(self.next_load, self.next_limit, self.limit)
+        reaches = [~self.better(limit, key.price) for key in keys]
+        reaches_new = ~self.better(limit, self.entry.price)
+        early_reach = Signal(n)
+        for i in range(n):
+            m.d.sync += early_reach[i].eq(reaches[i])
+        with m.Switch(self.op):
+            with m.Case(WindowOp.INSERT):
+                for i in range(n):
+                    with m.If(before[i]):
+                        if i == 0:
+                            m.d.sync += early_reach[0].eq(reaches_new)
+                        else:
+                            m.d.sync += early_reach[i].eq(Mux(before[i - 1], reaches[i - 1],
+                                                              reaches_new))
+            with m.Case(WindowOp.REMOVE):
+                for i in range(n - 1):
+                    with m.If(self.index <= i):
+                        m.d.sync += early_reach[i].eq(reaches[i + 1])
+
         # Level aggregate and crossing quantity: masked sums over every position.
         at_level = [valid[i] & (keys[i].price == self.level_price) for i in range(n)]
-        crossing = [valid[i] & (self.market | ~self.better(self.limit, keys[i].price))
-                    for i in range(n)]
+        crossing = [valid[i] & (self.market | early_reach[i]) for i in range(n)]
         m.d.comb += [
             self.level_qty.eq(_sum([Mux(hit, k.qty, 0) for k, hit in zip(keys, at_level)])),
             self.level_orders.eq(_sum(at_level)),

@@ -55,16 +55,14 @@ def _random_ops(side, depth, *, full_inserts):
 
     async def bench(ctx):
         next_id = 1
-        find = 9999
+        find, limit = 9999, 0
         for _ in range(400):
             # Queries, checked against the model before any update. The order id was
             # handed to the window a clock early (`next_find_id`), before the last update.
             ids = [e["order_id"] for e in model.entries]
             level = rng.randrange(100, 106)
-            limit = rng.randrange(99, 107)
             market = rng.random() < 0.1
             ctx.set(dut.level_price, level)
-            ctx.set(dut.limit, limit)
             ctx.set(dut.market, market)
             assert ctx.get(dut.count) == len(model.entries)
             assert ctx.get(dut.full) == (len(model.entries) == depth)
@@ -112,13 +110,18 @@ def _random_ops(side, depth, *, full_inserts):
             # behind its order's add) or one it removes.
             ids = [e["order_id"] for e in model.entries]
             find = rng.choice(ids + [next_id - 1, 9999]) if ids else rng.choice([next_id - 1, 9999])
+            next_limit = rng.randrange(99, 107)
             ctx.set(dut.next_find_id, find)
+            ctx.set(dut.next_limit, next_limit)
             ctx.set(dut.next_load, rng.random() < 0.8)
             await ctx.tick()
             if ctx.get(dut.next_load):
                 ctx.set(dut.find_id, find)
-            else:                # held: the window looks the same id up again
+                ctx.set(dut.limit, next_limit)
+                limit = next_limit
+            else:                # held: the window looks the same id and limit up again
                 find = ctx.get(dut.find_id)
+                limit = ctx.get(dut.limit)
             ctx.set(dut.op, WindowOp.NOP)
 
     sim = Simulator(dut)
