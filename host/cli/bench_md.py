@@ -1,7 +1,9 @@
 """`gatebook bench-md`: the WebSocket market-data fanout's delay to N clients, and its cost."""
 
 import os
+import signal
 import socket
+import subprocess
 import sys
 
 from ..flow import generate_flow
@@ -50,6 +52,67 @@ def register(subparsers):
                         help="also run flat out with the NATS fanout (gatebook run --md-nats) "
                              "publishing to this server, JetStream on")
     parser.set_defaults(run=run_bench_md)
+
+
+class Edge:
+    """A `gatebook md-edge --mold` process: its WebSocket address, and what it said at the end."""
+
+    def __init__(self, feed, snapshot, seconds, cpus=None):
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "gatebook.cli", "md-edge", "--mold", "%s:%d" % feed,
+             "--snapshot", "%s:%d" % snapshot[:2], "--listen", "127.0.0.1:0",
+             "--seconds", str(seconds), "--max-clients", "100000"],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            preexec_fn=pinned(cpus))
+        line = self.process.stdout.readline()
+        if not line.startswith("md-edge: WebSocket feed on ws://"):
+            self.process.kill()
+            raise RuntimeError(f"md-edge did not start: {line}{self.process.stderr.read()}")
+        host, port = line.split("ws://")[1].split("/")[0].rsplit(":", 1)
+        self.address = (host, int(port))
+        self.summary = ""
+
+    def stop(self):
+        """SIGTERM, then its closing summary (served, cut, snapshots taken)."""
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+        try:
+            self.summary, _ = self.process.communicate(timeout=60)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.summary, _ = self.process.communicate()
+        return self.summary
+
+    def counts(self, what):
+        """{kind: count} of one summary line ("served", "clients cut", ...)."""
+        for line in self.summary.splitlines():
+            if line.startswith(f"md-edge: {what}: "):
+                rest = line.split(": ", 2)[2]
+                if rest == "none":
+                    return {}
+                return {kind: int(count) for kind, count in
+                        (item.rsplit(" ", 1) for item in rest.split(", "))}
+        return {}
+
+
+def pinned(cpus):
+    """For `Popen(preexec_fn=...)`: the child runs on `cpus` only (None: anywhere)."""
+    if cpus is None:
+        return None
+    return lambda: os.sched_setaffinity(0, cpus)
+
+
+def start_edges(count, feed, snapshot, seconds, cpus=None):
+    """`count` md-edge processes on the feed at `feed`, starting from `snapshot`."""
+    edges = []
+    try:
+        for _ in range(count):
+            edges.append(Edge(feed, snapshot, seconds, cpus))
+    except BaseException:
+        for edge in edges:
+            edge.stop()
+        raise
+    return edges
 
 
 def _free_udp_port():
@@ -122,7 +185,7 @@ def _counts(counter):
 
 
 def run_bench_md(args):
-    from ..marketdata.ws_bench import Rig, run_flat_out, stamped, start_edges
+    from ..marketdata.ws_bench import Rig, run_flat_out, stamped
     # Flat out, events carry timestamp 0, which clients do not time: only the paced
     # run's commands are stamped with the wall clock, as they are applied.
     commands = [stamped(command, 0) for command in generate_flow(args.orders, seed=args.seed)]

@@ -3,9 +3,9 @@
 The exchange's side runs here, as `gatebook run` has it: the engine, the
 ITCH feed and the MoldUDP64 publisher on the caller's thread (`Rig`). The
 fanout is attached the way a deployment runs it: `gatebook md-edge --mold`
-processes (`start_edges`) that take the feed from a multicast group and a
-snapshot from the rig's snapshot service, and serve the WebSocket clients;
-or, for comparison, the WebSocket server in the exchange's own process
+processes (started by `gatebook bench-md`, host/cli/bench_md.py) that take
+the feed from a multicast group and a snapshot from the rig's snapshot
+service, and serve the WebSocket clients; or, for comparison, the WebSocket server in the exchange's own process
 (`Rig("websocket")`), or the NATS publisher (`Rig("nats")`).
 
 - flat out: commands/s and ITCH messages/s, and the CPU time the exchange's
@@ -17,10 +17,6 @@ or, for comparison, the WebSocket server in the exchange's own process
   process reads the message (clients: ws_load.py).
 """
 
-import os
-import signal
-import subprocess
-import sys
 import time
 
 from gatebook.dpdk_bridge.udp import SocketUdp
@@ -35,7 +31,7 @@ from .publisher import MoldPublisher
 from .service import RecoveryService
 from .websocket import MarketDataServer
 
-__all__ = ["Rig", "Edge", "start_edges", "pinned", "run_flat_out", "run_paced", "percentiles", "stamped",
+__all__ = ["Rig", "run_flat_out", "run_paced", "percentiles", "stamped",
            "BURST"]
 
 BURST = 32                    # commands per publish, as the exchange loop's bursts
@@ -109,67 +105,6 @@ class Rig:
         for part in (self.server, self.nats, self.service, self.port):
             if part is not None and hasattr(part, "close"):
                 part.close()
-
-
-class Edge:
-    """A `gatebook md-edge --mold` process: its WebSocket address, and what it said at the end."""
-
-    def __init__(self, feed, snapshot, seconds, cpus=None):
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "gatebook.cli", "md-edge", "--mold", "%s:%d" % feed,
-             "--snapshot", "%s:%d" % snapshot[:2], "--listen", "127.0.0.1:0",
-             "--seconds", str(seconds), "--max-clients", "100000"],
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-            preexec_fn=pinned(cpus))
-        line = self.process.stdout.readline()
-        if not line.startswith("md-edge: WebSocket feed on ws://"):
-            self.process.kill()
-            raise RuntimeError(f"md-edge did not start: {line}{self.process.stderr.read()}")
-        host, port = line.split("ws://")[1].split("/")[0].rsplit(":", 1)
-        self.address = (host, int(port))
-        self.summary = ""
-
-    def stop(self):
-        """SIGTERM, then its closing summary (served, cut, snapshots taken)."""
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-        try:
-            self.summary, _ = self.process.communicate(timeout=60)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.summary, _ = self.process.communicate()
-        return self.summary
-
-    def counts(self, what):
-        """{kind: count} of one summary line ("served", "clients cut", ...)."""
-        for line in self.summary.splitlines():
-            if line.startswith(f"md-edge: {what}: "):
-                rest = line.split(": ", 2)[2]
-                if rest == "none":
-                    return {}
-                return {kind: int(count) for kind, count in
-                        (item.rsplit(" ", 1) for item in rest.split(", "))}
-        return {}
-
-
-def pinned(cpus):
-    """For `Popen(preexec_fn=...)`: the child runs on `cpus` only (None: anywhere)."""
-    if cpus is None:
-        return None
-    return lambda: os.sched_setaffinity(0, cpus)
-
-
-def start_edges(count, feed, snapshot, seconds, cpus=None):
-    """`count` md-edge processes on the feed at `feed`, starting from `snapshot`."""
-    edges = []
-    try:
-        for _ in range(count):
-            edges.append(Edge(feed, snapshot, seconds, cpus))
-    except BaseException:
-        for edge in edges:
-            edge.stop()
-        raise
-    return edges
 
 
 def run_flat_out(rig, commands, progress=None):
