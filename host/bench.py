@@ -10,6 +10,7 @@ machine does not move: ``python -m gatebook.host.bench 30000`` prints them for t
 compiled engine and its Python source.
 """
 
+import gc
 import os
 import pickle
 import re
@@ -19,7 +20,7 @@ import sys
 import tempfile
 import time
 from array import array
-from contextlib import nullcontext
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 from hdrh.histogram import HdrHistogram
@@ -32,7 +33,14 @@ from .engine import MatchingEngine
 from .runtime import quiet_gc
 
 __all__ = ["BenchResult", "run_benchmark", "latency_histogram", "time_each", "KINDS",
-           "instructions_per_command"]
+           "instructions_per_command", "GC_MODES", "collector"]
+
+#: How the cyclic collector runs during a benchmark. "off": what exists after set-up frozen
+#: and the collector disabled for the run, as engines whose hot path makes no reference
+#: cycles run it (this one makes none: docs/benchmarks.md); "quiet": frozen, a gen-0 pass
+#: every 200,000 allocations (runtime.quiet_gc, what `gatebook run` does); "default":
+#: Python's own thresholds.
+GC_MODES = ("off", "quiet", "default")
 
 # What a command turned out to be, for the latency table by kind.
 KINDS = ("new order, rests", "new order, trades", "new order, other", "cancel", "replace", "other")
@@ -60,6 +68,7 @@ class BenchResult:
     peak_rss_mib: float
     state_hash: str
     by_kind: dict           # KINDS entry -> HdrHistogram of that kind's latencies
+    collections: int = 0    # collector passes during the two runs (any generation)
 
     @property
     def orders_per_second(self):
@@ -74,9 +83,33 @@ def latency_histogram():
     return HdrHistogram(1, 1_000_000_000, 3)
 
 
-def run_benchmark(commands, specs, *, self_trade_prevention=False, gc_control=True):
+@contextmanager
+def collector(mode):
+    """Run the block with the cyclic collector as `mode` (one of GC_MODES) says."""
+    if mode not in GC_MODES:
+        raise ValueError(f"gc mode {mode!r}: one of {', '.join(GC_MODES)}")
+    if mode == "default":
+        yield
+        return
+    was_enabled = gc.isenabled()
+    with quiet_gc():
+        if mode == "off":
+            gc.disable()
+        try:
+            yield
+        finally:
+            if was_enabled:
+                gc.enable()
+
+
+def _passes():
+    return sum(generation["collections"] for generation in gc.get_stats())
+
+
+def run_benchmark(commands, specs, *, self_trade_prevention=False, gc_mode="off"):
     """Throughput and per-command latency of `MatchingEngine.apply` over `commands`."""
-    with quiet_gc() if gc_control else nullcontext():
+    with collector(gc_mode):
+        passes = _passes()
         engine = MatchingEngine(specs, self_trade_prevention=self_trade_prevention)
         counted = [0]
 
@@ -94,6 +127,7 @@ def run_benchmark(commands, specs, *, self_trade_prevention=False, gc_control=Tr
         engine = MatchingEngine(specs, self_trade_prevention=self_trade_prevention)
         kinds = bytearray(len(commands))
         samples, _ = time_each(engine.apply, commands, kinds=kinds)
+        passes = _passes() - passes
     histogram = latency_histogram()
     by_kind = {}
     for value, kind in zip(samples, kinds):
@@ -103,7 +137,8 @@ def run_benchmark(commands, specs, *, self_trade_prevention=False, gc_control=Tr
             by_kind[name] = latency_histogram()
         by_kind[name].record_value(max(1, value))
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    return BenchResult(len(commands), counted[0], seconds, histogram, peak, state_hash, by_kind)
+    return BenchResult(len(commands), counted[0], seconds, histogram, peak, state_hash, by_kind,
+                       passes)
 
 
 def time_each(apply, commands, progress=None, kinds=None):

@@ -412,9 +412,9 @@ class MatchingEngine:
             book.reduce(order, qty, events, seq, ts)
             return
         events.append((_REPLACED, seq, ts, symbol, order_id, user, price, qty, 0))
-        book.unrest(order, events, seq, ts)
         fresh = new_order(order_id, user, symbol, order[SIDE], order[ORDER_TYPE], order[TIF],
                           price, order[STOP_PRICE], qty, seq)
+        book.unrest(order, events, seq, ts)         # which empties `order`
         self._execute(book, fresh, events, seq, ts)
         if book.triggered:
             self._release_stops(book, events, seq, ts)

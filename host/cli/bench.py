@@ -2,7 +2,7 @@
 
 import platform
 
-from ..bench import KINDS, run_benchmark
+from ..bench import GC_MODES, KINDS, run_benchmark
 from ..compiled import engine_build
 from ..flow import STANDARD_MIX
 from ..peer_bench import PEER_MIX, flow_shape, peer_flow, run_peers
@@ -21,8 +21,12 @@ def register(subparsers):
     add_flow_options(parser, default_orders=200_000)
     parser.add_argument("--repeat", type=int, default=3,
                         help="runs; the table shows each and the best (default 3)")
-    parser.add_argument("--no-gc-control", action="store_true",
-                        help="leave the garbage collector at Python's defaults")
+    parser.add_argument("--gc", choices=GC_MODES, default="off",
+                        help="the cyclic collector during the runs: off (frozen after set-up, "
+                             "disabled; the default), quiet (frozen, rare gen-0 passes, as "
+                             "`gatebook run`), default (Python's)")
+    parser.add_argument("--no-gc-control", dest="gc", action="store_const", const="default",
+                        help="the same as --gc default")
     parser.add_argument("--peers", action="store_true",
                         help="instead: Gatebook beside the peer engines (matching-engine, "
                              "liquibook) on one flow of their kind, in one run "
@@ -43,22 +47,22 @@ def run_bench(args):
     commands = load_commands(args)
     mix = STANDARD_MIX
     print(f"gatebook bench: {len(commands):,} commands, seed {args.seed}, "
-          f"symbols {len(mix.symbols)}, gc control {'off' if args.no_gc_control else 'on'}")
+          f"symbols {len(mix.symbols)}, collector {args.gc}")
     print(f"python {platform.python_version()} on {platform.machine()}, {platform.system()}; "
           f"engine {engine_build()}")
     header = (f"{'run':>4} {'orders/s':>10} {'events/s':>11} {'p50 us':>7} {'p99 us':>7} "
-              f"{'p99.9 us':>8} {'max us':>8} {'peak MiB':>8}")
+              f"{'p99.9 us':>8} {'max us':>8} {'peak MiB':>8} {'gc':>4}")
     print(header)
     best = None
     runs = []
     for run in range(1, args.repeat + 1):
-        result = run_benchmark(commands, DEFAULT_SYMBOLS, gc_control=not args.no_gc_control)
+        result = run_benchmark(commands, DEFAULT_SYMBOLS, gc_mode=args.gc)
         runs.append(result)
         h = result.histogram
         print(f"{run:>4} {result.orders_per_second:>10,.0f} {result.events_per_second:>11,.0f} "
               f"{h.get_value_at_percentile(50) / 1000:>7.2f} {h.get_value_at_percentile(99) / 1000:>7.2f} "
               f"{h.get_value_at_percentile(99.9) / 1000:>8.2f} {h.get_max_value() / 1000:>8.1f} "
-              f"{result.peak_rss_mib:>8.0f}", flush=True)
+              f"{result.peak_rss_mib:>8.0f} {result.collections:>4}", flush=True)
         if best is None or result.orders_per_second > best.orders_per_second:
             best = result
     print(f"best {best.orders_per_second:,.0f} orders/s, {best.events / best.commands:.2f} events "
