@@ -311,7 +311,7 @@ def _design_net(net):
 def parse_report(path):
     """nextpnr's JSON report -> {"utilisation": {cell: (used, available)}, "fmax": {clock:
     (achieved MHz, constraint MHz)}, "critical": [path summaries]}, clocks by the design's
-    net names (`pll.clkop` on the Ethernet tops)."""
+    net names (`clk`, the core, on the Ethernet tops)."""
     data = json.loads(pathlib.Path(path).read_text())
     utilisation = {cell: (v["used"], v["available"]) for cell, v in data["utilization"].items()}
     fmax = {_design_net(clock): (v["achieved"], v["constraint"])
@@ -340,11 +340,10 @@ def parse_report(path):
 
 
 def _lane_clock(report):
-    """(name, achieved MHz, constraint MHz) of the lane's clock: the PLL's core clock on the
-    Ethernet tops (`gatebook.boards.ecp5.Pll`), the fastest constrained clock otherwise."""
+    """(name, achieved MHz, constraint MHz) of the lane's clock: `clk`, the sync domain's
+    clock at the top (on the Ethernet tops, the PLL's core clock), else the fastest."""
     clocks = report["fmax"]
-    name = next((net for net in clocks if net.startswith("pll.clkop")),
-                max(clocks, key=lambda net: clocks[net][1]))
+    name = "clk" if "clk" in clocks else max(clocks, key=lambda net: clocks[net][1])
     achieved, constraint = clocks[name]
     return name, achieved, constraint
 

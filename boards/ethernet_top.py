@@ -6,13 +6,15 @@
 
 `EthernetBoardTop(board, depth)` puts `gatebook.hdl.mac.endpoint.MacEndpoint(depth, mac)` on
 the board's RGMII resource (`board.ETHERNET`; its control pins' names in `board.RGMII_CTL`,
-as amaranth-boards spells them differently per board). Two clocks, each constrained to
-125 MHz so nextpnr reports Fmax against it:
+as amaranth-boards spells them differently per board). Two clocks, each timed by nextpnr
+against 125 MHz:
 
 - `sync`, the core: an EHXPLLL makes it from the board's oscillator (the platform's
-  default clock). The lane, the link endpoint and the MAC's transmitter run on it, and
-  the RGMII transmit pins leave through ODDRX1Fs clocked by it;
-- `rx`, the PHY's receive clock (RXC): the MAC's receiver up to its `AsyncFIFO`.
+  default clock, whose port constraint nextpnr carries through the PLL). The lane, the
+  link endpoint and the MAC's transmitter run on it, and the RGMII transmit pins leave
+  through ODDRX1Fs clocked by it;
+- `rx`, the PHY's receive clock (RXC, its pin constrained to 125 MHz): the MAC's receiver
+  up to its `AsyncFIFO`.
 
 RGMII wants the clock 2 ns after the data at each receiver. Each board says who adds it
 (`board.TX_CLOCK_PHASE`, `board.RX_DELAY_NS`): TXC comes from the PLL's second output, 90
@@ -68,15 +70,18 @@ class EthernetBoardTop(Elaboratable):
         m.submodules.oscillator = clkin = io.Buffer("i", oscillator)
         m.submodules.pll = pll = Pll(clkin.i, pll_parameters(
             platform.default_clk_frequency / 1e6, CORE_CLOCK_MHZ, board.TX_CLOCK_PHASE))
+        # Constraints go on ports: yosys keeps one of a net's several names, so a constraint
+        # on an inner signal (`pll.clkop`) can name a net that no longer exists. nextpnr
+        # derives the PLL's outputs (125 MHz on the core's net, `clk`) from the oscillator's
+        # port constraint, which the platform adds, and the PLL's FREQUENCY_PIN_* attributes.
         m.domains.sync = ClockDomain("sync")
         m.domains.txc = ClockDomain("txc", reset_less=True)
         m.d.comb += [ClockSignal("sync").eq(pll.clkop), ClockSignal("txc").eq(pll.clkos)]
-        platform.add_clock_constraint(pll.clkop, CORE_CLOCK_MHZ * 1e6)
 
-        m.submodules.rx_clk = rx_clk = io.Buffer("i", eth.rx_clk)
+        m.submodules.rxc = rxc = io.Buffer("i", eth.rx_clk)
         m.domains.rx = ClockDomain("rx")
-        m.d.comb += ClockSignal("rx").eq(rx_clk.i)
-        platform.add_clock_constraint(rx_clk.i, CORE_CLOCK_MHZ * 1e6)
+        m.d.comb += ClockSignal("rx").eq(rxc.i)
+        platform.add_clock_constraint(eth.rx_clk.io, CORE_CLOCK_MHZ * 1e6)
 
         m.submodules.button = button = io.Buffer("i", platform.request(board.RESET, 0, dir="-"))
         m.submodules.reset = ResetSynchronizer(button.i | ~pll.locked, domain="sync")

@@ -34,9 +34,11 @@ def load_records(paths):
 
 
 def _clock_label(net):
-    """nextpnr's clock net name without Amaranth's `$N` suffix and buffer port."""
-    name = re.sub(r"\$\d+", "", net).removesuffix(".i")
-    return {"pll.clkop": "core", "rx_clk": "RXC"}.get(name, name)
+    """`core` for the Ethernet top's PLL clock (the sync domain's `clk`), `RXC` for the PHY's
+    receive clock (whichever of its net's names nextpnr kept), else the net's name."""
+    if net == "clk":
+        return "core"
+    return "RXC" if "rx_clk" in net else re.sub(r"\$\d+", "", net)
 
 
 def clock_figures(record):

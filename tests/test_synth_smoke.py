@@ -55,7 +55,7 @@ def test_the_smallest_board_places_and_routes(tmp_path, capsys):
                  "--no-cycles"]) == 0
     said = capsys.readouterr().out
     report = json.loads((tmp_path / "summary.json").read_text())
-    achieved, target = report["fmax"]["pll.clkop"]
+    achieved, target = report["fmax"]["clk"]          # derived by nextpnr through the PLL
     assert target == 125 and achieved > 0
     rx_clock = next(clock for clock in report["fmax"] if clock.startswith("rx_clk"))
     assert report["fmax"][rx_clock][1] == 125                  # the PHY's RXC, its own clock
@@ -79,4 +79,4 @@ def test_board_matrix(name, depth, tmp_path):
     records = pathlib.Path(MATRIX)
     records.mkdir(parents=True, exist_ok=True)
     (records / f"{name}_d{depth}.json").write_text(json.dumps(report, indent=1))
-    assert report["fmax"]["pll.clkop"][1] == 125
+    assert report["fmax"]["clk"][1] == 125
