@@ -30,6 +30,7 @@ def _delays(out):
 def test_bench_md_measures_the_engine_with_edge_processes_serving_the_clients(client, slow):
     out = _bench("--clients", "6", "--slow", str(slow), "--edges", "2", "--client", client)
     assert re.search(r"no fanout: +" + RATE, out), out
+    assert re.search(r"no fanout, again: +" + RATE + r" +\(\d+% of the rate", out), out
     assert re.search(r"2 md-edge processes: +" + RATE + r" +\(\d+% of the rate, \d+% and \d+% "
                      r"of the CPU without\)", out), out
     assert re.search(r"paced at 500 commands/s \([\d,]+ commands, 6 clients connected to 2 "

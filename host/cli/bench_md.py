@@ -205,13 +205,16 @@ def run_bench_md(args):
         print(f"bench-md: the exchange on CPU {cpus[0]}, edges and clients on CPU "
               f"{', '.join(map(str, cpus[1:]))}")
 
-    rig = Rig(feed=feed)
-    try:
-        # The paced commands first, as the runs with a fanout have them: the same books.
-        run_flat_out(rig, [stamped(command, 0) for command in paced])
-        alone = run_flat_out(rig, commands, Progress("engine alone"))
-    finally:
-        rig.close()
+    def without_fanout():
+        rig = Rig(feed=feed)
+        try:
+            # The paced commands first, as the runs with a fanout have them: the same books.
+            run_flat_out(rig, [stamped(command, 0) for command in paced])
+            return run_flat_out(rig, commands, Progress("engine alone"))
+        finally:
+            rig.close()
+
+    alone = without_fanout()
     print("\r" + _rate_line("no fanout", *alone), flush=True)
 
     if args.nats:
@@ -259,6 +262,9 @@ def run_bench_md(args):
               f"rebuilding the books from the feed included); clients "
               f"{_per(report['cpu_seconds'], read)} µs read ({report['cpu_seconds']:,.1f} s, "
               f"{args.client})")
+
+    # Once more without: how far two runs of the same thing differ on this machine now.
+    print("\r" + _rate_line("no fanout, again", *without_fanout(), alone), flush=True)
 
     if args.in_process:
         rig = Rig("websocket")
