@@ -90,5 +90,5 @@ def test_every_shard_publishes_its_symbols_to_one_nats(tmp_path):
         assert found["gatebook.md.GATE"]["asks"][0][:2] == [100_0000, 60]
         assert found["gatebook.md.AAPL"]["asks"][0][:2] == [200_0000, 40]
     finally:
-        _stop(supervisor)
+        _stop(supervisor, lines)
         server.kill()

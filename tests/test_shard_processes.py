@@ -8,11 +8,13 @@ A's orders are still there.
 """
 
 import os
+import queue
 import re
 import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 
 import pytest
@@ -84,21 +86,37 @@ log = "log-b"
 
 
 class Lines:
-    """A child's stdout, read line by line until a pattern shows up."""
+    """A child's stdout, read line by line (on a thread, so a wait has a deadline) until a
+    pattern shows up; `rest()` is what came after, once the child ended."""
 
     def __init__(self, child):
-        self.child, self.seen = child, []
+        self.child, self.seen, self.lines = child, [], queue.Queue()
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self):
+        for line in self.child.stdout:
+            self.lines.put(line)
+        self.lines.put("")
 
     def until(self, pattern, seconds=60):
         deadline = time.monotonic() + seconds
         while time.monotonic() < deadline:
-            line = self.child.stdout.readline()
+            try:
+                line = self.lines.get(timeout=max(0.01, deadline - time.monotonic()))
+            except queue.Empty:
+                break
             assert line, "the child ended:\n" + "".join(self.seen)
             self.seen.append(line)
             found = re.search(pattern, line)
             if found:
                 return found
         raise AssertionError(f"no {pattern!r} within {seconds} s:\n" + "".join(self.seen))
+
+    def rest(self):
+        out = []
+        while (line := self.lines.get(timeout=30)):
+            out.append(line)
+        return "".join(out)
 
 
 def _start(*argv):
@@ -126,9 +144,16 @@ def _replies(sock, address, count, seconds=10):
     return taken
 
 
-def _stop(child, seconds=30):
+def _stop(child, lines, seconds=30):
+    """SIGTERM `child`; what it printed after the lines already read."""
     child.send_signal(signal.SIGTERM)
-    out, _ = child.communicate(timeout=seconds)
+    try:
+        child.wait(timeout=seconds)
+    except subprocess.TimeoutExpired:
+        child.kill()
+        raise
+    out = lines.rest()
+    child.stdout.close()
     return out
 
 
@@ -188,31 +213,51 @@ def test_a_killed_shard_recovers_its_state_while_the_other_keeps_trading(tmp_pat
                 (name, record), = _replies(sock, a.listen, 1)
                 assert name == "canceled" and record[OUCH.CANCELED.order_token] == 2
         finally:
-            out = _stop(restarted)
+            out = _stop(restarted, restart_lines)
         assert "run: shard A: rejects: UNKNOWN_SYMBOL 1" in out, out
         assert os.kill(pid_b, 0) is None       # B never stopped
     finally:
-        out = _stop(supervisor)
+        out = _stop(supervisor, lines)
     assert "[B] run: shard B: rejects: none" in out, out
     assert re.search(r"shards: A exited \(killed by SIGKILL\); B exited \(status 0\)", out), out
 
 
-def test_the_supervisor_restarts_a_killed_shard_from_its_log(tmp_path):
+SCRIPT = """
+1 enter_order order_token=11 stock=GATE side=BUY shares=100 price=100.00
+1 enter_order order_token=12 stock=MSFT side=SELL shares=100 price=700.00
+1 enter_order order_token=13 stock=IBM side=BUY shares=100 price=100.00
+1 cancel_order order_token=99
+1 cancel_order order_token=12
+"""
+
+
+def test_the_supervisor_restarts_a_killed_shard_from_its_log(tmp_path, capsys):
     path = write_config(str(tmp_path), durability="batched")
     _, shards = load_sharded(path)
     supervisor, lines = _start("shards", "run", "--config", path, "--restart", "1")
     try:
         found = lines.until(r"shards: A up \(pid (\d+)\); B up")
+        script, password = tmp_path / "orders.txt", tmp_path / "password"
+        script.write_text(SCRIPT)
+        password.write_text("pw1\n")
+        assert main(["shards", "send", "--config", path, "--user", "user1", "--password-file",
+                     str(password), "--script", str(script), "--wait", "2"]) == 0
+        out = capsys.readouterr().out
+        assert "shards send: 3 of 5 messages sent as user1" in out, out
+        assert re.search(r"A: session 0x[0-9a-f]{8}; replies: accepted 1$", out, re.M), out
+        assert re.search(r"B: session 0x[0-9a-f]{8}; replies: accepted 1, canceled 1$", out,
+                         re.M), out
+        assert "not routed: unknown_symbol 1, unknown_token 1" in out, out
         with SocketUdp("127.0.0.1") as sock:
             client = ShardSessions(sock, shards, "user2", "pw2")
             client.send([_enter(7, "GATE", 1, 150_0000)])
             assert [n for n, _ in _replies(sock, shards.shard("A").listen, 1)] == ["accepted"]
         os.kill(int(found.group(1)), signal.SIGKILL)
         lines.until(r"restarting A \(1 of 1\): it recovers from its own log")
-        lines.until(r"\[A\] run: recovered .*: last seq 1 ")
+        lines.until(r"\[A\] run: recovered .*: last seq 2 ")
         lines.until(r"shards: A up \(pid \d+, restarted 1x\); B up")
     finally:
-        out = _stop(supervisor)
+        out = _stop(supervisor, lines)
     assert re.search(r"shards: A exited \(status 0\); B exited \(status 0\)", out), out
 
 

@@ -78,7 +78,11 @@ class ShardSessions:
 
 def _records(config, args):
     if args.script:
-        text = sys.stdin.read() if args.script == "-" else open(args.script).read()
+        if args.script == "-":
+            text = sys.stdin.read()
+        else:
+            with open(args.script) as script:
+                text = script.read()
         datagrams = script_datagrams(text)
     else:
         from ..flow import FlowMix, generate_flow
@@ -91,8 +95,9 @@ def _records(config, args):
 
 
 def _password(path):
-    file = sys.stdin if path == "-" else open(path)
-    with file:
+    if path == "-":
+        return sys.stdin.readline().rstrip("\r\n")
+    with open(path) as file:
         return file.readline().rstrip("\r\n")
 
 
