@@ -1,5 +1,6 @@
 """`gatebook bench-md` runs end to end on a small flow: every figure it prints is there."""
 
+import os
 import re
 import subprocess
 import sys
@@ -46,9 +47,12 @@ def test_bench_md_measures_the_engine_with_edge_processes_serving_the_clients(cl
                      r"clients [\d,.]+ µs read \([\d,.]+ s, " + client + r"\)", out), out
 
 
+@pytest.mark.skipif(len(os.sched_getaffinity(0)) < 2, reason="--pin needs two CPUs")
 def test_bench_md_in_process_server_is_measured_beside_the_edges():
-    out = _bench("--clients", "4", "--slow", "0", "--edges", "1", "--in-process")
+    out = _bench("--clients", "4", "--slow", "0", "--edges", "1", "--in-process", "--pin")
+    assert re.search(r"the exchange on CPU \d+, edges and clients on CPU \d", out), out
     assert re.search(r"1 md-edge processes: +" + RATE, out), out
+    assert re.search(r"no fanout, other CPUs busy: +" + RATE, out), out
     assert re.search(r"WebSocket server in process: +" + RATE + r" +\(\d+% of the rate", out), out
     assert "server sent" in out and "resyncs 0" in out, out
     assert out.count("clients: 4 connected, 0 failed or cut") == 2, out

@@ -47,7 +47,8 @@ def register(subparsers):
     parser.add_argument("--pin", action="store_true",
                         help="run the exchange on the first CPU and the edges and clients on "
                              "the others (os.sched_setaffinity), as a deployment keeps the "
-                             "fanout off the engine's core")
+                             "fanout off the engine's core; then once more without the fanout "
+                             "but with a busy loop on each of the others")
     parser.add_argument("--nats", metavar="URL",
                         help="also run flat out with the NATS fanout (gatebook run --md-nats) "
                              "publishing to this server, JetStream on")
@@ -265,6 +266,18 @@ def run_bench_md(args):
 
     # Once more without: how far two runs of the same thing differ on this machine now.
     print("\r" + _rate_line("no fanout, again", *without_fanout(), alone), flush=True)
+    if args.fanout_cpus:
+        # And with the fanout's CPUs busy doing nothing of ours: what sharing the machine
+        # (caches, the hypervisor, other jobs moved over) does to the engine by itself.
+        burners = [subprocess.Popen([sys.executable, "-c", "while True: pass"],
+                                    preexec_fn=pinned({cpu})) for cpu in args.fanout_cpus]
+        try:
+            busy = without_fanout()
+        finally:
+            for burner in burners:
+                burner.kill()
+                burner.wait()
+        print("\r" + _rate_line("no fanout, other CPUs busy", *busy, alone), flush=True)
 
     if args.in_process:
         rig = Rig("websocket")
