@@ -3,6 +3,8 @@
 import os
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from gatebook.host.config import ConfigError, load_config
 from gatebook.host.shards import ShardMapError, load_sharded, shard_config
@@ -135,3 +137,34 @@ def test_a_standby_cannot_serve_every_shard(tmp_path):
 
 def test_a_shard_map_error_is_a_config_error():
     assert issubclass(ShardMapError, ConfigError)
+
+
+def test_a_name_with_a_trailing_newline_is_refused(tmp_path):
+    text = SYMBOLS + '\n[[shards]]\nname = "A\\n"\nsymbols = ["GATE", "AAPL", "MSFT"]\n' \
+        'listen = ":1"\nmd = "none"\n'
+    with pytest.raises(ShardMapError, match="must be 1..16 letters"):
+        load_sharded(_write(tmp_path, text))
+
+
+_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=12)
+    | st.sampled_from(["GATE", "AAPL", "MSFT", "127.0.0.1:1", ":0", "none", "A", "log"]),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=6), inner,
+                                                                max_size=3),
+    max_leaves=8)
+_ENTRIES = st.lists(st.dictionaries(
+    st.sampled_from(["name", "symbols", "listen", "md", "log", "metrics", "fix", "x"]),
+    _VALUES, max_size=6), max_size=3) | _VALUES
+
+
+@settings(max_examples=300, deadline=None)
+@given(_ENTRIES)
+def test_any_shards_value_is_a_map_or_a_shard_map_error(entries):
+    from gatebook.host.shards import parse_shard_map
+    from gatebook.host.symbols import DEFAULT_SYMBOLS
+    try:
+        shards = parse_shard_map(entries, DEFAULT_SYMBOLS[:3])
+    except ShardMapError:
+        return
+    assert sorted(s for shard in shards.shards for s in shard.symbols) == \
+        sorted(spec.name for spec in DEFAULT_SYMBOLS[:3])

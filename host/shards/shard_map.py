@@ -29,7 +29,7 @@ __all__ = ["Shard", "ShardMap", "ShardMapError", "load_sharded", "parse_shard_ma
            "shard_config", "SHARD_KEYS"]
 
 # A shard's name goes into file names and status lines.
-_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,15}$")
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,15}")
 # Shards per exchange at most: a few per core, a few machines.
 MAX_SHARDS = 256
 
@@ -150,7 +150,7 @@ def _shard(entry, number, listed, source, base):
     where = f"{source}: [[shards]] number {number}"
     if not isinstance(entry, dict):
         raise ShardMapError(f"{where} must be a table")
-    if isinstance(entry.get("name"), str) and _NAME.match(entry["name"]):
+    if isinstance(entry.get("name"), str) and _NAME.fullmatch(entry["name"]):
         where = f"{source}: shard {entry['name']}"
     unknown = sorted(set(entry) - set(SHARD_KEYS))
     if unknown:
@@ -159,7 +159,7 @@ def _shard(entry, number, listed, source, base):
         if key not in entry:
             raise ShardMapError(f"{where}: needs {key} ({SHARD_KEYS[key]})")
     name = entry["name"]
-    if not isinstance(name, str) or not _NAME.match(name):
+    if not isinstance(name, str) or not _NAME.fullmatch(name):
         raise ShardMapError(f"{where}: name {name!r} must be 1..16 letters, digits, _ or -, "
                             "starting with a letter or digit")
     names = entry["symbols"]
