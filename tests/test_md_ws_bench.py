@@ -27,7 +27,8 @@ def _delays(out):
 # the run with the library's slow clients, which drain what the kernel buffered for them
 # after the server closes (0.2 s a message, ~35 s), is long.
 @pytest.mark.parametrize("client, slow", [
-    ("raw", 1), pytest.param("websockets", 2, marks=pytest.mark.long)])
+    ("c", 1), pytest.param("raw", 1, marks=pytest.mark.long),
+    pytest.param("websockets", 2, marks=pytest.mark.long)])
 def test_bench_md_measures_the_engine_with_edge_processes_serving_the_clients(client, slow):
     out = _bench("--clients", "6", "--slow", str(slow), "--edges", "2", "--client", client)
     assert re.search(r"no fanout: +" + RATE, out), out

@@ -38,8 +38,9 @@ def register(subparsers):
                         help="length of the paced run (default 10)")
     parser.add_argument("--edges", type=int, default=2, metavar="K",
                         help="md-edge --mold processes sharing the clients (default 2); 0: none")
-    parser.add_argument("--client", choices=("raw", "websockets"), default="raw",
-                        help="the measuring clients: raw sockets, a few µs a message (default), "
+    parser.add_argument("--client", choices=("c", "raw", "websockets"), default="c",
+                        help="the measuring clients: raw sockets in C, compiled with cc at first "
+                             "use (default; raw when there is no compiler), the same in Python, "
                              "or the websockets library's")
     parser.add_argument("--in-process", action="store_true",
                         help="also serve the clients from a WebSocket server in the exchange's "
@@ -189,6 +190,13 @@ def run_bench_md(args):
     from ..marketdata.ws_bench import Rig, run_flat_out, stamped
     # Flat out, events carry timestamp 0, which clients do not time: only the paced
     # run's commands are stamped with the wall clock, as they are applied.
+    if args.client == "c":
+        from ..marketdata.ws_load_c import build
+        try:
+            build()
+        except RuntimeError as error:
+            print(f"bench-md: {error}; the clients are Python's (--client raw)", file=sys.stderr)
+            args.client = "raw"
     commands = [stamped(command, 0) for command in generate_flow(args.orders, seed=args.seed)]
     paced = list(generate_flow(int(args.rate * args.seconds), seed=args.seed + 1))
     print(f"bench-md: {len(commands):,} commands (seed {args.seed}); {args.clients:,} WebSocket "

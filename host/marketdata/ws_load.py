@@ -18,6 +18,8 @@ clients on the same cores (and a third that is no WebSocket client at all):
   6455 to hold a connection (the handshake, unmasked server frames, pings
   answered with pongs) and reads each frame's bytes without decoding JSON,
   except the sampled ones: some microseconds per message.
+- "c": the raw client in C (ws_load_c.py, compiled at first use): the
+  kernel's receive and little else;
 - "websockets": the `websockets` library's asyncio client, a connection as a
   real application holds one (tens of microseconds per message in Python);
 - "feed": one process that joins the feed's multicast group (the address
@@ -46,7 +48,7 @@ from gatebook.wire.positions import ITCH
 __all__ = ["start_clients", "wait_connected", "stop_clients", "KINDS", "SAMPLE_EVERY",
            "SLOW_READ_SECONDS"]
 
-KINDS = ("raw", "websockets", "feed")
+KINDS = ("raw", "c", "websockets", "feed")
 SAMPLE_EVERY = 7              # every seventh message of a fast client is timed
 SLOW_READ_SECONDS = 0.2
 NANOSECONDS_PER_DAY = 86_400 * 1_000_000_000
@@ -56,13 +58,17 @@ def start_clients(kind, servers, clients, slow, seconds, per_process=500, cpus=N
     """Client processes holding `clients` connections (`slow` of them slow) for `seconds`,
     spread over `servers` ((host, port) each) in turn; on `cpus` only, if given."""
     addresses = ",".join(f"{host}:{port}" for host, port in servers)
+    if kind == "c":
+        from .ws_load_c import build
+        program = [build()]
+    else:
+        program = [sys.executable, "-m", __name__]
     processes = []
     for first in range(0, clients, per_process):
         count = min(per_process, clients - first)
         slow_here = max(0, min(count, slow - first))
         processes.append(subprocess.Popen(
-            [sys.executable, "-m", __name__, kind, addresses, str(count), str(slow_here),
-             str(seconds), str(first)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+            program + [kind, addresses, str(count), str(slow_here), str(seconds), str(first)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
             preexec_fn=None if cpus is None else lambda: os.sched_setaffinity(0, cpus)))
     return processes
 
