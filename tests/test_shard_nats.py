@@ -1,8 +1,8 @@
-"""One NATS server carries every shard's executions and symbol states.
+"""Every shard its own MoldUDP64 channel; one NATS server carries every shard's market data.
 
 Two shards (`gatebook run --shard all`) publish to one real nats-server; a trade on
 each shard's symbol reaches `gatebook.exec.<SYMBOL>` and `gatebook.md.<SYMBOL>`, each
-execution numbered by its own shard.
+execution numbered by its own shard; each shard's channel carries its symbols only.
 """
 
 import asyncio
@@ -14,7 +14,8 @@ import time
 import pytest
 
 sys.path.insert(0, os.path.dirname(__file__))
-from md_nats_servers import NatsServer, free_port, nats_server_binary  # noqa: E402
+from md_nats_servers import NatsServer, nats_server_binary  # noqa: E402
+from md_subscriber import SESSION, PeerBook, _mold  # noqa: E402
 from test_shard_processes import _enter, _replies, _start, _stop, write_config  # noqa: E402
 
 from gatebook.dpdk_bridge.udp import SocketUdp  # noqa: E402
@@ -61,9 +62,10 @@ def test_every_shard_publishes_its_symbols_to_one_nats(tmp_path):
         text = file.read()
     text = text.replace(
         "[log]", f'[market_data]\nnats = "{server.url}"\n[log]')
-    # each shard its own MoldUDP64 channel: NATS is fed from it
-    text = text.replace('md = "none"', f'md = "127.0.0.1:{free_port()}"', 1)
-    text = text.replace('md = "none"', f'md = "127.0.0.1:{free_port()}"', 1)
+    # each shard its own MoldUDP64 channel (NATS is fed from it), read here
+    channels = [SocketUdp("127.0.0.1", 0), SocketUdp("127.0.0.1", 0)]
+    for channel in channels:
+        text = text.replace('md = "none"', f'md = "127.0.0.1:{channel.address[1]}"', 1)
     with open(path, "w") as file:
         file.write(text)
     _, shards = load_sharded(path)
@@ -89,6 +91,31 @@ def test_every_shard_publishes_its_symbols_to_one_nats(tmp_path):
             "gatebook.exec.AAPL": (1, 200_0000, 60)}
         assert found["gatebook.md.GATE"]["asks"][0][:2] == [100_0000, 60]
         assert found["gatebook.md.AAPL"]["asks"][0][:2] == [200_0000, 40]
+        # Each channel carries its own shard's symbols and orders, read by an independent
+        # ITCH parser: A lists GATE alone, B AAPL and MSFT.
+        books = [_read_channel(channel) for channel in channels]
+        assert [book.names for book in books] == [{1: "GATE"}, {2: "AAPL", 3: "MSFT"}]
+        assert books[0].orders_at(1, b"S") == [(100_0000, [60])]
+        assert not books[0].orders_at(2, b"S")
+        assert books[1].orders_at(2, b"S") == [(200_0000, [40])]
     finally:
         _stop(supervisor, lines)
         server.kill()
+        for channel in channels:
+            channel.close()
+
+
+def _read_channel(channel, quiet=0.3):
+    """The book a subscriber builds from what arrived on `channel` until it goes quiet."""
+    book, last = PeerBook(), time.monotonic()
+    while time.monotonic() - last < quiet:
+        packets = channel.recv(64)
+        if not packets:
+            time.sleep(0.01)
+        for packet, _ in packets:
+            last = time.monotonic()
+            session, _, messages, _ = _mold(packet)
+            assert session == SESSION
+            for message in messages:
+                book.apply(message)
+    return book

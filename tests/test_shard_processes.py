@@ -25,7 +25,8 @@ from ouch_login import write_accounts  # noqa: E402
 from gatebook.cli import main  # noqa: E402
 from gatebook.dpdk_bridge.udp import SocketUdp  # noqa: E402
 from gatebook.host.cli.shards_send import ShardSessions  # noqa: E402
-from gatebook.host.ouch.framing import OUTBOUND_CODEC, decode_datagram, encode_datagram  # noqa: E402
+from gatebook.host.ouch.framing import (OUTBOUND_CODEC, decode_datagram,  # noqa: E402
+                                        encode_datagram)
 from gatebook.host.ouch.inject import log_in  # noqa: E402
 from gatebook.host.protocols import shipped_codecs  # noqa: E402
 from gatebook.host.shards import load_sharded, shard_config  # noqa: E402

@@ -125,7 +125,8 @@ def _end_to_end(args, flow, specs):
                            for s, r in zip(run.shards, results))
         busiest = max(s.cpu_seconds for s in run.shards) or float("nan")
         cpu_rates[count] = run.commands / busiest
-        print(f"{count:>6} {run.per_second:>11,.0f} {sum(s.cpu_seconds for s in run.shards):>7.2f} "
+        cpu = sum(s.cpu_seconds for s in run.shards)
+        print(f"{count:>6} {run.per_second:>11,.0f} {cpu:>7.2f} "
               f"{cpu_rates[count]:>10,.0f}  {shards}", flush=True)
         for index, summary in enumerate(summaries):
             print(f"{'':>6}   S{index}: {summary.removeprefix('run: ')}")

@@ -24,7 +24,7 @@ import time
 
 from argon2 import PasswordHasher
 
-from gatebook.wire import internal, ouch
+from gatebook.wire import internal
 
 from ..engine import MatchingEngine
 from ..net.accounts import Accounts
@@ -114,7 +114,8 @@ def run_end_to_end(flow, specs, groups, workdir=None, batch=32, window=8192, log
         for index, part in enumerate(split_flow(flow, groups)):
             # one datagram per command keeps the flow's order across its users
             payloads = [payload for _, payload in flow_datagrams(part, specs, batch=1)]
-            records = [r for payload in payloads for r in decode_datagram(payload, INBOUND_CODEC)[2]]
+            records = [record for payload in payloads
+                       for record in decode_datagram(payload, INBOUND_CODEC)[2]]
             replies = expected_replies(part, specs)
             path = os.path.join(workdir, f"sender{index}.pkl")
             with open(path, "wb") as out:

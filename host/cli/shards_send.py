@@ -121,7 +121,8 @@ def send_routed(config, shard_map, args):
         client.close()
     print(f"shards send: {sent} of {len(records)} messages sent as {args.user}")
     for name in shard_map.names:
-        counts = ", ".join(f"{kind} {count}" for kind, count in sorted(client.replies[name].items()))
+        counts = ", ".join(f"{kind} {count}"
+                           for kind, count in sorted(client.replies[name].items()))
         print(f"shards send: {name}: session {client.sessions[name]:#010x}; replies: "
               f"{counts or 'none'}")
     print("shards send: not routed: " + (", ".join(
