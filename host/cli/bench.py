@@ -1,6 +1,7 @@
 """`gatebook bench`: throughput and latency of the software matching path."""
 
 import platform
+from dataclasses import replace
 
 from ..bench import GC_MODES, KINDS, run_benchmark
 from ..compiled import engine_build
@@ -31,6 +32,10 @@ def register(subparsers):
                         help="instead: Gatebook beside the peer engines (matching-engine, "
                              "liquibook) on one flow of their kind, in one run "
                              "(docs/benchmarks.md, \"Peers\")")
+    parser.add_argument("--peer-levels", type=int, default=PEER_MIX.levels, metavar="N",
+                        help="with --peers: price levels a side the passive orders spread "
+                             f"over (default {PEER_MIX.levels}: deep queues; more levels, "
+                             "shorter queues)")
     parser.add_argument("--hw-sim", nargs="*", type=int, metavar="DEPTH",
                         help="also count clock cycles of the matching pipeline in simulation, "
                              "per window depth (default depths 4 and 16)")
@@ -90,8 +95,8 @@ def run_bench(args):
 
 def run_peer_table(args):
     """`gatebook bench --peers`: every engine of peer_bench.PEERS on one flow, one table."""
-    mix = PEER_MIX
-    flow = peer_flow(args.orders, seed=args.seed)
+    mix = replace(PEER_MIX, levels=args.peer_levels)
+    flow = peer_flow(args.orders, seed=args.seed, mix=mix)
     resting, levels, longest = flow_shape(flow)
     print(f"gatebook bench --peers: {len(flow):,} records (seed {args.seed}), one symbol: "
           f"{mix.passive:.0%} passive limit over {mix.levels} ticks a side, {mix.cancel:.0%} "
