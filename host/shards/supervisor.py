@@ -104,8 +104,9 @@ class Supervisor:
             self._status()
             if code != 0 and shard.restarts < self.restarts:
                 shard.restarts += 1
-                self.out(f"shards: restarting {shard.name} ({shard.restarts} of "
-                         f"{self.restarts}): it recovers from its own log")
+                with self._lock:
+                    self.out(f"shards: restarting {shard.name} ({shard.restarts} of "
+                             f"{self.restarts}): it recovers from its own log")
                 self._spawn(shard)
                 running = True
         return running
@@ -156,7 +157,8 @@ class Supervisor:
     def _read(self, shard, process):
         for line in process.stdout:
             line = line.rstrip("\n")
-            self.out(f"[{shard.name}] {line}")
+            with self._lock:            # one reader thread per shard: whole lines only
+                self.out(f"[{shard.name}] {line}")
             if line.startswith(self.up_marker) and shard.process is process \
                     and shard.state == "starting":
                 shard.state = "up"
