@@ -157,7 +157,7 @@ _ENTRIES = st.lists(st.dictionaries(
     _VALUES, max_size=6), max_size=3) | _VALUES
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(_ENTRIES)
 def test_any_shards_value_is_a_map_or_a_shard_map_error(entries):
     from gatebook.host.shards import parse_shard_map
