@@ -193,6 +193,16 @@ def _other_orders(path):
     _forge(path, body.replace(b'"displayed":[[', b'"displayed":[[9999', 1))
 
 
+def _reused_refs(path):
+    """A valid CRC over a checkpoint whose next order reference is one already shown."""
+    with open(path, "rb") as file:
+        data = file.read()
+    body = data[:-len(b"\nCRC 00000000")]
+    start = body.index(b'"next_ref":') + len(b'"next_ref":')
+    end = body.index(b",", start)
+    _forge(path, body[:start] + b"1" + body[end:])
+
+
 def _other_session(path):
     with open(path, "rb") as file:
         data = file.read()
@@ -205,6 +215,7 @@ def _garbage(path):
 
 @pytest.mark.parametrize("damage, kind", [
     (_truncate, "truncated"), (_flip, "crc"), (_other_orders, "mismatch"),
+    (_reused_refs, "mismatch"),
     (_other_session, "session"), (_garbage, "format")])
 def test_a_damaged_or_forged_checkpoint_is_refused_and_the_whole_log_replayed(
         tmp_path, damage, kind):

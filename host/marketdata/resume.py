@@ -144,10 +144,12 @@ def _matches_snapshot(checkpoint, engine):
     if {order_id: (shares, side) for order_id, (_, shares, side) in displayed.items()} \
             != resting or stops != pending:
         return False
-    # The book subscribers hold shows the same orders under the same references.
+    # The book subscribers hold shows the same orders under the same references, and
+    # the next reference is a new one.
     shown = {record[_ADD_REF]: record[_ADD_SHARES] for record in checkpoint.book
              if record[CODE] == _ADD}
-    return shown == {ref: shares for ref, shares, _ in displayed.values()}
+    return shown == {ref: shares for ref, shares, _ in displayed.values()} \
+        and checkpoint.feed_state["next_ref"] > max(shown, default=0)
 
 
 def _from_checkpoint(journal, symbols, session, send, store_messages, refused):
