@@ -14,8 +14,11 @@ from gatebook.host.marketdata import ws_schema
 from gatebook.host.marketdata.feed_tap import LocalSource
 from gatebook.host.marketdata.ws_hub import Hub, Subscriber, text_frame
 
+import test_md_ws
 from md_ws_clients import Client
-from test_md_ws import _shows, market, server_of     # noqa: F401 (fixtures)
+from test_md_ws import _shows
+
+market, server_of = test_md_ws.market, test_md_ws.server_of     # its fixtures, used here
 
 
 def _unframe(frame):
@@ -84,7 +87,7 @@ def test_a_backed_up_connection_is_conflated_by_its_sender_instead(market):
     assert [json.loads(_unframe(frame))["type"] for frame in written] == ["l1", "l2", "trades"]
 
 
-def test_many_clients_of_a_real_server_end_with_the_book(market, server_of):  # noqa: F811
+def test_many_clients_of_a_real_server_end_with_the_book(market, server_of):
     server = server_of(market)
     clients = [Client(server.address) for _ in range(40)]
     for client in clients:

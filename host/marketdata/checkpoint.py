@@ -74,6 +74,7 @@ class FeedCheckpoint:
 
 
 def checkpoint_name(command_seq):
+    """The file name of the checkpoint taken after command `command_seq`."""
     return f"{_NAME_PREFIX}{command_seq:020d}{_NAME_SUFFIX}"
 
 

@@ -269,7 +269,7 @@ def open_market_data(symbols, sink, session, send, clock, journal=None,
     publisher = MoldPublisher(session, send, store_messages)
     engine = (replay_log(journal.directory, symbols, last_seq, publisher, feed)
               if continue_session else None)
-    refusals = (f"; feed checkpoints refused: " + ", ".join(
+    refusals = ("; feed checkpoints refused: " + ", ".join(
         f"{kind} {count}" for kind, count in sorted(refused.items()))) if refused else ""
     if engine is not None and engine.state_hash() == journal.engine.state_hash():
         feed.sink = sink
