@@ -259,3 +259,23 @@ def test_read_checkpoint_round_trips_what_was_written(tmp_path):
     assert checkpoint.messages == [numbered for _, numbered in sorted(
         messages_of(first.sent).items())][:checkpoint.next_sequence - 1][
         -len(checkpoint.messages):]
+
+
+def test_no_checkpoint_for_a_snapshot_taken_in_the_middle_of_a_command(tmp_path):
+    """A log without an exchange's entry states snapshots inside `apply`, before the
+    feed has heard that command's events: a checkpoint there would be one command off."""
+    directory = str(tmp_path / "log")
+    clock = ManualClock(START_NS, STEP_NS)
+    journal = JournaledExchange(directory, DEFAULT_SYMBOLS, clock=clock, snapshot_every=300,
+                                policy="none")
+    start = open_market_data(DEFAULT_SYMBOLS, list.append, SESSION, len, clock, journal)
+    records = []
+    start.feed.sink = records.extend
+    start.publisher.publish(start.opening)
+    for command in seeded_commands(7, 700):
+        start.feed(journal.apply(journal.sequencer.stamp(*command)))
+        start.publisher.publish(records)
+        records.clear()
+    journal.close()
+    start.checkpoints.close()
+    assert list_checkpoints(directory) == [] and start.checkpoints.skipped == 2
