@@ -32,6 +32,7 @@ recovered book (ItchFeed.show_book).
 """
 
 import logging
+import os
 import time
 from collections import Counter
 
@@ -153,7 +154,7 @@ def _matches_snapshot(checkpoint, engine):
 
 
 def _from_checkpoint(journal, symbols, session, send, store_messages, refused):
-    """(feed, publisher, engine, command seq) continued from the newest usable checkpoint."""
+    """(feed, publisher, command seq) continued from the newest usable checkpoint, or None."""
     last_seq = journal.sequencer.next_seq - 1
     snapshots = dict(list_snapshots(journal.directory))
     for command_seq, path in list_checkpoints(journal.directory):
@@ -162,7 +163,7 @@ def _from_checkpoint(journal, symbols, session, send, store_messages, refused):
         except CheckpointError as error:
             _refuse(refused, error.kind, str(error))
             continue
-        name = path.rsplit("/", 1)[-1]
+        name = os.path.basename(path)
         if checkpoint.command_seq != command_seq or command_seq > last_seq:
             _refuse(refused, "format", f"{name}: seq {checkpoint.command_seq}, the log's "
                                        f"last {last_seq}")
