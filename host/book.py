@@ -166,10 +166,6 @@ class Book:
         count = level.count = level.count - 1
         order[QTY] = 0
         del self.registry[order[ORDER_ID]]
-        # A done order may sit in its level until a compaction or a cut drops it: its
-        # large ints are let go now, while they are in the cache, so that drop later visits
-        # a shell of small ints, not cold objects (docs/benchmarks.md, "Latency").
-        order[ORDER_ID] = order[USER] = order[PRICE] = order[STOP_PRICE] = order[SEQ] = 0
         events.append((_LEVEL, seq, ts, self.symbol, side, price, qty, count))
         if not count:
             del self.levels[side][key]
@@ -262,8 +258,6 @@ class Book:
                     head += 1
                     count -= 1
                     del registry[resting[ORDER_ID]]
-                    resting[ORDER_ID] = resting[USER] = resting[PRICE] = 0   # as in unrest
-                    resting[STOP_PRICE] = resting[SEQ] = 0
                     if not count:
                         break
                 if not remaining:

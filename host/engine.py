@@ -414,7 +414,7 @@ class MatchingEngine:
         events.append((_REPLACED, seq, ts, symbol, order_id, user, price, qty, 0))
         fresh = new_order(order_id, user, symbol, order[SIDE], order[ORDER_TYPE], order[TIF],
                           price, order[STOP_PRICE], qty, seq)
-        book.unrest(order, events, seq, ts)         # which empties `order`
+        book.unrest(order, events, seq, ts)
         self._execute(book, fresh, events, seq, ts)
         if book.triggered:
             self._release_stops(book, events, seq, ts)
