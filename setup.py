@@ -76,8 +76,8 @@ class BuildExtWithDigest(build_ext):
 
 
 def _record_digest(built, ext):
-    module = ext.name.rsplit(".", 1)[1]
-    digest = COMPILED.source_digest(HERE / "host", module)
+    *package, module = ext.name.split(".")[1:]      # gatebook.host.risk.gate: host/risk, gate
+    digest = COMPILED.source_digest(HERE.joinpath(*package), module)
     Path(f"{built}{COMPILED.DIGEST_SUFFIX}").write_text(digest + "\n")
 
 
@@ -92,6 +92,8 @@ def engine_extensions():
                             # No C compiler: the package still builds, pure Python only.
                             optional=True)
                   for module in COMPILED.COMPILED_MODULES]
+    # The pre-trade risk gate, from its own source too (host/risk/loading.py picks the form).
+    extensions.append(Extension("gatebook.host.risk.gate", ["host/risk/gate.py"], optional=True))
     build = HERE / "build" / "cython"
     return cythonize(extensions, build_dir=str(build), quiet=True,
                      include_path=[str(_cimport_tree(build / "include"))],
@@ -110,6 +112,9 @@ def _cimport_tree(root):
         init.write_text("")
     for pxd in (HERE / "host").glob("*.pxd"):
         (package / pxd.name).write_bytes(pxd.read_bytes())
+    (package / "risk").mkdir(exist_ok=True)
+    (package / "risk" / "__init__.pxd").write_text("")
+    (package / "risk" / "gate.pxd").write_bytes((HERE / "host" / "risk" / "gate.pxd").read_bytes())
     return root
 
 

@@ -39,7 +39,7 @@ from ..engine import new_order_reject_reason, replace_reject_reason
 from ..ledger.postings import HOUSE_ACCOUNT, Fee, FeeSchedule
 from .limits import AccountLimits, fee_allowance_per_share
 
-__all__ = ["RiskGate", "OpenOrder", "RISK_REASONS"]
+__all__ = ["RiskGate", "OpenOrder", "Account", "Exposure", "RISK_REASONS"]
 
 #: The reject reasons the gate gives (the engine never does).
 RISK_REASONS = frozenset({RejectReason.INSUFFICIENT_BUYING_POWER, RejectReason.POSITION_LIMIT,
@@ -68,6 +68,7 @@ _C_ORDER_ID = INTERNAL.CANCELLED.order_id
 _R_ORDER_ID, _R_PRICE, _R_QTY = (INTERNAL.REPLACED.order_id, INTERNAL.REPLACED.price,
                                  INTERNAL.REPLACED.qty)
 _S_ORDER_ID = INTERNAL.STOP_TRIGGERED.order_id
+_CODE = CODE
 _BUY = int(Side.BUY)
 _LIMIT, _STOP_LIMIT, _STOP = int(OrderType.LIMIT), int(OrderType.STOP_LIMIT), int(OrderType.STOP)
 _NEW_ORDER, _REPLACE, _REJECTED = NEW_ORDER.code, REPLACE.code, REJECTED.code
@@ -92,14 +93,56 @@ def _fee(per_share, rate_ppm, qty, notional):
     return qty * per_share + (scaled + 500_000) // 1_000_000
 
 
+class Exposure:
+    """One account's shares in one symbol: held, and on open orders either way."""
+
+    __slots__ = ("position", "open_buys", "open_sells")
+
+    def __init__(self, position=0):
+        self.position, self.open_buys, self.open_sells = position, 0, 0
+
+
+class Account:
+    """One account as the gate follows it: its limits, cash, holds and exposures.
+
+    The limits' four numbers are copied in (`set_limits`): the checks read them on
+    every order, and an attribute of this class is a field, not a lookup."""
+
+    __slots__ = ("limits", "cash", "reserved", "symbols", "buying_power", "max_position",
+                 "max_order_qty", "max_order_notional")
+
+    def __init__(self, limits, cash=0):
+        self.cash, self.reserved = cash, 0
+        self.symbols = {}               # symbol -> Exposure
+        self.set_limits(limits)
+
+    def set_limits(self, limits):
+        """Check this account's orders against `limits` (AccountLimits or None) from now on."""
+        self.limits = limits
+        if limits is not None:
+            self.buying_power, self.max_position = limits.buying_power, limits.max_position
+            self.max_order_qty = limits.max_order_qty
+            self.max_order_notional = limits.max_order_notional
+
+    def exposure(self, symbol):
+        """The account's Exposure in `symbol` (made on first use)."""
+        exposure = self.symbols.get(symbol)
+        if exposure is None:
+            exposure = self.symbols[symbol] = Exposure()
+        return exposure
+
+
 class OpenOrder:
-    """An order the engine holds, as the gate accounts for it."""
+    """An order the engine holds, as the gate accounts for it: `hold` is what each of its
+    open shares reserves, `reserved` what they reserve together."""
 
-    __slots__ = ("user", "symbol", "side", "price", "leaves", "waiting_stop", "reserved")
+    __slots__ = ("user", "symbol", "side", "price", "leaves", "waiting_stop", "reserved", "hold",
+                 "account", "exposure")
 
-    def __init__(self, user, symbol, side, price, leaves, waiting_stop):
+    def __init__(self, user, symbol, side, price, waiting_stop, hold, account, exposure):
         self.user, self.symbol, self.side, self.price = user, symbol, side, price
-        self.leaves, self.waiting_stop, self.reserved = leaves, waiting_stop, 0
+        self.leaves, self.waiting_stop, self.reserved, self.hold = 0, waiting_stop, 0, hold
+        self.account, self.exposure = account, exposure
 
 
 class RiskGate:
@@ -127,20 +170,19 @@ class RiskGate:
         self.engine = engine
         self._engine_apply = engine.apply
         self.specs = {spec.symbol_id: spec for spec in symbols}
-        self.cash = dict(cash or {})
-        self.positions = dict(positions or {})
-        self.reserved = {}              # user -> cash its open orders could still take
-        self.open_buys = {}             # (user, symbol) -> open buy shares
-        self.open_sells = {}            # (user, symbol) -> open sell shares
+        self.accounts = {}              # user (HOUSE_ACCOUNT too) -> Account
         self.orders = {}                # order id -> OpenOrder
         self.rejected = {}              # RejectReason -> orders the gate refused
-        self._buy_allowance = {}        # price -> price + fee allowance per share
         # The engine's own set of ids it accepted (read, never written, here): a duplicate
         # id is the engine's reject. A matcher without one gets the gate's own copy.
         engine_ids = getattr(engine, "used_ids", None)
         self._own_ids = engine_ids is None
         self.used_ids = set() if engine_ids is None else engine_ids
         self.configure(limits, default_limits, fees)
+        for user, amount in (cash or {}).items():
+            self._account(user).cash = amount
+        for (user, symbol), qty in (positions or {}).items():
+            self._account(user).exposure(symbol).position = qty
         self._take_over(engine)
 
     def configure(self, limits, default_limits=None, fees=None):
@@ -157,10 +199,50 @@ class RiskGate:
         self._sell_hold = {symbol: fee_allowance_per_share(sells, spec.price_max)
                            for symbol, spec in self.specs.items()}
         self._buy_allowance = {}
+        rates = [rule.rate_ppm for rule in self._buy_fees]
+        # Without a rate, a buy's fee allowance does not depend on its price.
+        self._buy_flat = max(0, *(rule.per_share for rule in self._buy_fees)) \
+            if max(0, *rates) == 0 else -1
+        for user, account in self.accounts.items():
+            account.set_limits(self.limits.get(user, default_limits))
         for order in self.orders.values():              # holds under the new fees
-            leaves = order.leaves
-            self._resize(order, 0)
-            self._resize(order, leaves)
+            order.hold = self._hold(order.symbol, order.side, order.price)
+            self._resize(order, order.leaves)
+
+    # -- balances, as dicts (tests, snapshots, people) ---------------------------------------
+
+    @property
+    def cash(self):
+        """{account: cash} of every account the gate has seen."""
+        return {user: account.cash for user, account in self.accounts.items()}
+
+    @property
+    def reserved(self):
+        """{user: what its open orders could still cost}."""
+        return {user: account.reserved for user, account in self.accounts.items()}
+
+    @property
+    def positions(self):
+        """{(user, symbol): shares held}."""
+        return {(user, symbol): exposure.position for user, account in self.accounts.items()
+                for symbol, exposure in account.symbols.items()}
+
+    def limits_of(self, user):
+        """The AccountLimits `user`'s orders are checked against, or None."""
+        return self.limits.get(user, self.default_limits)
+
+    def available(self, user):
+        """Buying power left: the credit line plus cash, less what open orders hold."""
+        limits = self.limits.get(user, self.default_limits)
+        account = self.accounts.get(user)
+        credit = limits.buying_power if limits is not None else 0
+        return credit + (account.cash - account.reserved if account is not None else 0)
+
+    def _account(self, user):
+        account = self.accounts.get(user)
+        if account is None:
+            account = self.accounts[user] = Account(self.limits.get(user, self.default_limits))
+        return account
 
     # -- the gate -----------------------------------------------------------------------
 
@@ -178,16 +260,6 @@ class RiskGate:
         events = self._engine_apply(command)
         self.observe(events)
         return events
-
-    def limits_of(self, user):
-        """The AccountLimits `user`'s orders are checked against, or None."""
-        return self.limits.get(user, self.default_limits)
-
-    def available(self, user):
-        """Buying power left: the credit line plus cash, less what open orders hold."""
-        limits = self.limits.get(user, self.default_limits)
-        credit = limits.buying_power if limits is not None else 0
-        return credit + self.cash.get(user, 0) - self.reserved.get(user, 0)
 
     def _check_new_order(self, command):
         symbol = command[_N_SYMBOL]
@@ -229,37 +301,41 @@ class RiskGate:
     def _check(self, user, symbol, side, price, qty, replacing):
         """The risk reason an order of `qty` at `price` would break, or 0 (`replacing`: the
         open order it replaces, whose holds it would give back)."""
-        limits = self.limits.get(user, self.default_limits)
-        if limits is None:
+        account = self.accounts.get(user)
+        if account is None:
+            if self.limits.get(user, self.default_limits) is None:
+                return _NO_RISK_LIMITS
+            account = self._account(user)
+        elif account.limits is None:
             return _NO_RISK_LIMITS
-        if qty > limits.max_order_qty:
+        if qty > account.max_order_qty:
             return _ORDER_SIZE_LIMIT
-        if price * qty > limits.max_order_notional:
+        if price * qty > account.max_order_notional:
             return _ORDER_NOTIONAL_LIMIT
-        key = (user, symbol)
+        exposure = account.exposure(symbol)
         freed = replacing.leaves if replacing is not None else 0
-        position = self.positions.get(key, 0)
         if side == _BUY:
-            if position + self.open_buys.get(key, 0) - freed + qty > limits.max_position:
+            if exposure.position + exposure.open_buys - freed + qty > account.max_position:
                 return _POSITION_LIMIT
-        elif position - self.open_sells.get(key, 0) + freed - qty < -limits.max_position:
+        elif exposure.position - exposure.open_sells + freed - qty < -account.max_position:
             return _POSITION_LIMIT
         held = replacing.reserved if replacing is not None else 0
-        available = (limits.buying_power + self.cash.get(user, 0)
-                     - self.reserved.get(user, 0) + held)
-        if self._reservation(symbol, side, price, qty) > available:
+        if qty * self._hold(symbol, side, price) > (account.buying_power + account.cash
+                                                    - account.reserved + held):
             return _INSUFFICIENT_BUYING_POWER
         return 0
 
-    def _reservation(self, symbol, side, price, leaves):
-        """What `leaves` open shares could still cost their owner, fees included."""
+    def _hold(self, symbol, side, price):
+        """What one open share could still cost its owner, fees included."""
         if side == _BUY:
+            if self._buy_flat >= 0:
+                return price + self._buy_flat
             allowance = self._buy_allowance.get(price)
             if allowance is None:
                 allowance = price + fee_allowance_per_share(self._buy_fees, price)
                 self._buy_allowance[price] = allowance
-            return leaves * allowance
-        return leaves * self._sell_hold[symbol]
+            return allowance
+        return self._sell_hold[symbol]
 
     def _reject(self, command, reason):
         code = command[CODE]
@@ -280,7 +356,7 @@ class RiskGate:
     def observe(self, events):
         """Update orders, holds, cash and positions from one command's events."""
         for event in events:
-            code = event[CODE]
+            code = event[_CODE]
             if code == _EXECUTED:
                 self._executed(event)
             elif code == _ACCEPTED:
@@ -294,6 +370,7 @@ class RiskGate:
             elif code == _REPLACED:
                 order = self.orders[event[_R_ORDER_ID]]
                 order.price = event[_R_PRICE]
+                order.hold = self._hold(order.symbol, order.side, order.price)
                 self._resize(order, event[_R_QTY])
             elif code == _STOP_TRIGGERED:
                 self.orders[event[_S_ORDER_ID]].waiting_stop = False
@@ -303,52 +380,69 @@ class RiskGate:
             price = self.specs[symbol].price_max
         if self._own_ids:
             self.used_ids.add(order_id)
-        order = OpenOrder(user, symbol, side, price, 0, waiting_stop)
+        account = self._account(user)
+        order = OpenOrder(user, symbol, side, price, waiting_stop,
+                          self._hold(symbol, side, price), account, account.exposure(symbol))
         self.orders[order_id] = order
         self._resize(order, qty)
 
     def _executed(self, event):
         orders = self.orders
-        order = orders.get(event[_E_AGGRESSOR])
-        if order is not None:
+        aggressor = orders.get(event[_E_AGGRESSOR])
+        if aggressor is not None:
             leaves = event[_E_AGGRESSOR_LEAVES]
-            self._resize(order, leaves)
+            self._resize(aggressor, leaves)
             if not leaves:
                 del orders[event[_E_AGGRESSOR]]
-        order = orders.get(event[_E_RESTING])
-        if order is not None:
+        resting = orders.get(event[_E_RESTING])
+        if resting is not None:
             leaves = event[_E_RESTING_LEAVES]
-            self._resize(order, leaves)
+            self._resize(resting, leaves)
             if not leaves:
                 del orders[event[_E_RESTING]]
         # The ledger's postings (host/ledger/postings.py), summed here without building
         # each leg: tests/test_risk.py holds these balances to the ledger's.
         price, qty, symbol = event[_E_PRICE], event[_E_QTY], event[_E_SYMBOL]
         notional = price * qty
+        # Each side's account and exposure from its order, when the gate holds it.
         if event[_E_SIDE] == _BUY:
+            buying, selling = aggressor, resting
             buyer, seller = event[_E_AGGRESSOR_USER], event[_E_RESTING_USER]
             buyer_fee = _fee(self._buy_taker[0], self._buy_taker[1], qty, notional)
             seller_fee = _fee(self._sell_maker[0], self._sell_maker[1], qty, notional)
         else:
+            buying, selling = resting, aggressor
             buyer, seller = event[_E_RESTING_USER], event[_E_AGGRESSOR_USER]
             buyer_fee = _fee(self._buy_maker[0], self._buy_maker[1], qty, notional)
             seller_fee = _fee(self._sell_taker[0], self._sell_taker[1], qty, notional)
-        cash, positions = self.cash, self.positions
-        cash[buyer] = cash.get(buyer, 0) - notional - buyer_fee
-        cash[seller] = cash.get(seller, 0) + notional - seller_fee
+        if buying is not None:
+            account, exposure = buying.account, buying.exposure
+        else:
+            account = self._account(buyer)
+            exposure = account.exposure(symbol)
+        account.cash = account.cash - notional - buyer_fee
+        exposure.position = exposure.position + qty
+        if selling is not None:
+            account, exposure = selling.account, selling.exposure
+        else:
+            account = self._account(seller)
+            exposure = account.exposure(symbol)
+        account.cash = account.cash + notional - seller_fee
+        exposure.position = exposure.position - qty
         if buyer_fee or seller_fee:
-            cash[HOUSE_ACCOUNT] = cash.get(HOUSE_ACCOUNT, 0) + buyer_fee + seller_fee
-        bought, sold = (buyer, symbol), (seller, symbol)
-        positions[bought] = positions.get(bought, 0) + qty
-        positions[sold] = positions.get(sold, 0) - qty
+            account = self._account(HOUSE_ACCOUNT)
+            account.cash = account.cash + buyer_fee + seller_fee
 
     def _resize(self, order, leaves):
         """Set an order's open shares, moving its holds with them."""
-        key = (order.user, order.symbol)
-        opened = self.open_buys if order.side == _BUY else self.open_sells
-        opened[key] = opened.get(key, 0) + leaves - order.leaves
-        reserved = self._reservation(order.symbol, order.side, order.price, leaves)
-        self.reserved[order.user] = self.reserved.get(order.user, 0) + reserved - order.reserved
+        exposure = order.exposure
+        if order.side == _BUY:
+            exposure.open_buys = exposure.open_buys + leaves - order.leaves
+        else:
+            exposure.open_sells = exposure.open_sells + leaves - order.leaves
+        reserved = leaves * order.hold
+        account = order.account
+        account.reserved = account.reserved + reserved - order.reserved
         order.leaves, order.reserved = leaves, reserved
 
     # -- snapshots --------------------------------------------------------------------------
@@ -374,7 +468,7 @@ class RiskGate:
                 {user: _limits_tuple(limits) for user, limits in self.limits.items()},
                 tuple((rule.per_share, rule.rate_ppm)
                       for rule in (getattr(self.fees, name) for name in _FEE_RULES)),
-                {account: amount for account, amount in self.cash.items() if amount},
+                {user: amount for user, amount in self.cash.items() if amount},
                 {key: qty for key, qty in self.positions.items() if qty})
 
     @classmethod
