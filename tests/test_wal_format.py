@@ -209,3 +209,47 @@ def test_an_input_record_with_its_origin_matches_the_golden_vectors():
         encode_origin(ord("O"), (7, 42, 2**64), None)
     with pytest.raises(WireError, match="does not fit ORIGIN_HEADER"):
         wrap(OrderEntryProtocol.OUCH, bytes(70_000))
+
+
+# -- the writer's encoding: one struct pack per event, the bytes the table codecs make --
+
+def _flow_items(count, seed=7):
+    from gatebook.host.engine import MatchingEngine
+    from gatebook.host.symbols import DEFAULT_SYMBOLS
+    from gatebook.host.wal.loadgen import seeded_commands, stamped
+    from gatebook.wire import internal
+    engine, encode = MatchingEngine(DEFAULT_SYMBOLS), ProtocolCodec(internal.COMMANDS).encode
+    return [(command[1], command[2], encode(command), engine.apply(command))
+            for command in stamped(seeded_commands(seed, count))]
+
+
+def test_command_records_are_the_records_the_table_codecs_make():
+    from gatebook.host.wal.format import encode_command_records
+    from gatebook.wire import internal
+    encode_event = ProtocolCodec(internal.EVENTS).encode
+    items = _flow_items(3000)
+    assert {event[0] for _, _, _, events in items for event in events} >= {
+        ord(code) for code in "AJECLP"}     # accepted, rejected, executed, cancelled, ...
+    for seq, ts, command_bytes, events in items:
+        expected = (encode_record(seq, ts, INPUT, command_bytes)
+                    + encode_record(seq, ts, OUTPUT, b"".join(map(encode_event, events))))
+        assert encode_command_records(seq, ts, command_bytes, events) == expected
+
+
+def test_output_payloads_match_each_versions_codec_and_refuse_what_does_not_fit():
+    from gatebook.host.wal.format import encode_command_records, encode_output
+    from gatebook.wire.codec import WireError
+    events = [event for _, _, _, found in _flow_items(500) for event in found]
+    for version, table in wal.OUTPUT_EVENTS.items():
+        codec = ProtocolCodec(table)
+        assert encode_output(events, version) == b"".join(map(codec.encode, events))
+    # A LEVEL's total past 32 bits: version 4 holds it, versions 1 and 2 cannot.
+    level = (ord("L"), 9, 10, 1, 1, 1_000_000, 1 << 33, 3)
+    assert ProtocolCodec(wal.OUTPUT_EVENTS[4]).decode(encode_output([level])) == level
+    with pytest.raises(WireError):
+        encode_output([level], 2)
+    for bad in [(ord("Z"), 1, 2), (ord("L"), 1, 2), (ord("L"), 9, 10, 1, 1, -1, 5, 3), ()]:
+        with pytest.raises(WireError):
+            encode_output([bad])
+        with pytest.raises(WireError):
+            encode_command_records(9, 10, b"x", [bad])

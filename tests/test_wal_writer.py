@@ -112,3 +112,26 @@ def test_batched_syncs_on_time_while_a_backlog_is_written(tmp_path):
     late = writer.waited_micros.get_max_value() / 1000 - max(held, batch_ms)
     assert writer.waited_micros.get_total_count() >= 2
     assert late < 40, f"seq 2's fdatasync began {late:.0f} ms after it was due"
+
+
+def test_events_the_log_cannot_encode_fail_it_on_the_callers_thread(tmp_path):
+    # The records are encoded by `append`, on the matching thread (the writer
+    # thread only writes bytes, so it does not compete for the GIL): an event
+    # that does not fit its table stops the log there and then, with nothing
+    # of that command queued, instead of later on the writer's thread.
+    from gatebook.host.wal.writer import LogFailure
+    flow = _encoded(3)
+    writer = LogWriter(str(tmp_path), Durability.STRICT)
+    writer.append(*flow[0])
+    assert writer.wait_acked(1, timeout=10)
+    seq, ts, command_bytes, events = flow[1]
+    too_big = (internal.LEVEL.code, seq, ts, 1, 1, _PRICE, 1 << 70, 1)
+    with pytest.raises(LogFailure, match="log writer stopped") as failed:
+        writer.append(seq, ts, command_bytes, events + [too_big])
+    assert isinstance(failed.value.__cause__, WireError)
+    with pytest.raises(LogFailure):
+        writer.append(*flow[2])
+    with pytest.raises(LogFailure):
+        writer.close()
+    _, report = recover(str(tmp_path), verify_outputs=True)
+    assert report.last_seq == 1 and report.verified == 1

@@ -23,7 +23,7 @@ import zlib
 from typing import NamedTuple
 
 from gatebook.wire import internal
-from gatebook.wire.codec import ProtocolCodec, RecordCodec, WireError
+from gatebook.wire.codec import RecordCodec, WireError
 from gatebook.wire.wal import (COMMIT_MARKER, FORMAT_VERSION, OUTPUT_EVENTS, READABLE_VERSIONS,
                                RECORD_HEADER, RECORD_TRAILER, SEGMENT_HEADER, SEGMENT_MAGIC, WAL,
                                RecordKind)
@@ -31,7 +31,7 @@ from gatebook.wire.wal import (COMMIT_MARKER, FORMAT_VERSION, OUTPUT_EVENTS, REA
 __all__ = [
     "INPUT", "OUTPUT", "COMMIT", "COMMIT_SIZE", "encode_commit", "Marker", "HEADER_SIZE",
     "TRAILER_SIZE", "SEGMENT_HEADER_SIZE", "MAX_PAYLOAD",
-    "struct_of", "encode_record", "encode_output", "output_matches", "encode_segment_header", "decode_segment_header",
+    "struct_of", "encode_record", "encode_output", "encode_command_records", "output_matches", "encode_segment_header", "decode_segment_header",
     "segment_version", "COMMAND_STRUCTS", "split_input",
     "Record", "Damage", "ScanEnd", "check_records", "SegmentScan", "find_valid_record",
 ]
@@ -101,14 +101,68 @@ def encode_record(seq, ts, kind, payload):
     return head + payload + _pack_trailer(_crc32(payload, _crc32(head)))
 
 
-_OUTPUT_ENCODERS = {version: ProtocolCodec(events).encode
-                    for version, events in OUTPUT_EVENTS.items()}
+def _event_packers(events):
+    """{type byte: struct pack} of every event an OUTPUT record of one version holds.
+
+    An event tuple is its type byte, then its fields in table order, all
+    integers of 1, 2, 4 or 8 bytes, so `pack(*event)` is the whole encoding
+    (the bytes ProtocolCodec writes, without its per-event dispatch: the log
+    encodes two or three events per command on the matching thread).
+    """
+    packers = {}
+    for message in events.messages:
+        assert all(field.kind == "uint" and field.width in _STRUCT_CHAR
+                   for field in message.fields), f"{message.name}: not plain integers"
+        packers[message.code] = struct_of(message, events.byte_order).pack
+    return packers
+
+
+_OUTPUT_PACKERS = {version: _event_packers(events) for version, events in OUTPUT_EVENTS.items()}
+_PACK_EVENT = _OUTPUT_PACKERS[FORMAT_VERSION]
 
 
 def encode_output(events, version=FORMAT_VERSION):
     """An OUTPUT record's payload: `events` as a segment of `version` holds them
     (before version 3, a LEVEL's total is 32 bits; WireError if it does not fit)."""
-    return b"".join(map(_OUTPUT_ENCODERS[version], events))
+    packers = _OUTPUT_PACKERS[version]
+    try:
+        return b"".join([packers[event[0]](*event) for event in events])
+    except (KeyError, IndexError, TypeError, struct.error) as error:
+        raise WireError(f"OUTPUT record (version {version}): event does not fit: "
+                        f"{error!r:.80}") from None
+
+
+def encode_command_records(seq, ts, command_bytes, events):
+    """One command's INPUT and OUTPUT records, as the writer appends them.
+
+    Parameters
+    ----------
+    seq, ts : int
+        The command's sequence number and timestamp (both records carry them).
+    command_bytes : bytes
+        The INPUT payload: the encoded command and, from order entry, its origin.
+    events : sequence of tuple
+        The command's events (the current version's OUTPUT payload).
+
+    Returns
+    -------
+    bytes
+        The same bytes as `encode_record(seq, ts, INPUT, command_bytes) +
+        encode_record(seq, ts, OUTPUT, encode_output(events))`, made with one
+        call per event and no intermediate records. Raises WireError for an
+        event that does not fit its table.
+    """
+    pack_event = _PACK_EVENT
+    try:
+        payload = b"".join([pack_event[event[0]](*event) for event in events])
+    except (KeyError, IndexError, TypeError, struct.error) as error:
+        raise WireError(f"OUTPUT record of seq {seq}: event does not fit: {error!r:.80}") from None
+    crc32, pack_header, pack_trailer = _crc32, _pack_header, _pack_trailer
+    input_head = pack_header(len(command_bytes), seq, ts, INPUT)
+    output_head = pack_header(len(payload), seq, ts, OUTPUT)
+    return b"".join((input_head, command_bytes,
+                     pack_trailer(crc32(command_bytes, crc32(input_head))),
+                     output_head, payload, pack_trailer(crc32(payload, crc32(output_head)))))
 
 
 def output_matches(payload, events):

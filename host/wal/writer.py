@@ -1,9 +1,11 @@
 """The group-commit log writer: a thread that owns the segment files.
 
 The matching thread hands each command over as (seq, ts, encoded command,
-event tuples) and goes on matching; it never waits for a disk. The writer
-takes everything queued since its last batch, encodes the events, writes
-the whole batch with one `write` and, as the policy says, one `fdatasync`:
+event tuples); `append` encodes its two records there and then
+(format.encode_command_records: one struct pack per event) and goes on
+matching; it never waits for a disk. The writer takes everything queued
+since its last batch, writes the whole batch with one `write` and, as the
+policy says, one `fdatasync`:
 
 ========  ==========================================  =======================
 policy    an acknowledgement may leave when...         a crash loses
@@ -20,10 +22,16 @@ none      its batch is written (fdatasync never,       power cut: everything
 A killed process loses nothing the kernel already has, so under every policy
 acknowledged commands survive SIGKILL; the policies differ on power loss.
 
+Why the records are encoded on the matching thread: the writer thread once
+encoded them itself, under the GIL, and two threads both running Python
+took turns at the GIL: a logged command cost about 3.8 times the CPU of an
+unlogged one (docs/benchmarks.md). Now the writer thread runs Python only
+between system calls (write, fdatasync), which release the GIL.
+
 Every write ends with a COMMIT record (format.encode_commit), so recovery
 can tell a log that ended cleanly from one cut at a record boundary. Under
 `batched` a backlog is written `batched_chunk` commands at a time, looking
-at the sync timer between chunks: one long encoding must not hold back a
+at the sync timer between chunks: one long write must not hold back a
 due fdatasync. `waited_micros` and `exposed_micros` measure, per
 acknowledgement, the time to the start and to the end of its fdatasync.
 
@@ -41,15 +49,10 @@ import time
 
 from hdrh.histogram import HdrHistogram
 
-from gatebook.wire import internal
-from gatebook.wire.codec import ProtocolCodec
-
-from .format import INPUT, OUTPUT, encode_commit, encode_record
+from .format import encode_command_records, encode_commit
 from .segments import SegmentAppender
 
 __all__ = ["Durability", "LogFailure", "LogWriter"]
-
-_encode_event = ProtocolCodec(internal.EVENTS).encode
 
 
 class Durability(enum.Enum):
@@ -120,7 +123,24 @@ class LogWriter:
     # -- the matching thread's side ------------------------------------------
 
     def append(self, seq, ts, command_bytes, events):
-        """Queue one command (already encoded) and its events; raise LogFailure once failed."""
+        """Queue one command (already encoded) and its events; raise LogFailure once failed.
+
+        The two records are encoded here, on the caller's thread. Events that
+        do not fit their table are an encoding bug: the log stops (LogFailure)
+        rather than hold a command without its events.
+        """
+        try:
+            records = encode_command_records(seq, ts, command_bytes, events)
+        except Exception as error:      # noqa: BLE001 (whatever it is, nothing is queued)
+            self._fail(error)
+            raise self.failure from error
+        self._queue(seq, seq, records)
+
+    def append_records(self, first_seq, last_seq, records):
+        """Queue records already encoded (a follower copying its primary's log)."""
+        self._queue(first_seq, last_seq, records)
+
+    def _queue(self, first_seq, last_seq, records):
         with self._cond:
             while len(self._pending) >= self.max_pending and not self.failure:
                 self._cond.wait()
@@ -128,11 +148,7 @@ class LogWriter:
                 raise self.failure
             if not self._pending:
                 self._cond.notify_all()
-            self._pending.append((seq, ts, command_bytes, events))
-
-    def append_records(self, first_seq, last_seq, records):
-        """Queue records already encoded (a follower copying its primary's log)."""
-        self.append(last_seq, first_seq, records, None)
+            self._pending.append((first_seq, last_seq, records))
 
     def wait_acked(self, seq, timeout=None):
         """Block until `seq` may be acknowledged; False on timeout. Raises LogFailure."""
@@ -196,7 +212,7 @@ class LogWriter:
                     self._cond.notify_all()         # producers blocked on a full queue
                 if items and self.policy is Durability.BATCHED:
                     # A sync falls due every N ms even while a big backlog is
-                    # encoded: write it in chunks and sync between them, so the
+                    # written: write it in chunks and sync between them, so the
                     # time an acknowledgement waits for its fdatasync stays near N.
                     for start in range(0, len(items), self.batched_chunk):
                         self._write(items[start:start + self.batched_chunk])
@@ -214,19 +230,13 @@ class LogWriter:
                     return
         except OSError as error:
             self._fail(error)
-        except Exception as error:      # an encoding bug: stop rather than log garbage
+        except Exception as error:      # a bug: stop rather than log garbage
             self._fail(error)
 
     def _write(self, items):
-        parts = []
-        for seq, ts, command_bytes, events in items:
-            if events is None:                      # append_records: (last, first, records)
-                parts.append(command_bytes)
-                continue
-            parts.append(encode_record(seq, ts, INPUT, command_bytes))
-            parts.append(encode_record(seq, ts, OUTPUT, b"".join(map(_encode_event, events))))
-        first = items[0][1] if items[0][3] is None else items[0][0]
-        last = items[-1][0]
+        # items: (first seq, last seq, encoded records), queued in order.
+        parts = [records for _, _, records in items]
+        first, last = items[0][0], items[-1][1]
         # The write ends with a COMMIT record: a log that does not end with one
         # lost the end of a write (torn by a crash, or cut) and recovery says so.
         parts.append(encode_commit(last, self.synced_seq))
