@@ -3,26 +3,29 @@
 # Ref: NASDAQ MoldUDP64 Protocol Specification 1.00 (a session's sequence
 #      numbers never start over; a new session has a new name).
 
-The feed is a pure function of the commands: the start of day, then the ITCH
-records of each command's events in order (itch_feed.py). So a restarted
-exchange with a write-ahead log need not have saved anything about its feed:
-`open_market_data` reads the log's commands from seq 1, runs them through a
-golden-model engine and a fresh feed, and takes every record as already sent
-(MoldPublisher.replay). The feed's order references, the next sequence
-number, the retransmission store and the snapshot book are then those of the
-session the last process was publishing, and the session goes on under the
-same name. The replayed engine must reach the recovered engine's state hash;
-only then is the session continued.
+The feed is a pure function of the events: the start of day, then the ITCH
+records of each command's events in order (itch_feed.py). The log keeps every
+command's events (its OUTPUT records), so a restarted exchange with a
+write-ahead log need not have saved anything about its feed:
+`open_market_data` reads the logged events from seq 1 into a fresh feed and
+takes every record as already sent (MoldPublisher.replay). The feed's order
+references, the next sequence number, the retransmission store and the
+snapshot book are then those of the session the last process was
+publishing, and the session goes on under the same name. The events are the
+logged ones, not a replay's: what stands in front of the engine (the
+pre-trade risk gate, whose limits may have changed since) decided them once.
+The replayed feed must show exactly the recovered engine's orders; only then
+is the session continued.
 
 Anything published for a command the log does not hold would be contradicted,
 so this is as strong as the log's durability policy (strict by default: no
 report or market data leaves before its command is on disk).
 
 With a feed checkpoint (checkpoint.py, written beside each engine snapshot)
-the replay starts after the newest one instead of at seq 1: its engine is
-the snapshot's, its feed, book and store the checkpoint's. A checkpoint that
-cannot be read, names another session, lacks its snapshot or disagrees with
-it is refused (logged, and counted in `MarketDataStart.refused` by kind),
+the replay starts after the newest one instead of at seq 1, from its feed,
+book and store (which must show the orders of the engine snapshot beside
+it). A checkpoint that cannot be read, names another session, lacks its
+snapshot or disagrees with it is refused (logged, and counted in `MarketDataStart.refused` by kind),
 and the next older one is tried, then the whole log.
 
 When the log cannot say what was published (its first segments were pruned,
@@ -39,8 +42,7 @@ from collections import Counter
 from gatebook.wire import itch50
 from gatebook.wire.enums import Side
 from gatebook.wire.positions import CODE, ITCH
-from gatebook.host.engine import MatchingEngine
-from gatebook.host.wal.format import INPUT
+from gatebook.host.wal.format import INPUT, OUTPUT
 from gatebook.host.wal.reader import LogReader, decode_payload
 from gatebook.host.wal.snapshot import SnapshotError, list_snapshots, read_snapshot, restore
 
@@ -83,43 +85,47 @@ class MarketDataStart:
         self.checkpoints = None
 
 
-def replay_log(directory, symbols, last_seq, publisher, feed, engine=None, after_seq=0):
-    """Replay commands `after_seq`+1..`last_seq` of the log in `directory` through a
-    golden-model engine (`engine`, the state after `after_seq`; by default a new one,
-    from seq 1) and `feed`, handing its records to `publisher.replay`.
+def replay_log(directory, last_seq, publisher, feed, after_seq=0):
+    """Feed the logged events of commands `after_seq`+1..`last_seq` of the log in
+    `directory` to `feed` (its state after `after_seq`; a new feed from seq 1), handing
+    its records to `publisher.replay`.
 
-    Returns the engine, or None (with the reason logged) when the log does not
-    hold every one of those commands.
+    Returns whether the log held every one of those commands and its events (else
+    the reason is logged).
     """
-    engine = engine if engine is not None else MatchingEngine(symbols)
     records = []
     feed.sink = records.extend
     reader, expected, opened = LogReader(directory, after_seq + 1), after_seq + 1, after_seq > 0
+    awaiting = None                     # the seq of an INPUT record whose events come next
     for _, record in reader:
+        if record.kind == OUTPUT and record.seq == awaiting:
+            feed(decode_payload(OUTPUT, record.payload, reader.version))
+            awaiting = None
+            if len(records) >= _CHUNK:
+                publisher.replay(records)
+                records.clear()
+            continue
         if record.kind != INPUT:
             continue
-        if record.seq != expected:
-            _log.info("market data: %s starts at seq %d, not %d: a new session", directory,
-                      record.seq, expected)
-            return None
+        if awaiting is not None or record.seq != expected:
+            _log.info("market data: %s has no events for seq %d or starts at seq %d, not %d: "
+                      "a new session", directory, awaiting or 0, record.seq, expected)
+            return False
         if record.seq > last_seq:
             break
         if not opened:
             # The first command's time, not the clock's: the same opening every replay.
             records += feed.start_of_day(record.ts)
             opened = True
-        feed(engine.apply(decode_payload(INPUT, record.payload, reader.version)[0]))
+        awaiting = record.seq
         expected += 1
-        if len(records) >= _CHUNK:
-            publisher.replay(records)
-            records.clear()
     publisher.replay(records)
     publisher.end_replay()
-    if expected != last_seq + 1:
+    if awaiting is not None or expected != last_seq + 1:
         _log.info("market data: %s ends at seq %d, recovery reached %d: a new session",
                   directory, expected - 1, last_seq)
-        return None
-    return engine
+        return False
+    return True
 
 
 def _refuse(refused, kind, why):
@@ -128,11 +134,12 @@ def _refuse(refused, kind, why):
                  "else replaying the whole log", kind, why)
 
 
-def _matches_snapshot(checkpoint, engine):
-    """Whether the checkpoint's displayed orders and stops are the engine's, exactly."""
-    displayed = {order_id: (ref, shares, side)
-                 for order_id, ref, shares, side in checkpoint.feed_state["displayed"]}
-    stops = {order_id: tuple(stop) for order_id, *stop in checkpoint.feed_state["stops"]}
+def _shows(feed_state, engine):
+    """Whether a feed's state (ItchFeed.export_state) displays exactly `engine`'s resting
+    orders and holds exactly its waiting stops."""
+    displayed = {order_id: (shares, side)
+                 for order_id, _, shares, side in feed_state["displayed"]}
+    stops = {order_id: tuple(stop) for order_id, *stop in feed_state["stops"]}
     resting, pending = {}, {}
     for symbol, book in engine.books.items():
         for side in (Side.BUY, Side.SELL):
@@ -142,14 +149,18 @@ def _matches_snapshot(checkpoint, engine):
             for order in book.live_stops(side):
                 pending[order.order_id] = (symbol, order.side, order.order_type, order.price,
                                            order.qty)
-    if {order_id: (shares, side) for order_id, (_, shares, side) in displayed.items()} \
-            != resting or stops != pending:
+    return displayed == resting and stops == pending
+
+
+def _matches_snapshot(checkpoint, engine):
+    """Whether the checkpoint's displayed orders and stops are the engine's, exactly."""
+    if not _shows(checkpoint.feed_state, engine):
         return False
     # The book subscribers hold shows the same orders under the same references, and
     # the next reference is a new one.
     shown = {record[_ADD_REF]: record[_ADD_SHARES] for record in checkpoint.book
              if record[CODE] == _ADD}
-    return shown == {ref: shares for ref, shares, _ in displayed.values()} \
+    return shown == {ref: shares for _, ref, shares, _ in checkpoint.feed_state["displayed"]} \
         and checkpoint.feed_state["next_ref"] > max(shown, default=0)
 
 
@@ -190,12 +201,11 @@ def _from_checkpoint(journal, symbols, session, send, store_messages, refused):
         publisher = MoldPublisher(checkpoint.session, send, store_messages)
         publisher.restore(checkpoint.book, checkpoint.next_sequence, checkpoint.messages)
         try:
-            engine = replay_log(journal.directory, symbols, last_seq, publisher, feed, engine,
-                                command_seq)
+            replayed = replay_log(journal.directory, last_seq, publisher, feed, command_seq)
         except (KeyError, ValueError, TypeError) as error:    # a feed state that lies
-            engine = None
+            replayed = False
             _log.warning("market data: replaying from %s failed: %r", name, error)
-        if engine is None or engine.state_hash() != journal.engine.state_hash():
+        if not replayed or not _shows(feed.export_state(), journal.engine):
             _refuse(refused, "replay", f"{name}: the replay from it did not reach the "
                                        f"recovered state")
             continue
@@ -268,17 +278,17 @@ def open_market_data(symbols, sink, session, send, clock, journal=None,
             f"{time.perf_counter() - started:.2f} s)", refused), journal)
     feed = ItchFeed(symbols, sink)
     publisher = MoldPublisher(session, send, store_messages)
-    engine = (replay_log(journal.directory, symbols, last_seq, publisher, feed)
-              if continue_session else None)
+    replayed = (continue_session
+                and replay_log(journal.directory, last_seq, publisher, feed))
     refusals = ("; feed checkpoints refused: " + ", ".join(
         f"{kind} {count}" for kind, count in sorted(refused.items()))) if refused else ""
-    if engine is not None and engine.state_hash() == journal.engine.state_hash():
+    if replayed and _shows(feed.export_state(), journal.engine):
         feed.sink = sink
         return _checkpointing(MarketDataStart(
             feed, publisher, [], True,
             f"session {session} goes on ({last_seq:,} logged commands replayed in "
             f"{time.perf_counter() - started:.2f} s{refusals})", refused), journal)
-    if engine is not None:
+    if replayed:
         _log.warning("market data: replaying %s did not reach the recovered state: "
                      "a new session", journal.directory)
     renamed = (session[:2] + f"{last_seq % 10**8:08d}")[:10]
