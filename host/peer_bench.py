@@ -30,9 +30,14 @@ changed (docs/benchmarks.md, "Peers").
 import importlib.abc
 import importlib.machinery
 import importlib.util
+import json
+import os
+import pickle
 import random
 import re
+import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import dataclass
 
@@ -332,30 +337,64 @@ PEERS = (
 )
 
 
-def run_peers(commands, repeat=3, spec=DEFAULT_SYMBOLS[0], progress=None):
+def run_peers(commands, repeat=3, spec=DEFAULT_SYMBOLS[0], progress=None, isolate=True):
     """Every engine of `PEERS` over `commands`: a checking run, then `repeat` timed rounds.
 
     The rounds alternate the engines (A B C, A B C, ...), so a slow minute of a shared
-    machine falls on all of them; the collector is quieted the same way for all.
-    Returns [PeerResult] in `PEERS` order.
+    machine falls on all of them; the collector is quieted the same way for all. With
+    `isolate`, each run is a process of its own (the flow pickled once): a peer that
+    crashes (a C extension can) is reported as such and the others go on, and no engine
+    runs in a heap another has left behind. Returns [PeerResult] in `PEERS` order.
     """
-    results = []
-    for name, runner, module in PEERS:
-        if module is not None and not _installed(module):
-            results.append(PeerResult(name, len(commands), [], 0, 0,
-                                      skipped=f"{module} not installed: {INSTALL_HINT}"))
-            continue
-        trades, volume = runner(commands, spec, True)
-        results.append(PeerResult(name, len(commands), [], trades, volume))
-    for _ in range(repeat):
-        for (name, runner, _module), result in zip(PEERS, results):
-            if result.skipped:
-                continue
-            with quiet_gc():
-                result.seconds.append(runner(commands, spec, False))
-            if progress:
-                progress(name, result.seconds[-1])
+    with tempfile.TemporaryDirectory(prefix="gb-peers-") as folder:
+        flow = os.path.join(folder, "flow.pkl")
+        if isolate:
+            with open(flow, "wb") as out:
+                pickle.dump(commands, out)
+        results = []
+        for index, (name, _, module) in enumerate(PEERS):
+            result = PeerResult(name, len(commands), [], 0, 0)
+            if module is not None and not _installed(module):
+                result.skipped = f"{module} not installed: {INSTALL_HINT}"
+            else:
+                result.trades, result.volume = _one_run(index, commands, flow, spec, True,
+                                                        isolate, result)
+            results.append(result)
+        for _ in range(repeat):
+            for index, result in enumerate(results):
+                if result.skipped:
+                    continue
+                seconds = _one_run(index, commands, flow, spec, False, isolate, result)
+                if not result.skipped:
+                    result.seconds.append(seconds)
+                    if progress:
+                        progress(result.name, seconds)
     return results
+
+
+def _one_run(index, commands, flow, spec, check, isolate, result):
+    """`PEERS[index]`'s runner once, here or in a child; a crash marks `result` skipped."""
+    if not isolate:
+        with quiet_gc():
+            return PEERS[index][1](commands, spec, check)
+    done = subprocess.run([sys.executable, "-c", "from gatebook.host.peer_bench import "
+                           "_child; _child()", flow, str(index), str(spec.symbol_id),
+                           "check" if check else "time"], capture_output=True, text=True)
+    if done.returncode != 0:
+        result.skipped = (f"crashed (exit {done.returncode}) in a "
+                          f"{'checking' if check else 'timed'} run: {done.stderr[-300:]!r}")
+        return (0, 0) if check else 0.0
+    return json.loads(done.stdout.splitlines()[-1])
+
+
+def _child():
+    """One run in a child process (argv: pickled flow, PEERS index, symbol id, check|time)."""
+    flow, index, symbol, mode = sys.argv[1:5]
+    with open(flow, "rb") as source:
+        commands = pickle.load(source)
+    spec = next(s for s in DEFAULT_SYMBOLS if s.symbol_id == int(symbol))
+    with quiet_gc():
+        print(json.dumps(PEERS[int(index)][1](commands, spec, mode == "check")), flush=True)
 
 
 def _installed(module):

@@ -68,3 +68,13 @@ def test_cli_prints_the_table_and_says_the_trades_agree():
     assert "trades and volume agree across every engine" in done.stdout
     assert "gatebook, " in done.stdout and "matching-engine 0.1.1" in done.stdout
     assert "3,000 records" in done.stdout
+
+
+def test_an_engine_whose_run_dies_is_reported_and_the_others_go_on(tmp_path):
+    from gatebook.host import peer_bench
+    result = peer_bench.PeerResult("gatebook", 1, [], 0, 0)
+    # A real child process that fails (its flow file is not there): what a crash looks like.
+    seconds = peer_bench._one_run(0, [], str(tmp_path / "missing.pkl"), DEFAULT_SYMBOLS[0],
+                                  False, True, result)
+    assert seconds == 0.0 and result.skipped.startswith("crashed (exit 1) in a timed run")
+    assert "FileNotFoundError" in result.skipped

@@ -102,8 +102,9 @@ def run_peer_table(args):
           f"{mix.passive:.0%} passive limit over {mix.levels} ticks a side, {mix.cancel:.0%} "
           f"cancels of live orders, {mix.marketable:.0%} marketable limit IOC; at the end "
           f"{resting:,} orders rest in {levels} levels, the longest queue {longest:,}")
-    print(f"python {platform.python_version()}; runs alternate the engines, collector quieted "
-          f"for each; trades and volume from one more run of each with a counting listener")
+    print(f"python {platform.python_version()}; each run a process of its own, the engines "
+          f"alternating, collector quieted; trades and volume from one more run of each with "
+          f"a counting listener")
     results = run_peers(flow, repeat=args.repeat)
     print(f"{'engine':<34} {'trades':>7} {'volume':>11}  {'commands/s, each run':<28} {'best':>9}")
     ran = [result for result in results if not result.skipped]
