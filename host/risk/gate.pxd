@@ -17,6 +17,8 @@ cdef object _NEW_ORDER, _REPLACE, _REJECTED
 cdef Py_ssize_t _EXECUTED, _ACCEPTED, _CANCELLED, _REPLACED, _STOP_TRIGGERED
 cdef object _INSUFFICIENT_BUYING_POWER, _POSITION_LIMIT, _ORDER_SIZE_LIMIT
 cdef object _ORDER_NOTIONAL_LIMIT, _NO_RISK_LIMITS
+cdef unsigned long long _U32, _U64
+cdef long long _POSITION_CAP
 
 cpdef object _fee(object per_share, object rate_ppm, object qty, object notional)
 
@@ -29,7 +31,9 @@ cdef class Exposure:
 @cython.final
 cdef class Account:
     cdef public object limits, cash, reserved
-    cdef public object buying_power, max_position, max_order_qty, max_order_notional
+    cdef public object buying_power
+    cdef public long long max_position, max_order_qty
+    cdef public unsigned long long max_order_notional
     cdef public dict symbols
 
     cpdef set_limits(self, limits)
@@ -67,7 +71,8 @@ cdef class RiskGate:
     @cython.locals(order=OpenOrder)
     cdef object _check_replace(self, command)
 
-    @cython.locals(account=Account, exposure=Exposure)
+    @cython.locals(account=Account, exposure=Exposure, shares="long long", at="long long",
+                   freed="long long", notional="unsigned long long")
     cdef object _check(self, user, symbol, side, price, qty, OpenOrder replacing)
 
     cdef object _hold(self, symbol, side, price)
@@ -81,8 +86,9 @@ cdef class RiskGate:
     cdef _opened(self, order_id, user, symbol, side, order_type, price, qty, bint waiting_stop)
 
     @cython.locals(aggressor=OpenOrder, resting=OpenOrder, buying=OpenOrder, selling=OpenOrder,
-                   orders=dict, account=Account, exposure=Exposure)
+                   orders=dict, account=Account, exposure=Exposure, qty="long long",
+                   leaves="long long")
     cdef _executed(self, event)
 
     @cython.locals(exposure=Exposure, account=Account)
-    cdef _resize(self, OpenOrder order, leaves)
+    cdef _resize(self, OpenOrder order, long long leaves)

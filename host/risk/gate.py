@@ -80,6 +80,7 @@ _POSITION_LIMIT, _ORDER_SIZE_LIMIT = int(RejectReason.POSITION_LIMIT), \
 _ORDER_NOTIONAL_LIMIT = int(RejectReason.ORDER_NOTIONAL_LIMIT)
 _NO_RISK_LIMITS = int(RejectReason.NO_RISK_LIMITS)
 _FEE_RULES = ("buy_maker", "buy_taker", "sell_maker", "sell_taker")
+_U32, _U64, _POSITION_CAP = (1 << 32) - 1, (1 << 64) - 1, 1 << 62
 
 
 def _fee(per_share, rate_ppm, qty, notional):
@@ -120,9 +121,12 @@ class Account:
         """Check this account's orders against `limits` (AccountLimits or None) from now on."""
         self.limits = limits
         if limits is not None:
-            self.buying_power, self.max_position = limits.buying_power, limits.max_position
-            self.max_order_qty = limits.max_order_qty
-            self.max_order_notional = limits.max_order_notional
+            # Capped where no order can reach (2**32 shares at 2**32, 2**62 shares held),
+            # so they fit the C integers the compiled checks compare them as.
+            self.buying_power = limits.buying_power
+            self.max_position = min(limits.max_position, _POSITION_CAP)
+            self.max_order_qty = min(limits.max_order_qty, _U32)
+            self.max_order_notional = min(limits.max_order_notional, _U64)
 
     def exposure(self, symbol):
         """The account's Exposure in `symbol` (made on first use)."""
@@ -308,16 +312,21 @@ class RiskGate:
             account = self._account(user)
         elif account.limits is None:
             return _NO_RISK_LIMITS
-        if qty > account.max_order_qty:
+        if type(qty) is not int or type(price) is not int or not 0 < qty <= 0xFFFFFFFF \
+                or not 0 < price <= 0xFFFFFFFF:
+            return 0                    # no order the engine takes: its reject
+        shares, at = qty, price         # in range now: C integers when compiled
+        if shares > account.max_order_qty:
             return _ORDER_SIZE_LIMIT
-        if price * qty > account.max_order_notional:
+        notional = at                   # unsigned when compiled: 2**32 x 2**32 takes 64 bits
+        if notional * shares > account.max_order_notional:
             return _ORDER_NOTIONAL_LIMIT
         exposure = account.exposure(symbol)
         freed = replacing.leaves if replacing is not None else 0
         if side == _BUY:
-            if exposure.position + exposure.open_buys - freed + qty > account.max_position:
+            if exposure.position + exposure.open_buys - freed + shares > account.max_position:
                 return _POSITION_LIMIT
-        elif exposure.position - exposure.open_sells + freed - qty < -account.max_position:
+        elif exposure.position - exposure.open_sells + freed - shares < -account.max_position:
             return _POSITION_LIMIT
         held = replacing.reserved if replacing is not None else 0
         if qty * self._hold(symbol, side, price) > (account.buying_power + account.cash
@@ -381,8 +390,12 @@ class RiskGate:
         if self._own_ids:
             self.used_ids.add(order_id)
         account = self._account(user)
-        order = OpenOrder(user, symbol, side, price, waiting_stop,
-                          self._hold(symbol, side, price), account, account.exposure(symbol))
+        # Made without __init__'s argument parsing, a third of an open's cost compiled.
+        order = OpenOrder.__new__(OpenOrder)
+        order.user, order.symbol, order.side, order.price = user, symbol, side, price
+        order.leaves, order.reserved, order.waiting_stop = 0, 0, waiting_stop
+        order.hold, order.account = self._hold(symbol, side, price), account
+        order.exposure = account.exposure(symbol)
         self.orders[order_id] = order
         self._resize(order, qty)
 
