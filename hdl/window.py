@@ -271,10 +271,10 @@ class Window(wiring.Component):
 
 def _select(one_hot, items, layout):
     """The item whose bit is set in `one_hot` (AND-OR: no priority chain); 0 if none."""
-    chosen = 0
+    chosen = Const(0, layout.size)
     for bit, item in zip(one_hot, items):
         chosen = chosen | Mux(bit, item.as_value(), 0)
-    return layout(chosen if len(items) > 0 else Const(0, layout.size))
+    return layout(chosen)
 
 
 def _one_hot(value, n):
