@@ -361,14 +361,23 @@ def test_cli_run_balances_and_reconcile(seeded_log, tmp_path):
     store.connection.execute("UPDATE cash SET amount = amount + 7 WHERE account = 3")
     store.connection.execute("DELETE FROM postings WHERE match_id = (SELECT MIN(match_id) "
                              "FROM postings) AND leg = 0")
-    # And with other fees than the writer's: every account differs, and says so.
-    differs, other_fees = _gatebook_together(
+    # And an execution's fee changed behind its back; and other fees than the writer's,
+    # which reconcile names (without --fees it uses the writer's, recorded in the database).
+    store.connection.execute("UPDATE executions SET buyer_fee = buyer_fee + 1 WHERE match_id = "
+                             "(SELECT MAX(match_id) FROM executions)")
+    (tmp_path / "other.toml").write_text("[fees.buy_taker]\nrate_ppm = 31\n")
+    differs, other_fees, stored = _gatebook_together(
         ("ledger", "reconcile", "--log", seeded_log, "--db", url, "--fees", str(fees)),
+        ("ledger", "reconcile", "--log", seeded_log, "--db", url, "--fees",
+         str(tmp_path / "other.toml")),
         ("ledger", "reconcile", "--log", seeded_log, "--db", url))
     assert differs.returncode == 1
     assert "cash of account 3: ledger" in differs.stdout and "(ledger - log = 7)" in differs.stdout
     assert "postings do not sum to zero" in differs.stdout
-    assert other_fees.returncode == 1
+    fee_lines = [line for line in differs.stdout.splitlines() if ": fees buyer " in line]
+    assert len(fee_lines) == 1, differs.stdout
+    assert other_fees.returncode == 1 and "fees: given " in other_fees.stdout
+    assert stored.stdout == differs.stdout
 
 
 def test_cli_refuses_bad_urls_and_unreachable_databases(tmp_path):
@@ -470,3 +479,22 @@ def test_a_ledger_behind_a_pruned_log_says_so(tmp_path):
         status = LedgerWriter(log, store, fees=FEES).catch_up()
         assert status.applied_seq == 0 and status.errors == {"log_pruned": 1}
         assert "the ledger needs seq 1 on" in status.problem
+
+
+def test_a_ledger_keeps_one_fee_schedule_and_reconcile_checks_each_execution_s_fees(
+        seeded_log, tmp_path):
+    url = ledger_url(tmp_path)
+    assert LedgerWriter(seeded_log, open_store(url), fees=FEES,
+                        batch_commands=2000).step() == 2000
+    # A writer started with other fees applies nothing, and says why.
+    other = LedgerWriter(seeded_log, open_store(url), fees=FeeSchedule(), batch_commands=2000)
+    assert other.step() == 0
+    status = other.status()
+    assert status.applied_seq == 2000 and status.errors == {"fees_differ": 1}
+    assert "other fees" in status.problem
+    store = open_store(url)
+    assert store.fee_audit(2000)[0] == FEES
+    assert reconcile(seeded_log, store)[1] == []        # the recorded schedule by default
+    differences = reconcile(seeded_log, store, FeeSchedule())[1]
+    assert differences[0].startswith("fees: given ")
+    assert any(": fees buyer " in line for line in differences)

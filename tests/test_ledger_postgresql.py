@@ -55,9 +55,9 @@ def _fees_file(tmp_path):
 def test_migrations_are_versioned_and_applied_once(database):
     with open_store(database) as store:
         cursor = store.connection.execute("SELECT version, name FROM schema_version")
-        assert cursor.fetchall() == [(1, "ledger")] and SCHEMA_VERSION == 1
+        assert cursor.fetchall() == [(1, "ledger"), (2, "fee_schedule")] and SCHEMA_VERSION == 2
         open_store(database).close()                    # again: nothing to do
-        assert store.connection.execute("SELECT COUNT(*) FROM schema_version").fetchone() == (1,)
+        assert store.connection.execute("SELECT COUNT(*) FROM schema_version").fetchone() == (2,)
         store.connection.execute("INSERT INTO schema_version VALUES (99, 'future', 0)")
         with pytest.raises(SchemaTooNew, match="schema version 99"):
             open_store(database)

@@ -68,9 +68,10 @@ def register(subparsers):
     check = actions.add_parser(
         "reconcile", help="recompute balances from the log and compare with the database",
         description="Sums every execution in LOGDIR up to the seq the database has applied "
-                    "(with the same --fees) and prints every difference: a balance, a missing "
-                    "or extra execution, postings that do not balance. Exit status 1 on any "
-                    "difference, 0 when the database agrees with the log.")
+                    "(with the fees the writer recorded in the database, or --fees) and prints "
+                    "every difference: a balance, a missing or extra execution, an execution's "
+                    "fees, postings that do not balance, --fees that are not the ledger's. "
+                    "Exit status 1 on any difference, 0 when the database agrees with the log.")
     _log_and_db(check)
     check.set_defaults(run=run_reconcile)
 
@@ -229,7 +230,8 @@ def run_reconcile(args):
         return opened
     store, fees = opened
     try:
-        where, differences = reconcile(args.log, store, fees)
+        # Without --fees: the schedule the writer recorded in the database.
+        where, differences = reconcile(args.log, store, fees if args.fees else None)
     except StoreUnavailable as error:
         print(f"gatebook ledger reconcile: {error}", file=sys.stderr)
         return 3

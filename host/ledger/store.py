@@ -20,8 +20,10 @@ import sqlite3
 from typing import NamedTuple
 
 from .migrate import migrate
+from .postings import Fee, FeeSchedule
 
 __all__ = ["open_store", "LedgerStore", "Cursor", "StoreUnavailable", "StoreRejected",
+           "FEE_RULES",
            "CursorMoved", "redact"]
 
 
@@ -206,7 +208,32 @@ class LedgerStore:
             return where, cash, positions, match_ids, unbalanced
         return self._run(read, read_only=True)
 
+    def fee_audit(self, up_to_seq):
+        """(the FeeSchedule the writer recorded, or None; {match_id: (buyer_fee, seller_fee)}
+        of every execution up to `up_to_seq`) from one snapshot: what `reconcile` compares."""
+        def read(cursor):
+            schedule = _read_fees(cursor)
+            cursor.execute(self._sql("SELECT match_id, buyer_fee, seller_fee FROM executions "
+                                     "WHERE seq <= ?"), (up_to_seq,))
+            return schedule, {match_id: (buyer, seller)
+                              for match_id, buyer, seller in cursor.fetchall()}
+        return self._run(read, read_only=True)
+
     # -- writing ------------------------------------------------------------------------
+
+    def adopt_fees(self, fees):
+        """Record `fees` as the ledger's schedule if it has none yet; return the schedule it
+        holds (compare it with `fees`: a ledger keeps one schedule)."""
+        def write(cursor):
+            held = _read_fees(cursor)
+            if held is None:
+                cursor.executemany(self._sql("INSERT INTO fee_schedule (rule, per_share, "
+                                             "rate_ppm) VALUES (?, ?, ?)"),
+                                   [(rule, getattr(fees, rule).per_share,
+                                     getattr(fees, rule).rate_ppm) for rule in FEE_RULES])
+                return fees
+            return held
+        return self._run(write)
 
     def _insert(self, cursor, table, rows):
         """Insert rows (NamedTuples in the table's column order)."""
@@ -267,6 +294,17 @@ def _read_balances(cursor):
     cursor.execute("SELECT account, symbol, qty FROM positions WHERE qty <> 0")
     positions = {(account, symbol): qty for account, symbol, qty in cursor.fetchall()}
     return where, cash, positions
+
+
+FEE_RULES = ("buy_maker", "buy_taker", "sell_maker", "sell_taker")
+
+
+def _read_fees(cursor):
+    cursor.execute("SELECT rule, per_share, rate_ppm FROM fee_schedule")
+    rows = cursor.fetchall()
+    if not rows:
+        return None
+    return FeeSchedule(**{rule: Fee(per_share, rate_ppm) for rule, per_share, rate_ppm in rows})
 
 
 def _first_line(error):

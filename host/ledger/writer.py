@@ -192,10 +192,17 @@ class LedgerWriter:
         self._retry += 1
 
     def _start_from_cursor(self):
-        """Read the cursor, check the log still holds what it names, position the tail."""
+        """Read the cursor, check the log still holds what it names and the ledger's fees
+        are ours, position the tail."""
         cursor = self.store.cursor()
         self.database = "up"
         self.applied_seq, self.applied_crc = cursor.applied_seq, cursor.applied_crc
+        held = self.store.adopt_fees(self.fees)
+        if held != self.fees:
+            self._set_problem(f"the ledger was written with other fees ({held}), not "
+                              f"{self.fees}: one ledger keeps one fee schedule (give the "
+                              "writer the same --fees, or start a new database)", "fees_differ")
+            return
         if self.applied_seq and self.applied_crc is not None:
             try:
                 found = input_crc(self.log_dir, self.applied_seq)
