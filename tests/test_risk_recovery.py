@@ -98,6 +98,11 @@ def test_a_restarted_exchange_decides_as_one_that_never_stopped(tmp_path):
         assert again.journal.engine.state_hash() == reference.engine.state_hash()
     finally:
         again.close()
+    # A reader that names no gate (`gatebook log`, a standby with the snapshots) gets the
+    # snapshot's: every OUTPUT record after it is what the replay gives.
+    _, report = recover(str(tmp_path / "log"), DEFAULT_SYMBOLS, verify_outputs=True)
+    assert report.verified == 3000 - report.snapshot_seq > 0
+    assert report.front.export() == reference.export()
 
 
 def reference_at(commands, risk_limits):

@@ -75,7 +75,8 @@ def recover(directory, symbols=DEFAULT_SYMBOLS, *, accept_corruption=False, acce
     ones (origins.py). `front(engine, saved)` builds what stands in front of the
     engine (the pre-trade risk gate: an object with `apply`), from the snapshot's
     `risk` state (None without one); the log is replayed through it, so it decides
-    again what it decided, and it is returned as `report.front`.
+    again what it decided, and it is returned as `report.front`. Without `front`, a
+    snapshot's risk gate is restored as it was kept.
 
     Raises CorruptLog (a damaged record in the middle; `accept_corruption`
     cuts there), LostLog (the log ends before a snapshot or lacks a segment;
@@ -107,6 +108,8 @@ def _recover(directory, symbols, accept_corruption, accept_loss, use_snapshots, 
         engine, saved_risk = _start_engine(directory, symbols, report, excluded, use_snapshots,
                                            self_trade_prevention, snapshot_limit)
         report.snapshot_risk = saved_risk       # the risk gate's state the snapshot kept
+        if front is None and saved_risk is not None:
+            front = _saved_gate(symbols)        # its commands were decided by that gate
         report.front = front(engine, saved_risk) if front is not None else None
         with _rare_gc():
             last = _replay(directory, report.front or engine, report, accept_corruption,
@@ -140,6 +143,17 @@ def _recover(directory, symbols, accept_corruption, accept_loss, use_snapshots, 
     report.state_hash = engine.state_hash()
     report.seconds = time.perf_counter() - started
     return engine, report
+
+
+def _saved_gate(symbols):
+    """The `front` of a log whose snapshot holds a risk gate and whose reader named none:
+    that gate, as the snapshot kept it (replayed without it, the log's commands would be
+    decided otherwise than they were)."""
+    from gatebook.host.risk import RiskGate     # only such a log needs it
+
+    def front(engine, saved):
+        return RiskGate.restore(engine, symbols, saved)
+    return front
 
 
 def _behind(report, snapshot):
