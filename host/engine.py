@@ -152,7 +152,7 @@ class MatchingEngine:
         """Process one sequenced command; return its events."""
         events = []
         try:
-            code = command[CODE]
+            code = command[_CODE]
         except (KeyError, IndexError, TypeError):
             code = None
         try:
