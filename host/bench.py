@@ -33,7 +33,7 @@ from .engine import MatchingEngine
 from .runtime import quiet_gc
 
 __all__ = ["BenchResult", "run_benchmark", "latency_histogram", "time_each", "KINDS",
-           "instructions_per_command", "GC_MODES", "collector"]
+           "instructions_per_command", "GC_MODES", "collector", "steady_tail"]
 
 #: How the cyclic collector runs during a benchmark. "off": what exists after set-up frozen
 #: and the collector disabled for the run, as engines whose hot path makes no reference
@@ -139,6 +139,33 @@ def run_benchmark(commands, specs, *, self_trade_prevention=False, gc_mode="off"
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     return BenchResult(len(commands), counted[0], seconds, histogram, peak, state_hash, by_kind,
                        passes)
+
+
+def steady_tail(commands, specs, runs=3, share=0.01, gc_mode="off"):
+    """The commands among the slowest `share` of every one of `runs` timed runs.
+
+    A command slow in every run is slow by what it does, not by the scheduler: on a shared
+    machine that separates the engine's own tail from its neighbours'. Returns (threshold
+    ns of each run, {index: KINDS entry}, {index: events it made}).
+    """
+    slow, thresholds = None, []
+    kinds = bytearray(len(commands))
+    sizes = {}
+    for _ in range(runs):
+        with collector(gc_mode):
+            engine = MatchingEngine(specs)
+            engine.subscribe(lambda events: None)
+            samples, _ = time_each(engine.apply, commands, kinds=kinds)
+        threshold = sorted(samples)[int((1 - share) * len(samples))]
+        thresholds.append(threshold)
+        above = {index for index, value in enumerate(samples) if value >= threshold}
+        slow = above if slow is None else slow & above
+    engine = MatchingEngine(specs)
+    for index, command in enumerate(commands):
+        events = engine.apply(command)
+        if index in slow:
+            sizes[index] = len(events)
+    return thresholds, {index: KINDS[kinds[index]] for index in sorted(slow)}, sizes
 
 
 def time_each(apply, commands, progress=None, kinds=None):

@@ -89,3 +89,16 @@ def test_a_level_stays_small_while_its_front_is_filled_away(engine_class):
         next_id += 2
         level = _level(engine, Side.SELL, 100_0000)
         assert level.count == 40 and len(level.orders) <= 2 * 40 + 16 + 1
+
+
+def test_the_steady_tail_is_slow_in_every_run_and_named_by_kind():
+    from gatebook.host.bench import KINDS, steady_tail
+    commands = generate_flow(3_000, seed=4)
+    thresholds, slow, sizes = steady_tail(commands, DEFAULT_SYMBOLS, runs=2, share=0.05)
+    assert len(thresholds) == 2 and all(t > 0 for t in thresholds)
+    assert len(slow) <= 0.05 * len(commands) + 1
+    assert set(slow.values()) <= set(KINDS) and set(sizes) == set(slow)
+    done = subprocess.run([sys.executable, "-m", "gatebook.cli", "bench", "--tail", "--orders",
+                           "2000", "--repeat", "2"], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert "in every run:" in done.stdout

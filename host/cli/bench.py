@@ -3,7 +3,7 @@
 import platform
 from dataclasses import replace
 
-from ..bench import GC_MODES, KINDS, run_benchmark
+from ..bench import GC_MODES, KINDS, run_benchmark, steady_tail
 from ..compiled import engine_build
 from ..flow import STANDARD_MIX
 from ..peer_bench import PEER_MIX, flow_shape, peer_flow, run_peers
@@ -32,6 +32,9 @@ def register(subparsers):
                         help="instead: Gatebook beside the peer engines (matching-engine, "
                              "liquibook) on one flow of their kind, in one run "
                              "(docs/benchmarks.md, \"Peers\")")
+    parser.add_argument("--tail", action="store_true",
+                        help="instead: the commands among the slowest 1%% of each of --repeat "
+                             "timed runs, by kind (slow by what they do, not by the machine)")
     parser.add_argument("--peer-levels", type=int, default=PEER_MIX.levels, metavar="N",
                         help="with --peers: price levels a side the passive orders spread "
                              f"over (default {PEER_MIX.levels}: deep queues; more levels, "
@@ -50,6 +53,8 @@ def run_bench(args):
     if args.peers:
         return run_peer_table(args)
     commands = load_commands(args)
+    if args.tail:
+        return run_tail(commands, args)
     mix = STANDARD_MIX
     print(f"gatebook bench: {len(commands):,} commands, seed {args.seed}, "
           f"symbols {len(mix.symbols)}, collector {args.gc}")
@@ -122,3 +127,20 @@ def run_peer_table(args):
     for other in ran[1:]:
         print(f"  {ours.name} / {other.name}: {ours.best_per_second / other.best_per_second:.2f}x")
     return 0 if agree else 1
+
+
+def run_tail(commands, args):
+    """`gatebook bench --tail`: what the engine's own latency tail is made of."""
+    thresholds, slow, sizes = steady_tail(commands, DEFAULT_SYMBOLS, runs=max(2, args.repeat),
+                                          gc_mode=args.gc)
+    print(f"gatebook bench --tail: {len(commands):,} commands, {max(2, args.repeat)} timed "
+          f"runs, collector {args.gc}; engine {engine_build()}")
+    print("slowest 1% of each run from " + " / ".join(f"{t / 1000:.1f} us" for t in thresholds)
+          + f"; in every run: {len(slow):,} commands")
+    for kind in KINDS:
+        chosen = [index for index, name in slow.items() if name == kind]
+        if chosen:
+            events = sorted(sizes[index] for index in chosen)
+            print(f"  {kind:<18} {len(chosen):>6,}   events each {events[0]}..{events[-1]}, "
+                  f"median {events[len(events) // 2]}")
+    return 0
