@@ -203,7 +203,7 @@ def _assemble(built, config, clock):
             nats_tap = md_port = FeedTap(md_port)
     built.exchange = Exchange(
         built.port, config.symbols, clock, md_destination=config.market_data.destination,
-        md_port=md_port,
+        md_port=md_port, session=config.market_data.session,
         engine=(built.hybrid or engine) if built.journal is None else None,
         journal=built.journal,
         acks=built.acks, order_entry=(built.entry,) + _fix_entry(built, config),

@@ -9,6 +9,7 @@ the wrong type or out of range, or a file that is not TOML is refused with a
 
 import math
 import os
+import re
 import tomllib
 from dataclasses import dataclass, field, replace
 
@@ -20,7 +21,7 @@ __all__ = [
     "ConfigError", "ExchangeConfig", "OrderEntryConfig", "FixConfig", "SessionConfig", "LogConfig",
     "LinkConfig", "MarketDataConfig", "MetricsConfig", "RiskConfig", "RunConfig", "load_config",
     "parse_config", "RISK_LIMIT_KEYS",
-    "parse_address", "check_config",
+    "parse_address", "check_config", "md_session",
 ]
 
 # A config file is a few kilobytes; anything this large is not one.
@@ -98,9 +99,12 @@ class MarketDataConfig:
     they missed (docs/marketdata.md); None serves neither. `websocket` (TCP)
     serves the JSON WebSocket feed and the live page; None serves neither.
     `nats` (a NATS URL, or a comma-separated cluster) receives every symbol's
-    state for `gatebook md-edge` processes, in a stream of `nats_replicas`."""
+    state for `gatebook md-edge` processes, in a stream of `nats_replicas`.
+    `session` names the MoldUDP64 session (1..10 letters and digits); a log's
+    session goes on under its own name (docs/marketdata.md)."""
 
     destination:    tuple | None = (MOLDUDP64_GROUP, MOLDUDP64_PORT)
+    session:        str = "GATEBOOK01"      # the MoldUDP64 session's name
     request:        tuple | None = None     # the MoldUDP64 re-request server
     snapshot:       tuple | None = None     # the snapshot service
     store_messages: int = 100_000           # messages kept for re-requests
@@ -183,6 +187,13 @@ def _text(value):
     return value
 
 
+def md_session(value):
+    """A MoldUDP64 session name: 1..10 ASCII letters and digits (the header's field)."""
+    if not isinstance(value, str) or not re.fullmatch(r"[A-Za-z0-9]{1,10}", value):
+        raise ValueError(f"must be 1..10 ASCII letters and digits, not {value!r}")
+    return value
+
+
 def _destination(value):
     return None if value == "none" else parse_address(value)
 
@@ -207,7 +218,7 @@ _SECTIONS = {
     "market_data": (MarketDataConfig, {
         "destination": _destination, "request": _destination, "snapshot": _destination,
         "store_messages": _integer(1, 100_000_000), "websocket": _destination,
-        "nats": _text, "nats_replicas": _integer(1, 5)}),
+        "nats": _text, "nats_replicas": _integer(1, 5), "session": md_session}),
     "metrics": (MetricsConfig, {"listen": parse_address}),
     "run": (RunConfig, {"seconds": _seconds, "max_orders": _integer(1)}),
 }

@@ -45,6 +45,8 @@ def test_an_empty_file_is_the_defaults():
     ("[log]\ndurability = 'sometimes'", "[log] durability"),
     ("[log]\nsnapshot_every = -1", "[log] snapshot_every"),
     ("[market_data]\ndestination = 7", "[market_data] destination"),
+    ("[market_data]\nsession = 'GATEBOOK-01'", "[market_data] session: must be 1..10 ASCII"),
+    ("[market_data]\nsession = ''", "[market_data] session"),
     ("[run]\nmax_orders = 1.5", "[run] max_orders"),
     ("[link]\ndepth = 1000", "[link] depth"),
     ("[order_entry\n", "not valid TOML"),

@@ -68,6 +68,15 @@ def test_a_two_shard_config_loads_and_each_shard_gets_its_own_places(tmp_path):
     assert [spec.name for spec in b.symbols] == ["AAPL"]
     assert b.market_data.destination is None and b.log.directory is None
     assert b.metrics.listen is None
+    # each shard's MoldUDP64 session is named after it unless the map names one
+    assert (a.market_data.session, b.market_data.session) == ("GBA", "GBB")
+
+
+def test_a_shard_names_its_market_data_session(tmp_path):
+    config, shards = load_sharded(_write(tmp_path, SYMBOLS + _shard(
+        "east-1", ["GATE", "AAPL"], 1) + _shard("W", ["MSFT"], 2, md_session='"WEST01"')))
+    assert [shard.md_session for shard in shards.shards] == ["GBEAST1", "WEST01"]
+    assert shard_config(config, shards.shard("W")).market_data.session == "WEST01"
 
 
 def test_a_config_without_shards_has_no_map_and_load_config_takes_a_sharded_one(tmp_path):
@@ -110,6 +119,13 @@ def _shard(name, symbols, port, **extra):
     (_shard("A", ["GATE", "AAPL", "MSFT"], 1, md_request='"nowhere"'),
      "shard A: md_request: 'nowhere' is not HOST:PORT"),
     (_shard("A", ["GATE", "AAPL", "MSFT"], 1, log="7"), "log must be a directory name"),
+    (_shard("A", ["GATE", "AAPL", "MSFT"], 1, md_session='"GATEBOOK-01"'),
+     "shard A: md_session: must be 1..10 ASCII letters and digits"),
+    (_shard("A", ["GATE"], 1, md_session='"SAME"')
+     + _shard("B", ["AAPL", "MSFT"], 2, md_session='"SAME"'),
+     "shard B md_session session SAME is also shard A's md_session"),
+    (_shard("a", ["GATE"], 1) + _shard("A", ["AAPL", "MSFT"], 2),
+     "shard A md_session session GBA is also shard a's md_session"),
     ('\n[[shards]]\nname = "A"\nsymbols = ["GATE"]\n', "shard A: needs listen"),
     ("\nshards = 5\n", "shards must be one or more"),
     ("\nshards = [5]\n", r"\[\[shards\]\] number 1 must be a table"),

@@ -15,7 +15,7 @@ import pytest
 
 sys.path.insert(0, os.path.dirname(__file__))
 from md_nats_servers import NatsServer, nats_server_binary  # noqa: E402
-from md_subscriber import SESSION, PeerBook, _mold  # noqa: E402
+from md_subscriber import PeerBook, _mold  # noqa: E402
 from test_shard_processes import _enter, _replies, _start, _stop, write_config  # noqa: E402
 
 from gatebook.dpdk_bridge.udp import SocketUdp  # noqa: E402
@@ -92,8 +92,9 @@ def test_every_shard_publishes_its_symbols_to_one_nats(tmp_path):
         assert found["gatebook.md.GATE"]["asks"][0][:2] == [100_0000, 60]
         assert found["gatebook.md.AAPL"]["asks"][0][:2] == [200_0000, 40]
         # Each channel carries its own shard's symbols and orders, read by an independent
-        # ITCH parser: A lists GATE alone, B AAPL and MSFT.
-        books = [_read_channel(channel) for channel in channels]
+        # ITCH parser: A lists GATE alone, B AAPL and MSFT, each in a session of its own.
+        books = [_read_channel(channel, session)
+                 for channel, session in zip(channels, ("GBA", "GBB"))]
         assert [book.names for book in books] == [{1: "GATE"}, {2: "AAPL", 3: "MSFT"}]
         assert books[0].orders_at(1, b"S") == [(100_0000, [60])]
         assert not books[0].orders_at(2, b"S")
@@ -105,7 +106,7 @@ def test_every_shard_publishes_its_symbols_to_one_nats(tmp_path):
             channel.close()
 
 
-def _read_channel(channel, quiet=0.3):
+def _read_channel(channel, expected_session, quiet=0.3):
     """The book a subscriber builds from what arrived on `channel` until it goes quiet."""
     book, last = PeerBook(), time.monotonic()
     while time.monotonic() - last < quiet:
@@ -115,7 +116,7 @@ def _read_channel(channel, quiet=0.3):
         for packet, _ in packets:
             last = time.monotonic()
             session, _, messages, _ = _mold(packet)
-            assert session == SESSION
+            assert session.rstrip() == expected_session
             for message in messages:
                 book.apply(message)
     return book

@@ -10,6 +10,7 @@ exchange's config file:
     symbols = ["GATE", "AAPL"]
     listen = "127.0.0.1:15001"          # its order entry (OUCH over UDP)
     md = "239.192.26.1:26401"           # its MoldUDP64 channel ("none": no market data)
+    md_session = "GATEA"                # its MoldUDP64 session (default: GB + the name)
     log = "log-a"                       # its write-ahead log (optional)
 
 Every symbol is in exactly one shard, names and addresses are not shared, and
@@ -23,7 +24,7 @@ import re
 import tomllib
 from dataclasses import dataclass, replace
 
-from ..config import MAX_CONFIG_BYTES, ConfigError, load_config, parse_address
+from ..config import MAX_CONFIG_BYTES, ConfigError, load_config, md_session, parse_address
 
 __all__ = ["Shard", "ShardMap", "ShardMapError", "load_sharded", "parse_shard_map",
            "shard_config", "SHARD_KEYS"]
@@ -39,6 +40,8 @@ SHARD_KEYS = {
     "symbols": "the names of the [[symbols]] it matches",
     "listen": "IP:PORT of its order entry (OUCH over UDP)",
     "md": "IP:PORT of its MoldUDP64 channel, or \"none\"",
+    "md_session": "its MoldUDP64 session name, 1..10 letters and digits (default: GB and "
+                  "the shard's name's letters and digits, upper case)",
     "log": "its write-ahead log directory (optional)",
     "md_request": "IP:PORT serving its MoldUDP64 re-requests (optional)",
     "md_snapshot": "IP:PORT serving its book snapshots (optional)",
@@ -68,6 +71,7 @@ class Shard:
     md_websocket: tuple | None = None
     metrics:      tuple | None = None
     fix:          tuple | None = None
+    md_session:   str = ""          # its MoldUDP64 session name (never empty once parsed)
 
 
 @dataclass(frozen=True)
@@ -181,6 +185,11 @@ def _shard(entry, number, listed, source, base):
             values[key] = None if key == "md" and value == "none" else parse_address(value)
         except ValueError as error:
             raise ShardMapError(f"{where}: {key}: {error}") from None
+    try:
+        values["md_session"] = md_session(entry.get(
+            "md_session", ("GB" + re.sub(r"[^A-Za-z0-9]", "", name).upper())[:10]))
+    except ValueError as error:
+        raise ShardMapError(f"{where}: md_session: {error}") from None
     if "log" in entry:
         log = entry["log"]
         if not isinstance(log, str) or not log or "\x00" in log:
@@ -210,6 +219,8 @@ def _check_disjoint(shards, listed, source):
     for shard in shards:
         places = [(key, getattr(shard, key)) for key in _ADDRESSES]
         places.append(("log", shard.log and os.path.normpath(shard.log)))
+        # Subscribers tell sessions apart by name: two shards must not publish one.
+        places.append(("md_session", "session " + shard.md_session))
         for key, place in places:
             # Port 0 is "any free port": two shards may both ask for one.
             if place is None or (isinstance(place, tuple) and place[1] == 0):
@@ -246,6 +257,6 @@ def shard_config(config, shard):
         log=replace(config.log, directory=shard.log),
         market_data=replace(config.market_data, destination=shard.md,
                             request=shard.md_request, snapshot=shard.md_snapshot,
-                            websocket=shard.md_websocket),
+                            websocket=shard.md_websocket, session=shard.md_session),
         metrics=replace(config.metrics, listen=shard.metrics),
         fix=replace(config.fix, listen=shard.fix))
