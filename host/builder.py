@@ -11,7 +11,7 @@ import logging
 from .clock import WallClock
 from .config import ConfigError, check_config
 
-__all__ = ["build_exchange", "BuildError", "BuiltExchange"]
+__all__ = ["build_exchange", "BuildError", "BuiltExchange", "risk_front"]
 
 _log = logging.getLogger(__name__)
 
@@ -312,6 +312,27 @@ def _risk_settings(config, accounts):
         raise BuildError(f"[risk] fees: cannot read {config.risk.fees}: {error.strerror}",
                          2) from None
     return limits, default, fees
+
+
+def risk_front(config):
+    """The `front` that reads `config`'s log as its exchange does (`recover(front=...)`,
+    `Follower(front=...)`): the pre-trade risk gate of `[risk]`, or None without one.
+
+    Raises
+    ------
+    BuildError
+        The accounts file or `[risk]` cannot be used (status 2).
+    """
+    if config.risk is None:
+        return None
+    from .net.accounts import Accounts, AccountsError
+    path = config.sessions.accounts
+    try:
+        # Without an accounts file, [risk] can name accounts by user id only.
+        accounts = Accounts.load(path) if path is not None else ()
+    except AccountsError as error:
+        raise BuildError(str(error), 2) from None
+    return _risk_front(config.symbols, _risk_settings(config, accounts))
 
 
 def _risk_front(symbols, risk):

@@ -65,3 +65,63 @@ def test_bench_log_tables_follow_the_matching_bench(capsys):
     assert out.index("orders/s") < out.index("log append: 2,000 commands")
     for needle in ("fsync p99", "recover: full replay", "recover: newest snapshot", "size"):
         assert needle in out
+
+
+SHARDED = """
+[risk]
+buying_power = 5000000000
+max_position = 2000
+max_order_qty = 500
+max_order_notional = 5000000000
+
+[[symbols]]
+id = 1
+name = "GATE"
+[[symbols]]
+id = 9
+name = "ACME"
+tick = 100
+lot = 10
+price_min = 10000
+price_max = 5000000
+
+[[shards]]
+name = "A"
+symbols = ["GATE"]
+listen = "127.0.0.1:0"
+md = "none"
+[[shards]]
+name = "B"
+symbols = ["ACME"]
+listen = "127.0.0.1:0"
+md = "none"
+log = "log-b"
+"""
+
+
+def test_recover_reads_a_shards_log_with_its_symbols_and_risk_gate(tmp_path, capsys):
+    """A log of symbols and limits other than the built-in ones is read as its exchange
+    wrote it only with --config (--shard); without, the replay diverges."""
+    from gatebook.host.builder import risk_front
+    from gatebook.host.shards import exchange_config
+    from gatebook.host.wal.journal import JournaledExchange
+    from gatebook.host.wal.loadgen import seeded_commands
+
+    path = tmp_path / "x.toml"
+    path.write_text(SHARDED)
+    config = exchange_config(str(path), "B")
+    log = JournaledExchange(config.log.directory, config.symbols, policy="none",
+                            front=risk_front(config), snapshot_every=0)
+    for command in seeded_commands(3, 600, symbols=config.symbols):
+        log.apply(log.sequencer.stamp(*command))
+    log.close()
+    assert sum(log.front.rejected.values()) > 10       # the gate decided some orders
+    expected = log.engine.state_hash()
+    arguments = ["recover", "--dir", config.log.directory, "--verify"]
+    assert main(arguments + ["--config", str(path), "--shard", "B"]) == 0
+    assert f"state hash: {expected}" in capsys.readouterr().out
+    assert main(arguments) != 0 or f"state hash: {expected}" not in capsys.readouterr().out
+    assert main(arguments + ["--config", str(path)]) == 2
+    assert "splits its symbols into shards A, B: give --shard NAME" in capsys.readouterr().err
+    assert main(arguments + ["--shard", "B"]) == 2
+    assert "--shard needs --config FILE" in capsys.readouterr().err

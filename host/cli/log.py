@@ -6,7 +6,10 @@ import sys
 
 from gatebook.wire.records import as_dict, describe
 
+from ..builder import BuildError, risk_front
+from ..config import ConfigError
 from ..protocols import register_shipped
+from ..shards import exchange_config
 from ..wal.format import INPUT
 from ..wal.reader import LogReader, decode_payload, origin_fields
 from ..wal.epoch import Fenced
@@ -30,6 +33,7 @@ def register(subparsers):
                     "--accept-corruption is given; so does a log that ends before one of its "
                     "snapshots or lacks a segment, unless --accept-loss is given.")
     parser.add_argument("--dir", required=True, metavar="LOGDIR", help="the log directory")
+    _config_options(parser)
     parser.add_argument("--accept-corruption", action="store_true",
                         help="cut the log at a corrupt record even in the middle, dropping "
                              "(but saving) every record after it")
@@ -89,6 +93,7 @@ def register(subparsers):
                          help="the secret shared with the primary (32+ random bytes, not "
                               "readable by others): both ends prove they hold it")
     standby.add_argument("--dir", required=True, metavar="LOGDIR", help="this standby's own log")
+    _config_options(standby)
     standby.add_argument("--heartbeat-timeout", type=float, default=1.0, metavar="SECONDS",
                          help="silence that counts as the primary's death (default 1 s)")
     standby.add_argument("--policy", default="strict", choices=("strict", "batched", "none"),
@@ -96,6 +101,32 @@ def register(subparsers):
     standby.add_argument("--no-promote", action="store_true",
                          help="on silence, exit (status 4) without promoting")
     standby.set_defaults(run=run_standby)
+
+
+def _config_options(parser):
+    parser.add_argument("--config", metavar="FILE",
+                        help="the exchange's config (`gatebook run --config`): its [[symbols]] "
+                             "and [risk] read the log as the exchange does (default: the "
+                             "built-in symbols, no risk gate)")
+    parser.add_argument("--shard", metavar="NAME",
+                        help="with a sharded --config: the shard whose log this is")
+
+
+def _reading(command, args):
+    """{symbols, front} to read args.dir's log with, from --config; or an exit status."""
+    if args.config is None:
+        if args.shard is not None:
+            print(f"gatebook {command}: --shard needs --config FILE", file=sys.stderr)
+            return 2
+        return {}
+    try:
+        config = exchange_config(args.config, args.shard)
+        return {"symbols": config.symbols, "front": risk_front(config)}
+    except ConfigError as error:
+        print(f"gatebook {command}: {error}", file=sys.stderr)
+    except BuildError as error:
+        print(f"gatebook {command}: {error}", file=sys.stderr)
+    return 2
 
 
 def _no_directory(command, path):
@@ -123,8 +154,11 @@ def _unreadable(command, directory, error):
 def run_recover(args):
     if _no_directory("recover", args.dir):
         return 2
+    reading = _reading("recover", args)
+    if reading == 2:
+        return 2
     try:
-        _, report = recover(args.dir, accept_corruption=args.accept_corruption,
+        _, report = recover(args.dir, **reading, accept_corruption=args.accept_corruption,
                             accept_loss=args.accept_loss, use_snapshots=not args.no_snapshot,
                             verify_outputs=args.verify, repair=not args.read_only)
     except (CorruptLog, RecoveryError) as error:
@@ -199,9 +233,12 @@ def run_standby(args):
     except SecretError as error:
         print(f"gatebook standby: {error}", file=sys.stderr)
         return 2
+    reading = _reading("standby", args)
+    if reading == 2:
+        return 2
     os.makedirs(args.dir, exist_ok=True)
     try:
-        follower = Follower(args.dir, (host.strip("[]"), int(port)), secret=secret,
+        follower = Follower(args.dir, (host.strip("[]"), int(port)), **reading, secret=secret,
                             heartbeat_timeout=args.heartbeat_timeout, policy=args.policy)
     except (CorruptLog, AuthError) as error:
         print(f"gatebook standby: {error}", file=sys.stderr)

@@ -16,7 +16,7 @@ from ..builder import BuildError, build_exchange, stopping_errors
 from ..config import ConfigError, ExchangeConfig, parse_address
 from ..net.defaults import MOLDUDP64_GROUP, MOLDUDP64_PORT, OUCH_PORT
 from ..runtime import quiet_gc
-from ..shards import load_sharded, shard_config
+from ..shards import exchange_config
 from ..symbols import DEFAULT_SYMBOLS
 
 __all__ = ["register"]
@@ -165,7 +165,7 @@ def config_from_args(args):
     A config with a shard map runs one shard's part of it (--shard NAME); without
     --shard it is refused, since its shards' ports and logs are not one exchange's.
     """
-    config = _sharded(args) if args.config else ExchangeConfig()
+    config = exchange_config(args.config, args.shard) if args.config else ExchangeConfig()
     changes = {}
     for option, (section, key) in _OVERRIDES.items():
         value = getattr(args, option)
@@ -175,20 +175,6 @@ def config_from_args(args):
             changes.setdefault(section, {})[key] = value
     return replace(config, **{section: replace(getattr(config, section), **values)
                               for section, values in changes.items()})
-
-
-def _sharded(args):
-    config, shards = load_sharded(args.config)
-    if shards is None:
-        if args.shard is not None:
-            raise ConfigError(f"--shard {args.shard}: {args.config} has no [[shards]] "
-                              "(docs/shards.md)")
-        return config
-    if args.shard is None:
-        raise ConfigError(f"{args.config} splits its symbols into shards "
-                          f"{', '.join(shards.names)}: give --shard NAME, or --shard all "
-                          "(docs/shards.md)")
-    return shard_config(config, shards.shard(args.shard))
 
 
 def run_exchange(args):

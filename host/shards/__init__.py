@@ -6,8 +6,8 @@ every shard of a config as child processes on one machine. `bench`: one shard
 against N on the same flow split by symbol.
 """
 
-from .shard_map import (SHARD_KEYS, Shard, ShardMap, ShardMapError, load_sharded,
-                        parse_shard_map, shard_config)
+from .shard_map import (SHARD_KEYS, Shard, ShardMap, ShardMapError, exchange_config,
+                        load_sharded, parse_shard_map, shard_config)
 
 __all__ = ["Shard", "ShardMap", "ShardMapError", "load_sharded", "parse_shard_map",
-           "shard_config", "SHARD_KEYS"]
+           "shard_config", "exchange_config", "SHARD_KEYS"]

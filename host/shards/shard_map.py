@@ -27,7 +27,7 @@ from dataclasses import dataclass, replace
 from ..config import MAX_CONFIG_BYTES, ConfigError, load_config, md_session, parse_address
 
 __all__ = ["Shard", "ShardMap", "ShardMapError", "load_sharded", "parse_shard_map",
-           "shard_config", "SHARD_KEYS"]
+           "shard_config", "exchange_config", "SHARD_KEYS"]
 
 # A shard's name goes into file names and status lines.
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,15}")
@@ -260,3 +260,23 @@ def shard_config(config, shard):
                             websocket=shard.md_websocket, session=shard.md_session),
         metrics=replace(config.metrics, listen=shard.metrics),
         fix=replace(config.fix, listen=shard.fix))
+
+
+def exchange_config(path, shard=None):
+    """The `ExchangeConfig` of the config file at `path`: its shard `shard`'s part when
+    it has `[[shards]]` (refused without `shard`, since the shards' ports and logs are
+    not one exchange's), else the whole file (refused with `shard`).
+
+    Raises
+    ------
+    ConfigError
+    """
+    config, shards = load_sharded(path)
+    if shards is None:
+        if shard is not None:
+            raise ConfigError(f"--shard {shard}: {path} has no [[shards]] (docs/shards.md)")
+        return config
+    if shard is None:
+        raise ConfigError(f"{path} splits its symbols into shards {', '.join(shards.names)}: "
+                          "give --shard NAME, or --shard all (docs/shards.md)")
+    return shard_config(config, shards.shard(shard))
