@@ -140,6 +140,7 @@ def test_each_risk_reason_reaches_the_client_and_a_restart_decides_the_same(tmp_
                           (38, 60), (44, "20.00")])
         report = client.wait(lambda m: m.get(35) == b"8", "the execution report")
         assert (report.get(150), report.get(39)) == (b"8", b"8")      # rejected
+        assert report.get(103) == b"3"                  # OrdRejReason: order exceeds limit
         assert b"buying power" in report.get(58), report.get(58)
         client.close()
         child.send_signal(signal.SIGKILL)

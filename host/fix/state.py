@@ -43,10 +43,15 @@ _FIX_TIF = {int(TimeInForce.DAY): TIME_IN_FORCE["DAY"],
             int(TimeInForce.GTC): TIME_IN_FORCE["GOOD_TILL_CANCEL"],
             int(TimeInForce.IOC): TIME_IN_FORCE["IMMEDIATE_OR_CANCEL"],
             int(TimeInForce.FOK): TIME_IN_FORCE["FILL_OR_KILL"]}
-# OrdRejReason (103) / CxlRejReason (102) of the engine's reasons; 99 is "other".
+# OrdRejReason (103) / CxlRejReason (102) of the engine's and the risk gate's reasons;
+# 3 is "order exceeds limit", 0 "broker / exchange option", 99 "other".
 _ORD_REJ = {int(RejectReason.UNKNOWN_SYMBOL): 1, int(RejectReason.SYMBOL_HALTED): 2,
             int(RejectReason.DUPLICATE_ORDER_ID): 6, int(RejectReason.UNKNOWN_ORDER): 5,
-            int(RejectReason.QUANTITY_ABOVE_LIMIT): 13, int(RejectReason.INVALID_PRICE): 99}
+            int(RejectReason.QUANTITY_ABOVE_LIMIT): 13, int(RejectReason.INVALID_PRICE): 99,
+            int(RejectReason.NOTIONAL_ABOVE_LIMIT): 3,
+            int(RejectReason.INSUFFICIENT_BUYING_POWER): 3, int(RejectReason.POSITION_LIMIT): 3,
+            int(RejectReason.ORDER_SIZE_LIMIT): 3, int(RejectReason.ORDER_NOTIONAL_LIMIT): 3,
+            int(RejectReason.NO_RISK_LIMITS): 0}
 _CXL_REJ = {int(RejectReason.UNKNOWN_ORDER): 1, int(RejectReason.ORDER_NOT_LIVE): 0}
 
 
