@@ -13,6 +13,8 @@ from gatebook.wire.positions import INTERNAL
 
 from ..ledger import (Fee, FeeSchedule, LedgerStore, LedgerWriter, StoreUnavailable, open_store,
                       reconcile)
+from ..config import parse_address
+from ..ledger.metrics import LedgerMetrics
 from ..ledger.migrate import SchemaTooNew
 from ..ledger.postings import load_fees
 from ..ledger.store import redact
@@ -54,6 +56,9 @@ def register(subparsers):
     run.add_argument("--status-file", metavar="FILE",
                      help="also keep the status as JSON in FILE (replaced atomically), for "
                           "monitoring: applied_seq, produced_seq, lag, errors by kind")
+    run.add_argument("--metrics", metavar="HOST:PORT",
+                     help="serve the writer's applied and produced seq, lag, executions and "
+                          "errors to Prometheus at http://HOST:PORT/metrics (port 0 picks one)")
     run.add_argument("--once", action="store_true",
                      help="apply what the log holds now, print the status and exit")
     run.set_defaults(run=run_ledger)
@@ -117,6 +122,10 @@ def _open(command, args, need_log=True, connect=True):
         return 3
 
 
+# Seconds between the status a scrape reads and the writer's (a few polls).
+_METRICS_EVERY = 0.2
+
+
 def status_line(status, rate):
     database = "up" if status.database == "up" else f"DOWN ({status.database})"
     line = (f"ledger: applied seq {status.applied_seq:,} of {status.produced_seq:,} "
@@ -144,6 +153,24 @@ def run_ledger(args):
     writer = LedgerWriter(args.log, store, fees=fees, batch_commands=max(1, args.batch),
                           poll_seconds=args.poll_ms / 1000)
     print(f"ledger: log {args.log} -> {redact(args.db)}", flush=True)
+    metrics = server = None
+    if args.metrics:
+        try:
+            metrics = LedgerMetrics(writer.status())
+            server = metrics.serve(*parse_address(args.metrics))
+        except (ValueError, OSError) as error:
+            print(f"gatebook ledger run: --metrics {args.metrics}: {error}", file=sys.stderr)
+            return 2
+        print(f"ledger: metrics on http://{server.address[0]}:{server.address[1]}/metrics",
+              flush=True)
+    try:
+        return _run_writer(args, writer, metrics)
+    finally:
+        if server is not None:
+            server.close()
+
+
+def _run_writer(args, writer, metrics):
     if args.once:
         status = writer.catch_up()
         print(status_line(status, 0.0), flush=True)
@@ -152,11 +179,15 @@ def run_ledger(args):
         return _report_problem(status)
     previous = signal.signal(signal.SIGTERM, lambda *_: writer.stop())
     last_report, last_executions = time.monotonic(), 0
+    last_update = last_report
     try:
         while not writer.stopping():
             if not writer.step():
                 writer.wait(writer.poll_seconds)
             now = time.monotonic()
+            if metrics is not None and now - last_update >= _METRICS_EVERY:
+                metrics.update(writer.status())
+                last_update = now
             if args.status_every and now - last_report >= args.status_every:
                 status = writer.status()
                 rate = (status.executions - last_executions) / (now - last_report)
