@@ -6,14 +6,14 @@ cimport cython
 cdef Py_ssize_t ORDER_ID, USER, SYMBOL, SIDE, ORDER_TYPE, TIF, PRICE, STOP_PRICE, QTY, SEQ
 cdef Py_ssize_t PENDING_STOP
 cdef object _EXECUTED, _TRADE, _LEVEL
-cdef Py_ssize_t _CUT_FRONT
+cdef Py_ssize_t _CUT_FRONT, _SWEEP
 
 
 @cython.final
 cdef class Level:
     cdef public object price
     cdef public list orders
-    cdef public Py_ssize_t head
+    cdef public Py_ssize_t head, sweep
     cdef public object qty
     cdef public Py_ssize_t count
 
@@ -39,7 +39,8 @@ cdef class Book:
     @cython.locals(side=Py_ssize_t, level=Level, count=Py_ssize_t, side_levels=dict)
     cpdef rest(self, list order, list events, seq, ts)
 
-    @cython.locals(side=Py_ssize_t, level=Level, count=Py_ssize_t, keys=list)
+    @cython.locals(side=Py_ssize_t, level=Level, count=Py_ssize_t, keys=list, orders=list,
+                   start=Py_ssize_t, end=Py_ssize_t, kept=list)
     cpdef unrest(self, list order, list events, seq, ts)
 
     @cython.locals(level=Level)

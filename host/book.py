@@ -11,7 +11,7 @@ Layout, chosen for CPython speed (measured in docs/benchmarks.md):
   than a deque: appending is a direct call when compiled, taking the front is an
   index step, and the consumed front is cut off in one slice now and then. A
   cancel zeroes the order's quantity and leaves it in place; matching skips
-  such dead entries, and a level that is mostly dead is compacted;
+  such dead entries, and a level that is mostly dead is compacted a window at a time;
 - pending stops wait in one heap per side, ordered so the next to trigger is
   on top; cancelled stops are dropped lazily the same way.
 
@@ -84,12 +84,13 @@ class RestingOrder(NamedTuple):
 
 
 class Level:
-    __slots__ = ("price", "orders", "head", "qty", "count")
+    __slots__ = ("price", "orders", "head", "sweep", "qty", "count")
 
     def __init__(self, price):
         self.price = price
         self.orders = []        # time priority; entries before `head` are consumed
         self.head = 0
+        self.sweep = 0          # where the next compaction window starts
         self.qty = 0            # open shares of live orders
         self.count = 0          # live orders
 
@@ -98,6 +99,10 @@ class Level:
 # half the list: often enough that one cut frees few entries, rarely enough to cost
 # nothing per fill.
 _CUT_FRONT = 16
+# A cancel that finds its level mostly dead compacts this many entries of it, from where
+# the last compaction stopped, not the whole level: a whole level's dead orders, long out
+# of the cache, took 20 us and more to free (docs/benchmarks.md, "Latency").
+_SWEEP = 32
 
 
 def level_key(side, price):
@@ -172,8 +177,13 @@ class Book:
             keys = self.keys[side]
             del keys[bisect_left(keys, key)]
         elif len(level.orders) - level.head > 2 * count + 16:
-            level.orders = [entry for entry in level.orders[level.head:] if entry[QTY]]
-            level.head = 0
+            orders = level.orders
+            start = level.sweep if level.head <= level.sweep < len(orders) else level.head
+            end = start + _SWEEP
+            kept = [entry for entry in orders[start:end] if entry[QTY]]
+            # The window after this one; from the front again once this one reached the end.
+            level.sweep = start + len(kept) if end < len(orders) else level.head
+            orders[start:end] = kept
 
     def reduce(self, order, new_qty, events, seq, ts):
         """Lower a resting order's open quantity in place, keeping its priority."""
@@ -265,6 +275,7 @@ class Book:
             if head > _CUT_FRONT and 2 * head > len(queue):
                 del queue[:head]
                 head = 0
+                level.sweep = 0
             level.head = head
             if level_qty != qty_before:
                 level.qty = level_qty

@@ -102,3 +102,29 @@ def test_the_steady_tail_is_slow_in_every_run_and_named_by_kind():
                            "2000", "--repeat", "2"], capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
     assert "in every run:" in done.stdout
+
+
+@pytest.mark.parametrize("engine_class", [MatchingEngine, PureMatchingEngine],
+                         ids=["loaded", "source"])
+def test_a_deep_level_stays_bounded_when_cancels_land_anywhere_in_it(engine_class):
+    # Cancels scattered through a 200-order queue: compaction goes a window at a time
+    # (book._SWEEP entries per cancel), so the list may run past 2 * live + 16 for a while,
+    # but never far: the windows come round before the dead pile up.
+    import random
+    rng = random.Random(5)
+    engine = engine_class([GATE])
+    sequencer = Sequencer(iter(range(1, 10**9)).__next__)
+    live = list(range(1, 201))
+    for order_id in live:
+        engine.apply(_order(sequencer, order_id, Side.BUY, 100))
+    next_id, longest = 201, 0
+    for _ in range(6_000):
+        victim = live.pop(rng.randrange(len(live)))
+        engine.apply(sequencer.cancel(victim, 7))
+        engine.apply(_order(sequencer, next_id, Side.BUY, 100))
+        live.append(next_id)
+        next_id += 1
+        level = _level(engine, Side.BUY, 100_0000)
+        longest = max(longest, len(level.orders) - level.head)
+    assert level.count == 200 and level.qty == 200 * 100
+    assert longest <= 3 * 200 + 16
