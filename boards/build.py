@@ -21,7 +21,7 @@ import threading
 import time
 
 __all__ = ["YOWASP_TOOLS", "required_tools", "find_tools", "prepare", "write_project",
-           "source_commit", "synthesis_utilisation",
+           "source_commit", "synthesis_utilisation", "lane_paths",
            "synthesis_cells", "build", "parse_report", "utilisation_lines", "format_summary"]
 
 # A tool Amaranth's build script runs -> the command of the PyPI (yowasp) package providing it.
@@ -302,10 +302,19 @@ def build(board_name, depth, out, seed=1, quiet=False, top=None, synth_only=Fals
     return report
 
 
-def _design_net(net):
-    """A clock net as the design names it: nextpnr renames a net it puts on a global buffer
-    `$glbnet$NAME`."""
-    return net.removeprefix("$glbnet$") if net else net
+def _design_net(clock):
+    """A clock as the design names its net: nextpnr's critical paths say `posedge NET`, and
+    nextpnr renames a net it puts on a global buffer `$glbnet$NAME`."""
+    if not clock:
+        return clock
+    edge, _, net = clock.partition(" ")
+    return (net if edge in ("posedge", "negedge") else clock).removeprefix("$glbnet$")
+
+
+def lane_paths(report, clock):
+    """The report's critical paths from `clock` to `clock` (a clock's own Fmax path)."""
+    return [c for c in report.get("critical", [])
+            if c["clock"] == clock and c.get("to_clock", clock) == clock]
 
 
 def parse_report(path):
@@ -330,7 +339,7 @@ def parse_report(path):
             if name and (not through or through[-1] != name):
                 through.append(name)
         critical.append({
-            "clock": _design_net(p.get("from")),
+            "clock": _design_net(p.get("from")), "to_clock": _design_net(p.get("to")),
             "start": steps[0]["from"]["cell"], "end": steps[-1]["to"]["cell"],
             "carry_hops": sum(1 for s in cells if s["to"]["port"] == "FCO"),
             "logic_levels": sum(1 for s in cells if s["to"]["port"] != "FCO"),
@@ -374,8 +383,7 @@ def format_summary(report, cycles=None):
         if other != name:
             lines.append(f"  Fmax {other_achieved:.1f} MHz for clock {other}, constraint "
                          f"{other_constraint:.0f} MHz")
-    lane_paths = [c for c in report["critical"] if c["clock"] == name] or report["critical"]
-    for c in lane_paths[:1]:
+    for c in lane_paths(report, name)[:1]:
         lines.append(f"  critical path: {c['start']} -> {c['end']}: {c['logic_levels']} LUT/mux "
                      f"levels and {c['carry_hops']} carry hops, {c['logic_ns']:.1f} ns logic + "
                      f"{c['routing_ns']:.1f} ns routing")

@@ -11,6 +11,8 @@ import json
 import pathlib
 import re
 
+from .build import lane_paths
+
 __all__ = ["load_records", "clock_figures", "table_header", "table_row", "markdown_table",
            "program_lines"]
 
@@ -53,12 +55,17 @@ def clock_figures(record):
 
 def _critical(record):
     """The worst clock's critical path, in a few words."""
-    worst = clock_figures(record)[0][3]
-    paths = [c for c in record.get("critical", []) if c["clock"] == worst]
+    paths = lane_paths(record, clock_figures(record)[0][3])
     if not paths:
         return "-"
     c = paths[0]
-    through = " > ".join(c["through"][:3]) + (" > ..." if len(c["through"]) > 3 else "")
+    # yosys names a cell after the signal it feeds plus the cell kinds it was mapped through
+    names = []
+    for cell in c["through"]:
+        name = re.split(r"_(?:LUT4|TRELLIS|PFUMX|CCU2C|L6MUX21)", cell)[0]
+        if name not in names:
+            names.append(name)
+    through = " > ".join(names[:4]) + (" > ..." if len(names) > 4 else "")
     return (f"{c['logic_levels']} LUT + {c['carry_hops']} carry, {c['logic_ns']:.1f} ns logic "
             f"+ {c['routing_ns']:.1f} ns routing ({through})")
 
