@@ -6,10 +6,13 @@ plus the link records LOAD, OWN and HOST); events leave on `o` as
 golden model (host/engine.py) emits them. The contract, including every punt
 rule, is docs/hardware.md; in short:
 
-- a command is accepted, and every decision about it is taken, in one clock:
-  the windows answer "where is this order id", "how much could this order
-  trade" and "is there room" combinationally, so a command that the core
-  cannot finish inside its window is punted before any event is written;
+- a command waits one clock in the input stage, where the windows compare its
+  order id with every slot's and its limit with every price into registers;
+  then every decision about it is taken in one clock from those answers ("where
+  is this order id", "how much could this order trade", "is there room"), so a
+  command that the core cannot finish inside its window is punted before any
+  event is written. `idle` says the lane holds no command (`i.ready` is high
+  while one waits in the stage);
 - a command whose events fit one beat — a resting add (ACCEPTED+LEVEL), a
   cancel or quantity decrease (CANCELLED/REPLACED+LEVEL), a FOK kill or an
   IOC with nothing to hit (ACCEPTED+CANCELLED) — changes the window in the
@@ -20,8 +23,9 @@ rule, is docs/hardware.md; in short:
 - an order that trades nothing and would rest better than a full side's worst
   level evicts that level first: one SPILL per order from the worst end, and
   the side's deep price becomes the evicted price (`evict=True`);
-- the next command is accepted in the clock that writes the last beat of the
-  previous one, so the initiation interval is the number of beats. No window
+- the next command is decided in the clock that writes the last beat of the
+  previous one (and enters the stage then), so the initiation interval is the
+  number of beats. No window
   changes in a command's last beat, which is what lets the next command's
   decision read the windows in that clock.
 

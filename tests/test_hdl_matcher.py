@@ -240,3 +240,40 @@ def test_decision_on_empty_windows(command, owned, expected):
     assert start == Start[want_start]
     if want_reason is not None:
         assert reason == PuntReason[want_reason]
+
+
+def test_idle_is_low_while_a_command_waits_in_the_input_stage():
+    """`i.ready` is high while a command is staged, so links and the link endpoint watch
+    `idle` to know the lane is done: low from the clock a command is taken until the clock
+    of its last beat (a resting add: ACCEPTED+LEVEL two clocks after it was taken)."""
+    from amaranth.sim import Simulator
+
+    from gatebook.hdl.driver import MatcherCodec
+    from gatebook.hdl.matcher import Matcher
+    from gatebook.wire import link
+
+    dut = Matcher(2)
+    codec = MatcherCodec(dut)
+    own = (link.OWN.code, 7, 0, 0, 0)
+    add = (internal.NEW_ORDER.code, 1, 10, 7, 1, 1, 0, 0, 1, 100, 0, 10)
+    seen = []
+
+    async def bench(ctx):
+        ctx.set(dut.o.ready, 1)
+        for record in (own, add):
+            ctx.set(dut.i.payload.as_value(), codec.commands.encode(record))
+            ctx.set(dut.i.valid, 1)
+            await ctx.tick().until(dut.i.ready)
+        ctx.set(dut.i.valid, 0)
+        for _ in range(4):
+            seen.append((ctx.get(dut.idle), ctx.get(dut.i.ready), ctx.get(dut.o.valid)))
+            await ctx.tick()
+
+    sim = Simulator(dut)
+    sim.add_clock(1e-8)
+    sim.add_testbench(bench)
+    sim.run()
+    # The add is staged (ready high, not idle), then decided, then its beat goes out while
+    # the lane is idle again.
+    assert seen[0] == (0, 1, 0)
+    assert (1, 1, 1) in seen[1:3] and seen[3] == (1, 1, 0)
