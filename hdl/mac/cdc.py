@@ -54,7 +54,11 @@ class CounterCrossing(wiring.Component):
             binary = Signal(self.width, name=f"{name}_binary")
             gray = Signal(self.width, name=f"{name}_gray")
             crossed = Signal(self.width, name=f"{name}_crossed")
-            following = (binary + getattr(self.pulse, name))[:self.width]
+            # The pulse registered first: it comes from the frame checks (the FCS
+            # compare), which must not share a clock with the counter's carry chain.
+            pulse = Signal(name=f"{name}_pulse")
+            m.d[self.from_domain] += pulse.eq(getattr(self.pulse, name))
+            following = (binary + pulse)[:self.width]
             m.d[self.from_domain] += [binary.eq(following), gray.eq(_gray(following))]
             m.submodules[f"{name}_sync"] = FFSynchronizer(gray, crossed, o_domain=self.to_domain)
             # Gray to binary: bit k is the XOR of the Gray bits from k up.
