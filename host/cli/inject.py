@@ -51,14 +51,17 @@ def register(subparsers):
     parser.set_defaults(run=run_inject)
 
 
+def read_script(path):
+    """The text of an order script: the file at `path`, or standard input for '-'."""
+    if path == "-":
+        return sys.stdin.read()
+    with open(path) as script:
+        return script.read()
+
+
 def _datagrams(args):
     if args.script:
-        if args.script == "-":
-            text = sys.stdin.read()
-        else:
-            with open(args.script) as script:
-                text = script.read()
-        datagrams = script_datagrams(text)
+        datagrams = script_datagrams(read_script(args.script))
     else:
         from ..flow import generate_flow
         datagrams = flow_datagrams(generate_flow(args.orders, seed=args.seed), DEFAULT_SYMBOLS,

@@ -15,6 +15,7 @@ from gatebook.wire import ouch
 from ..ouch.framing import INBOUND_CODEC, OUTBOUND_CODEC, decode_datagram, encode_datagram
 from ..ouch.inject import LoginFailed, ScriptError, log_in, logout_datagram, script_datagrams
 from ..shards.router import OrderRouter
+from .inject import read_script
 
 __all__ = ["send_routed", "ShardSessions"]
 
@@ -78,12 +79,7 @@ class ShardSessions:
 
 def _records(config, args):
     if args.script:
-        if args.script == "-":
-            text = sys.stdin.read()
-        else:
-            with open(args.script) as script:
-                text = script.read()
-        datagrams = script_datagrams(text)
+        datagrams = script_datagrams(read_script(args.script))
     else:
         from ..flow import FlowMix, generate_flow
         from ..ouch.gateway import flow_datagrams
