@@ -27,7 +27,7 @@ from importlib.machinery import EXTENSION_SUFFIXES, SourceFileLoader
 from pathlib import Path
 
 __all__ = ["COMPILED_MODULES", "SOURCE_COMPANIONS", "PURE_PYTHON_ENV", "DIGEST_SUFFIX", "PURE_PACKAGE",
-           "source_digest", "compiled_file", "source_reason", "SourceFinder", "install", "engine_build", "is_compiled",
+           "source_digest", "compiled_file", "source_reason", "source_spec", "SourceFinder", "install", "engine_build", "is_compiled",
            "load_pure"]
 
 #: host/ modules Cython compiles, in import order (each imports only those before it).
@@ -53,6 +53,12 @@ def source_digest(folder, module):
         path = Path(folder) / f"{module}{suffix}"
         digest.update(path.read_bytes() if path.exists() else b"")
     return digest.hexdigest()
+
+
+def source_spec(fullname, source):
+    """A module spec loading `fullname` from the Python file `source`, whatever is beside it."""
+    return importlib.util.spec_from_file_location(
+        fullname, source, loader=SourceFileLoader(fullname, str(source)))
 
 
 def compiled_file(module, folder=_HOST):
@@ -108,14 +114,12 @@ class SourceFinder:
         package, _, module = fullname.rpartition(".")
         if package == PURE_PACKAGE and module in SOURCE_COMPANIONS:
             source = self.folder / f"{module}.py"
-            return importlib.util.spec_from_file_location(
-                fullname, source, loader=SourceFileLoader(fullname, str(source)))
+            return source_spec(fullname, source)
         if module not in COMPILED_MODULES:
             return None
         if package == PURE_PACKAGE or (package == _PACKAGE and self.reasons[module]):
             source = self.folder / f"{module}.py"
-            return importlib.util.spec_from_file_location(
-                fullname, source, loader=SourceFileLoader(fullname, str(source)))
+            return source_spec(fullname, source)
         return None
 
 

@@ -11,7 +11,6 @@ tests that hold one to the other.
 
 import importlib.util
 import sys
-from importlib.machinery import SourceFileLoader
 from pathlib import Path
 
 from .. import compiled
@@ -34,8 +33,7 @@ class _GateSourceFinder:
     def find_spec(self, fullname, path=None, target=None):
         if fullname == PURE_GATE_MODULE or (fullname == GATE_MODULE and self.reason):
             source = _FOLDER / "gate.py"
-            return importlib.util.spec_from_file_location(
-                fullname, source, loader=SourceFileLoader(fullname, str(source)))
+            return compiled.source_spec(fullname, source)
         return None
 
 
