@@ -51,6 +51,9 @@ def _load_by_path(name, path):
 #: shared with the import-time check).
 COMPILED = _load_by_path("_gatebook_compiled", HERE / "host" / "compiled.py")
 
+#: Modules in host/'s subpackages compiled from their own source (path under host/, no .py).
+SUBPACKAGE_MODULES = ("risk/gate",)
+
 
 class BuildExtWithDigest(build_ext):
     """build_ext that records, beside each compiled engine module, the source digest.
@@ -92,8 +95,11 @@ def engine_extensions():
                             # No C compiler: the package still builds, pure Python only.
                             optional=True)
                   for module in COMPILED.COMPILED_MODULES]
-    # The pre-trade risk gate, from its own source too (host/risk/loading.py picks the form).
-    extensions.append(Extension("gatebook.host.risk.gate", ["host/risk/gate.py"], optional=True))
+    # Modules of host/'s subpackages compiled from their own source too; each subpackage's
+    # loader picks the form (host/risk/loading.py for the gate).
+    extensions += [Extension(f"gatebook.host.{path.replace('/', '.')}", [f"host/{path}.py"],
+                             optional=True)
+                   for path in SUBPACKAGE_MODULES]
     build = HERE / "build" / "cython"
     return cythonize(extensions, build_dir=str(build), quiet=True,
                      include_path=[str(_cimport_tree(build / "include"))],
@@ -110,11 +116,12 @@ def _cimport_tree(root):
     package.mkdir(parents=True, exist_ok=True)
     for init in (root / "gatebook" / "__init__.pxd", package / "__init__.pxd"):
         init.write_text("")
-    for pxd in (HERE / "host").glob("*.pxd"):
-        (package / pxd.name).write_bytes(pxd.read_bytes())
-    (package / "risk").mkdir(exist_ok=True)
-    (package / "risk" / "__init__.pxd").write_text("")
-    (package / "risk" / "gate.pxd").write_bytes((HERE / "host" / "risk" / "gate.pxd").read_bytes())
+    for pxd in (HERE / "host").rglob("*.pxd"):
+        target = package / pxd.relative_to(HERE / "host")
+        for folder in target.relative_to(package).parents:   # each subpackage's __init__.pxd
+            (package / folder).mkdir(parents=True, exist_ok=True)
+            (package / folder / "__init__.pxd").write_text("")
+        target.write_bytes(pxd.read_bytes())
     return root
 
 
