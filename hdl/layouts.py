@@ -55,7 +55,8 @@ def union_layout(*messages):
 
 # What the matching pipeline reads and writes.
 COMMAND = union_layout(internal.NEW_ORDER, internal.CANCEL, internal.REPLACE,
-                       internal.MASS_CANCEL, internal.ADMIN, link.LOAD, link.OWN, link.HOST)
+                       internal.MASS_CANCEL, internal.ADMIN, link.LOAD, link.OWN, link.HOST,
+                       link.ROUTE)
 EVENT = union_layout(internal.ACCEPTED, internal.REJECTED, internal.EXECUTED,
                      internal.CANCELLED, internal.REPLACED, internal.TRADE, internal.LEVEL,
                      internal.DONE, link.FLUSH, link.SPILL, link.PUNT)

@@ -12,7 +12,10 @@ Commands to the pipeline:
         host still holds below the window;
   HOST  a marker in the command stream for a command the host front end
         handles itself (a rejected order, an admin or mass-cancel command):
-        the pipeline answers PUNT in order, flushing first if asked to.
+        the pipeline answers PUNT in order, flushing first if asked to;
+  ROUTE for a pipeline of several lanes (gatebook.hdl.multi_lane): the records
+        that follow and name no symbol a lane holds (CANCEL, REPLACE, a HOST
+        marker for ALL_SYMBOLS) go to the lane holding this symbol; no event.
 Events from the pipeline:
   FLUSH one window order handed back to the host, best first, bids then asks;
   SPILL one order of the worst whole level of a full window side, given to the
@@ -31,7 +34,7 @@ from enum import IntEnum
 from .layout import Field, Message, Protocol
 
 __all__ = [
-    "PuntReason", "LOAD", "OWN", "HOST", "FLUSH", "SPILL", "PUNT",
+    "PuntReason", "LOAD", "OWN", "HOST", "ROUTE", "FLUSH", "SPILL", "PUNT",
     "LINK_COMMANDS", "LINK_EVENTS", "ENTRY_FIELDS",
 ]
 
@@ -82,6 +85,13 @@ HOST = Message("host", ord("h"), (
     Field("handover", 1, doc="1: flush and hand over the symbol if the pipeline owns it"),
 ))
 
+ROUTE = Message("route", ord("r"), (
+    _SEQ, _TS,
+    Field("symbol", 2, doc="the symbol whose lane takes the records that name no held symbol"),
+), doc="Selects a lane of a multi-symbol pipeline for CANCEL and REPLACE, which carry no "
+       "symbol; no event. seq and ts are those of the record it routes (a lane's stamped "
+       "commands share their bits: hdl/matcher_records.py).")
+
 FLUSH = Message("flush", ord("f"), (_SEQ, _TS) + ENTRY_FIELDS)
 
 SPILL = Message("spill", ord("s"), (_SEQ, _TS) + ENTRY_FIELDS,
@@ -95,5 +105,5 @@ PUNT = Message("punt", ord("p"), (
     Field("last_price", 4, doc="last trade print of the handed-over symbol, else 0"),
 ))
 
-LINK_COMMANDS = Protocol("gatebook-link-commands", "little", (LOAD, OWN, HOST))
+LINK_COMMANDS = Protocol("gatebook-link-commands", "little", (LOAD, OWN, HOST, ROUTE))
 LINK_EVENTS = Protocol("gatebook-link-events", "little", (FLUSH, SPILL, PUNT))
