@@ -38,7 +38,7 @@ from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from gatebook.wire import link
-from gatebook.wire.enums import CancelReason, Side, TimeInForce
+from gatebook.wire.enums import CancelReason, OrderType, Side, TimeInForce
 
 from .layouts import COMMAND, EVENT_PAIR
 from .matcher_decision import Decision, Start
@@ -112,9 +112,11 @@ class Matcher(wiring.Component):
             m.d.sync += [staged.eq(self.i.payload), staged_valid.eq(1)]
         with m.Elif(can_start):
             m.d.sync += staged_valid.eq(0)
+        arriving_order = self.i.payload.new_order
         for window in (bids, asks):
             m.d.comb += [window.next_find_id.eq(self.i.payload.cancel.order_id),
-                         window.next_limit.eq(self.i.payload.new_order.price),
+                         window.next_limit.eq(arriving_order.price),
+                         window.next_market.eq(arriving_order.order_type == OrderType.MARKET),
                          window.next_load.eq(arriving)]
 
         # The decision is taken on the staged command, in the clock that accepts it.

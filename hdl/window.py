@@ -70,11 +70,12 @@ class Window(wiring.Component):
         LEVEL.qty is for a whole book's level), so it never wraps.
     limit, market : In
         An aggressor's limit price (or any price, with `market`);
-        `cross_qty` is the shares of this window it could trade with. Like
-        `find_id`, `limit` is compared a clock early: it must have been `next_limit`
-        in a clock with `next_load`.
-    next_limit : In(32)
-        The limit to compare from the next clock on, taken when `next_load` is 1.
+        `cross_qty` is the shares of this window it could trade with, a register.
+        Like `find_id`, both are taken a clock early: they must have been
+        `next_limit` and `next_market` in a clock with `next_load`.
+    next_limit, next_market : In
+        The limit and market flag to sum the crossing shares for from the next clock
+        on, taken when `next_load` is 1.
     head, head_valid, count, full : Out
         The best entry and the occupancy.
     tail, tail_index : Out
@@ -104,6 +105,7 @@ class Window(wiring.Component):
             "limit":        In(32),
             "next_limit":   In(32),
             "market":       In(1),
+            "next_market":  In(1),
             "cross_qty":    Out(sum_bits),
             "head":         Out(ENTRY),
             "head_valid":   Out(1),
@@ -221,41 +223,56 @@ class Window(wiring.Component):
         self._entry(m, self.tail, tail_key, tail_slot.data, tail_slot.data.order_id)
         m.d.comb += self.tail_index.eq(_encode(tail_at, n))
 
-        # Which positions an aggressor's limit reaches, registered like the hit vector:
-        # each position compares the next limit a clock early, with the price it holds
-        # after this edge (its own, its neighbour's in a shift, or the inserted one's).
-        limit = Mux(self.next_load, self.next_limit, self.limit)
-        reaches = [~self.better(limit, key.price) for key in keys]
-        reaches_new = ~self.better(limit, self.entry.price)
-        early_reach = Signal(n)
-        for i in range(n):
-            m.d.sync += early_reach[i].eq(reaches[i])
-        with m.Switch(self.op):
-            with m.Case(WindowOp.INSERT):
-                for i in range(n):
-                    with m.If(before[i]):
-                        if i == 0:
-                            m.d.sync += early_reach[0].eq(reaches_new)
-                        else:
-                            m.d.sync += early_reach[i].eq(Mux(before[i - 1], reaches[i - 1],
-                                                              reaches_new))
-            with m.Case(WindowOp.REMOVE):
-                for i in range(n - 1):
-                    with m.If(self.index <= i):
-                        m.d.sync += early_reach[i].eq(reaches[i + 1])
+        self._crossing(m, keys, valid, before, index_at)
 
-        # Level aggregate and crossing quantity: masked sums over every position.
+        # The level aggregate: masked sums over every position.
         at_level = [valid[i] & (keys[i].price == self.level_price) for i in range(n)]
-        crossing = [valid[i] & (self.market | early_reach[i]) for i in range(n)]
         m.d.comb += [
             self.level_qty.eq(_sum([Mux(hit, k.qty, 0) for k, hit in zip(keys, at_level)])),
             self.level_orders.eq(_sum(at_level)),
-            self.cross_qty.eq(_sum([Mux(hit, k.qty, 0) for k, hit in zip(keys, crossing)])),
             self.head_valid.eq(valid[0]),
             self.count.eq(_sum([valid[i] for i in range(n)])),
             self.full.eq(valid[n - 1]),
         ]
         return m
+
+    def _crossing(self, m, keys, valid, before, index_at):
+        """`cross_qty` from a register: the sum is taken a clock early, with the update.
+
+        Each position compares the next limit (or takes any price, for a market order)
+        with the price it holds now, and the masked quantities are added up in that
+        clock; the update at the same edge is then applied to the sum as one
+        correction (an insert adds the new order's shares if the limit reaches it, and
+        takes off a full window's tail it pushes out; a removal takes off the removed
+        order's; a quantity change adds the difference). So the decision reads a
+        register, not an adder tree, and the tree sits between registers.
+        """
+        n = self.depth
+        limit = Mux(self.next_load, self.next_limit, self.limit)
+        market = Mux(self.next_load, self.next_market, self.market)
+        reaches = [valid[i] & (market | ~self.better(limit, keys[i].price)) for i in range(n)]
+        reaches_new = market | ~self.better(limit, self.entry.price)
+        now = _sum([Mux(reach, key.qty, 0) for key, reach in zip(keys, reaches)])
+
+        indexed_reaches = (Cat(reaches) & index_at).any()
+        indexed_qty = _select(index_at, [key.qty for key in keys])
+        added = Signal.like(self.qty)       # shares the update brings within the limit
+        dropped = Signal.like(self.qty)     # shares it takes away from within the limit
+        with m.Switch(self.op):
+            with m.Case(WindowOp.INSERT):
+                pushed_out = valid[n - 1] & before[n - 1] & reaches[n - 1]
+                m.d.comb += [added.eq(Mux(before[n - 1] & reaches_new, self.entry.qty, 0)),
+                             dropped.eq(Mux(pushed_out, keys[n - 1].qty, 0))]
+            with m.Case(WindowOp.REMOVE):
+                m.d.comb += dropped.eq(Mux(indexed_reaches, indexed_qty, 0))
+            with m.Case(WindowOp.SET_QTY):
+                m.d.comb += [added.eq(Mux(indexed_reaches, self.qty, 0)),
+                             dropped.eq(Mux(indexed_reaches, indexed_qty, 0))]
+        crossing = Signal.like(self.cross_qty)
+        # The sum fits `cross_qty` after the update, so the wrap-around of the
+        # subtraction cancels out in its width.
+        m.d.sync += crossing.eq(Mux(self.op == WindowOp.CLEAR, 0, now + added - dropped))
+        m.d.comb += self.cross_qty.eq(crossing)
 
     @staticmethod
     def _entry(m, entry, key, slot, order_id):
@@ -269,12 +286,15 @@ class Window(wiring.Component):
                 m.d.comb += entry[name].eq(slot[name])
 
 
-def _select(one_hot, items, layout):
-    """The item whose bit is set in `one_hot` (AND-OR: no priority chain); 0 if none."""
-    chosen = Const(0, layout.size)
+def _select(one_hot, items, layout=None):
+    """The item whose bit is set in `one_hot` (AND-OR: no priority chain); 0 if none.
+
+    `items` are views of `layout`, or plain values when `layout` is None.
+    """
+    chosen = Const(0, layout.size if layout else len(items[0]))
     for bit, item in zip(one_hot, items):
-        chosen = chosen | Mux(bit, item.as_value(), 0)
-    return layout(chosen)
+        chosen = chosen | Mux(bit, item.as_value() if layout else item, 0)
+    return layout(chosen) if layout else chosen
 
 
 def _one_hot(value, n):

@@ -28,10 +28,14 @@ class WindowModel:
         return price >= limit if self.side == Side.BUY else price <= limit
 
 
-def _entry(rng, order_id):
+def _entry(rng, order_id, qty_range):
     return {"order_id": order_id, "user": rng.randrange(1, 4), "order_type": 0, "tif": 1,
-            "price": rng.randrange(100, 106), "stop_price": 0, "qty": rng.randrange(1, 50),
+            "price": rng.randrange(100, 106), "stop_price": 0, "qty": rng.randrange(*qty_range),
             "prio_seq": order_id}
+
+
+SMALL = (1, 50)
+HUGE = (2**32 - 50, 2**32)     # a few of them pass 2^32 shares in the sums
 
 
 @pytest.mark.parametrize("side", list(Side), ids=lambda s: s.name)
@@ -48,22 +52,27 @@ def test_window_inserts_into_a_full_window(side, depth):
     _random_ops(side, depth, full_inserts=True)
 
 
-def _random_ops(side, depth, *, full_inserts):
+@pytest.mark.parametrize("side", list(Side), ids=lambda s: s.name)
+def test_window_huge_quantities(side):
+    """Quantities near 2^32: the level and crossing sums (the crossing one kept in a
+    register and corrected for each update) pass 32 bits and never wrap."""
+    _random_ops(side, 5, full_inserts=True, qty_range=HUGE)
+
+
+def _random_ops(side, depth, *, full_inserts, qty_range=SMALL):
     dut = Window(depth, side)
     model = WindowModel(depth, side)
     rng = random.Random(depth * 2 + side + 10 * full_inserts)
 
     async def bench(ctx):
         next_id = 1
-        find, limit = 9999, 0
+        find, limit, market = 9999, 0, False
         for _ in range(400):
             # Queries, checked against the model before any update. The order id was
             # handed to the window a clock early (`next_find_id`), before the last update.
             ids = [e["order_id"] for e in model.entries]
             level = rng.randrange(100, 106)
-            market = rng.random() < 0.1
             ctx.set(dut.level_price, level)
-            ctx.set(dut.market, market)
             assert ctx.get(dut.count) == len(model.entries)
             assert ctx.get(dut.full) == (len(model.entries) == depth)
             assert ctx.get(dut.head_valid) == bool(model.entries)
@@ -84,7 +93,7 @@ def _random_ops(side, depth, *, full_inserts):
             choice = rng.random()
             op = WindowOp.NOP
             if choice < 0.45 and (full_inserts or len(model.entries) < depth):
-                entry = _entry(rng, next_id)
+                entry = _entry(rng, next_id, qty_range)
                 next_id += 1
                 op = WindowOp.INSERT
                 for name, value in entry.items():
@@ -97,7 +106,7 @@ def _random_ops(side, depth, *, full_inserts):
                 del model.entries[index]
             elif choice < 0.95 and model.entries:
                 index = rng.randrange(len(model.entries))
-                qty = rng.randrange(1, 50)
+                qty = rng.randrange(*qty_range)
                 op = WindowOp.SET_QTY
                 ctx.set(dut.index, index)
                 ctx.set(dut.qty, qty)
@@ -111,17 +120,21 @@ def _random_ops(side, depth, *, full_inserts):
             ids = [e["order_id"] for e in model.entries]
             find = rng.choice(ids + [next_id - 1, 9999]) if ids else rng.choice([next_id - 1, 9999])
             next_limit = rng.randrange(99, 107)
+            next_market = rng.random() < 0.1
             ctx.set(dut.next_find_id, find)
             ctx.set(dut.next_limit, next_limit)
+            ctx.set(dut.next_market, next_market)
             ctx.set(dut.next_load, rng.random() < 0.8)
             await ctx.tick()
             if ctx.get(dut.next_load):
                 ctx.set(dut.find_id, find)
                 ctx.set(dut.limit, next_limit)
-                limit = next_limit
+                ctx.set(dut.market, next_market)
+                limit, market = next_limit, next_market
             else:                # held: the window looks the same id and limit up again
                 find = ctx.get(dut.find_id)
                 limit = ctx.get(dut.limit)
+                market = bool(ctx.get(dut.market))
             ctx.set(dut.op, WindowOp.NOP)
 
     sim = Simulator(dut)
