@@ -41,7 +41,7 @@ from gatebook.wire import link
 from gatebook.wire.enums import CancelReason, OrderType, Side, TimeInForce
 
 from .layouts import COMMAND, EVENT_PAIR
-from .matcher_decision import Decision, Start
+from .matcher_decision import Decision, Start, target_field
 from .matcher_lane import LaneRegisters, WindowPair
 from .matcher_records import check_stamp_overlap, entry_from_order, entry_from_record
 from .matcher_writer import EventWriter
@@ -114,7 +114,8 @@ class Matcher(wiring.Component):
             m.d.sync += staged_valid.eq(0)
         arriving_order = self.i.payload.new_order
         for window in (bids, asks):
-            m.d.comb += [window.next_find_id.eq(self.i.payload.cancel.order_id),
+            m.d.comb += [window.next_find_id.eq(target_field(self.i.payload, "order_id")),
+                         window.next_find_user.eq(target_field(self.i.payload, "user")),
                          window.next_limit.eq(arriving_order.price),
                          window.next_market.eq(arriving_order.order_type == OrderType.MARKET),
                          window.next_load.eq(arriving)]

@@ -16,7 +16,7 @@ from gatebook.wire.link import PuntReason
 
 from .layouts import ENTRY
 
-__all__ = ["Start", "Decision"]
+__all__ = ["Start", "Decision", "target_field"]
 
 _MARKET = int(OrderType.MARKET)
 _STOP = int(OrderType.STOP)
@@ -35,6 +35,17 @@ class Start(enum.Enum, shape=4):
     EVICT    = 8   # a new order that rests better than a full side's worst level: SPILL it
 
 
+def target_field(command, name):
+    """Field `name` (`order_id`, `user`) of the cancel or replace in `command`, by name.
+
+    The two records put these fields at the same bits today, so synthesis folds the
+    multiplexer away; reading each through its own member keeps that an accident of
+    the tables, not an assumption of the gateware.
+    """
+    return Mux(command.code == internal.REPLACE.code, command.replace[name],
+               command.cancel[name])
+
+
 class Decision(Elaboratable):
     """Where the command at the matcher's input starts, and what it found.
 
@@ -44,7 +55,7 @@ class Decision(Elaboratable):
         The command at the input (meaningful while it is valid).
     bids, asks : gatebook.hdl.window.Window
         The windows; this block drives their order-id and aggressor queries
-        (`find_id`, `limit`, `market`).
+        (`find_id`, `find_user`, `limit`, `market`).
     owned, symbol, bid_deep, ask_deep : Value
         Whether the lane owns a symbol, which, and each side's best price the
         host holds deeper than the window (0: none).
@@ -94,7 +105,8 @@ class Decision(Elaboratable):
         side = self.side
         for window in (bids, asks):
             m.d.comb += [window.limit.eq(order.price), window.market.eq(self.market),
-                         window.find_id.eq(command.cancel.order_id)]
+                         window.find_id.eq(target_field(command, "order_id")),
+                         window.find_user.eq(target_field(command, "user"))]
 
         def for_side(buy_value, sell_value):
             """The value for the new order's side."""
@@ -131,6 +143,7 @@ class Decision(Elaboratable):
         behind_deep = (own_deep != 0) & Mux(side, order.price >= own_deep,
                                             order.price <= own_deep)
         found_any = bids.found | asks.found
+        found_mine = bids.found_mine | asks.found_mine       # ids are unique in the lane
         found_entry = self.found_entry
         host = command.host
         host_handover = host.handover[0] & self.owned & ((host.symbol == self.symbol)
@@ -161,13 +174,13 @@ class Decision(Elaboratable):
             with m.Case(internal.CANCEL.code):
                 with m.If(~found_any):
                     m.d.comb += [start.eq(Start.PUNT), why.eq(PuntReason.NOT_IN_WINDOW)]
-                with m.Elif(found_entry.user != command.cancel.user):
+                with m.Elif(~found_mine):
                     m.d.comb += [start.eq(Start.PUNT), why.eq(PuntReason.NOT_OWNER)]
                 with m.Else():
                     m.d.comb += start.eq(Start.CANCEL)
             with m.Case(internal.REPLACE.code):
                 replace = command.replace
-                with m.If(found_any & (found_entry.user != replace.user)):
+                with m.If(found_any & ~found_mine):
                     m.d.comb += [start.eq(Start.PUNT), why.eq(PuntReason.NOT_OWNER)]
                 with m.Elif(found_any & (replace.price == found_entry.price) & (replace.qty != 0)
                             & (replace.qty <= found_entry.qty)):

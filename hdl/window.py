@@ -64,6 +64,9 @@ class Window(wiring.Component):
         The order id to look up from the next clock on, taken when `next_load` is 1:
         the slots' 64-bit comparators work on it in the clock before it is asked, so
         the answer is a registered hit vector, not a CAM in the asking clock.
+    find_user, next_find_user : In(32)
+        The user asking, handed over like `find_id`: `found_mine` says the order
+        found is that user's (each slot compares its owner a clock early too).
     level_price : In(32)
         Price whose aggregate is `level_qty` shares in `level_orders` orders;
         `level_qty` is wide enough for `depth` full-width quantities (as
@@ -96,7 +99,10 @@ class Window(wiring.Component):
             "find_id":      In(64),
             "next_find_id": In(64),
             "next_load":    In(1),
+            "find_user":    In(32),
+            "next_find_user": In(32),
             "found":        Out(1),
+            "found_mine":   Out(1),
             "found_index":  Out(range(depth)),
             "found_entry":  Out(ENTRY),
             "level_price":  In(32),
@@ -129,6 +135,7 @@ class Window(wiring.Component):
         keys = [Signal(key_layout, name=f"k{i}") for i in range(n)]
         used = Signal(n)                                   # slots holding a resting order
         ids = [Signal(64, name=f"id{s}") for s in range(n)]
+        users = [Signal(32, name=f"user{s}") for s in range(n)]   # the slots' owners, again
 
         # The slots' store: one write port (an arriving order), one LUTRAM per reader.
         m.submodules.slots = slots = Memory(shape=slot_layout, depth=n, init=[])
@@ -166,7 +173,8 @@ class Window(wiring.Component):
                     m.d.sync += used.eq(used | _one_hot(new_tag, n))
                     for s in range(n):
                         with m.If(new_tag == s):
-                            m.d.sync += ids[s].eq(self.entry.order_id)
+                            m.d.sync += [ids[s].eq(self.entry.order_id),
+                                         users[s].eq(self.entry.user)]
                 for i in range(n):
                     with m.If(before[i]):
                         m.d.sync += valid[i].eq(1 if i == 0 else (valid[i - 1] | ~before[i - 1]))
@@ -200,16 +208,22 @@ class Window(wiring.Component):
         # find a clock early, and a slot written at that edge compares the id written
         # instead (a cancel right behind the add of its order); a slot freed meanwhile
         # drops out through `used`.
+        # The owner is compared the same way, so a cancel's owner check reads a flip-flop
+        # and not a slot's user through the hit's encoder and a LUTRAM.
         early_hit = Signal(n)
+        early_mine = Signal(n)
         next_id = Mux(self.next_load, self.next_find_id, self.find_id)
+        next_user = Mux(self.next_load, self.next_find_user, self.find_user)
         written_hit = self.entry.order_id == next_id
+        written_mine = self.entry.user == next_user
         for s in range(n):
             with m.If(written[s]):
-                m.d.sync += early_hit[s].eq(written_hit)
+                m.d.sync += [early_hit[s].eq(written_hit), early_mine[s].eq(written_mine)]
             with m.Elif(self.next_load):
-                m.d.sync += early_hit[s].eq(ids[s] == self.next_find_id)
+                m.d.sync += [early_hit[s].eq(ids[s] == self.next_find_id),
+                             early_mine[s].eq(users[s] == self.next_find_user)]
         hit = Signal(n)
-        m.d.comb += hit.eq(early_hit & used)
+        m.d.comb += [hit.eq(early_hit & used), self.found_mine.eq((hit & early_mine).any())]
         hit_tag = _encode(hit, n)
         found_at = Signal(n)
         m.d.comb += found_at.eq(Cat(valid[i] & (keys[i].tag == hit_tag) for i in range(n)))

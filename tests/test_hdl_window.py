@@ -66,7 +66,7 @@ def _random_ops(side, depth, *, full_inserts, qty_range=SMALL):
 
     async def bench(ctx):
         next_id = 1
-        find, limit, market = 9999, 0, False
+        find, user, limit, market = 9999, 0, 0, False
         for _ in range(400):
             # Queries, checked against the model before any update. The order id was
             # handed to the window a clock early (`next_find_id`), before the last update.
@@ -84,6 +84,8 @@ def _random_ops(side, depth, *, full_inserts, qty_range=SMALL):
             if find in ids:
                 assert ctx.get(dut.found_index) == ids.index(find)
                 assert ctx.get(dut.found_entry.qty) == model.entries[ids.index(find)]["qty"]
+            assert ctx.get(dut.found_mine) == (find in ids
+                                               and model.entries[ids.index(find)]["user"] == user)
             at_level = [e for e in model.entries if e["price"] == level]
             assert ctx.get(dut.level_qty) == sum(e["qty"] for e in at_level)
             assert ctx.get(dut.level_orders) == len(at_level)
@@ -121,18 +123,22 @@ def _random_ops(side, depth, *, full_inserts, qty_range=SMALL):
             find = rng.choice(ids + [next_id - 1, 9999]) if ids else rng.choice([next_id - 1, 9999])
             next_limit = rng.randrange(99, 107)
             next_market = rng.random() < 0.1
+            next_user = rng.randrange(1, 4)
             ctx.set(dut.next_find_id, find)
+            ctx.set(dut.next_find_user, next_user)
             ctx.set(dut.next_limit, next_limit)
             ctx.set(dut.next_market, next_market)
             ctx.set(dut.next_load, rng.random() < 0.8)
             await ctx.tick()
             if ctx.get(dut.next_load):
                 ctx.set(dut.find_id, find)
+                ctx.set(dut.find_user, next_user)
                 ctx.set(dut.limit, next_limit)
                 ctx.set(dut.market, next_market)
-                limit, market = next_limit, next_market
+                user, limit, market = next_user, next_limit, next_market
             else:                # held: the window looks the same id and limit up again
                 find = ctx.get(dut.find_id)
+                user = ctx.get(dut.find_user)
                 limit = ctx.get(dut.limit)
                 market = bool(ctx.get(dut.market))
             ctx.set(dut.op, WindowOp.NOP)
