@@ -7,7 +7,8 @@
 as bytes (`gatebook.hdl.link_rx.LinkReceiver` checks them and cuts them into records),
 `gatebook.hdl.matcher.Matcher(depth)` matches, and `gatebook.hdl.link_tx.LinkTransmitter` packs the
 lane's output into event frames to the last command frame's sender, answering
-each command frame as `PacketLaneLink` expects. A command frame numbered 0
+each command frame as `PacketLaneLink` expects (`lanes=N`: several symbols, a lane
+each, behind one router, `gatebook.hdl.multi_lane`). A command frame numbered 0
 after others is a new host session: once everything before it is answered,
 the lane and the transmitter are reset (an empty lane, event frames from 0).
 """
@@ -20,6 +21,7 @@ from .link_header import BYTE, MTU, RX_BYTE, byte_stream
 from .link_rx import DROPS, DropReason, LinkReceiver
 from .link_tx import LinkTransmitter
 from .matcher import Matcher
+from .multi_lane import MultiLane
 
 __all__ = ["LaneEndpoint", "LinkReceiver", "LinkTransmitter", "DropReason", "ENDPOINT_COUNTERS"]
 
@@ -50,6 +52,9 @@ class LaneEndpoint(wiring.Component):
         Records the receiver's FIFO holds (at least one frame's).
     mtu : int
         Largest payload of an event frame.
+    lanes : int or None
+        None: one `Matcher` (one symbol). A number: `gatebook.hdl.multi_lane.MultiLane`
+        with that many lanes, a symbol each, behind the same receiver and transmitter.
 
     Attributes
     ----------
@@ -68,10 +73,11 @@ class LaneEndpoint(wiring.Component):
         buffered or in the lane.
     """
 
-    def __init__(self, depth, mac, *, evict=True, capacity=128, mtu=MTU):
+    def __init__(self, depth, mac, *, evict=True, capacity=128, mtu=MTU, lanes=None):
         self.depth = depth
         self.mac = mac
-        self.lane = Matcher(depth, evict=evict)
+        self.lane = (Matcher(depth, evict=evict) if lanes is None
+                     else MultiLane(depth, lanes, evict=evict))
         self.rx = LinkReceiver(capacity)
         self.tx = LinkTransmitter(mac, mtu)
         super().__init__({

@@ -1,9 +1,11 @@
-"""One multi-symbol pipeline on Amaranth's simulator, a `LaneLink` view per home symbol.
+"""One multi-symbol pipeline, a `LaneLink` view per home symbol.
 
-`MultiLanePipeline(depth, lanes)` runs `gatebook.hdl.multi_lane.MultiLane` in process;
-`view(home)` is the `LaneLink` the hybrid host drives for the lane of `home`, so
-`HybridExchange` runs several homes over the one pipeline exactly as it runs several
-pipelines. What the views send goes into one input stream in the order it was sent:
+`MultiLaneMux(link, lanes)` is the host's side of one `gatebook.hdl.multi_lane.MultiLane`
+reached through one `LaneLink` (`MultiLaneSim`: the pipeline on Amaranth's simulator in
+process; or `PacketLaneLink` to a `LaneEndpoint(..., lanes=N)`); `view(home)` is the
+`LaneLink` the hybrid host drives for the lane of `home`, so `HybridExchange` runs several
+homes over the one pipeline exactly as it runs several pipelines. What the views send
+goes into the one input stream in the order it was sent:
 
 - a record that names no symbol a lane holds (CANCEL, REPLACE, a HOST marker for
   ALL_SYMBOLS) goes to the pipeline's selected lane, so when that is not the sending
@@ -28,7 +30,7 @@ from gatebook.sim.clocked import SharedSimulation
 from gatebook.wire import internal, link
 from gatebook.wire.positions import CODE, INTERNAL, LINK
 
-__all__ = ["MultiLanePipeline", "LaneView", "multi_lane_links"]
+__all__ = ["MultiLaneMux", "MultiLaneSim", "LaneView", "multi_lane_links"]
 
 _SLICE = 64                 # clocks per run_until step
 _LOAD, _OWN, _ROUTE = link.LOAD.code, link.OWN.code, link.ROUTE.code
@@ -76,52 +78,33 @@ class _Answer:
         return record[_LEVEL_SIDE] == command[_NEW_SIDE] or self.leaves == 0
 
 
-class MultiLanePipeline:
-    """A `MultiLane(depth, lanes)` on Amaranth's simulator, shared by `LaneView`s.
+class MultiLaneMux:
+    """The host's side of one multi-symbol pipeline: a `LaneView` per home symbol.
 
     Parameters
     ----------
-    depth : int
-        Window depth of every lane.
+    link : LaneLink
+        The pipeline's one transport: `MultiLaneSim` in process, or a
+        `gatebook.host.net.link.PacketLaneLink` to a `LaneEndpoint(..., lanes=N)`.
     lanes : int
         Lanes in the pipeline (at least as many as views).
-    stall : float
-        Probability of holding back `i.valid` (between records) and `o.ready` (any clock).
-    seed : int
-        Seed of the stalls.
-    vcd : str or None
-        Waveform file to write.
-    max_idle : int
-        Clocks without a transfer after which a run gives up.
 
     Attributes
     ----------
-    cycles : int
-        Clocks simulated.
     routes : int
         ROUTE records sent ahead of records that name no held symbol.
     """
 
-    def __init__(self, depth, lanes, *, stall=0.0, seed=0, vcd=None, max_idle=10_000):
-        self.depth = depth
+    def __init__(self, link, lanes):
+        self.link = link
+        self.depth = link.depth
         self.lanes = lanes
-        self._shared = SharedSimulation.take(("multi_lane", depth, lanes, True),
-                                             lambda: MultiLane(depth, lanes), self, vcd)
-        self.dut = self._shared.dut
-        self.codec = MatcherCodec(self.dut)
-        self.inbox = deque()        # (record, payload) not yet taken by the pipeline
-        self.outbox = []            # records written, not yet handed to their views
         self.answers = deque()      # _Answer per record sent that the pipeline answers
-        self.cycles = 0
         self.routes = 0
         self.views = []
         self._open = 0
         self._claims = {}           # symbol -> lane, as the pipeline's table has it
         self._selected = 0
-        self._quiet = True
-        self._stall = stall
-        self._rng = random.Random(seed)
-        self._max_idle = max_idle
 
     def view(self, home):
         """The `LaneLink` of the lane that holds `home`."""
@@ -137,28 +120,20 @@ class MultiLanePipeline:
     # -- what the views call ---------------------------------------------------
 
     def send(self, view, records):
-        encode = self.codec.commands.encode
+        """Queue `view`'s records, each after a ROUTE when the pipeline would route it elsewhere."""
+        out = []
         for record in records:
             lane = self._lane_of(view, record)
             if lane != self._claims.get(view.home):
-                self._route_to(view, record)
-            self.inbox.append((record, encode(record)))
+                out.append(self._route_to(view, record))
+            out.append(record)
             if record[CODE] not in (_LOAD, _OWN):
                 self.answers.append(_Answer(view, record))
-        self._quiet = False
+        self.link.send(out)
 
     def run(self):
-        """Run until everything queued is taken and answered; hand each view its records."""
-        idle_since = self.cycles
-        seen = 0
-        while not self._quiet:
-            self._shared.clocked.step(_SLICE)
-            if len(self.outbox) != seen or not self.inbox:
-                seen, idle_since = len(self.outbox), self.cycles
-            if self.cycles - idle_since > self._max_idle:
-                raise LinkError(f"pipeline stuck for {self._max_idle} clocks at cycle {self.cycles}")
-        out, self.outbox = self.outbox, []
-        for record in out:
+        """Let the pipeline answer everything sent; hand each view its records."""
+        for record in self.link.run():
             if not self.answers:
                 raise LinkError(f"record with nothing in flight: {record}")
             answer = self.answers[0]
@@ -168,9 +143,8 @@ class MultiLanePipeline:
 
     def release(self, view):
         self._open -= 1
-        if self._open == 0 and self._shared is not None:
-            self._shared.release()
-            self._shared = None
+        if self._open == 0:
+            self.link.close()
 
     # -- routing, as the pipeline does it ------------------------------------------
 
@@ -196,11 +170,77 @@ class MultiLanePipeline:
         lane = self._claims.get(view.home)
         if lane is None:
             raise LinkError(f"symbol {view.home} has no lane yet: {record}")
-        stamp = (record[_SEQ], record[_TS]) if record[CODE] in _STAMPED else (0, 0)
-        self.inbox.append(((_ROUTE, *stamp, view.home),
-                           self.codec.commands.encode((_ROUTE, *stamp, view.home))))
         self._selected = lane
         self.routes += 1
+        stamp = (record[_SEQ], record[_TS]) if record[CODE] in _STAMPED else (0, 0)
+        return (_ROUTE, *stamp, view.home)
+
+
+class MultiLaneSim(LaneLink):
+    """A `MultiLane(depth, lanes)` on Amaranth's simulator, as one `LaneLink`.
+
+    Records go in as sent (ROUTE included); `run()` returns what the pipeline wrote.
+
+    Parameters
+    ----------
+    depth : int
+        Window depth of every lane.
+    lanes : int
+        Lanes in the pipeline.
+    stall : float
+        Probability of holding back `i.valid` (between records) and `o.ready` (any clock).
+    seed : int
+        Seed of the stalls.
+    vcd : str or None
+        Waveform file to write.
+    max_idle : int
+        Clocks without a transfer after which `run()` gives up.
+
+    Attributes
+    ----------
+    cycles : int
+        Clocks simulated.
+    unrouted : int
+        The pipeline's `unrouted` counter, as of the last clock.
+    """
+
+    def __init__(self, depth, lanes, *, stall=0.0, seed=0, vcd=None, max_idle=10_000):
+        self.depth = depth
+        self.lanes = lanes
+        self._shared = SharedSimulation.take(("multi_lane", depth, lanes, True),
+                                             lambda: MultiLane(depth, lanes), self, vcd)
+        self.dut = self._shared.dut
+        self.codec = MatcherCodec(self.dut)
+        self.inbox = deque()        # (record, payload) not yet taken by the pipeline
+        self.outbox = []
+        self.cycles = 0
+        self.unrouted = 0
+        self._quiet = True
+        self._stall = stall
+        self._rng = random.Random(seed)
+        self._max_idle = max_idle
+
+    def send(self, records):
+        encode = self.codec.commands.encode
+        self.inbox.extend((record, encode(record)) for record in records)
+        self._quiet = False
+
+    def run(self):
+        idle_since = self.cycles
+        seen = 0
+        while not self._quiet:
+            self._shared.clocked.step(_SLICE)
+            if len(self.outbox) != seen or not self.inbox:
+                seen, idle_since = len(self.outbox), self.cycles
+            if self.cycles - idle_since > self._max_idle:
+                raise LinkError(f"pipeline stuck for {self._max_idle} clocks at cycle {self.cycles}")
+        out, self.outbox = self.outbox, []
+        return out
+
+    def close(self):
+        if self._shared is not None:
+            self._shared.release()
+            self._shared = None
 
     async def _bench(self, ctx):
         dut, rng, stall = self.dut, self._rng, self._stall
@@ -215,9 +255,10 @@ class MultiLanePipeline:
                 ctx.set(dut.i.payload.as_value(), inbox[0][1])
             ready = not stall or rng.random() >= stall
             ctx.set(dut.o.ready, ready)
-            _, _, i_ready, o_valid, o_payload, idle = await ctx.tick().sample(
-                dut.i.ready, dut.o.valid, dut.o.payload.as_value(), dut.idle)
+            _, _, i_ready, o_valid, o_payload, idle, unrouted = await ctx.tick().sample(
+                dut.i.ready, dut.o.valid, dut.o.payload.as_value(), dut.idle, dut.unrouted)
             self.cycles += 1
+            self.unrouted = unrouted
             taken = presenting and i_ready
             if taken:
                 inbox.popleft()
@@ -229,43 +270,49 @@ class MultiLanePipeline:
 
 
 class LaneView(LaneLink):
-    """The `LaneLink` of one home symbol's lane in a `MultiLanePipeline`."""
+    """The `LaneLink` of one home symbol's lane behind a `MultiLaneMux`."""
 
-    def __init__(self, pipeline, home):
-        self.pipeline = pipeline
+    def __init__(self, mux, home):
+        self.mux = mux
         self.home = home
-        self.depth = pipeline.depth
+        self.depth = mux.depth
         self.outbox = []
+        self.closed = False
 
     def send(self, records):
-        self.pipeline.send(self, records)
+        self.mux.send(self, records)
 
     def run(self):
-        self.pipeline.run()
+        self.mux.run()
         out, self.outbox = self.outbox, []
         return out
 
     def close(self):
-        if self.pipeline is not None:
-            self.pipeline.release(self)
-            self.pipeline = None
+        if not self.closed:
+            self.closed = True
+            self.mux.release(self)
 
 
-def multi_lane_links(homes, *, lanes=None, stall=0.0, seed=0):
+def multi_lane_links(homes, *, lanes=None, stall=0.0, seed=0, transport=None):
     """A `make_link(depth, index, vcd)` for `run_hybrid`: one pipeline, a view per home.
 
-    The pipeline is made at index 0 (with that call's waveform), with `lanes` lanes
-    (default one per home).
+    The pipeline's transport is made at index 0 (with that call's waveform):
+    `transport(depth, lanes, vcd)` if given, else a `MultiLaneSim` with `stall` and
+    `seed`; `lanes` defaults to one per home.
     """
     made = {}
+    count = lanes or len(homes)
+    if len(homes) > count:
+        raise ValueError(f"{len(homes)} homes for a pipeline of {count} lanes")
 
     def make_link(depth, index, vcd):
         if index == 0:
-            made["pipeline"] = MultiLanePipeline(depth, lanes or len(homes), stall=stall,
-                                                 seed=seed, vcd=vcd)
-        pipeline = made["pipeline"]
-        if depth != pipeline.depth:
+            link = (transport(depth, count, vcd) if transport is not None else
+                    MultiLaneSim(depth, count, stall=stall, seed=seed, vcd=vcd))
+            made["mux"] = MultiLaneMux(link, count)
+        mux = made["mux"]
+        if depth != mux.depth:
             raise ValueError("every lane of a pipeline has the same depth")
-        return pipeline.view(homes[index])
+        return mux.view(homes[index])
 
     return make_link
