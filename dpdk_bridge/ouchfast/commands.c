@@ -127,6 +127,23 @@ static int next_frame(Commands *it)
 
 static inline PyObject *u64(uint64_t v) { return PyLong_FromUnsignedLongLong(v); }
 
+/* Gateway._unsettled: the message at `p` must wait for the answers in flight (an
+   enter order whose token names an order, a replace to a token naming another),
+   or a rename has no room left to be kept. */
+static int unsettled(GatewayCore *core, uint32_t session, const uint8_t *p, int code)
+{
+    if (code == GB_OUCH_ENTER_ORDER_CODE)
+        return table_find(&core->tokens, session, GET(p, ENTER_ORDER, ORDER_TOKEN)) != NULL;
+    if (code == GB_OUCH_REPLACE_ORDER_CODE) {
+        uint64_t existing = GET(p, REPLACE_ORDER, EXISTING_ORDER_TOKEN);
+        uint64_t replacement = GET(p, REPLACE_ORDER, REPLACEMENT_ORDER_TOKEN);
+        return replacement != existing && table_find(&core->tokens, session, existing) != NULL
+               && (core->rename_count == RENAME_SLOTS
+                   || table_find(&core->tokens, session, replacement) != NULL);
+    }
+    return 0;
+}
+
 static PyObject *commands_next(Commands *it)
 {
     GatewayCore *core = it->core;
@@ -151,6 +168,14 @@ static PyObject *commands_next(Commands *it)
     if (size == 0 || it->at + size > it->view.len) {
         PyErr_Format(PyExc_ValueError, "no whole message at offset %zd (type %d)", it->at, code);
         return NULL;
+    }
+    if (core->settle != NULL) {
+        if (!it->settled && unsettled(core, it->session, p, code)) {
+            it->settled = 1;
+            Py_INCREF(core->settle);
+            return core->settle;
+        }
+        it->settled = 0;
     }
     /* seq = stamp.next_seq; stamp.next_seq = seq + 1 (a journal may give a number back) */
     seq_obj = PyDict_GetItemWithError(core->sdict, s_next_seq);
@@ -239,6 +264,11 @@ static PyObject *commands_next(Commands *it)
                 || owner_put(&core->owners, id, it->session, replacement) < 0)
                 goto fail;
             table_del(&core->tokens, it->session, existing);
+            if (core->settle != NULL) {
+                Rename *r = core->renames
+                            + ((core->rename_head + core->rename_count++) & (RENAME_SLOTS - 1));
+                r->seq = seq; r->id = id; r->token = existing; r->session = it->session;
+            }
         }
         origin_set(core, seq, it->session, replacement, number, existing, 1);
         if (!(ts = PyObject_CallNoArgs(it->clock)) || !(out = PyTuple_New(GB_CMD_REPLACE_LEN))) {

@@ -7,6 +7,12 @@ static PyTypeObject GatewayCoreType, CommandsType, ReplierCoreType;
 
 typedef struct { uint64_t stock; PyObject *id; } Symbol;
 
+/* With a pipelined engine (Gateway.pipeline): a rename whose command's events are
+   not in yet, the order's token before `seq` (Gateway.renames), oldest first in a
+   ring; a full ring makes the next rename wait for the answers in flight. */
+typedef struct { uint64_t seq, id, token; uint32_t session; } Rename;
+#define RENAME_SLOTS 4096
+
 typedef struct {
     PyObject_HEAD
     PyObject *gateway, *sequencer, *sdict;  /* sdict: sequencer.__dict__ */
@@ -22,6 +28,9 @@ typedef struct {
     Symbol *symbols;
     struct { uint64_t key; PyObject *peer; } peer_cache[256];  /* descriptor peer -> tuple */
     Py_ssize_t n_symbols;
+    PyObject *settle;                       /* Gateway.pipeline's SETTLE, or NULL */
+    Rename *renames;
+    size_t rename_head, rename_count;
 } GatewayCore;
 
 /* A received burst's descriptors as DpdkUdp.recv_ouch hands them over: the
@@ -50,19 +59,20 @@ typedef struct {
     Py_ssize_t at;
     uint64_t left;                          /* messages of the current frame still due */
     uint64_t number;                        /* the next one's session sequence number */
+    int settled;                            /* SETTLE was said for the message at `at` */
 } Commands;
 
 static int core_traverse(GatewayCore *self, visitproc visit, void *arg)
 {
     Py_VISIT(self->gateway); Py_VISIT(self->sequencer); Py_VISIT(self->sdict);
-    Py_VISIT(self->peers);
+    Py_VISIT(self->peers); Py_VISIT(self->settle);
     return 0;
 }
 
 static int core_clear(GatewayCore *self)
 {
     Py_CLEAR(self->gateway); Py_CLEAR(self->sequencer); Py_CLEAR(self->sdict);
-    Py_CLEAR(self->peers);
+    Py_CLEAR(self->peers); Py_CLEAR(self->settle);
     for (size_t i = 0; i < 256; i++)
         Py_CLEAR(self->peer_cache[i].peer);
     for (size_t i = 0; self->peer_set.slots != NULL && i <= self->peer_set.mask; i++)
@@ -84,6 +94,7 @@ static void core_dealloc(GatewayCore *self)
     PyMem_Free(self->owners.dense);
     PyMem_Free(self->owners.spill.slots);
     PyMem_Free(self->origins);
+    PyMem_Free(self->renames);
     for (Py_ssize_t i = 0; i < self->n_symbols; i++)
         Py_DECREF(self->symbols[i].id);
     PyMem_Free(self->symbols);
@@ -216,6 +227,55 @@ static PyObject *core_origins(GatewayCore *self, PyObject *unused)
     return out;
 }
 
+/* core.pipeline(settle): keep renames by seq, say `settle` before a message that
+   depends on answers in flight (Gateway.pipeline). */
+static PyObject *core_pipeline(GatewayCore *self, PyObject *settle)
+{
+    if (self->renames == NULL && !(self->renames = PyMem_Calloc(RENAME_SLOTS, sizeof(Rename))))
+        return PyErr_NoMemory();
+    Py_INCREF(settle);
+    Py_XSETREF(self->settle, settle);
+    Py_RETURN_NONE;
+}
+
+/* core.renames() -> [(seq, order id, session, token before)], oldest first */
+static PyObject *core_renames(GatewayCore *self, PyObject *unused)
+{
+    PyObject *out = PyList_New(0);
+    for (size_t i = 0; out != NULL && i < self->rename_count; i++) {
+        const Rename *r = self->renames + ((self->rename_head + i) & (RENAME_SLOTS - 1));
+        PyObject *item = Py_BuildValue("(KKkK)", (unsigned long long)r->seq,
+                                       (unsigned long long)r->id, (unsigned long)r->session,
+                                       (unsigned long long)r->token);
+        if (item == NULL || PyList_Append(out, item) < 0)
+            Py_CLEAR(out);
+        Py_XDECREF(item);
+    }
+    return out;
+}
+
+/* Renames at or before `seq` are in force: no longer kept (Replier's _as_of). */
+static void renames_through(GatewayCore *core, uint64_t seq)
+{
+    while (core->rename_count && core->renames[core->rename_head].seq <= seq) {
+        core->rename_head = (core->rename_head + 1) & (RENAME_SLOTS - 1);
+        core->rename_count--;
+    }
+}
+
+/* The token `id` had before the oldest rename still kept, if one is. */
+static void token_before(const GatewayCore *core, uint64_t id, uint32_t *session, uint64_t *token)
+{
+    for (size_t i = 0; i < core->rename_count; i++) {
+        const Rename *r = core->renames + ((core->rename_head + i) & (RENAME_SLOTS - 1));
+        if (r->id == id) {
+            *session = r->session;
+            *token = r->token;
+            return;
+        }
+    }
+}
+
 /* core.token_of(order_id) -> (session, token) or None */
 static PyObject *core_token_of(GatewayCore *self, PyObject *order_id)
 {
@@ -331,6 +391,7 @@ static PyObject *core_commands(GatewayCore *self, PyObject *const *args, Py_ssiz
     it->at = 0;
     it->left = 0;
     it->number = 0;
+    it->settled = 0;
     Py_INCREF(self);
     it->core = self;
     PyObject_GC_Track(it);

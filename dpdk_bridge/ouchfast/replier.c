@@ -150,7 +150,10 @@ static int owner_of(ReplierCore *self, PyObject *order_id, uint32_t *session, ui
     int ok = seq_arg(order_id, &id);
     if (ok <= 0)
         return ok;
-    return owner_get(&self->gw->owners, id, session, token);
+    ok = owner_get(&self->gw->owners, id, session, token);
+    if (ok > 0 && self->gw->rename_count)
+        token_before(self->gw, id, session, token);     /* as of the command's seq */
+    return ok;
 }
 
 /* An order is gone (filled, cancelled, or a new order rejected): its token
@@ -226,6 +229,8 @@ static PyObject *rcore_add(ReplierCore *self, PyObject *events)
     found = seq_arg(PyTuple_GET_ITEM(first, 1), &seq);
     if (found < 0)
         goto fail;
+    if (found && self->gw->rename_count)
+        renames_through(self->gw, seq);
     if (found) {
         Origin *o = origin_find(self->gw, seq);
         if (o != NULL) {

@@ -20,24 +20,37 @@ synchronous replication, on the standby too). Each entry starts from the
 state the journal recovered for its protocol, so a restart keeps client
 tokens and numbering. Snapshots are taken between bursts, where every
 entry's state is exactly the state after the last command.
+
+With a pipelined engine (a `HybridExchange` whose lanes are at the end of a
+link, and no journal) a poll does not wait a round trip per command: each
+entry's commands are submitted as they come, their events come back in
+sequence order and go to the feed and the entries then, and the poll waits
+once, at its end, before the entries send their replies. An entry's replies
+for a command still read its client tokens as they were when that command
+was sequenced (host/ouch/: renames kept by sequence number), and where the
+entry's next command depends on answers still due it says `SETTLE` and the
+exchange waits for them first, so every reply is the one the golden engine
+gives one command at a time (tests/test_link_pipeline.py).
 """
 
 import threading
 import time
 from collections import Counter, deque
 
+from gatebook.wire import internal
 from gatebook.wire.codec import WireError
-from gatebook.wire.positions import INTERNAL
+from gatebook.wire.positions import CODE, INTERNAL
 
 from ..engine import MatchingEngine
 from ..marketdata.publisher import STORE_MESSAGES
 from ..marketdata.resume import open_market_data
 from ..sequencer import Sequencer
-from .order_entry_api import EntryContext, OrderEntry, OrderIds
+from .order_entry_api import SETTLE, EntryContext, OrderEntry, OrderIds
 
 __all__ = ["Exchange", "Acknowledgements"]
 
 _SEQ = INTERNAL.NEW_ORDER.seq       # every command's seq (gatebook.wire.positions)
+_REJECTED = internal.REJECTED.code
 
 
 class Acknowledgements:
@@ -96,6 +109,14 @@ class Exchange:
     acks : Acknowledgements, optional
         With a journal: replies and market data of a burst leave only once
         `acks.seq` reaches the burst's last sequence number.
+
+    Attributes
+    ----------
+    pipeline : bool
+        Whether commands are submitted without waiting for each one's events:
+        True by default when `engine` is pipelined (has `submit`, `subscribe`
+        and `drain`, as `HybridExchange`) and there is no journal. Set it False
+        to wait a round trip per command (`gatebook run --link-pipeline off`).
     """
 
     def __init__(self, port, symbols, clock, md_destination=None, md_port=None,
@@ -125,6 +146,10 @@ class Exchange:
         self.engine = journal if journal is not None else (
             engine if engine is not None else MatchingEngine(symbols))
         self._held = deque()          # (last seq, [(entry, batch)], ITCH records) awaiting acks
+        self._in_flight = deque()     # (entry, command) submitted, events not yet delivered
+        pipelined = journal is None and all(callable(getattr(self.engine, name, None))
+                                            for name in ("submit", "subscribe", "drain"))
+        self.pipeline = pipelined
         self.counts = Counter()       # datagrams_in, orders, replies, md_packets, md_messages
         # callable(poll, burst) -> received that runs one poll, timing it (host/metrics.py).
         self.burst_timer = None
@@ -134,7 +159,8 @@ class Exchange:
                 self.sequencer, self.order_ids, symbols, clock, self.counts,
                 engine=journal.engine if journal else None,
                 recovered=journal.states.get(entry.protocol) if journal else None,
-                journaled=journal is not None))
+                journaled=journal is not None,
+                in_flight=self._in_flight.__len__ if pipelined else None))
         if journal is not None:
             self._apply = {entry: self._journaled(journal, entry) for entry in entries}
             journal.entry_states = lambda: {int(entry.protocol): entry.export_state()
@@ -151,6 +177,8 @@ class Exchange:
         self._listeners = (self.feed,) + tuple(listen for entry in entries
                                                for listen in entry.listeners)
         self._clock = clock
+        if pipelined:
+            self.engine.subscribe(self._deliver)
         if md_destination is not None:
             self._publish(self.market_data.opening)
             if self.market_data.continued:
@@ -193,13 +221,24 @@ class Exchange:
 
     def _poll(self, burst):
         received, hold = 0, self.acks is not None
+        pipeline = self.pipeline
         try:
             for entry in self.entries:
+                together = pipeline and getattr(entry, "pipelines", False)
+                if pipeline and not together:
+                    self.engine.drain()     # it takes commands as answers stand now
                 count, commands = entry.receive(burst)
                 if count:
                     received += count
                     self.counts["datagrams_in"] += count
-                    self._apply_all(entry, commands)
+                    if together:
+                        self._submit_all(entry, commands)
+                    elif pipeline:
+                        self._submit_all(entry, commands, each=True)
+                    else:
+                        self._apply_all(entry, commands)
+            if pipeline:
+                self.engine.drain()         # every reply of the burst is in
         finally:
             # Also when the journal fails mid-burst (LogFailure): what was
             # applied before is held like any output and leaves only if acked.
@@ -219,6 +258,8 @@ class Exchange:
         """Apply `entry`'s commands one at a time; every listener hears each one's events."""
         apply, listeners = self._apply[entry], self._listeners
         for command in commands:
+            if command is SETTLE:
+                continue                # each command is answered before the next anyway
             try:
                 events = apply(command)
             except WireError as error:
@@ -228,6 +269,33 @@ class Exchange:
                 continue
             for listen in listeners:
                 listen(events)
+
+    def _submit_all(self, entry, commands, each=False):
+        """Submit `entry`'s commands to the pipelined engine; `_deliver` hears their events.
+
+        `SETTLE` from the entry: wait for every answer due before its next
+        command. `each`: wait for each command's answer (an entry that cannot
+        have commands in flight).
+        """
+        submit, drain, in_flight = self.engine.submit, self.engine.drain, self._in_flight
+        for command in commands:
+            if command is SETTLE:
+                drain()
+                continue
+            in_flight.append((entry, command))
+            submit(command)
+            if each:
+                drain()
+
+    def _deliver(self, events):
+        """One submitted command's events, in sequence order: to the feed and every entry."""
+        if not self._in_flight:
+            return                  # the engine's own apply() (pipeline off) returns them
+        entry, command = self._in_flight.popleft()
+        if events and events[0][CODE] == _REJECTED and getattr(entry, "pipelines", False):
+            events = entry.resolve(command, events)
+        for listen in self._listeners:
+            listen(events)
 
     def _output(self, batches):
         if self.acks is None:

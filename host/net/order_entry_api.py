@@ -36,6 +36,15 @@ What the exchange does with an entry, per poll:
 5. `refuse(command, reason)`: a command the exchange could not apply (the
    log could not encode it); its sequence number was given back.
 
+A pipelined engine (a `HybridExchange` with lanes, no journal) answers a
+command later than it takes it: `EntryContext.in_flight` then says how many
+commands are taken and not yet answered. An entry whose next command depends
+on answers still due yields `SETTLE` instead, and the exchange waits for
+them before it asks again. An entry with `pipelines = True` may be handed
+commands in flight and supplies `resolve(command, events)` (the events of a
+rejected command as the entry would have had them one at a time); any other
+entry's commands are each answered before its next one is taken.
+
 A journaled exchange calls `export_state()` between bursts for snapshots
 (the state as bytes, or a callable returning them, which may run later on
 another thread), and at start `attach` hands over what recovery rebuilt from
@@ -49,7 +58,9 @@ from dataclasses import dataclass, field
 from collections import Counter
 from typing import Any, Callable, Iterable, Optional, Protocol, runtime_checkable
 
-__all__ = ["OrderEntry", "LogOriginCodec", "OriginState", "EntryContext", "OrderIds"]
+__all__ = ["OrderEntry", "LogOriginCodec", "OriginState", "EntryContext", "OrderIds", "SETTLE"]
+
+SETTLE = "settle"   # yielded by `receive`'s commands: answer every command in flight first
 
 
 class OrderIds:
@@ -97,6 +108,8 @@ class EntryContext:
         its `LogOriginCodec.new_state` made and replayed into), else None.
     journaled : bool
         Whether replies are held until the journal acknowledges them.
+    in_flight : callable returning int, or None
+        With a pipelined engine: commands taken and not answered yet.
     """
 
     sequencer:  Any
@@ -107,6 +120,7 @@ class EntryContext:
     engine:     Any = None
     recovered:  Any = None
     journaled:  bool = False
+    in_flight:  Optional[Callable[[], int]] = None
 
 
 @runtime_checkable

@@ -17,10 +17,20 @@ message number, tokens, peer: log_origin.py), and the entry starts from the
 tokens, session numbering and reply numbering. Sessions die with the
 process: after a restart no one is logged in, so no report goes anywhere
 until its user logs in again.
+
+With a pipelined engine (`EntryContext.in_flight`) the gateway keeps renames
+by sequence number and says when a message must wait for the answers in
+flight (gateway.py), the session layer waits when those answers could decide
+a user's live-order limit, and `resolve` answers a cancel or replace that
+named an order a command in flight ended as the gateway would have answered
+it one command at a time: with order id 0, the token no longer naming it.
 """
 
+from gatebook.wire import internal
 from gatebook.wire.enums import OrderEntryProtocol
 from gatebook.wire.positions import CODE, INTERNAL
+
+from ..engine import MatchingEngine
 
 from .gateway import Gateway
 from .log_origin import OUCH_LOG, encode_origin
@@ -32,6 +42,9 @@ __all__ = ["OuchEntry"]
 
 _SEQ = INTERNAL.NEW_ORDER.seq       # every command's seq (gatebook.wire.positions)
 _OUCH = int(OrderEntryProtocol.OUCH)
+# A cancel's or replace's order id, by its type code.
+_ORDER_ID_AT = {internal.CANCEL.code: INTERNAL.CANCEL.order_id,
+                internal.REPLACE.code: INTERNAL.REPLACE.order_id}
 
 
 class OuchEntry:
@@ -62,6 +75,7 @@ class OuchEntry:
     """
 
     protocol = OrderEntryProtocol.OUCH
+    pipelines = True                    # its commands may be in flight together (resolve)
 
     def __init__(self, port, accounts, session_options=None, reply_history=KEPT_PER_USER,
                  compiled=None):
@@ -96,6 +110,13 @@ class OuchEntry:
                 gateway.forget_peer(user)
             context.order_ids.at_least(gateway.next_order_id)
         self._order_ids, self._counts = context.order_ids, context.counts
+        self._no_orders = None
+        if context.in_flight is not None:
+            gateway.pipeline()
+            self.sessions.in_flight = context.in_flight
+            # Answers commands about no order (order id 0) as the engine does: no
+            # book holds one, so nothing the engine keeps changes its answer.
+            self._no_orders = MatchingEngine(symbols)
         self._origin_of, self._peers = gateway.origins.get, gateway.peers
         self.listeners = (self.replier.add, self.sessions.limits.observe)
 
@@ -137,6 +158,24 @@ class OuchEntry:
         if found is None:
             return None
         return _OUCH, encode_origin(command[CODE], found, self._peers.get(found[0]))
+
+    def resolve(self, command, events):
+        """The events of a rejected `command` as they would be one command at a time.
+
+        A cancel or replace took its order id from a token that a command then
+        in flight freed (a fill, a cancel): one command at a time the token named
+        nothing by then, the command carried order id 0 and the engine answered
+        that. The token's order is gone from the gateway now, which only such a
+        command sees (the gateway forgets an order only when its events say it
+        is over, and a command's events come in before anything forgets again).
+        """
+        at = _ORDER_ID_AT.get(command[CODE])
+        if at is None or not command[at] or self._no_orders is None \
+                or self.gateway.token_of(command[at]) is not None \
+                or self._origin_of(command[_SEQ]) is None:
+            return events
+        self._counts["late_tokens"] += 1
+        return self._no_orders.apply(command[:at] + (0,) + command[at + 1:])
 
     def refuse(self, command, reason):
         self.gateway.origins.pop(command[_SEQ], None)

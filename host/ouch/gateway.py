@@ -20,6 +20,15 @@ order messages only.
 way for testers: it turns a flow of
 internal commands into the datagrams clients would have sent.
 
+With a pipelined engine (`pipeline()`: commands answered later than they
+are taken, host/net/exchange_server.py) two things change. A replace that
+renames an order's token is kept in `renames` with its sequence number until
+the replier has taken that command's events, so a reply to an earlier
+command names the token as it was then. And a message whose command depends
+on answers still due is preceded by `SETTLE`: an enter order whose token
+still names an order (which a fill in flight may end, freeing the token),
+and a replace to a token that still names another order.
+
 This module is the readable reference. Where `dpdk_bridge/_ouchfast.c` is
 built, `Gateway(...)` gives a `CompiledGateway`, which does the same work
 per message in C and is checked against this code by
@@ -29,6 +38,7 @@ tests/test_ouch_compiled.py.
 from collections import Counter, deque
 
 from gatebook.wire import internal, ouch
+from ..net.order_entry_api import SETTLE
 from .gateway_state import GatewayState
 
 from .inject import flow_datagrams
@@ -110,7 +120,14 @@ class Gateway:
         self.origins = {}
         self.messages = 0
         self.path = "python (asked for)" if compiled is False else _compiled(self.sequencer)[1]
+        # (seq, order id, session, token before) of renames whose events are not in yet
+        self.renames = deque()
+        self.settles = False
 
+    def pipeline(self):
+        """Commands are answered later than they are taken: keep renames by sequence
+        number and say `SETTLE` before a message that depends on answers still due."""
+        self.settles = True
     def refuse(self, peer, reason, kind="undecodable"):
         """Count a refused datagram under `kind` and log `reason`."""
         self.bad[kind] += 1
@@ -180,6 +197,8 @@ class Gateway:
             self.messages += count
             for number in range(number, number + count):
                 code = data[at]
+                if self.settles and self._unsettled(data, at, session):
+                    yield SETTLE
                 seq = stamp.next_seq
                 stamp.next_seq = seq + 1
                 if code == _ENTER:
@@ -210,8 +229,22 @@ class Gateway:
                         order_ids[(session, replacement)] = order_id
                         owners[order_id] = (session, replacement)
                         del order_ids[(session, existing)]
+                        if self.settles:
+                            self.renames.append((seq, order_id, session, existing))
                     origins[seq] = (session, replacement, number, existing)
                     yield _REPLACE_CMD, seq, clock(), order_id, session, price, shares
+
+    def _unsettled(self, data, at, session):
+        """True when the message at `at` must wait for the answers in flight: an enter
+        order whose token names an order, or a replace to a token naming another."""
+        code, order_ids = data[at], self.order_ids
+        if code == _ENTER:
+            return (session, _ENTER_STRUCT.unpack_from(data, at)[1]) in order_ids
+        if code == _REPLACE:
+            _, existing, replacement, _, _ = _REPLACE_STRUCT.unpack_from(data, at)
+            return replacement != existing and (session, replacement) in order_ids \
+                and (session, existing) in order_ids
+        return False
 
     def token_of(self, order_id):
         """(session, client token) of an exchange order id, for replies."""
@@ -304,6 +337,12 @@ class CompiledGateway(Gateway):
         self.forget_order = self._core.forget_order
         self.note_origin = self._core.note_origin
 
+    def pipeline(self):
+        self.settles = True
+        self._core.pipeline(SETTLE)
+
+    pipeline.__doc__ = Gateway.pipeline.__doc__
+    renames = property(lambda self: deque(self._core.renames()), doc="a copy of the renames kept")
     next_order_id = property(lambda self: self._core.next_order_id,
                              lambda self, value: setattr(self._core, "next_order_id", value))
     messages = property(lambda self: self._core.messages,

@@ -16,6 +16,10 @@ session's replies numbered from 1, addressed to its last-seen peer. The
 exchange flushes once per received burst. Records keep ALPHA fields as padded
 bytes (`ouch_session.raw_struct`), the cheap form to pack.
 
+With a pipelined engine the gateway may have taken later commands before a
+command's events come in: a reply names each order's token as of the
+command's sequence number (`Gateway.renames`), not as it is now.
+
 This module is the readable reference. Over a `CompiledGateway`, `add` and
 `flush` are their compiled twins (`dpdk_bridge/_ouchfast.c`), plus
 `flush_into`, which writes the datagrams straight into a DPDK send burst
@@ -119,11 +123,12 @@ class Replier:
         readable form of what `add` packs)."""
         gateway, out = self.gateway, []
         origin = gateway.origins.pop(events[0][_SEQ], None) if events else None
+        token_of = _as_of(gateway, events[0][_SEQ]) if events else gateway.token_of
         for event in events:
             code = event[CODE]
             if code == _A:
                 _, _, ts, symbol, order_id, user, side, order_type, tif, price, stop, qty = event
-                owner = gateway.token_of(order_id)
+                owner = token_of(order_id)
                 if owner:
                     out.append((owner[0], (_ACCEPTED, ts, owner[1], self.names.get(symbol, _BLANK),
                                            side, order_type, tif, qty, price, stop, order_id)))
@@ -136,7 +141,7 @@ class Replier:
                  rest_id, _, rest_leaves) = event
                 for order_id, flag, leaves in ((agg_id, _REMOVED, agg_leaves),
                                                (rest_id, _ADDED, rest_leaves)):
-                    owner = gateway.token_of(order_id)
+                    owner = token_of(order_id)
                     if owner:
                         out.append((owner[0], (_EXECUTED, ts, owner[1], qty, price,
                                                flag, match, leaves)))
@@ -144,13 +149,13 @@ class Replier:
                             gateway.forget_order(order_id)
             elif code == _C:
                 _, _, ts, _, order_id, _, qty, reason = event
-                owner = gateway.token_of(order_id)
+                owner = token_of(order_id)
                 if owner:
                     out.append((owner[0], (_CANCELED, ts, owner[1], qty, reason)))
                     gateway.forget_order(order_id)
             elif code == _R:
                 _, _, ts, _, order_id, _, price, qty, kept = event
-                owner = gateway.token_of(order_id)
+                owner = token_of(order_id)
                 previous = origin[-1] if origin else owner[1] if owner else 0
                 if owner:
                     out.append((owner[0], (_REPLACED, ts, owner[1], previous, qty,
@@ -163,7 +168,7 @@ class Replier:
         if not events:
             return
         gateway, pending, dirty = self.gateway, self.pending, self._dirty
-        owner_of = gateway.token_of
+        owner_of = _as_of(gateway, events[0][_SEQ]) if gateway.renames else gateway.token_of
         origin = gateway.origins.pop(events[0][_SEQ], None)
         for event in events:
             code = event[CODE]
@@ -264,6 +269,28 @@ class Replier:
         """(payload, peer) per session with replies to one command's events."""
         self.add(events)
         return self.flush()
+
+
+def _as_of(gateway, seq):
+    """`gateway.token_of` as of command `seq`, for a gateway that has taken later commands.
+
+    Renames at or before `seq` are in force (and no longer kept); an order that
+    a later command renamed is still known by the token it had before.
+    """
+    renames = gateway.renames
+    while renames and renames[0][0] <= seq:
+        renames.popleft()
+    if not renames:
+        return gateway.token_of
+    before = {}
+    for _, order_id, session, token in renames:
+        before.setdefault(order_id, (session, token))
+    token_of = gateway.token_of
+
+    def owner(order_id):
+        found = token_of(order_id)
+        return found and before.get(order_id, found)
+    return owner
 
 
 def _forget_refused(gateway, event):

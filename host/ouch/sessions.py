@@ -35,6 +35,7 @@ from gatebook.wire.enums import LoginRejectReason, LogoutReason, SessionRefusal
 from gatebook.wire.positions import INTERNAL, OUCH
 
 from ..net.limits import FailedLogins, TokenBucket, UserLimits
+from ..net.order_entry_api import SETTLE
 from ..net.roles import admin_command, mass_cancel_command
 from .framing import HEADER_STRUCT, RAW_INBOUND, RAW_OUTBOUND
 
@@ -129,6 +130,8 @@ class SessionLayer:
         self._pending = deque()             # (future or result, peer, requested)
         self._max_pending = pending_checks
         self._checker = ThreadPoolExecutor(1, "login-check") if check_in_thread else None
+        # With a pipelined engine: callable() -> commands in flight (EntryContext.in_flight)
+        self.in_flight = None
 
     def close(self):
         """Stop the password-checking thread."""
@@ -185,6 +188,8 @@ class SessionLayer:
                 walk += width
             else:
                 user = bound.account.user_id
+                if enters and self.in_flight is not None and self._near_limit(user, enters):
+                    yield SETTLE            # the orders in flight decide the live count
                 over = self.limits.allows(user, count, enters)
                 if over is None:
                     admitted.append((user, sequence, count, at, peer, None))
@@ -194,6 +199,13 @@ class SessionLayer:
             self._refuse(session, sequence, peer, received, SessionRefusal.NOT_ALONE)
         if admitted:
             yield from self.gateway.commands(data, admitted)
+
+    def _near_limit(self, user, enters):
+        """True when commands in flight could decide whether `user` may enter `enters`
+        more orders (each may be a new live order, or end one)."""
+        limits, in_flight = self.limits, self.in_flight()
+        return in_flight and limits.max_live_orders is not None \
+            and limits.live[user] + enters + in_flight > limits.max_live_orders
 
     def _admit(self, session_id, sequence, count, peer, received):
         """The Session a datagram may act for, its silence reset; None (refused,
