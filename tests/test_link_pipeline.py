@@ -47,13 +47,14 @@ class CountingLink(AmaranthLink):
         return super().run()
 
 
-def _exchange(compiled, engine=None):
+def _exchange(compiled, engine=None, **session_options):
     port = ListPort()
     exchange = ouch_exchange(port, DEFAULT_SYMBOLS, ManualClock(1_700_000_000_000_000_000, 1000),
                              accounts=accounts(PEERS), compiled=compiled, engine=engine,
                              md_destination=MD,
                              session_options=dict(check_in_thread=False,
-                                                  session_ids=itertools.count(0x1000).__next__))
+                                                  session_ids=itertools.count(0x1000).__next__,
+                                                  **session_options))
     return exchange, port
 
 
@@ -70,12 +71,12 @@ def _reports(sent):
     return sum(len(outbound(payload)[2]) for payload, peer in sent if peer != MD)
 
 
-def _golden_and_pipelined(datagrams, compiled, burst=32, depth=4):
-    golden, golden_port = _exchange(compiled)
+def _golden_and_pipelined(datagrams, compiled, burst=32, depth=4, **session_options):
+    golden, golden_port = _exchange(compiled, **session_options)
     expected = _serve(golden, golden_port, datagrams, burst)
     link = CountingLink(depth)
     hybrid = HybridExchange(DEFAULT_SYMBOLS, [link], [SYMBOL], window=64)
-    pipelined, port = _exchange(compiled, hybrid)
+    pipelined, port = _exchange(compiled, hybrid, **session_options)
     assert pipelined.pipeline
     try:
         sent = _serve(pipelined, port, datagrams, burst)
@@ -141,3 +142,66 @@ def test_races_on_tokens_in_one_burst(compiled):
     assert sent == expected
     assert exchange.counts["late_tokens"] >= 2          # the cancel and replace of token 20
     assert link.runs < len(script) // 2
+
+
+@pytest.mark.parametrize("compiled", [False, True], ids=["python", "compiled"])
+def test_a_live_order_limit_counts_the_orders_in_flight(compiled):
+    """Three live orders allowed: a fill in flight frees one for the next enter, not two."""
+    from gatebook.wire import ouch
+    from gatebook.wire.enums import Side
+    from gatebook.host.ouch.framing import encode_datagram
+
+    def enter(token, side, price):
+        return [(ouch.ENTER_ORDER.code, token, "GATE", side, 0, 0, 10, price, 0)]
+
+    sell, buy = int(Side.SELL), int(Side.BUY)
+    script = [(1, enter(1, sell, 1_000_000)), (1, enter(2, sell, 1_000_100)),
+              (1, enter(3, sell, 1_000_200)), (2, enter(1, buy, 1_000_000)),
+              (1, enter(4, sell, 1_000_300)), (1, enter(5, sell, 1_000_400))]
+    numbers, datagrams = {}, []
+    for user, records in script:
+        first = numbers.get(user, 1)
+        numbers[user] = first + len(records)
+        datagrams.append((user, encode_datagram(user, first, records)))
+    expected, sent, exchange, hybrid, link = _golden_and_pipelined(
+        datagrams, compiled, depth=8, max_live_orders=3)
+    assert sent == expected
+    assert exchange.entry.gateway.bad["too_many_live_orders"] == 1      # token 5, not 4
+
+
+def test_an_entry_that_does_not_pipeline_waits_for_each_answer():
+    """OUCH in flight beside the text protocol of tests/text_order_entry.py (no `pipelines`):
+    its orders take OUCH orders of the same poll, and both entries' replies are the
+    golden engine's; the text entry's order ids follow OUCH's in one poll."""
+    from gatebook.wire import ouch
+    from gatebook.wire.enums import Side
+    from gatebook.host.net.exchange_server import Exchange
+    from gatebook.host.ouch import OuchEntry
+    from gatebook.host.ouch.framing import encode_datagram
+    from text_order_entry import TextEntry
+
+    def run(engine):
+        ouch_port, text_port = ListPort(), ListPort()
+        entry = OuchEntry(ouch_port, accounts(PEERS), session_options=dict(
+            check_in_thread=False, session_ids=itertools.count(0x1000).__next__))
+        exchange = Exchange(ouch_port, DEFAULT_SYMBOLS, ManualClock(1, 1000), engine=engine,
+                            order_entry=(entry, TextEntry(text_port)))
+        sessions = log_in_process(exchange, ouch_port, PEERS)
+        sells = [(ouch.ENTER_ORDER.code, token, "GATE", int(Side.SELL), 0, 0, 10,
+                  1_000_000 + 100 * token, 0) for token in range(1, 7)]
+        ouch_port.inbox = [(as_session(encode_datagram(1, number, [record]), sessions[1]),
+                            PEERS[1]) for number, record in enumerate(sells, 1)]
+        text_port.inbox = [(f"NEW 9 t{k} GATE BUY 15 1000{k}00".encode(), ("127.0.0.1", 9))
+                           for k in range(1, 5)] + [(b"CANCEL 9 t4", ("127.0.0.1", 9))]
+        while ouch_port.inbox or text_port.inbox:
+            exchange.poll()
+        return ouch_port.sent, text_port.sent
+
+    expected = run(None)
+    hybrid = HybridExchange(DEFAULT_SYMBOLS, [CountingLink(8)], [SYMBOL])
+    try:
+        assert run(hybrid) == expected
+    finally:
+        hybrid.close()
+    assert not any(b"DUPLICATE" in payload for payload, _ in expected[1]), expected[1]
+    assert sum(payload.startswith(b"FILL") for payload, _ in expected[1]) >= 3

@@ -141,9 +141,9 @@ class OuchEntry:
         self.gateway.next_order_id = self._order_ids.next_id
         if self._fast:
             data, frames = self.port.recv_ouch()
-            return len(frames), self.sessions.commands(data, frames)
+            return len(frames), self._handing_back(self.sessions.commands(data, frames))
         datagrams = self.port.recv(burst)
-        return len(datagrams), self._commands(datagrams)
+        return len(datagrams), self._handing_back(self._commands(datagrams))
 
     def _commands(self, datagrams):
         receive = self.sessions.receive
@@ -151,6 +151,12 @@ class OuchEntry:
             self._peer = peer
             yield from receive(payload, peer)
         self._peer = None
+
+    def _handing_back(self, commands):
+        # The ids the gateway took go back to the shared counter as soon as its
+        # commands end: the next entry polled takes new ones after them.
+        yield from commands
+        self._order_ids.at_least(self.gateway.next_order_id)
 
     def origin(self, command):
         """(OUCH, INPUT_ORIGIN bytes) of a command this entry stamped, or None."""
