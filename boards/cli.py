@@ -8,6 +8,8 @@ both the build (`gatebook.boards.build`) and the simulator that counts the lane'
   bitstream, with a line per stage; then the figures, the row for docs/boards.md, the
   `openFPGALoader` command and how to cable the board. The record is `summary.json` in
   the build directory.
+- `gatebook build --board NAME --mac-only`: an Ethernet board's MAC alone
+  (`gatebook.boards.mac_top`), to time its clocks in minutes.
 - `gatebook build --table [PATH ...]`: docs/boards.md's table from such records.
 """
 
@@ -40,6 +42,9 @@ def register(subparsers):
                         help="skip the cycle measurement (no nanosecond table)")
     parser.add_argument("--synth-only", action="store_true",
                         help="run yosys only and print its cell counts (no bitstream)")
+    parser.add_argument("--mac-only", action="store_true",
+                        help="an Ethernet board's MAC alone, its received frames sent back "
+                             "(minutes, not the lane's hour): the MAC's clocks' Fmax")
     parser.add_argument("--table", nargs="*", type=pathlib.Path, metavar="PATH",
                         help="print the boards table from build records (summary.json files, "
                              "or directories holding them; default build/boards)")
@@ -88,25 +93,42 @@ def _write_project(args, spec, out):
     return 0
 
 
+def _mac_only_top(spec, depth):
+    from gatebook.boards.ethernet_top import EthernetBoardTop
+    from gatebook.boards.mac_top import MacLoopback
+    return EthernetBoardTop(spec, depth, unit=MacLoopback)
+
+
 def _run_build(args):
     from gatebook.boards import board
     from gatebook.boards.build import build, format_summary
     from gatebook.boards.report import program_lines, table_header, table_row
-    out = args.out or pathlib.Path("build/boards") / f"{args.board}_d{args.depth}"
-    if getattr(board(args.board), "VENDOR", None):
-        return _write_project(args, board(args.board), out)
+    spec = board(args.board)
+    if args.mac_only and not hasattr(spec, "ETHERNET"):
+        print(f"gatebook build: {args.board} has no Ethernet PHY (--mac-only)", file=sys.stderr)
+        return 2
+    name = "mac" if args.mac_only else f"d{args.depth}"
+    out = args.out or pathlib.Path("build/boards") / f"{args.board}_{name}"
+    if getattr(spec, "VENDOR", None):
+        return _write_project(args, spec, out)
     print(f"gatebook build: board {args.board}, depth {args.depth}, in {out} "
           f"(yosys + nextpnr take minutes to an hour; logs in {out}/build.log)", flush=True)
     try:
-        report = build(args.board, args.depth, out, seed=args.seed, synth_only=args.synth_only)
+        report = build(args.board, args.depth, out, seed=args.seed, synth_only=args.synth_only,
+                       top=_mac_only_top if args.mac_only else None)
     except RuntimeError as error:
         print(f"gatebook build: {error}", file=sys.stderr)
         return 1
+    if args.mac_only:
+        report["top"] = "mac"           # not a lane's row: `--table` refuses it
     (out / "summary.json").write_text(json.dumps(report, indent=1))
     if args.synth_only:
         print(f"yosys: {report['seconds']:.0f} s; cells:")
         for cell, count in sorted(report["synthesis"].items()):
             print(f"  {cell:<20} {count:>8,}")
+        return 0
+    if args.mac_only:
+        print(format_summary(report))
         return 0
     cycles = None
     if not args.no_cycles:

@@ -55,10 +55,14 @@ class EthernetBoardTop(Elaboratable):
         The lane's window depth.
     mac : str
         The endpoint's MAC address.
+    unit : callable, optional
+        `unit(depth)` -> the component on the pins, in `MacEndpoint`'s place, with its
+        RGMII pairs and counters (`gatebook.boards.mac_top.MacLoopback`, to time the MAC
+        alone).
     """
 
-    def __init__(self, board, depth, mac=BOARD_MAC):
-        self.board, self.depth, self.mac = board, depth, mac
+    def __init__(self, board, depth, mac=BOARD_MAC, unit=None):
+        self.board, self.depth, self.mac, self.unit = board, depth, mac, unit
 
     def elaborate(self, platform):
         m = Module()
@@ -87,7 +91,8 @@ class EthernetBoardTop(Elaboratable):
         m.submodules.reset = ResetSynchronizer(button.i | ~pll.locked, domain="sync")
 
         # -- the unit and its pins ---------------------------------------------------------
-        m.submodules.unit = unit = MacEndpoint(depth=self.depth, mac=self.mac)
+        m.submodules.unit = unit = (self.unit(self.depth) if self.unit
+                                    else MacEndpoint(depth=self.depth, mac=self.mac))
         rx_ctl_pin, tx_ctl_pin = (getattr(eth, name) for name in board.RGMII_CTL)
         for name, pin in (("rxd", eth.rx_data), ("rx_ctl", rx_ctl_pin)):
             if board.RX_DELAY_NS:

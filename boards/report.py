@@ -78,7 +78,16 @@ def table_header():
 
 
 def table_row(record):
-    """One record as a Markdown table row."""
+    """One record as a Markdown table row.
+
+    Raises
+    ------
+    ValueError
+        For a `--mac-only` build's record: its `clk` is not a lane's.
+    """
+    if record.get("top", "lane") != "lane":
+        raise ValueError(f"{record['board']}: a --mac-only record ({record['top']}), "
+                         f"not a lane's build")
     cells = [record["board"], str(record["depth"])]
     for _, cell in _COLUMNS:
         used, available = record["utilisation"].get(cell, (0, 0))

@@ -92,3 +92,13 @@ def test_clocks_keep_the_design_s_names(tmp_path):
     assert "1.0 ns logic + 2.5 ns routing" in table_row(report)     # clk's own path
     assert [(label, achieved) for label, achieved, _, _ in clock_figures(report)] == [
         ("core", 90.5), ("RXC", 250.0)]
+
+
+def test_a_mac_only_record_is_refused_from_the_table(tmp_path, capsys):
+    """`--mac-only` builds time the MAC alone: their `clk` is not a lane's, so such a record
+    never becomes a row of the boards table."""
+    record = json.loads((REPORTS / "colorlight-5a75b_d4.json").read_text())
+    (tmp_path / "summary.json").write_text(json.dumps({**record, "top": "mac"}))
+    assert main(["build", "--table", str(tmp_path)]) == 1
+    err = capsys.readouterr().err
+    assert "unreadable build record" in err and "--mac-only" in err

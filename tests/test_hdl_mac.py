@@ -226,4 +226,4 @@ def test_a_byte_missing_mid_frame_spoils_that_frame_only():
 def test_the_clocks_docs_hardware_quotes():
     """`python -m gatebook.sim.mac.cycles`' figures (docs/hardware.md, "The Ethernet MAC")."""
     from gatebook.sim.mac.cycles import latencies
-    assert list(latencies().values()) == [9, 5, 2, 10, 5]
+    assert list(latencies().values()) == [11, 7, 2, 10, 5]

@@ -55,3 +55,24 @@ def test_gatebook_build_builds_the_ethernet_top_at_the_phys_clock(name):
     assert "module \\top.unit.mac.receiver" in netlist
     assert len(re.findall(r"cell \\IDDRX1F", netlist)) == 5
     assert len(re.findall(r"cell \\ODDRX1F", netlist)) == 6
+
+
+@needs_amaranth_boards
+def test_the_mac_only_top_is_the_mac_on_the_same_pins_without_the_lane():
+    """`gatebook build --mac-only`'s plan: the board's RGMII pins, both 125 MHz constraints,
+    the MAC's receiver and transmitter, and no link endpoint or lane."""
+    from gatebook.boards.build import prepare
+    from gatebook.boards.cli import _mac_only_top
+    _, plan = prepare("colorlight-5a75b", 4, top=_mac_only_top)
+    assert 'FREQUENCY PORT "eth_rgmii_0__rx_clk__io" 125000000.0 HZ;' in plan.files["top.lpf"]
+    netlist = plan.files["top.il"]
+    assert "module \\top.unit.mac.receiver" in netlist
+    assert "module \\top.unit.mac.transmitter" in netlist
+    assert not re.search(r"module \\top\.unit\.(endpoint|lane)", netlist)
+    assert len(re.findall(r"cell \\IDDRX1F", netlist)) == 5
+
+
+def test_mac_only_is_refused_for_a_board_without_a_phy(capsys):
+    from gatebook.cli import main
+    assert main(["build", "--board", "ulx3s-85f", "--mac-only"]) == 2
+    assert "has no Ethernet PHY" in capsys.readouterr().err

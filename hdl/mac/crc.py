@@ -54,15 +54,19 @@ class Crc32(wiring.Component):
     crc : Out(32)
         The CRC of the bytes so far (complemented: the FCS, least significant byte first
         on the wire), a clock after the last byte.
+    crc_next : Out(32)
+        The same with this clock's byte taken in already (combinational): for a sender
+        whose CRC takes each byte a clock after it was sent, the FCS's first byte.
     match : Out(1)
         The bytes so far end with their own good FCS.
     """
 
-    start: In(1)
-    valid: In(1)
-    data:  In(8)
-    crc:   Out(32)
-    match: Out(1)
+    start:    In(1)
+    valid:    In(1)
+    data:     In(8)
+    crc:      Out(32)
+    crc_next: Out(32)
+    match:    Out(1)
 
     def elaborate(self, platform):
         m = Module()
@@ -79,5 +83,8 @@ class Crc32(wiring.Component):
             m.d.sync += register.eq(following)
         with m.Elif(self.start):
             m.d.sync += register.eq(_ONES)
-        m.d.comb += [self.crc.eq(~register), self.match.eq(register == RESIDUE)]
+        m.d.comb += [self.crc.eq(~register), self.match.eq(register == RESIDUE),
+                     self.crc_next.eq(~following)]
+        with m.If(~self.valid):
+            m.d.comb += self.crc_next.eq(~current)
         return m

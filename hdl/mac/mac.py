@@ -16,7 +16,7 @@ everything after it, and the transmit side, runs in the core clock (`sync`, 125 
 the transmit pins are clocked by it).
 """
 
-from amaranth.hdl import Cat, DomainRenamer, Module, Mux, ResetSignal, Signal
+from amaranth.hdl import Array, Cat, DomainRenamer, Module, Mux, ResetSignal, Signal
 from amaranth.lib import data, wiring
 from amaranth.lib.cdc import ResetSynchronizer
 from amaranth.lib.fifo import AsyncFIFO
@@ -88,21 +88,40 @@ class EthernetMac(wiring.Component):
         # -- receive: PHY clock up to the FIFO, core clock after it ------------------------
         rx = self.receiver
         m.submodules.receiver = DomainRenamer({"sync": rx_domain})(rx)
-        m.d.comb += [
+        # The pins' pairs are registered once more in the fabric, and the receiver's writes
+        # once before the FIFO: the routes from the pads' IOLOGIC, and the FIFO's write
+        # pointer, each get a clock of their own (RXC, at 125 MHz on a speed-6 ECP5).
+        m.d[rx_domain] += [
             rx.gmii.data.eq(Cat(self.rxd[0], self.rxd[1])),
             rx.gmii.en.eq(self.rx_ctl[0]),
             rx.gmii.er.eq(self.rx_ctl[0] ^ self.rx_ctl[1]),
         ]
         m.submodules.fifo = fifo = AsyncFIFO(width=RX_BYTE.size, depth=depth,
                                              w_domain=rx_domain, r_domain="sync")
-        # `w_level` is a register, a write behind: count the last clock's write in too.
+        staged = Signal(RX_BYTE)
+        staged_write = Signal()
+        m.d[rx_domain] += [staged.eq(rx.o), staged_write.eq(rx.write)]
+        # `w_level` is a register, a write behind: count the last clock's write in too, and
+        # the staged byte being written now.
         wrote = Signal()
-        level = fifo.w_level + wrote
         m.d[rx_domain] += wrote.eq(fifo.w_en & fifo.w_rdy)
+        pending = Signal(2)
+        m.d.comb += pending.eq(wrote + staged_write)
+
+        def below(limit):
+            # level = w_level + pending < limit, without an adder before the compare
+            return Array(fifo.w_level < limit - k for k in range(3))[pending]
+
+        # The free slots are registered too, so the receiver's write decision does not start
+        # from the level's compare. They are a clock old: a slot fewer than the level says,
+        # for the byte the receiver may have decided to write that clock.
+        space = Signal(2)
+        m.d[rx_domain] += space.eq(Mux(below(fifo.depth - 2), 2,
+                                       Mux(below(fifo.depth - 1), 1, 0)))
         m.d.comb += [
-            fifo.w_data.eq(rx.o),
-            fifo.w_en.eq(rx.write),
-            rx.space.eq(Mux(level < fifo.depth - 1, 2, Mux(level < fifo.depth, 1, 0))),
+            fifo.w_data.eq(staged),
+            fifo.w_en.eq(staged_write),
+            rx.space.eq(space),
             self.o.payload.eq(fifo.r_data),
             self.o.valid.eq(fifo.r_rdy),
             fifo.r_en.eq(self.o.ready),

@@ -72,6 +72,11 @@ class MacReceiver(wiring.Component):
         held = Signal(8 * _HELD)            # the last five bytes, newest lowest
         oldest = held[8 * (_HELD - 1):]
         count = Signal(range(self.max_frame + 2))       # bytes after the SFD
+        # What the checks ask of `count`, registered with it: the write decision then
+        # starts from flip-flops, not from three compares' carry chains (RXC's path).
+        at_limit = Signal()                 # count == max_frame
+        holding = Signal()                  # count >= _HELD: the oldest held byte is the frame's
+        short = Signal()                    # count < MIN_FCS_FRAME: a runt, should it end here
         opened = Signal()                   # a byte of this frame has been written
         phy_error = Signal()
         byte, en, er = self.gmii.data, self.gmii.en, self.gmii.er
@@ -84,9 +89,14 @@ class MacReceiver(wiring.Component):
                          self.o.last.eq(last), self.o.error.eq(error)]
             m.d.sync += opened.eq(1)
 
+        def set_count(value):
+            m.d.sync += [count.eq(value), at_limit.eq(value == self.max_frame),
+                         holding.eq(value >= _HELD), short.eq(value < MIN_FCS_FRAME)]
+
         def begin():
             m.d.comb += crc.start.eq(1)
-            m.d.sync += [count.eq(0), opened.eq(0), phy_error.eq(0)]
+            m.d.sync += [opened.eq(0), phy_error.eq(0)]
+            set_count(0)
             m.next = "DATA"
 
         with m.FSM():
@@ -118,14 +128,14 @@ class MacReceiver(wiring.Component):
             with m.State("DATA"):
                 with m.If(en):
                     m.d.comb += [crc.valid.eq(1), crc.data.eq(byte)]
-                    m.d.sync += [held.eq(Cat(byte, held[:-8])), count.eq(count + 1),
-                                 phy_error.eq(phy_error | er)]
-                    with m.If(count == self.max_frame):
+                    m.d.sync += [held.eq(Cat(byte, held[:-8])), phy_error.eq(phy_error | er)]
+                    set_count(count + 1)
+                    with m.If(at_limit):
                         with m.If(opened):
                             write(last=1, error=1)
                         pulse("oversize")
                         m.next = "DISCARD"
-                    with m.Elif(count >= _HELD):
+                    with m.Elif(holding):
                         with m.If(self.space == 2):
                             write()
                         with m.Else():              # full: end what was written, drop the rest
@@ -135,15 +145,15 @@ class MacReceiver(wiring.Component):
                             m.next = "DISCARD"
                 with m.Else():                      # the frame's end: `held` is its last byte and FCS
                     bad = Signal()
-                    m.d.comb += bad.eq(phy_error | (count < MIN_FCS_FRAME) | ~crc.match)
-                    with m.If((count >= _HELD) & ~opened & (self.space == 0)):
+                    m.d.comb += bad.eq(phy_error | short | ~crc.match)
+                    with m.If(holding & ~opened & (self.space == 0)):
                         pulse("overflow")
                     with m.Else():
-                        with m.If(count >= _HELD):
+                        with m.If(holding):
                             write(last=1, error=bad)
                         with m.If(phy_error):
                             pulse("phy_error")
-                        with m.Elif(count < MIN_FCS_FRAME):
+                        with m.Elif(short):
                             pulse("runt")
                         with m.Elif(~crc.match):
                             pulse("fcs")

@@ -11,6 +11,13 @@ then on one byte every clock (the link endpoint's transmitter sends a whole fram
 without a gap). Should a byte not be there (an underrun), the frame is spoiled with
 TX_ER, so the far end drops it, the rest of it is taken and thrown away, and
 `underruns` counts it.
+
+The CRC takes each byte a clock after it was sent, from the register that sends it, so
+the frame's bytes reach the CRC's XOR network from a flip-flop, never straight from
+whatever feeds the transmitter (a FIFO's RAM on a loop-back build: RXC's neighbour, the
+core clock's MAC path, at 104 MHz on a speed-6 ECP5). The FCS's first byte is then the
+CRC with the frame's last byte taken in that clock (`Crc32.crc_next`); the other three
+come from its register.
 """
 
 from amaranth.hdl import Module, Signal
@@ -48,8 +55,11 @@ class MacTransmitter(wiring.Component):
         m = Module()
         m.submodules.crc = crc = Crc32()
         count = Signal(range(max(MIN_FRAME, PREAMBLE_BYTES + 1, IFG_BYTES) + 1))
-        fcs = crc.crc
         send = self.gmii
+        sent_byte = Signal()            # `send.data` is a frame or pad byte: the CRC takes it
+        sent_first = Signal()           # ... and the frame's first
+        m.d.comb += [crc.valid.eq(sent_byte), crc.start.eq(sent_first), crc.data.eq(send.data)]
+        m.d.sync += [sent_byte.eq(0), sent_first.eq(0)]      # unless a state below sends one
 
         with m.FSM():
             with m.State("IDLE"):
@@ -69,9 +79,8 @@ class MacTransmitter(wiring.Component):
             with m.State("DATA"):
                 m.d.comb += self.i.ready.eq(1)
                 with m.If(self.i.valid):
-                    m.d.comb += [crc.start.eq(count == 0), crc.valid.eq(1),
-                                 crc.data.eq(self.i.payload.data)]
-                    m.d.sync += [send.data.eq(self.i.payload.data),
+                    m.d.sync += [send.data.eq(self.i.payload.data), sent_byte.eq(1),
+                                 sent_first.eq(count == 0),
                                  count.eq(count + (count < MIN_FRAME))]
                     with m.If(self.i.payload.last):
                         with m.If(count + 1 < MIN_FRAME):
@@ -84,14 +93,17 @@ class MacTransmitter(wiring.Component):
                     m.next = "DRAIN"
 
             with m.State("PAD"):
-                m.d.comb += [crc.valid.eq(1), crc.data.eq(0)]
-                m.d.sync += [send.data.eq(0), count.eq(count + 1)]
+                m.d.sync += [send.data.eq(0), sent_byte.eq(1), count.eq(count + 1)]
                 with m.If(count + 1 == MIN_FRAME):
                     m.d.sync += count.eq(0)
                     m.next = "FCS"
 
             with m.State("FCS"):
-                m.d.sync += [send.data.eq(fcs.word_select(count[:2], 8)), count.eq(count + 1)]
+                with m.If(count == 0):          # the CRC takes the frame's last byte now
+                    m.d.sync += send.data.eq(crc.crc_next[:8])
+                with m.Else():
+                    m.d.sync += send.data.eq(crc.crc.word_select(count[:2], 8))
+                m.d.sync += count.eq(count + 1)
                 with m.If(count == FCS_BYTES - 1):
                     m.d.sync += [count.eq(0), self.frames.eq(self.frames + 1)]
                     m.next = "GAP"
