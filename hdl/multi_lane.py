@@ -17,12 +17,12 @@ window (a register lane each: the one-clock insert and decision stay as they are
   is answered by one lane exactly as a single lane would answer it (an order for a
   symbol it does not own is PUNT NOT_OWNED, an unknown order id NOT_IN_WINDOW). ROUTE
   itself goes to no lane; one naming a symbol no lane holds is counted in `unrouted`.
-- **one command per lane in flight.** A lane takes the next record only once the merger
-  has seen the last beat of its previous command. Then the lane's `idle` marks that last
-  beat (idle with a beat on `o`), so the merger knows where each answer ends without
-  reading the events; the price is one clock per command on a lane (the lane's input
-  stage no longer overlaps the previous command's last beat). Commands for different
-  lanes overlap.
+- **one command per lane in flight.** A lane takes the next record only in the clock the
+  merger takes the last beat of its previous command, or later. Then the lane's `idle`
+  marks that last beat (idle with a beat on `o`), so the merger knows where each answer
+  ends without reading the events; the price is one clock per command on a lane (the
+  lane's input stage no longer overlaps the previous command's last beat: II = beats + 1).
+  Commands for different lanes overlap.
 - **in-order merger.** The lane of every record that writes (everything but LOAD and
   OWN) joins a queue as the record goes in; `o` carries the head lane's beats until its
   last one, then the next. So events leave in the order the commands came in, which is
@@ -111,7 +111,12 @@ class MultiLane(wiring.Component):
         code = self.i.payload.code
         is_route = code == link.ROUTE.code
         silent = (code == _SILENT[0]) | (code == _SILENT[1])
-        free = Array(lane.i.ready for lane in lanes)[target.lane] & ~busy.bit_select(target.lane, 1)
+        # A lane is free once the merger takes its last beat: in that clock already.
+        pop = Signal()
+        head = Signal(range(count))
+        finishing = pop & (head == target.lane)
+        free = Array(lane.i.ready for lane in lanes)[target.lane] & (
+            ~busy.bit_select(target.lane, 1) | finishing)
         m.d.comb += self.i.ready.eq(is_route | target.drop | free)
         issued = Signal()
         m.d.comb += issued.eq(self.i.valid & ~is_route & ~target.drop & free)
@@ -132,9 +137,8 @@ class MultiLane(wiring.Component):
         order = Array(Signal(range(count), name=f"order{k}") for k in range(count))
         head_at, tail_at = Signal(range(count)), Signal(range(count))
         queued = Signal(range(count + 1))
-        head = order[head_at]
+        m.d.comb += head.eq(order[head_at])
         push = issued & ~silent
-        pop = Signal()
 
         def advance(pointer):
             return Mux(pointer == count - 1, 0, pointer + 1)

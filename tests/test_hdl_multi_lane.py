@@ -181,3 +181,23 @@ def test_the_mux_refuses_a_view_that_names_another_lanes_symbol():
     finally:
         first.close()
         second.close()
+
+
+def test_clocks_per_command():
+    """The router and merger add no clock to the first beat; one lane runs at beats + 1 a
+    command; commands for different lanes overlap up to one record in and one beat out a
+    clock (`python -m gatebook.sim.multilane.cycles`, docs/hardware.md)."""
+    from gatebook.hdl.matcher import Matcher
+    from gatebook.hdl.multi_lane import MultiLane
+    from gatebook.sim.multilane.cycles import measure, workloads
+
+    def per_command(dut, symbols, name):
+        setup, records, commands = workloads(24, symbols)[name]
+        clocks, first = measure(dut, setup, records)
+        return clocks / commands, measure(dut, setup, records[:1])[1]
+
+    lane = per_command(Matcher(4), 1, "IOC kill, 1 symbol")
+    alone = per_command(MultiLane(4, 1), 1, "IOC kill, 1 symbol")
+    shared = per_command(MultiLane(4, 2), 2, "IOC kill, 2 symbols")
+    assert lane[1] == alone[1] == shared[1] == 2                # clocks to the first beat
+    assert lane[0] < 1.1 and 1.9 < alone[0] < 2.1 and shared[0] < 1.1
