@@ -116,6 +116,8 @@ class Matcher(wiring.Component):
         for window in (bids, asks):
             m.d.comb += [window.next_find_id.eq(target_field(self.i.payload, "order_id")),
                          window.next_find_user.eq(target_field(self.i.payload, "user")),
+                         window.next_fit_price.eq(self.i.payload.replace.price),
+                         window.next_fit_qty.eq(self.i.payload.replace.qty),
                          window.next_limit.eq(arriving_order.price),
                          window.next_market.eq(arriving_order.order_type == OrderType.MARKET),
                          window.next_load.eq(arriving)]

@@ -55,7 +55,7 @@ class Decision(Elaboratable):
         The command at the input (meaningful while it is valid).
     bids, asks : gatebook.hdl.window.Window
         The windows; this block drives their order-id and aggressor queries
-        (`find_id`, `find_user`, `limit`, `market`).
+        (`find_id`, `find_user`, `fit_price`, `fit_qty`, `limit`, `market`).
     owned, symbol, bid_deep, ask_deep : Value
         Whether the lane owns a symbol, which, and each side's best price the
         host holds deeper than the window (0: none).
@@ -106,7 +106,9 @@ class Decision(Elaboratable):
         for window in (bids, asks):
             m.d.comb += [window.limit.eq(order.price), window.market.eq(self.market),
                          window.find_id.eq(target_field(command, "order_id")),
-                         window.find_user.eq(target_field(command, "user"))]
+                         window.find_user.eq(target_field(command, "user")),
+                         window.fit_price.eq(command.replace.price),
+                         window.fit_qty.eq(command.replace.qty)]
 
         def for_side(buy_value, sell_value):
             """The value for the new order's side."""
@@ -144,7 +146,7 @@ class Decision(Elaboratable):
                                             order.price <= own_deep)
         found_any = bids.found | asks.found
         found_mine = bids.found_mine | asks.found_mine       # ids are unique in the lane
-        found_entry = self.found_entry
+        found_fits = bids.found_fits | asks.found_fits
         host = command.host
         host_handover = host.handover[0] & self.owned & ((host.symbol == self.symbol)
                                                           | (host.symbol == ALL_SYMBOLS))
@@ -182,8 +184,7 @@ class Decision(Elaboratable):
                 replace = command.replace
                 with m.If(found_any & ~found_mine):
                     m.d.comb += [start.eq(Start.PUNT), why.eq(PuntReason.NOT_OWNER)]
-                with m.Elif(found_any & (replace.price == found_entry.price) & (replace.qty != 0)
-                            & (replace.qty <= found_entry.qty)):
+                with m.Elif(found_fits & (replace.qty != 0)):
                     m.d.comb += start.eq(Start.REPLACED)   # quantity decrease: keeps priority
                 # Any other replace, even of one of the host's deeper orders, may move
                 # an order into the window, so the whole symbol goes with it.

@@ -67,6 +67,9 @@ class Window(wiring.Component):
     find_user, next_find_user : In(32)
         The user asking, handed over like `find_id`: `found_mine` says the order
         found is that user's (each slot compares its owner a clock early too).
+    fit_price, fit_qty, next_fit_price, next_fit_qty : In
+        A price and quantity handed over like `find_id`: `found_fits` says the order
+        found rests at `fit_price` with at least `fit_qty` shares.
     level_price : In(32)
         Price whose aggregate is `level_qty` shares in `level_orders` orders;
         `level_qty` is wide enough for `depth` full-width quantities (as
@@ -103,6 +106,11 @@ class Window(wiring.Component):
             "next_find_user": In(32),
             "found":        Out(1),
             "found_mine":   Out(1),
+            "fit_price":    In(32),
+            "fit_qty":      In(ENTRY["qty"].shape),
+            "next_fit_price": In(32),
+            "next_fit_qty": In(ENTRY["qty"].shape),
+            "found_fits":   Out(1),
             "found_index":  Out(range(depth)),
             "found_entry":  Out(ENTRY),
             "level_price":  In(32),
@@ -225,10 +233,25 @@ class Window(wiring.Component):
         hit = Signal(n)
         m.d.comb += [hit.eq(early_hit & used), self.found_mine.eq((hit & early_mine).any())]
         hit_tag = _encode(hit, n)
-        found_at = Signal(n)
-        m.d.comb += found_at.eq(Cat(valid[i] & (keys[i].tag == hit_tag) for i in range(n)))
+        # The position of the order found is registered too: each position looks its
+        # slot's hit up a clock early and the vector follows the update's shift (the
+        # inserted position takes the written slot's hit). So is whether that order
+        # rests at `fit_price` with `fit_qty` shares or more (a replace that only
+        # decreases the quantity keeps the order in place).
+        slot_hit = Cat(ids[s] == next_id for s in range(n))
+        fit_price = Mux(self.next_load, self.next_fit_price, self.fit_price)
+        fit_qty = Mux(self.next_load, self.next_fit_qty, self.fit_qty)
+        shifted = dict(before=before, index_at=index_at)
+        found_at = self._follow(m, [valid[i] & slot_hit.bit_select(keys[i].tag, 1)
+                                    for i in range(n)], written_hit, **shifted)
+        at_fit_price = [key.price == fit_price for key in keys]
+        fits = self._follow(m, [at & (fit_qty <= key.qty) for at, key in zip(at_fit_price, keys)],
+                            (self.entry.price == fit_price) & (fit_qty <= self.entry.qty),
+                            **shifted, after_set_qty=[at & (fit_qty <= self.qty)
+                                                      for at in at_fit_price])
         found_key = _select(found_at, keys, key_layout)
         m.d.comb += [self.found.eq(hit.any()), self.found_index.eq(_encode(found_at, n)),
+                     self.found_fits.eq((found_at & fits).any()),
                      found_slot.addr.eq(hit_tag)]
         self._entry(m, self.found_entry, found_key, found_slot.data, self.find_id)
 
@@ -249,6 +272,41 @@ class Window(wiring.Component):
             self.full.eq(valid[n - 1]),
         ]
         return m
+
+    def _follow(self, m, now, inserted, *, before, index_at, after_set_qty=None):
+        """A registered bit per position that follows the keys through the update.
+
+        Parameters
+        ----------
+        now : list of Value
+            Each position's bit for the key it holds now.
+        inserted : Value
+            The bit for an inserted key (where it lands).
+        after_set_qty : list of Value, optional
+            Each position's bit were `SET_QTY` to change its quantity, if the bit
+            depends on the quantity.
+        """
+        n = self.depth
+        bits = Signal(n)
+        m.d.sync += bits.eq(Cat(now))
+        with m.Switch(self.op):
+            with m.Case(WindowOp.INSERT):
+                for i in range(n):
+                    with m.If(before[i]):
+                        m.d.sync += bits[i].eq(inserted if i == 0 else
+                                               Mux(before[i - 1], now[i - 1], inserted))
+            with m.Case(WindowOp.REMOVE):
+                for i in range(n):
+                    with m.If(self.index <= i):
+                        m.d.sync += bits[i].eq(now[i + 1] if i + 1 < n else 0)
+            with m.Case(WindowOp.SET_QTY):
+                if after_set_qty is not None:
+                    for i in range(n):
+                        with m.If(index_at[i]):
+                            m.d.sync += bits[i].eq(after_set_qty[i])
+            with m.Case(WindowOp.CLEAR):
+                m.d.sync += bits.eq(0)
+        return bits
 
     def _crossing(self, m, keys, valid, before, index_at):
         """`cross_qty` from a register: the sum is taken a clock early, with the update.

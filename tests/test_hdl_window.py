@@ -67,6 +67,7 @@ def _random_ops(side, depth, *, full_inserts, qty_range=SMALL):
     async def bench(ctx):
         next_id = 1
         find, user, limit, market = 9999, 0, 0, False
+        fit_price, fit_qty = 0, 0
         for _ in range(400):
             # Queries, checked against the model before any update. The order id was
             # handed to the window a clock early (`next_find_id`), before the last update.
@@ -86,6 +87,9 @@ def _random_ops(side, depth, *, full_inserts, qty_range=SMALL):
                 assert ctx.get(dut.found_entry.qty) == model.entries[ids.index(find)]["qty"]
             assert ctx.get(dut.found_mine) == (find in ids
                                                and model.entries[ids.index(find)]["user"] == user)
+            found = model.entries[ids.index(find)] if find in ids else None
+            assert ctx.get(dut.found_fits) == (found is not None and found["price"] == fit_price
+                                               and found["qty"] >= fit_qty)
             at_level = [e for e in model.entries if e["price"] == level]
             assert ctx.get(dut.level_qty) == sum(e["qty"] for e in at_level)
             assert ctx.get(dut.level_orders) == len(at_level)
@@ -124,8 +128,15 @@ def _random_ops(side, depth, *, full_inserts, qty_range=SMALL):
             next_limit = rng.randrange(99, 107)
             next_market = rng.random() < 0.1
             next_user = rng.randrange(1, 4)
+            # A quantity near the orders' (often one of them, give or take one) at
+            # one of their prices: the replace's fit is then a close call.
+            next_fit_price = rng.randrange(100, 106)
+            near = rng.choice(model.entries)["qty"] if model.entries else qty_range[0]
+            next_fit_qty = min(max(0, near + rng.choice((-1, 0, 0, 1))), 2**32 - 1)
             ctx.set(dut.next_find_id, find)
             ctx.set(dut.next_find_user, next_user)
+            ctx.set(dut.next_fit_price, next_fit_price)
+            ctx.set(dut.next_fit_qty, next_fit_qty)
             ctx.set(dut.next_limit, next_limit)
             ctx.set(dut.next_market, next_market)
             ctx.set(dut.next_load, rng.random() < 0.8)
@@ -133,12 +144,16 @@ def _random_ops(side, depth, *, full_inserts, qty_range=SMALL):
             if ctx.get(dut.next_load):
                 ctx.set(dut.find_id, find)
                 ctx.set(dut.find_user, next_user)
+                ctx.set(dut.fit_price, next_fit_price)
+                ctx.set(dut.fit_qty, next_fit_qty)
+                fit_price, fit_qty = next_fit_price, next_fit_qty
                 ctx.set(dut.limit, next_limit)
                 ctx.set(dut.market, next_market)
                 user, limit, market = next_user, next_limit, next_market
             else:                # held: the window looks the same id and limit up again
                 find = ctx.get(dut.find_id)
                 user = ctx.get(dut.find_user)
+                fit_price, fit_qty = ctx.get(dut.fit_price), ctx.get(dut.fit_qty)
                 limit = ctx.get(dut.limit)
                 market = bool(ctx.get(dut.market))
             ctx.set(dut.op, WindowOp.NOP)
