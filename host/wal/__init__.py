@@ -8,10 +8,15 @@ the log to a hot standby. The byte layouts live in gatebook.wire.wal. See
 docs/durability.md.
 """
 
-from .origins import EntryStates, UnknownOrigin, register_origin_codec
-from .journal import JournaledExchange
-from .recovery import CorruptLog, RecoveryReport, recover
-from .writer import Durability, LogFailure, LogWriter
+# Before format loads: choose its compiled or its source form (loading.py).
+from .loading import install as _install_format_finder
+
+_install_format_finder()
+
+from .origins import EntryStates, UnknownOrigin, register_origin_codec  # noqa: E402
+from .journal import JournaledExchange  # noqa: E402
+from .recovery import CorruptLog, RecoveryReport, recover  # noqa: E402
+from .writer import Durability, LogFailure, LogWriter  # noqa: E402
 
 __all__ = ["EntryStates", "UnknownOrigin", "register_origin_codec", "JournaledExchange",
            "CorruptLog", "RecoveryReport", "recover", "Durability", "LogFailure", "LogWriter"]

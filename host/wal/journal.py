@@ -24,8 +24,7 @@ only way on is a restart, which recovers from what is on disk.
 import os
 import threading
 
-from gatebook.wire import internal
-from gatebook.wire.codec import ProtocolCodec, WireError
+from gatebook.wire.codec import WireError
 from gatebook.wire.positions import INTERNAL
 from gatebook.host.clock import WallClock
 from gatebook.host.sequencer import Sequencer
@@ -33,7 +32,7 @@ from gatebook.host.symbols import DEFAULT_SYMBOLS
 
 from .recovery import recover
 from .epoch import read_epoch
-from .origins import EntryStates, encode_origin
+from .origins import EntryStates
 from .segments import PRUNE_MODES, prune_segments
 from .snapshot import capture, encode, list_snapshots, write_snapshot
 from .writer import Durability, LogFailure, LogWriter
@@ -41,8 +40,6 @@ from .writer import Durability, LogFailure, LogWriter
 __all__ = ["JournaledExchange"]
 
 _SEQ, _TS = INTERNAL.NEW_ORDER.seq, INTERNAL.NEW_ORDER.ts     # every command's (gatebook.wire.positions)
-
-_encode_command = ProtocolCodec(internal.COMMANDS).encode
 
 
 class JournaledExchange:
@@ -177,11 +174,12 @@ class JournaledExchange:
         failure = self.writer.failure or self.fenced
         if failure:
             raise failure
-        sequencer = self.sequencer
+        writer = self.writer
+        # The INPUT record is encoded first, straight into the writer's batch:
+        # a command or origin the log cannot hold never reaches the engine.
         try:
-            command_bytes = _encode_command(command)
+            writer.log_input(command[_SEQ], command[_TS], command, origin)
             if origin is not None:
-                command_bytes += encode_origin(*origin)
                 protocol = origin[0]
                 if self.entry_states is None:
                     origin = self.states.decode(origin[1], 0, len(origin[1]), protocol,
@@ -189,12 +187,18 @@ class JournaledExchange:
             else:
                 protocol = None
         except (WireError, ValueError) as error:
+            writer.drop_input()
             self.give_back(command)
             if isinstance(error, WireError):
                 raise
             raise WireError(f"origin of seq {command[_SEQ]}: {error}") from None
-        events = (self.front or self.matcher or self.engine).apply(command)
-        self.writer.append(command[_SEQ], command[_TS], command_bytes, events)
+        try:
+            events = (self.front or self.matcher or self.engine).apply(command)
+        except BaseException:
+            writer.drop_input()             # never applied: its number goes to the next
+            self.give_back(command)
+            raise
+        writer.log_output(events)
         self._last_ts = command[_TS]
         if self.entry_states is None:
             self.states.replay(command, protocol, origin, events)

@@ -1,11 +1,13 @@
 """The group-commit log writer: a thread that owns the segment files.
 
-The matching thread hands each command over as (seq, ts, encoded command,
-event tuples); `append` encodes its two records there and then
-(format.encode_command_records: one struct pack per event) and goes on
-matching; it never waits for a disk. The writer takes everything queued
-since its last batch, writes the whole batch with one `write` and, as the
-policy says, one `fdatasync`:
+The matching thread encodes each command's two records itself, straight into
+the writer's `format.RecordBatch` (compiled from format.py where built):
+`log_input` before the engine applies the command (a command the log cannot
+hold is refused before the engine sees it), `log_output` with its events.
+It never waits for a disk, and it wakes the writer's thread only when that
+thread sleeps with nothing to do. The writer takes every completed command
+in the batch at once, writes them with one `write` and, as the policy says,
+one `fdatasync`:
 
 ========  ==========================================  =======================
 policy    an acknowledgement may leave when...         a crash loses
@@ -26,7 +28,10 @@ Why the records are encoded on the matching thread: the writer thread once
 encoded them itself, under the GIL, and two threads both running Python
 took turns at the GIL: a logged command cost about 3.8 times the CPU of an
 unlogged one (docs/benchmarks.md). Now the writer thread runs Python only
-between system calls (write, fdatasync), which release the GIL.
+once per batch, between system calls (write, fdatasync), which release the
+GIL. The batch is shared under one re-entrant lock (`_lock`, the condition
+`_cond`'s), taken twice per command by the matching thread, never held
+across the engine.
 
 Every write ends with a COMMIT record (format.encode_commit), so recovery
 can tell a log that ended cleanly from one cut at a record boundary. Under
@@ -49,7 +54,7 @@ import time
 
 from hdrh.histogram import HdrHistogram
 
-from .format import encode_command_records, encode_commit
+from .format import RecordBatch, encode_commit
 from .segments import SegmentAppender
 
 __all__ = ["Durability", "LogFailure", "LogWriter"]
@@ -112,43 +117,90 @@ class LogWriter:
         self.waited_micros = HdrHistogram(1, 600_000_000, 3)
         self.exposed_micros = HdrHistogram(1, 600_000_000, 3)
         self._exposed = collections.deque()     # (acked seq, monotonic ns when acked)
-        self._pending = []
+        self._batch = RecordBatch(self.batched_chunk)
+        self._idle = False                  # the writer's thread waits with nothing to do
         self._sync_wanted = 0               # wait_synced: sync up to here whatever the policy
         self._closing = False
         self._last_sync = time.monotonic()
-        self._cond = threading.Condition()
+        self._lock = threading.RLock()
+        self._cond = threading.Condition(self._lock)
         self._thread = threading.Thread(target=self._run, name="gatebook-log-writer", daemon=True)
         self._thread.start()
 
     # -- the matching thread's side ------------------------------------------
 
-    def append(self, seq, ts, command_bytes, events):
-        """Queue one command (already encoded) and its events; raise LogFailure once failed.
+    def log_input(self, seq, ts, command, origin=None):
+        """Encode a command's INPUT record (its origin, from order entry: (protocol id,
+        bytes)) before the engine applies it; its events follow with `log_output`.
 
-        The two records are encoded here, on the caller's thread. Events that
-        do not fit their table are an encoding bug: the log stops (LogFailure)
-        rather than hold a command without its events.
+        Raises WireError for a command or origin the log cannot hold (nothing is
+        added; the caller gives its sequence number back), LogFailure once failed.
         """
-        try:
-            records = encode_command_records(seq, ts, command_bytes, events)
-        except Exception as error:      # noqa: BLE001 (whatever it is, nothing is queued)
-            self._fail(error)
-            raise self.failure from error
-        self._queue(seq, seq, records)
+        with self._lock:
+            if self.failure:
+                raise self.failure
+            if self._batch.commands >= self.max_pending:
+                self._wait_for_room()
+            self._batch.add_input(seq, ts, command, origin)
+
+    def log_output(self, events):
+        """Encode the events of the command `log_input` took, and queue both records.
+
+        Events that do not fit their table are an encoding bug: the log stops
+        (LogFailure) rather than hold a command without its events.
+        """
+        with self._lock:
+            try:
+                self._batch.add_output(events)
+            except Exception as error:  # noqa: BLE001 (whatever it is, nothing is queued)
+                self._fail(error)
+                raise self.failure from error
+            if self._idle:
+                self._idle = False
+                self._cond.notify_all()
+
+    def drop_input(self):
+        """Forget the INPUT record `log_input` took: its command was never applied."""
+        with self._lock:
+            self._batch.drop_input()
+
+    def append(self, seq, ts, command_bytes, events):
+        """Queue one command whose INPUT payload is already encoded, and its events;
+        raise LogFailure once failed (also for events that do not fit their table)."""
+        with self._lock:
+            if self.failure:
+                raise self.failure
+            if self._batch.commands >= self.max_pending:
+                self._wait_for_room()
+            try:
+                self._batch.add_encoded(seq, ts, command_bytes, events)
+            except Exception as error:      # noqa: BLE001 (whatever it is, nothing is queued)
+                self._fail(error)
+                raise self.failure from error
+            self._wake()
 
     def append_records(self, first_seq, last_seq, records):
         """Queue records already encoded (a follower copying its primary's log)."""
-        self._queue(first_seq, last_seq, records)
-
-    def _queue(self, first_seq, last_seq, records):
-        with self._cond:
-            while len(self._pending) >= self.max_pending and not self.failure:
-                self._cond.wait()
+        with self._lock:
             if self.failure:
                 raise self.failure
-            if not self._pending:
-                self._cond.notify_all()
-            self._pending.append((first_seq, last_seq, records))
+            if self._batch.commands >= self.max_pending:
+                self._wait_for_room()
+            self._batch.add_records(first_seq, last_seq, records)
+            self._wake()
+
+    def _wake(self):
+        # Under the lock: the writer's thread sleeping with nothing to do gets the batch.
+        if self._idle:
+            self._idle = False
+            self._cond.notify_all()
+
+    def _wait_for_room(self):
+        # Under the lock: backpressure, bounded memory.
+        while self._batch.commands >= self.max_pending and not self.failure:
+            self._cond.wait()
+        if self.failure:
+            raise self.failure
 
     def wait_acked(self, seq, timeout=None):
         """Block until `seq` may be acknowledged; False on timeout. Raises LogFailure."""
@@ -204,18 +256,23 @@ class LogWriter:
         try:
             while True:
                 with self._cond:
-                    while not (self._pending or self._closing or self._sync_due()
+                    while not (self._batch.commands or self._closing or self._sync_due()
                                or self.written_seq > self.synced_seq < self._sync_wanted):
+                        self._idle = True
                         self._cond.wait(self._sync_wait())
-                    items, self._pending = self._pending, []
+                    self._idle = False
+                    full = self._batch.commands >= self.max_pending
+                    items = self._batch.take()
                     closing = self._closing
-                    self._cond.notify_all()         # producers blocked on a full queue
+                    if full:
+                        self._cond.notify_all()     # producers blocked on a full batch
                 if items and self.policy is Durability.BATCHED:
                     # A sync falls due every N ms even while a big backlog is
-                    # written: write it in chunks and sync between them, so the
+                    # written: write it in chunks (the batch's items, at most
+                    # `batched_chunk` commands each) and sync between them, so the
                     # time an acknowledgement waits for its fdatasync stays near N.
-                    for start in range(0, len(items), self.batched_chunk):
-                        self._write(items[start:start + self.batched_chunk])
+                    for item in items:
+                        self._write([item])
                         self._publish()
                         if self._sync_due():
                             self._sync()
@@ -234,8 +291,8 @@ class LogWriter:
             self._fail(error)
 
     def _write(self, items):
-        # items: (first seq, last seq, encoded records), queued in order.
-        parts = [records for _, _, records in items]
+        # items: (first seq, last seq, commands, encoded records), queued in order.
+        parts = [records for _, _, _, records in items]
         first, last = items[0][0], items[-1][1]
         # The write ends with a COMMIT record: a log that does not end with one
         # lost the end of a write (torn by a crash, or cut) and recovery says so.
@@ -244,7 +301,7 @@ class LogWriter:
         self._appender.append(batch, first)
         self.written_seq = last
         self.batches += 1
-        self.records += 2 * len(items)
+        self.records += 2 * sum(commands for _, _, commands, _ in items)
         self.bytes += len(batch)
         if self.on_batch is not None:
             self.on_batch(batch, first, last)
@@ -301,6 +358,6 @@ class LogWriter:
         failure.__cause__ = error
         with self._cond:
             self.failure = failure
-            self._pending = []
+            self._batch = RecordBatch(self.batched_chunk)
             self._cond.notify_all()
 
