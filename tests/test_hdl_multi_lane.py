@@ -201,3 +201,24 @@ def test_clocks_per_command():
     shared = per_command(MultiLane(4, 2), 2, "IOC kill, 2 symbols")
     assert lane[1] == alone[1] == shared[1] == 2                # clocks to the first beat
     assert lane[0] < 1.1 and 1.9 < alone[0] < 2.1 and shared[0] < 1.1
+
+
+def test_area_rows_split_lanes_from_the_router():
+    """`python -m gatebook.sim.multilane.area` reads each module's own cells from yosys's
+    hierarchical stat (a block per module, "count  cell" rows)."""
+    from gatebook.sim.multilane.area import cell_rows
+    stat = """
+=== top.pipeline ===
+
+        +----------Local Count, excluding submodules.
+        |
+      152   LUT4
+       19   TRELLIS_FF
+
+=== top.pipeline.lane0.bids ===
+
+     2386   LUT4
+      162   CCU2C
+      532   TRELLIS_FF
+"""
+    assert cell_rows(stat) == {"top.pipeline": (152, 19), "top.pipeline.lane0.bids": (2386, 532)}
