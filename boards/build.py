@@ -20,9 +20,13 @@ import sys
 import threading
 import time
 
+# The report's reading lives beside the build; its names are the build's too, as callers
+# have always imported them from here.
+from .pnr_report import format_summary, lane_paths, parse_report, utilisation_lines
+
 __all__ = ["YOWASP_TOOLS", "required_tools", "find_tools", "prepare", "write_project",
            "source_commit", "synthesis_utilisation", "lane_paths",
-           "synthesis_cells", "build", "parse_report", "utilisation_lines", "format_summary"]
+           "synthesis_cells", "last_stage", "stopped_record", "build", "parse_report", "utilisation_lines", "format_summary"]
 
 # A tool Amaranth's build script runs -> the command of the PyPI (yowasp) package providing it.
 # Amaranth finds each through an environment variable named after it (nextpnr-ecp5 ->
@@ -44,14 +48,6 @@ _PACKAGES = {
 
 # Tools a platform lists for programming a board, not for building a bitstream.
 _PROGRAMMERS = {"openFPGALoader", "iceprog", "ecpprog", "fujprog", "tinyprog", "dfu-util"}
-
-# nextpnr's cell names for what the summary reports, by the place-and-route tool.
-_CELLS = {
-    "nextpnr-ecp5": (("LUT4 (TRELLIS_COMB)", "TRELLIS_COMB"), ("FF (TRELLIS_FF)", "TRELLIS_FF"),
-                     ("BRAM (DP16KD)", "DP16KD"), ("IO", "TRELLIS_IO")),
-    "nextpnr-ice40": (("LUT4+FF (ICESTORM_LC)", "ICESTORM_LC"),
-                      ("BRAM (ICESTORM_RAM)", "ICESTORM_RAM"), ("IO", "SB_IO")),
-}
 
 # Lines of the tools' logs that mark a stage worth reporting.
 _STAGES = (
@@ -144,6 +140,19 @@ def _terminated_as_exit():
         signal.signal(signal.SIGTERM, previous)
 
 
+@contextlib.contextmanager
+def _held(signum):
+    """Delivery of `signum` waits until the block ends (main thread; elsewhere a no-op)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signum})
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signum})
+
+
 def prepare(board_name, depth, seed=1, top=None, synth_opts=""):
     """Amaranth's build plan for `top(board, depth)` on board `board_name`; runs no tool.
 
@@ -228,8 +237,49 @@ def synthesis_utilisation(cells, capacity):
     return {cell: (count, capacity[cell]) for cell, count in used.items()}
 
 
+def last_stage(out):
+    """The last stage (`_STAGES`' words) the tools' logs in build directory `out` reached, or
+    None before the first."""
+    reached = None
+    for log in ("top.rpt", "top.tim"):
+        try:
+            text = (pathlib.Path(out) / log).read_text(errors="replace")
+        except FileNotFoundError:
+            continue
+        for marker, stage in _STAGES:
+            if marker in text:
+                reached = stage
+    return reached
+
+
+def stopped_record(out, board_name, depth, reason, seconds, seed=1):
+    """The record of a build that did not finish: where it stopped and why, with yosys's
+    cell counts when synthesis had finished (`--table` prints it as a row, never as Fmax).
+
+    Parameters
+    ----------
+    out : path-like
+        The build directory.
+    board_name, depth, seed
+        As for `build()`.
+    reason : str
+        Why it stopped, in a few words.
+    seconds : float
+        How long the tools had run.
+    """
+    from gatebook.boards import board
+    record = {"board": board_name, "depth": depth, "seed": seed, "seconds": seconds,
+              "source": source_commit(), "stopped": reason, "stage": last_stage(out)}
+    stat = pathlib.Path(out) / "top.stat.json"
+    if stat.exists():
+        record["synthesis"] = synthesis_cells(stat)
+        record["utilisation"] = synthesis_utilisation(record["synthesis"],
+                                                      board(board_name).CAPACITY)
+    return record
+
+
 def build(board_name, depth, out, seed=1, quiet=False, top=None, synth_only=False,
-          synth_opts=""):
+          synth_opts="", time_limit=None):
     """Build `top(board, depth)` for board `board_name` in directory `out`; return the report.
 
     Parameters
@@ -242,13 +292,16 @@ def build(board_name, depth, out, seed=1, quiet=False, top=None, synth_only=Fals
         No stage lines while the tools run.
     synth_only : bool
         Run yosys only: no placement, no bitstream.
+    time_limit : float, optional
+        Seconds the tools may run; then they are stopped and the build's record says so.
 
     Returns
     -------
     dict
         "board", "depth", "seed", "seconds", "source" (`source_commit()`) and either
         "synthesis" (`synthesis_cells()`) and "utilisation" (`synthesis_utilisation()`), or
-        `parse_report()`'s dict and "pnr" (the nextpnr used).
+        `parse_report()`'s dict and "pnr" (the nextpnr used), or, past `time_limit`,
+        `stopped_record()`'s.
 
     Raises
     ------
@@ -271,16 +324,28 @@ def build(board_name, depth, out, seed=1, quiet=False, top=None, synth_only=Fals
     command = ([tools["YOSYS"], "-q", "-l", "top.rpt", "top.ys"] if synth_only
                else ["sh", "build_top.sh"])
     with open(out / "build.log", "wb") as log, _terminated_as_exit():
-        process = subprocess.Popen(command, cwd=out, env=env, stdout=log,
-                                   stderr=subprocess.STDOUT, start_new_session=True)
+        process = None
         try:
+            # SIGTERM waits until `process` is set: the tool is in `out` before Popen
+            # returns, and a SystemExit raised inside Popen would lose the pid to stop
+            # (test_build_stop failed so, two runs in four, on a loaded machine).
+            with _held(signal.SIGTERM):
+                process = subprocess.Popen(command, cwd=out, env=env, stdout=log,
+                                           stderr=subprocess.STDOUT, start_new_session=True)
             while process.poll() is None:
                 time.sleep(1)
                 if not quiet:
                     _progress([out / "top.rpt", out / "top.tim"], started, state)
+                if time_limit is not None and time.monotonic() - started > time_limit:
+                    os.killpg(process.pid, signal.SIGKILL)
+                    process.wait()
+                    return stopped_record(out, board_name, depth,
+                                          f"stopped at the {time_limit / 60:g}-minute limit",
+                                          time.monotonic() - started, seed)
         except BaseException:            # Ctrl-C, kill, a test's timeout: leave no tool running
-            os.killpg(process.pid, signal.SIGKILL)   # sh and the tool it runs
-            process.wait()
+            if process is not None:
+                os.killpg(process.pid, signal.SIGKILL)   # sh and the tool it runs
+                process.wait()
             raise
     if process.returncode:
         errors = [line.strip() for log in ("top.rpt", "top.tim", "build.log") if (out / log).exists()
@@ -300,98 +365,3 @@ def build(board_name, depth, out, seed=1, quiet=False, top=None, synth_only=Fals
     report.update(seconds=time.monotonic() - started, board=board_name, depth=depth, seed=seed,
                   source=source_commit())
     return report
-
-
-def _design_net(clock):
-    """A clock as the design names its net: nextpnr's critical paths say `posedge NET`, and
-    nextpnr renames a net it puts on a global buffer `$glbnet$NAME`."""
-    if not clock:
-        return clock
-    edge, _, net = clock.partition(" ")
-    return (net if edge in ("posedge", "negedge") else clock).removeprefix("$glbnet$")
-
-
-def lane_paths(report, clock):
-    """The report's critical paths from `clock` to `clock` (a clock's own Fmax path)."""
-    return [c for c in report.get("critical", [])
-            if c["clock"] == clock and c.get("to_clock", clock) == clock]
-
-
-def parse_report(path):
-    """nextpnr's JSON report -> {"utilisation": {cell: (used, available)}, "fmax": {clock:
-    (achieved MHz, constraint MHz)}, "critical": [path summaries]}, clocks by the design's
-    net names (`clk`, the core, on the Ethernet tops)."""
-    data = json.loads(pathlib.Path(path).read_text())
-    utilisation = {cell: (v["used"], v["available"]) for cell, v in data["utilization"].items()}
-    fmax = {_design_net(clock): (v["achieved"], v["constraint"])
-            for clock, v in data.get("fmax", {}).items()}
-    critical = []
-    for p in data.get("critical_paths", []):
-        steps = p.get("path", [])
-        if not steps:
-            continue
-        logic = sum(s["delay"] for s in steps if s.get("type") in ("logic", "clk-to-q", "setup"))
-        routing = sum(s["delay"] for s in steps if s.get("type") == "routing")
-        cells = [s for s in steps if s.get("type") == "logic"]
-        through = []                 # yosys names a LUT after the flip-flop whose input it feeds
-        for s in cells:
-            name = s["to"]["cell"].split("_TRELLIS")[0].split("$")[0]
-            if name and (not through or through[-1] != name):
-                through.append(name)
-        critical.append({
-            "clock": _design_net(p.get("from")), "to_clock": _design_net(p.get("to")),
-            "start": steps[0]["from"]["cell"], "end": steps[-1]["to"]["cell"],
-            "carry_hops": sum(1 for s in cells if s["to"]["port"] == "FCO"),
-            "logic_levels": sum(1 for s in cells if s["to"]["port"] != "FCO"),
-            "logic_ns": logic, "routing_ns": routing, "through": through,
-        })
-    return {"utilisation": utilisation, "fmax": fmax, "critical": critical}
-
-
-def _lane_clock(report):
-    """(name, achieved MHz, constraint MHz) of the lane's clock: `clk`, the sync domain's
-    clock at the top (on the Ethernet tops, the PLL's core clock), else the fastest."""
-    clocks = report["fmax"]
-    name = "clk" if "clk" in clocks else max(clocks, key=lambda net: clocks[net][1])
-    achieved, constraint = clocks[name]
-    return name, achieved, constraint
-
-
-def utilisation_lines(report):
-    """The cells the report's nextpnr counts (LUTs, flip-flops, BRAM, IO): used / available, %."""
-    lines = []
-    for label, cell in _CELLS[report.get("pnr", "nextpnr-ecp5")]:
-        used, available = report["utilisation"].get(cell, (0, 0))
-        share = 100 * used / available if available else 0
-        lines.append(f"  {label:<22} {used:>7,} / {available:>7,}  {share:5.1f} %")
-    return lines
-
-
-def format_summary(report, cycles=None):
-    """The report as text: utilisation, Fmax, critical path and the cycle table in ns.
-
-    `cycles` is `gatebook.sim.matcher.cycles.measure(depth)`'s dict, or None for no table.
-    """
-    lines = [f"board {report['board']}, depth {report['depth']}"
-             + (f", built in {report['seconds']:.0f} s" if "seconds" in report else "")]
-    lines += utilisation_lines(report)
-    name, achieved, constraint = _lane_clock(report)
-    period = 1000 / achieved
-    lines.append(f"  Fmax {achieved:.1f} MHz (period {period:.2f} ns) for clock {name}, "
-                 f"constraint {constraint:.0f} MHz")
-    for other, (other_achieved, other_constraint) in report["fmax"].items():
-        if other != name:
-            lines.append(f"  Fmax {other_achieved:.1f} MHz for clock {other}, constraint "
-                         f"{other_constraint:.0f} MHz")
-    for c in lane_paths(report, name)[:1]:
-        lines.append(f"  critical path: {c['start']} -> {c['end']}: {c['logic_levels']} LUT/mux "
-                     f"levels and {c['carry_hops']} carry hops, {c['logic_ns']:.1f} ns logic + "
-                     f"{c['routing_ns']:.1f} ns routing")
-        lines.append(f"    through (cells named after the register they feed): "
-                     f"{' > '.join(c['through'])}")
-    if cycles:
-        lines.append(f"  {'command':<32} {'II clk':>6} {'II ns':>7} {'lat clk':>7} {'lat ns':>7}")
-        for kind, (_events, _beats, ii, latency) in cycles.items():
-            lines.append(f"  {kind:<32} {ii:>6.1f} {ii * period:>7.1f} {latency:>7.1f} "
-                         f"{latency * period:>7.1f}")
-    return "\n".join(lines)

@@ -10,6 +10,8 @@ both the build (`gatebook.boards.build`) and the simulator that counts the lane'
   the build directory.
 - `gatebook build --board NAME --mac-only`: an Ethernet board's MAC alone
   (`gatebook.boards.mac_top`), to time its clocks in minutes.
+- `--time-limit MIN` stops the tools and records where the build got to;
+  `--record-stopped` records a build in `--out` that was stopped by hand.
 - `gatebook build --table [PATH ...]`: docs/boards.md's table from such records.
 """
 
@@ -45,6 +47,12 @@ def register(subparsers):
     parser.add_argument("--mac-only", action="store_true",
                         help="an Ethernet board's MAC alone, its received frames sent back "
                              "(minutes, not the lane's hour): the MAC's clocks' Fmax")
+    parser.add_argument("--time-limit", type=float, metavar="MIN",
+                        help="stop the tools after MIN minutes; the record then says where "
+                             "the build stopped (and yosys's counts, if it got that far)")
+    parser.add_argument("--record-stopped", action="store_true",
+                        help="write the record of a build in --out whose tools were stopped "
+                             "by hand (a build run without --time-limit); runs no tool")
     parser.add_argument("--table", nargs="*", type=pathlib.Path, metavar="PATH",
                         help="print the boards table from build records (summary.json files, "
                              "or directories holding them; default build/boards)")
@@ -99,6 +107,26 @@ def _mac_only_top(spec, depth):
     return EthernetBoardTop(spec, depth, unit=MacLoopback)
 
 
+def _record_stopped(args, out):
+    """A record for a build directory whose tools were stopped: how long they ran is from
+    the build's first file (the netlist) to the logs' last write."""
+    from gatebook.boards.build import stopped_record
+    netlist = out / "top.il"
+    logs = [out / name for name in ("build.log", "top.rpt", "top.tim") if (out / name).exists()]
+    if not netlist.exists() or not logs:
+        print(f"gatebook build: {out} holds no build (top.il and its logs)", file=sys.stderr)
+        return 1
+    if (out / "summary.json").exists():
+        print(f"gatebook build: {out} already has its record", file=sys.stderr)
+        return 1
+    seconds = max(log.stat().st_mtime for log in logs) - netlist.stat().st_mtime
+    record = stopped_record(out, args.board, args.depth, "stopped by hand", seconds, args.seed)
+    (out / "summary.json").write_text(json.dumps(record, indent=1))
+    print(f"gatebook build: recorded {out / 'summary.json'}: stopped in "
+          f"{record['stage'] or 'its first stage'} after {seconds / 60:.0f} min")
+    return 0
+
+
 def _run_build(args):
     from gatebook.boards import board
     from gatebook.boards.build import build, format_summary
@@ -111,17 +139,24 @@ def _run_build(args):
     out = args.out or pathlib.Path("build/boards") / f"{args.board}_{name}"
     if getattr(spec, "VENDOR", None):
         return _write_project(args, spec, out)
+    if args.record_stopped:
+        return _record_stopped(args, out)
     print(f"gatebook build: board {args.board}, depth {args.depth}, in {out} "
           f"(yosys + nextpnr take minutes to an hour; logs in {out}/build.log)", flush=True)
     try:
         report = build(args.board, args.depth, out, seed=args.seed, synth_only=args.synth_only,
-                       top=_mac_only_top if args.mac_only else None)
+                       top=_mac_only_top if args.mac_only else None,
+                       time_limit=args.time_limit * 60 if args.time_limit else None)
     except RuntimeError as error:
         print(f"gatebook build: {error}", file=sys.stderr)
         return 1
     if args.mac_only:
         report["top"] = "mac"           # not a lane's row: `--table` refuses it
     (out / "summary.json").write_text(json.dumps(report, indent=1))
+    if "stopped" in report:
+        print(f"gatebook build: {report['stopped']}, in {report['stage'] or 'its first stage'}; "
+              f"the record ({out / 'summary.json'}) says so")
+        return 1
     if args.synth_only:
         print(f"yosys: {report['seconds']:.0f} s; cells:")
         for cell, count in sorted(report["synthesis"].items()):

@@ -11,7 +11,7 @@ import json
 import pathlib
 import re
 
-from .build import lane_paths
+from .pnr_report import lane_paths
 
 __all__ = ["load_records", "clock_figures", "table_header", "table_row", "markdown_table",
            "program_lines"]
@@ -90,11 +90,20 @@ def table_row(record):
                          f"not a lane's build")
     cells = [record["board"], str(record["depth"])]
     for _, cell in _COLUMNS:
+        if "utilisation" not in record:     # a build stopped before yosys had counted
+            cells.append("-")
+            continue
         used, available = record["utilisation"].get(cell, (0, 0))
         cells.append(f"{used:,}" + (f" ({100 * used / available:.0f} %)" if used else ""))
-    if "fmax" not in record:                # yosys's count, before packing
+    if "fmax" not in record and "utilisation" in record:     # yosys's count, before packing
         cells[2] = "~" + cells[2]
-    if "fmax" in record:
+    if "stopped" in record:                 # it did not finish: where, why, and the fit
+        over = [label for label, cell in _COLUMNS if "utilisation" in record
+                and record["utilisation"][cell][0] > record["utilisation"][cell][1]]
+        cells.append(f"not finished: {record['stopped']}, in {record['stage'] or 'yosys'}"
+                     + (f"; does not fit ({', '.join(over)})" if over else ""))
+        cells.append("-")
+    elif "fmax" in record:
         cells.append(", ".join(f"{label} {achieved:.1f} ({target:.0f})"
                                for label, achieved, target, _ in clock_figures(record)))
         cells.append(_critical(record))

@@ -36,3 +36,34 @@ def test_the_mac_alone_meets_the_phys_125_mhz_on_the_colorlight_s_speed_6_part(t
     report = build("colorlight-5a75b", 4, tmp_path / "mac", quiet=True, top=_mac_only_top)
     rxc = [achieved for net, (achieved, _) in report["fmax"].items() if "rx_clk" in net]
     assert len(rxc) == 1 and rxc[0] >= 125, report["fmax"]
+
+
+def test_a_build_past_its_time_limit_is_stopped_and_recorded_where_it_got_to(tmp_path,
+                                                                           capsys):
+    """`--time-limit`: the tools are stopped (none left running) and the record says where;
+    `--record-stopped` records a directory whose build was stopped some other way."""
+    import json
+    import subprocess
+
+    from gatebook.boards.build import stopped_record
+    from gatebook.cli import main
+    if find_tools(board("ulx3s-85f").platform()) is None:
+        pytest.skip("the FPGA tools for ulx3s-85f are not installed")
+    out = tmp_path / "stopped"
+    assert main(["build", "--board", "ulx3s-85f", "--depth", "2", "--out", str(out),
+                 "--time-limit", "0.2"]) == 1
+    record = json.loads((out / "summary.json").read_text())
+    assert record["stopped"] == "stopped at the 0.2-minute limit" and 12 <= record["seconds"] < 30
+    assert record["stage"].startswith("yosys") and "fmax" not in record
+    assert "stopped at the 0.2-minute limit" in capsys.readouterr().out
+    left = subprocess.run(["pgrep", "-f", str(out)], capture_output=True, text=True).stdout
+    assert left == "", "a tool outlived its build"
+    assert main(["build", "--board", "ulx3s-85f", "--depth", "2", "--out", str(out),
+                 "--record-stopped"]) == 1          # it has its record already
+    (out / "summary.json").unlink()
+    assert main(["build", "--board", "ulx3s-85f", "--depth", "2", "--out", str(out),
+                 "--record-stopped"]) == 0
+    by_hand = json.loads((out / "summary.json").read_text())
+    assert by_hand["stopped"] == "stopped by hand" and by_hand["stage"] == record["stage"]
+    assert by_hand == {**stopped_record(out, "ulx3s-85f", 2, "stopped by hand",
+                                        by_hand["seconds"]), "seconds": by_hand["seconds"]}

@@ -26,6 +26,13 @@ def _working_in(directory):
     return pids
 
 
+def _command(pid):
+    try:
+        return pathlib.Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+    except OSError:
+        return "(gone)"
+
+
 def test_a_terminated_build_leaves_no_tool_running(tmp_path):
     if find_tools(board("colorlight-5a75b").platform()) is None:
         pytest.skip("the FPGA tools are not installed (pip install -e '.[boards]')")
@@ -44,7 +51,8 @@ def test_a_terminated_build_leaves_no_tool_running(tmp_path):
         deadline = time.monotonic() + 10
         while _working_in(out) and time.monotonic() < deadline:
             time.sleep(0.2)
-        assert _working_in(out) == []                # yosys went with it
+        left = {pid: _command(pid) for pid in _working_in(out)}
+        assert left == {}, f"still running in the build directory: {left}"   # yosys went too
     finally:
         build.kill()
         for pid in _working_in(out):                 # the old code's orphan, if it failed

@@ -33,9 +33,12 @@ def test_the_doc_s_table_is_the_command_s(capsys):
         record = json.loads(path.read_text())
         row = next(line for line in printed.splitlines()
                    if line.startswith(f"| {record['board']} | {record['depth']} |"))
-        luts, available = record["utilisation"]["TRELLIS_COMB"]
-        assert f"{luts:,} ({100 * luts / available:.0f} %) |" in row
-        if "fmax" in record:                 # placed and routed
+        if "utilisation" in record:         # (a build stopped inside yosys has none)
+            luts, available = record["utilisation"]["TRELLIS_COMB"]
+            assert f"{luts:,} ({100 * luts / available:.0f} %) |" in row
+        if "stopped" in record:              # did not finish: says so, and gives no Fmax
+            assert f"not finished: {record['stopped']}" in row and "core" not in row
+        elif "fmax" in record:               # placed and routed
             achieved, target = record["fmax"]["clk"]
             assert f"core {achieved:.1f} ({target:.0f})" in row
         else:                                # synthesis only: fits or not
@@ -102,3 +105,25 @@ def test_a_mac_only_record_is_refused_from_the_table(tmp_path, capsys):
     assert main(["build", "--table", str(tmp_path)]) == 1
     err = capsys.readouterr().err
     assert "unreadable build record" in err and "--mac-only" in err
+
+
+def test_a_stopped_build_is_a_row_that_says_where_it_stopped_and_whether_it_fits(tmp_path,
+                                                                               capsys):
+    """A build past its time limit (or stopped by hand) is recorded with where it got to:
+    yosys's counts if synthesis had finished, and whether they fit; no Fmax."""
+    base = {"board": "colorlight-5a75b", "depth": 8, "seed": 1, "seconds": 3000.0,
+            "source": "abc1234", "stopped": "stopped at the 50-minute limit"}
+    counts = dict(base, stage="nextpnr: routing",
+                  utilisation={"TRELLIS_COMB": [30000, 24288], "TRELLIS_FF": [9000, 24288],
+                               "DP16KD": [20, 56], "MULT18X18D": [0, 28]})
+    early = dict(base, depth=16, stage="yosys: LUT mapping (abc)")
+    for name, record in (("a", counts), ("b", early)):
+        (tmp_path / f"{name}.json").write_text(json.dumps(record))
+    assert main(["build", "--table", str(tmp_path)]) == 0
+    rows = capsys.readouterr().out.strip().splitlines()[2:]
+    assert rows[0].startswith("| colorlight-5a75b | 8 | ~30,000 (124 %) |")
+    assert ("not finished: stopped at the 50-minute limit, in nextpnr: routing; "
+            "does not fit (LUT4)") in rows[0]
+    assert rows[1].startswith("| colorlight-5a75b | 16 | - | - | - | - | not finished: ")
+    assert "in yosys: LUT mapping (abc)" in rows[1] and "does not fit" not in rows[1]
+    assert rows[0].endswith("| 50 min | abc1234 |")
