@@ -109,6 +109,10 @@ def register(subparsers):
     link.add_argument("--link-peer", metavar="MAC", help="the pipeline's MAC address")
     link.add_argument("--link-depth", type=int, metavar="N",
                       help="orders per side the pipeline's window holds (default 4)")
+    link.add_argument("--link-pipeline", choices=("on", "off"), default="on",
+                      help="on (default): a burst's commands are in flight together and the "
+                           "host waits for the pipeline once per burst; off: one round trip "
+                           "per command, as before (for comparison)")
     link.add_argument("--link-home", metavar="SYMBOL",
                       help="the symbol the pipeline matches when the host loads it (default "
                            f"the first symbol: {DEFAULT_SYMBOLS[0].name} without --config); "
@@ -204,6 +208,8 @@ def run_exchange(args):
     # is synced, acknowledged reports leave, the feed closes its session. Taken
     # before the start lines, which tell a supervisor the exchange is up.
     previous = signal.signal(signal.SIGTERM, _interrupt)
+    if args.link_pipeline == "off":
+        built.exchange.pipeline = False
     try:
         _print_start(built)
         if args.shard is not None:
@@ -280,6 +286,11 @@ def _print_start(built):
     print(f"run: {len(built.accounts)} accounts from {config.sessions.accounts}; sessions "
           f"expire after {config.sessions.timeout:g} s of silence", flush=True)
     print(f"run: gateway and replier: {built.entry.path}", flush=True)
+    if built.hybrid is not None:
+        print("run: link: " + ("a burst's commands in flight together, one wait per burst"
+                               if built.exchange.pipeline else "one command at a time"
+                               + (" (the log applies each before the next)"
+                                  if built.journal is not None else "")), flush=True)
     if built.fix_entry is not None:
         host, port = built.fix_entry.address
         print(f"run: FIX 4.4 on {host}:{port} (TargetCompID {built.fix_entry.comp_id})",
@@ -338,6 +349,11 @@ def _print_summary(built):
                           for reason, count in sorted(engine.punts.items()))
         print(f"run: pipeline matched {engine.lane_commands:,} commands; "
               f"{sum(lane.loads for lane in engine.lanes)} loads, punts: {punts or 'none'}")
+        for lane in engine.lanes:
+            link = lane.link
+            if hasattr(link, "round_trips"):
+                print(f"run: link: {link.sent_frames:,} command frames ({link.records_sent:,} "
+                      f"records), {link.round_trips:,} round trips")
     if built.fix_entry is not None:
         fix = built.fix_entry
         print(f"run: FIX: {fix.messages:,} order messages; logons: " + (", ".join(

@@ -115,6 +115,11 @@ class PacketLaneLink(LaneLink):
         Empty polls before `run()` naps between polls: a lane in hardware answers
         within microseconds, so polling is right; a far end that shares this
         machine's cores (a simulated lane) needs the CPU the polls would take.
+
+    Records queued by `send` leave at the next `run()`, as many to a frame as the
+    MTU holds: the hybrid host runs the link when its window of commands in flight
+    fills or when it waits for answers (the end of a burst, `HybridExchange.drain`).
+    `round_trips` counts those waits, `records_sent` and `sent_frames` what left.
     """
 
     def __init__(self, port, peer_mac, depth, *, local_mac=None, timeout=10.0, spins=_SPINS):
@@ -126,6 +131,8 @@ class PacketLaneLink(LaneLink):
         self.answered = 0               # command frames the far end has answered
         self.next_event_frame = 0
         self.ignored = 0
+        self.records_sent = 0           # records in the command frames
+        self.round_trips = 0            # run() calls that sent frames and waited for answers
         self._queued = []
 
     def send(self, records):
@@ -137,6 +144,8 @@ class PacketLaneLink(LaneLink):
         if self._queued:
             frames = pack_frames(self.peer_mac, self.local_mac, lf.COMMANDS, self.sent_frames,
                                  self._queued)
+            self.records_sent += len(self._queued)
+            self.round_trips += 1
             self._queued = []
             sent = self.port.send(frames)
             self.sent_frames += len(frames)
