@@ -1,0 +1,144 @@
+"""`python -m gatebook.sim.cosim.run_bench`: commands/s of `gatebook run --link`, one at a time and pipelined.
+
+One seeded hot-symbol flow (`gatebook.sim.hybrid.hot_flow`: quotes, requotes and
+takers on the lane's home symbol), as its users' OUCH datagrams, goes to a real
+`gatebook run` on loopback three times in one run: on the golden engine without a
+link (for scale), then with its lane at the far end of a veth pair (`python -m
+gatebook.sim.cosim --sim harness` in a network namespace) with `--link-pipeline off`
+(a round trip per command, what `gatebook run --link` did before) and `on` (a
+burst's commands in flight together). The client logs every user in, sends every
+datagram at once (the exchange's socket buffer holds them) and takes the time from
+the first send to the last reply; a row with lost datagrams (gaps) is flagged. The
+share of the commands the lane matched itself and the link's round trips come from
+the run's summary. Needs root for the namespace. Wall-clock figures: on a shared
+machine compare rows of one run.
+"""
+
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+import time
+
+from gatebook.dpdk_bridge.udp import SocketUdp
+from gatebook.host.net.accounts import Accounts
+from gatebook.host.ouch.framing import OUTBOUND_CODEC, decode_datagram
+from gatebook.host.ouch.inject import flow_datagrams, log_in, under_session
+from gatebook.host.symbols import DEFAULT_SYMBOLS
+from gatebook.sim.hybrid.hot_flow import HOT_MIX, hot_flow
+
+from .netns import FarEnd, link_namespace, why_no_namespaces
+
+__all__ = ["main"]
+
+_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+def _accounts(path, users):
+    from argon2 import PasswordHasher
+    # The cheapest Argon2id: the bench measures orders, not logins.
+    accounts = Accounts(hasher=PasswordHasher(time_cost=1, memory_cost=64, parallelism=1))
+    for user in users:
+        accounts.add(f"user{user}", user, "trader", f"pw{user}")
+    accounts.save(path)
+
+
+def _summary_number(out, before, after):
+    """The number between `before` and `after` in `out` (commas allowed), or None."""
+    if before not in out:
+        return None
+    return int(out.split(before, 1)[1].split(after, 1)[0].strip().replace(",", ""))
+
+
+def _row(datagrams, accounts_file, extra):
+    """(orders/s, lane share, round trips, gap messages) of one `gatebook run`."""
+    messages = sum(int.from_bytes(payload[12:14], "big") for _, payload in datagrams)
+    with SocketUdp() as probe:
+        port = probe.address[1]
+    server = subprocess.Popen(
+        [sys.executable, "-m", "gatebook.cli", "run", "--listen", f"127.0.0.1:{port}",
+         "--md", "none", "--max-orders", str(messages), "--seconds", "600",
+         "--accounts", accounts_file, *extra],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=_ROOT)
+    try:
+        for line in server.stdout:
+            if line.startswith("run: gateway and replier"):
+                break
+        with SocketUdp() as sock:
+            address = ("127.0.0.1", port)
+            sessions = {user: log_in(sock, address, f"user{user}", f"pw{user}")[1]
+                        for user in sorted({user for user, _ in datagrams})}
+            numbered, first = [], {}
+            for user, payload in datagrams:
+                numbered += under_session([(user, payload)], sessions[user], first.get(user, 1))
+                first[user] = first.get(user, 1) + int.from_bytes(payload[12:14], "big")
+            start = time.perf_counter()
+            sock.send([(payload, address) for _, payload in numbered])
+            last = start
+            while server.poll() is None:
+                if sock.recv(256):
+                    last = time.perf_counter()
+                else:
+                    time.sleep(0.0005)
+            while sock.recv(256):
+                last = time.perf_counter()
+        out, err = server.communicate(timeout=60)
+    finally:
+        if server.poll() is None:
+            server.terminate()
+            server.communicate(timeout=10)
+    if server.returncode != 0:
+        raise RuntimeError(f"gatebook run {' '.join(extra)} failed:\n{err[-3000:]}")
+    matched = _summary_number(out, "pipeline matched ", " commands")
+    trips = _summary_number(out, "records), ", " round trips")
+    gaps = _summary_number(out, "gap messages ", "\n")
+    return (messages / (last - start), None if matched is None else matched / messages, trips,
+            gaps)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(prog="python -m gatebook.sim.cosim.run_bench",
+                                     description=__doc__.split("\n")[0])
+    parser.add_argument("--commands", type=int, default=5000,
+                        help="the flow's length (the exchange's socket buffer must hold it)")
+    parser.add_argument("--depth", type=int, default=16, help="orders per side in the window")
+    parser.add_argument("--sim", default="harness", help="the far end's lane (--sim of cosim)")
+    parser.add_argument("--seed", type=int, default=5)
+    args = parser.parse_args(argv)
+    why = why_no_namespaces()
+    if why:
+        print(f"run_bench: {why}", file=sys.stderr)
+        return 2
+    commands = hot_flow(args.seed, args.commands)
+    datagrams = flow_datagrams(commands, DEFAULT_SYMBOLS)
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp, \
+            link_namespace(f"r{os.getpid() % 10000}") as (ns, pairs):
+        accounts_file = os.path.join(tmp, "accounts.json")
+        _accounts(accounts_file, {user for user, _ in datagrams})
+        rows.append(("golden engine, no link", "-") + _row(datagrams, accounts_file, ()))
+        print("run_bench: golden done", file=sys.stderr, flush=True)
+        far = FarEnd(ns, pairs[1][1], args.sim, depth=args.depth)
+        try:
+            for mode in ("off", "on"):
+                link = ["--link-iface", pairs[1][0], "--link-peer", far.mac,
+                        "--link-depth", str(args.depth), "--link-pipeline", mode]
+                rows.append((f"{args.sim} over veth", mode) + _row(datagrams, accounts_file,
+                                                                    link))
+                print(f"run_bench: --link-pipeline {mode} done", file=sys.stderr, flush=True)
+        finally:
+            far.stop()
+    print(f"{len(commands):,} commands (seed {args.seed}) on the lane's home symbol, a hot "
+          f"symbol: {HOT_MIX.describe()}; depth {args.depth}; one datagram per command")
+    print(f"{'gatebook run':26} {'pipeline':8} {'commands/s':>10} {'in lane':>7} "
+          f"{'round trips':>11}  gaps")
+    for name, mode, rate, share, trips, gaps in rows:
+        print(f"{name:26} {mode:8} {rate:10,.0f} "
+              f"{'-' if share is None else f'{share:.0%}':>7} "
+              f"{'-' if trips is None else f'{trips:,}':>11}  {gaps}")
+    return 0 if all(row[-1] == 0 for row in rows) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
