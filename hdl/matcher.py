@@ -41,7 +41,7 @@ from gatebook.wire import link
 from gatebook.wire.enums import CancelReason, OrderType, Side, TimeInForce
 
 from .layouts import COMMAND, EVENT_PAIR
-from .matcher_decision import Decision, Start, target_field
+from .matcher_decision import DeepPrices, Decision, Start, target_field
 from .matcher_lane import LaneRegisters, WindowPair
 from .matcher_records import check_stamp_overlap, entry_from_order, entry_from_record
 from .matcher_writer import EventWriter
@@ -118,17 +118,27 @@ class Matcher(wiring.Component):
                          window.next_find_user.eq(target_field(self.i.payload, "user")),
                          window.next_fit_price.eq(self.i.payload.replace.price),
                          window.next_fit_qty.eq(self.i.payload.replace.qty),
+                         window.next_need.eq(arriving_order.qty),
                          window.next_limit.eq(arriving_order.price),
                          window.next_market.eq(arriving_order.order_type == OrderType.MARKET),
                          window.next_load.eq(arriving)]
 
         # The decision is taken on the staged command, in the clock that accepts it.
+        deep = DeepPrices()
         m.submodules.decision = decision = Decision(
-            staged, bids, asks, owned=lane.owned, symbol=lane.symbol,
-            bid_deep=lane.bid_deep, ask_deep=lane.ask_deep, evict=self.evict)
+            staged, bids, asks, owned=lane.owned, symbol=lane.symbol, deep=deep,
+            evict=self.evict)
         accept = Signal()
         final = Signal()          # this clock writes the command's last event
         m.d.comb += accept.eq(staged_valid & can_start)
+        # The deep prices change only in an accepting clock (see `_on_accept`): an OWN
+        # sets both, and the command behind it may be decided in the next clock; an
+        # eviction sets one, but writes two beats at least, so the command behind it
+        # is compared again with the new price while it waits.
+        deep.register(m, Mux(arriving, arriving_order.price, staged.new_order.price),
+                      kept=(lane.bid_deep, lane.ask_deep),
+                      changes=[(accept & (staged.code == link.OWN.code),
+                                staged.own.bid_deep, staged.own.ask_deep)])
 
         self._on_accept(m, staged, lane, windows, decision, accept)
         EventWriter(m, lane, windows, can_start=can_start, events=self.o, start=decision.start,

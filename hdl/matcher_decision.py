@@ -16,7 +16,7 @@ from gatebook.wire.link import PuntReason
 
 from .layouts import ENTRY
 
-__all__ = ["Start", "Decision", "target_field"]
+__all__ = ["Start", "Decision", "DeepPrices", "target_field"]
 
 _MARKET = int(OrderType.MARKET)
 _STOP = int(OrderType.STOP)
@@ -46,6 +46,56 @@ def target_field(command, name):
                command.cancel[name])
 
 
+class DeepPrices:
+    """Where a new order's price stands against the host's deeper prices, as registers.
+
+    The compares are made in the clock before the decision reads them, against the
+    deeper prices as they will be after that clock's edge (kept, or set by the OWN
+    accepted in that clock). Each candidate's compare is made in parallel, and the
+    accepting clock only picks one.
+
+    Attributes
+    ----------
+    bid_held, ask_held : Signal
+        The host holds bids (asks) behind the window: `bid_deep` (`ask_deep`) is not 0.
+    bid_reached : Signal
+        And the price is at or below the best of them (`bid_deep >= price`).
+    ask_reached : Signal
+        And the price is at or above the best of them (`ask_deep <= price`).
+    """
+
+    def __init__(self):
+        self.bid_held = Signal()
+        self.bid_reached = Signal()
+        self.ask_held = Signal()
+        self.ask_reached = Signal()
+
+    def register(self, m, price, kept, changes):
+        """Compare `price` with the deeper prices the next clock will hold.
+
+        Parameters
+        ----------
+        price : Value
+            The price of the command the decision takes next clock.
+        kept : (Value, Value)
+            The bid and ask deep prices now.
+        changes : list of (Value, Value or None, Value or None)
+            `(when, bid_deep, ask_deep)`: the deep prices this edge writes when `when`
+            is 1 (None: that side kept), first match first.
+        """
+        def stands(bid_deep, ask_deep):
+            return [bid_deep != 0, (bid_deep != 0) & (bid_deep >= price),
+                    ask_deep != 0, (ask_deep != 0) & (ask_deep <= price)]
+
+        bits = stands(*kept)
+        for when, bid_deep, ask_deep in reversed(changes):
+            changed = stands(kept[0] if bid_deep is None else bid_deep,
+                             kept[1] if ask_deep is None else ask_deep)
+            bits = [Mux(when, new, old) for new, old in zip(changed, bits)]
+        m.d.sync += [self.bid_held.eq(bits[0]), self.bid_reached.eq(bits[1]),
+                     self.ask_held.eq(bits[2]), self.ask_reached.eq(bits[3])]
+
+
 class Decision(Elaboratable):
     """Where the command at the matcher's input starts, and what it found.
 
@@ -56,9 +106,11 @@ class Decision(Elaboratable):
     bids, asks : gatebook.hdl.window.Window
         The windows; this block drives their order-id and aggressor queries
         (`find_id`, `find_user`, `fit_price`, `fit_qty`, `limit`, `market`).
-    owned, symbol, bid_deep, ask_deep : Value
-        Whether the lane owns a symbol, which, and each side's best price the
-        host holds deeper than the window (0: none).
+    owned, symbol : Value
+        Whether the lane owns a symbol, and which.
+    deep : DeepPrices
+        Where the command's price stands against each side's best price the host
+        holds deeper than the window.
     evict : bool
         Whether a full side may give its worst level to the host (`Start.EVICT`).
 
@@ -77,14 +129,13 @@ class Decision(Elaboratable):
         Where the cancel's or replace's order id is (meaningful when found).
     """
 
-    def __init__(self, command, bids, asks, *, owned, symbol, bid_deep, ask_deep, evict):
+    def __init__(self, command, bids, asks, *, owned, symbol, deep, evict):
         self.command = command
         self.bids = bids
         self.asks = asks
         self.owned = owned
         self.symbol = symbol
-        self.bid_deep = bid_deep
-        self.ask_deep = ask_deep
+        self.deep = deep
         self.evict = evict
 
         self.start = Signal(Start)
@@ -108,15 +159,12 @@ class Decision(Elaboratable):
                          window.find_id.eq(target_field(command, "order_id")),
                          window.find_user.eq(target_field(command, "user")),
                          window.fit_price.eq(command.replace.price),
-                         window.fit_qty.eq(command.replace.qty)]
+                         window.fit_qty.eq(command.replace.qty),
+                         window.need.eq(order.qty)]
 
         def for_side(buy_value, sell_value):
             """The value for the new order's side."""
             return Mux(side, sell_value, buy_value)
-
-        def better_on_own_side(a, b):
-            """Price `a` has strict priority over `b` on the new order's side."""
-            return Mux(side, a < b, a > b)
 
         m.d.comb += [
             side.eq(order.side[0]),
@@ -131,19 +179,17 @@ class Decision(Elaboratable):
 
         # What the window can give the order, and where the host's deeper book starts.
         opposite_cross_qty = for_side(asks.cross_qty, bids.cross_qty)
-        window_short = opposite_cross_qty < order.qty
-        opposite_deep = for_side(self.ask_deep, self.bid_deep)
-        own_deep = for_side(self.bid_deep, self.ask_deep)
-        reaches_deep = (opposite_deep != 0) & (self.market | Mux(side, opposite_deep >= order.price,
-                                                                  opposite_deep <= order.price))
+        window_short = for_side(asks.short, bids.short)     # opposite_cross_qty < order.qty
+        deep = self.deep
+        reaches_deep = for_side(deep.ask_held & (self.market | deep.ask_reached),
+                                deep.bid_held & (self.market | deep.bid_reached))
         own_full = for_side(bids.full, asks.full)
         if self.evict:
-            evictable = (opposite_cross_qty == 0) & better_on_own_side(order.price,
-                                                                       self.own_tail.price)
+            # With the side full (the rule's other term), its last position is its tail.
+            evictable = (opposite_cross_qty == 0) & for_side(bids.beats_tail, asks.beats_tail)
         else:
             evictable = 0
-        behind_deep = (own_deep != 0) & Mux(side, order.price >= own_deep,
-                                            order.price <= own_deep)
+        behind_deep = for_side(deep.bid_reached, deep.ask_reached)
         found_any = bids.found | asks.found
         found_mine = bids.found_mine | asks.found_mine       # ids are unique in the lane
         found_fits = bids.found_fits | asks.found_fits

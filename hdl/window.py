@@ -22,7 +22,7 @@ reach; the slots' id comparators answer where an order id is. Every selection (t
 found order, the tail) is one-hot AND-OR, not a priority chain.
 """
 
-from amaranth.hdl import Cat, Const, Module, Mux, Signal
+from amaranth.hdl import Cat, Const, Module, Mux, Signal, signed
 from amaranth.lib import data, enum, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
@@ -82,6 +82,12 @@ class Window(wiring.Component):
     next_limit, next_market : In
         The limit and market flag to sum the crossing shares for from the next clock
         on, taken when `next_load` is 1.
+    need, next_need : In(32)
+        The aggressor's quantity, handed over like `limit`: `short` (a register) says
+        `cross_qty` is less than `need`.
+    beats_tail : Out(1)
+        `limit` is strictly better than the price in the last position (the tail's
+        when the window is full), registered like `cross_qty`.
     head, head_valid, count, full : Out
         The best entry and the occupancy.
     tail, tail_index : Out
@@ -121,6 +127,10 @@ class Window(wiring.Component):
             "market":       In(1),
             "next_market":  In(1),
             "cross_qty":    Out(sum_bits),
+            "need":         In(ENTRY["qty"].shape),
+            "next_need":    In(ENTRY["qty"].shape),
+            "short":        Out(1),
+            "beats_tail":   Out(1),
             "head":         Out(ENTRY),
             "head_valid":   Out(1),
             "tail":         Out(ENTRY),
@@ -261,6 +271,10 @@ class Window(wiring.Component):
         m.d.comb += self.tail_index.eq(_encode(tail_at, n))
 
         self._crossing(m, keys, valid, before, index_at)
+        limit = Mux(self.next_load, self.next_limit, self.limit)
+        beats = self._follow(m, [self.better(limit, key.price) for key in keys],
+                             self.better(limit, self.entry.price), **shifted)
+        m.d.comb += self.beats_tail.eq(beats[n - 1])
 
         # The level aggregate: masked sums over every position.
         at_level = [valid[i] & (keys[i].price == self.level_price) for i in range(n)]
@@ -343,8 +357,19 @@ class Window(wiring.Component):
         crossing = Signal.like(self.cross_qty)
         # The sum fits `cross_qty` after the update, so the wrap-around of the
         # subtraction cancels out in its width.
-        m.d.sync += crossing.eq(Mux(self.op == WindowOp.CLEAR, 0, now + added - dropped))
+        cleared = self.op == WindowOp.CLEAR
+        m.d.sync += crossing.eq(Mux(cleared, 0, now + added - dropped))
         m.d.comb += self.cross_qty.eq(crossing)
+        # Whether that is fewer shares than the aggressor needs, registered too: the
+        # need comes off the sum before the update's correction goes on, so what
+        # follows the decision in this clock is one sum and its sign.
+        need = Mux(self.next_load, self.next_need, self.need)
+        headroom = Signal(signed(len(self.cross_qty) + 2))
+        margin = Signal(signed(len(self.cross_qty) + 2))
+        short = Signal()
+        m.d.comb += [headroom.eq(now - need), margin.eq(headroom + added - dropped)]
+        m.d.sync += short.eq(Mux(cleared, need != 0, margin[-1]))
+        m.d.comb += self.short.eq(short)
 
     @staticmethod
     def _entry(m, entry, key, slot, order_id):

@@ -189,7 +189,7 @@ def _decide(command, *, owned=1, symbol=7):
     from amaranth.hdl import Module, Signal
 
     from gatebook.hdl.layouts import COMMAND
-    from gatebook.hdl.matcher_decision import Decision
+    from gatebook.hdl.matcher_decision import DeepPrices, Decision
     from gatebook.hdl.window import Window
     from gatebook.wire.enums import Side
 
@@ -197,8 +197,7 @@ def _decide(command, *, owned=1, symbol=7):
     m.submodules.bids = bids = Window(2, Side.BUY)
     m.submodules.asks = asks = Window(2, Side.SELL)
     incoming = Signal(COMMAND)
-    state = {"owned": Signal(), "symbol": Signal(16), "bid_deep": Signal(32),
-             "ask_deep": Signal(32)}
+    state = {"owned": Signal(), "symbol": Signal(16), "deep": DeepPrices()}
     m.submodules.decision = decision = Decision(incoming, bids, asks, evict=True, **state)
     answer = []
 
@@ -277,3 +276,44 @@ def test_idle_is_low_while_a_command_waits_in_the_input_stage():
     # the lane is idle again.
     assert seen[0] == (0, 1, 0)
     assert (1, 1, 1) in seen[1:3] and seen[3] == (1, 1, 0)
+
+
+@pytest.mark.parametrize("side, price, reason", [
+    (1, 90, "SWEEP"),              # a sell that reaches the host's bids behind an empty window
+    (1, 110, "BEYOND_WINDOW"),     # a sell that would rest at the host's best ask
+])
+def test_a_command_right_behind_own_sees_its_deep_prices(side, price, reason):
+    """The deep-price compares are registered in the input stage: a new order decided in
+    the clock right after an OWN must compare with the prices that OWN set (bid 100,
+    ask 110), not the ones before it (none)."""
+    from amaranth.sim import Simulator
+
+    from gatebook.hdl.driver import MatcherCodec
+    from gatebook.hdl.matcher import Matcher
+    from gatebook.wire import link
+
+    dut = Matcher(2)
+    codec = MatcherCodec(dut)
+    own = (link.OWN.code, 7, 100, 110, 0)
+    order = (internal.NEW_ORDER.code, 1, 10, 7, 1, 1, side, 0, 0, price, 0, 10)
+    events = []
+
+    async def bench(ctx):
+        ctx.set(dut.o.ready, 1)
+        for record in (own, order):      # back to back: the order is staged as OWN is taken
+            ctx.set(dut.i.payload.as_value(), codec.commands.encode(record))
+            ctx.set(dut.i.valid, 1)
+            await ctx.tick().until(dut.i.ready)
+        ctx.set(dut.i.valid, 0)
+        for _ in range(6):
+            if ctx.get(dut.o.valid):
+                events.extend(codec.decode_beat(ctx.get(dut.o.payload.as_value())))
+            await ctx.tick()
+
+    sim = Simulator(dut)
+    sim.add_clock(1e-8)
+    sim.add_testbench(bench)
+    sim.run()
+    from gatebook.wire.named import record_class
+    punt = record_class(link.PUNT)(*next(e for e in events if e[0] == link.PUNT.code))
+    assert punt.reason == PuntReason[reason]

@@ -67,7 +67,7 @@ def _random_ops(side, depth, *, full_inserts, qty_range=SMALL):
     async def bench(ctx):
         next_id = 1
         find, user, limit, market = 9999, 0, 0, False
-        fit_price, fit_qty = 0, 0
+        fit_price, fit_qty, need = 0, 0, 0
         for _ in range(400):
             # Queries, checked against the model before any update. The order id was
             # handed to the window a clock early (`next_find_id`), before the last update.
@@ -95,6 +95,10 @@ def _random_ops(side, depth, *, full_inserts, qty_range=SMALL):
             assert ctx.get(dut.level_orders) == len(at_level)
             assert ctx.get(dut.cross_qty) == sum(e["qty"] for e in model.entries
                                                  if market or model.crosses(e["price"], limit))
+            crossing = sum(e["qty"] for e in model.entries if market or model.crosses(e["price"], limit))
+            assert ctx.get(dut.short) == (crossing < need)
+            if len(model.entries) == depth:
+                assert ctx.get(dut.beats_tail) == (model.key(limit) < model.key(model.entries[-1]["price"]))
             # One update.
             choice = rng.random()
             op = WindowOp.NOP
@@ -137,6 +141,12 @@ def _random_ops(side, depth, *, full_inserts, qty_range=SMALL):
             ctx.set(dut.next_find_user, next_user)
             ctx.set(dut.next_fit_price, next_fit_price)
             ctx.set(dut.next_fit_qty, next_fit_qty)
+            # A need near what the next limit reaches after this update (the window's
+            # sum is corrected for it), so `short` is a close call.
+            reach = sum(e["qty"] for e in model.entries
+                        if next_market or model.crosses(e["price"], next_limit))
+            next_need = min(max(0, reach + rng.choice((-1, 0, 0, 1))), 2**32 - 1)
+            ctx.set(dut.next_need, next_need)
             ctx.set(dut.next_limit, next_limit)
             ctx.set(dut.next_market, next_market)
             ctx.set(dut.next_load, rng.random() < 0.8)
@@ -146,6 +156,8 @@ def _random_ops(side, depth, *, full_inserts, qty_range=SMALL):
                 ctx.set(dut.find_user, next_user)
                 ctx.set(dut.fit_price, next_fit_price)
                 ctx.set(dut.fit_qty, next_fit_qty)
+                ctx.set(dut.need, next_need)
+                need = next_need
                 fit_price, fit_qty = next_fit_price, next_fit_qty
                 ctx.set(dut.limit, next_limit)
                 ctx.set(dut.market, next_market)
@@ -154,6 +166,7 @@ def _random_ops(side, depth, *, full_inserts, qty_range=SMALL):
                 find = ctx.get(dut.find_id)
                 user = ctx.get(dut.find_user)
                 fit_price, fit_qty = ctx.get(dut.fit_price), ctx.get(dut.fit_qty)
+                need = ctx.get(dut.need)
                 limit = ctx.get(dut.limit)
                 market = bool(ctx.get(dut.market))
             ctx.set(dut.op, WindowOp.NOP)
