@@ -7,6 +7,7 @@ cdef Py_ssize_t ORDER_ID, USER, SYMBOL, SIDE, ORDER_TYPE, TIF, PRICE, STOP_PRICE
 cdef Py_ssize_t PENDING_STOP
 cdef object _EXECUTED, _TRADE, _LEVEL
 cdef Py_ssize_t _CUT_FRONT, _SWEEP
+cdef long long _NO_LEVEL
 
 
 @cython.final
@@ -22,8 +23,9 @@ cdef class Level:
 cdef class Book:
     cdef public object spec
     cdef public object symbol
-    cdef public object tick_size, lot_size, price_min, price_max
-    cdef public object max_order_qty, max_notional, notional_binds
+    cdef public object tick_size, max_notional
+    cdef public long long capped_tick, lot_size, price_min, price_max, max_order_qty
+    cdef public bint notional_binds
     cdef public object protection_ticks, protection_percent
     cdef public bint protected
     cdef public object breaker_percent, breaker_window_ns, breaker_pause_ns
@@ -47,19 +49,23 @@ cdef class Book:
     cpdef reduce(self, list order, new_qty, list events, seq, ts)
 
     @cython.locals(opposite=Py_ssize_t, levels=dict, level=Level, resting=list)
-    cpdef crossing_qty(self, side, threshold, wanted, user, bint self_trade_prevention)
+    cpdef crossing_qty(self, Py_ssize_t side, long long threshold, wanted, user,
+                       bint self_trade_prevention)
 
     @cython.locals(side=Py_ssize_t, opposite=Py_ssize_t, keys=list, levels=dict,
                    registry=dict, level=Level, count=Py_ssize_t, resting=list,
                    queue=list, head=Py_ssize_t,
                    self_trade=bint, buy_stops=list, sell_stops=list)
-    cpdef tuple match(self, list taker, threshold, bint self_trade_prevention, match_id,
-                      list events, seq, ts)
+    cpdef tuple match(self, list taker, long long threshold, bint self_trade_prevention,
+                      match_id, list events, seq, ts)
 
     @cython.locals(keys=list)
     cpdef protection_threshold(self, Py_ssize_t side)
 
     cpdef breaker_band(self, Py_ssize_t side, ts)
+
+    @cython.locals(keys=list)
+    cpdef long long best_key(self, Py_ssize_t side)
 
     cpdef add_stop(self, list order)
 

@@ -28,7 +28,7 @@ from gatebook.wire.internal import EXECUTED, LEVEL, TRADE
 from gatebook.wire.positions import require_field_order
 
 __all__ = ["new_order", "ORDER_FIELDS", "RestingOrder", "Level", "Book", "BUY", "SELL",
-           "NO_LIMIT"]
+           "NO_LIMIT", "TICK_CAP"]
 
 BUY, SELL = int(Side.BUY), int(Side.SELL)
 _EXECUTED, _TRADE, _LEVEL = EXECUTED.code, TRADE.code, LEVEL.code
@@ -109,8 +109,16 @@ def level_key(side, price):
     return price if side == BUY else -price
 
 
+#: A tick wider than this is wider than every price (SymbolSpec: prices fit 32 bits), and
+#: a price below 2**32 is off both grids alike, so validation divides by the tick capped
+#: at it, which the compiled build holds as a C integer whatever the spec says.
+TICK_CAP = 1 << 32
+
 # Larger than any key, smaller than any key: thresholds for market orders.
 NO_LIMIT = -(1 << 62)
+# The best key of an empty side: below every threshold, NO_LIMIT included (a C integer in
+# the compiled build, book.pxd).
+_NO_LEVEL = NO_LIMIT - 1
 
 
 class Book:
@@ -119,6 +127,7 @@ class Book:
         self.symbol = spec.symbol_id
         # Copied from the spec so validation reads one attribute, not two.
         self.tick_size, self.lot_size = spec.tick_size, spec.lot_size
+        self.capped_tick = min(spec.tick_size, TICK_CAP)    # what validation divides by
         self.price_min, self.price_max = spec.price_min, spec.price_max
         self.max_order_qty, self.max_notional = spec.max_order_qty, spec.max_notional
         self.notional_binds = spec.notional_binds
@@ -238,7 +247,7 @@ class Book:
         taker_user = taker[USER]
         remaining = taker[QTY]
         self_trade = False
-        while keys and keys[-1] >= threshold:
+        while self.best_key(opposite) >= threshold:
             key = keys[-1]
             level = levels[key]
             price = level.price
@@ -294,6 +303,16 @@ class Book:
             if not remaining or self_trade:
                 break
         return remaining, match_id, self_trade
+
+    def best_key(self, side):
+        """The key of `side`'s best level (a bid's price, minus an ask's).
+
+        An order crosses when the opposite side's best key reaches its threshold (the
+        key of its own limit, or NO_LIMIT), so one comparison serves both sides, an
+        empty side included: its best key is below every threshold.
+        """
+        keys = self.keys[side]
+        return keys[-1] if keys else _NO_LEVEL
 
     # -- stops ------------------------------------------------------------
 
@@ -361,9 +380,11 @@ class Book:
             by_percent = reference * self.protection_percent // 100 // tick * tick
             if distance < 0 or by_percent < distance:
                 distance = by_percent
+        # Never beyond NO_LIMIT: a distance wider than every price is no limit (and the
+        # compiled engine holds the threshold as a 64-bit C integer).
         if side == BUY:
-            return -(reference + distance)
-        return reference - distance
+            return max(-(reference + distance), NO_LIMIT)
+        return max(reference - distance, NO_LIMIT)
 
     def breaker_band(self, side, ts):
         """The matching threshold the circuit breaker sets for an order on `side` at `ts`.

@@ -1,8 +1,8 @@
 """Which form of the golden engine is loaded: Cython-compiled or its Python source.
 
-The engine's hot modules (`COMPILED_MODULES`: host/validation.py, book.py, engine.py) are
-compiled from their own source by Cython in pure-Python mode when the package is built
-(setup.py); the .py files stay installed beside the compiled modules. Python's import system
+The engine's modules (`COMPILED_MODULES`: host/validation.py, book.py, engine_admin.py,
+engine.py) are compiled from their own source by Cython in pure-Python mode when the
+package is built (setup.py); the .py files stay installed beside the compiled modules. Python's import system
 prefers a compiled module to a .py of the same name, so `gatebook.host` installs, before any
 engine module is imported, a finder that loads the source instead when
 
@@ -31,7 +31,7 @@ __all__ = ["COMPILED_MODULES", "SOURCE_COMPANIONS", "PURE_PYTHON_ENV", "DIGEST_S
            "load_pure"]
 
 #: host/ modules Cython compiles, in import order (each imports only those before it).
-COMPILED_MODULES = ("validation", "book", "engine")
+COMPILED_MODULES = ("validation", "book", "engine_admin", "engine")
 #: host/ modules the compiled ones import that stay Python: `load_pure` loads them beside
 #: the source forms too, so a source engine only ever calls a source book.
 SOURCE_COMPANIONS = ("engine_state",)

@@ -4,15 +4,18 @@
 cimport cython
 
 from gatebook.host.book cimport Book
+from gatebook.host.engine_admin cimport admin, mass_cancel, remove_order, set_halted
 from gatebook.host.validation cimport (check_new_order, check_replace, clean_u16, clean_u32,
                                        clean_u64, stamp_reject_reason)
 
 cdef Py_ssize_t ORDER_ID, USER, SYMBOL, SIDE, ORDER_TYPE, TIF, PRICE, STOP_PRICE, QTY, SEQ
 cdef Py_ssize_t PENDING_STOP, _REJECT_REASON, _CODE
 cdef object _NEW_ORDER, _CANCEL, _REPLACE, _MASS_CANCEL, _ADMIN
-cdef object _ACCEPTED, _REJECTED, _CANCELLED, _REPLACED, _STOP_TRIGGERED, _DONE
+cdef object _ACCEPTED, _REJECTED, _CANCELLED, _REPLACED, _STOP_TRIGGERED
 cdef object _TRADING_STATE, _CANCEL_USER, _FOK_KILL, _SELF_TRADE, _IOC_REMAINDER, _PROTECTION, _HALT
-cdef object _U32, _U64, _LIMIT, _MARKET, _STOP, _STOP_LIMIT, _DAY, _GTC, _IOC, _FOK
+cdef object _U32, _U64
+cdef Py_ssize_t _LIMIT, _MARKET, _STOP, _STOP_LIMIT, _GTC, _IOC, _FOK, BUY
+cdef long long NO_LIMIT
 
 
 @cython.final
@@ -32,10 +35,13 @@ cdef class MatchingEngine:
 
     cdef _reject_malformed(self, command, reason, list events)
 
-    @cython.locals(book=Book, used_ids=set, order=list, keys=list)
+    @cython.locals(book=Book, used_ids=set, order=list, kind=Py_ssize_t, lasting=Py_ssize_t,
+                   on_side=Py_ssize_t, limit=cython.longlong)
     cdef _new_order(self, command, list events)
 
-    @cython.locals(market=bint, protected=bint, banded=bint, opposite_keys=list, stp=bint)
+    @cython.locals(side=Py_ssize_t, kind=Py_ssize_t, tif=Py_ssize_t, market=bint,
+                   protected=bint, banded=bint, stp=bint, threshold=cython.longlong,
+                   unbanded=cython.longlong, band=cython.longlong)
     cdef _execute(self, Book book, list order, list events, seq, ts)
 
     cdef _trip(self, Book book, list order, list events, seq, ts)
@@ -51,12 +57,6 @@ cdef class MatchingEngine:
     @cython.locals(order=list, book=Book)
     cdef _cancel(self, command, list events)
 
-    @cython.locals(book=Book)
-    cdef _remove(self, list order, reason, list events, seq, ts)
-
     @cython.locals(book=Book, order=list, fresh=list)
     cdef _replace(self, command, list events)
 
-    cdef _mass_cancel(self, command, list events)
-
-    cdef _admin(self, command, list events)

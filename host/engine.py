@@ -24,6 +24,8 @@ Rules that a venue must state, stated:
   time priority at that moment.
 - Self-trade prevention, when enabled, cancels the incoming order's remainder
   (cancel newest) where it would meet an order of the same user.
+- Mass cancels and admin commands (halt, resume, kill, end of day) run in
+  host/engine_admin.py, on the same state; this module keeps the per-order path.
 - Validation (host/validation.py) order, first failure wins: seq and ts,
   order id, user, duplicate id, symbol, side, order type, time in force,
   quantity, limit price, stop price, notional, halt.
@@ -33,18 +35,16 @@ Rules that a venue must state, stated:
   (docs/matching.md, "Limits").
 """
 
-from operator import itemgetter
 from types import SimpleNamespace
 
-from gatebook.wire.enums import (ALL_SYMBOLS, AdminAction, CancelReason, MassCancelScope,
-                                 OrderType, RejectReason, TimeInForce)
-from gatebook.wire.internal import (ACCEPTED, ADMIN, CANCEL, CANCELLED, DONE, MASS_CANCEL,
-                                    NEW_ORDER, REJECTED, REPLACE, REPLACED, STOP_TRIGGERED,
-                                    TRADING_STATE)
+from gatebook.wire.enums import CancelReason, OrderType, RejectReason, TimeInForce
+from gatebook.wire.internal import (ACCEPTED, ADMIN, CANCEL, CANCELLED, MASS_CANCEL, NEW_ORDER,
+                                    REJECTED, REPLACE, REPLACED, STOP_TRIGGERED, TRADING_STATE)
 from gatebook.wire.positions import CODE, INTERNAL, require_field_order
 
 from . import engine_state
 from .book import BUY, NO_LIMIT, ORDER_FIELDS, Book, new_order
+from .engine_admin import admin, mass_cancel, remove_order, set_halted
 from .validation import (NOT_EXACT, check_new_order, check_replace, clean_u16, clean_u32,
                          clean_u64, new_order_reject_reason, plain_command,
                          replace_reject_reason, stamp_reject_reason)
@@ -55,7 +55,7 @@ __all__ = ["MatchingEngine", "new_order_reject_reason", "replace_reject_reason",
 _NEW_ORDER, _CANCEL, _REPLACE = NEW_ORDER.code, CANCEL.code, REPLACE.code
 _MASS_CANCEL, _ADMIN = MASS_CANCEL.code, ADMIN.code
 _ACCEPTED, _REJECTED, _CANCELLED = ACCEPTED.code, REJECTED.code, CANCELLED.code
-_REPLACED, _STOP_TRIGGERED, _DONE = REPLACED.code, STOP_TRIGGERED.code, DONE.code
+_REPLACED, _STOP_TRIGGERED = REPLACED.code, STOP_TRIGGERED.code
 _TRADING_STATE = TRADING_STATE.code
 # Where every command's and event's type code sits (a C integer when compiled), and any
 # command's seq and ts, for one too malformed to unpack.
@@ -71,15 +71,11 @@ for _message, _fields in {
     NEW_ORDER:      _ORDER_AS_BUILT,
     CANCEL:         ("seq", "ts", "order_id", "user"),
     REPLACE:        ("seq", "ts", "order_id", "user", "price", "qty"),
-    MASS_CANCEL:    ("seq", "ts", "scope", "user", "symbol"),
-    ADMIN:          ("seq", "ts", "action", "symbol"),
     ACCEPTED:       _ORDER_AS_BUILT,
     REJECTED:       ("seq", "ts", "command", "symbol", "order_id", "user", "reason"),
     CANCELLED:      ("seq", "ts", "symbol", "order_id", "user", "qty", "reason"),
     REPLACED:       ("seq", "ts", "symbol", "order_id", "user", "price", "qty", "kept_priority"),
     STOP_TRIGGERED: ("seq", "ts", "symbol", "order_id", "user", "stop_price", "trigger_price"),
-    TRADING_STATE:  ("seq", "ts", "symbol", "halted"),
-    DONE:           ("seq", "ts", "command", "affected"),
 }.items():
     require_field_order(_message, _fields, __name__)
 del _message, _fields
@@ -94,7 +90,7 @@ assert all(at.seq == _SEQ and at.ts == _TS
                                           "pending_stop"))
 
 _LIMIT, _MARKET, _STOP, _STOP_LIMIT = (int(t) for t in OrderType)
-_DAY, _GTC, _IOC, _FOK = (int(t) for t in TimeInForce)
+_GTC, _IOC, _FOK = int(TimeInForce.GTC), int(TimeInForce.IOC), int(TimeInForce.FOK)
 # Plain ints, so events compare and encode the same whoever built them.
 _R = SimpleNamespace(**{reason.name: int(reason) for reason in RejectReason})
 _C = SimpleNamespace(**{reason.name: int(reason) for reason in CancelReason})
@@ -166,9 +162,9 @@ class MatchingEngine:
             elif code == _REPLACE:
                 self._replace(command, events)
             elif code == _MASS_CANCEL:
-                self._mass_cancel(command, events)
+                mass_cancel(self, command, events)
             elif code == _ADMIN:
-                self._admin(command, events)
+                admin(self, command, events)
             else:
                 self._reject_malformed(command, _R.UNKNOWN_COMMAND, events)
         except (TypeError, ValueError):
@@ -222,14 +218,15 @@ class MatchingEngine:
         events.append((_ACCEPTED, seq, ts, symbol, order_id, user, side, order_type, tif,
              price, stop_price, qty))
         order = [order_id, user, symbol, side, order_type, tif, price, stop_price, qty, seq, False]
-        if order_type == _LIMIT and tif <= _GTC:
+        # Validated: the compiled build holds these copies as C integers (engine.pxd).
+        kind, lasting, on_side, limit = order_type, tif, side, price
+        if kind == _LIMIT and lasting <= _GTC:
             # The commonest order of all, a resting limit that does not cross,
             # skips _execute's general path.
-            keys = book.keys[1 - side]
-            if not keys or keys[-1] < (-price if side == BUY else price):
+            if book.best_key(1 - on_side) < (-limit if on_side == BUY else limit):
                 book.rest(order, events, seq, ts)
                 return
-        if order_type >= _STOP:
+        if kind >= _STOP:
             last = book.last_trade_price
             if last and (last >= stop_price if side == BUY else last <= stop_price):
                 book.triggered.append((order, last))
@@ -242,41 +239,40 @@ class MatchingEngine:
 
     def _execute(self, book, order, events, seq, ts):
         """Match a limit or market order now; rest or cancel what is left."""
-        tif = order[TIF]
+        side, kind, tif = order[SIDE], order[ORDER_TYPE], order[TIF]
         if book.halted:
             # Only the circuit breaker halts a book while a command runs: the stops that
             # command triggered do not trade in the halt.
             events.append((_CANCELLED, seq, ts, book.symbol, order[ORDER_ID], order[USER],
                  order[QTY], _HALT))
             return
-        market = order[ORDER_TYPE] == _MARKET or order[ORDER_TYPE] == _STOP
+        market = kind == _MARKET or kind == _STOP
         protected = market and book.protected
         if protected:
-            threshold = book.protection_threshold(order[SIDE])
+            threshold = book.protection_threshold(side)
         elif market:
             threshold = NO_LIMIT
         else:
-            threshold = -order[PRICE] if order[SIDE] == BUY else order[PRICE]
+            threshold = -order[PRICE] if side == BUY else order[PRICE]
         unbanded, banded = threshold, False
         if book.breaker:
-            band = book.breaker_band(order[SIDE], ts)
+            band = book.breaker_band(side, ts)
             if band > threshold:
                 # The band is nearer than the order's own limit: match within the band,
                 # and trip the breaker if the order would have traded beyond it.
                 threshold, banded = band, True
         stp = self.self_trade_prevention
         if tif == _FOK:
-            available = book.crossing_qty(order[SIDE], threshold, order[QTY], order[USER], stp)
+            available = book.crossing_qty(side, threshold, order[QTY], order[USER], stp)
             if available < order[QTY]:
-                if banded and book.crossing_qty(order[SIDE], unbanded, order[QTY], order[USER],
+                if banded and book.crossing_qty(side, unbanded, order[QTY], order[USER],
                                                 stp) >= order[QTY]:
                     self._trip(book, order, events, seq, ts)
                     return
                 events.append((_CANCELLED, seq, ts, book.symbol, order[ORDER_ID], order[USER],
                      order[QTY], _FOK_KILL))
                 return
-        opposite_keys = book.keys[1 - order[SIDE]]
-        if opposite_keys and opposite_keys[-1] >= threshold:
+        if book.best_key(1 - side) >= threshold:
             remaining, self.match_id, self_trade = book.match(
                 order, threshold, stp, self.match_id, events, seq, ts)
             if self_trade:
@@ -286,14 +282,14 @@ class MatchingEngine:
             if not remaining:
                 return
             order[QTY] = remaining
-        if banded and opposite_keys and opposite_keys[-1] >= unbanded:
+        if banded and book.best_key(1 - side) >= unbanded:
             self._trip(book, order, events, seq, ts)
             return
         if market or tif == _IOC or tif == _FOK:
             # A protected order that stopped short of orders still on the other side
             # stopped at its protection limit.
             events.append((_CANCELLED, seq, ts, book.symbol, order[ORDER_ID], order[USER],
-                 order[QTY], _PROTECTION if protected and opposite_keys else _IOC_REMAINDER))
+                 order[QTY], _PROTECTION if protected and book.keys[1 - side] else _IOC_REMAINDER))
         else:
             book.rest(order, events, seq, ts)
 
@@ -304,7 +300,7 @@ class MatchingEngine:
         inside it and its remainder is cancelled with HALT, after the TRADING_STATE
         event an admin HALT makes.
         """
-        self._set_halted([book], True, events, seq, ts)
+        set_halted([book], True, events, seq, ts)
         if book.breaker_pause_ns:
             book.resume_at = ts + book.breaker_pause_ns
         events.append((_CANCELLED, seq, ts, book.symbol, order[ORDER_ID], order[USER],
@@ -313,7 +309,7 @@ class MatchingEngine:
     def _resume_if_paused(self, book, events, seq, ts):
         """Lift a circuit breaker's timed halt once `ts` reaches its end."""
         if ts >= book.resume_at:
-            self._set_halted([book], False, events, seq, ts)
+            set_halted([book], False, events, seq, ts)
 
     def _release_stops(self, book, events, seq, ts):
         """Run triggered stops, in trigger order, until no more trigger."""
@@ -370,15 +366,7 @@ class MatchingEngine:
             events.append((_REJECTED, clean_u64(seq), clean_u64(ts), _CANCEL, 0, clean_u64(order_id),
                  clean_u32(user), reason))
             return
-        self._remove(order, _C.USER, events, seq, ts)
-
-    def _remove(self, order, reason, events, seq, ts):
-        book = self.books[order[SYMBOL]]
-        events.append((_CANCELLED, seq, ts, order[SYMBOL], order[ORDER_ID], order[USER], order[QTY], reason))
-        if order[PENDING_STOP]:
-            book.drop_stop(order)
-        else:
-            book.unrest(order, events, seq, ts)
+        remove_order(self.books, order, _C.USER, events, seq, ts)
 
     def _replace(self, command, events):
         _, seq, ts, order_id, user, price, qty = command
@@ -419,96 +407,6 @@ class MatchingEngine:
         if book.triggered:
             self._release_stops(book, events, seq, ts)
 
-    # -- mass cancel and admin --------------------------------------------
-
-    def _mass_cancel(self, command, events):
-        # Checks, first failure wins: seq and ts, scope, user, symbol (its scopes only).
-        _, seq, ts, scope, user, symbol = plain_command(command)
-        reason = stamp_reject_reason(seq, ts)
-        if not reason:
-            self.last_seq = seq
-        if not reason and type(scope) is not int:
-            reason = _R.INVALID_SCOPE
-        if not reason and (type(user) is not int or not 0 <= user <= _U32):
-            reason = _R.INVALID_USER
-        if not reason and type(symbol) is not int and scope != MassCancelScope.USER:
-            reason = _R.UNKNOWN_SYMBOL
-        if reason:
-            events.append((_REJECTED, clean_u64(seq), clean_u64(ts), _MASS_CANCEL, clean_u16(symbol), 0,
-                 clean_u32(user), reason))
-            return
-        if scope == MassCancelScope.USER:
-            chosen = _in_priority([o for o in self.orders.values() if o[USER] == user])
-        elif scope == MassCancelScope.SYMBOL or scope == MassCancelScope.USER_SYMBOL:
-            if symbol not in self.books:
-                events.append((_REJECTED, seq, ts, _MASS_CANCEL, clean_u16(symbol), 0, user,
-                     _R.UNKNOWN_SYMBOL))
-                return
-            chosen = [o for o in self.orders.values() if o[SYMBOL] == symbol]
-            if scope == MassCancelScope.USER_SYMBOL:
-                chosen = [o for o in chosen if o[USER] == user]
-            chosen = _in_priority(chosen)
-        else:
-            events.append((_REJECTED, seq, ts, _MASS_CANCEL, clean_u16(symbol), 0, user,
-                 _R.INVALID_SCOPE))
-            return
-        for order in chosen:
-            self._remove(order, _C.MASS_CANCEL, events, seq, ts)
-        events.append((_DONE, seq, ts, _MASS_CANCEL, len(chosen)))
-
-    def _admin(self, command, events):
-        # Checks, first failure wins: seq and ts, symbol, action.
-        _, seq, ts, action, symbol = plain_command(command)
-        reason = stamp_reject_reason(seq, ts)
-        if not reason:
-            self.last_seq = seq
-        if not reason and type(symbol) is not int:
-            reason = _R.UNKNOWN_SYMBOL
-        if not reason and type(action) is not int:
-            reason = _R.INVALID_ADMIN_ACTION
-        if reason:
-            events.append((_REJECTED, clean_u64(seq), clean_u64(ts), _ADMIN, clean_u16(symbol), 0, 0,
-                 reason))
-            return
-        if symbol == ALL_SYMBOLS:
-            books = list(self.books.values())
-        elif symbol in self.books:
-            books = [self.books[symbol]]
-        else:
-            events.append((_REJECTED, seq, ts, _ADMIN, clean_u16(symbol), 0, 0, _R.UNKNOWN_SYMBOL))
-            return
-        chosen_symbols = {book.symbol for book in books}
-        if action == AdminAction.HALT or action == AdminAction.KILL:
-            self._set_halted(books, True, events, seq, ts)
-            chosen = [] if action == AdminAction.HALT else \
-                _in_priority([o for o in self.orders.values() if o[SYMBOL] in chosen_symbols])
-            reason = _C.HALT
-        elif action == AdminAction.RESUME:
-            self._set_halted(books, False, events, seq, ts)
-            chosen = []
-        elif action == AdminAction.END_OF_DAY:
-            chosen = _in_priority([o for o in self.orders.values()
-                                   if o[TIF] == _DAY and o[SYMBOL] in chosen_symbols])
-            reason = _C.EXPIRED
-        else:
-            events.append((_REJECTED, seq, ts, _ADMIN, clean_u16(symbol), 0, 0, _R.INVALID_ADMIN_ACTION))
-            return
-        for order in chosen:
-            self._remove(order, reason, events, seq, ts)
-        events.append((_DONE, seq, ts, _ADMIN, len(chosen)))
-
-    @staticmethod
-    def _set_halted(books, halted, events, seq, ts):
-        for book in books:
-            book.resume_at = 0              # an admin's halt or resume ends a timed one
-            if book.halted != halted:
-                book.halted = halted
-                if not halted:
-                    # Continuous trading resumes under a new breaker window, whose
-                    # reference is the last trade (docs/matching.md, "Circuit breaker").
-                    book.breaker_window_end = 0
-                events.append((_TRADING_STATE, seq, ts, book.symbol, int(halted)))
-
     # -- state: whole-book reads and rebuilds (host/engine_state.py) ---------
 
     def restore_resting(self, order):
@@ -543,15 +441,3 @@ class MatchingEngine:
 
 def _no_listener(events):
     pass
-
-
-def _in_priority(orders):
-    """`orders` in time priority, then id: the order mass cancels, kills and
-    expiries go in. Never the registry's insertion order, which a snapshot-
-    restored engine does not share and `state_hash()` does not cover."""
-    orders.sort(key=_PRIORITY)
-    return orders
-
-
-_PRIORITY = itemgetter(SEQ, ORDER_ID)
-

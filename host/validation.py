@@ -18,7 +18,7 @@ from types import SimpleNamespace
 
 from gatebook.wire.enums import OrderType, RejectReason
 
-from .book import Book
+from .book import TICK_CAP, Book
 
 __all__ = [
     "NOT_EXACT", "check_new_order", "check_replace", "new_order_reject_reason",
@@ -78,13 +78,16 @@ def check_new_order(spec, halted, used_ids, seq, ts, symbol, order_id, user, sid
     check wins, in the order docs/matching.md states.
     """
     # One `if` per field, type and range together, as cheap as the checks can be
-    # on the hot path; `_why` sorts the failures out.
+    # on the hot path; `_why` sorts the failures out. Once a quantity or a price is
+    # known to fit 32 bits it is copied into a local (`lots`, `limit`) that the compiled
+    # build holds as a C integer (validation.pxd), so the limits, the lot and the tick
+    # are C comparisons and C remainders, not Python-int operations.
     if type(seq) is not int or type(ts) is not int or not 0 <= seq <= _U64 \
             or not 0 <= ts <= _U64:
         return NOT_EXACT if _why(seq, 0) or _why(ts, 0) else _R.INVALID_STAMP
     if type(order_id) is not int or not 0 < order_id <= _U64:
         return _why(order_id, _R.INVALID_ORDER_ID)
-    if type(user) is not int or not 0 <= user <= _U32:
+    if type(user) is not int or not 0 <= user <= 0xFFFF_FFFF:
         return _why(user, _R.INVALID_USER)
     if order_id in used_ids:
         return _R.DUPLICATE_ORDER_ID
@@ -98,37 +101,45 @@ def check_new_order(spec, halted, used_ids, seq, ts, symbol, order_id, user, sid
         return _why(tif, _R.INVALID_TIME_IN_FORCE)
     if type(qty) is not int or qty <= 0:
         return _why(qty, _R.INVALID_QUANTITY)
+    if qty > 0xFFFF_FFFF:                   # wider than the field: above any symbol's limit
+        return _R.QUANTITY_TOO_LARGE
+    lots = qty
+    kind = order_type
     if type(spec) is Book:
         # The engine's own book: the compiled build reads these as struct fields
         # (validation.pxd types `book`), not as attribute look-ups by name.
         book = spec
-        max_qty, lot_size, tick_size = book.max_order_qty, book.lot_size, book.tick_size
+        max_qty, lot_size, tick_size = book.max_order_qty, book.lot_size, book.capped_tick
         price_min, price_max = book.price_min, book.price_max
-        notional_binds, max_notional = book.notional_binds, book.max_notional
+        notional_binds = book.notional_binds
     else:
-        max_qty, lot_size, tick_size = spec.max_order_qty, spec.lot_size, spec.tick_size
+        max_qty, lot_size = spec.max_order_qty, spec.lot_size
+        tick_size = min(spec.tick_size, TICK_CAP)
         price_min, price_max = spec.price_min, spec.price_max
-        notional_binds, max_notional = spec.notional_binds, spec.max_notional
-    if qty > max_qty:
-        return _R.QUANTITY_TOO_LARGE if qty > _U32 else _R.QUANTITY_ABOVE_LIMIT
-    if qty % lot_size:
+        notional_binds = spec.notional_binds
+    if lots > max_qty:
+        return _R.QUANTITY_ABOVE_LIMIT
+    if lots % lot_size:
         return _R.QUANTITY_NOT_LOT_MULTIPLE
-    if order_type == _LIMIT or order_type == _STOP_LIMIT:
+    if kind == _LIMIT or kind == _STOP_LIMIT:
         if type(price) is not int or price <= 0:
             return _why(price, _R.INVALID_PRICE)
-        if price % tick_size:
+        if price > 0xFFFF_FFFF:             # above every band; on the tick or not?
+            return _R.PRICE_NOT_ON_TICK if price % spec.tick_size else _R.PRICE_OUTSIDE_BAND
+        limit = price
+        if limit % tick_size:
             return _R.PRICE_NOT_ON_TICK
-        if not price_min <= price <= price_max:
+        if not price_min <= limit <= price_max:
             return _R.PRICE_OUTSIDE_BAND
     elif type(price) is not int or price:
         return _why(price, _R.PRICE_NOT_ALLOWED)
-    if order_type >= _STOP:
+    if kind >= _STOP:
         if _check_price(spec, stop_price):
             return _why(stop_price, _R.INVALID_STOP_PRICE)
     elif type(stop_price) is not int or stop_price:
         return _why(stop_price, _R.INVALID_STOP_PRICE)
     # Market and stop orders have no limit: the top of the band bounds what they pay.
-    if notional_binds and qty * (price or price_max) > max_notional:
+    if notional_binds and qty * (price or price_max) > spec.max_notional:
         return _R.NOTIONAL_ABOVE_LIMIT
     if halted:
         return _R.SYMBOL_HALTED
@@ -172,14 +183,22 @@ def check_replace(spec, price, qty):
     """`replace_reject_reason`, or NOT_EXACT for an int-subclass price or quantity."""
     if type(qty) is not int or qty <= 0:
         return _why(qty, _R.INVALID_QUANTITY)
-    if qty > spec.max_order_qty:
-        return _R.QUANTITY_TOO_LARGE if qty > _U32 else _R.QUANTITY_ABOVE_LIMIT
-    if qty % spec.lot_size:
+    if qty > 0xFFFF_FFFF:
+        return _R.QUANTITY_TOO_LARGE
+    lots = qty                              # a C integer when compiled, as in check_new_order
+    if type(spec) is Book:
+        book = spec
+        max_qty, lot_size, notional_binds = book.max_order_qty, book.lot_size, book.notional_binds
+    else:
+        max_qty, lot_size, notional_binds = spec.max_order_qty, spec.lot_size, spec.notional_binds
+    if lots > max_qty:
+        return _R.QUANTITY_ABOVE_LIMIT
+    if lots % lot_size:
         return _R.QUANTITY_NOT_LOT_MULTIPLE
     reason = _check_price(spec, price)
     if reason:
         return _why(price, reason)
-    if spec.notional_binds and qty * price > spec.max_notional:
+    if notional_binds and qty * price > spec.max_notional:
         return _R.NOTIONAL_ABOVE_LIMIT
     return 0
 
@@ -211,9 +230,18 @@ def replace_reject_reason(spec, price, qty):
 def _check_price(spec, price):
     if type(price) is not int or price <= 0:
         return _R.INVALID_PRICE
-    if price % spec.tick_size:
+    if price > 0xFFFF_FFFF:                 # above every band (SymbolSpec: 32 bits)
+        return _R.PRICE_NOT_ON_TICK if price % spec.tick_size else _R.PRICE_OUTSIDE_BAND
+    limit = price                           # a C integer when compiled
+    if type(spec) is Book:
+        book = spec
+        tick_size, price_min, price_max = book.capped_tick, book.price_min, book.price_max
+    else:
+        tick_size = min(spec.tick_size, TICK_CAP)
+        price_min, price_max = spec.price_min, spec.price_max
+    if limit % tick_size:
         return _R.PRICE_NOT_ON_TICK
-    if not spec.price_min <= price <= spec.price_max:
+    if not price_min <= limit <= price_max:
         return _R.PRICE_OUTSIDE_BAND
     return 0
 

@@ -18,7 +18,7 @@ PACKAGES = {"gatebook": "gatebook", "host": "gatebook.host", "hdl": "gatebook.hd
             "boards": "gatebook.boards"}
 
 # host/ modules that make up the engine layer; every other host module is a service.
-ENGINE_MODULES = {"engine", "engine_state", "book", "validation", "sequencer", "clock",
+ENGINE_MODULES = {"engine", "engine_admin", "engine_state", "book", "validation", "sequencer", "clock",
                   "symbols", "views", "stats", "flow", "bench", "runtime", "compiled"}
 
 # host/ folders that each hold one order-entry protocol (host/net/order_entry_api.py): above
