@@ -7,9 +7,12 @@ golden model (host/engine.py) emits them. The contract, including every punt
 rule, is docs/hardware.md; in short:
 
 - a command waits one clock in the input stage, where the windows compare its
-  order id with every slot's and its limit with every price into registers;
-  then every decision about it is taken in one clock from those answers ("where
-  is this order id", "how much could this order trade", "is there room"), so a
+  order id and user with every slot's, its limit, and a replace's price and
+  quantity with every position's, and take its quantity off the shares its limit
+  reaches, and the lane compares its price with the host's deep prices, all into
+  registers (corrected for the window update at that clock's edge); then every
+  decision about it is taken in one clock from those answers ("where is this
+  order id, and whose", "is it short of shares", "is there room"), so a
   command that the core cannot finish inside its window is punted before any
   event is written. `idle` says the lane holds no command (`i.ready` is high
   while one waits in the stage);
@@ -97,12 +100,12 @@ class Matcher(wiring.Component):
         for window in (bids, asks):
             m.d.comb += window.level_price.eq(lane.level_price)
 
-        # The input stage: a command waits here while the windows look its order id up
-        # and compare its limit with every price (registered hit and reach vectors,
-        # `Window.next_find_id`, `Window.next_limit`). The next command comes in
-        # in the clock the writer starts the staged one, so back to back II is
-        # unchanged and a command is in the lane no earlier than before: one clock
-        # more from the port to its first event.
+        # The input stage: a command waits here while the windows look its order id and
+        # user up, compare its limit, a replace's price and quantity with every position
+        # and sum the shares its limit reaches (`Window.next_*`, registered answers). The
+        # next command comes in in the clock the writer starts the staged one, so back
+        # to back II is unchanged and a command is in the lane no earlier than before:
+        # one clock more from the port to its first event.
         staged = Signal(COMMAND)
         staged_valid = Signal()
         can_start = Signal()      # the writer is idle, or writes a command's last event

@@ -17,12 +17,15 @@ Only 64 + log2(N) bits per position shift, where the whole 272-bit entry used to
 the shift multiplexers, which were most of the window's area and every wire the
 decision fanned out to, shrink by three quarters. The per-position comparators answer
 the questions the matcher asks before it commits to a command: what rests at this
-price (a level's aggregate) and how many shares would an aggressor with this limit
-reach; the slots' id comparators answer where an order id is. Every selection (the
-found order, the tail) is one-hot AND-OR, not a priority chain.
+price (a level's aggregate), how many shares would an aggressor with this limit reach
+and is that fewer than it needs, does a replace fit the order in place; the slots' id
+and owner comparators answer where an order id is and whose it is. All but the level's
+are asked a clock early (the `next_*` inputs) and answered from registers, corrected
+for the update at that clock's edge, so the matcher's decision starts from flip-flops.
+Every selection (the found order, the tail) is one-hot AND-OR, not a priority chain.
 """
 
-from amaranth.hdl import Cat, Const, Module, Mux, Signal, signed
+from amaranth.hdl import Cat, Module, Mux, Signal, signed
 from amaranth.lib import data, enum, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
@@ -30,6 +33,7 @@ from amaranth.lib.wiring import In, Out
 from gatebook.wire.enums import Side
 
 from .layouts import ENTRY, ENTRY_KEY_FIELDS, entry_slot_layout
+from .onehot import adder_tree, encode, one_hot, select
 
 __all__ = ["WindowOp", "Window"]
 
@@ -171,24 +175,24 @@ class Window(wiring.Component):
         m.d.comb += free.eq(~used & (used + 1))             # the lowest free slot, one-hot
         tail_at = Signal(n)      # one-hot: the last valid position
         m.d.comb += tail_at.eq(valid & ~(valid >> 1))
-        tail_key = _select(tail_at, keys, key_layout)
+        tail_key = select(tail_at, keys, key_layout)
         new_tag = Signal(range(n))
-        m.d.comb += new_tag.eq(Mux(valid[n - 1], tail_key.tag, _encode(free, n)))
+        m.d.comb += new_tag.eq(Mux(valid[n - 1], tail_key.tag, encode(free, n)))
         new_key = Signal(key_layout)
         m.d.comb += [new_key.price.eq(self.entry.price), new_key.qty.eq(self.entry.qty),
                      new_key.tag.eq(new_tag)]
         index_at = Signal(n)     # one-hot: position `index`
-        m.d.comb += index_at.eq(_one_hot(self.index, n))
-        removed_tag = _select(index_at, keys, key_layout).tag
+        m.d.comb += index_at.eq(one_hot(self.index, n))
+        removed_tag = select(index_at, keys, key_layout).tag
 
         with m.Switch(self.op):
             with m.Case(WindowOp.INSERT):
                 with m.If(before[n - 1]):                  # else it is worse than a full window
                     m.d.comb += [write.addr.eq(new_tag), write.en.eq(1)]
-                    m.d.comb += written.eq(_one_hot(new_tag, n))
+                    m.d.comb += written.eq(one_hot(new_tag, n))
                     m.d.comb += [write.data[name].eq(self.entry[name])
                                  for name in slot_layout.members]
-                    m.d.sync += used.eq(used | _one_hot(new_tag, n))
+                    m.d.sync += used.eq(used | one_hot(new_tag, n))
                     for s in range(n):
                         with m.If(new_tag == s):
                             m.d.sync += [ids[s].eq(self.entry.order_id),
@@ -205,7 +209,7 @@ class Window(wiring.Component):
                                 m.d.sync += keys[i].eq(new_key)
             with m.Case(WindowOp.REMOVE):
                 with m.If((valid & index_at).any()):
-                    m.d.sync += used.eq(used & ~_one_hot(removed_tag, n))
+                    m.d.sync += used.eq(used & ~one_hot(removed_tag, n))
                 for i in range(n):
                     with m.If(self.index <= i):
                         if i + 1 < n:
@@ -242,7 +246,7 @@ class Window(wiring.Component):
                              early_mine[s].eq(users[s] == self.next_find_user)]
         hit = Signal(n)
         m.d.comb += [hit.eq(early_hit & used), self.found_mine.eq((hit & early_mine).any())]
-        hit_tag = _encode(hit, n)
+        hit_tag = encode(hit, n)
         # The position of the order found is registered too: each position looks its
         # slot's hit up a clock early and the vector follows the update's shift (the
         # inserted position takes the written slot's hit). So is whether that order
@@ -259,8 +263,8 @@ class Window(wiring.Component):
                             (self.entry.price == fit_price) & (fit_qty <= self.entry.qty),
                             **shifted, after_set_qty=[at & (fit_qty <= self.qty)
                                                       for at in at_fit_price])
-        found_key = _select(found_at, keys, key_layout)
-        m.d.comb += [self.found.eq(hit.any()), self.found_index.eq(_encode(found_at, n)),
+        found_key = select(found_at, keys, key_layout)
+        m.d.comb += [self.found.eq(hit.any()), self.found_index.eq(encode(found_at, n)),
                      self.found_fits.eq((found_at & fits).any()),
                      found_slot.addr.eq(hit_tag)]
         self._entry(m, self.found_entry, found_key, found_slot.data, self.find_id)
@@ -268,7 +272,7 @@ class Window(wiring.Component):
         m.d.comb += [head_slot.addr.eq(keys[0].tag), tail_slot.addr.eq(tail_key.tag)]
         self._entry(m, self.head, keys[0], head_slot.data, head_slot.data.order_id)
         self._entry(m, self.tail, tail_key, tail_slot.data, tail_slot.data.order_id)
-        m.d.comb += self.tail_index.eq(_encode(tail_at, n))
+        m.d.comb += self.tail_index.eq(encode(tail_at, n))
 
         self._crossing(m, keys, valid, before, index_at)
         limit = Mux(self.next_load, self.next_limit, self.limit)
@@ -279,10 +283,10 @@ class Window(wiring.Component):
         # The level aggregate: masked sums over every position.
         at_level = [valid[i] & (keys[i].price == self.level_price) for i in range(n)]
         m.d.comb += [
-            self.level_qty.eq(_sum([Mux(hit, k.qty, 0) for k, hit in zip(keys, at_level)])),
-            self.level_orders.eq(_sum(at_level)),
+            self.level_qty.eq(adder_tree([Mux(at, k.qty, 0) for k, at in zip(keys, at_level)])),
+            self.level_orders.eq(adder_tree(at_level)),
             self.head_valid.eq(valid[0]),
-            self.count.eq(_sum([valid[i] for i in range(n)])),
+            self.count.eq(adder_tree([valid[i] for i in range(n)])),
             self.full.eq(valid[n - 1]),
         ]
         return m
@@ -338,10 +342,10 @@ class Window(wiring.Component):
         market = Mux(self.next_load, self.next_market, self.market)
         reaches = [valid[i] & (market | ~self.better(limit, keys[i].price)) for i in range(n)]
         reaches_new = market | ~self.better(limit, self.entry.price)
-        now = _sum([Mux(reach, key.qty, 0) for key, reach in zip(keys, reaches)])
+        now = adder_tree([Mux(reach, key.qty, 0) for key, reach in zip(keys, reaches)])
 
         indexed_reaches = (Cat(reaches) & index_at).any()
-        indexed_qty = _select(index_at, [key.qty for key in keys])
+        indexed_qty = select(index_at, [key.qty for key in keys])
         added = Signal.like(self.qty)       # shares the update brings within the limit
         dropped = Signal.like(self.qty)     # shares it takes away from within the limit
         with m.Switch(self.op):
@@ -381,39 +385,3 @@ class Window(wiring.Component):
                 m.d.comb += entry[name].eq(order_id)
             else:
                 m.d.comb += entry[name].eq(slot[name])
-
-
-def _select(one_hot, items, layout=None):
-    """The item whose bit is set in `one_hot` (AND-OR: no priority chain); 0 if none.
-
-    `items` are views of `layout`, or plain values when `layout` is None.
-    """
-    chosen = Const(0, layout.size if layout else len(items[0]))
-    for bit, item in zip(one_hot, items):
-        chosen = chosen | Mux(bit, item.as_value() if layout else item, 0)
-    return layout(chosen) if layout else chosen
-
-
-def _one_hot(value, n):
-    """n bits, bit `value` set."""
-    return Cat(value == i for i in range(n))
-
-
-def _encode(one_hot, n):
-    """The index of the set bit of an n-bit one-hot value (OR of the indices)."""
-    width = max(1, (n - 1).bit_length())
-    bits = [0] * width
-    for i in range(n):
-        for b in range(width):
-            if (i >> b) & 1:
-                bits[b] = bits[b] | one_hot[i]
-    return Cat(*[bit if not isinstance(bit, int) else Const(0, 1) for bit in bits])[:width]
-
-
-def _sum(terms):
-    """A balanced adder tree."""
-    terms = list(terms)
-    while len(terms) > 1:
-        terms = [terms[i] + terms[i + 1] if i + 1 < len(terms) else terms[i]
-                 for i in range(0, len(terms), 2)]
-    return terms[0]

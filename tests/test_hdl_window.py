@@ -93,12 +93,13 @@ def _random_ops(side, depth, *, full_inserts, qty_range=SMALL):
             at_level = [e for e in model.entries if e["price"] == level]
             assert ctx.get(dut.level_qty) == sum(e["qty"] for e in at_level)
             assert ctx.get(dut.level_orders) == len(at_level)
-            assert ctx.get(dut.cross_qty) == sum(e["qty"] for e in model.entries
-                                                 if market or model.crosses(e["price"], limit))
-            crossing = sum(e["qty"] for e in model.entries if market or model.crosses(e["price"], limit))
+            crossing = sum(e["qty"] for e in model.entries
+                           if market or model.crosses(e["price"], limit))
+            assert ctx.get(dut.cross_qty) == crossing
             assert ctx.get(dut.short) == (crossing < need)
             if len(model.entries) == depth:
-                assert ctx.get(dut.beats_tail) == (model.key(limit) < model.key(model.entries[-1]["price"]))
+                worst = model.entries[-1]["price"]
+                assert ctx.get(dut.beats_tail) == (model.key(limit) < model.key(worst))
             # One update.
             choice = rng.random()
             op = WindowOp.NOP
