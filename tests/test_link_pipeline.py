@@ -205,3 +205,33 @@ def test_an_entry_that_does_not_pipeline_waits_for_each_answer():
         hybrid.close()
     assert not any(b"DUPLICATE" in payload for payload, _ in expected[1]), expected[1]
     assert sum(payload.startswith(b"FILL") for payload, _ in expected[1]) >= 3
+
+
+def test_a_full_frame_of_commands_leaves_before_the_host_waits():
+    """PacketLaneLink sends each MTU's worth of records as `send` queues them, the rest at
+    `run()`: the same frames `pack_frames` makes of all of them, every record in order."""
+    from gatebook.dpdk_bridge import dpdk_available
+    from gatebook.host.flow import generate_flow
+    from gatebook.host.net.link import PacketLaneLink, pack_frames, unpack_frame
+    from gatebook.wire import link_frame as lf
+    available, why = dpdk_available()
+    if not available:
+        pytest.skip(f"DPDK unavailable: {why}")
+    from gatebook.dpdk_bridge.eal import Eal
+    port = Eal.start().attach("net_ring913")         # hands our frames back to us
+    mine, far = "02:00:00:00:00:0a", "02:00:00:00:00:0b"
+    lane = PacketLaneLink(port, far, 4, local_mac=mine, timeout=0.2)
+    records = generate_flow(200)
+    try:
+        for record in records:
+            lane.send((record,))                # one at a time, as the hybrid host sends
+        early = port.recv(64)
+        assert len(early) == lane.sent_frames >= 5 and lane.round_trips == 0
+        with pytest.raises(Exception, match="answered 0 of"):
+            lane.run()          # the rest leaves (and comes back to run(), which ignores it)
+    finally:
+        port.close()
+    whole = pack_frames(far, mine, lf.COMMANDS, 0, records)
+    assert early == whole[:-1] and lane.sent_frames == len(whole) and lane.ignored == 1
+    assert [r for frame in whole for r in unpack_frame(frame)[3]] == [tuple(r) for r in records]
+    assert lane.records_sent == len(records) and lane.round_trips == 1

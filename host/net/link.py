@@ -116,9 +116,11 @@ class PacketLaneLink(LaneLink):
         within microseconds, so polling is right; a far end that shares this
         machine's cores (a simulated lane) needs the CPU the polls would take.
 
-    Records queued by `send` leave at the next `run()`, as many to a frame as the
-    MTU holds: the hybrid host runs the link when its window of commands in flight
-    fills or when it waits for answers (the end of a burst, `HybridExchange.drain`).
+    A frame leaves as soon as `send` has queued an MTU's worth of records, so the
+    lane works on a burst's first commands while the host still takes the rest;
+    `run()` sends what is left, however little, and waits for the answers (the
+    hybrid host runs the link when its window of commands in flight fills or when
+    it waits for answers: the end of a burst, `HybridExchange.drain`).
     `round_trips` counts those waits, `records_sent` and `sent_frames` what left.
     """
 
@@ -133,24 +135,39 @@ class PacketLaneLink(LaneLink):
         self.ignored = 0
         self.records_sent = 0           # records in the command frames
         self.round_trips = 0            # run() calls that sent frames and waited for answers
-        self._queued = []
+        self._queued, self._queued_bytes = [], 0     # encoded records of the next frame
+        self._room = MTU - _HEADER.size
+        self._prefix = _mac(peer_mac) + _mac(self.local_mac) + _ETHERTYPE
+        self._encode = COMMAND_CODEC.encode
 
     def send(self, records):
-        self._queued.extend(records)
+        encode, room = self._encode, self._room
+        for record in records:
+            data = encode(record)
+            if self._queued and self._queued_bytes + len(data) > room:
+                self._send_frame()      # a full frame need not wait for run()
+            self._queued.append(data)
+            self._queued_bytes += len(data)
+
+    def _send_frame(self):
+        """The queued records as one command frame, now (pack_frames' frame)."""
+        queued = self._queued
+        frame = self._prefix + _HEADER.encode((lf.MAGIC, lf.VERSION, lf.COMMANDS,
+                                               self.sent_frames, 0, len(queued))) \
+            + b"".join(queued)
+        self.records_sent += len(queued)
+        self._queued, self._queued_bytes = [], 0
+        if self.port.send([frame]) != 1:
+            raise LinkError("the port did not take a command frame")
+        self.sent_frames += 1
 
     def run(self):
         """Send the queued records; return the lane's records once the far end
         has answered every command frame sent."""
         if self._queued:
-            frames = pack_frames(self.peer_mac, self.local_mac, lf.COMMANDS, self.sent_frames,
-                                 self._queued)
-            self.records_sent += len(self._queued)
+            self._send_frame()
+        if self.answered < self.sent_frames:
             self.round_trips += 1
-            self._queued = []
-            sent = self.port.send(frames)
-            self.sent_frames += len(frames)
-            if sent != len(frames):
-                raise LinkError(f"the port took {sent} of {len(frames)} command frames")
         out, empty = [], 0
         deadline = time.monotonic() + self.timeout
         while self.answered < self.sent_frames:
