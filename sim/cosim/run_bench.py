@@ -105,6 +105,9 @@ def main(argv=None):
     parser.add_argument("--depth", type=int, default=16, help="orders per side in the window")
     parser.add_argument("--sim", default="harness", help="the far end's lane (--sim of cosim)")
     parser.add_argument("--seed", type=int, default=5)
+    parser.add_argument("--burst", type=int, default=32,
+                        help="datagrams per poll (gatebook run --burst): at most a burst's "
+                             "commands are in flight together")
     args = parser.parse_args(argv)
     why = why_no_namespaces()
     if why:
@@ -117,20 +120,22 @@ def main(argv=None):
             link_namespace(f"r{os.getpid() % 10000}") as (ns, pairs):
         accounts_file = os.path.join(tmp, "accounts.json")
         _accounts(accounts_file, {user for user, _ in datagrams})
-        rows.append(("golden engine, no link", "-") + _row(datagrams, accounts_file, ()))
+        burst = ("--burst", str(args.burst))
+        rows.append(("golden engine, no link", "-") + _row(datagrams, accounts_file, burst))
         print("run_bench: golden done", file=sys.stderr, flush=True)
         far = FarEnd(ns, pairs[1][1], args.sim, depth=args.depth)
         try:
             for mode in ("off", "on"):
                 link = ["--link-iface", pairs[1][0], "--link-peer", far.mac,
-                        "--link-depth", str(args.depth), "--link-pipeline", mode]
+                        "--link-depth", str(args.depth), "--link-pipeline", mode, *burst]
                 rows.append((f"{args.sim} over veth", mode) + _row(datagrams, accounts_file,
                                                                     link))
                 print(f"run_bench: --link-pipeline {mode} done", file=sys.stderr, flush=True)
         finally:
             far.stop()
     print(f"{len(commands):,} commands (seed {args.seed}) on the lane's home symbol, a hot "
-          f"symbol: {HOT_MIX.describe()}; depth {args.depth}; one datagram per command")
+          f"symbol: {HOT_MIX.describe()}; depth {args.depth}; one datagram per command, "
+          f"--burst {args.burst}")
     print(f"{'gatebook run':26} {'pipeline':8} {'commands/s':>10} {'in lane':>7} "
           f"{'round trips':>11}  gaps")
     for name, mode, rate, share, trips, gaps in rows:
