@@ -143,9 +143,20 @@ class Matcher(wiring.Component):
                       changes=[(accept & (staged.code == link.OWN.code),
                                 staged.own.bid_deep, staged.own.ask_deep)])
 
+        writer = EventWriter(m, lane, windows, can_start=can_start, events=self.o,
+                             start=decision.start, accepted=accept, final=final)
+        # What an insert puts in the window: the staged command's order (or LOAD's entry)
+        # in the accepting clock, the aggressor's remainder in the writer's states. Both
+        # are wired to both windows whatever happens, and the decision only says which
+        # (`use_other`), so the windows' comparators on them start from registers.
+        added = entry_from_order(m, staged.new_order, staged.new_order.qty)
+        loaded = entry_from_record(m, staged.load)
+        for window in (bids, asks):
+            m.d.comb += [window.entry.eq(Mux(staged.code == link.LOAD.code, loaded.as_value(),
+                                             added.as_value())),
+                         window.other_entry.eq(writer.remainder_entry)]
         self._on_accept(m, staged, lane, windows, decision, accept)
-        EventWriter(m, lane, windows, can_start=can_start, events=self.o, start=decision.start,
-                    accepted=accept, final=final).build()
+        writer.build()
         return m
 
     def _on_accept(self, m, incoming, lane, windows, decision, accept):
@@ -169,8 +180,7 @@ class Matcher(wiring.Component):
             # accepts them, so their LEVEL reads the new level and the next command,
             # accepted in the clock of that beat, already sees the change.
             with m.If(start == Start.ADDED):
-                added = entry_from_order(m, incoming_order, incoming_order.qty)
-                windows.update(incoming_side, WindowOp.INSERT, entry=added)
+                windows.update(incoming_side, WindowOp.INSERT)
                 m.d.sync += [lane.level_side.eq(incoming_side),
                              lane.level_price.eq(incoming_order.price)]
             with m.If(start == Start.EVICT):
@@ -197,8 +207,7 @@ class Matcher(wiring.Component):
                 m.d.sync += [lane.level_side.eq(decision.found_side),
                              lane.level_price.eq(decision.found_entry.price)]
             with m.If(incoming.code == link.LOAD.code):
-                loaded = entry_from_record(m, incoming.load)
-                windows.update(incoming.load.side[0], WindowOp.INSERT, entry=loaded)
+                windows.update(incoming.load.side[0], WindowOp.INSERT)
             with m.If(incoming.code == link.OWN.code):
                 own = incoming.own
                 m.d.sync += [lane.owned.eq(1), lane.symbol.eq(own.symbol),

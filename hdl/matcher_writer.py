@@ -90,7 +90,8 @@ class EventWriter:
             lane.market | Mux(self.aggressor_side,
                               self.opposite_head.price >= self.aggressor.price,
                               self.opposite_head.price <= self.aggressor.price))
-        # What rests of the aggressor once it has traded all it can.
+        # What rests of the aggressor once it has traded all it can (the matcher wires
+        # it to the windows' `other_entry`; an insert of it says `use_other`).
         self.remainder_entry = entry_from_order(m, self.aggressor, lane.open_qty)
 
     def build(self):
@@ -136,7 +137,7 @@ class EventWriter:
         with m.Elif(self.opposite_crosses):
             m.next = "FILL"
         with m.Elif(lane.rests):
-            self.windows.update(self.aggressor_side, WindowOp.INSERT, entry=self.remainder_entry)
+            self.windows.update(self.aggressor_side, WindowOp.INSERT, use_other=1)
             m.d.sync += [lane.level_side.eq(self.aggressor_side),
                          lane.level_price.eq(self.aggressor.price),
                          lane.level_after_fill.eq(0)]
@@ -216,7 +217,7 @@ class EventWriter:
             with m.If(self.beat_taken):
                 self.windows.update(side, WindowOp.REMOVE, index=tail_index)
         with m.Else():
-            self.windows.update(side, WindowOp.INSERT, entry=self.remainder_entry)
+            self.windows.update(side, WindowOp.INSERT, use_other=1)
             m.next = "ADDED"
 
     def _killed(self):

@@ -60,6 +60,11 @@ class Window(wiring.Component):
     ----------
     op, entry, index, qty : In
         The update applied at the next clock edge (see `WindowOp`).
+    other_entry, use_other : In
+        An insert puts in `entry`, or `other_entry` with `use_other`. Each of the two
+        is compared with the keys (its insert position) and with the next id, limit
+        and fit in parallel, and `use_other` only picks the answers: whoever chooses
+        (the matcher's decision) is not in front of those comparators.
     find_id : In(64)
         Order id looked up: `found`, `found_index`, `found_entry`. The lookup is a
         clock early: `find_id` must have been `next_find_id` in a clock with `next_load`
@@ -107,6 +112,8 @@ class Window(wiring.Component):
         super().__init__({
             "op":           In(WindowOp),
             "entry":        In(ENTRY),
+            "other_entry":  In(ENTRY),
+            "use_other":    In(1),
             "index":        In(range(depth)),
             "qty":          In(ENTRY["qty"].shape),
             "find_id":      In(64),
@@ -168,7 +175,8 @@ class Window(wiring.Component):
         written = Signal(n)      # one-hot: the slot an insert writes at this edge
         before = Signal(n)       # positions the new order goes before (a run of ones at the back)
         for i in range(n):
-            m.d.comb += before[i].eq(~valid[i] | self.better(self.entry.price, keys[i].price))
+            m.d.comb += before[i].eq(~valid[i] | self._either(
+                lambda entry: self.better(entry.price, keys[i].price)))
         # A free slot for an insert; a full window's insert pushes out the tail, whose
         # slot it takes (the matcher evicts first, so this only guards the invariant).
         free = Signal(n)
@@ -179,7 +187,8 @@ class Window(wiring.Component):
         new_tag = Signal(range(n))
         m.d.comb += new_tag.eq(Mux(valid[n - 1], tail_key.tag, encode(free, n)))
         new_key = Signal(key_layout)
-        m.d.comb += [new_key.price.eq(self.entry.price), new_key.qty.eq(self.entry.qty),
+        inserted = ENTRY(Mux(self.use_other, self.other_entry.as_value(), self.entry.as_value()))
+        m.d.comb += [new_key.price.eq(inserted.price), new_key.qty.eq(inserted.qty),
                      new_key.tag.eq(new_tag)]
         index_at = Signal(n)     # one-hot: position `index`
         m.d.comb += index_at.eq(one_hot(self.index, n))
@@ -190,13 +199,13 @@ class Window(wiring.Component):
                 with m.If(before[n - 1]):                  # else it is worse than a full window
                     m.d.comb += [write.addr.eq(new_tag), write.en.eq(1)]
                     m.d.comb += written.eq(one_hot(new_tag, n))
-                    m.d.comb += [write.data[name].eq(self.entry[name])
+                    m.d.comb += [write.data[name].eq(inserted[name])
                                  for name in slot_layout.members]
                     m.d.sync += used.eq(used | one_hot(new_tag, n))
                     for s in range(n):
                         with m.If(new_tag == s):
-                            m.d.sync += [ids[s].eq(self.entry.order_id),
-                                         users[s].eq(self.entry.user)]
+                            m.d.sync += [ids[s].eq(inserted.order_id),
+                                         users[s].eq(inserted.user)]
                 for i in range(n):
                     with m.If(before[i]):
                         m.d.sync += valid[i].eq(1 if i == 0 else (valid[i - 1] | ~before[i - 1]))
@@ -236,8 +245,8 @@ class Window(wiring.Component):
         early_mine = Signal(n)
         next_id = Mux(self.next_load, self.next_find_id, self.find_id)
         next_user = Mux(self.next_load, self.next_find_user, self.find_user)
-        written_hit = self.entry.order_id == next_id
-        written_mine = self.entry.user == next_user
+        written_hit = self._either(lambda entry: entry.order_id == next_id)
+        written_mine = self._either(lambda entry: entry.user == next_user)
         for s in range(n):
             with m.If(written[s]):
                 m.d.sync += [early_hit[s].eq(written_hit), early_mine[s].eq(written_mine)]
@@ -260,7 +269,8 @@ class Window(wiring.Component):
                                     for i in range(n)], written_hit, **shifted)
         at_fit_price = [key.price == fit_price for key in keys]
         fits = self._follow(m, [at & (fit_qty <= key.qty) for at, key in zip(at_fit_price, keys)],
-                            (self.entry.price == fit_price) & (fit_qty <= self.entry.qty),
+                            self._either(lambda entry: (entry.price == fit_price)
+                                         & (fit_qty <= entry.qty)),
                             **shifted, after_set_qty=[at & (fit_qty <= self.qty)
                                                       for at in at_fit_price])
         found_key = select(found_at, keys, key_layout)
@@ -277,7 +287,8 @@ class Window(wiring.Component):
         self._crossing(m, keys, valid, before, index_at)
         limit = Mux(self.next_load, self.next_limit, self.limit)
         beats = self._follow(m, [self.better(limit, key.price) for key in keys],
-                             self.better(limit, self.entry.price), **shifted)
+                             self._either(lambda entry: self.better(limit, entry.price)),
+                             **shifted)
         m.d.comb += self.beats_tail.eq(beats[n - 1])
 
         # The level aggregate: masked sums over every position.
@@ -290,6 +301,10 @@ class Window(wiring.Component):
             self.full.eq(valid[n - 1]),
         ]
         return m
+
+    def _either(self, answer):
+        """`answer(entry)` for the entry an insert puts in, computed for both candidates."""
+        return Mux(self.use_other, answer(self.other_entry), answer(self.entry))
 
     def _follow(self, m, now, inserted, *, before, index_at, after_set_qty=None):
         """A registered bit per position that follows the keys through the update.
@@ -341,7 +356,7 @@ class Window(wiring.Component):
         limit = Mux(self.next_load, self.next_limit, self.limit)
         market = Mux(self.next_load, self.next_market, self.market)
         reaches = [valid[i] & (market | ~self.better(limit, keys[i].price)) for i in range(n)]
-        reaches_new = market | ~self.better(limit, self.entry.price)
+        reaches_new = market | self._either(lambda entry: ~self.better(limit, entry.price))
         now = adder_tree([Mux(reach, key.qty, 0) for key, reach in zip(keys, reaches)])
 
         indexed_reaches = (Cat(reaches) & index_at).any()
@@ -351,7 +366,8 @@ class Window(wiring.Component):
         with m.Switch(self.op):
             with m.Case(WindowOp.INSERT):
                 pushed_out = valid[n - 1] & before[n - 1] & reaches[n - 1]
-                m.d.comb += [added.eq(Mux(before[n - 1] & reaches_new, self.entry.qty, 0)),
+                inserted_qty = Mux(self.use_other, self.other_entry.qty, self.entry.qty)
+                m.d.comb += [added.eq(Mux(before[n - 1] & reaches_new, inserted_qty, 0)),
                              dropped.eq(Mux(pushed_out, keys[n - 1].qty, 0))]
             with m.Case(WindowOp.REMOVE):
                 m.d.comb += dropped.eq(Mux(indexed_reaches, indexed_qty, 0))

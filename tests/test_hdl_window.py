@@ -107,8 +107,16 @@ def _random_ops(side, depth, *, full_inserts, qty_range=SMALL):
                 entry = _entry(rng, next_id, qty_range)
                 next_id += 1
                 op = WindowOp.INSERT
+                # Half the time the entry comes in on `other_entry`, with another on `entry`.
+                use_other = rng.random() < 0.5
+                decoy = _entry(rng, 10**6 + next_id, qty_range)
+                chosen, spare = ((dut.other_entry, dut.entry) if use_other
+                                 else (dut.entry, dut.other_entry))
                 for name, value in entry.items():
-                    ctx.set(getattr(dut.entry, name), value)
+                    ctx.set(getattr(chosen, name), value)
+                for name, value in decoy.items():
+                    ctx.set(getattr(spare, name), value)
+                ctx.set(dut.use_other, use_other)
                 model.insert(entry)
             elif choice < 0.75 and model.entries:
                 index = rng.randrange(len(model.entries))
