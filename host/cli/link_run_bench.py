@@ -1,4 +1,4 @@
-"""`python -m gatebook.sim.cosim.run_bench`: commands/s of `gatebook run --link`, one at a time and pipelined.
+"""`python -m gatebook.host.cli.link_run_bench`: commands/s of `gatebook run --link`, one at a time and pipelined.
 
 One seeded hot-symbol flow (`gatebook.sim.hybrid.hot_flow`: quotes, requotes and
 takers on the lane's home symbol), as its users' OUCH datagrams, goes to a real
@@ -23,12 +23,10 @@ import time
 
 from gatebook.dpdk_bridge.udp import SocketUdp
 from gatebook.host.net.accounts import Accounts
-from gatebook.host.ouch.framing import OUTBOUND_CODEC, decode_datagram
 from gatebook.host.ouch.inject import flow_datagrams, log_in, under_session
 from gatebook.host.symbols import DEFAULT_SYMBOLS
+from gatebook.sim.cosim.netns import FarEnd, link_namespace, why_no_namespaces
 from gatebook.sim.hybrid.hot_flow import HOT_MIX, hot_flow
-
-from .netns import FarEnd, link_namespace, why_no_namespaces
 
 __all__ = ["main"]
 
@@ -98,7 +96,7 @@ def _row(datagrams, accounts_file, extra):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(prog="python -m gatebook.sim.cosim.run_bench",
+    parser = argparse.ArgumentParser(prog="python -m gatebook.host.cli.link_run_bench",
                                      description=__doc__.split("\n")[0])
     parser.add_argument("--commands", type=int, default=5000,
                         help="the flow's length (the exchange's socket buffer must hold it)")
@@ -111,7 +109,7 @@ def main(argv=None):
     args = parser.parse_args(argv)
     why = why_no_namespaces()
     if why:
-        print(f"run_bench: {why}", file=sys.stderr)
+        print(f"link_run_bench: {why}", file=sys.stderr)
         return 2
     commands = hot_flow(args.seed, args.commands)
     datagrams = flow_datagrams(commands, DEFAULT_SYMBOLS)
@@ -122,7 +120,7 @@ def main(argv=None):
         _accounts(accounts_file, {user for user, _ in datagrams})
         burst = ("--burst", str(args.burst))
         rows.append(("golden engine, no link", "-") + _row(datagrams, accounts_file, burst))
-        print("run_bench: golden done", file=sys.stderr, flush=True)
+        print("link_run_bench: golden done", file=sys.stderr, flush=True)
         far = FarEnd(ns, pairs[1][1], args.sim, depth=args.depth)
         try:
             for mode in ("off", "on"):
@@ -130,7 +128,7 @@ def main(argv=None):
                         "--link-depth", str(args.depth), "--link-pipeline", mode, *burst]
                 rows.append((f"{args.sim} over veth", mode) + _row(datagrams, accounts_file,
                                                                     link))
-                print(f"run_bench: --link-pipeline {mode} done", file=sys.stderr, flush=True)
+                print(f"link_run_bench: --link-pipeline {mode} done", file=sys.stderr, flush=True)
         finally:
             far.stop()
     print(f"{len(commands):,} commands (seed {args.seed}) on the lane's home symbol, a hot "
