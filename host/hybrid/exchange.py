@@ -71,6 +71,7 @@ _LEVEL_SIDE = INTERNAL.LEVEL.side
 _NEW_TYPE, _NEW_TIF, _NEW_PRICE = (INTERNAL.NEW_ORDER.order_type, INTERNAL.NEW_ORDER.tif,
                                    INTERNAL.NEW_ORDER.price)
 _REPLACE_PRICE = INTERNAL.REPLACE.price
+_CANCEL_ORDER_ID, _REPLACE_ORDER_ID = INTERNAL.CANCEL.order_id, INTERNAL.REPLACE.order_id
 _ORDER_SIDE = ORDER_FIELDS.index("side")        # in the engine's order lists
 _BUY, _LIMIT, _MARKET = int(Side.BUY), int(OrderType.LIMIT), int(OrderType.MARKET)
 _RESTS = (int(TimeInForce.DAY), int(TimeInForce.GTC))
@@ -93,13 +94,15 @@ require_field_order(link.LOAD, ("symbol", "side", "order_id", "user", "order_typ
                                 "price", "stop_price", "qty", "prio_seq"), __name__)
 require_field_order(link.OWN, ("symbol", "bid_deep", "ask_deep", "last_price"), __name__)
 _NOT_OWNER = int(PuntReason.NOT_OWNER)
+_NOT_OWNER_REJECT = int(RejectReason.NOT_OWNER)
 _SYMBOL_SCOPES = (int(MassCancelScope.SYMBOL), int(MassCancelScope.USER_SYMBOL))
+_USER_SCOPE = int(MassCancelScope.USER)
 _ADMIN_ACTIONS = {int(a) for a in AdminAction}
 RECLAIM_SEQ = 0     # a HOST marker with this seq takes a window back without a command
 # Commands before which the host may load their symbol (a mass cancel or an admin
 # command would only hand it straight back).
 _LOADS_BEFORE = (_NEW, _CANCEL, _REPLACE)
-_PLAIN_INTS = frozenset((int,))
+_U64 = (1 << 64) - 1
 _LANE_WRITES_LINK = frozenset((_FLUSH, _SPILL, _PUNT))
 _ARITY = {message.code: len(message.fields) + 1 for message in internal.COMMANDS.messages}
 # The largest value each command field holds on the wire, from the tables.
@@ -108,12 +111,13 @@ _FIELD_MAX = {message.code: tuple((1 << field.bits) - 1 for field in message.fie
 
 
 class _Lane:
-    __slots__ = ("index", "link", "home", "symbol", "pending", "flushed", "match_next",
+    __slots__ = ("index", "link", "send", "home", "symbol", "pending", "flushed", "match_next",
                  "idle", "loads", "handovers")
 
     def __init__(self, index, lane_link, home):
         self.index = index
         self.link = lane_link
+        self.send = lane_link.send  # bound once: a record or two goes to it per command
         self.home = home
         self.symbol = None          # the symbol the host last gave it, until it comes back
         self.pending = deque()      # entries sent to the lane, in order, not yet answered
@@ -125,16 +129,18 @@ class _Lane:
 
 
 class _Entry:
-    __slots__ = ("command", "seq", "lanes", "events", "punts", "spills", "touched", "reclaim",
-                 "kept")
+    # A lane answers an entry once (its pending queue moves on), and an entry goes to a
+    # lane at most once, so a count of the lanes still to answer stands for their set.
+    __slots__ = ("command", "seq", "waiting", "events", "punts", "spills", "touched",
+                 "reclaim", "kept")
 
     def __init__(self, command, seq, touched, reclaim=False):
         self.command = command
         self.seq = seq
-        self.lanes = set()          # lanes that have not answered yet
-        self.events = []            # events a lane wrote for it
-        self.punts = []             # (lane, PUNT record, FLUSH records before it)
-        self.spills = []            # SPILL records before its events (an eviction)
+        self.waiting = 0            # lanes that have not answered yet
+        self.events = None          # events a lane wrote for it (a list, from the first)
+        self.punts = None           # [(lane, PUNT record, FLUSH records before it)]
+        self.spills = None          # [SPILL records before its events] (an eviction)
         self.touched = touched      # symbols whose book this command may read or change
         self.reclaim = reclaim
         self.kept = None            # the id of a new order the host keeps, until it is merged
@@ -182,7 +188,10 @@ class HybridExchange:
         self.policy = policy or FitsWindow()
         self.window = window
         self.queue = deque()        # entries in sequence order
-        self.touching = Counter()   # symbol -> entries in the queue that touch it
+        self.touching = {}          # symbol -> entries in the queue that touch it (if any)
+        # Each listed symbol's id as the one-symbol tuple routing returns (made once).
+        self._symbol_ids = {symbol: (symbol,) for symbol in self.front.specs}
+        self._all_symbols = tuple(self.front.specs)
         self.punts = Counter()      # PuntReason -> count
         self.lane_commands = 0      # commands a lane processed itself
         self.host_kept = 0          # commands of an owned symbol the host answered without the lane
@@ -198,28 +207,31 @@ class HybridExchange:
 
     def submit(self, command):
         """Route one sequenced command; its events reach the subscribers in order."""
-        if isinstance(command, (tuple, list)):
-            if not _PLAIN_INTS.issuperset(map(type, command)):
+        if type(command) is tuple or isinstance(command, (tuple, list)):
+            if not _all_plain_ints(command):
                 command = plain_command(command)    # IntEnum members as plain ints, as the engine
             elif type(command) is not tuple:
                 command = tuple(command)
         symbols = self._symbols_of(command)
-        if command[_CODE] in _LOADS_BEFORE:
+        home_lane = self.home_lane
+        if symbols and home_lane and command[_CODE] in _LOADS_BEFORE:
             for symbol in symbols:
-                lane = self.home_lane.get(symbol)
+                lane = home_lane.get(symbol)
                 if lane is not None and lane.symbol is None:
                     self._maybe_load(lane)
         owner = self.owner
-        if not self.queue and (not owner or all(symbol not in owner for symbol in symbols)):
+        queue = self.queue
+        if not queue and (not owner or _none_owned(owner, symbols)):
             self._apply_on_host(command, symbols)   # nothing in flight, no lane's symbol
             return
         entry = _Entry(command, command[_SEQ] if len(command) > _SEQ else 0, symbols)
         self._route(entry)
-        self.queue.append(entry)
+        queue.append(entry)
+        touching = self.touching
         for symbol in symbols:
-            self.touching[symbol] += 1
+            touching[symbol] = touching.get(symbol, 0) + 1
         self._merge()
-        if len(self.queue) >= self.window:
+        if len(queue) >= self.window:
             self._pump()
 
     def _apply_on_host(self, command, symbols):
@@ -273,10 +285,10 @@ class HybridExchange:
             symbol = lane.symbol
             if symbol is None:
                 continue
-            entry = _Entry(None, RECLAIM_SEQ, (symbol,), reclaim=True)
-            self._send(lane, entry, (_HOST, RECLAIM_SEQ, 0, symbol, 1), handover=symbol)
+            entry = _Entry(None, RECLAIM_SEQ, (symbol,), True)
+            self._send(lane, entry, (_HOST, RECLAIM_SEQ, 0, symbol, 1), symbol)
             self.queue.append(entry)
-            self.touching[symbol] += 1
+            self.touching[symbol] = self.touching.get(symbol, 0) + 1
         self.drain()
 
     def close(self):
@@ -293,7 +305,17 @@ class HybridExchange:
         rejects that command whatever else it says.
         """
         code = command[_CODE] if command else None
-        if len(command) != _ARITY.get(code, -1) or stamp_reject_reason(command[_SEQ], command[_TS]):
+        try:
+            if len(command) != _ARITY.get(code, -1):
+                return ()
+        except TypeError:                       # an unhashable type code: the engine's
+            return ()
+        if type(command) is tuple:              # its ints are plain ones already (`submit`)
+            seq, ts = command[_SEQ], command[_TS]
+            if type(seq) is not int or type(ts) is not int or not 0 <= seq <= _U64 \
+                    or not 0 <= ts <= _U64:
+                return ()
+        elif stamp_reject_reason(command[_SEQ], command[_TS]):
             return ()
         try:
             return self._named_symbols(code, command)
@@ -303,67 +325,70 @@ class HybridExchange:
     def _named_symbols(self, code, command):
         # A listed symbol by its spec's own id: a command's 1.0 or True finds symbol 1
         # in a dict, but only a plain int may go to a lane.
-        specs = self.front.specs
+        symbol_ids = self._symbol_ids
         if code == _NEW:
-            symbol = command[_NEW_SYMBOL]
-            return (specs[symbol].symbol_id,) if symbol in specs else ()
-        if code == _CANCEL or code == _REPLACE:
-            symbol = self.front.order_symbol.get(command[_ORDER_ID_AT[code]])
+            return symbol_ids.get(command[_NEW_SYMBOL], ())
+        if code == _CANCEL:
+            symbol = self.front.order_symbol.get(command[_CANCEL_ORDER_ID])
+            return () if symbol is None else (symbol,)
+        if code == _REPLACE:
+            symbol = self.front.order_symbol.get(command[_REPLACE_ORDER_ID])
             return () if symbol is None else (symbol,)
         if code == _MASS:
             scope, symbol = command[_MASS_SCOPE], command[_MASS_SYMBOL]
-            if scope == MassCancelScope.USER:
-                return tuple(self.front.specs)
-            if scope in _SYMBOL_SCOPES and symbol in specs:
-                return (specs[symbol].symbol_id,)
+            if scope == _USER_SCOPE:
+                return self._all_symbols
+            if scope in _SYMBOL_SCOPES:
+                return symbol_ids.get(symbol, ())
             return ()
         if code == _ADMIN and command[_ADMIN_ACTION] in _ADMIN_ACTIONS:
             symbol = command[_ADMIN_SYMBOL]
             if symbol == ALL_SYMBOLS:
-                return tuple(specs)
-            return (specs[symbol].symbol_id,) if symbol in specs else ()
+                return self._all_symbols
+            return symbol_ids.get(symbol, ())
         return ()
 
     def _route(self, entry):
         command = entry.command
         accepted = self.front.advance(command)
-        if not entry.touched:
+        touched = entry.touched
+        if not touched:
             return                              # the host's, malformed ones included
         code, seq, ts = command[_CODE], command[_SEQ], command[_TS]
         if code == _MASS or code == _ADMIN:
-            target = ALL_SYMBOLS if len(entry.touched) > 1 else None
-            for symbol in entry.touched:
+            target = ALL_SYMBOLS if len(touched) > 1 else None
+            for symbol in touched:
                 lane = self.owner.get(symbol)
                 if lane is not None:
                     marker = (_HOST, seq, ts, target or symbol, 1)
-                    self._send(lane, entry, marker, handover=symbol)
+                    self._send(lane, entry, marker, symbol)
             return
-        symbol = entry.touched[0]
+        symbol = touched[0]
         lane = self.owner.get(symbol)
-        if lane is not None:
-            lane.idle += 1
-            if self.policy.host_keeps and self._lane_would_punt(code, command, accepted, symbol):
-                self.host_kept += 1             # the engine applies it at its place in the merge
-                if code == _NEW and accepted:
-                    entry.kept = command[_NEW_ORDER_ID]
-                    self.kept_sides[entry.kept] = command[_NEW_SIDE]
-            elif code == _NEW and not accepted:
-                self._send(lane, entry, (_HOST, seq, ts, symbol, 0))
-            elif code == _NEW and command[_NEW_TYPE] == _MARKET and \
-                    self.engine.books[symbol].protected:
-                # The lane has no protection limit (docs/matching.md): the whole book answers.
-                self._send(lane, entry, (_HOST, seq, ts, symbol, 1), handover=symbol)
-            elif code != _NEW and not _fits_wire(command) or \
-                    code == _REPLACE and self.front.replace_checks_fail(command):
-                # A field the lane could misread (a bool id, a user out of range) or
-                # a replace the lane cannot check: only the whole book can answer.
-                self._send(lane, entry, (_HOST, seq, ts, symbol, 1), handover=symbol)
-            else:
-                self._send(lane, entry, command)
-        else:
+        if lane is None:
             home = self.home_lane.get(symbol)
             if home is not None:
                 home.idle += 1
+            return
+        lane.idle += 1
+        new = code == _NEW
+        if self.policy.host_keeps and self._lane_would_punt(code, command, accepted, symbol):
+            self.host_kept += 1                 # the engine applies it at its place in the merge
+            if new and accepted:
+                entry.kept = command[_NEW_ORDER_ID]
+                self.kept_sides[entry.kept] = command[_NEW_SIDE]
+        elif new and not accepted:
+            self._send(lane, entry, (_HOST, seq, ts, symbol, 0), None)
+        elif new and command[_NEW_TYPE] == _MARKET and self.engine.books[symbol].protected:
+            # The lane has no protection limit (docs/matching.md): the whole book answers.
+            self._send(lane, entry, (_HOST, seq, ts, symbol, 1), symbol)
+        elif not new and not _fits_wire(command) or \
+                code == _REPLACE and self.front.replace_checks_fail(command):
+            # A field the lane could misread (a bool id, a user out of range) or
+            # a replace the lane cannot check: only the whole book can answer.
+            self._send(lane, entry, (_HOST, seq, ts, symbol, 1), symbol)
+        else:
+            self._send(lane, entry, command, None)
 
     def _lane_would_punt(self, code, command, accepted, symbol):
         """True when the lane could only punt `command` and the host's books alone answer it.
@@ -386,19 +411,25 @@ class HybridExchange:
                 return False
             side = command[_NEW_SIDE]
             return _behind(self.engine.books[symbol].best(side), side, command[_NEW_PRICE])
-        order_id = command[_ORDER_ID_AT[code]]
+        order_id = command[_CANCEL_ORDER_ID if code == _CANCEL else _REPLACE_ORDER_ID]
         order = self.engine.orders.get(order_id)
-        side = order[_ORDER_SIDE] if order is not None else self.kept_sides.get(order_id)
-        if side is None:
-            return False                        # in the window, or gone: the lane answers
+        if order is not None:
+            side = order[_ORDER_SIDE]
+        else:
+            kept_sides = self.kept_sides
+            if not kept_sides:
+                return False                    # in the window, or gone: the lane answers
+            side = kept_sides.get(order_id)
+            if side is None:
+                return False
         if code == _CANCEL or not _fits_wire(command) or self.front.replace_checks_fail(command):
             return True
         return _behind(self.engine.books[symbol].best(side), side, command[_REPLACE_PRICE])
 
-    def _send(self, lane, entry, record, handover=None):
-        entry.lanes.add(lane)
+    def _send(self, lane, entry, record, handover):
+        entry.waiting += 1
         lane.pending.append(entry)
-        lane.link.send((record,))
+        lane.send((record,))
         if handover is not None and self.owner.get(handover) is lane:
             # The lane gives the symbol back at this record, whatever it holds.
             del self.owner[handover]
@@ -413,7 +444,7 @@ class HybridExchange:
             return
         if not self.policy.should_load(book, lane.link.depth, lane.idle):
             return
-        while self.touching[symbol]:
+        while self.touching.get(symbol, 0):
             self._pump()
         if book.halted or book.pending_stops:
             return
@@ -455,10 +486,13 @@ class HybridExchange:
                                     f"expected {lane.match_next}")
                 lane.match_next += 1
             events = entry.events
-            events.append(record)
+            if events is None:
+                events = entry.events = [record]
+            else:
+                events.append(record)
             if _finished(entry.command, events):
                 lane.pending.popleft()
-                entry.lanes.discard(lane)
+                entry.waiting -= 1
             return
         if kind == _FLUSH:
             lane.flushed.append(record)
@@ -466,6 +500,8 @@ class HybridExchange:
         if kind == _SPILL:
             if entry.events:
                 raise LinkError(f"seq {entry.seq}: SPILL after events: {record}")
+            if entry.spills is None:
+                entry.spills = []
             entry.spills.append(record)
             return
         if kind == _PUNT:
@@ -473,35 +509,39 @@ class HybridExchange:
                 raise LinkError(f"seq {entry.seq}: PUNT after events: {record}")
             if lane.flushed and not record[_PUNT_HANDOVER]:
                 raise LinkError(f"seq {entry.seq}: FLUSH without handover")
+            if entry.punts is None:
+                entry.punts = []
             entry.punts.append((lane, record, lane.flushed))
             lane.flushed = []
-            self._answered(lane, entry)
-
-    def _answered(self, lane, entry):
-        lane.pending.popleft()
-        entry.lanes.discard(lane)
+            lane.pending.popleft()
+            entry.waiting -= 1
 
     def _merge(self):
         """Process and deliver every finished command at the head of the queue."""
         merged = False
         queue = self.queue
-        while queue and not queue[0].lanes:
-            entry = queue.popleft()
+        touching = self.touching
+        listeners = self._listeners
+        while queue:
+            entry = queue[0]
+            if entry.waiting:
+                break
+            queue.popleft()
             merged = True
             events = self._resolve(entry)
             for symbol in entry.touched:
-                self.touching[symbol] -= 1
+                touching[symbol] -= 1
             if entry.kept is not None:
                 del self.kept_sides[entry.kept]
             if events is not None:
-                for listener in self._listeners:
+                for listener in listeners:
                     listener(events)
         return merged
 
     def _resolve(self, entry):
         engine = self.engine
         reject = False
-        for lane, punt, flushed in entry.punts:
+        for lane, punt, flushed in entry.punts or ():
             self.punts[PuntReason(punt[_PUNT_REASON])] += 1
             if punt[_PUNT_HANDOVER]:
                 symbol = punt[_PUNT_SYMBOL]
@@ -517,8 +557,8 @@ class HybridExchange:
         if entry.reclaim:
             return None
         command = entry.command
-        if entry.events:
-            if entry.spills:
+        if entry.events is not None:
+            if entry.spills is not None:
                 # The worst level of a full side, newest first: the host's best now.
                 spilled = [_flushed_order(r) for r in reversed(entry.spills)]
                 engine.adopt_resting(spilled[0].symbol, spilled)
@@ -530,29 +570,30 @@ class HybridExchange:
             # engine, which does not hold window orders, would not know it.
             code = command[_CODE]
             return [(_REJECTED, command[_SEQ], command[_TS], code, 0,
-                     command[_ORDER_ID_AT[code]], command[_USER_AT[code]],
-                     int(RejectReason.NOT_OWNER))]
+                     command[_ORDER_ID_AT[code]], command[_USER_AT[code]], _NOT_OWNER_REJECT)]
         return engine.apply(command)
 
     def _restamp(self, events):
-        out = []
+        """`events` (a lane's, for one command) with exchange-wide match ids, in place."""
+        engine = self.engine
         lane_id = exchange_id = None
-        for event in events:
+        for index in range(len(events)):
+            event = events[index]
             kind = event[_CODE]
             if kind == _EXECUTED:
                 lane_id = event[_EXECUTED_MATCH_ID]
-                exchange_id = self.engine.external_execution()
-                event = (event[:_EXECUTED_MATCH_ID] + (exchange_id,)
-                         + event[_EXECUTED_MATCH_ID + 1:])
+                exchange_id = engine.external_execution()
+                events[index] = (event[:_EXECUTED_MATCH_ID] + (exchange_id,)
+                                 + event[_EXECUTED_MATCH_ID + 1:])
             elif kind == _TRADE:
                 if event[_TRADE_MATCH_ID] != lane_id:
                     raise LinkError(f"seq {event[_SEQ]}: TRADE {event[_TRADE_MATCH_ID]} "
                                     f"after EXECUTED {lane_id}")
-                event = event[:_TRADE_MATCH_ID] + (exchange_id,) + event[_TRADE_MATCH_ID + 1:]
+                events[index] = (event[:_TRADE_MATCH_ID] + (exchange_id,)
+                                 + event[_TRADE_MATCH_ID + 1:])
             elif kind == _ACCEPTED:
-                self.engine.note_order_id(event[_ACCEPTED_ORDER_ID])
-            out.append(event)
-        return out
+                engine.note_order_id(event[_ACCEPTED_ORDER_ID])
+        return events
 
 
 def _behind(best, side, price):
@@ -564,8 +605,29 @@ def _behind(best, side, price):
 
 def _fits_wire(command):
     """True when every field is a plain int that fits its field in the command's table."""
-    return all(type(value) is int and 0 <= value <= most
-               for value, most in zip(command[_CODE + 1:], _FIELD_MAX[command[_CODE]]))
+    index = _CODE
+    for most in _FIELD_MAX[command[_CODE]]:
+        index += 1
+        value = command[index]
+        if type(value) is not int or not 0 <= value <= most:
+            return False
+    return True
+
+
+def _all_plain_ints(command):
+    """True when every field of `command` is a plain int (no IntEnum member, no bool)."""
+    for value in command:
+        if type(value) is not int:
+            return False
+    return True
+
+
+def _none_owned(owner, symbols):
+    """True when no symbol of `symbols` is in `owner` (a lane's)."""
+    for symbol in symbols:
+        if symbol in owner:
+            return False
+    return True
 
 
 def _finished(command, events):

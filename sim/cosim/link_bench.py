@@ -14,15 +14,25 @@ the commands the lane handled itself, and the host's own CPU time per command
 command of the owned symbol through the lane (`FitsWindow(host_keeps=False)`,
 the policy before the host kept what the lane could only punt), for comparison. Needs root for the
 namespace. Wall-clock figures: on a shared machine compare rows of one run.
+
+``--callgrind`` counts instructions instead (`gatebook.host.hybrid.bench`), which a busy
+machine does not move: the host's instructions per command on the same flow, pipelined
+through the Verilator harness in process (the harness is a child process callgrind does
+not follow, so the count is the host's own work: front end, router, merger, link codec,
+engine), and the golden engine's alone, for the build as installed and the Python source
+(``GATEBOOK_PURE_PYTHON=1``, which loads every compiled module from source).
 """
 
 import argparse
+import functools
 import itertools
 import os
 import sys
 import time
 
 from gatebook.host.bench import time_each
+from gatebook.host.compiled import PURE_PYTHON_ENV
+from gatebook.host.hybrid.bench import instructions_per_command
 from gatebook.host.engine import MatchingEngine
 from gatebook.host.hybrid import FitsWindow, HybridExchange
 from gatebook.host.symbols import DEFAULT_SYMBOLS
@@ -72,6 +82,31 @@ def _host_port(iface):
     return RawSocketPort(iface, ETHERTYPE), "af_packet socket"
 
 
+def _flow(args):
+    if args.flow == "hot":
+        return hot_flow(args.seed, args.commands), f"a hot symbol: {HOT_MIX.describe()}"
+    return (hybrid_flow(args.seed, args.commands, symbols=(SYMBOL,)),
+            "adversarial (gatebook.sim.flows.hybrid_flow)")
+
+
+def _print_instructions(args):
+    commands, described = _flow(args)
+    print(f"callgrind, {len(commands):,} commands (seed {args.seed}) on the lane's home "
+          f"symbol, {described}; depth {args.depth}, window {args.window}; instructions per "
+          f"command in this process")
+    from gatebook.sim.hybrid.verilator_link import VerilatorLink, build_harness
+    # Built here, and the measured processes run exactly this binary.
+    in_process = functools.partial(VerilatorLink, harness=build_harness(args.depth))
+    for pure in (False, True):
+        build = f"{PURE_PYTHON_ENV}=1" if pure else "as installed"
+        hybrid = instructions_per_command(commands, in_process, depth=args.depth,
+                                          homes=(SYMBOL,), window=args.window, pure=pure)
+        golden = instructions_per_command(commands, pure=pure)
+        print(f"  {build:22} hybrid, harness in process {hybrid:>9,.0f}   "
+              f"golden engine alone {golden:>7,.0f}", flush=True)
+    return 0
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m gatebook.sim.cosim.link_bench",
                                      description=__doc__.split("\n")[0])
@@ -84,18 +119,17 @@ def main(argv=None):
     parser.add_argument("--spins", type=int, default=0,
                         help="empty polls before the host naps, over the veth (the simulated "
                              "far end shares this machine's cores; default 0)")
+    parser.add_argument("--callgrind", action="store_true",
+                        help="instructions per command under callgrind instead of the clock")
     args = parser.parse_args(argv)
+    if args.callgrind:
+        return _print_instructions(args)
     why = None if args.no_veth else why_no_namespaces()
     if why:
         print(f"link_bench: {why}", file=sys.stderr)
         return 2
     from gatebook.sim.hybrid.verilator_link import VerilatorLink
-    if args.flow == "hot":
-        commands = hot_flow(args.seed, args.commands)
-        described = f"a hot symbol: {HOT_MIX.describe()}"
-    else:
-        commands = hybrid_flow(args.seed, args.commands, symbols=(SYMBOL,))
-        described = "adversarial (gatebook.sim.flows.hybrid_flow)"
+    commands, described = _flow(args)
     golden = MatchingEngine(DEFAULT_SYMBOLS)
     start = time.perf_counter()
     for command in commands:

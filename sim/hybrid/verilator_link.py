@@ -11,9 +11,12 @@ payload, the harness clocks them through with the random stalls it was
 started with and answers with the events, so a long flow costs a pipe round
 trip per batch rather than Python work per clock. Widths come from the
 component's own layouts (STYLE principle 4). Records cross the pipes in their
-wire encoding (`gatebook.host.net.link`'s link codecs, one `struct` call each):
-a payload integer *is* its record's little-endian wire encoding
-(tests/test_hdl_layouts.py), so the link never builds the integers.
+wire encoding (the link tables' little-endian layout, `gatebook.host.net.link`'s
+link codecs): a payload integer *is* its record's little-endian wire encoding
+(tests/test_hdl_layouts.py), so the link never builds the integers. `send` only
+queues records; `run` encodes the whole batch, one `struct` call per record (each
+record type's struct made once, padded to the payload's width), and `decode_beats`
+unpacks each beat's records in place, one `struct` call each.
 """
 
 import os
@@ -22,6 +25,8 @@ import struct
 import subprocess
 from importlib import metadata
 from pathlib import Path
+
+from gatebook.wire.codec import WireError
 
 from gatebook.hdl.driver import MatcherCodec
 from gatebook.hdl.layouts import EVENT_PAIR
@@ -33,16 +38,60 @@ from ..build_cache import build_directory, mark_complete
 from ..runner import TOPLEVEL, matcher_verilog
 
 __all__ = ["VerilatorLink", "verilator_available", "build_harness", "built_harness",
-           "decode_beats"]
+           "decode_beats", "command_packers", "encode_commands"]
 
 HARNESS = Path(__file__).with_name("harness.cpp")
 # The PyPI wheel's verilated.mk leaves CFG_CXXFLAGS_PCH_I empty (see sim/matcher/test_matcher.py).
 _MAKEFLAGS = "CFG_CXXFLAGS_PCH_I=-include OPT_FAST=-O2"
-_BUILT = {}                 # (depth, trace) -> (harness binary, codec), once per process
+_BUILT = {}                 # (depth, trace) -> harness binary, once per process
+_CODECS = {}                # depth -> MatcherCodec, once per process
 # Where a beat's second record and its `pair` bit sit, in bytes (the layout's own offsets).
 _SECOND_AT, _PAIR_AT = EVENT_PAIR["second"].offset, EVENT_PAIR["pair"].offset
 assert _SECOND_AT % 8 == 0 and _PAIR_AT % 8 == 0, "a beat's records are not byte-aligned"
 _SECOND_BYTE, _PAIR_BYTE = _SECOND_AT // 8, _PAIR_AT // 8
+_STRUCT_CHAR = {1: "B", 2: "H", 4: "I", 8: "Q"}
+
+
+def _record_struct(codec, pad_to=0):
+    """One record type's little-endian `struct.Struct`, from its table, padded to `pad_to` bytes.
+
+    The same bytes as the link codec's (`codec`, checked here by size); the tables the
+    lane speaks hold only whole-byte integer fields, which one `struct` call packs.
+    """
+    message = codec.message
+    layout = "<B" + "".join(_STRUCT_CHAR[field.width] for field in message.fields)
+    packed = struct.Struct(layout)
+    assert packed.size == codec.size, message.name
+    return struct.Struct(layout + f"{pad_to - codec.size}x") if pad_to > codec.size else packed
+
+
+# Each event record type's ``unpack_from``, by type byte.
+_UNPACK = {code: _record_struct(codec).unpack_from for code, codec in EVENT_CODEC.by_code.items()}
+
+
+def _codec(depth):
+    if depth not in _CODECS:
+        _CODECS[depth] = MatcherCodec(Matcher(depth))
+    return _CODECS[depth]
+
+
+def command_packers(payload_bytes):
+    """Each command record type's ``pack``, by type byte, padded to `payload_bytes` bytes."""
+    return {code: _record_struct(codec, payload_bytes).pack
+            for code, codec in COMMAND_CODEC.by_code.items()}
+
+
+def encode_commands(records, packers):
+    """The records' payloads joined (the harness's batch body), packed by `command_packers`.
+
+    A record its table cannot hold raises the link codec's `WireError`.
+    """
+    try:
+        return b"".join([packers[record[0]](*record) for record in records])
+    except (struct.error, KeyError, IndexError, TypeError):
+        for record in records:                  # the codec says which record, and why
+            COMMAND_CODEC.encode(record)
+        raise WireError(f"a record of {len(records)} does not fit its table") from None
 
 
 def _verilator():
@@ -108,18 +157,22 @@ def build_harness(depth, *, trace=False):
 def decode_beats(data, beat_bytes):
     """The records of the event-port beats in `data`, `beat_bytes` bytes each.
 
-    The same records as `MatcherCodec.decode_beat` gives for each beat's integer.
+    The same records as `MatcherCodec.decode_beat` gives for each beat's integer. A beat
+    naming no event type (a broken harness) raises `LinkError`.
     """
-    decoders = EVENT_CODEC.by_code
+    unpack = _UNPACK
     out = []
     append = out.append
-    for k in range(0, len(data), beat_bytes):
-        codec = decoders[data[k]]
-        append(codec.decode(data[k:k + codec.size]))
-        if data[k + _PAIR_BYTE] & 1:
-            at = k + _SECOND_BYTE
-            codec = decoders[data[at]]
-            append(codec.decode(data[at:at + codec.size]))
+    second_byte, pair_byte = _SECOND_BYTE, _PAIR_BYTE
+    try:
+        for k in range(0, len(data), beat_bytes):
+            append(unpack[data[k]](data, k))
+            if data[k + pair_byte] & 1:
+                at = k + second_byte
+                append(unpack[data[at]](data, at))
+    except (KeyError, IndexError, struct.error) as error:
+        raise LinkError(f"a beat the lane cannot have written ({error!r}) at byte {k}") \
+            from None
     return out
 
 
@@ -136,16 +189,24 @@ class VerilatorLink(LaneLink):
         Seed of the harness's stall generator.
     vcd : str or None
         Waveform file (builds the tracing variant of the harness).
+    harness : path or None
+        A harness binary `build_harness(depth)` already built (no waveforms): skips the
+        build cache's look-up, which hashes the gateware's source (a benchmark's child
+        process runs exactly the harness its parent built).
     """
 
-    def __init__(self, depth, *, stall=0.0, seed=0, vcd=None):
+    def __init__(self, depth, *, stall=0.0, seed=0, vcd=None, harness=None):
         self.depth = depth
         key = (depth, bool(vcd))
-        if key not in _BUILT:           # the Verilog cannot change within one process
-            _BUILT[key] = build_harness(depth, trace=bool(vcd)), MatcherCodec(Matcher(depth))
-        binary, self.codec = _BUILT[key]
+        if harness is not None and not vcd:
+            binary, self.codec = harness, _codec(depth)
+        else:
+            if key not in _BUILT:       # the Verilog cannot change within one process
+                _BUILT[key] = build_harness(depth, trace=bool(vcd))
+            binary, self.codec = _BUILT[key], _codec(depth)
         self._in_bytes = 4 * ((self.codec.commands.width + 31) // 32)
         self._out_bytes = 4 * ((self.codec.beat_width + 31) // 32)
+        self._packers = command_packers(self._in_bytes)
         self._process = subprocess.Popen(
             [str(binary), str(int(stall * 1000)), str(seed), vcd or "-"],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE)
@@ -153,16 +214,15 @@ class VerilatorLink(LaneLink):
         self.cycles = 0
 
     def send(self, records):
-        encoders, size = COMMAND_CODEC.by_code, self._in_bytes
-        self._queued.extend(encoders[record[0]].encode(record).ljust(size, b"\0")
-                            for record in records)
+        self._queued.extend(records)            # encoded with the whole batch, in `run`
 
     def run(self):
         if not self._queued:
             return []
         batch, self._queued = self._queued, []
         process = self._process
-        process.stdin.write(struct.pack("<I", len(batch)) + b"".join(batch))
+        process.stdin.write(struct.pack("<I", len(batch))
+                            + encode_commands(batch, self._packers))
         process.stdin.flush()
         header = process.stdout.read(12)
         if len(header) != 12:
