@@ -40,9 +40,10 @@ from collections import Counter, deque
 from gatebook.wire import internal, ouch
 from ..net.order_entry_api import SETTLE
 from .gateway_state import GatewayState
+from .gateway_views import CompiledOrigins, CompiledTracker
 
 from .inject import flow_datagrams
-from .framing import (HEADER_STRUCT, RAW_INBOUND, SessionTracker, Verdict, frame_datagram,
+from .framing import (HEADER_STRUCT, RAW_INBOUND, SessionTracker, frame_datagram,
                            refusal)
 
 __all__ = ["Gateway", "CompiledGateway", "flow_datagrams"]
@@ -330,7 +331,7 @@ class CompiledGateway(Gateway):
     def _start(self, compiled):
         module, self.path = _compiled(self.sequencer)
         self._core = module.GatewayCore(self, self.symbol_ids)
-        self.tracker = _Tracker(self._core)
+        self.tracker = CompiledTracker(self._core)
         self.commands = self._core.commands         # no Python frame per burst
         self.token_of = self._core.token_of
         self.forget_peer = self._core.forget_peer   # the dict and the C mirror
@@ -349,7 +350,7 @@ class CompiledGateway(Gateway):
                         lambda self, value: setattr(self._core, "messages", value))
     order_ids = property(lambda self: self._core.order_ids(), doc="a copy of the token map")
     owners = property(lambda self: self._core.owners(), doc="a copy of the owners")
-    origins = property(lambda self: _Origins(self._core), doc="the origins held")
+    origins = property(lambda self: CompiledOrigins(self._core), doc="the origins held")
 
     def _load(self, state):
         self._core.load(state.order_ids, state.owners, state.expected, state.peers)
@@ -365,57 +366,3 @@ class CompiledGateway(Gateway):
         return state if deferred else state()
 
     export_state.__doc__ = Gateway.export_state.__doc__
-
-
-class _Tracker:
-    """A compiled gateway's session tracker: `SessionTracker`'s interface over
-    the expected numbers and counters held in C."""
-
-    def __init__(self, core):
-        self._core = core
-
-    expected = property(lambda self: self._core.expected(), doc="a copy")
-    duplicates = property(lambda self: self._core.duplicates)
-    gaps = property(lambda self: self._core.gaps)
-
-    def check(self, session, sequence_number, count):
-        return Verdict(*self._core.check(session, sequence_number, count))
-
-
-class _Origins:
-    """A compiled gateway's origins as much of a dict as their users need."""
-
-    def __init__(self, core):
-        self._core = core
-
-    def pop(self, seq, default=None):
-        found = self._core.origin(seq, True)
-        return default if found is None else found
-
-    def get(self, seq, default=None):
-        found = self._core.origin(seq, False)
-        return default if found is None else found
-
-    def __getitem__(self, seq):
-        found = self._core.origin(seq, False)
-        if found is None:
-            raise KeyError(seq)
-        return found
-
-    def __contains__(self, seq):
-        return self._core.origin(seq, False) is not None
-
-    def __len__(self):
-        return len(self._core.origins())
-
-    def __iter__(self):
-        return iter(self._core.origins())
-
-    def items(self):
-        return self._core.origins().items()
-
-    def __eq__(self, other):
-        return self._core.origins() == (dict(other.items()) if isinstance(other, _Origins)
-                                        else other)
-
-    __hash__ = None
