@@ -14,10 +14,12 @@ import pytest
 from gatebook.hdl.driver import MatcherCodec
 from gatebook.hdl.layouts import EVENT_PAIR
 from gatebook.hdl.matcher import Matcher
+from gatebook.host.hybrid.link import LinkError
 from gatebook.host.net.link import COMMAND_CODEC
 from gatebook.wire import internal, link
+from gatebook.wire.codec import WireError
 from gatebook.sim.hybrid import verilator_link
-from gatebook.sim.hybrid.verilator_link import decode_beats
+from gatebook.sim.hybrid.verilator_link import command_packers, decode_beats, encode_commands
 
 DEPTH = 16
 
@@ -40,6 +42,28 @@ def test_commands_are_their_payloads(codec):
             record = _random_record(rng, message)
             wire = COMMAND_CODEC.by_code[record[0]].encode(record).ljust(size, b"\0")
             assert wire == codec.commands.encode(record).to_bytes(size, "little"), message.name
+
+
+def test_batches_pack_as_the_driver_does(codec):
+    """`encode_commands` (one padded struct per record type, the whole batch at once) writes
+    what the driver's payload integers are, and refuses what a table cannot hold."""
+    rng = random.Random(3)
+    size = 4 * ((codec.commands.width + 31) // 32)
+    messages = internal.COMMANDS.messages + link.LINK_COMMANDS.messages
+    records = [_random_record(rng, rng.choice(messages)) for _ in range(400)]
+    assert encode_commands(records, command_packers(size)) == b"".join(
+        codec.commands.encode(record).to_bytes(size, "little") for record in records)
+    too_big = records[:3] + [(internal.CANCEL.code, 1, 2, 1 << 64, 4)]
+    with pytest.raises(WireError, match="(?i)cancel"):
+        encode_commands(too_big, command_packers(size))
+
+
+def test_a_beat_the_lane_cannot_write_is_a_link_error(codec):
+    """A beat with no event type at its front (a broken harness) is the link's error, not a
+    KeyError out of the host."""
+    size = 4 * ((codec.beat_width + 31) // 32)
+    with pytest.raises(LinkError, match="cannot have written"):
+        decode_beats(bytes([0xEE]) + bytes(size - 1), size)
 
 
 def test_beats_decode_as_the_driver_does(codec):
