@@ -353,7 +353,9 @@ def _print_summary(built):
             link = lane.link
             if hasattr(link, "round_trips"):
                 print(f"run: link: {link.sent_frames:,} command frames ({link.records_sent:,} "
-                      f"records), {link.round_trips:,} round trips")
+                      f"records), {link.round_trips:,} round trips; {counts['settles']:,} "
+                      f"waits for answers a message depended on, {counts['late_tokens']:,} "
+                      f"tokens an order in flight had freed")
     if built.fix_entry is not None:
         fix = built.fix_entry
         print(f"run: FIX: {fix.messages:,} order messages; logons: " + (", ".join(

@@ -280,6 +280,7 @@ class Exchange:
         submit, drain, in_flight = self.engine.submit, self.engine.drain, self._in_flight
         for command in commands:
             if command is SETTLE:
+                self.counts["settles"] += 1
                 drain()
                 continue
             in_flight.append((entry, command))
