@@ -95,6 +95,35 @@ def _row(datagrams, accounts_file, extra):
             gaps)
 
 
+def _window_rows(commands, depth, burst, windows):
+    """(window, lane share, waits) of the hybrid host in process (the Verilator harness),
+    `burst` commands submitted then drained, at most `window` in flight."""
+    from gatebook.host.hybrid import HybridExchange
+    from gatebook.sim.flows import SYMBOL
+    from gatebook.sim.hybrid.verilator_link import VerilatorLink
+
+    class CountingLink(VerilatorLink):
+        waits = 0
+
+        def run(self):
+            self.waits += 1
+            return super().run()
+
+    rows = []
+    for window in windows:
+        link = CountingLink(depth)
+        hybrid = HybridExchange(DEFAULT_SYMBOLS, [link], [SYMBOL], window=window)
+        try:
+            for at in range(0, len(commands), burst):
+                for command in commands[at:at + burst]:
+                    hybrid.submit(command)
+                hybrid.drain()
+        finally:
+            hybrid.close()
+        rows.append((window, hybrid.lane_commands / len(commands), link.waits))
+    return rows
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m gatebook.host.cli.link_run_bench",
                                      description=__doc__.split("\n")[0])
@@ -106,12 +135,23 @@ def main(argv=None):
     parser.add_argument("--burst", type=int, default=32,
                         help="datagrams per poll (gatebook run --burst): at most a burst's "
                              "commands are in flight together")
+    parser.add_argument("--windows", metavar="N,N,...",
+                        help="instead: the lane's share and the waits for it in process, "
+                             "for each limit on commands in flight (HybridExchange's window)")
     args = parser.parse_args(argv)
+    commands = hot_flow(args.seed, args.commands)
+    if args.windows:
+        print(f"{len(commands):,} commands (seed {args.seed}), the hybrid host in process "
+              f"(Verilator harness, depth {args.depth}), {args.burst} submitted then drained")
+        print(f"{'in flight at most':>17} {'in lane':>7} {'waits':>6}")
+        for window, share, waits in _window_rows(commands, args.depth, args.burst,
+                                                 [int(w) for w in args.windows.split(",")]):
+            print(f"{window:17} {share:7.0%} {waits:6,}")
+        return 0
     why = why_no_namespaces()
     if why:
         print(f"link_run_bench: {why}", file=sys.stderr)
         return 2
-    commands = hot_flow(args.seed, args.commands)
     datagrams = flow_datagrams(commands, DEFAULT_SYMBOLS)
     rows = []
     with tempfile.TemporaryDirectory() as tmp, \
