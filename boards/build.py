@@ -264,12 +264,14 @@ def stopped_record(out, board_name, depth, reason, seconds, seed=1):
         As for `build()`.
     reason : str
         Why it stopped, in a few words.
-    seconds : float
-        How long the tools had run.
+    seconds : float or None
+        How long the tools had run (None: not known; the record then has no "seconds").
     """
     from gatebook.boards import board
-    record = {"board": board_name, "depth": depth, "seed": seed, "seconds": seconds,
-              "source": source_commit(), "stopped": reason, "stage": last_stage(out)}
+    record = {"board": board_name, "depth": depth, "seed": seed, "source": source_commit(),
+              "stopped": reason, "stage": last_stage(out)}
+    if seconds is not None:
+        record["seconds"] = seconds
     stat = pathlib.Path(out) / "top.stat.json"
     if stat.exists():
         record["synthesis"] = synthesis_cells(stat)

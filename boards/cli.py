@@ -53,6 +53,9 @@ def register(subparsers):
     parser.add_argument("--record-stopped", action="store_true",
                         help="write the record of a build in --out whose tools were stopped "
                              "by hand (a build run without --time-limit); runs no tool")
+    parser.add_argument("--source", metavar="COMMIT",
+                        help="with --record-stopped: the commit that build was made from, "
+                             "when it was not this checkout's")
     parser.add_argument("--table", nargs="*", type=pathlib.Path, metavar="PATH",
                         help="print the boards table from build records (summary.json files, "
                              "or directories holding them; default build/boards)")
@@ -108,22 +111,22 @@ def _mac_only_top(spec, depth):
 
 
 def _record_stopped(args, out):
-    """A record for a build directory whose tools were stopped: how long they ran is from
-    the build's first file (the netlist) to the logs' last write."""
+    """A record for a build directory whose tools were stopped. It has no build time: a
+    tool's logs stay silent for long stretches (yosys's LUT mapping), so their last write
+    does not say when it stopped, and a paused build's wall time is not its tools'."""
     from gatebook.boards.build import stopped_record
-    netlist = out / "top.il"
-    logs = [out / name for name in ("build.log", "top.rpt", "top.tim") if (out / name).exists()]
-    if not netlist.exists() or not logs:
-        print(f"gatebook build: {out} holds no build (top.il and its logs)", file=sys.stderr)
+    if not (out / "top.il").exists():
+        print(f"gatebook build: {out} holds no build (no top.il)", file=sys.stderr)
         return 1
     if (out / "summary.json").exists():
         print(f"gatebook build: {out} already has its record", file=sys.stderr)
         return 1
-    seconds = max(log.stat().st_mtime for log in logs) - netlist.stat().st_mtime
-    record = stopped_record(out, args.board, args.depth, "stopped by hand", seconds, args.seed)
+    record = stopped_record(out, args.board, args.depth, "stopped by hand", None, args.seed)
+    if args.source:
+        record["source"] = args.source
     (out / "summary.json").write_text(json.dumps(record, indent=1))
     print(f"gatebook build: recorded {out / 'summary.json'}: stopped in "
-          f"{record['stage'] or 'its first stage'} after {seconds / 60:.0f} min")
+          f"{record['stage'] or 'its first stage'}")
     return 0
 
 
