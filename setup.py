@@ -52,7 +52,7 @@ def _load_by_path(name, path):
 COMPILED = _load_by_path("_gatebook_compiled", HERE / "host" / "compiled.py")
 
 #: Modules in host/'s subpackages compiled from their own source (path under host/, no .py).
-SUBPACKAGE_MODULES = ("risk/gate", "wal/format", "hybrid/exchange", "hybrid/frontend")
+SUBPACKAGE_MODULES = ("risk/gate", "wal/batch", "hybrid/exchange", "hybrid/frontend")
 
 
 class BuildExtWithDigest(build_ext):

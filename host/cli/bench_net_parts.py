@@ -17,7 +17,7 @@ engine    the golden engine alone on the same commands
 e2e       rx, gateway, engine, replies encoded and sent (bench_ingress)
 logged    e2e with the log on (batched), as `gatebook run --log`
 encode    the log's encoding of a command, its OUCH origin and events, as
-          the journal does it (format.RecordBatch, compiled where built)
+          the journal does it (batch.RecordBatch, compiled where built)
 ========  ==========================================================
 
 `--wal-from COMMIT` runs every part with host/wal/ as it was at COMMIT (from
@@ -139,12 +139,16 @@ def _log_encoding(commands):
     from ..symbols import DEFAULT_SYMBOLS
     from ..wal import format as log_format
     from ..wal.origins import encode_origin
+    try:
+        from ..wal.batch import RecordBatch
+    except ImportError:                 # a host/wal/ from before the batch (--wal-from)
+        RecordBatch = None
     engine = MatchingEngine(DEFAULT_SYMBOLS)
     origin = (int(OrderEntryProtocol.OUCH), bytes(range(ORIGIN_SIZE)))
     items = [(command[1], command[2], command, engine.apply(command)) for command in commands]
-    if hasattr(log_format, "RecordBatch"):
+    if RecordBatch is not None:
         def encode_log(items):
-            batch = log_format.RecordBatch()
+            batch = RecordBatch()
             add_input, add_output = batch.add_input, batch.add_output
             for number, (seq, ts, command, events) in enumerate(items):
                 add_input(seq, ts, command, origin)

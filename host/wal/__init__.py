@@ -8,10 +8,10 @@ the log to a hot standby. The byte layouts live in gatebook.wire.wal. See
 docs/durability.md.
 """
 
-# Before format loads: choose its compiled or its source form (loading.py).
-from .loading import install as _install_format_finder
+# Before the record batch loads: choose its compiled or its source form (loading.py).
+from .loading import install as _install_batch_finder
 
-_install_format_finder()
+_install_batch_finder()
 
 from .origins import EntryStates, UnknownOrigin, register_origin_codec  # noqa: E402
 from .journal import JournaledExchange  # noqa: E402

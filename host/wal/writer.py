@@ -1,7 +1,7 @@
 """The group-commit log writer: a thread that owns the segment files.
 
 The matching thread encodes each command's two records itself, straight into
-the writer's `format.RecordBatch` (compiled from format.py where built):
+the writer's `batch.RecordBatch` (compiled from batch.py where built):
 `log_input` before the engine applies the command (a command the log cannot
 hold is refused before the engine sees it), `log_output` with its events.
 It never waits for a disk, and it wakes the writer's thread only when that
@@ -54,7 +54,8 @@ import time
 
 from hdrh.histogram import HdrHistogram
 
-from .format import RecordBatch, encode_commit
+from .batch import RecordBatch
+from .format import encode_commit
 from .segments import SegmentAppender
 
 __all__ = ["Durability", "LogFailure", "LogWriter"]

@@ -1,4 +1,4 @@
-# Types for the compiled build of format.py (Cython, pure-Python mode); the .py is the source.
+# Types for the compiled build of batch.py (Cython, pure-Python mode); the .py is the source.
 # What is typed is the batch encoder's: its buffer, offsets and the layout tables as C bytes.
 # Command and event fields stay Python objects until `_put` has checked them into C integers.
 # distutils: libraries = z

@@ -1,5 +1,5 @@
 """The log's record encoding in its two builds of one source (host/wal/loading.py): the
-Cython-compiled `RecordBatch` and format.py run as Python write the same bytes, the
+Cython-compiled `RecordBatch` and batch.py run as Python write the same bytes, the
 bytes the table codecs make, on seeded flows with and without origins, and refuse the
 same hostile values with WireError, leaving the batch as it was."""
 
@@ -10,9 +10,9 @@ import pytest
 from gatebook.host import compiled
 from gatebook.host.engine import MatchingEngine
 from gatebook.host.symbols import DEFAULT_SYMBOLS
-from gatebook.host.wal import format as fast
+from gatebook.host.wal import batch as fast
 from gatebook.host.wal.format import INPUT, OUTPUT, SegmentScan, encode_record
-from gatebook.host.wal.loading import format_build, load_pure
+from gatebook.host.wal.loading import batch_build, load_pure
 from gatebook.host.wal.loadgen import seeded_commands, stamped
 from gatebook.host.wal.origins import encode_origin
 from gatebook.wire import internal
@@ -25,7 +25,7 @@ _EVENTS = ProtocolCodec(internal.EVENTS)
 
 compiled_only = pytest.mark.skipif(not compiled.is_compiled(fast),
                                    reason=f"the record encoding loaded is not compiled "
-                                          f"({format_build()})")
+                                          f"({batch_build()})")
 
 
 def _flow(seed, count):
