@@ -42,10 +42,10 @@ def _run(module, commands, depths, homes, window, policy_seed, stall_seed):
 
 
 FLOWS = {
-    "hot": (lambda: hot_flow(3, 800), [16], [SYMBOL], 16, None),
+    "hot": (lambda: hot_flow(3, 600), [16], [SYMBOL], 16, None),
     "two lanes": (lambda: hybrid_flow(1, 300), [8, 16], [SYMBOL, OTHER], 4, None),
-    "random reloads": (lambda: hybrid_flow(11, 500, symbols=(3,)), [4], [3], 8, 1),
-    "garbage fields": (lambda: garbled(hybrid_flow(4, 500), 4), [4, 8], [SYMBOL, OTHER], 4,
+    "random reloads": (lambda: hybrid_flow(11, 400, symbols=(3,)), [4], [3], 8, 1),
+    "garbage fields": (lambda: garbled(hybrid_flow(4, 400), 4), [4, 8], [SYMBOL, OTHER], 4,
                        None),
 }
 
