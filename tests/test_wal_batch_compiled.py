@@ -3,7 +3,12 @@ Cython-compiled `RecordBatch` and batch.py run as Python write the same bytes, t
 bytes the table codecs make, on seeded flows with and without origins, and refuse the
 same hostile values with WireError, leaving the batch as it was."""
 
+import os
 import random
+import shutil
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
@@ -154,3 +159,26 @@ def test_an_open_input_stays_behind_when_the_writer_takes_the_batch():
         batch.add_output(second_events)
         assert [(seq, count) for seq, _, count, _ in batch.take()] == [(second[1], 1)]
         assert batch.take() == [] and batch.commands == 0
+
+
+def test_the_source_loads_when_asked_for():
+    found = subprocess.run(
+        [sys.executable, "-c", "from gatebook.host.wal import batch; "
+                               "from gatebook.host.wal.loading import batch_build; "
+                               "print(batch.__file__); print(batch_build())"],
+        env=dict(os.environ, GATEBOOK_PURE_PYTHON="1"), capture_output=True, text=True,
+        check=True).stdout.splitlines()
+    assert found[0].endswith("batch.py") and found[1] == "pure Python: GATEBOOK_PURE_PYTHON=1"
+
+
+@compiled_only
+def test_a_build_older_than_its_source_is_not_loaded(tmp_path):
+    folder = Path(fast.__file__).parent
+    built = compiled.compiled_file("batch", folder)
+    for path in (folder / "batch.py", folder / "batch.pxd", built,
+                 Path(f"{built}{compiled.DIGEST_SUFFIX}")):
+        shutil.copy(path, tmp_path / path.name)
+    assert compiled.source_reason("batch", tmp_path, environ={}) is None
+    with open(tmp_path / "batch.pxd", "a") as pxd:
+        pxd.write("\n# an edit without a rebuild\n")
+    assert "older than its source" in compiled.source_reason("batch", tmp_path, environ={})
