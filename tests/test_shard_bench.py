@@ -114,4 +114,20 @@ def test_end_to_end_every_shard_answers_every_order_the_golden_engine_expects(tm
     assert [shard.commands for shard in run.shards] == sent
     for result, summary, count in zip(results, summaries, sent):
         assert result["replies"] == result["expected"] > count, (result, summary)
+        assert result["gap_messages"] == 0 and not result["refused"], result
         assert f" {count:,} orders," in summary and "gap messages 0" in summary, summary
+
+
+def test_bench_shards_e2e_reports_the_senders_cpu_beside_the_shards(capsys):
+    assert main(["bench-shards", "--orders", "3000", "--repeat", "1", "--shards", "1,2",
+                 "--e2e", "--e2e-orders", "1500"]) == 0
+    out = capsys.readouterr().out
+    # shards, commands/s, shards' CPU s, senders' CPU s, per CPU s; then per shard:
+    # commands, commands/s, CPU s, waited s, sender CPU s, replies/expected, gap messages 0
+    row = r"[\d,]+ [\d,]+ [\d.]+ [\d.]+ [\d.]+ ([\d,]+)/([\d,]+) 0"
+    for count in (1, 2):
+        match = re.search(rf"^\s+{count}\s+[\d,]+\s+[\d.]+\s+[\d.]+\s+[\d,]+  {row}"
+                          + (f"; {row}$" if count == 2 else "$"), out, re.MULTILINE)
+        assert match, out
+        assert match.group(1) == match.group(2)
+    assert re.search(r"end to end, 2 shards / 1 shard: [\d.]+x commands/s", out), out

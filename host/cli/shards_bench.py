@@ -112,8 +112,9 @@ def _end_to_end(args, flow, specs):
     print(f"\nend to end: {len(flow):,} commands as OUCH over loopback UDP, {args.batch} per "
           f"datagram, one `gatebook run --shard` and one sender per shard; log "
           f"{args.e2e_log or 'off'}; load average {os.getloadavg()[0]:.2f}")
-    print(f"{'shards':>6} {'commands/s':>11} {'CPU s':>7} {'per CPU s':>10}  per shard: "
-          "commands, commands/s, CPU s, replies (of expected), the shard's summary")
+    print(f"{'shards':>6} {'commands/s':>11} {'CPU s':>7} {'senders':>7} {'per CPU s':>10}  "
+          "per shard: commands, commands/s, CPU s, waited for a CPU s, its sender's CPU s, "
+          "replies (of expected), gaps")
     rates, cpu_rates = {}, {}
     for count in args.shards:
         groups = assign_round_robin(specs, count)
@@ -121,12 +122,15 @@ def _end_to_end(args, flow, specs):
                                                  log=args.e2e_log)
         rates[count] = run.per_second
         shards = "; ".join(f"{s.commands:,} {s.per_second:,.0f} {s.cpu_seconds:.2f} "
-                           f"{r['replies']:,}/{r['expected']:,}"
+                           f"{r['shard_waited_seconds']:.2f} {r['cpu_seconds']:.2f} "
+                           f"{r['replies']:,}/{r['expected']:,} {r['gap_messages']}"
+                           + (f" refused {r['refused']}" if r["refused"] else "")
                            for s, r in zip(run.shards, results))
         busiest = max(s.cpu_seconds for s in run.shards) or float("nan")
         cpu_rates[count] = run.commands / busiest
         cpu = sum(s.cpu_seconds for s in run.shards)
-        print(f"{count:>6} {run.per_second:>11,.0f} {cpu:>7.2f} "
+        senders = sum(r["cpu_seconds"] for r in results)
+        print(f"{count:>6} {run.per_second:>11,.0f} {cpu:>7.2f} {senders:>7.2f} "
               f"{cpu_rates[count]:>10,.0f}  {shards}", flush=True)
         for index, summary in enumerate(summaries):
             print(f"{'':>6}   S{index}: {summary.removeprefix('run: ')}")

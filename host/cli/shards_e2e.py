@@ -28,7 +28,7 @@ from gatebook.wire import internal
 
 from ..engine import MatchingEngine
 from ..net.accounts import Accounts
-from ..ouch.framing import HEADER_STRUCT, INBOUND_CODEC, decode_datagram
+from ..ouch.framing import INBOUND_CODEC, decode_datagram
 from ..ouch.gateway import flow_datagrams
 from ..ouch.inject import log_in, logout_datagram
 from ..shards.bench import ShardResult, RunResult, split_flow
@@ -104,9 +104,22 @@ def _cpu_seconds(pid):
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def _schedstat(pid):
+    """(seconds on a CPU, seconds runnable but waiting for one) of `pid`'s main thread:
+    the second is what other processes on the machine took from it."""
+    with open(f"/proc/{pid}/schedstat") as file:
+        running, waiting = file.read().split()[:2]
+    return int(running) / 1e9, int(waiting) / 1e9
+
+
 def run_end_to_end(flow, specs, groups, workdir=None, batch=32, window=8192, log=None):
     """One run over `groups` (each shard's symbol ids): a RunResult (CPU seconds: the shard
-    processes' own), each sender's report and each shard's summary line."""
+    processes' own), each sender's report and each shard's summary line.
+
+    A sender's report (a dict) holds its `replies` (each numbered once) of `expected`,
+    `gap_messages`, `duplicate_messages`, datagrams `refused` by kind, its own
+    `cpu_seconds` and `waited_seconds` (runnable, waiting for a CPU), and the shard's
+    `shard_cpu_seconds` and `shard_waited_seconds` over the same run."""
     workdir = workdir or tempfile.mkdtemp(prefix="gb-shards-e2e-")
     config, listens = _write_config(workdir, groups, specs, log)
     shards, senders = [], []
@@ -132,6 +145,7 @@ def run_end_to_end(flow, specs, groups, workdir=None, batch=32, window=8192, log
             if line.strip() != "ready":
                 raise RuntimeError(f"a sender did not log in: {line!r}")
         before = [_cpu_seconds(shard.pid) for shard in shards]
+        sched = [_schedstat(shard.pid) for shard in shards]
         for sender in senders:
             sender.stdin.write("go\n")
             sender.stdin.flush()
@@ -139,8 +153,9 @@ def run_end_to_end(flow, specs, groups, workdir=None, batch=32, window=8192, log
         for sender in senders:
             out, _ = sender.communicate(timeout=600)
             results.append(json.loads(out))
-        for result, shard, cpu in zip(results, shards, before):
+        for result, shard, cpu, (_, waited) in zip(results, shards, before, sched):
             result["shard_cpu_seconds"] = _cpu_seconds(shard.pid) - cpu
+            result["shard_waited_seconds"] = _schedstat(shard.pid)[1] - waited
     finally:
         for sender in senders:
             if sender.poll() is None:
@@ -159,14 +174,19 @@ def run_end_to_end(flow, specs, groups, workdir=None, batch=32, window=8192, log
 
 
 def _sender(path):
-    """A sender process: log in, say ready, wait for go, send under a window, report JSON."""
+    """A sender process: log in, say ready, wait for go, send under a window, report JSON.
+
+    Replies are counted from their headers (`ReplyTally`), not decoded: the
+    sender is the load generator, and its CPU is taken from the shards'."""
     from gatebook.dpdk_bridge.udp import SocketUdp
     from ..ouch.framing import encode_datagram
+    from .shards_replies import ReplyTally
     with open(path, "rb") as file:
         server, records, replies, batch, window = pickle.load(file)
     server = tuple(server)
     with SocketUdp("127.0.0.1") as sock:
-        _, session, _, number, _ = log_in(sock, server, _USER, _PASSWORD)
+        _, session, user_id, number, next_reply = log_in(sock, server, _USER, _PASSWORD)
+        tally = ReplyTally(user_id, next_reply)
         datagrams, owed = [], []
         for start in range(0, len(records), batch):
             chunk = records[start:start + batch]
@@ -176,34 +196,34 @@ def _sender(path):
         print("ready", flush=True)
         sys.stdin.readline()
         raw = sock.sock
+        raw.connect(server)             # the kernel drops datagrams from any other peer
         raw.setblocking(True)
         raw.settimeout(2.0)
-        header = HEADER_STRUCT.unpack_from
+        send, recv, add = raw.send, raw.recv, tally.add
         expected = sum(owed)
-        cpu, start = time.process_time(), time.monotonic_ns()
+        sched, cpu, start = _schedstat("self"), time.process_time(), time.monotonic_ns()
         sent_owed = received = 0
         last = start
-        for payload, count in zip(datagrams, owed):
-            raw.sendto(payload, server)
-            sent_owed += count
-            while sent_owed - received > window:
-                try:
-                    data = raw.recv(65535)
-                except socket.timeout:
-                    break
-                received += header(data)[2]
+        try:
+            for payload, count in zip(datagrams, owed):
+                send(payload)
+                sent_owed += count
+                while sent_owed - received > window:
+                    received += add(recv(65535))
+                    last = time.monotonic_ns()
+            while received < expected:
+                received += add(recv(65535))
                 last = time.monotonic_ns()
-        while received < expected:
-            try:
-                data = raw.recv(65535)
-            except socket.timeout:
-                break                   # some replies never came: reported, not waited for
-            received += header(data)[2]
-            last = time.monotonic_ns()
+        except socket.timeout:
+            pass                        # the exchange went quiet: the shortfall is reported
         cpu = time.process_time() - cpu
+        waited = _schedstat("self")[1] - sched[1]
         sock.send([(logout_datagram(session), server)])
-    print(json.dumps({"commands": len(records), "replies": received, "expected": expected,
-                      "start_ns": start, "end_ns": last, "cpu_seconds": cpu}))
+    print(json.dumps({"commands": len(records), "replies": tally.messages, "expected": expected,
+                      "gap_messages": tally.gap_messages,
+                      "duplicate_messages": tally.duplicate_messages,
+                      "refused": dict(tally.refused), "start_ns": start, "end_ns": last,
+                      "cpu_seconds": cpu, "waited_seconds": waited}))
 
 
 if __name__ == "__main__":
